@@ -1,0 +1,255 @@
+"""Sync protocol messages: change-sets, ops, receipts and pull pages.
+
+Rules kept for schema evolution (see msgspec's schema-evolution guide):
+every op has an explicit tag (never the class name), new fields get defaults
+and go at the end, and no wire type forbids unknown fields, so an older
+tablet keeps talking to a newer server and the other way round.
+
+A change-set is encoded to msgpack once on the tablet, signed, and those exact
+bytes travel inside :class:`SignedChangeSet`; the server verifies the
+signature over the bytes before it decodes them.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final, Literal
+
+import msgspec
+
+PROTOCOL_VERSION: Final[int] = 1
+
+OpResultKind = Literal["applied", "merged", "rejected", "needs_review"]
+JobField = Literal["notes", "diagnosis", "resolution", "remote", "rating", "customer_comment"]
+MoveKind = Literal["issue", "consume", "return_old", "transfer", "adjust"]
+AttachmentKind = Literal["photo", "signature", "document"]
+DeleteEntity = Literal["answer", "attachment"]
+
+
+class _Op(msgspec.Struct, tag_field="type", kw_only=True):
+    """Fields every op carries.
+
+    ``op_id`` makes the op idempotent; ``hlc`` is the device's hybrid logical
+    clock (milliseconds << 16 | counter) used for ordering; ``at`` is the
+    device wall time in epoch milliseconds when the thing happened.
+    """
+
+    op_id: str
+    hlc: int
+    job_id: str
+    at: int = 0
+
+
+class SetStatus(_Op, tag="job.status"):
+    """Move a job through the status machine (replayed on the server)."""
+
+    status: str
+    hold_reason: str | None = None
+    note: str | None = None
+
+
+class SetField(_Op, tag="job.field"):
+    """Set one plain field of a job; per-field last-writer-wins by HLC.
+
+    ``base_hlc`` is the HLC of the value the device overwrote (0 if none): when
+    it equals the server's current HLC for the field the write is a causal
+    successor, not a conflict.
+    """
+
+    field: JobField
+    value: str | int | bool | None
+    base_hlc: int = 0
+
+
+class AnswerItem(_Op, tag="checklist.answer"):
+    """Answer one checklist item (per-item merge, both answers kept on conflict)."""
+
+    item_key: str
+    value: bool | int | float | str | None
+    note: str | None = None
+    na_reason: str | None = None
+    template_version: int = 0
+    base_hlc: int = 0
+
+
+class MovePart(_Op, tag="part.move"):
+    """Append one parts-ledger movement (idempotent by ``op_id``).
+
+    ``consume`` takes ``qty`` of ``part_no`` (and ``serial`` for serialized
+    parts) from the engineer's van at the job; ``returned_serial`` names the old
+    defective part taken back.
+    """
+
+    kind: MoveKind
+    part_no: str
+    qty: int = 1
+    serial: str | None = None
+    returned_serial: str | None = None
+    from_location: str | None = None
+    to_location: str | None = None
+
+
+class SignOff(_Op, tag="signoff"):
+    """The customer's signature over the digest of the service-report content.
+
+    ``device_signature`` is the device key's Ed25519 signature over
+    ``sign_off_message(job_id, report_digest, signed_at, signer_name)``.
+    ``strokes`` are the pen strokes: each a flat list ``[x0, y0, x1, y1, ...]``.
+    """
+
+    signer_name: str
+    signer_role: str
+    signed_at: int
+    report_digest: str
+    strokes: list[list[int]]
+    device_signature: bytes
+    rating: int | None = None
+    comment: str | None = None
+
+
+class Attach(_Op, tag="attachment"):
+    """Reference a content-addressed blob (photo, signature image) on a job."""
+
+    sha256: str
+    kind: AttachmentKind = "photo"
+    size: int = 0
+    content_type: str = "application/octet-stream"
+
+
+class Delete(_Op, tag="delete"):
+    """Tombstone a record of the job (a checklist answer or an attachment)."""
+
+    entity: DeleteEntity
+    key: str
+
+
+Op = SetStatus | SetField | AnswerItem | MovePart | SignOff | Attach | Delete
+
+OP_TYPES: Final[tuple[type, ...]] = (SetStatus, SetField, AnswerItem, MovePart, SignOff, Attach, Delete)
+
+
+class ChangeSet(msgspec.Struct, kw_only=True):
+    """One signed batch of ops from one device; ``seq`` 1, 2, 3 ... per device.
+
+    ``prev_hash`` is the hex SHA-256 of the previous change-set's bytes (the
+    empty string for seq 1), so a device's log is a hash chain.
+    ``device_clock`` is the device wall time (epoch ms) when the set was sealed.
+    """
+
+    protocol_version: int
+    device_id: str
+    seq: int
+    prev_hash: str
+    device_clock: int
+    ops: list[Op]
+
+
+class SignedChangeSet(msgspec.Struct, kw_only=True):
+    """The change-set bytes exactly as signed, with the device's signature."""
+
+    changeset: bytes
+    signature: bytes
+
+
+class OpResult(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """What the server did with one op."""
+
+    op_id: str
+    result: OpResultKind
+    reason: str | None = None
+    conflict_id: str | None = None
+
+
+class Receipt(msgspec.Struct, kw_only=True):
+    """The server's answer to a push: a result for every op, in op order."""
+
+    protocol_version: int
+    device_id: str
+    seq: int
+    changeset_hash: str
+    server_time: int
+    clock_offset_ms: int
+    results: list[OpResult]
+
+
+class Signed(msgspec.Struct, kw_only=True):
+    """Bytes signed by the server key (receipts and pull pages)."""
+
+    body: bytes
+    signature: bytes
+    key_id: str
+
+
+class PullRequest(msgspec.Struct, kw_only=True):
+    """Ask for changes in the device's scope after ``cursor`` ('' = from the start)."""
+
+    cursor: str = ""
+    limit: int = 500
+    device_clock: int = 0
+
+
+class Change(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """One record as it now stands on the server, or its removal from scope.
+
+    ``kind`` names the record type (job, answer, template, part, stock,
+    movement, signoff, attachment, conflict, job_removed, tombstone).
+    """
+
+    kind: str
+    id: str
+    data: dict[str, Any] = {}
+
+
+class PullPage(msgspec.Struct, kw_only=True):
+    """One page of changes; pull again with ``cursor`` while ``more`` is true."""
+
+    protocol_version: int
+    device_id: str
+    cursor: str
+    more: bool
+    server_time: int
+    changes: list[Change]
+
+
+class Challenge(msgspec.Struct, kw_only=True):
+    """A server nonce the device signs to open a session (clock-independent)."""
+
+    device_id: str
+    nonce: str
+    expires_in_s: int
+
+
+class SessionRequest(msgspec.Struct, kw_only=True):
+    """Proof of possession of the device key: a signature over the nonce."""
+
+    device_id: str
+    nonce: str
+    signature: bytes
+    device_clock: int = 0
+
+
+class Session(msgspec.Struct, kw_only=True):
+    """A short-lived device session token (expiry counted in server time)."""
+
+    token: str
+    expires_in_s: int
+    server_time: int
+    clock_offset_ms: int
+
+
+class EnrollRequest(msgspec.Struct, kw_only=True):
+    """Register a device public key with a one-time enrollment token."""
+
+    token: str
+    public_key: bytes
+    name: str = "tablet"
+    device_clock: int = 0
+
+
+class Enrollment(msgspec.Struct, kw_only=True):
+    """The server's answer to enrollment: the device id and the server key."""
+
+    device_id: str
+    engineer_id: str
+    server_public_key: bytes
+    server_key_id: str
+    certificate: bytes

@@ -1,0 +1,1 @@
+"""Litestar server: sync endpoints, back-office API, web console, SLA engine, CLI."""

@@ -1,0 +1,1 @@
+"""Back-office domains, one folder each: services (the work) and controllers (HTTP)."""

@@ -1,0 +1,47 @@
+"""Checklist rules shared by tablet and server: answer validation and completion blocking."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+from schemas.domain import ChecklistItem, ChecklistTemplate
+
+Scalar = str | int | float | bool | None
+
+
+def validate_answer(item: ChecklistItem, value: Scalar, na_reason: str | None) -> str | None:
+    """Return why ``value`` is not a valid answer for ``item``, or None when it is."""
+    if na_reason is not None:
+        return None if na_reason.strip() else "not_applicable_needs_reason"
+    if value is None:
+        return "value_required"
+    if item.type == "pass_fail":
+        return None if isinstance(value, bool) else "expected_pass_fail"
+    if item.type == "number":
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return "expected_number"
+        if item.min is not None and value < item.min:
+            return "below_range"
+        if item.max is not None and value > item.max:
+            return "above_range"
+        return None
+    if item.type == "choice":
+        return None if isinstance(value, str) and value in item.choices else "not_a_choice"
+    if item.type == "photo":
+        ok = isinstance(value, str) and len(value) == 64 and all(c in "0123456789abcdef" for c in value)
+        return None if ok else "expected_photo_sha256"
+    return None if isinstance(value, str) and len(value) <= 10_000 else "expected_text"
+
+
+def missing_required(template: ChecklistTemplate, answered: Iterable[str] | Mapping[str, object]) -> list[str]:
+    """Keys of required items with no answer (a required item blocks completion)."""
+    done = set(answered)
+    return [item.key for item in template.items if item.required and item.key not in done]
+
+
+def find_item(template: ChecklistTemplate, key: str) -> ChecklistItem | None:
+    """The item with stable ``key`` in this template version, if any."""
+    for item in template.items:
+        if item.key == key:
+            return item
+    return None

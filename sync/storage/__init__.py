@@ -1,0 +1,27 @@
+"""Server storage: one :class:`~sync.storage.base.Database` interface, two adapters.
+
+``open_database(url)`` picks the adapter from the URL: ``sqlite:///path`` for
+the embedded default (one file, WAL, one writer) or ``postgresql://...`` for
+production (psycopg 3 with a pool).  Both run the same versioned migrations
+from :mod:`sync.storage.schema`.
+"""
+
+from __future__ import annotations
+
+from sync.storage.base import Database, Row, StorageError, Tx
+
+
+def open_database(url: str, *, pool_size: int = 8, schema: str | None = None) -> Database:
+    """Open (and migrate) the database named by ``url``."""
+    if url.startswith("sqlite://"):
+        from sync.storage.sqlite import SqliteDatabase
+
+        return SqliteDatabase.from_url(url)
+    if url.startswith(("postgresql://", "postgres://")):
+        from sync.storage.postgres import PostgresDatabase
+
+        return PostgresDatabase.from_url(url, pool_size=pool_size, schema=schema)
+    raise StorageError(f"unsupported database URL {url!r}: use sqlite:///file.db or postgresql://...")
+
+
+__all__ = ["Database", "Row", "StorageError", "Tx", "open_database"]

@@ -1,0 +1,82 @@
+"""The storage port every adapter implements, and the migration runner they share.
+
+SQL is written once with ``?`` placeholders; an adapter translates it for its
+driver.  A :class:`Tx` is one database transaction: everything done through it
+commits together or not at all, which is what makes a push atomic.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager
+from typing import Any, Literal, Protocol
+
+Row = dict[str, Any]
+Params = Sequence[Any]
+Dialect = Literal["sqlite", "postgresql"]
+
+
+class StorageError(Exception):
+    """The database cannot be opened or used (bad URL, unreachable server)."""
+
+
+class Tx(Protocol):
+    """One open transaction."""
+
+    dialect: Dialect
+
+    def execute(self, sql: str, params: Params = ()) -> int:
+        """Run a statement; return the number of rows it changed."""
+        ...
+
+    def executemany(self, sql: str, rows: Sequence[Params]) -> None:
+        """Run one statement for many parameter rows."""
+        ...
+
+    def query(self, sql: str, params: Params = ()) -> list[Row]:
+        """Run a query and return all rows as dicts."""
+        ...
+
+    def one(self, sql: str, params: Params = ()) -> Row | None:
+        """Run a query and return its first row, or None."""
+        ...
+
+    def lock(self, sql: str, params: Params = ()) -> Row | None:
+        """Select one row and hold a write lock on it until the end of the transaction."""
+        ...
+
+    def current_xid(self) -> int:
+        """The id of this transaction for the change feed (0 where commits are serial)."""
+        ...
+
+
+class Database(Protocol):
+    """A server database: transactions for writing, snapshots for reading."""
+
+    dialect: Dialect
+    url: str
+
+    def write(self) -> AbstractContextManager[Tx]:
+        """A read-write transaction; commits on normal exit, rolls back on error."""
+        ...
+
+    def read(self) -> AbstractContextManager[Tx]:
+        """A read-only transaction (consistent snapshot where the backend has one)."""
+        ...
+
+    def visible_xid_limit(self, tx: Tx) -> int | None:
+        """Change-feed rows with ``xid`` below this are all committed or aborted (None = no limit)."""
+        ...
+
+    def try_leader_lock(self, name: str) -> bool:
+        """Take (or keep) a process-wide leadership lock; True when this process holds it."""
+        ...
+
+    def close(self) -> None:
+        """Release every connection."""
+        ...
+
+
+def rows_as_dicts(columns: Sequence[str], rows: Iterator[Sequence[Any]] | list[Any]) -> list[Row]:
+    """Turn driver tuples into dicts keyed by column name."""
+    return [dict(zip(columns, r, strict=True)) for r in rows]

@@ -1,0 +1,165 @@
+"""PostgreSQL adapter: psycopg 3 with a connection pool, for production.
+
+Several stateless server processes can share one database.  Row locks
+(``SELECT ... FOR UPDATE``) serialise pushes from one device and writes to one
+job; the change feed records each row's transaction id so that a pull never
+skips a change when transactions commit out of order (see ``visible_xid_limit``).
+Leadership for the SLA scheduler is a session-level advisory lock held on a
+dedicated connection: when the holding process dies its lock goes with it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from functools import lru_cache
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import psycopg
+from psycopg_pool import ConnectionPool
+
+from sync.storage.base import Dialect, Params, Row, StorageError
+from sync.storage.schema import migrate
+
+
+@lru_cache(maxsize=1024)
+def translate(sql: str) -> str:
+    """``?`` placeholders to psycopg's ``%s`` (escaping literal percent signs)."""
+    return sql.replace("%", "%%").replace("?", "%s")
+
+
+class PostgresTx:
+    """A transaction on one pooled connection."""
+
+    dialect: Dialect = "postgresql"
+
+    def __init__(self, conn: psycopg.Connection[Any]) -> None:
+        self.conn = conn
+        self._xid: int | None = None
+
+    def execute(self, sql: str, params: Params = ()) -> int:
+        cur = self.conn.execute(translate(sql), params or None, prepare=False)
+        return cur.rowcount
+
+    def executemany(self, sql: str, rows: Sequence[Params]) -> None:
+        with self.conn.cursor() as cur:
+            cur.executemany(translate(sql), rows)
+
+    def query(self, sql: str, params: Params = ()) -> list[Row]:
+        cur = self.conn.execute(translate(sql), params or None)
+        if cur.description is None:
+            return []
+        cols = [d.name for d in cur.description]
+        return [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
+
+    def one(self, sql: str, params: Params = ()) -> Row | None:
+        cur = self.conn.execute(translate(sql), params or None)
+        r = cur.fetchone()
+        if r is None or cur.description is None:
+            return None
+        return dict(zip([d.name for d in cur.description], r, strict=True))
+
+    def lock(self, sql: str, params: Params = ()) -> Row | None:
+        return self.one(sql + " FOR UPDATE", params)
+
+    def current_xid(self) -> int:
+        if self._xid is None:
+            row = self.conn.execute("SELECT pg_current_xact_id()::text::bigint").fetchone()
+            assert row is not None
+            self._xid = int(row[0])
+        return self._xid
+
+
+class PostgresDatabase:
+    """The PostgreSQL adapter of :class:`~sync.storage.base.Database`."""
+
+    dialect: Dialect = "postgresql"
+
+    def __init__(self, url: str, *, pool_size: int = 8, schema: str | None = None) -> None:
+        self.url = url
+        parts = urlsplit(url)
+        query = parse_qs(parts.query)
+        self.schema = schema or (query.pop("schema", [None])[0])
+        conninfo = parts._replace(query="&".join(f"{k}={v[0]}" for k, v in query.items())).geturl()
+        self._conninfo = conninfo
+        if self.schema is not None:
+            self._ensure_schema()
+        self.pool = ConnectionPool(
+            conninfo,
+            min_size=1,
+            max_size=pool_size,
+            kwargs={"autocommit": False},
+            configure=self._configure,
+            open=False,
+        )
+        try:
+            self.pool.open(wait=True, timeout=10)
+        except Exception as exc:  # psycopg_pool raises PoolTimeout
+            self.pool.close()
+            raise StorageError(f"cannot reach PostgreSQL at {self._redacted()}: {exc}") from exc
+        self._leader_conn: psycopg.Connection[Any] | None = None
+        self._leader_lock = threading.Lock()
+        with self.write() as tx:
+            tx.execute("SELECT pg_advisory_xact_lock(727274)")  # one migrator at a time
+            migrate(tx)
+
+    @classmethod
+    def from_url(cls, url: str, *, pool_size: int = 8, schema: str | None = None) -> PostgresDatabase:
+        return cls(url, pool_size=pool_size, schema=schema)
+
+    def _redacted(self) -> str:
+        p = urlsplit(self._conninfo)
+        return f"{p.hostname}:{p.port or 5432}{p.path}"
+
+    def _ensure_schema(self) -> None:
+        try:
+            with psycopg.connect(self._conninfo, autocommit=True, connect_timeout=10) as conn:
+                conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"')
+        except psycopg.Error as exc:
+            raise StorageError(f"cannot reach PostgreSQL at {self._redacted()}: {exc}") from exc
+
+    def _configure(self, conn: psycopg.Connection[Any]) -> None:
+        if self.schema is not None:
+            conn.execute(f'SET search_path TO "{self.schema}"')
+        conn.commit()
+
+    @contextmanager
+    def write(self) -> Iterator[PostgresTx]:
+        with self.pool.connection() as conn:
+            with conn.transaction():
+                yield PostgresTx(conn)
+
+    @contextmanager
+    def read(self) -> Iterator[PostgresTx]:
+        with self.pool.connection() as conn:
+            conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            try:
+                yield PostgresTx(conn)
+            finally:
+                conn.rollback()
+
+    def visible_xid_limit(self, tx: Any) -> int | None:
+        row = tx.one("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS xmin")
+        return int(row["xmin"]) if row else None
+
+    def try_leader_lock(self, name: str) -> bool:
+        key = int.from_bytes(hashlib.sha256(f"{self.schema}:{name}".encode()).digest()[:8], "big", signed=True)
+        with self._leader_lock:
+            try:
+                if self._leader_conn is None or self._leader_conn.closed:
+                    self._leader_conn = psycopg.connect(self._conninfo, autocommit=True, connect_timeout=10)
+                row = self._leader_conn.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone()
+                return bool(row and row[0])
+            except psycopg.Error:
+                self._leader_conn = None
+                return False
+
+    def close(self) -> None:
+        with self._leader_lock:
+            if self._leader_conn is not None:
+                self._leader_conn.close()
+                self._leader_conn = None
+        self.pool.close()

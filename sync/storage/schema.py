@@ -1,0 +1,124 @@
+"""Versioned migrations, written once for both backends.
+
+Each migration is DDL with a few type placeholders (``{serial}``, ``{blob}``,
+``{big}``) filled in per dialect.  Applied versions are recorded in
+``schema_migrations``; a migration runs in the same transaction as its record,
+so a crash mid-migration leaves the previous version intact.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from sync.storage.base import Dialect, Tx
+
+TYPES: Final[dict[Dialect, dict[str, str]]] = {
+    "sqlite": {"serial": "INTEGER PRIMARY KEY AUTOINCREMENT", "blob": "BLOB", "big": "INTEGER"},
+    "postgresql": {"serial": "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY", "blob": "BYTEA", "big": "BIGINT"},
+}
+
+MIGRATIONS: Final[list[tuple[int, str]]] = [
+    (
+        1,
+        """
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE server_keys (id TEXT PRIMARY KEY, private_key {blob} NOT NULL, public_key {blob} NOT NULL,
+  created_at {big} NOT NULL);
+CREATE TABLE staff_tokens (token_hash TEXT PRIMARY KEY, role TEXT NOT NULL, name TEXT NOT NULL,
+  created_at {big} NOT NULL, revoked_at {big});
+CREATE TABLE engineers (id TEXT PRIMARY KEY, name TEXT NOT NULL, email TEXT NOT NULL DEFAULT '',
+  skills TEXT NOT NULL DEFAULT '[]', van_location TEXT NOT NULL DEFAULT '', active INTEGER NOT NULL DEFAULT 1);
+CREATE TABLE customers (id TEXT PRIMARY KEY, name TEXT NOT NULL, phone TEXT NOT NULL DEFAULT '');
+CREATE TABLE sites (id TEXT PRIMARY KEY, customer_id TEXT NOT NULL, name TEXT NOT NULL,
+  address TEXT NOT NULL DEFAULT '', timezone TEXT NOT NULL DEFAULT 'UTC');
+CREATE TABLE tickets (id TEXT PRIMARY KEY, customer TEXT NOT NULL, site TEXT NOT NULL, priority TEXT NOT NULL,
+  category TEXT NOT NULL, title TEXT NOT NULL DEFAULT '', description TEXT NOT NULL DEFAULT '',
+  asset_serial TEXT, status TEXT NOT NULL DEFAULT 'open', opened_at {big} NOT NULL,
+  created_by TEXT NOT NULL DEFAULT '', created_at {big} NOT NULL, updated_at {big} NOT NULL);
+CREATE INDEX tickets_status ON tickets (status, priority);
+CREATE TABLE ticket_events (id TEXT PRIMARY KEY, ticket_id TEXT NOT NULL, job_id TEXT, kind TEXT NOT NULL,
+  at {big} NOT NULL, device_time {big}, corrected_time {big}, received_at {big} NOT NULL,
+  source TEXT NOT NULL, data TEXT NOT NULL DEFAULT '{{}}');
+CREATE INDEX ticket_events_ticket ON ticket_events (ticket_id, at);
+CREATE TABLE jobs (id TEXT PRIMARY KEY, ticket_id TEXT NOT NULL, engineer_id TEXT NOT NULL,
+  status TEXT NOT NULL, hold_reason TEXT, scheduled_start {big}, scheduled_end {big},
+  remote INTEGER NOT NULL DEFAULT 0, notes TEXT NOT NULL DEFAULT '', diagnosis TEXT NOT NULL DEFAULT '',
+  resolution TEXT NOT NULL DEFAULT '', template_id TEXT, template_version INTEGER,
+  field_meta TEXT NOT NULL DEFAULT '{{}}', signed_off INTEGER NOT NULL DEFAULT 0,
+  created_at {big} NOT NULL, updated_at {big} NOT NULL);
+CREATE INDEX jobs_ticket ON jobs (ticket_id);
+CREATE INDEX jobs_engineer ON jobs (engineer_id, status);
+CREATE TABLE job_assignments (job_id TEXT NOT NULL, engineer_id TEXT NOT NULL, assigned_at {big} NOT NULL,
+  PRIMARY KEY (job_id, engineer_id));
+CREATE TABLE templates (id TEXT NOT NULL, version INTEGER NOT NULL, name TEXT NOT NULL, items TEXT NOT NULL,
+  published_at {big} NOT NULL, PRIMARY KEY (id, version));
+CREATE TABLE answers (job_id TEXT NOT NULL, item_key TEXT NOT NULL, value TEXT, note TEXT, na_reason TEXT,
+  hlc {big} NOT NULL, device_id TEXT NOT NULL, at {big} NOT NULL, template_version INTEGER NOT NULL DEFAULT 0,
+  deleted INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (job_id, item_key));
+CREATE TABLE parts (part_no TEXT PRIMARY KEY, name TEXT NOT NULL, serialized INTEGER NOT NULL DEFAULT 0,
+  unit_price_cents INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE locations (id TEXT PRIMARY KEY, kind TEXT NOT NULL, name TEXT NOT NULL, engineer_id TEXT);
+CREATE TABLE movements (id TEXT PRIMARY KEY, kind TEXT NOT NULL, part_no TEXT NOT NULL, qty INTEGER NOT NULL,
+  serial TEXT, from_location TEXT, to_location TEXT, job_id TEXT, device_id TEXT, at {big} NOT NULL,
+  recorded_at {big} NOT NULL, billable INTEGER);
+CREATE INDEX movements_serial ON movements (serial);
+CREATE INDEX movements_job ON movements (job_id);
+CREATE TABLE signoffs (job_id TEXT PRIMARY KEY, signer_name TEXT NOT NULL, signer_role TEXT NOT NULL,
+  signed_at {big} NOT NULL, report_digest TEXT NOT NULL, strokes TEXT NOT NULL, device_id TEXT NOT NULL,
+  device_signature {blob} NOT NULL, content TEXT NOT NULL, received_at {big} NOT NULL,
+  rating INTEGER, comment TEXT);
+CREATE TABLE attachments (job_id TEXT NOT NULL, sha256 TEXT NOT NULL, kind TEXT NOT NULL, size {big} NOT NULL,
+  content_type TEXT NOT NULL, device_id TEXT NOT NULL, at {big} NOT NULL, deleted INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY (job_id, sha256));
+CREATE TABLE blobs (sha256 TEXT PRIMARY KEY, size {big} NOT NULL, received {big} NOT NULL,
+  data {blob} NOT NULL, complete INTEGER NOT NULL DEFAULT 0, created_at {big} NOT NULL);
+CREATE TABLE devices (id TEXT PRIMARY KEY, engineer_id TEXT NOT NULL, name TEXT NOT NULL,
+  public_key {blob} NOT NULL, enrolled_at {big} NOT NULL, revoked_at {big}, last_seq {big} NOT NULL DEFAULT 0,
+  last_hash TEXT NOT NULL DEFAULT '', last_sync_at {big}, clock_offset_ms {big} NOT NULL DEFAULT 0);
+CREATE TABLE enroll_tokens (token_hash TEXT PRIMARY KEY, engineer_id TEXT NOT NULL, created_at {big} NOT NULL,
+  expires_at {big} NOT NULL, used_at {big}, device_id TEXT);
+CREATE TABLE device_sessions (token_hash TEXT PRIMARY KEY, device_id TEXT NOT NULL, expires_at {big} NOT NULL);
+CREATE TABLE nonces (nonce TEXT PRIMARY KEY, device_id TEXT NOT NULL, expires_at {big} NOT NULL);
+CREATE TABLE changesets (device_id TEXT NOT NULL, seq {big} NOT NULL, hash TEXT NOT NULL,
+  received_at {big} NOT NULL, op_count INTEGER NOT NULL, receipt {blob} NOT NULL, PRIMARY KEY (device_id, seq));
+CREATE TABLE conflicts (id TEXT PRIMARY KEY, kind TEXT NOT NULL, job_id TEXT NOT NULL, key TEXT NOT NULL,
+  status TEXT NOT NULL, vals TEXT NOT NULL, applied INTEGER NOT NULL, created_at {big} NOT NULL,
+  resolved_at {big}, resolution TEXT NOT NULL DEFAULT '{{}}', resolved_by TEXT);
+CREATE INDEX conflicts_status ON conflicts (status, created_at);
+CREATE TABLE changes (seq {serial}, xid {big} NOT NULL, scope TEXT NOT NULL, kind TEXT NOT NULL,
+  entity_id TEXT NOT NULL, data {blob} NOT NULL);
+CREATE INDEX changes_feed ON changes (xid, seq);
+CREATE TABLE recon_items (id TEXT PRIMARY KEY, kind TEXT NOT NULL, key TEXT NOT NULL, status TEXT NOT NULL,
+  engineer_id TEXT, job_id TEXT, records TEXT NOT NULL, created_at {big} NOT NULL, history TEXT NOT NULL,
+  UNIQUE (kind, key));
+CREATE TABLE sla_marks (ticket_id TEXT NOT NULL, target TEXT NOT NULL, threshold INTEGER NOT NULL,
+  crossed_at {big} NOT NULL, recorded_at {big} NOT NULL, PRIMARY KEY (ticket_id, target, threshold));
+""",
+    ),
+]
+
+
+def render(sql: str, dialect: Dialect) -> list[str]:
+    """Fill in the dialect's types and split into single statements."""
+    text = sql.format(**TYPES[dialect])
+    return [s.strip() for s in text.split(";") if s.strip()]
+
+
+def migrate(tx: Tx) -> list[int]:
+    """Apply pending migrations inside ``tx``; return the versions applied."""
+    tx.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT)")
+    done = {r["version"] for r in tx.query("SELECT version FROM schema_migrations")}
+    applied = []
+    for version, sql in MIGRATIONS:
+        if version in done:
+            continue
+        for statement in render(sql, tx.dialect):
+            tx.execute(statement)
+        tx.execute("INSERT INTO schema_migrations (version, applied_at) VALUES (?, CURRENT_TIMESTAMP)", (version,))
+        applied.append(version)
+    return applied
+
+
+def latest_version() -> int:
+    """The newest migration version this code knows."""
+    return MIGRATIONS[-1][0]
