@@ -15,8 +15,8 @@ import msgspec
 from schemas.wire import (
     Challenge,
     ChangeSet,
-    EnrollRequest,
     Enrollment,
+    EnrollRequest,
     PullPage,
     PullRequest,
     Receipt,

@@ -59,8 +59,8 @@ CREATE TABLE parts (part_no TEXT PRIMARY KEY, name TEXT NOT NULL, serialized INT
   unit_price_cents INTEGER NOT NULL DEFAULT 0);
 CREATE TABLE locations (id TEXT PRIMARY KEY, kind TEXT NOT NULL, name TEXT NOT NULL, engineer_id TEXT);
 CREATE TABLE movements (id TEXT PRIMARY KEY, kind TEXT NOT NULL, part_no TEXT NOT NULL, qty INTEGER NOT NULL,
-  serial TEXT, from_location TEXT, to_location TEXT, job_id TEXT, device_id TEXT, at {big} NOT NULL,
-  recorded_at {big} NOT NULL, billable INTEGER);
+  serial TEXT, returned_serial TEXT, from_location TEXT, to_location TEXT, job_id TEXT, device_id TEXT,
+  at {big} NOT NULL, recorded_at {big} NOT NULL, billable INTEGER, source TEXT NOT NULL DEFAULT 'office');
 CREATE INDEX movements_serial ON movements (serial);
 CREATE INDEX movements_job ON movements (job_id);
 CREATE TABLE signoffs (job_id TEXT PRIMARY KEY, signer_name TEXT NOT NULL, signer_role TEXT NOT NULL,
@@ -71,7 +71,9 @@ CREATE TABLE attachments (job_id TEXT NOT NULL, sha256 TEXT NOT NULL, kind TEXT 
   content_type TEXT NOT NULL, device_id TEXT NOT NULL, at {big} NOT NULL, deleted INTEGER NOT NULL DEFAULT 0,
   PRIMARY KEY (job_id, sha256));
 CREATE TABLE blobs (sha256 TEXT PRIMARY KEY, size {big} NOT NULL, received {big} NOT NULL,
-  data {blob} NOT NULL, complete INTEGER NOT NULL DEFAULT 0, created_at {big} NOT NULL);
+  complete INTEGER NOT NULL DEFAULT 0, created_at {big} NOT NULL);
+CREATE TABLE blob_chunks (sha256 TEXT NOT NULL, offset_ {big} NOT NULL, data {blob} NOT NULL,
+  PRIMARY KEY (sha256, offset_));
 CREATE TABLE devices (id TEXT PRIMARY KEY, engineer_id TEXT NOT NULL, name TEXT NOT NULL,
   public_key {blob} NOT NULL, enrolled_at {big} NOT NULL, revoked_at {big}, last_seq {big} NOT NULL DEFAULT 0,
   last_hash TEXT NOT NULL DEFAULT '', last_sync_at {big}, clock_offset_ms {big} NOT NULL DEFAULT 0);

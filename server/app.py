@@ -1,0 +1,102 @@
+"""The Litestar application factory.
+
+``create_app()`` wires settings, the database, the controllers, the one error
+mapper, OpenAPI (at ``/schema``), the web console (at ``/``) and, on the
+leader process, the SLA scheduler.  Nothing happens at import time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from litestar import Litestar, get
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.openapi import OpenAPIConfig
+
+from server.context import Services
+from server.domain.catalog.controllers import CatalogController
+from server.domain.conflicts.controllers import ConflictController
+from server.domain.devices.controllers import DeviceAdminController, DeviceAuthController
+from server.domain.sync.controllers import SyncController
+from server.domain.tickets.controllers import TicketController
+from server.errors import handle_exception
+from server.http import provide_device, provide_services, provide_staff
+from server.settings import Settings, get_settings
+from sync.storage import open_database
+
+
+@get("/health", sync_to_thread=True, tags=["ops"])
+def health(services: Services) -> dict[str, Any]:
+    """Liveness and database reachability."""
+    with services.db.read() as tx:
+        tx.one("SELECT 1 AS ok")
+    return {"status": "ok", "db": services.db.dialect}
+
+
+def create_app(settings: Settings | None = None, services: Services | None = None,
+               *, scheduler: bool | None = None) -> Litestar:
+    """Build the application; ``services`` may be given by tests (fixed clock, shared db)."""
+    if services is None:
+        settings = settings or get_settings()
+        services = Services(db=open_database(settings.db_url), settings=settings)
+    settings = services.settings
+    run_scheduler = settings.run_scheduler if scheduler is None else scheduler
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        sched = None
+        if run_scheduler:
+            from server.scheduler import start_scheduler
+
+            sched = start_scheduler(services)
+        try:
+            yield
+        finally:
+            if sched is not None:
+                sched.shutdown(wait=False)
+
+    route_handlers: list[Any] = [health, TicketController, CatalogController, DeviceAuthController,
+                                 DeviceAdminController, SyncController, ConflictController]
+    route_handlers += _optional_handlers()
+    app = Litestar(
+        route_handlers=route_handlers,
+        dependencies={
+            "services": Provide(provide_services),
+            "staff": Provide(provide_staff),
+            "device": Provide(provide_device),
+        },
+        exception_handlers={Exception: handle_exception},
+        openapi_config=OpenAPIConfig(title="fieldsync", version="1", path="/schema"),
+        request_max_body_size=settings.max_body_bytes + 1024,
+        lifespan=[lifespan],
+        state=State({"services": services}),
+        debug=False,
+    )
+    return app
+
+
+def _optional_handlers() -> list[Any]:
+    """Routers of domains that register themselves (console, reconciliation, SLA reports)."""
+    handlers: list[Any] = []
+    try:
+        from server.domain.sla.controllers import SlaController
+
+        handlers.append(SlaController)
+    except ImportError:
+        pass
+    try:
+        from server.domain.reconciliation.controllers import ReconciliationController
+
+        handlers.append(ReconciliationController)
+    except ImportError:
+        pass
+    try:
+        from server.console.routes import console_router
+
+        handlers.append(console_router())
+    except ImportError:
+        pass
+    return handlers

@@ -1,0 +1,157 @@
+"""The ``fieldsync`` command line: serve, demo, admin tasks, bench, simulate, verify.
+
+Operators script these, so output is plain (``--json`` where a machine reads it)
+and exit codes mean something: 0 ok, 1 a check failed, 2 bad usage or input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+
+from server.settings import DEFAULT_DB, get_settings
+
+
+def _db_url(args: argparse.Namespace) -> str:
+    return args.db or os.environ.get("FIELDSYNC_DB") or DEFAULT_DB
+
+
+def _services(url: str):  # type: ignore[no-untyped-def]
+    from server.context import Services
+    from sync.storage import open_database
+
+    return Services(db=open_database(url), settings=get_settings(db_url=url))
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    url = _db_url(args)
+    os.environ["FIELDSYNC_DB"] = url
+    _services(url).db.close()  # migrate once before workers start
+    uvicorn.run("server.app:create_app", factory=True, host=args.host, port=args.port, workers=args.workers,
+                log_level=args.log_level)
+    return 0
+
+
+def cmd_seed(args: argparse.Namespace) -> int:
+    from server.demo import seed_demo
+
+    svc = _services(_db_url(args))
+    with svc.db.read() as tx:
+        row = tx.one("SELECT COUNT(*) AS n FROM engineers")
+    if row and row["n"]:
+        print("database already has data; seed-demo only fills an empty database", file=sys.stderr)
+        return 2
+    ids = seed_demo(svc)
+    print(json.dumps(ids))
+    return 0
+
+
+def cmd_engineers(args: argparse.Namespace) -> int:
+    import msgspec
+
+    from server.domain.catalog.service import list_engineers
+
+    engineers = list_engineers(_services(_db_url(args)))
+    if args.json:
+        print(json.dumps(msgspec.to_builtins(engineers)))
+    else:
+        for e in engineers:
+            print(f"{e.id}\t{e.name}\t{e.van_location}\t{','.join(e.skills)}")
+    return 0
+
+
+def cmd_enroll_token(args: argparse.Namespace) -> int:
+    from server.domain.devices.service import issue_enroll_token
+    from server.errors import DomainError
+
+    try:
+        token, _ = issue_enroll_token(_services(_db_url(args)), args.engineer)
+    except DomainError as exc:
+        print(f"error: {exc.detail}", file=sys.stderr)
+        return 2
+    print(token)
+    return 0
+
+
+def cmd_token(args: argparse.Namespace) -> int:
+    from server.security import issue_staff_token
+
+    print(issue_staff_token(_services(_db_url(args)), args.role, args.name or args.role))
+    return 0
+
+
+def cmd_export_schemas(args: argparse.Namespace) -> int:
+    from schemas.export import write_schemas
+
+    for p in write_schemas():
+        print(p)
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from server.demo_run import run_demo
+
+    return run_demo(host=args.host, port=args.port, path=args.path, serve=not args.no_serve)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="fieldsync", description="Offline-first field-service backend.")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("serve", help="run the HTTP server")
+    s.add_argument("--db", help=f"database URL (default $FIELDSYNC_DB or {DEFAULT_DB})")
+    s.add_argument("--host", default="127.0.0.1")
+    s.add_argument("--port", type=int, default=8000)
+    s.add_argument("--workers", type=int, default=1)
+    s.add_argument("--log-level", default="info")
+    s.set_defaults(func=cmd_serve)
+
+    d = sub.add_parser("demo", help="fresh embedded DB, demo data, a simulated offline day, then the console")
+    d.add_argument("--host", default="127.0.0.1")
+    d.add_argument("--port", type=int, default=8000)
+    d.add_argument("--path", default="fieldsync-demo.db", help="demo database file (recreated)")
+    d.add_argument("--no-serve", action="store_true", help="prepare the demo and exit")
+    d.set_defaults(func=cmd_demo)
+
+    a = sub.add_parser("admin", help="operator tasks").add_subparsers(dest="admin", required=True)
+    x = a.add_parser("seed-demo", help="load demo data into an empty database")
+    x.add_argument("--db")
+    x.set_defaults(func=cmd_seed)
+    x = a.add_parser("engineers", help="list engineers")
+    x.add_argument("--db")
+    x.add_argument("--json", action="store_true")
+    x.set_defaults(func=cmd_engineers)
+    x = a.add_parser("enroll-token", help="one-time enrollment token for an engineer's tablet")
+    x.add_argument("--engineer", required=True)
+    x.add_argument("--db")
+    x.set_defaults(func=cmd_enroll_token)
+    x = a.add_parser("token", help="staff API token")
+    x.add_argument("--role", required=True, choices=["dispatcher", "backoffice", "admin"])
+    x.add_argument("--name")
+    x.add_argument("--db")
+    x.set_defaults(func=cmd_token)
+    x = a.add_parser("export-schemas", help="write the JSON Schemas of the wire types to schemas/json/")
+    x.set_defaults(func=cmd_export_schemas)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``fieldsync`` console script."""
+    args = build_parser().parse_args(argv)
+    from sync.storage import StorageError
+
+    try:
+        code: int = args.func(args)
+    except StorageError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Catalog: engineers, checklist templates, parts, stock locations and the parts ledger."""

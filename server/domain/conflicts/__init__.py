@@ -1,0 +1,1 @@
+"""Conflict review: the queue of disagreeing writes and their resolution."""

@@ -1,0 +1,118 @@
+"""The review queue: list conflicts, resolve one by choosing a value or merging.
+
+A resolution writes the chosen value with a fresh server HLC (so it wins over
+both originals) and emits it on the change feed, so every device of the
+job's engineer learns the outcome on its next pull.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from schemas.domain import Conflict as ConflictRecord
+from schemas.domain import ResolveIn
+from server.context import Services
+from server.domain.records import answer_feed_data, dumps, job_feed_data, loads
+from server.errors import BadRequest, Conflict, NotFound
+from server.feed import emit, engineer_scope
+from sync.core import hlc as hlc_mod
+from sync.storage import Row, Tx
+
+TEXT_FIELDS = {"notes", "diagnosis", "resolution"}
+
+
+def conflict_from_row(r: Row) -> ConflictRecord:
+    vals = loads(r["vals"], [])
+    return ConflictRecord(id=r["id"], kind=r["kind"], job_id=r["job_id"], key=r["key"], status=r["status"],
+                          values=vals, applied=vals[r["applied"]] if 0 <= r["applied"] < len(vals) else {},
+                          created_at=r["created_at"], resolved_at=r["resolved_at"],
+                          resolution=loads(r["resolution"], {}))
+
+
+def list_conflicts(services: Services, status: str | None = "open", job_id: str | None = None,
+                   limit: int = 200) -> list[ConflictRecord]:
+    sql, params = "SELECT * FROM conflicts WHERE 1 = 1", []
+    if status:
+        sql += " AND status = ?"
+        params.append(status)
+    if job_id:
+        sql += " AND job_id = ?"
+        params.append(job_id)
+    with services.db.read() as tx:
+        rows = tx.query(sql + " ORDER BY created_at, id LIMIT ?", [*params, limit])
+    return [conflict_from_row(r) for r in rows]
+
+
+def get_conflict(services: Services, conflict_id: str) -> ConflictRecord:
+    with services.db.read() as tx:
+        row = tx.one("SELECT * FROM conflicts WHERE id = ?", (conflict_id,))
+    if row is None:
+        raise NotFound("unknown_conflict", f"no conflict {conflict_id!r}")
+    return conflict_from_row(row)
+
+
+def resolve(services: Services, conflict_id: str, data: ResolveIn, by: str) -> ConflictRecord:
+    """Resolve a conflict: ``choice`` picks one of its values, ``value`` gives a merged one."""
+    now = services.clock()
+    with services.db.write() as tx:
+        row = tx.lock("SELECT * FROM conflicts WHERE id = ?", (conflict_id,))
+        if row is None:
+            raise NotFound("unknown_conflict", f"no conflict {conflict_id!r}")
+        if row["status"] != "open":
+            raise Conflict("already_resolved", "this conflict is already resolved")
+        vals: list[dict[str, Any]] = loads(row["vals"], [])
+        if data.choice is not None:
+            if data.choice >= len(vals):
+                raise BadRequest("bad_choice", f"choice must be 0..{len(vals) - 1}")
+            chosen = vals[data.choice]["value"]
+        elif data.value is not None:
+            chosen = data.value
+        else:
+            raise BadRequest("choice_required", "give choice (an index into values) or a merged value")
+        _apply(tx, row, chosen, now)
+        resolution = {"choice": data.choice, "value": chosen, "comment": data.comment, "by": by}
+        tx.execute("UPDATE conflicts SET status = 'resolved', resolved_at = ?, resolution = ?, resolved_by = ? "
+                   "WHERE id = ?", (now, dumps(resolution), by, conflict_id))
+        job = tx.one("SELECT engineer_id FROM jobs WHERE id = ?", (row["job_id"],))
+        fresh = tx.one("SELECT * FROM conflicts WHERE id = ?", (conflict_id,))
+        assert fresh is not None
+        rec = conflict_from_row(fresh)
+        if job is not None:
+            emit(tx, engineer_scope(job["engineer_id"]), "conflict", conflict_id,
+                 {"id": rec.id, "kind": rec.kind, "job_id": rec.job_id, "key": rec.key, "status": rec.status,
+                  "values": rec.values, "applied": row["applied"], "resolution": rec.resolution})
+    return rec
+
+
+def _apply(tx: Tx, conflict: Row, value: Any, now: int) -> None:
+    """Write the resolved value so that it outranks both originals."""
+    job = tx.lock("SELECT * FROM jobs WHERE id = ?", (conflict["job_id"],))
+    if job is None:
+        return
+    server_hlc = hlc_mod.pack(now, 0xFFFF)
+    kind, key = conflict["kind"], conflict["key"]
+    scope = engineer_scope(job["engineer_id"])
+    if kind == "answer":
+        tx.execute("UPDATE answers SET value = ?, hlc = ?, device_id = 'server', deleted = 0 "
+                   "WHERE job_id = ? AND item_key = ?", (dumps(value), server_hlc, job["id"], key))
+        a = tx.one("SELECT * FROM answers WHERE job_id = ? AND item_key = ?", (job["id"], key))
+        if a is not None:
+            emit(tx, scope, "answer", f"{job['id']}/{key}", answer_feed_data(a))
+    elif kind == "field" and key in TEXT_FIELDS:
+        if not isinstance(value, str):
+            raise BadRequest("invalid_value", f"{key} takes text")
+        meta = loads(job["field_meta"], {})
+        meta[key] = {"hlc": server_hlc, "device_id": "server", "at": now}
+        tx.execute(f"UPDATE jobs SET {key} = ?, field_meta = ?, updated_at = ? WHERE id = ?",
+                   (value, dumps(meta), now, job["id"]))
+    elif kind == "status":
+        from schemas.status import JOB_STATUSES
+
+        if value not in JOB_STATUSES:
+            raise BadRequest("invalid_value", "not a job status")
+        tx.execute("UPDATE jobs SET status = ?, updated_at = ? WHERE id = ?", (value, now, job["id"]))
+    # late_work and signoff resolutions record the decision only: the kept record stays as it is.
+    fresh = tx.one("SELECT * FROM jobs WHERE id = ?", (job["id"],))
+    ticket = tx.one("SELECT * FROM tickets WHERE id = ?", (job["ticket_id"],))
+    if fresh is not None and ticket is not None:
+        emit(tx, scope, "job", job["id"], job_feed_data(fresh, ticket))

@@ -1,0 +1,1 @@
+"""Devices: enrollment tokens, key registration, sessions by signed nonce, revocation."""

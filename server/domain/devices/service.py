@@ -1,0 +1,142 @@
+"""Device identity: one-time enrollment tokens, key registration, sessions, revocation.
+
+A device proves possession of its key by signing a fresh server nonce; the
+nonce and the session both expire by the *server's* clock, so a tablet whose
+clock is hours or days off still gets in.  The offset between the clock the
+device reports and the server's is measured here, at every session.
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from schemas.domain import Device
+from schemas.wire import Challenge, Enrollment, EnrollRequest, Session, SessionRequest
+from server.context import Services, new_id
+from server.errors import BadRequest, Forbidden, NotFound, Unauthorized
+from server.security import hash_secret, new_secret
+from sync.core.signoff import certificate_message, verify_signature
+
+NONCE_TTL_MS = 120_000
+
+
+def issue_enroll_token(services: Services, engineer_id: str) -> tuple[str, int]:
+    """A one-time, expiring enrollment token for an engineer: (token, expires_at)."""
+    now = services.clock()
+    expires = now + services.settings.enroll_token_ttl_s * 1000
+    token = new_secret("fs_enroll_")
+    with services.db.write() as tx:
+        if tx.one("SELECT id FROM engineers WHERE id = ?", (engineer_id,)) is None:
+            raise NotFound("unknown_engineer", f"no engineer {engineer_id!r}")
+        tx.execute("INSERT INTO enroll_tokens (token_hash, engineer_id, created_at, expires_at) VALUES (?, ?, ?, ?)",
+                   (hash_secret(token), engineer_id, now, expires))
+    return token, expires
+
+
+def enroll(services: Services, req: EnrollRequest) -> Enrollment:
+    """Register a device public key with a one-time token."""
+    if len(req.public_key) != 32:
+        raise BadRequest("invalid_public_key", "public_key must be 32 raw Ed25519 bytes")
+    try:
+        Ed25519PublicKey.from_public_bytes(req.public_key)
+    except ValueError as exc:
+        raise BadRequest("invalid_public_key", "public_key is not an Ed25519 key") from exc
+    now = services.clock()
+    key = services.key
+    device_id = new_id("D-")
+    with services.db.write() as tx:
+        row = tx.lock("SELECT engineer_id, expires_at, used_at FROM enroll_tokens WHERE token_hash = ?",
+                      (hash_secret(req.token),))
+        if row is None:
+            raise Unauthorized("token_invalid", "unknown enrollment token")
+        if row["used_at"] is not None:
+            raise Unauthorized("token_used", "this enrollment token was already used")
+        if row["expires_at"] <= now:
+            raise Unauthorized("token_expired", "this enrollment token has expired")
+        engineer_id = row["engineer_id"]
+        offset = req.device_clock - now if req.device_clock else 0
+        tx.execute("UPDATE enroll_tokens SET used_at = ?, device_id = ? WHERE token_hash = ?",
+                   (now, device_id, hash_secret(req.token)))
+        tx.execute("INSERT INTO devices (id, engineer_id, name, public_key, enrolled_at, clock_offset_ms) "
+                   "VALUES (?, ?, ?, ?, ?, ?)", (device_id, engineer_id, req.name[:100], req.public_key, now, offset))
+    cert = key.sign(certificate_message(device_id, engineer_id, req.public_key))
+    return Enrollment(device_id=device_id, engineer_id=engineer_id, server_public_key=key.public,
+                      server_key_id=key.key_id, certificate=cert)
+
+
+def challenge(services: Services, device_id: str) -> Challenge:
+    """A fresh nonce for the device to sign."""
+    now = services.clock()
+    nonce = secrets.token_urlsafe(24)
+    with services.db.write() as tx:
+        row = tx.one("SELECT revoked_at FROM devices WHERE id = ?", (device_id,))
+        if row is None:
+            raise Unauthorized("unknown_device", "no such device")
+        if row["revoked_at"] is not None:
+            raise Forbidden("device_revoked", "this device has been revoked")
+        tx.execute("DELETE FROM nonces WHERE expires_at < ?", (now,))
+        tx.execute("INSERT INTO nonces (nonce, device_id, expires_at) VALUES (?, ?, ?)",
+                   (nonce, device_id, now + NONCE_TTL_MS))
+    return Challenge(device_id=device_id, nonce=nonce, expires_in_s=NONCE_TTL_MS // 1000)
+
+
+def open_session(services: Services, req: SessionRequest) -> Session:
+    """Trade a signed nonce for a session token; measure the device clock offset."""
+    now = services.clock()
+    token = new_secret("fs_dev_")
+    ttl = services.settings.session_ttl_s
+    with services.db.write() as tx:
+        nonce = tx.lock("SELECT device_id, expires_at FROM nonces WHERE nonce = ?", (req.nonce,))
+        if nonce is None or nonce["device_id"] != req.device_id or nonce["expires_at"] <= now:
+            raise Unauthorized("bad_nonce", "unknown, used or expired nonce; ask for a new challenge")
+        tx.execute("DELETE FROM nonces WHERE nonce = ?", (req.nonce,))
+        dev = tx.lock("SELECT public_key, revoked_at FROM devices WHERE id = ?", (req.device_id,))
+        if dev is None:
+            raise Unauthorized("unknown_device", "no such device")
+        if dev["revoked_at"] is not None:
+            raise Forbidden("device_revoked", "this device has been revoked")
+        if not verify_signature(bytes(dev["public_key"]), req.signature, req.nonce.encode()):
+            raise Unauthorized("bad_signature", "nonce signature does not verify with the device key")
+        offset = req.device_clock - now if req.device_clock else 0
+        tx.execute("UPDATE devices SET clock_offset_ms = ? WHERE id = ?", (offset, req.device_id))
+        tx.execute("DELETE FROM device_sessions WHERE device_id = ? AND expires_at < ?", (req.device_id, now))
+        tx.execute("INSERT INTO device_sessions (token_hash, device_id, expires_at) VALUES (?, ?, ?)",
+                   (hash_secret(token), req.device_id, now + ttl * 1000))
+    return Session(token=token, expires_in_s=ttl, server_time=now, clock_offset_ms=offset)
+
+
+def revoke(services: Services, device_id: str) -> Device:
+    """Revoke a device: its sessions end now and it can never push or pull again."""
+    now = services.clock()
+    with services.db.write() as tx:
+        n = tx.execute("UPDATE devices SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ?", (now, device_id))
+        if n == 0:
+            raise NotFound("unknown_device", f"no device {device_id!r}")
+        tx.execute("DELETE FROM device_sessions WHERE device_id = ?", (device_id,))
+    return get_device(services, device_id)
+
+
+def _device(row: dict[str, Any]) -> Device:
+    return Device(id=row["id"], engineer_id=row["engineer_id"], name=row["name"], enrolled_at=row["enrolled_at"],
+                  revoked_at=row["revoked_at"], last_seq=row["last_seq"], last_sync_at=row["last_sync_at"],
+                  clock_offset_ms=row["clock_offset_ms"])
+
+
+def get_device(services: Services, device_id: str) -> Device:
+    with services.db.read() as tx:
+        row = tx.one("SELECT * FROM devices WHERE id = ?", (device_id,))
+    if row is None:
+        raise NotFound("unknown_device", f"no device {device_id!r}")
+    return _device(row)
+
+
+def list_devices(services: Services, engineer_id: str | None = None) -> list[Device]:
+    with services.db.read() as tx:
+        if engineer_id:
+            rows = tx.query("SELECT * FROM devices WHERE engineer_id = ? ORDER BY enrolled_at", (engineer_id,))
+        else:
+            rows = tx.query("SELECT * FROM devices ORDER BY engineer_id, enrolled_at")
+    return [_device(r) for r in rows]

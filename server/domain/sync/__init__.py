@@ -1,0 +1,1 @@
+"""Sync: push (verify, chain, merge, receipt), pull (scoped change feed), blobs, report digests."""

@@ -1,0 +1,67 @@
+"""HTTP for tickets and jobs (thin: parse, check role, call the service)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+from litestar import Controller, get, post
+
+from schemas.domain import AssignIn, JobIn, Ticket, TicketIn
+from server.context import Services
+from server.domain.tickets import service
+from server.domain.tickets.jobs import job_detail
+from server.security import Staff
+
+OFFICE_STATUSES = ("cancelled", "closed", "reopened")
+
+
+class StatusIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """A back-office status change."""
+
+    status: str
+
+
+class TicketController(Controller):
+    """``/v1/tickets`` and ``/v1/jobs``."""
+
+    path = "/v1"
+    tags = ["tickets"]
+
+    @post("/tickets", sync_to_thread=True, status_code=201)
+    def create_ticket(self, data: TicketIn, services: Services, staff: Staff) -> Ticket:
+        staff.require("dispatcher")
+        return service.create_ticket(services, data, staff.name)
+
+    @get("/tickets", sync_to_thread=True)
+    def list_tickets(self, services: Services, staff: Staff, status: str | None = None,
+                     priority: str | None = None, engineer_id: str | None = None,
+                     limit: int = 100, offset: int = 0) -> list[Ticket]:
+        return service.list_tickets(services, status, priority, engineer_id, max(1, min(limit, 500)), max(0, offset))
+
+    @get("/tickets/{ticket_id:str}", sync_to_thread=True)
+    def get_ticket(self, ticket_id: str, services: Services, staff: Staff) -> Ticket:
+        return service.get_ticket(services, ticket_id)
+
+    @post("/tickets/{ticket_id:str}/jobs", sync_to_thread=True, status_code=201)
+    def create_job(self, ticket_id: str, data: JobIn, services: Services, staff: Staff) -> Ticket:
+        staff.require("dispatcher")
+        return service.create_job(services, ticket_id, data)
+
+    @post("/jobs/{job_id:str}/assign", sync_to_thread=True, status_code=200)
+    def assign(self, job_id: str, data: AssignIn, services: Services, staff: Staff) -> Ticket:
+        staff.require("dispatcher")
+        return service.assign_job(services, job_id, data, staff.name)
+
+    @post("/jobs/{job_id:str}/status", sync_to_thread=True, status_code=200)
+    def set_status(self, job_id: str, data: StatusIn, services: Services, staff: Staff) -> Ticket:
+        staff.require("dispatcher", "backoffice")
+        from server.errors import BadRequest
+
+        if data.status not in OFFICE_STATUSES:
+            raise BadRequest("status_not_settable", f"the back office sets only {', '.join(OFFICE_STATUSES)}")
+        return service.set_job_status_office(services, job_id, data.status, staff.name)
+
+    @get("/jobs/{job_id:str}", sync_to_thread=True)
+    def get_job(self, job_id: str, services: Services, staff: Staff) -> dict[str, Any]:
+        return job_detail(services, job_id)

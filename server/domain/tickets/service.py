@@ -1,0 +1,195 @@
+"""Tickets, jobs and the ticket timeline (the SLA event log).
+
+A job pins the current version of its checklist template at dispatch.
+Reassignment moves a job out of one engineer's scope with an explicit
+``job_removed`` change and sends the whole job to the new engineer.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from schemas.domain import AssignIn, JobIn, Ticket, TicketEvent, TicketIn
+from server.context import Services, new_id
+from server.domain.records import dumps, emit_job_bundle, job_from_row, loads
+from server.errors import BadRequest, Conflict, NotFound
+from server.feed import emit, engineer_scope
+from sync.storage import Row, Tx
+
+
+def add_event(tx: Tx, ticket_id: str, kind: str, at: int, received_at: int, *, job_id: str | None = None,
+              device_time: int | None = None, corrected_time: int | None = None, source: str = "server",
+              data: dict[str, Any] | None = None, event_id: str | None = None) -> str:
+    """Append one event to a ticket's timeline (idempotent when ``event_id`` is given)."""
+    eid = event_id or new_id("E-")
+    tx.execute("INSERT INTO ticket_events (id, ticket_id, job_id, kind, at, device_time, corrected_time, "
+               "received_at, source, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
+               (eid, ticket_id, job_id, kind, at, device_time, corrected_time, received_at, source,
+                dumps(data or {})))
+    tx.execute("UPDATE tickets SET updated_at = ? WHERE id = ?", (received_at, ticket_id))
+    return eid
+
+
+def event_from_row(r: Row) -> TicketEvent:
+    return TicketEvent(id=r["id"], ticket_id=r["ticket_id"], kind=r["kind"], at=r["at"], job_id=r["job_id"],
+                       device_time=r["device_time"], corrected_time=r["corrected_time"],
+                       received_at=r["received_at"], source=r["source"], data=loads(r["data"], {}))
+
+
+def create_ticket(services: Services, data: TicketIn, created_by: str) -> Ticket:
+    """Open a ticket; its SLA clocks start at ``opened_at`` (default: now)."""
+    now = services.clock()
+    opened = data.opened_at if data.opened_at is not None else now
+    if opened > now + 60_000:
+        raise BadRequest("opened_in_future", "opened_at cannot be in the future")
+    tid = new_id("T-")
+    with services.db.write() as tx:
+        tx.execute("INSERT INTO tickets (id, customer, site, priority, category, title, description, asset_serial, "
+                   "status, opened_at, created_by, created_at, updated_at) "
+                   "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'open', ?, ?, ?, ?)",
+                   (tid, data.customer, data.site, data.priority, data.category, data.title, data.description,
+                    data.asset_serial, opened, created_by, now, now))
+        add_event(tx, tid, "opened", opened, now, source=f"staff:{created_by}")
+    return get_ticket(services, tid)
+
+
+def _sla(services: Services, ticket: Row, events: list[TicketEvent]) -> dict[str, Any]:
+    from server.domain.sla.service import ticket_sla
+
+    return ticket_sla(services, ticket, events)
+
+
+def get_ticket(services: Services, ticket_id: str) -> Ticket:
+    """A ticket with its jobs, timeline and SLA clocks."""
+    with services.db.read() as tx:
+        t = tx.one("SELECT * FROM tickets WHERE id = ?", (ticket_id,))
+        if t is None:
+            raise NotFound("unknown_ticket", f"no ticket {ticket_id!r}")
+        jobs = tx.query("SELECT * FROM jobs WHERE ticket_id = ? ORDER BY created_at, id", (ticket_id,))
+        events = [event_from_row(r) for r in tx.query(
+            "SELECT * FROM ticket_events WHERE ticket_id = ? ORDER BY at, received_at, id", (ticket_id,))]
+        changed = changed_after_signoff(tx, [j["id"] for j in jobs if j["signed_off"]])
+    return Ticket(
+        id=t["id"], customer=t["customer"], site=t["site"], priority=t["priority"], category=t["category"],
+        title=t["title"], description=t["description"], asset_serial=t["asset_serial"], status=t["status"],
+        opened_at=t["opened_at"], created_by=t["created_by"],
+        jobs=[job_from_row(j, j["id"] in changed) for j in jobs], timeline=events,
+        sla=_sla(services, t, events),
+    )
+
+
+def changed_after_signoff(tx: Tx, job_ids: list[str]) -> set[str]:
+    """Jobs whose signed report content no longer matches what the server holds."""
+    if not job_ids:
+        return set()
+    from server.domain.sync.report import current_digest
+
+    out = set()
+    for jid in job_ids:
+        so = tx.one("SELECT report_digest FROM signoffs WHERE job_id = ?", (jid,))
+        if so is not None and current_digest(tx, jid) != so["report_digest"]:
+            out.add(jid)
+    return out
+
+
+def list_tickets(services: Services, status: str | None = None, priority: str | None = None,
+                 engineer_id: str | None = None, limit: int = 200, offset: int = 0) -> list[Ticket]:
+    """Tickets (newest first) with filters; each carries its jobs and SLA."""
+    sql, params = "SELECT id FROM tickets t WHERE 1 = 1", []
+    if status:
+        sql += " AND t.status = ?"
+        params.append(status)
+    if priority:
+        sql += " AND t.priority = ?"
+        params.append(priority)
+    if engineer_id:
+        sql += " AND EXISTS (SELECT 1 FROM jobs j WHERE j.ticket_id = t.id AND j.engineer_id = ?)"
+        params.append(engineer_id)
+    sql += " ORDER BY t.opened_at DESC, t.id LIMIT ? OFFSET ?"
+    params += [limit, offset]
+    with services.db.read() as tx:
+        ids = [r["id"] for r in tx.query(sql, params)]
+    return [get_ticket(services, i) for i in ids]
+
+
+def create_job(services: Services, ticket_id: str, data: JobIn) -> Ticket:
+    """Create a job on a ticket for an engineer, pinning the template version in force now."""
+    now = services.clock()
+    jid = new_id("J-")
+    with services.db.write() as tx:
+        t = tx.lock("SELECT id, status FROM tickets WHERE id = ?", (ticket_id,))
+        if t is None:
+            raise NotFound("unknown_ticket", f"no ticket {ticket_id!r}")
+        if t["status"] in ("closed", "cancelled"):
+            raise Conflict("ticket_closed", f"ticket is {t['status']}")
+        if not tx.one("SELECT id FROM engineers WHERE id = ? AND active = 1", (data.engineer_id,)):
+            raise NotFound("unknown_engineer", f"no active engineer {data.engineer_id!r}")
+        version = None
+        if data.checklist_template:
+            tpl = tx.one("SELECT MAX(version) AS v FROM templates WHERE id = ?", (data.checklist_template,))
+            if tpl is None or tpl["v"] is None:
+                raise NotFound("unknown_template", f"no checklist template {data.checklist_template!r}")
+            version = int(tpl["v"])
+        if (data.scheduled_start is not None and data.scheduled_end is not None
+                and data.scheduled_end < data.scheduled_start):
+            raise BadRequest("bad_window", "scheduled_end is before scheduled_start")
+        tx.execute("INSERT INTO jobs (id, ticket_id, engineer_id, status, scheduled_start, scheduled_end, remote, "
+                   "notes, template_id, template_version, created_at, updated_at) "
+                   "VALUES (?, ?, ?, 'assigned', ?, ?, ?, ?, ?, ?, ?, ?)",
+                   (jid, ticket_id, data.engineer_id, data.scheduled_start, data.scheduled_end, int(data.remote),
+                    data.notes, data.checklist_template, version, now, now))
+        tx.execute("INSERT INTO job_assignments (job_id, engineer_id, assigned_at) VALUES (?, ?, ?)",
+                   (jid, data.engineer_id, now))
+        add_event(tx, ticket_id, "job_assigned", now, now, job_id=jid, data={"engineer_id": data.engineer_id})
+        emit_job_bundle(tx, jid, data.engineer_id)
+    return get_ticket(services, ticket_id)
+
+
+def assign_job(services: Services, job_id: str, data: AssignIn, by: str) -> Ticket:
+    """Reassign a job: out of the old engineer's scope (explicit op), into the new one's."""
+    now = services.clock()
+    with services.db.write() as tx:
+        job = tx.lock("SELECT * FROM jobs WHERE id = ?", (job_id,))
+        if job is None:
+            raise NotFound("unknown_job", f"no job {job_id!r}")
+        if not tx.one("SELECT id FROM engineers WHERE id = ? AND active = 1", (data.engineer_id,)):
+            raise NotFound("unknown_engineer", f"no active engineer {data.engineer_id!r}")
+        old = job["engineer_id"]
+        if old != data.engineer_id:
+            tx.execute("UPDATE jobs SET engineer_id = ?, updated_at = ? WHERE id = ?", (data.engineer_id, now, job_id))
+            tx.execute("INSERT INTO job_assignments (job_id, engineer_id, assigned_at) VALUES (?, ?, ?) "
+                       "ON CONFLICT (job_id, engineer_id) DO UPDATE SET assigned_at = excluded.assigned_at",
+                       (job_id, data.engineer_id, now))
+            emit(tx, engineer_scope(old), "job_removed", job_id, {"id": job_id, "reason": "reassigned"})
+            emit_job_bundle(tx, job_id, data.engineer_id)
+            add_event(tx, job["ticket_id"], "job_reassigned", now, now, job_id=job_id,
+                      source=f"staff:{by}", data={"from": old, "to": data.engineer_id})
+    return get_ticket(services, job["ticket_id"])
+
+
+def set_job_status_office(services: Services, job_id: str, status: str, by: str) -> Ticket:
+    """Back-office status change (cancel, close, reopen) replayed through the status machine."""
+    from schemas.status import can_transition
+
+    now = services.clock()
+    with services.db.write() as tx:
+        job = tx.lock("SELECT * FROM jobs WHERE id = ?", (job_id,))
+        if job is None:
+            raise NotFound("unknown_job", f"no job {job_id!r}")
+        if not can_transition(job["status"], status):
+            raise Conflict("invalid_transition", f"a job cannot go from {job['status']} to {status}")
+        tx.execute("UPDATE jobs SET status = ?, updated_at = ? WHERE id = ?", (status, now, job_id))
+        add_event(tx, job["ticket_id"], status, now, now, job_id=job_id, source=f"staff:{by}")
+        ticket = tx.one("SELECT * FROM tickets WHERE id = ?", (job["ticket_id"],))
+        assert ticket is not None
+        from server.domain.records import job_feed_data
+
+        fresh = tx.one("SELECT * FROM jobs WHERE id = ?", (job_id,))
+        assert fresh is not None
+        emit(tx, engineer_scope(job["engineer_id"]), "job", job_id, job_feed_data(fresh, ticket))
+        if status == "cancelled":
+            open_jobs = tx.one("SELECT COUNT(*) AS n FROM jobs WHERE ticket_id = ? AND status NOT IN "
+                               "('cancelled', 'closed')", (job["ticket_id"],))
+            if open_jobs and open_jobs["n"] == 0:
+                tx.execute("UPDATE tickets SET status = 'cancelled' WHERE id = ?", (job["ticket_id"],))
+    return get_ticket(services, job["ticket_id"])

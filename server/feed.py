@@ -1,0 +1,80 @@
+"""The change feed devices pull from: one row per changed record, in commit-safe order.
+
+Every write that a device must learn about appends a row in the same
+transaction (:func:`emit`).  Rows carry the writing transaction's id; a pull
+only returns rows whose transaction id is below the oldest still-running
+transaction (``Database.visible_xid_limit``), ordered by ``(xid, seq)``.  So a
+cursor never skips a change, even when PostgreSQL transactions commit out of
+the order their sequence values were taken.  On SQLite commits are serial and
+``xid`` is 0.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from schemas.codec import any_msgpack_decoder, encode
+from schemas.wire import Change
+from sync.storage import Database, Tx
+
+ALL: Final = "all"
+
+
+def engineer_scope(engineer_id: str) -> str:
+    """The feed scope of one engineer's devices."""
+    return f"eng:{engineer_id}"
+
+
+def emit(tx: Tx, scope: str, kind: str, entity_id: str, data: dict[str, Any]) -> None:
+    """Append one change in the current transaction."""
+    tx.execute("INSERT INTO changes (xid, scope, kind, entity_id, data) VALUES (?, ?, ?, ?, ?)",
+               (tx.current_xid(), scope, kind, entity_id, encode(data)))
+
+
+def emit_many(tx: Tx, rows: list[tuple[str, str, str, dict[str, Any]]]) -> None:
+    """Append several changes at once."""
+    if rows:
+        xid = tx.current_xid()
+        tx.executemany("INSERT INTO changes (xid, scope, kind, entity_id, data) VALUES (?, ?, ?, ?, ?)",
+                       [(xid, s, k, e, encode(d)) for s, k, e, d in rows])
+
+
+def parse_cursor(cursor: str) -> tuple[int, int]:
+    """``"xid.seq"`` -> (xid, seq); the empty cursor is the start."""
+    if not cursor:
+        return (0, 0)
+    xid, _, seq = cursor.partition(".")
+    return (int(xid), int(seq))
+
+
+def format_cursor(xid: int, seq: int) -> str:
+    """(xid, seq) -> cursor string."""
+    return f"{xid}.{seq}"
+
+
+def read_feed(db: Database, scopes: list[str], cursor: str, limit: int) -> tuple[list[Change], str, bool]:
+    """One page of changes after ``cursor`` in ``scopes``: (changes, next cursor, more)."""
+    cx, cs = parse_cursor(cursor)
+    marks = ",".join("?" for _ in scopes)
+    with db.read() as tx:
+        ceiling = db.visible_xid_limit(tx)
+        sql = (f"SELECT seq, xid, kind, entity_id, data FROM changes WHERE scope IN ({marks}) "
+               "AND (xid > ? OR (xid = ? AND seq > ?))")
+        params: list[Any] = [*scopes, cx, cx, cs]
+        if ceiling is not None:
+            sql += " AND xid < ?"
+            params.append(ceiling)
+        sql += " ORDER BY xid, seq LIMIT ?"
+        params.append(limit + 1)
+        rows = tx.query(sql, params)
+    more = len(rows) > limit
+    rows = rows[:limit]
+    if not rows:
+        return [], cursor, False
+    latest: dict[tuple[str, str], Change] = {}
+    for r in rows:
+        key = (r["kind"], r["entity_id"])
+        latest.pop(key, None)  # keep the newest state, in the position of its last change
+        latest[key] = Change(kind=r["kind"], id=r["entity_id"], data=any_msgpack_decoder.decode(bytes(r["data"])))
+    last = rows[-1]
+    return list(latest.values()), format_cursor(int(last["xid"]), int(last["seq"])), more
