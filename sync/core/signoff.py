@@ -49,7 +49,8 @@ def verify_bundle(bundle: SignOffBundle, engineer_id: str | None = None) -> list
     if not verify_signature(bundle.device_public_key, bundle.device_signature, message):
         problems.append("device signature over the sign-off does not verify")
     if bundle.server_public_key:
-        cert = certificate_message(bundle.device_id, engineer_id or bundle.content.engineer_id, bundle.device_public_key)
+        owner = engineer_id or bundle.content.engineer_id
+        cert = certificate_message(bundle.device_id, owner, bundle.device_public_key)
         if not verify_signature(bundle.server_public_key, bundle.certificate, cert):
             problems.append("device key is not certified by the server key")
     return problems

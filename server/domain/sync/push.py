@@ -338,7 +338,8 @@ class PushApplier:
                             existing["device_id"] if existing else "", existing["signed_at"] if existing else 0,
                             existing["signer_name"] if existing else None)
             second = Written(op.report_digest, op.hlc, self.auth.device_id, op.signed_at, op.signer_name)
-            return Outcome(outcome.result, False, outcome.reason, ConflictDraft("signoff", "signoff", (first, second), 0))
+            draft = ConflictDraft("signoff", "signoff", (first, second), 0)
+            return Outcome(outcome.result, False, outcome.reason, draft)
         content = build_report_content(self.tx, op.job_id)
         assert content is not None
         self.tx.execute(
