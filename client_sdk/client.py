@@ -1,0 +1,765 @@
+"""``FieldClient``: the tablet facade over the local store, the outbox and the sync loop.
+
+Every write method is one local SQLite transaction that validates against the
+local copy (the shared status machine, the pinned checklist template), updates
+the local row and appends its op to the outbox.  A refused write raises a
+:class:`~client_sdk.errors.WriteRefused` and leaves the store untouched.
+Reads return fresh msgspec Structs (:mod:`client_sdk.models`).
+
+A client is meant for one thread; open one per process and close it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Final, get_args
+
+import httpx
+import msgspec
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from client_sdk import outbox
+from client_sdk.apply import dumps, loads
+from client_sdk.content import build_report_content
+from client_sdk.errors import (
+    AlreadyEnrolled,
+    AlreadySignedOff,
+    ChecklistIncomplete,
+    EnrollmentFailed,
+    InvalidAnswer,
+    InvalidAttachment,
+    InvalidField,
+    InvalidPart,
+    InvalidTransition,
+    NotEnrolled,
+    UnknownJob,
+)
+from client_sdk.keys import dump_private_key, generate_key, load_private_key, public_bytes
+from client_sdk.models import (
+    JobDetail,
+    LocalAnswer,
+    LocalAttachment,
+    LocalJob,
+    LocalMovement,
+    LocalSignOff,
+    OpOutcome,
+    PendingOp,
+    SyncReport,
+)
+from client_sdk.store import LocalStore, Row, Tx
+from client_sdk.syncer import ProgressFn, SyncLoop
+from schemas.domain import ChecklistTemplate, Conflict, Part, StockLevel
+from schemas.report import ReportContent
+from schemas.status import JOB_STATUSES, OFFICE_ONLY, can_transition
+from schemas.wire import (
+    AnswerItem,
+    Attach,
+    AttachmentKind,
+    EnrollRequest,
+    JobField,
+    MovePart,
+    SetField,
+    SetStatus,
+    SignOff,
+)
+from sync.core.changeset import digest
+from sync.core.checklist import find_item, missing_required, validate_answer
+from sync.core.merge import HOLD_REASONS
+from sync.core.signoff import certificate_message, report_digest, sign_off_message, verify_signature
+from sync.transport.base import Offline, ProtocolError, SyncTransport, TransportError
+from sync.transport.http import HttpTransport
+
+Clock = Callable[[], int]
+Scalar = bool | int | float | str | None
+FieldValue = str | int | bool | None
+
+DEFAULT_SERVER: Final = "http://127.0.0.1:8000"
+TEXT_FIELDS: Final = frozenset({"notes", "diagnosis", "resolution", "customer_comment"})
+JOB_FIELDS: Final = frozenset(get_args(JobField))
+ATTACHMENT_KINDS: Final = frozenset(get_args(AttachmentKind))
+MAX_TEXT: Final = 10_000
+SIGNABLE_STATUSES: Final = frozenset({"on_site", "in_progress", "completed"})
+
+
+def system_clock() -> int:
+    """Device wall time in epoch milliseconds."""
+    return int(time.time() * 1000)
+
+
+def _sniff_content_type(data: bytes) -> str:
+    if data.startswith(b"\xff\xd8\xff"):
+        return "image/jpeg"
+    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "image/png"
+    if data.startswith(b"%PDF"):
+        return "application/pdf"
+    return "application/octet-stream"
+
+
+class FieldClient:
+    """The field engineer's tablet: local jobs, offline writes, and sync with the server."""
+
+    def __init__(
+        self,
+        store: LocalStore,
+        transport: SyncTransport,
+        *,
+        passphrase: str | bytes | None = None,
+        clock: Clock | None = None,
+        device_name: str = "tablet",
+    ) -> None:
+        self._store = store
+        self._transport = transport
+        self._passphrase = passphrase
+        self._clock: Clock = clock or system_clock
+        self._device_name = device_name
+        self._key: Ed25519PrivateKey | None = None
+        device = store.read.one("SELECT private_key FROM device WHERE id = 1")
+        if device is not None and device["private_key"]:
+            self._key = load_private_key(device["private_key"], passphrase)
+
+    @classmethod
+    def open(
+        cls,
+        path: str | Path,
+        server_url: str = DEFAULT_SERVER,
+        *,
+        passphrase: str | bytes | None = None,
+        clock: Clock | None = None,
+        transport: SyncTransport | httpx.BaseTransport | httpx.AsyncBaseTransport | httpx.Client | None = None,
+        device_name: str = "tablet",
+    ) -> FieldClient:
+        """Open (creating and migrating) the tablet database at ``path``.
+
+        ``passphrase`` encrypts the device key at rest (and must be given again
+        on every open; a wrong one raises ``BadPassphrase``).  ``clock`` returns
+        device wall time in epoch ms.  ``transport`` swaps the network: a
+        :class:`SyncTransport`, an httpx transport (``httpx.ASGITransport(app)``
+        for in-process tests) or a ready ``httpx.Client``.
+        """
+        store = LocalStore(path)
+        if transport is None or isinstance(transport, httpx.BaseTransport | httpx.AsyncBaseTransport):
+            sync_transport: SyncTransport = HttpTransport(server_url, transport=transport)
+        elif isinstance(transport, httpx.Client):
+            sync_transport = HttpTransport(server_url, client=transport)
+        else:
+            sync_transport = transport
+        try:
+            return cls(store, sync_transport, passphrase=passphrase, clock=clock, device_name=device_name)
+        except BaseException:
+            store.close()
+            raise
+
+    def close(self) -> None:
+        """Close the network client and the database file."""
+        self._transport.close()
+        self._store.close()
+
+    def __enter__(self) -> FieldClient:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    # -- identity ----------------------------------------------------------
+
+    @property
+    def enrolled(self) -> bool:
+        """True once the device holds an identity registered with the server."""
+        return self._key is not None
+
+    @property
+    def device_id(self) -> str | None:
+        """The server-assigned device id (None before enrollment)."""
+        value = self._store.read.scalar("SELECT device_id FROM device WHERE id = 1")
+        return None if value is None else str(value)
+
+    @property
+    def engineer_id(self) -> str | None:
+        """The engineer this tablet belongs to (None before enrollment)."""
+        value = self._store.read.scalar("SELECT engineer_id FROM device WHERE id = 1")
+        return None if value is None else str(value)
+
+    def enroll(self, token: str, name: str | None = None) -> str:
+        """Register a key made on this device with a one-time token; return the device id.
+
+        Raises ``AlreadyEnrolled``, or ``EnrollmentFailed`` whose ``code`` is the
+        server's problem code (``token_used`` ...) or ``offline``.
+        """
+        if self.enrolled:
+            raise AlreadyEnrolled(f"this tablet is already enrolled as device {self.device_id}")
+        key = generate_key()
+        public = public_bytes(key)
+        request = EnrollRequest(
+            token=token, public_key=public, name=name or self._device_name, device_clock=self._clock()
+        )
+        try:
+            enrollment = self._transport.enroll(request)
+        except Offline as exc:
+            raise EnrollmentFailed("offline", str(exc)) from exc
+        except ProtocolError as exc:
+            raise EnrollmentFailed(exc.code, exc.detail) from exc
+        except TransportError as exc:
+            raise EnrollmentFailed("transport_error", str(exc)) from exc
+        cert = certificate_message(enrollment.device_id, enrollment.engineer_id, public)
+        if not verify_signature(enrollment.server_public_key, enrollment.certificate, cert):
+            raise EnrollmentFailed("bad_certificate", "the server's certificate of the device key does not verify")
+        with self._store.write() as tx:
+            tx.execute(
+                "UPDATE device SET device_id = ?, engineer_id = ?, name = ?, private_key = ?, key_encrypted = ?, "
+                "public_key = ?, server_public_key = ?, server_key_id = ?, certificate = ?, enrolled_at = ? "
+                "WHERE id = 1",
+                (
+                    enrollment.device_id,
+                    enrollment.engineer_id,
+                    request.name,
+                    dump_private_key(key, self._passphrase),
+                    int(bool(self._passphrase)),
+                    public,
+                    enrollment.server_public_key,
+                    enrollment.server_key_id,
+                    enrollment.certificate,
+                    self._clock(),
+                ),
+            )
+        self._key = key
+        return enrollment.device_id
+
+    # -- sync --------------------------------------------------------------
+
+    def sync(self, progress: ProgressFn | None = None) -> SyncReport:
+        """Push the outbox, upload blobs, pull changes.  Offline returns ``offline=True``; never raises for it."""
+        if self._key is None:
+            raise NotEnrolled("enroll(token) before sync()")
+        return SyncLoop(self._store, self._transport, self._key, self._clock).run(progress)
+
+    # -- reads -------------------------------------------------------------
+
+    def jobs(self) -> list[LocalJob]:
+        """The jobs on this tablet, by scheduled start."""
+        rows = self._store.read.query(
+            "SELECT j.*, (SELECT COUNT(*) FROM outbox o WHERE o.job_id = j.id) AS pending_ops FROM jobs j "
+            "ORDER BY COALESCE(j.scheduled_start, 0), j.id"
+        )
+        return [_local_job(r) for r in rows]
+
+    def job(self, job_id: str) -> JobDetail:
+        """One job with its answers, parts, attachments, sign-off and pinned template."""
+        read = self._store.read
+        row = read.one(
+            "SELECT j.*, (SELECT COUNT(*) FROM outbox o WHERE o.job_id = j.id) AS pending_ops FROM jobs j "
+            "WHERE j.id = ?",
+            (job_id,),
+        )
+        if row is None:
+            raise UnknownJob(f"no job {job_id!r} on this tablet")
+        pending = outbox.pending_keys(read, job_id)
+        answers = [
+            LocalAnswer(
+                item_key=a["item_key"],
+                value=loads(a["value"]),
+                note=a["note"],
+                na_reason=a["na_reason"],
+                hlc=a["hlc"],
+                device_id=a["device_id"],
+                template_version=a["template_version"],
+                pending=f"answer:{a['item_key']}" in pending,
+            )
+            for a in read.query("SELECT * FROM answers WHERE job_id = ? AND deleted = 0 ORDER BY item_key", (job_id,))
+        ]
+        parts = [
+            LocalMovement(
+                id=m["id"],
+                kind=m["kind"],
+                part_no=m["part_no"],
+                qty=m["qty"],
+                serial=m["serial"],
+                returned_serial=m["returned_serial"],
+                at=m["at"],
+                billable=None if m["billable"] is None else bool(m["billable"]),
+                pending=bool(m["local"]),
+            )
+            for m in read.query("SELECT * FROM movements WHERE job_id = ? ORDER BY at, id", (job_id,))
+        ]
+        attachments = [
+            LocalAttachment(
+                sha256=a["sha256"],
+                kind=a["kind"],
+                size=a["size"],
+                content_type=a["content_type"],
+                uploaded=bool(a["uploaded"]),
+                have_data=a["have_data"] is not None,
+            )
+            for a in read.query(
+                "SELECT a.*, b.uploaded AS uploaded, b.sha256 AS have_data FROM attachments a "
+                "LEFT JOIN blobs b ON b.sha256 = a.sha256 WHERE a.job_id = ? AND a.deleted = 0 ORDER BY a.sha256",
+                (job_id,),
+            )
+        ]
+        # A pulled attachment without local bytes is on the server already.
+        attachments = [msgspec.structs.replace(a, uploaded=True) if not a.have_data else a for a in attachments]
+        so = read.one("SELECT * FROM signoffs WHERE job_id = ?", (job_id,))
+        signoff = (
+            None
+            if so is None
+            else LocalSignOff(
+                signer_name=so["signer_name"],
+                signer_role=so["signer_role"],
+                signed_at=so["signed_at"],
+                report_digest=so["report_digest"],
+                strokes=loads(so["strokes"], []),
+                rating=so["rating"],
+                comment=so["comment"],
+                pending="signoff" in pending,
+            )
+        )
+        template = self._template(read, row["template_id"], row["template_version"])
+        missing = missing_required(template, self._answered(read, job_id)) if template is not None else []
+        return JobDetail(
+            job=_local_job(row),
+            answers=answers,
+            parts=parts,
+            attachments=attachments,
+            signoff=signoff,
+            template=template,
+            missing_required=missing,
+        )
+
+    def pending(self) -> list[PendingOp]:
+        """Ops not yet acknowledged by the server, in write order."""
+        return [
+            PendingOp(
+                seq=r["seq"],
+                op_id=r["op_id"],
+                job_id=r["job_id"],
+                type=r["type"],
+                op=outbox.decode(r["body"]),
+                sealed_seq=r["sealed_seq"],
+            )
+            for r in self._store.read.query("SELECT * FROM outbox ORDER BY seq")
+        ]
+
+    def conflicts(self, status: str | None = None) -> list[Conflict]:
+        """Review items the server raised on this tablet's jobs (optionally by status)."""
+        sql = "SELECT * FROM conflicts"
+        params: tuple[str, ...] = ()
+        if status is not None:
+            sql, params = sql + " WHERE status = ?", (status,)
+        out = []
+        for r in self._store.read.query(sql + " ORDER BY id", params):
+            applied = loads(r["applied"], {})
+            out.append(
+                Conflict(
+                    id=r["id"],
+                    kind=r["kind"],
+                    job_id=r["job_id"],
+                    key=r["key"],
+                    status=r["status"],
+                    values=loads(r["vals"], []),
+                    applied=applied if isinstance(applied, dict) else {"index": applied},
+                    resolution=loads(r["resolution"], {}),
+                )
+            )
+        return out
+
+    def op_results(self, result: str | None = None) -> list[OpOutcome]:
+        """The server's results for pushed ops, e.g. ``op_results("rejected")``."""
+        sql = "SELECT * FROM op_results"
+        params: tuple[str, ...] = ()
+        if result is not None:
+            sql, params = sql + " WHERE result = ?", (result,)
+        rows = self._store.read.query(sql + " ORDER BY changeset_seq, received_at, op_id", params)
+        return [msgspec.convert(r, OpOutcome) for r in rows]
+
+    def parts(self) -> list[Part]:
+        """The parts catalog as last pulled."""
+        rows = self._store.read.query("SELECT * FROM parts ORDER BY part_no")
+        return [
+            Part(
+                part_no=r["part_no"],
+                name=r["name"],
+                serialized=bool(r["serialized"]),
+                unit_price_cents=r["unit_price_cents"],
+            )
+            for r in rows
+        ]
+
+    def stock(self) -> list[StockLevel]:
+        """Van stock: the server's figure minus consumptions still waiting in the outbox."""
+        read = self._store.read
+        levels = {(r["location"], r["part_no"]): int(r["qty"]) for r in read.query("SELECT * FROM stock")}
+        van = next(iter(sorted({loc for loc, _ in levels})), None)
+        if van is not None:
+            for r in read.query(
+                "SELECT m.part_no, SUM(m.qty) AS qty FROM movements m JOIN outbox o ON o.op_id = m.id "
+                "WHERE m.kind = 'consume' GROUP BY m.part_no"
+            ):
+                levels[(van, r["part_no"])] = levels.get((van, r["part_no"]), 0) - int(r["qty"])
+        return [StockLevel(location=loc, part_no=p, qty=q) for (loc, p), q in sorted(levels.items())]
+
+    def template(self, template_id: str, version: int) -> ChecklistTemplate | None:
+        """A pulled checklist template version, if on the tablet."""
+        return self._template(self._store.read, template_id, version)
+
+    def report_content(self, job_id: str) -> ReportContent:
+        """What a sign-off of ``job_id`` would digest, from local state."""
+        return build_report_content(self._store.read, job_id)
+
+    # -- writes ------------------------------------------------------------
+
+    def set_status(self, job_id: str, status: str, hold_reason: str | None = None, note: str | None = None) -> str:
+        """Move a job through the shared status machine; return the op id.
+
+        ``on_hold`` needs ``hold_reason`` (awaiting_parts | awaiting_customer);
+        ``completed`` needs every required checklist item answered.
+        """
+        with self._store.write() as tx:
+            job = self._job_row(tx, job_id)
+            current = job["status"]
+            if status not in JOB_STATUSES:
+                raise InvalidTransition(f"unknown status {status!r}")
+            if status in OFFICE_ONLY or status == "signed_off":
+                raise InvalidTransition(f"{status!r} is set by the back office or by sign_off(), not by a tablet")
+            if status == "on_hold" and hold_reason not in HOLD_REASONS:
+                raise InvalidTransition(f"on_hold needs hold_reason in {sorted(HOLD_REASONS)}")
+            if status != "on_hold" and hold_reason is not None:
+                raise InvalidTransition("hold_reason only goes with on_hold")
+            if not can_transition(current, status):
+                raise InvalidTransition(f"job {job_id}: {current} -> {status} is not allowed")
+            if status == "completed":
+                self._check_checklist_complete(tx, job)
+            now = self._clock()
+            op = SetStatus(
+                op_id=outbox.new_op_id(),
+                hlc=outbox.next_hlc(tx, now),
+                job_id=job_id,
+                at=now,
+                status=status,
+                hold_reason=hold_reason,
+                note=note,
+            )
+            times = loads(job["times"], {})
+            times[status] = now
+            tx.execute(
+                "UPDATE jobs SET status = ?, hold_reason = ?, times = ?, updated_at = ? WHERE id = ?",
+                (status, hold_reason, dumps(times), now, job_id),
+            )
+            outbox.append(tx, op, now)
+        return op.op_id
+
+    def set_field(self, job_id: str, field: str, value: FieldValue) -> str:
+        """Set a plain job field (notes, diagnosis, resolution, remote, rating, customer_comment)."""
+        if field not in JOB_FIELDS:
+            raise InvalidField(f"{field!r} is not a job field a tablet sets; one of {sorted(JOB_FIELDS)}")
+        if field in TEXT_FIELDS and not (isinstance(value, str) and len(value) <= MAX_TEXT):
+            raise InvalidField(f"{field} takes text up to {MAX_TEXT} characters")
+        if field == "remote" and not isinstance(value, bool):
+            raise InvalidField("remote takes true or false")
+        if (
+            field == "rating"
+            and value is not None
+            and (isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 5)
+        ):
+            raise InvalidField("rating takes an integer 1..5 or None")
+        with self._store.write() as tx:
+            job = self._job_row(tx, job_id)
+            field_hlc: dict[str, int] = loads(job["field_hlc"], {})
+            now = self._clock()
+            op = SetField(
+                op_id=outbox.new_op_id(),
+                hlc=outbox.next_hlc(tx, now),
+                job_id=job_id,
+                at=now,
+                field=field,  # type: ignore[arg-type]
+                value=value,
+                base_hlc=int(field_hlc.get(field, 0)),
+            )
+            field_hlc[field] = op.hlc
+            stored = int(value) if isinstance(value, bool) else value
+            tx.execute(
+                f"UPDATE jobs SET {field} = ?, field_hlc = ?, updated_at = ? WHERE id = ?",
+                (stored, dumps(field_hlc), now, job_id),
+            )
+            outbox.append(tx, op, now)
+        return op.op_id
+
+    def answer(
+        self,
+        job_id: str,
+        item_key: str,
+        value: Scalar,
+        note: str | None = None,
+        na_reason: str | None = None,
+    ) -> str:
+        """Answer a checklist item, validated against the job's pinned template version."""
+        if note is not None and len(note) > MAX_TEXT:
+            raise InvalidAnswer(item_key, "note_too_long")
+        with self._store.write() as tx:
+            job = self._job_row(tx, job_id)
+            if job["template_id"] is None:
+                raise InvalidAnswer(item_key, "job_has_no_checklist")
+            template = self._template(tx, job["template_id"], job["template_version"])
+            if template is None:
+                raise InvalidAnswer(item_key, "template_not_on_tablet")
+            item = find_item(template, item_key)
+            if item is None:
+                raise InvalidAnswer(item_key, "unknown_item")
+            reason = validate_answer(item, value, na_reason)
+            if reason is not None:
+                raise InvalidAnswer(item_key, reason)
+            previous = tx.scalar("SELECT hlc FROM answers WHERE job_id = ? AND item_key = ?", (job_id, item_key))
+            now = self._clock()
+            op = AnswerItem(
+                op_id=outbox.new_op_id(),
+                hlc=outbox.next_hlc(tx, now),
+                job_id=job_id,
+                at=now,
+                item_key=item_key,
+                value=value,
+                note=note,
+                na_reason=na_reason,
+                template_version=template.version,
+                base_hlc=int(previous or 0),
+            )
+            tx.execute(
+                "INSERT OR REPLACE INTO answers (job_id, item_key, value, note, na_reason, hlc, device_id, "
+                "template_version, deleted) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0)",
+                (job_id, item_key, dumps(value), note, na_reason, op.hlc, self.device_id, template.version),
+            )
+            outbox.append(tx, op, now)
+        return op.op_id
+
+    def use_part(
+        self,
+        job_id: str,
+        part_no: str,
+        qty: int = 1,
+        serial: str | None = None,
+        returned_serial: str | None = None,
+    ) -> str:
+        """Record parts consumed from the van at the job; return the op id (the movement id)."""
+        if isinstance(qty, bool) or not isinstance(qty, int) or qty < 1:
+            raise InvalidPart(f"qty must be a whole number of at least 1, got {qty!r}")
+        with self._store.write() as tx:
+            self._job_row(tx, job_id)
+            part = tx.one("SELECT * FROM parts WHERE part_no = ?", (part_no,))
+            if part is None:
+                raise InvalidPart(f"part {part_no!r} is not in the catalog on this tablet")
+            if part["serialized"] and (not serial or qty != 1):
+                raise InvalidPart(f"part {part_no} is serialized: give its serial and qty=1")
+            now = self._clock()
+            op = MovePart(
+                op_id=outbox.new_op_id(),
+                hlc=outbox.next_hlc(tx, now),
+                job_id=job_id,
+                at=now,
+                kind="consume",
+                part_no=part_no,
+                qty=qty,
+                serial=serial,
+                returned_serial=returned_serial,
+            )
+            tx.execute(
+                "INSERT INTO movements (id, kind, part_no, qty, serial, returned_serial, job_id, at, local) "
+                "VALUES (?, 'consume', ?, ?, ?, ?, ?, ?, 1)",
+                (op.op_id, part_no, qty, serial, returned_serial, job_id, now),
+            )
+            outbox.append(tx, op, now)
+        return op.op_id
+
+    def attach(self, job_id: str, data: bytes, kind: str = "photo", content_type: str | None = None) -> str:
+        """Store bytes content-addressed on the tablet and reference them on the job; return the SHA-256.
+
+        The bytes are uploaded resumably during ``sync()``.  Attaching the same
+        bytes to the same job again is a no-op.
+        """
+        if not isinstance(data, bytes | bytearray | memoryview) or len(data) == 0:
+            raise InvalidAttachment("attachment data must be non-empty bytes")
+        if kind not in ATTACHMENT_KINDS:
+            raise InvalidAttachment(f"kind must be one of {sorted(ATTACHMENT_KINDS)}")
+        blob = bytes(data)
+        sha = digest(blob)
+        ctype = content_type or _sniff_content_type(blob)
+        with self._store.write() as tx:
+            self._job_row(tx, job_id)
+            existing = tx.one("SELECT deleted FROM attachments WHERE job_id = ? AND sha256 = ?", (job_id, sha))
+            if existing is not None and not existing["deleted"]:
+                return sha
+            now = self._clock()
+            op = Attach(
+                op_id=outbox.new_op_id(),
+                hlc=outbox.next_hlc(tx, now),
+                job_id=job_id,
+                at=now,
+                sha256=sha,
+                kind=kind,  # type: ignore[arg-type]
+                size=len(blob),
+                content_type=ctype,
+            )
+            tx.execute(
+                "INSERT OR IGNORE INTO blobs (sha256, size, data, uploaded, created_at) VALUES (?, ?, ?, 0, ?)",
+                (sha, len(blob), blob, now),
+            )
+            tx.execute(
+                "INSERT OR REPLACE INTO attachments (job_id, sha256, kind, size, content_type, deleted) "
+                "VALUES (?, ?, ?, ?, ?, 0)",
+                (job_id, sha, kind, len(blob), ctype),
+            )
+            outbox.append(tx, op, now)
+        return sha
+
+    def blob(self, sha256: str) -> bytes | None:
+        """The bytes of a locally held attachment."""
+        data = self._store.read.scalar("SELECT data FROM blobs WHERE sha256 = ?", (sha256,))
+        return None if data is None else bytes(data)
+
+    def sign_off(
+        self,
+        job_id: str,
+        signer_name: str,
+        strokes: list[list[int]],
+        signer_role: str = "customer",
+        rating: int | None = None,
+        comment: str | None = None,
+    ) -> LocalSignOff:
+        """Capture the customer's signature over the report content; write-once.
+
+        The digest of :meth:`report_content` is what the signature confirms; the
+        device key countersigns ``sign_off_message(job_id, digest, signed_at, signer_name)``.
+        """
+        if self._key is None:
+            raise NotEnrolled("a sign-off is countersigned by the device key: enroll first")
+        if not signer_name.strip() or len(signer_name) > 200:
+            raise InvalidField("signer_name must be 1..200 characters")
+        if not strokes or not all(
+            isinstance(s, list) and all(isinstance(v, int) and not isinstance(v, bool) for v in s) for s in strokes
+        ):
+            raise InvalidField("strokes must be a non-empty list of [x0, y0, x1, y1, ...] integer lists")
+        if rating is not None and (isinstance(rating, bool) or not isinstance(rating, int) or not 1 <= rating <= 5):
+            raise InvalidField("rating takes an integer 1..5 or None")
+        with self._store.write() as tx:
+            job = self._job_row(tx, job_id)
+            if job["signed_off"] or tx.one("SELECT 1 FROM signoffs WHERE job_id = ?", (job_id,)):
+                raise AlreadySignedOff(f"job {job_id} is already signed off")
+            if job["status"] not in SIGNABLE_STATUSES:
+                raise InvalidTransition(f"job {job_id} cannot be signed off while {job['status']}")
+            content = build_report_content(tx, job_id)
+            digest_hex = report_digest(content)
+            now = self._clock()
+            signature = self._key.sign(sign_off_message(job_id, digest_hex, now, signer_name))
+            op = SignOff(
+                op_id=outbox.new_op_id(),
+                hlc=outbox.next_hlc(tx, now),
+                job_id=job_id,
+                at=now,
+                signer_name=signer_name,
+                signer_role=signer_role,
+                signed_at=now,
+                report_digest=digest_hex,
+                strokes=strokes,
+                device_signature=signature,
+                rating=rating,
+                comment=comment,
+            )
+            tx.execute(
+                "INSERT INTO signoffs (job_id, signer_name, signer_role, signed_at, report_digest, strokes, "
+                "device_signature, rating, comment, content, op_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    job_id,
+                    signer_name,
+                    signer_role,
+                    now,
+                    digest_hex,
+                    dumps(strokes),
+                    signature,
+                    rating,
+                    comment,
+                    msgspec.json.encode(content).decode(),
+                    op.op_id,
+                ),
+            )
+            status = "signed_off" if can_transition(job["status"], "signed_off") else job["status"]
+            tx.execute("UPDATE jobs SET signed_off = 1, status = ?, updated_at = ? WHERE id = ?", (status, now, job_id))
+            outbox.append(tx, op, now)
+        return LocalSignOff(
+            signer_name=signer_name,
+            signer_role=signer_role,
+            signed_at=now,
+            report_digest=digest_hex,
+            strokes=strokes,
+            rating=rating,
+            comment=comment,
+            pending=True,
+        )
+
+    # -- helpers -----------------------------------------------------------
+
+    def _job_row(self, tx: Tx, job_id: str) -> Row:
+        job = tx.one("SELECT * FROM jobs WHERE id = ?", (job_id,))
+        if job is None:
+            raise UnknownJob(f"no job {job_id!r} on this tablet")
+        return job
+
+    @staticmethod
+    def _template(tx: Tx, template_id: str | None, version: int | None) -> ChecklistTemplate | None:
+        if template_id is None or version is None:
+            return None
+        row = tx.one("SELECT * FROM templates WHERE id = ? AND version = ?", (template_id, version))
+        if row is None:
+            return None
+        return msgspec.convert(
+            {"id": row["id"], "version": row["version"], "name": row["name"], "items": loads(row["items"], [])},
+            ChecklistTemplate,
+        )
+
+    @staticmethod
+    def _answered(tx: Tx, job_id: str) -> list[str]:
+        return [
+            r["item_key"]
+            for r in tx.query(
+                "SELECT item_key FROM answers WHERE job_id = ? AND deleted = 0 "
+                "AND (value IS NOT NULL AND value != 'null' OR na_reason IS NOT NULL)",
+                (job_id,),
+            )
+        ]
+
+    def _check_checklist_complete(self, tx: Tx, job: Row) -> None:
+        if job["template_id"] is None:
+            return
+        template = self._template(tx, job["template_id"], job["template_version"])
+        if template is None:
+            raise InvalidTransition(
+                f"checklist {job['template_id']} v{job['template_version']} is not on this tablet: sync first"
+            )
+        missing = missing_required(template, self._answered(tx, job["id"]))
+        if missing:
+            raise ChecklistIncomplete(job["id"], missing)
+
+
+def _local_job(r: dict[str, Any]) -> LocalJob:
+    return LocalJob(
+        id=r["id"],
+        ticket_id=r["ticket_id"],
+        engineer_id=r["engineer_id"],
+        status=r["status"],
+        hold_reason=r["hold_reason"],
+        notes=r["notes"],
+        diagnosis=r["diagnosis"],
+        resolution=r["resolution"],
+        remote=bool(r["remote"]),
+        template_id=r["template_id"],
+        template_version=r["template_version"],
+        scheduled_start=r["scheduled_start"],
+        scheduled_end=r["scheduled_end"],
+        signed_off=bool(r["signed_off"]),
+        ticket=loads(r["ticket"], {}),
+        times=loads(r["times"], {}),
+        rating=r["rating"],
+        customer_comment=r["customer_comment"],
+        pending_ops=int(r.get("pending_ops") or 0),
+    )

@@ -1,0 +1,101 @@
+"""Exceptions the tablet SDK raises; everything derives from :class:`SdkError`.
+
+A write that fails validation raises a :class:`WriteRefused` subclass and
+writes nothing (no local row, no outbox op).  ``sync()`` does not raise for
+network trouble: it returns a report with ``offline=True``.  The tree::
+
+    SdkError
+     ├── NotEnrolled              the device has no identity yet: call enroll(token)
+     ├── AlreadyEnrolled          enroll() on a device that already has one
+     ├── EnrollmentFailed         the server refused the token, or could not be reached
+     │                            (``code``: token_invalid, token_expired, token_used,
+     │                            offline, bad_certificate ...)
+     ├── BadPassphrase            the stored device key does not open with this passphrase
+     ├── ServerSignatureInvalid   a receipt or pull page not signed by the enrolled server key
+     └── WriteRefused             a local write broke a rule; nothing was written
+          ├── UnknownJob          no such job on this tablet
+          ├── InvalidTransition   the status machine does not allow this step
+          ├── ChecklistIncomplete required checklist items unanswered (``missing``)
+          ├── InvalidAnswer       the answer does not fit the pinned template item
+          ├── InvalidField        not a settable job field, or a wrong value type
+          ├── InvalidPart         unknown part, bad quantity or missing serial
+          ├── InvalidAttachment   empty data or unknown attachment kind
+          └── AlreadySignedOff    sign-off is write-once
+"""
+
+from __future__ import annotations
+
+
+class SdkError(Exception):
+    """Base of every error raised by :mod:`client_sdk`."""
+
+
+class NotEnrolled(SdkError):
+    """The operation needs a device identity; call ``FieldClient.enroll(token)`` first."""
+
+
+class AlreadyEnrolled(SdkError):
+    """This tablet database already holds a device identity."""
+
+
+class EnrollmentFailed(SdkError):
+    """Enrollment did not complete; ``code`` is the server's problem code or ``offline``."""
+
+    def __init__(self, code: str, detail: str = "") -> None:
+        super().__init__(f"{code}: {detail}" if detail else code)
+        self.code = code
+        self.detail = detail
+
+
+class BadPassphrase(SdkError):
+    """The device private key cannot be decrypted with the given passphrase (or needs one)."""
+
+
+class ServerSignatureInvalid(SdkError):
+    """A server answer whose signature does not verify with the server key from enrollment."""
+
+
+class WriteRefused(SdkError):
+    """A local write was refused by validation; nothing was written."""
+
+
+class UnknownJob(WriteRefused):
+    """No job with this id on the tablet (never pulled, or reassigned away)."""
+
+
+class InvalidTransition(WriteRefused):
+    """The shared status machine does not allow this status change."""
+
+
+class ChecklistIncomplete(WriteRefused):
+    """Required checklist items are unanswered; ``missing`` lists their keys."""
+
+    def __init__(self, job_id: str, missing: list[str]) -> None:
+        super().__init__(f"job {job_id}: required checklist items unanswered: {', '.join(missing)}")
+        self.job_id = job_id
+        self.missing = missing
+
+
+class InvalidAnswer(WriteRefused):
+    """The answer does not fit the pinned template item; ``reason`` is a stable code."""
+
+    def __init__(self, item_key: str, reason: str) -> None:
+        super().__init__(f"item {item_key!r}: {reason}")
+        self.item_key = item_key
+        self.reason = reason
+
+
+class InvalidField(WriteRefused):
+    """Not a field a tablet may set, or a value of the wrong type."""
+
+
+class InvalidPart(WriteRefused):
+    """Unknown part number, quantity below one, or a serialized part without its serial."""
+
+
+class InvalidAttachment(WriteRefused):
+    """Empty attachment data or an unknown attachment kind."""
+
+
+class AlreadySignedOff(WriteRefused):
+    """The job already has a sign-off; sign-off is write-once."""

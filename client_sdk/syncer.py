@@ -1,0 +1,297 @@
+"""The tablet's sync loop: session, push the outbox, upload blobs, pull pages.
+
+Every step is crash-safe because every state change is one local transaction:
+
+1. *session* -- sign the server's nonce with the device key (no clock needed).
+2. *push* -- if a sealed change-set is stored but unacknowledged, re-send its
+   exact bytes; otherwise seal up to :data:`MAX_OPS_PER_PUSH` outbox ops into
+   the next change-set and store envelope + new chain head + op ids in one
+   transaction *before* sending.  A verified receipt records every op's
+   result, drops those ops from the outbox and clears the sealed record, in
+   one transaction.  Repeat until the outbox is empty.  The server answers a
+   re-sent change-set with its stored receipt, so nothing applies twice.
+3. *blobs* -- upload attachment bytes in chunks, resuming from what the server
+   already received.
+4. *pull* -- fetch pages after the stored cursor; each page is applied and the
+   new cursor stored in one transaction.
+
+Being offline is the normal case: it ends the run with ``offline=True`` and
+leaves everything in place for next time.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from functools import partial
+from typing import Final, TypeVar
+
+import msgspec
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from client_sdk import outbox
+from client_sdk.apply import apply_changes
+from client_sdk.errors import ServerSignatureInvalid
+from client_sdk.models import SyncReport
+from client_sdk.store import LocalStore, Row
+from schemas.codec import pull_page_decoder, receipt_decoder
+from schemas.wire import PullPage, PullRequest, Receipt, SessionRequest, Signed
+from sync.core.changeset import ChainHead, seal
+from sync.transport.base import BadResponse, Offline, ProtocolError, SyncTransport, TransportError
+
+MAX_OPS_PER_PUSH: Final = 2_000
+BLOB_CHUNK: Final = 256 * 1024
+PULL_LIMIT: Final = 500
+
+#: ``progress(phase, done, total)``; phases are ``push`` (ops), ``blobs`` and ``pull``
+#: (changes; ``total`` is 0 while more pages are expected).
+ProgressFn = Callable[[str, int, int], None]
+
+T = TypeVar("T")
+
+
+def _no_progress(phase: str, done: int, total: int) -> None:
+    return None
+
+
+class SyncLoop:
+    """One device's sync run over a transport; built by ``FieldClient.sync()``."""
+
+    def __init__(
+        self,
+        store: LocalStore,
+        transport: SyncTransport,
+        key: Ed25519PrivateKey,
+        clock: Callable[[], int],
+    ) -> None:
+        self.store = store
+        self.transport = transport
+        self.key = key
+        self.clock = clock
+        device = store.read.one("SELECT * FROM device WHERE id = 1")
+        assert device is not None and device["device_id"], "sync needs an enrolled device"
+        self.device_id: str = device["device_id"]
+        self.server_public_key: bytes = device["server_public_key"]
+
+    def run(self, progress: ProgressFn | None = None) -> SyncReport:
+        """Session, push, blobs, pull; offline or refused steps end the run with a report."""
+        report = SyncReport()
+        step = progress or _no_progress
+        try:
+            self._push(report, step)
+            self._upload_blobs(report, step)
+            self._pull(report, step)
+            with self.store.write() as tx:
+                tx.execute("UPDATE device SET last_sync_at = ? WHERE id = 1", (self.clock(),))
+        except Offline:
+            report.offline = True
+        except ProtocolError as exc:
+            report.errors.append(f"{exc.code}: {exc.detail}")
+        except ServerSignatureInvalid as exc:
+            report.errors.append(f"bad_server_signature: {exc}")
+        except TransportError as exc:
+            report.errors.append(f"transport_error: {exc}")
+        if report.clock_offset_ms is None:
+            report.clock_offset_ms = self.store.read.scalar("SELECT clock_offset_ms FROM device WHERE id = 1")
+        return report
+
+    # -- session ---------------------------------------------------------
+
+    def open_session(self, report: SyncReport | None = None) -> None:
+        """Prove possession of the device key: sign the server's nonce, keep the token."""
+        challenge = self.transport.challenge(self.device_id)
+        session = self.transport.session(
+            SessionRequest(
+                device_id=self.device_id,
+                nonce=challenge.nonce,
+                signature=self.key.sign(challenge.nonce.encode()),
+                device_clock=self.clock(),
+            )
+        )
+        self.transport.token = session.token
+        with self.store.write() as tx:
+            tx.execute("UPDATE device SET clock_offset_ms = ? WHERE id = 1", (session.clock_offset_ms,))
+        if report is not None:
+            report.clock_offset_ms = session.clock_offset_ms
+
+    def _authed(self, report: SyncReport, call: Callable[[], T]) -> T:
+        """Run an authenticated call; on an expired session open a new one and retry once."""
+        if self.transport.token is None:
+            self.open_session(report)
+        try:
+            return call()
+        except ProtocolError as exc:
+            if not exc.needs_new_session:
+                raise
+        self.open_session(report)
+        return call()
+
+    # -- server signatures -------------------------------------------------
+
+    def verified_body(self, signed: Signed) -> bytes:
+        """The body of a server-signed answer, after checking the signature with the enrolled key."""
+        try:
+            Ed25519PublicKey.from_public_bytes(self.server_public_key).verify(signed.signature, signed.body)
+        except (InvalidSignature, ValueError) as exc:
+            raise ServerSignatureInvalid(f"server signature (key {signed.key_id!r}) does not verify") from exc
+        return signed.body
+
+    # -- push --------------------------------------------------------------
+
+    def _push(self, report: SyncReport, progress: ProgressFn) -> None:
+        total = int(self.store.read.scalar("SELECT COUNT(*) FROM outbox") or 0)
+        progress("push", 0, total)
+        while True:
+            sealed = self.store.read.one("SELECT * FROM sealed ORDER BY seq LIMIT 1") or self.seal_next()
+            if sealed is None:
+                return
+            envelope: bytes = sealed["envelope"]
+            signed = self._authed(report, partial(self.transport.push, envelope))
+            receipt = _decode_receipt(self.verified_body(signed))
+            if receipt.seq != sealed["seq"] or receipt.changeset_hash != sealed["hash"]:
+                raise BadResponse(
+                    "receipt_mismatch",
+                    200,
+                    f"receipt for seq {receipt.seq} ({receipt.changeset_hash[:12]}) "
+                    f"does not match change-set {sealed['seq']} ({sealed['hash'][:12]})",
+                )
+            self._record_receipt(receipt, report)
+            progress("push", report.pushed_ops, max(total, report.pushed_ops))
+
+    def seal_next(self) -> Row | None:
+        """Seal the oldest unsealed outbox ops into the next change-set (one transaction)."""
+        with self.store.write() as tx:
+            device = tx.one("SELECT head_seq, head_hash FROM device WHERE id = 1")
+            assert device is not None
+            rows = tx.query(
+                "SELECT seq, op_id, body FROM outbox WHERE sealed_seq IS NULL ORDER BY seq LIMIT ?",
+                (MAX_OPS_PER_PUSH,),
+            )
+            if not rows:
+                return None
+            now = self.clock()
+            ops = [outbox.decode(r["body"]) for r in rows]
+            head = ChainHead(seq=device["head_seq"], hash=device["head_hash"])
+            envelope, new_head = seal(self.key, self.device_id, head, ops, device_clock=now)
+            tx.execute(
+                "INSERT INTO sealed (seq, envelope, hash, prev_hash, op_ids, sealed_at) VALUES (?, ?, ?, ?, ?, ?)",
+                (new_head.seq, envelope, new_head.hash, head.hash, json.dumps([r["op_id"] for r in rows]), now),
+            )
+            tx.execute(
+                "UPDATE outbox SET sealed_seq = ? WHERE sealed_seq IS NULL AND seq <= ?",
+                (new_head.seq, rows[-1]["seq"]),
+            )
+            tx.execute("UPDATE device SET head_seq = ?, head_hash = ? WHERE id = 1", (new_head.seq, new_head.hash))
+            return tx.one("SELECT * FROM sealed WHERE seq = ?", (new_head.seq,))
+
+    def _record_receipt(self, receipt: Receipt, report: SyncReport) -> None:
+        results = {r.op_id: r for r in receipt.results}
+        now = self.clock()
+        with self.store.write() as tx:
+            ops = tx.query("SELECT op_id, job_id, type, key FROM outbox WHERE sealed_seq = ?", (receipt.seq,))
+            for op in ops:
+                result = results.get(op["op_id"])
+                kind = result.result if result is not None else "missing"
+                tx.execute(
+                    "INSERT OR REPLACE INTO op_results (op_id, job_id, type, result, reason, conflict_id, "
+                    "changeset_seq, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        op["op_id"],
+                        op["job_id"],
+                        op["type"],
+                        kind,
+                        result.reason if result is not None else "no result in receipt",
+                        result.conflict_id if result is not None else None,
+                        receipt.seq,
+                        now,
+                    ),
+                )
+                if kind == "rejected" and op["type"] == "part.move":
+                    # The ledger never got it: drop the provisional local movement.
+                    tx.execute("DELETE FROM movements WHERE id = ? AND local = 1", (op["op_id"],))
+                if kind in ("applied", "merged", "rejected", "needs_review"):
+                    setattr(report, kind, getattr(report, kind) + 1)
+                else:
+                    report.errors.append(f"missing_result: op {op['op_id']} has no result in receipt")
+            tx.execute("DELETE FROM outbox WHERE sealed_seq = ?", (receipt.seq,))
+            tx.execute("DELETE FROM sealed WHERE seq = ?", (receipt.seq,))
+            tx.execute("UPDATE device SET clock_offset_ms = ? WHERE id = 1", (receipt.clock_offset_ms,))
+        report.pushed_ops += len(ops)
+        report.clock_offset_ms = receipt.clock_offset_ms
+
+    # -- blobs -------------------------------------------------------------
+
+    def _upload_blobs(self, report: SyncReport, progress: ProgressFn) -> None:
+        # Only blobs whose attachment op the server has seen: their hash is in a pushed change-set.
+        blobs = self.store.read.query(
+            "SELECT sha256, size FROM blobs WHERE uploaded = 0 AND sha256 NOT IN "
+            "(SELECT substr(key, 12) FROM outbox WHERE key LIKE 'attachment:%') ORDER BY created_at, sha256"
+        )
+        progress("blobs", 0, len(blobs))
+        for done, blob in enumerate(blobs, start=1):
+            try:
+                if self._upload_blob(report, blob["sha256"], int(blob["size"])):
+                    report.uploaded_blobs += 1
+            except ProtocolError as exc:
+                if exc.needs_new_session or isinstance(exc, BadResponse):
+                    raise
+                report.errors.append(f"{exc.code}: blob {blob['sha256']}: {exc.detail}")
+            progress("blobs", done, len(blobs))
+
+    def _upload_blob(self, report: SyncReport, sha256: str, size: int) -> bool:
+        status = self._authed(report, lambda: self.transport.blob_status(sha256))
+        offset = 0 if status is None else status.received
+        complete = status is not None and status.complete
+        while not complete and offset < size:
+            chunk = self.store.read.scalar(
+                "SELECT substr(data, ?, ?) FROM blobs WHERE sha256 = ?", (offset + 1, BLOB_CHUNK, sha256)
+            )
+            put = self._authed(report, partial(self.transport.blob_put, sha256, offset, size, bytes(chunk)))
+            if put.received <= offset and not put.complete:
+                report.errors.append(f"blob_stalled: blob {sha256} stuck at {offset} of {size}")
+                return False
+            offset, complete = put.received, put.complete
+        if not complete:
+            report.errors.append(f"blob_incomplete: blob {sha256}: server holds {offset} of {size}")
+            return False
+        with self.store.write() as tx:
+            tx.execute("UPDATE blobs SET uploaded = 1 WHERE sha256 = ?", (sha256,))
+        return True
+
+    # -- pull --------------------------------------------------------------
+
+    def _pull(self, report: SyncReport, progress: ProgressFn) -> None:
+        cursor: str = self.store.read.scalar("SELECT pull_cursor FROM device WHERE id = 1") or ""
+        progress("pull", 0, 0)
+        while True:
+            request = PullRequest(cursor=cursor, limit=PULL_LIMIT, device_clock=self.clock())
+            signed = self._authed(report, partial(self.transport.pull, request))
+            page = _decode_page(self.verified_body(signed))
+            with self.store.write() as tx:
+                apply_changes(tx, page.changes)
+                if page.cursor:
+                    tx.execute("UPDATE device SET pull_cursor = ? WHERE id = 1", (page.cursor,))
+            report.pulled_changes += len(page.changes)
+            progress("pull", report.pulled_changes, 0 if page.more else report.pulled_changes)
+            if not page.more:
+                return
+            if page.cursor == cursor or not page.cursor:
+                report.errors.append(f"cursor_stuck: server said more but cursor stayed {cursor!r}")
+                return
+            cursor = page.cursor
+
+
+def _decode_receipt(body: bytes) -> Receipt:
+    return _decode(receipt_decoder, body, "receipt")
+
+
+def _decode_page(body: bytes) -> PullPage:
+    return _decode(pull_page_decoder, body, "pull page")
+
+
+def _decode(decoder: msgspec.msgpack.Decoder[T], body: bytes, what: str) -> T:
+    try:
+        return decoder.decode(body)
+    except msgspec.DecodeError as exc:
+        raise BadResponse("bad_response", 200, f"signed body is not a {what}: {exc}") from exc
