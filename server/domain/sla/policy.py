@@ -1,0 +1,396 @@
+"""SLA policies: which clocks a ticket has, how long each may run, and what starts, pauses and stops it.
+
+A ``Policy`` is a set of named targets (``respond``, ``on_site``, ``resolve``,
+``follow_up``). Each target measures working time on its calendar; start and
+stop are *events*, pause is a *state* entered by a pause event (``on_hold``)
+and left by a resume event (``resumed``). ``reopen`` events bring a met clock
+back to running with the time already used carried over; ``reset`` events
+discard a run so that the next start event begins a fresh one. ``cancelled``
+is not configurable: it stops every clock (see ``state.py``).
+
+Policies load from JSON (``load_policies``); the built-in defaults of DESIGN §3
+go through the same loader (``default_policies``), so the file format can
+always express them. Format::
+
+    {
+      "calendars": {                       # optional; "24x7" is built in
+        "office": {
+          "tz": "Europe/Berlin",
+          "hours": {"mon": ["08:00-17:00"], "tue": ["08:00-12:00", "13:00-17:00"]},
+          "holidays": ["2025-12-25"]
+        }
+      },
+      "policies": {                        # exactly P1, P2, P3 and complaint
+        "P3": {
+          "calendar": "office",
+          "thresholds": [50, 75, 100],     # optional; must end with 100 (the breach)
+          "targets": {
+            "resolve": {
+              "duration": "3wd",           # <int><unit>... units ms s m h d wd
+              "start": ["opened"], "stop": ["completed"],
+              "pause": ["on_hold"], "resume": ["resumed"],
+              "reopen": ["reopened"], "reset": [],
+              "calendar": "24x7"           # optional; defaults to the policy's calendar
+            }
+          }
+        }
+      }
+    }
+
+Durations are working time on the target's calendar: ``h``/``m``/``s`` as
+usual, ``d`` = 24 h of working time, ``wd`` = one working day of that calendar
+(its longest weekday, e.g. 9 h for 08:00-17:00; 24 h on 24x7). Anything that
+would leave a clock unable to start, stop or resume raises ``PolicyError``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from functools import cached_property
+
+from server.domain.sla.calendar import (
+    CALENDAR_24X7,
+    WEEKDAYS,
+    Calendar,
+    business_day_ms,
+    parse_hhmm,
+)
+
+__all__ = [
+    "EVENT_KINDS",
+    "PRIORITIES",
+    "TARGET_NAMES",
+    "Policy",
+    "PolicyError",
+    "PolicySet",
+    "TargetSpec",
+    "default_policies",
+    "load_policies",
+    "parse_duration",
+    "policies_from_dict",
+]
+
+EVENT_KINDS = frozenset(
+    {
+        "opened",
+        "acknowledged",
+        "en_route",
+        "on_site",
+        "on_hold",
+        "resumed",
+        "completed",
+        "follow_up_done",
+        "cancelled",
+        "reopened",
+    }
+)
+TARGET_NAMES = ("respond", "on_site", "resolve", "follow_up")
+PRIORITIES = ("P1", "P2", "P3", "complaint")
+DEFAULT_THRESHOLDS = (50, 75, 100)
+
+_UNIT_MS = {"ms": 1, "s": 1_000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
+_DURATION = re.compile(r"^(?:\d+(?:wd|ms|s|m|h|d))+$")
+_DURATION_PART = re.compile(r"(\d+)(wd|ms|s|m|h|d)")
+_TARGET_KEYS = {"duration", "start", "stop", "pause", "resume", "reopen", "reset", "calendar"}
+
+
+class PolicyError(ValueError):
+    """A policy configuration that could never work (a clock that can never start, stop or resume)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+@dataclass(frozen=True)
+class TargetSpec:
+    """One SLA clock: ``duration_ms`` of working time on ``calendar`` between a start and a stop event."""
+
+    name: str
+    duration_ms: int
+    calendar: Calendar
+    start_on: frozenset[str]
+    stop_on: frozenset[str]
+    pause_on: frozenset[str] = frozenset()
+    resume_on: frozenset[str] = frozenset()
+    reopen_on: frozenset[str] = frozenset()
+    reset_on: frozenset[str] = frozenset()
+
+    @cached_property
+    def relevant_kinds(self) -> frozenset[str]:
+        """Every event kind that can change this clock (``cancelled`` always can)."""
+        return (
+            self.start_on
+            | self.stop_on
+            | self.pause_on
+            | self.resume_on
+            | self.reopen_on
+            | self.reset_on
+            | {"cancelled"}
+        )
+
+
+@dataclass(frozen=True)
+class Policy:
+    """The clocks of one priority; ``thresholds`` are the percentages reported as warnings/breach."""
+
+    name: str
+    calendar: Calendar
+    targets: tuple[TargetSpec, ...]
+    thresholds: tuple[int, ...] = DEFAULT_THRESHOLDS
+
+    def target(self, name: str) -> TargetSpec:
+        for spec in self.targets:
+            if spec.name == name:
+                return spec
+        raise KeyError(name)
+
+
+@dataclass(frozen=True)
+class PolicySet:
+    """Policies by priority (``P1``, ``P2``, ``P3``, ``complaint``)."""
+
+    policies: Mapping[str, Policy] = field(default_factory=dict)
+
+    def for_ticket(self, priority: str, category: str | None = None) -> Policy:
+        """The policy for a ticket: complaints use ``complaint`` whatever their priority."""
+        key = "complaint" if category == "complaint" else priority
+        try:
+            return self.policies[key]
+        except KeyError:
+            raise PolicyError(f"no SLA policy for priority {key!r}") from None
+
+
+def parse_duration(text: str, calendar: Calendar = CALENDAR_24X7) -> int:
+    """Parse ``"2h"``, ``"1h30m"``, ``"15d"``, ``"3wd"`` into ms of working time on ``calendar``."""
+    compact = text.replace(" ", "")
+    if not _DURATION.match(compact):
+        raise PolicyError(f"bad duration {text!r}: expected e.g. 30m, 2h, 15d, 3wd")
+    total = 0
+    for number, unit in _DURATION_PART.findall(compact):
+        per_unit = business_day_ms(calendar) if unit == "wd" else _UNIT_MS[unit]
+        total += int(number) * per_unit
+    if total <= 0:
+        raise PolicyError(f"duration {text!r} must be positive")
+    return total
+
+
+def load_policies(text: str) -> PolicySet:
+    """Parse and validate a JSON policy file (format in the module docstring)."""
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise PolicyError(f"policy file is not valid JSON: {exc}") from exc
+    return policies_from_dict(data)
+
+
+def policies_from_dict(data: object) -> PolicySet:
+    """Validate already-decoded policy configuration (the JSON document as Python objects)."""
+    root = _mapping(data, "policy file")
+    _no_unknown_keys(root, {"calendars", "policies"}, "policy file")
+    calendars = {"24x7": CALENDAR_24X7}
+    for name, raw in _mapping(root.get("calendars", {}), "calendars").items():
+        if name in calendars:
+            raise PolicyError(f"calendars.{name}: the name is built in")
+        calendars[name] = _calendar(name, raw)
+    raw_policies = _mapping(root.get("policies"), "policies")
+    missing = [p for p in PRIORITIES if p not in raw_policies]
+    unknown = [p for p in raw_policies if p not in PRIORITIES]
+    if missing or unknown:
+        raise PolicyError(f"policies: need exactly {', '.join(PRIORITIES)} (missing {missing}, unknown {unknown})")
+    return PolicySet({name: _policy(name, raw_policies[name], calendars) for name in PRIORITIES})
+
+
+def default_policies(tz: str = "UTC", holidays: Iterable[date | str] = ()) -> PolicySet:
+    """The default table of DESIGN §3; P3 runs on Mon-Fri 08:00-17:00 in ``tz`` minus ``holidays``."""
+    pausing = {"pause": ["on_hold"], "resume": ["resumed"]}
+
+    def targets(respond: str, on_site: str | None, resolve: str) -> dict[str, object]:
+        out: dict[str, object] = {
+            # Any field event after opening proves someone responded.
+            "respond": {
+                "duration": respond,
+                "start": ["opened"],
+                "stop": ["acknowledged", "en_route", "on_site", "completed"],
+            }
+        }
+        if on_site is not None:
+            # A job fixed remotely never needs a visit, so completion also stops the on-site clock.
+            out["on_site"] = {
+                "duration": on_site,
+                "start": ["opened"],
+                "stop": ["on_site", "completed"],
+                **pausing,
+            }
+        out["resolve"] = {
+            "duration": resolve,
+            "start": ["opened"],
+            "stop": ["completed"],
+            "reopen": ["reopened"],
+            **pausing,
+        }
+        # The follow-up call is due within 24 h of the *last* resolution: a reopen discards the running one.
+        out["follow_up"] = {
+            "duration": "24h",
+            "calendar": "24x7",
+            "start": ["completed"],
+            "stop": ["follow_up_done"],
+            "reset": ["reopened"],
+        }
+        return out
+
+    config = {
+        "calendars": {
+            "business": {
+                "tz": tz,
+                "hours": {day: ["08:00-17:00"] for day in WEEKDAYS[:5]},
+                "holidays": [h if isinstance(h, str) else h.isoformat() for h in holidays],
+            }
+        },
+        "policies": {
+            "P1": {"calendar": "24x7", "targets": targets("1h", "2h", "24h")},
+            "P2": {"calendar": "24x7", "targets": targets("1h", "4h", "48h")},
+            "P3": {"calendar": "business", "targets": targets("2h", "8h", "3wd")},
+            "complaint": {"calendar": "24x7", "targets": targets("2h", None, "15d")},
+        },
+    }
+    return policies_from_dict(config)
+
+
+def _policy(name: str, raw: object, calendars: Mapping[str, Calendar]) -> Policy:
+    where = f"policies.{name}"
+    body = _mapping(raw, where)
+    _no_unknown_keys(body, {"calendar", "targets", "thresholds"}, where)
+    calendar = _calendar_ref(body.get("calendar", "24x7"), calendars, f"{where}.calendar")
+    thresholds = body.get("thresholds", list(DEFAULT_THRESHOLDS))
+    if (
+        not isinstance(thresholds, list)
+        or not thresholds
+        or not all(isinstance(t, int) and not isinstance(t, bool) and 0 < t <= 100 for t in thresholds)
+        or thresholds != sorted(set(thresholds))
+        or thresholds[-1] != 100
+    ):
+        raise PolicyError(f"{where}.thresholds: ascending percentages in 1..100 ending with 100")
+    raw_targets = _mapping(body.get("targets"), f"{where}.targets")
+    if not raw_targets:
+        raise PolicyError(f"{where}.targets: a policy needs at least one target")
+    targets = []
+    for target_name in TARGET_NAMES:  # a fixed order keeps results and threshold events stable
+        if target_name in raw_targets:
+            targets.append(_target(target_name, raw_targets[target_name], calendar, calendars, where))
+    unknown = sorted(set(raw_targets) - set(TARGET_NAMES))
+    if unknown:
+        raise PolicyError(f"{where}.targets: unknown target(s) {unknown}; known: {', '.join(TARGET_NAMES)}")
+    return Policy(name=name, calendar=calendar, targets=tuple(targets), thresholds=tuple(thresholds))
+
+
+def _target(
+    name: str, raw: object, default_calendar: Calendar, calendars: Mapping[str, Calendar], policy_where: str
+) -> TargetSpec:
+    where = f"{policy_where}.targets.{name}"
+    body = _mapping(raw, where)
+    _no_unknown_keys(body, _TARGET_KEYS, where)
+    calendar = default_calendar
+    if "calendar" in body:
+        calendar = _calendar_ref(body["calendar"], calendars, f"{where}.calendar")
+    duration = body.get("duration")
+    if not isinstance(duration, str):
+        raise PolicyError(f"{where}.duration: a string such as '2h' or '3wd' is required")
+    try:
+        duration_ms = parse_duration(duration, calendar)
+    except PolicyError as exc:
+        raise PolicyError(f"{where}.duration: {exc.message}") from None
+    kinds = {key: _kinds(body.get(key, []), f"{where}.{key}") for key in _TARGET_KEYS - {"duration", "calendar"}}
+    if not kinds["start"]:
+        raise PolicyError(f"{where}: no start event, the clock could never start")
+    if not kinds["stop"]:
+        raise PolicyError(f"{where}: no stop event, the clock could never stop")
+    if kinds["start"] & kinds["stop"]:
+        raise PolicyError(f"{where}: {sorted(kinds['start'] & kinds['stop'])} both starts and stops the clock")
+    if kinds["pause"] and not kinds["resume"]:
+        raise PolicyError(f"{where}: pause without a resume event, a paused clock could never resume")
+    if kinds["resume"] and not kinds["pause"]:
+        raise PolicyError(f"{where}: resume without a pause event")
+    if kinds["pause"] & kinds["resume"]:
+        raise PolicyError(f"{where}: {sorted(kinds['pause'] & kinds['resume'])} both pauses and resumes")
+    return TargetSpec(
+        name=name,
+        duration_ms=duration_ms,
+        calendar=calendar,
+        start_on=kinds["start"],
+        stop_on=kinds["stop"],
+        pause_on=kinds["pause"],
+        resume_on=kinds["resume"],
+        reopen_on=kinds["reopen"],
+        reset_on=kinds["reset"],
+    )
+
+
+def _calendar(name: str, raw: object) -> Calendar:
+    where = f"calendars.{name}"
+    body = _mapping(raw, where)
+    _no_unknown_keys(body, {"tz", "hours", "holidays"}, where)
+    tz = body.get("tz")
+    if not isinstance(tz, str):
+        raise PolicyError(f"{where}.tz: an IANA time zone name is required")
+    hours = _mapping(body.get("hours"), f"{where}.hours")
+    _no_unknown_keys(hours, set(WEEKDAYS), f"{where}.hours")
+    week = []
+    for day in WEEKDAYS:
+        spans = hours.get(day, [])
+        if not isinstance(spans, list) or not all(isinstance(s, str) for s in spans):
+            raise PolicyError(f"{where}.hours.{day}: a list like ['08:00-17:00']")
+        intervals = []
+        for span in spans:
+            try:
+                opens, closes = span.split("-")
+                intervals.append((parse_hhmm(opens.strip()), parse_hhmm(closes.strip())))
+            except ValueError:
+                raise PolicyError(f"{where}.hours.{day}: bad interval {span!r}, expected HH:MM-HH:MM") from None
+        week.append(tuple(sorted(intervals)))
+    raw_holidays = body.get("holidays", [])
+    if not isinstance(raw_holidays, list):
+        raise PolicyError(f"{where}.holidays: a list of YYYY-MM-DD dates")
+    holidays = set()
+    for item in raw_holidays:
+        try:
+            holidays.add(date.fromisoformat(item))
+        except (TypeError, ValueError):
+            raise PolicyError(f"{where}.holidays: bad date {item!r}, expected YYYY-MM-DD") from None
+    try:
+        return Calendar(name=name, tz=tz, week=tuple(week), holidays=frozenset(holidays))
+    except ValueError as exc:
+        raise PolicyError(f"{where}: {exc}") from None
+
+
+def _calendar_ref(raw: object, calendars: Mapping[str, Calendar], where: str) -> Calendar:
+    if not isinstance(raw, str) or raw not in calendars:
+        raise PolicyError(f"{where}: unknown calendar {raw!r}; known: {', '.join(sorted(calendars))}")
+    return calendars[raw]
+
+
+def _kinds(raw: object, where: str) -> frozenset[str]:
+    if not isinstance(raw, list) or not all(isinstance(k, str) for k in raw):
+        raise PolicyError(f"{where}: a list of event kinds")
+    unknown = sorted(set(raw) - EVENT_KINDS)
+    if unknown:
+        raise PolicyError(f"{where}: unknown event kind(s) {unknown}; known: {', '.join(sorted(EVENT_KINDS))}")
+    if "cancelled" in raw:
+        raise PolicyError(f"{where}: 'cancelled' always stops every clock and cannot be configured")
+    return frozenset(raw)
+
+
+def _mapping(raw: object, where: str) -> dict[str, object]:
+    if not isinstance(raw, dict):
+        raise PolicyError(f"{where}: expected an object")
+    return raw
+
+
+def _no_unknown_keys(body: Mapping[str, object], allowed: set[str], where: str) -> None:
+    unknown = sorted(set(body) - allowed)
+    if unknown:
+        raise PolicyError(f"{where}: unknown key(s) {unknown}")
