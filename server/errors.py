@@ -107,7 +107,7 @@ def problem(status: int, code: str, detail: str, **extra: Any) -> Response[bytes
 
 
 def _http_code(exc: HTTPException) -> str:
-    return {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
+    return {400: "invalid_body", 401: "unauthorized", 403: "forbidden", 404: "not_found",
             405: "method_not_allowed", 413: "payload_too_large", 415: "unsupported_media_type",
             429: "rate_limited"}.get(exc.status_code, "http_error")
 
@@ -119,7 +119,10 @@ def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Respons
     if isinstance(exc, ChangeSetError):
         return problem(CHANGESET_STATUS.get(exc.code, 400), exc.code, exc.message)
     if isinstance(exc, ValidationException):
-        return problem(400, "invalid_body", str(exc.detail), errors=msgspec.to_builtins(exc.extra or []))
+        errors = msgspec.to_builtins(exc.extra or [])
+        sources = {e.get("source") for e in errors if isinstance(e, dict)} if isinstance(errors, list) else set()
+        code = "invalid_parameter" if sources and "body" not in sources else "invalid_body"
+        return problem(400, code, str(exc.detail), errors=errors)
     if isinstance(exc, msgspec.ValidationError | msgspec.DecodeError):
         return problem(400, "invalid_body", str(exc))
     if isinstance(exc, HTTPException):

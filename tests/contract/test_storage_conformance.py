@@ -1,0 +1,156 @@
+"""The storage conformance suite: every adapter must pass it unchanged (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from server.feed import emit, read_feed
+from sync.storage import Database, open_database
+from sync.storage.schema import latest_version
+
+
+def test_migrations_are_recorded_and_idempotent(db: Database, db_url: str) -> None:
+    with db.read() as tx:
+        versions = [r["version"] for r in tx.query("SELECT version FROM schema_migrations")]
+    assert versions == list(range(1, latest_version() + 1))
+    again = open_database(db_url)  # a second process opening the same database migrates nothing
+    with again.read() as tx:
+        assert len(tx.query("SELECT version FROM schema_migrations")) == latest_version()
+    again.close()
+
+
+def test_write_commits_and_error_rolls_back_everything(db: Database) -> None:
+    with db.write() as tx:
+        tx.execute("INSERT INTO customers (id, name) VALUES (?, ?)", ("c1", "One"))
+    with pytest.raises(RuntimeError), db.write() as tx:
+        tx.execute("INSERT INTO customers (id, name) VALUES (?, ?)", ("c2", "Two"))
+        tx.execute("UPDATE customers SET name = ? WHERE id = ?", ("Changed", "c1"))
+        raise RuntimeError("crash in the middle of a write")
+    with db.read() as tx:
+        rows = tx.query("SELECT id, name FROM customers ORDER BY id")
+    assert rows == [{"id": "c1", "name": "One"}]
+
+
+def test_binary_and_big_integers_round_trip(db: Database) -> None:
+    blob = bytes(range(256)) * 4
+    with db.write() as tx:
+        tx.execute("INSERT INTO server_keys (id, private_key, public_key, created_at) VALUES (?, ?, ?, ?)",
+                   ("k", blob, b"\x00\x01", 2**62))
+    with db.read() as tx:
+        row = tx.one("SELECT * FROM server_keys WHERE id = ?", ("k",))
+    assert row is not None
+    assert bytes(row["private_key"]) == blob and row["created_at"] == 2**62
+
+
+def test_sql_looking_strings_are_stored_verbatim(db: Database) -> None:
+    nasty = "Robert'); DROP TABLE customers;-- 100% ?"
+    with db.write() as tx:
+        tx.execute("INSERT INTO customers (id, name) VALUES (?, ?)", ("c1", nasty))
+    with db.read() as tx:
+        assert tx.one("SELECT name FROM customers WHERE name LIKE '%100%'")["name"] == nasty  # type: ignore[index]
+
+
+def test_primary_key_conflict_is_an_error_and_changes_nothing(db: Database) -> None:
+    with db.write() as tx:
+        tx.execute("INSERT INTO customers (id, name) VALUES (?, ?)", ("c1", "One"))
+    with pytest.raises(Exception), db.write() as tx:  # noqa: B017 - driver-specific integrity error
+        tx.execute("INSERT INTO customers (id, name) VALUES (?, ?)", ("c9", "Nine"))
+        tx.execute("INSERT INTO customers (id, name) VALUES (?, ?)", ("c1", "Again"))
+    with db.read() as tx:
+        assert [r["id"] for r in tx.query("SELECT id FROM customers ORDER BY id")] == ["c1"]
+
+
+def test_feed_pages_in_commit_order_and_respects_scope(db: Database) -> None:
+    for i in range(7):
+        with db.write() as tx:
+            emit(tx, "eng:a" if i % 2 == 0 else "eng:b", "job", f"j{i}", {"n": i})
+    seen, cursor = [], ""
+    while True:
+        changes, cursor, more = read_feed(db, ["all", "eng:a"], cursor, 2)
+        seen += [c.data["n"] for c in changes]
+        if not more:
+            break
+    assert seen == [0, 2, 4, 6]
+    changes, cursor2, more = read_feed(db, ["all", "eng:a"], cursor, 2)
+    assert changes == [] and cursor2 == cursor and not more
+
+
+def test_feed_keeps_only_the_newest_state_of_a_record_in_a_page(db: Database) -> None:
+    with db.write() as tx:
+        emit(tx, "all", "job", "j1", {"v": 1})
+        emit(tx, "all", "job", "j2", {"v": 1})
+        emit(tx, "all", "job", "j1", {"v": 2})
+    changes, _, _ = read_feed(db, ["all"], "", 10)
+    assert [(c.id, c.data["v"]) for c in changes] == [("j2", 1), ("j1", 2)]
+
+
+def test_leader_lock_is_held_by_one_process(db: Database, db_url: str) -> None:
+    assert db.try_leader_lock("sla")
+    other = open_database(db_url)
+    try:
+        if db.dialect == "postgresql":
+            assert not other.try_leader_lock("sla")
+            db.close()  # the leader's connection goes away ...
+            assert other.try_leader_lock("sla")  # ... and another process takes over
+        else:
+            assert other.try_leader_lock("sla")  # one file, one server process
+    finally:
+        other.close()
+
+
+def test_concurrent_writers_serialise_on_a_locked_row(db: Database) -> None:
+    with db.write() as tx:
+        tx.execute("INSERT INTO devices (id, engineer_id, name, public_key, enrolled_at) VALUES (?, ?, ?, ?, ?)",
+                   ("d1", "e1", "t", b"k", 0))
+    errors: list[BaseException] = []
+
+    def bump() -> None:
+        try:
+            for _ in range(20):
+                with db.write() as tx:
+                    row = tx.lock("SELECT last_seq FROM devices WHERE id = ?", ("d1",))
+                    assert row is not None
+                    tx.execute("UPDATE devices SET last_seq = ? WHERE id = ?", (row["last_seq"] + 1, "d1"))
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=bump) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    with db.read() as tx:
+        assert tx.one("SELECT last_seq FROM devices WHERE id = ?", ("d1",))["last_seq"] == 80  # type: ignore[index]
+
+
+def test_pull_cursor_never_skips_a_change_committed_out_of_order(pg_url: str) -> None:
+    """Hold one transaction open while a later one commits: the pull must wait for both, skip neither."""
+    db = open_database(pg_url)
+    try:
+        with db.write() as tx:
+            emit(tx, "all", "job", "j0", {"n": 0})
+        first_started, second_done, release = threading.Event(), threading.Event(), threading.Event()
+
+        def slow_writer() -> None:
+            with db.write() as tx:
+                emit(tx, "all", "job", "j-slow", {"n": 1})  # takes its xid and sequence value first
+                first_started.set()
+                release.wait(10)
+
+        t = threading.Thread(target=slow_writer)
+        t.start()
+        assert first_started.wait(10)
+        with db.write() as tx:
+            emit(tx, "all", "job", "j-fast", {"n": 2})  # later xid, commits first
+        second_done.set()
+        changes, cursor, _ = read_feed(db, ["all"], "", 100)
+        assert [c.id for c in changes] == ["j0"]  # j-fast is held back while j-slow is in flight
+        release.set()
+        t.join()
+        changes, cursor, _ = read_feed(db, ["all"], cursor, 100)
+        assert sorted(c.id for c in changes) == ["j-fast", "j-slow"]
+    finally:
+        db.close()

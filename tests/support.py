@@ -1,0 +1,112 @@
+"""Test helpers: a raw protocol device (keys, sealing, sessions) over Litestar's test client."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from litestar.testing import TestClient
+
+from schemas.codec import (
+    challenge_decoder,
+    encode,
+    enrollment_decoder,
+    pull_page_decoder,
+    receipt_decoder,
+    session_decoder,
+    signed_decoder,
+)
+from schemas.wire import Change, EnrollRequest, Op, PullRequest, Receipt, SessionRequest
+from server.context import Services
+from server.domain.devices.service import issue_enroll_token
+from sync.core import hlc
+from sync.core.changeset import ChainHead, seal
+from sync.core.signoff import verify_signature
+
+MSGPACK = {"content-type": "application/msgpack"}
+
+
+class RawDevice:
+    """A tablet reduced to the protocol: a key, a chain head, an HLC and a pull cursor."""
+
+    def __init__(self, client: TestClient[Any], services: Services, engineer_id: str, clock_skew_ms: int = 0) -> None:
+        self.client = client
+        self.services = services
+        self.key = Ed25519PrivateKey.generate()
+        self.public = self.key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+        self.skew = clock_skew_ms
+        token, _ = issue_enroll_token(services, engineer_id)
+        r = client.post("/v1/devices/enroll", content=encode(EnrollRequest(token=token, public_key=self.public)),
+                        headers=MSGPACK)
+        assert r.status_code == 200, r.text
+        self.enrollment = enrollment_decoder.decode(r.content)
+        self.device_id = self.enrollment.device_id
+        self.head = ChainHead(0, "")
+        self.hlc = 0
+        self.cursor = ""
+        self.token = ""
+        self.open_session()
+
+    def now(self) -> int:
+        return self.services.clock() + self.skew
+
+    def open_session(self) -> None:
+        r = self.client.post("/v1/devices/challenge", content=encode({"device_id": self.device_id}), headers=MSGPACK)
+        assert r.status_code == 200, r.text
+        ch = challenge_decoder.decode(r.content)
+        req = SessionRequest(device_id=self.device_id, nonce=ch.nonce, signature=self.key.sign(ch.nonce.encode()),
+                             device_clock=self.now())
+        r = self.client.post("/v1/devices/session", content=encode(req), headers=MSGPACK)
+        assert r.status_code == 200, r.text
+        self.token = session_decoder.decode(r.content).token
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"authorization": f"Device {self.token}", **MSGPACK}
+
+    def stamp(self) -> dict[str, Any]:
+        """Fields every op needs: a fresh op id, the next HLC, the device time."""
+        self.hlc = hlc.tick(self.hlc, self.now())
+        return {"op_id": uuid.uuid4().hex, "hlc": self.hlc, "at": self.now()}
+
+    def seal(self, ops: list[Op]) -> bytes:
+        envelope, self.head = seal(self.key, self.device_id, self.head, ops, self.now())
+        return envelope
+
+    def send(self, envelope: bytes) -> Any:
+        return self.client.post("/v1/sync/push", content=envelope, headers=self.headers)
+
+    def push(self, ops: list[Op]) -> Receipt:
+        r = self.send(self.seal(ops))
+        assert r.status_code == 200, r.text
+        signed = signed_decoder.decode(r.content)
+        assert verify_signature(self.enrollment.server_public_key, signed.signature, signed.body)
+        return receipt_decoder.decode(signed.body)
+
+    def pull(self, limit: int = 500) -> list[Change]:
+        out: list[Change] = []
+        while True:
+            r = self.client.post("/v1/sync/pull", content=encode(PullRequest(cursor=self.cursor, limit=limit)),
+                                 headers=self.headers)
+            assert r.status_code == 200, r.text
+            signed = signed_decoder.decode(r.content)
+            assert verify_signature(self.enrollment.server_public_key, signed.signature, signed.body)
+            page = pull_page_decoder.decode(signed.body)
+            out += page.changes
+            self.cursor = page.cursor
+            if not page.more:
+                return out
+
+    def jobs(self) -> dict[str, dict[str, Any]]:
+        """Jobs in scope after pulling everything from the start (removed ones dropped)."""
+        jobs: dict[str, dict[str, Any]] = {}
+        saved, self.cursor = self.cursor, ""
+        for ch in self.pull():
+            if ch.kind == "job":
+                jobs[ch.id] = ch.data
+            elif ch.kind == "job_removed":
+                jobs.pop(ch.id, None)
+        self.cursor = saved
+        return jobs
