@@ -79,6 +79,8 @@ class SyncLoop:
         report = SyncReport()
         step = progress or _no_progress
         try:
+            if self.transport.token is None:
+                self.open_session(report)
             self._push(report, step)
             self._upload_blobs(report, step)
             self._pull(report, step)
