@@ -53,7 +53,8 @@ def test_parts_catalog_locations_and_van_stock_from_the_ledger(app_client: Any, 
     r = app_client.post("/v1/movements", headers=staff["backoffice"], json={
         "kind": "transfer", "part_no": "P-VALVE", "qty": 2, "from_location": "van-e-ana", "to_location": "van-e-ben"})
     assert r.status_code == 201, r.text
-    levels = {(s["location"], s["part_no"]): s["qty"] for s in app_client.get("/v1/stock", headers=staff["admin"]).json()}
+    stock = app_client.get("/v1/stock", headers=staff["admin"]).json()
+    levels = {(s["location"], s["part_no"]): s["qty"] for s in stock}
     assert levels[("van-e-ana", "P-VALVE")] == 3 and levels[("van-e-ben", "P-VALVE")] == 7
     engineers = app_client.get("/v1/engineers", headers=staff["dispatcher"]).json()
     assert {e["id"] for e in engineers} == {"e-ana", "e-ben", "e-chen"}

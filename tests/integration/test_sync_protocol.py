@@ -66,7 +66,8 @@ def test_forged_signature_is_refused_and_writes_nothing(ana: RawDevice, services
     envelope = ana.seal([SetStatus(**ana.stamp(), job_id=job["id"], status="accepted")])
     signed = msgspec.msgpack.decode(envelope, type=SignedChangeSet)
     forged = encode(SignedChangeSet(changeset=signed.changeset, signature=bytes(64)))
-    tampered = encode(SignedChangeSet(changeset=signed.changeset[:-1] + bytes([signed.changeset[-1] ^ 1]), signature=signed.signature))
+    flipped = signed.changeset[:-1] + bytes([signed.changeset[-1] ^ 1])
+    tampered = encode(SignedChangeSet(changeset=flipped, signature=signed.signature))
     before = snapshot(services)
     for body in (forged, tampered):
         r = ana.send(body)
