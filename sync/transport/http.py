@@ -125,7 +125,8 @@ class HttpTransport:
                 sync_transport = transport
             self._client = httpx.Client(base_url=base_url, transport=sync_transport, timeout=timeout)
             self._owns_client = True
-        self.base_url = base_url.rstrip("/")
+        # Paths are relative: the client's base_url (ours, or the one a given client carries) applies.
+        self.base_url = str(self._client.base_url) or base_url
         self.token: str | None = None
 
     # -- device identity -------------------------------------------------
@@ -198,9 +199,7 @@ class HttpTransport:
         if auth and self.token:
             headers["Authorization"] = f"Device {self.token}"
         try:
-            response = self._client.request(
-                method, self.base_url + path, content=content, params=params, headers=headers
-            )
+            response = self._client.request(method, path, content=content, params=params, headers=headers)
         except (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError) as exc:
             raise Offline(f"{method} {path}: {type(exc).__name__}: {exc}") from exc
         except httpx.HTTPError as exc:
