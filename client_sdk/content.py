@@ -16,7 +16,7 @@ from client_sdk.store import Tx
 from schemas.report import ReportAnswer, ReportContent, ReportPart
 
 REPORT_TIMES: Final = ("on_site", "completed")
-REPORT_PART_KINDS: Final = ("consume", "return_old")
+REPORT_PART_KINDS: Final = ("consume",)
 
 
 def build_report_content(tx: Tx, job_id: str) -> ReportContent:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -54,7 +55,7 @@ def test_a_field_day_round_trip(tablet: FieldClient, services: Services, app_cli
     tablet.answer(job_id, "flue_co2", 9.1)
     tablet.answer(job_id, "pressure_bar", 1.5)
     tablet.answer(job_id, "condition", "good")
-    tablet.use_part(job_id, "P-IGN", returned_serial=None)
+    tablet.use_part(job_id, "P-IGN", returned_serial="OLD-IGN-1")
     photo = b"\xff\xd8\xff" + bytes(range(256)) * 3000  # ~770 KB: several chunks
     sha = tablet.attach(job_id, photo)
     tablet.set_status(job_id, "completed")
@@ -69,7 +70,9 @@ def test_a_field_day_round_trip(tablet: FieldClient, services: Services, app_cli
     assert status.status_code == 200 and status.json()["complete"] is True
     with services.db.read() as tx:
         row = tx.one("SELECT report_digest FROM signoffs WHERE job_id = ?", (job_id,))
+        event = tx.one("SELECT data FROM ticket_events WHERE job_id = ? AND kind = 'signed_off'", (job_id,))
     assert row is not None and row["report_digest"] == signed.report_digest
+    assert event is not None and json.loads(event["data"])["digest_matches"] is True  # same content both sides
     detail = tablet.job(job_id)
     assert detail.job.signed_off and detail.job.diagnosis == "Igniter worn"
 
