@@ -116,9 +116,10 @@ def _merge_lww(
         if current is not None and current.device_id == incoming.device_id and incoming.hlc < current.hlc:
             return Outcome("merged", False, "stale_own_write")
         return Outcome("applied", True)
-    if (current.value, current.note, current.na_reason) == (incoming.value, incoming.note, incoming.na_reason):
-        return Outcome("merged", False, "same_value")
     incoming_wins = (incoming.hlc, incoming.device_id) > (current.hlc, current.device_id)
+    if (current.value, current.note, current.na_reason) == (incoming.value, incoming.note, incoming.na_reason):
+        # same value: keep the newer stamp so later comparisons see the newest write
+        return Outcome("merged", incoming_wins, "same_value")
     draft = ConflictDraft(kind, key, (current, incoming), applied=1 if incoming_wins else 0)
     return Outcome("needs_review" if review else "merged", incoming_wins, "concurrent_write", draft)
 
