@@ -99,6 +99,24 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return run_demo(host=args.host, port=args.port, path=args.path, serve=not args.no_serve)
 
 
+def cmd_bench(args: argparse.Namespace) -> int:
+    from server.bench import run_cli
+
+    return run_cli(args)
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    from server.simulate import run_cli
+
+    return run_cli(args)
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    from server.verify import run_cli
+
+    return run_cli(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="fieldsync", description="Offline-first field-service backend.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -117,6 +135,29 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--path", default="fieldsync-demo.db", help="demo database file (recreated)")
     d.add_argument("--no-serve", action="store_true", help="prepare the demo and exit")
     d.set_defaults(func=cmd_demo)
+
+    b = sub.add_parser("bench", help="benchmark the real push, pull, SDK and SLA paths")
+    b.add_argument("--json", action="store_true", help="one JSON object per line")
+    b.add_argument("--backend", choices=["sqlite", "postgresql", "all"], default="all")
+    b.add_argument("--scenario", action="append", help="run only this scenario (repeatable)")
+    b.add_argument("--scale", type=float, default=1.0, help="shrink (<1) or grow every scenario's size")
+    b.add_argument("--pg", default=None, help="PostgreSQL URL (default $FIELDSYNC_TEST_PG or the local test db)")
+    b.set_defaults(func=cmd_bench)
+
+    m = sub.add_parser("simulate", help="randomized fleet simulation with faults; exit 1 on any lost op")
+    m.add_argument("--devices", type=int, default=10)
+    m.add_argument("--seed", type=int, default=1)
+    m.add_argument("--faults", action="store_true", help="drop, duplicate, delay and reorder; crash and restart")
+    m.add_argument("--rounds", type=int, default=20)
+    m.add_argument("--db", default=None, help="server database URL (default: a temporary SQLite file)")
+    m.add_argument("--json", action="store_true")
+    m.set_defaults(func=cmd_simulate)
+
+    v = sub.add_parser("verify", help="check a service report PDF or sign-off bundle offline")
+    v.add_argument("file")
+    v.add_argument("--server-key", help="hex or base64 server public key to trust (default: the one embedded)")
+    v.add_argument("--json", action="store_true")
+    v.set_defaults(func=cmd_verify)
 
     a = sub.add_parser("admin", help="operator tasks").add_subparsers(dest="admin", required=True)
     x = a.add_parser("seed-demo", help="load demo data into an empty database")
