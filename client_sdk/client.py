@@ -410,6 +410,51 @@ class FieldClient:
         """What a sign-off of ``job_id`` would digest, from local state."""
         return build_report_content(self._store.read, job_id)
 
+    def service_report(self, job_id: str, path: str | Path) -> Path:
+        """Write the signed service report of ``job_id`` as a PDF sealed by the device key; return its path.
+
+        The PDF embeds the sign-off bundle (content, digest, signature, the
+        server's certificate of this device key), so ``fieldsync verify`` checks
+        it offline.  Raises ``SdkError`` when the job has no sign-off yet.
+        """
+        from client_sdk.errors import SdkError
+        from schemas.report import SignOffBundle
+        from sync.report_pdf import render_report_pdf
+
+        if self._key is None:
+            raise NotEnrolled("a service report is sealed by the device key: enroll first")
+        read = self._store.read
+        job = read.one("SELECT * FROM jobs WHERE id = ?", (job_id,))
+        if job is None:
+            raise UnknownJob(f"no job {job_id!r} on this tablet")
+        so = read.one("SELECT * FROM signoffs WHERE job_id = ?", (job_id,))
+        if so is None or not so["content"] or so["device_signature"] is None:
+            raise SdkError(f"job {job_id} has no sign-off captured on this tablet: sign_off() first")
+        dev = read.one("SELECT * FROM device WHERE id = 1")
+        assert dev is not None
+        bundle = SignOffBundle(
+            content=msgspec.json.decode(so["content"], type=ReportContent),
+            report_digest=so["report_digest"],
+            signer_name=so["signer_name"],
+            signer_role=so["signer_role"],
+            signed_at=so["signed_at"],
+            strokes=loads(so["strokes"], []),
+            device_id=dev["device_id"],
+            device_public_key=bytes(dev["public_key"]),
+            device_signature=bytes(so["device_signature"]),
+            server_public_key=bytes(dev["server_public_key"] or b""),
+            certificate=bytes(dev["certificate"] or b""),
+        )
+        ticket = loads(job["ticket"], {})
+        details = {k.replace("_", " ").capitalize(): str(ticket[k])
+                   for k in ("customer", "site", "title", "asset_serial") if ticket.get(k)}
+        pdf = render_report_pdf(bundle, self._key, "device", details=details, generated_at=self._clock())
+        out = Path(path)
+        tmp = out.with_name(out.name + ".part")
+        tmp.write_bytes(pdf)
+        tmp.replace(out)
+        return out
+
     # -- writes ------------------------------------------------------------
 
     def set_status(self, job_id: str, status: str, hold_reason: str | None = None, note: str | None = None) -> str:

@@ -1,0 +1,64 @@
+"""``fieldsync verify FILE``: check a service-report PDF or a sign-off bundle offline.
+
+No database and no network: everything needed is in the file, and the only
+outside input is the server public key to trust (``--server-key``, hex or
+base64).  Exit codes: 0 valid, 1 invalid (the reasons are printed), 2 the file
+cannot be read or is neither a report PDF nor a bundle.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sync.report_pdf import ReportUnreadable, parse_server_key, verify_file_bytes
+
+
+def run_cli(args: argparse.Namespace) -> int:
+    """Entry of the ``verify`` subcommand (see the module docstring for exit codes)."""
+    as_json = bool(getattr(args, "json", False))
+
+    def fail(reason: str) -> int:
+        if as_json:
+            print(json.dumps({"valid": False, "unreadable": True, "problems": [reason]}))
+        else:
+            print(f"error: {reason}", file=sys.stderr)
+        return 2
+
+    trusted = None
+    if getattr(args, "server_key", None):
+        try:
+            trusted = parse_server_key(args.server_key)
+        except ValueError as exc:
+            return fail(f"--server-key: {exc}")
+    try:
+        data = Path(args.file).read_bytes()
+    except OSError as exc:
+        return fail(f"cannot read {args.file}: {exc.strerror or exc}")
+    try:
+        verdict = verify_file_bytes(data, trusted)
+    except ReportUnreadable as exc:
+        return fail(f"{args.file}: {exc}")
+    if as_json:
+        print(json.dumps(verdict.as_dict()))
+    else:
+        what = "service report PDF" if verdict.kind == "pdf" else "sign-off bundle"
+        signed = datetime.fromtimestamp(verdict.signed_at / 1000, tz=UTC).isoformat() if verdict.signed_at else "-"
+        print(f"{args.file}: {what} of job {verdict.job_id or '?'}")
+        print(f"  signed by {verdict.signer_name or '?'} at {signed} on device {verdict.device_id or '?'}")
+        print(f"  report digest {verdict.report_digest or '?'}")
+        if verdict.sealed_by:
+            print(f"  sealed by {verdict.sealed_by}")
+        if verdict.server_key_fingerprint:
+            pin = "trusted (--server-key)" if verdict.server_key_pinned else "embedded, not pinned: pass --server-key"
+            print(f"  server key {verdict.server_key_fingerprint} ({pin})")
+        if verdict.valid:
+            print("VALID")
+        else:
+            print("INVALID")
+            for p in verdict.problems:
+                print(f"  - {p}")
+    return 0 if verdict.valid else 1
