@@ -1,12 +1,216 @@
-"""The SLA scheduler (APScheduler 3) run by the leader process."""
+"""The SLA scheduler: records warnings and breaches as they fall due, on one leader process.
+
+``start_scheduler`` runs an APScheduler 3 ``BackgroundScheduler`` (UTC) with
+one interval job (``FIELDSYNC_SLA_TICK_S`` seconds, default 15).  Each run asks
+the database for the ``sla-scheduler`` leader lock: on PostgreSQL that is a
+session advisory lock held on a dedicated connection, so exactly one of
+several server processes leads, and when the leader dies its session ends, the
+lock frees and a follower takes over on its next tick.  SQLite has one server
+process per file, which always leads.
+
+``run_sla_tick`` is the work itself, a function of the database and the clock
+only: for every open ticket it replays the event log
+(``thresholds_crossed``) and records each crossing not yet in ``sla_marks``.
+The mark insert (``ON CONFLICT DO NOTHING``) and the ticket event
+(``sla_warning_50``, ``sla_warning_75``, ``sla_breach``, deterministic id) share
+one transaction per ticket, and the event is written only when the insert
+changed a row, so two leaders for a moment, a double run or a restart record
+each warning or breach exactly once; deadlines missed while no process ran
+fire once on the next tick.  Escalation (log line, webhook) happens after the
+commit.
+"""
 
 from __future__ import annotations
 
+import logging
+import os
+import threading
+from collections import Counter, defaultdict
+from datetime import UTC, datetime
 from typing import Any
 
+from apscheduler.schedulers.background import BackgroundScheduler  # type: ignore[import-untyped]
+
 from server.context import Services
+from server.domain.sla.escalation import SlaMark, escalate, event_kind
+from server.domain.sla.policy import PolicyError
+from server.domain.sla.service import SLA_KINDS_SQL, check_policies, policy_for, sla_events
+from server.domain.sla.state import thresholds_crossed
+from sync.storage import Row, Tx
+
+__all__ = ["LEADER_LOCK", "SlaScheduler", "leader_status", "run_sla_tick", "start_scheduler"]
+
+log = logging.getLogger("fieldsync.sla")
+
+LEADER_LOCK = "sla-scheduler"
+DEFAULT_TICK_S = 15.0
+TICK_ENV = "FIELDSYNC_SLA_TICK_S"
+
+_OPEN = "status NOT IN ('closed', 'cancelled')"
+
+_running: dict[int, SlaScheduler] = {}
+_running_lock = threading.Lock()
 
 
-def start_scheduler(services: Services) -> Any:
-    """Start the background scheduler; returns it so the app can shut it down."""
-    return None
+class SlaScheduler(BackgroundScheduler):  # type: ignore[misc]
+    """A ``BackgroundScheduler`` that remembers whether this process led on its last tick."""
+
+    def __init__(self, services: Services) -> None:
+        super().__init__(timezone="UTC", job_defaults={"coalesce": True, "max_instances": 1,
+                                                       "misfire_grace_time": None})
+        self.services = services
+        self.leader = False
+        self.last_check_at: int | None = None  # last time this process asked for the lock
+        self.last_tick_at: int | None = None  # last time it completed a tick as the leader
+
+    def tick(self) -> None:
+        """One scheduled run: lead and record, or stay a follower this time."""
+        try:
+            leader = self.services.db.try_leader_lock(LEADER_LOCK)
+        except Exception:
+            log.exception("SLA scheduler: leader lock check failed")
+            leader = False
+        self.last_check_at = self.services.clock()
+        if leader != self.leader:
+            role = "the leader" if leader else "a follower"
+            log.info("SLA scheduler: this process (pid %d) is %s", os.getpid(), role)
+        self.leader = leader
+        if not leader:
+            return
+        try:
+            run_sla_tick(self.services)
+            self.last_tick_at = self.services.clock()
+        except Exception:
+            log.exception("SLA tick failed; retrying on the next run")
+
+    def shutdown(self, wait: bool = True) -> None:
+        with _running_lock:
+            if _running.get(id(self.services)) is self:
+                del _running[id(self.services)]
+        super().shutdown(wait=wait)
+
+
+def start_scheduler(services: Services, *, interval_s: float | None = None) -> SlaScheduler:
+    """Start the SLA scheduler (first tick at once); returns it so the app can shut it down.
+
+    ``interval_s`` defaults to ``$FIELDSYNC_SLA_TICK_S`` or 15 s.  A policy file
+    that cannot be loaded raises here, so the server does not start with it.
+    """
+    check_policies(services)
+    if interval_s is None:
+        interval_s = float(os.environ.get(TICK_ENV) or DEFAULT_TICK_S)
+    if interval_s <= 0:
+        raise ValueError(f"SLA tick interval must be positive, got {interval_s}")
+    chatter = logging.getLogger("apscheduler.executors.default")
+    if chatter.level == logging.NOTSET:  # one INFO line per run is noise at a 15 s interval
+        chatter.setLevel(logging.WARNING)
+    sched = SlaScheduler(services)
+    sched.add_job(sched.tick, "interval", seconds=interval_s, id="sla-tick", next_run_time=datetime.now(UTC))
+    sched.start()
+    with _running_lock:
+        _running[id(services)] = sched
+    log.info("SLA scheduler started (every %.3g s)", interval_s)
+    return sched
+
+
+def leader_status(services: Services) -> dict[str, Any]:
+    """Whether this process runs a scheduler and led on its last tick (for ops and tests)."""
+    with _running_lock:
+        sched = _running.get(id(services))
+    return {
+        "scheduler": sched is not None,
+        "leader": bool(sched and sched.leader),
+        "last_check_at": sched.last_check_at if sched else None,
+        "last_tick_at": sched.last_tick_at if sched else None,
+        "pid": os.getpid(),
+    }
+
+
+def run_sla_tick(services: Services, now: int | None = None) -> list[SlaMark]:
+    """Record every threshold crossed by ``now`` and not recorded yet; return the new marks.
+
+    Three reads for all open tickets (tickets, their SLA events, their marks);
+    a write transaction only for tickets with something new, which re-reads
+    that ticket's log under the write so the decision matches the commit.
+    """
+    now = services.clock() if now is None else now
+    with services.db.read() as tx:
+        tickets = tx.query(f"SELECT id, priority, category, status, customer, site FROM tickets WHERE {_OPEN} "
+                           "ORDER BY opened_at, id")
+        if not tickets:
+            return []
+        events = tx.query(f"SELECT ticket_id, kind, at FROM ticket_events WHERE kind IN ({SLA_KINDS_SQL}) "
+                          f"AND ticket_id IN (SELECT id FROM tickets WHERE {_OPEN})")
+        marks = tx.query(f"SELECT ticket_id, target, threshold FROM sla_marks "
+                         f"WHERE ticket_id IN (SELECT id FROM tickets WHERE {_OPEN})")
+    by_ticket: dict[str, list[tuple[str, int]]] = defaultdict(list)
+    for e in events:
+        by_ticket[e["ticket_id"]].append((e["kind"], int(e["at"])))
+    recorded: dict[str, set[tuple[str, int]]] = defaultdict(set)
+    for m in marks:
+        recorded[m["ticket_id"]].add((m["target"], int(m["threshold"])))
+    new: list[SlaMark] = []
+    for ticket in tickets:
+        try:
+            due = _due_marks(services, ticket, by_ticket.get(ticket["id"], []), now)
+        except PolicyError as exc:
+            log.error("SLA tick: ticket %s skipped: %s", ticket["id"], exc.message)
+            continue
+        if not any((mark, pct) not in recorded[ticket["id"]] for mark, _target, pct, _at in due):
+            continue
+        fresh = _record_ticket(services, ticket["id"], now)
+        if fresh:
+            escalate(fresh, services.settings.webhook_url)  # after the commit
+            new.extend(fresh)
+    return new
+
+
+def _due_marks(services: Services, ticket: Row, events: list[tuple[str, int]],
+               now: int) -> list[tuple[str, str, int, int]]:
+    """``(mark key, target, percent, crossed_at)`` for every crossing of the ticket by ``now``.
+
+    A clock that was reset and runs again crosses the same percentage again:
+    its n-th crossing is stored under ``target#n`` so each run is recorded once.
+    """
+    policy = policy_for(services, ticket)
+    seen: Counter[tuple[str, int]] = Counter()
+    out = []
+    for target, pct, at in thresholds_crossed(policy, sla_events(ticket["status"], events), now):
+        seen[(target, pct)] += 1
+        n = seen[(target, pct)]
+        out.append((target if n == 1 else f"{target}#{n}", target, pct, at))
+    return out
+
+
+def _record_ticket(services: Services, ticket_id: str, now: int) -> list[SlaMark]:
+    """In one transaction: re-read the ticket's log, insert missing marks and their events."""
+    from server.domain.tickets.service import add_event
+
+    fresh: list[SlaMark] = []
+    with services.db.write() as tx:
+        ticket = tx.lock("SELECT id, priority, category, status, customer, site FROM tickets WHERE id = ?",
+                         (ticket_id,))
+        if ticket is None or ticket["status"] in ("closed", "cancelled"):
+            return []
+        for mark, target, pct, at in _due_marks(services, ticket, _events(tx, ticket_id), now):
+            inserted = tx.execute("INSERT INTO sla_marks (ticket_id, target, threshold, crossed_at, recorded_at) "
+                                  "VALUES (?, ?, ?, ?, ?) ON CONFLICT (ticket_id, target, threshold) DO NOTHING",
+                                  (ticket_id, mark, pct, at, now))
+            if inserted != 1:
+                continue
+            kind = event_kind(pct)
+            event_id = f"E-sla-{ticket_id}-{mark}-{pct}"
+            data: dict[str, Any] = {"target": target, "threshold": pct}
+            if mark != target:
+                data["run"] = int(mark.rsplit("#", 1)[1])
+            add_event(tx, ticket_id, kind, at, now, source="sla", data=data, event_id=event_id)
+            fresh.append(SlaMark(ticket_id=ticket_id, target=target, mark=mark, threshold=pct, crossed_at=at,
+                                 recorded_at=now, event_id=event_id, priority=ticket["priority"],
+                                 customer=ticket["customer"], site=ticket["site"]))
+    return fresh
+
+
+def _events(tx: Tx, ticket_id: str) -> list[tuple[str, int]]:
+    rows = tx.query(f"SELECT kind, at FROM ticket_events WHERE ticket_id = ? AND kind IN ({SLA_KINDS_SQL})",
+                    (ticket_id,))
+    return [(r["kind"], int(r["at"])) for r in rows]

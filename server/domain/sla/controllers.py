@@ -1,0 +1,94 @@
+"""HTTP for SLA: the dispatcher's queue by time left, compliance reports, the policies in force, the leader.
+
+Thin: parse and check the query, call ``server.domain.sla.service``, return.
+Every route needs a staff token (any role).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Annotated, Any
+
+from litestar import Controller, Response, get
+from litestar.params import QueryParameter
+
+from server.context import Services
+from server.domain.sla import service
+from server.domain.sla.policy import PRIORITIES
+from server.errors import BadRequest
+from server.security import Staff
+
+DAY_MS = 86_400_000
+MAX_REPORT_DAYS = 400
+FORMATS = ("json", "csv")
+
+
+def parse_instant(raw: str, name: str) -> int:
+    """Epoch ms from an integer string, an ISO date (``2026-09-01``, UTC midnight) or an ISO datetime."""
+    text = raw.strip()
+    if text.lstrip("-").isdigit():
+        return int(text)
+    try:
+        if len(text) == 10:
+            d = date.fromisoformat(text)
+            return int(datetime(d.year, d.month, d.day, tzinfo=UTC).timestamp() * 1000)
+        dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise BadRequest("bad_time", f"{name}={raw!r}: expected epoch ms, YYYY-MM-DD or an ISO datetime") from None
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=UTC)
+    return int(dt.timestamp() * 1000)
+
+
+class SlaController(Controller):
+    """``/v1/sla``: queue, compliance, policies, leader."""
+
+    path = "/v1/sla"
+    tags = ["sla"]
+
+    @get("/tickets", sync_to_thread=True)
+    def queue(self, services: Services, staff: Staff, priority: str | None = None, engineer_id: str | None = None,
+              sla_state: Annotated[str | None, QueryParameter(name="state")] = None) -> list[service.SlaQueueItem]:
+        """Open tickets with their most urgent clock, overdue first, then by time left."""
+        if sla_state is not None and sla_state not in service.QUEUE_STATES:
+            raise BadRequest("bad_state", f"state must be one of {', '.join(service.QUEUE_STATES)}")
+        if priority is not None and priority not in PRIORITIES:
+            raise BadRequest("bad_priority", f"priority must be one of {', '.join(PRIORITIES)}")
+        return service.list_by_sla(services, state=sla_state, priority=priority, engineer_id=engineer_id or None)
+
+    @get("/compliance", sync_to_thread=True)
+    def compliance(self, services: Services, staff: Staff, start: str | None = None, end: str | None = None,
+                   group_by: str = "priority",
+                   fmt: Annotated[str, QueryParameter(name="format")] = "json") -> Response[Any]:
+        """Met vs breached per target over tickets opened in ``[start, end)`` (default: the last 30 days)."""
+        if group_by not in service.GROUP_BY:
+            raise BadRequest("bad_group_by", f"group_by must be one of {', '.join(service.GROUP_BY)}")
+        if fmt not in FORMATS:
+            raise BadRequest("bad_format", f"format must be one of {', '.join(FORMATS)}")
+        end_ms = parse_instant(end, "end") if end else services.clock()
+        start_ms = parse_instant(start, "start") if start else end_ms - 30 * DAY_MS
+        if start_ms >= end_ms:
+            raise BadRequest("bad_range", "start must be before end")
+        if end_ms - start_ms > MAX_REPORT_DAYS * DAY_MS:
+            raise BadRequest("bad_range", f"a report covers at most {MAX_REPORT_DAYS} days")
+        report = service.compliance_report(services, start_ms, end_ms, group_by)
+        if fmt == "csv":
+            name = f"sla-compliance-{group_by}.csv"
+            return Response(content=service.compliance_csv(report), media_type="text/csv",
+                            headers={"content-disposition": f'attachment; filename="{name}"'})
+        return Response(content=report, media_type="application/json")
+
+    @get("/policies", sync_to_thread=True)
+    def policies(self, services: Services, staff: Staff) -> dict[str, Any]:
+        """The SLA policies in force (calendars, thresholds, targets with their events)."""
+        out = service.policies_as_dict(service.policy_set(services))
+        out["source"] = services.settings.sla_policy_file or "default"
+        out["timezone"] = services.settings.sla_timezone
+        return out
+
+    @get("/leader", sync_to_thread=True)
+    def leader(self, services: Services, staff: Staff) -> dict[str, Any]:
+        """Whether this process runs the SLA scheduler and held the leader lock on its last tick."""
+        from server.scheduler import leader_status
+
+        return leader_status(services)
