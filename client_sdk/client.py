@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Final, get_args
@@ -35,6 +36,7 @@ from client_sdk.errors import (
     InvalidPart,
     InvalidTransition,
     NotEnrolled,
+    SdkError,
     UnknownJob,
 )
 from client_sdk.keys import dump_private_key, generate_key, load_private_key, public_bytes
@@ -236,7 +238,19 @@ class FieldClient:
         """Push the outbox, upload blobs, pull changes.  Offline returns ``offline=True``; never raises for it."""
         if self._key is None:
             raise NotEnrolled("enroll(token) before sync()")
+        if self._store.in_batch:
+            raise SdkError("sync() inside batch(): end the batch first so its writes are committed")
         return SyncLoop(self._store, self._transport, self._key, self._clock).run(progress)
+
+    def batch(self) -> AbstractContextManager[None]:
+        """Group many writes in one local transaction (one disk flush instead of one per write).
+
+        ``with client.batch(): ...`` -- each write still validates and raises
+        as usual (a refused write is undone alone); the writes commit together
+        when the block ends, or none of them if it raises.  Don't ``sync()``
+        inside a batch.
+        """
+        return self._store.batch()
 
     # -- reads -------------------------------------------------------------
 

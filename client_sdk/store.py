@@ -172,10 +172,25 @@ class LocalStore:
         conn.execute("PRAGMA synchronous = FULL")
         build_migrations().apply(self.db)
         self.read = Tx(conn)
+        self._batch_depth = 0
 
     @contextmanager
     def write(self) -> Iterator[Tx]:
-        """One ``BEGIN IMMEDIATE`` transaction: commits on normal exit, rolls back on any error."""
+        """One ``BEGIN IMMEDIATE`` transaction: commits on normal exit, rolls back on any error.
+
+        Inside :meth:`batch` it is a savepoint instead: a failed write is undone
+        alone and the batch goes on; everything commits when the batch ends.
+        """
+        if self._batch_depth:
+            self.conn.execute("SAVEPOINT w")
+            try:
+                yield Tx(self.conn)
+            except BaseException:
+                self.conn.execute("ROLLBACK TO w")
+                self.conn.execute("RELEASE w")
+                raise
+            self.conn.execute("RELEASE w")
+            return
         self.conn.execute("BEGIN IMMEDIATE")
         try:
             yield Tx(self.conn)
@@ -184,6 +199,33 @@ class LocalStore:
                 self.conn.execute("ROLLBACK")
             raise
         self.conn.execute("COMMIT")
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Group writes in one transaction (one fsync): all of them commit at the end, or none on error."""
+        if self._batch_depth:
+            self._batch_depth += 1
+            try:
+                yield
+            finally:
+                self._batch_depth -= 1
+            return
+        self.conn.execute("BEGIN IMMEDIATE")
+        self._batch_depth = 1
+        try:
+            yield
+        except BaseException:
+            if self.conn.in_transaction:
+                self.conn.execute("ROLLBACK")
+            raise
+        else:
+            self.conn.execute("COMMIT")
+        finally:
+            self._batch_depth = 0
+
+    @property
+    def in_batch(self) -> bool:
+        return self._batch_depth > 0
 
     def applied_migrations(self) -> list[str]:
         return [m.name for m in build_migrations().applied(self.db)]

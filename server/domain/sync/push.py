@@ -361,6 +361,11 @@ class PushApplier:
         assert so is not None
         self.queue("signoff", op.job_id, signoff_feed_data(so))
         self.touch(op.job_id)
+        if outcome.result == "needs_review" and outcome.conflict is None:
+            # kept, but signed in a status that does not allow it: a needs_review result needs its review item
+            draft = ConflictDraft("signoff", "status", (Written(new_status, 0, "server"), Written(
+                "signed_off", op.hlc, self.auth.device_id, op.signed_at, op.signer_name)), 0)
+            return Outcome(outcome.result, True, outcome.reason, draft)
         return outcome
 
     def attach(self, op: Attach) -> Outcome:

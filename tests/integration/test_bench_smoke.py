@@ -1,0 +1,63 @@
+"""``fieldsync bench`` in a tiny configuration on both backends: the output shape, not the speed.
+
+Operators and the README rely on one JSON object per scenario and backend with
+the same keys every run; timing is the benchmark's business, not CI's.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import PG_BASE, require_pg
+
+KEYS = {"scenario", "backend", "ops", "seconds", "ops_per_s", "p50_ms", "p99_ms", "peak_rss_mb"}
+
+
+def run_bench(*args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "FIELDSYNC_TEST_PG": PG_BASE}
+    return subprocess.run([sys.executable, "-m", "server.cli", "bench", *args], capture_output=True, text=True,
+                          timeout=300, env=env)
+
+
+def test_bench_json_lines_cover_every_scenario_on_both_backends() -> None:
+    require_pg()
+    done = run_bench("--json", "--scale", "0.01", "--backend", "all")
+    assert done.returncode == 0, done.stderr[-3000:]
+    rows = [json.loads(line) for line in done.stdout.splitlines() if line.strip()]
+    seen = {(r["scenario"], r["backend"]) for r in rows}
+    for backend in ("sqlite", "postgresql"):
+        for scenario in ("push_day", "pull_bootstrap", "fleet", "sla_recompute"):
+            assert (scenario, backend) in seen
+    assert ("sdk_write", "tablet") in seen and ("sdk_write_batch", "tablet") in seen
+    for r in rows:
+        assert KEYS <= r.keys(), r
+        assert r["ops"] > 0 and r["seconds"] > 0 and r["ops_per_s"] > 0
+        assert r["p99_ms"] >= r["p50_ms"] >= 0
+        assert r.get("errors", 0) == 0, r
+    for r in rows:
+        if r["scenario"] in ("push_day", "sdk_write", "sdk_write_batch"):
+            assert r["floor_ops_per_s"] > 0
+        if r["backend"] != "tablet":
+            assert r["peak_rss_mb"] > 0
+    fleet = [r for r in rows if r["scenario"] == "fleet"]
+    assert all(r["devices_done"] == r["devices"] for r in fleet)
+
+
+def test_bench_readable_table_for_one_scenario() -> None:
+    done = run_bench("--scale", "0.01", "--backend", "sqlite", "--scenario", "sla_recompute")
+    assert done.returncode == 0, done.stderr[-3000:]
+    lines = done.stdout.splitlines()
+    assert lines[0].split()[:4] == ["scenario", "backend", "ops", "seconds"]
+    assert lines[1].startswith("sla_recompute") and "sqlite" in lines[1]
+
+
+@pytest.mark.parametrize("args", [["--scenario", "nope"], ["--scale", "0"]])
+def test_bench_bad_usage_exits_2(args: list[str]) -> None:
+    done = run_bench("--backend", "sqlite", *args)
+    assert done.returncode == 2
+    assert "error:" in done.stderr
