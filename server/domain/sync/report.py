@@ -32,8 +32,10 @@ def build_report_content(tx: Tx, job_id: str) -> ReportContent | None:
         (job_id,))]
     times: dict[str, int] = {}
     for kind in ("on_site", "completed"):
-        ev = tx.one("SELECT device_time FROM ticket_events WHERE job_id = ? AND kind = ? AND device_time IS NOT NULL "
-                    "ORDER BY received_at DESC, device_time DESC LIMIT 1", (job_id, kind))
+        # ticket_id first: the (ticket_id, at) index keeps this a few-row read, not a scan of every event
+        ev = tx.one("SELECT device_time FROM ticket_events WHERE ticket_id = ? AND job_id = ? AND kind = ? "
+                    "AND device_time IS NOT NULL ORDER BY received_at DESC, device_time DESC LIMIT 1",
+                    (job["ticket_id"], job_id, kind))
         if ev is not None:
             times[kind] = int(ev["device_time"])
     return ReportContent(
