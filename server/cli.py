@@ -85,6 +85,29 @@ def cmd_token(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_user(args: argparse.Namespace) -> int:
+    """Create or reset a console user; the password comes from stdin (prompted twice on a terminal)."""
+    from server.console.auth import set_user
+    from server.errors import DomainError
+
+    if sys.stdin.isatty():
+        import getpass
+
+        password = getpass.getpass("password: ")
+        if getpass.getpass("again: ") != password:
+            print("error: the passwords differ", file=sys.stderr)
+            return 2
+    else:
+        password = sys.stdin.readline().rstrip("\r\n")
+    try:
+        created = set_user(_services(_db_url(args)), args.name, args.role, password)
+    except DomainError as exc:
+        print(f"error: {exc.detail}", file=sys.stderr)
+        return 2
+    print(f"{'created' if created else 'updated'} user {args.name} ({args.role})")
+    return 0
+
+
 def cmd_export_schemas(args: argparse.Namespace) -> int:
     from schemas.export import write_schemas
 
@@ -176,6 +199,11 @@ def build_parser() -> argparse.ArgumentParser:
     x.add_argument("--name")
     x.add_argument("--db")
     x.set_defaults(func=cmd_token)
+    x = a.add_parser("user", help="create or reset a console user (password read from stdin)")
+    x.add_argument("--name", required=True)
+    x.add_argument("--role", required=True, choices=["dispatcher", "backoffice", "admin"])
+    x.add_argument("--db")
+    x.set_defaults(func=cmd_user)
     x = a.add_parser("export-schemas", help="write the JSON Schemas of the wire types to schemas/json/")
     x.set_defaults(func=cmd_export_schemas)
     return p

@@ -97,6 +97,30 @@ CREATE TABLE sla_marks (ticket_id TEXT NOT NULL, target TEXT NOT NULL, threshold
   crossed_at {big} NOT NULL, recorded_at {big} NOT NULL, PRIMARY KEY (ticket_id, target, threshold));
 """,
     ),
+    (
+        2,
+        """
+CREATE TABLE assets (serial TEXT PRIMARY KEY, model TEXT NOT NULL DEFAULT '', equipment_type TEXT NOT NULL DEFAULT '',
+  customer TEXT NOT NULL DEFAULT '', site TEXT NOT NULL DEFAULT '', installed_at {big}, warranty_until {big},
+  contract_until {big}, created_at {big} NOT NULL);
+CREATE INDEX assets_customer ON assets (customer, site);
+CREATE TABLE warranty_claims (id TEXT PRIMARY KEY, movement_id TEXT NOT NULL UNIQUE, job_id TEXT NOT NULL,
+  part_no TEXT NOT NULL, serial TEXT, returned_serial TEXT, status TEXT NOT NULL, created_at {big} NOT NULL,
+  decided_at {big}, decided_by TEXT, comment TEXT);
+CREATE INDEX warranty_claims_status ON warranty_claims (status, created_at);
+CREATE INDEX movements_kind ON movements (kind, part_no);
+""",
+    ),
+    (
+        3,
+        """
+CREATE TABLE staff_users (name TEXT PRIMARY KEY, role TEXT NOT NULL, password_hash TEXT NOT NULL,
+  created_at {big} NOT NULL, disabled_at {big});
+CREATE TABLE console_sessions (token_hash TEXT PRIMARY KEY, name TEXT NOT NULL, role TEXT NOT NULL,
+  via TEXT NOT NULL, staff_token_hash TEXT, created_at {big} NOT NULL, expires_at {big} NOT NULL);
+CREATE INDEX console_sessions_expiry ON console_sessions (expires_at);
+""",
+    ),
 ]
 
 

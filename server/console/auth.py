@@ -1,0 +1,165 @@
+"""Console sign-in: staff users with scrypt-hashed passwords, and console sessions with CSRF tokens.
+
+Two ways in, one session: a staff API token (``fieldsync admin token``) or a
+user name and password (``fieldsync admin user``).  A session is a random
+token in an HttpOnly, SameSite=Strict cookie; only its SHA-256 is stored, so
+a copy of the database opens no session.  A session opened with a staff token
+dies with that token's revocation.  The CSRF token of a form is an HMAC of the
+session token, so nothing more is stored and it changes with every session.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import re
+import secrets
+from dataclasses import dataclass
+from typing import Final
+
+from server.context import Services
+from server.errors import BadRequest, Unauthorized
+from server.security import ROLES, Staff, hash_secret, staff_from_token
+
+SESSION_COOKIE: Final = "fs_console"
+SESSION_TTL_MS: Final = 12 * 3600 * 1000
+SCRYPT_N: Final = 2**14
+SCRYPT_R: Final = 8
+SCRYPT_P: Final = 1
+MIN_PASSWORD: Final = 8
+MAX_PASSWORD: Final = 1024
+USER_NAME = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
+
+
+@dataclass(frozen=True, slots=True)
+class ConsoleSession:
+    """A signed-in console user and the CSRF token their forms must carry."""
+
+    staff: Staff
+    csrf: str
+    via: str
+
+    def can(self, *roles: str) -> bool:
+        """True when this user has one of ``roles`` (admin may do anything)."""
+        return self.staff.role == "admin" or self.staff.role in roles
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+def hash_password(password: str, salt: bytes | None = None) -> str:
+    """The stored form of a password: ``scrypt$N$r$p$salt$hash`` with a fresh 16-byte salt."""
+    salt = salt if salt is not None else secrets.token_bytes(16)
+    digest = hashlib.scrypt(password.encode(), salt=salt, n=SCRYPT_N, r=SCRYPT_R, p=SCRYPT_P, dklen=32)
+    return f"scrypt${SCRYPT_N}${SCRYPT_R}${SCRYPT_P}${_b64(salt)}${_b64(digest)}"
+
+
+def verify_password(password: str, stored: str) -> bool:
+    """Check ``password`` against a stored hash (constant-time compare)."""
+    try:
+        kind, n, r, p, salt, digest = stored.split("$")
+        if kind != "scrypt":
+            return False
+        want = base64.b64decode(digest)
+        got = hashlib.scrypt(password.encode(), salt=base64.b64decode(salt), n=int(n), r=int(r), p=int(p),
+                             dklen=len(want))
+    except (ValueError, TypeError):
+        return False
+    return hmac.compare_digest(got, want)
+
+
+def check_password_rules(password: str) -> None:
+    if not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
+        raise BadRequest("weak_password", f"a password has {MIN_PASSWORD} to {MAX_PASSWORD} characters")
+
+
+def set_user(services: Services, name: str, role: str, password: str) -> bool:
+    """Create staff user ``name`` or reset their role and password; True when created."""
+    if not USER_NAME.match(name):
+        raise BadRequest("invalid_name", "a user name has 1-64 letters, digits or _ . @ -")
+    if role not in ROLES:
+        raise BadRequest("invalid_role", f"role must be one of {', '.join(ROLES)}")
+    check_password_rules(password)
+    stored = hash_password(password)
+    now = services.clock()
+    with services.db.write() as tx:
+        existing = tx.lock("SELECT name FROM staff_users WHERE name = ?", (name,))
+        if existing is None:
+            tx.execute("INSERT INTO staff_users (name, role, password_hash, created_at) VALUES (?, ?, ?, ?)",
+                       (name, role, stored, now))
+        else:
+            tx.execute("UPDATE staff_users SET role = ?, password_hash = ?, disabled_at = NULL WHERE name = ?",
+                       (role, stored, name))
+            tx.execute("DELETE FROM console_sessions WHERE name = ? AND via = 'password'", (name,))
+    return existing is None
+
+
+# A hash to compare against when the user does not exist, so timing does not reveal user names.
+_DUMMY_HASH: list[str] = []
+
+
+def authenticate_password(services: Services, name: str, password: str) -> Staff:
+    """The staff user for a name and password, or ``bad_credentials``."""
+    with services.db.read() as tx:
+        row = tx.one("SELECT name, role, password_hash, disabled_at FROM staff_users WHERE name = ?", (name[:64],))
+    if row is None:
+        if not _DUMMY_HASH:
+            _DUMMY_HASH.append(hash_password(secrets.token_hex(8)))
+        verify_password(password[:MAX_PASSWORD], _DUMMY_HASH[0])
+        raise Unauthorized("bad_credentials", "unknown user or wrong password")
+    if not verify_password(password[:MAX_PASSWORD], row["password_hash"]) or row["disabled_at"] is not None:
+        raise Unauthorized("bad_credentials", "unknown user or wrong password")
+    return Staff(name=row["name"], role=row["role"])
+
+
+def open_session(services: Services, staff: Staff, via: str, staff_token: str | None = None) -> str:
+    """Start a console session; returns the raw cookie value (stored only hashed)."""
+    raw = secrets.token_urlsafe(32)
+    now = services.clock()
+    with services.db.write() as tx:
+        tx.execute("DELETE FROM console_sessions WHERE expires_at < ?", (now,))
+        tx.execute("INSERT INTO console_sessions (token_hash, name, role, via, staff_token_hash, created_at, "
+                   "expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                   (hash_secret(raw), staff.name, staff.role, via,
+                    hash_secret(staff_token) if staff_token else None, now, now + SESSION_TTL_MS))
+    return raw
+
+
+def sign_in(services: Services, *, token: str = "", name: str = "", password: str = "") -> str:
+    """Check a staff token or a name and password and open a session; returns the cookie value."""
+    token, name = token.strip(), name.strip()
+    if token:
+        staff = staff_from_token(services, token)
+        return open_session(services, staff, "token", token)
+    if not name or not password:
+        raise BadRequest("credentials_required", "enter a staff token, or a user name and password")
+    return open_session(services, authenticate_password(services, name, password), "password")
+
+
+def csrf_for(raw: str) -> str:
+    """The CSRF token of the session whose cookie is ``raw``."""
+    return hmac.new(raw.encode(), b"fieldsync-console-csrf", hashlib.sha256).hexdigest()
+
+
+def current_session(services: Services, raw: str | None) -> ConsoleSession | None:
+    """The live session of a cookie value, or None (unknown, expired, or its staff token revoked)."""
+    if not raw or len(raw) > 200:
+        return None
+    with services.db.read() as tx:
+        row = tx.one("SELECT s.name, s.role, s.via, s.expires_at, t.revoked_at, s.staff_token_hash "
+                     "FROM console_sessions s LEFT JOIN staff_tokens t ON t.token_hash = s.staff_token_hash "
+                     "WHERE s.token_hash = ?", (hash_secret(raw),))
+    if row is None or row["expires_at"] <= services.clock():
+        return None
+    if row["staff_token_hash"] is not None and row["revoked_at"] is not None:
+        return None
+    return ConsoleSession(staff=Staff(name=row["name"], role=row["role"]), csrf=csrf_for(raw), via=row["via"])
+
+
+def close_session(services: Services, raw: str | None) -> None:
+    """Sign out: the cookie no longer opens anything."""
+    if raw:
+        with services.db.write() as tx:
+            tx.execute("DELETE FROM console_sessions WHERE token_hash = ?", (hash_secret(raw),))

@@ -1,0 +1,447 @@
+"""HTTP routes of the web console (server-rendered HTML at ``/``), and its own error pages.
+
+Every page needs a console session (cookie) and checks the user's role; every
+form carries the session's CSRF token.  A bad form comes back as the same
+page with a message, never as a JSON problem; an error on a page is an HTML
+page with the stable error code.  Nothing here is in the OpenAPI schema:
+the console is a client of the same services the ``/v1`` API uses.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import hmac
+import logging
+import secrets
+from pathlib import Path
+from typing import Annotated, Any, Final
+from urllib.parse import quote, urlencode
+
+from litestar import Request, Response, Router, get, post
+from litestar.datastructures import Cookie
+from litestar.exceptions import HTTPException
+from litestar.params import QueryParameter
+from litestar.plugins.jinja import JinjaTemplateEngine
+from litestar.response import Redirect
+
+from server.console import auth, recon, views
+from server.console.auth import SESSION_COOKIE, ConsoleSession
+from server.context import Services
+from server.errors import TITLES, DomainError, Forbidden, NotFound
+from server.http import in_thread
+
+log = logging.getLogger("fieldsync.console")
+
+HERE: Final = Path(__file__).parent
+TEMPLATES: Final = HERE / "templates"
+STATIC: Final = HERE / "static"
+STATIC_TYPES: Final = {".css": "text/css; charset=utf-8", ".js": "text/javascript; charset=utf-8",
+                       ".svg": "image/svg+xml"}
+LOGIN_CSRF_COOKIE: Final = "fs_login_csrf"
+IMAGE_TYPES: Final = ("image/png", "image/jpeg", "image/gif", "image/webp")
+SECURITY_HEADERS: Final = {
+    "content-security-policy": "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+                               "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
+                               "frame-ancestors 'none'",
+    "x-content-type-options": "nosniff",
+    "referrer-policy": "same-origin",
+    "x-frame-options": "DENY",
+    "cache-control": "no-store",
+}
+DONE_MESSAGES: Final = {
+    "ticket_created": "Ticket created.", "job_added": "Job created and dispatched.",
+    "reassigned": "Job reassigned; the previous engineer's tablet drops it on its next sync.",
+    "resolved": "Conflict resolved; the outcome reaches the engineer's tablet on its next sync.",
+    "recon_resolved": "Discrepancy marked resolved.", "revoked": "Device revoked; it can no longer sync.",
+}
+Form = dict[str, str]
+
+
+class SignInRequired(Exception):
+    """No live console session: pages redirect to the sign-in form."""
+
+    def __init__(self, target: str) -> None:
+        super().__init__("sign in required")
+        self.target = target
+
+
+# -- rendering -------------------------------------------------------------------------------------------
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()[:10]
+
+
+@functools.lru_cache(maxsize=1)
+def engine() -> JinjaTemplateEngine:
+    """The Jinja2 engine (Litestar's), with the console's filters and asset versions."""
+    eng = JinjaTemplateEngine(directory=TEMPLATES)
+    env = eng.engine
+    env.filters["when"] = views.fmt_time
+    env.filters["dur"] = views.fmt_dur
+    env.filters["q"] = lambda s: quote(str(s), safe="")
+    env.globals["asset_v"] = {p.name: _digest(p) for p in STATIC.iterdir() if p.suffix in STATIC_TYPES}
+    env.trim_blocks = True
+    env.lstrip_blocks = True
+    return eng
+
+
+def render(name: str, ctx: dict[str, Any], *, status: int = 200, headers: dict[str, str] | None = None,
+           cookies: list[Cookie] | None = None) -> Response[str]:
+    html = engine().get_template(name).render(**ctx)
+    return Response(content=html, status_code=status, media_type="text/html; charset=utf-8",
+                    headers={**SECURITY_HEADERS, **(headers or {})}, cookies=cookies)
+
+
+def page(request: Request[Any, Any, Any], services: Services, session: ConsoleSession, name: str,
+         ctx: dict[str, Any], *, status: int = 200, error: str = "", form: Form | None = None) -> Response[str]:
+    done = request.query_params.get("done", "")
+    refresh = ""
+    if request.method == "GET":
+        refresh = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return render(name, {"session": session, "path": request.url.path, "now": services.clock(),
+                         "refresh_url": refresh,
+                         "error": error, "notice": DONE_MESSAGES.get(done, ""), "form": form or {},
+                         "error_field": "", **ctx}, status=status)
+
+
+def redirect(to: str, **query: str) -> Redirect:
+    url = to + ("?" + urlencode(query) if query else "")
+    return Redirect(path=url, status_code=303, headers={"cache-control": "no-store"})
+
+
+# -- sessions, roles, CSRF -------------------------------------------------------------------------------
+
+
+async def session_of(request: Request[Any, Any, Any], services: Services, *roles: str) -> ConsoleSession:
+    s = await in_thread(auth.current_session, services, request.cookies.get(SESSION_COOKIE))
+    if s is None:
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        raise SignInRequired(target)
+    if roles and not s.can(*roles):
+        raise Forbidden("role_forbidden",
+                        f"Your role ({s.staff.role}) cannot open this page; it needs {' or '.join(roles)}.")
+    return s
+
+
+async def read_form(request: Request[Any, Any, Any], expected_csrf: str) -> Form:
+    form = await request.form()
+    data = {k: v for k, v in form.items() if isinstance(v, str)}
+    if not expected_csrf or not hmac.compare_digest(data.get("csrf", ""), expected_csrf):
+        raise Forbidden("csrf_failed", "This form has expired or did not come from the console; reload and retry.")
+    return data
+
+
+def _safe_next(target: str) -> str:
+    """Only same-site paths after sign-in (no ``//host`` or scheme)."""
+    if target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return "/tickets"
+
+
+# -- errors ----------------------------------------------------------------------------------------------
+
+
+def console_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    """The console's error pages: sign-in redirects, HTML for everything else (JSON for ``/console/live``)."""
+    wants_json = request.url.path.startswith("/console/live")
+    if isinstance(exc, SignInRequired):
+        if wants_json:
+            return Response({"code": "unauthorized", "detail": "sign in"}, status_code=401)
+        return redirect("/login", next=_safe_next(exc.target))
+    if isinstance(exc, DomainError):
+        status, code, detail = exc.status, exc.code, exc.detail
+    elif isinstance(exc, HTTPException) and exc.status_code < 500:
+        status, code, detail = exc.status_code, "invalid_request", str(exc.detail)
+    else:
+        log.exception("console error on %s", request.url.path)
+        status, code, detail = 500, "server_error", "Something went wrong on the server; it has been logged."
+    if wants_json:
+        return Response({"code": code, "detail": detail}, status_code=status)
+    return render("error.html", {"session": None, "path": request.url.path, "status": status, "code": code,
+                                 "title": TITLES.get(status, "Error"), "detail": detail, "now": 0},
+                  status=status)
+
+
+# -- sign-in ---------------------------------------------------------------------------------------------
+
+
+def _login_page(next_path: str, error: str = "", name: str = "", status: int = 200) -> Response[str]:
+    token = secrets.token_urlsafe(24)
+    cookie = Cookie(key=LOGIN_CSRF_COOKIE, value=token, httponly=True, samesite="strict", path="/login",
+                    max_age=3600)
+    return render("login.html", {"session": None, "path": "/login", "csrf": token, "next": next_path,
+                                 "error": error, "name": name, "now": 0}, status=status, cookies=[cookie])
+
+
+@get("/", include_in_schema=False)
+async def home(request: Request[Any, Any, Any], services: Services) -> Redirect:
+    s = await in_thread(auth.current_session, services, request.cookies.get(SESSION_COOKIE))
+    return redirect("/tickets" if s else "/login")
+
+
+@get("/login", include_in_schema=False)
+async def login_form(request: Request[Any, Any, Any], services: Services, next: str = "/tickets") -> Response[str]:
+    return _login_page(_safe_next(next))
+
+
+@post("/login", include_in_schema=False, status_code=303)
+async def login(request: Request[Any, Any, Any], services: Services) -> Response[Any]:
+    form = await request.form()
+    data = {k: v for k, v in form.items() if isinstance(v, str)}
+    next_path = _safe_next(data.get("next", "/tickets"))
+    expected = request.cookies.get(LOGIN_CSRF_COOKIE, "")
+    if not expected or not hmac.compare_digest(data.get("csrf", ""), expected):
+        return _login_page(next_path, "The sign-in form expired; please try again.", status=403)
+    client = request.client.host if request.client else "?"
+    try:
+        services.limiter.check(f"console-login:{client}")
+        raw = await in_thread(functools.partial(auth.sign_in, services, token=data.get("token", ""),
+                                                name=data.get("name", ""), password=data.get("password", "")))
+    except DomainError as exc:
+        message = {"unauthorized": "That staff token is unknown or revoked.",
+                   "bad_credentials": "Unknown user or wrong password."}.get(exc.code, exc.detail)
+        return _login_page(next_path, message, data.get("name", "")[:64], status=exc.status)
+    secure = request.url.scheme == "https"
+    cookies = [Cookie(key=SESSION_COOKIE, value=raw, httponly=True, samesite="strict", path="/", secure=secure,
+                      max_age=auth.SESSION_TTL_MS // 1000),
+               Cookie(key=LOGIN_CSRF_COOKIE, value="", path="/login", max_age=0)]
+    return Redirect(path=next_path, status_code=303, cookies=cookies)
+
+
+@post("/logout", include_in_schema=False, status_code=303)
+async def logout(request: Request[Any, Any, Any], services: Services) -> Redirect:
+    s = await session_of(request, services)
+    await read_form(request, s.csrf)
+    await in_thread(auth.close_session, services, request.cookies.get(SESSION_COOKIE))
+    return Redirect(path="/login", status_code=303, cookies=[Cookie(key=SESSION_COOKIE, value="", path="/",
+                                                                     max_age=0)])
+
+
+# -- tickets and jobs ------------------------------------------------------------------------------------
+
+
+@get("/tickets", include_in_schema=False)
+async def tickets_board(request: Request[Any, Any, Any], services: Services, priority: str = "", engineer: str = "",
+                        clock: Annotated[str, QueryParameter(name="state")] = "") -> Response[str]:
+    s = await session_of(request, services)
+    data = await in_thread(views.board, services, priority, engineer, clock)
+    return page(request, services, s, "board.html", data)
+
+
+@post("/tickets", include_in_schema=False, status_code=303)
+async def create_ticket(request: Request[Any, Any, Any], services: Services) -> Response[Any]:
+    s = await session_of(request, services, "dispatcher")
+    form = await read_form(request, s.csrf)
+    try:
+        await in_thread(views.create_ticket, services, form, s.staff.name)
+    except DomainError as exc:
+        data = await in_thread(views.board, services, "", "", "")
+        return page(request, services, s, "board.html", {**data, "error_field": exc.extra.get("field", "")},
+                    status=exc.status, error=exc.detail, form=form)
+    return redirect("/tickets", done="ticket_created")
+
+
+@get("/tickets/{ticket_id:str}", include_in_schema=False)
+async def ticket_detail(request: Request[Any, Any, Any], services: Services, ticket_id: str) -> Response[str]:
+    s = await session_of(request, services)
+    return page(request, services, s, "ticket.html", await in_thread(views.ticket_page, services, ticket_id))
+
+
+@post("/tickets/{ticket_id:str}/jobs", include_in_schema=False, status_code=303)
+async def add_job(request: Request[Any, Any, Any], services: Services, ticket_id: str) -> Response[Any]:
+    s = await session_of(request, services, "dispatcher")
+    form = await read_form(request, s.csrf)
+    try:
+        await in_thread(views.add_job, services, ticket_id, form)
+    except DomainError as exc:
+        data = await in_thread(views.ticket_page, services, ticket_id)
+        return page(request, services, s, "ticket.html", data, status=exc.status, error=exc.detail, form=form)
+    return redirect(f"/tickets/{quote(ticket_id)}", done="job_added")
+
+
+@post("/jobs/{job_id:str}/assign", include_in_schema=False, status_code=303)
+async def reassign_job(request: Request[Any, Any, Any], services: Services, job_id: str) -> Response[Any]:
+    s = await session_of(request, services, "dispatcher")
+    form = await read_form(request, s.csrf)
+    try:
+        ticket_id = await in_thread(views.reassign, services, job_id, form, s.staff.name)
+    except DomainError as exc:
+        back = form.get("ticket_id", "")
+        if exc.status == 404 and exc.code == "unknown_job" or not views.ID_RE.match(back):
+            raise
+        data = await in_thread(views.ticket_page, services, back)
+        return page(request, services, s, "ticket.html", data, status=exc.status, error=exc.detail, form=form)
+    return redirect(f"/tickets/{quote(ticket_id)}", done="reassigned")
+
+
+@get("/jobs/{job_id:str}", include_in_schema=False)
+async def job_page(request: Request[Any, Any, Any], services: Services, job_id: str) -> Response[str]:
+    s = await session_of(request, services)
+    return page(request, services, s, "job.html", await in_thread(views.job_page, services, job_id))
+
+
+@get("/console/blobs/{sha256:str}", include_in_schema=False)
+async def blob(request: Request[Any, Any, Any], services: Services, sha256: str) -> Response[bytes]:
+    """Photo bytes for staff; images inline, anything else as a download."""
+    from server.domain.sync.pull import read_blob
+
+    await session_of(request, services)
+    data = await in_thread(read_blob, services, sha256)
+
+    def content_type() -> str:
+        with services.db.read() as tx:
+            row = tx.one("SELECT content_type FROM attachments WHERE sha256 = ? LIMIT 1", (sha256,))
+        return str(row["content_type"]) if row else "application/octet-stream"
+
+    ctype = await in_thread(content_type)
+    inline = ctype in IMAGE_TYPES
+    headers = {"x-content-type-options": "nosniff", "cache-control": "private, max-age=86400, immutable",
+               "content-security-policy": "default-src 'none'; sandbox"}
+    if not inline:
+        headers["content-disposition"] = f'attachment; filename="{sha256[:16]}"'
+    return Response(content=data, media_type=ctype if inline else "application/octet-stream", headers=headers)
+
+
+# -- conflicts -------------------------------------------------------------------------------------------
+
+
+@get("/conflicts", include_in_schema=False)
+async def conflicts_page(request: Request[Any, Any, Any], services: Services, status: str = "open") -> Response[str]:
+    s = await session_of(request, services, "backoffice")
+    return page(request, services, s, "conflicts.html", await in_thread(views.conflicts_page, services, status))
+
+
+@post("/conflicts/{conflict_id:str}/resolve", include_in_schema=False, status_code=303)
+async def resolve_conflict(request: Request[Any, Any, Any], services: Services, conflict_id: str) -> Response[Any]:
+    s = await session_of(request, services, "backoffice")
+    form = await read_form(request, s.csrf)
+    try:
+        await in_thread(views.resolve_conflict, services, conflict_id, form, s.staff.name)
+    except DomainError as exc:
+        data = await in_thread(views.conflicts_page, services, "open")
+        return page(request, services, s, "conflicts.html", {**data, "error_id": conflict_id}, status=exc.status,
+                    error=exc.detail, form=form)
+    return redirect("/conflicts", done="resolved")
+
+
+# -- reconciliation --------------------------------------------------------------------------------------
+
+
+def _recon_data(services: Services, status: str, kind: str, engineer: str) -> dict[str, Any]:
+    items = recon.list_items(services, status, kind, engineer)
+    names = {e: n for e, n in views.board_engineers(services)}
+    for i in items:
+        i["engineer"] = names.get(i.get("engineer_id") or "", i.get("engineer_id") or "—")
+        i["created"] = views.fmt_time(i["created_at"])
+        i["summary"] = views.record_summary(i.get("records", []))
+        i["history_view"] = [{**h, "when": views.fmt_time(h.get("at"))} for h in i.get("history", [])
+                             if isinstance(h, dict)]
+    warranty = [i for i in recon.list_items(services, "open") if "warranty" in i["kind"]]
+    for w in warranty:
+        w["engineer"] = names.get(w.get("engineer_id") or "", w.get("engineer_id") or "—")
+        w["created"] = views.fmt_time(w["created_at"])
+        w["summary"] = views.record_summary(w.get("records", []))
+    return {"items": items, "warranty": warranty, "kinds": recon.kinds(services),
+            "engineers": sorted(names.items(), key=lambda kv: kv[1]),
+            "filters": {"status": status, "kind": kind, "engineer": engineer},
+            "csv_query": urlencode({"status": status, "kind": kind, "engineer": engineer})}
+
+
+@get("/reconciliation", include_in_schema=False)
+async def reconciliation(request: Request[Any, Any, Any], services: Services, status: str = "open", kind: str = "",
+                         engineer: str = "") -> Response[str]:
+    s = await session_of(request, services, "backoffice")
+    data = await in_thread(_recon_data, services, status, kind, engineer)
+    return page(request, services, s, "reconciliation.html", data)
+
+
+@get("/reconciliation.csv", include_in_schema=False)
+async def reconciliation_csv(request: Request[Any, Any, Any], services: Services, status: str = "all",
+                             kind: str = "", engineer: str = "") -> Response[str]:
+    await session_of(request, services, "backoffice")
+    items = await in_thread(recon.list_items, services, status, kind, engineer)
+    return Response(content=recon.export_csv(items), media_type="text/csv; charset=utf-8",
+                    headers={"content-disposition": 'attachment; filename="reconciliation.csv"',
+                             "cache-control": "no-store"})
+
+
+@post("/reconciliation/{item_id:str}/resolve", include_in_schema=False, status_code=303)
+async def resolve_item(request: Request[Any, Any, Any], services: Services, item_id: str) -> Response[Any]:
+    s = await session_of(request, services, "backoffice")
+    form = await read_form(request, s.csrf)
+    try:
+        await in_thread(recon.resolve, services, item_id, form.get("comment", ""), s.staff.name)
+    except DomainError as exc:
+        data = await in_thread(_recon_data, services, "open", "", "")
+        return page(request, services, s, "reconciliation.html", {**data, "error_id": item_id},
+                    status=exc.status, error=exc.detail, form=form)
+    return redirect("/reconciliation", done="recon_resolved")
+
+
+# -- devices ---------------------------------------------------------------------------------------------
+
+
+@get("/devices", include_in_schema=False)
+async def devices_page(request: Request[Any, Any, Any], services: Services) -> Response[str]:
+    s = await session_of(request, services, "dispatcher")
+    return page(request, services, s, "devices.html", await in_thread(views.devices_page, services))
+
+
+@post("/devices/enroll-token", include_in_schema=False, status_code=200)
+async def enroll_token(request: Request[Any, Any, Any], services: Services) -> Response[str]:
+    s = await session_of(request, services, "dispatcher")
+    form = await read_form(request, s.csrf)
+    base = f"{request.url.scheme}://{request.url.netloc}"
+    data = await in_thread(views.devices_page, services)
+    try:
+        issued = await in_thread(views.enroll_token, services, form, base)
+    except DomainError as exc:
+        return page(request, services, s, "devices.html", data, status=exc.status, error=exc.detail, form=form)
+    return page(request, services, s, "devices.html", {**data, "issued": issued})
+
+
+@post("/devices/{device_id:str}/revoke", include_in_schema=False, status_code=303)
+async def revoke_device(request: Request[Any, Any, Any], services: Services, device_id: str) -> Response[Any]:
+    from server.domain.devices.service import revoke
+
+    s = await session_of(request, services, "admin")
+    await read_form(request, s.csrf)
+    await in_thread(revoke, services, device_id)
+    return redirect("/devices", done="revoked")
+
+
+# -- SLA, live updates, assets ---------------------------------------------------------------------------
+
+
+@get("/sla", include_in_schema=False)
+async def sla_page(request: Request[Any, Any, Any], services: Services, target: str = "",
+                   weeks: int = 8) -> Response[str]:
+    s = await session_of(request, services)
+    return page(request, services, s, "sla.html", await in_thread(views.sla_page, services, target, weeks))
+
+
+@get("/console/live", include_in_schema=False)
+async def live(request: Request[Any, Any, Any], services: Services) -> Response[dict[str, Any]]:
+    """A small fingerprint the pages poll; when it changes they fetch their live regions again."""
+    await session_of(request, services)
+    return Response(await in_thread(views.data_version, services), headers={"cache-control": "no-store"})
+
+
+@get("/console/static/{name:str}", include_in_schema=False)
+async def static(name: str) -> Response[bytes]:
+    path = STATIC / name
+    if "/" in name or name.startswith(".") or path.suffix not in STATIC_TYPES or not path.is_file():
+        raise NotFound("unknown_asset", f"no asset {name!r}")
+    return Response(content=path.read_bytes(), media_type=STATIC_TYPES[path.suffix],
+                    headers={"cache-control": "public, max-age=86400", "x-content-type-options": "nosniff"})
+
+
+def console_router() -> Router:
+    """The console's routes under ``/`` with its HTML error pages."""
+    return Router(path="/", route_handlers=[
+        home, login_form, login, logout, tickets_board, create_ticket, ticket_detail, add_job, reassign_job,
+        job_page, blob, conflicts_page, resolve_conflict, reconciliation, reconciliation_csv, resolve_item,
+        devices_page, enroll_token, revoke_device, sla_page, live, static,
+    ], exception_handlers={Exception: console_error}, include_in_schema=False)

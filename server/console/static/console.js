@@ -1,0 +1,102 @@
+/* fieldsync console: ticking SLA clocks, live regions refreshed when the data changes, confirm prompts.
+   No framework, no network beyond this server. */
+(function () {
+  "use strict";
+  var body = document.body;
+  var offset = 0; // server clock minus browser clock, in ms
+
+  function syncClock(serverNow) {
+    var n = Number(serverNow);
+    if (n > 0) { offset = n - Date.now(); }
+  }
+  syncClock(body.getAttribute("data-now"));
+
+  function fmt(ms) {
+    var s = Math.floor(Math.abs(ms) / 1000);
+    var d = Math.floor(s / 86400), h = Math.floor((s % 86400) / 3600), m = Math.floor((s % 3600) / 60), sec = s % 60;
+    var pad = function (v) { return v < 10 ? "0" + v : String(v); };
+    if (d) { return d + "d " + h + "h"; }
+    if (h) { return h + "h " + pad(m) + "m"; }
+    if (m) { return m + "m " + pad(sec) + "s"; }
+    return sec + "s";
+  }
+
+  function tick() {
+    var now = Date.now() + offset;
+    var clocks = document.querySelectorAll(".clock[data-ticking][data-due]");
+    for (var i = 0; i < clocks.length; i++) {
+      var left = Number(clocks[i].getAttribute("data-due")) - now;
+      var el = clocks[i].querySelector("[data-left]");
+      if (el) { el.textContent = fmt(left) + (left >= 0 ? " left" : " over"); }
+      if (left < 0 && !clocks[i].classList.contains("breached")) {
+        clocks[i].classList.remove("ok", "w50", "w75");
+        clocks[i].classList.add("breached");
+        clocks[i].setAttribute("data-state", "breached");
+        var st = clocks[i].querySelector(".clock-state");
+        if (st) { st.textContent = "breached"; }
+      }
+    }
+  }
+
+  var version = null;
+  var liveUrl = body.getAttribute("data-live-url");
+  var pageUrl = body.getAttribute("data-page-url");
+  var state = document.getElementById("live-state");
+
+  function setState(text, cls) {
+    if (state) { state.textContent = text; state.className = "live " + (cls || ""); }
+  }
+
+  function refreshRegions() {
+    return fetch(pageUrl, { credentials: "same-origin", headers: { "Accept": "text/html" } })
+      .then(function (r) {
+        if (r.redirected || !r.ok) { throw new Error("page " + r.status); }
+        return r.text();
+      })
+      .then(function (html) {
+        var doc = new DOMParser().parseFromString(html, "text/html");
+        var regions = document.querySelectorAll("[data-live][id]");
+        for (var i = 0; i < regions.length; i++) {
+          var old = regions[i];
+          if (old.contains(document.activeElement) && document.activeElement !== document.body) { continue; }
+          var fresh = doc.getElementById(old.id);
+          if (fresh) { old.replaceWith(document.importNode(fresh, true)); }
+        }
+        syncClock(doc.body.getAttribute("data-now"));
+        tick();
+      })
+      .catch(function () { version = null; });
+  }
+
+  function poll() {
+    fetch(liveUrl, { credentials: "same-origin", headers: { "Accept": "application/json" } })
+      .then(function (r) {
+        if (r.status === 401) { setState("signed out", "bad"); return null; }
+        if (!r.ok) { throw new Error("live " + r.status); }
+        return r.json();
+      })
+      .then(function (data) {
+        if (!data) { return null; }
+        syncClock(data.now);
+        setState("live", "ok");
+        if (version !== null && data.v !== version) {
+          version = data.v;
+          return refreshRegions();
+        }
+        version = data.v;
+        return null;
+      })
+      .catch(function () { setState("offline — retrying", "bad"); })
+      .then(function () { window.setTimeout(poll, 3000); });
+  }
+
+  document.addEventListener("submit", function (ev) {
+    var form = ev.target;
+    var msg = form && form.getAttribute && form.getAttribute("data-confirm");
+    if (msg && !window.confirm(msg)) { ev.preventDefault(); }
+  });
+
+  tick();
+  window.setInterval(tick, 1000);
+  if (liveUrl) { poll(); }
+})();
