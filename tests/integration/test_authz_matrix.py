@@ -1,0 +1,371 @@
+"""Authorization, exhaustively: every /v1 route x every kind of caller, device scopes, revocation, rate limits.
+
+The table below is the documented access policy.  A route in the OpenAPI
+schema that is missing from it fails the test: add a row saying who may call
+it.  ``STAFF`` = any staff role; ``DEVICE`` = a device session; ``PUBLIC`` =
+device enrollment and authentication (rate limited); office = backoffice, admin.  Admin may do anything
+staff may do.
+
+| route | who |
+|---|---|
+| POST /v1/tickets, POST /v1/tickets/{id}/jobs, POST /v1/jobs/{id}/assign | dispatcher, admin |
+| POST /v1/jobs/{id}/status (cancel, close, reopen) | dispatcher, backoffice, admin |
+| POST /v1/engineers | dispatcher, backoffice, admin |
+| POST /v1/engineers/{id}/enroll-token | dispatcher, admin |
+| POST templates, parts, locations, movements, assets; conflict, reconciliation, warranty decisions | office |
+| POST /v1/devices/{id}/revoke | admin |
+| every GET under /v1 (tickets, jobs, catalog, stock, devices, conflicts, SLA, reports, blobs) | any staff role |
+| /v1/sync/push, /v1/sync/pull, /v1/blobs/{sha} status and upload | a device session |
+| /v1/devices/enroll, /challenge, /session | anyone (token / key proof inside) |
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from litestar.testing import TestClient
+
+from schemas.codec import encode
+from schemas.wire import AnswerItem, Attach, EnrollRequest, MovePart, SetField, SetStatus, SignOff
+from server.context import Services
+from server.domain.devices.service import issue_enroll_token, revoke
+from server.ratelimit import RateLimiter
+from server.security import issue_staff_token
+from server.settings import get_settings
+from sync.storage import open_database
+from tests.conftest import Clock
+from tests.support import MSGPACK, RawDevice
+
+STAFF = frozenset({"dispatcher", "backoffice", "admin"})
+DISPATCH = frozenset({"dispatcher", "admin"})
+OFFICE = frozenset({"backoffice", "admin"})
+ADMIN = frozenset({"admin"})
+DEVICE = "device"
+PUBLIC = "public"
+
+#: (method, OpenAPI path) -> (who may call it, an example body that passes validation)
+POLICY: dict[tuple[str, str], tuple[frozenset[str] | str, Any]] = {
+    ("GET", "/v1/tickets"): (STAFF, None),
+    ("POST", "/v1/tickets"): (DISPATCH, {"customer": "Matrix Ltd", "site": "Roof", "priority": "P3"}),
+    ("GET", "/v1/tickets/{ticket_id}"): (STAFF, None),
+    ("POST", "/v1/tickets/{ticket_id}/jobs"): (DISPATCH, {"engineer_id": "e-chen"}),
+    ("POST", "/v1/jobs/{job_id}/assign"): (DISPATCH, {"engineer_id": "e-chen"}),
+    ("POST", "/v1/jobs/{job_id}/status"): (frozenset({"dispatcher", "backoffice", "admin"}), {"status": "closed"}),
+    ("GET", "/v1/jobs/{job_id}"): (STAFF, None),
+    ("GET", "/v1/jobs/{job_id}/report.pdf"): (STAFF, None),
+    ("GET", "/v1/engineers"): (STAFF, None),
+    ("POST", "/v1/engineers"): (frozenset({"dispatcher", "backoffice", "admin"}), {"id": "e-new", "name": "New"}),
+    ("POST", "/v1/engineers/{engineer_id}/enroll-token"): (DISPATCH, None),
+    ("GET", "/v1/templates"): (STAFF, None),
+    ("POST", "/v1/templates"): (OFFICE, {"id": "tpl-x", "name": "X", "items": [
+        {"key": "ok", "label": "OK", "type": "pass_fail"}]}),
+    ("GET", "/v1/templates/{template_id}"): (STAFF, None),
+    ("GET", "/v1/parts"): (STAFF, None),
+    ("POST", "/v1/parts"): (OFFICE, {"part_no": "P-NEW", "name": "New part"}),
+    ("GET", "/v1/locations"): (STAFF, None),
+    ("POST", "/v1/locations"): (OFFICE, {"id": "wh-2", "kind": "warehouse", "name": "Second"}),
+    ("GET", "/v1/movements"): (STAFF, None),
+    ("POST", "/v1/movements"): (OFFICE, {"kind": "adjust", "part_no": "P-SEAL", "qty": 1, "to_location": "wh-main"}),
+    ("GET", "/v1/stock"): (STAFF, None),
+    ("GET", "/v1/devices"): (STAFF, None),
+    ("POST", "/v1/devices/{device_id}/revoke"): (ADMIN, None),
+    ("POST", "/v1/devices/enroll"): (PUBLIC, None),
+    ("POST", "/v1/devices/challenge"): (PUBLIC, None),
+    ("POST", "/v1/devices/session"): (PUBLIC, None),
+    ("POST", "/v1/sync/push"): (DEVICE, None),
+    ("POST", "/v1/sync/pull"): (DEVICE, None),
+    ("GET", "/v1/blobs/{sha256}/status"): (DEVICE, None),
+    ("PUT", "/v1/blobs/{sha256}"): (DEVICE, None),
+    ("GET", "/v1/blobs/{sha256}"): (STAFF, None),
+    ("GET", "/v1/conflicts"): (STAFF, None),
+    ("GET", "/v1/conflicts/{conflict_id}"): (STAFF, None),
+    ("POST", "/v1/conflicts/{conflict_id}/resolve"): (OFFICE, {"choice": 0}),
+    ("GET", "/v1/sla/tickets"): (STAFF, None),
+    ("GET", "/v1/sla/compliance"): (STAFF, None),
+    ("GET", "/v1/sla/policies"): (STAFF, None),
+    ("GET", "/v1/sla/leader"): (STAFF, None),
+    ("GET", "/v1/reconciliation"): (STAFF, None),
+    ("POST", "/v1/reconciliation/{recon_id}/resolve"): (OFFICE, {"comment": "checked"}),
+    ("POST", "/v1/assets"): (OFFICE, {"serial": "SN-NEW", "customer": "Matrix Ltd"}),
+    ("GET", "/v1/assets"): (STAFF, None),
+    ("GET", "/v1/assets/{serial}"): (STAFF, None),
+    ("GET", "/v1/vans/{engineer_id}"): (STAFF, None),
+    ("GET", "/v1/warranty/claims"): (STAFF, None),
+    ("GET", "/v1/warranty/claims/{claim_id}"): (STAFF, None),
+    ("POST", "/v1/warranty/claims/{claim_id}/approve"): (OFFICE, None),
+    ("POST", "/v1/warranty/claims/{claim_id}/reject"): (OFFICE, None),
+}
+
+WATCHED_TABLES = ("tickets", "jobs", "engineers", "templates", "parts", "locations", "movements", "devices",
+                  "enroll_tokens", "conflicts", "changes", "answers", "signoffs")
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def svc(tmp_path: Path, clock: Clock) -> Iterator[Services]:
+    url = f"sqlite:///{tmp_path / 'authz.db'}"
+    services = Services(db=open_database(url), settings=get_settings(db_url=url, run_scheduler=False), clock=clock,
+                        limiter=RateLimiter(rate=1000.0, burst=1000))
+    from server.demo import seed_demo
+
+    seed_demo(services)
+    yield services
+    services.db.close()
+
+
+@pytest.fixture
+def client(svc: Services) -> Iterator[TestClient[Any]]:
+    from server.app import create_app
+
+    with TestClient(create_app(services=svc, scheduler=False)) as c:
+        yield c
+
+
+def snapshot(services: Services) -> dict[str, int]:
+    out = {}
+    with services.db.read() as tx:
+        for t in WATCHED_TABLES:
+            row = tx.one(f"SELECT COUNT(*) AS n FROM {t}")
+            out[t] = int(row["n"]) if row else 0
+        out["used_tokens"] = int((tx.one("SELECT COUNT(*) AS n FROM enroll_tokens WHERE used_at IS NOT NULL")
+                                  or {"n": 0})["n"])
+        out["revoked"] = int((tx.one("SELECT COUNT(*) AS n FROM devices WHERE revoked_at IS NOT NULL")
+                              or {"n": 0})["n"])
+    return out
+
+
+def routes(client: TestClient[Any]) -> list[tuple[str, str]]:
+    schema = client.get("/schema/openapi.json").json()
+    out = []
+    for path, item in schema["paths"].items():
+        if not path.startswith("/v1"):
+            continue
+        for method in item:
+            if method.upper() in ("GET", "POST", "PUT", "PATCH", "DELETE"):
+                out.append((method.upper(), path))
+    return sorted(out)
+
+
+def fill(path: str, ids: dict[str, str]) -> str:
+    return re.sub(r"\{(\w+)\}", lambda m: ids.get(m.group(1), "no-such-" + m.group(1)), path)
+
+
+def call(client: TestClient[Any], method: str, path: str, headers: dict[str, str], body: Any) -> Any:
+    kwargs: dict[str, Any] = {"headers": headers}
+    if method in ("POST", "PUT", "PATCH"):
+        kwargs["content"] = json.dumps(body if body is not None else {}).encode()
+        kwargs["headers"] = {**headers, "content-type": "application/json"}
+    return client.request(method, path, **kwargs)
+
+
+def test_every_route_is_in_the_policy_table(client: TestClient[Any]) -> None:
+    missing = [r for r in routes(client) if r not in POLICY]
+    assert not missing, f"routes without a row in POLICY (say who may call them): {missing}"
+
+
+def test_role_matrix_over_every_route(client: TestClient[Any], svc: Services) -> None:
+    tokens = {role: issue_staff_token(svc, role) for role in sorted(STAFF)}
+    dev = RawDevice(client, svc, "e-ana")
+    victim = RawDevice(client, svc, "e-ben")
+    with svc.db.read() as tx:
+        job = tx.one("SELECT id, ticket_id FROM jobs WHERE engineer_id = 'e-ana' ORDER BY id LIMIT 1")
+    assert job is not None
+    ids = {"ticket_id": job["ticket_id"], "job_id": job["id"], "engineer_id": "e-chen", "device_id": victim.device_id,
+           "template_id": "boiler-service", "sha256": "0" * 64, "serial": "SN-1001"}
+    checked = 0
+    for method, path in routes(client):
+        who, body = POLICY[(method, path)]
+        url = fill(path, ids)
+        if who == PUBLIC:
+            continue
+        callers: dict[str, dict[str, str]] = {
+            "no auth": {},
+            "garbage bearer": {"authorization": "Bearer fs_staff_not-a-token"},
+            "device session as staff": {"authorization": f"Bearer {dev.token}"},
+            "staff token as device": {"authorization": f"Device {tokens['admin']}"},
+        }
+        before = snapshot(svc)
+        for name, headers in callers.items():
+            r = call(client, method, url, headers, body)
+            assert r.status_code == 401, (method, path, name, r.status_code, r.text)
+            assert r.json()["code"] in ("unauthorized", "session_expired"), (method, path, name, r.text)
+            checked += 1
+        if who == DEVICE:
+            assert snapshot(svc) == before, (method, path)
+            continue
+        assert isinstance(who, frozenset)
+        for role in sorted(STAFF - who):
+            r = call(client, method, url, {"authorization": f"Bearer {tokens[role]}"}, body)
+            assert r.status_code == 403, (method, path, role, r.status_code, r.text)
+            assert r.json()["code"] == "role_forbidden"
+            checked += 1
+        assert snapshot(svc) == before, (method, path, "a refused call changed data")
+        for role in sorted(who):
+            r = call(client, method, url, {"authorization": f"Bearer {tokens[role]}"}, body)
+            assert r.status_code not in (401, 403, 500), (method, path, role, r.status_code, r.text)
+            checked += 1
+    assert checked > 150
+
+
+# -- device scope: A never sees or touches B's jobs, customers or van ----------------------
+
+
+def test_engineer_a_cannot_read_b_jobs_customers_or_van(client: TestClient[Any], svc: Services) -> None:
+    ana = RawDevice(client, svc, "e-ana")
+    ben = RawDevice(client, svc, "e-ben")
+    ben_jobs = ben.jobs()
+    assert ben_jobs
+    bj = next(iter(ben_jobs))
+    ben.push([SetStatus(**ben.stamp(), job_id=bj, status="on_site"),
+              AnswerItem(**ben.stamp(), job_id=bj, item_key="gas_tight", value=True),
+              MovePart(**ben.stamp(), job_id=bj, kind="consume", part_no="P-IGN"),
+              SetField(**ben.stamp(), job_id=bj, field="notes", value="ben's secret note")])
+    with svc.db.read() as tx:
+        ben_tickets = {r["ticket_id"] for r in tx.query("SELECT ticket_id FROM jobs WHERE engineer_id = 'e-ben'")}
+        ben_customers = {r["customer"] for r in tx.query(
+            "SELECT customer FROM tickets WHERE id IN (SELECT ticket_id FROM jobs WHERE engineer_id = 'e-ben') "
+            "AND customer NOT IN (SELECT customer FROM tickets WHERE id IN "
+            "(SELECT ticket_id FROM jobs WHERE engineer_id = 'e-ana'))")}
+    changes = ana.pull()
+    assert changes
+    text = json.dumps([{"kind": c.kind, "id": c.id, "data": c.data} for c in changes], default=str)
+    for secret in [*ben_jobs, *ben_tickets, *ben_customers, "van-e-ben", "ben's secret note"]:
+        assert secret not in text, secret
+    for c in changes:
+        if c.kind == "job":
+            assert c.data["engineer_id"] == "e-ana"
+        if c.kind == "stock":
+            assert c.data["location"] == "van-e-ana"
+
+
+def test_pushing_on_b_job_is_rejected_not_your_job_and_writes_nothing(client: TestClient[Any], svc: Services) -> None:
+    ana = RawDevice(client, svc, "e-ana")
+    ben = RawDevice(client, svc, "e-ben")
+    bj = next(iter(ben.jobs()))
+    from sync.core.signoff import sign_off_message
+
+    signature = ana.key.sign(sign_off_message(bj, "0" * 64, 1, "Mallory"))
+    before = snapshot(svc)
+    receipt = ana.push([
+        SetStatus(**ana.stamp(), job_id=bj, status="accepted"),
+        SetField(**ana.stamp(), job_id=bj, field="diagnosis", value="hijacked"),
+        AnswerItem(**ana.stamp(), job_id=bj, item_key="gas_tight", value=False),
+        MovePart(**ana.stamp(), job_id=bj, kind="consume", part_no="P-VALVE"),
+        Attach(**ana.stamp(), job_id=bj, sha256="a" * 64, size=3),
+        SignOff(**ana.stamp(), job_id=bj, signer_name="Mallory", signer_role="customer", signed_at=1,
+                report_digest="0" * 64, strokes=[[1, 2]], device_signature=signature),
+    ])
+    assert [(r.result, r.reason) for r in receipt.results] == [("rejected", "not_your_job")] * 6
+    after = snapshot(svc)
+    assert {k: after[k] for k in ("jobs", "answers", "movements", "signoffs", "conflicts")} == \
+        {k: before[k] for k in ("jobs", "answers", "movements", "signoffs", "conflicts")}
+    with svc.db.read() as tx:
+        row = tx.one("SELECT status, diagnosis FROM jobs WHERE id = ?", (bj,))
+    assert row == {"status": "assigned", "diagnosis": ""}
+
+
+def test_a_device_cannot_download_blobs_or_use_staff_routes(client: TestClient[Any], svc: Services) -> None:
+    ana = RawDevice(client, svc, "e-ana")
+    for path in ("/v1/blobs/" + "0" * 64, "/v1/tickets", "/v1/devices", "/v1/conflicts"):
+        r = client.get(path, headers={"authorization": f"Device {ana.token}"})
+        assert r.status_code == 401, path
+
+
+# -- device identity: revocation, enrollment tokens --------------------------------------
+
+
+def test_revoked_device_is_refused_everywhere(client: TestClient[Any], svc: Services) -> None:
+    ana = RawDevice(client, svc, "e-ana")
+    job = next(iter(ana.jobs()))
+    envelope = ana.seal([SetStatus(**ana.stamp(), job_id=job, status="accepted")])
+    revoke(svc, ana.device_id)
+    before = snapshot(svc)
+    assert ana.send(envelope).json()["code"] == "device_revoked"
+    r = client.post("/v1/sync/pull", content=encode({"cursor": ""}), headers=ana.headers)
+    assert r.status_code == 403 and r.json()["code"] == "device_revoked"
+    r = client.post("/v1/devices/challenge", content=encode({"device_id": ana.device_id}), headers=MSGPACK)
+    assert r.status_code == 403 and r.json()["code"] == "device_revoked"
+    assert snapshot(svc) == before
+
+
+def enroll(client: TestClient[Any], token: str) -> Any:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+    public = Ed25519PrivateKey.generate().public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+    return client.post("/v1/devices/enroll", content=encode(EnrollRequest(token=token, public_key=public)),
+                       headers=MSGPACK)
+
+
+def test_enrollment_tokens_are_single_use_and_expire(client: TestClient[Any], svc: Services, clock: Clock) -> None:
+    token, _ = issue_enroll_token(svc, "e-ana")
+    assert enroll(client, token).status_code == 200
+    before = snapshot(svc)
+    r = enroll(client, token)
+    assert r.status_code == 401 and r.json()["code"] == "token_used"
+    stale, _ = issue_enroll_token(svc, "e-ben")
+    clock.advance(svc.settings.enroll_token_ttl_s * 1000 + 1)
+    before = snapshot(svc)
+    r = enroll(client, stale)
+    assert r.status_code == 401 and r.json()["code"] == "token_expired"
+    r = enroll(client, "fs_enroll_made-up")
+    assert r.status_code == 401 and r.json()["code"] == "token_invalid"
+    assert snapshot(svc) == before
+
+
+# -- rate limits -------------------------------------------------------------------------
+
+
+@pytest.fixture
+def limited(tmp_path: Path) -> Iterator[tuple[TestClient[Any], Services]]:
+    from server.app import create_app
+    from server.demo import seed_demo
+
+    url = f"sqlite:///{tmp_path / 'limited.db'}"
+    frozen = 0.0  # a limiter clock that never moves: no refill during the test
+    services = Services(db=open_database(url), settings=get_settings(db_url=url, run_scheduler=False),
+                        limiter=RateLimiter(rate=1.0, burst=5, clock=lambda: frozen))
+    seed_demo(services)
+    with TestClient(create_app(services=services, scheduler=False)) as c:
+        yield c, services
+    services.db.close()
+
+
+def test_enrollment_burst_gets_429_and_changes_nothing(limited: tuple[TestClient[Any], Services]) -> None:
+    client, svc = limited
+    for _ in range(5):
+        assert enroll(client, "fs_enroll_guess").json()["code"] == "token_invalid"
+    token, _ = issue_enroll_token(svc, "e-ana")
+    before = snapshot(svc)
+    r = enroll(client, token)  # a valid token, but the burst is spent
+    assert r.status_code == 429 and r.json()["code"] == "rate_limited"
+    assert snapshot(svc) == before  # token not consumed, no device created
+
+
+def test_authentication_burst_gets_429_and_changes_nothing(limited: tuple[TestClient[Any], Services]) -> None:
+    client, svc = limited
+    from schemas.codec import enrollment_decoder
+
+    fresh, _ = issue_enroll_token(svc, "e-ben")
+    device_id = enrollment_decoder.decode(enroll(client, fresh).content).device_id
+    for _ in range(5):
+        r = client.post("/v1/devices/challenge", content=encode({"device_id": device_id}), headers=MSGPACK)
+        assert r.status_code == 200
+    with svc.db.read() as tx:
+        nonces = tx.one("SELECT COUNT(*) AS n FROM nonces")
+    r = client.post("/v1/devices/challenge", content=encode({"device_id": device_id}), headers=MSGPACK)
+    assert r.status_code == 429 and r.json()["code"] == "rate_limited"
+    with svc.db.read() as tx:
+        assert tx.one("SELECT COUNT(*) AS n FROM nonces") == nonces
+    # another device is not affected by this one's burst
+    other = client.post("/v1/devices/challenge", content=encode({"device_id": "D-other"}), headers=MSGPACK)
+    assert other.status_code == 401 and other.json()["code"] == "unknown_device"
