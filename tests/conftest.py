@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import uuid
 from collections.abc import Iterator
@@ -12,6 +13,8 @@ import pytest
 from server.context import Services
 from server.settings import get_settings
 from sync.storage import Database, open_database
+
+logging.getLogger("httpx").setLevel(logging.WARNING)
 
 PG_BASE = os.environ.get("FIELDSYNC_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 
