@@ -20,6 +20,8 @@ from server.context import Services
 from server.domain.catalog.controllers import CatalogController
 from server.domain.conflicts.controllers import ConflictController
 from server.domain.devices.controllers import DeviceAdminController, DeviceAuthController
+from server.domain.parts.controllers import PartsController
+from server.domain.reports.controllers import ReportController
 from server.domain.sync.controllers import SyncController
 from server.domain.tickets.controllers import TicketController
 from server.errors import handle_exception
@@ -59,7 +61,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
                 sched.shutdown(wait=False)
 
     route_handlers: list[Any] = [health, TicketController, CatalogController, DeviceAuthController,
-                                 DeviceAdminController, SyncController, ConflictController]
+                                 DeviceAdminController, SyncController, ConflictController, PartsController,
+                                 ReportController]
     route_handlers += _optional_handlers()
     app = Litestar(
         route_handlers=route_handlers,

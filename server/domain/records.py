@@ -36,10 +36,14 @@ def job_from_row(row: Row, changed_after_signoff: bool = False) -> Job:
     )
 
 
-def job_feed_data(row: Row, ticket: Row) -> dict[str, Any]:
-    """A job as a device receives it: with its field HLCs and a summary of its ticket."""
+def job_feed_data(row: Row, ticket: Row, tx: Tx | None = None) -> dict[str, Any]:
+    """A job as a device receives it: with its field HLCs and a summary of its ticket.
+
+    Given ``tx``, a signed-off job also carries ``changed_after_signoff`` (its
+    report content digest recomputed: a few indexed reads, only for signed jobs).
+    """
     meta = loads(row["field_meta"], {})
-    return {
+    data: dict[str, Any] = {
         "id": row["id"], "ticket_id": row["ticket_id"], "engineer_id": row["engineer_id"], "status": row["status"],
         "hold_reason": row["hold_reason"], "notes": row["notes"], "diagnosis": row["diagnosis"],
         "resolution": row["resolution"], "remote": bool(row["remote"]), "template_id": row["template_id"],
@@ -49,6 +53,17 @@ def job_feed_data(row: Row, ticket: Row) -> dict[str, Any]:
         "ticket": {"customer": ticket["customer"], "site": ticket["site"], "priority": ticket["priority"],
                    "category": ticket["category"], "title": ticket["title"], "asset_serial": ticket["asset_serial"]},
     }
+    if tx is not None and row["signed_off"]:
+        data["changed_after_signoff"] = signoff_changed(tx, row["id"])
+    return data
+
+
+def signoff_changed(tx: Tx, job_id: str) -> bool:
+    """True when the job's report content no longer matches the digest its customer signed."""
+    from server.domain.sync.report import current_digest  # report builds on this module
+
+    so = tx.one("SELECT report_digest FROM signoffs WHERE job_id = ?", (job_id,))
+    return so is not None and current_digest(tx, job_id) != so["report_digest"]
 
 
 def answer_feed_data(row: Row) -> dict[str, Any]:
@@ -101,7 +116,7 @@ def emit_job_bundle(tx: Tx, job_id: str, engineer_id: str) -> None:
     ticket = tx.one("SELECT * FROM tickets WHERE id = ?", (job["ticket_id"],))
     assert ticket is not None
     scope = engineer_scope(engineer_id)
-    rows: list[tuple[str, str, str, dict[str, Any]]] = [(scope, "job", job_id, job_feed_data(job, ticket))]
+    rows: list[tuple[str, str, str, dict[str, Any]]] = [(scope, "job", job_id, job_feed_data(job, ticket, tx))]
     for a in tx.query("SELECT * FROM answers WHERE job_id = ?", (job_id,)):
         rows.append((scope, "answer", f"{job_id}/{a['item_key']}", answer_feed_data(a)))
     for m in tx.query("SELECT * FROM movements WHERE job_id = ?", (job_id,)):

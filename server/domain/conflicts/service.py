@@ -115,4 +115,4 @@ def _apply(tx: Tx, conflict: Row, value: Any, now: int) -> None:
     fresh = tx.one("SELECT * FROM jobs WHERE id = ?", (job["id"],))
     ticket = tx.one("SELECT * FROM tickets WHERE id = ?", (job["ticket_id"],))
     if fresh is not None and ticket is not None:
-        emit(tx, scope, "job", job["id"], job_feed_data(fresh, ticket))
+        emit(tx, scope, "job", job["id"], job_feed_data(fresh, ticket, tx))

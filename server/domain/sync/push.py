@@ -33,6 +33,7 @@ from schemas.wire import (
     SignOff,
 )
 from server.context import Services, new_id
+from server.domain.parts.service import open_claim, warranty_at
 from server.domain.records import (
     answer_feed_data,
     dumps,
@@ -286,6 +287,7 @@ class PushApplier:
                 (op.job_id, op.item_key, dumps(op.value), op.note, op.na_reason, hlc, self.auth.device_id, op.at,
                  op.template_version or tpl.version))
             self.out_answer(op.job_id, op.item_key)
+            self.touch_if_signed(op.job_id)
         return outcome
 
     def out_answer(self, job_id: str, item_key: str) -> None:
@@ -303,14 +305,19 @@ class PushApplier:
             return Outcome("rejected", False, "unknown_part")
         if part["serialized"] and (not op.serial or op.qty != 1):
             return Outcome("rejected", False, "serial_required")
+        # warranty is judged at the (corrected) time of use: free under warranty, billable outside, unknown asset NULL
+        under = warranty_at(self.tx, row["ticket_id"], self.corrected(op.at))
         n = self.tx.execute(
             "INSERT INTO movements (id, kind, part_no, qty, serial, returned_serial, from_location, to_location, "
             "job_id, device_id, at, recorded_at, billable, source) VALUES (?, 'consume', ?, ?, ?, ?, ?, NULL, ?, ?, "
-            "?, ?, NULL, 'device') ON CONFLICT (id) DO NOTHING",
+            "?, ?, ?, 'device') ON CONFLICT (id) DO NOTHING",
             (op.op_id, op.part_no, op.qty, op.serial, op.returned_serial, self.van, op.job_id,
-             self.auth.device_id, op.at, self.now))
+             self.auth.device_id, op.at, self.now, None if under is None else int(not under)))
         if n == 0:
             return Outcome("merged", False, "duplicate_op")
+        if under:
+            open_claim(self.tx, op.op_id, op.job_id, op.part_no, op.serial, op.returned_serial, self.now)
+        self.touch_if_signed(op.job_id)
         if op.returned_serial:
             self.tx.execute(
                 "INSERT INTO movements (id, kind, part_no, qty, serial, from_location, to_location, job_id, "
@@ -377,6 +384,8 @@ class PushApplier:
             (op.job_id, op.sha256, op.kind, op.size, op.content_type[:100], self.auth.device_id, op.at))
         self.queue("attachment", f"{op.job_id}/{op.sha256}",
                    {"job_id": op.job_id, "sha256": op.sha256, "kind": op.kind, "size": op.size, "deleted": False})
+        if n:
+            self.touch_if_signed(op.job_id)
         return Outcome("applied" if n else "merged", bool(n), None if n else "already_attached")
 
     def delete(self, op: Delete, hlc: int) -> Outcome:
@@ -389,11 +398,13 @@ class PushApplier:
             self.tx.execute("UPDATE answers SET deleted = 1, hlc = ?, device_id = ? WHERE job_id = ? AND item_key = ?",
                             (hlc, self.auth.device_id, op.job_id, op.key))
             self.out_answer(op.job_id, op.key)
+            self.touch_if_signed(op.job_id)
             return Outcome("applied", True)
         n = self.tx.execute("UPDATE attachments SET deleted = 1 WHERE job_id = ? AND sha256 = ? AND deleted = 0",
                             (op.job_id, op.key))
         if n:
             self.queue("attachment", f"{op.job_id}/{op.key}", {"job_id": op.job_id, "sha256": op.key, "deleted": True})
+            self.touch_if_signed(op.job_id)
         return Outcome("applied" if n else "merged", bool(n), None if n else "already_deleted")
 
     # -- conflicts and output -------------------------------------------
@@ -420,6 +431,12 @@ class PushApplier:
     def touch(self, job_id: str) -> None:
         self.touched_jobs.add(job_id)
 
+    def touch_if_signed(self, job_id: str) -> None:
+        """Re-send a signed job after a change to its report content (its changed_after_signoff flag)."""
+        view = self.views.get(job_id)
+        if view is not None and view.signed_off:
+            self.touch(job_id)
+
     def queue(self, kind: str, entity_id: str, data: dict[str, Any]) -> None:
         key = (engineer_scope(self.auth.engineer_id), kind, entity_id)
         self.out.pop(key, None)
@@ -436,7 +453,7 @@ class PushApplier:
                 ticket = self.tx.one("SELECT * FROM tickets WHERE id = ?", (job["ticket_id"],))
                 assert ticket is not None
                 self.tickets[job["ticket_id"]] = ticket
-            jobs[(engineer_scope(job["engineer_id"]), "job", job_id)] = job_feed_data(job, ticket)
+            jobs[(engineer_scope(job["engineer_id"]), "job", job_id)] = job_feed_data(job, ticket, self.tx)
         emit_many(self.tx, [(s, k, e, d) for (s, k, e), d in (jobs | self.out).items()])
         for part_no in self.stock_parts:
             emit_stock(self.tx, {self.van}, part_no)

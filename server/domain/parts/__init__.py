@@ -1,0 +1,1 @@
+"""Parts beyond the catalog: assets and their warranty, van stock with serials, warranty claims."""

@@ -1,0 +1,54 @@
+"""HTTP for assets, van stock and warranty claims (thin: parse, check role, call the service)."""
+
+from __future__ import annotations
+
+from litestar import Controller, get, post
+
+from server.context import Services
+from server.domain.parts import service
+from server.domain.parts.service import Asset, AssetIn, DecideIn, VanStock, WarrantyClaim
+from server.security import Staff
+
+
+class PartsController(Controller):
+    """``/v1/assets``, ``/v1/vans/{engineer_id}`` and ``/v1/warranty/claims``."""
+
+    path = "/v1"
+    tags = ["parts"]
+
+    @post("/assets", sync_to_thread=True, status_code=201)
+    def create_asset(self, data: AssetIn, services: Services, staff: Staff) -> Asset:
+        staff.require("backoffice")
+        return service.create_asset(services, data)
+
+    @get("/assets", sync_to_thread=True)
+    def list_assets(self, services: Services, staff: Staff, customer: str | None = None, limit: int = 200,
+                    offset: int = 0) -> list[Asset]:
+        return service.list_assets(services, customer, max(1, min(limit, 1000)), max(0, offset))
+
+    @get("/assets/{serial:str}", sync_to_thread=True)
+    def get_asset(self, serial: str, services: Services, staff: Staff) -> Asset:
+        return service.get_asset(services, serial)
+
+    @get("/vans/{engineer_id:str}", sync_to_thread=True)
+    def van(self, engineer_id: str, services: Services, staff: Staff) -> VanStock:
+        return service.van_stock(services, engineer_id)
+
+    @get("/warranty/claims", sync_to_thread=True)
+    def claims(self, services: Services, staff: Staff, status: str | None = None,
+               job_id: str | None = None) -> list[WarrantyClaim]:
+        return service.list_claims(services, status, job_id)
+
+    @get("/warranty/claims/{claim_id:str}", sync_to_thread=True)
+    def claim(self, claim_id: str, services: Services, staff: Staff) -> WarrantyClaim:
+        return service.get_claim(services, claim_id)
+
+    @post("/warranty/claims/{claim_id:str}/approve", sync_to_thread=True, status_code=200)
+    def approve(self, claim_id: str, services: Services, staff: Staff, data: DecideIn | None = None) -> WarrantyClaim:
+        staff.require("backoffice")
+        return service.decide_claim(services, claim_id, "approved", staff.name, (data or DecideIn()).comment)
+
+    @post("/warranty/claims/{claim_id:str}/reject", sync_to_thread=True, status_code=200)
+    def reject(self, claim_id: str, services: Services, staff: Staff, data: DecideIn | None = None) -> WarrantyClaim:
+        staff.require("backoffice")
+        return service.decide_claim(services, claim_id, "rejected", staff.name, (data or DecideIn()).comment)

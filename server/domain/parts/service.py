@@ -1,0 +1,273 @@
+"""Assets and warranty, van stock per engineer, old-part tracking and warranty claims.
+
+Stock is never stored: it is derived from the append-only ``movements`` ledger.
+A van's *good* stock leaves out defective old parts taken back from customers
+(``return_old`` movements and every later movement of those serials), which are
+listed apart until they reach a ``returns`` location.  Whether a consumed part
+is billable is decided once, when the consumption is recorded
+(:func:`warranty_at`): free under the asset's warranty (and a warranty claim is
+opened, approved only once the old part is back), billable otherwise.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+import msgspec
+
+from server.context import Services
+from server.errors import BadRequest, Conflict, NotFound
+from sync.storage import Row, Tx
+
+ClaimStatus = Literal["open", "approved", "rejected"]
+Serial = Annotated[str, msgspec.Meta(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.:/-]+$")]
+Label = Annotated[str, msgspec.Meta(max_length=200)]
+Ms = Annotated[int, msgspec.Meta(ge=0, le=10**15)]
+
+
+class AssetIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """Register an installed asset (a boiler, a chiller) by its serial number."""
+
+    serial: Serial
+    model: Label = ""
+    equipment_type: Label = ""
+    customer: Label = ""
+    site: Label = ""
+    installed_at: Ms | None = None
+    warranty_until: Ms | None = None
+    contract_until: Ms | None = None
+
+
+class Asset(msgspec.Struct, kw_only=True):
+    """An installed asset; ``under_warranty`` is evaluated at the time of the request."""
+
+    serial: str
+    model: str
+    equipment_type: str
+    customer: str
+    site: str
+    installed_at: int | None
+    warranty_until: int | None
+    contract_until: int | None
+    created_at: int
+    under_warranty: bool
+
+
+class StockLine(msgspec.Struct, kw_only=True):
+    """Good stock of one part in a van."""
+
+    part_no: str
+    qty: int
+
+
+class SerialLine(msgspec.Struct, kw_only=True):
+    """One serial number held at a location (``job_id``: where an old part came from)."""
+
+    part_no: str
+    serial: str
+    job_id: str | None = None
+
+
+class VanStock(msgspec.Struct, kw_only=True):
+    """What an engineer's van holds according to the ledger."""
+
+    engineer_id: str
+    location: str
+    parts: list[StockLine]
+    serials: list[SerialLine]
+    old_parts: list[SerialLine]
+
+
+class WarrantyClaim(msgspec.Struct, kw_only=True):
+    """A part used under warranty; approvable once the old part is at a returns location."""
+
+    id: str
+    movement_id: str
+    job_id: str
+    part_no: str
+    serial: str | None
+    returned_serial: str | None
+    status: str
+    created_at: int
+    decided_at: int | None
+    decided_by: str | None
+    comment: str | None
+    old_part_location: str | None
+    old_part_returned: bool
+
+
+class DecideIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """Approve or reject a warranty claim, with an optional comment."""
+
+    comment: Annotated[str, msgspec.Meta(max_length=2000)] = ""
+
+
+# -- assets and warranty ---------------------------------------------------
+
+def _asset(row: Row, now: int) -> Asset:
+    until = row["warranty_until"]
+    return Asset(serial=row["serial"], model=row["model"], equipment_type=row["equipment_type"],
+                 customer=row["customer"], site=row["site"], installed_at=row["installed_at"],
+                 warranty_until=until, contract_until=row["contract_until"], created_at=row["created_at"],
+                 under_warranty=until is not None and now <= until)
+
+
+def create_asset(services: Services, data: AssetIn) -> Asset:
+    if data.installed_at is not None and data.warranty_until is not None and data.warranty_until < data.installed_at:
+        raise BadRequest("bad_warranty", "warranty_until is before installed_at")
+    now = services.clock()
+    with services.db.write() as tx:
+        if tx.one("SELECT serial FROM assets WHERE serial = ?", (data.serial,)):
+            raise Conflict("asset_exists", f"asset {data.serial!r} already exists")
+        tx.execute("INSERT INTO assets (serial, model, equipment_type, customer, site, installed_at, warranty_until, "
+                   "contract_until, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                   (data.serial, data.model, data.equipment_type, data.customer, data.site, data.installed_at,
+                    data.warranty_until, data.contract_until, now))
+    return get_asset(services, data.serial)
+
+
+def get_asset(services: Services, serial: str) -> Asset:
+    with services.db.read() as tx:
+        row = tx.one("SELECT * FROM assets WHERE serial = ?", (serial,))
+    if row is None:
+        raise NotFound("unknown_asset", f"no asset {serial!r}")
+    return _asset(row, services.clock())
+
+
+def list_assets(services: Services, customer: str | None = None, limit: int = 200, offset: int = 0) -> list[Asset]:
+    sql, params = "SELECT * FROM assets", []
+    if customer:
+        sql += " WHERE customer = ?"
+        params.append(customer)
+    with services.db.read() as tx:
+        rows = tx.query(sql + " ORDER BY serial LIMIT ? OFFSET ?", [*params, limit, offset])
+    now = services.clock()
+    return [_asset(r, now) for r in rows]
+
+
+def warranty_at(tx: Tx, ticket_id: str, at: int) -> bool | None:
+    """Is the ticket's asset under warranty at ``at``?  None when the ticket names no known asset."""
+    row = tx.one("SELECT a.warranty_until FROM tickets t JOIN assets a ON a.serial = t.asset_serial "
+                 "WHERE t.id = ?", (ticket_id,))
+    if row is None:
+        return None
+    return row["warranty_until"] is not None and at <= int(row["warranty_until"])
+
+
+def open_claim(tx: Tx, movement_id: str, job_id: str, part_no: str, serial: str | None,
+               returned_serial: str | None, now: int) -> str:
+    """Open the warranty claim of one consumption (idempotent by movement)."""
+    cid = f"W-{movement_id}"
+    tx.execute("INSERT INTO warranty_claims (id, movement_id, job_id, part_no, serial, returned_serial, status, "
+               "created_at) VALUES (?, ?, ?, ?, ?, ?, 'open', ?) ON CONFLICT (movement_id) DO NOTHING",
+               (cid, movement_id, job_id, part_no, serial, returned_serial, now))
+    return cid
+
+
+# -- where serials are -----------------------------------------------------
+
+def serial_location(tx: Tx, part_no: str, serial: str) -> str | None:
+    """The location a serial was last moved to (None when consumed or unknown)."""
+    row = tx.one("SELECT to_location FROM movements WHERE part_no = ? AND serial = ? "
+                 "ORDER BY recorded_at DESC, at DESC, id DESC LIMIT 1", (part_no, serial))
+    return None if row is None else row["to_location"]
+
+
+def is_at_returns(tx: Tx, location: str | None) -> bool:
+    if location is None:
+        return False
+    row = tx.one("SELECT kind FROM locations WHERE id = ?", (location,))
+    return row is not None and row["kind"] == "returns"
+
+
+OLD_SERIALS = "SELECT serial FROM movements WHERE kind = 'return_old' AND serial IS NOT NULL"
+
+
+def good_stock(tx: Tx, location: str) -> dict[str, int]:
+    """Good stock per part at ``location`` (old parts left out), parts with any movement there."""
+    rows = tx.query(
+        "SELECT part_no, SUM(CASE WHEN to_location = ? THEN qty ELSE -qty END) AS q FROM movements "
+        f"WHERE (to_location = ? OR from_location = ?) AND kind <> 'return_old' "
+        f"AND (serial IS NULL OR serial NOT IN ({OLD_SERIALS})) GROUP BY part_no ORDER BY part_no",
+        (location, location, location))
+    return {r["part_no"]: int(r["q"]) for r in rows}
+
+
+def van_stock(services: Services, engineer_id: str) -> VanStock:
+    with services.db.read() as tx:
+        eng = tx.one("SELECT van_location FROM engineers WHERE id = ?", (engineer_id,))
+        if eng is None:
+            raise NotFound("unknown_engineer", f"no engineer {engineer_id!r}")
+        van = eng["van_location"] or f"van-{engineer_id}"
+        parts = good_stock(tx, van)
+        held = tx.query(
+            "SELECT part_no, serial, SUM(CASE WHEN to_location = ? THEN qty ELSE -qty END) AS q FROM movements "
+            "WHERE serial IS NOT NULL AND (to_location = ? OR from_location = ?) AND kind <> 'return_old' "
+            f"AND serial NOT IN ({OLD_SERIALS}) GROUP BY part_no, serial ORDER BY part_no, serial",
+            (van, van, van))
+        old = tx.query(
+            "SELECT m.part_no, m.serial, m.job_id FROM movements m WHERE m.kind = 'return_old' "
+            "AND m.serial IS NOT NULL AND m.to_location = ? ORDER BY m.part_no, m.serial", (van,))
+        old_here = [SerialLine(part_no=r["part_no"], serial=r["serial"], job_id=r["job_id"]) for r in old
+                    if serial_location(tx, r["part_no"], r["serial"]) == van]
+    return VanStock(engineer_id=engineer_id, location=van,
+                    parts=[StockLine(part_no=p, qty=q) for p, q in parts.items()],
+                    serials=[SerialLine(part_no=r["part_no"], serial=r["serial"]) for r in held if int(r["q"]) > 0],
+                    old_parts=old_here)
+
+
+# -- warranty claims -------------------------------------------------------
+
+def _claim(tx: Tx, row: Row) -> WarrantyClaim:
+    loc = serial_location(tx, row["part_no"], row["returned_serial"]) if row["returned_serial"] else None
+    return WarrantyClaim(id=row["id"], movement_id=row["movement_id"], job_id=row["job_id"], part_no=row["part_no"],
+                         serial=row["serial"], returned_serial=row["returned_serial"], status=row["status"],
+                         created_at=row["created_at"], decided_at=row["decided_at"], decided_by=row["decided_by"],
+                         comment=row["comment"], old_part_location=loc, old_part_returned=is_at_returns(tx, loc))
+
+
+def list_claims(services: Services, status: str | None = None, job_id: str | None = None,
+                limit: int = 200) -> list[WarrantyClaim]:
+    sql, params = "SELECT * FROM warranty_claims WHERE 1 = 1", []
+    if status:
+        if status not in ("open", "approved", "rejected"):
+            raise BadRequest("invalid_parameter", "status is open, approved or rejected")
+        sql += " AND status = ?"
+        params.append(status)
+    if job_id:
+        sql += " AND job_id = ?"
+        params.append(job_id)
+    with services.db.read() as tx:
+        return [_claim(tx, r) for r in tx.query(sql + " ORDER BY created_at, id LIMIT ?", [*params, limit])]
+
+
+def get_claim(services: Services, claim_id: str) -> WarrantyClaim:
+    with services.db.read() as tx:
+        row = tx.one("SELECT * FROM warranty_claims WHERE id = ?", (claim_id,))
+        if row is None:
+            raise NotFound("unknown_claim", f"no warranty claim {claim_id!r}")
+        return _claim(tx, row)
+
+
+def decide_claim(services: Services, claim_id: str, decision: ClaimStatus, by: str, comment: str) -> WarrantyClaim:
+    """Approve (only once the old part is at a returns location) or reject an open claim."""
+    now = services.clock()
+    with services.db.write() as tx:
+        row = tx.lock("SELECT * FROM warranty_claims WHERE id = ?", (claim_id,))
+        if row is None:
+            raise NotFound("unknown_claim", f"no warranty claim {claim_id!r}")
+        if row["status"] != "open":
+            raise Conflict("claim_decided", f"this claim is already {row['status']}")
+        if decision == "approved":
+            if not row["returned_serial"]:
+                raise Conflict("old_part_not_returned", "no old part serial was recorded for this claim")
+            loc = serial_location(tx, row["part_no"], row["returned_serial"])
+            if not is_at_returns(tx, loc):
+                raise Conflict("old_part_not_returned",
+                               f"old part {row['returned_serial']} is at {loc or 'no known location'}, "
+                               "not at a returns location", location=loc)
+        tx.execute("UPDATE warranty_claims SET status = ?, decided_at = ?, decided_by = ?, comment = ? WHERE id = ?",
+                   (decision, now, by, comment, claim_id))
+        fresh = tx.one("SELECT * FROM warranty_claims WHERE id = ?", (claim_id,))
+        assert fresh is not None
+        return _claim(tx, fresh)

@@ -1,0 +1,1 @@
+"""Back-office reconciliation: discrepancies derived from the records at read time."""

@@ -1,0 +1,61 @@
+"""HTTP for reconciliation: the discrepancy list (JSON or CSV) and resolving an item."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+from litestar import Controller, Response, get, post
+from litestar.params import Parameter
+
+from server.context import Services
+from server.domain.reconciliation import service
+from server.domain.reconciliation.service import Filters, ReconItem, ResolveReconIn
+from server.errors import BadRequest
+from server.security import Staff
+
+MAX_MS = 2**53
+
+try:  # litestar >= 2.2x names query parameters this way; older ones only with Parameter(query=...)
+    from litestar.params import QueryParameter
+
+    def _query(name: str, **kw: Any) -> Any:
+        return QueryParameter(name=name, **kw)
+except ImportError:  # pragma: no cover - older litestar
+    def _query(name: str, **kw: Any) -> Any:
+        return Parameter(query=name, **kw)
+
+
+class ReconciliationController(Controller):
+    """``GET /v1/reconciliation`` and ``POST /v1/reconciliation/{id}/resolve``."""
+
+    path = "/v1/reconciliation"
+    tags = ["reconciliation"]
+
+    @get("/", sync_to_thread=True)
+    def list_items(
+        self, services: Services, staff: Staff,
+        start: int | None = _query("from", default=None, ge=0, le=MAX_MS, description="created_at >= (epoch ms)"),
+        end: int | None = _query("to", default=None, ge=0, le=MAX_MS, description="created_at <= (epoch ms)"),
+        engineer: str | None = None, kind: str | None = Parameter(default=None, description="comma-separated kinds"),
+        status: str | None = None, format: str = "json",  # noqa: A002 - the public query parameter's name
+    ) -> Response[Any]:
+        if format not in ("json", "csv"):
+            raise BadRequest("invalid_parameter", "format is json or csv")
+        kinds = tuple(k.strip() for k in (kind or "").split(",") if k.strip())
+        items = service.reconcile(services, Filters(start=start, end=end, engineer_id=engineer, kinds=kinds,
+                                                    status=status))
+        if format == "csv":
+            return Response(content=service.to_csv(items), media_type="text/csv; charset=utf-8",
+                            headers={"content-disposition": 'attachment; filename="reconciliation.csv"'})
+        counts: dict[str, int] = {}
+        for i in items:
+            counts[i.kind] = counts.get(i.kind, 0) + 1
+        return Response(content={"items": msgspec.to_builtins(items), "counts": counts,
+                                 "open": sum(1 for i in items if i.status == "open"),
+                                 "generated_at": services.clock()})
+
+    @post("/{recon_id:str}/resolve", sync_to_thread=True, status_code=200)
+    def resolve(self, recon_id: str, data: ResolveReconIn, services: Services, staff: Staff) -> ReconItem:
+        staff.require("backoffice")
+        return service.resolve(services, recon_id, data.comment, staff.name)

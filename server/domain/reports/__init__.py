@@ -1,0 +1,1 @@
+"""Service-report PDFs made by the server for the back office."""
