@@ -21,6 +21,7 @@ import logging
 from typing import Any
 
 import msgspec
+import psycopg
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 
@@ -125,6 +126,10 @@ def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Respons
         return problem(400, code, str(exc.detail), errors=errors)
     if isinstance(exc, msgspec.ValidationError | msgspec.DecodeError):
         return problem(400, "invalid_body", str(exc))
+    if isinstance(exc, RecursionError):  # the decoder gave up on a body nested thousands deep
+        return problem(400, "invalid_body", "body is nested too deeply")
+    if isinstance(exc, OverflowError | psycopg.DataError):  # the database refused a value; the tx rolled back
+        return problem(400, "invalid_value", "a value is out of range or not storable (64-bit numbers, no NUL)")
     if isinstance(exc, HTTPException):
         if exc.status_code >= 500:
             log.error("HTTP %s on %s: %s", exc.status_code, request.url.path, exc.detail)

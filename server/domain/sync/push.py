@@ -76,6 +76,18 @@ from sync.storage import Row, Tx
 SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 TEXT_FIELDS = {"notes", "diagnosis", "resolution"}
 MAX_TEXT = 10_000
+INT64 = 2**63
+
+
+def unstorable_value(op: Op) -> str | None:
+    """Why an op cannot be stored as sent (a number beyond 64 bits, a NUL in text), or None."""
+    for name in op.__struct_fields__:
+        value = getattr(op, name)
+        if isinstance(value, int) and not isinstance(value, bool) and not -INT64 <= value < INT64:
+            return "number_out_of_range"
+        if isinstance(value, str) and "\x00" in value:
+            return "nul_in_text"
+    return None
 
 #: device status -> SLA event kind recorded on the ticket
 STATUS_EVENTS = {
@@ -178,6 +190,9 @@ class PushApplier:
 
     # -- dispatch ------------------------------------------------------
     def apply(self, op: Op) -> OpResult:
+        unstorable = unstorable_value(op)
+        if unstorable is not None:
+            return OpResult(op_id=op.op_id, result="rejected", reason=unstorable)
         row, view = self.job(op.job_id)
         refusal = check_ownership(view, self.auth.engineer_id)
         if refusal is not None:
