@@ -10,13 +10,20 @@ import pytest
 
 from schemas.wire import AnswerItem, Attach, MovePart, Op, SetStatus
 from server.context import Services
+from server.security import issue_staff_token
 from tests.support import RawDevice
 
 DAY_MS = 24 * 3600 * 1000
 
 
 def job_of(dev: RawDevice) -> dict[str, Any]:
-    return sorted(dev.jobs().values(), key=lambda j: j["id"])[0]
+    """The first job of the device's engineer, from the back-office API (not from a pull)."""
+    token = issue_staff_token(dev.services, "dispatcher")
+    tickets = dev.client.get("/v1/tickets", params={"engineer_id": dev.enrollment.engineer_id},
+                             headers={"authorization": f"Bearer {token}"}).json()
+    mine = dev.enrollment.engineer_id
+    jobs: list[dict[str, Any]] = [j for t in tickets for j in t["jobs"] if j["engineer_id"] == mine]
+    return sorted(jobs, key=lambda j: j["id"])[0]
 
 
 def recon(client: Any, hdr: dict[str, str], **params: Any) -> list[dict[str, Any]]:

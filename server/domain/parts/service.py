@@ -167,10 +167,19 @@ def open_claim(tx: Tx, movement_id: str, job_id: str, part_no: str, serial: str 
 # -- where serials are -----------------------------------------------------
 
 def serial_location(tx: Tx, part_no: str, serial: str) -> str | None:
-    """The location a serial was last moved to (None when consumed or unknown)."""
-    row = tx.one("SELECT to_location FROM movements WHERE part_no = ? AND serial = ? "
-                 "ORDER BY recorded_at DESC, at DESC, id DESC LIMIT 1", (part_no, serial))
-    return None if row is None else row["to_location"]
+    """Where a serial is now: the location the ledger nets it at (None when consumed or unknown).
+
+    Netting in and out per location, not taking the "last" movement, so two
+    movements recorded in the same millisecond cannot be read in the wrong order.
+    """
+    row = tx.one(
+        "SELECT loc, SUM(q) AS n FROM ("
+        " SELECT to_location AS loc, qty AS q FROM movements"
+        " WHERE part_no = ? AND serial = ? AND to_location IS NOT NULL"
+        " UNION ALL SELECT from_location AS loc, -qty AS q FROM movements"
+        " WHERE part_no = ? AND serial = ? AND from_location IS NOT NULL"
+        ") x GROUP BY loc HAVING SUM(q) > 0 ORDER BY SUM(q) DESC, loc LIMIT 1", (part_no, serial, part_no, serial))
+    return None if row is None else str(row["loc"])
 
 
 def is_at_returns(tx: Tx, location: str | None) -> bool:
