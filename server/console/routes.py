@@ -53,7 +53,8 @@ DONE_MESSAGES: Final = {
     "ticket_created": "Ticket created.", "job_added": "Job created and dispatched.",
     "reassigned": "Job reassigned; the previous engineer's tablet drops it on its next sync.",
     "resolved": "Conflict resolved; the outcome reaches the engineer's tablet on its next sync.",
-    "recon_resolved": "Discrepancy marked resolved.", "revoked": "Device revoked; it can no longer sync.",
+    "recon_resolved": "Discrepancy marked resolved.", "claim_approved": "Warranty claim approved.",
+    "claim_rejected": "Warranty claim rejected.", "revoked": "Device revoked; it can no longer sync.",
 }
 Form = dict[str, str]
 
@@ -331,19 +332,15 @@ async def resolve_conflict(request: Request[Any, Any, Any], services: Services, 
 
 def _recon_data(services: Services, status: str, kind: str, engineer: str) -> dict[str, Any]:
     items = recon.list_items(services, status, kind, engineer)
-    names = {e: n for e, n in views.board_engineers(services)}
+    names = dict(views.board_engineers(services))
     for i in items:
-        i["engineer"] = names.get(i.get("engineer_id") or "", i.get("engineer_id") or "—")
+        ids = i.get("engineer_ids") or ([i["engineer_id"]] if i.get("engineer_id") else [])
+        i["engineer"] = ", ".join(names.get(e, e) for e in ids) or "—"
         i["created"] = views.fmt_time(i["created_at"])
-        i["summary"] = views.record_summary(i.get("records", []))
+        i["lines"] = views.record_summary(i.get("records", []))
         i["history_view"] = [{**h, "when": views.fmt_time(h.get("at"))} for h in i.get("history", [])
                              if isinstance(h, dict)]
-    warranty = [i for i in recon.list_items(services, "open") if "warranty" in i["kind"]]
-    for w in warranty:
-        w["engineer"] = names.get(w.get("engineer_id") or "", w.get("engineer_id") or "—")
-        w["created"] = views.fmt_time(w["created_at"])
-        w["summary"] = views.record_summary(w.get("records", []))
-    return {"items": items, "warranty": warranty, "kinds": recon.kinds(services),
+    return {"items": items, "warranty": recon.warranty_claims(services), "kinds": recon.KINDS,
             "engineers": sorted(names.items(), key=lambda kv: kv[1]),
             "filters": {"status": status, "kind": kind, "engineer": engineer},
             "csv_query": urlencode({"status": status, "kind": kind, "engineer": engineer})}
@@ -361,10 +358,10 @@ async def reconciliation(request: Request[Any, Any, Any], services: Services, st
 async def reconciliation_csv(request: Request[Any, Any, Any], services: Services, status: str = "all",
                              kind: str = "", engineer: str = "") -> Response[str]:
     await session_of(request, services, "backoffice")
-    items = await in_thread(recon.list_items, services, status, kind, engineer)
-    return Response(content=recon.export_csv(items), media_type="text/csv; charset=utf-8",
+    text = await in_thread(recon.export_csv, services, status, kind, engineer)
+    return Response(content=text, media_type="text/csv; charset=utf-8",
                     headers={"content-disposition": 'attachment; filename="reconciliation.csv"',
-                             "cache-control": "no-store"})
+                             "cache-control": "no-store", "x-content-type-options": "nosniff"})
 
 
 @post("/reconciliation/{item_id:str}/resolve", include_in_schema=False, status_code=303)
@@ -372,12 +369,25 @@ async def resolve_item(request: Request[Any, Any, Any], services: Services, item
     s = await session_of(request, services, "backoffice")
     form = await read_form(request, s.csrf)
     try:
-        await in_thread(recon.resolve, services, item_id, form.get("comment", ""), s.staff.name)
+        await in_thread(recon.resolve, services, item_id, form, s.staff.name)
     except DomainError as exc:
         data = await in_thread(_recon_data, services, "open", "", "")
         return page(request, services, s, "reconciliation.html", {**data, "error_id": item_id},
                     status=exc.status, error=exc.detail, form=form)
     return redirect("/reconciliation", done="recon_resolved")
+
+
+@post("/warranty/{claim_id:str}/decide", include_in_schema=False, status_code=303)
+async def decide_claim(request: Request[Any, Any, Any], services: Services, claim_id: str) -> Response[Any]:
+    s = await session_of(request, services, "backoffice")
+    form = await read_form(request, s.csrf)
+    try:
+        decision = await in_thread(recon.decide_claim, services, claim_id, form, s.staff.name)
+    except DomainError as exc:
+        data = await in_thread(_recon_data, services, "open", "", "")
+        return page(request, services, s, "reconciliation.html", {**data, "error_id": claim_id},
+                    status=exc.status, error=exc.detail, form=form)
+    return redirect("/reconciliation", done=f"claim_{decision}")
 
 
 # -- devices ---------------------------------------------------------------------------------------------
@@ -443,5 +453,5 @@ def console_router() -> Router:
     return Router(path="/", route_handlers=[
         home, login_form, login, logout, tickets_board, create_ticket, ticket_detail, add_job, reassign_job,
         job_page, blob, conflicts_page, resolve_conflict, reconciliation, reconciliation_csv, resolve_item,
-        devices_page, enroll_token, revoke_device, sla_page, live, static,
+        decide_claim, devices_page, enroll_token, revoke_device, sla_page, live, static,
     ], exception_handlers={Exception: console_error}, include_in_schema=False)

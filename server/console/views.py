@@ -355,7 +355,7 @@ def conflicts_page(services: Services, status: str) -> dict[str, Any]:
             values.append({"i": i, "value": _conflict_value(v.get("value")), "raw": v.get("value"), "who": who,
                            "at": fmt_time(v.get("at")) if v.get("at") else "—", "note": v.get("note") or "",
                            "applied": c.applied == v})
-        out.append({"c": c, "values": values, "job": jobs.get(c.job_id), "created": fmt_time(c.created_at),
+        out.append({"c": c, "vals": values, "job": jobs.get(c.job_id), "created": fmt_time(c.created_at),
                     "resolved": fmt_time(c.resolved_at) if c.resolved_at else "", "key": c.key.replace("_", " "),
                     "merge_allowed": c.kind in ("answer", "field")})
     return {"items": out, "status": status}
