@@ -140,6 +140,12 @@ def cmd_verify(args: argparse.Namespace) -> int:
     return run_cli(args)
 
 
+def cmd_loadtest(args: argparse.Namespace) -> int:
+    from server.loadtest import run_cli
+
+    return run_cli(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="fieldsync", description="Offline-first field-service backend.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -181,6 +187,15 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--server-key", help="hex or base64 server public key to trust (default: the one embedded)")
     v.add_argument("--json", action="store_true")
     v.set_defaults(func=cmd_verify)
+
+    lt = sub.add_parser("loadtest", help="device sessions pushing and pulling; throughput, p50/p99, errors, RSS")
+    lt.add_argument("--sessions", type=int, default=500)
+    lt.add_argument("--seconds", type=float, default=60.0)
+    lt.add_argument("--url", default=None, help="a running server (default: start one on a temporary SQLite file)")
+    lt.add_argument("--db", default=None, help="the server's database URL (required with --url)")
+    lt.add_argument("--server-pid", type=int, default=None, help="sample this process's RSS (with --url)")
+    lt.add_argument("--json", action="store_true")
+    lt.set_defaults(func=cmd_loadtest)
 
     a = sub.add_parser("admin", help="operator tasks").add_subparsers(dest="admin", required=True)
     x = a.add_parser("seed-demo", help="load demo data into an empty database")
