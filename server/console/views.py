@@ -62,6 +62,13 @@ def fmt_dur(ms: int | None) -> str:
     return f"{sec}s"
 
 
+def fmt_short(ms: int | None) -> str:
+    """Epoch ms as ``11-21 14:03`` (UTC) for dense cells."""
+    if ms is None:
+        return "—"
+    return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%m-%d %H:%M")
+
+
 def clock_class(state: str, fraction: float, breached: bool) -> str:
     """The colour class of one SLA clock: ok, w50, w75, breached, paused, met, late, idle."""
     if state == "met":
@@ -88,7 +95,7 @@ def target_view(name: str, t: SlaTarget, now: int) -> dict[str, Any]:
     cls = clock_class(t.state, t.elapsed_fraction, t.breached)
     left = (t.due_at - now) if t.due_at is not None and t.state in ("running", "paused", "breached") else None
     return {"name": name, "label": TARGET_LABELS.get(name, name), "state": t.state, "cls": cls,
-            "status": clock_label(cls), "due_at": t.due_at, "due": fmt_time(t.due_at), "met_at": fmt_time(t.met_at),
+            "status": clock_label(cls), "due_at": t.due_at, "due": fmt_short(t.due_at), "met_at": fmt_short(t.met_at),
             "left_ms": left, "left": _left_text(left), "ticking": t.state in ("running", "breached"),
             "pct": min(100, max(0, round(t.elapsed_fraction * 100))), "provisional": t.provisional,
             "paused": fmt_dur(t.paused_seconds * 1000) if t.paused_seconds else ""}
@@ -109,13 +116,19 @@ def board_engineers(services: Services) -> list[tuple[str, str]]:
     return sorted(_engineers(services).items(), key=lambda kv: kv[1])
 
 
+def _clip(v: Any, n: int = 16) -> str:
+    text = str(v)
+    return text if len(text) <= n else text[: n - 1] + "…"
+
+
 def record_summary(records: Any) -> list[str]:
     """One short line per record of a reconciliation item (movement, sign-off, stock ...)."""
     out = []
     for r in records if isinstance(records, list) else [records]:
         if isinstance(r, dict):
-            parts = [f"{k}={v}" for k, v in r.items() if v not in (None, "", [], {}) and k not in ("id",)]
-            out.append(", ".join(parts[:8]))
+            parts = [f"{k}={_clip(v)}" for k, v in r.items()
+                     if v not in (None, "", [], {}) and k not in ("id", "type", "engineer_id", "device_id")]
+            out.append(f"{r.get('type', 'record')}: " + ", ".join(parts[:8]))
         else:
             out.append(str(r))
     return out[:10]
@@ -216,7 +229,7 @@ def ticket_page(services: Services, ticket_id: str) -> dict[str, Any]:
     clocks = [target_view(n, t.sla[n], now) for n in TARGETS if n in t.sla]
     return {"t": t, "clocks": clocks, "provisional": any(c["provisional"] for c in clocks),
             "jobs": [{"j": j, "engineer": names.get(j.engineer_id, j.engineer_id)} for j in t.jobs],
-            "timeline": [_event_view(e, names) for e in reversed(t.timeline)],
+            "timeline": [_event_view(e, names, _device_names(services)) for e in reversed(t.timeline)],
             "engineers": sorted(names.items(), key=lambda kv: kv[1]),
             "templates": [tp.id for tp in catalog.list_templates(services)]}
 
@@ -234,13 +247,28 @@ def reassign(services: Services, job_id: str, form: dict[str, str], by: str) -> 
     return tickets.assign_job(services, job_id, AssignIn(engineer_id=engineer), by).id
 
 
-def _event_view(e: Any, names: dict[str, str]) -> dict[str, Any]:
+HIDDEN_EVENT_KEYS = {"op_id", "hlc"}
+
+
+def _device_names(services: Services) -> dict[str, str]:
+    with services.db.read() as tx:
+        return {r["id"]: r["name"] for r in tx.query("SELECT id, name FROM devices")}
+
+
+def _event_view(e: Any, names: dict[str, str], devices: dict[str, str] | None = None) -> dict[str, Any]:
     skew = (e.device_time - e.corrected_time) if e.device_time is not None and e.corrected_time is not None else None
-    data = {k: names.get(v, v) if isinstance(v, str) else v for k, v in (e.data or {}).items()}
+    data = {k.replace("_id", "").replace("_", " "): names.get(v, v) if isinstance(v, str) else v
+            for k, v in (e.data or {}).items() if k not in HIDDEN_EVENT_KEYS}
+    source = e.source
+    if source.startswith("device:") and devices:
+        source = "tablet " + devices.get(source.removeprefix("device:"), source.removeprefix("device:"))
+    elif source.startswith("staff:"):
+        source = source.removeprefix("staff:")
     return {"kind": e.kind.replace("_", " "), "raw_kind": e.kind, "at": fmt_time(e.at), "job_id": e.job_id,
             "device_time": fmt_time(e.device_time) if e.device_time is not None else "",
             "corrected_time": fmt_time(e.corrected_time) if e.corrected_time is not None else "",
-            "received": fmt_time(e.received_at), "source": e.source, "skew": fmt_dur(skew) if skew else "",
+            "received": fmt_time(e.received_at), "source": source,
+            "skew": fmt_dur(skew) if skew is not None and abs(skew) >= 1000 else "",
             "skew_sign": "ahead" if skew and skew > 0 else "behind", "data": data}
 
 
@@ -281,7 +309,7 @@ def job_page(services: Services, job_id: str) -> dict[str, Any]:
     return {"job": job, "ticket": t, "engineer": names.get(job["engineer_id"], job["engineer_id"]),
             "answers": answers, "missing": missing, "parts": parts, "photos": photos,
             "evidence_missing": d["evidence_missing"], "signoff": sig,
-            "timeline": [_event_view(_event_struct(e), names) for e in d["timeline"]],
+            "timeline": [_event_view(_event_struct(e), names, _device_names(services)) for e in d["timeline"]],
             "conflicts": d["conflicts"], "devices": devs}
 
 
@@ -508,7 +536,7 @@ def sla_page(services: Services, target: str, weeks: int) -> dict[str, Any]:
 
 def weekly_chart(weeks: list[dict[str, Any]]) -> dict[str, Any]:
     """Grouped stacked bars: per week, one bar per priority, met (bottom) and breached (top)."""
-    width, height, left, bottom, top = 760, 240, 34, 36, 12
+    width, height, left, bottom, top = 1000, 230, 34, 36, 12
     plot_h = height - bottom - top
     peak = max([c["met"] + c["breached"] for w in weeks for c in w["cells"].values()] + [1])
     scale = _nice(peak)
@@ -539,7 +567,7 @@ def weekly_chart(weeks: list[dict[str, Any]]) -> dict[str, Any]:
 
 def hbar_chart(rows: list[tuple[str, dict[str, int]]]) -> dict[str, Any]:
     """Horizontal stacked bars, one per engineer: met, breached, still open."""
-    width, label_w, row_h = 760, 130, 26
+    width, label_w, row_h = 1000, 130, 26
     peak = max([c["met"] + c["breached"] + c["open"] for _, c in rows] + [1])
     scale = _nice(peak)
     plot_w = width - label_w - 40

@@ -214,7 +214,8 @@ def test_clock_changes_state_on_the_open_board_after_a_tablet_syncs(console: Con
     svc = _db(live)
     with svc.db.write() as tx:
         tx.execute("INSERT INTO attachments (job_id, sha256, kind, size, content_type, device_id, at) "
-                   "VALUES (?, ?, 'photo', 1234, 'image/jpeg', ?, ?)", (job_id, "ab" * 32, tablet.device_id, 1))
+                   "VALUES (?, ?, 'photo', 1234, 'image/jpeg', ?, ?)", (job_id, "ab" * 32, tablet.device_id,
+                                                                        svc.clock()))
     svc.db.close()
     c.go(f"/jobs/{job_id}")
     assert "Evidence missing: 1 attachment" in c.page.locator("#evidence-banner").inner_text()

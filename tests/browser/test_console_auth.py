@@ -1,0 +1,74 @@
+"""Console sign-in without a browser: password hashing, staff users, sessions and the ``admin user`` CLI.
+
+These run on both storage backends (the ``services`` fixture) and need no Chromium.
+"""
+
+from __future__ import annotations
+
+import io
+import sys
+
+import pytest
+
+from server.console import auth
+from server.context import Services
+from server.errors import BadRequest, Unauthorized
+from server.security import issue_staff_token
+
+
+def test_passwords_are_stored_as_salted_scrypt_hashes() -> None:
+    one, two = auth.hash_password("hunter2hunter2"), auth.hash_password("hunter2hunter2")
+    assert one.startswith("scrypt$16384$8$1$") and one != two, "a fresh salt per hash"
+    assert auth.verify_password("hunter2hunter2", one)
+    assert not auth.verify_password("hunter2hunter3", one)
+    assert not auth.verify_password("x", "not-a-hash")
+
+
+def test_user_sign_in_session_and_password_reset(services: Services) -> None:
+    assert auth.set_user(services, "dora", "dispatcher", "long enough pw") is True
+    with pytest.raises(Unauthorized):
+        auth.sign_in(services, name="dora", password="wrong password")
+    with pytest.raises(Unauthorized):
+        auth.sign_in(services, name="nobody", password="long enough pw")
+    raw = auth.sign_in(services, name="dora", password="long enough pw")
+    session = auth.current_session(services, raw)
+    assert session is not None and session.staff.role == "dispatcher" and session.csrf == auth.csrf_for(raw)
+    with services.db.read() as tx:
+        stored = tx.query("SELECT token_hash FROM console_sessions")
+    assert raw not in {r["token_hash"] for r in stored}, "only the hash of the cookie is stored"
+
+    assert auth.set_user(services, "dora", "backoffice", "another long pw") is False
+    assert auth.current_session(services, raw) is None, "a password reset ends the user's sessions"
+    auth.close_session(services, auth.sign_in(services, name="dora", password="another long pw"))
+
+
+def test_sessions_opened_with_a_staff_token_end_when_it_is_revoked(services: Services) -> None:
+    token = issue_staff_token(services, "admin", "ops")
+    raw = auth.sign_in(services, token=token)
+    assert auth.current_session(services, raw) is not None
+    with services.db.write() as tx:
+        tx.execute("UPDATE staff_tokens SET revoked_at = 1 WHERE role = 'admin'")
+    assert auth.current_session(services, raw) is None
+
+
+@pytest.mark.parametrize(("name", "role", "password", "code"), [
+    ("ok-name", "admin", "short", "weak_password"),
+    ("bad name!", "admin", "long enough pw", "invalid_name"),
+    ("ok-name", "root", "long enough pw", "invalid_role"),
+])
+def test_bad_users_are_refused(services: Services, name: str, role: str, password: str, code: str) -> None:
+    with pytest.raises(BadRequest) as err:
+        auth.set_user(services, name, role, password)
+    assert err.value.code == code
+
+
+def test_admin_user_cli_reads_the_password_from_stdin(tmp_path, monkeypatch, capsys) -> None:  # type: ignore[no-untyped-def]
+    from server.cli import main
+
+    db = f"sqlite:///{tmp_path / 'cli.db'}"
+    monkeypatch.setattr(sys, "stdin", io.StringIO("s3cret-enough\n"))
+    assert main(["admin", "user", "--name", "ops", "--role", "backoffice", "--db", db]) == 0
+    assert "created user ops (backoffice)" in capsys.readouterr().out
+    monkeypatch.setattr(sys, "stdin", io.StringIO("short\n"))
+    assert main(["admin", "user", "--name", "ops", "--role", "backoffice", "--db", db]) == 2
+    assert "8 to 1024 characters" in capsys.readouterr().err
