@@ -194,6 +194,7 @@ def build_parser() -> argparse.ArgumentParser:
     lt.add_argument("--url", default=None, help="a running server (default: start one on a temporary SQLite file)")
     lt.add_argument("--db", default=None, help="the server's database URL (required with --url)")
     lt.add_argument("--server-pid", type=int, default=None, help="sample this process's RSS (with --url)")
+    lt.add_argument("--workers", type=int, default=1, help="server worker processes when the command starts it")
     lt.add_argument("--json", action="store_true")
     lt.set_defaults(func=cmd_loadtest)
 

@@ -68,6 +68,7 @@ class Stats:
     latencies: dict[str, list[float]] = field(default_factory=dict)
     errors: Counter[str] = field(default_factory=Counter)
     ops: int = 0
+    retries: int = 0
 
     def add(self, kind: str, seconds: float) -> None:
         self.latencies.setdefault(kind, []).append(seconds)
@@ -164,7 +165,14 @@ async def _post(client: httpx.AsyncClient, stats: Stats, kind: str, path: str, b
         headers["authorization"] = f"Device {token}"
     started = time.perf_counter()
     try:
-        r = await client.post(path, content=body, headers=headers)
+        try:
+            r = await client.post(path, content=body, headers=headers)
+        except (httpx.ReadError, httpx.RemoteProtocolError):
+            # the server closed an idle keep-alive connection as we reused it: send again once, as a tablet
+            # would on its next sync (safe: pushes are exactly-once, pulls and challenges are reads)
+            stats.retries += 1
+            started = time.perf_counter()
+            r = await client.post(path, content=body, headers=headers)
     except httpx.HTTPError as exc:
         stats.errors[f"{kind}:{type(exc).__name__}"] += 1
         return None
@@ -266,12 +274,13 @@ async def drive(url: str, devices: list[LoadDevice], seconds: float, server_pid:
             "requests_per_s": round(requests / elapsed, 1), "ops_pushed": stats.ops,
             "ops_per_s": round(stats.ops / elapsed, 1), "latency": latency,
             "errors": dict(sorted(stats.errors.items())), "error_count": sum(stats.errors.values()),
+            "keepalive_retries": stats.retries,
             "rss_kib": {"first": rss[0] if rss else None, "max": max(rss) if rss else None,
                         "last": rss[-1] if rss else None, "samples": samples}}
 
 
 def run_load(sessions: int, seconds: float, url: str | None = None, db_url: str | None = None,
-             server_pid: int | None = None) -> dict[str, Any]:
+             server_pid: int | None = None, workers: int = 1) -> dict[str, Any]:
     """Provision, (start a server,) drive, stop; return the report."""
     tmp: tempfile.TemporaryDirectory[str] | None = None
     proc: subprocess.Popen[bytes] | None = None
@@ -284,10 +293,11 @@ def run_load(sessions: int, seconds: float, url: str | None = None, db_url: str 
         devices = provision(db_url, sessions)
         if url is None:
             port = free_port()
-            proc = start_server(db_url, port)
+            proc = start_server(db_url, port, workers)
             url, server_pid = f"http://127.0.0.1:{port}", proc.pid
         report = asyncio.run(drive(url, devices, seconds, server_pid))
         report["url"] = url
+        report["workers"] = workers if proc is not None else None
         report["db"] = db_url.split("?")[0] if db_url.startswith("sqlite") else "postgresql"
         return report
     finally:
@@ -303,7 +313,8 @@ def run_load(sessions: int, seconds: float, url: str | None = None, db_url: str 
 
 def format_report(r: dict[str, Any]) -> str:
     """Human-readable summary."""
-    lines = [f"loadtest: {r['sessions']} sessions for {r['seconds']} s against {r['url']} ({r['db']})",
+    lines = [f"loadtest: {r['sessions']} sessions for {r['seconds']} s against {r['url']} ({r['db']}, "
+             f"workers {r['workers'] or '?'})",
              f"throughput: {r['requests_per_s']} requests/s, {r['ops_per_s']} ops/s "
              f"({r['requests']} requests, {r['ops_pushed']} ops)"]
     for kind, s in r["latency"].items():
@@ -313,7 +324,8 @@ def format_report(r: dict[str, Any]) -> str:
         mib = [round(k / 1024, 1) for _, k in rss["samples"]]
         lines.append(f"server RSS MiB: first {mib[0]}, max {max(mib)}, last {mib[-1]}; "
                      f"samples {mib[:: max(1, len(mib) // 12)]}")
-    lines.append(f"errors: {r['error_count']} {r['errors'] or ''}".rstrip())
+    lines.append(f"errors: {r['error_count']} {r['errors'] or ''}".rstrip()
+                 + f" (keep-alive resends: {r['keepalive_retries']})")
     return "\n".join(lines)
 
 
@@ -323,7 +335,8 @@ def run_cli(args: argparse.Namespace) -> int:
         print("error: --sessions and --seconds must be positive", file=sys.stderr)
         return 2
     try:
-        report = run_load(args.sessions, args.seconds, url=args.url, db_url=args.db, server_pid=args.server_pid)
+        report = run_load(args.sessions, args.seconds, url=args.url, db_url=args.db, server_pid=args.server_pid,
+                          workers=args.workers)
     except (ValueError, RuntimeError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -343,6 +356,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--url", default=None, help="a running server (default: start one on a temporary SQLite file)")
     p.add_argument("--db", default=None, help="the server's database URL (required with --url)")
     p.add_argument("--server-pid", type=int, default=None, help="sample this process's RSS (with --url)")
+    p.add_argument("--workers", type=int, default=1, help="server worker processes when the command starts it")
     p.add_argument("--json", action="store_true")
 
 
