@@ -45,6 +45,14 @@ class Tx(Protocol):
         """Select one row and hold a write lock on it until the end of the transaction."""
         ...
 
+    def lock_all(self, sql: str, params: Params = ()) -> list[Row]:
+        """Select rows and hold write locks on all of them until the end of the transaction.
+
+        One round trip for a batch (a change-set's jobs); give the query an
+        ``ORDER BY`` so concurrent transactions take the locks in the same order.
+        """
+        ...
+
     def current_xid(self) -> int:
         """The id of this transaction for the change feed (0 where commits are serial)."""
         ...
@@ -65,7 +73,10 @@ class Database(Protocol):
         ...
 
     def visible_xid_limit(self, tx: Tx) -> int | None:
-        """Change-feed rows with ``xid`` below this are all committed or aborted (None = no limit)."""
+        """Change-feed rows with ``xid`` below this can no longer appear (None = no limit).
+
+        Call it first in a read transaction, before the queries that read the feed.
+        """
         ...
 
     def try_leader_lock(self, name: str) -> bool:

@@ -2,8 +2,12 @@
 
 Several stateless server processes can share one database.  Row locks
 (``SELECT ... FOR UPDATE``) serialise pushes from one device and writes to one
-job; the change feed records each row's transaction id so that a pull never
-skips a change when transactions commit out of order (see ``visible_xid_limit``).
+job.  The change feed records each row's transaction id so that a pull never
+skips a change when transactions commit out of order: every write transaction
+first takes a shared advisory lock (before it has a transaction id), and a
+reader only returns rows below the smallest transaction id of a writer still
+in flight (``visible_xid_limit``).  Unrelated long transactions elsewhere in the
+database do not hold pulls back.
 Leadership for the SLA scheduler is a session-level advisory lock held on a
 dedicated connection: when the holding process dies its lock goes with it.
 """
@@ -12,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
+import zlib
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from functools import lru_cache
@@ -23,6 +28,20 @@ from psycopg_pool import ConnectionPool
 
 from sync.storage.base import Dialect, Params, Row, StorageError
 from sync.storage.schema import migrate
+
+
+CEILING_SQL = """
+WITH s AS (SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint AS xmax),
+w AS (
+  SELECT t.transactionid::text::bigint AS x
+  FROM pg_locks a JOIN pg_locks t ON t.pid = a.pid AND t.locktype = 'transactionid'
+    AND t.mode = 'ExclusiveLock' AND t.granted
+  WHERE a.locktype = 'advisory' AND a.classid = 0 AND a.objid = %s AND a.objsubid = 1 AND a.granted
+)
+SELECT s.xmax, (SELECT min(CASE WHEN w.x <= (s.xmax & 4294967295) THEN ((s.xmax >> 32) << 32) | w.x
+                           ELSE (((s.xmax >> 32) - 1) << 32) | w.x END) FROM w) AS writer
+FROM s
+"""
 
 
 @lru_cache(maxsize=1024)
@@ -65,6 +84,9 @@ class PostgresTx:
     def lock(self, sql: str, params: Params = ()) -> Row | None:
         return self.one(sql + " FOR UPDATE", params)
 
+    def lock_all(self, sql: str, params: Params = ()) -> list[Row]:
+        return self.query(sql + " FOR UPDATE", params)
+
     def current_xid(self) -> int:
         if self._xid is None:
             row = self.conn.execute("SELECT pg_current_xact_id()::text::bigint").fetchone()
@@ -100,6 +122,8 @@ class PostgresDatabase:
         except Exception as exc:  # psycopg_pool raises PoolTimeout
             self.pool.close()
             raise StorageError(f"cannot reach PostgreSQL at {self._redacted()}: {exc}") from exc
+        # the advisory lock every write transaction holds while it may add to the change feed
+        self.feed_key = zlib.crc32((self.schema or "public").encode()) & 0x7FFFFFFF
         self._leader_conn: psycopg.Connection[Any] | None = None
         self._leader_lock = threading.Lock()
         with self.write() as tx:
@@ -130,20 +154,30 @@ class PostgresDatabase:
     def write(self) -> Iterator[PostgresTx]:
         with self.pool.connection() as conn:
             with conn.transaction():
+                # taken before the transaction has an id, so readers see every feed writer in flight
+                conn.execute("SELECT pg_advisory_xact_lock_shared(%s)", (self.feed_key,))
                 yield PostgresTx(conn)
 
     @contextmanager
     def read(self) -> Iterator[PostgresTx]:
+        """A read transaction; each statement sees the data committed when it starts (READ COMMITTED)."""
         with self.pool.connection() as conn:
-            conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
             try:
                 yield PostgresTx(conn)
             finally:
                 conn.rollback()
 
     def visible_xid_limit(self, tx: Any) -> int | None:
-        row = tx.one("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS xmin")
-        return int(row["xmin"]) if row else None
+        """Smallest transaction id of a feed writer still in flight, else the next id to be assigned.
+
+        Must run before the statements that read the feed (their snapshots are taken after it): a
+        writer that was not yet in flight here gets a larger id than any row those statements see.
+        """
+        row = tx.conn.execute(CEILING_SQL, (self.feed_key,)).fetchone()
+        if row is None:
+            return None
+        xmax, writer = int(row[0]), row[1]
+        return xmax if writer is None else min(xmax, int(writer))
 
     def try_leader_lock(self, name: str) -> bool:
         key = int.from_bytes(hashlib.sha256(f"{self.schema}:{name}".encode()).digest()[:8], "big", signed=True)

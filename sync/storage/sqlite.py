@@ -49,6 +49,9 @@ class SqliteTx:
         # BEGIN IMMEDIATE already holds the database write lock.
         return self.one(sql, params)
 
+    def lock_all(self, sql: str, params: Params = ()) -> list[Row]:
+        return self.query(sql, params)
+
     def current_xid(self) -> int:
         return 0
 

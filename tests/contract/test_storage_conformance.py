@@ -154,3 +154,24 @@ def test_pull_cursor_never_skips_a_change_committed_out_of_order(pg_url: str) ->
         assert sorted(c.id for c in changes) == ["j-fast", "j-slow"]
     finally:
         db.close()
+
+
+def test_an_unrelated_long_transaction_does_not_hold_pulls_back(pg_url: str) -> None:
+    """A psql session left open with a write elsewhere in the database must not stall every tablet's sync."""
+    import psycopg
+
+    from tests.conftest import PG_BASE
+
+    db = open_database(pg_url)
+    outsider = psycopg.connect(PG_BASE)
+    try:
+        outsider.execute("CREATE TEMP TABLE scratch (x int)")
+        outsider.execute("INSERT INTO scratch VALUES (1)")
+        outsider.execute("SELECT pg_current_xact_id()")  # holds an xid, never commits during the test
+        with db.write() as tx:
+            emit(tx, "all", "job", "j-after", {"n": 1})
+        changes, _, _ = read_feed(db, ["all"], "", 100)
+        assert [c.id for c in changes] == ["j-after"]
+    finally:
+        outsider.close()
+        db.close()
