@@ -13,7 +13,6 @@ from schemas.domain import Job, Movement
 from server.feed import emit_many, engineer_scope
 from sync.storage import Row, Tx
 
-JOB_FIELDS = ("notes", "diagnosis", "resolution", "remote")
 
 
 def loads(text: str | None, default: Any = None) -> Any:
@@ -46,7 +45,8 @@ def job_feed_data(row: Row, ticket: Row, tx: Tx | None = None) -> dict[str, Any]
     data: dict[str, Any] = {
         "id": row["id"], "ticket_id": row["ticket_id"], "engineer_id": row["engineer_id"], "status": row["status"],
         "hold_reason": row["hold_reason"], "notes": row["notes"], "diagnosis": row["diagnosis"],
-        "resolution": row["resolution"], "remote": bool(row["remote"]), "template_id": row["template_id"],
+        "resolution": row["resolution"], "remote": bool(row["remote"]), "rating": row["rating"],
+        "customer_comment": row["customer_comment"], "template_id": row["template_id"],
         "template_version": row["template_version"], "scheduled_start": row["scheduled_start"],
         "scheduled_end": row["scheduled_end"], "signed_off": bool(row["signed_off"]),
         "field_hlc": {k: v.get("hlc", 0) for k, v in meta.items()},

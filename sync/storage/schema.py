@@ -44,6 +44,7 @@ CREATE TABLE jobs (id TEXT PRIMARY KEY, ticket_id TEXT NOT NULL, engineer_id TEX
   status TEXT NOT NULL, hold_reason TEXT, scheduled_start {big}, scheduled_end {big},
   remote INTEGER NOT NULL DEFAULT 0, notes TEXT NOT NULL DEFAULT '', diagnosis TEXT NOT NULL DEFAULT '',
   resolution TEXT NOT NULL DEFAULT '', template_id TEXT, template_version INTEGER,
+  rating INTEGER, customer_comment TEXT NOT NULL DEFAULT '',
   field_meta TEXT NOT NULL DEFAULT '{{}}', signed_off INTEGER NOT NULL DEFAULT 0,
   created_at {big} NOT NULL, updated_at {big} NOT NULL);
 CREATE INDEX jobs_ticket ON jobs (ticket_id);

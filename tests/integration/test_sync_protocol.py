@@ -291,3 +291,15 @@ def test_oversized_and_garbage_bodies_are_refused(ana: RawDevice, app_client: An
     r = app_client.post("/v1/sync/pull", content=encode(PullRequest(cursor="not.a.cursor")), headers=ana.headers)
     assert r.status_code == 400 and r.json()["code"] == "bad_cursor"
     assert snapshot(services) == before
+
+
+def test_customer_rating_and_comment_fields_are_validated_and_synced(ana: RawDevice) -> None:
+    job = first_job(ana)
+    receipt = ana.push([
+        SetField(**ana.stamp(), job_id=job["id"], field="rating", value=4),
+        SetField(**ana.stamp(), job_id=job["id"], field="customer_comment", value="Quick and tidy"),
+        SetField(**ana.stamp(), job_id=job["id"], field="rating", value=9),
+    ])
+    assert [r.result for r in receipt.results] == ["applied", "applied", "rejected"]
+    pulled = ana.jobs()[job["id"]]
+    assert pulled["rating"] == 4 and pulled["customer_comment"] == "Quick and tidy"

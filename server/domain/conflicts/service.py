@@ -18,7 +18,7 @@ from server.feed import emit, engineer_scope
 from sync.core import hlc as hlc_mod
 from sync.storage import Row, Tx
 
-TEXT_FIELDS = {"notes", "diagnosis", "resolution"}
+TEXT_FIELDS = {"notes", "diagnosis", "resolution", "customer_comment"}
 
 
 def conflict_from_row(r: Row) -> ConflictRecord:

@@ -74,7 +74,7 @@ from sync.core.signoff import verify_signature as verify_sig
 from sync.storage import Row, Tx
 
 SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
-TEXT_FIELDS = {"notes", "diagnosis", "resolution"}
+TEXT_FIELDS = {"notes", "diagnosis", "resolution", "customer_comment"}
 MAX_TEXT = 10_000
 INT64 = 2**63
 
@@ -259,6 +259,10 @@ class PushApplier:
                 return Outcome("rejected", False, "invalid_value")
         elif op.field == "remote":
             if not isinstance(op.value, bool):
+                return Outcome("rejected", False, "invalid_value")
+        elif op.field == "rating":
+            if op.value is not None and (isinstance(op.value, bool) or not isinstance(op.value, int)
+                                         or not 1 <= op.value <= 5):
                 return Outcome("rejected", False, "invalid_value")
         else:
             return Outcome("rejected", False, "unknown_field")
