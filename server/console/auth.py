@@ -130,6 +130,8 @@ def open_session(services: Services, staff: Staff, via: str, staff_token: str | 
 def sign_in(services: Services, *, token: str = "", name: str = "", password: str = "") -> str:
     """Check a staff token or a name and password and open a session; returns the cookie value."""
     token, name = token.strip(), name.strip()
+    if "\x00" in token + name:
+        raise Unauthorized("bad_credentials", "unknown user or wrong password")
     if token:
         staff = staff_from_token(services, token)
         return open_session(services, staff, "token", token)

@@ -136,9 +136,17 @@ async def read_form(request: Request[Any, Any, Any], expected_csrf: str) -> Form
 
 def _safe_next(target: str) -> str:
     """Only same-site paths after sign-in (no ``//host`` or scheme)."""
-    if target.startswith("/") and not target.startswith("//") and "\\" not in target:
+    if (target.startswith("/") and not target.startswith("//") and "\\" not in target and len(target) < 2000
+            and all(32 < ord(ch) < 127 for ch in target)):
         return target
     return "/tickets"
+
+
+def known_id(value: str, what: str) -> str:
+    """A path id as the services store them; anything else cannot exist (404, never a database error)."""
+    if not views.ID_RE.match(value):
+        raise NotFound(f"unknown_{what}", f"no {what} {value[:64]!r}")
+    return value
 
 
 # -- errors ----------------------------------------------------------------------------------------------
@@ -247,12 +255,14 @@ async def create_ticket(request: Request[Any, Any, Any], services: Services) -> 
 @get("/tickets/{ticket_id:str}", include_in_schema=False)
 async def ticket_detail(request: Request[Any, Any, Any], services: Services, ticket_id: str) -> Response[str]:
     s = await session_of(request, services)
+    known_id(ticket_id, "ticket")
     return page(request, services, s, "ticket.html", await in_thread(views.ticket_page, services, ticket_id))
 
 
 @post("/tickets/{ticket_id:str}/jobs", include_in_schema=False, status_code=303)
 async def add_job(request: Request[Any, Any, Any], services: Services, ticket_id: str) -> Response[Any]:
     s = await session_of(request, services, "dispatcher")
+    known_id(ticket_id, "ticket")
     form = await read_form(request, s.csrf)
     try:
         await in_thread(views.add_job, services, ticket_id, form)
@@ -265,6 +275,7 @@ async def add_job(request: Request[Any, Any, Any], services: Services, ticket_id
 @post("/jobs/{job_id:str}/assign", include_in_schema=False, status_code=303)
 async def reassign_job(request: Request[Any, Any, Any], services: Services, job_id: str) -> Response[Any]:
     s = await session_of(request, services, "dispatcher")
+    known_id(job_id, "job")
     form = await read_form(request, s.csrf)
     try:
         ticket_id = await in_thread(views.reassign, services, job_id, form, s.staff.name)
@@ -280,6 +291,7 @@ async def reassign_job(request: Request[Any, Any, Any], services: Services, job_
 @get("/jobs/{job_id:str}", include_in_schema=False)
 async def job_page(request: Request[Any, Any, Any], services: Services, job_id: str) -> Response[str]:
     s = await session_of(request, services)
+    known_id(job_id, "job")
     return page(request, services, s, "job.html", await in_thread(views.job_page, services, job_id))
 
 
@@ -317,6 +329,7 @@ async def conflicts_page(request: Request[Any, Any, Any], services: Services, st
 @post("/conflicts/{conflict_id:str}/resolve", include_in_schema=False, status_code=303)
 async def resolve_conflict(request: Request[Any, Any, Any], services: Services, conflict_id: str) -> Response[Any]:
     s = await session_of(request, services, "backoffice")
+    known_id(conflict_id, "conflict")
     form = await read_form(request, s.csrf)
     try:
         await in_thread(views.resolve_conflict, services, conflict_id, form, s.staff.name)
@@ -367,6 +380,7 @@ async def reconciliation_csv(request: Request[Any, Any, Any], services: Services
 @post("/reconciliation/{item_id:str}/resolve", include_in_schema=False, status_code=303)
 async def resolve_item(request: Request[Any, Any, Any], services: Services, item_id: str) -> Response[Any]:
     s = await session_of(request, services, "backoffice")
+    known_id(item_id, "item")
     form = await read_form(request, s.csrf)
     try:
         await in_thread(recon.resolve, services, item_id, form, s.staff.name)
@@ -380,6 +394,7 @@ async def resolve_item(request: Request[Any, Any, Any], services: Services, item
 @post("/warranty/{claim_id:str}/decide", include_in_schema=False, status_code=303)
 async def decide_claim(request: Request[Any, Any, Any], services: Services, claim_id: str) -> Response[Any]:
     s = await session_of(request, services, "backoffice")
+    known_id(claim_id, "claim")
     form = await read_form(request, s.csrf)
     try:
         decision = await in_thread(recon.decide_claim, services, claim_id, form, s.staff.name)
@@ -417,6 +432,7 @@ async def revoke_device(request: Request[Any, Any, Any], services: Services, dev
     from server.domain.devices.service import revoke
 
     s = await session_of(request, services, "admin")
+    known_id(device_id, "device")
     await read_form(request, s.csrf)
     await in_thread(revoke, services, device_id)
     return redirect("/devices", done="revoked")

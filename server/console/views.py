@@ -139,6 +139,8 @@ def record_summary(records: Any) -> list[str]:
 
 def text_field(form: dict[str, str], key: str, label: str, *, required: bool = False, max_len: int = 200) -> str:
     value = (form.get(key) or "").strip()
+    if "\x00" in value:
+        raise BadRequest("invalid_form", f"{label} contains a character that cannot be stored.", field=key)
     if required and not value:
         raise BadRequest("invalid_form", f"{label} is required.", field=key)
     if len(value) > max_len:
@@ -399,11 +401,9 @@ def resolve_conflict(services: Services, conflict_id: str, form: dict[str, str],
     """Resolve from the queue's form: a chosen value (``choice``) or a merged one (``merged``)."""
     current = conflicts.get_conflict(services, conflict_id)
     comment = text_field(form, "comment", "Comment", max_len=2000)
-    merged = (form.get("merged") or "").strip()
+    merged = text_field(form, "merged", "The merged value", max_len=10_000)
     raw_choice = (form.get("choice") or "").strip()
     if merged:
-        if len(merged) > 10_000:
-            raise BadRequest("invalid_form", "The merged value is too long.", field="merged")
         value = _typed_like(merged, [v.get("value") for v in current.values])
         conflicts.resolve(services, conflict_id, ResolveIn(value=value, comment=comment), by)
         return
