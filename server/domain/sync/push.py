@@ -12,11 +12,13 @@ behind it.
 from __future__ import annotations
 
 import re
+from collections import defaultdict
+from collections.abc import Sequence
 from typing import Any
 
 import msgspec
 
-from schemas.codec import encode
+from schemas.codec import encode, json_encoder
 from schemas.domain import ChecklistTemplate
 from schemas.wire import (
     PROTOCOL_VERSION,
@@ -73,6 +75,8 @@ from sync.core.signoff import report_digest, sign_off_message
 from sync.core.signoff import verify_signature as verify_sig
 from sync.storage import Row, Tx
 
+PRELOAD_CHUNK = 500
+
 SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 TEXT_FIELDS = {"notes", "diagnosis", "resolution", "customer_comment"}
 MAX_TEXT = 10_000
@@ -88,6 +92,7 @@ def unstorable_value(op: Op) -> str | None:
         if isinstance(value, str) and "\x00" in value:
             return "nul_in_text"
     return None
+
 
 #: device status -> SLA event kind recorded on the ticket
 STATUS_EVENTS = {
@@ -130,6 +135,7 @@ def push(services: Services, auth: DeviceAuth, envelope: bytes) -> bytes:
                            expected_seq=head.seq + 1)
         offset = int(dev["clock_offset_ms"])
         applier = PushApplier(tx, auth, offset, now)
+        applier.preload(cs.ops)
         results = [applier.apply(op) for op in cs.ops]
         applier.flush()
         receipt = Receipt(protocol_version=PROTOCOL_VERSION, device_id=auth.device_id, seq=cs.seq,
@@ -155,12 +161,41 @@ class PushApplier:
         self.views: dict[str, JobView | None] = {}
         self.tickets: dict[str, Row] = {}
         self.templates: dict[tuple[str, int], ChecklistTemplate | None] = {}
+        #: answers of preloaded jobs by (job_id, item_key); a missing key of a preloaded job means no answer yet
+        self.answers: dict[tuple[str, str], Row] = {}
+        self.answers_loaded: set[str] = set()
         self.touched_jobs: set[str] = set()
         self.out: dict[tuple[str, str, str], dict[str, Any]] = {}
         self.stock_parts: set[str] = set()
         self.van = f"van-{auth.engineer_id}"
 
     # -- state loading -------------------------------------------------
+    def preload(self, ops: Sequence[Op]) -> None:
+        """Lock and load every job the change-set names, with past assignees and answers: a few queries in all."""
+        ids = sorted({op.job_id for op in ops} - self.jobs.keys())
+        for i in range(0, len(ids), PRELOAD_CHUNK):
+            chunk = ids[i:i + PRELOAD_CHUNK]
+            marks = ",".join("?" for _ in chunk)
+            rows = {r["id"]: r for r in self.tx.lock_all(f"SELECT * FROM jobs WHERE id IN ({marks}) ORDER BY id",
+                                                          chunk)}
+            past: dict[str, set[str]] = defaultdict(set)
+            for r in self.tx.query(f"SELECT job_id, engineer_id FROM job_assignments WHERE job_id IN ({marks})",
+                                   chunk):
+                past[r["job_id"]].add(r["engineer_id"])
+            for a in self.tx.query(f"SELECT * FROM answers WHERE job_id IN ({marks})", chunk):
+                self.answers[(a["job_id"], a["item_key"])] = a
+            for job_id in chunk:
+                row = rows.get(job_id)
+                self.jobs[job_id] = row
+                self.views[job_id] = None if row is None else JobView(
+                    job_id, row["engineer_id"], row["status"], frozenset(past[job_id]), bool(row["signed_off"]))
+            self.answers_loaded.update(chunk)
+
+    def current_answer(self, job_id: str, item_key: str) -> Row | None:
+        if job_id in self.answers_loaded:
+            return self.answers.get((job_id, item_key))
+        return self.tx.one("SELECT * FROM answers WHERE job_id = ? AND item_key = ?", (job_id, item_key))
+
     def job(self, job_id: str) -> tuple[Row | None, JobView | None]:
         if job_id not in self.jobs:
             row = self.tx.lock("SELECT * FROM jobs WHERE id = ?", (job_id,))
@@ -290,22 +325,28 @@ class PushApplier:
         problem = validate_answer(item, op.value, op.na_reason)
         if problem:
             return Outcome("rejected", False, problem)
-        cur = self.tx.one("SELECT * FROM answers WHERE job_id = ? AND item_key = ?", (op.job_id, op.item_key))
+        cur = self.current_answer(op.job_id, op.item_key)
         current = None
         if cur is not None and not cur["deleted"]:
             current = Written(loads(cur["value"]), cur["hlc"], cur["device_id"], cur["at"], cur["note"],
                               cur["na_reason"])
         outcome = merge_answer(current, op, self.auth.device_id, hlc)
         if outcome.write:
+            value, version = dumps(op.value), op.template_version or tpl.version
             self.tx.execute(
                 "INSERT INTO answers (job_id, item_key, value, note, na_reason, hlc, device_id, at, template_version, "
                 "deleted) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0) ON CONFLICT (job_id, item_key) DO UPDATE SET "
                 "value = excluded.value, note = excluded.note, na_reason = excluded.na_reason, hlc = excluded.hlc, "
                 "device_id = excluded.device_id, at = excluded.at, template_version = excluded.template_version, "
                 "deleted = 0",
-                (op.job_id, op.item_key, dumps(op.value), op.note, op.na_reason, hlc, self.auth.device_id, op.at,
-                 op.template_version or tpl.version))
-            self.out_answer(op.job_id, op.item_key)
+                (op.job_id, op.item_key, value, op.note, op.na_reason, hlc, self.auth.device_id, op.at, version))
+            # the row as written: no read-back needed for the feed
+            written = {"job_id": op.job_id, "item_key": op.item_key, "value": value, "note": op.note,
+                       "na_reason": op.na_reason, "hlc": hlc, "device_id": self.auth.device_id, "at": op.at,
+                       "template_version": version, "deleted": 0}
+            if op.job_id in self.answers_loaded:
+                self.answers[(op.job_id, op.item_key)] = written
+            self.queue("answer", f"{op.job_id}/{op.item_key}", answer_feed_data(written))
             self.touch_if_signed(op.job_id)
         return outcome
 
@@ -371,7 +412,8 @@ class PushApplier:
         self.tx.execute(
             "INSERT INTO signoffs (job_id, signer_name, signer_role, signed_at, report_digest, strokes, device_id, "
             "device_signature, content, received_at, rating, comment) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (op.job_id, op.signer_name, op.signer_role, op.signed_at, op.report_digest, dumps(op.strokes),
+            (op.job_id, op.signer_name, op.signer_role, op.signed_at, op.report_digest,
+             json_encoder.encode(op.strokes).decode(),  # integer lists: the same text as dumps(), 10x faster
              self.auth.device_id, op.device_signature, dumps(msgspec.to_builtins(content)), self.now, op.rating,
              op.comment))
         new_status = "signed_off" if view.status == "completed" else view.status
@@ -416,6 +458,8 @@ class PushApplier:
                 return Outcome("merged", False, "newer_write_kept")
             self.tx.execute("UPDATE answers SET deleted = 1, hlc = ?, device_id = ? WHERE job_id = ? AND item_key = ?",
                             (hlc, self.auth.device_id, op.job_id, op.key))
+            self.answers.pop((op.job_id, op.key), None)
+            self.answers_loaded.discard(op.job_id)
             self.out_answer(op.job_id, op.key)
             self.touch_if_signed(op.job_id)
             return Outcome("applied", True)
