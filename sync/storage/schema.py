@@ -13,8 +13,13 @@ from typing import Final
 from sync.storage.base import Dialect, Tx
 
 TYPES: Final[dict[Dialect, dict[str, str]]] = {
-    "sqlite": {"serial": "INTEGER PRIMARY KEY AUTOINCREMENT", "blob": "BLOB", "big": "INTEGER"},
-    "postgresql": {"serial": "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY", "blob": "BYTEA", "big": "BIGINT"},
+    "sqlite": {"serial": "INTEGER PRIMARY KEY AUTOINCREMENT", "blob": "BLOB", "big": "INTEGER",
+               # full-text search of the knowledge base: FTS5 here, a tsvector expression index on PostgreSQL
+               "kb_search": "CREATE VIRTUAL TABLE kb_fts USING fts5(case_id UNINDEXED, body, "
+                            "tokenize = 'porter unicode61')"},
+    "postgresql": {"serial": "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY", "blob": "BYTEA", "big": "BIGINT",
+                   "kb_search": "CREATE INDEX kb_cases_fts ON kb_cases USING GIN "
+                                "(to_tsvector('english', search_text))"},
 }
 
 MIGRATIONS: Final[list[tuple[int, str]]] = [
@@ -120,6 +125,35 @@ CREATE TABLE staff_users (name TEXT PRIMARY KEY, role TEXT NOT NULL, password_ha
 CREATE TABLE console_sessions (token_hash TEXT PRIMARY KEY, name TEXT NOT NULL, role TEXT NOT NULL,
   via TEXT NOT NULL, staff_token_hash TEXT, created_at {big} NOT NULL, expires_at {big} NOT NULL);
 CREATE INDEX console_sessions_expiry ON console_sessions (expires_at);
+""",
+    ),
+    (
+        4,
+        """
+CREATE TABLE certifications (id TEXT PRIMARY KEY, engineer_id TEXT NOT NULL, equipment_type TEXT NOT NULL,
+  name TEXT NOT NULL, issued_at {big}, expires_at {big}, created_at {big} NOT NULL, created_by TEXT NOT NULL);
+CREATE INDEX certifications_engineer ON certifications (engineer_id, equipment_type);
+CREATE TABLE plans (id TEXT PRIMARY KEY, name TEXT NOT NULL, asset_serial TEXT, customer TEXT NOT NULL,
+  site TEXT NOT NULL, every_months INTEGER, dates TEXT NOT NULL DEFAULT '[]', start_at {big} NOT NULL,
+  end_at {big}, template_id TEXT, engineer_id TEXT NOT NULL, lead_days INTEGER NOT NULL DEFAULT 14,
+  priority TEXT NOT NULL DEFAULT 'P3', active INTEGER NOT NULL DEFAULT 1, created_at {big} NOT NULL,
+  created_by TEXT NOT NULL DEFAULT '');
+CREATE TABLE plan_visits (plan_id TEXT NOT NULL, period TEXT NOT NULL, due_at {big} NOT NULL,
+  ticket_id TEXT NOT NULL, job_id TEXT NOT NULL, created_at {big} NOT NULL, PRIMARY KEY (plan_id, period));
+CREATE INDEX plan_visits_ticket ON plan_visits (ticket_id);
+CREATE TABLE followups (id TEXT PRIMARY KEY, ticket_id TEXT NOT NULL, reached INTEGER NOT NULL, rating INTEGER,
+  comment TEXT NOT NULL DEFAULT '', recorded_by TEXT NOT NULL, at {big} NOT NULL);
+CREATE INDEX followups_ticket ON followups (ticket_id, at);
+CREATE TABLE complaint_links (complaint_id TEXT PRIMARY KEY, origin_ticket_id TEXT, origin_job_id TEXT,
+  source TEXT NOT NULL, source_key TEXT NOT NULL UNIQUE, rating INTEGER, created_at {big} NOT NULL);
+CREATE INDEX complaint_links_origin ON complaint_links (origin_ticket_id);
+CREATE TABLE customer_confirmations (ticket_id TEXT PRIMARY KEY, confirmed_by TEXT NOT NULL,
+  note TEXT NOT NULL DEFAULT '', recorded_by TEXT NOT NULL, at {big} NOT NULL);
+CREATE TABLE kb_cases (id TEXT PRIMARY KEY, model TEXT NOT NULL DEFAULT '', equipment_type TEXT NOT NULL DEFAULT '',
+  symptom TEXT NOT NULL, cause TEXT NOT NULL DEFAULT '', fix TEXT NOT NULL DEFAULT '', parts TEXT NOT NULL DEFAULT '[]',
+  ticket_id TEXT, search_text TEXT NOT NULL, created_by TEXT NOT NULL DEFAULT '', created_at {big} NOT NULL);
+CREATE INDEX kb_cases_model ON kb_cases (model, created_at);
+{kb_search};
 """,
     ),
 ]
