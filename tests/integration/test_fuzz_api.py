@@ -4,7 +4,7 @@ What a user relies on: whatever arrives, the answer is a 4xx problem document
 (never a 500), and a refused request changes nothing.  Schemathesis generates
 requests for every operation in ``/schema/openapi.json`` (staff auth: an admin
 token); hypothesis mangles signed change-set envelopes sent by a real device.
-Bounded by ``FIELDSYNC_FUZZ_EXAMPLES`` (examples per operation, default 20).
+Bounded by ``FIELDSYNC_FUZZ_EXAMPLES`` (examples per operation, default 12).
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ from sync.core.changeset import ChainHead, digest, seal
 from sync.storage import open_database
 from tests.support import RawDevice
 
-EXAMPLES = int(os.environ.get("FIELDSYNC_FUZZ_EXAMPLES", "20"))
+EXAMPLES = int(os.environ.get("FIELDSYNC_FUZZ_EXAMPLES", "12"))
 TABLES = ("tickets", "jobs", "engineers", "templates", "parts", "locations", "movements", "devices", "enroll_tokens",
           "conflicts", "changes", "answers", "signoffs", "changesets", "ticket_events", "attachments", "blobs",
           "staff_tokens")
