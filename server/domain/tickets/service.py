@@ -7,14 +7,17 @@ Reassignment moves a job out of one engineer's scope with an explicit
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from schemas.domain import AssignIn, JobIn, Ticket, TicketEvent, TicketIn
 from server.context import Services, new_id
-from server.domain.records import dumps, emit_job_bundle, job_from_row, loads
+from server.domain.records import dumps, emit_job_bundle, job_from_row, loads, signoff_changed
 from server.errors import BadRequest, Conflict, NotFound
 from server.feed import emit, engineer_scope
 from sync.storage import Row, Tx
+
+if TYPE_CHECKING:
+    from server.security import Staff
 
 
 def add_event(tx: Tx, ticket_id: str, kind: str, at: int, received_at: int, *, job_id: str | None = None,
@@ -68,7 +71,7 @@ def get_ticket(services: Services, ticket_id: str) -> Ticket:
         jobs = tx.query("SELECT * FROM jobs WHERE ticket_id = ? ORDER BY created_at, id", (ticket_id,))
         events = [event_from_row(r) for r in tx.query(
             "SELECT * FROM ticket_events WHERE ticket_id = ? ORDER BY at, received_at, id", (ticket_id,))]
-        changed = changed_after_signoff(tx, [j["id"] for j in jobs if j["signed_off"]])
+        changed = {j["id"] for j in jobs if j["signed_off"] and signoff_changed(tx, j["id"])}
     return Ticket(
         id=t["id"], customer=t["customer"], site=t["site"], priority=t["priority"], category=t["category"],
         title=t["title"], description=t["description"], asset_serial=t["asset_serial"], status=t["status"],
@@ -76,20 +79,6 @@ def get_ticket(services: Services, ticket_id: str) -> Ticket:
         jobs=[job_from_row(j, j["id"] in changed) for j in jobs], timeline=events,
         sla=_sla(services, t, events),
     )
-
-
-def changed_after_signoff(tx: Tx, job_ids: list[str]) -> set[str]:
-    """Jobs whose signed report content no longer matches what the server holds."""
-    if not job_ids:
-        return set()
-    from server.domain.sync.report import current_digest
-
-    out = set()
-    for jid in job_ids:
-        so = tx.one("SELECT report_digest FROM signoffs WHERE job_id = ?", (jid,))
-        if so is not None and current_digest(tx, jid) != so["report_digest"]:
-            out.add(jid)
-    return out
 
 
 def list_tickets(services: Services, status: str | None = None, priority: str | None = None,
@@ -112,8 +101,13 @@ def list_tickets(services: Services, status: str | None = None, priority: str | 
     return [get_ticket(services, i) for i in ids]
 
 
-def create_job(services: Services, ticket_id: str, data: JobIn) -> Ticket:
-    """Create a job on a ticket for an engineer, pinning the template version in force now."""
+def create_job(services: Services, ticket_id: str, data: JobIn, by: Staff | None = None) -> Ticket:
+    """Create a job on a ticket for an engineer, pinning the template version in force now.
+
+    The engineer must be certified for the asset's equipment type (admin override: ``data.override``).
+    """
+    from server.domain.lifecycle.certifications import dispatch_check
+
     now = services.clock()
     jid = new_id("J-")
     with services.db.write() as tx:
@@ -124,6 +118,8 @@ def create_job(services: Services, ticket_id: str, data: JobIn) -> Ticket:
             raise Conflict("ticket_closed", f"ticket is {t['status']}")
         if not tx.one("SELECT id FROM engineers WHERE id = ? AND active = 1", (data.engineer_id,)):
             raise NotFound("unknown_engineer", f"no active engineer {data.engineer_id!r}")
+        overridden = dispatch_check(tx, ticket_id, data.engineer_id, max(now, data.scheduled_start or now),
+                                    data.override, data.override_reason, by)
         version = None
         if data.checklist_template:
             tpl = tx.one("SELECT MAX(version) AS v FROM templates WHERE id = ?", (data.checklist_template,))
@@ -141,12 +137,20 @@ def create_job(services: Services, ticket_id: str, data: JobIn) -> Ticket:
         tx.execute("INSERT INTO job_assignments (job_id, engineer_id, assigned_at) VALUES (?, ?, ?)",
                    (jid, data.engineer_id, now))
         add_event(tx, ticket_id, "job_assigned", now, now, job_id=jid, data={"engineer_id": data.engineer_id})
+        if overridden:
+            add_event(tx, ticket_id, "certification_override", now, now, job_id=jid,
+                      source=f"staff:{by.name if by else ''}", data=overridden)
         emit_job_bundle(tx, jid, data.engineer_id)
     return get_ticket(services, ticket_id)
 
 
-def assign_job(services: Services, job_id: str, data: AssignIn, by: str) -> Ticket:
-    """Reassign a job: out of the old engineer's scope (explicit op), into the new one's."""
+def assign_job(services: Services, job_id: str, data: AssignIn, by: str, staff: Staff | None = None) -> Ticket:
+    """Reassign a job: out of the old engineer's scope (explicit op), into the new one's.
+
+    The new engineer must be certified for the asset's equipment type (admin override: ``data.override``).
+    """
+    from server.domain.lifecycle.certifications import dispatch_check
+
     now = services.clock()
     with services.db.write() as tx:
         job = tx.lock("SELECT * FROM jobs WHERE id = ?", (job_id,))
@@ -156,6 +160,12 @@ def assign_job(services: Services, job_id: str, data: AssignIn, by: str) -> Tick
             raise NotFound("unknown_engineer", f"no active engineer {data.engineer_id!r}")
         old = job["engineer_id"]
         if old != data.engineer_id:
+            overridden = dispatch_check(tx, job["ticket_id"], data.engineer_id,
+                                        max(now, job["scheduled_start"] or now), data.override,
+                                        data.override_reason, staff)
+            if overridden:
+                add_event(tx, job["ticket_id"], "certification_override", now, now, job_id=job_id,
+                          source=f"staff:{by}", data=overridden)
             tx.execute("UPDATE jobs SET engineer_id = ?, updated_at = ? WHERE id = ?", (data.engineer_id, now, job_id))
             tx.execute("INSERT INTO job_assignments (job_id, engineer_id, assigned_at) VALUES (?, ?, ?) "
                        "ON CONFLICT (job_id, engineer_id) DO UPDATE SET assigned_at = excluded.assigned_at",
