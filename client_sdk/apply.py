@@ -14,6 +14,7 @@ import json
 from collections.abc import Callable
 from typing import Any, Final
 
+from client_sdk.lifecycle import apply_asset, apply_kb
 from client_sdk.outbox import pending_keys
 from client_sdk.store import Tx
 from schemas.wire import Change
@@ -228,4 +229,6 @@ _HANDLERS: Final[dict[str, Callable[[Tx, str, dict[str, Any]], None]]] = {
     "signoff": _apply_signoff,
     "attachment": _apply_attachment,
     "conflict": _apply_conflict,
+    "asset": apply_asset,
+    "kb": apply_kb,
 }

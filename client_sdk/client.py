@@ -22,7 +22,7 @@ import httpx
 import msgspec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from client_sdk import outbox
+from client_sdk import lifecycle, outbox
 from client_sdk.apply import dumps, loads
 from client_sdk.content import build_report_content
 from client_sdk.errors import (
@@ -415,6 +415,14 @@ class FieldClient:
             ):
                 levels[(van, r["part_no"])] = levels.get((van, r["part_no"]), 0) - int(r["qty"])
         return [StockLevel(location=loc, part_no=p, qty=q) for (loc, p), q in sorted(levels.items())]
+
+    def asset(self, serial: str) -> lifecycle.LocalAsset | None:
+        """The asset of an assigned job with its last service visits (None when not on this tablet)."""
+        return lifecycle.local_asset(self._store.read, serial, self._clock())
+
+    def search_kb(self, words: str, model: str | None = None, limit: int = 20) -> list[lifecycle.KbCase]:
+        """Offline search of the solved cases synced for this tablet's jobs: every word must match."""
+        return lifecycle.search(self._store.read, words, model, max(1, min(limit, 200)))
 
     def template(self, template_id: str, version: int) -> ChecklistTemplate | None:
         """A pulled checklist template version, if on the tablet."""

@@ -32,6 +32,8 @@ from typing import Any, Final
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
+from client_sdk.lifecycle_schema import LIFECYCLE_V2
+
 Row = dict[str, Any]
 Params = Sequence[Any]
 
@@ -115,7 +117,7 @@ CREATE INDEX op_results_result ON op_results (result);
 """
 
 #: The versioned schema: append new migrations at the end, never edit an applied one.
-MIGRATIONS: Final[list[tuple[str, str]]] = [("0001_initial", _V1)]
+MIGRATIONS: Final[list[tuple[str, str]]] = [("0001_initial", _V1), ("0002_lifecycle", LIFECYCLE_V2)]
 
 
 def _statements(script: str) -> list[str]:

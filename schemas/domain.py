@@ -223,12 +223,16 @@ class JobIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     scheduled_end: int | None = None
     remote: bool = False
     notes: Text = ""
+    override: bool = False  # admin only: dispatch an engineer not certified for the asset's equipment type
+    override_reason: Annotated[str, msgspec.Meta(max_length=2000)] = ""
 
 
 class AssignIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """Reassign a job to another engineer."""
 
     engineer_id: Id
+    override: bool = False  # admin only, with a reason: see JobIn
+    override_reason: Annotated[str, msgspec.Meta(max_length=2000)] = ""
 
 
 class Ticket(msgspec.Struct, kw_only=True):

@@ -20,6 +20,7 @@ from server.context import Services
 from server.domain.catalog.controllers import CatalogController
 from server.domain.conflicts.controllers import ConflictController
 from server.domain.devices.controllers import DeviceAdminController, DeviceAuthController
+from server.domain.lifecycle.controllers import LifecycleController
 from server.domain.parts.controllers import PartsController
 from server.domain.reports.controllers import ReportController
 from server.domain.sync.controllers import SyncController
@@ -62,7 +63,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
 
     route_handlers: list[Any] = [health, TicketController, CatalogController, DeviceAuthController,
                                  DeviceAdminController, SyncController, ConflictController, PartsController,
-                                 ReportController]
+                                 ReportController, LifecycleController]
     route_handlers += _optional_handlers()
     app = Litestar(
         route_handlers=route_handlers,

@@ -45,6 +45,8 @@ log = logging.getLogger("fieldsync.sla")
 LEADER_LOCK = "sla-scheduler"
 DEFAULT_TICK_S = 15.0
 TICK_ENV = "FIELDSYNC_SLA_TICK_S"
+DEFAULT_PLANS_TICK_S = 60.0
+PLANS_TICK_ENV = "FIELDSYNC_PLANS_TICK_S"  # inspection plans + low-rating complaints (server.domain.lifecycle)
 
 _OPEN = "status NOT IN ('closed', 'cancelled')"
 
@@ -83,6 +85,17 @@ class SlaScheduler(BackgroundScheduler):  # type: ignore[misc]
         except Exception:
             log.exception("SLA tick failed; retrying on the next run")
 
+    def lifecycle_tick(self) -> None:
+        """Inspection plans and low-rating complaints (``server.domain.lifecycle``), on the leader only."""
+        try:
+            if not self.services.db.try_leader_lock(LEADER_LOCK):
+                return
+            from server.domain.lifecycle.plans import lifecycle_tick
+
+            lifecycle_tick(self.services)
+        except Exception:
+            log.exception("lifecycle tick failed; retrying on the next run")
+
     def shutdown(self, wait: bool = True) -> None:
         with _running_lock:
             if _running.get(id(self.services)) is self:
@@ -106,6 +119,9 @@ def start_scheduler(services: Services, *, interval_s: float | None = None) -> S
         chatter.setLevel(logging.WARNING)
     sched = SlaScheduler(services)
     sched.add_job(sched.tick, "interval", seconds=interval_s, id="sla-tick", next_run_time=datetime.now(UTC))
+    plans_s = float(os.environ.get(PLANS_TICK_ENV) or DEFAULT_PLANS_TICK_S)
+    sched.add_job(sched.lifecycle_tick, "interval", seconds=max(plans_s, 0.1), id="plans-tick",
+                  next_run_time=datetime.now(UTC))
     sched.start()
     with _running_lock:
         _running[id(services)] = sched

@@ -46,12 +46,12 @@ class TicketController(Controller):
     @post("/tickets/{ticket_id:str}/jobs", sync_to_thread=True, status_code=201)
     def create_job(self, ticket_id: str, data: JobIn, services: Services, staff: Staff) -> Ticket:
         staff.require("dispatcher")
-        return service.create_job(services, ticket_id, data)
+        return service.create_job(services, ticket_id, data, staff)
 
     @post("/jobs/{job_id:str}/assign", sync_to_thread=True, status_code=200)
     def assign(self, job_id: str, data: AssignIn, services: Services, staff: Staff) -> Ticket:
         staff.require("dispatcher")
-        return service.assign_job(services, job_id, data, staff.name)
+        return service.assign_job(services, job_id, data, staff.name, staff)
 
     @post("/jobs/{job_id:str}/status", sync_to_thread=True, status_code=200)
     def set_status(self, job_id: str, data: StatusIn, services: Services, staff: Staff) -> Ticket:

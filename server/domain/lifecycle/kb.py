@@ -1,0 +1,145 @@
+"""Knowledge base of solved cases (symptom, cause, fix, parts, model), searchable by model and words.
+
+Search is the database's own full-text engine: SQLite FTS5 (``kb_fts``, porter
+stemming) or PostgreSQL ``to_tsvector('english', ...) @@ plainto_tsquery``
+over a GIN expression index, chosen by ``tx.dialect``.  Words are reduced to
+letters and digits before they reach either engine, so a query is never FTS
+syntax and every word must match.  Cases of the models in an engineer's
+assigned jobs travel to the tablet as ``kb`` changes (with the job bundle, and
+when a case is added) for offline search through the SDK.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Annotated, Any, Final
+
+import msgspec
+
+from server.context import Services, new_id
+from server.errors import BadRequest, NotFound
+from server.feed import emit_many, engineer_scope
+from sync.storage import Row, Tx
+
+#: the newest cases per model a tablet keeps
+TABLET_CASES: Final = 200
+WORD = re.compile(r"\w+", re.UNICODE)
+
+Short = Annotated[str, msgspec.Meta(max_length=200)]
+Long = Annotated[str, msgspec.Meta(max_length=5000)]
+
+
+class KbCaseIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """A solved case; ``ticket_id`` optionally names the ticket it was solved on."""
+
+    symptom: Annotated[str, msgspec.Meta(min_length=1, max_length=5000)]
+    cause: Long = ""
+    fix: Long = ""
+    parts: Annotated[list[Short], msgspec.Meta(max_length=50)] = []
+    model: Short = ""
+    equipment_type: Short = ""
+    ticket_id: Annotated[str, msgspec.Meta(max_length=64)] | None = None
+
+
+class KbCase(msgspec.Struct, kw_only=True):
+    """A stored solved case."""
+
+    id: str
+    model: str
+    equipment_type: str
+    symptom: str
+    cause: str
+    fix: str
+    parts: list[str]
+    ticket_id: str | None
+    created_at: int
+    created_by: str
+
+
+def words_of(text: str) -> list[str]:
+    """Lower-case words (letters and digits) of a query, at most 20."""
+    return [w.lower() for w in WORD.findall(text or "")][:20]
+
+
+def _case(row: Row) -> KbCase:
+    return KbCase(id=row["id"], model=row["model"], equipment_type=row["equipment_type"], symptom=row["symptom"],
+                  cause=row["cause"], fix=row["fix"], parts=json.loads(row["parts"]), ticket_id=row["ticket_id"],
+                  created_at=row["created_at"], created_by=row["created_by"])
+
+
+def case_feed_data(row: Row) -> dict[str, Any]:
+    return msgspec.to_builtins(_case(row))  # type: ignore[no-any-return]
+
+
+def add_case(services: Services, data: KbCaseIn, by: str) -> KbCase:
+    """Store a case, index it, and send it to the engineers whose open jobs are on that model."""
+    if any("\x00" in s for s in (data.symptom, data.cause, data.fix, data.model, data.equipment_type, *data.parts)):
+        raise BadRequest("invalid_value", "text may not contain NUL characters")
+    now = services.clock()
+    cid = new_id("KB-")
+    parts = [p.strip() for p in data.parts if p.strip()]
+    text = " ".join([data.symptom, data.cause, data.fix, " ".join(parts), data.model, data.equipment_type])
+    with services.db.write() as tx:
+        if data.ticket_id and not tx.one("SELECT id FROM tickets WHERE id = ?", (data.ticket_id,)):
+            raise NotFound("unknown_ticket", f"no ticket {data.ticket_id!r}")
+        tx.execute("INSERT INTO kb_cases (id, model, equipment_type, symptom, cause, fix, parts, ticket_id, "
+                   "search_text, created_by, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                   (cid, data.model.strip(), data.equipment_type.strip().lower(), data.symptom, data.cause, data.fix,
+                    json.dumps(parts), data.ticket_id, text, by, now))
+        if tx.dialect == "sqlite":
+            tx.execute("INSERT INTO kb_fts (case_id, body) VALUES (?, ?)", (cid, text))
+        row = tx.one("SELECT * FROM kb_cases WHERE id = ?", (cid,))
+        assert row is not None
+        if row["model"]:
+            engineers = tx.query(
+                "SELECT DISTINCT j.engineer_id FROM jobs j JOIN tickets t ON t.id = j.ticket_id "
+                "JOIN assets a ON a.serial = t.asset_serial WHERE lower(a.model) = lower(?) "
+                "AND j.status NOT IN ('closed', 'cancelled') ORDER BY j.engineer_id", (row["model"],))
+            emit_many(tx, [(engineer_scope(e["engineer_id"]), "kb", cid, case_feed_data(row)) for e in engineers])
+    return _case(row)
+
+
+def get_case(services: Services, case_id: str) -> KbCase:
+    with services.db.read() as tx:
+        row = tx.one("SELECT * FROM kb_cases WHERE id = ?", (case_id,))
+    if row is None:
+        raise NotFound("unknown_case", f"no knowledge-base case {case_id!r}")
+    return _case(row)
+
+
+def search(services: Services, q: str = "", model: str | None = None, limit: int = 50) -> list[KbCase]:
+    """Cases matching every word of ``q`` (stemmed), best first; ``model`` filters exactly (any case)."""
+    words = words_of(q)
+    limit = max(1, min(limit, 200))
+    with services.db.read() as tx:
+        return [_case(r) for r in search_rows(tx, words, model, limit)]
+
+
+def search_rows(tx: Tx, words: list[str], model: str | None, limit: int) -> list[Row]:
+    params: list[Any] = []
+    model_sql = ""
+    if model:
+        model_sql = " AND lower(c.model) = lower(?)"
+    if not words:
+        sql = f"SELECT c.* FROM kb_cases c WHERE 1 = 1{model_sql} ORDER BY c.created_at DESC, c.id LIMIT ?"
+        return tx.query(sql, [*([model] if model else []), limit])
+    if tx.dialect == "sqlite":
+        match = " ".join(f'"{w}"' for w in words)
+        params = [match, *([model] if model else []), limit]
+        sql = ("SELECT c.* FROM kb_fts JOIN kb_cases c ON c.id = kb_fts.case_id WHERE kb_fts MATCH ?"
+               f"{model_sql} ORDER BY bm25(kb_fts), c.created_at DESC LIMIT ?")
+    else:
+        query = " ".join(words)
+        params = [query, *([model] if model else []), query, limit]
+        sql = ("SELECT c.* FROM kb_cases c WHERE to_tsvector('english', c.search_text) @@ "
+               f"plainto_tsquery('english', ?){model_sql} ORDER BY ts_rank(to_tsvector('english', c.search_text), "
+               "plainto_tsquery('english', ?)) DESC, c.created_at DESC LIMIT ?")
+    return tx.query(sql, params)
+
+
+def kb_rows_for_model(tx: Tx, model: str) -> list[dict[str, Any]]:
+    """The newest cases of ``model`` as ``kb`` change data."""
+    rows = tx.query("SELECT * FROM kb_cases WHERE lower(model) = lower(?) ORDER BY created_at DESC, id LIMIT ?",
+                    (model, TABLET_CASES))
+    return [case_feed_data(r) for r in rows]
