@@ -108,6 +108,29 @@ def cmd_user(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_backup(args: argparse.Namespace) -> int:
+    """Online backup of a SQLite database (PostgreSQL: print the pg_dump advice, exit 2)."""
+    from server.backup import PG_ADVICE, BackupError, backup_sqlite, restore_sqlite, sqlite_path
+
+    url = _db_url(args)
+    path = sqlite_path(url)
+    if path is None:
+        print(PG_ADVICE.format(url=url), file=sys.stderr)
+        return 2
+    try:
+        if args.admin == "backup":
+            result = backup_sqlite(path, args.out)
+        else:
+            result = restore_sqlite(args.source, path, force=args.force)
+    except BackupError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        return exc.exit_code
+    verb = "backup written to" if args.admin == "backup" else "restored into"
+    print(f"{verb} {result.path}: {result.bytes} bytes, {result.pages} pages, schema v{result.schema_version}, "
+          f"integrity {result.integrity}")
+    return 0
+
+
 def cmd_export_schemas(args: argparse.Namespace) -> int:
     from schemas.export import write_schemas
 
@@ -220,6 +243,15 @@ def build_parser() -> argparse.ArgumentParser:
     x.add_argument("--role", required=True, choices=["dispatcher", "backoffice", "admin"])
     x.add_argument("--db")
     x.set_defaults(func=cmd_user)
+    x = a.add_parser("backup", help="online backup of a SQLite database to a file (checked)")
+    x.add_argument("--db")
+    x.add_argument("--out", required=True, help="backup file to write")
+    x.set_defaults(func=cmd_backup)
+    x = a.add_parser("restore", help="restore a SQLite database from a backup file (refuses one in use)")
+    x.add_argument("--db")
+    x.add_argument("--from", dest="source", required=True, help="backup file to restore")
+    x.add_argument("--force", action="store_true", help="overwrite even while another process has it open")
+    x.set_defaults(func=cmd_backup)
     x = a.add_parser("export-schemas", help="write the JSON Schemas of the wire types to schemas/json/")
     x.set_defaults(func=cmd_export_schemas)
     return p

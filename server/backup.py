@@ -1,0 +1,165 @@
+"""Backup and restore of the embedded SQLite database (``fieldsync admin backup|restore``).
+
+Backup uses SQLite's online backup API (``sqlite3.Connection.backup``) in one
+step: it reads one consistent snapshot while the server keeps writing (WAL lets
+writers go on beside a reader), into a temporary file that is checked with
+``PRAGMA integrity_check``, switched to a self-contained rollback journal and
+only then renamed into place, so a failed backup never leaves a half file.
+
+Restore checks the backup first (integrity, and that it is a fieldsync
+database), then refuses a target that another process has open unless
+``force`` is given: a database file in WAL mode cannot leave WAL while any
+other connection is open, which is the test used here.  The copy goes through
+the same backup API into the target, so it is one write transaction there.
+
+PostgreSQL is backed up with its own tools (``pg_dump``/``pg_restore``); the
+CLI prints the commands and exits 2 for ``postgresql://`` URLs.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+
+PG_ADVICE = """PostgreSQL databases are backed up with PostgreSQL's own tools, consistent while serving:
+  pg_dump --format=custom --file=fieldsync.dump "{url}"
+and restored into an empty database (stop the servers first):
+  pg_restore --clean --if-exists --no-owner --dbname="{url}" fieldsync.dump
+With ?schema=NAME in the URL, add --schema=NAME to pg_dump."""
+
+
+class BackupError(Exception):
+    """The backup or restore cannot be done (bad file, database in use, failed check)."""
+
+    def __init__(self, message: str, exit_code: int = 2) -> None:
+        super().__init__(message)
+        self.message = message
+        self.exit_code = exit_code
+
+
+@dataclass(frozen=True, slots=True)
+class BackupResult:
+    """What was written: the file, its size, and the integrity check's verdict."""
+
+    path: str
+    bytes: int
+    pages: int
+    integrity: str
+    schema_version: int
+
+
+def sqlite_path(url: str) -> str | None:
+    """The file path of a ``sqlite://`` URL (None for other URLs); same rules as the storage adapter."""
+    if not url.startswith("sqlite://"):
+        return None
+    path = url.removeprefix("sqlite://")
+    if path.startswith("/"):
+        path = path[1:]
+    return path or "fieldsync.db"
+
+
+def integrity(conn: sqlite3.Connection) -> str:
+    """``ok`` or the first problems ``PRAGMA integrity_check`` reports."""
+    rows = conn.execute("PRAGMA integrity_check").fetchall()
+    return "; ".join(str(r[0]) for r in rows[:5])
+
+
+def _schema_version(conn: sqlite3.Connection) -> int:
+    try:
+        row = conn.execute("SELECT MAX(version) FROM schema_migrations").fetchone()
+    except sqlite3.DatabaseError:
+        return 0
+    return int(row[0] or 0) if row else 0
+
+
+def backup_sqlite(db_path: str, out: str | Path) -> BackupResult:
+    """Copy a live database file to ``out`` (one consistent snapshot), checked before it is put in place."""
+    if not Path(db_path).is_file():
+        raise BackupError(f"no database file at {db_path}")
+    target = Path(out)
+    if not target.parent.exists():
+        raise BackupError(f"directory {target.parent} does not exist")
+    tmp = target.with_name(target.name + ".partial")
+    tmp.unlink(missing_ok=True)
+    src = sqlite3.connect(db_path, timeout=30)
+    try:
+        src.execute("PRAGMA busy_timeout = 30000")
+        dest = sqlite3.connect(tmp)
+        try:
+            src.backup(dest)  # pages=-1: the whole database in one step, from one read snapshot
+            dest.execute("PRAGMA journal_mode = DELETE")  # one self-contained file
+            verdict = integrity(dest)
+            pages = int(dest.execute("PRAGMA page_count").fetchone()[0])
+            version = _schema_version(dest)
+        finally:
+            dest.close()
+    except sqlite3.Error as exc:
+        tmp.unlink(missing_ok=True)
+        raise BackupError(f"backup failed: {exc}", 1) from exc
+    finally:
+        src.close()
+    if verdict != "ok":
+        tmp.unlink(missing_ok=True)
+        raise BackupError(f"the copy failed its integrity check: {verdict}", 1)
+    os.replace(tmp, target)
+    return BackupResult(str(target), target.stat().st_size, pages, verdict, version)
+
+
+def in_use(db_path: str) -> bool:
+    """True when another connection has the database open (it cannot leave WAL mode then)."""
+    conn = sqlite3.connect(db_path, timeout=0)
+    try:
+        mode = str(conn.execute("PRAGMA journal_mode").fetchone()[0]).lower()
+        if mode != "wal":
+            conn.execute("BEGIN EXCLUSIVE")  # a rollback-journal database: can we take it alone?
+            conn.execute("ROLLBACK")
+            return False
+        conn.execute("PRAGMA journal_mode = DELETE")
+        conn.execute("PRAGMA journal_mode = WAL")
+        return False
+    except sqlite3.OperationalError:
+        return True
+    finally:
+        conn.close()
+
+
+def restore_sqlite(backup: str | Path, db_path: str, force: bool = False) -> BackupResult:
+    """Replace the database at ``db_path`` with a checked backup; refuse one in use unless ``force``."""
+    source = Path(backup)
+    if not source.is_file():
+        raise BackupError(f"no backup file at {source}")
+    try:
+        src = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
+        try:
+            verdict = integrity(src)
+            version = _schema_version(src)
+        finally:
+            src.close()
+    except sqlite3.DatabaseError as exc:
+        raise BackupError(f"{source} is not a readable SQLite database: {exc}") from exc
+    if verdict != "ok":
+        raise BackupError(f"{source} fails its integrity check: {verdict}")
+    if version == 0:
+        raise BackupError(f"{source} is not a fieldsync database (no schema_migrations)")
+    if not Path(db_path).parent.exists():
+        raise BackupError(f"directory {Path(db_path).parent} does not exist")
+    if Path(db_path).exists() and in_use(db_path) and not force:
+        raise BackupError(f"{db_path} is open in another process (a running server?); stop it or pass --force", 1)
+    src = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
+    dest = sqlite3.connect(db_path, timeout=30)
+    try:
+        dest.execute("PRAGMA busy_timeout = 30000")
+        src.backup(dest)
+        dest.execute("PRAGMA journal_mode = WAL")
+        verdict = integrity(dest)
+        pages = int(dest.execute("PRAGMA page_count").fetchone()[0])
+    except sqlite3.Error as exc:
+        raise BackupError(f"restore failed: {exc}", 1) from exc
+    finally:
+        dest.close()
+        src.close()
+    if verdict != "ok":
+        raise BackupError(f"the restored database fails its integrity check: {verdict}", 1)
+    return BackupResult(db_path, Path(db_path).stat().st_size, pages, verdict, version)
