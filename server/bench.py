@@ -353,6 +353,18 @@ def open_tablet(path: Path, server_url: str, services: Any, engineer_id: str) ->
     return client, transport
 
 
+def sync_until_jobs(client: Any, expected: int, tries: int = 20) -> None:
+    """Initial sync; again while the tablet lacks jobs (a PostgreSQL pull holds back rows of writers in flight)."""
+    for _ in range(tries):
+        report = client.sync()
+        if report.errors:
+            raise RuntimeError(f"initial sync failed: {report.errors}")
+        if len(client.jobs()) >= expected:
+            return
+        time.sleep(0.2)
+    raise RuntimeError(f"tablet has {len(client.jobs())} of {expected} jobs after {tries} syncs")
+
+
 def work_day(client: Any, job_ids: list[str], seed: int) -> int:
     """The day's work offline on each job (15 ops per job); returns the number of ops written."""
     strokes = strokes_of(seed)
@@ -418,8 +430,7 @@ def run_day(cfg: Config, want_push: bool, want_pull: bool) -> list[Result]:
                 tablet_dir = Path(tempfile.mkdtemp(prefix="tablet-", dir=cfg.workdir))
                 client, transport = open_tablet(tablet_dir / "a.db", server.url, services, "e-day")
                 try:
-                    first = client.sync()
-                    assert not first.errors, first.errors
+                    sync_until_jobs(client, len(jobs))
                     work_day(client, jobs, seed=1)
                     floor_rows = outbox_rows(client)
                     transport.push_ms.clear()
@@ -475,9 +486,7 @@ def run_fleet(cfg: Config) -> list[Result]:
                     eid = engineers[i]
                     client, _ = open_tablet(tablet_dir / f"{eid}.db", server.url, services, eid)
                     try:
-                        report = client.sync()
-                        if report.errors:
-                            raise RuntimeError(f"{eid}: {report.errors}")
+                        sync_until_jobs(client, len(jobs[eid]))
                         return work_day(client, jobs[eid], seed=i)
                     finally:
                         client.close()
