@@ -19,6 +19,11 @@ logging.getLogger("httpx").setLevel(logging.WARNING)
 PG_BASE = os.environ.get("FIELDSYNC_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Browser tests last: the rest of the suite never shares the process with a live Playwright loop."""
+    items.sort(key=lambda item: "tests/browser/" in item.nodeid.replace("\\", "/"))
+
+
 class Clock:
     """A settable clock in epoch ms, so tests decide what time it is."""
 

@@ -120,8 +120,10 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
         log.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(live: Live) -> Iterator[Any]:
+    """One Chromium per test module: Playwright's sync API owns an event loop while it runs,
+    so it must be stopped before tests that use asyncio run in this process."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
