@@ -14,6 +14,8 @@ staff may do.
 | POST /v1/engineers/{id}/enroll-token | dispatcher, admin |
 | POST templates, parts, locations, movements, assets; conflict, reconciliation, warranty decisions | office |
 | POST /v1/devices/{id}/revoke | admin |
+| POST plans, follow-up, acknowledge, customer-confirmation, close, kb | any staff role |
+| POST /v1/engineers/{id}/certifications | office |
 | every GET under /v1 (tickets, jobs, catalog, stock, devices, conflicts, SLA, reports, blobs) | any staff role |
 | /v1/sync/push, /v1/sync/pull, /v1/blobs/{sha} status and upload | a device session |
 | /v1/devices/enroll, /challenge, /session | anyone (token / key proof inside) |
@@ -99,6 +101,27 @@ POLICY: dict[tuple[str, str], tuple[frozenset[str] | str, Any]] = {
     ("GET", "/v1/warranty/claims/{claim_id}"): (STAFF, None),
     ("POST", "/v1/warranty/claims/{claim_id}/approve"): (OFFICE, None),
     ("POST", "/v1/warranty/claims/{claim_id}/reject"): (OFFICE, None),
+    # service lifecycle (server/domain/lifecycle): any staff role runs the service loop, office certifies
+    ("GET", "/v1/assets/{serial}/history"): (STAFF, None),
+    ("GET", "/v1/customers/{name}/archive"): (STAFF, None),
+    ("POST", "/v1/plans"): (STAFF, {"name": "P", "engineer_id": "e-chen", "customer": "A", "site": "B",
+                                    "dates": ["2030-01-01"]}),
+    ("GET", "/v1/plans"): (STAFF, None),
+    ("GET", "/v1/plans/{plan_id}"): (STAFF, None),
+    ("POST", "/v1/plans/{plan_id}/deactivate"): (STAFF, None),
+    ("GET", "/v1/followups"): (STAFF, None),
+    ("GET", "/v1/tickets/{ticket_id}/follow-up"): (STAFF, None),
+    ("POST", "/v1/tickets/{ticket_id}/follow-up"): (STAFF, {"reached": True, "rating": 5}),
+    ("POST", "/v1/tickets/{ticket_id}/acknowledge"): (STAFF, {"note": "called"}),
+    ("POST", "/v1/tickets/{ticket_id}/customer-confirmation"): (STAFF, {"confirmed_by": "Customer"}),
+    ("POST", "/v1/tickets/{ticket_id}/close"): (STAFF, {}),
+    ("GET", "/v1/complaints"): (STAFF, None),
+    ("POST", "/v1/engineers/{engineer_id}/certifications"): (OFFICE, {"equipment_type": "chiller", "name": "F"}),
+    ("GET", "/v1/engineers/{engineer_id}/certifications"): (STAFF, None),
+    ("POST", "/v1/kb"): (STAFF, {"symptom": "Noisy pump", "model": "M1"}),
+    ("GET", "/v1/kb"): (STAFF, None),
+    ("GET", "/v1/kb/{case_id}"): (STAFF, None),
+    ("GET", "/v1/kpis"): (STAFF, None),
 }
 
 WATCHED_TABLES = ("tickets", "jobs", "engineers", "templates", "parts", "locations", "movements", "devices",
