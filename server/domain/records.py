@@ -6,23 +6,23 @@ in a device's pull and in a service report.
 
 from __future__ import annotations
 
-import json
 from typing import Any
+
+import msgspec
 
 from schemas.domain import Job, Movement
 from server.feed import emit_many, engineer_scope
 from sync.storage import Row, Tx
 
 
-
 def loads(text: str | None, default: Any = None) -> Any:
     """Decode a JSON column."""
-    return default if text is None else json.loads(text)
+    return default if text is None else msgspec.json.decode(text)
 
 
 def dumps(value: Any) -> str:
-    """Encode a JSON column."""
-    return json.dumps(value, separators=(",", ":"), sort_keys=True)
+    """Encode a JSON column (compact, keys sorted)."""
+    return msgspec.json.encode(value, order="sorted").decode()
 
 
 def job_from_row(row: Row, changed_after_signoff: bool = False) -> Job:
@@ -35,7 +35,8 @@ def job_from_row(row: Row, changed_after_signoff: bool = False) -> Job:
     )
 
 
-def job_feed_data(row: Row, ticket: Row, tx: Tx | None = None) -> dict[str, Any]:
+def job_feed_data(row: Row, ticket: Row, tx: Tx | None = None, *,
+                  changed_after_signoff: bool | None = None) -> dict[str, Any]:
     """A job as a device receives it: with its field HLCs and a summary of its ticket.
 
     Given ``tx``, a signed-off job also carries ``changed_after_signoff`` (its
@@ -53,7 +54,9 @@ def job_feed_data(row: Row, ticket: Row, tx: Tx | None = None) -> dict[str, Any]
         "ticket": {"customer": ticket["customer"], "site": ticket["site"], "priority": ticket["priority"],
                    "category": ticket["category"], "title": ticket["title"], "asset_serial": ticket["asset_serial"]},
     }
-    if tx is not None and row["signed_off"]:
+    if changed_after_signoff is not None:
+        data["changed_after_signoff"] = changed_after_signoff  # already known by the caller
+    elif tx is not None and row["signed_off"]:
         data["changed_after_signoff"] = signoff_changed(tx, row["id"])
     return data
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 
 from schemas.domain import ChecklistItem, ChecklistTemplate
@@ -20,6 +21,8 @@ def validate_answer(item: ChecklistItem, value: Scalar, na_reason: str | None) -
     if item.type == "number":
         if isinstance(value, bool) or not isinstance(value, int | float):
             return "expected_number"
+        if not math.isfinite(value):
+            return "expected_finite_number"
         if item.min is not None and value < item.min:
             return "below_range"
         if item.max is not None and value > item.max:

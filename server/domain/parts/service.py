@@ -145,13 +145,26 @@ def list_assets(services: Services, customer: str | None = None, limit: int = 20
     return [_asset(r, now) for r in rows]
 
 
-def warranty_at(tx: Tx, ticket_id: str, at: int) -> bool | None:
-    """Is the ticket's asset under warranty at ``at``?  None when the ticket names no known asset."""
+def asset_warranty(tx: Tx, ticket_id: str) -> tuple[bool, int | None]:
+    """(does the ticket name a known asset, the end of its warranty or None)."""
     row = tx.one("SELECT a.warranty_until FROM tickets t JOIN assets a ON a.serial = t.asset_serial "
                  "WHERE t.id = ?", (ticket_id,))
     if row is None:
+        return (False, None)
+    return (True, None if row["warranty_until"] is None else int(row["warranty_until"]))
+
+
+def under_warranty(asset: tuple[bool, int | None], at: int) -> bool | None:
+    """Is a part used at ``at`` covered by ``asset_warranty``?  None when there is no known asset."""
+    known, until = asset
+    if not known:
         return None
-    return row["warranty_until"] is not None and at <= int(row["warranty_until"])
+    return until is not None and at <= until
+
+
+def warranty_at(tx: Tx, ticket_id: str, at: int) -> bool | None:
+    """Is the ticket's asset under warranty at ``at``?  None when the ticket names no known asset."""
+    return under_warranty(asset_warranty(tx, ticket_id), at)
 
 
 def open_claim(tx: Tx, movement_id: str, job_id: str, part_no: str, serial: str | None,

@@ -35,7 +35,7 @@ from schemas.wire import (
     SignOff,
 )
 from server.context import Services, new_id
-from server.domain.parts.service import open_claim, warranty_at
+from server.domain.parts.service import asset_warranty, open_claim, under_warranty
 from server.domain.records import (
     answer_feed_data,
     dumps,
@@ -81,15 +81,21 @@ SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 TEXT_FIELDS = {"notes", "diagnosis", "resolution", "customer_comment"}
 MAX_TEXT = 10_000
 INT64 = 2**63
+ANSWER_UPSERT = (
+    "INSERT INTO answers (job_id, item_key, value, note, na_reason, hlc, device_id, at, template_version, deleted) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0) ON CONFLICT (job_id, item_key) DO UPDATE SET value = excluded.value, "
+    "note = excluded.note, na_reason = excluded.na_reason, hlc = excluded.hlc, device_id = excluded.device_id, "
+    "at = excluded.at, template_version = excluded.template_version, deleted = 0"
+)
 
 
 def unstorable_value(op: Op) -> str | None:
     """Why an op cannot be stored as sent (a number beyond 64 bits, a NUL in text), or None."""
-    for name in op.__struct_fields__:
-        value = getattr(op, name)
-        if isinstance(value, int) and not isinstance(value, bool) and not -INT64 <= value < INT64:
+    for value in msgspec.structs.astuple(op):
+        kind = type(value)
+        if kind is int and not -INT64 <= value < INT64:
             return "number_out_of_range"
-        if isinstance(value, str) and "\x00" in value:
+        if kind is str and "\x00" in value:
             return "nul_in_text"
     return None
 
@@ -165,6 +171,11 @@ class PushApplier:
         self.answers: dict[tuple[str, str], Row] = {}
         self.answers_loaded: set[str] = set()
         self.touched_jobs: set[str] = set()
+        self.pending_answers: list[tuple[Any, ...]] = []
+        self.assets: dict[str, tuple[bool, int | None]] = {}  # ticket -> asset_warranty()
+        self.parts: dict[str, bool | None] = {}  # part_no -> serialized (None: not in the catalog)
+        #: jobs signed in this change-set whose content did not change after: job -> changed_after_signoff
+        self.signed_here: dict[str, bool] = {}
         self.out: dict[tuple[str, str, str], dict[str, Any]] = {}
         self.stock_parts: set[str] = set()
         self.van = f"van-{auth.engineer_id}"
@@ -237,6 +248,8 @@ class PushApplier:
             return OpResult(op_id=op.op_id, result=refusal.result, reason=refusal.reason)
         assert row is not None and view is not None
         hlc = hlc_mod.rebase(op.hlc, self.offset, self.now)
+        if not isinstance(op, AnswerItem):
+            self.write_answers()  # other kinds of op may read the answers table
         if isinstance(op, SetStatus):
             outcome = self.status(row, view, op, hlc)
         elif isinstance(op, SetField):
@@ -333,12 +346,8 @@ class PushApplier:
         outcome = merge_answer(current, op, self.auth.device_id, hlc)
         if outcome.write:
             value, version = dumps(op.value), op.template_version or tpl.version
-            self.tx.execute(
-                "INSERT INTO answers (job_id, item_key, value, note, na_reason, hlc, device_id, at, template_version, "
-                "deleted) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0) ON CONFLICT (job_id, item_key) DO UPDATE SET "
-                "value = excluded.value, note = excluded.note, na_reason = excluded.na_reason, hlc = excluded.hlc, "
-                "device_id = excluded.device_id, at = excluded.at, template_version = excluded.template_version, "
-                "deleted = 0",
+            # written in one executemany before any other kind of op reads the table (see apply)
+            self.pending_answers.append(
                 (op.job_id, op.item_key, value, op.note, op.na_reason, hlc, self.auth.device_id, op.at, version))
             # the row as written: no read-back needed for the feed
             written = {"job_id": op.job_id, "item_key": op.item_key, "value": value, "note": op.note,
@@ -350,6 +359,18 @@ class PushApplier:
             self.touch_if_signed(op.job_id)
         return outcome
 
+    def warranty(self, ticket_id: str, at: int) -> bool | None:
+        """Is the ticket's asset under warranty at ``at`` (None: no known asset)?  One lookup per ticket."""
+        if ticket_id not in self.assets:
+            self.assets[ticket_id] = asset_warranty(self.tx, ticket_id)
+        return under_warranty(self.assets[ticket_id], at)
+
+    def write_answers(self) -> None:
+        """Store the answers applied since the last call, in one statement."""
+        if self.pending_answers:
+            self.tx.executemany(ANSWER_UPSERT, self.pending_answers)
+            self.pending_answers.clear()
+
     def out_answer(self, job_id: str, item_key: str) -> None:
         a = self.tx.one("SELECT * FROM answers WHERE job_id = ? AND item_key = ?", (job_id, item_key))
         if a is not None:
@@ -360,19 +381,23 @@ class PushApplier:
             return Outcome("rejected", False, "device_may_only_consume")
         if op.qty <= 0 or op.qty > 10_000:
             return Outcome("rejected", False, "bad_quantity")
-        part = self.tx.one("SELECT serialized FROM parts WHERE part_no = ?", (op.part_no,))
-        if part is None:
+        if op.part_no not in self.parts:
+            found = self.tx.one("SELECT serialized FROM parts WHERE part_no = ?", (op.part_no,))
+            self.parts[op.part_no] = None if found is None else bool(found["serialized"])
+        serialized = self.parts[op.part_no]
+        if serialized is None:
             return Outcome("rejected", False, "unknown_part")
-        if part["serialized"] and (not op.serial or op.qty != 1):
+        if serialized and (not op.serial or op.qty != 1):
             return Outcome("rejected", False, "serial_required")
         # warranty is judged at the (corrected) time of use: free under warranty, billable outside, unknown asset NULL
-        under = warranty_at(self.tx, row["ticket_id"], self.corrected(op.at))
+        under = self.warranty(row["ticket_id"], self.corrected(op.at))
+        billable = None if under is None else int(not under)
         n = self.tx.execute(
             "INSERT INTO movements (id, kind, part_no, qty, serial, returned_serial, from_location, to_location, "
             "job_id, device_id, at, recorded_at, billable, source) VALUES (?, 'consume', ?, ?, ?, ?, ?, NULL, ?, ?, "
             "?, ?, ?, 'device') ON CONFLICT (id) DO NOTHING",
             (op.op_id, op.part_no, op.qty, op.serial, op.returned_serial, self.van, op.job_id,
-             self.auth.device_id, op.at, self.now, None if under is None else int(not under)))
+             self.auth.device_id, op.at, self.now, billable))
         if n == 0:
             return Outcome("merged", False, "duplicate_op")
         if under:
@@ -385,10 +410,16 @@ class PushApplier:
                 "ON CONFLICT (id) DO NOTHING",
                 (op.op_id + ":ret", op.part_no, op.returned_serial, self.van, op.job_id, self.auth.device_id,
                  op.at, self.now))
-        for mid in (op.op_id, op.op_id + ":ret"):
-            m = self.tx.one("SELECT * FROM movements WHERE id = ?", (mid,))
-            if m is not None:
-                self.queue("movement", mid, movement_feed_data(m))
+        # the rows as written: no read-back needed for the feed
+        self.queue("movement", op.op_id, movement_feed_data({
+            "id": op.op_id, "kind": "consume", "part_no": op.part_no, "qty": op.qty, "serial": op.serial,
+            "from_location": self.van, "to_location": None, "job_id": op.job_id, "device_id": self.auth.device_id,
+            "at": op.at, "billable": billable}))
+        if op.returned_serial:
+            self.queue("movement", op.op_id + ":ret", movement_feed_data({
+                "id": op.op_id + ":ret", "kind": "return_old", "part_no": op.part_no, "qty": 1,
+                "serial": op.returned_serial, "from_location": None, "to_location": self.van, "job_id": op.job_id,
+                "device_id": self.auth.device_id, "at": op.at, "billable": None}))
         self.stock_parts.add(op.part_no)
         return Outcome("applied", True)
 
@@ -421,13 +452,15 @@ class PushApplier:
         self.tx.execute("UPDATE jobs SET signed_off = 1, status = ?, updated_at = ? WHERE id = ?",
                         (new_status, self.now, op.job_id))
         corrected = self.corrected(op.signed_at)
+        matches = report_digest(content) == op.report_digest
+        self.signed_here[op.job_id] = not matches  # the job's changed_after_signoff, until its content changes
         add_event(self.tx, row["ticket_id"], "signed_off", corrected, self.now, job_id=op.job_id,
                   device_time=op.signed_at, corrected_time=corrected, source=f"device:{self.auth.device_id}",
-                  data={"signer": op.signer_name, "digest_matches": report_digest(content) == op.report_digest},
+                  data={"signer": op.signer_name, "digest_matches": matches},
                   event_id=f"E-{op.op_id}-signed_off")
-        so = self.tx.one("SELECT * FROM signoffs WHERE job_id = ?", (op.job_id,))
-        assert so is not None
-        self.queue("signoff", op.job_id, signoff_feed_data(so))
+        self.queue("signoff", op.job_id, signoff_feed_data({
+            "job_id": op.job_id, "signer_name": op.signer_name, "signer_role": op.signer_role,
+            "signed_at": op.signed_at, "report_digest": op.report_digest}))
         self.touch(op.job_id)
         if outcome.result == "needs_review" and outcome.conflict is None:
             # kept, but signed in a status that does not allow it: a needs_review result needs its review item
@@ -498,6 +531,7 @@ class PushApplier:
         """Re-send a signed job after a change to its report content (its changed_after_signoff flag)."""
         view = self.views.get(job_id)
         if view is not None and view.signed_off:
+            self.signed_here.pop(job_id, None)  # its digest must be recomputed
             self.touch(job_id)
 
     def queue(self, kind: str, entity_id: str, data: dict[str, Any]) -> None:
@@ -507,6 +541,7 @@ class PushApplier:
 
     def flush(self) -> None:
         """Emit one change per touched record (the newest state), in order."""
+        self.write_answers()
         jobs: dict[tuple[str, str, str], dict[str, Any]] = {}
         for job_id in sorted(self.touched_jobs):
             job = self.tx.one("SELECT * FROM jobs WHERE id = ?", (job_id,))
@@ -516,7 +551,8 @@ class PushApplier:
                 ticket = self.tx.one("SELECT * FROM tickets WHERE id = ?", (job["ticket_id"],))
                 assert ticket is not None
                 self.tickets[job["ticket_id"]] = ticket
-            jobs[(engineer_scope(job["engineer_id"]), "job", job_id)] = job_feed_data(job, ticket, self.tx)
+            jobs[(engineer_scope(job["engineer_id"]), "job", job_id)] = job_feed_data(
+                job, ticket, self.tx, changed_after_signoff=self.signed_here.get(job_id))
         emit_many(self.tx, [(s, k, e, d) for (s, k, e), d in (jobs | self.out).items()])
         for part_no in self.stock_parts:
             emit_stock(self.tx, {self.van}, part_no)
