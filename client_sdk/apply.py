@@ -10,12 +10,13 @@ newer server.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any, Final
 
+import msgspec
+
 from client_sdk.lifecycle import apply_asset, apply_kb
-from client_sdk.outbox import pending_keys
 from client_sdk.store import Tx
 from schemas.wire import Change
 
@@ -24,29 +25,73 @@ JOB_FIELDS: Final = ("notes", "diagnosis", "resolution", "remote", "rating", "cu
 
 def dumps(value: Any) -> str:
     """JSON text for a JSON column (compact, sorted)."""
-    return json.dumps(value, separators=(",", ":"), sort_keys=True)
+    return msgspec.json.encode(value, order="sorted").decode()
 
 
 def loads(text: str | None, default: Any = None) -> Any:
     """Decode a JSON column."""
-    return default if text is None else json.loads(text)
+    return default if text is None else msgspec.json.decode(text)
+
+
+NOTHING_PENDING: Final[frozenset[str]] = frozenset()
+
+
+@dataclass(slots=True)
+class Page:
+    """One page being applied: its transaction and what it looks up once instead of per change."""
+
+    tx: Tx
+    pending: dict[str, set[str]]  # job -> keys of local values with unsynced ops (read once per page)
+    versions: dict[str, int | None] = field(default_factory=dict)  # job -> pinned template version
+    answers: list[tuple[Any, ...]] = field(default_factory=list)  # answer rows not yet written
+
+    @classmethod
+    def open(cls, tx: Tx) -> Page:
+        pending: dict[str, set[str]] = {}
+        for r in tx.query("SELECT DISTINCT job_id, key FROM outbox"):
+            pending.setdefault(r["job_id"], set()).add(r["key"])
+        return cls(tx, pending)
+
+    def pending_for(self, job_id: str) -> set[str] | frozenset[str]:
+        return self.pending.get(job_id, NOTHING_PENDING)
+
+    def write_answers(self) -> None:
+        """Write the answers gathered so far in one statement (before anything else reads or deletes them)."""
+        if self.answers:
+            self.tx.conn.executemany(
+                "INSERT OR REPLACE INTO answers (job_id, item_key, value, note, na_reason, hlc, device_id, "
+                "template_version, deleted) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                self.answers,
+            )
+            self.answers.clear()
+
+    def template_version(self, job_id: str) -> int | None:
+        if job_id not in self.versions:
+            self.versions[job_id] = self.tx.scalar("SELECT template_version FROM jobs WHERE id = ?", (job_id,))
+        return self.versions[job_id]
 
 
 def apply_changes(tx: Tx, changes: list[Change]) -> int:
     """Apply changes in order; return how many were understood (unknown kinds are skipped)."""
+    page = Page.open(tx)
     done = 0
     for change in changes:
         handler = _HANDLERS.get(change.kind)
         if handler is not None:
-            handler(tx, change.id, change.data)
+            if change.kind != "answer":
+                page.write_answers()
+            handler(page, change.id, change.data)
             done += 1
+    page.write_answers()
     return done
 
 
-def _apply_job(tx: Tx, job_id: str, data: dict[str, Any]) -> None:
+def _apply_job(page: Page, job_id: str, data: dict[str, Any]) -> None:
+    tx = page.tx
     job_id = str(data.get("id", job_id))
     local = tx.one("SELECT * FROM jobs WHERE id = ?", (job_id,))
-    pending = pending_keys(tx, job_id)
+    pending = page.pending_for(job_id)
+    page.versions.pop(job_id, None)
     field_hlc: dict[str, int] = dict(data.get("field_hlc") or {})
     row: dict[str, Any] = {
         "id": job_id,
@@ -86,7 +131,9 @@ def _apply_job(tx: Tx, job_id: str, data: dict[str, Any]) -> None:
     )
 
 
-def _apply_job_removed(tx: Tx, job_id: str, data: dict[str, Any]) -> None:
+def _apply_job_removed(page: Page, job_id: str, data: dict[str, Any]) -> None:
+    tx = page.tx
+    page.versions.pop(job_id, None)
     # The job left this engineer's scope.  Unsynced ops stay in the outbox: they
     # are still pushed and the server keeps them as review items.  Blobs not yet
     # uploaded stay too, they are evidence those ops refer to.
@@ -97,14 +144,12 @@ def _apply_job_removed(tx: Tx, job_id: str, data: dict[str, Any]) -> None:
     tx.execute("DELETE FROM blobs WHERE uploaded = 1 AND sha256 NOT IN (SELECT sha256 FROM attachments)")
 
 
-def _apply_answer(tx: Tx, change_id: str, data: dict[str, Any]) -> None:
+def _apply_answer(page: Page, change_id: str, data: dict[str, Any]) -> None:
     job_id, item_key = str(data["job_id"]), str(data["item_key"])
-    if f"answer:{item_key}" in pending_keys(tx, job_id):
+    if f"answer:{item_key}" in page.pending_for(job_id):
         return
-    version = tx.scalar("SELECT template_version FROM jobs WHERE id = ?", (job_id,))
-    tx.execute(
-        "INSERT OR REPLACE INTO answers (job_id, item_key, value, note, na_reason, hlc, device_id, "
-        "template_version, deleted) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    version = page.template_version(job_id)
+    page.answers.append(  # written together by Page.write_answers
         (
             job_id,
             item_key,
@@ -119,15 +164,15 @@ def _apply_answer(tx: Tx, change_id: str, data: dict[str, Any]) -> None:
     )
 
 
-def _apply_template(tx: Tx, change_id: str, data: dict[str, Any]) -> None:
-    tx.execute(
+def _apply_template(page: Page, change_id: str, data: dict[str, Any]) -> None:
+    page.tx.execute(
         "INSERT OR REPLACE INTO templates (id, version, name, items) VALUES (?, ?, ?, ?)",
         (data["id"], int(data["version"]), data.get("name", ""), dumps(data.get("items") or [])),
     )
 
 
-def _apply_part(tx: Tx, change_id: str, data: dict[str, Any]) -> None:
-    tx.execute(
+def _apply_part(page: Page, change_id: str, data: dict[str, Any]) -> None:
+    page.tx.execute(
         "INSERT OR REPLACE INTO parts (part_no, name, serialized, unit_price_cents) VALUES (?, ?, ?, ?)",
         (
             data.get("part_no", change_id),
@@ -138,14 +183,15 @@ def _apply_part(tx: Tx, change_id: str, data: dict[str, Any]) -> None:
     )
 
 
-def _apply_stock(tx: Tx, change_id: str, data: dict[str, Any]) -> None:
-    tx.execute(
+def _apply_stock(page: Page, change_id: str, data: dict[str, Any]) -> None:
+    page.tx.execute(
         "INSERT OR REPLACE INTO stock (location, part_no, qty) VALUES (?, ?, ?)",
         (data["location"], data["part_no"], int(data.get("qty") or 0)),
     )
 
 
-def _apply_movement(tx: Tx, change_id: str, data: dict[str, Any]) -> None:
+def _apply_movement(page: Page, change_id: str, data: dict[str, Any]) -> None:
+    tx = page.tx
     movement_id = str(data.get("id", change_id))
     local = tx.one("SELECT returned_serial FROM movements WHERE id = ?", (movement_id,))
     billable = data.get("billable")
@@ -168,12 +214,13 @@ def _apply_movement(tx: Tx, change_id: str, data: dict[str, Any]) -> None:
     )
 
 
-def _apply_signoff(tx: Tx, job_id: str, data: dict[str, Any]) -> None:
+def _apply_signoff(page: Page, job_id: str, data: dict[str, Any]) -> None:
+    tx = page.tx
     job_id = str(data.get("job_id", job_id))
     local = tx.one("SELECT * FROM signoffs WHERE job_id = ?", (job_id,))
     if local is not None and local["report_digest"] == data.get("report_digest"):
         return  # our own sign-off came back: keep the strokes and signature we hold
-    if local is not None and "signoff" in pending_keys(tx, job_id):
+    if local is not None and "signoff" in page.pending_for(job_id):
         return
     tx.execute(
         "INSERT OR REPLACE INTO signoffs (job_id, signer_name, signer_role, signed_at, report_digest) "
@@ -189,11 +236,11 @@ def _apply_signoff(tx: Tx, job_id: str, data: dict[str, Any]) -> None:
     tx.execute("UPDATE jobs SET signed_off = 1 WHERE id = ?", (job_id,))
 
 
-def _apply_attachment(tx: Tx, change_id: str, data: dict[str, Any]) -> None:
+def _apply_attachment(page: Page, change_id: str, data: dict[str, Any]) -> None:
     job_id, sha = str(data["job_id"]), str(data["sha256"])
-    if f"attachment:{sha}" in pending_keys(tx, job_id):
+    if f"attachment:{sha}" in page.pending_for(job_id):
         return
-    tx.execute(
+    page.tx.execute(
         "INSERT INTO attachments (job_id, sha256, kind, size, deleted) VALUES (?, ?, ?, ?, ?) "
         "ON CONFLICT (job_id, sha256) DO UPDATE SET kind = excluded.kind, size = excluded.size, "
         "deleted = excluded.deleted",
@@ -201,8 +248,8 @@ def _apply_attachment(tx: Tx, change_id: str, data: dict[str, Any]) -> None:
     )
 
 
-def _apply_conflict(tx: Tx, change_id: str, data: dict[str, Any]) -> None:
-    tx.execute(
+def _apply_conflict(page: Page, change_id: str, data: dict[str, Any]) -> None:
+    page.tx.execute(
         "INSERT OR REPLACE INTO conflicts (id, kind, job_id, key, status, vals, applied, resolution) "
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         (
@@ -218,7 +265,7 @@ def _apply_conflict(tx: Tx, change_id: str, data: dict[str, Any]) -> None:
     )
 
 
-_HANDLERS: Final[dict[str, Callable[[Tx, str, dict[str, Any]], None]]] = {
+_HANDLERS: Final[dict[str, Callable[[Page, str, dict[str, Any]], None]]] = {
     "job": _apply_job,
     "job_removed": _apply_job_removed,
     "answer": _apply_answer,
@@ -229,6 +276,6 @@ _HANDLERS: Final[dict[str, Callable[[Tx, str, dict[str, Any]], None]]] = {
     "signoff": _apply_signoff,
     "attachment": _apply_attachment,
     "conflict": _apply_conflict,
-    "asset": apply_asset,
-    "kb": apply_kb,
+    "asset": lambda page, change_id, data: apply_asset(page.tx, change_id, data),
+    "kb": lambda page, change_id, data: apply_kb(page.tx, change_id, data),
 }
