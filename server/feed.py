@@ -13,8 +13,9 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from schemas.codec import any_msgpack_decoder, encode
-from schemas.wire import Change
+import msgspec
+
+from schemas.codec import encode
 from sync.storage import Database, Tx
 
 ALL: Final = "all"
@@ -52,7 +53,19 @@ def format_cursor(xid: int, seq: int) -> str:
     return f"{xid}.{seq}"
 
 
-def read_feed(db: Database, scopes: list[str], cursor: str, limit: int) -> tuple[list[Change], str, bool]:
+class RawChange(msgspec.Struct, kw_only=True):
+    """A :class:`~schemas.wire.Change` whose ``data`` is still the msgpack stored in the feed.
+
+    Encodes to exactly the bytes of a ``Change``: a page is sent without decoding and re-encoding
+    every record.
+    """
+
+    kind: str
+    id: str
+    data: msgspec.Raw
+
+
+def read_feed(db: Database, scopes: list[str], cursor: str, limit: int) -> tuple[list[RawChange], str, bool]:
     """One page of changes after ``cursor`` in ``scopes``: (changes, next cursor, more)."""
     cx, cs = parse_cursor(cursor)
     marks = ",".join("?" for _ in scopes)
@@ -71,10 +84,10 @@ def read_feed(db: Database, scopes: list[str], cursor: str, limit: int) -> tuple
     rows = rows[:limit]
     if not rows:
         return [], cursor, False
-    latest: dict[tuple[str, str], Change] = {}
+    latest: dict[tuple[str, str], RawChange] = {}
     for r in rows:
         key = (r["kind"], r["entity_id"])
         latest.pop(key, None)  # keep the newest state, in the position of its last change
-        latest[key] = Change(kind=r["kind"], id=r["entity_id"], data=any_msgpack_decoder.decode(bytes(r["data"])))
+        latest[key] = RawChange(kind=r["kind"], id=r["entity_id"], data=msgspec.Raw(bytes(r["data"])))
     last = rows[-1]
     return list(latest.values()), format_cursor(int(last["xid"]), int(last["seq"])), more

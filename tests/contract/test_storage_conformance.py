@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 
+import msgspec
 import pytest
 
 from server.feed import emit, read_feed
@@ -69,7 +70,7 @@ def test_feed_pages_in_commit_order_and_respects_scope(db: Database) -> None:
     seen, cursor = [], ""
     while True:
         changes, cursor, more = read_feed(db, ["all", "eng:a"], cursor, 2)
-        seen += [c.data["n"] for c in changes]
+        seen += [msgspec.msgpack.decode(c.data)["n"] for c in changes]
         if not more:
             break
     assert seen == [0, 2, 4, 6]
@@ -83,7 +84,7 @@ def test_feed_keeps_only_the_newest_state_of_a_record_in_a_page(db: Database) ->
         emit(tx, "all", "job", "j2", {"v": 1})
         emit(tx, "all", "job", "j1", {"v": 2})
     changes, _, _ = read_feed(db, ["all"], "", 10)
-    assert [(c.id, c.data["v"]) for c in changes] == [("j2", 1), ("j1", 2)]
+    assert [(c.id, msgspec.msgpack.decode(c.data)["v"]) for c in changes] == [("j2", 1), ("j1", 2)]
 
 
 def test_leader_lock_is_held_by_one_process(db: Database, db_url: str) -> None:

@@ -5,14 +5,27 @@ from __future__ import annotations
 import hashlib
 import re
 
+import msgspec
+
 from schemas.codec import encode
-from schemas.wire import PROTOCOL_VERSION, PullPage, PullRequest, Signed
+from schemas.wire import PROTOCOL_VERSION, PullRequest, Signed
 from server.context import Services
 from server.errors import BadRequest, Conflict, NotFound, PayloadTooLarge
-from server.feed import ALL, engineer_scope, read_feed
+from server.feed import ALL, RawChange, engineer_scope, read_feed
 from server.security import DeviceAuth
 
 SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
+
+
+class RawPullPage(msgspec.Struct, kw_only=True):
+    """A :class:`~schemas.wire.PullPage` built from feed rows as stored; same bytes on the wire."""
+
+    protocol_version: int
+    device_id: str
+    cursor: str
+    more: bool
+    server_time: int
+    changes: list[RawChange]
 
 
 def pull(services: Services, auth: DeviceAuth, req: PullRequest) -> bytes:
@@ -26,7 +39,7 @@ def pull(services: Services, auth: DeviceAuth, req: PullRequest) -> bytes:
     if not more:
         with services.db.write() as tx:
             tx.execute("UPDATE devices SET last_sync_at = ? WHERE id = ?", (now, auth.device_id))
-    page = PullPage(protocol_version=PROTOCOL_VERSION, device_id=auth.device_id, cursor=cursor, more=more,
+    page = RawPullPage(protocol_version=PROTOCOL_VERSION, device_id=auth.device_id, cursor=cursor, more=more,
                     server_time=now, changes=changes)
     body = encode(page)
     key = services.key
