@@ -229,11 +229,13 @@ def order_events(events: Iterable[SlaEvent]) -> list[SlaEvent]:
     return sorted(events, key=lambda e: (e.at, _KIND_RANK.get(e.kind, len(_KIND_RANK)), e.kind))
 
 
-def _replay(policy: Policy, events: Iterable[SlaEvent], now_ms: int) -> list[_Clock]:
+def _replay(policy: Policy, events: Iterable[SlaEvent], now_ms: int,
+            percents: tuple[int, ...] | None = None) -> list[_Clock]:
+    """Replay the log through every target; ``percents`` limits which thresholds are tracked."""
     ordered = [e for e in order_events(events) if e.at <= now_ms]
     clocks = []
     for spec in policy.targets:
-        marks = tuple((p, spec.duration_ms * p // 100) for p in policy.thresholds)
+        marks = tuple((p, spec.duration_ms * p // 100) for p in (percents or policy.thresholds))
         clock = _Clock(spec=spec, marks=marks)
         relevant = spec.relevant_kinds
         for event in ordered:
@@ -248,7 +250,9 @@ def compute_sla(
     policy: Policy, events: Sequence[SlaEvent], now_ms: int, provisional: bool = False
 ) -> dict[str, TargetState]:
     """The state of every target of ``policy`` at ``now_ms``, keyed by target name."""
-    return {clock.spec.name: clock.state(now_ms, provisional) for clock in _replay(policy, events, now_ms)}
+    # the state needs only the breach instant, not the warning thresholds
+    clocks = _replay(policy, events, now_ms, percents=(100,))
+    return {clock.spec.name: clock.state(now_ms, provisional) for clock in clocks}
 
 
 def thresholds_crossed(policy: Policy, events: Sequence[SlaEvent], now_ms: int) -> list[tuple[str, int, int]]:
