@@ -16,13 +16,16 @@ from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 
+from server.console.routes import console_router
 from server.context import Services
 from server.domain.catalog.controllers import CatalogController
 from server.domain.conflicts.controllers import ConflictController
 from server.domain.devices.controllers import DeviceAdminController, DeviceAuthController
 from server.domain.lifecycle.controllers import LifecycleController
 from server.domain.parts.controllers import PartsController
+from server.domain.reconciliation.controllers import ReconciliationController
 from server.domain.reports.controllers import ReportController
+from server.domain.sla.controllers import SlaController
 from server.domain.sync.controllers import SyncController
 from server.domain.tickets.controllers import TicketController
 from server.errors import handle_exception
@@ -63,8 +66,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
 
     route_handlers: list[Any] = [health, TicketController, CatalogController, DeviceAuthController,
                                  DeviceAdminController, SyncController, ConflictController, PartsController,
-                                 ReportController, LifecycleController]
-    route_handlers += _optional_handlers()
+                                 ReportController, LifecycleController, SlaController, ReconciliationController,
+                                 console_router()]
     app = Litestar(
         route_handlers=route_handlers,
         dependencies={
@@ -81,26 +84,3 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     )
     return app
 
-
-def _optional_handlers() -> list[Any]:
-    """Routers of domains that register themselves (console, reconciliation, SLA reports)."""
-    handlers: list[Any] = []
-    try:
-        from server.domain.sla.controllers import SlaController
-
-        handlers.append(SlaController)
-    except ImportError:
-        pass
-    try:
-        from server.domain.reconciliation.controllers import ReconciliationController
-
-        handlers.append(ReconciliationController)
-    except ImportError:
-        pass
-    try:
-        from server.console.routes import console_router
-
-        handlers.append(console_router())
-    except ImportError:
-        pass
-    return handlers
