@@ -132,7 +132,8 @@ class HttpTransport:
     # -- device identity -------------------------------------------------
 
     def enroll(self, req: EnrollRequest) -> Enrollment:
-        response = self._send("POST", "/v1/devices/enroll", content=encode(req), auth=False)
+        # a one-time token: never repeated blindly
+        response = self._send("POST", "/v1/devices/enroll", content=encode(req), auth=False, retry=False)
         return _decode(enrollment_decoder, response)
 
     def challenge(self, device_id: str) -> Challenge:
@@ -141,7 +142,8 @@ class HttpTransport:
         return _decode(challenge_decoder, response)
 
     def session(self, req: SessionRequest) -> Session:
-        response = self._send("POST", "/v1/devices/session", content=encode(req), auth=False)
+        # a one-time nonce: never repeated blindly
+        response = self._send("POST", "/v1/devices/session", content=encode(req), auth=False, retry=False)
         return _decode(session_decoder, response)
 
     # -- sync ------------------------------------------------------------
@@ -192,18 +194,28 @@ class HttpTransport:
         auth: bool = True,
         content_type: str = MSGPACK,
         accept: str = MSGPACK,
+        retry: bool = True,
     ) -> httpx.Response:
         headers = {"Accept": f"{accept}, application/problem+json"}
         if content is not None:
             headers["Content-Type"] = content_type
         if auth and self.token:
             headers["Authorization"] = f"Device {self.token}"
-        try:
-            response = self._client.request(method, path, content=content, params=params, headers=headers)
-        except (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError) as exc:
-            raise Offline(f"{method} {path}: {type(exc).__name__}: {exc}") from exc
-        except httpx.HTTPError as exc:
-            raise TransportError(f"{method} {path}: {exc}") from exc
+        attempts = 2 if retry else 1
+        for attempt in range(attempts):
+            try:
+                response = self._client.request(method, path, content=content, params=params, headers=headers)
+                break
+            except (httpx.RemoteProtocolError, httpx.ReadError) as exc:
+                # most often a keep-alive connection the server closed while idle: every sync request is
+                # safe to repeat (a push is answered from its stored receipt), so try once more at once
+                if attempt + 1 < attempts:
+                    continue
+                raise Offline(f"{method} {path}: {type(exc).__name__}: {exc}") from exc
+            except (httpx.TimeoutException, httpx.NetworkError) as exc:
+                raise Offline(f"{method} {path}: {type(exc).__name__}: {exc}") from exc
+            except httpx.HTTPError as exc:
+                raise TransportError(f"{method} {path}: {exc}") from exc
         if response.status_code >= 400:
             raise problem_error(response)
         return response

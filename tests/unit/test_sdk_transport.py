@@ -131,3 +131,25 @@ def test_async_transport_is_bridged() -> None:
     assert t.challenge("dev-1").nonce == "n1"
     t.close()
     assert isinstance(AsyncTransportBridge(httpx.ASGITransport(app=app)), httpx.BaseTransport)
+
+
+def test_a_dropped_keep_alive_connection_is_retried_once_for_sync_requests_only() -> None:
+    """A push/pull on a connection the server closed while idle goes through; enrollment is never repeated."""
+    calls: list[str] = []
+
+    def flaky(request: httpx.Request) -> httpx.Response:
+        calls.append(request.url.path)
+        if len(calls) % 2 == 1:
+            raise httpx.RemoteProtocolError("Server disconnected without sending a response.", request=request)
+        return httpx.Response(200, content=b"\x80")
+
+    t = HttpTransport("http://fs.test", transport=httpx.MockTransport(flaky))
+    with pytest.raises(BadResponse):  # the second attempt reached the server (and answered nonsense)
+        t.push(b"envelope")
+    assert calls == ["/v1/sync/push", "/v1/sync/push"]
+    calls.clear()
+    from schemas.wire import EnrollRequest
+
+    with pytest.raises(Offline):
+        t.enroll(EnrollRequest(token="fs_enroll_x", public_key=b"k" * 32))
+    assert calls == ["/v1/devices/enroll"]
