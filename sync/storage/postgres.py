@@ -60,7 +60,7 @@ class PostgresTx:
         self._xid: int | None = None
 
     def execute(self, sql: str, params: Params = ()) -> int:
-        cur = self.conn.execute(translate(sql), params or None, prepare=False)
+        cur = self.conn.execute(translate(sql), params or None)
         return cur.rowcount
 
     def executemany(self, sql: str, rows: Sequence[Params]) -> None:
