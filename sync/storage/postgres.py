@@ -29,7 +29,6 @@ from psycopg_pool import ConnectionPool
 from sync.storage.base import Dialect, Params, Row, StorageError
 from sync.storage.schema import migrate
 
-
 CEILING_SQL = """
 WITH s AS (SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint AS xmax),
 w AS (
