@@ -104,6 +104,7 @@ def _apply_job(page: Page, job_id: str, data: dict[str, Any]) -> None:
         "scheduled_start": data.get("scheduled_start"),
         "scheduled_end": data.get("scheduled_end"),
         "signed_off": int(bool(data.get("signed_off", False))),
+        "changed_after_signoff": int(bool(data.get("changed_after_signoff", False))),
         "ticket": dumps(data.get("ticket") or {}),
         "times": "{}",
     }

@@ -824,6 +824,7 @@ def _local_job(r: dict[str, Any]) -> LocalJob:
         scheduled_start=r["scheduled_start"],
         scheduled_end=r["scheduled_end"],
         signed_off=bool(r["signed_off"]),
+        changed_after_signoff=bool(r["changed_after_signoff"]),
         ticket=loads(r["ticket"], {}),
         times=loads(r["times"], {}),
         rating=r["rating"],

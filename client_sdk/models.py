@@ -64,6 +64,7 @@ class LocalJob(msgspec.Struct, kw_only=True):
     rating: int | None = None
     customer_comment: str | None = None
     pending_ops: int = 0
+    changed_after_signoff: bool = False  # the server says the signed report content changed later
 
 
 class LocalAnswer(msgspec.Struct, kw_only=True):

@@ -117,7 +117,14 @@ CREATE INDEX op_results_result ON op_results (result);
 """
 
 #: The versioned schema: append new migrations at the end, never edit an applied one.
-MIGRATIONS: Final[list[tuple[str, str]]] = [("0001_initial", _V1), ("0002_lifecycle", LIFECYCLE_V2)]
+# the server's verdict on signed content: the report no longer matches what the customer signed
+SIGNOFF_FLAG_V3: Final = "ALTER TABLE jobs ADD COLUMN changed_after_signoff INTEGER NOT NULL DEFAULT 0"
+
+MIGRATIONS: Final[list[tuple[str, str]]] = [
+    ("0001_initial", _V1),
+    ("0002_lifecycle", LIFECYCLE_V2),
+    ("0003_changed_after_signoff", SIGNOFF_FLAG_V3),
+]
 
 
 def _statements(script: str) -> list[str]:

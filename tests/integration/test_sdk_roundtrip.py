@@ -131,3 +131,25 @@ def test_tablet_clock_days_ahead_is_measured(tmp_path: Path, app_client: Any, se
         report = c.sync()
         assert report.ok and report.clock_offset_ms is not None
         assert abs(report.clock_offset_ms - ahead) < 60_000
+
+
+def test_the_tablet_shows_when_signed_content_changed_on_the_server(tablet: FieldClient, services: Services,
+                                                                    app_client: Any, tmp_path: Path) -> None:
+    tablet.sync()
+    job_id = tablet.jobs()[0].id
+    for status in ("en_route", "on_site"):
+        tablet.set_status(job_id, status)
+    for key, value in (("gas_tight", True), ("flue_co2", 9.0), ("pressure_bar", 1.2), ("condition", "good")):
+        tablet.answer(job_id, key, value)
+    tablet.set_status(job_id, "completed")
+    tablet.sign_off(job_id, "Ada Customer", STROKES)
+    assert tablet.sync().ok and tablet.jobs()[0].changed_after_signoff is False
+    # a second tablet of the same engineer changes a signed answer afterwards
+    other = FieldClient.open(tmp_path / "other.db", transport=app_client, clock=lambda: services.clock())
+    other.enroll(issue_enroll_token(services, "e-ana")[0])
+    other.sync()
+    other.answer(job_id, "remarks", "added after the customer signed")
+    assert other.sync().ok
+    tablet.sync()
+    assert tablet.job(job_id).job.changed_after_signoff is True
+    other.close()

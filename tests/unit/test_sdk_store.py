@@ -59,11 +59,11 @@ def outbox_rows(path: Path) -> list[tuple[str, str]]:
 
 def test_store_is_migrated_and_in_wal_mode(tmp_path: Path) -> None:
     store = LocalStore(tmp_path / "t.db")
-    assert store.applied_migrations() == ["0001_initial", "0002_lifecycle"]
+    assert store.applied_migrations() == ["0001_initial", "0002_lifecycle", "0003_changed_after_signoff"]
     assert store.db.journal_mode == "wal"
     store.close()
     again = LocalStore(tmp_path / "t.db")  # re-opening applies nothing twice
-    assert again.applied_migrations() == ["0001_initial", "0002_lifecycle"]
+    assert again.applied_migrations() == ["0001_initial", "0002_lifecycle", "0003_changed_after_signoff"]
     again.close()
 
 
