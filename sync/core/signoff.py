@@ -8,12 +8,56 @@ key can check a :class:`~schemas.report.SignOffBundle` offline with
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
+from typing import Final
+
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from schemas.codec import canonical_json
-from schemas.report import ReportContent, SignOffBundle
+from schemas.report import ReportAnswer, ReportContent, ReportPart, SignOffBundle
 from sync.core.changeset import digest
+
+#: the status changes whose device times a report states
+REPORT_TIMES: Final = ("on_site", "completed")
+#: the parts movements a report lists
+REPORT_PART_KINDS: Final = frozenset({"consume"})
+
+Row = Mapping[str, object]
+
+
+def _opt_str(value: object) -> str | None:
+    return None if value is None else str(value)
+
+
+def _opt_int(value: object) -> int | None:
+    return None if value is None else int(str(value))
+
+
+def assemble_report_content(job: Row, answers: Iterable[Row], parts: Iterable[Row], photos: Iterable[str],
+                            times: Mapping[str, int]) -> ReportContent:
+    """The canonical report content from plain rows, whichever store (tablet or server) they come from.
+
+    ``answers`` are the live (not deleted) answers with their decoded ``value``; ``parts`` the job's
+    movements; ``photos`` the hashes of its live photo attachments; ``times`` the device times of its
+    latest status changes.  Selection and order are decided here, once, so both sides digest the same.
+    """
+    value_types = (str, int, float, bool)
+    return ReportContent(
+        job_id=str(job["id"]), ticket_id=str(job["ticket_id"]), engineer_id=str(job["engineer_id"]),
+        diagnosis=str(job["diagnosis"]), resolution=str(job["resolution"]), notes=str(job["notes"]),
+        template_id=_opt_str(job["template_id"]), template_version=_opt_int(job["template_version"]),
+        answers=[ReportAnswer(key=str(a["item_key"]),
+                              value=a["value"] if isinstance(a["value"], value_types) else None,
+                              note=_opt_str(a["note"]), na_reason=_opt_str(a["na_reason"]))
+                 for a in sorted(answers, key=lambda a: str(a["item_key"]))],
+        parts=[ReportPart(op_id=str(m["id"]), kind=str(m["kind"]), part_no=str(m["part_no"]),
+                          qty=int(str(m["qty"])), serial=_opt_str(m["serial"]),
+                          returned_serial=_opt_str(m["returned_serial"]))
+               for m in sorted(parts, key=lambda m: str(m["id"])) if m["kind"] in REPORT_PART_KINDS],
+        photos=sorted(photos),
+        times={k: int(times[k]) for k in REPORT_TIMES if k in times},
+    )
 
 
 def report_digest(content: ReportContent) -> str:
