@@ -702,11 +702,11 @@ def run_sla(cfg: Config) -> list[Result]:
             t0 = perf()
             with services.db.read() as tx:
                 rows = tx.query("SELECT id, priority, category, status FROM tickets")
-                evs = tx.query("SELECT ticket_id, kind, at FROM ticket_events")
+                evs = tx.rows("SELECT ticket_id, kind, at FROM ticket_events")
             load_s = perf() - t0
             by_ticket: dict[str, list[tuple[str, int]]] = defaultdict(list)
-            for e in evs:
-                by_ticket[e["ticket_id"]].append((e["kind"], int(e["at"])))
+            for ticket_id, kind, at in evs:
+                by_ticket[ticket_id].append((kind, int(at)))
             breached = 0
             for t in rows:
                 t1 = perf()

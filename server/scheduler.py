@@ -155,13 +155,13 @@ def run_sla_tick(services: Services, now: int | None = None) -> list[SlaMark]:
                            "ORDER BY opened_at, id")
         if not tickets:
             return []
-        events = tx.query(f"SELECT ticket_id, kind, at FROM ticket_events WHERE kind IN ({SLA_KINDS_SQL}) "
-                          f"AND ticket_id IN (SELECT id FROM tickets WHERE {_OPEN})")
+        events = tx.rows(f"SELECT ticket_id, kind, at FROM ticket_events WHERE kind IN ({SLA_KINDS_SQL}) "
+                         f"AND ticket_id IN (SELECT id FROM tickets WHERE {_OPEN})")
         marks = tx.query(f"SELECT ticket_id, target, threshold FROM sla_marks "
                          f"WHERE ticket_id IN (SELECT id FROM tickets WHERE {_OPEN})")
     by_ticket: dict[str, list[tuple[str, int]]] = defaultdict(list)
-    for e in events:
-        by_ticket[e["ticket_id"]].append((e["kind"], int(e["at"])))
+    for ticket_id, kind, at in events:
+        by_ticket[ticket_id].append((kind, int(at)))
     recorded: dict[str, set[tuple[str, int]]] = defaultdict(set)
     for m in marks:
         recorded[m["ticket_id"]].add((m["target"], int(m["threshold"])))

@@ -41,6 +41,10 @@ class Tx(Protocol):
         """Run a query and return its first row, or None."""
         ...
 
+    def rows(self, sql: str, params: Params = ()) -> list[tuple[Any, ...]]:
+        """Run a query and return plain tuples (bulk reads: no dict per row)."""
+        ...
+
     def lock(self, sql: str, params: Params = ()) -> Row | None:
         """Select one row and hold a write lock on it until the end of the transaction."""
         ...

@@ -73,6 +73,9 @@ class PostgresTx:
         cols = [d.name for d in cur.description]
         return [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
 
+    def rows(self, sql: str, params: Params = ()) -> list[tuple[Any, ...]]:
+        return self.conn.execute(translate(sql), params or None).fetchall()
+
     def one(self, sql: str, params: Params = ()) -> Row | None:
         cur = self.conn.execute(translate(sql), params or None)
         r = cur.fetchone()

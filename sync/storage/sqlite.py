@@ -38,6 +38,9 @@ class SqliteTx:
         cols = [d[0] for d in cur.description]
         return [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
 
+    def rows(self, sql: str, params: Params = ()) -> list[tuple[Any, ...]]:
+        return self.conn.execute(sql, params).fetchall()
+
     def one(self, sql: str, params: Params = ()) -> Row | None:
         cur = self.conn.execute(sql, params)
         r = cur.fetchone()

@@ -176,3 +176,12 @@ def test_an_unrelated_long_transaction_does_not_hold_pulls_back(pg_url: str) -> 
     finally:
         outsider.close()
         db.close()
+
+
+def test_bulk_rows_come_back_as_plain_tuples_in_column_order(db: Database) -> None:
+    with db.write() as tx:
+        tx.executemany("INSERT INTO customers (id, name, phone) VALUES (?, ?, ?)",
+                       [(f"c{i}", f"Name {i}", f"+{i}") for i in range(5)])
+    with db.read() as tx:
+        rows = tx.rows("SELECT id, name FROM customers WHERE id <> ? ORDER BY id", ("c2",))
+    assert rows == [("c0", "Name 0"), ("c1", "Name 1"), ("c3", "Name 3"), ("c4", "Name 4")]

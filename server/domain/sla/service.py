@@ -180,12 +180,12 @@ def _tickets_with_states(
         tickets = tx.query(f"SELECT * FROM tickets WHERE {where} ORDER BY opened_at, id", params)
         if not tickets:
             return []
-        events = tx.query(f"SELECT ticket_id, kind, at FROM ticket_events WHERE kind IN ({SLA_KINDS_SQL}) "
-                          f"AND ticket_id IN ({subquery})", params)
+        events = tx.rows(f"SELECT ticket_id, kind, at FROM ticket_events WHERE kind IN ({SLA_KINDS_SQL}) "
+                         f"AND ticket_id IN ({subquery})", params)
         provisional = provisional_tickets(tx, subquery, params, now)
     by_ticket: dict[str, list[tuple[str, int]]] = defaultdict(list)
-    for e in events:
-        by_ticket[e["ticket_id"]].append((e["kind"], int(e["at"])))
+    for ticket_id, kind, at in events:
+        by_ticket[ticket_id].append((kind, int(at)))
     out = []
     for t in tickets:
         policy = policy_for(services, t)
