@@ -2,12 +2,14 @@
 
 Every write goes through one connection guarded by a lock and opened with
 ``BEGIN IMMEDIATE`` (the datasette habit), so commits are serial and the
-change feed's autoincrement order is commit order.  Reads use per-thread
-connections beside the writer.
+change feed's autoincrement order is commit order.  Reads use a small pool of
+connections beside the writer (bounded, so memory does not grow with the
+number of threads that ever read).
 """
 
 from __future__ import annotations
 
+import queue
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
@@ -63,6 +65,7 @@ class SqliteDatabase:
     """The SQLite adapter of :class:`~sync.storage.base.Database`."""
 
     dialect: Dialect = "sqlite"
+    max_readers: int = 8
 
     def __init__(self, path: str) -> None:
         self.path = path
@@ -73,7 +76,10 @@ class SqliteDatabase:
                 raise StorageError(f"directory {parent} does not exist")
         self._write_lock = threading.Lock()
         self._writer = self._connect()
-        self._local = threading.local()
+        # Readers come from a bounded pool shared by all threads: worker threads come and go, and a
+        # connection per thread would leave every dead thread's connection (and its page cache) behind.
+        self._readers: queue.LifoQueue[sqlite3.Connection] = queue.LifoQueue()
+        self._reader_count = 0
         self._all: list[sqlite3.Connection] = [self._writer]
         self._all_lock = threading.Lock()
         with self.write() as tx:
@@ -110,19 +116,30 @@ class SqliteDatabase:
             else:
                 conn.execute("COMMIT")
 
+    def _take_reader(self) -> sqlite3.Connection:
+        try:
+            return self._readers.get_nowait()
+        except queue.Empty:
+            pass
+        with self._all_lock:
+            if self._reader_count < self.max_readers:
+                self._reader_count += 1
+                conn = self._connect()
+                self._all.append(conn)
+                return conn
+        return self._readers.get()  # every reader is busy: wait for one
+
     @contextmanager
     def read(self) -> Iterator[SqliteTx]:
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = self._connect()
-            self._local.conn = conn
-            with self._all_lock:
-                self._all.append(conn)
-        conn.execute("BEGIN")
+        conn = self._take_reader()
         try:
-            yield SqliteTx(conn)
+            conn.execute("BEGIN")
+            try:
+                yield SqliteTx(conn)
+            finally:
+                conn.execute("ROLLBACK")
         finally:
-            conn.execute("ROLLBACK")
+            self._readers.put(conn)
 
     def visible_xid_limit(self, tx: Any) -> int | None:
         return None
