@@ -7,8 +7,7 @@ from typing import Any
 import msgspec
 
 from server.context import Services
-from server.domain.records import job_from_row, loads, movement_from_row
-from server.domain.sync.report import current_digest
+from server.domain.records import job_from_row, loads, movement_from_row, signoff_changed
 from server.domain.tickets.service import event_from_row
 from server.errors import NotFound
 
@@ -27,11 +26,9 @@ def job_detail(services: Services, job_id: str) -> dict[str, Any]:
         events = tx.query("SELECT * FROM ticket_events WHERE job_id = ? ORDER BY at, received_at", (job_id,))
         conflicts = tx.query("SELECT id, kind, key, status FROM conflicts WHERE job_id = ? ORDER BY created_at",
                              (job_id,))
-        digest_now = current_digest(tx, job_id) if so is not None else None
+        changed = so is not None and signoff_changed(tx, job_id)
     signoff = None
-    changed = False
     if so is not None:
-        changed = digest_now != so["report_digest"]
         signoff = {"signer_name": so["signer_name"], "signer_role": so["signer_role"], "signed_at": so["signed_at"],
                    "report_digest": so["report_digest"], "device_id": so["device_id"],
                    "received_at": so["received_at"], "strokes": loads(so["strokes"], []),
