@@ -19,6 +19,10 @@ def key_id_for(public: bytes) -> str:
 def load_or_create_server_key(db: Database, now_ms: int) -> ServerKey:
     """Load the newest server key, creating it on first start (race-safe across processes)."""
     with db.write() as tx:
+        # processes starting together queue here: the second waits on this row until the first commits,
+        # then reads the key the first created instead of creating a second one (which would leave each
+        # process signing with its own key, and devices enrolled by one rejecting the other's signatures)
+        tx.execute("INSERT INTO meta (key, value) VALUES ('server_key_lock', '') ON CONFLICT (key) DO NOTHING")
         row = tx.one("SELECT id, private_key, public_key FROM server_keys ORDER BY created_at DESC LIMIT 1")
         if row is None:
             private = Ed25519PrivateKey.generate()

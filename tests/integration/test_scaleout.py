@@ -83,3 +83,36 @@ def test_two_servers_one_postgresql_simulation_checks_hold(pg_url: str, tmp_path
     assert report.counts["ops_written"] > 20
     assert min(network.hits) > 20, network.hits  # both servers really served
     assert report.faults.get("server_restarts", 0) == network.restarts
+
+
+def test_servers_starting_together_on_a_fresh_database_share_one_signing_key(db_url: str) -> None:
+    """Three processes' first use of the server key at the same moment: one key, not one each.
+
+    Before the fix a fresh PostgreSQL schema got a key per process about half the time, and a
+    device enrolled through one server then refused the other's signed pages.
+    """
+    import threading
+
+    from server.keys import load_or_create_server_key
+
+    databases = [open_database(db_url) for _ in range(3)]
+    barrier = threading.Barrier(3)
+    ids: list[str] = []
+
+    def first_use(db: object) -> None:
+        barrier.wait()
+        ids.append(load_or_create_server_key(db, 1).key_id)  # type: ignore[arg-type]
+
+    try:
+        threads = [threading.Thread(target=first_use, args=(db,)) for db in databases]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        with databases[0].read() as tx:
+            stored = tx.rows("SELECT id FROM server_keys")
+    finally:
+        for db in databases:
+            db.close()
+    assert len(ids) == 3 and len(set(ids)) == 1
+    assert [r[0] for r in stored] == [ids[0]]
