@@ -7,14 +7,18 @@ and a re-sent change-set gets the stored receipt back (exactly-once).  The
 merge decisions come from the pure core (:mod:`sync.core.merge`); this module
 only loads state and writes outcomes.  A rejected op never blocks the ops
 behind it.
+
+Cost does not grow in round trips with the number of ops: the jobs the
+change-set names are loaded in bulk (:mod:`server.domain.sync.job_state`),
+every op is decided against that state in memory, and each table is written
+once at the end with one ``executemany`` (pipelined on PostgreSQL).  Rare
+writes (conflict records, attachments) go straight to the database.
 """
 
 from __future__ import annotations
 
 import re
-from collections import defaultdict
-from collections.abc import Sequence
-from typing import Any
+from typing import Any, Final
 
 import msgspec
 
@@ -35,7 +39,7 @@ from schemas.wire import (
     SignOff,
 )
 from server.context import Services, new_id
-from server.domain.parts.service import asset_warranty, open_claim, under_warranty
+from server.domain.parts.service import under_warranty
 from server.domain.records import (
     answer_feed_data,
     dumps,
@@ -45,8 +49,7 @@ from server.domain.records import (
     movement_feed_data,
     signoff_feed_data,
 )
-from server.domain.sync.report import build_report_content
-from server.domain.tickets.service import add_event
+from server.domain.sync.job_state import JobState, Ticket, known_ids, load_jobs
 from server.errors import Conflict, Forbidden
 from server.feed import emit_many, engineer_scope
 from server.security import DeviceAuth
@@ -62,7 +65,6 @@ from sync.core.changeset import (
 from sync.core.checklist import find_item, missing_required, validate_answer
 from sync.core.merge import (
     ConflictDraft,
-    JobView,
     Outcome,
     Written,
     check_ownership,
@@ -73,20 +75,40 @@ from sync.core.merge import (
 )
 from sync.core.signoff import report_digest, sign_off_message
 from sync.core.signoff import verify_signature as verify_sig
-from sync.storage import Row, Tx
-
-PRELOAD_CHUNK = 500
+from sync.storage import Tx
 
 SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 TEXT_FIELDS = {"notes", "diagnosis", "resolution", "customer_comment"}
 MAX_TEXT = 10_000
 INT64 = 2**63
-ANSWER_UPSERT = (
+
+# -- the statements a push ends with, one executemany each ----------------------------------------
+JOB_UPDATE: Final = (
+    "UPDATE jobs SET status = ?, hold_reason = ?, signed_off = ?, notes = ?, diagnosis = ?, resolution = ?, "
+    "remote = ?, rating = ?, customer_comment = ?, field_meta = ?, updated_at = ? WHERE id = ?")
+JOB_COLUMNS: Final = ("status", "hold_reason", "signed_off", "notes", "diagnosis", "resolution", "remote", "rating",
+                      "customer_comment", "field_meta", "updated_at", "id")
+ANSWER_UPSERT: Final = (
     "INSERT INTO answers (job_id, item_key, value, note, na_reason, hlc, device_id, at, template_version, deleted) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0) ON CONFLICT (job_id, item_key) DO UPDATE SET value = excluded.value, "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (job_id, item_key) DO UPDATE SET value = excluded.value, "
     "note = excluded.note, na_reason = excluded.na_reason, hlc = excluded.hlc, device_id = excluded.device_id, "
-    "at = excluded.at, template_version = excluded.template_version, deleted = 0"
-)
+    "at = excluded.at, template_version = excluded.template_version, deleted = excluded.deleted")
+ANSWER_COLUMNS: Final = ("job_id", "item_key", "value", "note", "na_reason", "hlc", "device_id", "at",
+                         "template_version", "deleted")
+MOVEMENT_INSERT: Final = (
+    "INSERT INTO movements (id, kind, part_no, qty, serial, returned_serial, from_location, to_location, job_id, "
+    "device_id, at, recorded_at, billable, source) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'device') "
+    "ON CONFLICT (id) DO NOTHING")
+CLAIM_INSERT: Final = (
+    "INSERT INTO warranty_claims (id, movement_id, job_id, part_no, serial, returned_serial, status, created_at) "
+    "VALUES (?, ?, ?, ?, ?, ?, 'open', ?) ON CONFLICT (movement_id) DO NOTHING")
+SIGNOFF_INSERT: Final = (
+    "INSERT INTO signoffs (job_id, signer_name, signer_role, signed_at, report_digest, strokes, device_id, "
+    "device_signature, content, received_at, rating, comment) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+EVENT_INSERT: Final = (
+    "INSERT INTO ticket_events (id, ticket_id, job_id, kind, at, device_time, corrected_time, received_at, source, "
+    "data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING")
+TICKET_TOUCH: Final = "UPDATE tickets SET updated_at = ? WHERE id = ?"
 
 
 def unstorable_value(op: Op) -> str | None:
@@ -156,77 +178,49 @@ def push(services: Services, auth: DeviceAuth, envelope: bytes) -> bytes:
 
 
 class PushApplier:
-    """Applies the ops of one change-set inside one transaction."""
+    """Applies the ops of one change-set inside one transaction (see the module docstring)."""
 
     def __init__(self, tx: Tx, auth: DeviceAuth, offset_ms: int, now: int) -> None:
         self.tx = tx
         self.auth = auth
         self.offset = offset_ms
         self.now = now
-        self.jobs: dict[str, Row | None] = {}
-        self.views: dict[str, JobView | None] = {}
-        self.tickets: dict[str, Row] = {}
+        self.jobs: dict[str, JobState | None] = {}
+        self.tickets: dict[str, Ticket] = {}
+        self.event_ids: set[str] = set()
+        self.movement_ids: set[str] = set()  # of the movements the change-set names that exist
         self.templates: dict[tuple[str, int], ChecklistTemplate | None] = {}
-        #: answers of preloaded jobs by (job_id, item_key); a missing key of a preloaded job means no answer yet
-        self.answers: dict[tuple[str, str], Row] = {}
-        self.answers_loaded: set[str] = set()
-        self.touched_jobs: set[str] = set()
-        self.pending_answers: list[tuple[Any, ...]] = []
-        self.assets: dict[str, tuple[bool, int | None]] = {}  # ticket -> asset_warranty()
         self.parts: dict[str, bool | None] = {}  # part_no -> serialized (None: not in the catalog)
         #: jobs signed in this change-set whose content did not change after: job -> changed_after_signoff
         self.signed_here: dict[str, bool] = {}
+        self.touched_jobs: set[str] = set()
+        self.dirty_jobs: set[str] = set()
+        self.dirty_answers: set[tuple[str, str]] = set()
+        self.touched_tickets: set[str] = set()
+        self.writes: dict[str, list[tuple[Any, ...]]] = {MOVEMENT_INSERT: [], CLAIM_INSERT: [], SIGNOFF_INSERT: [],
+                                                         EVENT_INSERT: []}
         self.out: dict[tuple[str, str, str], dict[str, Any]] = {}
         self.stock_parts: set[str] = set()
         self.van = f"van-{auth.engineer_id}"
+        self.scope = engineer_scope(auth.engineer_id)
 
     # -- state loading -------------------------------------------------
-    def preload(self, ops: Sequence[Op]) -> None:
-        """Lock and load every job the change-set names, with past assignees and answers: a few queries in all."""
-        ids = sorted({op.job_id for op in ops} - self.jobs.keys())
-        for i in range(0, len(ids), PRELOAD_CHUNK):
-            chunk = ids[i:i + PRELOAD_CHUNK]
-            marks = ",".join("?" for _ in chunk)
-            rows = {r["id"]: r for r in self.tx.lock_all(f"SELECT * FROM jobs WHERE id IN ({marks}) ORDER BY id",
-                                                          chunk)}
-            past: dict[str, set[str]] = defaultdict(set)
-            for r in self.tx.query(f"SELECT job_id, engineer_id FROM job_assignments WHERE job_id IN ({marks})",
-                                   chunk):
-                past[r["job_id"]].add(r["engineer_id"])
-            for a in self.tx.query(f"SELECT * FROM answers WHERE job_id IN ({marks})", chunk):
-                self.answers[(a["job_id"], a["item_key"])] = a
-            for job_id in chunk:
-                row = rows.get(job_id)
-                self.jobs[job_id] = row
-                self.views[job_id] = None if row is None else JobView(
-                    job_id, row["engineer_id"], row["status"], frozenset(past[job_id]), bool(row["signed_off"]))
-            self.answers_loaded.update(chunk)
+    def preload(self, ops: list[Op]) -> None:
+        """Lock and load every job the change-set names and which of its movements exist: a few queries."""
+        self.jobs.update(load_jobs(self.tx, {op.job_id for op in ops} - self.jobs.keys(), self.tickets,
+                                   self.event_ids))
+        moves = [op.op_id for op in ops if isinstance(op, MovePart)]
+        self.movement_ids |= known_ids(self.tx, "movements", moves + [m + ":ret" for m in moves])
 
-    def current_answer(self, job_id: str, item_key: str) -> Row | None:
-        if job_id in self.answers_loaded:
-            return self.answers.get((job_id, item_key))
-        return self.tx.one("SELECT * FROM answers WHERE job_id = ? AND item_key = ?", (job_id, item_key))
-
-    def job(self, job_id: str) -> tuple[Row | None, JobView | None]:
-        if job_id not in self.jobs:
-            row = self.tx.lock("SELECT * FROM jobs WHERE id = ?", (job_id,))
-            self.jobs[job_id] = row
-            if row is None:
-                self.views[job_id] = None
-            else:
-                past = frozenset(r["engineer_id"] for r in self.tx.query(
-                    "SELECT engineer_id FROM job_assignments WHERE job_id = ?", (job_id,)))
-                self.views[job_id] = JobView(job_id, row["engineer_id"], row["status"], past, bool(row["signed_off"]))
-        return self.jobs[job_id], self.views[job_id]
-
-    def template(self, job: Row) -> ChecklistTemplate | None:
-        if not job["template_id"]:
+    def template(self, job: JobState) -> ChecklistTemplate | None:
+        row = job.row
+        if not row["template_id"]:
             return None
-        k = (job["template_id"], int(job["template_version"]))
+        k = (row["template_id"], int(row["template_version"]))
         if k not in self.templates:
-            row = self.tx.one("SELECT * FROM templates WHERE id = ? AND version = ?", k)
-            self.templates[k] = None if row is None else msgspec.convert(
-                {"id": row["id"], "version": row["version"], "name": row["name"], "items": loads(row["items"])},
+            t = self.tx.one("SELECT * FROM templates WHERE id = ? AND version = ?", k)
+            self.templates[k] = None if t is None else msgspec.convert(
+                {"id": t["id"], "version": t["version"], "name": t["name"], "items": loads(t["items"])},
                 ChecklistTemplate)
         return self.templates[k]
 
@@ -239,69 +233,77 @@ class PushApplier:
         unstorable = unstorable_value(op)
         if unstorable is not None:
             return OpResult(op_id=op.op_id, result="rejected", reason=unstorable)
-        row, view = self.job(op.job_id)
-        refusal = check_ownership(view, self.auth.engineer_id)
+        if op.job_id not in self.jobs:
+            self.preload([op])
+        job = self.jobs[op.job_id]
+        refusal = check_ownership(None if job is None else job.view, self.auth.engineer_id)
         if refusal is not None:
-            if refusal.result == "needs_review" and row is not None:
-                cid = self.late_work_conflict(row, op)
+            if refusal.result == "needs_review" and job is not None:
+                cid = self.late_work_conflict(job, op)
                 return OpResult(op_id=op.op_id, result="needs_review", reason=refusal.reason, conflict_id=cid)
             return OpResult(op_id=op.op_id, result=refusal.result, reason=refusal.reason)
-        assert row is not None and view is not None
+        assert job is not None
         hlc = hlc_mod.rebase(op.hlc, self.offset, self.now)
-        if not isinstance(op, AnswerItem):
-            self.write_answers()  # other kinds of op may read the answers table
-        if isinstance(op, SetStatus):
-            outcome = self.status(row, view, op, hlc)
+        if isinstance(op, AnswerItem):
+            outcome = self.answer(job, op, hlc)
+        elif isinstance(op, SetStatus):
+            outcome = self.status(job, op, hlc)
         elif isinstance(op, SetField):
-            outcome = self.field(row, op, hlc)
-        elif isinstance(op, AnswerItem):
-            outcome = self.answer(row, op, hlc)
+            outcome = self.field(job, op, hlc)
         elif isinstance(op, MovePart):
-            outcome = self.move(row, op)
+            outcome = self.move(job, op)
         elif isinstance(op, SignOff):
-            outcome = self.signoff(row, view, op)
+            outcome = self.signoff(job, op)
         elif isinstance(op, Attach):
-            outcome = self.attach(op)
+            outcome = self.attach(job, op)
         else:
             assert isinstance(op, Delete)
-            outcome = self.delete(op, hlc)
+            outcome = self.delete(job, op, hlc)
         cid = self.record_conflict(op.job_id, outcome.conflict) if outcome.conflict else None
         return OpResult(op_id=op.op_id, result=outcome.result, reason=outcome.reason, conflict_id=cid)
 
     # -- per kind ------------------------------------------------------
-    def status(self, row: Row, view: JobView, op: SetStatus, hlc: int) -> Outcome:
+    def status(self, job: JobState, op: SetStatus, hlc: int) -> Outcome:
+        view = job.view
         outcome = merge_status(view, op, self.auth.device_id, hlc)
         if op.status == "completed" and outcome.write:
-            tpl = self.template(row)
+            tpl = self.template(job)
             if tpl is not None:
-                answered = [r["item_key"] for r in self.tx.query(
-                    "SELECT item_key FROM answers WHERE job_id = ? AND deleted = 0", (op.job_id,))]
-                missing = missing_required(tpl, answered)
+                missing = missing_required(tpl, job.live_answer_keys())
                 if missing:
                     return Outcome("rejected", False, "checklist_incomplete:" + ",".join(missing[:10]))
         if outcome.write:
             prev = view.status
             view.status = op.status
-            self.tx.execute("UPDATE jobs SET status = ?, hold_reason = ?, updated_at = ? WHERE id = ?",
-                            (op.status, op.hold_reason if op.status == "on_hold" else None, self.now, op.job_id))
-            self.touch(op.job_id)
+            self.update_job(job, status=op.status, hold_reason=op.hold_reason if op.status == "on_hold" else None)
             corrected = self.corrected(op.at)
             if prev == "on_hold":
-                self.event(row, "resumed", op, corrected)
+                self.event(job, "resumed", op, corrected)
             kind = STATUS_EVENTS.get(op.status)
             if kind:
-                self.event(row, kind, op, corrected, {"hold_reason": op.hold_reason} if op.hold_reason else None)
+                self.event(job, kind, op, corrected, {"hold_reason": op.hold_reason} if op.hold_reason else None)
         else:
             # the field work is kept on the timeline even when the transition is refused
-            self.event(row, f"device_{op.status}", op, self.corrected(op.at), {"result": outcome.result})
+            self.event(job, f"device_{op.status}", op, self.corrected(op.at), {"result": outcome.result})
         return outcome
 
-    def event(self, row: Row, kind: str, op: SetStatus, corrected: int, data: dict[str, Any] | None = None) -> None:
-        add_event(self.tx, row["ticket_id"], kind, corrected, self.now, job_id=op.job_id, device_time=op.at,
-                  corrected_time=corrected, source=f"device:{self.auth.device_id}",
-                  data={"op_id": op.op_id, **(data or {})}, event_id=f"E-{op.op_id}-{kind}")
+    def event(self, job: JobState, kind: str, op: SetStatus, corrected: int,
+              data: dict[str, Any] | None = None) -> None:
+        self.add_event(job, kind, corrected, op.at, {"op_id": op.op_id, **(data or {})}, f"E-{op.op_id}-{kind}")
 
-    def field(self, row: Row, op: SetField, hlc: int) -> Outcome:
+    def add_event(self, job: JobState, kind: str, corrected: int, device_time: int, data: dict[str, Any],
+                  event_id: str) -> None:
+        """Append one event to the job's ticket timeline (once per id, like a re-sent op)."""
+        ticket_id = job.row["ticket_id"]
+        self.touched_tickets.add(ticket_id)
+        if event_id in self.event_ids:
+            return
+        self.event_ids.add(event_id)
+        self.writes[EVENT_INSERT].append((event_id, ticket_id, job.row["id"], kind, corrected, device_time, corrected,
+                                          self.now, f"device:{self.auth.device_id}", dumps(data)))
+        job.note_event(kind, self.now, device_time)
+
+    def field(self, job: JobState, op: SetField, hlc: int) -> Outcome:
         if op.field in TEXT_FIELDS:
             if not isinstance(op.value, str) or len(op.value) > MAX_TEXT:
                 return Outcome("rejected", False, "invalid_value")
@@ -314,6 +316,7 @@ class PushApplier:
                 return Outcome("rejected", False, "invalid_value")
         else:
             return Outcome("rejected", False, "unknown_field")
+        row = job.row
         meta = loads(row["field_meta"], {})
         m = meta.get(op.field)
         current = None if m is None else Written(row[op.field] if op.field != "remote" else bool(row["remote"]),
@@ -322,14 +325,12 @@ class PushApplier:
         if outcome.write:
             meta[op.field] = {"hlc": hlc, "device_id": self.auth.device_id, "at": op.at}
             value = int(op.value) if op.field == "remote" else op.value
-            self.tx.execute(f"UPDATE jobs SET {op.field} = ?, field_meta = ?, updated_at = ? WHERE id = ?",
-                            (value, dumps(meta), self.now, op.job_id))
-            self.jobs[op.job_id] = self.tx.one("SELECT * FROM jobs WHERE id = ?", (op.job_id,))
-            self.touch(op.job_id)
+            self.update_job(job, **{op.field: value, "field_meta": dumps(meta)})
+            self.content_changed(job)
         return outcome
 
-    def answer(self, row: Row, op: AnswerItem, hlc: int) -> Outcome:
-        tpl = self.template(row)
+    def answer(self, job: JobState, op: AnswerItem, hlc: int) -> Outcome:
+        tpl = self.template(job)
         if tpl is None:
             return Outcome("rejected", False, "job_has_no_checklist")
         item = find_item(tpl, op.item_key)
@@ -338,45 +339,27 @@ class PushApplier:
         problem = validate_answer(item, op.value, op.na_reason)
         if problem:
             return Outcome("rejected", False, problem)
-        cur = self.current_answer(op.job_id, op.item_key)
+        cur = job.answers.get(op.item_key)
         current = None
         if cur is not None and not cur["deleted"]:
             current = Written(loads(cur["value"]), cur["hlc"], cur["device_id"], cur["at"], cur["note"],
                               cur["na_reason"])
         outcome = merge_answer(current, op, self.auth.device_id, hlc)
         if outcome.write:
-            value, version = dumps(op.value), op.template_version or tpl.version
-            # written in one executemany before any other kind of op reads the table (see apply)
-            self.pending_answers.append(
-                (op.job_id, op.item_key, value, op.note, op.na_reason, hlc, self.auth.device_id, op.at, version))
-            # the row as written: no read-back needed for the feed
-            written = {"job_id": op.job_id, "item_key": op.item_key, "value": value, "note": op.note,
-                       "na_reason": op.na_reason, "hlc": hlc, "device_id": self.auth.device_id, "at": op.at,
-                       "template_version": version, "deleted": 0}
-            if op.job_id in self.answers_loaded:
-                self.answers[(op.job_id, op.item_key)] = written
-            self.queue("answer", f"{op.job_id}/{op.item_key}", answer_feed_data(written))
-            self.touch_if_signed(op.job_id)
+            self.put_answer(job, {
+                "job_id": op.job_id, "item_key": op.item_key, "value": dumps(op.value), "note": op.note,
+                "na_reason": op.na_reason, "hlc": hlc, "device_id": self.auth.device_id, "at": op.at,
+                "template_version": op.template_version or tpl.version, "deleted": 0})
         return outcome
 
-    def warranty(self, ticket_id: str, at: int) -> bool | None:
-        """Is the ticket's asset under warranty at ``at`` (None: no known asset)?  One lookup per ticket."""
-        if ticket_id not in self.assets:
-            self.assets[ticket_id] = asset_warranty(self.tx, ticket_id)
-        return under_warranty(self.assets[ticket_id], at)
+    def put_answer(self, job: JobState, row: dict[str, Any]) -> None:
+        """Keep an answer row as it will be stored, and tell the engineer's devices."""
+        job.answers[row["item_key"]] = row
+        self.dirty_answers.add((row["job_id"], row["item_key"]))
+        self.queue("answer", f"{row['job_id']}/{row['item_key']}", answer_feed_data(row))
+        self.content_changed(job)
 
-    def write_answers(self) -> None:
-        """Store the answers applied since the last call, in one statement."""
-        if self.pending_answers:
-            self.tx.executemany(ANSWER_UPSERT, self.pending_answers)
-            self.pending_answers.clear()
-
-    def out_answer(self, job_id: str, item_key: str) -> None:
-        a = self.tx.one("SELECT * FROM answers WHERE job_id = ? AND item_key = ?", (job_id, item_key))
-        if a is not None:
-            self.queue("answer", f"{job_id}/{item_key}", answer_feed_data(a))
-
-    def move(self, row: Row, op: MovePart) -> Outcome:
+    def move(self, job: JobState, op: MovePart) -> Outcome:
         if op.kind != "consume":
             return Outcome("rejected", False, "device_may_only_consume")
         if op.qty <= 0 or op.qty > 10_000:
@@ -389,79 +372,73 @@ class PushApplier:
             return Outcome("rejected", False, "unknown_part")
         if serialized and (not op.serial or op.qty != 1):
             return Outcome("rejected", False, "serial_required")
-        # warranty is judged at the (corrected) time of use: free under warranty, billable outside, unknown asset NULL
-        under = self.warranty(row["ticket_id"], self.corrected(op.at))
-        billable = None if under is None else int(not under)
-        n = self.tx.execute(
-            "INSERT INTO movements (id, kind, part_no, qty, serial, returned_serial, from_location, to_location, "
-            "job_id, device_id, at, recorded_at, billable, source) VALUES (?, 'consume', ?, ?, ?, ?, ?, NULL, ?, ?, "
-            "?, ?, ?, 'device') ON CONFLICT (id) DO NOTHING",
-            (op.op_id, op.part_no, op.qty, op.serial, op.returned_serial, self.van, op.job_id,
-             self.auth.device_id, op.at, self.now, billable))
-        if n == 0:
+        if op.op_id in self.movement_ids:
             return Outcome("merged", False, "duplicate_op")
+        # warranty is judged at the (corrected) time of use: free under warranty, billable outside, unknown asset NULL
+        under = under_warranty(job.ticket.asset, self.corrected(op.at))
+        billable = None if under is None else int(not under)
+        consume = {"id": op.op_id, "kind": "consume", "part_no": op.part_no, "qty": op.qty, "serial": op.serial,
+                   "returned_serial": op.returned_serial, "from_location": self.van, "to_location": None,
+                   "job_id": op.job_id, "device_id": self.auth.device_id, "at": op.at, "billable": billable}
+        self.put_movement(job, consume)
         if under:
-            open_claim(self.tx, op.op_id, op.job_id, op.part_no, op.serial, op.returned_serial, self.now)
-        self.touch_if_signed(op.job_id)
+            self.writes[CLAIM_INSERT].append((f"W-{op.op_id}", op.op_id, op.job_id, op.part_no, op.serial,
+                                              op.returned_serial, self.now))
         if op.returned_serial:
-            self.tx.execute(
-                "INSERT INTO movements (id, kind, part_no, qty, serial, from_location, to_location, job_id, "
-                "device_id, at, recorded_at, source) VALUES (?, 'return_old', ?, 1, ?, NULL, ?, ?, ?, ?, ?, 'device') "
-                "ON CONFLICT (id) DO NOTHING",
-                (op.op_id + ":ret", op.part_no, op.returned_serial, self.van, op.job_id, self.auth.device_id,
-                 op.at, self.now))
-        # the rows as written: no read-back needed for the feed
-        self.queue("movement", op.op_id, movement_feed_data({
-            "id": op.op_id, "kind": "consume", "part_no": op.part_no, "qty": op.qty, "serial": op.serial,
-            "from_location": self.van, "to_location": None, "job_id": op.job_id, "device_id": self.auth.device_id,
-            "at": op.at, "billable": billable}))
-        if op.returned_serial:
-            self.queue("movement", op.op_id + ":ret", movement_feed_data({
+            self.put_movement(job, {
                 "id": op.op_id + ":ret", "kind": "return_old", "part_no": op.part_no, "qty": 1,
-                "serial": op.returned_serial, "from_location": None, "to_location": self.van, "job_id": op.job_id,
-                "device_id": self.auth.device_id, "at": op.at, "billable": None}))
+                "serial": op.returned_serial, "returned_serial": None, "from_location": None, "to_location": self.van,
+                "job_id": op.job_id, "device_id": self.auth.device_id, "at": op.at, "billable": None})
         self.stock_parts.add(op.part_no)
+        self.content_changed(job)
         return Outcome("applied", True)
 
-    def signoff(self, row: Row, view: JobView, op: SignOff) -> Outcome:
+    def put_movement(self, job: JobState, m: dict[str, Any]) -> None:
+        mid = m["id"]
+        if mid in self.movement_ids:
+            return
+        self.movement_ids.add(mid)
+        self.writes[MOVEMENT_INSERT].append((mid, m["kind"], m["part_no"], m["qty"], m["serial"],
+                                             m["returned_serial"], m["from_location"], m["to_location"], m["job_id"],
+                                             m["device_id"], m["at"], self.now, m["billable"]))
+        job.movements[mid] = {k: m[k] for k in ("id", "kind", "part_no", "qty", "serial", "returned_serial")}
+        self.queue("movement", mid, movement_feed_data(m))
+
+    def signoff(self, job: JobState, op: SignOff) -> Outcome:
         message = sign_off_message(op.job_id, op.report_digest, op.signed_at, op.signer_name)
         if not verify_sig(self.auth.public_key, op.device_signature, message):
             return Outcome("rejected", False, "bad_signoff_signature")
         if not op.signer_name.strip() or len(op.signer_name) > 200 or not op.strokes:
             return Outcome("rejected", False, "signoff_incomplete")
+        view = job.view
         outcome = merge_signoff(view)
         if not outcome.write:
-            existing = self.tx.one("SELECT * FROM signoffs WHERE job_id = ?", (op.job_id,))
+            existing = job.signoff
             first = Written(existing["report_digest"] if existing else None, 0,
                             existing["device_id"] if existing else "", existing["signed_at"] if existing else 0,
                             existing["signer_name"] if existing else None)
             second = Written(op.report_digest, op.hlc, self.auth.device_id, op.signed_at, op.signer_name)
             draft = ConflictDraft("signoff", "signoff", (first, second), 0)
             return Outcome(outcome.result, False, outcome.reason, draft)
-        content = build_report_content(self.tx, op.job_id)
-        assert content is not None
-        self.tx.execute(
-            "INSERT INTO signoffs (job_id, signer_name, signer_role, signed_at, report_digest, strokes, device_id, "
-            "device_signature, content, received_at, rating, comment) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (op.job_id, op.signer_name, op.signer_role, op.signed_at, op.report_digest,
-             json_encoder.encode(op.strokes).decode(),  # integer lists: the same text as dumps(), 10x faster
-             self.auth.device_id, op.device_signature, dumps(msgspec.to_builtins(content)), self.now, op.rating,
-             op.comment))
+        content = job.report_content()
+        self.writes[SIGNOFF_INSERT].append((
+            op.job_id, op.signer_name, op.signer_role, op.signed_at, op.report_digest,
+            json_encoder.encode(op.strokes).decode(),  # integer lists: the same text as dumps(), 10x faster
+            self.auth.device_id, op.device_signature, dumps(content), self.now, op.rating, op.comment))
+        job.signoff = {"job_id": op.job_id, "signer_name": op.signer_name, "signed_at": op.signed_at,
+                       "report_digest": op.report_digest, "device_id": self.auth.device_id}
         new_status = "signed_off" if view.status == "completed" else view.status
         view.status, view.signed_off = new_status, True
-        self.tx.execute("UPDATE jobs SET signed_off = 1, status = ?, updated_at = ? WHERE id = ?",
-                        (new_status, self.now, op.job_id))
+        self.update_job(job, signed_off=1, status=new_status)
         corrected = self.corrected(op.signed_at)
         matches = report_digest(content) == op.report_digest
         self.signed_here[op.job_id] = not matches  # the job's changed_after_signoff, until its content changes
-        add_event(self.tx, row["ticket_id"], "signed_off", corrected, self.now, job_id=op.job_id,
-                  device_time=op.signed_at, corrected_time=corrected, source=f"device:{self.auth.device_id}",
-                  data={"signer": op.signer_name, "digest_matches": matches},
-                  event_id=f"E-{op.op_id}-signed_off")
+        self.add_event(job, "signed_off", corrected, op.signed_at, {"signer": op.signer_name,
+                                                                    "digest_matches": matches},
+                       f"E-{op.op_id}-signed_off")
         self.queue("signoff", op.job_id, signoff_feed_data({
             "job_id": op.job_id, "signer_name": op.signer_name, "signer_role": op.signer_role,
             "signed_at": op.signed_at, "report_digest": op.report_digest}))
-        self.touch(op.job_id)
         if outcome.result == "needs_review" and outcome.conflict is None:
             # kept, but signed in a status that does not allow it: a needs_review result needs its review item
             draft = ConflictDraft("signoff", "status", (Written(new_status, 0, "server"), Written(
@@ -469,7 +446,7 @@ class PushApplier:
             return Outcome(outcome.result, True, outcome.reason, draft)
         return outcome
 
-    def attach(self, op: Attach) -> Outcome:
+    def attach(self, job: JobState, op: Attach) -> Outcome:
         if not SHA256_RE.match(op.sha256) or op.size < 0:
             return Outcome("rejected", False, "invalid_attachment")
         n = self.tx.execute(
@@ -479,28 +456,26 @@ class PushApplier:
         self.queue("attachment", f"{op.job_id}/{op.sha256}",
                    {"job_id": op.job_id, "sha256": op.sha256, "kind": op.kind, "size": op.size, "deleted": False})
         if n:
-            self.touch_if_signed(op.job_id)
+            job.attachments[op.sha256] = (op.kind, False)
+            self.content_changed(job)
         return Outcome("applied" if n else "merged", bool(n), None if n else "already_attached")
 
-    def delete(self, op: Delete, hlc: int) -> Outcome:
+    def delete(self, job: JobState, op: Delete, hlc: int) -> Outcome:
         if op.entity == "answer":
-            cur = self.tx.one("SELECT hlc, deleted FROM answers WHERE job_id = ? AND item_key = ?", (op.job_id, op.key))
+            cur = job.answers.get(op.key)
             if cur is None or cur["deleted"]:
                 return Outcome("merged", False, "already_deleted")
             if cur["hlc"] > hlc:
                 return Outcome("merged", False, "newer_write_kept")
-            self.tx.execute("UPDATE answers SET deleted = 1, hlc = ?, device_id = ? WHERE job_id = ? AND item_key = ?",
-                            (hlc, self.auth.device_id, op.job_id, op.key))
-            self.answers.pop((op.job_id, op.key), None)
-            self.answers_loaded.discard(op.job_id)
-            self.out_answer(op.job_id, op.key)
-            self.touch_if_signed(op.job_id)
+            self.put_answer(job, {**cur, "deleted": 1, "hlc": hlc, "device_id": self.auth.device_id})
             return Outcome("applied", True)
         n = self.tx.execute("UPDATE attachments SET deleted = 1 WHERE job_id = ? AND sha256 = ? AND deleted = 0",
                             (op.job_id, op.key))
         if n:
+            kind = job.attachments.get(op.key, ("", False))[0]
+            job.attachments[op.key] = (kind, True)
             self.queue("attachment", f"{op.job_id}/{op.key}", {"job_id": op.job_id, "sha256": op.key, "deleted": True})
-            self.touch_if_signed(op.job_id)
+            self.content_changed(job)
         return Outcome("applied" if n else "merged", bool(n), None if n else "already_deleted")
 
     # -- conflicts and output -------------------------------------------
@@ -515,44 +490,65 @@ class PushApplier:
                                      "status": "open", "values": values, "applied": draft.applied, "resolution": {}})
         return cid
 
-    def late_work_conflict(self, row: Row, op: Op) -> str:
+    def late_work_conflict(self, job: JobState, op: Op) -> str:
         """Work on a job that was reassigned away: keep it whole as a review item."""
         body = msgspec.to_builtins(op)
         body.pop("device_signature", None)
         draft = ConflictDraft("late_work", type(op).__name__,
-                              (Written(row["engineer_id"], 0, "server"),
+                              (Written(job.row["engineer_id"], 0, "server"),
                                Written(dumps(body), op.hlc, self.auth.device_id, op.at)), 0)
         return self.record_conflict(op.job_id, draft)
 
-    def touch(self, job_id: str) -> None:
-        self.touched_jobs.add(job_id)
+    def update_job(self, job: JobState, **values: Any) -> None:
+        """Change the job row in memory; it is written once, at the end."""
+        job.row.update(values, updated_at=self.now)
+        self.dirty_jobs.add(job.row["id"])
+        self.touched_jobs.add(job.row["id"])
 
-    def touch_if_signed(self, job_id: str) -> None:
+    def content_changed(self, job: JobState) -> None:
         """Re-send a signed job after a change to its report content (its changed_after_signoff flag)."""
-        view = self.views.get(job_id)
-        if view is not None and view.signed_off:
-            self.signed_here.pop(job_id, None)  # its digest must be recomputed
-            self.touch(job_id)
+        if job.view.signed_off:
+            self.signed_here.pop(job.row["id"], None)  # its digest must be recomputed
+            self.touched_jobs.add(job.row["id"])
 
     def queue(self, kind: str, entity_id: str, data: dict[str, Any]) -> None:
-        key = (engineer_scope(self.auth.engineer_id), kind, entity_id)
+        key = (self.scope, kind, entity_id)
         self.out.pop(key, None)
         self.out[key] = data
 
+    def changed_after_signoff(self, job: JobState) -> bool | None:
+        if not job.view.signed_off:
+            return None
+        if job.signoff is None:
+            return False
+        known = self.signed_here.get(job.row["id"])
+        return known if known is not None else report_digest(job.report_content()) != job.signoff["report_digest"]
+
     def flush(self) -> None:
-        """Emit one change per touched record (the newest state), in order."""
-        self.write_answers()
-        jobs: dict[tuple[str, str, str], dict[str, Any]] = {}
-        for job_id in sorted(self.touched_jobs):
-            job = self.tx.one("SELECT * FROM jobs WHERE id = ?", (job_id,))
+        """Write every table once, then emit one change per touched record (the newest state), in order."""
+        tx = self.tx
+        jobs = [job for job_id in sorted(self.dirty_jobs) if (job := self.jobs[job_id]) is not None]
+        if jobs:
+            tx.executemany(JOB_UPDATE, [tuple(j.row[c] for c in JOB_COLUMNS) for j in jobs])
+        answers = []
+        for job_id, item_key in sorted(self.dirty_answers):
+            job = self.jobs[job_id]
             assert job is not None
-            ticket = self.tickets.get(job["ticket_id"])
-            if ticket is None:
-                ticket = self.tx.one("SELECT * FROM tickets WHERE id = ?", (job["ticket_id"],))
-                assert ticket is not None
-                self.tickets[job["ticket_id"]] = ticket
-            jobs[(engineer_scope(job["engineer_id"]), "job", job_id)] = job_feed_data(
-                job, ticket, self.tx, changed_after_signoff=self.signed_here.get(job_id))
-        emit_many(self.tx, [(s, k, e, d) for (s, k, e), d in (jobs | self.out).items()])
-        for part_no in self.stock_parts:
-            emit_stock(self.tx, {self.van}, part_no)
+            row = job.answers[item_key]
+            answers.append(tuple(row[c] for c in ANSWER_COLUMNS))
+        if answers:
+            tx.executemany(ANSWER_UPSERT, answers)
+        for sql, rows in self.writes.items():
+            if rows:
+                tx.executemany(sql, rows)
+        if self.touched_tickets:
+            tx.executemany(TICKET_TOUCH, [(self.now, t) for t in sorted(self.touched_tickets)])
+        changes: dict[tuple[str, str, str], dict[str, Any]] = {}
+        for job_id in sorted(self.touched_jobs):
+            job = self.jobs[job_id]
+            assert job is not None
+            changes[(engineer_scope(job.row["engineer_id"]), "job", job_id)] = job_feed_data(
+                job.row, job.ticket.row, changed_after_signoff=self.changed_after_signoff(job))
+        emit_many(tx, [(s, k, e, d) for (s, k, e), d in (changes | self.out).items()])
+        for part_no in sorted(self.stock_parts):
+            emit_stock(tx, {self.van}, part_no)

@@ -1,0 +1,148 @@
+"""The jobs one change-set touches, loaded in bulk and kept in memory while the push applies.
+
+A push reads everything it needs about its jobs up front, a few queries per
+500 jobs whatever the number of ops (the job rows locked, past assignees,
+answers, movements, attachments, ticket events, sign-offs, tickets and their
+assets), then decides every op from this state and updates it as it goes.  So
+the report content a sign-off is checked against, the checklist a completion
+is checked against and the job record sent back to devices all come from
+memory, and the push writes each table once at the end (see
+:mod:`server.domain.sync.push`).  The report content is assembled by the same
+function the tablet uses, from the same values the database would return.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from schemas.report import ReportContent
+from server.domain.records import loads
+from sync.core.merge import JobView
+from sync.core.signoff import REPORT_TIMES, assemble_report_content
+from sync.storage import Tx
+
+CHUNK: Final = 500
+_TIMED_KINDS: Final = frozenset(REPORT_TIMES)
+
+
+@dataclass(slots=True)
+class Ticket:
+    """A ticket's row and whether its asset is known and under warranty until when."""
+
+    row: dict[str, Any]
+    asset: tuple[bool, int | None] = (False, None)
+
+
+@dataclass(slots=True)
+class JobState:
+    """One job as the push sees it; every field is kept current as ops apply."""
+
+    row: dict[str, Any]
+    view: JobView
+    ticket: Ticket
+    #: item_key -> the answers row (``value`` as stored JSON text), deleted ones included
+    answers: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: movement id -> the columns a report lists
+    movements: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: sha256 -> (kind, deleted)
+    attachments: dict[str, tuple[str, bool]] = field(default_factory=dict)
+    #: report time kind -> (received_at, device_time) of its latest event
+    times: dict[str, tuple[int, int]] = field(default_factory=dict)
+    #: the sign-off row (None: not signed)
+    signoff: dict[str, Any] | None = None
+
+    def live_answer_keys(self) -> list[str]:
+        return [k for k, a in self.answers.items() if not a["deleted"]]
+
+    def note_event(self, kind: str, received_at: int, device_time: int | None) -> None:
+        """Track the latest device time of the status changes a report states (newest received first)."""
+        if kind in _TIMED_KINDS and device_time is not None:
+            candidate = (received_at, device_time)
+            if candidate > self.times.get(kind, (-1, -1)):
+                self.times[kind] = candidate
+
+    def report_content(self) -> ReportContent:
+        """The report content as the database holds it after this push's writes."""
+        answers = [{"item_key": a["item_key"], "value": loads(a["value"]), "note": a["note"],
+                    "na_reason": a["na_reason"]} for a in self.answers.values() if not a["deleted"]]
+        photos = [sha for sha, (kind, deleted) in self.attachments.items() if kind == "photo" and not deleted]
+        return assemble_report_content(self.row, answers, self.movements.values(), photos,
+                                       {k: t[1] for k, t in self.times.items()})
+
+
+def _chunks(ids: list[str]) -> Iterator[list[str]]:
+    for i in range(0, len(ids), CHUNK):
+        yield ids[i:i + CHUNK]
+
+
+def _marks(n: int) -> str:
+    return ",".join("?" * n)
+
+
+def load_jobs(tx: Tx, job_ids: Iterable[str], tickets: dict[str, Ticket],
+              event_ids: set[str]) -> dict[str, JobState | None]:
+    """Lock and load ``job_ids`` (None for an unknown job); fills ``tickets`` and the known ``event_ids``."""
+    out: dict[str, JobState | None] = {}
+    for chunk in _chunks(sorted(set(job_ids))):
+        marks = _marks(len(chunk))
+        rows = {r["id"]: dict(r) for r in tx.lock_all(f"SELECT * FROM jobs WHERE id IN ({marks}) ORDER BY id",
+                                                       chunk)}
+        found = sorted(rows)
+        if not found:
+            out.update(dict.fromkeys(chunk))
+            continue
+        marks = _marks(len(found))
+        past: dict[str, set[str]] = {}
+        for job_id, engineer_id in tx.rows(
+                f"SELECT job_id, engineer_id FROM job_assignments WHERE job_id IN ({marks})", found):
+            past.setdefault(job_id, set()).add(engineer_id)
+        _load_tickets(tx, {r["ticket_id"] for r in rows.values()} - tickets.keys(), tickets)
+        states: dict[str, JobState] = {}
+        for job_id, row in rows.items():
+            view = JobView(job_id, row["engineer_id"], row["status"], frozenset(past.get(job_id, ())),
+                           bool(row["signed_off"]))
+            states[job_id] = JobState(row, view, tickets[row["ticket_id"]])
+        for a in tx.query(f"SELECT * FROM answers WHERE job_id IN ({marks})", found):
+            states[a["job_id"]].answers[a["item_key"]] = dict(a)
+        for mid, job_id, kind, part_no, qty, serial, returned in tx.rows(
+                f"SELECT id, job_id, kind, part_no, qty, serial, returned_serial FROM movements "
+                f"WHERE job_id IN ({marks})", found):
+            states[job_id].movements[mid] = {"id": mid, "kind": kind, "part_no": part_no, "qty": qty,
+                                             "serial": serial, "returned_serial": returned}
+        for job_id, sha, kind, deleted in tx.rows(
+                f"SELECT job_id, sha256, kind, deleted FROM attachments WHERE job_id IN ({marks})", found):
+            states[job_id].attachments[sha] = (kind, bool(deleted))
+        for so in tx.query(f"SELECT job_id, signer_name, signed_at, report_digest, device_id FROM signoffs "
+                           f"WHERE job_id IN ({marks})", found):
+            states[so["job_id"]].signoff = dict(so)
+        ticket_ids = sorted({r["ticket_id"] for r in rows.values()})
+        for eid, ticket_id, job_id, kind, received_at, device_time in tx.rows(
+                f"SELECT id, ticket_id, job_id, kind, received_at, device_time FROM ticket_events "
+                f"WHERE ticket_id IN ({_marks(len(ticket_ids))})", ticket_ids):
+            event_ids.add(eid)
+            state = states.get(job_id) if job_id else None
+            if state is not None and state.row["ticket_id"] == ticket_id:
+                state.note_event(kind, int(received_at), None if device_time is None else int(device_time))
+        out.update(dict.fromkeys(chunk))
+        out.update(states)
+    return out
+
+
+def _load_tickets(tx: Tx, ids: set[str], tickets: dict[str, Ticket]) -> None:
+    for chunk in _chunks(sorted(ids)):
+        marks = _marks(len(chunk))
+        for r in tx.query(f"SELECT * FROM tickets WHERE id IN ({marks})", chunk):
+            tickets[r["id"]] = Ticket(dict(r))
+        for tid, until in tx.rows(f"SELECT t.id, a.warranty_until FROM tickets t JOIN assets a "
+                                  f"ON a.serial = t.asset_serial WHERE t.id IN ({marks})", chunk):
+            tickets[tid].asset = (True, None if until is None else int(until))
+
+
+def known_ids(tx: Tx, table: str, ids: Iterable[str]) -> set[str]:
+    """Which of ``ids`` already exist in ``table`` (by primary key ``id``)."""
+    found: set[str] = set()
+    for chunk in _chunks(sorted(set(ids))):
+        found.update(r[0] for r in tx.rows(f"SELECT id FROM {table} WHERE id IN ({_marks(len(chunk))})", chunk))
+    return found
