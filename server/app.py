@@ -84,3 +84,24 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     )
     return app
 
+
+
+#: collector thresholds for a long-running server: the default (700, 10, 10) runs a young-generation
+#: pass every 700 allocations and a full pass over every live object far too often under a large push
+SERVER_GC_THRESHOLD = (10_000, 20, 20)
+
+
+def serve_app() -> Litestar:
+    """The application as ``fieldsync serve`` runs it, with the garbage collector tuned for a server.
+
+    Everything built at start-up (routes, schemas, the console's templates) lives as long as the
+    process, so it is moved out of the collector's sight (``gc.freeze``) and the young generation is
+    collected less often.  A 7,500-op push spent about a fifth of its time in collections before.
+    """
+    import gc
+
+    app = create_app()
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*SERVER_GC_THRESHOLD)
+    return app

@@ -32,7 +32,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     url = _db_url(args)
     os.environ["FIELDSYNC_DB"] = url
     _services(url).db.close()  # migrate once before workers start
-    uvicorn.run("server.app:create_app", factory=True, host=args.host, port=args.port, workers=args.workers,
+    uvicorn.run("server.app:serve_app", factory=True, host=args.host, port=args.port, workers=args.workers,
                 log_level=args.log_level)
     return 0
 
