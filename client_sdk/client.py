@@ -16,7 +16,7 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Final, get_args
+from typing import Any, Final, cast, get_args
 
 import httpx
 import msgspec
@@ -51,9 +51,9 @@ from client_sdk.models import (
     PendingOp,
     SyncReport,
 )
-from client_sdk.store import LocalStore, Row, Tx
+from client_sdk.store import LocalStore, Row, Tx, WriteTx
 from client_sdk.syncer import ProgressFn, SyncLoop
-from schemas.domain import ChecklistTemplate, Conflict, Part, StockLevel
+from schemas.domain import ChecklistItem, ChecklistTemplate, Conflict, Part, StockLevel
 from schemas.report import ReportContent
 from schemas.status import JOB_STATUSES, OFFICE_ONLY, can_transition
 from schemas.wire import (
@@ -68,7 +68,7 @@ from schemas.wire import (
     SignOff,
 )
 from sync.core.changeset import digest
-from sync.core.checklist import find_item, missing_required, validate_answer
+from sync.core.checklist import missing_required, validate_answer
 from sync.core.merge import HOLD_REASONS
 from sync.core.signoff import certificate_message, report_digest, sign_off_message, verify_signature
 from sync.transport.base import Offline, ProtocolError, SyncTransport, TransportError
@@ -485,8 +485,8 @@ class FieldClient:
         ``on_hold`` needs ``hold_reason`` (awaiting_parts | awaiting_customer);
         ``completed`` needs every required checklist item answered.
         """
-        with self._store.write() as tx:
-            job = self._job_row(tx, job_id)
+        with self._store.stage() as tx:
+            job = _job(tx, job_id)
             current = job["status"]
             if status not in JOB_STATUSES:
                 raise InvalidTransition(f"unknown status {status!r}")
@@ -512,11 +512,9 @@ class FieldClient:
             )
             times = loads(job["times"], {})
             times[status] = now
-            tx.execute(
-                "UPDATE jobs SET status = ?, hold_reason = ?, times = ?, updated_at = ? WHERE id = ?",
-                (status, hold_reason, dumps(times), now, job_id),
-            )
-            outbox.append(tx, op, now)
+            outbox.append(tx, op, now, "status")
+            changed = {"status": status, "hold_reason": hold_reason, "times": dumps(times), "updated_at": now}
+            _put_job(tx, {**job, **changed})
         return op.op_id
 
     def set_field(self, job_id: str, field: str, value: FieldValue) -> str:
@@ -533,8 +531,8 @@ class FieldClient:
             and (isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 5)
         ):
             raise InvalidField("rating takes an integer 1..5 or None")
-        with self._store.write() as tx:
-            job = self._job_row(tx, job_id)
+        with self._store.stage() as tx:
+            job = _job(tx, job_id)
             field_hlc: dict[str, int] = loads(job["field_hlc"], {})
             now = self._clock()
             op = SetField(
@@ -548,11 +546,8 @@ class FieldClient:
             )
             field_hlc[field] = op.hlc
             stored = int(value) if isinstance(value, bool) else value
-            tx.execute(
-                f"UPDATE jobs SET {field} = ?, field_hlc = ?, updated_at = ? WHERE id = ?",
-                (stored, dumps(field_hlc), now, job_id),
-            )
-            outbox.append(tx, op, now)
+            outbox.append(tx, op, now, f"field:{field}")
+            _put_job(tx, {**job, field: stored, "field_hlc": dumps(field_hlc), "updated_at": now})
         return op.op_id
 
     def answer(
@@ -566,21 +561,23 @@ class FieldClient:
         """Answer a checklist item, validated against the job's pinned template version."""
         if note is not None and len(note) > MAX_TEXT:
             raise InvalidAnswer(item_key, "note_too_long")
-        with self._store.write() as tx:
-            job = self._job_row(tx, job_id)
+        with self._store.stage() as tx:
+            job = _job(tx, job_id)
             if job["template_id"] is None:
                 raise InvalidAnswer(item_key, "job_has_no_checklist")
-            template = self._template(tx, job["template_id"], job["template_version"])
-            if template is None:
+            pinned = _pinned_template(tx, job["template_id"], job["template_version"])
+            if pinned is None:
                 raise InvalidAnswer(item_key, "template_not_on_tablet")
-            item = find_item(template, item_key)
+            template, items = pinned
+            item = items.get(item_key)
             if item is None:
                 raise InvalidAnswer(item_key, "unknown_item")
             reason = validate_answer(item, value, na_reason)
             if reason is not None:
                 raise InvalidAnswer(item_key, reason)
-            previous = tx.scalar("SELECT hlc FROM answers WHERE job_id = ? AND item_key = ?", (job_id, item_key))
+            hlcs = _answer_hlcs(tx, job_id)
             now = self._clock()
+            device = outbox.device_state(tx)
             op = AnswerItem(
                 op_id=outbox.new_op_id(),
                 hlc=outbox.next_hlc(tx, now),
@@ -591,14 +588,14 @@ class FieldClient:
                 note=note,
                 na_reason=na_reason,
                 template_version=template.version,
-                base_hlc=int(previous or 0),
+                base_hlc=hlcs.get(item_key, 0),
             )
-            tx.execute(
-                "INSERT OR REPLACE INTO answers (job_id, item_key, value, note, na_reason, hlc, device_id, "
-                "template_version, deleted) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0)",
-                (job_id, item_key, dumps(value), note, na_reason, op.hlc, self.device_id, template.version),
+            tx.defer(
+                ANSWER_UPSERT,
+                (job_id, item_key, dumps(value), note, na_reason, op.hlc, device[0], template.version),
             )
-            outbox.append(tx, op, now)
+            outbox.append(tx, op, now, f"answer:{item_key}")
+            hlcs[item_key] = op.hlc
         return op.op_id
 
     def use_part(
@@ -612,12 +609,9 @@ class FieldClient:
         """Record parts consumed from the van at the job; return the op id (the movement id)."""
         if isinstance(qty, bool) or not isinstance(qty, int) or qty < 1:
             raise InvalidPart(f"qty must be a whole number of at least 1, got {qty!r}")
-        with self._store.write() as tx:
-            self._job_row(tx, job_id)
-            part = tx.one("SELECT * FROM parts WHERE part_no = ?", (part_no,))
-            if part is None:
-                raise InvalidPart(f"part {part_no!r} is not in the catalog on this tablet")
-            if part["serialized"] and (not serial or qty != 1):
+        with self._store.stage() as tx:
+            _job(tx, job_id)
+            if _part_serialized(tx, part_no) and (not serial or qty != 1):
                 raise InvalidPart(f"part {part_no} is serialized: give its serial and qty=1")
             now = self._clock()
             op = MovePart(
@@ -631,12 +625,8 @@ class FieldClient:
                 serial=serial,
                 returned_serial=returned_serial,
             )
-            tx.execute(
-                "INSERT INTO movements (id, kind, part_no, qty, serial, returned_serial, job_id, at, local) "
-                "VALUES (?, 'consume', ?, ?, ?, ?, ?, ?, 1)",
-                (op.op_id, part_no, qty, serial, returned_serial, job_id, now),
-            )
-            outbox.append(tx, op, now)
+            tx.defer(MOVEMENT_INSERT, (op.op_id, part_no, qty, serial, returned_serial, job_id, now))
+            outbox.append(tx, op, now, f"part:{op.op_id}")
         return op.op_id
 
     def attach(self, job_id: str, data: bytes, kind: str = "photo", content_type: str | None = None) -> str:
@@ -652,8 +642,8 @@ class FieldClient:
         blob = bytes(data)
         sha = digest(blob)
         ctype = content_type or _sniff_content_type(blob)
-        with self._store.write() as tx:
-            self._job_row(tx, job_id)
+        with self._store.stage() as tx:
+            _job(tx, job_id)
             existing = tx.one("SELECT deleted FROM attachments WHERE job_id = ? AND sha256 = ?", (job_id, sha))
             if existing is not None and not existing["deleted"]:
                 return sha
@@ -668,11 +658,11 @@ class FieldClient:
                 size=len(blob),
                 content_type=ctype,
             )
-            tx.execute(
+            tx.defer(
                 "INSERT OR IGNORE INTO blobs (sha256, size, data, uploaded, created_at) VALUES (?, ?, ?, 0, ?)",
                 (sha, len(blob), blob, now),
             )
-            tx.execute(
+            tx.defer(
                 "INSERT OR REPLACE INTO attachments (job_id, sha256, kind, size, content_type, deleted) "
                 "VALUES (?, ?, ?, ?, ?, 0)",
                 (job_id, sha, kind, len(blob), ctype),
@@ -709,8 +699,8 @@ class FieldClient:
             raise InvalidField("strokes must be a non-empty list of [x0, y0, x1, y1, ...] integer lists")
         if rating is not None and (isinstance(rating, bool) or not isinstance(rating, int) or not 1 <= rating <= 5):
             raise InvalidField("rating takes an integer 1..5 or None")
-        with self._store.write() as tx:
-            job = self._job_row(tx, job_id)
+        with self._store.stage() as tx:
+            job = _job(tx, job_id)
             if job["signed_off"] or tx.one("SELECT 1 FROM signoffs WHERE job_id = ?", (job_id,)):
                 raise AlreadySignedOff(f"job {job_id} is already signed off")
             if job["status"] not in SIGNABLE_STATUSES:
@@ -733,7 +723,7 @@ class FieldClient:
                 rating=rating,
                 comment=comment,
             )
-            tx.execute(
+            tx.defer(
                 "INSERT INTO signoffs (job_id, signer_name, signer_role, signed_at, report_digest, strokes, "
                 "device_signature, rating, comment, content, op_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
@@ -751,8 +741,8 @@ class FieldClient:
                 ),
             )
             status = "signed_off" if can_transition(job["status"], "signed_off") else job["status"]
-            tx.execute("UPDATE jobs SET signed_off = 1, status = ?, updated_at = ? WHERE id = ?", (status, now, job_id))
             outbox.append(tx, op, now)
+            _put_job(tx, {**job, "signed_off": 1, "status": status, "updated_at": now})
         return LocalSignOff(
             signer_name=signer_name,
             signer_role=signer_role,
@@ -765,12 +755,6 @@ class FieldClient:
         )
 
     # -- helpers -----------------------------------------------------------
-
-    def _job_row(self, tx: Tx, job_id: str) -> Row:
-        job = tx.one("SELECT * FROM jobs WHERE id = ?", (job_id,))
-        if job is None:
-            raise UnknownJob(f"no job {job_id!r} on this tablet")
-        return job
 
     @staticmethod
     def _template(tx: Tx, template_id: str | None, version: int | None) -> ChecklistTemplate | None:
@@ -806,6 +790,80 @@ class FieldClient:
         missing = missing_required(template, self._answered(tx, job["id"]))
         if missing:
             raise ChecklistIncomplete(job["id"], missing)
+
+
+# -- what a staged write reads and writes (see store.WriteTx: read from the memo, defer row writes) --------
+
+JOB_UPDATE: Final = (
+    "UPDATE jobs SET status = ?, hold_reason = ?, times = ?, notes = ?, diagnosis = ?, resolution = ?, remote = ?, "
+    "rating = ?, customer_comment = ?, field_hlc = ?, signed_off = ?, updated_at = ? WHERE id = ?"
+)
+ANSWER_UPSERT: Final = (
+    "INSERT OR REPLACE INTO answers (job_id, item_key, value, note, na_reason, hlc, device_id, template_version, "
+    "deleted) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0)"
+)
+MOVEMENT_INSERT: Final = (
+    "INSERT INTO movements (id, kind, part_no, qty, serial, returned_serial, job_id, at, local) "
+    "VALUES (?, 'consume', ?, ?, ?, ?, ?, ?, 1)"
+)
+_MISSING: Final = object()
+
+
+def _job(tx: WriteTx, job_id: str) -> Row:
+    """The job's row as this transaction or batch has left it."""
+    job: Row | None = tx.memo.get(("job", job_id))
+    if job is None:
+        job = tx.raw.one("SELECT * FROM jobs WHERE id = ?", (job_id,))
+        if job is None:
+            raise UnknownJob(f"no job {job_id!r} on this tablet")
+        tx.memo["job", job_id] = job
+    return job
+
+
+def _put_job(tx: WriteTx, job: Row) -> None:
+    """Write a changed job row: kept in the memo, one full-row UPDATE per job when the batch flushes."""
+    tx.defer(
+        JOB_UPDATE,
+        (
+            job["status"], job["hold_reason"], job["times"], job["notes"], job["diagnosis"], job["resolution"],
+            job["remote"], job["rating"], job["customer_comment"], job["field_hlc"], job["signed_off"],
+            job["updated_at"], job["id"],
+        ),
+        job["id"],
+    )
+    tx.memo["job", job["id"]] = job
+
+
+def _answer_hlcs(tx: WriteTx, job_id: str) -> dict[str, int]:
+    """HLC of each local answer of the job (the ``base_hlc`` of the next answer to that item)."""
+    hlcs: dict[str, int] | None = tx.memo.get(("answers", job_id))
+    if hlcs is None:
+        rows = tx.raw.conn.execute("SELECT item_key, hlc FROM answers WHERE job_id = ?", (job_id,)).fetchall()
+        hlcs = tx.memo["answers", job_id] = {k: int(h or 0) for k, h in rows}
+    return hlcs
+
+
+def _pinned_template(
+    tx: WriteTx, template_id: str, version: int | None
+) -> tuple[ChecklistTemplate, dict[str, ChecklistItem]] | None:
+    """A template version with its items by key, parsed once per transaction or batch."""
+    key = ("template", template_id, version)
+    found = tx.memo.get(key, _MISSING)
+    if found is _MISSING:
+        template = FieldClient._template(tx.raw, template_id, version)
+        found = tx.memo[key] = None if template is None else (template, {i.key: i for i in reversed(template.items)})
+    return cast("tuple[ChecklistTemplate, dict[str, ChecklistItem]] | None", found)
+
+
+def _part_serialized(tx: WriteTx, part_no: str) -> bool:
+    """Whether a catalog part is serialized; raises ``InvalidPart`` when it is not on the tablet."""
+    serialized = tx.memo.get(("part", part_no))
+    if serialized is None:
+        value = tx.raw.scalar("SELECT serialized FROM parts WHERE part_no = ?", (part_no,))
+        if value is None:
+            raise InvalidPart(f"part {part_no!r} is not in the catalog on this tablet")
+        serialized = tx.memo["part", part_no] = bool(value)
+    return bool(serialized)
 
 
 def _local_job(r: dict[str, Any]) -> LocalJob:

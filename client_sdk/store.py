@@ -2,8 +2,11 @@
 
 The file runs in WAL mode with ``synchronous=FULL`` so a committed write
 survives a power cut.  Every SDK write is one ``BEGIN IMMEDIATE`` transaction
-(:meth:`LocalStore.write`): the local row and its outbox op commit together or
-not at all.  The schema is a versioned list of migrations applied with
+(:meth:`LocalStore.stage`, or :meth:`LocalStore.write` for the pull path and
+enrollment): the local row and its outbox op commit together or not at all.
+Inside :meth:`LocalStore.batch` the writes share one transaction and their
+rows are queued in memory (:class:`WriteTx`) and written with one
+``executemany`` per statement when something reads or the batch ends.  The schema is a versioned list of migrations applied with
 ``sqlite_utils``' ``Migrations`` helper (recorded in ``_sqlite_migrations``).
 
 Tables (JSON columns hold lists/dicts/scalars as JSON text):
@@ -24,9 +27,10 @@ Tables (JSON columns hold lists/dicts/scalars as JSON text):
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Hashable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
+from types import TracebackType
 from typing import Any, Final
 
 from sqlite_utils import Database
@@ -168,6 +172,133 @@ class Tx:
         return None if row is None else row[0]
 
 
+class _Reader(Tx):
+    """``LocalStore.read``: every statement first hands the deferred rows of finished writes to SQLite."""
+
+    def __init__(self, store: LocalStore) -> None:
+        super().__init__(store.conn)
+        self._store = store
+
+    def execute(self, sql: str, params: Params = ()) -> int:
+        if self._store.deferred:
+            self._store.flush()
+        return super().execute(sql, params)
+
+    def query(self, sql: str, params: Params = ()) -> list[Row]:
+        if self._store.deferred:
+            self._store.flush()
+        return super().query(sql, params)
+
+    def scalar(self, sql: str, params: Params = ()) -> Any:
+        if self._store.deferred:
+            self._store.flush()
+        return super().scalar(sql, params)
+
+
+_ABSENT: Final = object()
+
+
+class WriteTx(_Reader):
+    """One SDK write in progress (:meth:`LocalStore.stage`): reads, a memo, and deferred row writes.
+
+    - :meth:`defer` queues a statement instead of running it.  Queued
+      statements run with one ``executemany`` per SQL text when the store
+      flushes: when the write ends outside a batch; inside a batch before any
+      read through ``LocalStore.read`` or this class, before a direct write
+      (``LocalStore.write``), and before COMMIT.  Statements of different SQL
+      text may therefore run in another order than queued: only defer
+      statements that commute with every other deferred statement (other
+      tables, or full-row writes).  With ``key``, only the last queued row of
+      that SQL and key runs.
+    - :attr:`memo` keeps rows read (and changed) by writes for as long as the
+      transaction or batch lasts, so a batch reads a job, its answers or a
+      template once.  Invariant: a row with deferred writes is in the memo
+      (the memo is dropped only after a flush), so :attr:`raw` -- a reader
+      that does not flush -- may load rows that are not in the memo yet.
+    - A write reads first and defers last: a flush while it has queued rows
+      raises (its rows could no longer be taken back alone).  A failed write
+      inside a batch takes back its queued rows and drops the memo, so it
+      may change memo entries before it fails.
+    """
+
+    def __init__(self, store: LocalStore) -> None:
+        super().__init__(store)
+        self.memo = store._memo
+        self.raw = store._raw
+        self._rows = store._rows
+        self._keyed = store._keyed
+        self._journal = store._journal
+
+    def execute(self, sql: str, params: Params = ()) -> int:
+        raise TypeError("a staged write defers its row writes (WriteTx.defer); use LocalStore.write() to execute")
+
+    def defer(self, sql: str, params: tuple[Any, ...], key: Hashable = None) -> None:
+        """Queue ``sql`` with ``params`` (see the class docstring for what may be queued)."""
+        if key is None:
+            rows = self._rows.get(sql)
+            if rows is None:
+                rows = self._rows[sql] = []
+            rows.append(params)
+            self._journal.append((rows, None, None))
+        else:
+            by_key = self._keyed.get(sql)
+            if by_key is None:
+                by_key = self._keyed[sql] = {}
+            self._journal.append((by_key, key, by_key.get(key, _ABSENT)))
+            by_key[key] = params
+
+
+class _Stage:
+    """The context manager :meth:`LocalStore.stage` returns (one per store, reused: writes do not nest)."""
+
+    def __init__(self, store: LocalStore) -> None:
+        self.store = store
+        self.tx = WriteTx(store)
+
+    def __enter__(self) -> WriteTx:
+        store = self.store
+        if store._writing:
+            raise RuntimeError("SDK writes do not nest")
+        if not store._batch_depth:
+            store.conn.execute("BEGIN IMMEDIATE")
+        store._writing = True
+        return self.tx
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        store = self.store
+        store._writing = False
+        journal = store._journal
+        if exc_type is None:
+            journal.clear()
+            if store._batch_depth:
+                return
+            try:
+                store.flush()
+            except BaseException:
+                store._discard()
+                raise
+            store._memo.clear()
+            store.conn.execute("COMMIT")
+            return
+        if not store._batch_depth:
+            store._discard()
+            return
+        # A failed write inside a batch: take back what it queued, then, as the memo may
+        # already hold its changes, flush the earlier writes and forget the memo.
+        for container, key, previous in reversed(journal):
+            if key is None:
+                container.pop()
+            elif previous is _ABSENT:
+                del container[key]
+            else:
+                container[key] = previous
+        journal.clear()
+        store.flush()
+        store._memo.clear()
+
+
 class LocalStore:
     """The tablet database file: migrated on open, written one transaction at a time."""
 
@@ -180,17 +311,33 @@ class LocalStore:
         self.db.enable_wal()
         conn.execute("PRAGMA synchronous = FULL")
         build_migrations().apply(self.db)
-        self.read = Tx(conn)
         self._batch_depth = 0
+        self._writing = False  # a staged write is open
+        self._rows: dict[str, list[tuple[Any, ...]]] = {}
+        self._keyed: dict[str, dict[Hashable, tuple[Any, ...]]] = {}
+        self._journal: list[tuple[Any, Hashable, Any]] = []  # what the open staged write queued
+        self._memo: dict[Hashable, Any] = {}
+        self._raw = Tx(conn)
+        self.read: Tx = _Reader(self)
+        self._stage = _Stage(self)
+
+    @property
+    def deferred(self) -> bool:
+        """True while queued statements wait for a flush."""
+        return bool(self._rows or self._keyed)
 
     @contextmanager
     def write(self) -> Iterator[Tx]:
         """One ``BEGIN IMMEDIATE`` transaction: commits on normal exit, rolls back on any error.
 
-        Inside :meth:`batch` it is a savepoint instead: a failed write is undone
-        alone and the batch goes on; everything commits when the batch ends.
+        Inside :meth:`batch` it is a savepoint instead (after the batch's
+        deferred rows are flushed and its memo dropped, since this write may
+        change anything): a failed write is undone alone and the batch goes on;
+        everything commits when the batch ends.
         """
         if self._batch_depth:
+            self.flush()
+            self._memo.clear()
             self.conn.execute("SAVEPOINT w")
             try:
                 yield Tx(self.conn)
@@ -209,6 +356,40 @@ class LocalStore:
             raise
         self.conn.execute("COMMIT")
 
+    def stage(self) -> AbstractContextManager[WriteTx]:
+        """One SDK write whose row writes may be deferred (:class:`WriteTx`).
+
+        Outside a batch it is one ``BEGIN IMMEDIATE`` transaction, flushed and
+        committed on normal exit.  Inside :meth:`batch` nothing reaches SQLite
+        yet: a failed write takes back the rows it queued (the batch goes on),
+        and the queued rows of successful writes are written with
+        ``executemany`` when the batch needs them or ends.
+        """
+        return self._stage
+
+    def flush(self) -> None:
+        """Run the queued statements: one ``executemany`` per SQL text."""
+        if self._journal:
+            raise RuntimeError("a staged write read after queueing rows: read first, defer last")
+        executemany = self.conn.executemany
+        rows, keyed = self._rows, self._keyed
+        while rows or keyed:  # in first-queued order of SQL text
+            if rows:
+                sql = next(iter(rows))
+                executemany(sql, rows.pop(sql))
+            else:
+                sql = next(iter(keyed))
+                executemany(sql, keyed.pop(sql).values())
+
+    def _discard(self) -> None:
+        """Forget everything queued and memoised, and roll the open transaction back."""
+        self._rows.clear()
+        self._keyed.clear()
+        self._journal.clear()
+        self._memo.clear()
+        if self.conn.in_transaction:
+            self.conn.execute("ROLLBACK")
+
     @contextmanager
     def batch(self) -> Iterator[None]:
         """Group writes in one transaction (one fsync): all of them commit at the end, or none on error."""
@@ -223,11 +404,12 @@ class LocalStore:
         self._batch_depth = 1
         try:
             yield
+            self.flush()
         except BaseException:
-            if self.conn.in_transaction:
-                self.conn.execute("ROLLBACK")
+            self._discard()
             raise
         else:
+            self._memo.clear()
             self.conn.execute("COMMIT")
         finally:
             self._batch_depth = 0
