@@ -6,8 +6,9 @@ survives a power cut.  Every SDK write is one ``BEGIN IMMEDIATE`` transaction
 enrollment): the local row and its outbox op commit together or not at all.
 Inside :meth:`LocalStore.batch` the writes share one transaction and their
 rows are queued in memory (:class:`WriteTx`) and written with one
-``executemany`` per statement when something reads or the batch ends.  The schema is a versioned list of migrations applied with
-``sqlite_utils``' ``Migrations`` helper (recorded in ``_sqlite_migrations``).
+``executemany`` per statement when something reads or the batch ends.  The
+schema is a versioned list of migrations applied with ``sqlite_utils``'
+``Migrations`` helper (recorded in ``_sqlite_migrations``).
 
 Tables (JSON columns hold lists/dicts/scalars as JSON text):
 
@@ -42,6 +43,7 @@ Row = dict[str, Any]
 Params = Sequence[Any]
 
 MIGRATIONS_SET: Final = "fieldsync_client"
+MEMO_LIMIT: Final = 20_000  # entries (job rows, answer HLCs of a job, templates, parts) kept between writes
 
 _V1: Final = """
 CREATE TABLE device (
@@ -182,6 +184,7 @@ class _Reader(Tx):
     def execute(self, sql: str, params: Params = ()) -> int:
         if self._store.deferred:
             self._store.flush()
+        self._store._memo.clear()  # a statement run here may change what the memo holds
         return super().execute(sql, params)
 
     def query(self, sql: str, params: Params = ()) -> list[Row]:
@@ -210,11 +213,14 @@ class WriteTx(_Reader):
       statements that commute with every other deferred statement (other
       tables, or full-row writes).  With ``key``, only the last queued row of
       that SQL and key runs.
-    - :attr:`memo` keeps rows read (and changed) by writes for as long as the
-      transaction or batch lasts, so a batch reads a job, its answers or a
-      template once.  Invariant: a row with deferred writes is in the memo
-      (the memo is dropped only after a flush), so :attr:`raw` -- a reader
-      that does not flush -- may load rows that are not in the memo yet.
+    - :attr:`memo` keeps rows read (and changed) by staged writes: the
+      store's state as these writes left it, so a write reads a job, its
+      answers or a template once.  It outlives the transaction while no
+      other connection commits (``PRAGMA data_version``) and no direct write
+      (``LocalStore.write``) runs; either drops it.  Invariant: a row with
+      deferred writes is in the memo (the memo is dropped only after a
+      flush), so :attr:`raw` -- a reader that does not flush -- may load rows
+      that are not in the memo yet.
     - A write reads first and defers last: a flush while it has queued rows
       raises (its rows could no longer be taken back alone).  A failed write
       inside a batch takes back its queued rows and drops the memo, so it
@@ -261,6 +267,7 @@ class _Stage:
             raise RuntimeError("SDK writes do not nest")
         if not store._batch_depth:
             store.conn.execute("BEGIN IMMEDIATE")
+            store._check_memo()
         store._writing = True
         return self.tx
 
@@ -276,11 +283,10 @@ class _Stage:
                 return
             try:
                 store.flush()
+                store.conn.execute("COMMIT")
             except BaseException:
                 store._discard()
                 raise
-            store._memo.clear()
-            store.conn.execute("COMMIT")
             return
         if not store._batch_depth:
             store._discard()
@@ -317,6 +323,7 @@ class LocalStore:
         self._keyed: dict[str, dict[Hashable, tuple[Any, ...]]] = {}
         self._journal: list[tuple[Any, Hashable, Any]] = []  # what the open staged write queued
         self._memo: dict[Hashable, Any] = {}
+        self._data_version: int | None = None  # PRAGMA data_version the memo was kept under
         self._raw = Tx(conn)
         self.read: Tx = _Reader(self)
         self._stage = _Stage(self)
@@ -335,9 +342,9 @@ class LocalStore:
         change anything): a failed write is undone alone and the batch goes on;
         everything commits when the batch ends.
         """
+        self._memo.clear()  # this write may change anything the memo holds
         if self._batch_depth:
             self.flush()
-            self._memo.clear()
             self.conn.execute("SAVEPOINT w")
             try:
                 yield Tx(self.conn)
@@ -381,6 +388,13 @@ class LocalStore:
                 sql = next(iter(keyed))
                 executemany(sql, keyed.pop(sql).values())
 
+    def _check_memo(self) -> None:
+        """Drop the memo when another connection committed since the last write (or it grew large)."""
+        version = self.conn.execute("PRAGMA data_version").fetchone()[0]
+        if version != self._data_version or len(self._memo) > MEMO_LIMIT:
+            self._memo.clear()
+            self._data_version = version
+
     def _discard(self) -> None:
         """Forget everything queued and memoised, and roll the open transaction back."""
         self._rows.clear()
@@ -401,16 +415,15 @@ class LocalStore:
                 self._batch_depth -= 1
             return
         self.conn.execute("BEGIN IMMEDIATE")
+        self._check_memo()
         self._batch_depth = 1
         try:
             yield
             self.flush()
+            self.conn.execute("COMMIT")
         except BaseException:
             self._discard()
             raise
-        else:
-            self._memo.clear()
-            self.conn.execute("COMMIT")
         finally:
             self._batch_depth = 0
 

@@ -231,3 +231,20 @@ def test_kill_9_inside_a_batch_loses_the_whole_batch_and_nothing_else(tmp_path: 
     assert after["outbox"] == [("job-1", "job.field", "field:notes")]
     assert after["answers"] == [] and after["movements"] == []
     assert after["jobs"][0][1] == "assigned"
+
+
+def test_writes_see_what_another_connection_committed_in_between(tmp_path: Path) -> None:
+    path = tmp_path / "tablet.db"
+    client = open_client(path)
+    client.set_status("job-1", "en_route")  # the job row and the device clock are memoised now
+    other = sqlite3.connect(path)
+    with other:
+        other.execute("UPDATE jobs SET status = 'on_site' WHERE id = 'job-1'")
+        other.execute("UPDATE device SET hlc_last = hlc_last + (1 << 40)")
+    high = other.execute("SELECT hlc_last FROM device").fetchone()[0]
+    other.close()
+    client.set_status("job-1", "in_progress")  # allowed from on_site only
+    assert client.pending()[-1].op.hlc > high
+    with client.batch():
+        client.answer("job-1", "gas_tight", True)
+    client.close()
