@@ -19,6 +19,7 @@ from schemas.codec import encode
 from sync.storage import Database, Tx
 
 ALL: Final = "all"
+FEED_COLUMNS: Final = ("xid", "scope", "kind", "entity_id", "data")
 
 
 def engineer_scope(engineer_id: str) -> str:
@@ -36,8 +37,7 @@ def emit_many(tx: Tx, rows: list[tuple[str, str, str, dict[str, Any]]]) -> None:
     """Append several changes at once."""
     if rows:
         xid = tx.current_xid()
-        tx.executemany("INSERT INTO changes (xid, scope, kind, entity_id, data) VALUES (?, ?, ?, ?, ?)",
-                       [(xid, s, k, e, encode(d)) for s, k, e, d in rows])
+        tx.append("changes", FEED_COLUMNS, [(xid, s, k, e, encode(d)) for s, k, e, d in rows])
 
 
 def parse_cursor(cursor: str) -> tuple[int, int]:
@@ -65,29 +65,49 @@ class RawChange(msgspec.Struct, kw_only=True):
     data: msgspec.Raw
 
 
-def read_feed(db: Database, scopes: list[str], cursor: str, limit: int) -> tuple[list[RawChange], str, bool]:
-    """One page of changes after ``cursor`` in ``scopes``: (changes, next cursor, more)."""
+def read_feed(
+    db: Database, scopes: list[str], cursor: str, limit: int, max_bytes: int | None = None,
+) -> tuple[list[RawChange], str, bool]:
+    """One page of changes after ``cursor`` in ``scopes``: (changes, next cursor, more).
+
+    At most ``limit`` feed rows, and no more rows than fit in ``max_bytes`` of record data (at least
+    one, so a large record still moves the cursor).
+    """
     cx, cs = parse_cursor(cursor)
     marks = ",".join("?" for _ in scopes)
     with db.read() as tx:
         ceiling = db.visible_xid_limit(tx)
-        sql = (f"SELECT seq, xid, kind, entity_id, data FROM changes WHERE scope IN ({marks}) "
-               "AND (xid > ? OR (xid = ? AND seq > ?))")
-        params: list[Any] = [*scopes, cx, cx, cs]
-        if ceiling is not None:
-            sql += " AND xid < ?"
-            params.append(ceiling)
-        sql += " ORDER BY xid, seq LIMIT ?"
-        params.append(limit + 1)
-        rows = tx.query(sql, params)
+        below, top = ("", []) if ceiling is None else (" AND xid < ?", [ceiling])
+        head = f"SELECT seq, xid, kind, entity_id, data FROM changes WHERE scope IN ({marks})"
+        params: list[Any]
+        if tx.dialect == "postgresql":
+            # a row comparison is one range of the (xid, seq) index
+            sql = f"{head} AND (xid, seq) > (?, ?){below} ORDER BY xid, seq LIMIT ?"
+            params = [*scopes, cx, cs, *top, limit + 1]
+        else:
+            # SQLite seeks on the first column of a row comparison only (and xid is always 0 there):
+            # the rest of the cursor's transaction and the later ones, as two seeks merged in order
+            sql = (f"{head} AND xid = ? AND seq > ?{below} UNION ALL {head} AND xid > ?{below} "
+                   "ORDER BY xid, seq LIMIT ?")
+            params = [*scopes, cx, cs, *top, *scopes, cx, *top, limit + 1]
+        rows = tx.rows(sql, params)
     more = len(rows) > limit
-    rows = rows[:limit]
+    if more:
+        del rows[limit:]
+    if max_bytes is not None:
+        size = 0
+        for n, row in enumerate(rows):
+            size += len(row[4])
+            if size > max_bytes and n:
+                del rows[n:]
+                more = True
+                break
     if not rows:
         return [], cursor, False
     latest: dict[tuple[str, str], RawChange] = {}
-    for r in rows:
-        key = (r["kind"], r["entity_id"])
+    for _, _, kind, entity_id, data in rows:
+        key = (kind, entity_id)
         latest.pop(key, None)  # keep the newest state, in the position of its last change
-        latest[key] = RawChange(kind=r["kind"], id=r["entity_id"], data=msgspec.Raw(bytes(r["data"])))
-    last = rows[-1]
-    return list(latest.values()), format_cursor(int(last["xid"]), int(last["seq"])), more
+        latest[key] = RawChange(kind=kind, id=entity_id, data=msgspec.Raw(bytes(data)))
+    seq, xid = rows[-1][0], rows[-1][1]
+    return list(latest.values()), format_cursor(int(xid), int(seq)), more

@@ -33,6 +33,14 @@ class Tx(Protocol):
         """Run one statement for many parameter rows."""
         ...
 
+    def append(self, table: str, columns: Sequence[str], rows: Sequence[Params]) -> None:
+        """Insert rows the caller knows are new, by the fastest path the backend has (COPY on PostgreSQL).
+
+        No ``ON CONFLICT``: a row that already exists fails the transaction.  ``table`` and
+        ``columns`` are identifiers from the code, never from input.
+        """
+        ...
+
     def query(self, sql: str, params: Params = ()) -> list[Row]:
         """Run a query and return all rows as dicts."""
         ...

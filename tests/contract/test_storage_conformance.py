@@ -185,3 +185,26 @@ def test_bulk_rows_come_back_as_plain_tuples_in_column_order(db: Database) -> No
     with db.read() as tx:
         rows = tx.rows("SELECT id, name FROM customers WHERE id <> ? ORDER BY id", ("c2",))
     assert rows == [("c0", "Name 0"), ("c1", "Name 1"), ("c3", "Name 3"), ("c4", "Name 4")]
+
+
+def test_appended_rows_read_back_exactly_and_a_duplicate_fails_the_whole_transaction(db: Database) -> None:
+    awkward = "tab\there, newline\nthere, back\\slash, quote ' \" and ünïcode, %s ? \\N"
+    rows = [(1, "all", "job", awkward, b"\x00\x01\\N\t\n\xff"), (1, "all", "job", "plain", b""),
+            (2, "eng:e1", "answer", "j/k", bytes(range(256)))]
+    with db.write() as tx:
+        tx.append("changes", ("xid", "scope", "kind", "entity_id", "data"), rows)
+        tx.append("changes", ("xid", "scope", "kind", "entity_id", "data"), [])  # nothing to do
+        tx.append("ticket_events", ("id", "ticket_id", "job_id", "kind", "at", "device_time", "received_at",
+                                    "source"), [("E-1", "T-1", None, "opened", 2**62, None, 5, "server")])
+    with db.read() as tx:
+        back = [(x, s, k, e, bytes(d)) for x, s, k, e, d in
+                tx.rows("SELECT xid, scope, kind, entity_id, data FROM changes ORDER BY seq")]
+        event = tx.rows("SELECT id, job_id, at, device_time, data FROM ticket_events")
+    assert back == rows
+    assert event == [("E-1", None, 2**62, None, "{}")]  # columns not given take their defaults
+    with pytest.raises(Exception), db.write() as tx:  # noqa: B017 - each driver raises its own error
+        tx.append("customers", ("id", "name"), [("c-new", "New")])
+        tx.append("ticket_events", ("id", "ticket_id", "kind", "at", "received_at", "source"),
+                  [("E-1", "T-1", "opened", 1, 1, "server")])
+    with db.read() as tx:
+        assert tx.rows("SELECT id FROM customers WHERE id = ?", ("c-new",)) == []

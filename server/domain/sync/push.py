@@ -95,19 +95,15 @@ ANSWER_UPSERT: Final = (
     "at = excluded.at, template_version = excluded.template_version, deleted = excluded.deleted")
 ANSWER_COLUMNS: Final = ("job_id", "item_key", "value", "note", "na_reason", "hlc", "device_id", "at",
                          "template_version", "deleted")
-MOVEMENT_INSERT: Final = (
-    "INSERT INTO movements (id, kind, part_no, qty, serial, returned_serial, from_location, to_location, job_id, "
-    "device_id, at, recorded_at, billable, source) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'device') "
-    "ON CONFLICT (id) DO NOTHING")
-CLAIM_INSERT: Final = (
-    "INSERT INTO warranty_claims (id, movement_id, job_id, part_no, serial, returned_serial, status, created_at) "
-    "VALUES (?, ?, ?, ?, ?, ?, 'open', ?) ON CONFLICT (movement_id) DO NOTHING")
-SIGNOFF_INSERT: Final = (
-    "INSERT INTO signoffs (job_id, signer_name, signer_role, signed_at, report_digest, strokes, device_id, "
-    "device_signature, content, received_at, rating, comment) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
-EVENT_INSERT: Final = (
-    "INSERT INTO ticket_events (id, ticket_id, job_id, kind, at, device_time, corrected_time, received_at, source, "
-    "data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING")
+#: rows known to be new (existing ids are read first, under the device's lock): appended, COPY on PostgreSQL
+MOVEMENTS: Final = ("movements", ("id", "kind", "part_no", "qty", "serial", "returned_serial", "from_location",
+                                  "to_location", "job_id", "device_id", "at", "recorded_at", "billable", "source"))
+CLAIMS: Final = ("warranty_claims", ("id", "movement_id", "job_id", "part_no", "serial", "returned_serial", "status",
+                                     "created_at"))
+SIGNOFFS: Final = ("signoffs", ("job_id", "signer_name", "signer_role", "signed_at", "report_digest", "strokes",
+                                "device_id", "device_signature", "content", "received_at", "rating", "comment"))
+EVENTS: Final = ("ticket_events", ("id", "ticket_id", "job_id", "kind", "at", "device_time", "corrected_time",
+                                   "received_at", "source", "data"))
 TICKET_TOUCH: Final = "UPDATE tickets SET updated_at = ? WHERE id = ?"
 
 
@@ -132,6 +128,16 @@ STATUS_EVENTS = {
     "cannot_complete": "cannot_complete",
     "in_progress": "work_started",
 }
+
+
+def event_ids_of(op: Op) -> list[str]:
+    """The ids of the ticket events an op can add (each op adds an event once, however often it is sent)."""
+    if isinstance(op, SetStatus):
+        kinds = [STATUS_EVENTS.get(op.status, ""), "resumed", f"device_{op.status}"]
+        return [f"E-{op.op_id}-{kind}" for kind in kinds if kind]
+    if isinstance(op, SignOff):
+        return [f"E-{op.op_id}-signed_off"]
+    return []
 
 
 def push(services: Services, auth: DeviceAuth, envelope: bytes) -> bytes:
@@ -197,8 +203,9 @@ class PushApplier:
         self.dirty_jobs: set[str] = set()
         self.dirty_answers: set[tuple[str, str]] = set()
         self.touched_tickets: set[str] = set()
-        self.writes: dict[str, list[tuple[Any, ...]]] = {MOVEMENT_INSERT: [], CLAIM_INSERT: [], SIGNOFF_INSERT: [],
-                                                         EVENT_INSERT: []}
+        #: new rows per table, in the order the tables are written
+        self.new_rows: dict[tuple[str, tuple[str, ...]], list[tuple[Any, ...]]] = {
+            MOVEMENTS: [], CLAIMS: [], SIGNOFFS: [], EVENTS: []}
         self.out: dict[tuple[str, str, str], dict[str, Any]] = {}
         self.stock_parts: set[str] = set()
         self.van = f"van-{auth.engineer_id}"
@@ -211,6 +218,8 @@ class PushApplier:
                                    self.event_ids))
         moves = [op.op_id for op in ops if isinstance(op, MovePart)]
         self.movement_ids |= known_ids(self.tx, "movements", moves + [m + ":ret" for m in moves])
+        # the events these ops may add exist already where an op was sent before (on any ticket)
+        self.event_ids |= known_ids(self.tx, "ticket_events", [eid for op in ops for eid in event_ids_of(op)])
 
     def template(self, job: JobState) -> ChecklistTemplate | None:
         row = job.row
@@ -299,7 +308,7 @@ class PushApplier:
         if event_id in self.event_ids:
             return
         self.event_ids.add(event_id)
-        self.writes[EVENT_INSERT].append((event_id, ticket_id, job.row["id"], kind, corrected, device_time, corrected,
+        self.new_rows[EVENTS].append((event_id, ticket_id, job.row["id"], kind, corrected, device_time, corrected,
                                           self.now, f"device:{self.auth.device_id}", dumps(data)))
         job.note_event(kind, self.now, device_time)
 
@@ -382,8 +391,8 @@ class PushApplier:
                    "job_id": op.job_id, "device_id": self.auth.device_id, "at": op.at, "billable": billable}
         self.put_movement(job, consume)
         if under:
-            self.writes[CLAIM_INSERT].append((f"W-{op.op_id}", op.op_id, op.job_id, op.part_no, op.serial,
-                                              op.returned_serial, self.now))
+            self.new_rows[CLAIMS].append((f"W-{op.op_id}", op.op_id, op.job_id, op.part_no, op.serial,
+                                          op.returned_serial, "open", self.now))
         if op.returned_serial:
             self.put_movement(job, {
                 "id": op.op_id + ":ret", "kind": "return_old", "part_no": op.part_no, "qty": 1,
@@ -398,9 +407,9 @@ class PushApplier:
         if mid in self.movement_ids:
             return
         self.movement_ids.add(mid)
-        self.writes[MOVEMENT_INSERT].append((mid, m["kind"], m["part_no"], m["qty"], m["serial"],
-                                             m["returned_serial"], m["from_location"], m["to_location"], m["job_id"],
-                                             m["device_id"], m["at"], self.now, m["billable"]))
+        self.new_rows[MOVEMENTS].append((mid, m["kind"], m["part_no"], m["qty"], m["serial"], m["returned_serial"],
+                                         m["from_location"], m["to_location"], m["job_id"], m["device_id"], m["at"],
+                                         self.now, m["billable"], "device"))
         job.movements[mid] = {k: m[k] for k in ("id", "kind", "part_no", "qty", "serial", "returned_serial")}
         self.queue("movement", mid, movement_feed_data(m))
 
@@ -421,7 +430,7 @@ class PushApplier:
             draft = ConflictDraft("signoff", "signoff", (first, second), 0)
             return Outcome(outcome.result, False, outcome.reason, draft)
         content = job.report_content()
-        self.writes[SIGNOFF_INSERT].append((
+        self.new_rows[SIGNOFFS].append((
             op.job_id, op.signer_name, op.signer_role, op.signed_at, op.report_digest,
             json_encoder.encode(op.strokes).decode(),  # integer lists: the same text as dumps(), 10x faster
             self.auth.device_id, op.device_signature, dumps(content), self.now, op.rating, op.comment))
@@ -538,9 +547,8 @@ class PushApplier:
             answers.append(tuple(row[c] for c in ANSWER_COLUMNS))
         if answers:
             tx.executemany(ANSWER_UPSERT, answers)
-        for sql, rows in self.writes.items():
-            if rows:
-                tx.executemany(sql, rows)
+        for (table, columns), rows in self.new_rows.items():
+            tx.append(table, columns, rows)
         if self.touched_tickets:
             tx.executemany(TICKET_TOUCH, [(self.now, t) for t in sorted(self.touched_tickets)])
         changes: dict[tuple[str, str, str], dict[str, Any]] = {}
