@@ -20,6 +20,8 @@ from sync.storage import Database, Tx
 
 ALL: Final = "all"
 FEED_COLUMNS: Final = ("xid", "scope", "kind", "entity_id", "data")
+#: feed rows read per query when building a pull page
+FEED_SLICE: Final = 1000
 
 
 def engineer_scope(engineer_id: str) -> str:
@@ -71,37 +73,49 @@ def read_feed(
     """One page of changes after ``cursor`` in ``scopes``: (changes, next cursor, more).
 
     At most ``limit`` feed rows, and no more rows than fit in ``max_bytes`` of record data (at least
-    one, so a large record still moves the cursor).
+    one, so a large record still moves the cursor).  The rows are read :data:`FEED_SLICE` at a time,
+    so what the server holds is bounded by the byte budget, however many rows a page may count.
     """
     cx, cs = parse_cursor(cursor)
     marks = ",".join("?" for _ in scopes)
+    rows: list[tuple[Any, ...]] = []
+    more = False
+    size = 0
     with db.read() as tx:
-        ceiling = db.visible_xid_limit(tx)
+        ceiling = db.visible_xid_limit(tx)  # rows below it can no longer appear: every slice sees the same feed
         below, top = ("", []) if ceiling is None else (" AND xid < ?", [ceiling])
         head = f"SELECT seq, xid, kind, entity_id, data FROM changes WHERE scope IN ({marks})"
-        params: list[Any]
         if tx.dialect == "postgresql":
-            # a row comparison is one range of the (xid, seq) index
+            # A row comparison is one range of the (xid, seq) index, and a page is its first rows.  Without
+            # fresh statistics the planner would rather sort all the rows after the cursor for each page:
+            # keep it on the index (SET LOCAL ends with this read).
+            tx.execute("SET LOCAL enable_sort = off")
             sql = f"{head} AND (xid, seq) > (?, ?){below} ORDER BY xid, seq LIMIT ?"
-            params = [*scopes, cx, cs, *top, limit + 1]
+
+            def after(xid: int, seq: int, n: int) -> list[Any]:
+                return [*scopes, xid, seq, *top, n]
         else:
             # SQLite seeks on the first column of a row comparison only (and xid is always 0 there):
             # the rest of the cursor's transaction and the later ones, as two seeks merged in order
             sql = (f"{head} AND xid = ? AND seq > ?{below} UNION ALL {head} AND xid > ?{below} "
                    "ORDER BY xid, seq LIMIT ?")
-            params = [*scopes, cx, cs, *top, *scopes, cx, *top, limit + 1]
-        rows = tx.rows(sql, params)
-    more = len(rows) > limit
-    if more:
-        del rows[limit:]
-    if max_bytes is not None:
-        size = 0
-        for n, row in enumerate(rows):
-            size += len(row[4])
-            if size > max_bytes and n:
-                del rows[n:]
-                more = True
-                break
+
+            def after(xid: int, seq: int, n: int) -> list[Any]:
+                return [*scopes, xid, seq, *top, *scopes, xid, *top, n]
+
+        xid, seq = cx, cs
+        while not more:
+            want = min(FEED_SLICE, limit + 1 - len(rows))  # one row beyond the limit tells there is more
+            got = tx.rows(sql, after(xid, seq, want))
+            for row in got:
+                size += len(row[4])
+                if len(rows) == limit or (max_bytes is not None and size > max_bytes and rows):
+                    more = True
+                    break
+                rows.append(row)
+            if len(got) < want:
+                break  # the end of what is visible
+            seq, xid = got[-1][0], got[-1][1]
     if not rows:
         return [], cursor, False
     latest: dict[tuple[str, str], RawChange] = {}

@@ -24,7 +24,8 @@ class Settings:
     max_blob_bytes: int = 64 * 1024 * 1024
     enroll_token_ttl_s: int = 7 * 24 * 3600
     session_ttl_s: int = 3600
-    pull_page_limit: int = 1000
+    pull_page_limit: int = 5000  # records per pull page at most ...
+    pull_page_bytes: int = 1024 * 1024  # ... and no more record data than this (one record at least)
     run_scheduler: bool = True
     sla_policy_file: str | None = None
     sla_timezone: str = "UTC"

@@ -81,7 +81,9 @@ class PostgresTx:
         return [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
 
     def rows(self, sql: str, params: Params = ()) -> list[tuple[Any, ...]]:
-        return self.conn.execute(translate(sql), params or None).fetchall()
+        # Bulk reads come back in binary format: the same Python values, without parsing text (bytea
+        # columns travel at half the size and need no hex decoding: the change feed's pages).
+        return self.conn.execute(translate(sql), params or None, binary=True).fetchall()
 
     def one(self, sql: str, params: Params = ()) -> Row | None:
         cur = self.conn.execute(translate(sql), params or None)

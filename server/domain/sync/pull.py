@@ -32,7 +32,8 @@ def pull(services: Services, auth: DeviceAuth, req: PullRequest) -> bytes:
     """One signed page of the device's scope after ``req.cursor``."""
     limit = max(1, min(req.limit, services.settings.pull_page_limit))
     try:
-        changes, cursor, more = read_feed(services.db, [ALL, engineer_scope(auth.engineer_id)], req.cursor, limit)
+        changes, cursor, more = read_feed(services.db, [ALL, engineer_scope(auth.engineer_id)], req.cursor, limit,
+                                          services.settings.pull_page_bytes)
     except ValueError as exc:
         raise BadRequest("bad_cursor", "cursor is not one this server issued") from exc
     now = services.clock()

@@ -1,0 +1,61 @@
+"""Pull pages over the change feed, on every storage backend: cursors inside a transaction, the byte budget."""
+
+from __future__ import annotations
+
+import msgspec
+import pytest
+
+from server import feed
+from server.feed import emit, emit_many, read_feed
+from sync.storage import Database
+
+
+def _page_through(db: Database, scopes: list[str], limit: int, max_bytes: int | None = None) -> list[list[int]]:
+    pages, cursor = [], ""
+    while True:
+        changes, cursor, more = read_feed(db, scopes, cursor, limit, max_bytes)
+        pages.append([msgspec.msgpack.decode(c.data)["n"] for c in changes])
+        if not more:
+            return pages
+
+
+def test_a_cursor_inside_a_transaction_resumes_at_its_next_row(db: Database) -> None:
+    n = 0
+    for size in (5, 1, 4):  # transactions of several feed rows: page boundaries fall inside them
+        with db.write() as tx:
+            emit_many(tx, [("eng:a" if (n + i) % 3 else "eng:b", "job", f"j{n + i}", {"n": n + i})
+                           for i in range(size)])
+        n += size
+    pages = _page_through(db, ["all", "eng:a"], 2)
+    assert [x for page in pages for x in page] == [i for i in range(10) if i % 3]
+    assert all(len(page) <= 2 for page in pages)
+
+
+def test_a_page_stops_at_the_byte_budget_and_the_next_one_goes_on_from_there(db: Database) -> None:
+    with db.write() as tx:
+        for i in range(6):
+            emit(tx, "all", "job", f"j{i}", {"n": i, "pad": "x" * 100})
+    pages = _page_through(db, ["all"], 100, max_bytes=250)
+    assert pages == [[0, 1], [2, 3], [4, 5]]
+
+
+def test_a_record_larger_than_the_budget_still_makes_a_page(db: Database) -> None:
+    with db.write() as tx:
+        emit(tx, "all", "job", "big", {"n": 0, "pad": "x" * 1000})
+        emit(tx, "all", "job", "small", {"n": 1})
+    assert _page_through(db, ["all"], 100, max_bytes=10) == [[0], [1]]
+
+
+def test_a_page_read_in_slices_is_the_page_read_at_once(db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    n = 0
+    for size in (3, 1, 6, 2):
+        with db.write() as tx:
+            emit_many(tx, [("all" if (n + i) % 4 else "eng:b", "job", f"j{n + i}", {"n": n + i, "pad": "x" * 20})
+                           for i in range(size)])
+        n += size
+    whole = _page_through(db, ["all"], 5)
+    budgeted = _page_through(db, ["all"], 5, max_bytes=100)
+    monkeypatch.setattr(feed, "FEED_SLICE", 2)
+    assert _page_through(db, ["all"], 5) == whole == [[1, 2, 3, 5, 6], [7, 9, 10, 11]]
+    assert _page_through(db, ["all"], 5, max_bytes=100) == budgeted
+    assert [x for page in budgeted for x in page] == [1, 2, 3, 5, 6, 7, 9, 10, 11]
