@@ -41,6 +41,14 @@ class Tx(Protocol):
         """
         ...
 
+    def upsert(self, table: str, columns: Sequence[str], key: Sequence[str], rows: Sequence[Params]) -> None:
+        """Insert rows; where a row with the same ``key`` exists, overwrite its other ``columns``.
+
+        One statement for all rows on PostgreSQL.  No two rows may share a key.  ``table``,
+        ``columns`` and ``key`` are identifiers from the code, never from input.
+        """
+        ...
+
     def query(self, sql: str, params: Params = ()) -> list[Row]:
         """Run a query and return all rows as dicts."""
         ...
@@ -103,3 +111,12 @@ class Database(Protocol):
 def rows_as_dicts(columns: Sequence[str], rows: Iterator[Sequence[Any]] | list[Any]) -> list[Row]:
     """Turn driver tuples into dicts keyed by column name."""
     return [dict(zip(columns, r, strict=True)) for r in rows]
+
+
+def upsert_sql(table: str, columns: Sequence[str], key: Sequence[str], source: str | None = None) -> str:
+    """``INSERT ... ON CONFLICT (key) DO UPDATE`` of every other column, from ``VALUES (?, ...)`` or ``source``."""
+    values = source or f"VALUES ({', '.join('?' * len(columns))})"
+    updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c not in key)
+    action = f"DO UPDATE SET {updates}" if updates else "DO NOTHING"
+    return (f"INSERT INTO {table} ({', '.join(columns)}) {values} "
+            f"ON CONFLICT ({', '.join(key)}) {action}")

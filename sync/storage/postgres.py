@@ -26,7 +26,7 @@ from urllib.parse import parse_qs, urlsplit
 import psycopg
 from psycopg_pool import ConnectionPool
 
-from sync.storage.base import Dialect, Params, Row, StorageError
+from sync.storage.base import Dialect, Params, Row, StorageError, upsert_sql
 from sync.storage.schema import migrate
 
 CEILING_SQL = """
@@ -54,9 +54,12 @@ class PostgresTx:
 
     dialect: Dialect = "postgresql"
 
-    def __init__(self, conn: psycopg.Connection[Any]) -> None:
+    def __init__(self, conn: psycopg.Connection[Any], column_types: dict[tuple[str | None, str], dict[str, str]]
+                 | None = None, search_path: str | None = None) -> None:
         self.conn = conn
         self._xid: int | None = None
+        self.column_types = {} if column_types is None else column_types
+        self.search_path = search_path
 
     def execute(self, sql: str, params: Params = ()) -> int:
         cur = self.conn.execute(translate(sql), params or None)
@@ -72,6 +75,25 @@ class PostgresTx:
             with self.conn.cursor() as cur, cur.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
                 for row in rows:
                     copy.write_row(row)
+
+    def upsert(self, table: str, columns: Sequence[str], key: Sequence[str], rows: Sequence[Params]) -> None:
+        # one statement over arrays, one per column (unnest), instead of a statement per row
+        if not rows:
+            return
+        types = self._types(table)
+        arrays = ", ".join(f"%s::{types[c]}[]" for c in columns)
+        sql = upsert_sql(table, columns, key, f"SELECT * FROM unnest({arrays})")
+        self.conn.execute(sql, [list(col) for col in zip(*rows, strict=True)])
+
+    def _types(self, table: str) -> dict[str, str]:
+        """Column name -> SQL type of ``table`` (as the search path finds it), read once per database."""
+        key = (self.search_path, table)
+        if key not in self.column_types:
+            found = self.conn.execute(
+                "SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute "
+                "WHERE attrelid = %s::regclass AND attnum > 0 AND NOT attisdropped", (table,)).fetchall()
+            self.column_types[key] = dict(found)
+        return self.column_types[key]
 
     def query(self, sql: str, params: Params = ()) -> list[Row]:
         cur = self.conn.execute(translate(sql), params or None)
@@ -136,6 +158,7 @@ class PostgresDatabase:
         # the advisory lock every write transaction holds while it may add to the change feed
         self.feed_key = zlib.crc32((self.schema or "public").encode()) & 0x7FFFFFFF
         self._leader_conn: psycopg.Connection[Any] | None = None
+        self._column_types: dict[tuple[str | None, str], dict[str, str]] = {}
         self._leader_lock = threading.Lock()
         with self.write() as tx:
             tx.execute("SELECT pg_advisory_xact_lock(727274)")  # one migrator at a time
@@ -167,7 +190,7 @@ class PostgresDatabase:
             with conn.transaction():
                 # taken before the transaction has an id, so readers see every feed writer in flight
                 conn.execute("SELECT pg_advisory_xact_lock_shared(%s)", (self.feed_key,))
-                yield PostgresTx(conn)
+                yield PostgresTx(conn, self._column_types, self.schema)
 
     @contextmanager
     def read(self) -> Iterator[PostgresTx]:

@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sync.storage.base import Dialect, Params, Row, StorageError
+from sync.storage.base import Dialect, Params, Row, StorageError, upsert_sql
 from sync.storage.schema import migrate
 
 
@@ -39,6 +39,10 @@ class SqliteTx:
         if rows:
             marks = ", ".join("?" * len(columns))
             self.conn.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", rows)
+
+    def upsert(self, table: str, columns: Sequence[str], key: Sequence[str], rows: Sequence[Params]) -> None:
+        if rows:
+            self.conn.executemany(upsert_sql(table, columns, key), rows)
 
     def query(self, sql: str, params: Params = ()) -> list[Row]:
         cur = self.conn.execute(sql, params)

@@ -82,17 +82,11 @@ TEXT_FIELDS = {"notes", "diagnosis", "resolution", "customer_comment"}
 MAX_TEXT = 10_000
 INT64 = 2**63
 
-# -- the statements a push ends with, one executemany each ----------------------------------------
-JOB_UPDATE: Final = (
-    "UPDATE jobs SET status = ?, hold_reason = ?, signed_off = ?, notes = ?, diagnosis = ?, resolution = ?, "
-    "remote = ?, rating = ?, customer_comment = ?, field_meta = ?, updated_at = ? WHERE id = ?")
-JOB_COLUMNS: Final = ("status", "hold_reason", "signed_off", "notes", "diagnosis", "resolution", "remote", "rating",
-                      "customer_comment", "field_meta", "updated_at", "id")
-ANSWER_UPSERT: Final = (
-    "INSERT INTO answers (job_id, item_key, value, note, na_reason, hlc, device_id, at, template_version, deleted) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (job_id, item_key) DO UPDATE SET value = excluded.value, "
-    "note = excluded.note, na_reason = excluded.na_reason, hlc = excluded.hlc, device_id = excluded.device_id, "
-    "at = excluded.at, template_version = excluded.template_version, deleted = excluded.deleted")
+# -- what a push writes at its end: each table once ------------------------------------------------
+#: the job rows as they stand (locked since the push began), written back whole
+JOB_COLUMNS: Final = ("id", "ticket_id", "engineer_id", "status", "hold_reason", "scheduled_start", "scheduled_end",
+                      "remote", "notes", "diagnosis", "resolution", "template_id", "template_version", "rating",
+                      "customer_comment", "field_meta", "signed_off", "created_at", "updated_at")
 ANSWER_COLUMNS: Final = ("job_id", "item_key", "value", "note", "na_reason", "hlc", "device_id", "at",
                          "template_version", "deleted")
 #: rows known to be new (existing ids are read first, under the device's lock): appended, COPY on PostgreSQL
@@ -104,7 +98,6 @@ SIGNOFFS: Final = ("signoffs", ("job_id", "signer_name", "signer_role", "signed_
                                 "device_id", "device_signature", "content", "received_at", "rating", "comment"))
 EVENTS: Final = ("ticket_events", ("id", "ticket_id", "job_id", "kind", "at", "device_time", "corrected_time",
                                    "received_at", "source", "data"))
-TICKET_TOUCH: Final = "UPDATE tickets SET updated_at = ? WHERE id = ?"
 
 
 def unstorable_value(op: Op) -> str | None:
@@ -536,21 +529,22 @@ class PushApplier:
     def flush(self) -> None:
         """Write every table once, then emit one change per touched record (the newest state), in order."""
         tx = self.tx
-        jobs = [job for job_id in sorted(self.dirty_jobs) if (job := self.jobs[job_id]) is not None]
-        if jobs:
-            tx.executemany(JOB_UPDATE, [tuple(j.row[c] for c in JOB_COLUMNS) for j in jobs])
+        dirty = [job.row for job_id in sorted(self.dirty_jobs) if (job := self.jobs[job_id]) is not None]
+        tx.upsert("jobs", JOB_COLUMNS, ("id",), [tuple(row[c] for c in JOB_COLUMNS) for row in dirty])
         answers = []
         for job_id, item_key in sorted(self.dirty_answers):
             job = self.jobs[job_id]
             assert job is not None
             row = job.answers[item_key]
             answers.append(tuple(row[c] for c in ANSWER_COLUMNS))
-        if answers:
-            tx.executemany(ANSWER_UPSERT, answers)
+        tx.upsert("answers", ANSWER_COLUMNS, ("job_id", "item_key"), answers)
         for (table, columns), rows in self.new_rows.items():
             tx.append(table, columns, rows)
-        if self.touched_tickets:
-            tx.executemany(TICKET_TOUCH, [(self.now, t) for t in sorted(self.touched_tickets)])
+        tickets = sorted(self.touched_tickets)
+        for i in range(0, len(tickets), 500):
+            chunk = tickets[i:i + 500]
+            tx.execute(f"UPDATE tickets SET updated_at = ? WHERE id IN ({','.join('?' * len(chunk))})",
+                       (self.now, *chunk))
         changes: dict[tuple[str, str, str], dict[str, Any]] = {}
         for job_id in sorted(self.touched_jobs):
             job = self.jobs[job_id]
