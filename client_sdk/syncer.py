@@ -13,7 +13,8 @@ Every step is crash-safe because every state change is one local transaction:
 3. *blobs* -- upload attachment bytes in chunks, resuming from what the server
    already received.
 4. *pull* -- fetch pages after the stored cursor; each page is applied and the
-   new cursor stored in one transaction.
+   new cursor stored in one transaction.  The next page is requested (on a
+   helper thread that touches no local state) while one is being applied.
 
 Being offline is the normal case: it ends the run with ``offline=True`` and
 leaves everything in place for next time.
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from functools import partial
 from typing import Final, TypeVar
 
@@ -42,7 +44,7 @@ from sync.transport.base import BadResponse, Offline, ProtocolError, SyncTranspo
 
 MAX_OPS_PER_PUSH: Final = 2_000
 BLOB_CHUNK: Final = 256 * 1024
-PULL_LIMIT: Final = 500
+PULL_LIMIT: Final = 5_000
 
 #: ``progress(phase, done, total)``; phases are ``push`` (ops), ``blobs`` and ``pull``
 #: (changes; ``total`` is 0 while more pages are expected).
@@ -266,22 +268,43 @@ class SyncLoop:
     def _pull(self, report: SyncReport, progress: ProgressFn) -> None:
         cursor: str = self.store.read.scalar("SELECT pull_cursor FROM device WHERE id = 1") or ""
         progress("pull", 0, 0)
-        while True:
-            request = PullRequest(cursor=cursor, limit=PULL_LIMIT, device_clock=self.clock())
-            signed = self._authed(report, partial(self.transport.pull, request))
-            page = _decode_page(self.verified_body(signed))
-            with self.store.write() as tx:
-                apply_changes(tx, page.changes)
-                if page.cursor:
-                    tx.execute("UPDATE device SET pull_cursor = ? WHERE id = 1", (page.cursor,))
-            report.pulled_changes += len(page.changes)
-            progress("pull", report.pulled_changes, 0 if page.more else report.pulled_changes)
-            if not page.more:
-                return
-            if page.cursor == cursor or not page.cursor:
-                report.errors.append(f"cursor_stuck: server said more but cursor stayed {cursor!r}")
-                return
-            cursor = page.cursor
+        request = PullRequest(cursor=cursor, limit=PULL_LIMIT, device_clock=self.clock())
+        page = self._authed(report, partial(self._fetch_page, request))
+        # One page is fetched ahead while the one before it is applied: the requests and their order are
+        # the same as one by one, the server's and the network's time overlaps the local writes.
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="fieldsync-pull") as reader:
+            while True:
+                ahead: Future[PullPage] | None = None
+                if page.more and page.cursor and page.cursor != cursor:
+                    request = PullRequest(cursor=page.cursor, limit=PULL_LIMIT, device_clock=self.clock())
+                    ahead = reader.submit(self._fetch_page, request)
+                with self.store.write() as tx:
+                    apply_changes(tx, page.changes)
+                    if page.cursor:
+                        tx.execute("UPDATE device SET pull_cursor = ? WHERE id = 1", (page.cursor,))
+                report.pulled_changes += len(page.changes)
+                progress("pull", report.pulled_changes, 0 if page.more else report.pulled_changes)
+                if not page.more:
+                    return
+                if ahead is None:
+                    report.errors.append(f"cursor_stuck: server said more but cursor stayed {cursor!r}")
+                    return
+                cursor = page.cursor
+                page = self._page_ahead(report, ahead, request)
+
+    def _fetch_page(self, request: PullRequest) -> PullPage:
+        """Request, verify and decode one page; touches no local state (runs on the read-ahead thread)."""
+        return _decode_page(self.verified_body(self.transport.pull(request)))
+
+    def _page_ahead(self, report: SyncReport, ahead: Future[PullPage], request: PullRequest) -> PullPage:
+        """The page read ahead; when its session had expired, a new session and the same request again."""
+        try:
+            return ahead.result()
+        except ProtocolError as exc:
+            if not exc.needs_new_session:
+                raise
+        self.open_session(report)
+        return self._fetch_page(request)
 
 
 def _decode_receipt(body: bytes) -> Receipt:
