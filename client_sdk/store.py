@@ -48,7 +48,7 @@ MIGRATIONS_SET: Final = "fieldsync_client"
 #: checkpoint cost grows far slower than the interval: 4000 pages (16 MB of WAL) puts one on every ~500th
 #: single write instead of every ~125th (SQLite's default of 1000), a quarter of the checkpoint time in all.
 WAL_CHECKPOINT_PAGES: Final = 4000
-MEMO_LIMIT: Final = 20_000  # entries (job rows, answer HLCs of a job, templates, parts) kept between writes
+MEMO_LIMIT: Final = 4_096  # entries (a job row ~1.5 KB, its answer HLCs, templates, parts) kept between writes
 
 _V1: Final = """
 CREATE TABLE device (
