@@ -69,8 +69,13 @@ def signoff_changed(tx: Tx, job_id: str) -> bool:
     return so is not None and current_digest(tx, job_id) != so["report_digest"]
 
 
-def answer_feed_data(row: Row) -> dict[str, Any]:
-    return {"job_id": row["job_id"], "item_key": row["item_key"], "value": loads(row["value"]),
+_UNDECODED: Any = object()
+
+
+def answer_feed_data(row: Row, value: Any = _UNDECODED) -> dict[str, Any]:
+    """An answer as a device receives it; ``value`` is the row's value decoded, when the caller has it."""
+    return {"job_id": row["job_id"], "item_key": row["item_key"],
+            "value": loads(row["value"]) if value is _UNDECODED else value,
             "note": row["note"], "na_reason": row["na_reason"], "hlc": row["hlc"], "device_id": row["device_id"],
             "deleted": bool(row["deleted"])}
 

@@ -18,6 +18,7 @@ writes (conflict records, attachments) go straight to the database.
 from __future__ import annotations
 
 import re
+from operator import itemgetter
 from typing import Any, Final
 
 import msgspec
@@ -89,6 +90,8 @@ JOB_COLUMNS: Final = ("id", "ticket_id", "engineer_id", "status", "hold_reason",
                       "customer_comment", "field_meta", "signed_off", "created_at", "updated_at")
 ANSWER_COLUMNS: Final = ("job_id", "item_key", "value", "note", "na_reason", "hlc", "device_id", "at",
                          "template_version", "deleted")
+JOB_TUPLE: Final = itemgetter(*JOB_COLUMNS)
+ANSWER_TUPLE: Final = itemgetter(*ANSWER_COLUMNS)
 #: rows known to be new (existing ids are read first, under the device's lock): appended, COPY on PostgreSQL
 MOVEMENTS: Final = ("movements", ("id", "kind", "part_no", "qty", "serial", "returned_serial", "from_location",
                                   "to_location", "job_id", "device_id", "at", "recorded_at", "billable", "source"))
@@ -351,14 +354,14 @@ class PushApplier:
             self.put_answer(job, {
                 "job_id": op.job_id, "item_key": op.item_key, "value": dumps(op.value), "note": op.note,
                 "na_reason": op.na_reason, "hlc": hlc, "device_id": self.auth.device_id, "at": op.at,
-                "template_version": op.template_version or tpl.version, "deleted": 0})
+                "template_version": op.template_version or tpl.version, "deleted": 0}, op.value)
         return outcome
 
-    def put_answer(self, job: JobState, row: dict[str, Any]) -> None:
-        """Keep an answer row as it will be stored, and tell the engineer's devices."""
+    def put_answer(self, job: JobState, row: dict[str, Any], value: Any) -> None:
+        """Keep an answer row as it will be stored (``value`` decoded), and tell the engineer's devices."""
         job.answers[row["item_key"]] = row
         self.dirty_answers.add((row["job_id"], row["item_key"]))
-        self.queue("answer", f"{row['job_id']}/{row['item_key']}", answer_feed_data(row))
+        self.queue("answer", f"{row['job_id']}/{row['item_key']}", answer_feed_data(row, value))
         self.content_changed(job)
 
     def move(self, job: JobState, op: MovePart) -> Outcome:
@@ -469,7 +472,8 @@ class PushApplier:
                 return Outcome("merged", False, "already_deleted")
             if cur["hlc"] > hlc:
                 return Outcome("merged", False, "newer_write_kept")
-            self.put_answer(job, {**cur, "deleted": 1, "hlc": hlc, "device_id": self.auth.device_id})
+            self.put_answer(job, {**cur, "deleted": 1, "hlc": hlc, "device_id": self.auth.device_id},
+                            loads(cur["value"]))
             return Outcome("applied", True)
         n = self.tx.execute("UPDATE attachments SET deleted = 1 WHERE job_id = ? AND sha256 = ? AND deleted = 0",
                             (op.job_id, op.key))
@@ -530,13 +534,12 @@ class PushApplier:
         """Write every table once, then emit one change per touched record (the newest state), in order."""
         tx = self.tx
         dirty = [job.row for job_id in sorted(self.dirty_jobs) if (job := self.jobs[job_id]) is not None]
-        tx.upsert("jobs", JOB_COLUMNS, ("id",), [tuple(row[c] for c in JOB_COLUMNS) for row in dirty])
+        tx.upsert("jobs", JOB_COLUMNS, ("id",), [JOB_TUPLE(row) for row in dirty])
         answers = []
         for job_id, item_key in sorted(self.dirty_answers):
             job = self.jobs[job_id]
             assert job is not None
-            row = job.answers[item_key]
-            answers.append(tuple(row[c] for c in ANSWER_COLUMNS))
+            answers.append(ANSWER_TUPLE(job.answers[item_key]))
         tx.upsert("answers", ANSWER_COLUMNS, ("job_id", "item_key"), answers)
         for (table, columns), rows in self.new_rows.items():
             tx.append(table, columns, rows)
