@@ -272,7 +272,11 @@ class _Stage:
             raise RuntimeError("SDK writes do not nest")
         if not store._batch_depth:
             store.conn.execute("BEGIN IMMEDIATE")
-            store._check_memo()
+            try:
+                store._check_memo()
+            except BaseException:
+                store._discard()
+                raise
         store._writing = True
         return self.tx
 
@@ -421,9 +425,9 @@ class LocalStore:
                 self._batch_depth -= 1
             return
         self.conn.execute("BEGIN IMMEDIATE")
-        self._check_memo()
         self._batch_depth = 1
         try:
+            self._check_memo()
             yield
             self.flush()
             self.conn.execute("COMMIT")
