@@ -77,8 +77,12 @@ def _chunks(ids: list[str]) -> Iterator[list[str]]:
         yield ids[i:i + CHUNK]
 
 
-def _marks(n: int) -> str:
-    return ",".join("?" * n)
+def _among(tx: Tx, column: str, ids: list[str]) -> tuple[str, list[Any]]:
+    """``column`` is one of ``ids``: SQL and parameters (one array parameter on PostgreSQL, which plans
+    it once and probes the index per id, where a long ``IN`` list was seen to take 14 ms a query)."""
+    if tx.dialect == "postgresql":
+        return f"{column} = ANY(?)", [ids]
+    return f"{column} IN ({','.join('?' * len(ids))})", ids
 
 
 def load_jobs(tx: Tx, job_ids: Iterable[str], tickets: dict[str, Ticket],
@@ -86,17 +90,16 @@ def load_jobs(tx: Tx, job_ids: Iterable[str], tickets: dict[str, Ticket],
     """Lock and load ``job_ids`` (None for an unknown job); fills ``tickets`` and the known ``event_ids``."""
     out: dict[str, JobState | None] = {}
     for chunk in _chunks(sorted(set(job_ids))):
-        marks = _marks(len(chunk))
-        rows = {r["id"]: dict(r) for r in tx.lock_all(f"SELECT * FROM jobs WHERE id IN ({marks}) ORDER BY id",
-                                                       chunk)}
+        where, params = _among(tx, "id", chunk)
+        rows = {r["id"]: dict(r) for r in tx.lock_all(f"SELECT * FROM jobs WHERE {where} ORDER BY id", params)}
         found = sorted(rows)
         if not found:
             out.update(dict.fromkeys(chunk))
             continue
-        marks = _marks(len(found))
+        where, params = _among(tx, "job_id", found)
         past: dict[str, set[str]] = {}
         for job_id, engineer_id in tx.rows(
-                f"SELECT job_id, engineer_id FROM job_assignments WHERE job_id IN ({marks})", found):
+                f"SELECT job_id, engineer_id FROM job_assignments WHERE {where}", params):
             past.setdefault(job_id, set()).add(engineer_id)
         _load_tickets(tx, {r["ticket_id"] for r in rows.values()} - tickets.keys(), tickets)
         states: dict[str, JobState] = {}
@@ -104,23 +107,23 @@ def load_jobs(tx: Tx, job_ids: Iterable[str], tickets: dict[str, Ticket],
             view = JobView(job_id, row["engineer_id"], row["status"], frozenset(past.get(job_id, ())),
                            bool(row["signed_off"]))
             states[job_id] = JobState(row, view, tickets[row["ticket_id"]])
-        for a in tx.query(f"SELECT * FROM answers WHERE job_id IN ({marks})", found):
+        for a in tx.query(f"SELECT * FROM answers WHERE {where}", params):
             states[a["job_id"]].answers[a["item_key"]] = dict(a)
         for mid, job_id, kind, part_no, qty, serial, returned in tx.rows(
                 f"SELECT id, job_id, kind, part_no, qty, serial, returned_serial FROM movements "
-                f"WHERE job_id IN ({marks})", found):
+                f"WHERE {where}", params):
             states[job_id].movements[mid] = {"id": mid, "kind": kind, "part_no": part_no, "qty": qty,
                                              "serial": serial, "returned_serial": returned}
         for job_id, sha, kind, deleted in tx.rows(
-                f"SELECT job_id, sha256, kind, deleted FROM attachments WHERE job_id IN ({marks})", found):
+                f"SELECT job_id, sha256, kind, deleted FROM attachments WHERE {where}", params):
             states[job_id].attachments[sha] = (kind, bool(deleted))
         for so in tx.query(f"SELECT job_id, signer_name, signed_at, report_digest, device_id FROM signoffs "
-                           f"WHERE job_id IN ({marks})", found):
+                           f"WHERE {where}", params):
             states[so["job_id"]].signoff = dict(so)
-        ticket_ids = sorted({r["ticket_id"] for r in rows.values()})
+        where, params = _among(tx, "ticket_id", sorted({r["ticket_id"] for r in rows.values()}))
         for eid, ticket_id, job_id, kind, received_at, device_time in tx.rows(
-                f"SELECT id, ticket_id, job_id, kind, received_at, device_time FROM ticket_events "
-                f"WHERE ticket_id IN ({_marks(len(ticket_ids))})", ticket_ids):
+                f"SELECT id, ticket_id, job_id, kind, received_at, device_time FROM ticket_events WHERE {where}",
+                params):
             event_ids.add(eid)
             state = states.get(job_id) if job_id else None
             if state is not None and state.row["ticket_id"] == ticket_id:
@@ -132,11 +135,11 @@ def load_jobs(tx: Tx, job_ids: Iterable[str], tickets: dict[str, Ticket],
 
 def _load_tickets(tx: Tx, ids: set[str], tickets: dict[str, Ticket]) -> None:
     for chunk in _chunks(sorted(ids)):
-        marks = _marks(len(chunk))
-        for r in tx.query(f"SELECT * FROM tickets WHERE id IN ({marks})", chunk):
+        where, params = _among(tx, "id", chunk)
+        for r in tx.query(f"SELECT * FROM tickets WHERE {where}", params):
             tickets[r["id"]] = Ticket(dict(r))
         for tid, until in tx.rows(f"SELECT t.id, a.warranty_until FROM tickets t JOIN assets a "
-                                  f"ON a.serial = t.asset_serial WHERE t.id IN ({marks})", chunk):
+                                  f"ON a.serial = t.asset_serial WHERE t.{where}", params):
             tickets[tid].asset = (True, None if until is None else int(until))
 
 
@@ -144,5 +147,6 @@ def known_ids(tx: Tx, table: str, ids: Iterable[str]) -> set[str]:
     """Which of ``ids`` already exist in ``table`` (by primary key ``id``)."""
     found: set[str] = set()
     for chunk in _chunks(sorted(set(ids))):
-        found.update(r[0] for r in tx.rows(f"SELECT id FROM {table} WHERE id IN ({_marks(len(chunk))})", chunk))
+        where, params = _among(tx, "id", chunk)
+        found.update(r[0] for r in tx.rows(f"SELECT id FROM {table} WHERE {where}", params))
     return found
