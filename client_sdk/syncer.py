@@ -194,30 +194,34 @@ class SyncLoop:
         now = self.clock()
         with self.store.write() as tx:
             ops = tx.query("SELECT op_id, job_id, type, key FROM outbox WHERE sealed_seq = ?", (receipt.seq,))
+            recorded: list[tuple[object, ...]] = []
+            dropped: list[tuple[str]] = []
             for op in ops:
                 result = results.get(op["op_id"])
                 kind = result.result if result is not None else "missing"
-                tx.execute(
-                    "INSERT OR REPLACE INTO op_results (op_id, job_id, type, result, reason, conflict_id, "
-                    "changeset_seq, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        op["op_id"],
-                        op["job_id"],
-                        op["type"],
-                        kind,
-                        result.reason if result is not None else "no result in receipt",
-                        result.conflict_id if result is not None else None,
-                        receipt.seq,
-                        now,
-                    ),
-                )
+                recorded.append((
+                    op["op_id"],
+                    op["job_id"],
+                    op["type"],
+                    kind,
+                    result.reason if result is not None else "no result in receipt",
+                    result.conflict_id if result is not None else None,
+                    receipt.seq,
+                    now,
+                ))
                 if kind == "rejected" and op["type"] == "part.move":
                     # The ledger never got it: drop the provisional local movement.
-                    tx.execute("DELETE FROM movements WHERE id = ? AND local = 1", (op["op_id"],))
+                    dropped.append((op["op_id"],))
                 if kind in ("applied", "merged", "rejected", "needs_review"):
                     setattr(report, kind, getattr(report, kind) + 1)
                 else:
                     report.errors.append(f"missing_result: op {op['op_id']} has no result in receipt")
+            tx.conn.executemany(
+                "INSERT OR REPLACE INTO op_results (op_id, job_id, type, result, reason, conflict_id, "
+                "changeset_seq, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                recorded,
+            )
+            tx.conn.executemany("DELETE FROM movements WHERE id = ? AND local = 1", dropped)
             tx.execute("DELETE FROM outbox WHERE sealed_seq = ?", (receipt.seq,))
             tx.execute("DELETE FROM sealed WHERE seq = ?", (receipt.seq,))
             tx.execute("UPDATE device SET clock_offset_ms = ? WHERE id = 1", (receipt.clock_offset_ms,))
