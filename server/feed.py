@@ -11,6 +11,7 @@ the order their sequence values were taken.  On SQLite commits are serial and
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Final
 
 import msgspec
@@ -77,32 +78,17 @@ def read_feed(
     so what the server holds is bounded by the byte budget, however many rows a page may count.
     """
     cx, cs = parse_cursor(cursor)
-    marks = ",".join("?" for _ in scopes)
+    scopes = list(dict.fromkeys(scopes))  # one arm per scope
     rows: list[tuple[Any, ...]] = []
     more = False
     size = 0
     with db.read() as tx:
         ceiling = db.visible_xid_limit(tx)  # rows below it can no longer appear: every slice sees the same feed
-        below, top = ("", []) if ceiling is None else (" AND xid < ?", [ceiling])
-        head = f"SELECT seq, xid, kind, entity_id, data FROM changes WHERE scope IN ({marks})"
         if tx.dialect == "postgresql":
-            # A row comparison is one range of the (xid, seq) index, and a page is its first rows.  Without
-            # fresh statistics the planner would rather sort all the rows after the cursor for each page:
-            # keep it on the index (SET LOCAL ends with this read).
+            # Without fresh statistics the planner would rather sort than merge the index ranges: keep
+            # it on the index (SET LOCAL ends with this read).
             tx.execute("SET LOCAL enable_sort = off")
-            sql = f"{head} AND (xid, seq) > (?, ?){below} ORDER BY xid, seq LIMIT ?"
-
-            def after(xid: int, seq: int, n: int) -> list[Any]:
-                return [*scopes, xid, seq, *top, n]
-        else:
-            # SQLite seeks on the first column of a row comparison only (and xid is always 0 there):
-            # the rest of the cursor's transaction and the later ones, as two seeks merged in order
-            sql = (f"{head} AND xid = ? AND seq > ?{below} UNION ALL {head} AND xid > ?{below} "
-                   "ORDER BY xid, seq LIMIT ?")
-
-            def after(xid: int, seq: int, n: int) -> list[Any]:
-                return [*scopes, xid, seq, *top, *scopes, xid, *top, n]
-
+        sql, after = page_query(tx.dialect, scopes, ceiling)
         xid, seq = cx, cs
         while not more:
             want = min(FEED_SLICE, limit + 1 - len(rows))  # one row beyond the limit tells there is more
@@ -125,3 +111,32 @@ def read_feed(
         latest[key] = RawChange(kind=kind, id=entity_id, data=msgspec.Raw(bytes(data)))
     seq, xid = rows[-1][0], rows[-1][1]
     return list(latest.values()), format_cursor(int(xid), int(seq)), more
+
+
+PageParams = Callable[[int, int, int], list[Any]]
+
+
+def page_query(dialect: str, scopes: list[str], ceiling: int | None) -> tuple[str, PageParams]:
+    """SQL reading the next rows of ``scopes`` after a cursor, and its parameters for (xid, seq, how many).
+
+    Per scope, one range of the ``(scope, xid, seq)`` index from the cursor on, the ranges merged in
+    order: a pull reads its own rows, however many other devices' rows the feed holds.
+    """
+    below, top = ("", []) if ceiling is None else (" AND xid < ?", [ceiling])
+    cols = "SELECT seq, xid, kind, entity_id, data FROM changes WHERE scope = ?"
+    if dialect == "postgresql":
+        # a row comparison is one index range; each arm stops at the page size (Merge Append)
+        arm = f"({cols} AND (xid, seq) > (?, ?){below} ORDER BY xid, seq LIMIT ?)"
+        sql = f"SELECT * FROM ({' UNION ALL '.join([arm] * len(scopes))}) AS page ORDER BY xid, seq LIMIT ?"
+
+        def after(xid: int, seq: int, n: int) -> list[Any]:
+            return [p for scope in scopes for p in (scope, xid, seq, *top, n)] + [n]
+    else:
+        # SQLite seeks on one range column only (and xid is always 0 there): per scope, the rest of the
+        # cursor's transaction and the later ones, as two seeks; all arms merged in order
+        arms = f"{cols} AND xid = ? AND seq > ?{below} UNION ALL {cols} AND xid > ?{below}"
+        sql = f"{' UNION ALL '.join([arms] * len(scopes))} ORDER BY xid, seq LIMIT ?"
+
+        def after(xid: int, seq: int, n: int) -> list[Any]:
+            return [p for scope in scopes for p in (scope, xid, seq, *top, scope, xid, *top)] + [n]
+    return sql, after

@@ -156,6 +156,15 @@ CREATE INDEX kb_cases_model ON kb_cases (model, created_at);
 {kb_search};
 """,
     ),
+    (
+        5,
+        # a pull reads its own scopes' rows from its cursor on: one range per scope, not a walk over
+        # every device's rows after the cursor (which made a fleet's pulls quadratic)
+        """
+DROP INDEX changes_feed;
+CREATE INDEX changes_scope ON changes (scope, xid, seq);
+""",
+    ),
 ]
 
 

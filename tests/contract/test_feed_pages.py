@@ -59,3 +59,20 @@ def test_a_page_read_in_slices_is_the_page_read_at_once(db: Database, monkeypatc
     assert _page_through(db, ["all"], 5) == whole == [[1, 2, 3, 5, 6], [7, 9, 10, 11]]
     assert _page_through(db, ["all"], 5, max_bytes=100) == budgeted
     assert [x for page in budgeted for x in page] == [1, 2, 3, 5, 6, 7, 9, 10, 11]
+
+
+def test_a_page_is_read_from_its_own_scopes_index_ranges_not_a_walk_over_the_feed(db: Database) -> None:
+    """A fleet's pulls stay linear: each scope is one range of the (scope, xid, seq) index."""
+    with db.write() as tx:
+        emit_many(tx, [(f"eng:e{i % 50}", "job", f"j{i}", {"n": i}) for i in range(500)])
+    sql, params = feed.page_query(db.dialect, ["eng:e7", "all"], 10**9)
+    with db.read() as tx:
+        if db.dialect == "postgresql":
+            tx.execute("SET LOCAL enable_sort = off")
+            plan = "\n".join(r[0] for r in tx.rows("EXPLAIN " + sql, params(0, 0, 100)))
+            assert plan.count("Index Scan using changes_scope") == 2 and "Seq Scan" not in plan, plan
+        else:
+            plan = "\n".join(r[3] for r in tx.rows("EXPLAIN QUERY PLAN " + sql, params(0, 0, 100)))
+            assert plan.count("USING INDEX changes_scope (scope=?") == 4 and "SCAN changes" not in plan, plan
+    changes, _, _ = feed.read_feed(db, ["eng:e7", "all"], "", 100)
+    assert [c.id for c in changes] == [f"j{i}" for i in range(7, 500, 50)]
