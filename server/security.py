@@ -52,6 +52,7 @@ class DeviceAuth:
     engineer_id: str
     public_key: bytes
     clock_offset_ms: int
+    last_sync_at: int | None = None  # when the device last finished a push or a pull
 
 
 def issue_staff_token(services: Services, role: str, name: str = "") -> str:
@@ -91,7 +92,7 @@ def device_from_token(services: Services, token: str | None) -> DeviceAuth:
         raise Unauthorized("unauthorized", "send Authorization: Device <session token>")
     with services.db.read() as tx:
         row = tx.one(
-            "SELECT s.expires_at, d.id, d.engineer_id, d.public_key, d.revoked_at, d.clock_offset_ms "
+            "SELECT s.expires_at, d.id, d.engineer_id, d.public_key, d.revoked_at, d.clock_offset_ms, d.last_sync_at "
             "FROM device_sessions s JOIN devices d ON d.id = s.device_id WHERE s.token_hash = ?",
             (hash_secret(token),),
         )
@@ -101,4 +102,5 @@ def device_from_token(services: Services, token: str | None) -> DeviceAuth:
         raise Forbidden("device_revoked", "this device has been revoked")
     if row["expires_at"] <= services.clock():
         raise Unauthorized("session_expired", "device session expired; open a new one")
-    return DeviceAuth(row["id"], row["engineer_id"], bytes(row["public_key"]), int(row["clock_offset_ms"]))
+    return DeviceAuth(row["id"], row["engineer_id"], bytes(row["public_key"]), int(row["clock_offset_ms"]),
+                      row["last_sync_at"])

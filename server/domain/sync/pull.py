@@ -28,6 +28,10 @@ class RawPullPage(msgspec.Struct, kw_only=True):
     changes: list[RawChange]
 
 
+#: a device's last sync time is kept to this precision by pulls
+SYNC_MARK_MS = 30_000
+
+
 def pull(services: Services, auth: DeviceAuth, req: PullRequest) -> bytes:
     """One signed page of the device's scope after ``req.cursor``."""
     limit = max(1, min(req.limit, services.settings.pull_page_limit))
@@ -37,7 +41,9 @@ def pull(services: Services, auth: DeviceAuth, req: PullRequest) -> bytes:
     except ValueError as exc:
         raise BadRequest("bad_cursor", "cursor is not one this server issued") from exc
     now = services.clock()
-    if not more:
+    if not more and (auth.last_sync_at is None or now - auth.last_sync_at >= SYNC_MARK_MS):
+        # the end of a pull marks the device as synced; a push a moment ago already did (and a write
+        # here would queue behind every push in flight)
         with services.db.write() as tx:
             tx.execute("UPDATE devices SET last_sync_at = ? WHERE id = ?", (now, auth.device_id))
     page = RawPullPage(protocol_version=PROTOCOL_VERSION, device_id=auth.device_id, cursor=cursor, more=more,
