@@ -96,11 +96,11 @@ def movement_feed_data(row: Row) -> dict[str, Any]:
 
 def stock_qty(tx: Tx, location: str, part_no: str) -> int:
     """Stock of one part at one location, derived from the ledger."""
+    # two sums, each read from its own (location, part_no, qty) index: a van's history, not the ledger
     row = tx.one(
-        "SELECT COALESCE(SUM(CASE WHEN to_location = ? THEN qty ELSE 0 END), 0) "
-        "- COALESCE(SUM(CASE WHEN from_location = ? THEN qty ELSE 0 END), 0) AS q "
-        "FROM movements WHERE part_no = ? AND (to_location = ? OR from_location = ?)",
-        (location, location, part_no, location, location),
+        "SELECT (SELECT COALESCE(SUM(qty), 0) FROM movements WHERE to_location = ? AND part_no = ?) "
+        "- (SELECT COALESCE(SUM(qty), 0) FROM movements WHERE from_location = ? AND part_no = ?) AS q",
+        (location, part_no, location, part_no),
     )
     return int(row["q"]) if row else 0
 

@@ -165,6 +165,15 @@ DROP INDEX changes_feed;
 CREATE INDEX changes_scope ON changes (scope, xid, seq);
 """,
     ),
+    (
+        6,
+        # stock at a location is two index-only sums (in, out) over that location's movements of a part,
+        # not a scan of every movement of the part (every push recounts its van's stock)
+        """
+CREATE INDEX movements_to ON movements (to_location, part_no, qty);
+CREATE INDEX movements_from ON movements (from_location, part_no, qty);
+""",
+    ),
 ]
 
 
