@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import anyio.to_thread
 from litestar import Litestar, get
 from litestar.datastructures import State
 from litestar.di import Provide
@@ -53,6 +54,9 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        # Every request's database work runs in a worker thread.  More threads than this only take
+        # turns at the interpreter lock: the one holding the database's write lock gets slower.
+        anyio.to_thread.current_default_thread_limiter().total_tokens = max(1, settings.worker_threads)
         sched = None
         if run_scheduler:
             from server.scheduler import start_scheduler

@@ -31,6 +31,8 @@ class Settings:
     sla_timezone: str = "UTC"
     webhook_url: str | None = None
     late_sync_threshold_s: int = 24 * 3600
+    #: requests doing database work at once (the rest wait their turn without taking CPU)
+    worker_threads: int = 8
 
 
 def get_settings(**overrides: Any) -> Settings:
@@ -46,5 +48,6 @@ def get_settings(**overrides: Any) -> Settings:
         sla_policy_file=env.get("FIELDSYNC_SLA_POLICIES") or None,
         sla_timezone=env.get("FIELDSYNC_TZ", "UTC"),
         webhook_url=env.get("FIELDSYNC_WEBHOOK") or None,
+        worker_threads=int(env.get("FIELDSYNC_WORKER_THREADS", "8")),
     )
     return replace(s, **{k: v for k, v in overrides.items() if v is not None})
