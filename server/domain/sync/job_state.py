@@ -72,12 +72,13 @@ class JobState:
                                        {k: t[1] for k, t in self.times.items()})
 
 
-def _chunks(ids: list[str]) -> Iterator[list[str]]:
+def chunks(ids: list[str]) -> Iterator[list[str]]:
+    """``ids`` in slices of :data:`CHUNK`."""
     for i in range(0, len(ids), CHUNK):
         yield ids[i:i + CHUNK]
 
 
-def _among(tx: Tx, column: str, ids: list[str]) -> tuple[str, list[Any]]:
+def among(tx: Tx, column: str, ids: list[str]) -> tuple[str, list[Any]]:
     """``column`` is one of ``ids``: SQL and parameters (one array parameter on PostgreSQL, which plans
     it once and probes the index per id, where a long ``IN`` list was seen to take 14 ms a query)."""
     if tx.dialect == "postgresql":
@@ -89,14 +90,14 @@ def load_jobs(tx: Tx, job_ids: Iterable[str], tickets: dict[str, Ticket],
               event_ids: set[str]) -> dict[str, JobState | None]:
     """Lock and load ``job_ids`` (None for an unknown job); fills ``tickets`` and the known ``event_ids``."""
     out: dict[str, JobState | None] = {}
-    for chunk in _chunks(sorted(set(job_ids))):
-        where, params = _among(tx, "id", chunk)
+    for chunk in chunks(sorted(set(job_ids))):
+        where, params = among(tx, "id", chunk)
         rows = {r["id"]: dict(r) for r in tx.lock_all(f"SELECT * FROM jobs WHERE {where} ORDER BY id", params)}
         found = sorted(rows)
         if not found:
             out.update(dict.fromkeys(chunk))
             continue
-        where, params = _among(tx, "job_id", found)
+        where, params = among(tx, "job_id", found)
         past: dict[str, set[str]] = {}
         for job_id, engineer_id in tx.rows(
                 f"SELECT job_id, engineer_id FROM job_assignments WHERE {where}", params):
@@ -120,7 +121,7 @@ def load_jobs(tx: Tx, job_ids: Iterable[str], tickets: dict[str, Ticket],
         for so in tx.query(f"SELECT job_id, signer_name, signed_at, report_digest, device_id FROM signoffs "
                            f"WHERE {where}", params):
             states[so["job_id"]].signoff = dict(so)
-        where, params = _among(tx, "ticket_id", sorted({r["ticket_id"] for r in rows.values()}))
+        where, params = among(tx, "ticket_id", sorted({r["ticket_id"] for r in rows.values()}))
         for eid, ticket_id, job_id, kind, received_at, device_time in tx.rows(
                 f"SELECT id, ticket_id, job_id, kind, received_at, device_time FROM ticket_events WHERE {where}",
                 params):
@@ -134,8 +135,8 @@ def load_jobs(tx: Tx, job_ids: Iterable[str], tickets: dict[str, Ticket],
 
 
 def _load_tickets(tx: Tx, ids: set[str], tickets: dict[str, Ticket]) -> None:
-    for chunk in _chunks(sorted(ids)):
-        where, params = _among(tx, "id", chunk)
+    for chunk in chunks(sorted(ids)):
+        where, params = among(tx, "id", chunk)
         for r in tx.query(f"SELECT * FROM tickets WHERE {where}", params):
             tickets[r["id"]] = Ticket(dict(r))
         for tid, until in tx.rows(f"SELECT t.id, a.warranty_until FROM tickets t JOIN assets a "
@@ -146,7 +147,7 @@ def _load_tickets(tx: Tx, ids: set[str], tickets: dict[str, Ticket]) -> None:
 def known_ids(tx: Tx, table: str, ids: Iterable[str]) -> set[str]:
     """Which of ``ids`` already exist in ``table`` (by primary key ``id``)."""
     found: set[str] = set()
-    for chunk in _chunks(sorted(set(ids))):
-        where, params = _among(tx, "id", chunk)
+    for chunk in chunks(sorted(set(ids))):
+        where, params = among(tx, "id", chunk)
         found.update(r[0] for r in tx.rows(f"SELECT id FROM {table} WHERE {where}", params))
     return found

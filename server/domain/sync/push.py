@@ -50,7 +50,7 @@ from server.domain.records import (
     movement_feed_data,
     signoff_feed_data,
 )
-from server.domain.sync.job_state import JobState, Ticket, known_ids, load_jobs
+from server.domain.sync.job_state import JobState, Ticket, among, chunks, known_ids, load_jobs
 from server.errors import Conflict, Forbidden
 from server.feed import emit_many, engineer_scope
 from server.security import DeviceAuth
@@ -543,11 +543,9 @@ class PushApplier:
         tx.upsert("answers", ANSWER_COLUMNS, ("job_id", "item_key"), answers)
         for (table, columns), rows in self.new_rows.items():
             tx.append(table, columns, rows)
-        tickets = sorted(self.touched_tickets)
-        for i in range(0, len(tickets), 500):
-            chunk = tickets[i:i + 500]
-            tx.execute(f"UPDATE tickets SET updated_at = ? WHERE id IN ({','.join('?' * len(chunk))})",
-                       (self.now, *chunk))
+        for chunk in chunks(sorted(self.touched_tickets)):
+            where, params = among(tx, "id", chunk)
+            tx.execute(f"UPDATE tickets SET updated_at = ? WHERE {where}", [self.now, *params])
         changes: dict[tuple[str, str, str], dict[str, Any]] = {}
         for job_id in sorted(self.touched_jobs):
             job = self.jobs[job_id]
