@@ -89,7 +89,6 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     return app
 
 
-
 #: collector thresholds for a long-running server: the default (700, 10, 10) runs a young-generation
 #: pass every 700 allocations and a full pass over every live object far too often under a large push
 SERVER_GC_THRESHOLD = (10_000, 20, 20)

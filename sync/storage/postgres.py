@@ -54,12 +54,10 @@ class PostgresTx:
 
     dialect: Dialect = "postgresql"
 
-    def __init__(self, conn: psycopg.Connection[Any], column_types: dict[tuple[str | None, str], dict[str, str]]
-                 | None = None, search_path: str | None = None) -> None:
+    def __init__(self, conn: psycopg.Connection[Any], column_types: dict[str, dict[str, str]] | None = None) -> None:
         self.conn = conn
         self._xid: int | None = None
-        self.column_types = {} if column_types is None else column_types
-        self.search_path = search_path
+        self.column_types = {} if column_types is None else column_types  # shared by the database's transactions
 
     def execute(self, sql: str, params: Params = ()) -> int:
         cur = self.conn.execute(translate(sql), params or None)
@@ -87,13 +85,12 @@ class PostgresTx:
 
     def _types(self, table: str) -> dict[str, str]:
         """Column name -> SQL type of ``table`` (as the search path finds it), read once per database."""
-        key = (self.search_path, table)
-        if key not in self.column_types:
+        if table not in self.column_types:
             found = self.conn.execute(
                 "SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute "
                 "WHERE attrelid = %s::regclass AND attnum > 0 AND NOT attisdropped", (table,)).fetchall()
-            self.column_types[key] = dict(found)
-        return self.column_types[key]
+            self.column_types[table] = dict(found)
+        return self.column_types[table]
 
     def query(self, sql: str, params: Params = ()) -> list[Row]:
         cur = self.conn.execute(translate(sql), params or None)
@@ -158,7 +155,7 @@ class PostgresDatabase:
         # the advisory lock every write transaction holds while it may add to the change feed
         self.feed_key = zlib.crc32((self.schema or "public").encode()) & 0x7FFFFFFF
         self._leader_conn: psycopg.Connection[Any] | None = None
-        self._column_types: dict[tuple[str | None, str], dict[str, str]] = {}
+        self._column_types: dict[str, dict[str, str]] = {}
         self._leader_lock = threading.Lock()
         with self.write() as tx:
             tx.execute("SELECT pg_advisory_xact_lock(727274)")  # one migrator at a time
@@ -190,7 +187,7 @@ class PostgresDatabase:
             with conn.transaction():
                 # taken before the transaction has an id, so readers see every feed writer in flight
                 conn.execute("SELECT pg_advisory_xact_lock_shared(%s)", (self.feed_key,))
-                yield PostgresTx(conn, self._column_types, self.schema)
+                yield PostgresTx(conn, self._column_types)
 
     @contextmanager
     def read(self) -> Iterator[PostgresTx]:
