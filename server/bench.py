@@ -608,16 +608,15 @@ def run_fleet(cfg: Config) -> list[Result]:
                 cpu0 = server.cpu_seconds()
                 outcome = sync_fleet(server.url, [(eid, str(tablet_dir / f"{eid}.db")) for eid in engineers])
                 server_cpu = server.cpu_seconds() - cpu0
-                elapsed, push_ms, device_s, counts, failures = (
-                    outcome.elapsed, outcome.push_ms, outcome.device_s, outcome.counts, outcome.failures)
                 peak, _ = server.memory_mb()
                 shutil.rmtree(tablet_dir, ignore_errors=True)
         finally:
             services.db.close()
-    return [Result("fleet", cfg.backend.name, counts["pushed"], elapsed, push_ms, peak, None, {
+    counts, failures = outcome.counts, outcome.failures
+    return [Result("fleet", cfg.backend.name, counts["pushed"], outcome.elapsed, outcome.push_ms, peak, None, {
         "devices": n_dev, "devices_done": counts["done"], "ops_written": written, "pulled": counts["pulled"],
         "errors": len(failures) + counts["rejected"], "first_errors": failures[:3],
-        "p99_device_sync_ms": round(percentile([s * 1000 for s in device_s], 99), 1),
+        "p99_device_sync_ms": round(percentile([s * 1000 for s in outcome.device_s], 99), 1),
         "server_cpu_s": round(server_cpu, 2)})]
 
 
