@@ -13,11 +13,11 @@ from dataclasses import dataclass
 from typing import Final, Literal
 
 import msgspec
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from schemas.codec import changeset_decoder, encode, signed_changeset_decoder
 from schemas.wire import PROTOCOL_VERSION, ChangeSet, Op, SignedChangeSet
+from sync.core.signatures import is_valid
 
 MAX_OPS_PER_CHANGESET: Final = 20_000
 
@@ -77,10 +77,8 @@ def open_envelope(envelope: bytes) -> SignedChangeSet:
 
 def verify_signature(signed: SignedChangeSet, public_key: bytes) -> None:
     """Raise ``bad_signature`` unless the device key signed these exact bytes."""
-    try:
-        Ed25519PublicKey.from_public_bytes(public_key).verify(signed.signature, signed.changeset)
-    except (InvalidSignature, ValueError) as exc:
-        raise ChangeSetError("bad_signature", "change-set signature does not verify") from exc
+    if not is_valid(public_key, signed.signature, signed.changeset):
+        raise ChangeSetError("bad_signature", "change-set signature does not verify")
 
 
 def decode_changeset(signed: SignedChangeSet, device_id: str) -> ChangeSet:

@@ -11,12 +11,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Final
 
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-
 from schemas.codec import canonical_json
 from schemas.report import ReportAnswer, ReportContent, ReportPart, SignOffBundle
+from schemas.wire import SignOff
 from sync.core.changeset import digest
+from sync.core.signatures import is_valid
 
 #: the status changes whose device times a report states
 REPORT_TIMES: Final = ("on_site", "completed")
@@ -77,11 +76,14 @@ def certificate_message(device_id: str, engineer_id: str, public_key: bytes) -> 
 
 def verify_signature(public_key: bytes, signature: bytes, message: bytes) -> bool:
     """True when ``signature`` is a valid Ed25519 signature of ``message``."""
-    try:
-        Ed25519PublicKey.from_public_bytes(public_key).verify(signature, message)
-    except (InvalidSignature, ValueError):
-        return False
-    return True
+    return is_valid(public_key, signature, message)
+
+
+def signoffs_valid(public_key: bytes, signoffs: Iterable[SignOff]) -> list[bool]:
+    """For each sign-off op, in order: does its device signature verify under ``public_key``?"""
+    return [verify_signature(public_key, op.device_signature,
+                             sign_off_message(op.job_id, op.report_digest, op.signed_at, op.signer_name))
+            for op in signoffs]
 
 
 def verify_bundle(bundle: SignOffBundle, engineer_id: str | None = None) -> list[str]:

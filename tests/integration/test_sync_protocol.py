@@ -303,3 +303,32 @@ def test_customer_rating_and_comment_fields_are_validated_and_synced(ana: RawDev
     assert [r.result for r in receipt.results] == ["applied", "applied", "rejected"]
     pulled = ana.jobs()[job["id"]]
     assert pulled["rating"] == 4 and pulled["customer_comment"] == "Quick and tidy"
+
+
+def test_each_signoff_signature_is_judged_on_its_own_across_check_batches(ana: RawDevice, services: Services) -> None:
+    """Sign-offs are checked on worker threads in batches; each verdict still belongs to its own op."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from schemas.wire import SignOff
+    from server.domain.sync.signoff_checks import BATCH
+    from sync.core.signoff import sign_off_message
+
+    job_id = first_job(ana)["id"]
+    stranger = Ed25519PrivateKey.generate()
+    forged = {0, BATCH - 1, BATCH, 2 * BATCH + 3}
+    ops = []
+    for i in range(2 * BATCH + 5):
+        at, digest = ana.now() + i, f"{i:064x}"
+        signer = stranger if i in forged else ana.key
+        ops.append(SignOff(**ana.stamp(), job_id=job_id, signer_name=f"Signer {i}", signer_role="customer",
+                           signed_at=at, report_digest=digest, strokes=[[1, 2, 3, 4]],
+                           device_signature=signer.sign(sign_off_message(job_id, digest, at, f"Signer {i}"))))
+    receipt = ana.push(ops)
+    bad = {i for i, r in enumerate(receipt.results) if r.reason == "bad_signoff_signature"}
+    assert bad == forged
+    assert all(receipt.results[i].result == "rejected" for i in forged)
+    # the first good one is kept (for review: the job was not completed); later ones are second sign-offs
+    assert receipt.results[1].result == "needs_review"
+    with services.db.read() as tx:
+        rows = tx.query("SELECT signer_name, device_signature FROM signoffs WHERE job_id = ?", (job_id,))
+    assert [(r["signer_name"], bytes(r["device_signature"])) for r in rows] == [("Signer 1", ops[1].device_signature)]

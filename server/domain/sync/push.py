@@ -51,6 +51,7 @@ from server.domain.records import (
     signoff_feed_data,
 )
 from server.domain.sync.job_state import JobState, Ticket, among, chunks, known_ids, load_jobs
+from server.domain.sync.signoff_checks import SignoffChecks
 from server.errors import Conflict, Forbidden
 from server.feed import emit_many, engineer_scope
 from server.security import DeviceAuth
@@ -74,8 +75,7 @@ from sync.core.merge import (
     merge_signoff,
     merge_status,
 )
-from sync.core.signoff import report_digest, sign_off_message
-from sync.core.signoff import verify_signature as verify_sig
+from sync.core.signoff import report_digest
 from sync.storage import Tx
 
 SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
@@ -142,6 +142,7 @@ def push(services: Services, auth: DeviceAuth, envelope: bytes) -> bytes:
     verify_signature(signed, auth.public_key)
     cs = decode_changeset(signed, auth.device_id)
     body_hash = digest(signed.changeset)
+    checks = SignoffChecks(auth.public_key, cs.ops)
     key = services.key
     now = services.clock()
     with services.db.write() as tx:
@@ -164,7 +165,7 @@ def push(services: Services, auth: DeviceAuth, envelope: bytes) -> bytes:
             raise Conflict("chain_fork", f"change-set {cs.seq} does not extend this device's chain",
                            expected_seq=head.seq + 1)
         offset = int(dev["clock_offset_ms"])
-        applier = PushApplier(tx, auth, offset, now)
+        applier = PushApplier(tx, auth, offset, now, checks)
         applier.preload(cs.ops)
         results = [applier.apply(op) for op in cs.ops]
         applier.flush()
@@ -182,8 +183,9 @@ def push(services: Services, auth: DeviceAuth, envelope: bytes) -> bytes:
 class PushApplier:
     """Applies the ops of one change-set inside one transaction (see the module docstring)."""
 
-    def __init__(self, tx: Tx, auth: DeviceAuth, offset_ms: int, now: int) -> None:
+    def __init__(self, tx: Tx, auth: DeviceAuth, offset_ms: int, now: int, checks: SignoffChecks) -> None:
         self.tx = tx
+        self.checks = checks
         self.auth = auth
         self.offset = offset_ms
         self.now = now
@@ -410,8 +412,7 @@ class PushApplier:
         self.queue("movement", mid, movement_feed_data(m))
 
     def signoff(self, job: JobState, op: SignOff) -> Outcome:
-        message = sign_off_message(op.job_id, op.report_digest, op.signed_at, op.signer_name)
-        if not verify_sig(self.auth.public_key, op.device_signature, message):
+        if not self.checks.valid(op):
             return Outcome("rejected", False, "bad_signoff_signature")
         if not op.signer_name.strip() or len(op.signer_name) > 200 or not op.strokes:
             return Outcome("rejected", False, "signoff_incomplete")
