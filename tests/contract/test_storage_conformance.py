@@ -235,3 +235,20 @@ def test_upsert_inserts_new_rows_and_overwrites_existing_ones_whole(db: Database
                     ("J-1", "b", "2.5", None, "not_applicable", 2**62, "D-2", 12, 3, 1),
                     ("J-2", "a", None, None, None, 3, "D-2", 13, 1, 0)]
     assert customer == [("c1", "Only name", "")]
+
+
+def test_large_values_are_compressed_with_lz4_on_postgresql(pg_url: str) -> None:
+    """Sign-off strokes and receipts are written compressed with lz4, the cheaper codec, not pglz."""
+    db = open_database(pg_url)
+    try:
+        strokes = msgspec.json.encode([[x % 997, (x * 7) % 293] * 30 for x in range(400)]).decode()
+        assert len(strokes) > 20_000  # well past the size PostgreSQL compresses at
+        with db.write() as tx:
+            tx.append("signoffs", ("job_id", "signer_name", "signer_role", "signed_at", "report_digest", "strokes",
+                                   "device_id", "device_signature", "content", "received_at"),
+                      [("J-1", "Pat", "customer", 1, "0" * 64, strokes, "D-1", b"s" * 64, "{}", 2)])
+        with db.read() as tx:
+            assert tx.rows("SELECT pg_column_compression(strokes), strokes = ? FROM signoffs",
+                           (strokes,)) == [("lz4", True)]
+    finally:
+        db.close()
