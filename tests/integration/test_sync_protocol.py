@@ -332,3 +332,18 @@ def test_each_signoff_signature_is_judged_on_its_own_across_check_batches(ana: R
     with services.db.read() as tx:
         rows = tx.query("SELECT signer_name, device_signature FROM signoffs WHERE job_id = ?", (job_id,))
     assert [(r["signer_name"], bytes(r["device_signature"])) for r in rows] == [("Signer 1", ops[1].device_signature)]
+
+
+def test_new_and_changed_answers_in_one_change_set_are_both_stored(ana: RawDevice, services: Services) -> None:
+    """A push appends the answers a job did not have and updates the ones it had, in the same change-set."""
+    job_id = first_job(ana)["id"]
+    ana.push([AnswerItem(**ana.stamp(), job_id=job_id, item_key="gas_tight", value=True)])
+    receipt = ana.push([AnswerItem(**ana.stamp(), job_id=job_id, item_key="gas_tight", value=False, note="leak"),
+                        AnswerItem(**ana.stamp(), job_id=job_id, item_key="flue_co2", value=9.1),
+                        AnswerItem(**ana.stamp(), job_id=job_id, item_key="flue_co2", value=9.3)])
+    assert [r.result for r in receipt.results] == ["applied"] * 3
+    with services.db.read() as tx:
+        rows = tx.rows("SELECT item_key, value, note FROM answers WHERE job_id = ? ORDER BY item_key", (job_id,))
+    assert rows == [("flue_co2", "9.3", None), ("gas_tight", "false", "leak")]
+    assert {c.id: c.data["value"] for c in ana.pull() if c.kind == "answer"} == {
+        f"{job_id}/flue_co2": 9.3, f"{job_id}/gas_tight": False}

@@ -44,6 +44,8 @@ class JobState:
     ticket: Ticket
     #: item_key -> the answers row (``value`` as stored JSON text), deleted ones included
     answers: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: the item keys the database held an answers row for when the job was loaded (and locked)
+    stored_answers: set[str] = field(default_factory=set)
     #: movement id -> the columns a report lists
     movements: dict[str, dict[str, Any]] = field(default_factory=dict)
     #: sha256 -> (kind, deleted)
@@ -109,7 +111,9 @@ def load_jobs(tx: Tx, job_ids: Iterable[str], tickets: dict[str, Ticket],
                            bool(row["signed_off"]))
             states[job_id] = JobState(row, view, tickets[row["ticket_id"]])
         for a in tx.query(f"SELECT * FROM answers WHERE {where}", params):
-            states[a["job_id"]].answers[a["item_key"]] = dict(a)
+            state = states[a["job_id"]]
+            state.answers[a["item_key"]] = dict(a)
+            state.stored_answers.add(a["item_key"])
         for mid, job_id, kind, part_no, qty, serial, returned in tx.rows(
                 f"SELECT id, job_id, kind, part_no, qty, serial, returned_serial FROM movements "
                 f"WHERE {where}", params):

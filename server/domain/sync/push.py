@@ -536,12 +536,15 @@ class PushApplier:
         tx = self.tx
         dirty = [job.row for job_id in sorted(self.dirty_jobs) if (job := self.jobs[job_id]) is not None]
         tx.upsert("jobs", JOB_COLUMNS, ("id",), [JOB_TUPLE(row) for row in dirty])
-        answers = []
+        # the jobs are locked, so which answers exist is known: new ones are appended, the rest updated
+        new_answers, changed_answers = [], []
         for job_id, item_key in sorted(self.dirty_answers):
             job = self.jobs[job_id]
             assert job is not None
-            answers.append(ANSWER_TUPLE(job.answers[item_key]))
-        tx.upsert("answers", ANSWER_COLUMNS, ("job_id", "item_key"), answers)
+            row = ANSWER_TUPLE(job.answers[item_key])
+            (changed_answers if item_key in job.stored_answers else new_answers).append(row)
+        tx.append("answers", ANSWER_COLUMNS, new_answers)
+        tx.upsert("answers", ANSWER_COLUMNS, ("job_id", "item_key"), changed_answers)
         for (table, columns), rows in self.new_rows.items():
             tx.append(table, columns, rows)
         for chunk in chunks(sorted(self.touched_tickets)):
