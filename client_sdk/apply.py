@@ -7,15 +7,23 @@ until its op is pushed and the server's verdict comes back in a later pull.
 Unknown change kinds are ignored so an older tablet keeps working with a
 newer server.
 
+A page is decoded straight into typed records (:data:`WireChange`, one struct
+per kind, kept out of the garbage collector's view): one C call per page, no
+dict per record.  A page the typed decoder refuses (a kind this tablet does
+not know, a field of another type) is decoded generically and each record
+converted on its own (:func:`decode_page`), so a newer server still gets
+through.
+
 A page is applied as if its changes ran one by one, in order, but with a
 statement per kind of row rather than per record:
 
 - the local rows a change reads (its job, movement, sign-off) are fetched for
   the whole page in a few ``IN (...)`` queries into a *view* that every write
   of the page keeps current, so a change sees what the changes before it wrote;
-- rows to write are buffered per statement and written with one
-  ``executemany`` each (:data:`_WRITE_ORDER`), jobs before the updates that
-  flag them signed off;
+- rows to write are buffered per statement and written with multi-row
+  ``INSERT ... VALUES`` statements (:data:`_WRITE_ORDER`), jobs before the
+  updates that flag them signed off; a sign-off on a job whose row is still
+  buffered flags that row instead;
 - a ``job_removed`` deletes across tables: it flushes the buffers first, runs
   alone, and resets the view.
 
@@ -25,11 +33,13 @@ base) are written at once.
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any, Final, Union
 
 import msgspec
+from msgspec import UNSET, UnsetType
 
 from client_sdk.lifecycle import apply_asset, apply_kb
 from client_sdk.store import Row, Tx
@@ -42,6 +52,8 @@ JOB_COLUMNS: Final = ("id", "ticket_id", "engineer_id", "status", "hold_reason",
                       *JOB_FIELDS, "field_hlc")
 #: ids per ``IN (...)`` look-up (well under SQLite's bound-parameter limit)
 LOOKUP_CHUNK: Final = 500
+#: bound parameters per multi-row ``INSERT`` (under 999, the smallest limit SQLite builds have had)
+INSERT_PARAMS: Final = 990
 
 
 def dumps(value: Any) -> str:
@@ -52,6 +64,181 @@ def dumps(value: Any) -> str:
 def loads(text: str | None, default: Any = None) -> Any:
     """Decode a JSON column."""
     return default if text is None else msgspec.json.decode(text)
+
+
+# -- typed records ---------------------------------------------------------------------------------
+#
+# Field types follow what the handlers did with a record's dict: ``Any`` where the value is stored as
+# it came, ``UNSET`` where a missing field means something else than a null one.
+
+
+class JobData(msgspec.Struct, gc=False):
+    id: str | UnsetType = UNSET
+    ticket_id: Any = ""
+    engineer_id: Any = ""
+    status: Any = "assigned"
+    hold_reason: Any = None
+    template_id: Any = None
+    template_version: Any = None
+    scheduled_start: Any = None
+    scheduled_end: Any = None
+    signed_off: Any = False
+    changed_after_signoff: Any = False
+    ticket: Any = None
+    field_hlc: dict[str, Any] | None = None
+    # missing: the local value stays
+    notes: Any = UNSET
+    diagnosis: Any = UNSET
+    resolution: Any = UNSET
+    remote: Any = UNSET
+    rating: Any = UNSET
+    customer_comment: Any = UNSET
+
+
+class AnswerData(msgspec.Struct, gc=False):
+    job_id: str
+    item_key: str
+    value: Any = None
+    note: Any = None
+    na_reason: Any = None
+    hlc: int | None = None
+    device_id: Any = None
+    deleted: Any = False
+
+
+class MovementData(msgspec.Struct, gc=False):
+    id: str | UnsetType = UNSET
+    kind: Any = ""
+    part_no: Any = ""
+    qty: int | None = None
+    serial: Any = None
+    returned_serial: Any = UNSET  # missing: the local value stays
+    from_location: Any = None
+    to_location: Any = None
+    job_id: Any = None
+    at: int | None = None
+    billable: Any = None
+
+
+class SignoffData(msgspec.Struct, gc=False):
+    job_id: str | UnsetType = UNSET
+    signer_name: Any = ""
+    signer_role: Any = ""
+    signed_at: int | None = None
+    report_digest: Any = UNSET
+
+
+class JobChange(msgspec.Struct, tag_field="kind", tag="job", gc=False):
+    id: str
+    data: JobData = msgspec.field(default_factory=JobData)
+
+
+class AnswerChange(msgspec.Struct, tag_field="kind", tag="answer", gc=False):
+    id: str
+    data: AnswerData
+
+
+class MovementChange(msgspec.Struct, tag_field="kind", tag="movement", gc=False):
+    id: str
+    data: MovementData = msgspec.field(default_factory=MovementData)
+
+
+class SignoffChange(msgspec.Struct, tag_field="kind", tag="signoff", gc=False):
+    id: str
+    data: SignoffData = msgspec.field(default_factory=SignoffData)
+
+
+def _generic(tag: str) -> type[msgspec.Struct]:
+    """A change whose data stays a dict (the kinds a page holds few of)."""
+    return msgspec.defstruct(f"{tag.title().replace('_', '')}Change", [("id", str), ("data", dict[str, Any], {})],
+                             tag_field="kind", tag=tag)
+
+
+JobRemovedChange = _generic("job_removed")
+TemplateChange = _generic("template")
+PartChange = _generic("part")
+StockChange = _generic("stock")
+AttachmentChange = _generic("attachment")
+ConflictChange = _generic("conflict")
+AssetChange = _generic("asset")
+KbChange = _generic("kb")
+
+#: the change kinds this tablet applies, by their wire ``kind``
+CHANGE_TYPES: Final[dict[str, Any]] = {
+    "job": JobChange, "answer": AnswerChange, "movement": MovementChange, "signoff": SignoffChange,
+    "job_removed": JobRemovedChange, "template": TemplateChange, "part": PartChange, "stock": StockChange,
+    "attachment": AttachmentChange, "conflict": ConflictChange, "asset": AssetChange, "kb": KbChange,
+}
+WireChange = Union[  # noqa: UP007 (a runtime union of tagged structs for msgspec)
+    JobChange, AnswerChange, MovementChange, SignoffChange, JobRemovedChange,  # type: ignore[valid-type]
+    TemplateChange, PartChange, StockChange, AttachmentChange, ConflictChange, AssetChange, KbChange,  # type: ignore[valid-type]
+]
+
+
+class TypedPullPage(msgspec.Struct, kw_only=True):
+    """A :class:`~schemas.wire.PullPage` decoded into typed records (``None``: a kind this tablet skips)."""
+
+    protocol_version: int
+    device_id: str
+    cursor: str
+    more: bool
+    server_time: int
+    changes: list[Any]
+
+
+class _FastPage(msgspec.Struct, kw_only=True):
+    protocol_version: int
+    device_id: str
+    cursor: str
+    more: bool
+    server_time: int
+    changes: list[WireChange]  # type: ignore[valid-type]
+
+
+class _RawChange(msgspec.Struct, gc=False):
+    kind: str
+    id: str
+    data: msgspec.Raw = msgspec.Raw(b"\x80")  # an empty map
+
+
+class _RawPage(msgspec.Struct, kw_only=True):
+    protocol_version: int
+    device_id: str
+    cursor: str
+    more: bool
+    server_time: int
+    changes: list[_RawChange]
+
+
+_fast_decoder: Final = msgspec.msgpack.Decoder(_FastPage)
+_raw_decoder: Final = msgspec.msgpack.Decoder(_RawPage)
+_any_decoder: Final = msgspec.msgpack.Decoder()
+
+
+def decode_page(body: bytes) -> TypedPullPage:
+    """A signed pull page's body as typed records, in order.
+
+    Raises ``msgspec.DecodeError`` (a ``ValidationError`` for a record no conversion fits) when the
+    body is not a pull page.
+    """
+    try:
+        fast = _fast_decoder.decode(body)
+        return TypedPullPage(protocol_version=fast.protocol_version, device_id=fast.device_id, cursor=fast.cursor,
+                             more=fast.more, server_time=fast.server_time, changes=fast.changes)
+    except msgspec.ValidationError:
+        pass  # a kind or a field this decoder does not know: one record at a time
+    raw = _raw_decoder.decode(body)
+    return TypedPullPage(protocol_version=raw.protocol_version, device_id=raw.device_id, cursor=raw.cursor,
+                         more=raw.more, server_time=raw.server_time,
+                         changes=[typed_change(c.kind, c.id, _any_decoder.decode(c.data)) for c in raw.changes])
+
+
+def typed_change(kind: str, change_id: str, data: Any) -> Any:
+    """One change as its typed record, converting loosely (``"3"`` for 3); None for an unknown kind."""
+    cls = CHANGE_TYPES.get(kind)
+    if cls is None:
+        return None
+    return msgspec.convert({"kind": kind, "id": change_id, "data": data}, cls, strict=False)
 
 
 NOTHING_PENDING: Final[frozenset[str]] = frozenset()
@@ -81,6 +268,27 @@ _WRITE_ORDER: Final = (PUT_JOB, FLAG_SIGNED, PUT_ANSWER, PUT_TEMPLATE, PUT_PART,
                        PUT_SIGNOFF, PUT_ATTACHMENT, PUT_CONFLICT)
 
 
+def write_rows(conn: sqlite3.Connection, sql: str, rows: list[tuple[Any, ...]]) -> None:
+    """Run a one-row statement for each of ``rows``, in order.
+
+    An ``INSERT ... VALUES (...)`` runs as multi-row ``VALUES`` statements of up to
+    :data:`INSERT_PARAMS` parameters (rows are inserted in their order, so a later row replaces an
+    earlier one with the same key as it would one by one); anything else runs as ``executemany``.
+    """
+    head, sep, tail = sql.partition(" VALUES (")
+    width = len(rows[0]) if rows else 0
+    if not sep or width == 0 or len(rows) == 1:
+        conn.executemany(sql, rows)
+        return
+    group, _, rest = tail.partition(")")
+    group = f"({group})"
+    per = max(1, INSERT_PARAMS // width)
+    for i in range(0, len(rows), per):
+        chunk = rows[i:i + per]
+        params = [p for row in chunk for p in row]
+        conn.execute(f"{head} VALUES {', '.join([group] * len(chunk))}{rest}", params)
+
+
 @dataclass(slots=True)
 class Page:
     """One page being applied: its transaction, the local rows it reads, the rows it has yet to write.
@@ -94,11 +302,12 @@ class Page:
     jobs: dict[str, Row | None] = field(default_factory=dict)  # job id -> local jobs row
     returned_serials: dict[str, str | None] = field(default_factory=dict)  # movement id -> local returned_serial
     signoff_digests: dict[str, str | None] = field(default_factory=dict)  # job id -> local report_digest
-    writes: dict[str, list[tuple[Any, ...]]] = field(default_factory=lambda: {sql: [] for sql in _WRITE_ORDER})
+    writes: dict[str, list[Any]] = field(default_factory=lambda: {sql: [] for sql in _WRITE_ORDER})
+    buffered_jobs: set[str] = field(default_factory=set)  # jobs whose row is in the PUT_JOB buffer
 
     @classmethod
-    def open(cls, tx: Tx, changes: list[Change] | None = None) -> Page:
-        """Read the pending ops, and the local rows ``changes`` will read, in a few queries."""
+    def open(cls, tx: Tx, changes: list[Any] | None = None) -> Page:
+        """Read the pending ops, and the local rows ``changes`` (typed) will read, in a few queries."""
         pending: dict[str, set[str]] = {}
         for job_id, key in tx.conn.execute("SELECT DISTINCT job_id, key FROM outbox"):
             pending.setdefault(job_id, set()).add(key)
@@ -107,21 +316,24 @@ class Page:
             page.prefetch(changes)
         return page
 
-    def prefetch(self, changes: list[Change]) -> None:
+    def prefetch(self, changes: list[Any]) -> None:
         """Fill the view with the local rows of every job, movement and sign-off ``changes`` refer to."""
         jobs: set[str] = set()
         movements: set[str] = set()
         signoffs: set[str] = set()
         for change in changes:
-            kind, data = change.kind, change.data
-            if kind == "answer":
-                jobs.add(str(data.get("job_id")))
-            elif kind == "job":
-                jobs.add(str(data.get("id", change.id)))
-            elif kind == "movement":
-                movements.add(str(data.get("id", change.id)))
-            elif kind == "signoff":
-                job_id = str(data.get("job_id", change.id))
+            cls = type(change)
+            if cls is AnswerChange:
+                jobs.add(change.data.job_id)
+            elif cls is JobChange:
+                job_id = change.data.id
+                jobs.add(change.id if job_id is UNSET else job_id)
+            elif cls is MovementChange:
+                movement_id = change.data.id
+                movements.add(change.id if movement_id is UNSET else movement_id)
+            elif cls is SignoffChange:
+                job_id = change.data.job_id
+                job_id = change.id if job_id is UNSET else job_id
                 jobs.add(job_id)
                 signoffs.add(job_id)
         for chunk in _chunks(jobs):
@@ -147,7 +359,7 @@ class Page:
         return self.jobs[job_id]
 
     def template_version(self, job_id: str) -> int | None:
-        job = self.job(job_id)
+        job = self.jobs[job_id] if job_id in self.jobs else self.job(job_id)
         return None if job is None else job["template_version"]
 
     def returned_serial(self, movement_id: str) -> str | None:
@@ -163,17 +375,21 @@ class Page:
                 "SELECT report_digest FROM signoffs WHERE job_id = ?", (job_id,))
         return self.signoff_digests[job_id]
 
-    def write(self, sql: str, row: tuple[Any, ...]) -> None:
+    def write(self, sql: str, row: Any) -> None:
         """Buffer one row for one of the :data:`_WRITE_ORDER` statements."""
         self.writes[sql].append(row)
 
     def flush(self) -> None:
-        """Write every buffered row, one ``executemany`` per statement."""
+        """Write every buffered row, one statement (or a few multi-row ones) per kind of row."""
         conn = self.tx.conn
+        jobs = self.writes[PUT_JOB]
+        if jobs:  # job rows stay dicts of the view until now: a later sign-off flags them in place
+            self.writes[PUT_JOB] = [tuple(row[c] for c in JOB_COLUMNS) for row in jobs]
         for sql, rows in self.writes.items():
             if rows:
-                conn.executemany(sql, rows)
-                rows.clear()
+                write_rows(conn, sql, rows)
+        self.writes = {sql: [] for sql in _WRITE_ORDER}
+        self.buffered_jobs.clear()
 
     def forget(self) -> None:
         """Drop the view (after a write that bypassed it): later reads go to the database."""
@@ -194,56 +410,68 @@ def _marks(ids: list[str]) -> str:
 
 def apply_changes(tx: Tx, changes: list[Change]) -> int:
     """Apply changes in order; return how many were understood (unknown kinds are skipped)."""
+    return apply_page(tx, [typed_change(c.kind, c.id, c.data) for c in changes])
+
+
+def apply_page(tx: Tx, changes: list[Any]) -> int:
+    """Apply typed changes (:func:`decode_page`) in order; return how many were understood (None: skipped)."""
     page = Page.open(tx, changes)
     done = 0
+    handlers = _HANDLERS
     for change in changes:
-        handler = _HANDLERS.get(change.kind)
-        if handler is not None:
-            handler(page, change.id, change.data)
+        if change is not None:
+            handlers[type(change)](page, change.id, change.data)
             done += 1
     page.flush()
     return done
 
 
-def _apply_job(page: Page, job_id: str, data: dict[str, Any]) -> None:
-    job_id = str(data.get("id", job_id))
+def _apply_job(page: Page, change_id: str, data: JobData) -> None:
+    job_id = change_id if data.id is UNSET else data.id
     local = page.job(job_id)
     pending = page.pending_for(job_id)
-    field_hlc: dict[str, int] = dict(data.get("field_hlc") or {})
+    field_hlc: dict[str, Any] = dict(data.field_hlc or {})
     row: dict[str, Any] = {
         "id": job_id,
-        "ticket_id": data.get("ticket_id", ""),
-        "engineer_id": data.get("engineer_id", ""),
-        "status": data.get("status", "assigned"),
-        "hold_reason": data.get("hold_reason"),
-        "template_id": data.get("template_id"),
-        "template_version": data.get("template_version"),
-        "scheduled_start": data.get("scheduled_start"),
-        "scheduled_end": data.get("scheduled_end"),
-        "signed_off": int(bool(data.get("signed_off", False))),
-        "changed_after_signoff": int(bool(data.get("changed_after_signoff", False))),
-        "ticket": dumps(data.get("ticket") or {}),
+        "ticket_id": data.ticket_id,
+        "engineer_id": data.engineer_id,
+        "status": data.status,
+        "hold_reason": data.hold_reason,
+        "template_id": data.template_id,
+        "template_version": data.template_version,
+        "scheduled_start": data.scheduled_start,
+        "scheduled_end": data.scheduled_end,
+        "signed_off": 1 if data.signed_off else 0,
+        "changed_after_signoff": 1 if data.changed_after_signoff else 0,
+        "ticket": dumps(data.ticket or {}),
         "times": "{}",
     }
     for name in JOB_FIELDS:
-        default: Any = None if name in ("rating", "customer_comment") else ("" if name != "remote" else False)
-        row[name] = data.get(name, local[name] if local is not None else default)
-    row["remote"] = int(bool(row["remote"]))
+        value = getattr(data, name)
+        if value is UNSET:
+            if local is not None:
+                value = local[name]
+            else:
+                value = None if name in ("rating", "customer_comment") else ("" if name != "remote" else False)
+        row[name] = value
+    row["remote"] = 1 if row["remote"] else 0
     if local is not None:
         local_hlc: dict[str, int] = loads(local["field_hlc"], {})
         row["times"] = local["times"]
-        if "status" in pending:
-            row["status"], row["hold_reason"] = local["status"], local["hold_reason"]
-        for name in JOB_FIELDS:
-            if f"field:{name}" in pending:
-                row[name] = local[name]
-                if name in local_hlc:
-                    field_hlc[name] = local_hlc[name]
+        if pending:
+            if "status" in pending:
+                row["status"], row["hold_reason"] = local["status"], local["hold_reason"]
+            for name in JOB_FIELDS:
+                if f"field:{name}" in pending:
+                    row[name] = local[name]
+                    if name in local_hlc:
+                        field_hlc[name] = local_hlc[name]
         if "signoff" in pending or local["signed_off"]:
             row["signed_off"] = 1
     row["field_hlc"] = dumps(field_hlc)
     page.jobs[job_id] = row
-    page.write(PUT_JOB, tuple(row[c] for c in JOB_COLUMNS))
+    page.writes[PUT_JOB].append(row)
+    page.buffered_jobs.add(job_id)
 
 
 def _apply_job_removed(page: Page, job_id: str, data: dict[str, Any]) -> None:
@@ -260,24 +488,21 @@ def _apply_job_removed(page: Page, job_id: str, data: dict[str, Any]) -> None:
     page.forget()
 
 
-def _apply_answer(page: Page, change_id: str, data: dict[str, Any]) -> None:
-    job_id, item_key = str(data["job_id"]), str(data["item_key"])
-    if f"answer:{item_key}" in page.pending_for(job_id):
+def _apply_answer(page: Page, change_id: str, data: AnswerData) -> None:
+    job_id = data.job_id
+    if page.pending and f"answer:{data.item_key}" in page.pending_for(job_id):
         return
-    page.write(
-        PUT_ANSWER,
-        (
-            job_id,
-            item_key,
-            dumps(data.get("value")),
-            data.get("note"),
-            data.get("na_reason"),
-            int(data.get("hlc") or 0),
-            data.get("device_id"),
-            page.template_version(job_id),
-            int(bool(data.get("deleted", False))),
-        ),
-    )
+    page.writes[PUT_ANSWER].append((
+        job_id,
+        data.item_key,
+        dumps(data.value),
+        data.note,
+        data.na_reason,
+        data.hlc or 0,
+        data.device_id,
+        page.template_version(job_id),
+        1 if data.deleted else 0,
+    ))
 
 
 def _apply_template(page: Page, change_id: str, data: dict[str, Any]) -> None:
@@ -300,46 +525,45 @@ def _apply_stock(page: Page, change_id: str, data: dict[str, Any]) -> None:
     page.write(PUT_STOCK, (data["location"], data["part_no"], int(data.get("qty") or 0)))
 
 
-def _apply_movement(page: Page, change_id: str, data: dict[str, Any]) -> None:
-    movement_id = str(data.get("id", change_id))
-    returned_serial = data["returned_serial"] if "returned_serial" in data else page.returned_serial(movement_id)
+def _apply_movement(page: Page, change_id: str, data: MovementData) -> None:
+    movement_id = change_id if data.id is UNSET else data.id
+    returned_serial = data.returned_serial
+    if returned_serial is UNSET:
+        returned_serial = page.returned_serial(movement_id)
     page.returned_serials[movement_id] = returned_serial
-    billable = data.get("billable")
-    page.write(
-        PUT_MOVEMENT,
-        (
-            movement_id,
-            data.get("kind", ""),
-            data.get("part_no", ""),
-            int(data.get("qty") or 0),
-            data.get("serial"),
-            returned_serial,
-            data.get("from_location"),
-            data.get("to_location"),
-            data.get("job_id"),
-            int(data.get("at") or 0),
-            None if billable is None else int(bool(billable)),
-        ),
-    )
+    billable = data.billable
+    page.writes[PUT_MOVEMENT].append((
+        movement_id,
+        data.kind,
+        data.part_no,
+        data.qty or 0,
+        data.serial,
+        returned_serial,
+        data.from_location,
+        data.to_location,
+        data.job_id,
+        data.at or 0,
+        None if billable is None else (1 if billable else 0),
+    ))
 
 
-def _apply_signoff(page: Page, job_id: str, data: dict[str, Any]) -> None:
-    job_id = str(data.get("job_id", job_id))
+def _apply_signoff(page: Page, change_id: str, data: SignoffData) -> None:
+    job_id = change_id if data.job_id is UNSET else data.job_id
     local_digest = page.signoff_digest(job_id)
-    if local_digest is not None and local_digest == data.get("report_digest"):
+    if local_digest is not None and local_digest == data.report_digest:
         return  # our own sign-off came back: keep the strokes and signature we hold
     if local_digest is not None and "signoff" in page.pending_for(job_id):
         return
-    digest = data.get("report_digest", "")
-    page.write(
-        PUT_SIGNOFF,
-        (job_id, data.get("signer_name", ""), data.get("signer_role", ""), int(data.get("signed_at") or 0), digest),
+    digest = "" if data.report_digest is UNSET else data.report_digest
+    page.writes[PUT_SIGNOFF].append(
+        (job_id, data.signer_name, data.signer_role, data.signed_at or 0, digest),
     )
     page.signoff_digests[job_id] = digest
     job = page.job(job_id)
     if job is not None:
         job["signed_off"] = 1
-        page.write(FLAG_SIGNED, (job_id,))
+        if job_id not in page.buffered_jobs:  # a buffered row is the dict just flagged
+            page.writes[FLAG_SIGNED].append((job_id,))
 
 
 def _apply_attachment(page: Page, change_id: str, data: dict[str, Any]) -> None:
@@ -368,17 +592,17 @@ def _apply_conflict(page: Page, change_id: str, data: dict[str, Any]) -> None:
     )
 
 
-_HANDLERS: Final[dict[str, Callable[[Page, str, dict[str, Any]], None]]] = {
-    "job": _apply_job,
-    "job_removed": _apply_job_removed,
-    "answer": _apply_answer,
-    "template": _apply_template,
-    "part": _apply_part,
-    "stock": _apply_stock,
-    "movement": _apply_movement,
-    "signoff": _apply_signoff,
-    "attachment": _apply_attachment,
-    "conflict": _apply_conflict,
-    "asset": lambda page, change_id, data: apply_asset(page.tx, change_id, data),
-    "kb": lambda page, change_id, data: apply_kb(page.tx, change_id, data),
+_HANDLERS: Final[dict[type, Callable[[Page, str, Any], None]]] = {
+    JobChange: _apply_job,
+    JobRemovedChange: _apply_job_removed,
+    AnswerChange: _apply_answer,
+    TemplateChange: _apply_template,
+    PartChange: _apply_part,
+    StockChange: _apply_stock,
+    MovementChange: _apply_movement,
+    SignoffChange: _apply_signoff,
+    AttachmentChange: _apply_attachment,
+    ConflictChange: _apply_conflict,
+    AssetChange: lambda page, change_id, data: apply_asset(page.tx, change_id, data),
+    KbChange: lambda page, change_id, data: apply_kb(page.tx, change_id, data),
 }

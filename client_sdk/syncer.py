@@ -33,12 +33,12 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from client_sdk import outbox
-from client_sdk.apply import apply_changes
+from client_sdk.apply import TypedPullPage, apply_page, decode_page
 from client_sdk.errors import ServerSignatureInvalid
 from client_sdk.models import SyncReport
 from client_sdk.store import LocalStore, Row
-from schemas.codec import pull_page_decoder, receipt_decoder
-from schemas.wire import PullPage, PullRequest, Receipt, SessionRequest, Signed
+from schemas.codec import receipt_decoder
+from schemas.wire import PullRequest, Receipt, SessionRequest, Signed
 from sync.core.changeset import ChainHead, seal
 from sync.transport.base import BadResponse, Offline, ProtocolError, SyncTransport, TransportError
 
@@ -278,12 +278,12 @@ class SyncLoop:
         # the same as one by one, the server's and the network's time overlaps the local writes.
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="fieldsync-pull") as reader:
             while True:
-                ahead: Future[PullPage] | None = None
+                ahead: Future[TypedPullPage] | None = None
                 if page.more and page.cursor and page.cursor != cursor:
                     request = PullRequest(cursor=page.cursor, limit=PULL_LIMIT, device_clock=self.clock())
                     ahead = reader.submit(self._fetch_page, request)
                 with self.store.write() as tx:
-                    apply_changes(tx, page.changes)
+                    apply_page(tx, page.changes)
                     if page.cursor:
                         tx.execute("UPDATE device SET pull_cursor = ? WHERE id = 1", (page.cursor,))
                 report.pulled_changes += len(page.changes)
@@ -296,11 +296,11 @@ class SyncLoop:
                 cursor = page.cursor
                 page = self._page_ahead(report, ahead, request)
 
-    def _fetch_page(self, request: PullRequest) -> PullPage:
+    def _fetch_page(self, request: PullRequest) -> TypedPullPage:
         """Request, verify and decode one page; touches no local state (runs on the read-ahead thread)."""
         return _decode_page(self.verified_body(self.transport.pull(request)))
 
-    def _page_ahead(self, report: SyncReport, ahead: Future[PullPage], request: PullRequest) -> PullPage:
+    def _page_ahead(self, report: SyncReport, ahead: Future[TypedPullPage], request: PullRequest) -> TypedPullPage:
         """The page read ahead; when its session had expired, a new session and the same request again."""
         try:
             return ahead.result()
@@ -315,8 +315,12 @@ def _decode_receipt(body: bytes) -> Receipt:
     return _decode(receipt_decoder, body, "receipt")
 
 
-def _decode_page(body: bytes) -> PullPage:
-    return _decode(pull_page_decoder, body, "pull page")
+def _decode_page(body: bytes) -> TypedPullPage:
+    """A verified page body as typed records (:func:`client_sdk.apply.decode_page`)."""
+    try:
+        return decode_page(body)
+    except msgspec.DecodeError as exc:
+        raise BadResponse("bad_response", 200, f"signed body is not a pull page: {exc}") from exc
 
 
 def _decode(decoder: msgspec.msgpack.Decoder[T], body: bytes, what: str) -> T:

@@ -11,7 +11,10 @@ the order their sequence values were taken.  On SQLite commits are serial and
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Callable
+from itertools import accumulate, count
+from operator import itemgetter
 from typing import Any, Final
 
 import msgspec
@@ -23,6 +26,11 @@ ALL: Final = "all"
 FEED_COLUMNS: Final = ("xid", "scope", "kind", "entity_id", "data")
 #: feed rows read per query when building a pull page
 FEED_SLICE: Final = 1000
+# the columns of a page query's rows (seq, xid, kind, entity_id, data)
+_KIND: Final = itemgetter(2)
+_ENTITY: Final = itemgetter(3)
+_KEY: Final = itemgetter(2, 3)
+_DATA: Final = itemgetter(4)
 
 
 def engineer_scope(engineer_id: str) -> str:
@@ -56,7 +64,7 @@ def format_cursor(xid: int, seq: int) -> str:
     return f"{xid}.{seq}"
 
 
-class RawChange(msgspec.Struct, kw_only=True):
+class RawChange(msgspec.Struct, gc=False):
     """A :class:`~schemas.wire.Change` whose ``data`` is still the msgpack stored in the feed.
 
     Encodes to exactly the bytes of a ``Change``: a page is sent without decoding and re-encoding
@@ -90,27 +98,32 @@ def read_feed(
             tx.execute("SET LOCAL enable_sort = off")
         sql, after = page_query(tx.dialect, scopes, ceiling)
         xid, seq = cx, cs
-        while not more:
+        while True:
             want = min(FEED_SLICE, limit + 1 - len(rows))  # one row beyond the limit tells there is more
             got = tx.rows(sql, after(xid, seq, want))
-            for row in got:
-                size += len(row[4])
-                if len(rows) == limit or (max_bytes is not None and size > max_bytes and rows):
-                    more = True
-                    break
-                rows.append(row)
+            take = min(len(got), limit - len(rows))
+            if max_bytes is not None and take:
+                # running sizes of this slice's records: the rows within the budget (one at least in all)
+                ends = list(accumulate(map(len, map(_DATA, got[:take])), initial=size))
+                fits = bisect_right(ends, max_bytes, lo=1) - 1
+                take = min(take, fits if fits or rows else 1)
+                size = ends[take]
+            rows += got[:take]
+            if take < len(got):
+                more = True
+                break
             if len(got) < want:
                 break  # the end of what is visible
             seq, xid = got[-1][0], got[-1][1]
     if not rows:
         return [], cursor, False
-    latest: dict[tuple[str, str], RawChange] = {}
-    for _, _, kind, entity_id, data in rows:
-        key = (kind, entity_id)
-        latest.pop(key, None)  # keep the newest state, in the position of its last change
-        latest[key] = RawChange(kind=kind, id=entity_id, data=msgspec.Raw(bytes(data)))
-    seq, xid = rows[-1][0], rows[-1][1]
-    return list(latest.values()), format_cursor(int(xid), int(seq)), more
+    # keep the newest state of a record changed twice, in the position of its last change
+    latest = dict(zip(map(_KEY, rows), count()))
+    if len(latest) < len(rows):
+        rows = [rows[i] for i in sorted(latest.values())]
+    last = rows[-1]
+    changes = list(map(RawChange, map(_KIND, rows), map(_ENTITY, rows), map(msgspec.Raw, map(_DATA, rows))))
+    return changes, format_cursor(int(last[1]), int(last[0])), more
 
 
 PageParams = Callable[[int, int, int], list[Any]]

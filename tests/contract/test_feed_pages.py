@@ -1,9 +1,14 @@
-"""Pull pages over the change feed, on every storage backend: cursors inside a transaction, the byte budget."""
+"""Pull pages over the change feed, on every storage backend: cursors inside a transaction, the byte budget,
+and any feed paged by the rule (a property)."""
 
 from __future__ import annotations
 
+import uuid
+
 import msgspec
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from server import feed
 from server.feed import emit, emit_many, read_feed
@@ -76,3 +81,36 @@ def test_a_page_is_read_from_its_own_scopes_index_ranges_not_a_walk_over_the_fee
             assert plan.count("USING INDEX changes_scope (scope=?") == 4 and "SCAN changes" not in plan, plan
     changes, _, _ = feed.read_feed(db, ["eng:e7", "all"], "", 100)
     assert [c.id for c in changes] == [f"j{i}" for i in range(7, 500, 50)]
+
+
+def _reference_pages(records: list[tuple[str, int]], limit: int, max_bytes: int | None) -> list[list[int]]:
+    """Pages by the rule, one feed row at a time: at most ``limit`` rows and ``max_bytes`` of data (one row at
+    least); a record changed twice in a page is sent once, its last state in the place of its last change."""
+    rows = [(entity, len(msgspec.msgpack.encode({"n": n, "pad": "x" * pad})), n)
+            for n, (entity, pad) in enumerate(records)]
+    pages, start = [], 0
+    while start < len(rows):
+        size, end = 0, start
+        while end < len(rows) and end - start < limit:
+            size += rows[end][1]
+            if max_bytes is not None and size > max_bytes and end > start:
+                break
+            end += 1
+        latest = {row[0]: i for i, row in enumerate(rows[start:end])}
+        pages.append([rows[start + i][2] for i in sorted(latest.values())])
+        start = end
+    return pages or [[]]
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(records=st.lists(st.tuples(st.sampled_from(["a", "b", "c", "d"]), st.integers(0, 60)), max_size=30),
+       limit=st.integers(1, 8), max_bytes=st.none() | st.integers(1, 200), slice_=st.integers(1, 5))
+def test_pages_follow_the_row_limit_the_byte_budget_and_keep_the_last_state(
+    db: Database, monkeypatch: pytest.MonkeyPatch, records: list[tuple[str, int]], limit: int,
+    max_bytes: int | None, slice_: int,
+) -> None:
+    scope = f"eng:{uuid.uuid4().hex}"  # one feed, a fresh scope per example
+    with db.write() as tx:
+        emit_many(tx, [(scope, "job", entity, {"n": n, "pad": "x" * pad}) for n, (entity, pad) in enumerate(records)])
+    monkeypatch.setattr(feed, "FEED_SLICE", slice_)
+    assert _page_through(db, [scope], limit, max_bytes) == _reference_pages(records, limit, max_bytes)

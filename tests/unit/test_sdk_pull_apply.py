@@ -1,4 +1,5 @@
-"""A pulled page applied in one go (buffered, one statement per kind) equals its changes applied one by one."""
+"""A pulled page applied in one go (buffered, one statement per kind) equals its changes applied one by one;
+the typed decoding of a page from the wire equals its changes as given."""
 
 from __future__ import annotations
 
@@ -6,12 +7,25 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import msgspec
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from client_sdk.apply import apply_changes
+from client_sdk.apply import (
+    AnswerChange,
+    JobChange,
+    MovementChange,
+    SignoffChange,
+    _fast_decoder,
+    apply_changes,
+    apply_page,
+    decode_page,
+    typed_change,
+    write_rows,
+)
 from client_sdk.store import LocalStore
-from schemas.wire import Change
+from schemas.wire import Change, PullPage
 
 JOBS = ("J1", "J2", "J3")
 TABLES = ("jobs", "answers", "templates", "parts", "stock", "movements", "signoffs", "attachments", "conflicts",
@@ -118,3 +132,95 @@ def test_a_sign_off_earlier_in_the_page_keeps_the_job_signed_when_the_job_row_fo
         ])
     assert store.conn.execute("SELECT signed_off, notes FROM jobs").fetchall() == [(1, "later")]
     store.close()
+
+
+def _page_bytes(page: list[Change]) -> bytes:
+    return msgspec.msgpack.encode(PullPage(protocol_version=1, device_id="D", cursor="0.1", more=False, server_time=1,
+                                           changes=page))
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(before=st.lists(changes(), max_size=6), page=st.lists(changes(), max_size=14), pending=pending_keys)
+def test_a_page_decoded_from_the_wire_applies_as_its_changes(before: list[Change], page: list[Change],
+                                                             pending: list[tuple[str, str]]) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        wire = _store(Path(tmp) / "a.db", before, pending)
+        given_ = _store(Path(tmp) / "b.db", before, pending)
+        try:
+            decoded = decode_page(_page_bytes(page))
+            assert [type(c).__name__ if c is not None else None for c in decoded.changes] == [
+                type(typed_change(c.kind, c.id, c.data)).__name__ if c.kind != "hologram" else None for c in page]
+            with wire.write() as tx:
+                done = apply_page(tx, decoded.changes)
+            with given_.write() as tx:
+                assert apply_changes(tx, page) == done
+            assert _dump(wire) == _dump(given_)
+        finally:
+            wire.close()
+            given_.close()
+
+
+def test_known_pages_take_the_typed_decoder_and_records_hold_no_dicts() -> None:
+    page = [Change(kind="job", id="J1", data={"id": "J1", "status": "on_site", "notes": "n"}),
+            Change(kind="answer", id="J1/k", data={"job_id": "J1", "item_key": "k", "value": 3, "hlc": 5}),
+            Change(kind="movement", id="M1", data={"id": "M1", "qty": 2}),
+            Change(kind="signoff", id="J1", data={"job_id": "J1", "report_digest": "d"})]
+    decoded = _fast_decoder.decode(_page_bytes(page)).changes
+    assert [type(c) for c in decoded] == [JobChange, AnswerChange, MovementChange, SignoffChange]
+    assert decoded[0].data.notes == "n" and decoded[0].data.diagnosis is msgspec.UNSET  # missing stays missing
+    assert decoded[2].data.returned_serial is msgspec.UNSET and decoded[1].data.hlc == 5
+
+
+def test_a_page_with_a_kind_or_a_field_type_this_tablet_does_not_know_still_applies(tmp_path: Path) -> None:
+    body = msgspec.msgpack.encode({
+        "protocol_version": 1, "device_id": "D", "cursor": "0.3", "more": False, "server_time": 1, "changes": [
+            {"kind": "hologram", "id": "x", "data": {"anything": [1, 2]}},
+            {"kind": "answer", "id": "J1/k", "data": {"job_id": "J1", "item_key": "k", "value": "ok", "hlc": "7",
+                                                      "later_field": {"a": 1}}},
+            {"kind": "stock", "id": "v/P", "data": {"location": "v", "part_no": "P", "qty": 4}},
+        ]})
+    with pytest.raises(msgspec.ValidationError):
+        _fast_decoder.decode(body)
+    page = decode_page(body)
+    assert page.cursor == "0.3" and page.changes[0] is None
+    store = LocalStore(tmp_path / "t.db")
+    with store.write() as tx:
+        assert apply_page(tx, page.changes) == 2
+    assert store.conn.execute("SELECT job_id, item_key, value, hlc FROM answers").fetchall() == [("J1", "k", '"ok"', 7)]
+    assert store.conn.execute("SELECT location, part_no, qty FROM stock").fetchall() == [("v", "P", 4)]
+    store.close()
+
+
+def test_a_body_that_is_not_a_pull_page_is_refused() -> None:
+    with pytest.raises(msgspec.DecodeError):
+        decode_page(b"\x93\x01\x02")
+
+
+rows_with_repeats = st.lists(st.tuples(st.sampled_from(["a", "b", "c"]), st.sampled_from(["k1", "k2"]),
+                                       st.none() | st.integers(-3, 3) | st.text(max_size=3)), max_size=40)
+
+
+@settings(max_examples=60, deadline=None)
+@given(rows=rows_with_repeats, upsert=st.booleans(), params=st.sampled_from([3, 6, 990]))
+def test_multi_row_inserts_write_what_one_row_at_a_time_writes(rows: list[tuple[Any, ...]], upsert: bool,
+                                                               params: int) -> None:
+    import sqlite3
+
+    from client_sdk import apply as apply_module
+
+    sql = ("INSERT INTO t (a, b, v, n) VALUES (?, ?, ?, 0) ON CONFLICT (a, b) DO UPDATE SET v = excluded.v, "
+           "n = t.n + 1") if upsert else "INSERT OR REPLACE INTO t (a, b, v, n) VALUES (?, ?, ?, 0)"
+    dbs = []
+    for _ in range(2):
+        conn = sqlite3.connect(":memory:")
+        conn.execute("CREATE TABLE t (a TEXT, b TEXT, v, n INTEGER, PRIMARY KEY (a, b))")
+        dbs.append(conn)
+    dbs[0].executemany(sql, rows)
+    old = apply_module.INSERT_PARAMS
+    apply_module.INSERT_PARAMS = params
+    try:
+        write_rows(dbs[1], sql, rows)
+    finally:
+        apply_module.INSERT_PARAMS = old
+    one_by_one, at_once = (c.execute("SELECT rowid, * FROM t ORDER BY rowid").fetchall() for c in dbs)
+    assert at_once == one_by_one
