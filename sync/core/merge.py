@@ -12,6 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Final
 
+import msgspec
+
 from schemas.status import JOB_STATUSES, OFFICE_ONLY, can_transition
 from schemas.wire import AnswerItem, OpResultKind, SetField, SetStatus
 
@@ -20,8 +22,11 @@ Scalar = str | int | float | bool | None
 HOLD_REASONS: Final = frozenset({"awaiting_parts", "awaiting_customer"})
 
 
-@dataclass(frozen=True, slots=True)
-class Written:
+# The merge's values are frozen msgspec structs, not frozen dataclasses: a push makes two or three per op,
+# and one costs about 80 ns to make instead of 860 ns.  They hold no cycles, so the collector skips them.
+
+
+class Written(msgspec.Struct, frozen=True, gc=False):
     """A value as stored: who wrote it, with which (corrected) HLC, at what device time."""
 
     value: Scalar
@@ -32,8 +37,7 @@ class Written:
     na_reason: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class ConflictDraft:
+class ConflictDraft(msgspec.Struct, frozen=True, gc=False):
     """Two disagreeing writes; ``values[0]`` is what the server held, ``values[1]`` the incoming one.
 
     ``applied`` is the index of the value now in force (the provisional winner).
@@ -45,8 +49,7 @@ class ConflictDraft:
     applied: int
 
 
-@dataclass(frozen=True, slots=True)
-class Outcome:
+class Outcome(msgspec.Struct, frozen=True, gc=False):
     """What to do with one op: ``write`` tells the adapter to store the incoming value."""
 
     result: OpResultKind
