@@ -131,10 +131,41 @@ CREATE INDEX op_results_result ON op_results (result);
 # the server's verdict on signed content: the report no longer matches what the customer signed
 SIGNOFF_FLAG_V3: Final = "ALTER TABLE jobs ADD COLUMN changed_after_signoff INTEGER NOT NULL DEFAULT 0"
 
+#: Cheaper SDK writes (each table rebuilt with its rows, in the migration's transaction):
+#: - ``outbox``: ``seq`` is a plain rowid (no AUTOINCREMENT, whose ``sqlite_sequence`` row was
+#:   rewritten by every append) and ``op_id`` has no UNIQUE index (a random 32-hex key: every
+#:   append inserted into a random leaf of that index).  ``seq`` still grows with every append while
+#:   the outbox holds rows (a new rowid is above every present one); op ids are 122 random bits
+#:   made on the device and the server applies each op id once.
+#: - ``answers``: ``WITHOUT ROWID``, clustered on its key ``(job_id, item_key)`` (one B-tree, not a
+#:   table plus its primary-key index).
+WRITE_PATH_V4: Final = """
+CREATE TABLE outbox_v4 (
+  seq INTEGER PRIMARY KEY, op_id TEXT NOT NULL, job_id TEXT NOT NULL,
+  type TEXT NOT NULL, key TEXT NOT NULL, body BLOB NOT NULL, created_at INTEGER NOT NULL,
+  sealed_seq INTEGER
+);
+INSERT INTO outbox_v4 (seq, op_id, job_id, type, key, body, created_at, sealed_seq)
+  SELECT seq, op_id, job_id, type, key, body, created_at, sealed_seq FROM outbox ORDER BY seq;
+DROP TABLE outbox;
+ALTER TABLE outbox_v4 RENAME TO outbox;
+CREATE INDEX outbox_job_key ON outbox (job_id, key);
+CREATE TABLE answers_v4 (
+  job_id TEXT NOT NULL, item_key TEXT NOT NULL, value TEXT, note TEXT, na_reason TEXT,
+  hlc INTEGER NOT NULL DEFAULT 0, device_id TEXT, template_version INTEGER,
+  deleted INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (job_id, item_key)
+) WITHOUT ROWID;
+INSERT INTO answers_v4 (job_id, item_key, value, note, na_reason, hlc, device_id, template_version, deleted)
+  SELECT job_id, item_key, value, note, na_reason, hlc, device_id, template_version, deleted FROM answers;
+DROP TABLE answers;
+ALTER TABLE answers_v4 RENAME TO answers
+"""
+
 MIGRATIONS: Final[list[tuple[str, str]]] = [
     ("0001_initial", _V1),
     ("0002_lifecycle", LIFECYCLE_V2),
     ("0003_changed_after_signoff", SIGNOFF_FLAG_V3),
+    ("0004_write_path", WRITE_PATH_V4),
 ]
 
 
@@ -257,6 +288,18 @@ class WriteTx(_Reader):
                 by_key = self._keyed[sql] = {}
             self._journal.append((by_key, key, by_key.get(key, _ABSENT)))
             by_key[key] = params
+
+    def defer_state(self, sql: str, params: tuple[Any, ...]) -> None:
+        """Queue ``sql`` writing a value that only moves forward (the device clock): the last queued row runs.
+
+        Unlike :meth:`defer`, a write that fails inside a batch does not take
+        it back: the value it moved stays moved (a clock that skips a tick is
+        still monotonic), which costs no journal entry per write.
+        """
+        by_key = self._keyed.get(sql)
+        if by_key is None:
+            by_key = self._keyed[sql] = {}
+        by_key[None] = params
 
 
 class _Stage:

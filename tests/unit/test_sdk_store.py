@@ -57,13 +57,16 @@ def outbox_rows(path: Path) -> list[tuple[str, str]]:
         conn.close()
 
 
+MIGRATED = ["0001_initial", "0002_lifecycle", "0003_changed_after_signoff", "0004_write_path"]
+
+
 def test_store_is_migrated_and_in_wal_mode(tmp_path: Path) -> None:
     store = LocalStore(tmp_path / "t.db")
-    assert store.applied_migrations() == ["0001_initial", "0002_lifecycle", "0003_changed_after_signoff"]
+    assert store.applied_migrations() == MIGRATED
     assert store.db.journal_mode == "wal"
     store.close()
     again = LocalStore(tmp_path / "t.db")  # re-opening applies nothing twice
-    assert again.applied_migrations() == ["0001_initial", "0002_lifecycle", "0003_changed_after_signoff"]
+    assert again.applied_migrations() == MIGRATED
     again.close()
 
 
