@@ -20,10 +20,12 @@ statement per kind of row rather than per record:
 - the local rows a change reads (its job, movement, sign-off) are fetched for
   the whole page in a few ``IN (...)`` queries into a *view* that every write
   of the page keeps current, so a change sees what the changes before it wrote;
-- rows to write are buffered per statement and written with multi-row
-  ``INSERT ... VALUES`` statements (:data:`_WRITE_ORDER`), jobs before the
-  updates that flag them signed off; a sign-off on a job whose row is still
-  buffered flags that row instead;
+- rows to write are buffered per statement and written with one
+  ``executemany`` each (:data:`_WRITE_ORDER`), jobs before the updates that
+  flag them signed off; a sign-off on a job whose row is still buffered flags
+  that row instead;
+- a run of answers (a page holds them job after job) is turned into rows in
+  one pass: between two other changes nothing they read can change.
 - a ``job_removed`` deletes across tables: it flushes the buffers first, runs
   alone, and resets the view.
 
@@ -33,9 +35,10 @@ base) are written at once.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from itertools import groupby
+from operator import itemgetter
 from typing import Any, Final, Union
 
 import msgspec
@@ -52,13 +55,14 @@ JOB_COLUMNS: Final = ("id", "ticket_id", "engineer_id", "status", "hold_reason",
                       *JOB_FIELDS, "field_hlc")
 #: ids per ``IN (...)`` look-up (well under SQLite's bound-parameter limit)
 LOOKUP_CHUNK: Final = 500
-#: bound parameters per multi-row ``INSERT`` (under 999, the smallest limit SQLite builds have had)
-INSERT_PARAMS: Final = 990
+
+
+_json: Final = msgspec.json.Encoder(order="sorted")
 
 
 def dumps(value: Any) -> str:
     """JSON text for a JSON column (compact, sorted)."""
-    return msgspec.json.encode(value, order="sorted").decode()
+    return _json.encode(value).decode()
 
 
 def loads(text: str | None, default: Any = None) -> Any:
@@ -242,6 +246,7 @@ def typed_change(kind: str, change_id: str, data: Any) -> Any:
 
 
 NOTHING_PENDING: Final[frozenset[str]] = frozenset()
+_JOB_ROW: Final = itemgetter(*JOB_COLUMNS)
 
 PUT_JOB: Final = (f"INSERT OR REPLACE INTO jobs ({', '.join(JOB_COLUMNS)}) "
                   f"VALUES ({', '.join('?' for _ in JOB_COLUMNS)})")
@@ -266,27 +271,6 @@ PUT_CONFLICT: Final = ("INSERT OR REPLACE INTO conflicts (id, kind, job_id, key,
 #: buffered change reads back (the view answers instead).
 _WRITE_ORDER: Final = (PUT_JOB, FLAG_SIGNED, PUT_ANSWER, PUT_TEMPLATE, PUT_PART, PUT_STOCK, PUT_MOVEMENT,
                        PUT_SIGNOFF, PUT_ATTACHMENT, PUT_CONFLICT)
-
-
-def write_rows(conn: sqlite3.Connection, sql: str, rows: list[tuple[Any, ...]]) -> None:
-    """Run a one-row statement for each of ``rows``, in order.
-
-    An ``INSERT ... VALUES (...)`` runs as multi-row ``VALUES`` statements of up to
-    :data:`INSERT_PARAMS` parameters (rows are inserted in their order, so a later row replaces an
-    earlier one with the same key as it would one by one); anything else runs as ``executemany``.
-    """
-    head, sep, tail = sql.partition(" VALUES (")
-    width = len(rows[0]) if rows else 0
-    if not sep or width == 0 or len(rows) == 1:
-        conn.executemany(sql, rows)
-        return
-    group, _, rest = tail.partition(")")
-    group = f"({group})"
-    per = max(1, INSERT_PARAMS // width)
-    for i in range(0, len(rows), per):
-        chunk = rows[i:i + per]
-        params = [p for row in chunk for p in row]
-        conn.execute(f"{head} VALUES {', '.join([group] * len(chunk))}{rest}", params)
 
 
 @dataclass(slots=True)
@@ -321,33 +305,36 @@ class Page:
         jobs: set[str] = set()
         movements: set[str] = set()
         signoffs: set[str] = set()
-        for change in changes:
-            cls = type(change)
+        for cls, run in groupby(changes, type):
             if cls is AnswerChange:
-                jobs.add(change.data.job_id)
+                jobs.update([c.data.job_id for c in run])
             elif cls is JobChange:
-                job_id = change.data.id
-                jobs.add(change.id if job_id is UNSET else job_id)
+                jobs.update([c.id if c.data.id is UNSET else c.data.id for c in run])
             elif cls is MovementChange:
-                movement_id = change.data.id
-                movements.add(change.id if movement_id is UNSET else movement_id)
+                movements.update([c.id if c.data.id is UNSET else c.data.id for c in run])
             elif cls is SignoffChange:
-                job_id = change.data.job_id
-                job_id = change.id if job_id is UNSET else job_id
-                jobs.add(job_id)
-                signoffs.add(job_id)
-        for chunk in _chunks(jobs):
-            self.jobs.update(dict.fromkeys(chunk))
-            for row in self.tx.query(f"SELECT * FROM jobs WHERE id IN ({_marks(chunk)})", chunk):
-                self.jobs[row["id"]] = row
-        for chunk in _chunks(movements):
-            self.returned_serials.update(dict.fromkeys(chunk))
-            self.returned_serials.update(self.tx.conn.execute(
-                f"SELECT id, returned_serial FROM movements WHERE id IN ({_marks(chunk)})", chunk))
-        for chunk in _chunks(signoffs):
-            self.signoff_digests.update(dict.fromkeys(chunk))
-            self.signoff_digests.update(self.tx.conn.execute(
-                f"SELECT job_id, report_digest FROM signoffs WHERE job_id IN ({_marks(chunk)})", chunk))
+                ids = [c.id if c.data.job_id is UNSET else c.data.job_id for c in run]
+                jobs.update(ids)
+                signoffs.update(ids)
+        conn = self.tx.conn
+        if jobs:
+            self.jobs.update(dict.fromkeys(jobs))
+            if _holds_rows(conn, "jobs"):
+                for chunk in _chunks(jobs):
+                    for row in self.tx.query(f"SELECT * FROM jobs WHERE id IN ({_marks(chunk)})", chunk):
+                        self.jobs[row["id"]] = row
+        if movements:
+            self.returned_serials.update(dict.fromkeys(movements))
+            if _holds_rows(conn, "movements"):
+                for chunk in _chunks(movements):
+                    self.returned_serials.update(conn.execute(
+                        f"SELECT id, returned_serial FROM movements WHERE id IN ({_marks(chunk)})", chunk))
+        if signoffs:
+            self.signoff_digests.update(dict.fromkeys(signoffs))
+            if _holds_rows(conn, "signoffs"):
+                for chunk in _chunks(signoffs):
+                    self.signoff_digests.update(conn.execute(
+                        f"SELECT job_id, report_digest FROM signoffs WHERE job_id IN ({_marks(chunk)})", chunk))
 
     def pending_for(self, job_id: str) -> set[str] | frozenset[str]:
         return self.pending.get(job_id, NOTHING_PENDING)
@@ -380,14 +367,14 @@ class Page:
         self.writes[sql].append(row)
 
     def flush(self) -> None:
-        """Write every buffered row, one statement (or a few multi-row ones) per kind of row."""
+        """Write every buffered row, one ``executemany`` per statement."""
         conn = self.tx.conn
         jobs = self.writes[PUT_JOB]
         if jobs:  # job rows stay dicts of the view until now: a later sign-off flags them in place
-            self.writes[PUT_JOB] = [tuple(row[c] for c in JOB_COLUMNS) for row in jobs]
+            self.writes[PUT_JOB] = list(map(_JOB_ROW, jobs))
         for sql, rows in self.writes.items():
             if rows:
-                write_rows(conn, sql, rows)
+                conn.executemany(sql, rows)
         self.writes = {sql: [] for sql in _WRITE_ORDER}
         self.buffered_jobs.clear()
 
@@ -396,6 +383,11 @@ class Page:
         self.jobs.clear()
         self.returned_serials.clear()
         self.signoff_digests.clear()
+
+
+def _holds_rows(conn: Any, table: str) -> bool:
+    """Whether ``table`` has a row at all (a new tablet's tables have none to look up)."""
+    return conn.execute(f"SELECT EXISTS (SELECT 1 FROM {table})").fetchone()[0] == 1
 
 
 def _chunks(ids: set[str]) -> Iterable[list[str]]:
@@ -418,10 +410,14 @@ def apply_page(tx: Tx, changes: list[Any]) -> int:
     page = Page.open(tx, changes)
     done = 0
     handlers = _HANDLERS
-    for change in changes:
-        if change is not None:
-            handlers[type(change)](page, change.id, change.data)
-            done += 1
+    for cls, run in groupby(changes, type):
+        if cls is AnswerChange:
+            done += _apply_answers(page, list(run))
+        elif cls is not type(None):
+            handler = handlers[cls]
+            for change in run:
+                handler(page, change.id, change.data)
+                done += 1
     page.flush()
     return done
 
@@ -488,21 +484,18 @@ def _apply_job_removed(page: Page, job_id: str, data: dict[str, Any]) -> None:
     page.forget()
 
 
-def _apply_answer(page: Page, change_id: str, data: AnswerData) -> None:
-    job_id = data.job_id
-    if page.pending and f"answer:{data.item_key}" in page.pending_for(job_id):
-        return
-    page.writes[PUT_ANSWER].append((
-        job_id,
-        data.item_key,
-        dumps(data.value),
-        data.note,
-        data.na_reason,
-        data.hlc or 0,
-        data.device_id,
-        page.template_version(job_id),
-        1 if data.deleted else 0,
-    ))
+def _apply_answers(page: Page, run: list[AnswerChange]) -> int:
+    """A run of answers: one row each, but an answer this tablet has an unsynced op for."""
+    answers = [c.data for c in run]
+    if page.pending:
+        answers = [a for a in answers if f"answer:{a.item_key}" not in page.pending_for(a.job_id)]
+    encode, template_version = _json.encode, page.template_version
+    page.writes[PUT_ANSWER] += [
+        (a.job_id, a.item_key, encode(a.value).decode(), a.note, a.na_reason, a.hlc or 0, a.device_id,
+         template_version(a.job_id), 1 if a.deleted else 0)
+        for a in answers
+    ]
+    return len(run)
 
 
 def _apply_template(page: Page, change_id: str, data: dict[str, Any]) -> None:
@@ -595,7 +588,6 @@ def _apply_conflict(page: Page, change_id: str, data: dict[str, Any]) -> None:
 _HANDLERS: Final[dict[type, Callable[[Page, str, Any], None]]] = {
     JobChange: _apply_job,
     JobRemovedChange: _apply_job_removed,
-    AnswerChange: _apply_answer,
     TemplateChange: _apply_template,
     PartChange: _apply_part,
     StockChange: _apply_stock,

@@ -22,7 +22,6 @@ from client_sdk.apply import (
     apply_page,
     decode_page,
     typed_change,
-    write_rows,
 )
 from client_sdk.store import LocalStore
 from schemas.wire import Change, PullPage
@@ -194,33 +193,3 @@ def test_a_page_with_a_kind_or_a_field_type_this_tablet_does_not_know_still_appl
 def test_a_body_that_is_not_a_pull_page_is_refused() -> None:
     with pytest.raises(msgspec.DecodeError):
         decode_page(b"\x93\x01\x02")
-
-
-rows_with_repeats = st.lists(st.tuples(st.sampled_from(["a", "b", "c"]), st.sampled_from(["k1", "k2"]),
-                                       st.none() | st.integers(-3, 3) | st.text(max_size=3)), max_size=40)
-
-
-@settings(max_examples=60, deadline=None)
-@given(rows=rows_with_repeats, upsert=st.booleans(), params=st.sampled_from([3, 6, 990]))
-def test_multi_row_inserts_write_what_one_row_at_a_time_writes(rows: list[tuple[Any, ...]], upsert: bool,
-                                                               params: int) -> None:
-    import sqlite3
-
-    from client_sdk import apply as apply_module
-
-    sql = ("INSERT INTO t (a, b, v, n) VALUES (?, ?, ?, 0) ON CONFLICT (a, b) DO UPDATE SET v = excluded.v, "
-           "n = t.n + 1") if upsert else "INSERT OR REPLACE INTO t (a, b, v, n) VALUES (?, ?, ?, 0)"
-    dbs = []
-    for _ in range(2):
-        conn = sqlite3.connect(":memory:")
-        conn.execute("CREATE TABLE t (a TEXT, b TEXT, v, n INTEGER, PRIMARY KEY (a, b))")
-        dbs.append(conn)
-    dbs[0].executemany(sql, rows)
-    old = apply_module.INSERT_PARAMS
-    apply_module.INSERT_PARAMS = params
-    try:
-        write_rows(dbs[1], sql, rows)
-    finally:
-        apply_module.INSERT_PARAMS = old
-    one_by_one, at_once = (c.execute("SELECT rowid, * FROM t ORDER BY rowid").fetchall() for c in dbs)
-    assert at_once == one_by_one
