@@ -88,7 +88,7 @@ SIGNABLE_STATUSES: Final = frozenset({"on_site", "in_progress", "completed"})
 
 def system_clock() -> int:
     """Device wall time in epoch milliseconds."""
-    return int(time.time() * 1000)
+    return time.time_ns() // 1_000_000
 
 
 def _sniff_content_type(data: bytes) -> str:
@@ -486,7 +486,7 @@ class FieldClient:
         ``completed`` needs every required checklist item answered.
         """
         with self._store.stage() as tx:
-            job = _job(tx, job_id)
+            job = tx.memo.get(("job", job_id)) or _job(tx, job_id)
             current = job["status"]
             if status not in JOB_STATUSES:
                 raise InvalidTransition(f"unknown status {status!r}")
@@ -532,7 +532,7 @@ class FieldClient:
         ):
             raise InvalidField("rating takes an integer 1..5 or None")
         with self._store.stage() as tx:
-            job = _job(tx, job_id)
+            job = tx.memo.get(("job", job_id)) or _job(tx, job_id)
             field_hlc: dict[str, int] = loads(job["field_hlc"], {})
             now = self._clock()
             op = SetField(
@@ -562,10 +562,12 @@ class FieldClient:
         if note is not None and len(note) > MAX_TEXT:
             raise InvalidAnswer(item_key, "note_too_long")
         with self._store.stage() as tx:
-            job = _job(tx, job_id)
-            if job["template_id"] is None:
+            memo = tx.memo
+            job = memo.get(("job", job_id)) or _job(tx, job_id)
+            template_id = job["template_id"]
+            if template_id is None:
                 raise InvalidAnswer(item_key, "job_has_no_checklist")
-            pinned = _pinned_template(tx, job["template_id"], job["template_version"])
+            pinned = _pinned_template(tx, template_id, job["template_version"])
             if pinned is None:
                 raise InvalidAnswer(item_key, "template_not_on_tablet")
             template, items = pinned
@@ -575,27 +577,29 @@ class FieldClient:
             reason = validate_answer(item, value, na_reason)
             if reason is not None:
                 raise InvalidAnswer(item_key, reason)
-            hlcs = _answer_hlcs(tx, job_id)
+            hlcs = memo.get(("answers", job_id))
+            if hlcs is None:
+                hlcs = _answer_hlcs(tx, job_id)
             now = self._clock()
             device = outbox.device_state(tx)
+            hlc = outbox.next_hlc(tx, now, device)
+            version = template.version
             op = AnswerItem(
                 op_id=outbox.new_op_id(),
-                hlc=outbox.next_hlc(tx, now),
+                hlc=hlc,
                 job_id=job_id,
                 at=now,
                 item_key=item_key,
                 value=value,
                 note=note,
                 na_reason=na_reason,
-                template_version=template.version,
+                template_version=version,
                 base_hlc=hlcs.get(item_key, 0),
             )
-            tx.defer(
-                ANSWER_UPSERT,
-                (job_id, item_key, dumps(value), note, na_reason, op.hlc, device[0], template.version),
-            )
-            outbox.append(tx, op, now, f"answer:{item_key}")
-            hlcs[item_key] = op.hlc
+            row = (job_id, item_key, _dumps(value).decode(), note, na_reason, hlc, device[0], version)
+            tx.defer(ANSWER_UPSERT, row)
+            outbox.append(tx, op, now, "answer:" + item_key)
+            hlcs[item_key] = hlc
         return op.op_id
 
     def use_part(
@@ -610,7 +614,8 @@ class FieldClient:
         if isinstance(qty, bool) or not isinstance(qty, int) or qty < 1:
             raise InvalidPart(f"qty must be a whole number of at least 1, got {qty!r}")
         with self._store.stage() as tx:
-            _job(tx, job_id)
+            if ("job", job_id) not in tx.memo:
+                _job(tx, job_id)
             if _part_serialized(tx, part_no) and (not serial or qty != 1):
                 raise InvalidPart(f"part {part_no} is serialized: give its serial and qty=1")
             now = self._clock()
@@ -626,7 +631,7 @@ class FieldClient:
                 returned_serial=returned_serial,
             )
             tx.defer(MOVEMENT_INSERT, (op.op_id, part_no, qty, serial, returned_serial, job_id, now))
-            outbox.append(tx, op, now, f"part:{op.op_id}")
+            outbox.append(tx, op, now, "part:" + op.op_id)
         return op.op_id
 
     def attach(self, job_id: str, data: bytes, kind: str = "photo", content_type: str | None = None) -> str:
@@ -809,14 +814,23 @@ MOVEMENT_INSERT: Final = (
 _MISSING: Final = object()
 
 
+#: the job columns a write reads or writes (what the memo keeps of a job: not its ticket snapshot)
+WRITE_JOB_COLUMNS: Final = (
+    "id", "status", "hold_reason", "times", "notes", "diagnosis", "resolution", "remote", "rating",
+    "customer_comment", "field_hlc", "signed_off", "updated_at", "template_id", "template_version",
+)
+_JOB_SELECT: Final = f"SELECT {', '.join(WRITE_JOB_COLUMNS)} FROM jobs WHERE id = ?"
+_dumps: Final = msgspec.json.Encoder(order="sorted").encode  # bytes of client_sdk.apply.dumps (then .decode())
+
+
 def _job(tx: WriteTx, job_id: str) -> Row:
-    """The job's row as this transaction or batch has left it."""
+    """The job's row (:data:`WRITE_JOB_COLUMNS`) as this transaction or batch has left it."""
     job: Row | None = tx.memo.get(("job", job_id))
     if job is None:
-        job = tx.raw.one("SELECT * FROM jobs WHERE id = ?", (job_id,))
-        if job is None:
+        row = tx.raw.conn.execute(_JOB_SELECT, (job_id,)).fetchone()
+        if row is None:
             raise UnknownJob(f"no job {job_id!r} on this tablet")
-        tx.memo["job", job_id] = job
+        job = tx.memo["job", job_id] = dict(zip(WRITE_JOB_COLUMNS, row, strict=True))
     return job
 
 

@@ -63,9 +63,13 @@ def device_state(tx: WriteTx) -> list[Any]:
     return state
 
 
-def next_hlc(tx: WriteTx, now_ms: int) -> int:
-    """Tick the device HLC and persist it in the same transaction as the op using it."""
-    state = device_state(tx)
+def next_hlc(tx: WriteTx, now_ms: int, state: list[Any] | None = None) -> int:
+    """Tick the device HLC and persist it in the same transaction as the op using it.
+
+    ``state`` is :func:`device_state` when the caller holds it already.
+    """
+    if state is None:
+        state = device_state(tx)
     hlc = tick(state[1], now_ms)
     state[1] = hlc  # a write that fails later only skips a value: the clock stays monotonic
     tx.defer_state(HLC_SQL, (hlc,))
