@@ -23,21 +23,22 @@ op_decoder: Final = msgspec.msgpack.Decoder(Op)
 
 APPEND_SQL: Final = "INSERT INTO outbox (op_id, job_id, type, key, body, created_at) VALUES (?, ?, ?, ?, ?, ?)"
 HLC_SQL: Final = "UPDATE device SET hlc_last = ? WHERE id = 1"
-# uuid4's fixed bits (RFC 4122 variant, version 4), as uuid.UUID(version=4) sets them
-_UUID4_CLEAR: Final = ~(0xC000 << 48) & ~(0xF000 << 64)
-_UUID4_SET: Final = (0x8000 << 48) | (4 << 76)
 _IDS_PER_READ: Final = 64
+# uuid4's fixed bits (RFC 4122 variant, version 4) as byte maps: byte 6 gets version 4 in its high
+# nibble, byte 8 the variant bits 10 -- what uuid.UUID(version=4) sets
+_VERSION_4: Final = bytes((b & 0x0F) | 0x40 for b in range(256))
+_VARIANT: Final = bytes((b & 0x3F) | 0x80 for b in range(256))
 #: op ids made ahead from one read of the OS random source (deque pops and extends are atomic)
 _ready_ids: deque[str] = deque()
 os.register_at_fork(after_in_child=_ready_ids.clear)  # a forked child never reuses its parent's ids
 
 
 def _make_op_ids() -> None:
-    raw = os.urandom(16 * _IDS_PER_READ)
-    _ready_ids.extend(
-        ((int.from_bytes(raw[i : i + 16], "big") & _UUID4_CLEAR) | _UUID4_SET).to_bytes(16, "big").hex()
-        for i in range(0, len(raw), 16)
-    )
+    raw = bytearray(os.urandom(16 * _IDS_PER_READ))
+    raw[6::16] = raw[6::16].translate(_VERSION_4)
+    raw[8::16] = raw[8::16].translate(_VARIANT)
+    text = raw.hex()
+    _ready_ids.extend([text[i : i + 32] for i in range(0, len(text), 32)])
 
 
 def new_op_id() -> str:
