@@ -489,10 +489,11 @@ def _apply_answers(page: Page, run: list[AnswerChange]) -> int:
     answers = [c.data for c in run]
     if page.pending:
         answers = [a for a in answers if f"answer:{a.item_key}" not in page.pending_for(a.job_id)]
-    encode, template_version = _json.encode, page.template_version
+    versions = {job_id: page.template_version(job_id) for job_id in {a.job_id for a in answers}}
+    encode = _json.encode
     page.writes[PUT_ANSWER] += [
         (a.job_id, a.item_key, encode(a.value).decode(), a.note, a.na_reason, a.hlc or 0, a.device_id,
-         template_version(a.job_id), 1 if a.deleted else 0)
+         versions[a.job_id], 1 if a.deleted else 0)
         for a in answers
     ]
     return len(run)
