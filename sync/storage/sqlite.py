@@ -4,18 +4,22 @@ Every write goes through one connection guarded by a lock and opened with
 ``BEGIN IMMEDIATE`` (the datasette habit), so commits are serial and the
 change feed's autoincrement order is commit order.  Reads use a small pool of
 connections beside the writer (bounded, so memory does not grow with the
-number of threads that ever read).
+number of threads that ever read).  The WAL is copied back into the database
+(checkpointed) by a background thread, not by whichever commit crosses the
+threshold: a push that did was paying about a third more for its commit.
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
 import queue
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from sync.storage.base import Dialect, Params, Row, StorageError, upsert_sql
 from sync.storage.schema import migrate
@@ -70,6 +74,80 @@ class SqliteTx:
         return 0
 
 
+#: WAL size past which the checkpointer copies it back (SQLite's own default: 1,000 pages of 4 KiB)
+CHECKPOINT_BYTES: Final = 4 * 1024 * 1024
+#: pause before the checkpointer copies what commits added while it was copying
+RETRY_S: Final = 0.05
+#: WAL size past which the committing writer checkpoints in line: commits that keep coming while the
+#: background checkpoint copies would otherwise keep the WAL from ever being rewound
+CATCH_UP_BYTES: Final = 4 * CHECKPOINT_BYTES
+
+
+class Checkpointer:
+    """Checkpoints the WAL on its own thread and connection once commits have grown it past a size.
+
+    A checkpoint is what SQLite's auto-checkpoint does inside the commit that crosses the threshold
+    (``PASSIVE``: it copies what no reader still needs, and never blocks readers); here no request
+    waits for it.  A writer rewinds the WAL only when a checkpoint has copied all of it, and under a
+    steady stream of commits the background one never catches up: past :data:`CATCH_UP_BYTES` the
+    committing writer checkpoints in line, as SQLite would have, with the write lock still held.
+    """
+
+    def __init__(self, path: str, threshold: int = CHECKPOINT_BYTES, catch_up: int = CATCH_UP_BYTES) -> None:
+        self.wal = path + "-wal"
+        self.threshold = threshold
+        self.catch_up = catch_up
+        self._conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
+        self._wake = threading.Event()
+        self._running = threading.Lock()  # one checkpoint at a time: SQLite refuses a second one as busy
+        self._stopping = False
+        self._thread = threading.Thread(target=self._run, name="fieldsync-sqlite-checkpoint", daemon=True)
+        self._thread.start()
+
+    def wal_bytes(self) -> int:
+        try:
+            return os.stat(self.wal).st_size
+        except OSError:
+            return 0
+
+    def after_commit(self, writer: sqlite3.Connection) -> None:
+        """Called by the writer after each commit, with the write lock still held."""
+        size = self.wal_bytes()  # past the threshold (the journal size limit), this is content
+        if size > self.catch_up:
+            with self._running, contextlib.suppress(sqlite3.Error):  # an error: the next commit tries again
+                writer.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        elif size > self.threshold:
+            self._wake.set()
+
+    def _run(self) -> None:
+        while True:
+            self._wake.wait()
+            self._wake.clear()
+            while not self._stopping and not self._checkpoint():
+                # commits came in meanwhile: copy them too (after the next commit, or a pause), so that
+                # a WAL left quiet is all in the database
+                self._wake.clear()
+                self._wake.wait(RETRY_S)
+            if self._stopping:
+                return
+
+    def _checkpoint(self) -> bool:
+        """One passive checkpoint; True when it copied the whole WAL."""
+        try:
+            with self._running:
+                busy, frames, copied = self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        except sqlite3.Error:
+            return False
+        return not busy and frames == copied
+
+    def close(self) -> None:
+        self._stopping = True
+        self._wake.set()
+        self._thread.join(timeout=30)
+        with contextlib.suppress(sqlite3.Error):
+            self._conn.close()
+
+
 class SqliteDatabase:
     """The SQLite adapter of :class:`~sync.storage.base.Database`."""
 
@@ -85,6 +163,12 @@ class SqliteDatabase:
                 raise StorageError(f"directory {parent} does not exist")
         self._write_lock = threading.Lock()
         self._writer = self._connect()
+        self._checkpointer: Checkpointer | None = None
+        if path != ":memory:":
+            self._writer.execute("PRAGMA wal_autocheckpoint=0")
+            # a rewound WAL is cut back to the threshold, so its file size past that is new content
+            self._writer.execute(f"PRAGMA journal_size_limit={CHECKPOINT_BYTES}")
+            self._checkpointer = Checkpointer(path)
         # Readers come from a bounded pool shared by all threads: worker threads come and go, and a
         # connection per thread would leave every dead thread's connection (and its page cache) behind.
         self._readers: queue.LifoQueue[sqlite3.Connection] = queue.LifoQueue()
@@ -124,6 +208,8 @@ class SqliteDatabase:
                 raise
             else:
                 conn.execute("COMMIT")
+                if self._checkpointer is not None:
+                    self._checkpointer.after_commit(conn)
 
     def _take_reader(self) -> sqlite3.Connection:
         try:
@@ -158,6 +244,9 @@ class SqliteDatabase:
         return True
 
     def close(self) -> None:
+        if self._checkpointer is not None:
+            self._checkpointer.close()
+            self._checkpointer = None
         with self._all_lock:
             for conn in self._all:
                 try:
