@@ -217,6 +217,10 @@ class _RawPage(msgspec.Struct, kw_only=True):
 _fast_decoder: Final = msgspec.msgpack.Decoder(_FastPage)
 _raw_decoder: Final = msgspec.msgpack.Decoder(_RawPage)
 _any_decoder: Final = msgspec.msgpack.Decoder()
+_data_decoders: Final[dict[str, msgspec.msgpack.Decoder[Any]]] = {
+    kind: msgspec.msgpack.Decoder({f.name: f.type for f in msgspec.structs.fields(cls)}["data"])
+    for kind, cls in CHANGE_TYPES.items()
+}
 
 
 def decode_page(body: bytes) -> TypedPullPage:
@@ -233,8 +237,18 @@ def decode_page(body: bytes) -> TypedPullPage:
         pass  # a kind or a field this decoder does not know: one record at a time
     raw = _raw_decoder.decode(body)
     return TypedPullPage(protocol_version=raw.protocol_version, device_id=raw.device_id, cursor=raw.cursor,
-                         more=raw.more, server_time=raw.server_time,
-                         changes=[typed_change(c.kind, c.id, _any_decoder.decode(c.data)) for c in raw.changes])
+                         more=raw.more, server_time=raw.server_time, changes=[_typed(c) for c in raw.changes])
+
+
+def _typed(change: _RawChange) -> Any:
+    """One record of a page the typed decoder refused: decoded typed, else converted loosely."""
+    cls = CHANGE_TYPES.get(change.kind)
+    if cls is None:
+        return None
+    try:
+        return cls(id=change.id, data=_data_decoders[change.kind].decode(change.data))
+    except msgspec.ValidationError:
+        return typed_change(change.kind, change.id, _any_decoder.decode(change.data))
 
 
 def typed_change(kind: str, change_id: str, data: Any) -> Any:
