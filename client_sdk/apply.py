@@ -196,7 +196,7 @@ class _FastPage(msgspec.Struct, kw_only=True):
     cursor: str
     more: bool
     server_time: int
-    changes: list[WireChange]  # type: ignore[valid-type]
+    changes: list[WireChange]
 
 
 class _RawChange(msgspec.Struct, gc=False):
@@ -401,7 +401,7 @@ class Page:
 
 def _holds_rows(conn: Any, table: str) -> bool:
     """Whether ``table`` has a row at all (a new tablet's tables have none to look up)."""
-    return conn.execute(f"SELECT EXISTS (SELECT 1 FROM {table})").fetchone()[0] == 1
+    return bool(conn.execute(f"SELECT EXISTS (SELECT 1 FROM {table})").fetchone()[0])
 
 
 def _chunks(ids: set[str]) -> Iterable[list[str]]:
