@@ -1,10 +1,13 @@
 """The sign-off signatures of a change-set, checked on worker threads while the push merges.
 
-Checking an Ed25519 signature is pure C that releases the interpreter lock, so
-a push hands its sign-offs to :data:`CHECKERS` in batches as soon as the
+Checking an Ed25519 signature is C that releases the interpreter lock, so a
+push hands its sign-offs to :data:`CHECKERS` in batches as soon as the
 change-set is decoded (before it waits for the database's write lock) and only
-waits for a batch when the merge reaches one of its sign-offs.  The verdicts
-are the same as checking each in line (:func:`sync.core.signoff.signoffs_valid`).
+needs a batch's verdicts when the merge reaches one of its sign-offs.  A batch
+still queued then (behind other pushes' batches) is taken back and checked in
+line, so a push holding the write lock never waits for another push's work.
+The verdicts are the same as checking each in line
+(:func:`sync.core.signoff.signoffs_valid`).
 """
 
 from __future__ import annotations
@@ -24,15 +27,20 @@ class SignoffChecks:
     """Verdicts on the device signatures of the sign-offs among ``ops``, computed in the background."""
 
     def __init__(self, public_key: bytes, ops: list[Op]) -> None:
+        self.public_key = public_key
         signoffs = [op for op in ops if isinstance(op, SignOff)]
-        self._where: dict[int, tuple[Future[list[bool]], int]] = {}
-        for start in range(0, len(signoffs), BATCH):
-            batch = signoffs[start:start + BATCH]
-            future = CHECKERS.submit(signoffs_valid, public_key, batch)
-            for i, op in enumerate(batch):
-                self._where[id(op)] = (future, i)
+        self._batches = [signoffs[i:i + BATCH] for i in range(0, len(signoffs), BATCH)]
+        self._futures: list[Future[list[bool]]] = [
+            CHECKERS.submit(signoffs_valid, public_key, batch) for batch in self._batches]
+        self._verdicts: dict[int, list[bool]] = {}
+        #: id of a sign-off op -> (its batch, its place in the batch)
+        self._where = {id(op): (b, i) for b, batch in enumerate(self._batches) for i, op in enumerate(batch)}
 
     def valid(self, op: SignOff) -> bool:
-        """Whether ``op`` (one of the ops given) carries a valid device signature; waits for its batch."""
-        future, i = self._where[id(op)]
-        return future.result()[i]
+        """Whether ``op`` (one of the ops given) carries a valid device signature."""
+        b, i = self._where[id(op)]
+        if b not in self._verdicts:
+            future = self._futures[b]
+            self._verdicts[b] = (signoffs_valid(self.public_key, self._batches[b]) if future.cancel()
+                                 else future.result())
+        return self._verdicts[b][i]
