@@ -41,6 +41,7 @@ import json
 import os
 import random
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -507,6 +508,7 @@ def sync_fleet(server_url: str, tablets: list[tuple[str, str]]) -> FleetOutcome:
     procs = [ctx.Process(target=_fleet_worker, args=(server_url, group, ready, go, results)) for group in groups]
     for p in procs:
         p.start()
+    finished = False
     try:
         for _ in procs:
             ready.get(timeout=300)  # every tablet of every process is open and waiting
@@ -514,11 +516,13 @@ def sync_fleet(server_url: str, tablets: list[tuple[str, str]]) -> FleetOutcome:
         go.set()
         parts = [results.get(timeout=900) for _ in procs]
         out = FleetOutcome(elapsed=time.perf_counter() - t0)
+        finished = True
     finally:
         for p in procs:
-            p.join(timeout=60)
+            p.join(timeout=60 if finished else 0)  # stopped or failed: the devices are not waited for
             if p.is_alive():
                 p.kill()
+                p.join()
     for part in parts:
         out.push_ms += part["push_ms"]
         out.device_s += part["device_s"]
@@ -847,6 +851,10 @@ def print_row(d: dict[str, Any], header: bool) -> None:
     print("  ".join(cells), flush=True)
 
 
+def _exit_on_signal(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
 def run_cli(args: argparse.Namespace) -> int:
     """``fieldsync bench``: 0 when every scenario ran without errors, 1 otherwise, 2 on bad usage."""
     scenarios = args.scenario or list(SCENARIOS)
@@ -878,7 +886,12 @@ def run_cli(args: argparse.Namespace) -> int:
             first[0] = False
 
     t0 = time.perf_counter()
-    results = run(backends, scenarios, args.scale, pg, emit)
+    # SIGTERM unwinds like Ctrl-C: the server subprocess, fleet processes and scratch databases go too
+    previous = signal.signal(signal.SIGTERM, _exit_on_signal)
+    try:
+        results = run(backends, scenarios, args.scale, pg, emit)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     if not args.json:
         print(f"\n{len(results)} results in {time.perf_counter() - t0:.1f}s "
               f"({os.cpu_count()} CPUs, Python {sys.version.split()[0]})")

@@ -10,6 +10,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -61,3 +62,42 @@ def test_bench_bad_usage_exits_2(args: list[str]) -> None:
     done = run_bench("--backend", "sqlite", *args)
     assert done.returncode == 2
     assert "error:" in done.stderr
+
+
+def processes_mentioning(text: str) -> list[int]:
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/cmdline", "rb") as f:
+                    if text.encode() in f.read():
+                        found.append(int(entry))
+            except OSError:
+                pass
+    return found
+
+
+def test_sigterm_stops_the_bench_with_its_server_and_scratch_files(tmp_path: Path) -> None:
+    """An operator's ``kill`` leaves no server subprocess or scratch database behind."""
+    import signal
+    import time
+
+    env = {**os.environ, "TMPDIR": str(tmp_path)}
+    bench = subprocess.Popen([sys.executable, "-m", "server.cli", "bench", "--json", "--backend", "sqlite",
+                              "--scenario", "fleet", "--scale", "0.05"], env=env,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 120
+        while not [p for p in processes_mentioning(str(tmp_path)) if p != bench.pid]:  # its server is up
+            assert bench.poll() is None and time.monotonic() < deadline, bench.stderr.read() if bench.stderr else ""
+            time.sleep(0.05)
+        bench.send_signal(signal.SIGTERM)
+        assert bench.wait(timeout=60) == 128 + signal.SIGTERM
+    finally:
+        if bench.poll() is None:
+            bench.kill()
+    deadline = time.monotonic() + 20
+    while processes_mentioning(str(tmp_path)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert processes_mentioning(str(tmp_path)) == []
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith("fieldsync-bench-")] == []
