@@ -101,7 +101,7 @@ def test_an_old_store_upgrades_and_keeps_its_outbox_and_answers(
         client.answer("job-1", "pressure", 1.7, note="re-measured")
         pending = client.pending()
         assert [p.op_id for p in pending[:5]] == [r[1] for r in outbox_before]
-        assert pending[-1].seq > outbox_before[-1][0]
+        assert pending[-1].seq > int(str(outbox_before[-1][0]))
         detail = client.job("job-1")
         assert [(a.item_key, a.value, a.pending) for a in detail.answers] == [
             ("gas_tight", True, True), ("pressure", 1.7, True)]
