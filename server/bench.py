@@ -40,6 +40,7 @@ import contextlib
 import json
 import os
 import random
+import re
 import shutil
 import signal
 import socket
@@ -676,19 +677,21 @@ def _sdk_writes(client: Any, job_ids: list[str], n: int, timed: list[float] | No
 def _tablet_floor(client: Any, n: int) -> float:
     """Writes/s of a plain executemany of a row + an outbox row per write into the tablet's file.
 
-    The outbox rows are the last ``n`` the SDK wrote (the same bytes), into a table shaped like the
-    real outbox (same columns, same index); the other row is an answer-sized row.
+    The outbox rows are the last ``n`` the SDK wrote (the same bytes), into a copy of the real
+    outbox's table and indexes, made from the tablet's own schema (so the floor follows the SDK's
+    migrations); the other row is an answer-sized row.  It starts from an empty WAL, like the batch.
     """
     conn = client._store.conn
     outs = conn.execute("SELECT op_id, job_id, type, key, body, created_at FROM outbox ORDER BY seq DESC LIMIT ?",
                         (n,)).fetchall()[::-1]
     conn.execute("CREATE TABLE bench_rows (job_id TEXT, item_key TEXT, value TEXT, hlc INTEGER, device_id TEXT, "
                  "template_version INTEGER, PRIMARY KEY (job_id, item_key))")
-    conn.execute("CREATE TABLE bench_outbox (seq INTEGER PRIMARY KEY AUTOINCREMENT, op_id TEXT NOT NULL UNIQUE, "
-                 "job_id TEXT NOT NULL, type TEXT NOT NULL, key TEXT NOT NULL, body BLOB NOT NULL, "
-                 "created_at INTEGER NOT NULL, sealed_seq INTEGER)")
-    conn.execute("CREATE INDEX bench_outbox_job_key ON bench_outbox (job_id, key)")
+    outbox_ddl = [row[0] for row in conn.execute(
+        "SELECT sql FROM sqlite_master WHERE tbl_name = 'outbox' AND sql IS NOT NULL ORDER BY type DESC")]
+    for sql in outbox_ddl:  # the table first, then its indexes
+        conn.execute(re.sub(r"\boutbox", "bench_outbox", sql.replace('"outbox"', "outbox")))
     rows = [(f"J-{i // 15}", f"item{i % 15}", '"good"', i, "D-x", 1) for i in range(len(outs))]
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     t0 = time.perf_counter()
     conn.execute("BEGIN IMMEDIATE")
     conn.executemany("INSERT INTO bench_rows VALUES (?, ?, ?, ?, ?, ?)", rows)
@@ -718,6 +721,7 @@ def run_sdk_write(cfg: Config) -> list[Result]:
             done = _sdk_writes(client, single_jobs, n, timed)
             single_s = time.perf_counter() - t0
             batch_timed: list[float] = []
+            client._store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # neither pays for the other's pages
             t0 = time.perf_counter()
             with client.batch():
                 batched = _sdk_writes(client, batch_jobs, n, batch_timed)
