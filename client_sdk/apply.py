@@ -18,14 +18,15 @@ A page is applied as if its changes ran one by one, in order, but with a
 statement per kind of row rather than per record:
 
 - the local rows a change reads (its job, movement, sign-off) are fetched for
-  the whole page in a few ``IN (...)`` queries into a *view* that every write
-  of the page keeps current, so a change sees what the changes before it wrote;
+  the whole page in a few ``IN (...)`` queries (none in a table with no rows,
+  as on a new tablet) into a *view* that every write of the page keeps
+  current, so a change sees what the changes before it wrote;
 - rows to write are buffered per statement and written with one
   ``executemany`` each (:data:`_WRITE_ORDER`), jobs before the updates that
   flag them signed off; a sign-off on a job whose row is still buffered flags
   that row instead;
 - a run of answers (a page holds them job after job) is turned into rows in
-  one pass: between two other changes nothing they read can change.
+  one pass: between two other changes nothing they read can change;
 - a ``job_removed`` deletes across tables: it flushes the buffers first, runs
   alone, and resets the view.
 
