@@ -261,6 +261,9 @@ def typed_change(kind: str, change_id: str, data: Any) -> Any:
 
 
 NOTHING_PENDING: Final[frozenset[str]] = frozenset()
+#: the columns of a local job the changes of a page read (the view holds these)
+_VIEW_COLUMNS: Final = ", ".join(("id", "status", "hold_reason", "template_version", "signed_off", "field_hlc", "times",
+                                  *JOB_FIELDS))
 _JOB_ROW: Final = itemgetter(*JOB_COLUMNS)
 
 PUT_JOB: Final = (f"INSERT OR REPLACE INTO jobs ({', '.join(JOB_COLUMNS)}) "
@@ -336,7 +339,7 @@ class Page:
             self.jobs.update(dict.fromkeys(jobs))
             if _holds_rows(conn, "jobs"):
                 for chunk in _chunks(jobs):
-                    for row in self.tx.query(f"SELECT * FROM jobs WHERE id IN ({_marks(chunk)})", chunk):
+                    for row in self.tx.query(f"SELECT {_VIEW_COLUMNS} FROM jobs WHERE id IN ({_marks(chunk)})", chunk):
                         self.jobs[row["id"]] = row
         if movements:
             self.returned_serials.update(dict.fromkeys(movements))
@@ -357,7 +360,7 @@ class Page:
     def job(self, job_id: str) -> Row | None:
         """The local job row as the page left it so far."""
         if job_id not in self.jobs:
-            self.jobs[job_id] = self.tx.one("SELECT * FROM jobs WHERE id = ?", (job_id,))
+            self.jobs[job_id] = self.tx.one(f"SELECT {_VIEW_COLUMNS} FROM jobs WHERE id = ?", (job_id,))
         return self.jobs[job_id]
 
     def template_version(self, job_id: str) -> int | None:
