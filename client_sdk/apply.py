@@ -261,6 +261,9 @@ def typed_change(kind: str, change_id: str, data: Any) -> Any:
 
 
 NOTHING_PENDING: Final[frozenset[str]] = frozenset()
+#: a new local job's value of a field its record leaves out
+_JOB_FIELD_DEFAULTS: Final[dict[str, Any]] = {"notes": "", "diagnosis": "", "resolution": "", "remote": False,
+                                              "rating": None, "customer_comment": None}
 #: the columns of a local job the changes of a page read (the view holds these)
 _VIEW_COLUMNS: Final = ", ".join(("id", "status", "hold_reason", "template_version", "signed_off", "field_hlc", "times",
                                   *JOB_FIELDS))
@@ -460,19 +463,15 @@ def _apply_job(page: Page, change_id: str, data: JobData) -> None:
         "ticket": dumps(data.ticket or {}),
         "times": "{}",
     }
+    known = _JOB_FIELD_DEFAULTS if local is None else local  # a field the record leaves out keeps this
     for name in JOB_FIELDS:
         value = getattr(data, name)
-        if value is UNSET:
-            if local is not None:
-                value = local[name]
-            else:
-                value = None if name in ("rating", "customer_comment") else ("" if name != "remote" else False)
-        row[name] = value
+        row[name] = known[name] if value is UNSET else value
     row["remote"] = 1 if row["remote"] else 0
     if local is not None:
-        local_hlc: dict[str, int] = loads(local["field_hlc"], {})
         row["times"] = local["times"]
         if pending:
+            local_hlc: dict[str, int] = loads(local["field_hlc"], {})
             if "status" in pending:
                 row["status"], row["hold_reason"] = local["status"], local["hold_reason"]
             for name in JOB_FIELDS:
