@@ -85,9 +85,7 @@ class SyncLoop:
                 self.open_session(report)
             self._push(report, step)
             self._upload_blobs(report, step)
-            self._pull(report, step)
-            with self.store.write() as tx:
-                tx.execute("UPDATE device SET last_sync_at = ? WHERE id = 1", (self.clock(),))
+            self._pull(report, step)  # its last page also records the sync's end (one commit less)
         except Offline:
             report.offline = True
         except ProtocolError as exc:
@@ -286,6 +284,8 @@ class SyncLoop:
                     apply_page(tx, page.changes)
                     if page.cursor:
                         tx.execute("UPDATE device SET pull_cursor = ? WHERE id = 1", (page.cursor,))
+                    if not page.more:
+                        tx.execute("UPDATE device SET last_sync_at = ? WHERE id = 1", (self.clock(),))
                 report.pulled_changes += len(page.changes)
                 progress("pull", report.pulled_changes, 0 if page.more else report.pulled_changes)
                 if not page.more:
