@@ -28,6 +28,18 @@ from sync.core.signoff import verify_signature
 MSGPACK = {"content-type": "application/msgpack"}
 
 
+class TickingClock:
+    """A tablet's clock in epoch ms that moves ``step`` ms each time it is read."""
+
+    def __init__(self, now: int = 1_700_000_100_000, step: int = 1) -> None:
+        self.now = now
+        self.step = step
+
+    def __call__(self) -> int:
+        self.now += self.step
+        return self.now
+
+
 class RawDevice:
     """A tablet reduced to the protocol: a key, a chain head, an HLC and a pull cursor."""
 

@@ -23,22 +23,14 @@ from client_sdk import FieldClient, outbox
 from client_sdk.errors import InvalidPart, InvalidTransition, UnknownJob
 from client_sdk.testing import FakeSyncServer, publish_demo_job
 from schemas.wire import AnswerItem, SetField
-
-
-class Clock:
-    def __init__(self, now: int = 1_700_000_100_000) -> None:
-        self.now = now
-
-    def __call__(self) -> int:
-        self.now += 1
-        return self.now
+from tests.support import TickingClock
 
 
 def open_client(path: Path) -> FieldClient:
     server = FakeSyncServer()
     publish_demo_job(server)
     publish_demo_job(server, "job-2")
-    client = FieldClient.open(path, transport=server, clock=Clock())
+    client = FieldClient.open(path, transport=server, clock=TickingClock())
     client.enroll(server.issue_token())
     assert client.sync().ok
     return client

@@ -18,17 +18,11 @@ from client_sdk import FieldClient
 from client_sdk import store as store_mod
 from client_sdk.store import LocalStore
 from client_sdk.testing import FakeSyncServer, publish_demo_job
+from tests.support import TickingClock
 
 OLD: list[tuple[str, str]] = [m for m in store_mod.MIGRATIONS if m[0] < "0004"]
 
 
-class Clock:
-    def __init__(self, now: int = 1_700_000_100_000) -> None:
-        self.now = now
-
-    def __call__(self) -> int:
-        self.now += 1
-        return self.now
 
 
 @pytest.fixture()
@@ -59,7 +53,7 @@ def old_tablet(path: Path, server: FakeSyncServer, monkeypatch: pytest.MonkeyPat
     """An enrolled tablet on the 0003 schema with synced and unsynced ops, closed."""
     with monkeypatch.context() as m:
         m.setattr(store_mod, "MIGRATIONS", OLD)
-        client = FieldClient.open(path, transport=server, clock=Clock())
+        client = FieldClient.open(path, transport=server, clock=TickingClock())
         client.enroll(server.issue_token())
         assert client.sync().ok
         client.set_status("job-1", "en_route")
@@ -86,7 +80,7 @@ def test_an_old_store_upgrades_and_keeps_its_outbox_and_answers(
     answers_before = rows(path, "SELECT * FROM answers ORDER BY job_id, item_key")
     assert len(outbox_before) == 5 and len(answers_before) == 2
 
-    client = FieldClient.open(path, transport=server, clock=Clock(1_700_000_200_000))
+    client = FieldClient.open(path, transport=server, clock=TickingClock(1_700_000_200_000))
     try:
         assert client._store.applied_migrations()[-1] == "0004_write_path"
         outbox_sql, answers_sql = schema_sql(path, "outbox"), schema_sql(path, "answers")
@@ -119,7 +113,7 @@ def test_an_old_store_upgrades_and_keeps_its_outbox_and_answers(
 def test_the_outbox_keeps_write_order_after_it_empties(tmp_path: Path) -> None:
     server = FakeSyncServer()
     publish_demo_job(server)
-    client = FieldClient.open(tmp_path / "tablet.db", transport=server, clock=Clock())
+    client = FieldClient.open(tmp_path / "tablet.db", transport=server, clock=TickingClock())
     try:
         client.enroll(server.issue_token())
         assert client.sync().ok

@@ -14,24 +14,18 @@ from client_sdk.testing import FakeSyncServer, publish_demo_job
 from schemas.report import SignOffBundle
 from schemas.wire import SignOff
 from sync.core.signoff import report_digest, verify_bundle
+from tests.support import TickingClock
 
 STROKES = [[10, 10, 20, 25, 30, 12], [40, 40, 41, 60]]
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_700_000_100_000
-
-    def __call__(self) -> int:
-        self.now += 1000
-        return self.now
 
 
 @pytest.fixture()
 def client(tmp_path: Path) -> Iterator[FieldClient]:
     server = FakeSyncServer()
     publish_demo_job(server)
-    c = FieldClient.open(tmp_path / "tablet.db", transport=server, clock=Clock())
+    c = FieldClient.open(tmp_path / "tablet.db", transport=server, clock=TickingClock(step=1000))
     c.enroll(server.issue_token())
     c.sync()
     c.set_status("job-1", "on_site")

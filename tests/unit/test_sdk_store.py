@@ -22,15 +22,7 @@ from client_sdk.store import LocalStore
 from client_sdk.testing import FakeSyncServer, publish_demo_job
 from schemas.wire import AnswerItem, SetField, SetStatus
 from sync.core.hlc import physical
-
-
-class Clock:
-    def __init__(self, now: int = 1_700_000_100_000) -> None:
-        self.now = now
-
-    def __call__(self) -> int:
-        self.now += 1
-        return self.now
+from tests.support import TickingClock
 
 
 @pytest.fixture()
@@ -42,7 +34,7 @@ def server() -> FakeSyncServer:
 
 @pytest.fixture()
 def client(tmp_path: Path, server: FakeSyncServer) -> Iterator[FieldClient]:
-    c = FieldClient.open(tmp_path / "tablet.db", transport=server, clock=Clock())
+    c = FieldClient.open(tmp_path / "tablet.db", transport=server, clock=TickingClock())
     c.enroll(server.issue_token())
     assert c.sync().ok
     yield c

@@ -15,15 +15,7 @@ from client_sdk.testing import FakeSyncServer, publish_demo_job
 from schemas.codec import changeset_decoder
 from schemas.wire import OpResult
 from sync.core.changeset import digest, open_envelope, verify_signature
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_700_000_100_000
-
-    def __call__(self) -> int:
-        self.now += 10
-        return self.now
+from tests.support import TickingClock
 
 
 @pytest.fixture()
@@ -40,7 +32,7 @@ def db(tmp_path: Path) -> Path:
 
 @pytest.fixture()
 def client(db: Path, server: FakeSyncServer) -> Iterator[FieldClient]:
-    c = FieldClient.open(db, transport=server, clock=Clock())
+    c = FieldClient.open(db, transport=server, clock=TickingClock(step=10))
     c.enroll(server.issue_token())
     assert c.sync().ok
     yield c
@@ -48,7 +40,7 @@ def client(db: Path, server: FakeSyncServer) -> Iterator[FieldClient]:
 
 
 def reopen(db: Path, server: FakeSyncServer) -> FieldClient:
-    return FieldClient.open(db, transport=server, clock=Clock())
+    return FieldClient.open(db, transport=server, clock=TickingClock(step=10))
 
 
 def free_port() -> int:
@@ -104,7 +96,7 @@ def test_crash_after_sealing_resends_the_stored_envelope(db: Path, client: Field
     key = client._key
     assert key is not None
     store = LocalStore(db)
-    sealed = SyncLoop(store, server, key, Clock()).seal_next()  # sealed, then the process dies
+    sealed = SyncLoop(store, server, key, TickingClock(step=10)).seal_next()  # sealed, then the process dies
     store.close()
     assert sealed is not None and sealed["seq"] == 1
     assert [p.sealed_seq for p in client.pending()] == [1]
@@ -118,7 +110,7 @@ def test_crash_after_sealing_resends_the_stored_envelope(db: Path, client: Field
 def test_offline_against_unused_port_keeps_everything(db: Path, client: FieldClient) -> None:
     client.set_field("job-1", "notes", "offline note")
     client.close()
-    tablet = FieldClient.open(db, server_url=f"http://127.0.0.1:{free_port()}", clock=Clock())
+    tablet = FieldClient.open(db, server_url=f"http://127.0.0.1:{free_port()}", clock=TickingClock(step=10))
     report = tablet.sync()
     assert report.offline and report.pushed_ops == 0 and report.errors == []
     [pending] = tablet.pending()
@@ -252,7 +244,7 @@ def test_chain_fork_is_reported_not_raised(client: FieldClient, server: FakeSync
 
 
 def test_clock_offset_is_reported(db: Path, server: FakeSyncServer) -> None:
-    wrong = Clock()
+    wrong = TickingClock(step=10)
     wrong.now = server.server_time() + 3 * 24 * 3600 * 1000  # tablet three days ahead
     with FieldClient.open(db, transport=server, clock=wrong) as c:
         c.enroll(server.issue_token())
