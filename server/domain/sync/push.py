@@ -11,8 +11,10 @@ behind it.
 Cost does not grow in round trips with the number of ops: the jobs the
 change-set names are loaded in bulk (:mod:`server.domain.sync.job_state`),
 every op is decided against that state in memory, and each table is written
-once at the end with one ``executemany`` (pipelined on PostgreSQL).  Rare
-writes (conflict records, attachments) go straight to the database.
+once at the end (``Tx.append`` for rows known to be new, ``Tx.upsert`` for the
+rest).  Rare writes (conflict records, attachments) go straight to the
+database.  Sign-off signatures are checked on worker threads meanwhile
+(:mod:`server.domain.sync.signoff_checks`).
 """
 
 from __future__ import annotations
@@ -537,7 +539,8 @@ class PushApplier:
         dirty = [job.row for job_id in sorted(self.dirty_jobs) if (job := self.jobs[job_id]) is not None]
         tx.upsert("jobs", JOB_COLUMNS, ("id",), [JOB_TUPLE(row) for row in dirty])
         # the jobs are locked, so which answers exist is known: new ones are appended, the rest updated
-        new_answers, changed_answers = [], []
+        new_answers: list[tuple[Any, ...]] = []
+        changed_answers: list[tuple[Any, ...]] = []
         for job_id, item_key in sorted(self.dirty_answers):
             job = self.jobs[job_id]
             assert job is not None
