@@ -38,9 +38,12 @@ from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
 from client_sdk.lifecycle_schema import LIFECYCLE_V2
+from sync.storage.sqlite_params import install as install_param_adapters
 
 Row = dict[str, Any]
 Params = Sequence[Any]
+
+install_param_adapters()  # NULLs and blobs bind without an adaptation miss
 
 MIGRATIONS_SET: Final = "fieldsync_client"
 #: A write that fills the WAL to this many pages copies them into the database file (two fsyncs, ~1.5 ms

@@ -23,6 +23,9 @@ from typing import Any, Final
 
 from sync.storage.base import Dialect, Params, Row, StorageError, upsert_sql
 from sync.storage.schema import migrate
+from sync.storage.sqlite_params import install as install_param_adapters
+
+install_param_adapters()
 
 
 class SqliteTx:
