@@ -4,6 +4,8 @@ the typed decoding of a page from the wire equals its changes as given."""
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -102,24 +104,31 @@ def _dump(store: LocalStore) -> dict[str, list[tuple[Any, ...]]]:
     return {t: sorted(store.conn.execute(f"SELECT * FROM {t}").fetchall(), key=repr) for t in TABLES}
 
 
+@contextmanager
+def _two_stores(before: list[Change], pending: list[tuple[str, str]]) -> Iterator[tuple[LocalStore, LocalStore]]:
+    """Two tablets holding the same ``before`` state and pending ops, to apply a page two ways."""
+    with tempfile.TemporaryDirectory() as tmp:
+        a = _store(Path(tmp) / "a.db", before, pending)
+        b = _store(Path(tmp) / "b.db", before, pending)
+        try:
+            yield a, b
+        finally:
+            a.close()
+            b.close()
+
+
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(before=st.lists(changes(), max_size=8), page=st.lists(changes(), max_size=14), pending=pending_keys)
 def test_a_page_applies_as_its_changes_one_by_one(before: list[Change], page: list[Change],
                                                   pending: list[tuple[str, str]]) -> None:
-    with tempfile.TemporaryDirectory() as tmp:
-        at_once = _store(Path(tmp) / "a.db", before, pending)
-        one_by_one = _store(Path(tmp) / "b.db", before, pending)
-        try:
-            with at_once.write() as tx:
-                done = apply_changes(tx, page)
-            with one_by_one.write() as tx:
-                for change in page:
-                    apply_changes(tx, [change])
-            assert done == sum(c.kind != "hologram" for c in page)
-            assert _dump(at_once) == _dump(one_by_one)
-        finally:
-            at_once.close()
-            one_by_one.close()
+    with _two_stores(before, pending) as (at_once, one_by_one):
+        with at_once.write() as tx:
+            done = apply_changes(tx, page)
+        with one_by_one.write() as tx:
+            for change in page:
+                apply_changes(tx, [change])
+        assert done == sum(c.kind != "hologram" for c in page)
+        assert _dump(at_once) == _dump(one_by_one)
 
 
 def test_a_sign_off_earlier_in_the_page_keeps_the_job_signed_when_the_job_row_follows(tmp_path: Path) -> None:
@@ -142,21 +151,15 @@ def _page_bytes(page: list[Change]) -> bytes:
 @given(before=st.lists(changes(), max_size=6), page=st.lists(changes(), max_size=14), pending=pending_keys)
 def test_a_page_decoded_from_the_wire_applies_as_its_changes(before: list[Change], page: list[Change],
                                                              pending: list[tuple[str, str]]) -> None:
-    with tempfile.TemporaryDirectory() as tmp:
-        wire = _store(Path(tmp) / "a.db", before, pending)
-        given_ = _store(Path(tmp) / "b.db", before, pending)
-        try:
-            decoded = decode_page(_page_bytes(page))
-            assert [type(c).__name__ if c is not None else None for c in decoded.changes] == [
-                type(typed_change(c.kind, c.id, c.data)).__name__ if c.kind != "hologram" else None for c in page]
-            with wire.write() as tx:
-                done = apply_page(tx, decoded.changes)
-            with given_.write() as tx:
-                assert apply_changes(tx, page) == done
-            assert _dump(wire) == _dump(given_)
-        finally:
-            wire.close()
-            given_.close()
+    with _two_stores(before, pending) as (wire, given_):
+        decoded = decode_page(_page_bytes(page))
+        assert [type(c).__name__ if c is not None else None for c in decoded.changes] == [
+            type(typed_change(c.kind, c.id, c.data)).__name__ if c.kind != "hologram" else None for c in page]
+        with wire.write() as tx:
+            done = apply_page(tx, decoded.changes)
+        with given_.write() as tx:
+            assert apply_changes(tx, page) == done
+        assert _dump(wire) == _dump(given_)
 
 
 def test_known_pages_take_the_typed_decoder_and_records_hold_no_dicts() -> None:
