@@ -562,28 +562,16 @@ class FieldClient:
         if note is not None and len(note) > MAX_TEXT:
             raise InvalidAnswer(item_key, "note_too_long")
         with self._store.stage() as tx:
-            memo = tx.memo
-            job = memo.get(("job", job_id)) or _job(tx, job_id)
-            template_id = job["template_id"]
-            if template_id is None:
-                raise InvalidAnswer(item_key, "job_has_no_checklist")
-            pinned = _pinned_template(tx, template_id, job["template_version"])
-            if pinned is None:
-                raise InvalidAnswer(item_key, "template_not_on_tablet")
-            template, items = pinned
+            version, items, hlcs = tx.memo.get(("checklist", job_id)) or _checklist(tx, job_id, item_key)
             item = items.get(item_key)
             if item is None:
                 raise InvalidAnswer(item_key, "unknown_item")
             reason = validate_answer(item, value, na_reason)
             if reason is not None:
                 raise InvalidAnswer(item_key, reason)
-            hlcs = memo.get(("answers", job_id))
-            if hlcs is None:
-                hlcs = _answer_hlcs(tx, job_id)
             now = self._clock()
             device = outbox.device_state(tx)
             hlc = outbox.next_hlc(tx, now, device)
-            version = template.version
             op = AnswerItem(
                 op_id=outbox.new_op_id(),
                 hlc=hlc,
@@ -848,13 +836,30 @@ def _put_job(tx: WriteTx, job: Row) -> None:
     tx.memo["job", job["id"]] = job
 
 
-def _answer_hlcs(tx: WriteTx, job_id: str) -> dict[str, int]:
-    """HLC of each local answer of the job (the ``base_hlc`` of the next answer to that item)."""
-    hlcs: dict[str, int] | None = tx.memo.get(("answers", job_id))
-    if hlcs is None:
-        rows = tx.raw.conn.execute("SELECT item_key, hlc FROM answers WHERE job_id = ?", (job_id,)).fetchall()
-        hlcs = tx.memo["answers", job_id] = {k: int(h or 0) for k, h in rows}
-    return hlcs
+Checklist = tuple[int, dict[str, ChecklistItem], dict[str, int]]
+
+
+def _checklist(tx: WriteTx, job_id: str, item_key: str) -> Checklist:
+    """What an answer to the job is checked against and stamped with, kept in the memo under one key.
+
+    ``(template version, its items by key, HLC of each local answer of the job)``;
+    the HLCs are the ``base_hlc`` of the next answer to each item and follow the
+    job's answers as staged writes add them.  Raises ``UnknownJob``, or
+    ``InvalidAnswer`` naming ``item_key`` when the job has no checklist on the tablet.
+    The job's template pin changes only through a pull or a direct write, which drop the memo.
+    """
+    job = _job(tx, job_id)
+    template_id = job["template_id"]
+    if template_id is None:
+        raise InvalidAnswer(item_key, "job_has_no_checklist")
+    pinned = _pinned_template(tx, template_id, job["template_version"])
+    if pinned is None:
+        raise InvalidAnswer(item_key, "template_not_on_tablet")
+    template, items = pinned
+    rows = tx.raw.conn.execute("SELECT item_key, hlc FROM answers WHERE job_id = ?", (job_id,)).fetchall()
+    found: Checklist = (template.version, items, {k: int(h or 0) for k, h in rows})
+    tx.memo["checklist", job_id] = found
+    return found
 
 
 def _pinned_template(

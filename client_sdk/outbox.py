@@ -17,7 +17,7 @@ import msgspec
 from client_sdk.store import Tx, WriteTx
 from schemas.codec import msgpack_encoder
 from schemas.wire import AnswerItem, Attach, Delete, MovePart, Op, SetField, SetStatus, SignOff
-from sync.core.hlc import tick
+from sync.core.hlc import COUNTER_BITS
 
 op_decoder: Final = msgspec.msgpack.Decoder(Op)
 
@@ -71,7 +71,10 @@ def next_hlc(tx: WriteTx, now_ms: int, state: list[Any] | None = None) -> int:
     """
     if state is None:
         state = device_state(tx)
-    hlc = tick(state[1], now_ms)
+    # sync.core.hlc.tick(state[1], now_ms), inlined: it runs once per SDK write
+    hlc = now_ms << COUNTER_BITS
+    if hlc <= state[1]:
+        hlc = state[1] + 1
     state[1] = hlc  # a write that fails later only skips a value: the clock stays monotonic
     tx.defer_state(HLC_SQL, (hlc,))
     return hlc
