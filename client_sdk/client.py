@@ -570,7 +570,7 @@ class FieldClient:
             if reason is not None:
                 raise InvalidAnswer(item_key, reason)
             now = self._clock()
-            device = outbox.device_state(tx)
+            device = tx.memo.get("device") or outbox.device_state(tx)
             hlc = outbox.next_hlc(tx, now, device)
             op = AnswerItem(
                 op_id=outbox.new_op_id(),

@@ -70,7 +70,7 @@ def next_hlc(tx: WriteTx, now_ms: int, state: list[Any] | None = None) -> int:
     ``state`` is :func:`device_state` when the caller holds it already.
     """
     if state is None:
-        state = device_state(tx)
+        state = tx.memo.get("device") or device_state(tx)
     # sync.core.hlc.tick(state[1], now_ms), inlined: it runs once per SDK write
     hlc = now_ms << COUNTER_BITS
     if hlc <= state[1]:
