@@ -127,6 +127,28 @@ Op = SetStatus | SetField | AnswerItem | MovePart | SignOff | Attach | Delete
 OP_TYPES: Final[tuple[type, ...]] = (SetStatus, SetField, AnswerItem, MovePart, SignOff, Attach, Delete)
 
 
+class ReceivedSignOff(_Op, tag="signoff"):
+    """A :class:`SignOff` as the server decodes it: ``strokes`` still the msgpack bytes sent.
+
+    A day's change-set carries thousands of pen points per sign-off.  Decoded into lists up
+    front, they were most of a push's decoding time and, living as long as the push, most of
+    its garbage-collector work; the server decodes them one sign-off at a time instead
+    (:data:`schemas.codec.strokes_decoder`), when it stores them.  Same fields, same order.
+    """
+
+    signer_name: str
+    signer_role: str
+    signed_at: int
+    report_digest: str
+    strokes: msgspec.Raw
+    device_signature: bytes
+    rating: int | None = None
+    comment: str | None = None
+
+
+ReceivedOp = SetStatus | SetField | AnswerItem | MovePart | ReceivedSignOff | Attach | Delete
+
+
 class ChangeSet(msgspec.Struct, kw_only=True):
     """One signed batch of ops from one device; ``seq`` 1, 2, 3 ... per device.
 
@@ -141,6 +163,17 @@ class ChangeSet(msgspec.Struct, kw_only=True):
     prev_hash: str
     device_clock: int
     ops: list[Op]
+
+
+class ReceivedChangeSet(msgspec.Struct, kw_only=True):
+    """A :class:`ChangeSet` as the server decodes it (its sign-offs as :class:`ReceivedSignOff`)."""
+
+    protocol_version: int
+    device_id: str
+    seq: int
+    prev_hash: str
+    device_clock: int
+    ops: list[ReceivedOp]
 
 
 class SignedChangeSet(msgspec.Struct, kw_only=True):

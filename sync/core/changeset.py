@@ -10,18 +10,19 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from typing import Final, Literal
+from typing import Final, Literal, TypeVar
 
 import msgspec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from schemas.codec import changeset_decoder, encode, signed_changeset_decoder
-from schemas.wire import PROTOCOL_VERSION, ChangeSet, Op, SignedChangeSet
+from schemas.codec import changeset_decoder, encode, received_changeset_decoder, signed_changeset_decoder
+from schemas.wire import PROTOCOL_VERSION, ChangeSet, Op, ReceivedChangeSet, SignedChangeSet
 from sync.core.signatures import is_valid
 
 MAX_OPS_PER_CHANGESET: Final = 20_000
 
 ChainVerdict = Literal["next", "duplicate", "gap", "fork"]
+CS = TypeVar("CS", ChangeSet, ReceivedChangeSet)
 
 
 class ChangeSetError(Exception):
@@ -83,10 +84,22 @@ def verify_signature(signed: SignedChangeSet, public_key: bytes) -> None:
 
 def decode_changeset(signed: SignedChangeSet, device_id: str) -> ChangeSet:
     """Decode verified bytes and check they belong to ``device_id`` and this protocol."""
+    return _checked(_decode(changeset_decoder, signed), device_id)
+
+
+def receive_changeset(signed: SignedChangeSet, device_id: str) -> ReceivedChangeSet:
+    """:func:`decode_changeset` as the server does it: sign-off strokes left undecoded."""
+    return _checked(_decode(received_changeset_decoder, signed), device_id)
+
+
+def _decode(decoder: msgspec.msgpack.Decoder[CS], signed: SignedChangeSet) -> CS:
     try:
-        cs = changeset_decoder.decode(signed.changeset)
+        return decoder.decode(signed.changeset)
     except msgspec.DecodeError as exc:
         raise ChangeSetError("malformed_changeset", f"change-set does not decode: {exc}") from exc
+
+
+def _checked(cs: CS, device_id: str) -> CS:
     if cs.device_id != device_id:
         raise ChangeSetError("device_mismatch", "change-set was sealed by another device")
     if cs.protocol_version > PROTOCOL_VERSION or cs.protocol_version < 1:

@@ -40,11 +40,3 @@ def missing_required(template: ChecklistTemplate, answered: Iterable[str] | Mapp
     """Keys of required items with no answer (a required item blocks completion)."""
     done = set(answered)
     return [item.key for item in template.items if item.required and item.key not in done]
-
-
-def find_item(template: ChecklistTemplate, key: str) -> ChecklistItem | None:
-    """The item with stable ``key`` in this template version, if any."""
-    for item in template.items:
-        if item.key == key:
-            return item
-    return None

@@ -43,9 +43,16 @@ def rebase(hlc: int, offset_ms: int, server_now_ms: int) -> int:
     future is clamped to ``server_now_ms`` so it cannot outrank writes made
     after it really happened.
     """
-    corrected = hlc - (offset_ms << COUNTER_BITS)
-    ceiling = pack(server_now_ms, COUNTER_MASK)
-    return min(max(corrected, 0), ceiling)
+    shift, ceiling = rebase_bounds(offset_ms, server_now_ms)
+    return min(max(hlc - shift, 0), ceiling)
+
+
+def rebase_bounds(offset_ms: int, server_now_ms: int) -> tuple[int, int]:
+    """``(shift, ceiling)`` of :func:`rebase`: ``rebase(h) == min(max(h - shift, 0), ceiling)``.
+
+    A push re-bases every op of a change-set by the same offset at the same now: it computes these once.
+    """
+    return offset_ms << COUNTER_BITS, pack(server_now_ms, COUNTER_MASK)
 
 
 def wins(a: int, a_node: str, b: int, b_node: str) -> bool:

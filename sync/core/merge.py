@@ -127,14 +127,22 @@ def _merge_lww(
     return Outcome("needs_review" if review else "merged", incoming_wins, "concurrent_write", draft)
 
 
+#: the outcome of a write to a value nobody wrote yet (shared: outcomes are immutable)
+_FIRST_WRITE: Final = Outcome("applied", True)
+
+
 def merge_field(current: Written | None, op: SetField, device_id: str, hlc: int) -> Outcome:
     """Per-field last-writer-wins by HLC; the losing value goes into the conflict record."""
+    if current is None:
+        return _FIRST_WRITE
     incoming = Written(op.value, hlc, device_id, op.at)
     return _merge_lww("field", op.field, current, incoming, op.base_hlc, review=False)
 
 
 def merge_answer(current: Written | None, op: AnswerItem, device_id: str, hlc: int) -> Outcome:
     """Per checklist item; two different answers keep both with their authors for review."""
+    if current is None:  # most answers of a day: decided without building the incoming value
+        return _FIRST_WRITE
     incoming = Written(op.value, hlc, device_id, op.at, op.note, op.na_reason)
     return _merge_lww("answer", op.item_key, current, incoming, op.base_hlc, review=True)
 

@@ -13,7 +13,7 @@ from typing import Final
 
 from schemas.codec import canonical_json
 from schemas.report import ReportAnswer, ReportContent, ReportPart, SignOffBundle
-from schemas.wire import SignOff
+from schemas.wire import ReceivedSignOff, SignOff
 from sync.core.changeset import digest
 from sync.core.signatures import is_valid
 
@@ -41,15 +41,11 @@ def assemble_report_content(job: Row, answers: Iterable[Row], parts: Iterable[Ro
     movements; ``photos`` the hashes of its live photo attachments; ``times`` the device times of its
     latest status changes.  Selection and order are decided here, once, so both sides digest the same.
     """
-    value_types = (str, int, float, bool)
     return ReportContent(
         job_id=str(job["id"]), ticket_id=str(job["ticket_id"]), engineer_id=str(job["engineer_id"]),
         diagnosis=str(job["diagnosis"]), resolution=str(job["resolution"]), notes=str(job["notes"]),
         template_id=_opt_str(job["template_id"]), template_version=_opt_int(job["template_version"]),
-        answers=[ReportAnswer(key=str(a["item_key"]),
-                              value=a["value"] if isinstance(a["value"], value_types) else None,
-                              note=_opt_str(a["note"]), na_reason=_opt_str(a["na_reason"]))
-                 for a in sorted(answers, key=lambda a: str(a["item_key"]))],
+        answers=[_report_answer(a) for a in sorted(answers, key=_item_key)],
         parts=[ReportPart(op_id=str(m["id"]), kind=str(m["kind"]), part_no=str(m["part_no"]),
                           qty=int(str(m["qty"])), serial=_opt_str(m["serial"]),
                           returned_serial=_opt_str(m["returned_serial"]))
@@ -57,6 +53,21 @@ def assemble_report_content(job: Row, answers: Iterable[Row], parts: Iterable[Ro
         photos=sorted(photos),
         times={k: int(times[k]) for k in REPORT_TIMES if k in times},
     )
+
+
+_VALUE_TYPES: Final = (str, int, float, bool)
+
+
+def _item_key(answer: Row) -> str:
+    return str(answer["item_key"])
+
+
+def _report_answer(a: Row) -> ReportAnswer:
+    # a sign-off assembles every answer of its job: written out rather than through _opt_str
+    value, note, na_reason = a["value"], a["note"], a["na_reason"]
+    return ReportAnswer(key=str(a["item_key"]), value=value if isinstance(value, _VALUE_TYPES) else None,
+                        note=None if note is None else str(note),
+                        na_reason=None if na_reason is None else str(na_reason))
 
 
 def report_digest(content: ReportContent) -> str:
@@ -79,7 +90,7 @@ def verify_signature(public_key: bytes, signature: bytes, message: bytes) -> boo
     return is_valid(public_key, signature, message)
 
 
-def signoffs_valid(public_key: bytes, signoffs: Iterable[SignOff]) -> list[bool]:
+def signoffs_valid(public_key: bytes, signoffs: Iterable[SignOff | ReceivedSignOff]) -> list[bool]:
     """For each sign-off op, in order: does its device signature verify under ``public_key``?"""
     return [verify_signature(public_key, op.device_signature,
                              sign_off_message(op.job_id, op.report_digest, op.signed_at, op.signer_name))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import msgspec
 import pytest
 
 from schemas.codec import encode
@@ -347,3 +348,50 @@ def test_new_and_changed_answers_in_one_change_set_are_both_stored(ana: RawDevic
     assert rows == [("flue_co2", "9.3", None), ("gas_tight", "false", "leak")]
     assert {c.id: c.data["value"] for c in ana.pull() if c.kind == "answer"} == {
         f"{job_id}/flue_co2": 9.3, f"{job_id}/gas_tight": False}
+
+
+def _signoff(dev: RawDevice, job_id: str, strokes: Any, name: str = "Pat Customer") -> Any:
+    from schemas.wire import SignOff
+    from sync.core.signoff import sign_off_message
+
+    at, digest = dev.now(), "ab" * 32
+    return SignOff(**dev.stamp(), job_id=job_id, signer_name=name, signer_role="customer", signed_at=at,
+                   report_digest=digest, strokes=strokes,
+                   device_signature=dev.key.sign(sign_off_message(job_id, digest, at, name)))
+
+
+def test_signoff_strokes_are_stored_as_sent_and_malformed_ones_reject_only_their_op(
+        ana: RawDevice, services: Services) -> None:
+    """The server decodes strokes one sign-off at a time: a malformed one is refused alone, not the change-set."""
+    jobs = list(ana.jobs())
+    strokes = [[10, 20, 11, 22, 300, 299], [0, 0], [2**63 - 1, -(2**63)]]
+    receipt = ana.push([
+        _signoff(ana, jobs[0], [["not", "numbers"]]),
+        _signoff(ana, jobs[0], [[1, 2.5]]),
+        _signoff(ana, jobs[0], [[]] * 0),
+        _signoff(ana, jobs[1], strokes),
+        AnswerItem(**ana.stamp(), job_id=jobs[1], item_key="gas_tight", value=True),
+    ])
+    assert [(r.result, r.reason) for r in receipt.results[:3]] == [
+        ("rejected", "malformed_strokes"), ("rejected", "malformed_strokes"), ("rejected", "signoff_incomplete")]
+    assert receipt.results[3].result in ("applied", "needs_review") and receipt.results[4].result == "applied"
+    with services.db.read() as tx:
+        stored = tx.query("SELECT job_id, strokes FROM signoffs")
+    assert [(r["job_id"], msgspec.json.decode(r["strokes"])) for r in stored] == [(jobs[1], strokes)]
+
+
+def test_a_late_signoff_on_a_reassigned_job_is_kept_whole_for_review(app_client: Any, services: Services,
+                                                                      seeded: Any, staff: Any) -> None:
+    ana = RawDevice(app_client, services, "e-ana")
+    job = first_job(ana)
+    r = app_client.post(f"/v1/jobs/{job['id']}/assign", headers=staff["dispatcher"], json={"engineer_id": "e-ben"})
+    assert r.status_code == 200
+    op = _signoff(ana, job["id"], [[5, 6, 7, 8]])
+    receipt = ana.push([op])
+    assert receipt.results[0].result == "needs_review" and receipt.results[0].reason == "job_reassigned"
+    with services.db.read() as tx:
+        row = tx.one("SELECT key, vals FROM conflicts WHERE kind = 'late_work' AND job_id = ?", (job["id"],))
+    assert row is not None and row["key"] == "SignOff"
+    body = msgspec.json.decode(msgspec.json.decode(row["vals"])[1]["value"])
+    assert body["type"] == "signoff" and body["strokes"] == [[5, 6, 7, 8]]
+    assert body["signer_name"] == "Pat Customer" and body["op_id"] == op.op_id and "device_signature" not in body

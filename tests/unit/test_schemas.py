@@ -8,9 +8,11 @@ import msgspec
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from schemas.codec import changeset_decoder, encode, receipt_decoder
+from schemas.codec import canonical_json, changeset_decoder, encode, receipt_decoder
 from schemas.export import JSON_DIR, render_schemas
+from schemas.report import ReportAnswer, ReportContent, ReportPart
 from schemas.wire import AnswerItem, ChangeSet, MovePart, OpResult, Receipt, SetField, SetStatus, SignOff
+from sync.core.signoff import report_digest
 
 
 def test_json_schema_files_are_current() -> None:
@@ -86,3 +88,65 @@ def test_random_bytes_never_crash_the_decoder_with_anything_but_a_decode_error(d
         changeset_decoder.decode(data)
     except (msgspec.DecodeError, msgspec.ValidationError):
         pass
+
+
+REPORT = ReportContent(job_id="J-1", ticket_id="T-1", engineer_id="e-1", diagnosis="Worn electrode", resolution="",
+                       notes="Caf\u00e9 \"back\" door", template_id="svc", template_version=2,
+                       answers=[ReportAnswer(key="flue_co", value=35), ReportAnswer(key="gas_tight", value=True),
+                                ReportAnswer(key="remarks", value=None, na_reason="no access", note="n")],
+                       parts=[ReportPart(op_id="o1", kind="consume", part_no="P-IGN", qty=1, serial="S/1")],
+                       photos=["ab" * 32], times={"completed": 1_700_000_100_000, "on_site": 1_700_000_000_000})
+RECORDED_REPORT_DIGEST = "f20ef8c0f37ec3c23bbe608b50340e83c7d93b60b541aa37fa3dc64f99388138"
+
+
+def test_recorded_report_digest_does_not_change() -> None:
+    """Customers signed digests of these exact bytes: a change would flag every signed job as changed."""
+    assert report_digest(REPORT) == RECORDED_REPORT_DIGEST
+
+
+report_contents = st.builds(
+    ReportContent, job_id=ids, ticket_id=ids, engineer_id=ids, diagnosis=st.text(max_size=40),
+    resolution=st.text(max_size=40), notes=st.text(max_size=40), template_id=st.none() | ids,
+    template_version=st.none() | st.integers(0, 2**31),
+    answers=st.lists(st.builds(ReportAnswer, key=ids, value=scalars, note=st.none() | st.text(max_size=20),
+                               na_reason=st.none() | st.text(max_size=20)), max_size=12),
+    parts=st.lists(st.builds(ReportPart, op_id=ids, kind=st.sampled_from(["consume"]), part_no=ids,
+                             qty=st.integers(1, 10_000), serial=st.none() | ids, returned_serial=st.none() | ids),
+                   max_size=4),
+    photos=st.lists(ids, max_size=3), times=st.dictionaries(st.sampled_from(["on_site", "completed"]),
+                                                            st.integers(0, 2**62)))
+
+
+@settings(max_examples=300, deadline=None)
+@given(report_contents)
+def test_canonical_json_is_the_sorted_json_of_the_plain_values(content: ReportContent) -> None:
+    """One-pass canonical encoding gives the bytes of sorting the content's plain (builtin) form."""
+    assert canonical_json(content) == msgspec.json.encode(msgspec.to_builtins(content), order="sorted")
+
+
+def test_the_servers_received_types_mirror_the_wire_types() -> None:
+    """``ReceivedSignOff`` / ``ReceivedChangeSet`` differ from the wire types only in how strokes decode."""
+    from schemas.wire import ReceivedChangeSet, ReceivedSignOff
+
+    for wire_type, received in ((SignOff, ReceivedSignOff), (ChangeSet, ReceivedChangeSet)):
+        assert received.__struct_fields__ == wire_type.__struct_fields__
+        assert received.__struct_defaults__ == wire_type.__struct_defaults__
+        assert received.__struct_config__.tag == wire_type.__struct_config__.tag
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.builds(ChangeSet, protocol_version=st.just(1), device_id=ids, seq=st.integers(1, 2**40),
+                 prev_hash=st.text(alphabet="0123456789abcdef", max_size=64), device_clock=st.integers(0, 2**62),
+                 ops=st.lists(ops, max_size=10)))
+def test_a_received_changeset_holds_the_same_ops_with_strokes_undecoded(cs: ChangeSet) -> None:
+    from schemas.codec import received_changeset_decoder, strokes_decoder
+
+    received = received_changeset_decoder.decode(encode(cs))
+    assert all(getattr(received, f) == getattr(cs, f) for f in ChangeSet.__struct_fields__ if f != "ops")
+    assert len(received.ops) == len(cs.ops)
+    for sent, got in zip(cs.ops, received.ops, strict=True):
+        plain = msgspec.structs.asdict(got)
+        if isinstance(sent, SignOff):
+            assert bytes(got.strokes) == encode(sent.strokes)  # type: ignore[union-attr]
+            plain["strokes"] = strokes_decoder.decode(got.strokes)  # type: ignore[union-attr]
+        assert plain == msgspec.structs.asdict(sent)

@@ -44,6 +44,8 @@ class JobState:
     ticket: Ticket
     #: item_key -> the answers row (``value`` as stored JSON text), deleted ones included
     answers: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: item_key -> the answer's value decoded, where known (a report reads every answer's value)
+    values: dict[str, Any] = field(default_factory=dict)
     #: the item keys the database held an answers row for when the job was loaded (and locked)
     stored_answers: set[str] = field(default_factory=set)
     #: movement id -> the columns a report lists
@@ -54,6 +56,11 @@ class JobState:
     times: dict[str, tuple[int, int]] = field(default_factory=dict)
     #: the sign-off row (None: not signed)
     signoff: dict[str, Any] | None = None
+
+    def value_of(self, item_key: str) -> Any:
+        """The decoded value of the answer to ``item_key`` (which must exist)."""
+        values = self.values
+        return values[item_key] if item_key in values else loads(self.answers[item_key]["value"])
 
     def live_answer_keys(self) -> list[str]:
         return [k for k, a in self.answers.items() if not a["deleted"]]
@@ -67,8 +74,8 @@ class JobState:
 
     def report_content(self) -> ReportContent:
         """The report content as the database holds it after this push's writes."""
-        answers = [{"item_key": a["item_key"], "value": loads(a["value"]), "note": a["note"],
-                    "na_reason": a["na_reason"]} for a in self.answers.values() if not a["deleted"]]
+        answers = [{"item_key": key, "value": self.value_of(key), "note": a["note"], "na_reason": a["na_reason"]}
+                   for key, a in self.answers.items() if not a["deleted"]]
         photos = [sha for sha, (kind, deleted) in self.attachments.items() if kind == "photo" and not deleted]
         return assemble_report_content(self.row, answers, self.movements.values(), photos,
                                        {k: t[1] for k, t in self.times.items()})

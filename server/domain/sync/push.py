@@ -14,32 +14,34 @@ every op is decided against that state in memory, and each table is written
 once at the end (``Tx.append`` for rows known to be new, ``Tx.upsert`` for the
 rest).  Rare writes (conflict records, attachments) go straight to the
 database.  Sign-off signatures are checked on worker threads meanwhile
-(:mod:`server.domain.sync.signoff_checks`).
+(:mod:`server.domain.sync.signoff_checks`), and sign-off pen strokes stay
+msgpack until their sign-off is stored (:class:`~schemas.wire.ReceivedSignOff`).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from operator import itemgetter
 from typing import Any, Final
 
 import msgspec
 
-from schemas.codec import encode, json_encoder
-from schemas.domain import ChecklistTemplate
+from schemas.codec import canonical_json, encode, json_encoder, strokes_decoder
+from schemas.domain import ChecklistItem, ChecklistTemplate
 from schemas.wire import (
     PROTOCOL_VERSION,
     AnswerItem,
     Attach,
     Delete,
     MovePart,
-    Op,
     OpResult,
     Receipt,
+    ReceivedOp,
+    ReceivedSignOff,
     SetField,
     SetStatus,
     Signed,
-    SignOff,
 )
 from server.context import Services, new_id
 from server.domain.parts.service import under_warranty
@@ -60,13 +62,13 @@ from server.security import DeviceAuth
 from sync.core import hlc as hlc_mod
 from sync.core.changeset import (
     ChainHead,
-    decode_changeset,
     digest,
     judge_chain,
     open_envelope,
+    receive_changeset,
     verify_signature,
 )
-from sync.core.checklist import find_item, missing_required, validate_answer
+from sync.core.checklist import missing_required, validate_answer
 from sync.core.merge import (
     ConflictDraft,
     Outcome,
@@ -105,7 +107,7 @@ EVENTS: Final = ("ticket_events", ("id", "ticket_id", "job_id", "kind", "at", "d
                                    "received_at", "source", "data"))
 
 
-def unstorable_value(op: Op) -> str | None:
+def unstorable_value(op: ReceivedOp) -> str | None:
     """Why an op cannot be stored as sent (a number beyond 64 bits, a NUL in text), or None."""
     for value in msgspec.structs.astuple(op):
         kind = type(value)
@@ -128,12 +130,20 @@ STATUS_EVENTS = {
 }
 
 
-def event_ids_of(op: Op) -> list[str]:
+def decoded_strokes(op: ReceivedSignOff) -> list[list[int]] | None:
+    """A sign-off's pen strokes (None: not lists of integers); decoded only when needed, see ReceivedSignOff."""
+    try:
+        return strokes_decoder.decode(op.strokes)
+    except msgspec.DecodeError:
+        return None
+
+
+def event_ids_of(op: ReceivedOp) -> list[str]:
     """The ids of the ticket events an op can add (each op adds an event once, however often it is sent)."""
     if isinstance(op, SetStatus):
         kinds = [STATUS_EVENTS.get(op.status, ""), "resumed", f"device_{op.status}"]
         return [f"E-{op.op_id}-{kind}" for kind in kinds if kind]
-    if isinstance(op, SignOff):
+    if isinstance(op, ReceivedSignOff):
         return [f"E-{op.op_id}-signed_off"]
     return []
 
@@ -142,7 +152,7 @@ def push(services: Services, auth: DeviceAuth, envelope: bytes) -> bytes:
     """Apply one signed change-set; return the server-signed receipt bytes."""
     signed = open_envelope(envelope)
     verify_signature(signed, auth.public_key)
-    cs = decode_changeset(signed, auth.device_id)
+    cs = receive_changeset(signed, auth.device_id)
     body_hash = digest(signed.changeset)
     checks = SignoffChecks(auth.public_key, cs.ops)
     key = services.key
@@ -191,11 +201,13 @@ class PushApplier:
         self.auth = auth
         self.offset = offset_ms
         self.now = now
+        self.hlc_shift, self.hlc_ceiling = hlc_mod.rebase_bounds(offset_ms, now)
         self.jobs: dict[str, JobState | None] = {}
         self.tickets: dict[str, Ticket] = {}
         self.event_ids: set[str] = set()
         self.movement_ids: set[str] = set()  # of the movements the change-set names that exist
-        self.templates: dict[tuple[str, int], ChecklistTemplate | None] = {}
+        self.templates: dict[tuple[str, int], tuple[ChecklistTemplate, dict[str, ChecklistItem]] | None] = {}
+        self.checklists: dict[str, tuple[ChecklistTemplate, dict[str, ChecklistItem]] | None] = {}  # by job
         self.parts: dict[str, bool | None] = {}  # part_no -> serialized (None: not in the catalog)
         #: jobs signed in this change-set whose content did not change after: job -> changed_after_signoff
         self.signed_here: dict[str, bool] = {}
@@ -210,9 +222,13 @@ class PushApplier:
         self.stock_parts: set[str] = set()
         self.van = f"van-{auth.engineer_id}"
         self.scope = engineer_scope(auth.engineer_id)
+        #: the handler of each kind of op: (job, op, its re-based HLC) -> outcome
+        self.by_kind: dict[type, Callable[[JobState, Any, int], Outcome]] = {
+            AnswerItem: self.answer, SetStatus: self.status, SetField: self.field, MovePart: self.move,
+            ReceivedSignOff: self.signoff, Attach: self.attach, Delete: self.delete}
 
     # -- state loading -------------------------------------------------
-    def preload(self, ops: list[Op]) -> None:
+    def preload(self, ops: list[ReceivedOp]) -> None:
         """Lock and load every job the change-set names and which of its movements exist: a few queries."""
         self.jobs.update(load_jobs(self.tx, {op.job_id for op in ops} - self.jobs.keys(), self.tickets,
                                    self.event_ids))
@@ -221,64 +237,68 @@ class PushApplier:
         # the events these ops may add exist already where an op was sent before (on any ticket)
         self.event_ids |= known_ids(self.tx, "ticket_events", [eid for op in ops for eid in event_ids_of(op)])
 
-    def template(self, job: JobState) -> ChecklistTemplate | None:
+    def checklist(self, job: JobState) -> tuple[ChecklistTemplate, dict[str, ChecklistItem]] | None:
+        """The job's checklist template and its items by key (None: the job has none).
+
+        Every answer op asks, so the answer is kept per job, and each template version is read once.
+        """
+        job_id = job.row["id"]
+        if job_id in self.checklists:
+            return self.checklists[job_id]
         row = job.row
-        if not row["template_id"]:
-            return None
-        k = (row["template_id"], int(row["template_version"]))
-        if k not in self.templates:
-            t = self.tx.one("SELECT * FROM templates WHERE id = ? AND version = ?", k)
-            self.templates[k] = None if t is None else msgspec.convert(
-                {"id": t["id"], "version": t["version"], "name": t["name"], "items": loads(t["items"])},
-                ChecklistTemplate)
-        return self.templates[k]
+        found = None
+        if row["template_id"]:
+            k = (row["template_id"], int(row["template_version"]))
+            if k not in self.templates:
+                t = self.tx.one("SELECT * FROM templates WHERE id = ? AND version = ?", k)
+                tpl = None if t is None else msgspec.convert(
+                    {"id": t["id"], "version": t["version"], "name": t["name"], "items": loads(t["items"])},
+                    ChecklistTemplate)
+                self.templates[k] = None if tpl is None else (tpl, {item.key: item for item in tpl.items})
+            found = self.templates[k]
+        self.checklists[job_id] = found
+        return found
 
     def corrected(self, device_ms: int) -> int:
         """Device time corrected by the measured offset, never after the server's now."""
         return min(device_ms - self.offset, self.now) if device_ms else self.now
 
     # -- dispatch ------------------------------------------------------
-    def apply(self, op: Op) -> OpResult:
+    def apply(self, op: ReceivedOp) -> OpResult:
         unstorable = unstorable_value(op)
         if unstorable is not None:
             return OpResult(op_id=op.op_id, result="rejected", reason=unstorable)
-        if op.job_id not in self.jobs:
+        try:
+            job = self.jobs[op.job_id]
+        except KeyError:
             self.preload([op])
-        job = self.jobs[op.job_id]
-        refusal = check_ownership(None if job is None else job.view, self.auth.engineer_id)
-        if refusal is not None:
-            if refusal.result == "needs_review" and job is not None:
-                cid = self.late_work_conflict(job, op)
-                return OpResult(op_id=op.op_id, result="needs_review", reason=refusal.reason, conflict_id=cid)
-            return OpResult(op_id=op.op_id, result=refusal.result, reason=refusal.reason)
-        assert job is not None
-        hlc = hlc_mod.rebase(op.hlc, self.offset, self.now)
-        if isinstance(op, AnswerItem):
-            outcome = self.answer(job, op, hlc)
-        elif isinstance(op, SetStatus):
-            outcome = self.status(job, op, hlc)
-        elif isinstance(op, SetField):
-            outcome = self.field(job, op, hlc)
-        elif isinstance(op, MovePart):
-            outcome = self.move(job, op)
-        elif isinstance(op, SignOff):
-            outcome = self.signoff(job, op)
-        elif isinstance(op, Attach):
-            outcome = self.attach(job, op)
-        else:
-            assert isinstance(op, Delete)
-            outcome = self.delete(job, op, hlc)
-        cid = self.record_conflict(op.job_id, outcome.conflict) if outcome.conflict else None
+            job = self.jobs[op.job_id]
+        if job is None or job.view.engineer_id != self.auth.engineer_id:
+            return self.refuse(job, op)
+        hlc = min(max(op.hlc - self.hlc_shift, 0), self.hlc_ceiling)  # hlc.rebase, its bounds computed once
+        outcome = self.by_kind[type(op)](job, op, hlc)
+        if outcome.conflict is None:
+            return OpResult(op_id=op.op_id, result=outcome.result, reason=outcome.reason)
+        cid = self.record_conflict(op.job_id, outcome.conflict)
         return OpResult(op_id=op.op_id, result=outcome.result, reason=outcome.reason, conflict_id=cid)
+
+    def refuse(self, job: JobState | None, op: ReceivedOp) -> OpResult:
+        """An op on a job the device's engineer does not hold (see ``check_ownership``)."""
+        refusal = check_ownership(None if job is None else job.view, self.auth.engineer_id)
+        assert refusal is not None
+        if refusal.result == "needs_review" and job is not None:
+            cid = self.late_work_conflict(job, op)
+            return OpResult(op_id=op.op_id, result="needs_review", reason=refusal.reason, conflict_id=cid)
+        return OpResult(op_id=op.op_id, result=refusal.result, reason=refusal.reason)
 
     # -- per kind ------------------------------------------------------
     def status(self, job: JobState, op: SetStatus, hlc: int) -> Outcome:
         view = job.view
         outcome = merge_status(view, op, self.auth.device_id, hlc)
         if op.status == "completed" and outcome.write:
-            tpl = self.template(job)
-            if tpl is not None:
-                missing = missing_required(tpl, job.live_answer_keys())
+            checklist = self.checklist(job)
+            if checklist is not None:
+                missing = missing_required(checklist[0], job.live_answer_keys())
                 if missing:
                     return Outcome("rejected", False, "checklist_incomplete:" + ",".join(missing[:10]))
         if outcome.write:
@@ -339,10 +359,11 @@ class PushApplier:
         return outcome
 
     def answer(self, job: JobState, op: AnswerItem, hlc: int) -> Outcome:
-        tpl = self.template(job)
-        if tpl is None:
+        checklist = self.checklist(job)
+        if checklist is None:
             return Outcome("rejected", False, "job_has_no_checklist")
-        item = find_item(tpl, op.item_key)
+        tpl, items = checklist
+        item = items.get(op.item_key)
         if item is None:
             return Outcome("rejected", False, "unknown_item")
         problem = validate_answer(item, op.value, op.na_reason)
@@ -351,7 +372,7 @@ class PushApplier:
         cur = job.answers.get(op.item_key)
         current = None
         if cur is not None and not cur["deleted"]:
-            current = Written(loads(cur["value"]), cur["hlc"], cur["device_id"], cur["at"], cur["note"],
+            current = Written(job.value_of(op.item_key), cur["hlc"], cur["device_id"], cur["at"], cur["note"],
                               cur["na_reason"])
         outcome = merge_answer(current, op, self.auth.device_id, hlc)
         if outcome.write:
@@ -364,11 +385,12 @@ class PushApplier:
     def put_answer(self, job: JobState, row: dict[str, Any], value: Any) -> None:
         """Keep an answer row as it will be stored (``value`` decoded), and tell the engineer's devices."""
         job.answers[row["item_key"]] = row
+        job.values[row["item_key"]] = value
         self.dirty_answers.add((row["job_id"], row["item_key"]))
         self.queue("answer", f"{row['job_id']}/{row['item_key']}", answer_feed_data(row, value))
         self.content_changed(job)
 
-    def move(self, job: JobState, op: MovePart) -> Outcome:
+    def move(self, job: JobState, op: MovePart, _hlc: int) -> Outcome:
         if op.kind != "consume":
             return Outcome("rejected", False, "device_may_only_consume")
         if op.qty <= 0 or op.qty > 10_000:
@@ -413,10 +435,13 @@ class PushApplier:
         job.movements[mid] = {k: m[k] for k in ("id", "kind", "part_no", "qty", "serial", "returned_serial")}
         self.queue("movement", mid, movement_feed_data(m))
 
-    def signoff(self, job: JobState, op: SignOff) -> Outcome:
+    def signoff(self, job: JobState, op: ReceivedSignOff, _hlc: int) -> Outcome:
         if not self.checks.valid(op):
             return Outcome("rejected", False, "bad_signoff_signature")
-        if not op.signer_name.strip() or len(op.signer_name) > 200 or not op.strokes:
+        strokes = decoded_strokes(op)
+        if strokes is None:
+            return Outcome("rejected", False, "malformed_strokes")
+        if not op.signer_name.strip() or len(op.signer_name) > 200 or not strokes:
             return Outcome("rejected", False, "signoff_incomplete")
         view = job.view
         outcome = merge_signoff(view)
@@ -428,18 +453,18 @@ class PushApplier:
             second = Written(op.report_digest, op.hlc, self.auth.device_id, op.signed_at, op.signer_name)
             draft = ConflictDraft("signoff", "signoff", (first, second), 0)
             return Outcome(outcome.result, False, outcome.reason, draft)
-        content = job.report_content()
+        content = canonical_json(job.report_content())  # stored as it was digested
         self.new_rows[SIGNOFFS].append((
             op.job_id, op.signer_name, op.signer_role, op.signed_at, op.report_digest,
-            json_encoder.encode(op.strokes).decode(),  # integer lists: the same text as dumps(), 10x faster
-            self.auth.device_id, op.device_signature, dumps(content), self.now, op.rating, op.comment))
+            json_encoder.encode(strokes).decode(),  # integer lists: the same text as dumps(), 10x faster
+            self.auth.device_id, op.device_signature, content.decode(), self.now, op.rating, op.comment))
         job.signoff = {"job_id": op.job_id, "signer_name": op.signer_name, "signed_at": op.signed_at,
                        "report_digest": op.report_digest, "device_id": self.auth.device_id}
         new_status = "signed_off" if view.status == "completed" else view.status
         view.status, view.signed_off = new_status, True
         self.update_job(job, signed_off=1, status=new_status)
         corrected = self.corrected(op.signed_at)
-        matches = report_digest(content) == op.report_digest
+        matches = digest(content) == op.report_digest
         self.signed_here[op.job_id] = not matches  # the job's changed_after_signoff, until its content changes
         self.add_event(job, "signed_off", corrected, op.signed_at, {"signer": op.signer_name,
                                                                     "digest_matches": matches},
@@ -454,7 +479,7 @@ class PushApplier:
             return Outcome(outcome.result, True, outcome.reason, draft)
         return outcome
 
-    def attach(self, job: JobState, op: Attach) -> Outcome:
+    def attach(self, job: JobState, op: Attach, _hlc: int) -> Outcome:
         if not SHA256_RE.match(op.sha256) or op.size < 0:
             return Outcome("rejected", False, "invalid_attachment")
         n = self.tx.execute(
@@ -476,7 +501,7 @@ class PushApplier:
             if cur["hlc"] > hlc:
                 return Outcome("merged", False, "newer_write_kept")
             self.put_answer(job, {**cur, "deleted": 1, "hlc": hlc, "device_id": self.auth.device_id},
-                            loads(cur["value"]))
+                            job.value_of(op.key))
             return Outcome("applied", True)
         n = self.tx.execute("UPDATE attachments SET deleted = 1 WHERE job_id = ? AND sha256 = ? AND deleted = 0",
                             (op.job_id, op.key))
@@ -499,11 +524,17 @@ class PushApplier:
                                      "status": "open", "values": values, "applied": draft.applied, "resolution": {}})
         return cid
 
-    def late_work_conflict(self, job: JobState, op: Op) -> str:
+    def late_work_conflict(self, job: JobState, op: ReceivedOp) -> str:
         """Work on a job that was reassigned away: keep it whole as a review item."""
-        body = msgspec.to_builtins(op)
+        if isinstance(op, ReceivedSignOff):  # its strokes are still msgpack: kept as the lists sent
+            kind = "SignOff"
+            fields = {name: getattr(op, name) for name in op.__struct_fields__ if name != "strokes"}
+            body = {"type": "signoff", **msgspec.to_builtins(fields), "strokes": decoded_strokes(op)}
+        else:
+            kind = type(op).__name__
+            body = msgspec.to_builtins(op)
         body.pop("device_signature", None)
-        draft = ConflictDraft("late_work", type(op).__name__,
+        draft = ConflictDraft("late_work", kind,
                               (Written(job.row["engineer_id"], 0, "server"),
                                Written(dumps(body), op.hlc, self.auth.device_id, op.at)), 0)
         return self.record_conflict(op.job_id, draft)

@@ -12,10 +12,11 @@ The verdicts are the same as checking each in line
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Final
 
-from schemas.wire import Op, SignOff
+from schemas.wire import Op, ReceivedOp, ReceivedSignOff, SignOff
 from sync.core.signoff import signoffs_valid
 
 #: sign-offs per batch: the merge waits at most for one batch ahead of it
@@ -26,9 +27,9 @@ CHECKERS: Final = ThreadPoolExecutor(max_workers=2, thread_name_prefix="fieldsyn
 class SignoffChecks:
     """Verdicts on the device signatures of the sign-offs among ``ops``, computed in the background."""
 
-    def __init__(self, public_key: bytes, ops: list[Op]) -> None:
+    def __init__(self, public_key: bytes, ops: Sequence[Op | ReceivedOp]) -> None:
         self.public_key = public_key
-        signoffs = [op for op in ops if isinstance(op, SignOff)]
+        signoffs = [op for op in ops if isinstance(op, SignOff | ReceivedSignOff)]
         self._batches = [signoffs[i:i + BATCH] for i in range(0, len(signoffs), BATCH)]
         self._futures: list[Future[list[bool]]] = [
             CHECKERS.submit(signoffs_valid, public_key, batch) for batch in self._batches]
@@ -36,7 +37,7 @@ class SignoffChecks:
         #: id of a sign-off op -> (its batch, its place in the batch)
         self._where = {id(op): (b, i) for b, batch in enumerate(self._batches) for i, op in enumerate(batch)}
 
-    def valid(self, op: SignOff) -> bool:
+    def valid(self, op: SignOff | ReceivedSignOff) -> bool:
         """Whether ``op`` (one of the ops given) carries a valid device signature."""
         b, i = self._where[id(op)]
         if b not in self._verdicts:
