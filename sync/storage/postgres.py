@@ -49,6 +49,36 @@ def translate(sql: str) -> str:
     return sql.replace("%", "%%").replace("?", "%s")
 
 
+@lru_cache(maxsize=256)
+def translate_binary(sql: str, binary: tuple[bool, ...]) -> str:
+    """Like :func:`translate`, with ``%b`` (binary format) for the placeholders marked in ``binary``."""
+    parts = sql.replace("%", "%%").split("?")
+    if len(parts) != len(binary) + 1:  # psycopg reports the mismatch as it would for translate()
+        return translate(sql)
+    out = [parts[0]]
+    for is_binary, part in zip(binary, parts[1:], strict=True):
+        out.append("%b" if is_binary else "%s")
+        out.append(part)
+    return "".join(out)
+
+
+def bind(sql: str, params: Params) -> tuple[str, Params | None]:
+    """The psycopg statement and parameters for ``sql`` with ``?`` placeholders.
+
+    A list parameter (an ``= ANY(?)`` of ids, an upsert's column) is sent in binary format: psycopg's
+    text format builds an array literal in Python, about 0.9 us an element against 0.2 us in binary,
+    and the server decodes it more cheaply too.  The array then has its elements' type (``str``:
+    ``text[]``, ``int``: the smallest integer type that holds them, ``bytes``: ``bytea[]``) where
+    the text format left the type for the server to infer, so compare it with a column of that
+    type or cast it.  psycopg refuses a list of mixed types in either format.
+    """
+    if not params:
+        return translate(sql), None
+    if list not in map(type, params):
+        return translate(sql), params
+    return translate_binary(sql, tuple(type(p) is list for p in params)), params
+
+
 class PostgresTx:
     """A transaction on one pooled connection."""
 
@@ -60,7 +90,7 @@ class PostgresTx:
         self.column_types = {} if column_types is None else column_types  # shared by the database's transactions
 
     def execute(self, sql: str, params: Params = ()) -> int:
-        cur = self.conn.execute(translate(sql), params or None)
+        cur = self.conn.execute(*bind(sql, params))
         return cur.rowcount
 
     def executemany(self, sql: str, rows: Sequence[Params]) -> None:
@@ -82,8 +112,10 @@ class PostgresTx:
         # one statement over arrays, one per column (unnest), instead of a statement per row
         if not rows:
             return
+        # the arrays travel in binary format: 4x less client CPU than psycopg's text array literals (a
+        # push's 500 job rows: 9 -> 2 ms), see bind()
         types = self._types(table)
-        arrays = ", ".join(f"%s::{types[c]}[]" for c in columns)
+        arrays = ", ".join(f"%b::{types[c]}[]" for c in columns)
         sql = upsert_sql(table, columns, key, f"SELECT * FROM unnest({arrays})")
         self.conn.execute(sql, [list(col) for col in zip(*rows, strict=True)])
 
@@ -97,7 +129,7 @@ class PostgresTx:
         return self.column_types[table]
 
     def query(self, sql: str, params: Params = ()) -> list[Row]:
-        cur = self.conn.execute(translate(sql), params or None)
+        cur = self.conn.execute(*bind(sql, params))
         if cur.description is None:
             return []
         cols = [d.name for d in cur.description]
@@ -106,10 +138,10 @@ class PostgresTx:
     def rows(self, sql: str, params: Params = ()) -> list[tuple[Any, ...]]:
         # Bulk reads come back in binary format: the same Python values, without parsing text (bytea
         # columns travel at half the size and need no hex decoding: the change feed's pages).
-        return self.conn.execute(translate(sql), params or None, binary=True).fetchall()
+        return self.conn.execute(*bind(sql, params), binary=True).fetchall()
 
     def one(self, sql: str, params: Params = ()) -> Row | None:
-        cur = self.conn.execute(translate(sql), params or None)
+        cur = self.conn.execute(*bind(sql, params))
         r = cur.fetchone()
         if r is None or cur.description is None:
             return None

@@ -1,14 +1,15 @@
 """The jobs one change-set touches, loaded in bulk and kept in memory while the push applies.
 
 A push reads everything it needs about its jobs up front, a few queries per
-500 jobs whatever the number of ops (the job rows locked, past assignees,
-answers, movements, attachments, ticket events, sign-offs, tickets and their
-assets), then decides every op from this state and updates it as it goes.  So
-the report content a sign-off is checked against, the checklist a completion
-is checked against and the job record sent back to devices all come from
-memory, and the push writes each table once at the end (see
-:mod:`server.domain.sync.push`).  The report content is assembled by the same
-function the tablet uses, from the same values the database would return.
+500 jobs on SQLite and for all of them on PostgreSQL, whatever the number of
+ops (the job rows locked, past assignees, answers, movements, attachments,
+ticket events, sign-offs, tickets and their assets), then decides every op
+from this state and updates it as it goes.  So the report content a sign-off
+is checked against, the checklist a completion is checked against and the job
+record sent back to devices all come from memory, and the push writes each
+table once at the end (see :mod:`server.domain.sync.push`).  The report
+content is assembled by the same function the tablet uses, from the same
+values the database would return.
 """
 
 from __future__ import annotations
@@ -81,10 +82,16 @@ class JobState:
                                        {k: t[1] for k, t in self.times.items()})
 
 
-def chunks(ids: list[str]) -> Iterator[list[str]]:
-    """``ids`` in slices of :data:`CHUNK`."""
-    for i in range(0, len(ids), CHUNK):
-        yield ids[i:i + CHUNK]
+def chunks(ids: list[str], size: int = CHUNK) -> Iterator[list[str]]:
+    """``ids`` in slices of ``size`` (:data:`CHUNK` unless told)."""
+    for i in range(0, len(ids), size):
+        yield ids[i:i + size]
+
+
+def chunk_size(tx: Tx) -> int:
+    """How many ids one look-up names: :data:`CHUNK` on SQLite (a ``?`` each, under its variable limit),
+    all of them on PostgreSQL (one array parameter: 750 movement ids are one query, not two)."""
+    return 2**62 if tx.dialect == "postgresql" else CHUNK
 
 
 def among(tx: Tx, column: str, ids: list[str]) -> tuple[str, list[Any]]:
@@ -99,7 +106,7 @@ def load_jobs(tx: Tx, job_ids: Iterable[str], tickets: dict[str, Ticket],
               event_ids: set[str]) -> dict[str, JobState | None]:
     """Lock and load ``job_ids`` (None for an unknown job); fills ``tickets`` and the known ``event_ids``."""
     out: dict[str, JobState | None] = {}
-    for chunk in chunks(sorted(set(job_ids))):
+    for chunk in chunks(sorted(set(job_ids)), chunk_size(tx)):
         where, params = among(tx, "id", chunk)
         rows = {r["id"]: dict(r) for r in tx.lock_all(f"SELECT * FROM jobs WHERE {where} ORDER BY id", params)}
         found = sorted(rows)
@@ -146,7 +153,7 @@ def load_jobs(tx: Tx, job_ids: Iterable[str], tickets: dict[str, Ticket],
 
 
 def _load_tickets(tx: Tx, ids: set[str], tickets: dict[str, Ticket]) -> None:
-    for chunk in chunks(sorted(ids)):
+    for chunk in chunks(sorted(ids), chunk_size(tx)):
         where, params = among(tx, "id", chunk)
         for r in tx.query(f"SELECT * FROM tickets WHERE {where}", params):
             tickets[r["id"]] = Ticket(dict(r))
@@ -158,7 +165,7 @@ def _load_tickets(tx: Tx, ids: set[str], tickets: dict[str, Ticket]) -> None:
 def known_ids(tx: Tx, table: str, ids: Iterable[str]) -> set[str]:
     """Which of ``ids`` already exist in ``table`` (by primary key ``id``)."""
     found: set[str] = set()
-    for chunk in chunks(sorted(set(ids))):
+    for chunk in chunks(sorted(set(ids)), chunk_size(tx)):
         where, params = among(tx, "id", chunk)
         found.update(r[0] for r in tx.rows(f"SELECT id FROM {table} WHERE {where}", params))
     return found
