@@ -18,13 +18,15 @@ A page is applied as if its changes ran one by one, in order, but with a
 statement per kind of row rather than per record:
 
 - the local rows a change reads (its job, movement, sign-off) are fetched for
-  the whole page in a few ``IN (...)`` queries (none in a table with no rows,
-  as on a new tablet) into a *view* that every write of the page keeps
-  current, so a change sees what the changes before it wrote;
+  the whole page in a few ``IN (...)`` queries into a *view* that every write
+  of the page keeps current, so a change sees what the changes before it
+  wrote; a table with no rows (as on a new tablet) is neither queried nor
+  has its ids collected: the view answers "no such row" for it;
 - rows to write are buffered per statement and written with one
   ``executemany`` each (:data:`_WRITE_ORDER`), jobs before the updates that
   flag them signed off; a sign-off on a job whose row is still buffered flags
-  that row instead;
+  that row instead; an ``INSERT`` writes :data:`ROWS_PER_INSERT` rows per
+  execution (multi-row ``VALUES``, in the same order);
 - a run of answers (a page holds them job after job) is turned into rows in
   one pass: between two other changes nothing they read can change;
 - a ``job_removed`` deletes across tables: it flushes the buffers first, runs
@@ -38,7 +40,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from itertools import groupby
+from itertools import chain, groupby, islice
 from operator import itemgetter
 from typing import Any, Final, Union
 
@@ -294,12 +296,46 @@ _WRITE_ORDER: Final = (PUT_JOB, FLAG_SIGNED, PUT_ANSWER, PUT_TEMPLATE, PUT_PART,
                        PUT_SIGNOFF, PUT_ATTACHMENT, PUT_CONFLICT)
 
 
+#: rows per multi-row ``INSERT``: one execution writes this many (a statement's execution, its reset and
+#: the hand-off of the interpreter lock around it are per row with ``executemany``: ~23% of writing 5,000
+#: answers here).  Within SQLite's historic limit of 999 parameters for the widest row (jobs, 20 columns).
+ROWS_PER_INSERT: Final = 32
+
+
+def _multi_row(sql: str, rows: int) -> str:
+    """``INSERT ... VALUES (?, ...)`` writing ``rows`` rows per execution."""
+    head, values, tuple_ = sql.partition(" VALUES ")
+    return head + values + ", ".join([tuple_] * rows)
+
+
+#: the single-row ``INSERT OR REPLACE`` statements of :data:`_WRITE_ORDER` and their multi-row form (rows
+#: are written in order, so a row replaces an earlier one with its key as one by one)
+_MULTI_ROW: Final[dict[str, str]] = {sql: _multi_row(sql, ROWS_PER_INSERT) for sql in _WRITE_ORDER
+                                     if sql.startswith("INSERT OR REPLACE ") and sql.endswith(")")}
+_MISSING: Final = object()
+
+
+def write_rows(conn: Any, sql: str, rows: list[Any]) -> None:
+    """``conn.executemany(sql, rows)``, an ``INSERT OR REPLACE`` as multi-row statements of the same rows in order."""
+    many = _MULTI_ROW.get(sql)
+    whole = len(rows) - len(rows) % ROWS_PER_INSERT
+    if many is None or not whole:
+        conn.executemany(sql, rows)
+        return
+    step = len(rows[0]) * ROWS_PER_INSERT
+    flat = list(chain.from_iterable(islice(rows, whole)))
+    conn.executemany(many, [flat[i:i + step] for i in range(0, len(flat), step)])
+    if whole < len(rows):
+        conn.executemany(sql, rows[whole:])
+
+
 @dataclass(slots=True)
 class Page:
     """One page being applied: its transaction, the local rows it reads, the rows it has yet to write.
 
     The view maps an id to the local row as the changes applied so far left it (None: no such row);
-    an id it does not hold is read from the database, which is current for it.
+    an id it does not hold is read from the database, which is current for it, unless the table held
+    no rows when the page began (``no_jobs`` and the like: nothing to read, so none is looked up).
     """
 
     tx: Tx
@@ -309,6 +345,11 @@ class Page:
     signoff_digests: dict[str, str | None] = field(default_factory=dict)  # job id -> local report_digest
     writes: dict[str, list[Any]] = field(default_factory=lambda: {sql: [] for sql in _WRITE_ORDER})
     buffered_jobs: set[str] = field(default_factory=set)  # jobs whose row is in the PUT_JOB buffer
+    # the table had no row when the view was filled and nothing has been written to it since but through
+    # the view: an id the view does not hold has no row
+    no_jobs: bool = False
+    no_movements: bool = False
+    no_signoffs: bool = False
 
     @classmethod
     def open(cls, tx: Tx, changes: list[Any] | None = None) -> Page:
@@ -322,80 +363,95 @@ class Page:
         return page
 
     def prefetch(self, changes: list[Any]) -> None:
-        """Fill the view with the local rows of every job, movement and sign-off ``changes`` refer to."""
+        """Fill the view with the local rows of every job, movement and sign-off ``changes`` refer to.
+
+        A table without rows (a new tablet's) is not looked up at all: its ids are not even collected.
+        """
+        conn = self.tx.conn
+        self.no_jobs = not _holds_rows(conn, "jobs")
+        self.no_movements = not _holds_rows(conn, "movements")
+        self.no_signoffs = not _holds_rows(conn, "signoffs")
+        want_jobs, want_movements, want_signoffs = not self.no_jobs, not self.no_movements, not self.no_signoffs
+        if not (want_jobs or want_movements or want_signoffs):
+            return
         jobs: set[str] = set()
         movements: set[str] = set()
         signoffs: set[str] = set()
         for cls, run in groupby(changes, type):
             if cls is AnswerChange:
-                jobs.update([c.data.job_id for c in run])
+                if want_jobs:
+                    jobs.update([c.data.job_id for c in run])
             elif cls is JobChange:
-                jobs.update([c.id if c.data.id is UNSET else c.data.id for c in run])
+                if want_jobs:
+                    jobs.update([c.id if c.data.id is UNSET else c.data.id for c in run])
             elif cls is MovementChange:
-                movements.update([c.id if c.data.id is UNSET else c.data.id for c in run])
+                if want_movements:
+                    movements.update([c.id if c.data.id is UNSET else c.data.id for c in run])
             elif cls is SignoffChange:
                 ids = [c.id if c.data.job_id is UNSET else c.data.job_id for c in run]
-                jobs.update(ids)
-                signoffs.update(ids)
-        conn = self.tx.conn
+                if want_jobs:
+                    jobs.update(ids)
+                if want_signoffs:
+                    signoffs.update(ids)
         if jobs:
             self.jobs.update(dict.fromkeys(jobs))
-            if _holds_rows(conn, "jobs"):
-                for chunk in _chunks(jobs):
-                    for row in self.tx.query(f"SELECT {_VIEW_COLUMNS} FROM jobs WHERE id IN ({_marks(chunk)})", chunk):
-                        self.jobs[row["id"]] = row
+            for chunk in _chunks(jobs):
+                for row in self.tx.query(f"SELECT {_VIEW_COLUMNS} FROM jobs WHERE id IN ({_marks(chunk)})", chunk):
+                    self.jobs[row["id"]] = row
         if movements:
             self.returned_serials.update(dict.fromkeys(movements))
-            if _holds_rows(conn, "movements"):
-                for chunk in _chunks(movements):
-                    self.returned_serials.update(conn.execute(
-                        f"SELECT id, returned_serial FROM movements WHERE id IN ({_marks(chunk)})", chunk))
+            for chunk in _chunks(movements):
+                self.returned_serials.update(conn.execute(
+                    f"SELECT id, returned_serial FROM movements WHERE id IN ({_marks(chunk)})", chunk))
         if signoffs:
             self.signoff_digests.update(dict.fromkeys(signoffs))
-            if _holds_rows(conn, "signoffs"):
-                for chunk in _chunks(signoffs):
-                    self.signoff_digests.update(conn.execute(
-                        f"SELECT job_id, report_digest FROM signoffs WHERE job_id IN ({_marks(chunk)})", chunk))
+            for chunk in _chunks(signoffs):
+                self.signoff_digests.update(conn.execute(
+                    f"SELECT job_id, report_digest FROM signoffs WHERE job_id IN ({_marks(chunk)})", chunk))
 
     def pending_for(self, job_id: str) -> set[str] | frozenset[str]:
         return self.pending.get(job_id, NOTHING_PENDING)
 
     def job(self, job_id: str) -> Row | None:
         """The local job row as the page left it so far."""
-        if job_id not in self.jobs:
-            self.jobs[job_id] = self.tx.one(f"SELECT {_VIEW_COLUMNS} FROM jobs WHERE id = ?", (job_id,))
-        return self.jobs[job_id]
+        row = self.jobs.get(job_id, _MISSING)
+        if row is _MISSING:
+            row = self.jobs[job_id] = None if self.no_jobs else self.tx.one(
+                f"SELECT {_VIEW_COLUMNS} FROM jobs WHERE id = ?", (job_id,))
+        return row  # type: ignore[return-value]
 
     def template_version(self, job_id: str) -> int | None:
-        job = self.jobs[job_id] if job_id in self.jobs else self.job(job_id)
+        job = self.job(job_id)
         return None if job is None else job["template_version"]
 
     def returned_serial(self, movement_id: str) -> str | None:
-        if movement_id not in self.returned_serials:
-            self.returned_serials[movement_id] = self.tx.scalar(
+        serial = self.returned_serials.get(movement_id, _MISSING)
+        if serial is _MISSING:
+            serial = self.returned_serials[movement_id] = None if self.no_movements else self.tx.scalar(
                 "SELECT returned_serial FROM movements WHERE id = ?", (movement_id,))
-        return self.returned_serials[movement_id]
+        return serial  # type: ignore[return-value]
 
     def signoff_digest(self, job_id: str) -> str | None:
         """The report digest of the local sign-off of ``job_id`` (None: not signed off here)."""
-        if job_id not in self.signoff_digests:
-            self.signoff_digests[job_id] = self.tx.scalar(
+        digest = self.signoff_digests.get(job_id, _MISSING)
+        if digest is _MISSING:
+            digest = self.signoff_digests[job_id] = None if self.no_signoffs else self.tx.scalar(
                 "SELECT report_digest FROM signoffs WHERE job_id = ?", (job_id,))
-        return self.signoff_digests[job_id]
+        return digest  # type: ignore[return-value]
 
     def write(self, sql: str, row: Any) -> None:
         """Buffer one row for one of the :data:`_WRITE_ORDER` statements."""
         self.writes[sql].append(row)
 
     def flush(self) -> None:
-        """Write every buffered row, one ``executemany`` per statement."""
+        """Write every buffered row, one ``executemany`` per statement (:func:`write_rows`)."""
         conn = self.tx.conn
         jobs = self.writes[PUT_JOB]
         if jobs:  # job rows stay dicts of the view until now: a later sign-off flags them in place
             self.writes[PUT_JOB] = list(map(_JOB_ROW, jobs))
         for sql, rows in self.writes.items():
             if rows:
-                conn.executemany(sql, rows)
+                write_rows(conn, sql, rows)
         self.writes = {sql: [] for sql in _WRITE_ORDER}
         self.buffered_jobs.clear()
 
@@ -404,6 +460,7 @@ class Page:
         self.jobs.clear()
         self.returned_serials.clear()
         self.signoff_digests.clear()
+        self.no_jobs = self.no_movements = self.no_signoffs = False
 
 
 def _holds_rows(conn: Any, table: str) -> bool:
