@@ -1,4 +1,4 @@
-"""Conformance: values that travel as arrays (an upsert's columns, ``= ANY(?)`` id lists) arrive exactly.
+"""Conformance: values sent as arrays (upsert columns, ``= ANY(?)`` id lists) or by binary COPY arrive exactly.
 
 The PostgreSQL adapter sends list parameters in binary format (see ``sync.storage.postgres.bind``), so
 these tests pin what must not change with the encoding: text that looks like array syntax or NULL,
@@ -90,3 +90,14 @@ def test_a_list_parameter_is_an_array_of_its_elements_type(pg: Database) -> None
         assert tx.rows("SELECT entity_id FROM changes WHERE xid = ANY(?) ORDER BY seq", [[2**40, 5, 7]]) == [
             ("j1",), ("j2",)]
         assert tx.rows("SELECT entity_id FROM changes WHERE data = ANY(?)", [[b"\x00"]]) == [("j1",)]
+
+
+def test_appended_binary_values_read_back_exactly_whatever_buffer_holds_them(db: Database) -> None:
+    """bytea columns in COPY go through the C dumper for bytes on PostgreSQL: any buffer, any bytes."""
+    values = [bytes(range(256)) * 40, b"", b"\x00", bytearray(b"\\x00 not hex"), memoryview(b"\xff\xfe" * 3)]
+    with db.write() as tx:
+        tx.append("changes", ("xid", "scope", "kind", "entity_id", "data"),
+                  [(i, "all", "job", f"j{i}", v) for i, v in enumerate(values)])
+    with db.read() as tx:
+        back = [bytes(d) for (d,) in tx.rows("SELECT data FROM changes ORDER BY seq")]
+    assert back == [bytes(v) for v in values]
