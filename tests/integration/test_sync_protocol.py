@@ -395,3 +395,30 @@ def test_a_late_signoff_on_a_reassigned_job_is_kept_whole_for_review(app_client:
     body = msgspec.json.decode(msgspec.json.decode(row["vals"])[1]["value"])
     assert body["type"] == "signoff" and body["strokes"] == [[5, 6, 7, 8]]
     assert body["signer_name"] == "Pat Customer" and body["op_id"] == op.op_id and "device_signature" not in body
+
+
+def test_a_pushs_state_is_freed_when_it_returns_not_at_the_next_full_collection(
+        ana: RawDevice, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No reference cycle keeps a push's loaded jobs and rows alive (the server collects old objects rarely)."""
+    import gc
+    import weakref
+
+    from server.domain.sync import push as push_module
+
+    appliers: list[weakref.ref[Any]] = []
+    original = push_module.PushApplier.__init__
+
+    def remember(self: Any, *args: Any) -> None:
+        original(self, *args)
+        appliers.append(weakref.ref(self))
+
+    monkeypatch.setattr(push_module.PushApplier, "__init__", remember)
+    job_id = first_job(ana)["id"]
+    gc.disable()
+    try:
+        receipt = ana.push([AnswerItem(**ana.stamp(), job_id=job_id, item_key="gas_tight", value=True),
+                            _signoff(ana, job_id, [[1, 2, 3, 4]])])
+        assert receipt.results[0].result == "applied"
+        assert len(appliers) == 1 and appliers[0]() is None
+    finally:
+        gc.enable()

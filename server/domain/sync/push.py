@@ -222,10 +222,6 @@ class PushApplier:
         self.stock_parts: set[str] = set()
         self.van = f"van-{auth.engineer_id}"
         self.scope = engineer_scope(auth.engineer_id)
-        #: the handler of each kind of op: (job, op, its re-based HLC) -> outcome
-        self.by_kind: dict[type, Callable[[JobState, Any, int], Outcome]] = {
-            AnswerItem: self.answer, SetStatus: self.status, SetField: self.field, MovePart: self.move,
-            ReceivedSignOff: self.signoff, Attach: self.attach, Delete: self.delete}
 
     # -- state loading -------------------------------------------------
     def preload(self, ops: list[ReceivedOp]) -> None:
@@ -276,7 +272,7 @@ class PushApplier:
         if job is None or job.view.engineer_id != self.auth.engineer_id:
             return self.refuse(job, op)
         hlc = min(max(op.hlc - self.hlc_shift, 0), self.hlc_ceiling)  # hlc.rebase, its bounds computed once
-        outcome = self.by_kind[type(op)](job, op, hlc)
+        outcome = BY_KIND[type(op)](self, job, op, hlc)
         if outcome.conflict is None:
             return OpResult(op_id=op.op_id, result=outcome.result, reason=outcome.reason)
         cid = self.record_conflict(op.job_id, outcome.conflict)
@@ -593,3 +589,12 @@ class PushApplier:
         emit_many(tx, [(s, k, e, d) for (s, k, e), d in (changes | self.out).items()])
         for part_no in sorted(self.stock_parts):
             emit_stock(tx, {self.van}, part_no)
+
+
+#: the handler of each kind of op: (applier, job, op, its re-based HLC) -> outcome.  Plain functions, not
+#: bound methods kept on the applier: those would make a reference cycle that keeps a push's whole state
+#: alive until the next full garbage collection (server peak memory went up by a tenth that way)
+BY_KIND: Final[dict[type, Callable[[PushApplier, JobState, Any, int], Outcome]]] = {
+    AnswerItem: PushApplier.answer, SetStatus: PushApplier.status, SetField: PushApplier.field,
+    MovePart: PushApplier.move, ReceivedSignOff: PushApplier.signoff, Attach: PushApplier.attach,
+    Delete: PushApplier.delete}
