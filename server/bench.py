@@ -196,7 +196,11 @@ class ServerProcess:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = workdir / f"server-{self.port}.log"
-        env = {**os.environ, "FIELDSYNC_SCHEDULER": "0", "FIELDSYNC_DB": db_url}
+        # the server runs the same code as this process (an exported older tree run as `python -m
+        # server.cli bench` would otherwise start the installed tree's server: its cwd is the workdir)
+        code_root = str(Path(__file__).resolve().parents[1])
+        path = os.pathsep.join(p for p in (code_root, os.environ.get("PYTHONPATH", "")) if p)
+        env = {**os.environ, "FIELDSYNC_SCHEDULER": "0", "FIELDSYNC_DB": db_url, "PYTHONPATH": path}
         self._log = self.log_path.open("wb")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "server.cli", "serve", "--db", db_url, "--port", str(self.port),
