@@ -40,7 +40,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from itertools import chain, groupby, islice
+from itertools import groupby
 from operator import itemgetter
 from typing import Any, Final, Union
 
@@ -50,6 +50,7 @@ from msgspec import UNSET, UnsetType
 from client_sdk.lifecycle import apply_asset, apply_kb
 from client_sdk.store import Row, Tx
 from schemas.wire import Change
+from sync.storage import sqlite_rows
 
 JOB_FIELDS: Final = ("notes", "diagnosis", "resolution", "remote", "rating", "customer_comment")
 #: every column a pulled job writes, in statement order
@@ -296,37 +297,23 @@ _WRITE_ORDER: Final = (PUT_JOB, FLAG_SIGNED, PUT_ANSWER, PUT_TEMPLATE, PUT_PART,
                        PUT_SIGNOFF, PUT_ATTACHMENT, PUT_CONFLICT)
 
 
-#: rows per multi-row ``INSERT``: one execution writes this many (a statement's execution, its reset and
+#: rows per multi-row ``INSERT`` (:mod:`sync.storage.sqlite_rows`): a statement's execution, its reset and
 #: the hand-off of the interpreter lock around it are per row with ``executemany``: ~23% of writing 5,000
-#: answers here).  Within SQLite's historic limit of 999 parameters for the widest row (jobs, 20 columns).
-ROWS_PER_INSERT: Final = 32
+#: answers here
+ROWS_PER_INSERT: Final = sqlite_rows.ROWS_PER_INSERT
 
-
-def _multi_row(sql: str, rows: int) -> str:
-    """``INSERT ... VALUES (?, ...)`` writing ``rows`` rows per execution."""
-    head, values, tuple_ = sql.partition(" VALUES ")
-    return head + values + ", ".join([tuple_] * rows)
-
-
-#: the single-row ``INSERT OR REPLACE`` statements of :data:`_WRITE_ORDER` and their multi-row form (rows
-#: are written in order, so a row replaces an earlier one with its key as one by one)
-_MULTI_ROW: Final[dict[str, str]] = {sql: _multi_row(sql, ROWS_PER_INSERT) for sql in _WRITE_ORDER
-                                     if sql.startswith("INSERT OR REPLACE ") and sql.endswith(")")}
+#: the statements of :data:`_WRITE_ORDER` written as multi-row statements: the single-row ``INSERT OR
+#: REPLACE`` ones (rows are written in order, so a row replaces an earlier one with its key as one by one)
+_MULTI_ROW: Final = frozenset(sql for sql in _WRITE_ORDER if sql.startswith("INSERT OR REPLACE ") and sql.endswith(")"))
 _MISSING: Final = object()
 
 
 def write_rows(conn: Any, sql: str, rows: list[Any]) -> None:
     """``conn.executemany(sql, rows)``, an ``INSERT OR REPLACE`` as multi-row statements of the same rows in order."""
-    many = _MULTI_ROW.get(sql)
-    whole = len(rows) - len(rows) % ROWS_PER_INSERT
-    if many is None or not whole:
+    if sql in _MULTI_ROW:
+        sqlite_rows.write_rows(conn, sql, rows, ROWS_PER_INSERT)
+    else:
         conn.executemany(sql, rows)
-        return
-    step = len(rows[0]) * ROWS_PER_INSERT
-    flat = list(chain.from_iterable(islice(rows, whole)))
-    conn.executemany(many, [flat[i:i + step] for i in range(0, len(flat), step)])
-    if whole < len(rows):
-        conn.executemany(sql, rows[whole:])
 
 
 @dataclass(slots=True)

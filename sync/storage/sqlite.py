@@ -4,7 +4,8 @@ Every write goes through one connection guarded by a lock and opened with
 ``BEGIN IMMEDIATE`` (the datasette habit), so commits are serial and the
 change feed's autoincrement order is commit order.  Reads use a small pool of
 connections beside the writer (bounded, so memory does not grow with the
-number of threads that ever read).  The WAL is copied back into the database
+number of threads that ever read).  Bulk writes (``append``, ``upsert``) go in
+as multi-row statements (:mod:`sync.storage.sqlite_rows`).  The WAL is copied back into the database
 (checkpointed) by a background thread, not by whichever commit crosses the
 threshold: a push that did was paying about a third more for its commit.
 """
@@ -24,6 +25,7 @@ from typing import Any, Final
 from sync.storage.base import Dialect, Params, Row, StorageError, upsert_sql
 from sync.storage.schema import migrate
 from sync.storage.sqlite_params import install as install_param_adapters
+from sync.storage.sqlite_rows import write_rows
 
 install_param_adapters()
 
@@ -45,11 +47,11 @@ class SqliteTx:
     def append(self, table: str, columns: Sequence[str], rows: Sequence[Params]) -> None:
         if rows:
             marks = ", ".join("?" * len(columns))
-            self.conn.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", rows)
+            write_rows(self.conn, f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", rows)
 
     def upsert(self, table: str, columns: Sequence[str], key: Sequence[str], rows: Sequence[Params]) -> None:
         if rows:
-            self.conn.executemany(upsert_sql(table, columns, key), rows)
+            write_rows(self.conn, upsert_sql(table, columns, key), rows)
 
     def query(self, sql: str, params: Params = ()) -> list[Row]:
         cur = self.conn.execute(sql, params)

@@ -23,8 +23,7 @@ from tests.unit.test_sdk_pull_apply import _dump, _two_stores, changes, pending_
 @contextmanager
 def _rows_per_insert(n: int) -> Iterator[None]:
     """Multi-row statements of ``n`` rows (the page sizes a property test draws are far below the real count)."""
-    multi = {sql: apply._multi_row(sql, n) for sql in apply._MULTI_ROW}
-    with mock.patch.object(apply, "ROWS_PER_INSERT", n), mock.patch.dict(apply._MULTI_ROW, multi):
+    with mock.patch.object(apply, "ROWS_PER_INSERT", n):
         yield
 
 

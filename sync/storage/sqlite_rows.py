@@ -1,0 +1,52 @@
+"""Many rows into SQLite as multi-row ``INSERT`` statements: the same rows, in the same order.
+
+``executemany`` runs its statement once per row, and each run has a cost beside the row itself: the
+statement is reset and re-bound, Python's ``sqlite3`` hands the interpreter lock over around it, and
+an ``AUTOINCREMENT`` table updates its counter in ``sqlite_sequence``.  A statement with its
+``VALUES`` tuple repeated :data:`ROWS_PER_INSERT` times pays that once per that many rows.  On the
+server, the change feed of a 7,500-op push went in twice as fast (31 to 16 ms of CPU per 7,514 rows,
+median of 15) and answers and parts movements about a fifth faster; on the tablet, a pulled page's
+answers about a fifth faster.
+
+SQLite inserts a multi-row ``VALUES`` one row after the other, as ``executemany`` does, so a row
+meets the rows before it exactly as it would have: ``INSERT OR REPLACE`` and ``ON CONFLICT``
+clauses resolve against them in order, and rowids are given in the same order.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from functools import lru_cache
+from itertools import chain, islice
+from typing import Any, Final
+
+#: rows per multi-row statement (more saves little: 64 was within a few per cent of 32)
+ROWS_PER_INSERT: Final = 32
+#: SQLite's historic limit of parameters per statement (newer builds allow 32,766)
+MAX_PARAMETERS: Final = 999
+
+
+@lru_cache(maxsize=512)
+def multi_row(sql: str, rows: int) -> str:
+    """``INSERT ... VALUES (?, ...) [ON CONFLICT ...]`` with its one ``VALUES`` tuple repeated ``rows`` times."""
+    head, sep, rest = sql.partition(" VALUES (")
+    marks, close, tail = rest.partition(")")
+    if not sep or not close or "(" in marks:
+        raise ValueError(f"not an INSERT with one VALUES tuple: {sql[:80]}")
+    return f"{head} VALUES " + ", ".join([f"({marks})"] * rows) + tail
+
+
+def write_rows(conn: sqlite3.Connection, sql: str, rows: Sequence[Sequence[Any]],
+               per_statement: int = ROWS_PER_INSERT) -> None:
+    """``conn.executemany(sql, rows)`` for an ``INSERT ... VALUES (?, ...)``, as multi-row statements."""
+    if not rows:
+        return
+    per = min(per_statement, MAX_PARAMETERS // max(len(rows[0]), 1))
+    whole = len(rows) - len(rows) % per if per > 1 else 0
+    if whole:
+        step = len(rows[0]) * per
+        flat = list(chain.from_iterable(islice(rows, whole)))
+        conn.executemany(multi_row(sql, per), [flat[i:i + step] for i in range(0, len(flat), step)])
+    if whole < len(rows):
+        conn.executemany(sql, rows[whole:])
