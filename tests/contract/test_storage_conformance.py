@@ -216,6 +216,46 @@ def test_appended_rows_read_back_exactly_and_a_duplicate_fails_the_whole_transac
         assert tx.rows("SELECT id FROM customers WHERE id = ?", ("c-new",)) == []
 
 
+def test_appends_are_in_place_for_the_next_statement_in_the_order_made(db: Database) -> None:
+    # the transaction's next statement sees every row appended before it, in the order appended
+    feed = ("xid", "scope", "kind", "entity_id", "data")
+    with db.write() as tx:
+        for batch in range(3):
+            tx.append("changes", feed, [(0, "all", "job", f"{batch}-{i}", b"") for i in range(200)])
+            tx.append("customers", ("id", "name"), [(f"c{batch}", f"Batch {batch}")])
+        for i in range(40):
+            tx.append("changes", feed, [(0, "all", "job", f"small-{i}", b"")])
+        counted = tx.rows("SELECT COUNT(*) FROM changes")
+        tx.execute("UPDATE customers SET phone = ? WHERE id = ?", ("+1", "c2"))
+    assert counted == [(640,)]
+    with db.read() as tx:
+        entities = [e for (e,) in tx.rows("SELECT entity_id FROM changes ORDER BY seq")]
+        phones = tx.rows("SELECT id, phone FROM customers ORDER BY id")
+    assert entities == [f"{b}-{i}" for b in range(3) for i in range(200)] + [f"small-{i}" for i in range(40)]
+    assert phones == [("c0", ""), ("c1", ""), ("c2", "+1")]
+
+
+def test_a_failed_append_leaves_nothing_of_its_transaction(db: Database) -> None:
+    with db.write() as tx:
+        tx.execute("INSERT INTO customers (id, name) VALUES (?, ?)", ("c1", "One"))
+    # the duplicate is the transaction's last statement: it fails, and nothing of the transaction stays
+    with pytest.raises(Exception), db.write() as tx:  # noqa: B017 - each driver raises its own error
+        tx.execute("UPDATE customers SET name = ? WHERE id = ?", ("Changed", "c1"))
+        tx.append("changes", ("xid", "scope", "kind", "entity_id", "data"), [(0, "all", "job", "j", b"")])
+        tx.append("customers", ("id", "name"), [("c2", "Two"), ("c1", "Again")])
+    # an error in the caller after a large append: the caller's error is the one raised
+    with pytest.raises(RuntimeError, match="caller"), db.write() as tx:
+        tx.append("customers", ("id", "name"), [(f"n{i}", "N") for i in range(500)])
+        raise RuntimeError("caller")
+    with db.read() as tx:
+        assert tx.rows("SELECT id, name FROM customers") == [("c1", "One")]
+        assert tx.rows("SELECT COUNT(*) FROM changes") == [(0,)]
+    with db.write() as tx:  # the connection is fit for the next transaction
+        tx.append("customers", ("id", "name"), [("c3", "Three")])
+    with db.read() as tx:
+        assert tx.rows("SELECT id FROM customers ORDER BY id") == [("c1",), ("c3",)]
+
+
 def test_upsert_inserts_new_rows_and_overwrites_existing_ones_whole(db: Database) -> None:
     cols = ("job_id", "item_key", "value", "note", "na_reason", "hlc", "device_id", "at", "template_version",
             "deleted")
