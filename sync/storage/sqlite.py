@@ -5,9 +5,10 @@ Every write goes through one connection guarded by a lock and opened with
 change feed's autoincrement order is commit order.  Reads use a small pool of
 connections beside the writer (bounded, so memory does not grow with the
 number of threads that ever read).  Bulk writes (``append``, ``upsert``) go in
-as multi-row statements (:mod:`sync.storage.sqlite_rows`).  The WAL is copied back into the database
-(checkpointed) by a background thread, not by whichever commit crosses the
-threshold: a push that did was paying about a third more for its commit.
+as multi-row statements (:mod:`sync.storage.sqlite_rows`).  The WAL is copied
+back into the database (checkpointed) by a background thread, not by whichever
+commit crosses the threshold: a push that did was paying about a third more
+for its commit.
 """
 
 from __future__ import annotations
