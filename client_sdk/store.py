@@ -5,8 +5,9 @@ survives a power cut.  Every SDK write is one ``BEGIN IMMEDIATE`` transaction
 (:meth:`LocalStore.stage`, or :meth:`LocalStore.write` for the pull path and
 enrollment): the local row and its outbox op commit together or not at all.
 Inside :meth:`LocalStore.batch` the writes share one transaction and their
-rows are queued in memory (:class:`WriteTx`) and written with one
-``executemany`` per statement when something reads or the batch ends.  The
+rows are queued in memory (:class:`WriteTx`) and written per statement when
+something reads or the batch ends: inserts as multi-row statements, the rest
+with one ``executemany``.  The
 schema is a versioned list of migrations applied with ``sqlite_utils``'
 ``Migrations`` helper (recorded in ``_sqlite_migrations``).
 
@@ -39,6 +40,7 @@ from sqlite_utils.migrations import Migrations
 
 from client_sdk.lifecycle_schema import LIFECYCLE_V2
 from sync.storage.sqlite_params import install as install_param_adapters
+from sync.storage.sqlite_rows import is_multi_row_insert, write_flat
 
 Row = dict[str, Any]
 Params = Sequence[Any]
@@ -244,7 +246,7 @@ class WriteTx(_Reader):
     """One SDK write in progress (:meth:`LocalStore.stage`): reads, a memo, and deferred row writes.
 
     - :meth:`defer` queues a statement instead of running it.  Queued
-      statements run with one ``executemany`` per SQL text when the store
+      statements run per SQL text (:meth:`LocalStore.flush`) when the store
       flushes: when the write ends outside a batch; inside a batch before any
       read through ``LocalStore.read`` or this class, before a direct write
       (``LocalStore.write``), and before COMMIT.  Statements of different SQL
@@ -439,22 +441,31 @@ class LocalStore:
         Outside a batch it is one ``BEGIN IMMEDIATE`` transaction, flushed and
         committed on normal exit.  Inside :meth:`batch` nothing reaches SQLite
         yet: a failed write takes back the rows it queued (the batch goes on),
-        and the queued rows of successful writes are written with
-        ``executemany`` when the batch needs them or ends.
+        and the queued rows of successful writes are written in bulk
+        (:meth:`flush`) when the batch needs them or ends.
         """
         return self._stage
 
     def flush(self) -> None:
-        """Run the queued statements: one ``executemany`` per SQL text."""
+        """Run the queued statements, per SQL text in first-queued order.
+
+        An ``INSERT`` goes in as multi-row statements (:mod:`sync.storage.sqlite_rows`: 32 rows a
+        statement, in order), anything else with one ``executemany``.
+        """
         if self._journal:
             raise RuntimeError("a staged write read after queueing rows: read first, defer last")
-        executemany = self.conn.executemany
+        conn = self.conn
+        executemany = conn.executemany
         rows, keyed = self._rows, self._keyed
         while rows or keyed:  # in first-queued order of SQL text
             if rows:
                 sql = next(iter(rows))
-                values = iter(rows.pop(sql))
-                executemany(sql, zip(*[values] * self._widths[sql], strict=True))
+                values = rows.pop(sql)
+                if is_multi_row_insert(sql):
+                    write_flat(conn, sql, values, self._widths[sql])
+                else:
+                    flat = iter(values)
+                    executemany(sql, zip(*[flat] * self._widths[sql], strict=True))
             else:
                 sql = next(iter(keyed))
                 executemany(sql, keyed.pop(sql).values())

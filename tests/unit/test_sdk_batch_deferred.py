@@ -1,4 +1,6 @@
-"""``FieldClient.batch()`` queues row writes and writes them with ``executemany``: the SDK must not notice.
+"""``FieldClient.batch()`` queues row writes and writes them in bulk: the SDK must not notice.
+
+Inserts go in as multi-row statements (:mod:`sync.storage.sqlite_rows`), updates with ``executemany``.
 
 Reads inside a batch see the batch's writes, a refused or failed write takes
 back only its own rows, a direct write (the pull path) drops what the batch
@@ -87,6 +89,30 @@ def test_a_batch_leaves_the_same_rows_as_single_writes(tmp_path: Path) -> None:
     single.close()
     batched.close()
     assert snapshot(tmp_path / "batched.db") == snapshot(tmp_path / "single.db")
+
+
+def test_a_big_batch_goes_in_as_multi_row_inserts_and_leaves_the_same_rows(tmp_path: Path) -> None:
+    """Past 32 rows a statement, the outbox, answers and movements are written 32 rows at a time, in order."""
+    def many(client: FieldClient) -> None:
+        for i in range(40):  # the same answer rewritten: the last write must win, as one by one
+            client.answer("job-1", "pressure", 1.0 + i / 100, note=f"reading {i}")
+            client.answer("job-2", "gas_tight", i % 2 == 0)
+            client.use_part("job-1", "P-100", qty=1 + i % 3)
+        day(client, "job-2")
+
+    single, batched = open_client(tmp_path / "single.db"), open_client(tmp_path / "batched.db")
+    many(single)
+    statements: list[str] = []
+    batched._store.conn.set_trace_callback(statements.append)
+    with batched.batch():
+        many(batched)
+    batched._store.conn.set_trace_callback(None)
+    single.close()
+    batched.close()
+    assert snapshot(tmp_path / "batched.db") == snapshot(tmp_path / "single.db")
+    outbox_inserts = [s for s in statements if s.startswith("INSERT INTO outbox ")]
+    # 132 ops: 4 statements of 32 rows, then 4 rows one by one
+    assert [s.count("), (") + 1 for s in outbox_inserts] == [32] * 4 + [1] * 4
 
 
 def test_reads_inside_a_batch_see_its_writes(client: FieldClient) -> None:

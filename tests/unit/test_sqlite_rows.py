@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from sync.storage import open_database
 from sync.storage.base import upsert_sql
-from sync.storage.sqlite_rows import multi_row, write_rows
+from sync.storage.sqlite_rows import is_multi_row_insert, multi_row, write_flat, write_rows
 
 FEED = "CREATE TABLE feed (seq INTEGER PRIMARY KEY AUTOINCREMENT, scope TEXT NOT NULL, data BLOB)"
 KV = "CREATE TABLE kv (k TEXT NOT NULL, j INTEGER NOT NULL, v TEXT, n INTEGER, PRIMARY KEY (k, j)) WITHOUT ROWID"
@@ -47,6 +47,31 @@ def test_rows_with_repeated_keys_end_as_executemany_leaves_them(rows: list[tuple
     plain.executemany(sql, rows)
     assert bulk.execute("SELECT * FROM kv ORDER BY k, j").fetchall() == \
         plain.execute("SELECT * FROM kv ORDER BY k, j").fetchall()
+
+
+@settings(max_examples=100, deadline=None)
+@given(rows=rows_of_kv, per=st.integers(2, 40))
+def test_flat_values_go_in_as_the_rows_they_make(rows: list[tuple[Any, ...]], per: int) -> None:
+    bulk, plain = _conn(), _conn()
+    write_flat(bulk, KV_REPLACE, [v for row in rows for v in row], 4, per)
+    plain.executemany(KV_REPLACE, rows)
+    assert bulk.execute("SELECT * FROM kv ORDER BY k, j").fetchall() == \
+        plain.execute("SELECT * FROM kv ORDER BY k, j").fetchall()
+
+
+def test_flat_values_that_do_not_make_whole_rows_are_refused_before_any_write() -> None:
+    conn = _conn()
+    with pytest.raises(ValueError, match="do not make rows of 4"):
+        write_flat(conn, KV_REPLACE, ["a", 1, "v", 2, "b"], 4)
+    assert conn.execute("SELECT COUNT(*) FROM kv").fetchone() == (0,)
+
+
+def test_only_an_insert_with_one_values_tuple_is_written_as_multi_row() -> None:
+    assert is_multi_row_insert(KV_REPLACE) and is_multi_row_insert(KV_UPSERT)
+    assert is_multi_row_insert("INSERT INTO movements (id, kind) VALUES (?, 'consume')")
+    assert not is_multi_row_insert("UPDATE jobs SET status = ? WHERE id = ?")
+    assert not is_multi_row_insert("UPDATE device SET hlc_last = ? WHERE id IN (SELECT id FROM t WHERE v IN (?))")
+    assert not is_multi_row_insert("INSERT INTO t (a) SELECT a FROM u WHERE b = ?")
 
 
 def test_an_autoincrement_table_gets_the_same_sequence_numbers_in_the_same_order() -> None:
