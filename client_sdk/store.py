@@ -40,7 +40,7 @@ from sqlite_utils.migrations import Migrations
 
 from client_sdk.lifecycle_schema import LIFECYCLE_V2
 from sync.storage.sqlite_params import install as install_param_adapters
-from sync.storage.sqlite_rows import is_multi_row_insert, write_flat
+from sync.storage.sqlite_rows import ROWS_PER_INSERT, is_multi_row_insert, write_flat
 
 Row = dict[str, Any]
 Params = Sequence[Any]
@@ -460,12 +460,12 @@ class LocalStore:
         while rows or keyed:  # in first-queued order of SQL text
             if rows:
                 sql = next(iter(rows))
-                values = rows.pop(sql)
-                if is_multi_row_insert(sql):
-                    write_flat(conn, sql, values, self._widths[sql])
-                else:
+                values, width = rows.pop(sql), self._widths[sql]
+                if len(values) >= width * ROWS_PER_INSERT and is_multi_row_insert(sql):
+                    write_flat(conn, sql, values, width)
+                else:  # a single write's few rows: as before, without the multi-row bookkeeping
                     flat = iter(values)
-                    executemany(sql, zip(*[flat] * self._widths[sql], strict=True))
+                    executemany(sql, zip(*[flat] * width, strict=True))
             else:
                 sql = next(iter(keyed))
                 executemany(sql, keyed.pop(sql).values())
