@@ -1,0 +1,117 @@
+// The tablet's local store in IndexedDB: its object stores, their migrations, and honest transactions.
+//
+// Every write the engineer makes is ONE readwrite transaction that changes the local record and appends
+// its op to the outbox, committed with durability "strict" (flushed to disk before it counts as done), so
+// a closed tab, a reload or a killed browser never loses an acknowledged write. Nothing but IndexedDB
+// requests is awaited inside a transaction: IndexedDB commits a transaction as soon as it has no pending
+// request, so signatures and hashes are computed before it opens.
+
+import { openDB } from "../vendor/idb/index.js";
+
+export const DB_VERSION = 1;
+
+/** @typedef {import("../vendor/idb/index.js").IDBPDatabase<unknown>} Database */
+/** @typedef {import("../vendor/idb/index.js").IDBPTransaction<unknown, string[], "readwrite">} Tx */
+
+/**
+ * Object stores and their keys. `outbox` is in write order (auto-increment `seq`); an op is unsealed
+ * while its `sealed_seq` is absent (the `sealed` index leaves such records out).
+ */
+export const STORES = {
+  meta: { keyPath: "key" },
+  jobs: { keyPath: "id" },
+  answers: { keyPath: ["job_id", "item_key"], indexes: { job: "job_id" } },
+  templates: { keyPath: ["id", "version"] },
+  parts: { keyPath: "part_no" },
+  stock: { keyPath: ["location", "part_no"] },
+  movements: { keyPath: "id", indexes: { job: "job_id" } },
+  attachments: { keyPath: ["job_id", "sha256"], indexes: { job: "job_id" } },
+  blobs: { keyPath: "sha256" },
+  signoffs: { keyPath: "job_id" },
+  conflicts: { keyPath: "id", indexes: { job: "job_id" } },
+  outbox: { keyPath: "seq", autoIncrement: true, indexes: { job: "job_id", sealed: "sealed_seq", op: "op_id" } },
+  sealed: { keyPath: "seq" },
+  op_results: { keyPath: "op_id", indexes: { job: "job_id", result: "result" } },
+};
+
+/** @typedef {keyof typeof STORES} StoreName */
+export const ALL_STORES = /** @type {StoreName[]} */ (Object.keys(STORES));
+
+/** The local database: open it once per app. */
+export class LocalStore {
+  /** @param {Database} db */
+  constructor(db) {
+    this.db = db;
+  }
+
+  /** @param {string} name */
+  static async open(name) {
+    const db = await openDB(name, DB_VERSION, {
+      upgrade(database, oldVersion) {
+        if (oldVersion < 1) {
+          for (const [store, spec] of Object.entries(STORES)) {
+            const os = database.createObjectStore(store, {
+              keyPath: /** @type {string | string[]} */ (spec.keyPath),
+              autoIncrement: "autoIncrement" in spec ? spec.autoIncrement : false,
+            });
+            for (const [index, keyPath] of Object.entries("indexes" in spec ? spec.indexes : {})) {
+              os.createIndex(index, keyPath);
+            }
+          }
+        }
+      },
+      blocking() {
+        // a newer version of the app opened the database in another tab: let it upgrade
+        db.close();
+      },
+    });
+    return new LocalStore(db);
+  }
+
+  close() {
+    this.db.close();
+  }
+
+  /**
+   * Run `fn` in one readonly transaction over `stores`.
+   * @template T @param {StoreName[]} stores @param {(tx: Tx) => Promise<T>} fn @returns {Promise<T>}
+   */
+  async read(stores, fn) {
+    const tx = /** @type {Tx} */ (/** @type {unknown} */ (this.db.transaction(stores, "readonly")));
+    const result = await fn(tx);
+    await tx.done;
+    return result;
+  }
+
+  /**
+   * Run `fn` in one readwrite transaction over `stores`, committed durably; when `fn` throws, nothing it
+   * wrote stays and the error is passed on.
+   * @template T @param {StoreName[]} stores @param {(tx: Tx) => Promise<T>} fn @returns {Promise<T>}
+   */
+  async write(stores, fn) {
+    const tx = /** @type {Tx} */ (/** @type {unknown} */ (
+      this.db.transaction(stores, "readwrite", { durability: "strict" })));
+    let result;
+    try {
+      result = await fn(tx);
+    } catch (err) {
+      try {
+        tx.abort();
+      } catch {
+        // already finished: it failed on its own
+      }
+      await tx.done.catch(() => undefined);
+      throw err;
+    }
+    await tx.done;
+    return result;
+  }
+}
+
+/**
+ * All records of `store` whose index `index` equals `key`.
+ * @param {Tx} tx @param {StoreName} store @param {string} index @param {IDBValidKey} key @returns {Promise<any[]>}
+ */
+export function byIndex(tx, store, index, key) {
+  return tx.objectStore(store).index(index).getAll(key);
+}

@@ -1,0 +1,324 @@
+// The sync loop: session, push the outbox, upload blobs, pull pages. Every state change is one transaction.
+//
+// 1. session: sign the server's nonce with the device key (no clock needed).
+// 2. push: re-send a sealed but unacknowledged change-set's exact bytes, else seal the oldest outbox ops
+//    into the next change-set and store envelope + new chain head + op ids in one transaction *before*
+//    sending. A verified receipt records every op's result (rejected and needs-review ones stay listed with
+//    their reason), drops those ops from the outbox and clears the sealed record, in one transaction.
+// 3. blobs: upload attachment bytes in chunks, resuming from what the server already holds.
+// 4. pull: fetch pages after the stored cursor; each page is applied together with its new cursor.
+// Being offline is the normal case: it ends the run with `offline: true` and leaves everything in place.
+
+import { equalBytes } from "./bytes.js";
+import { seal } from "./changeset.js";
+import { applyPage, PAGE_STORES } from "./apply.js";
+import { sign, verify } from "./keys.js";
+import { BadResponse, Offline, ProtocolError, TransportError } from "./transport.js";
+import { SHAPES, decodeChecked, decodeOp } from "./wire.js";
+
+export const MAX_OPS_PER_PUSH = 2000;
+export const BLOB_CHUNK = 256 * 1024;
+export const PULL_LIMIT = 1000;
+
+/**
+ * @typedef {object} SyncReport
+ * @property {number} pushed_ops
+ * @property {number} applied
+ * @property {number} merged
+ * @property {number} rejected
+ * @property {number} needs_review
+ * @property {number} pulled_changes
+ * @property {number} uploaded_blobs
+ * @property {boolean} offline
+ * @property {string[]} errors      "code: detail"
+ * @property {number | null} clock_offset_ms
+ */
+
+/** @returns {SyncReport} */
+export function emptyReport() {
+  return {
+    pushed_ops: 0, applied: 0, merged: 0, rejected: 0, needs_review: 0, pulled_changes: 0, uploaded_blobs: 0,
+    offline: false, errors: [], clock_offset_ms: null,
+  };
+}
+
+/** A server signature that does not verify with the key this tablet enrolled with. */
+export class ServerSignatureInvalid extends Error {}
+
+/** @typedef {(phase: string, done: number, total: number) => void} Progress */
+
+/** One device's sync run over a transport. */
+export class SyncLoop {
+  /**
+   * @param {import("./store.js").LocalStore} store
+   * @param {import("./transport.js").HttpTransport} transport
+   * @param {Record<string, any>} device  the device record
+   * @param {() => number} clock
+   */
+  constructor(store, transport, device, clock) {
+    this.store = store;
+    this.transport = transport;
+    this.device = device;
+    this.clock = clock;
+  }
+
+  /** @param {Progress} [progress] @returns {Promise<SyncReport>} */
+  async run(progress = () => undefined) {
+    const report = emptyReport();
+    try {
+      if (this.transport.token === null) await this.openSession(report);
+      await this.push(report, progress);
+      await this.uploadBlobs(report, progress);
+      await this.pull(report, progress);
+    } catch (err) {
+      if (err instanceof Offline) report.offline = true;
+      else if (err instanceof ProtocolError) report.errors.push(`${err.code}: ${err.detail}`);
+      else if (err instanceof ServerSignatureInvalid) report.errors.push(`bad_server_signature: ${err.message}`);
+      else if (err instanceof TransportError) report.errors.push(`transport_error: ${err.message}`);
+      else throw err;
+    }
+    return report;
+  }
+
+  // -- session ---------------------------------------------------------------------------------------
+
+  /** Prove possession of the device key: sign the server's nonce, keep the token. @param {SyncReport} [report] */
+  async openSession(report) {
+    const challenge = await this.transport.challenge(this.device.device_id);
+    const signature = await sign(this.device.private_key, new TextEncoder().encode(challenge.nonce));
+    const session = await this.transport.session({
+      device_id: this.device.device_id, nonce: challenge.nonce, signature, device_clock: this.clock(),
+    });
+    this.transport.token = session.token;
+    await this.updateDevice({ clock_offset_ms: session.clock_offset_ms });
+    if (report) report.clock_offset_ms = session.clock_offset_ms;
+  }
+
+  /**
+   * Run an authenticated call; on an expired session open a new one and retry once.
+   * @template T @param {SyncReport} report @param {() => Promise<T>} call @returns {Promise<T>}
+   */
+  async authed(report, call) {
+    if (this.transport.token === null) await this.openSession(report);
+    try {
+      return await call();
+    } catch (err) {
+      if (!(err instanceof ProtocolError && err.needsNewSession)) throw err;
+    }
+    await this.openSession(report);
+    return call();
+  }
+
+  /** The body of a server-signed answer, after checking the signature with the enrolled server key. @param {import("./wire.js").Signed} signed */
+  async verifiedBody(signed) {
+    if (!(await verify(this.device.server_public_key, signed.signature, signed.body))) {
+      throw new ServerSignatureInvalid(`server signature (key ${signed.key_id}) does not verify`);
+    }
+    return signed.body;
+  }
+
+  /** @param {Record<string, unknown>} changes */
+  async updateDevice(changes) {
+    await this.store.write(["meta"], async (tx) => {
+      const device = await tx.objectStore("meta").get("device");
+      await tx.objectStore("meta").put({ ...device, ...changes });
+    });
+  }
+
+  // -- push ------------------------------------------------------------------------------------------
+
+  /** @param {SyncReport} report @param {Progress} progress */
+  async push(report, progress) {
+    const total = await this.store.read(["outbox"], (tx) => tx.objectStore("outbox").count());
+    progress("push", 0, total);
+    for (;;) {
+      const sealed = (await this.firstSealed()) ?? (await this.sealNext());
+      if (!sealed) return;
+      const signed = await this.authed(report, () => this.transport.push(sealed.envelope));
+      const body = await this.verifiedBody(signed);
+      /** @type {import("./wire.js").Receipt} */
+      let receipt;
+      try {
+        receipt = decodeChecked(body, SHAPES.receipt, "receipt");
+      } catch (err) {
+        throw new BadResponse("bad_response", 200, String(err));
+      }
+      if (receipt.seq !== sealed.seq || receipt.changeset_hash !== sealed.hash) {
+        throw new BadResponse("receipt_mismatch", 200,
+          `receipt for seq ${receipt.seq} does not match change-set ${sealed.seq}`);
+      }
+      await this.recordReceipt(receipt, report);
+      progress("push", report.pushed_ops, Math.max(total, report.pushed_ops));
+    }
+  }
+
+  /** The oldest change-set sealed but not acknowledged (after a crash or a lost answer). */
+  firstSealed() {
+    return this.store.read(["sealed"], async (tx) => {
+      const cursor = await tx.objectStore("sealed").openCursor();
+      return cursor ? cursor.value : null;
+    });
+  }
+
+  /**
+   * Seal the oldest unsealed outbox ops into the next change-set: the ops are read, the bytes signed, then
+   * one transaction stores the envelope, the new chain head and which ops it holds. The sync lock keeps
+   * other tabs from sealing meanwhile; the head is checked again all the same.
+   */
+  async sealNext() {
+    const { head, rows } = await this.store.read(["meta", "outbox"], async (tx) => {
+      const device = await tx.objectStore("meta").get("device");
+      /** @type {any[]} */
+      const rows = [];
+      let cursor = await tx.objectStore("outbox").openCursor();
+      while (cursor && rows.length < MAX_OPS_PER_PUSH) {
+        if (cursor.value.sealed_seq === undefined) rows.push(cursor.value);
+        cursor = await cursor.continue();
+      }
+      return { head: { seq: device.head_seq ?? 0, hash: device.head_hash ?? "" }, rows };
+    });
+    if (!rows.length) return null;
+    const now = this.clock();
+    const ops = rows.map((r) => decodeOp(r.body));
+    const sealed = await seal(this.device.private_key, this.device.device_id, head, ops, now);
+    return this.store.write(["meta", "outbox", "sealed"], async (tx) => {
+      const device = await tx.objectStore("meta").get("device");
+      if ((device.head_seq ?? 0) !== head.seq || (device.head_hash ?? "") !== head.hash) {
+        throw new TransportError("chain head moved while sealing: sync again");
+      }
+      const record = {
+        seq: sealed.head.seq, envelope: sealed.envelope, hash: sealed.head.hash, prev_hash: head.hash,
+        op_ids: rows.map((r) => r.op_id), sealed_at: now,
+      };
+      await tx.objectStore("sealed").put(record);
+      for (const row of rows) {
+        const current = await tx.objectStore("outbox").get(row.seq);
+        if (!current || !equalBytes(current.body, row.body)) throw new TransportError("outbox changed while sealing");
+        await tx.objectStore("outbox").put({ ...current, sealed_seq: sealed.head.seq });
+      }
+      await tx.objectStore("meta").put({ ...device, head_seq: sealed.head.seq, head_hash: sealed.head.hash });
+      return record;
+    });
+  }
+
+  /** @param {import("./wire.js").Receipt} receipt @param {SyncReport} report */
+  async recordReceipt(receipt, report) {
+    const results = new Map(receipt.results.map((r) => [r.op_id, r]));
+    const now = this.clock();
+    const n = await this.store.write(["outbox", "sealed", "op_results", "movements", "meta"], async (tx) => {
+      const ops = await tx.objectStore("outbox").index("sealed").getAll(receipt.seq);
+      for (const op of ops) {
+        const r = results.get(op.op_id);
+        const kind = r ? r.result : "missing";
+        await tx.objectStore("op_results").put({
+          op_id: op.op_id, job_id: op.job_id, type: op.type, key: op.key, result: kind,
+          reason: r ? (r.reason ?? null) : "no result in receipt", conflict_id: r?.conflict_id ?? null,
+          changeset_seq: receipt.seq, received_at: now,
+        });
+        // the ledger never got it: the provisional local movement goes
+        if (kind === "rejected" && op.type === "part.move") {
+          const m = await tx.objectStore("movements").get(op.op_id);
+          if (m?.local) await tx.objectStore("movements").delete(op.op_id);
+        }
+        if (kind === "applied" || kind === "merged" || kind === "rejected" || kind === "needs_review") report[kind] += 1;
+        else report.errors.push(`missing_result: op ${op.op_id} has no result in receipt`);
+        await tx.objectStore("outbox").delete(op.seq);
+      }
+      await tx.objectStore("sealed").delete(receipt.seq);
+      const device = await tx.objectStore("meta").get("device");
+      await tx.objectStore("meta").put({ ...device, clock_offset_ms: receipt.clock_offset_ms });
+      return ops.length;
+    });
+    report.pushed_ops += n;
+    report.clock_offset_ms = receipt.clock_offset_ms;
+  }
+
+  // -- blobs -----------------------------------------------------------------------------------------
+
+  /** Upload the bytes of attachments whose op the server already has. @param {SyncReport} report @param {Progress} progress */
+  async uploadBlobs(report, progress) {
+    const blobs = await this.store.read(["blobs", "outbox"], async (tx) => {
+      const waiting = new Set((await tx.objectStore("outbox").getAll())
+        .filter((o) => o.type === "attachment").map((o) => o.key.slice("attachment:".length)));
+      return (await tx.objectStore("blobs").getAll())
+        .filter((b) => !b.uploaded && !waiting.has(b.sha256))
+        .sort((a, b) => a.created_at - b.created_at || (a.sha256 < b.sha256 ? -1 : 1));
+    });
+    progress("blobs", 0, blobs.length);
+    let done = 0;
+    for (const blob of blobs) {
+      try {
+        if (await this.uploadBlob(report, blob.sha256, blob.data)) report.uploaded_blobs += 1;
+      } catch (err) {
+        if (!(err instanceof ProtocolError) || err.needsNewSession || err instanceof BadResponse) throw err;
+        report.errors.push(`${err.code}: blob ${blob.sha256}: ${err.detail}`);
+      }
+      progress("blobs", ++done, blobs.length);
+    }
+  }
+
+  /** @param {SyncReport} report @param {string} sha256 @param {Uint8Array} data */
+  async uploadBlob(report, sha256, data) {
+    const size = data.length;
+    const status = await this.authed(report, () => this.transport.blobStatus(sha256));
+    let offset = status ? status.received : 0;
+    let complete = Boolean(status?.complete);
+    while (!complete && offset < size) {
+      const at = offset;
+      const put = await this.authed(report, () =>
+        this.transport.blobPut(sha256, at, size, data.subarray(at, at + BLOB_CHUNK)));
+      if (put.received <= offset && !put.complete) {
+        report.errors.push(`blob_stalled: blob ${sha256} stuck at ${offset} of ${size}`);
+        return false;
+      }
+      offset = put.received;
+      complete = put.complete;
+    }
+    if (!complete) {
+      report.errors.push(`blob_incomplete: blob ${sha256}: server holds ${offset} of ${size}`);
+      return false;
+    }
+    await this.store.write(["blobs"], async (tx) => {
+      const blob = await tx.objectStore("blobs").get(sha256);
+      if (blob) await tx.objectStore("blobs").put({ ...blob, uploaded: true });
+    });
+    return true;
+  }
+
+  // -- pull ------------------------------------------------------------------------------------------
+
+  /** @param {SyncReport} report @param {Progress} progress */
+  async pull(report, progress) {
+    let cursor = (await this.store.read(["meta"], (tx) => tx.objectStore("meta").get("device"))).pull_cursor ?? "";
+    progress("pull", 0, 0);
+    for (;;) {
+      const request = { cursor, limit: PULL_LIMIT, device_clock: this.clock() };
+      const signed = await this.authed(report, () => this.transport.pull(request));
+      /** @type {import("./wire.js").PullPage} */
+      let page;
+      try {
+        page = decodeChecked(await this.verifiedBody(signed), SHAPES.pullPage, "pull page");
+      } catch (err) {
+        if (err instanceof ServerSignatureInvalid) throw err;
+        throw new BadResponse("bad_response", 200, String(err));
+      }
+      if (page.device_id !== this.device.device_id) throw new BadResponse("bad_response", 200, "page for another device");
+      const now = this.clock();
+      await this.store.write(PAGE_STORES, async (tx) => {
+        await applyPage(tx, page.changes);
+        const device = await tx.objectStore("meta").get("device");
+        await tx.objectStore("meta").put({
+          ...device, pull_cursor: page.cursor || device.pull_cursor, ...(page.more ? {} : { last_sync_at: now }),
+        });
+      });
+      report.pulled_changes += page.changes.length;
+      progress("pull", report.pulled_changes, page.more ? 0 : report.pulled_changes);
+      if (!page.more) return;
+      if (!page.cursor || page.cursor === cursor) {
+        report.errors.push(`cursor_stuck: server said more but cursor stayed ${cursor}`);
+        return;
+      }
+      cursor = page.cursor;
+    }
+  }
+}

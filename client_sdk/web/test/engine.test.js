@@ -1,0 +1,220 @@
+// The engine on IndexedDB (fake-indexeddb in Node): every write is one transaction of row + outbox op,
+// refused writes store nothing, pulled values never overwrite unsynced local ones, sealing chains.
+import assert from "node:assert/strict";
+import { beforeEach, test } from "node:test";
+
+import { applyPage, PAGE_STORES } from "../engine/apply.js";
+import { openSealed } from "../engine/changeset.js";
+import { TabletClient } from "../engine/client.js";
+import { WriteRefused } from "../engine/errors.js";
+import { generateDeviceKey, verify } from "../engine/keys.js";
+import { reportDigest, signOffMessage } from "../engine/report.js";
+import { SyncLoop } from "../engine/syncer.js";
+import { freshDbName, rulesDoc, steppingClock } from "./support.js";
+
+const TEMPLATE = {
+  id: "boiler", version: 2, name: "Boiler service", items: [
+    { key: "gas_tight", label: "Gas tight", type: "pass_fail", required: true },
+    { key: "co2", label: "CO2", type: "number", required: true, min: 0, max: 15 },
+    { key: "condition", label: "Condition", type: "choice", required: true, choices: ["good", "fair", "poor"] },
+    { key: "plate", label: "Plate photo", type: "photo", required: false },
+    { key: "remarks", label: "Remarks", type: "text", required: false },
+  ],
+};
+const JOB = {
+  id: "J-1", ticket_id: "T-1", engineer_id: "e-ana", status: "assigned", template_id: "boiler", template_version: 2,
+  notes: "", diagnosis: "", resolution: "", remote: false, signed_off: false, field_hlc: {},
+  ticket: { customer: "Hotel Aurora", site: "Plant room", priority: "P1", title: "Boiler down" },
+};
+
+/** @type {TabletClient} */
+let client;
+/** @type {string} */
+let dbName;
+/** @type {import("../engine/keys.js").DeviceKey} */
+let key;
+
+/** @param {import("../engine/wire.js").Change[]} changes */
+function pull(changes) {
+  return client.store.write(PAGE_STORES, (tx) => applyPage(tx, changes));
+}
+
+async function snapshot() {
+  return client.store.read(["jobs", "answers", "outbox", "meta", "movements", "signoffs"], async (tx) => ({
+    jobs: await tx.objectStore("jobs").getAll(), answers: await tx.objectStore("answers").getAll(),
+    outbox: await tx.objectStore("outbox").getAll(), meta: await tx.objectStore("meta").getAll(),
+    movements: await tx.objectStore("movements").getAll(), signoffs: await tx.objectStore("signoffs").getAll(),
+  }));
+}
+
+beforeEach(async () => {
+  dbName = freshDbName();
+  client = await TabletClient.open({ baseUrl: "http://127.0.0.1:9", rules: rulesDoc(), dbName, clock: steppingClock() });
+  key = await generateDeviceKey();
+  await client.store.write(["meta"], (tx) => tx.objectStore("meta").put({
+    key: "device", device_id: "D-1", engineer_id: "e-ana", private_key: key.privateKey, public_key: key.publicRaw,
+    server_public_key: new Uint8Array(32), head_seq: 0, head_hash: "", hlc_last: 0n, pull_cursor: "",
+  }));
+  await pull([
+    { kind: "template", id: "boiler/2", data: TEMPLATE },
+    { kind: "job", id: "J-1", data: JOB },
+    { kind: "part", id: "P-IGN", data: { part_no: "P-IGN", name: "Ignition electrode", serialized: false } },
+    { kind: "part", id: "P-PCB", data: { part_no: "P-PCB", name: "Control board", serialized: true } },
+    { kind: "stock", id: "van-e-ana/P-IGN", data: { location: "van-e-ana", part_no: "P-IGN", qty: 5 } },
+    { kind: "asset", id: "SN-1", data: { serial: "SN-1" } },
+  ]);
+});
+
+/** @param {() => Promise<unknown>} write @param {string} code */
+async function refused(write, code) {
+  const before = await snapshot();
+  await assert.rejects(write(), (err) => err instanceof WriteRefused && err.code === code);
+  assert.deepEqual(await snapshot(), before, "a refused write stores nothing");
+}
+
+test("a status change writes the job and its outbox op together; the machine's refusals store nothing", async () => {
+  await refused(() => client.writes.setStatus("J-1", "completed"), "transition_assigned_to_completed_refused");
+  await refused(() => client.writes.setStatus("J-1", "closed"), "status_not_settable_by_device");
+  await refused(() => client.writes.setStatus("J-1", "on_hold"), "hold_reason_required");
+  await refused(() => client.writes.setStatus("J-9", "accepted"), "unknown_job");
+  const opId = await client.writes.setStatus("J-1", "accepted");
+  await client.writes.setStatus("J-1", "on_hold", "awaiting_parts");
+  const { jobs, outbox, meta } = await snapshot();
+  assert.equal(jobs[0].status, "on_hold");
+  assert.equal(jobs[0].hold_reason, "awaiting_parts");
+  assert.deepEqual(outbox.map((o) => [o.type, o.key]), [["job.status", "status"], ["job.status", "status"]]);
+  assert.equal(outbox[0].op_id, opId);
+  assert.ok(meta[0].hlc_last > 0n);
+  const pending = await client.reads.pending();
+  assert.equal(pending[1].op.type === "job.status" && pending[1].op.hold_reason, "awaiting_parts");
+  assert.ok(pending[1].op.hlc > pending[0].op.hlc);
+});
+
+test("completion waits for every required checklist item; answers are checked by type", async () => {
+  for (const s of ["accepted", "en_route", "on_site", "in_progress"]) await client.writes.setStatus("J-1", s);
+  await refused(() => client.writes.setStatus("J-1", "completed"), "checklist_incomplete");
+  await refused(() => client.writes.answer("J-1", "co2", 99), "above_range");
+  await refused(() => client.writes.answer("J-1", "co2", "9"), "expected_number");
+  await refused(() => client.writes.answer("J-1", "gas_tight", 1), "expected_pass_fail");
+  await refused(() => client.writes.answer("J-1", "condition", "excellent"), "not_a_choice");
+  await refused(() => client.writes.answer("J-1", "plate", "not-a-hash"), "expected_photo_sha256");
+  await refused(() => client.writes.answer("J-1", "nope", true), "unknown_item");
+  await refused(() => client.writes.answer("J-1", "condition", null, { naReason: "  " }), "not_applicable_needs_reason");
+  await client.writes.answer("J-1", "gas_tight", true);
+  await client.writes.answer("J-1", "co2", 9.2);
+  await client.writes.answer("J-1", "condition", null, { naReason: "no access to the casing" });
+  await client.writes.setStatus("J-1", "completed");
+  const detail = await client.reads.job("J-1");
+  assert.deepEqual(detail?.missing_required, []);
+  assert.equal(detail?.job.status, "completed");
+});
+
+test("a second answer to an item names the first as its base (a causal successor, not a conflict)", async () => {
+  await client.writes.answer("J-1", "co2", 9);
+  await client.writes.answer("J-1", "co2", 10);
+  const [first, second] = (await client.reads.pending()).map((p) => p.op);
+  assert.ok(first.type === "checklist.answer" && second.type === "checklist.answer");
+  assert.equal(first.base_hlc, 0n);
+  assert.equal(second.base_hlc, first.hlc);
+  assert.equal(second.template_version, 2);
+});
+
+test("parts: a serialized part needs its serial, quantities stay within the rules, the van shows what is left", async () => {
+  await refused(() => client.writes.usePart("J-1", "P-PCB", 1), "serial_required");
+  await refused(() => client.writes.usePart("J-1", "P-IGN", 0), "bad_quantity");
+  await refused(() => client.writes.usePart("J-1", "P-IGN", 10_001), "bad_quantity");
+  await refused(() => client.writes.usePart("J-1", "P-NONE", 1), "unknown_part");
+  await client.writes.usePart("J-1", "P-PCB", 1, "PCB-1", "PCB-OLD-7");
+  await client.writes.usePart("J-1", "P-IGN", 2);
+  const stock = Object.fromEntries((await client.reads.stock()).map((s) => [s.part_no, s.qty]));
+  assert.equal(stock["P-IGN"], 3);
+  const detail = await client.reads.job("J-1");
+  assert.deepEqual(detail?.movements.map((m) => [m.part_no, m.serial, m.returned_serial, m.pending]).sort(),
+    [["P-IGN", null, null, true], ["P-PCB", "PCB-1", "PCB-OLD-7", true]]);
+});
+
+test("attachments are content-addressed: the same bytes twice are one attachment and one op", async () => {
+  const bytes = new TextEncoder().encode("a photo");
+  const sha = await client.writes.attach("J-1", bytes, "photo", "image/jpeg");
+  assert.equal(await client.writes.attach("J-1", bytes, "photo", "image/jpeg"), sha);
+  assert.equal((await client.reads.pending()).length, 1);
+  assert.deepEqual(await client.reads.blob(sha), bytes);
+});
+
+test("sign-off digests the report content, is countersigned by the device key, and is write-once", async () => {
+  for (const s of ["accepted", "on_site"]) await client.writes.setStatus("J-1", s);
+  await client.writes.answer("J-1", "gas_tight", true);
+  await client.writes.usePart("J-1", "P-IGN", 1);
+  await client.writes.setField("J-1", "diagnosis", "Ignition electrode worn");
+  await refused(() => client.signOff("J-1", " ", [[[1, 2, 0], [3, 4, 16]]]), "signoff_incomplete");
+  const pen = [[[10.4, 20, 0], [30, 40, 16], [50, 41, 33]], [[60, 60, 400], [70, 75, 420]]];
+  const done = await client.signOff("J-1", "Maria Customer", pen);
+  const content = await client.reads.reportContent("J-1");
+  assert.equal(done.report_digest, await reportDigest(content));
+  assert.deepEqual(content.times, { on_site: content.times.on_site });
+  const detail = await client.reads.job("J-1");
+  assert.equal(detail?.job.status, "on_site", "on_site cannot step to signed_off: the status stays");
+  assert.equal(detail?.job.signed_off, true);
+  assert.deepEqual(detail?.signoff.pen, pen, "the strokes as drawn, with the time of each point");
+  const op = (await client.reads.pending()).at(-1)?.op;
+  assert.ok(op?.type === "signoff");
+  assert.deepEqual(op.strokes, [[10, 20, 30, 40, 50, 41], [60, 60, 70, 75]]);
+  assert.ok(await verify(key.publicRaw, op.device_signature,
+    signOffMessage("J-1", op.report_digest, op.signed_at, "Maria Customer")));
+  await refused(() => client.signOff("J-1", "Someone Else", pen), "already_signed_off");
+});
+
+test("a pulled value never overwrites a local write that has not synced yet", async () => {
+  await client.writes.answer("J-1", "co2", 7);
+  await client.writes.setField("J-1", "notes", "local note");
+  await pull([
+    { kind: "answer", id: "J-1/co2", data: { job_id: "J-1", item_key: "co2", value: 3, hlc: 5, device_id: "D-2" } },
+    { kind: "answer", id: "J-1/gas_tight", data: { job_id: "J-1", item_key: "gas_tight", value: false, hlc: 5 } },
+    { kind: "job", id: "J-1", data: { ...JOB, status: "accepted", notes: "server note", field_hlc: { notes: 3 } } },
+  ]);
+  const detail = await client.reads.job("J-1");
+  const answers = Object.fromEntries((detail?.answers ?? []).map((a) => [a.item_key, a.value]));
+  assert.deepEqual(answers, { co2: 7, gas_tight: false });
+  assert.equal(detail?.job.notes, "local note");
+  assert.equal(detail?.job.status, "accepted", "no status op is waiting: the server's status applies");
+});
+
+test("a job removed from this engineer's scope disappears with its records", async () => {
+  await pull([{ kind: "answer", id: "J-1/co2", data: { job_id: "J-1", item_key: "co2", value: 3, hlc: 5 } }]);
+  await pull([{ kind: "job_removed", id: "J-1" }]);
+  assert.equal(await client.reads.job("J-1"), null);
+  assert.deepEqual((await snapshot()).answers, []);
+});
+
+test("everything is still there after the database is closed and opened again", async () => {
+  await client.writes.setStatus("J-1", "accepted");
+  await client.writes.answer("J-1", "remarks", "中文 remark");
+  client.close();
+  client = await TabletClient.open({ baseUrl: "http://127.0.0.1:9", rules: rulesDoc(), dbName, clock: steppingClock() });
+  const detail = await client.reads.job("J-1");
+  assert.equal(detail?.job.status, "accepted");
+  assert.equal(detail?.answers[0].value, "中文 remark");
+  assert.equal((await client.reads.pending()).length, 2);
+});
+
+test("sealing chains change-sets: signed by the device key, seq 1, 2 and prev_hash the previous bytes' hash", async () => {
+  const device = await client.device();
+  const loop = new SyncLoop(client.store, client.transport, device, steppingClock());
+  await client.writes.setStatus("J-1", "accepted");
+  const first = await loop.sealNext();
+  assert.equal(await loop.sealNext(), null, "nothing unsealed is left");
+  await client.writes.setStatus("J-1", "en_route");
+  const second = await loop.sealNext();
+  assert.ok(first && second);
+  const cs1 = await openSealed(first.envelope, key.publicRaw);
+  const cs2 = await openSealed(second.envelope, key.publicRaw);
+  assert.equal(cs1.seq, 1);
+  assert.equal(cs1.prev_hash, "");
+  assert.equal(cs2.seq, 2);
+  assert.equal(cs2.prev_hash, first.hash);
+  assert.equal(cs2.ops.length, 1);
+  const tampered = Uint8Array.from(second.envelope);
+  tampered[tampered.length - 70] ^= 1;
+  await assert.rejects(openSealed(tampered, key.publicRaw));
+  assert.equal((await client.device()).head_seq, 2);
+});
