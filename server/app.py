@@ -1,7 +1,7 @@
 """The Litestar application factory.
 
 ``create_app()`` wires settings, the database, the controllers, the one error
-mapper, OpenAPI (at ``/schema``), the web console (at ``/``) and, on the
+mapper, OpenAPI (at ``/schema``), the web console (at ``/``), the tablet app (at ``/tablet/``) and, on the
 leader process, the SLA scheduler.  Nothing happens at import time.
 """
 
@@ -32,6 +32,7 @@ from server.domain.tickets.controllers import TicketController
 from server.errors import handle_exception
 from server.http import provide_device, provide_services, provide_staff
 from server.settings import Settings, get_settings
+from server.tablet import tablet_router
 from sync.storage import open_database
 
 
@@ -71,7 +72,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     route_handlers: list[Any] = [health, TicketController, CatalogController, DeviceAuthController,
                                  DeviceAdminController, SyncController, ConflictController, PartsController,
                                  ReportController, LifecycleController, SlaController, ReconciliationController,
-                                 console_router()]
+                                 tablet_router(), console_router()]
     app = Litestar(
         route_handlers=route_handlers,
         dependencies={

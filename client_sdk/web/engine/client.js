@@ -99,7 +99,9 @@ export class TabletClient {
     const run = async () => {
       const device = await this.device();
       if (!device) throw new NotEnrolled("enroll before sync");
-      return new SyncLoop(this.store, this.transport, device, this.clock).run(progress);
+      const report = await new SyncLoop(this.store, this.transport, device, this.clock).run(progress);
+      if (!report.offline && !report.errors.length) await this.refreshSla();
+      return report;
     };
     const locks = typeof navigator !== "undefined" ? navigator.locks : undefined;
     const started = /** @type {Promise<SyncReport>} */ (locks ? locks.request(SYNC_LOCK, run) : run());
@@ -107,6 +109,40 @@ export class TabletClient {
       this.running = null;
     });
     return this.running;
+  }
+
+  /**
+   * Fetch the SLA due times of this engineer's jobs (informational, shown in the job list; kept for
+   * offline use). A failure leaves the last known ones.
+   */
+  async refreshSla() {
+    try {
+      const body = await this.transport.send("GET", "/tablet/api/sla", { accept: "application/json" });
+      const tickets = JSON.parse(new TextDecoder().decode(body));
+      await this.store.write(["meta"], (tx) => tx.objectStore("meta").put({ key: "sla", tickets, at: this.clock() }));
+    } catch {
+      // informational only: the job list shows the last known due times
+    }
+  }
+
+  /**
+   * The next SLA deadline of each ticket on this tablet (the earliest target still running or paused).
+   * @returns {Promise<Map<string, {target: string, due_at: number, breached: boolean, paused: boolean}>>}
+   */
+  async slaDue() {
+    const sla = await this.store.read(["meta"], (tx) => tx.objectStore("meta").get("sla"));
+    const out = new Map();
+    for (const [ticketId, targets] of Object.entries(sla?.tickets ?? {})) {
+      let next = null;
+      for (const [target, t] of Object.entries(/** @type {Record<string, any>} */ (targets))) {
+        if (!["running", "paused", "breached"].includes(t.state) || t.due_at == null || t.met_at != null) continue;
+        if (!next || t.due_at < next.due_at) {
+          next = { target, due_at: t.due_at, breached: Boolean(t.breached), paused: t.state === "paused" };
+        }
+      }
+      if (next) out.set(ticketId, next);
+    }
+    return out;
   }
 
   /** @param {string} jobId @param {string} signerName @param {number[][][]} pen @param {{role?: string, rating?: number | null, comment?: string | null}} [extra] */

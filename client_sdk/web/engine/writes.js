@@ -76,6 +76,8 @@ export async function answeredKeys(tx, jobId) {
     .map((a) => /** @type {string} */ (a.item_key));
 }
 
+/** @type {import("./store.js").StoreName[]} */
+const ATTACH_STORES = ["jobs", "attachments", "blobs", "meta", "outbox"];
 const STATUS_STORES = /** @type {import("./store.js").StoreName[]} */ (["jobs", "meta", "outbox", "answers", "templates"]);
 
 /** The writes of one tablet. */
@@ -140,32 +142,37 @@ export class Writes {
    * @param {{note?: string | null, naReason?: string | null}} [extra]
    */
   answer(jobId, itemKey, value, extra = {}) {
-    const note = extra.note ?? null;
-    const naReason = extra.naReason ?? null;
-    return this.store.write(["jobs", "templates", "answers", "meta", "outbox"], async (tx) => {
-      const job = await jobOf(tx, jobId);
-      if (job.template_id == null) throw new WriteRefused("job_has_no_checklist", { item: itemKey });
-      const template = await templateOf(tx, job);
-      if (!template) throw new WriteRefused("template_not_on_tablet", { item: itemKey });
-      const item = template.items.find((/** @type {{key: string}} */ i) => i.key === itemKey);
-      if (!item) throw new WriteRefused("unknown_item", { item: itemKey });
-      const reason = this.rules.checkAnswer(item, naReason != null ? null : value, naReason, note);
-      if (reason) throw new WriteRefused(reason, { item: itemKey });
-      const stored = naReason != null ? null : value;
-      const now = this.clock();
-      const { hlc, deviceId } = await nextHlc(tx, now);
-      const current = await tx.objectStore("answers").get([jobId, itemKey]);
-      const op = wire.answerItem({
-        op_id: newOpId(), hlc, job_id: jobId, at: now, item_key: itemKey, value: stored, note, na_reason: naReason,
-        template_version: template.version, base_hlc: current?.hlc ?? 0n,
-      });
-      await tx.objectStore("answers").put({
-        job_id: jobId, item_key: itemKey, value: stored, note, na_reason: naReason, hlc, device_id: deviceId,
-        template_version: template.version, deleted: false,
-      });
-      await append(tx, op, now);
-      return op.op_id;
+    return this.store.write(["jobs", "templates", "answers", "meta", "outbox"],
+      (tx) => this.answerIn(tx, jobId, itemKey, value, extra.note ?? null, extra.naReason ?? null));
+  }
+
+  /**
+   * @param {Tx} tx @param {string} jobId @param {string} itemKey @param {wire.Scalar} value
+   * @param {string | null} note @param {string | null} naReason
+   */
+  async answerIn(tx, jobId, itemKey, value, note, naReason) {
+    const job = await jobOf(tx, jobId);
+    if (job.template_id == null) throw new WriteRefused("job_has_no_checklist", { item: itemKey });
+    const template = await templateOf(tx, job);
+    if (!template) throw new WriteRefused("template_not_on_tablet", { item: itemKey });
+    const item = template.items.find((/** @type {{key: string}} */ i) => i.key === itemKey);
+    if (!item) throw new WriteRefused("unknown_item", { item: itemKey });
+    const reason = this.rules.checkAnswer(item, naReason != null ? null : value, naReason, note);
+    if (reason) throw new WriteRefused(reason, { item: itemKey });
+    const stored = naReason != null ? null : value;
+    const now = this.clock();
+    const { hlc, deviceId } = await nextHlc(tx, now);
+    const current = await tx.objectStore("answers").get([jobId, itemKey]);
+    const op = wire.answerItem({
+      op_id: newOpId(), hlc, job_id: jobId, at: now, item_key: itemKey, value: stored, note, na_reason: naReason,
+      template_version: template.version, base_hlc: current?.hlc ?? 0n,
     });
+    await tx.objectStore("answers").put({
+      job_id: jobId, item_key: itemKey, value: stored, note, na_reason: naReason, hlc, device_id: deviceId,
+      template_version: template.version, deleted: false,
+    });
+    await append(tx, op, now);
+    return op.op_id;
   }
 
   /**
@@ -200,29 +207,56 @@ export class Writes {
    * @param {string} jobId @param {Uint8Array} data @param {string} [kind] @param {string} [contentType]
    */
   async attach(jobId, data, kind = "photo", contentType = "application/octet-stream") {
-    if (!data.length) throw new WriteRefused("empty_attachment");
-    if (!this.rules.doc.attachment_kinds.includes(kind)) throw new WriteRefused("invalid_attachment");
-    const sha = await sha256Hex(data);
-    return this.store.write(["jobs", "attachments", "blobs", "meta", "outbox"], async (tx) => {
-      await jobOf(tx, jobId);
-      const existing = await tx.objectStore("attachments").get([jobId, sha]);
-      if (existing && !existing.deleted) return sha;
-      const now = this.clock();
-      const { hlc } = await nextHlc(tx, now);
-      const op = wire.attach({
-        op_id: newOpId(), hlc, job_id: jobId, at: now, sha256: sha, kind, size: data.length, content_type: contentType,
-      });
-      if (!(await tx.objectStore("blobs").get(sha))) {
-        await tx.objectStore("blobs").put({
-          sha256: sha, size: data.length, data, content_type: contentType, uploaded: false, created_at: now,
-        });
-      }
-      await tx.objectStore("attachments").put({
-        job_id: jobId, sha256: sha, kind, size: data.length, content_type: contentType, deleted: false,
-      });
-      await append(tx, op, now);
+    const sha = await this.checkedDigest(data, kind);
+    return this.store.write(ATTACH_STORES, async (tx) => {
+      await this.attachIn(tx, jobId, data, sha, kind, contentType);
       return sha;
     });
+  }
+
+  /**
+   * A photo from the camera as the answer to a photo item: the attachment and the answer naming it in one
+   * transaction (both or neither). Returns the SHA-256.
+   * @param {string} jobId @param {string} itemKey @param {Uint8Array} data @param {string} contentType
+   */
+  async answerPhoto(jobId, itemKey, data, contentType) {
+    const sha = await this.checkedDigest(data, "photo");
+    return this.store.write([...ATTACH_STORES, "templates", "answers"], async (tx) => {
+      await this.attachIn(tx, jobId, data, sha, "photo", contentType);
+      await this.answerIn(tx, jobId, itemKey, sha, null, null);
+      return sha;
+    });
+  }
+
+  /** @param {Uint8Array} data @param {string} kind */
+  async checkedDigest(data, kind) {
+    if (!data.length) throw new WriteRefused("empty_attachment");
+    if (!this.rules.doc.attachment_kinds.includes(kind)) throw new WriteRefused("invalid_attachment");
+    return sha256Hex(data);
+  }
+
+  /**
+   * @param {Tx} tx @param {string} jobId @param {Uint8Array} data @param {string} sha
+   * @param {string} kind @param {string} contentType
+   */
+  async attachIn(tx, jobId, data, sha, kind, contentType) {
+    await jobOf(tx, jobId);
+    const existing = await tx.objectStore("attachments").get([jobId, sha]);
+    if (existing && !existing.deleted) return;
+    const now = this.clock();
+    const { hlc } = await nextHlc(tx, now);
+    const op = wire.attach({
+      op_id: newOpId(), hlc, job_id: jobId, at: now, sha256: sha, kind, size: data.length, content_type: contentType,
+    });
+    if (!(await tx.objectStore("blobs").get(sha))) {
+      await tx.objectStore("blobs").put({
+        sha256: sha, size: data.length, data, content_type: contentType, uploaded: false, created_at: now,
+      });
+    }
+    await tx.objectStore("attachments").put({
+      job_id: jobId, sha256: sha, kind, size: data.length, content_type: contentType, deleted: false,
+    });
+    await append(tx, op, now);
   }
 
   /**

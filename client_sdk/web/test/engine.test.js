@@ -4,6 +4,7 @@ import assert from "node:assert/strict";
 import { beforeEach, test } from "node:test";
 
 import { applyPage, PAGE_STORES } from "../engine/apply.js";
+import { sha256Hex } from "../engine/bytes.js";
 import { openSealed } from "../engine/changeset.js";
 import { TabletClient } from "../engine/client.js";
 import { WriteRefused } from "../engine/errors.js";
@@ -139,6 +140,17 @@ test("attachments are content-addressed: the same bytes twice are one attachment
   assert.equal(await client.writes.attach("J-1", bytes, "photo", "image/jpeg"), sha);
   assert.equal((await client.reads.pending()).length, 1);
   assert.deepEqual(await client.reads.blob(sha), bytes);
+});
+
+test("a photo answer stores the photo and the answer together, or neither", async () => {
+  const bytes = new TextEncoder().encode("plate photo");
+  await refused(() => client.writes.answerPhoto("J-1", "no_such_item", bytes, "image/jpeg"), "unknown_item");
+  assert.equal(await client.reads.blob(await sha256Hex(bytes)), null);
+  const sha = await client.writes.answerPhoto("J-1", "plate", bytes, "image/jpeg");
+  const detail = await client.reads.job("J-1");
+  assert.deepEqual(detail?.answers.map((a) => [a.item_key, a.value]), [["plate", sha]]);
+  assert.deepEqual(detail?.attachments.map((a) => [a.sha256, a.uploaded]), [[sha, false]]);
+  assert.deepEqual((await client.reads.pending()).map((p) => p.type), ["attachment", "checklist.answer"]);
 });
 
 test("sign-off digests the report content, is countersigned by the device key, and is write-once", async () => {
