@@ -16,7 +16,7 @@ export const REPORT_PART_KINDS = new Set(["consume"]);
 /**
  * @typedef {object} ReportAnswer
  * @property {string} key
- * @property {string | number | boolean | null} value
+ * @property {string | number | bigint | boolean | null} value
  * @property {string} [note]
  * @property {string} [na_reason]
  */
@@ -70,7 +70,7 @@ export function byCodePoint(a, b) {
  */
 export function assembleReportContent(job, answers, parts, photos, times) {
   const scalar = (/** @type {unknown} */ v) =>
-    typeof v === "string" || typeof v === "number" || typeof v === "boolean" ? v : null;
+    typeof v === "string" || typeof v === "number" || typeof v === "boolean" || typeof v === "bigint" ? v : null;
   return {
     job_id: job.id, ticket_id: job.ticket_id, engineer_id: job.engineer_id, diagnosis: job.diagnosis,
     resolution: job.resolution, notes: job.notes, template_id: job.template_id, template_version: job.template_version,
