@@ -106,7 +106,7 @@ class Tablet:
         self.page.wait_for_selector(f".tab-body[data-tab='{name}']")
 
     def status(self, status: str) -> None:
-        self.page.click(f"#status-steps button[data-status='{status}']")
+        self.page.tap(f"#status-steps button[data-status='{status}']")
         self.page.wait_for_selector(f"#job-status[data-status='{status}']")
 
     def item(self, key: str) -> Any:
@@ -155,17 +155,26 @@ def tablet_zh(browser: Any, live: Live) -> Iterator[Tablet]:
     assert t.errors == [], t.errors
 
 
-def _draw(page: Any, selector: str, strokes: list[list[tuple[float, float]]]) -> None:
-    """Pen strokes with pointer moves (press, move through every point, lift) on an element, in fractions."""
+def _draw(page: Any, selector: str, touch: list[tuple[float, float]], pen: list[tuple[float, float]]) -> None:
+    """Two strokes on an element (points in fractions of its box): one with a finger (touch events through
+    the browser's input pipeline, so the page sees ``pointerType == "touch"``), one with a mouse/pen."""
     page.locator(selector).scroll_into_view_if_needed()
     box = page.locator(selector).bounding_box()
-    for stroke in strokes:
-        x0, y0 = stroke[0]
-        page.mouse.move(box["x"] + x0 * box["width"], box["y"] + y0 * box["height"])
-        page.mouse.down()
-        for x, y in stroke[1:]:
-            page.mouse.move(box["x"] + x * box["width"], box["y"] + y * box["height"], steps=4)
-        page.mouse.up()
+
+    def at(x: float, y: float) -> dict[str, float]:
+        return {"x": box["x"] + x * box["width"], "y": box["y"] + y * box["height"]}
+
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("Input.dispatchTouchEvent", {"type": "touchStart", "touchPoints": [at(*touch[0])]})
+    for point in touch[1:]:
+        cdp.send("Input.dispatchTouchEvent", {"type": "touchMove", "touchPoints": [at(*point)]})
+    cdp.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
+    cdp.detach()
+    page.mouse.move(**at(*pen[0]))
+    page.mouse.down()
+    for point in pen[1:]:
+        page.mouse.move(**at(*point), steps=4)
+    page.mouse.up()
 
 
 def test_a_whole_job_offline_in_the_tablet_app(tablet_zh: Tablet, live: Live, browser: Any, tmp_path: Path) -> None:
@@ -257,8 +266,11 @@ def test_a_whole_job_offline_in_the_tablet_app(tablet_zh: Tablet, live: Live, br
     page.click("#to-sign")
     page.wait_for_selector("#pad")
     page.fill("#signer", "李经理")
-    _draw(page, "#pad", [[(0.1, 0.6), (0.2, 0.2), (0.3, 0.7), (0.4, 0.25), (0.5, 0.65)],
-                         [(0.6, 0.4), (0.75, 0.42), (0.9, 0.38)]])
+    page.evaluate("""() => { window.pointerTypes = new Set(); document.getElementById('pad')
+        .addEventListener('pointerdown', e => window.pointerTypes.add(e.pointerType)); }""")
+    _draw(page, "#pad", touch=[(0.1, 0.6), (0.2, 0.2), (0.3, 0.7), (0.4, 0.25), (0.5, 0.65)],
+          pen=[(0.6, 0.4), (0.75, 0.42), (0.9, 0.38)])
+    assert sorted(page.evaluate("() => [...window.pointerTypes]")) == ["mouse", "touch"]
     t.assert_no_english("the signature screen")
     t.shot("sign")
     page.click("#sign-submit")

@@ -161,7 +161,7 @@ def test_both_catalogs_hold_every_key_the_app_uses_and_the_same_placeholders() -
              "sla": ["respond", "on_site", "resolve", "follow_up"], "result": ["applied", "merged", "rejected",
                                                                                 "needs_review", "missing"],
              "job.tab": ["work", "checklist", "parts", "notes", "report"],
-             "sync.state": ["offline", "syncing", "waiting", "synced"],
+             "sync.state": ["offline", "syncing", "waiting", "synced", "error"],
              "op": ["job.status", "job.field", "checklist.answer", "part.move", "signoff", "attachment", "delete"],
              "conflict": ["open", "resolved"], "conflict.kind": ["status", "field", "signoff", "late_work"]}
     assert prefixes <= set(built), f"keys built from prefixes the test does not know: {prefixes - set(built)}"

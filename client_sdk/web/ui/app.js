@@ -216,11 +216,18 @@ export class App {
       return;
     }
     const s = await this.client.reads.syncState();
-    const offline = !this.online || Boolean(this.lastReport?.offline && !this.syncing);
-    const state = this.syncing ? "syncing" : offline ? "offline" : s.waiting ? "waiting" : "synced";
+    const report = this.syncing ? null : this.lastReport;
+    const offline = !this.online || Boolean(report?.offline);
+    const failed = !offline && Boolean(report?.errors.length);
+    const state = this.syncing ? "syncing" : offline ? "offline" : failed ? "error" : s.waiting ? "waiting" : "synced";
     bar.dataset.state = state;
     bar.dataset.waiting = String(s.waiting);
     const words = [this.t(`sync.state.${state}`)];
+    if (failed && report) {
+      // the first problem in words when the catalogs know its code (a revoked tablet, a bad server key ...)
+      const code = report.errors[0].split(":")[0];
+      if (this.catalog.has(`reason.${code}`)) words.push(this.t(`reason.${code}`));
+    }
     if (s.waiting) words.push(this.t("sync.waiting", { n: s.waiting }));
     replace(bar,
       h("a", { href: "#/sync", class: "sync-link", id: "sync-state" },
