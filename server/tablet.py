@@ -164,10 +164,10 @@ def _asset(request: Request[Any, Any, Any], content: bytes, media_type: str,
 
 
 @get("/", include_in_schema=False)
-async def tablet_index(request: Request[Any, Any, Any]) -> Response[bytes]:
+async def tablet_index(request: Request[Any, Any, Any]) -> Response[bytes] | Redirect:
     if not bytes(request.scope.get("raw_path") or b"/").endswith(b"/"):  # Litestar strips the slash from "path"
         # the app's relative URLs and its service worker's scope are under /tablet/
-        return Redirect(path=f"{PREFIX}/", status_code=308)  # type: ignore[return-value]
+        return Redirect(path=f"{PREFIX}/", status_code=308)
     return _asset(request, (web_root() / "index.html").read_bytes(), CONTENT_TYPES[".html"])
 
 

@@ -395,6 +395,9 @@ def test_the_sdk_tablet_and_the_app_converge_on_a_conflicting_answer(browser: An
         app.tab("work")
         page.wait_for_selector(f"#job-attention li[data-conflict='{mine[0]['id']}']")
         assert "good" in page.inner_text("#job-attention") and "poor" in page.inner_text("#job-attention")
+        in_force = page.locator("#job-attention .value:has(.in-force)").inner_text()
+        assert "poor" in in_force and "good" not in in_force, "the value in force is marked"
+
         app.shot("conflict")
         assert app.errors == []
     finally:

@@ -106,7 +106,8 @@ export function activity(app, detail) {
       h("span", { class: `tag ${c.status === "open" ? "warn" : "ok"}` }, app.t(`conflict.${c.status === "open" ? "open" : "resolved"}`)), " ",
       app.t("conflict.what", { what: conflictSubject(app, c, detail) }), " ",
       h("span", { class: "values" }, (c.values ?? []).map((/** @type {any} */ val, /** @type {number} */ i) => h("span", { class: "value" },
-        i ? " / " : "", v(formatValue(app, val.value))))),
+        i ? " / " : "", v(formatValue(app, val.value)),
+        c.applied === i ? h("span", { class: "muted in-force" }, " ", app.t("conflict.in_force")) : null))),
     ))) : null);
 }
 
