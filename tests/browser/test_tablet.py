@@ -406,7 +406,7 @@ def test_the_sdk_tablet_and_the_app_converge_on_a_conflicting_answer(browser: An
 
 def test_the_app_is_served_as_an_offline_pwa(browser: Any, live: Live) -> None:
     """What makes the app installable and its shell cacheable, as the browser sees it."""
-    context = browser.new_context(viewport=TABLET, has_touch=True)
+    context = browser.new_context(viewport=TABLET, has_touch=True, locale="en-US")
     try:
         page = context.new_page()
         response = page.goto(f"{live.url}/tablet/")
@@ -423,5 +423,16 @@ def test_the_app_is_served_as_an_offline_pwa(browser: Any, live: Live) -> None:
                 "/tablet/i18n/zh_CN/tablet.json", "/tablet/vendor/msgpack/index.mjs"} <= set(cached)
         # the app asked for persistent storage (the browser decides; installed apps get it)
         page.wait_for_function("() => document.body.dataset.persisted !== undefined")
+        # the language: the browser's first (this context says en-US), switchable, remembered on the tablet
+        page.wait_for_selector("#enroll")
+        assert page.inner_text("#enroll") == "Enroll this tablet"
+        with page.expect_navigation():
+            page.select_option("#lang", "zh_CN")
+        page.wait_for_selector("#enroll")
+        assert page.inner_text("#enroll") == "注册此平板"
+        assert page.evaluate("() => document.documentElement.lang") == "zh-CN"
+        page.reload()
+        page.wait_for_selector("#enroll")
+        assert page.inner_text("#enroll") == "注册此平板"
     finally:
         context.close()

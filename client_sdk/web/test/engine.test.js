@@ -10,7 +10,8 @@ import { TabletClient } from "../engine/client.js";
 import { WriteRefused } from "../engine/errors.js";
 import { generateDeviceKey, verify } from "../engine/keys.js";
 import { reportDigest, signOffMessage } from "../engine/report.js";
-import { SyncLoop } from "../engine/syncer.js";
+import { SyncLoop, emptyReport } from "../engine/syncer.js";
+import { Offline } from "../engine/transport.js";
 import { freshDbName, rulesDoc, steppingClock } from "./support.js";
 
 const TEMPLATE = {
@@ -229,4 +230,40 @@ test("sealing chains change-sets: signed by the device key, seq 1, 2 and prev_ha
   tampered[tampered.length - 70] ^= 1;
   await assert.rejects(openSealed(tampered, key.publicRaw));
   assert.equal((await client.device()).head_seq, 2);
+});
+
+test("a photo upload cut off halfway resumes where the server stopped, not from the start", async () => {
+  const data = new Uint8Array(600 * 1024).map((_, i) => i % 251);
+  const sha = await client.writes.attach("J-1", data, "photo", "image/jpeg");
+  await client.store.write(["outbox"], async (tx) => { await tx.objectStore("outbox").clear(); }); // its op went through
+  /** @type {{offset: number, size: number}[]} */
+  const puts = [];
+  let held = new Uint8Array(0);
+  let cut = true;
+  const transport = {
+    token: "t",
+    async blobStatus() {
+      return held.length ? { sha256: sha, size: data.length, received: held.length, complete: false } : null;
+    },
+    async blobPut(/** @type {string} */ _sha, /** @type {number} */ offset, /** @type {number} */ size, /** @type {Uint8Array} */ chunk) {
+      puts.push({ offset, size });
+      if (offset !== held.length) throw new Error("the server only takes the next byte");
+      if (cut && held.length > 0) throw new Offline("link dropped");
+      const next = new Uint8Array(held.length + chunk.length);
+      next.set(held);
+      next.set(chunk, held.length);
+      held = next;
+      return { sha256: sha, size, received: held.length, complete: held.length === size };
+    },
+  };
+  const loop = new SyncLoop(client.store, /** @type {any} */ (transport), await client.device(), steppingClock());
+  await assert.rejects(loop.uploadBlobs(emptyReport(), () => undefined), Offline);
+  assert.deepEqual(puts.map((p) => p.offset), [0, 256 * 1024]);
+  cut = false;
+  const report = emptyReport();
+  await loop.uploadBlobs(report, () => undefined);
+  assert.deepEqual(puts.map((p) => p.offset), [0, 256 * 1024, 256 * 1024, 512 * 1024], "resumed at the server's offset");
+  assert.deepEqual(held, data);
+  assert.equal(report.uploaded_blobs, 1);
+  assert.equal((await client.reads.job("J-1"))?.attachments[0].uploaded, true);
 });
