@@ -135,9 +135,11 @@ const HANDLERS = {
     }
     await tx.objectStore("signoffs").delete(jobId);
     await tx.objectStore("jobs").delete(jobId);
-    const live = new Set((await tx.objectStore("attachments").getAll()).map((a) => a.sha256));
-    for (const blob of await tx.objectStore("blobs").getAll()) {
-      if (blob.uploaded && !live.has(blob.sha256)) await tx.objectStore("blobs").delete(blob.sha256);
+    const blobs = tx.objectStore("blobs");
+    const pending = new Set(await blobs.index("pending").getAllKeys(1));
+    for (const sha of await blobs.getAllKeys()) {
+      if (pending.has(sha)) continue;
+      if ((await tx.objectStore("attachments").index("sha").count(sha)) === 0) await blobs.delete(sha);
     }
   },
 

@@ -25,8 +25,9 @@ export const STORES = {
   parts: { keyPath: "part_no" },
   stock: { keyPath: ["location", "part_no"] },
   movements: { keyPath: "id", indexes: { job: "job_id" } },
-  attachments: { keyPath: ["job_id", "sha256"], indexes: { job: "job_id" } },
-  blobs: { keyPath: "sha256" },
+  attachments: { keyPath: ["job_id", "sha256"], indexes: { job: "job_id", sha: "sha256" } },
+  // `pending: 1` while the bytes are not on the server (the index holds only those: photos are large)
+  blobs: { keyPath: "sha256", indexes: { pending: "pending" } },
   signoffs: { keyPath: "job_id" },
   conflicts: { keyPath: "id", indexes: { job: "job_id" } },
   outbox: { keyPath: "seq", autoIncrement: true, indexes: { job: "job_id", sealed: "sealed_seq", op: "op_id" } },

@@ -240,8 +240,8 @@ export class SyncLoop {
     const blobs = await this.store.read(["blobs", "outbox"], async (tx) => {
       const waiting = new Set((await tx.objectStore("outbox").getAll())
         .filter((o) => o.type === "attachment").map((o) => o.key.slice("attachment:".length)));
-      return (await tx.objectStore("blobs").getAll())
-        .filter((b) => !b.uploaded && !waiting.has(b.sha256))
+      return (await tx.objectStore("blobs").index("pending").getAll(1))
+        .filter((b) => !waiting.has(b.sha256))
         .sort((a, b) => a.created_at - b.created_at || (a.sha256 < b.sha256 ? -1 : 1));
     });
     progress("blobs", 0, blobs.length);
@@ -280,7 +280,10 @@ export class SyncLoop {
     }
     await this.store.write(["blobs"], async (tx) => {
       const blob = await tx.objectStore("blobs").get(sha256);
-      if (blob) await tx.objectStore("blobs").put({ ...blob, uploaded: true });
+      if (blob) {
+        delete blob.pending;
+        await tx.objectStore("blobs").put({ ...blob, uploaded: true });
+      }
     });
     return true;
   }

@@ -248,9 +248,9 @@ export class Writes {
     const op = wire.attach({
       op_id: newOpId(), hlc, job_id: jobId, at: now, sha256: sha, kind, size: data.length, content_type: contentType,
     });
-    if (!(await tx.objectStore("blobs").get(sha))) {
+    if ((await tx.objectStore("blobs").getKey(sha)) === undefined) {
       await tx.objectStore("blobs").put({
-        sha256: sha, size: data.length, data, content_type: contentType, uploaded: false, created_at: now,
+        sha256: sha, size: data.length, data, content_type: contentType, uploaded: false, pending: 1, created_at: now,
       });
     }
     await tx.objectStore("attachments").put({

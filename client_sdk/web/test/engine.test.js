@@ -199,6 +199,20 @@ test("a job removed from this engineer's scope disappears with its records", asy
   assert.deepEqual((await snapshot()).answers, []);
 });
 
+test("a job leaving the tablet keeps the photos not yet uploaded (evidence of unsynced ops), drops the others", async () => {
+  const sent = await client.writes.attach("J-1", new TextEncoder().encode("uploaded photo"), "photo", "image/jpeg");
+  const unsent = await client.writes.attach("J-1", new TextEncoder().encode("not yet uploaded"), "photo", "image/jpeg");
+  await client.store.write(["blobs"], async (tx) => {
+    const blob = await tx.objectStore("blobs").get(sent);
+    delete blob.pending;
+    await tx.objectStore("blobs").put({ ...blob, uploaded: true });
+  });
+  await pull([{ kind: "job_removed", id: "J-1" }]);
+  assert.equal(await client.reads.blob(sent), null);
+  assert.notEqual(await client.reads.blob(unsent), null);
+  assert.equal((await client.reads.pending()).length, 2, "the unsynced ops stay and are still pushed");
+});
+
 test("everything is still there after the database is closed and opened again", async () => {
   await client.writes.setStatus("J-1", "accepted");
   await client.writes.answer("J-1", "remarks", "中文 remark");
