@@ -31,6 +31,21 @@
 
 const SHA256 = /^[0-9a-f]{64}$/;
 
+// what the server's str.strip() removes (Python's whitespace, which is not quite ECMAScript's trim())
+const BLANK = /^[\t\n\v\f\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$/;
+
+/** True when text holds nothing but whitespace, as the server decides it. @param {string} text */
+export function isBlank(text) {
+  return BLANK.test(text);
+}
+
+/** Length in code points, as the server counts text (not UTF-16 code units). @param {string} text */
+export function textLength(text) {
+  let n = 0;
+  for (const _ of text) n += 1;
+  return n;
+}
+
 /** The rules document with its checks. */
 export class Rules {
   /** @param {RulesDoc} doc */
@@ -75,24 +90,27 @@ export class Rules {
    * @param {ChecklistItem} item @param {unknown} value @param {string | null} naReason @param {string | null} [note]
    */
   checkAnswer(item, value, naReason, note = null) {
-    if (note != null && note.length > this.doc.limits.note) return "note_too_long";
-    if (naReason != null) return naReason.trim() ? null : "not_applicable_needs_reason";
+    if (note != null && textLength(note) > this.doc.limits.note) return "note_too_long";
+    if (naReason != null) return isBlank(naReason) ? "not_applicable_needs_reason" : null;
     if (value == null) return "value_required";
     switch (item.type) {
       case "pass_fail":
         return typeof value === "boolean" ? null : "expected_pass_fail";
-      case "number":
-        if (typeof value !== "number") return "expected_number";
-        if (!Number.isFinite(value)) return "expected_finite_number";
-        if (item.min != null && value < item.min) return "below_range";
-        if (item.max != null && value > item.max) return "above_range";
+      case "number": {
+        // an integer past 2^53 arrives as a BigInt: still a number, compared by its value
+        const n = typeof value === "bigint" ? Number(value) : value;
+        if (typeof n !== "number") return "expected_number";
+        if (!Number.isFinite(n)) return "expected_finite_number";
+        if (item.min != null && (typeof value === "bigint" ? value < item.min : n < item.min)) return "below_range";
+        if (item.max != null && (typeof value === "bigint" ? value > item.max : n > item.max)) return "above_range";
         return null;
+      }
       case "choice":
         return typeof value === "string" && (item.choices ?? []).includes(value) ? null : "not_a_choice";
       case "photo":
         return typeof value === "string" && SHA256.test(value) ? null : "expected_photo_sha256";
       default:
-        return typeof value === "string" && value.length <= this.doc.limits.text ? null : "expected_text";
+        return typeof value === "string" && textLength(value) <= this.doc.limits.text ? null : "expected_text";
     }
   }
 
@@ -110,7 +128,7 @@ export class Rules {
     const kind = this.doc.job_fields[field];
     if (kind === undefined) return "unknown_field";
     const { limits } = this.doc;
-    if (kind === "text") return typeof value === "string" && value.length <= limits.text ? null : "invalid_value";
+    if (kind === "text") return typeof value === "string" && textLength(value) <= limits.text ? null : "invalid_value";
     if (kind === "bool") return typeof value === "boolean" ? null : "invalid_value";
     if (value === null) return null;
     return Number.isInteger(value) && /** @type {number} */ (value) >= limits.rating_min
@@ -122,8 +140,9 @@ export class Rules {
    * @param {{serialized: boolean} | undefined} part @param {number} qty @param {string | null} serial
    */
   checkPart(part, qty, serial) {
-    if (part === undefined) return "unknown_part";
+    // the server's order: the quantity first, then the catalog
     if (!Number.isInteger(qty) || qty < this.doc.limits.qty_min || qty > this.doc.limits.qty_max) return "bad_quantity";
+    if (part === undefined) return "unknown_part";
     if (part.serialized && (!serial || qty !== 1)) return "serial_required";
     return null;
   }
@@ -133,7 +152,7 @@ export class Rules {
    * @param {string} signerName @param {number[][]} strokes @param {number | null} rating
    */
   checkSignOff(signerName, strokes, rating) {
-    if (!signerName.trim() || signerName.length > this.doc.limits.signer_name) return "signoff_incomplete";
+    if (isBlank(signerName) || textLength(signerName) > this.doc.limits.signer_name) return "signoff_incomplete";
     if (!strokes.length || !strokes.every((s) => s.length >= 2 && s.every((v) => Number.isInteger(v)))) {
       return "signoff_incomplete";
     }
