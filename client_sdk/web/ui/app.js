@@ -146,6 +146,11 @@ export class App {
     return true;
   }
 
+  /** Errors belong to the screen they were made on: leaving it takes them away. */
+  clearErrors() {
+    for (const el of this.parts.toast.querySelectorAll(".toast.error")) el.remove();
+  }
+
   /** @param {Node | string} message @param {"info" | "error"} [kind] */
   toast(message, kind = "info") {
     const el = h("div", { class: `toast ${kind}`, role: kind === "error" ? "alert" : "status" }, message);

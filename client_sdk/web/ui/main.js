@@ -45,7 +45,10 @@ async function main() {
     toast: /** @type {HTMLElement} */ (document.getElementById("toasts")),
   });
   renderChrome(app);
-  addEventListener("hashchange", () => void app.refresh());
+  addEventListener("hashchange", () => {
+    app.clearErrors();
+    void app.refresh();
+  });
   await app.refresh();
   app.startBackgroundSync();
   if (app.online && (await client.device())) void app.sync();
