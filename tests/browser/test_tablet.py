@@ -375,7 +375,10 @@ def test_the_sdk_tablet_and_the_app_converge_on_a_conflicting_answer(browser: An
         report = sdk.sync()
         assert report.needs_review == 1 and report.rejected == 0
         page.click("#sync-now")
-        page.wait_for_function("() => document.getElementById('sync-bar').dataset.state === 'synced'")
+        # the run the button started (a second call shares it): its report, once it has ended
+        pulled = page.evaluate("() => window.fieldsync.sync().then(r => r.offline || r.errors.length ? -1 : "
+                               "r.pulled_changes)")
+        assert pulled >= 2, "the answer in force and the review item came back to the app"
         assert sdk.sync().ok
 
         app.open_job(job_id, "checklist")
