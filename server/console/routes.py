@@ -367,8 +367,8 @@ def _recon_data(services: Services, status: str, kind: str, engineer: str) -> di
         i["engineer"] = ", ".join(names.get(e, e) for e in ids) or "—"
         i["created"] = views.fmt_time(i["created_at"])
         i["lines"] = views.record_summary(i.get("records", []))
-        i["history_view"] = [{**h, "when": views.fmt_time(h.get("at"))} for h in i.get("history", [])
-                             if isinstance(h, dict)]
+        i["history_view"] = [{**h, "when": views.fmt_time(h.get("at")), "kept_text": views._show_value(h.get("kept"))}
+                             for h in i.get("history", []) if isinstance(h, dict)]
     return {"items": items, "warranty": recon.warranty_claims(services), "kinds": recon.KINDS,
             "engineers": sorted(names.items(), key=lambda kv: kv[1]),
             "filters": {"status": status, "kind": kind, "engineer": engineer},
