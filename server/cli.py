@@ -108,6 +108,7 @@ def cmd_user(args: argparse.Namespace) -> int:
     from server.console.auth import set_user
     from server.errors import DomainError
 
+    services = _services(_db_url(args))  # a wrong --db is an error before anyone types a password
     if sys.stdin.isatty():
         import getpass
 
@@ -118,7 +119,7 @@ def cmd_user(args: argparse.Namespace) -> int:
     else:
         password = sys.stdin.readline().rstrip("\r\n")
     try:
-        created = set_user(_services(_db_url(args)), args.name, args.role, password)
+        created = set_user(services, args.name, args.role, password)
     except DomainError as exc:
         print(f"error: {exc.detail}", file=sys.stderr)
         return 2
