@@ -6,9 +6,9 @@ and exit codes mean something: 0 ok, 1 a check failed, 2 bad usage or input
 malformed ``FIELDSYNC_*`` variable: one line on stderr).
 
 Only ``serve``, ``demo`` and ``admin seed-demo`` create a database that does not
-exist yet (``restore`` writes one from its backup); every other command opens
-an existing one, so a mistyped ``--db`` path is an error, not a new empty
-database.
+exist yet (``restore`` writes one from its backup; ``simulate`` and ``loadtest``
+create the one their own server runs on); every other command opens an existing
+one, so a mistyped ``--db`` path is an error, not a new empty database.
 """
 
 from __future__ import annotations

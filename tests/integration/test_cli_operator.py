@@ -149,6 +149,7 @@ def test_serve_on_a_taken_port_is_one_line_and_exit_2(tmp_path: Path, listening:
     ["admin", "engineers"], ["admin", "engineers", "--json"], ["admin", "enroll-token", "--engineer", "e-ana"],
     ["admin", "token", "--role", "admin"], ["admin", "user", "--name", "dora", "--role", "dispatcher"],
     ["admin", "backup", "--out", "backup.db"],
+    ["loadtest", "--url", "http://127.0.0.1:9", "--sessions", "1", "--seconds", "1"],
 ], ids=lambda c: " ".join(c[:2]))
 def test_a_command_that_reads_never_creates_a_database(tmp_path: Path, command: list[str]) -> None:
     result = fieldsync(*command, "--db", "sqlite:///typo.db", cwd=tmp_path, stdin="a long password\n")
