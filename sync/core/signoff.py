@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Final
 
-from schemas.codec import canonical_json
+from schemas.codec import canonical_json, legacy_canonical_json
 from schemas.report import ReportAnswer, ReportContent, ReportPart, SignOffBundle
 from schemas.wire import ReceivedSignOff, SignOff
 from sync.core.changeset import digest
@@ -71,8 +71,21 @@ def _report_answer(a: Row) -> ReportAnswer:
 
 
 def report_digest(content: ReportContent) -> str:
-    """Hex SHA-256 of the canonical JSON of the report content."""
+    """Hex SHA-256 of the RFC 8785 canonical JSON of the report content (what a sign-off confirms)."""
     return digest(canonical_json(content))
+
+
+def digest_matches(content: ReportContent, signed_digest: str, canonical: bytes | None = None) -> bool:
+    """True when ``content`` is what ``signed_digest`` confirms.
+
+    Sign-offs made before digests moved to RFC 8785 confirm the older canonical form
+    (:func:`~schemas.codec.legacy_canonical_json`); that form is accepted too, so those reports still
+    verify and their jobs do not show as changed.  ``canonical``: ``canonical_json(content)``, when the
+    caller has it.
+    """
+    if digest(canonical_json(content) if canonical is None else canonical) == signed_digest:
+        return True
+    return digest(legacy_canonical_json(content)) == signed_digest
 
 
 def sign_off_message(job_id: str, report_digest_hex: str, signed_at: int, signer_name: str) -> bytes:
@@ -100,7 +113,11 @@ def signoffs_valid(public_key: bytes, signoffs: Iterable[SignOff | ReceivedSignO
 def verify_bundle(bundle: SignOffBundle, engineer_id: str | None = None) -> list[str]:
     """Check a sign-off bundle offline; return the problems found (empty = valid)."""
     problems: list[str] = []
-    if report_digest(bundle.content) != bundle.report_digest:
+    try:
+        matches = digest_matches(bundle.content, bundle.report_digest)
+    except (ValueError, TypeError):  # a value with no canonical form (NaN) cannot be what was signed
+        matches = False
+    if not matches:
         problems.append("report content does not match the signed digest")
     message = sign_off_message(bundle.content.job_id, bundle.report_digest, bundle.signed_at, bundle.signer_name)
     if not verify_signature(bundle.device_public_key, bundle.device_signature, message):

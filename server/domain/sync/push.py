@@ -79,7 +79,7 @@ from sync.core.merge import (
     merge_signoff,
     merge_status,
 )
-from sync.core.signoff import report_digest
+from sync.core.signoff import digest_matches
 from sync.storage import Tx
 
 SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
@@ -449,7 +449,8 @@ class PushApplier:
             second = Written(op.report_digest, op.hlc, self.auth.device_id, op.signed_at, op.signer_name)
             draft = ConflictDraft("signoff", "signoff", (first, second), 0)
             return Outcome(outcome.result, False, outcome.reason, draft)
-        content = canonical_json(job.report_content())  # stored as it was digested
+        report = job.report_content()
+        content = canonical_json(report)  # stored as it was digested
         self.new_rows[SIGNOFFS].append((
             op.job_id, op.signer_name, op.signer_role, op.signed_at, op.report_digest,
             json_encoder.encode(strokes).decode(),  # integer lists: the same text as dumps(), 10x faster
@@ -460,7 +461,7 @@ class PushApplier:
         view.status, view.signed_off = new_status, True
         self.update_job(job, signed_off=1, status=new_status)
         corrected = self.corrected(op.signed_at)
-        matches = digest(content) == op.report_digest
+        matches = digest_matches(report, op.report_digest, content)
         self.signed_here[op.job_id] = not matches  # the job's changed_after_signoff, until its content changes
         self.add_event(job, "signed_off", corrected, op.signed_at, {"signer": op.signer_name,
                                                                     "digest_matches": matches},
@@ -558,7 +559,7 @@ class PushApplier:
         if job.signoff is None:
             return False
         known = self.signed_here.get(job.row["id"])
-        return known if known is not None else report_digest(job.report_content()) != job.signoff["report_digest"]
+        return known if known is not None else not digest_matches(job.report_content(), job.signoff["report_digest"])
 
     def flush(self) -> None:
         """Write every table once, then emit one change per touched record (the newest state), in order."""
