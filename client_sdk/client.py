@@ -69,6 +69,7 @@ from schemas.wire import (
 )
 from sync.core.changeset import digest
 from sync.core.checklist import missing_required, validate_answer
+from sync.core.enrollment import enrollment_token
 from sync.core.merge import HOLD_REASONS
 from sync.core.signoff import certificate_message, report_digest, sign_off_message, verify_signature
 from sync.transport.base import Offline, ProtocolError, SyncTransport, TransportError
@@ -190,11 +191,17 @@ class FieldClient:
     def enroll(self, token: str, name: str | None = None) -> str:
         """Register a key made on this device with a one-time token; return the device id.
 
-        Raises ``AlreadyEnrolled``, or ``EnrollmentFailed`` whose ``code`` is the
-        server's problem code (``token_used`` ...) or ``offline``.
+        ``token`` is the bare token or the console's enrollment link
+        (``<server>/tablet/#/enroll?token=...``, URL-encoded).  Raises ``AlreadyEnrolled``, or
+        ``EnrollmentFailed`` whose ``code`` is the server's problem code (``token_used`` ...),
+        ``offline`` or ``invalid_link``.
         """
         if self.enrolled:
             raise AlreadyEnrolled(f"this tablet is already enrolled as device {self.device_id}")
+        try:
+            token = enrollment_token(token)
+        except ValueError as exc:
+            raise EnrollmentFailed("invalid_link", str(exc)) from exc
         key = generate_key()
         public = public_bytes(key)
         request = EnrollRequest(

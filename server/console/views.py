@@ -24,6 +24,7 @@ from server.domain.devices import service as devices
 from server.domain.tickets import service as tickets
 from server.domain.tickets.jobs import job_detail
 from server.errors import BadRequest, NotFound
+from sync.core.enrollment import enrollment_link
 
 PRIORITIES = ("P1", "P2", "P3", "complaint")
 CATEGORIES = ("fault", "inspection", "installation", "complaint")
@@ -465,7 +466,7 @@ def enroll_token(services: Services, form: dict[str, str], server_url: str) -> d
     """Issue a one-time enrollment token and its QR code (inline SVG, made here)."""
     engineer = id_field(form, "engineer_id", "Engineer")
     token, expires = devices.issue_enroll_token(services, engineer)
-    payload = f"fieldsync://enroll?server={server_url}&token={token}"
+    payload = enrollment_link(server_url, token)
     return {"token": token, "expires": fmt_time(expires), "engineer": _engineers(services).get(engineer, engineer),
             "qr": qr_svg(payload), "payload": payload}
 
