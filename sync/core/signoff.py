@@ -75,17 +75,25 @@ def report_digest(content: ReportContent) -> str:
     return digest(canonical_json(content))
 
 
-def digest_matches(content: ReportContent, signed_digest: str, canonical: bytes | None = None) -> bool:
+def digest_matches(content: ReportContent, signed_digest: str) -> bool:
     """True when ``content`` is what ``signed_digest`` confirms.
 
-    Sign-offs made before digests moved to RFC 8785 confirm the older canonical form
-    (:func:`~schemas.codec.legacy_canonical_json`); that form is accepted too, so those reports still
-    verify and their jobs do not show as changed.  ``canonical``: ``canonical_json(content)``, when the
-    caller has it.
+    Sign-offs made before digests moved to RFC 8785 (and by tablets not updated since) confirm the
+    older canonical form (:func:`~schemas.codec.legacy_canonical_json`); that form is accepted too,
+    so those reports still verify and their jobs do not show as changed.
     """
-    if digest(canonical_json(content) if canonical is None else canonical) == signed_digest:
-        return True
-    return digest(legacy_canonical_json(content)) == signed_digest
+    return digest(canonical_as_signed(content, signed_digest)) == signed_digest
+
+
+def canonical_as_signed(content: ReportContent, signed_digest: str) -> bytes:
+    """The canonical bytes of ``content`` in the form ``signed_digest`` was taken over (RFC 8785 unless
+    only the older form matches): what the server stores beside a sign-off, so it verifies later."""
+    canonical = canonical_json(content)
+    if digest(canonical) != signed_digest:
+        legacy = legacy_canonical_json(content)
+        if digest(legacy) == signed_digest:
+            return legacy
+    return canonical
 
 
 def sign_off_message(job_id: str, report_digest_hex: str, signed_at: int, signer_name: str) -> bytes:

@@ -27,7 +27,7 @@ from typing import Any, Final
 
 import msgspec
 
-from schemas.codec import canonical_json, encode, json_encoder, strokes_decoder
+from schemas.codec import encode, json_encoder, strokes_decoder
 from schemas.domain import ChecklistItem, ChecklistTemplate
 from schemas.wire import (
     PROTOCOL_VERSION,
@@ -79,7 +79,7 @@ from sync.core.merge import (
     merge_signoff,
     merge_status,
 )
-from sync.core.signoff import digest_matches
+from sync.core.signoff import canonical_as_signed, digest_matches
 from sync.storage import Tx
 
 SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
@@ -449,8 +449,7 @@ class PushApplier:
             second = Written(op.report_digest, op.hlc, self.auth.device_id, op.signed_at, op.signer_name)
             draft = ConflictDraft("signoff", "signoff", (first, second), 0)
             return Outcome(outcome.result, False, outcome.reason, draft)
-        report = job.report_content()
-        content = canonical_json(report)  # stored as it was digested
+        content = canonical_as_signed(job.report_content(), op.report_digest)  # stored as it was digested
         self.new_rows[SIGNOFFS].append((
             op.job_id, op.signer_name, op.signer_role, op.signed_at, op.report_digest,
             json_encoder.encode(strokes).decode(),  # integer lists: the same text as dumps(), 10x faster
@@ -461,7 +460,7 @@ class PushApplier:
         view.status, view.signed_off = new_status, True
         self.update_job(job, signed_off=1, status=new_status)
         corrected = self.corrected(op.signed_at)
-        matches = digest_matches(report, op.report_digest, content)
+        matches = digest(content) == op.report_digest
         self.signed_here[op.job_id] = not matches  # the job's changed_after_signoff, until its content changes
         self.add_event(job, "signed_off", corrected, op.signed_at, {"signer": op.signer_name,
                                                                     "digest_matches": matches},
