@@ -69,10 +69,10 @@ from schemas.wire import (
 )
 from sync.core.changeset import digest
 from sync.core.checklist import missing_required, validate_answer
-from sync.core.enrollment import enrollment_token
 from sync.core.merge import HOLD_REASONS
 from sync.core.signoff import certificate_message, report_digest, sign_off_message, verify_signature
 from sync.transport.base import Offline, ProtocolError, SyncTransport, TransportError
+from sync.transport.enrollment import enrollment_token
 from sync.transport.http import HttpTransport
 
 Clock = Callable[[], int]

@@ -49,8 +49,8 @@ from schemas.wire import (
 )
 from sync.core import hlc
 from sync.core.changeset import ChainHead, digest, seal
-from sync.core.enrollment import enrollment_link
 from sync.core.signoff import assemble_report_content, certificate_message, report_digest, sign_off_message
+from sync.transport.enrollment import enrollment_link
 
 VECTORS_DIR: Final = Path(__file__).resolve().parent.parent / "schemas" / "vectors"
 SAFE_INTEGER: Final = 2**53 - 1

@@ -24,7 +24,7 @@ from server.domain.devices import service as devices
 from server.domain.tickets import service as tickets
 from server.domain.tickets.jobs import job_detail
 from server.errors import BadRequest, NotFound
-from sync.core.enrollment import enrollment_link
+from sync.transport.enrollment import enrollment_link
 
 PRIORITIES = ("P1", "P2", "P3", "complaint")
 CATEGORIES = ("fault", "inspection", "installation", "complaint")

@@ -14,7 +14,7 @@ from client_sdk.errors import EnrollmentFailed
 from server.console import views
 from server.context import Services
 from server.domain.devices.service import issue_enroll_token
-from sync.core.enrollment import enrollment_link, enrollment_token
+from sync.transport.enrollment import enrollment_link, enrollment_token
 
 
 def test_the_link_carries_the_token_url_encoded_in_the_fragment() -> None:

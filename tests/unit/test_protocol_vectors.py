@@ -24,7 +24,6 @@ from server.keys import key_id_for
 from sync.core import hlc
 from sync.core.changeset import ChainHead, decode_changeset, digest, judge_chain, open_envelope, seal
 from sync.core.changeset import verify_signature as verify_changeset_signature
-from sync.core.enrollment import enrollment_link, enrollment_token
 from sync.core.signoff import (
     assemble_report_content,
     certificate_message,
@@ -34,6 +33,7 @@ from sync.core.signoff import (
     verify_bundle,
     verify_signature,
 )
+from sync.transport.enrollment import enrollment_link, enrollment_token
 from tools import vectors
 
 DIR = vectors.VECTORS_DIR
