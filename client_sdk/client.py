@@ -54,6 +54,7 @@ from client_sdk.models import (
 from client_sdk.store import LocalStore, Row, Tx, WriteTx
 from client_sdk.syncer import ProgressFn, SyncLoop
 from schemas.domain import ChecklistItem, ChecklistTemplate, Conflict, Part, StockLevel
+from schemas.enrollment_link import enrollment_token
 from schemas.report import ReportContent
 from schemas.status import JOB_STATUSES, OFFICE_ONLY, can_transition
 from schemas.wire import (
@@ -72,7 +73,6 @@ from sync.core.checklist import missing_required, validate_answer
 from sync.core.merge import HOLD_REASONS
 from sync.core.signoff import certificate_message, report_digest, sign_off_message, verify_signature
 from sync.transport.base import Offline, ProtocolError, SyncTransport, TransportError
-from sync.transport.enrollment import enrollment_token
 from sync.transport.http import HttpTransport
 
 Clock = Callable[[], int]

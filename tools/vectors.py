@@ -25,6 +25,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from schemas.codec import canonical_json, encode
+from schemas.enrollment_link import enrollment_link
 from schemas.report import ReportContent
 from schemas.wire import (
     PROTOCOL_VERSION,
@@ -50,7 +51,6 @@ from schemas.wire import (
 from sync.core import hlc
 from sync.core.changeset import ChainHead, digest, seal
 from sync.core.signoff import assemble_report_content, certificate_message, report_digest, sign_off_message
-from sync.transport.enrollment import enrollment_link
 
 VECTORS_DIR: Final = Path(__file__).resolve().parent.parent / "schemas" / "vectors"
 SAFE_INTEGER: Final = 2**53 - 1

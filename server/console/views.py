@@ -17,6 +17,7 @@ from typing import Any
 import msgspec
 
 from schemas.domain import AssignIn, JobIn, ResolveIn, SlaTarget, TicketIn
+from schemas.enrollment_link import enrollment_link
 from server.context import Services
 from server.domain.catalog import service as catalog
 from server.domain.conflicts import service as conflicts
@@ -24,7 +25,6 @@ from server.domain.devices import service as devices
 from server.domain.tickets import service as tickets
 from server.domain.tickets.jobs import job_detail
 from server.errors import BadRequest, NotFound
-from sync.transport.enrollment import enrollment_link
 
 PRIORITIES = ("P1", "P2", "P3", "complaint")
 CATEGORIES = ("fault", "inspection", "installation", "complaint")

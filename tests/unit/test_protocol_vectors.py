@@ -15,6 +15,7 @@ import pytest
 
 from client_sdk.apply import decode_page
 from schemas.codec import canonical_json, encode, receipt_decoder, received_changeset_decoder, signed_decoder
+from schemas.enrollment_link import enrollment_link, enrollment_token
 from schemas.report import ReportContent, SignOffBundle
 from schemas.wire import SignOff
 from server.context import ServerKey
@@ -33,7 +34,6 @@ from sync.core.signoff import (
     verify_bundle,
     verify_signature,
 )
-from sync.transport.enrollment import enrollment_link, enrollment_token
 from tools import vectors
 
 DIR = vectors.VECTORS_DIR

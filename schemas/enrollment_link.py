@@ -3,7 +3,8 @@
 ``<server>/tablet/#/enroll?token=<url-encoded token>``: the token travels in the URL fragment, which a
 browser never sends, so it does not land in server or proxy logs.  The console makes the link
 (:func:`enrollment_link`); a tablet takes either the link or the bare token (:func:`enrollment_token`).
-It sits with the transport, not in the pure core, because it handles URLs (``urllib.parse``).
+The link is part of the wire format, so it lives with the wire types: the server and the tablet
+both import it, and neither pulls in the other's libraries for it.
 """
 
 from __future__ import annotations
