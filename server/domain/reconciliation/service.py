@@ -41,7 +41,7 @@ import msgspec
 from server.context import Services
 from server.domain.parts.service import OLD_SERIALS, is_at_returns, serial_location
 from server.domain.records import dumps, loads
-from server.domain.sync.report import current_digest
+from server.domain.sync.report import content_changed, current_digest
 from server.errors import BadRequest, Conflict, NotFound
 from sync.storage import Tx
 
@@ -164,9 +164,9 @@ def signoff_digest_mismatch(tx: Tx, f: Filters) -> list[Draft]:
         params.append(f.end)
     out = []
     for s in tx.query(sql + " ORDER BY s.job_id", params):
-        now = current_digest(tx, s["job_id"])
-        if now == s["report_digest"]:
+        if not content_changed(tx, s["job_id"], s["report_digest"]):
             continue
+        now = current_digest(tx, s["job_id"])
         out.append(Draft("signoff_digest_mismatch", s["job_id"],
                          f"job {s['job_id']}: signed content changed after sign-off by {s['signer_name']}",
                          int(s["received_at"]), s["job_id"], {s["engineer_id"]},
