@@ -54,6 +54,7 @@ from client_sdk.models import (
 from client_sdk.store import LocalStore, Row, Tx, WriteTx
 from client_sdk.syncer import ProgressFn, SyncLoop
 from schemas.domain import ChecklistItem, ChecklistTemplate, Conflict, Part, StockLevel
+from schemas.enrollment_link import enrollment_token
 from schemas.report import ReportContent
 from schemas.status import JOB_STATUSES, OFFICE_ONLY, can_transition
 from schemas.wire import (
@@ -190,11 +191,17 @@ class FieldClient:
     def enroll(self, token: str, name: str | None = None) -> str:
         """Register a key made on this device with a one-time token; return the device id.
 
-        Raises ``AlreadyEnrolled``, or ``EnrollmentFailed`` whose ``code`` is the
-        server's problem code (``token_used`` ...) or ``offline``.
+        ``token`` is the bare token or the console's enrollment link
+        (``<server>/tablet/#/enroll?token=...``, URL-encoded).  Raises ``AlreadyEnrolled``, or
+        ``EnrollmentFailed`` whose ``code`` is the server's problem code (``token_used`` ...),
+        ``offline`` or ``invalid_link``.
         """
         if self.enrolled:
             raise AlreadyEnrolled(f"this tablet is already enrolled as device {self.device_id}")
+        try:
+            token = enrollment_token(token)
+        except ValueError as exc:
+            raise EnrollmentFailed("invalid_link", str(exc)) from exc
         key = generate_key()
         public = public_bytes(key)
         request = EnrollRequest(

@@ -1,7 +1,14 @@
 """The ``fieldsync`` command line: serve, demo, admin tasks, bench, simulate, verify.
 
 Operators script these, so output is plain (``--json`` where a machine reads it)
-and exit codes mean something: 0 ok, 1 a check failed, 2 bad usage or input.
+and exit codes mean something: 0 ok, 1 a check failed, 2 bad usage or input
+(an unreachable database, a missing SQLite file, a port already taken, a
+malformed ``FIELDSYNC_*`` variable: one line on stderr).
+
+Only ``serve``, ``demo`` and ``admin seed-demo`` create a database that does not
+exist yet (``restore`` writes one from its backup; ``simulate`` and ``loadtest``
+create the one their own server runs on); every other command opens an existing
+one, so a mistyped ``--db`` path is an error, not a new empty database.
 """
 
 from __future__ import annotations
@@ -19,28 +26,39 @@ def _db_url(args: argparse.Namespace) -> str:
     return args.db or os.environ.get("FIELDSYNC_DB") or DEFAULT_DB
 
 
-def _services(url: str):  # type: ignore[no-untyped-def]
+def _services(url: str, *, create: bool = False):  # type: ignore[no-untyped-def]
+    """Services on the database at ``url``; a SQLite file must exist unless ``create``."""
     from server.context import Services
-    from sync.storage import open_database
+    from sync.storage import StorageError, open_database
+    from sync.storage.sqlite import MissingDatabase
 
-    return Services(db=open_database(url), settings=get_settings(db_url=url))
+    try:
+        db = open_database(url, create=create)
+    except MissingDatabase as exc:
+        raise StorageError(f"{exc} (check --db or FIELDSYNC_DB; only serve, demo and admin seed-demo "
+                           "create a database)") from exc
+    return Services(db=db, settings=get_settings(db_url=url))
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from server.ports import check_port
+
     url = _db_url(args)
+    settings = get_settings(db_url=url, host=args.host, port=args.port, workers=args.workers)
+    check_port(settings.host, settings.port)  # before migrating: a taken port is one line, not uvicorn's exit 3
     os.environ["FIELDSYNC_DB"] = url
-    _services(url).db.close()  # migrate once before workers start
-    uvicorn.run("server.app:serve_app", factory=True, host=args.host, port=args.port, workers=args.workers,
-                log_level=args.log_level)
+    _services(url, create=True).db.close()  # migrate once before workers start
+    uvicorn.run("server.app:serve_app", factory=True, host=settings.host, port=settings.port,
+                workers=settings.workers, log_level=args.log_level)
     return 0
 
 
 def cmd_seed(args: argparse.Namespace) -> int:
     from server.demo import seed_demo
 
-    svc = _services(_db_url(args))
+    svc = _services(_db_url(args), create=True)
     with svc.db.read() as tx:
         row = tx.one("SELECT COUNT(*) AS n FROM engineers")
     if row and row["n"]:
@@ -90,6 +108,7 @@ def cmd_user(args: argparse.Namespace) -> int:
     from server.console.auth import set_user
     from server.errors import DomainError
 
+    services = _services(_db_url(args))  # a wrong --db is an error before anyone types a password
     if sys.stdin.isatty():
         import getpass
 
@@ -100,7 +119,7 @@ def cmd_user(args: argparse.Namespace) -> int:
     else:
         password = sys.stdin.readline().rstrip("\r\n")
     try:
-        created = set_user(_services(_db_url(args)), args.name, args.role, password)
+        created = set_user(services, args.name, args.role, password)
     except DomainError as exc:
         print(f"error: {exc.detail}", file=sys.stderr)
         return 2
@@ -175,9 +194,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("serve", help="run the HTTP server")
     s.add_argument("--db", help=f"database URL (default $FIELDSYNC_DB or {DEFAULT_DB})")
-    s.add_argument("--host", default="127.0.0.1")
-    s.add_argument("--port", type=int, default=8000)
-    s.add_argument("--workers", type=int, default=1)
+    # no flag defaults here: an unset flag leaves the FIELDSYNC_* variable (or the default) in force
+    s.add_argument("--host", help="bind address (default $FIELDSYNC_HOST or 127.0.0.1)")
+    s.add_argument("--port", type=int, help="port (default $FIELDSYNC_PORT or 8000)")
+    s.add_argument("--workers", type=int, help="worker processes (default $FIELDSYNC_WORKERS or 1)")
     s.add_argument("--log-level", default="info")
     s.set_defaults(func=cmd_serve)
 
@@ -260,11 +280,13 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``fieldsync`` console script."""
     args = build_parser().parse_args(argv)
+    from server.ports import PortUnavailable
+    from server.settings import SettingsError
     from sync.storage import StorageError
 
     try:
         code: int = args.func(args)
-    except StorageError as exc:
+    except (StorageError, SettingsError, PortUnavailable) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     return code

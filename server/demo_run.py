@@ -5,6 +5,10 @@ two tablets of one engineer work the same job without a network (one of them
 answers a checklist item differently and both edit the diagnosis), a second
 engineer completes and signs a job, and then everyone syncs.  The console
 opens with synced work, SLA clocks and a conflict waiting for review.
+
+The listening port is claimed before anything else happens, and the same
+socket is handed to uvicorn: a port that is taken is one line and exit 2,
+never a console URL and token for a server that does not start.
 """
 
 from __future__ import annotations
@@ -71,9 +75,15 @@ def simulate_offline_day(services: Services) -> dict[str, int]:
 
 
 def run_demo(host: str, port: int, path: str, serve: bool = True) -> int:
-    """Recreate the demo database, seed it, simulate a day, print how to sign in, and serve."""
+    """Recreate the demo database, seed it, simulate a day, print how to sign in, and serve.
+
+    Raises :class:`~server.ports.PortUnavailable` (before touching the database) when it cannot listen.
+    """
     import logging
 
+    from server.ports import claim_port
+
+    sock = claim_port(host, port) if serve else None
     logging.getLogger("httpx").setLevel(logging.WARNING)
     for suffix in ("", "-wal", "-shm"):
         Path(path + suffix).unlink(missing_ok=True)
@@ -87,10 +97,17 @@ def run_demo(host: str, port: int, path: str, serve: bool = True) -> int:
     print("offline day synced: " + ", ".join(f"{v} {k}" for k, v in totals.items()) + " ops")
     print(f"console: http://{host}:{port}/")
     print(f"staff login token (admin): {token}")
-    if not serve:
+    if sock is None:
         return 0
     import uvicorn
 
     os.environ["FIELDSYNC_DB"] = url
-    uvicorn.run("server.app:create_app", factory=True, host=host, port=port, log_level="warning")
-    return 0
+    server = uvicorn.Server(uvicorn.Config("server.app:create_app", factory=True, host=host, port=port,
+                                           log_level="warning"))
+    try:
+        server.run(sockets=[sock])
+    except KeyboardInterrupt:
+        pass
+    finally:
+        sock.close()
+    return 0 if server.started else 1

@@ -129,15 +129,19 @@ def start_server(db_url: str, port: int, workers: int = 1) -> subprocess.Popen[b
     raise RuntimeError("fieldsync serve did not come up within 60 s")
 
 
-def provision(db_url: str, sessions: int) -> list[LoadDevice]:
-    """Enroll ``sessions`` devices spread over the engineers (seeding demo data into an empty database)."""
+def provision(db_url: str, sessions: int, create: bool = True) -> list[LoadDevice]:
+    """Enroll ``sessions`` devices spread over the engineers (seeding demo data into an empty database).
+
+    ``create=False`` (a server of the caller's, ``--url``): its database must exist already.
+    """
     from server.context import Services
     from server.demo import seed_demo
     from server.domain.devices.service import enroll, issue_enroll_token
     from server.settings import get_settings
     from sync.storage import open_database
 
-    svc = Services(db=open_database(db_url), settings=get_settings(db_url=db_url, run_scheduler=False))
+    svc = Services(db=open_database(db_url, create=create),
+                   settings=get_settings(db_url=db_url, run_scheduler=False))
     try:
         with svc.db.read() as tx:
             engineers = [r["id"] for r in tx.query("SELECT id FROM engineers WHERE active = 1 ORDER BY id")]
@@ -290,7 +294,7 @@ def run_load(sessions: int, seconds: float, url: str | None = None, db_url: str 
         tmp = tempfile.TemporaryDirectory(prefix="fieldsync-load-")
         db_url = f"sqlite:///{Path(tmp.name) / 'load.db'}"
     try:
-        devices = provision(db_url, sessions)
+        devices = provision(db_url, sessions, create=url is None)
         if url is None:
             port = free_port()
             proc = start_server(db_url, port, workers)

@@ -1,15 +1,23 @@
 """Server settings: environment variables, overridden by CLI flags.
 
-Nothing is read at import time; :func:`get_settings` builds a value on demand.
+A flag given on the command line wins over its ``FIELDSYNC_*`` variable, which
+wins over the default.  Nothing is read at import time; :func:`get_settings`
+builds a value on demand and refuses a malformed variable with a
+:class:`SettingsError` that names it.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
 DEFAULT_DB = "sqlite:///fieldsync.db"
+
+
+class SettingsError(ValueError):
+    """A ``FIELDSYNC_*`` variable or flag that cannot be used (the message names it)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,16 +46,31 @@ class Settings:
 def get_settings(**overrides: Any) -> Settings:
     """Settings from ``FIELDSYNC_*`` environment variables, then ``overrides`` (None = keep)."""
     env = os.environ
+    d = Settings()
     s = Settings(
-        db_url=env.get("FIELDSYNC_DB", DEFAULT_DB),
-        host=env.get("FIELDSYNC_HOST", "127.0.0.1"),
-        port=int(env.get("FIELDSYNC_PORT", "8000")),
-        workers=int(env.get("FIELDSYNC_WORKERS", "1")),
-        max_body_bytes=int(env.get("FIELDSYNC_MAX_BODY", str(16 * 1024 * 1024))),
+        db_url=env.get("FIELDSYNC_DB") or DEFAULT_DB,
+        host=env.get("FIELDSYNC_HOST") or d.host,
+        port=_int(env, "FIELDSYNC_PORT", d.port, 1, 65535),
+        workers=_int(env, "FIELDSYNC_WORKERS", d.workers, 1, 256),
+        max_body_bytes=_int(env, "FIELDSYNC_MAX_BODY", d.max_body_bytes, 1024, 2**40),
         run_scheduler=env.get("FIELDSYNC_SCHEDULER", "1") not in ("0", "false", "no"),
         sla_policy_file=env.get("FIELDSYNC_SLA_POLICIES") or None,
         sla_timezone=env.get("FIELDSYNC_TZ", "UTC"),
         webhook_url=env.get("FIELDSYNC_WEBHOOK") or None,
-        worker_threads=int(env.get("FIELDSYNC_WORKER_THREADS", "8")),
+        worker_threads=_int(env, "FIELDSYNC_WORKER_THREADS", d.worker_threads, 1, 1024),
     )
     return replace(s, **{k: v for k, v in overrides.items() if v is not None})
+
+
+def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    """A whole-number variable within [low, high]; unset or empty means the default."""
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a whole number, not {raw[:40]!r}") from None
+    if not low <= value <= high:
+        raise SettingsError(f"{name} must be between {low} and {high}, not {value}")
+    return value

@@ -295,6 +295,22 @@ async def job_page(request: Request[Any, Any, Any], services: Services, job_id: 
     return page(request, services, s, "job.html", await in_thread(views.job_page, services, job_id))
 
 
+@get("/jobs/{job_id:str}/report.pdf", include_in_schema=False)
+async def job_report(request: Request[Any, Any, Any], services: Services, job_id: str) -> Response[bytes]:
+    """The signed job's service report for a signed-in user: the PDF ``GET /v1/jobs/{id}/report.pdf`` serves.
+
+    Any staff role may read it, as in the API.  A job not signed yet is the console's 409 page.
+    """
+    from server.domain.reports.service import report_pdf
+
+    await session_of(request, services)
+    known_id(job_id, "job")
+    pdf = await in_thread(report_pdf, services, job_id)
+    return Response(content=pdf, media_type="application/pdf",
+                    headers={"content-disposition": f'inline; filename="report-{job_id}.pdf"',
+                             "x-content-type-options": "nosniff", "cache-control": "no-store"})
+
+
 @get("/console/blobs/{sha256:str}", include_in_schema=False)
 async def blob(request: Request[Any, Any, Any], services: Services, sha256: str) -> Response[bytes]:
     """Photo bytes for staff; images inline, anything else as a download."""
@@ -351,8 +367,8 @@ def _recon_data(services: Services, status: str, kind: str, engineer: str) -> di
         i["engineer"] = ", ".join(names.get(e, e) for e in ids) or "—"
         i["created"] = views.fmt_time(i["created_at"])
         i["lines"] = views.record_summary(i.get("records", []))
-        i["history_view"] = [{**h, "when": views.fmt_time(h.get("at"))} for h in i.get("history", [])
-                             if isinstance(h, dict)]
+        i["history_view"] = [{**h, "when": views.fmt_time(h.get("at")), "kept_text": views._show_value(h.get("kept"))}
+                             for h in i.get("history", []) if isinstance(h, dict)]
     return {"items": items, "warranty": recon.warranty_claims(services), "kinds": recon.KINDS,
             "engineers": sorted(names.items(), key=lambda kv: kv[1]),
             "filters": {"status": status, "kind": kind, "engineer": engineer},
@@ -464,10 +480,17 @@ async def static(name: str) -> Response[bytes]:
                     headers={"cache-control": "public, max-age=86400", "x-content-type-options": "nosniff"})
 
 
+@get("/favicon.ico", include_in_schema=False)
+async def favicon() -> Response[bytes]:
+    """The console's icon where browsers look for it on pages without an icon link (the PDF viewer)."""
+    return Response(content=(STATIC / "favicon.svg").read_bytes(), media_type=STATIC_TYPES[".svg"],
+                    headers={"cache-control": "public, max-age=86400", "x-content-type-options": "nosniff"})
+
+
 def console_router() -> Router:
     """The console's routes under ``/`` with its HTML error pages."""
     return Router(path="/", route_handlers=[
         home, login_form, login, logout, tickets_board, create_ticket, ticket_detail, add_job, reassign_job,
-        job_page, blob, conflicts_page, resolve_conflict, reconciliation, reconciliation_csv, resolve_item,
-        decide_claim, devices_page, enroll_token, revoke_device, sla_page, live, static,
+        job_page, job_report, blob, conflicts_page, resolve_conflict, reconciliation, reconciliation_csv, resolve_item,
+        decide_claim, devices_page, enroll_token, revoke_device, sla_page, live, static, favicon,
     ], exception_handlers={Exception: console_error}, include_in_schema=False)

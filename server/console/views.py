@@ -17,6 +17,7 @@ from typing import Any
 import msgspec
 
 from schemas.domain import AssignIn, JobIn, ResolveIn, SlaTarget, TicketIn
+from schemas.enrollment_link import enrollment_link
 from server.context import Services
 from server.domain.catalog import service as catalog
 from server.domain.conflicts import service as conflicts
@@ -465,7 +466,7 @@ def enroll_token(services: Services, form: dict[str, str], server_url: str) -> d
     """Issue a one-time enrollment token and its QR code (inline SVG, made here)."""
     engineer = id_field(form, "engineer_id", "Engineer")
     token, expires = devices.issue_enroll_token(services, engineer)
-    payload = f"fieldsync://enroll?server={server_url}&token={token}"
+    payload = enrollment_link(server_url, token)
     return {"token": token, "expires": fmt_time(expires), "engineer": _engineers(services).get(engineer, engineer),
             "qr": qr_svg(payload), "payload": payload}
 

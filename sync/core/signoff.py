@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Final
 
-from schemas.codec import canonical_json
+from schemas.codec import canonical_json, legacy_canonical_json
 from schemas.report import ReportAnswer, ReportContent, ReportPart, SignOffBundle
 from schemas.wire import ReceivedSignOff, SignOff
 from sync.core.changeset import digest
@@ -71,8 +71,29 @@ def _report_answer(a: Row) -> ReportAnswer:
 
 
 def report_digest(content: ReportContent) -> str:
-    """Hex SHA-256 of the canonical JSON of the report content."""
+    """Hex SHA-256 of the RFC 8785 canonical JSON of the report content (what a sign-off confirms)."""
     return digest(canonical_json(content))
+
+
+def digest_matches(content: ReportContent, signed_digest: str) -> bool:
+    """True when ``content`` is what ``signed_digest`` confirms.
+
+    Sign-offs made before digests moved to RFC 8785 (and by tablets not updated since) confirm the
+    older canonical form (:func:`~schemas.codec.legacy_canonical_json`); that form is accepted too,
+    so those reports still verify and their jobs do not show as changed.
+    """
+    return digest(canonical_as_signed(content, signed_digest)) == signed_digest
+
+
+def canonical_as_signed(content: ReportContent, signed_digest: str) -> bytes:
+    """The canonical bytes of ``content`` in the form ``signed_digest`` was taken over (RFC 8785 unless
+    only the older form matches): what the server stores beside a sign-off, so it verifies later."""
+    canonical = canonical_json(content)
+    if digest(canonical) != signed_digest:
+        legacy = legacy_canonical_json(content)
+        if digest(legacy) == signed_digest:
+            return legacy
+    return canonical
 
 
 def sign_off_message(job_id: str, report_digest_hex: str, signed_at: int, signer_name: str) -> bytes:
@@ -100,7 +121,11 @@ def signoffs_valid(public_key: bytes, signoffs: Iterable[SignOff | ReceivedSignO
 def verify_bundle(bundle: SignOffBundle, engineer_id: str | None = None) -> list[str]:
     """Check a sign-off bundle offline; return the problems found (empty = valid)."""
     problems: list[str] = []
-    if report_digest(bundle.content) != bundle.report_digest:
+    try:
+        matches = digest_matches(bundle.content, bundle.report_digest)
+    except (ValueError, TypeError):  # a value with no canonical form (NaN) cannot be what was signed
+        matches = False
+    if not matches:
         problems.append("report content does not match the signed digest")
     message = sign_off_message(bundle.content.job_id, bundle.report_digest, bundle.signed_at, bundle.signer_name)
     if not verify_signature(bundle.device_public_key, bundle.device_signature, message):

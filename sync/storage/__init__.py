@@ -11,12 +11,16 @@ from __future__ import annotations
 from sync.storage.base import Database, Row, StorageError, Tx
 
 
-def open_database(url: str, *, pool_size: int = 8, schema: str | None = None) -> Database:
-    """Open (and migrate) the database named by ``url``."""
+def open_database(url: str, *, pool_size: int = 8, schema: str | None = None, create: bool = True) -> Database:
+    """Open (and migrate) the database named by ``url``.
+
+    ``create=False`` refuses a SQLite file that does not exist yet (a mistyped path
+    must not become a new, empty database); a PostgreSQL database is never created.
+    """
     if url.startswith("sqlite://"):
         from sync.storage.sqlite import SqliteDatabase
 
-        return SqliteDatabase.from_url(url)
+        return SqliteDatabase.from_url(url, create=create)
     if url.startswith(("postgresql://", "postgres://")):
         from sync.storage.postgres import PostgresDatabase
 

@@ -20,7 +20,7 @@ import zlib
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from functools import lru_cache
-from typing import Any
+from typing import Any, Final
 from urllib.parse import parse_qs, urlsplit
 
 import psycopg
@@ -42,6 +42,16 @@ SELECT s.xmax, (SELECT min(CASE WHEN w.x <= (s.xmax & 4294967295) THEN ((s.xmax 
                            ELSE (((s.xmax >> 32) - 1) << 32) | w.x END) FROM w) AS writer
 FROM s
 """
+
+
+#: seconds a first connection may take before the server counts as unreachable (unless the URL sets
+#: ``connect_timeout``): an operator waits for this, and libpq counts anything below 2 as 2
+CONNECT_TIMEOUT_S: Final = 2
+
+
+def _first_line(exc: BaseException) -> str:
+    """psycopg's message without libpq's hint lines, for a one-line error."""
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
 
 
 @lru_cache(maxsize=1024)
@@ -174,8 +184,7 @@ class PostgresDatabase:
         self.schema = schema or (query.pop("schema", [None])[0])
         conninfo = parts._replace(query="&".join(f"{k}={v[0]}" for k, v in query.items())).geturl()
         self._conninfo = conninfo
-        if self.schema is not None:
-            self._ensure_schema()
+        self._probe()
         self.pool = ConnectionPool(
             conninfo,
             min_size=1,
@@ -188,7 +197,7 @@ class PostgresDatabase:
             self.pool.open(wait=True, timeout=10)
         except Exception as exc:  # psycopg_pool raises PoolTimeout
             self.pool.close()
-            raise StorageError(f"cannot reach PostgreSQL at {self._redacted()}: {exc}") from exc
+            raise StorageError(f"cannot reach PostgreSQL at {self._redacted()}: {_first_line(exc)}") from exc
         # the advisory lock every write transaction holds while it may add to the change feed
         self.feed_key = zlib.crc32((self.schema or "public").encode()) & 0x7FFFFFFF
         self._leader_conn: psycopg.Connection[Any] | None = None
@@ -206,12 +215,20 @@ class PostgresDatabase:
         p = urlsplit(self._conninfo)
         return f"{p.hostname}:{p.port or 5432}{p.path}"
 
-    def _ensure_schema(self) -> None:
+    def _probe(self) -> None:
+        """One direct connection before the pool opens (and the URL's schema created if missing).
+
+        The pool would retry an unreachable server in the background, logging each attempt, until
+        its own timeout; a single connection fails at once (or after :data:`CONNECT_TIMEOUT_S`) with
+        libpq's reason, which becomes a one-line :class:`StorageError`.
+        """
+        timeout = {} if "connect_timeout" in self._conninfo else {"connect_timeout": CONNECT_TIMEOUT_S}
         try:
-            with psycopg.connect(self._conninfo, autocommit=True, connect_timeout=10) as conn:
-                conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"')
+            with psycopg.connect(self._conninfo, autocommit=True, **timeout) as conn:  # type: ignore[arg-type]
+                if self.schema is not None:
+                    conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"')
         except psycopg.Error as exc:
-            raise StorageError(f"cannot reach PostgreSQL at {self._redacted()}: {exc}") from exc
+            raise StorageError(f"cannot reach PostgreSQL at {self._redacted()}: {_first_line(exc)}") from exc
 
     def _configure(self, conn: psycopg.Connection[Any]) -> None:
         # COPY picks its dumpers by column type, and psycopg's dumper for bytea in binary format is a

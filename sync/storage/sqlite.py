@@ -31,6 +31,10 @@ from sync.storage.sqlite_rows import write_rows
 install_param_adapters()
 
 
+class MissingDatabase(StorageError):
+    """The SQLite file does not exist and the caller asked not to create one."""
+
+
 class SqliteTx:
     """A transaction on one sqlite3 connection."""
 
@@ -160,13 +164,15 @@ class SqliteDatabase:
     dialect: Dialect = "sqlite"
     max_readers: int = 8
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, *, create: bool = True) -> None:
         self.path = path
         self.url = f"sqlite:///{path}"
         if path != ":memory:":
             parent = Path(path).parent
             if not parent.exists():
                 raise StorageError(f"directory {parent} does not exist")
+            if not create and not Path(path).is_file():
+                raise MissingDatabase(f"no SQLite database at {path}")
         self._write_lock = threading.Lock()
         self._writer = self._connect()
         self._checkpointer: Checkpointer | None = None
@@ -185,11 +191,11 @@ class SqliteDatabase:
             migrate(tx)
 
     @classmethod
-    def from_url(cls, url: str) -> SqliteDatabase:
+    def from_url(cls, url: str, *, create: bool = True) -> SqliteDatabase:
         path = url.removeprefix("sqlite://")
         if path.startswith("/"):
             path = path[1:]  # sqlite:///rel.db -> rel.db ; sqlite:////abs.db -> /abs.db
-        return cls(path or "fieldsync.db")
+        return cls(path or "fieldsync.db", create=create)
 
     def _connect(self) -> sqlite3.Connection:
         try:

@@ -205,7 +205,7 @@ def test_clock_changes_state_on_the_open_board_after_a_tablet_syncs(console: Con
     assert c.page.locator("#signoff-status").inner_text() == "verified: report matches the signature"
     assert c.page.locator("svg.signature polyline").count() == len(STROKES)
     assert c.page.locator(f"img[src='/console/blobs/{photo}']").evaluate("i => i.naturalWidth") == 48
-    assert c.page.locator("#report-link").get_attribute("href") == f"/v1/jobs/{job_id}/report.pdf"
+    assert c.page.locator("#report-link").get_attribute("href") == f"/jobs/{job_id}/report.pdf"
     timeline = c.page.locator("#job-body table.timeline").inner_text()
     assert "on site" in timeline
     assert "Flue CO2" in c.page.locator("#job-body").inner_text()

@@ -64,8 +64,12 @@ def test_bad_users_are_refused(services: Services, name: str, role: str, passwor
 
 def test_admin_user_cli_reads_the_password_from_stdin(tmp_path, monkeypatch, capsys) -> None:  # type: ignore[no-untyped-def]
     from server.cli import main
+    from sync.storage import open_database
 
     db = f"sqlite:///{tmp_path / 'cli.db'}"
+    assert main(["admin", "user", "--name", "ops", "--role", "backoffice", "--db", db]) == 2  # no database yet
+    assert "no SQLite database at" in capsys.readouterr().err
+    open_database(db).close()  # as `fieldsync serve` leaves it
     monkeypatch.setattr(sys, "stdin", io.StringIO("s3cret-enough\n"))
     assert main(["admin", "user", "--name", "ops", "--role", "backoffice", "--db", db]) == 0
     assert "created user ops (backoffice)" in capsys.readouterr().out

@@ -8,7 +8,7 @@ import msgspec
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from schemas.codec import canonical_json, changeset_decoder, encode, receipt_decoder
+from schemas.codec import changeset_decoder, encode, receipt_decoder
 from schemas.export import JSON_DIR, render_schemas
 from schemas.report import ReportAnswer, ReportContent, ReportPart
 from schemas.wire import AnswerItem, ChangeSet, MovePart, OpResult, Receipt, SetField, SetStatus, SignOff
@@ -102,26 +102,6 @@ RECORDED_REPORT_DIGEST = "f20ef8c0f37ec3c23bbe608b50340e83c7d93b60b541aa37fa3dc6
 def test_recorded_report_digest_does_not_change() -> None:
     """Customers signed digests of these exact bytes: a change would flag every signed job as changed."""
     assert report_digest(REPORT) == RECORDED_REPORT_DIGEST
-
-
-report_contents = st.builds(
-    ReportContent, job_id=ids, ticket_id=ids, engineer_id=ids, diagnosis=st.text(max_size=40),
-    resolution=st.text(max_size=40), notes=st.text(max_size=40), template_id=st.none() | ids,
-    template_version=st.none() | st.integers(0, 2**31),
-    answers=st.lists(st.builds(ReportAnswer, key=ids, value=scalars, note=st.none() | st.text(max_size=20),
-                               na_reason=st.none() | st.text(max_size=20)), max_size=12),
-    parts=st.lists(st.builds(ReportPart, op_id=ids, kind=st.sampled_from(["consume"]), part_no=ids,
-                             qty=st.integers(1, 10_000), serial=st.none() | ids, returned_serial=st.none() | ids),
-                   max_size=4),
-    photos=st.lists(ids, max_size=3), times=st.dictionaries(st.sampled_from(["on_site", "completed"]),
-                                                            st.integers(0, 2**62)))
-
-
-@settings(max_examples=300, deadline=None)
-@given(report_contents)
-def test_canonical_json_is_the_sorted_json_of_the_plain_values(content: ReportContent) -> None:
-    """One-pass canonical encoding gives the bytes of sorting the content's plain (builtin) form."""
-    assert canonical_json(content) == msgspec.json.encode(msgspec.to_builtins(content), order="sorted")
 
 
 def test_the_servers_received_types_mirror_the_wire_types() -> None:

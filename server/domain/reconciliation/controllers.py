@@ -38,13 +38,14 @@ class ReconciliationController(Controller):
         start: int | None = _query("from", default=None, ge=0, le=MAX_MS, description="created_at >= (epoch ms)"),
         end: int | None = _query("to", default=None, ge=0, le=MAX_MS, description="created_at <= (epoch ms)"),
         engineer: str | None = None, kind: str | None = Parameter(default=None, description="comma-separated kinds"),
-        status: str | None = None, format: str = "json",  # noqa: A002 - the public query parameter's name
+        status: str | None = Parameter(default=None, description="open, resolved or all (the default)"),
+        format: str = "json",  # noqa: A002 - the public query parameter's name
     ) -> Response[Any]:
         if format not in ("json", "csv"):
             raise BadRequest("invalid_parameter", "format is json or csv")
         kinds = tuple(k.strip() for k in (kind or "").split(",") if k.strip())
         items = service.reconcile(services, Filters(start=start, end=end, engineer_id=engineer, kinds=kinds,
-                                                    status=status))
+                                                    status=None if status == "all" else status))
         if format == "csv":
             return Response(content=service.to_csv(items), media_type="text/csv; charset=utf-8",
                             headers={"content-disposition": 'attachment; filename="reconciliation.csv"'})

@@ -9,6 +9,12 @@ item stores the records it covered; if new records join the discrepancy later
 (a third use of the same serial, another unexplained consumption) it opens again,
 with the earlier resolution kept in its history.
 
+One kind is settled elsewhere: an ``open_conflict`` item *is* a conflict of the
+review queue, so it has exactly one resolution, the conflict's.  It is open
+while the conflict is open and resolved (with the conflict's resolution in its
+history) once the conflict is resolved; ``resolve`` here refuses it with
+``resolve_in_review_queue`` and names the conflict, so the two views never disagree.
+
 Kinds (see :data:`KINDS`):
 
 - ``completed_without_signoff``: a job completed or closed with no customer sign-off
@@ -17,7 +23,7 @@ Kinds (see :data:`KINDS`):
 - ``serial_consumed_twice``: one serial consumed more than once (every consumption listed)
 - ``old_part_not_returned``: an open warranty claim whose old part is not at a returns location
 - ``evidence_missing``: attachments whose bytes have not (fully) arrived
-- ``open_conflict``: a conflict still waiting in the review queue
+- ``open_conflict``: a conflict of the review queue (resolved there; listed as resolved afterwards)
 - ``late_sync``: device events received more than ``late_sync_threshold_s`` after they happened
 """
 
@@ -35,7 +41,7 @@ import msgspec
 from server.context import Services
 from server.domain.parts.service import OLD_SERIALS, is_at_returns, serial_location
 from server.domain.records import dumps, loads
-from server.domain.sync.report import current_digest
+from server.domain.sync.report import content_changed, current_digest
 from server.errors import BadRequest, Conflict, NotFound
 from sync.storage import Tx
 
@@ -84,7 +90,7 @@ class Filters:
         if unknown:
             raise BadRequest("invalid_parameter", f"unknown kind {unknown[0]!r}; kinds: {', '.join(KINDS)}")
         if self.status is not None and self.status not in STATUSES:
-            raise BadRequest("invalid_parameter", "status is open or resolved")
+            raise BadRequest("invalid_parameter", "status is open, resolved or all")
 
     def keep(self, item: ReconItem) -> bool:
         return ((self.start is None or item.created_at >= self.start)
@@ -105,6 +111,10 @@ class Draft:
     job_id: str | None = None
     engineers: set[str] = field(default_factory=set)
     records: list[dict[str, Any]] = field(default_factory=list)
+    #: the status is the records' own (a conflict's), never one stored in ``recon_items``
+    settled_elsewhere: bool = False
+    #: with ``settled_elsewhere``: the history entry of the resolution made there (None: still open)
+    resolution: dict[str, Any] | None = None
 
 
 def item_id(kind: str, key: str) -> str:
@@ -154,9 +164,9 @@ def signoff_digest_mismatch(tx: Tx, f: Filters) -> list[Draft]:
         params.append(f.end)
     out = []
     for s in tx.query(sql + " ORDER BY s.job_id", params):
-        now = current_digest(tx, s["job_id"])
-        if now == s["report_digest"]:
+        if not content_changed(tx, s["job_id"], s["report_digest"]):
             continue
+        now = current_digest(tx, s["job_id"])
         out.append(Draft("signoff_digest_mismatch", s["job_id"],
                          f"job {s['job_id']}: signed content changed after sign-off by {s['signer_name']}",
                          int(s["received_at"]), s["job_id"], {s["engineer_id"]},
@@ -240,16 +250,32 @@ def evidence_missing(tx: Tx, jobs: dict[str, str]) -> list[Draft]:
     return out
 
 
-def open_conflicts(tx: Tx, jobs: dict[str, str]) -> list[Draft]:
+def conflicts(tx: Tx, jobs: dict[str, str], status: str | None) -> list[Draft]:
+    """Conflicts of the review queue (only those in ``status`` when given), settled by their own status."""
+    sql, params = "SELECT * FROM conflicts", []
+    if status is not None:  # the conflict's status is the item's: filter in the query
+        sql += " WHERE status = ?"
+        params.append(status)
     out = []
-    for c in tx.query("SELECT * FROM conflicts WHERE status = 'open' ORDER BY created_at, id"):
+    for c in tx.query(sql + " ORDER BY created_at, id", params):
         engineer = jobs.get(c["job_id"])
         vals = loads(c["vals"], [])
-        out.append(Draft("open_conflict", c["id"], f"open {c['kind']} conflict on {c['key']} of job {c['job_id']}",
-                         int(c["created_at"]), c["job_id"], {engineer} if engineer else set(),
+        resolution = None
+        what = f"{c['kind']} conflict on {c['key']} of job {c['job_id']}"
+        if c["status"] == "open":
+            summary = f"open {what}"
+        else:
+            decided = loads(c["resolution"], {})
+            resolution = {"at": c["resolved_at"], "by": c["resolved_by"] or decided.get("by"), "action": "resolved",
+                          "comment": decided.get("comment") or "", "in": "review_queue", "conflict_id": c["id"],
+                          "kept": decided.get("value")}
+            summary = f"{what}, resolved in the review queue"
+        out.append(Draft("open_conflict", c["id"], summary, int(c["created_at"]), c["job_id"],
+                         {engineer} if engineer else set(),
                          [{"type": "conflict", "id": c["id"], "kind": c["kind"], "key": c["key"],
                            "values": [{"value": v.get("value"), "device_id": v.get("device_id"), "at": v.get("at")}
-                                      for v in vals]}]))
+                                      for v in vals]}],
+                         settled_elsewhere=True, resolution=resolution))
     return out
 
 
@@ -296,7 +322,7 @@ def derive(tx: Tx, services: Services, f: Filters) -> list[Draft]:
     if "evidence_missing" in want:
         drafts += evidence_missing(tx, jobs)
     if "open_conflict" in want:
-        drafts += open_conflicts(tx, jobs)
+        drafts += conflicts(tx, jobs, f.status)
     if "late_sync" in want:
         drafts += late_sync(tx, services.settings.late_sync_threshold_s, jobs)
     return drafts
@@ -309,7 +335,10 @@ def _merge(tx: Tx, drafts: list[Draft]) -> list[ReconItem]:
         iid = item_id(d.kind, d.key)
         row = stored.get(iid)
         status, history = "open", []
-        if row is not None:
+        if d.settled_elsewhere:
+            if d.resolution is not None:
+                status, history = "resolved", [d.resolution]
+        elif row is not None:
             history = loads(row["history"], [])
             if row["status"] == "resolved":
                 covered = _record_keys(loads(row["records"], []))
@@ -355,6 +384,11 @@ def resolve(services: Services, recon_id: str, comment: str, by: str) -> ReconIt
             raise NotFound("unknown_recon_item", f"no current discrepancy {recon_id!r} (it may have cleared itself)")
         if item.status == "resolved":
             raise Conflict("already_resolved", "this discrepancy is already resolved")
+        if item.kind == "open_conflict":
+            raise Conflict("resolve_in_review_queue",
+                           f"this item is conflict {item.key} of the review queue: resolve it there "
+                           f"(POST /v1/conflicts/{item.key}/resolve) and it is resolved here too",
+                           conflict_id=item.key)
         history = [h for h in item.history if h.get("action") != "reopened"]
         history.append({"at": now, "by": by, "action": "resolved", "comment": comment})
         covered = [{"type": r.get("type"), "id": r.get("id")} for r in item.records]

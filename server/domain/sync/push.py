@@ -27,7 +27,7 @@ from typing import Any, Final
 
 import msgspec
 
-from schemas.codec import canonical_json, encode, json_encoder, strokes_decoder
+from schemas.codec import encode, json_encoder, strokes_decoder
 from schemas.domain import ChecklistItem, ChecklistTemplate
 from schemas.wire import (
     PROTOCOL_VERSION,
@@ -79,7 +79,7 @@ from sync.core.merge import (
     merge_signoff,
     merge_status,
 )
-from sync.core.signoff import report_digest
+from sync.core.signoff import canonical_as_signed, digest_matches
 from sync.storage import Tx
 
 SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
@@ -449,7 +449,7 @@ class PushApplier:
             second = Written(op.report_digest, op.hlc, self.auth.device_id, op.signed_at, op.signer_name)
             draft = ConflictDraft("signoff", "signoff", (first, second), 0)
             return Outcome(outcome.result, False, outcome.reason, draft)
-        content = canonical_json(job.report_content())  # stored as it was digested
+        content = canonical_as_signed(job.report_content(), op.report_digest)  # stored as it was digested
         self.new_rows[SIGNOFFS].append((
             op.job_id, op.signer_name, op.signer_role, op.signed_at, op.report_digest,
             json_encoder.encode(strokes).decode(),  # integer lists: the same text as dumps(), 10x faster
@@ -558,7 +558,7 @@ class PushApplier:
         if job.signoff is None:
             return False
         known = self.signed_here.get(job.row["id"])
-        return known if known is not None else report_digest(job.report_content()) != job.signoff["report_digest"]
+        return known if known is not None else not digest_matches(job.report_content(), job.signoff["report_digest"])
 
     def flush(self) -> None:
         """Write every table once, then emit one change per touched record (the newest state), in order."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from schemas.report import ReportContent
 from server.domain.records import loads
-from sync.core.signoff import REPORT_TIMES, assemble_report_content, report_digest
+from sync.core.signoff import REPORT_TIMES, assemble_report_content, digest_matches, report_digest
 from sync.storage import Tx
 
 
@@ -39,3 +39,9 @@ def current_digest(tx: Tx, job_id: str) -> str | None:
     """Digest of the job's report content as it stands now."""
     content = build_report_content(tx, job_id)
     return None if content is None else report_digest(content)
+
+
+def content_changed(tx: Tx, job_id: str, signed_digest: str) -> bool:
+    """True when the job's report content is no longer what ``signed_digest`` confirms."""
+    content = build_report_content(tx, job_id)
+    return content is None or not digest_matches(content, signed_digest)
