@@ -32,6 +32,7 @@ import pytest
 from server.domain.devices.service import issue_enroll_token
 from server.domain.tickets.jobs import job_detail
 from tests.browser.conftest import LAPTOP, ROOT, SCREENSHOTS, TABLET, Console, Live
+from tests.livesrv import LiveServer
 
 pytestmark = pytest.mark.browser
 
@@ -147,12 +148,43 @@ class Tablet:
         self.context.close()
 
 
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
+    """A ``fieldsync serve`` of these tests' own, with the demo data: the engineers' tablets here sync and
+    sign jobs, which must not change what the console's tests see on the shared server."""
+    from server.demo import seed_demo
+    from server.security import issue_staff_token
+
+    tmp = tmp_path_factory.mktemp("tablet")
+    db_url = f"sqlite:///{tmp / 'tablet.db'}"
+    live = Live(url="", db_url=db_url, ids={}, tokens={}, tmp=tmp)
+    svc = live.services()
+    live.ids = seed_demo(svc)
+    live.tokens = {role: issue_staff_token(svc, role, f"{role}-token") for role in ("dispatcher", "backoffice")}
+    svc.db.close()
+    proc = LiveServer(db_url, tmp).start()
+    live.url = proc.url
+    yield live
+    proc.stop()
+
+
 @pytest.fixture
-def tablet_zh(browser: Any, live: Live) -> Iterator[Tablet]:
-    t = Tablet(browser, live, "zh-CN")
+def tablet_zh(browser: Any, server: Live) -> Iterator[Tablet]:
+    t = Tablet(browser, server, "zh-CN")
     yield t
     t.close()
     assert t.errors == [], t.errors
+
+
+@pytest.fixture
+def sdk_tablet(server: Live, tmp_path: Path) -> Iterator[Any]:
+    """An enrolled Python SDK tablet of e-ben on this module's server."""
+    from client_sdk import FieldClient
+
+    client = FieldClient.open(tmp_path / "sdk.db", server_url=server.url, device_name="sdk-tablet")
+    client.enroll(_token(server, "e-ben"))
+    yield client
+    client.close()
 
 
 def _draw(page: Any, selector: str, touch: list[tuple[float, float]], pen: list[tuple[float, float]]) -> None:
@@ -177,7 +209,8 @@ def _draw(page: Any, selector: str, touch: list[tuple[float, float]], pen: list[
     page.mouse.up()
 
 
-def test_a_whole_job_offline_in_the_tablet_app(tablet_zh: Tablet, live: Live, browser: Any, tmp_path: Path) -> None:
+def test_a_whole_job_offline_in_the_tablet_app(tablet_zh: Tablet, server: Live, browser: Any, tmp_path: Path) -> None:
+    live = server
     customer = f"湖畔诊所 {uuid.uuid4().hex[:4]}"
     ticket_id, job_id = _new_job(live, "e-chen", customer)
     t = tablet_zh
@@ -350,10 +383,11 @@ def test_a_whole_job_offline_in_the_tablet_app(tablet_zh: Tablet, live: Live, br
         console.context.close()
 
 
-def test_the_sdk_tablet_and_the_app_converge_on_a_conflicting_answer(browser: Any, live: Live,
-                                                                     tablet_factory: Any) -> None:
+def test_the_sdk_tablet_and_the_app_converge_on_a_conflicting_answer(browser: Any, server: Live,
+                                                                     sdk_tablet: Any) -> None:
+    live = server
     ticket_id, job_id = _new_job(live, "e-ben", f"Harbour Mill {uuid.uuid4().hex[:4]}")
-    sdk = tablet_factory("e-ben", f"sdk-{uuid.uuid4().hex[:6]}")
+    sdk = sdk_tablet
     assert sdk.sync().ok
     app = Tablet(browser, live, "en-US")
     try:
@@ -407,7 +441,8 @@ def test_the_sdk_tablet_and_the_app_converge_on_a_conflicting_answer(browser: An
         app.close()
 
 
-def test_the_app_is_served_as_an_offline_pwa(browser: Any, live: Live) -> None:
+def test_the_app_is_served_as_an_offline_pwa(browser: Any, server: Live) -> None:
+    live = server
     """What makes the app installable and its shell cacheable, as the browser sees it."""
     context = browser.new_context(viewport=TABLET, has_touch=True, locale="en-US")
     try:
