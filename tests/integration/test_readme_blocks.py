@@ -60,6 +60,9 @@ NOT_RUNNABLE = {
         "line 2 is this very test suite; `fieldsync demo` is run by tests/integration/test_demo.py and "
         "test_cli_operator.py, and tests/unit/test_docs.py checks that .ci/run runs line 2"),
     "tablet (SDK)": "a sequence diagram of the sync protocol: nothing to run",
+    ".venv-min/bin/pip install": ("builds a second venv on the lowest allowed versions and runs the whole suite in it "
+                                  "(twice CI's time); tests/unit/test_constraints.py checks the command is here and "
+                                  "that its pins are pyproject's lower bounds"),
 }
 
 

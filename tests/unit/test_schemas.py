@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import hashlib
+import inspect
+from typing import Literal
 
 import msgspec
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from schemas import wire
 from schemas.codec import changeset_decoder, encode, receipt_decoder
-from schemas.export import JSON_DIR, render_schemas
+from schemas.export import EXPORTED, JSON_DIR, render_schemas, wire_schema
 from schemas.report import ReportAnswer, ReportContent, ReportPart
 from schemas.wire import AnswerItem, ChangeSet, MovePart, OpResult, Receipt, SetField, SetStatus, SignOff
 from sync.core.signoff import report_digest
@@ -18,8 +21,39 @@ from sync.core.signoff import report_digest
 def test_json_schema_files_are_current() -> None:
     """Run `fieldsync admin export-schemas` when this fails."""
     rendered = render_schemas()
-    on_disk = {p.name: p.read_text() for p in JSON_DIR.glob("*.schema.json")}
+    on_disk = {p.name: p.read_text() for p in JSON_DIR.glob("*.json")}
     assert on_disk == rendered
+
+
+def test_schema_descriptions_are_the_docstrings_without_indentation() -> None:
+    """msgspec releases format docstrings differently; the exported text is ``inspect.cleandoc`` of each one."""
+    for tp in EXPORTED.values():
+        for title, definition in wire_schema(tp)["$defs"].items():
+            doc = getattr(wire, title).__doc__
+            assert definition.get("description") == (inspect.cleandoc(doc) if doc else None), title
+
+
+class _Note(msgspec.Struct, frozen=True):
+    description: str
+
+
+class _Indented(msgspec.Struct):
+    """First line.
+
+    At the docstring's margin,
+        and deeper.
+    """
+
+    note: _Note = _Note("  a default whose 'description'\n    keeps its spaces  ")
+    kind: Literal["  an indented\n    literal  "] = "  an indented\n    literal  "
+
+
+def test_only_schema_descriptions_are_normalised_never_default_values() -> None:
+    schema = wire_schema(_Indented)
+    definition = schema["$defs"]["_Indented"]
+    assert definition["description"] == "First line.\n\nAt the docstring's margin,\n    and deeper."
+    assert definition["properties"]["note"]["default"] == msgspec.to_builtins(_Indented().note)
+    assert definition["properties"]["kind"] == {"enum": [_Indented().kind], "default": _Indented().kind}
 
 
 GOLDEN = ChangeSet(protocol_version=1, device_id="D-1", seq=1, prev_hash="", device_clock=1_700_000_000_000,
