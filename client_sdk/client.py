@@ -2,8 +2,10 @@
 
 Every write method is one local SQLite transaction that validates against the
 local copy (the shared status machine, the pinned checklist template), updates
-the local row and appends its op to the outbox.  A refused write raises a
-:class:`~client_sdk.errors.WriteRefused` and leaves the store untouched.
+the local row and appends its op to the outbox.  Each op is built first and put
+through the same checks the server runs on it (:mod:`sync.core.rules`): a
+refused write raises a :class:`~client_sdk.errors.WriteRefused` whose
+``reason`` is the server's reason, and leaves the store untouched.
 Reads return fresh msgspec Structs (:mod:`client_sdk.models`).
 
 A client is meant for one thread; open one per process and close it.
@@ -16,7 +18,7 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Final, cast, get_args
+from typing import Any, Final, cast
 
 import httpx
 import msgspec
@@ -38,6 +40,7 @@ from client_sdk.errors import (
     NotEnrolled,
     SdkError,
     UnknownJob,
+    WriteRefused,
 )
 from client_sdk.keys import dump_private_key, generate_key, load_private_key, public_bytes
 from client_sdk.models import (
@@ -56,21 +59,30 @@ from client_sdk.syncer import ProgressFn, SyncLoop
 from schemas.domain import ChecklistItem, ChecklistTemplate, Conflict, Part, StockLevel
 from schemas.enrollment_link import enrollment_token
 from schemas.report import ReportContent
-from schemas.status import JOB_STATUSES, OFFICE_ONLY, can_transition
+from schemas.rules import REASONS, SIGNABLE_STATUSES
+from schemas.status import can_transition
 from schemas.wire import (
     AnswerItem,
     Attach,
-    AttachmentKind,
     EnrollRequest,
-    JobField,
     MovePart,
     SetField,
     SetStatus,
     SignOff,
 )
 from sync.core.changeset import digest
-from sync.core.checklist import missing_required, validate_answer
-from sync.core.merge import HOLD_REASONS
+from sync.core.checklist import missing_required
+from sync.core.rules import (
+    check_answer,
+    check_attach,
+    check_field,
+    check_move,
+    check_signoff,
+    check_status,
+    check_storable,
+    check_strokes,
+    stroke_shape,
+)
 from sync.core.signoff import certificate_message, report_digest, sign_off_message, verify_signature
 from sync.transport.base import Offline, ProtocolError, SyncTransport, TransportError
 from sync.transport.http import HttpTransport
@@ -80,11 +92,12 @@ Scalar = bool | int | float | str | None
 FieldValue = str | int | bool | None
 
 DEFAULT_SERVER: Final = "http://127.0.0.1:8000"
-TEXT_FIELDS: Final = frozenset({"notes", "diagnosis", "resolution", "customer_comment"})
-JOB_FIELDS: Final = frozenset(get_args(JobField))
-ATTACHMENT_KINDS: Final = frozenset(get_args(AttachmentKind))
-MAX_TEXT: Final = 10_000
-SIGNABLE_STATUSES: Final = frozenset({"on_site", "in_progress", "completed"})
+
+
+def _refuse(error: type[WriteRefused], reason: str | None, what: str) -> None:
+    """Raise ``error`` with the shared rule's ``reason`` (nothing is stored when a check fails)."""
+    if reason is not None:
+        raise error(f"{what}: {REASONS.get(reason.partition(':')[0], reason)} ({reason})", reason)
 
 
 def system_clock() -> int:
@@ -495,28 +508,17 @@ class FieldClient:
         with self._store.stage() as tx:
             job = tx.memo.get(("job", job_id)) or _job(tx, job_id)
             current = job["status"]
-            if status not in JOB_STATUSES:
-                raise InvalidTransition(f"unknown status {status!r}")
-            if status in OFFICE_ONLY or status == "signed_off":
-                raise InvalidTransition(f"{status!r} is set by the back office or by sign_off(), not by a tablet")
-            if status == "on_hold" and hold_reason not in HOLD_REASONS:
-                raise InvalidTransition(f"on_hold needs hold_reason in {sorted(HOLD_REASONS)}")
-            if status != "on_hold" and hold_reason is not None:
-                raise InvalidTransition("hold_reason only goes with on_hold")
+            now = self._clock()
+            op = SetStatus(
+                op_id=outbox.new_op_id(), hlc=0, job_id=job_id, at=now, status=status, hold_reason=hold_reason,
+                note=note,
+            )
+            _refuse(InvalidTransition, check_storable(op) or check_status(op), f"job {job_id}: status {status!r}")
             if not can_transition(current, status):
                 raise InvalidTransition(f"job {job_id}: {current} -> {status} is not allowed")
             if status == "completed":
                 self._check_checklist_complete(tx, job)
-            now = self._clock()
-            op = SetStatus(
-                op_id=outbox.new_op_id(),
-                hlc=outbox.next_hlc(tx, now),
-                job_id=job_id,
-                at=now,
-                status=status,
-                hold_reason=hold_reason,
-                note=note,
-            )
+            op.hlc = outbox.next_hlc(tx, now)
             times = loads(job["times"], {})
             times[status] = now
             outbox.append(tx, op, now, "status")
@@ -526,31 +528,21 @@ class FieldClient:
 
     def set_field(self, job_id: str, field: str, value: FieldValue) -> str:
         """Set a plain job field (notes, diagnosis, resolution, remote, rating, customer_comment)."""
-        if field not in JOB_FIELDS:
-            raise InvalidField(f"{field!r} is not a job field a tablet sets; one of {sorted(JOB_FIELDS)}")
-        if field in TEXT_FIELDS and not (isinstance(value, str) and len(value) <= MAX_TEXT):
-            raise InvalidField(f"{field} takes text up to {MAX_TEXT} characters")
-        if field == "remote" and not isinstance(value, bool):
-            raise InvalidField("remote takes true or false")
-        if (
-            field == "rating"
-            and value is not None
-            and (isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 5)
-        ):
-            raise InvalidField("rating takes an integer 1..5 or None")
         with self._store.stage() as tx:
             job = tx.memo.get(("job", job_id)) or _job(tx, job_id)
             field_hlc: dict[str, int] = loads(job["field_hlc"], {})
             now = self._clock()
             op = SetField(
                 op_id=outbox.new_op_id(),
-                hlc=outbox.next_hlc(tx, now),
+                hlc=0,
                 job_id=job_id,
                 at=now,
                 field=field,  # type: ignore[arg-type]
                 value=value,
                 base_hlc=int(field_hlc.get(field, 0)),
             )
+            _refuse(InvalidField, check_storable(op) or check_field(op), f"job {job_id}: field {field!r}")
+            op.hlc = outbox.next_hlc(tx, now)
             field_hlc[field] = op.hlc
             stored = int(value) if isinstance(value, bool) else value
             outbox.append(tx, op, now, f"field:{field}")
@@ -566,22 +558,13 @@ class FieldClient:
         na_reason: str | None = None,
     ) -> str:
         """Answer a checklist item, validated against the job's pinned template version."""
-        if note is not None and len(note) > MAX_TEXT:
-            raise InvalidAnswer(item_key, "note_too_long")
         with self._store.stage() as tx:
-            version, items, hlcs = tx.memo.get(("checklist", job_id)) or _checklist(tx, job_id, item_key)
-            item = items.get(item_key)
-            if item is None:
-                raise InvalidAnswer(item_key, "unknown_item")
-            reason = validate_answer(item, value, na_reason)
-            if reason is not None:
-                raise InvalidAnswer(item_key, reason)
+            checklist = tx.memo.get(("checklist", job_id)) or _checklist(tx, job_id, item_key)
+            version, items, hlcs = checklist if checklist is not None else (0, None, {})
             now = self._clock()
-            device = tx.memo.get("device") or outbox.device_state(tx)
-            hlc = outbox.next_hlc(tx, now, device)
             op = AnswerItem(
                 op_id=outbox.new_op_id(),
-                hlc=hlc,
+                hlc=0,
                 job_id=job_id,
                 at=now,
                 item_key=item_key,
@@ -591,6 +574,11 @@ class FieldClient:
                 template_version=version,
                 base_hlc=hlcs.get(item_key, 0),
             )
+            reason = check_storable(op) or check_answer(op, items)
+            if reason is not None:
+                raise InvalidAnswer(item_key, reason)
+            device = tx.memo.get("device") or outbox.device_state(tx)
+            op.hlc = hlc = outbox.next_hlc(tx, now, device)
             row = (job_id, item_key, _dumps(value).decode(), note, na_reason, hlc, device[0], version)
             tx.defer(ANSWER_UPSERT, row)
             outbox.append(tx, op, now, "answer:" + item_key)
@@ -606,17 +594,13 @@ class FieldClient:
         returned_serial: str | None = None,
     ) -> str:
         """Record parts consumed from the van at the job; return the op id (the movement id)."""
-        if isinstance(qty, bool) or not isinstance(qty, int) or qty < 1:
-            raise InvalidPart(f"qty must be a whole number of at least 1, got {qty!r}")
         with self._store.stage() as tx:
             if ("job", job_id) not in tx.memo:
                 _job(tx, job_id)
-            if _part_serialized(tx, part_no) and (not serial or qty != 1):
-                raise InvalidPart(f"part {part_no} is serialized: give its serial and qty=1")
             now = self._clock()
             op = MovePart(
                 op_id=outbox.new_op_id(),
-                hlc=outbox.next_hlc(tx, now),
+                hlc=0,
                 job_id=job_id,
                 at=now,
                 kind="consume",
@@ -625,6 +609,9 @@ class FieldClient:
                 serial=serial,
                 returned_serial=returned_serial,
             )
+            reason = check_storable(op) or check_move(op, _part_serialized(tx, part_no))
+            _refuse(InvalidPart, reason, f"job {job_id}: part {part_no!r} x {qty!r}")
+            op.hlc = outbox.next_hlc(tx, now)
             tx.defer(MOVEMENT_INSERT, (op.op_id, part_no, qty, serial, returned_serial, job_id, now))
             outbox.append(tx, op, now, "part:" + op.op_id)
         return op.op_id
@@ -636,9 +623,7 @@ class FieldClient:
         bytes to the same job again is a no-op.
         """
         if not isinstance(data, bytes | bytearray | memoryview) or len(data) == 0:
-            raise InvalidAttachment("attachment data must be non-empty bytes")
-        if kind not in ATTACHMENT_KINDS:
-            raise InvalidAttachment(f"kind must be one of {sorted(ATTACHMENT_KINDS)}")
+            raise InvalidAttachment("attachment data must be non-empty bytes", "invalid_attachment")
         blob = bytes(data)
         sha = digest(blob)
         ctype = content_type or _sniff_content_type(blob)
@@ -650,7 +635,7 @@ class FieldClient:
             now = self._clock()
             op = Attach(
                 op_id=outbox.new_op_id(),
-                hlc=outbox.next_hlc(tx, now),
+                hlc=0,
                 job_id=job_id,
                 at=now,
                 sha256=sha,
@@ -658,6 +643,8 @@ class FieldClient:
                 size=len(blob),
                 content_type=ctype,
             )
+            _refuse(InvalidAttachment, check_storable(op) or check_attach(op), f"job {job_id}: attachment")
+            op.hlc = outbox.next_hlc(tx, now)
             tx.defer(
                 "INSERT OR IGNORE INTO blobs (sha256, size, data, uploaded, created_at) VALUES (?, ?, ?, 0, ?)",
                 (sha, len(blob), blob, now),
@@ -691,27 +678,14 @@ class FieldClient:
         """
         if self._key is None:
             raise NotEnrolled("a sign-off is countersigned by the device key: enroll first")
-        if not signer_name.strip() or len(signer_name) > 200:
-            raise InvalidField("signer_name must be 1..200 characters")
-        if not strokes or not all(
-            isinstance(s, list) and all(isinstance(v, int) and not isinstance(v, bool) for v in s) for s in strokes
-        ):
-            raise InvalidField("strokes must be a non-empty list of [x0, y0, x1, y1, ...] integer lists")
-        if rating is not None and (isinstance(rating, bool) or not isinstance(rating, int) or not 1 <= rating <= 5):
-            raise InvalidField("rating takes an integer 1..5 or None")
         with self._store.stage() as tx:
             job = _job(tx, job_id)
-            if job["signed_off"] or tx.one("SELECT 1 FROM signoffs WHERE job_id = ?", (job_id,)):
-                raise AlreadySignedOff(f"job {job_id} is already signed off")
-            if job["status"] not in SIGNABLE_STATUSES:
-                raise InvalidTransition(f"job {job_id} cannot be signed off while {job['status']}")
             content = build_report_content(tx, job_id)
             digest_hex = report_digest(content)
             now = self._clock()
-            signature = self._key.sign(sign_off_message(job_id, digest_hex, now, signer_name))
             op = SignOff(
                 op_id=outbox.new_op_id(),
-                hlc=outbox.next_hlc(tx, now),
+                hlc=0,
                 job_id=job_id,
                 at=now,
                 signer_name=signer_name,
@@ -719,10 +693,20 @@ class FieldClient:
                 signed_at=now,
                 report_digest=digest_hex,
                 strokes=strokes,
-                device_signature=signature,
+                device_signature=b"",
                 rating=rating,
                 comment=comment,
             )
+            # the op's own fields first, then its strokes: the order the server checks them in
+            reason = check_storable(op) or check_signoff(op) or stroke_shape(strokes) or check_strokes(strokes)
+            _refuse(InvalidField, reason, f"job {job_id}: sign-off")
+            if job["signed_off"] or tx.one("SELECT 1 FROM signoffs WHERE job_id = ?", (job_id,)):
+                raise AlreadySignedOff(f"job {job_id} is already signed off")
+            if job["status"] not in SIGNABLE_STATUSES:
+                raise InvalidTransition(f"job {job_id} cannot be signed off while {job['status']}",
+                                        "not_signable_in_status")
+            op.device_signature = signature = self._key.sign(sign_off_message(job_id, digest_hex, now, signer_name))
+            op.hlc = outbox.next_hlc(tx, now)
             tx.defer(
                 "INSERT INTO signoffs (job_id, signer_name, signer_role, signed_at, report_digest, strokes, "
                 "device_signature, rating, comment, content, op_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -846,19 +830,19 @@ def _put_job(tx: WriteTx, job: Row) -> None:
 Checklist = tuple[int, dict[str, ChecklistItem], dict[str, int]]
 
 
-def _checklist(tx: WriteTx, job_id: str, item_key: str) -> Checklist:
+def _checklist(tx: WriteTx, job_id: str, item_key: str) -> Checklist | None:
     """What an answer to the job is checked against and stamped with, kept in the memo under one key.
 
     ``(template version, its items by key, HLC of each local answer of the job)``;
     the HLCs are the ``base_hlc`` of the next answer to each item and follow the
-    job's answers as staged writes add them.  Raises ``UnknownJob``, or
-    ``InvalidAnswer`` naming ``item_key`` when the job has no checklist on the tablet.
+    job's answers as staged writes add them.  None when the job has no checklist.  Raises
+    ``UnknownJob``, or ``InvalidAnswer`` naming ``item_key`` when the job's template is not on the tablet.
     The job's template pin changes only through a pull or a direct write, which drop the memo.
     """
     job = _job(tx, job_id)
     template_id = job["template_id"]
     if template_id is None:
-        raise InvalidAnswer(item_key, "job_has_no_checklist")
+        return None
     pinned = _pinned_template(tx, template_id, job["template_version"])
     if pinned is None:
         raise InvalidAnswer(item_key, "template_not_on_tablet")
@@ -881,15 +865,13 @@ def _pinned_template(
     return cast("tuple[ChecklistTemplate, dict[str, ChecklistItem]] | None", found)
 
 
-def _part_serialized(tx: WriteTx, part_no: str) -> bool:
-    """Whether a catalog part is serialized; raises ``InvalidPart`` when it is not on the tablet."""
-    serialized = tx.memo.get(("part", part_no))
-    if serialized is None:
+def _part_serialized(tx: WriteTx, part_no: str) -> bool | None:
+    """Whether a catalog part is serialized (None: not in the catalog on this tablet)."""
+    serialized = tx.memo.get(("part", part_no), _MISSING)
+    if serialized is _MISSING:
         value = tx.raw.scalar("SELECT serialized FROM parts WHERE part_no = ?", (part_no,))
-        if value is None:
-            raise InvalidPart(f"part {part_no!r} is not in the catalog on this tablet")
-        serialized = tx.memo["part", part_no] = bool(value)
-    return bool(serialized)
+        serialized = tx.memo["part", part_no] = None if value is None else bool(value)
+    return cast("bool | None", serialized)
 
 
 def _local_job(r: dict[str, Any]) -> LocalJob:

@@ -1,7 +1,10 @@
 """Exceptions the tablet SDK raises; everything derives from :class:`SdkError`.
 
 A write that fails validation raises a :class:`WriteRefused` subclass and
-writes nothing (no local row, no outbox op).  ``sync()`` does not raise for
+writes nothing (no local row, no outbox op).  Its ``reason`` is a stable code:
+for every rule the server also enforces it is the very reason the server would
+give in ``rejected(reason)`` (see :mod:`schemas.rules` and :mod:`sync.core.rules`),
+so what the tablet accepts the server accepts too.  ``sync()`` does not raise for
 network trouble: it returns a report with ``offline=True``.  The tree::
 
     SdkError
@@ -12,14 +15,14 @@ network trouble: it returns a report with ``offline=True``.  The tree::
      │                            offline, bad_certificate ...)
      ├── BadPassphrase            the stored device key does not open with this passphrase
      ├── ServerSignatureInvalid   a receipt or pull page not signed by the enrolled server key
-     └── WriteRefused             a local write broke a rule; nothing was written
+     └── WriteRefused             a local write broke a rule; nothing was written (``reason``)
           ├── UnknownJob          no such job on this tablet
-          ├── InvalidTransition   the status machine does not allow this step
+          ├── InvalidTransition   a status the tablet may not set, or a step the machine does not allow
           ├── ChecklistIncomplete required checklist items unanswered (``missing``)
           ├── InvalidAnswer       the answer does not fit the pinned template item
-          ├── InvalidField        not a settable job field, or a wrong value type
+          ├── InvalidField        not a settable job field, a wrong value type, a bad sign-off
           ├── InvalidPart         unknown part, bad quantity or missing serial
-          ├── InvalidAttachment   empty data or unknown attachment kind
+          ├── InvalidAttachment   empty data, unknown attachment kind, bad content type
           └── AlreadySignedOff    sign-off is write-once
 """
 
@@ -56,22 +59,34 @@ class ServerSignatureInvalid(SdkError):
 
 
 class WriteRefused(SdkError):
-    """A local write was refused by validation; nothing was written."""
+    """A local write was refused by validation; nothing was written.  ``reason`` is a stable code."""
+
+    reason: str = "refused"
+
+    def __init__(self, message: str = "", reason: str | None = None) -> None:
+        super().__init__(message or reason or self.reason)
+        if reason is not None:
+            self.reason = reason
 
 
 class UnknownJob(WriteRefused):
     """No job with this id on the tablet (never pulled, or reassigned away)."""
 
+    reason = "unknown_job"
+
 
 class InvalidTransition(WriteRefused):
-    """The shared status machine does not allow this status change."""
+    """The shared status machine does not allow this status change (``reason`` says which rule)."""
+
+    reason = "transition_not_allowed"
 
 
 class ChecklistIncomplete(WriteRefused):
     """Required checklist items are unanswered; ``missing`` lists their keys."""
 
     def __init__(self, job_id: str, missing: list[str]) -> None:
-        super().__init__(f"job {job_id}: required checklist items unanswered: {', '.join(missing)}")
+        super().__init__(f"job {job_id}: required checklist items unanswered: {', '.join(missing)}",
+                         "checklist_incomplete:" + ",".join(missing[:10]))
         self.job_id = job_id
         self.missing = missing
 
@@ -80,9 +95,8 @@ class InvalidAnswer(WriteRefused):
     """The answer does not fit the pinned template item; ``reason`` is a stable code."""
 
     def __init__(self, item_key: str, reason: str) -> None:
-        super().__init__(f"item {item_key!r}: {reason}")
+        super().__init__(f"item {item_key!r}: {reason}", reason)
         self.item_key = item_key
-        self.reason = reason
 
 
 class InvalidField(WriteRefused):
@@ -99,3 +113,5 @@ class InvalidAttachment(WriteRefused):
 
 class AlreadySignedOff(WriteRefused):
     """The job already has a sign-off; sign-off is write-once."""
+
+    reason = "already_signed_off"

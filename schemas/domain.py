@@ -177,7 +177,11 @@ class TicketEvent(msgspec.Struct, kw_only=True):
     """One entry of a ticket's timeline / SLA event log.
 
     ``device_time`` is the tablet's own clock, ``corrected_time`` that time
-    corrected by the measured clock offset, ``received_at`` the server time.
+    corrected by the measured clock offset, ``received_at`` the server time,
+    and ``at`` the time SLA uses.  ``time_flag`` says why a device event's
+    time was not trusted (``device_clock_unknown``, ``before_ticket_opened``,
+    ``after_receipt``): ``at`` is then the receipt time, and the event is
+    listed for review (reconciliation kind ``implausible_event_time``).
     """
 
     id: str
@@ -190,6 +194,7 @@ class TicketEvent(msgspec.Struct, kw_only=True):
     received_at: int = 0
     source: str = "server"
     data: dict[str, Any] = {}
+    time_flag: str | None = None
 
 
 class Job(msgspec.Struct, kw_only=True):
@@ -278,6 +283,8 @@ class Device(msgspec.Struct, kw_only=True):
     last_seq: int = 0
     last_sync_at: int | None = None
     clock_offset_ms: int = 0
+    #: False when the device's last session reported no usable clock (its event times are then flagged)
+    clock_known: bool = True
 
 
 class Conflict(msgspec.Struct, kw_only=True):

@@ -1,7 +1,9 @@
 """JSON Schema export of the wire types, for tablet apps written in Kotlin or Swift.
 
 ``python -m schemas.export`` (or ``fieldsync admin export-schemas``) writes one
-file per message into ``schemas/json/``; a test checks the files are current.
+file per message into ``schemas/json/``, and ``rules.json``: the device-write
+rules of :mod:`schemas.rules` with the status machine, which the tablet apps
+check writes against; a test checks the files are current.
 
 The files must be the same bytes whatever msgspec version pyproject allows, so
 nothing msgspec formats by its own choice reaches them unnormalised: class
@@ -20,8 +22,10 @@ from typing import Any, Final
 import msgspec
 
 from schemas import wire
+from schemas.rules import rules_document
 
 JSON_DIR: Final = Path(__file__).parent / "json"
+RULES_FILE: Final = "rules.json"
 
 EXPORTED: Final[dict[str, object]] = {
     "changeset": wire.ChangeSet,
@@ -85,7 +89,20 @@ def write_schemas(directory: Path = JSON_DIR) -> list[Path]:
         path = directory / name
         path.write_text(text)
         written.append(path)
+    written.append(write_rules(directory))
     return written
+
+
+def render_rules() -> str:
+    """The JSON text of ``rules.json`` (keys sorted, so the file changes only when a rule does)."""
+    return json_text(rules_document())
+
+
+def write_rules(directory: Path = JSON_DIR) -> Path:
+    """Write ``rules.json``; return its path."""
+    path = directory / RULES_FILE
+    path.write_text(render_rules(), encoding="utf-8")
+    return path
 
 
 if __name__ == "__main__":  # pragma: no cover - thin command

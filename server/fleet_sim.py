@@ -44,7 +44,8 @@ from client_sdk import FieldClient
 from client_sdk.errors import WriteRefused
 from schemas.codec import receipt_decoder, signed_decoder
 from schemas.domain import AssignIn, EngineerIn, JobIn, MovementIn, ResolveIn, TicketIn
-from schemas.status import OFFICE_ONLY, TRANSITIONS, can_transition
+from schemas.rules import DEVICE_STATUSES, SIGNABLE_STATUSES
+from schemas.status import TRANSITIONS, can_transition
 from schemas.wire import Challenge, Enrollment, EnrollRequest, OpResult, PullRequest, Session, SessionRequest, Signed
 from server.context import Services
 from server.ratelimit import RateLimiter
@@ -511,7 +512,7 @@ class Simulation:
                 if after is not None and after != before:
                     self.track(dev, after, "attachment", job.id)
             else:
-                if job.status in ("on_site", "in_progress", "completed") and not job.signed_off:
+                if job.status in SIGNABLE_STATUSES and not job.signed_off:
                     before = self.last_op(dev)
                     client.sign_off(job.id, self.rng.choice(["Ada Customer", "O'Brien; --"]), STROKES)
                     after = self.last_op(dev)
@@ -525,8 +526,7 @@ class Simulation:
     def walk_status(self, dev: SimDevice, job: Any) -> None:
         client = dev.client
         assert client is not None
-        options = sorted(s for s in TRANSITIONS.get(job.status, frozenset())
-                         if s not in OFFICE_ONLY and s != "signed_off")
+        options = sorted(s for s in TRANSITIONS.get(job.status, frozenset()) if s in DEVICE_STATUSES)
         if not options:
             return
         target = self.rng.choice(options)

@@ -4,15 +4,25 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
+from typing import Final
 
 from schemas.domain import ChecklistItem, ChecklistTemplate
+from schemas.rules import TEXT_LIMITS
 
 Scalar = str | int | float | bool | None
 
+_TEXT_ANSWER: Final = TEXT_LIMITS["checklist.answer"]["value"]
+
 
 def validate_answer(item: ChecklistItem, value: Scalar, na_reason: str | None) -> str | None:
-    """Return why ``value`` is not a valid answer for ``item``, or None when it is."""
+    """Return why ``value`` is not a valid answer for ``item``, or None when it is.
+
+    An item marked not applicable (``na_reason``) carries no value: otherwise a number item could
+    hold any text behind a reason.
+    """
     if na_reason is not None:
+        if value is not None:
+            return "value_with_na_reason"
         return None if na_reason.strip() else "not_applicable_needs_reason"
     if value is None:
         return "value_required"
@@ -33,7 +43,7 @@ def validate_answer(item: ChecklistItem, value: Scalar, na_reason: str | None) -
     if item.type == "photo":
         ok = isinstance(value, str) and len(value) == 64 and all(c in "0123456789abcdef" for c in value)
         return None if ok else "expected_photo_sha256"
-    return None if isinstance(value, str) and len(value) <= 10_000 else "expected_text"
+    return None if isinstance(value, str) and len(value) <= _TEXT_ANSWER else "expected_text"
 
 
 def missing_required(template: ChecklistTemplate, answered: Iterable[str] | Mapping[str, object]) -> list[str]:

@@ -14,12 +14,11 @@ from typing import Final
 
 import msgspec
 
-from schemas.status import JOB_STATUSES, OFFICE_ONLY, can_transition
+from schemas.rules import SIGNABLE_STATUSES
+from schemas.status import can_transition
 from schemas.wire import AnswerItem, OpResultKind, SetField, SetStatus
 
 Scalar = str | int | float | bool | None
-
-HOLD_REASONS: Final = frozenset({"awaiting_parts", "awaiting_customer"})
 
 
 # The merge's values are frozen msgspec structs, not frozen dataclasses: a push makes two or three per op,
@@ -84,13 +83,7 @@ def check_ownership(job: JobView | None, engineer_id: str) -> Outcome | None:
 
 
 def merge_status(job: JobView, op: SetStatus, device_id: str, hlc: int) -> Outcome:
-    """Replay a status change through the shared status machine."""
-    if op.status not in JOB_STATUSES:
-        return Outcome("rejected", False, "unknown_status")
-    if op.status in OFFICE_ONLY or op.status == "signed_off":
-        return Outcome("rejected", False, "status_not_settable_by_device")
-    if op.status == "on_hold" and op.hold_reason not in HOLD_REASONS:
-        return Outcome("rejected", False, "hold_reason_required")
+    """Replay a status change through the shared status machine (``op`` passed ``sync.core.rules.check_status``)."""
     if job.status == op.status:
         return Outcome("merged", False, "already_in_status")
     if can_transition(job.status, op.status):
@@ -151,6 +144,6 @@ def merge_signoff(job: JobView) -> Outcome:
     """Sign-off is write-once: a second one is kept for review, never overwrites the first."""
     if job.signed_off:
         return Outcome("needs_review", False, "already_signed_off")
-    if job.status not in ("completed", "in_progress", "on_site"):
+    if job.status not in SIGNABLE_STATUSES:
         return Outcome("needs_review", True, f"signed_off_in_status_{job.status}")
     return Outcome("applied", True)

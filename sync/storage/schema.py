@@ -186,6 +186,23 @@ CREATE INDEX movements_from ON movements (from_location, part_no, qty);
 """,
     ),
     (7, "{answers_by_key};"),
+    (
+        8,
+        # a device whose session reported no usable clock has an unknown offset, not a zero one; an event
+        # whose time could not be trusted says why (its ``at`` is then the receipt time); uploads in
+        # progress belong to the device that started them, so another device's upload of the same hash
+        # cannot block them (the partial uploads of before are dropped: tablets start those again)
+        """
+ALTER TABLE devices ADD COLUMN clock_known INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE ticket_events ADD COLUMN time_flag TEXT;
+CREATE TABLE blob_uploads (sha256 TEXT NOT NULL, device_id TEXT NOT NULL, size {big} NOT NULL,
+  received {big} NOT NULL, created_at {big} NOT NULL, PRIMARY KEY (sha256, device_id));
+CREATE TABLE blob_upload_chunks (sha256 TEXT NOT NULL, device_id TEXT NOT NULL, offset_ {big} NOT NULL,
+  data {blob} NOT NULL, PRIMARY KEY (sha256, device_id, offset_));
+DELETE FROM blob_chunks WHERE sha256 IN (SELECT sha256 FROM blobs WHERE complete = 0);
+DELETE FROM blobs WHERE complete = 0;
+""",
+    ),
 ]
 
 

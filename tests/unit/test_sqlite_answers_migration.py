@@ -34,7 +34,7 @@ def test_existing_answers_survive_the_move_to_a_without_rowid_table(tmp_path: Pa
     db = open_database(f"sqlite:///{path}")
     try:
         with db.read() as tx:
-            assert [r["version"] for r in tx.query("SELECT version FROM schema_migrations")][-1] == 7
+            assert 7 in [r["version"] for r in tx.query("SELECT version FROM schema_migrations")]
             rows = tx.rows("SELECT job_id, item_key, value, note, na_reason, hlc, device_id, at, template_version, "
                            "deleted FROM answers ORDER BY job_id, item_key")
             assert rows == sorted(ROWS)

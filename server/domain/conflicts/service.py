@@ -11,14 +11,14 @@ from typing import Any
 
 from schemas.domain import Conflict as ConflictRecord
 from schemas.domain import ResolveIn
+from schemas.rules import JOB_FIELD_TYPES, TEXT_LIMITS
+from schemas.status import JOB_STATUSES
 from server.context import Services
 from server.domain.records import answer_feed_data, dumps, job_feed_data, loads
 from server.errors import BadRequest, Conflict, NotFound
 from server.feed import emit, engineer_scope
 from sync.core import hlc as hlc_mod
 from sync.storage import Row, Tx
-
-TEXT_FIELDS = {"notes", "diagnosis", "resolution", "customer_comment"}
 
 
 def conflict_from_row(r: Row) -> ConflictRecord:
@@ -98,16 +98,17 @@ def _apply(tx: Tx, conflict: Row, value: Any, now: int) -> None:
         a = tx.one("SELECT * FROM answers WHERE job_id = ? AND item_key = ?", (job["id"], key))
         if a is not None:
             emit(tx, scope, "answer", f"{job['id']}/{key}", answer_feed_data(a))
-    elif kind == "field" and key in TEXT_FIELDS:
+    elif kind == "field" and JOB_FIELD_TYPES.get(key) == "text":
+        # a merged value is held to the limit a device's write is held to, so every device can take it back
         if not isinstance(value, str):
             raise BadRequest("invalid_value", f"{key} takes text")
+        if len(value) > TEXT_LIMITS["job.field"][key]:
+            raise BadRequest("text_too_long", f"{key} takes at most {TEXT_LIMITS['job.field'][key]} characters")
         meta = loads(job["field_meta"], {})
         meta[key] = {"hlc": server_hlc, "device_id": "server", "at": now}
         tx.execute(f"UPDATE jobs SET {key} = ?, field_meta = ?, updated_at = ? WHERE id = ?",
                    (value, dumps(meta), now, job["id"]))
     elif kind == "status":
-        from schemas.status import JOB_STATUSES
-
         if value not in JOB_STATUSES:
             raise BadRequest("invalid_value", "not a job status")
         tx.execute("UPDATE jobs SET status = ?, updated_at = ? WHERE id = ?", (value, now, job["id"]))

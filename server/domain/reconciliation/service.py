@@ -25,6 +25,9 @@ Kinds (see :data:`KINDS`):
 - ``evidence_missing``: attachments whose bytes have not (fully) arrived
 - ``open_conflict``: a conflict of the review queue (resolved there; listed as resolved afterwards)
 - ``late_sync``: device events received more than ``late_sync_threshold_s`` after they happened
+- ``implausible_event_time``: device events whose time could not be trusted (the device gave no usable
+  clock, or the corrected time falls before the ticket opened or after the receipt); SLA used the
+  receipt time for them (see :mod:`sync.core.eventtime`)
 """
 
 from __future__ import annotations
@@ -46,7 +49,8 @@ from server.errors import BadRequest, Conflict, NotFound
 from sync.storage import Tx
 
 KINDS: Final = ("completed_without_signoff", "signoff_digest_mismatch", "negative_van_stock",
-                "serial_consumed_twice", "old_part_not_returned", "evidence_missing", "open_conflict", "late_sync")
+                "serial_consumed_twice", "old_part_not_returned", "evidence_missing", "open_conflict", "late_sync",
+                "implausible_event_time")
 STATUSES: Final = ("open", "resolved")
 MAX_RECORDS: Final = 50
 
@@ -234,8 +238,10 @@ def old_part_not_returned(tx: Tx, jobs: dict[str, str]) -> list[Draft]:
 
 
 def evidence_missing(tx: Tx, jobs: dict[str, str]) -> list[Draft]:
-    rows = tx.query("SELECT a.job_id, a.sha256, a.kind, a.size, a.at, a.device_id, b.received FROM attachments a "
-                    "LEFT JOIN blobs b ON b.sha256 = a.sha256 WHERE a.deleted = 0 "
+    # the bytes received so far: the furthest of the uploads in progress (each device has its own)
+    rows = tx.query("SELECT a.job_id, a.sha256, a.kind, a.size, a.at, a.device_id, "
+                    "(SELECT MAX(u.received) FROM blob_uploads u WHERE u.sha256 = a.sha256) AS received "
+                    "FROM attachments a LEFT JOIN blobs b ON b.sha256 = a.sha256 WHERE a.deleted = 0 "
                     "AND (b.complete IS NULL OR b.complete = 0) ORDER BY a.job_id, a.sha256")
     per_job: dict[str, list[dict[str, Any]]] = {}
     for r in rows:
@@ -284,6 +290,7 @@ def late_sync(tx: Tx, threshold_s: int, jobs: dict[str, str]) -> list[Draft]:
     rows = tx.query(
         "SELECT id, job_id, kind, device_time, corrected_time, received_at, source FROM ticket_events "
         "WHERE source LIKE 'device:%' AND job_id IS NOT NULL AND COALESCE(corrected_time, device_time) IS NOT NULL "
+        "AND time_flag IS NULL "  # an untrusted time is its own kind (implausible_event_time), not a late sync
         "AND received_at - COALESCE(corrected_time, device_time) > ? ORDER BY job_id, received_at, id",
         (threshold_s * 1000,))
     per_job: dict[str, list[dict[str, Any]]] = {}
@@ -299,6 +306,27 @@ def late_sync(tx: Tx, threshold_s: int, jobs: dict[str, str]) -> list[Draft]:
         worst = max(x["delay_s"] for x in recs)
         out.append(Draft("late_sync", job_id, f"job {job_id}: work synced up to {worst // 3600} h after it happened",
                          min(int(x["corrected_time"] or x["device_time"]) for x in recs), job_id,
+                         {engineer} if engineer else set(), recs[:MAX_RECORDS]))
+    return out
+
+
+def implausible_event_time(tx: Tx, jobs: dict[str, str]) -> list[Draft]:
+    rows = tx.query(
+        "SELECT id, job_id, kind, at, device_time, corrected_time, received_at, source, time_flag FROM ticket_events "
+        "WHERE time_flag IS NOT NULL AND job_id IS NOT NULL ORDER BY job_id, received_at, id")
+    per_job: dict[str, list[dict[str, Any]]] = {}
+    for r in rows:
+        per_job.setdefault(r["job_id"], []).append(
+            {"type": "event", "id": r["id"], "kind": r["kind"], "flag": r["time_flag"], "at": r["at"],
+             "device_time": r["device_time"], "corrected_time": r["corrected_time"], "received_at": r["received_at"],
+             "device_id": r["source"].removeprefix("device:")})
+    out = []
+    for job_id, recs in per_job.items():
+        engineer = jobs.get(job_id)
+        flags = ", ".join(sorted({x["flag"] for x in recs}))
+        out.append(Draft("implausible_event_time", job_id,
+                         f"job {job_id}: {len(recs)} device event time(s) not trusted ({flags}); "
+                         "SLA used the receipt time", min(int(x["received_at"]) for x in recs), job_id,
                          {engineer} if engineer else set(), recs[:MAX_RECORDS]))
     return out
 
@@ -325,6 +353,8 @@ def derive(tx: Tx, services: Services, f: Filters) -> list[Draft]:
         drafts += conflicts(tx, jobs, f.status)
     if "late_sync" in want:
         drafts += late_sync(tx, services.settings.late_sync_threshold_s, jobs)
+    if "implausible_event_time" in want:
+        drafts += implausible_event_time(tx, jobs)
     return drafts
 
 

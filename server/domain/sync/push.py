@@ -20,7 +20,6 @@ msgpack until their sign-off is stored (:class:`~schemas.wire.ReceivedSignOff`).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from operator import itemgetter
 from typing import Any, Final
@@ -68,7 +67,8 @@ from sync.core.changeset import (
     receive_changeset,
     verify_signature,
 )
-from sync.core.checklist import missing_required, validate_answer
+from sync.core.checklist import missing_required
+from sync.core.eventtime import PlacedTime, place_event
 from sync.core.merge import (
     ConflictDraft,
     Outcome,
@@ -79,13 +79,21 @@ from sync.core.merge import (
     merge_signoff,
     merge_status,
 )
+from sync.core.rules import (
+    MALFORMED_STROKES,
+    check_answer,
+    check_attach,
+    check_delete,
+    check_field,
+    check_move,
+    check_signoff,
+    check_status,
+    check_storable,
+    check_strokes,
+    check_strokes_size,
+)
 from sync.core.signoff import canonical_as_signed, digest_matches
 from sync.storage import Tx
-
-SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
-TEXT_FIELDS = {"notes", "diagnosis", "resolution", "customer_comment"}
-MAX_TEXT = 10_000
-INT64 = 2**63
 
 # -- what a push writes at its end: each table once ------------------------------------------------
 #: the job rows as they stand (locked since the push began), written back whole
@@ -104,18 +112,7 @@ CLAIMS: Final = ("warranty_claims", ("id", "movement_id", "job_id", "part_no", "
 SIGNOFFS: Final = ("signoffs", ("job_id", "signer_name", "signer_role", "signed_at", "report_digest", "strokes",
                                 "device_id", "device_signature", "content", "received_at", "rating", "comment"))
 EVENTS: Final = ("ticket_events", ("id", "ticket_id", "job_id", "kind", "at", "device_time", "corrected_time",
-                                   "received_at", "source", "data"))
-
-
-def unstorable_value(op: ReceivedOp) -> str | None:
-    """Why an op cannot be stored as sent (a number beyond 64 bits, a NUL in text), or None."""
-    for value in msgspec.structs.astuple(op):
-        kind = type(value)
-        if kind is int and not -INT64 <= value < INT64:
-            return "number_out_of_range"
-        if kind is str and "\x00" in value:
-            return "nul_in_text"
-    return None
+                                   "received_at", "source", "data", "time_flag"))
 
 
 #: device status -> SLA event kind recorded on the ticket
@@ -158,8 +155,8 @@ def push(services: Services, auth: DeviceAuth, envelope: bytes) -> bytes:
     key = services.key
     now = services.clock()
     with services.db.write() as tx:
-        dev = tx.lock("SELECT last_seq, last_hash, revoked_at, clock_offset_ms FROM devices WHERE id = ?",
-                      (auth.device_id,))
+        dev = tx.lock("SELECT last_seq, last_hash, revoked_at, clock_offset_ms, clock_known FROM devices "
+                      "WHERE id = ?", (auth.device_id,))
         if dev is None or dev["revoked_at"] is not None:
             raise Forbidden("device_revoked", "this device has been revoked")
         head = ChainHead(int(dev["last_seq"]), dev["last_hash"])
@@ -177,7 +174,7 @@ def push(services: Services, auth: DeviceAuth, envelope: bytes) -> bytes:
             raise Conflict("chain_fork", f"change-set {cs.seq} does not extend this device's chain",
                            expected_seq=head.seq + 1)
         offset = int(dev["clock_offset_ms"])
-        applier = PushApplier(tx, auth, offset, now, checks)
+        applier = PushApplier(tx, auth, offset if dev["clock_known"] else None, now, checks)
         applier.preload(cs.ops)
         results = [applier.apply(op) for op in cs.ops]
         applier.flush()
@@ -195,13 +192,14 @@ def push(services: Services, auth: DeviceAuth, envelope: bytes) -> bytes:
 class PushApplier:
     """Applies the ops of one change-set inside one transaction (see the module docstring)."""
 
-    def __init__(self, tx: Tx, auth: DeviceAuth, offset_ms: int, now: int, checks: SignoffChecks) -> None:
+    def __init__(self, tx: Tx, auth: DeviceAuth, offset_ms: int | None, now: int, checks: SignoffChecks) -> None:
         self.tx = tx
         self.checks = checks
         self.auth = auth
-        self.offset = offset_ms
+        self.offset = offset_ms  # None: the device gave no usable clock at its session (event times are flagged)
         self.now = now
-        self.hlc_shift, self.hlc_ceiling = hlc_mod.rebase_bounds(offset_ms, now)
+        # an unknown offset re-bases nothing; the ceiling still keeps a clock from the future from winning
+        self.hlc_shift, self.hlc_ceiling = hlc_mod.rebase_bounds(offset_ms or 0, now)
         self.jobs: dict[str, JobState | None] = {}
         self.tickets: dict[str, Ticket] = {}
         self.event_ids: set[str] = set()
@@ -209,6 +207,8 @@ class PushApplier:
         self.templates: dict[tuple[str, int], tuple[ChecklistTemplate, dict[str, ChecklistItem]] | None] = {}
         self.checklists: dict[str, tuple[ChecklistTemplate, dict[str, ChecklistItem]] | None] = {}  # by job
         self.parts: dict[str, bool | None] = {}  # part_no -> serialized (None: not in the catalog)
+        #: the strokes of the sign-off checked last (decoded by its check, stored by its handler)
+        self.strokes: list[list[int]] = []
         #: jobs signed in this change-set whose content did not change after: job -> changed_after_signoff
         self.signed_here: dict[str, bool] = {}
         self.touched_jobs: set[str] = set()
@@ -255,15 +255,22 @@ class PushApplier:
         self.checklists[job_id] = found
         return found
 
-    def corrected(self, device_ms: int) -> int:
-        """Device time corrected by the measured offset, never after the server's now."""
-        return min(device_ms - self.offset, self.now) if device_ms else self.now
+    def placed(self, job: JobState, device_ms: int) -> PlacedTime:
+        """When an event of the job happened for SLA: the corrected device time, or the receipt time, flagged."""
+        return place_event(device_ms, self.offset, int(job.ticket.row["opened_at"]), self.now)
+
+    def part_serialized(self, part_no: str) -> bool | None:
+        """The catalog's serialized flag of a part (None: not in the catalog); each part read once."""
+        if part_no not in self.parts:
+            found = self.tx.one("SELECT serialized FROM parts WHERE part_no = ?", (part_no,))
+            self.parts[part_no] = None if found is None else bool(found["serialized"])
+        return self.parts[part_no]
 
     # -- dispatch ------------------------------------------------------
     def apply(self, op: ReceivedOp) -> OpResult:
-        unstorable = unstorable_value(op)
-        if unstorable is not None:
-            return OpResult(op_id=op.op_id, result="rejected", reason=unstorable)
+        reason = check_storable(op)
+        if reason is not None:
+            return OpResult(op_id=op.op_id, result="rejected", reason=reason)
         try:
             job = self.jobs[op.job_id]
         except KeyError:
@@ -271,6 +278,9 @@ class PushApplier:
             job = self.jobs[op.job_id]
         if job is None or job.view.engineer_id != self.auth.engineer_id:
             return self.refuse(job, op)
+        reason = CHECKS[type(op)](self, job, op)
+        if reason is not None:
+            return OpResult(op_id=op.op_id, result="rejected", reason=reason)
         hlc = min(max(op.hlc - self.hlc_shift, 0), self.hlc_ceiling)  # hlc.rebase, its bounds computed once
         outcome = BY_KIND[type(op)](self, job, op, hlc)
         if outcome.conflict is None:
@@ -283,9 +293,45 @@ class PushApplier:
         refusal = check_ownership(None if job is None else job.view, self.auth.engineer_id)
         assert refusal is not None
         if refusal.result == "needs_review" and job is not None:
+            # late work is kept whole for review, so it must be an op the server could have taken
+            reason = CHECKS[type(op)](self, job, op)
+            if reason is not None:
+                return OpResult(op_id=op.op_id, result="rejected", reason=reason)
             cid = self.late_work_conflict(job, op)
             return OpResult(op_id=op.op_id, result="needs_review", reason=refusal.reason, conflict_id=cid)
         return OpResult(op_id=op.op_id, result=refusal.result, reason=refusal.reason)
+
+    # -- checks per kind: the facts each needs, then the shared rule (sync.core.rules) ---------------
+    def check_status(self, job: JobState, op: SetStatus) -> str | None:
+        return check_status(op)
+
+    def check_field(self, job: JobState, op: SetField) -> str | None:
+        return check_field(op)
+
+    def check_answer(self, job: JobState, op: AnswerItem) -> str | None:
+        checklist = self.checklist(job)
+        return check_answer(op, None if checklist is None else checklist[1])
+
+    def check_move(self, job: JobState, op: MovePart) -> str | None:
+        return check_move(op, self.part_serialized(op.part_no))
+
+    def check_signoff(self, job: JobState, op: ReceivedSignOff) -> str | None:
+        if not self.checks.valid(op):
+            return "bad_signoff_signature"
+        reason = check_signoff(op) or check_strokes_size(len(op.strokes))
+        if reason is not None:
+            return reason
+        strokes = decoded_strokes(op)
+        if strokes is None:
+            return MALFORMED_STROKES
+        self.strokes = strokes
+        return check_strokes(strokes)
+
+    def check_attach(self, job: JobState, op: Attach) -> str | None:
+        return check_attach(op)
+
+    def check_delete(self, job: JobState, op: Delete) -> str | None:
+        return check_delete(op)
 
     # -- per kind ------------------------------------------------------
     def status(self, job: JobState, op: SetStatus, hlc: int) -> Outcome:
@@ -300,23 +346,23 @@ class PushApplier:
         if outcome.write:
             prev = view.status
             view.status = op.status
-            self.update_job(job, status=op.status, hold_reason=op.hold_reason if op.status == "on_hold" else None)
-            corrected = self.corrected(op.at)
+            self.update_job(job, status=op.status, hold_reason=op.hold_reason)
+            placed = self.placed(job, op.at)
             if prev == "on_hold":
-                self.event(job, "resumed", op, corrected)
+                self.event(job, "resumed", op, placed)
             kind = STATUS_EVENTS.get(op.status)
             if kind:
-                self.event(job, kind, op, corrected, {"hold_reason": op.hold_reason} if op.hold_reason else None)
+                self.event(job, kind, op, placed, {"hold_reason": op.hold_reason} if op.hold_reason else None)
         else:
             # the field work is kept on the timeline even when the transition is refused
-            self.event(job, f"device_{op.status}", op, self.corrected(op.at), {"result": outcome.result})
+            self.event(job, f"device_{op.status}", op, self.placed(job, op.at), {"result": outcome.result})
         return outcome
 
-    def event(self, job: JobState, kind: str, op: SetStatus, corrected: int,
+    def event(self, job: JobState, kind: str, op: SetStatus, placed: PlacedTime,
               data: dict[str, Any] | None = None) -> None:
-        self.add_event(job, kind, corrected, op.at, {"op_id": op.op_id, **(data or {})}, f"E-{op.op_id}-{kind}")
+        self.add_event(job, kind, placed, op.at, {"op_id": op.op_id, **(data or {})}, f"E-{op.op_id}-{kind}")
 
-    def add_event(self, job: JobState, kind: str, corrected: int, device_time: int, data: dict[str, Any],
+    def add_event(self, job: JobState, kind: str, placed: PlacedTime, device_time: int, data: dict[str, Any],
                   event_id: str) -> None:
         """Append one event to the job's ticket timeline (once per id, like a re-sent op)."""
         ticket_id = job.row["ticket_id"]
@@ -324,23 +370,12 @@ class PushApplier:
         if event_id in self.event_ids:
             return
         self.event_ids.add(event_id)
-        self.new_rows[EVENTS].append((event_id, ticket_id, job.row["id"], kind, corrected, device_time, corrected,
-                                          self.now, f"device:{self.auth.device_id}", dumps(data)))
+        self.new_rows[EVENTS].append((event_id, ticket_id, job.row["id"], kind, placed.at, device_time,
+                                      placed.corrected, self.now, f"device:{self.auth.device_id}", dumps(data),
+                                      placed.flag))
         job.note_event(kind, self.now, device_time)
 
     def field(self, job: JobState, op: SetField, hlc: int) -> Outcome:
-        if op.field in TEXT_FIELDS:
-            if not isinstance(op.value, str) or len(op.value) > MAX_TEXT:
-                return Outcome("rejected", False, "invalid_value")
-        elif op.field == "remote":
-            if not isinstance(op.value, bool):
-                return Outcome("rejected", False, "invalid_value")
-        elif op.field == "rating":
-            if op.value is not None and (isinstance(op.value, bool) or not isinstance(op.value, int)
-                                         or not 1 <= op.value <= 5):
-                return Outcome("rejected", False, "invalid_value")
-        else:
-            return Outcome("rejected", False, "unknown_field")
         row = job.row
         meta = loads(row["field_meta"], {})
         m = meta.get(op.field)
@@ -349,22 +384,15 @@ class PushApplier:
         outcome = merge_field(current, op, self.auth.device_id, hlc)
         if outcome.write:
             meta[op.field] = {"hlc": hlc, "device_id": self.auth.device_id, "at": op.at}
-            value = int(op.value) if op.field == "remote" else op.value
+            value = int(op.value is True) if op.field == "remote" else op.value  # remote: a bool, checked
             self.update_job(job, **{op.field: value, "field_meta": dumps(meta)})
             self.content_changed(job)
         return outcome
 
     def answer(self, job: JobState, op: AnswerItem, hlc: int) -> Outcome:
         checklist = self.checklist(job)
-        if checklist is None:
-            return Outcome("rejected", False, "job_has_no_checklist")
-        tpl, items = checklist
-        item = items.get(op.item_key)
-        if item is None:
-            return Outcome("rejected", False, "unknown_item")
-        problem = validate_answer(item, op.value, op.na_reason)
-        if problem:
-            return Outcome("rejected", False, problem)
+        assert checklist is not None  # check_answer refused an answer to a job without one
+        tpl = checklist[0]
         cur = job.answers.get(op.item_key)
         current = None
         if cur is not None and not cur["deleted"]:
@@ -387,22 +415,10 @@ class PushApplier:
         self.content_changed(job)
 
     def move(self, job: JobState, op: MovePart, _hlc: int) -> Outcome:
-        if op.kind != "consume":
-            return Outcome("rejected", False, "device_may_only_consume")
-        if op.qty <= 0 or op.qty > 10_000:
-            return Outcome("rejected", False, "bad_quantity")
-        if op.part_no not in self.parts:
-            found = self.tx.one("SELECT serialized FROM parts WHERE part_no = ?", (op.part_no,))
-            self.parts[op.part_no] = None if found is None else bool(found["serialized"])
-        serialized = self.parts[op.part_no]
-        if serialized is None:
-            return Outcome("rejected", False, "unknown_part")
-        if serialized and (not op.serial or op.qty != 1):
-            return Outcome("rejected", False, "serial_required")
         if op.op_id in self.movement_ids:
             return Outcome("merged", False, "duplicate_op")
         # warranty is judged at the (corrected) time of use: free under warranty, billable outside, unknown asset NULL
-        under = under_warranty(job.ticket.asset, self.corrected(op.at))
+        under = under_warranty(job.ticket.asset, self.placed(job, op.at).at)
         billable = None if under is None else int(not under)
         consume = {"id": op.op_id, "kind": "consume", "part_no": op.part_no, "qty": op.qty, "serial": op.serial,
                    "returned_serial": op.returned_serial, "from_location": self.van, "to_location": None,
@@ -432,13 +448,7 @@ class PushApplier:
         self.queue("movement", mid, movement_feed_data(m))
 
     def signoff(self, job: JobState, op: ReceivedSignOff, _hlc: int) -> Outcome:
-        if not self.checks.valid(op):
-            return Outcome("rejected", False, "bad_signoff_signature")
-        strokes = decoded_strokes(op)
-        if strokes is None:
-            return Outcome("rejected", False, "malformed_strokes")
-        if not op.signer_name.strip() or len(op.signer_name) > 200 or not strokes:
-            return Outcome("rejected", False, "signoff_incomplete")
+        strokes = self.strokes  # decoded by check_signoff, just before
         view = job.view
         outcome = merge_signoff(view)
         if not outcome.write:
@@ -459,10 +469,9 @@ class PushApplier:
         new_status = "signed_off" if view.status == "completed" else view.status
         view.status, view.signed_off = new_status, True
         self.update_job(job, signed_off=1, status=new_status)
-        corrected = self.corrected(op.signed_at)
         matches = digest(content) == op.report_digest
         self.signed_here[op.job_id] = not matches  # the job's changed_after_signoff, until its content changes
-        self.add_event(job, "signed_off", corrected, op.signed_at, {"signer": op.signer_name,
+        self.add_event(job, "signed_off", self.placed(job, op.signed_at), op.signed_at, {"signer": op.signer_name,
                                                                     "digest_matches": matches},
                        f"E-{op.op_id}-signed_off")
         self.queue("signoff", op.job_id, signoff_feed_data({
@@ -476,12 +485,10 @@ class PushApplier:
         return outcome
 
     def attach(self, job: JobState, op: Attach, _hlc: int) -> Outcome:
-        if not SHA256_RE.match(op.sha256) or op.size < 0:
-            return Outcome("rejected", False, "invalid_attachment")
         n = self.tx.execute(
             "INSERT INTO attachments (job_id, sha256, kind, size, content_type, device_id, at) "
             "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (job_id, sha256) DO NOTHING",
-            (op.job_id, op.sha256, op.kind, op.size, op.content_type[:100], self.auth.device_id, op.at))
+            (op.job_id, op.sha256, op.kind, op.size, op.content_type, self.auth.device_id, op.at))
         self.queue("attachment", f"{op.job_id}/{op.sha256}",
                    {"job_id": op.job_id, "sha256": op.sha256, "kind": op.kind, "size": op.size, "deleted": False})
         if n:
@@ -525,7 +532,7 @@ class PushApplier:
         if isinstance(op, ReceivedSignOff):  # its strokes are still msgpack: kept as the lists sent
             kind = "SignOff"
             fields = {name: getattr(op, name) for name in op.__struct_fields__ if name != "strokes"}
-            body = {"type": "signoff", **msgspec.to_builtins(fields), "strokes": decoded_strokes(op)}
+            body = {"type": "signoff", **msgspec.to_builtins(fields), "strokes": self.strokes}  # checked just before
         else:
             kind = type(op).__name__
             body = msgspec.to_builtins(op)
@@ -598,3 +605,8 @@ BY_KIND: Final[dict[type, Callable[[PushApplier, JobState, Any, int], Outcome]]]
     AnswerItem: PushApplier.answer, SetStatus: PushApplier.status, SetField: PushApplier.field,
     MovePart: PushApplier.move, ReceivedSignOff: PushApplier.signoff, Attach: PushApplier.attach,
     Delete: PushApplier.delete}
+#: the check of each kind of op (its facts gathered, then the rule shared with the tablet): a reason or None
+CHECKS: Final[dict[type, Callable[[PushApplier, JobState, Any], str | None]]] = {
+    AnswerItem: PushApplier.check_answer, SetStatus: PushApplier.check_status, SetField: PushApplier.check_field,
+    MovePart: PushApplier.check_move, ReceivedSignOff: PushApplier.check_signoff,
+    Attach: PushApplier.check_attach, Delete: PushApplier.check_delete}

@@ -36,7 +36,8 @@ def add_event(tx: Tx, ticket_id: str, kind: str, at: int, received_at: int, *, j
 def event_from_row(r: Row) -> TicketEvent:
     return TicketEvent(id=r["id"], ticket_id=r["ticket_id"], kind=r["kind"], at=r["at"], job_id=r["job_id"],
                        device_time=r["device_time"], corrected_time=r["corrected_time"],
-                       received_at=r["received_at"], source=r["source"], data=loads(r["data"], {}))
+                       received_at=r["received_at"], source=r["source"], data=loads(r["data"], {}),
+                       time_flag=r["time_flag"])
 
 
 def create_ticket(services: Services, data: TicketIn, created_by: str) -> Ticket:
