@@ -31,7 +31,6 @@ import io
 import json
 import re
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any, Final, Literal
 
 import msgspec
@@ -44,6 +43,7 @@ from reportlab.pdfgen.canvas import Canvas  # type: ignore[import-untyped]
 
 from schemas.report import SignOffBundle
 from sync.core.signoff import verify_bundle, verify_signature
+from sync.timetext import utc_text
 
 SignerKind = Literal["device", "server"]
 
@@ -102,7 +102,7 @@ def _public(key: Ed25519PrivateKey) -> bytes:
 
 
 def _when(ms: int) -> str:
-    return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M:%S UTC") if ms else "-"
+    return utc_text(ms, "%Y-%m-%d %H:%M:%S UTC") if ms else "-"
 
 
 class _Writer:

@@ -25,6 +25,7 @@ from server.domain.devices import service as devices
 from server.domain.tickets import service as tickets
 from server.domain.tickets.jobs import job_detail
 from server.errors import BadRequest, NotFound
+from sync.timetext import utc_text
 
 PRIORITIES = ("P1", "P2", "P3", "complaint")
 CATEGORIES = ("fault", "inspection", "installation", "complaint")
@@ -43,7 +44,7 @@ def fmt_time(ms: int | None) -> str:
     """Epoch ms as ``2026-09-21 14:03`` (UTC), or an em dash."""
     if ms is None:
         return "—"
-    return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M:%S")
+    return utc_text(ms)
 
 
 def fmt_dur(ms: int | None) -> str:
@@ -67,7 +68,7 @@ def fmt_short(ms: int | None) -> str:
     """Epoch ms as ``11-21 14:03`` (UTC) for dense cells."""
     if ms is None:
         return "—"
-    return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%m-%d %H:%M")
+    return utc_text(ms, "%m-%d %H:%M")
 
 
 def clock_class(state: str, fraction: float, breached: bool) -> str:
@@ -449,7 +450,8 @@ def devices_page(services: Services) -> dict[str, Any]:
             "d": dv, "enrolled": fmt_time(dv.enrolled_at), "last_sync": fmt_time(dv.last_sync_at),
             "pending_age": fmt_dur(age) if dv.revoked_at is None else "—",
             "stale": dv.revoked_at is None and age > 15 * 60_000,
-            "offset": _offset_text(dv.clock_offset_ms), "offset_bad": abs(dv.clock_offset_ms) > 5 * 60_000,
+            "offset": _offset_text(dv.clock_offset_ms) if dv.clock_known else "unknown (no usable clock)",
+            "offset_bad": not dv.clock_known or abs(dv.clock_offset_ms) > 5 * 60_000,
             "revoked": fmt_time(dv.revoked_at) if dv.revoked_at else ""})
     groups = [{"id": eid, "name": name, "devices": by_engineer.get(eid, [])}
               for eid, name in sorted(names.items(), key=lambda kv: kv[1])]
