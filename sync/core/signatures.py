@@ -27,6 +27,15 @@ SIGNATURE_BYTES: Final = 64
 LONG_MESSAGE: Final = 16 * 1024
 
 
+def is_usable_public_key(public_key: bytes) -> bool:
+    """A key a device may enroll: 32 bytes encoding a point of the curve's main subgroup, canonically.
+
+    Small-order keys verify forged signatures in lax implementations and never verify here: they are refused
+    up front, before an enrollment token is spent on them.
+    """
+    return len(public_key) == PUBLIC_KEY_BYTES and bool(crypto_core_ed25519_is_valid_point(public_key))
+
+
 def is_valid(public_key: bytes, signature: bytes, message: bytes) -> bool:
     """True when ``signature`` is a valid Ed25519 signature of ``message`` by ``public_key``."""
     if len(public_key) != PUBLIC_KEY_BYTES or len(signature) != SIGNATURE_BYTES:

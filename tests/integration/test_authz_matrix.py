@@ -374,21 +374,68 @@ def test_enrollment_burst_gets_429_and_changes_nothing(limited: tuple[TestClient
     assert snapshot(svc) == before  # token not consumed, no device created
 
 
-def test_authentication_burst_gets_429_and_changes_nothing(limited: tuple[TestClient[Any], Services]) -> None:
+def test_authentication_burst_from_one_address_gets_429_and_changes_nothing(
+        limited: tuple[TestClient[Any], Services]) -> None:
+    """Challenges and sessions are limited per client address (50x the base: a depot's tablets share one)."""
     client, svc = limited
     from schemas.codec import enrollment_decoder
 
     fresh, _ = issue_enroll_token(svc, "e-ben")
     device_id = enrollment_decoder.decode(enroll(client, fresh).content).device_id
-    for _ in range(5):
+    for _ in range(5 * 50):
         r = client.post("/v1/devices/challenge", content=encode({"device_id": device_id}), headers=MSGPACK)
         assert r.status_code == 200
     with svc.db.read() as tx:
         nonces = tx.one("SELECT COUNT(*) AS n FROM nonces")
     r = client.post("/v1/devices/challenge", content=encode({"device_id": device_id}), headers=MSGPACK)
     assert r.status_code == 429 and r.json()["code"] == "rate_limited"
+    # the body's device id is not the key: another device asked from the same address is limited too
+    other = client.post("/v1/devices/challenge", content=encode({"device_id": "D-other"}), headers=MSGPACK)
+    assert other.status_code == 429
     with svc.db.read() as tx:
         assert tx.one("SELECT COUNT(*) AS n FROM nonces") == nonces
-    # another device is not affected by this one's burst
-    other = client.post("/v1/devices/challenge", content=encode({"device_id": "D-other"}), headers=MSGPACK)
-    assert other.status_code == 401 and other.json()["code"] == "unknown_device"
+
+
+def test_sessions_per_device_count_only_signed_attempts(limited: tuple[TestClient[Any], Services]) -> None:
+    """A device's own session limit is spent only by its key's signatures, never by a stranger's attempts."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+    from schemas.codec import challenge_decoder, enrollment_decoder
+    from schemas.wire import SessionRequest
+
+    client, svc = limited
+    keys = {}
+    for engineer in ("e-ana", "e-ben"):
+        key = Ed25519PrivateKey.generate()
+        token, _ = issue_enroll_token(svc, engineer)
+        public = key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+        r = client.post("/v1/devices/enroll", content=encode(EnrollRequest(token=token, public_key=public)),
+                        headers=MSGPACK)
+        keys[enrollment_decoder.decode(r.content).device_id] = key
+    ana, ben = keys
+
+    def session(device_id: str, key: Ed25519PrivateKey, seen: list[tuple[int, int]] | None = None) -> Any:
+        r = client.post("/v1/devices/challenge", content=encode({"device_id": device_id}), headers=MSGPACK)
+        nonce = challenge_decoder.decode(r.content).nonce
+        req = SessionRequest(device_id=device_id, nonce=nonce, signature=key.sign(nonce.encode()),
+                             device_clock=svc.clock())
+        if seen is not None:
+            seen.append(auth_rows())
+        return client.post("/v1/devices/session", content=encode(req), headers=MSGPACK)
+
+    def auth_rows() -> tuple[int, int]:
+        with svc.db.read() as tx:
+            return tuple(int(tx.one(f"SELECT COUNT(*) AS n FROM {t}")["n"])  # type: ignore[index,return-value]
+                         for t in ("nonces", "device_sessions"))
+
+    stranger = Ed25519PrivateKey.generate()
+    for _ in range(20):  # a stranger's forged sessions for ana: refused, and they spend nothing of ana's
+        assert session(ana, stranger).json()["code"] == "bad_signature"
+    for _ in range(5):
+        assert session(ana, keys[ana]).status_code == 200
+    seen: list[tuple[int, int]] = []
+    r = session(ana, keys[ana], seen)  # ana's own burst is spent
+    assert r.status_code == 429 and r.json()["code"] == "rate_limited"
+    assert auth_rows() == seen[0]  # the nonce is not used up, no session opened
+    assert session(ben, keys[ben]).status_code == 200  # ben is not affected by ana's limit

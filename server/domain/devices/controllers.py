@@ -16,6 +16,15 @@ from server.http import decode_msgpack, in_thread, msgpack_response, raw_body
 from server.security import Staff
 
 AUTH_BODY_LIMIT = 4096
+#: challenges and session attempts from one client address: fifty times the limiter's base rate and burst
+#: (50 a second, bursts of 1,000 by default), as a depot's or a load test's tablets may share one address;
+#: a device id in the body is never the key (anyone can send it)
+DEVICE_AUTH_SCALE = 50.0
+
+
+def client_address(request: Request[Any, Any, Any]) -> str:
+    """The caller's address as the server sees it (a proxy's ``X-Forwarded-For`` only when configured)."""
+    return request.client.host if request.client else "?"
 
 
 class ChallengeIn(msgspec.Struct, kw_only=True):
@@ -33,18 +42,21 @@ class DeviceAuthController(Controller):
     @post("/enroll", status_code=200)
     async def enroll(self, request: Request[Any, Any, Any], services: Services) -> Response[bytes]:
         req = decode_msgpack(await raw_body(request, AUTH_BODY_LIMIT), EnrollRequest)
-        services.limiter.check(f"enroll:{request.client.host if request.client else '?'}")
+        services.limiter.check(f"enroll:{client_address(request)}")
         return msgpack_response(encode(await in_thread(service.enroll, services, req)))
 
     @post("/challenge", status_code=200)
     async def challenge(self, request: Request[Any, Any, Any], services: Services) -> Response[bytes]:
         req = decode_msgpack(await raw_body(request, AUTH_BODY_LIMIT), ChallengeIn)
-        services.limiter.check(f"auth:{req.device_id}")
+        services.limiter.check(f"auth:{client_address(request)}", rate_scale=DEVICE_AUTH_SCALE,
+                               burst_scale=DEVICE_AUTH_SCALE)
         return msgpack_response(encode(await in_thread(service.challenge, services, req.device_id)))
 
     @post("/session", status_code=200)
     async def session(self, request: Request[Any, Any, Any], services: Services) -> Response[bytes]:
         req = decode_msgpack(await raw_body(request, AUTH_BODY_LIMIT), SessionRequest)
+        services.limiter.check(f"auth:{client_address(request)}", rate_scale=DEVICE_AUTH_SCALE,
+                               burst_scale=DEVICE_AUTH_SCALE)
         return msgpack_response(encode(await in_thread(service.open_session, services, req)))
 
 

@@ -3,7 +3,14 @@
 A device proves possession of its key by signing a fresh server nonce; the
 nonce and the session both expire by the *server's* clock, so a tablet whose
 clock is hours or days off still gets in.  The offset between the clock the
-device reports and the server's is measured here, at every session.
+device reports and the server's is measured here, at every session; a device
+that reports no usable clock gets an *unknown* offset (its event times are then
+flagged, see :mod:`sync.core.eventtime`), never a silent zero.
+
+Rate limits (:class:`server.ratelimit.RateLimiter`) count what a caller cannot
+forge: challenges and session attempts per client address, and sessions per
+device only once the device's key has signed, so a stranger who knows a
+tablet's id (it is printed on every service report) cannot lock it out.
 """
 
 from __future__ import annotations
@@ -11,16 +18,18 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-
 from schemas.domain import Device
 from schemas.wire import Challenge, Enrollment, EnrollRequest, Session, SessionRequest
 from server.context import Services, new_id
 from server.errors import BadRequest, Forbidden, NotFound, Unauthorized
 from server.security import hash_secret, new_secret
+from sync.core.eventtime import measure_offset
+from sync.core.signatures import is_usable_public_key
 from sync.core.signoff import certificate_message, verify_signature
 
 NONCE_TTL_MS = 120_000
+#: sessions a device opens (with a valid signature) at the limiter's base rate and burst
+SESSION_LIMIT_KEY = "session:{}"
 
 
 def issue_enroll_token(services: Services, engineer_id: str) -> tuple[str, int]:
@@ -37,13 +46,11 @@ def issue_enroll_token(services: Services, engineer_id: str) -> tuple[str, int]:
 
 
 def enroll(services: Services, req: EnrollRequest) -> Enrollment:
-    """Register a device public key with a one-time token."""
+    """Register a device public key with a one-time token (a key that could never sign leaves the token unused)."""
     if len(req.public_key) != 32:
         raise BadRequest("invalid_public_key", "public_key must be 32 raw Ed25519 bytes")
-    try:
-        Ed25519PublicKey.from_public_bytes(req.public_key)
-    except ValueError as exc:
-        raise BadRequest("invalid_public_key", "public_key is not an Ed25519 key") from exc
+    if not is_usable_public_key(req.public_key):
+        raise BadRequest("invalid_public_key", "public_key is not a usable Ed25519 key (small order, not on the curve)")
     now = services.clock()
     key = services.key
     device_id = new_id("D-")
@@ -57,11 +64,12 @@ def enroll(services: Services, req: EnrollRequest) -> Enrollment:
         if row["expires_at"] <= now:
             raise Unauthorized("token_expired", "this enrollment token has expired")
         engineer_id = row["engineer_id"]
-        offset = req.device_clock - now if req.device_clock else 0
+        offset = measure_offset(req.device_clock, now)
         tx.execute("UPDATE enroll_tokens SET used_at = ?, device_id = ? WHERE token_hash = ?",
                    (now, device_id, hash_secret(req.token)))
-        tx.execute("INSERT INTO devices (id, engineer_id, name, public_key, enrolled_at, clock_offset_ms) "
-                   "VALUES (?, ?, ?, ?, ?, ?)", (device_id, engineer_id, req.name[:100], req.public_key, now, offset))
+        tx.execute("INSERT INTO devices (id, engineer_id, name, public_key, enrolled_at, clock_offset_ms, clock_known) "
+                   "VALUES (?, ?, ?, ?, ?, ?, ?)", (device_id, engineer_id, req.name[:100], req.public_key, now,
+                                                    offset or 0, int(offset is not None)))
     cert = key.sign(certificate_message(device_id, engineer_id, req.public_key))
     return Enrollment(device_id=device_id, engineer_id=engineer_id, server_public_key=key.public,
                       server_key_id=key.key_id, certificate=cert)
@@ -100,12 +108,15 @@ def open_session(services: Services, req: SessionRequest) -> Session:
             raise Forbidden("device_revoked", "this device has been revoked")
         if not verify_signature(bytes(dev["public_key"]), req.signature, req.nonce.encode()):
             raise Unauthorized("bad_signature", "nonce signature does not verify with the device key")
-        offset = req.device_clock - now if req.device_clock else 0
-        tx.execute("UPDATE devices SET clock_offset_ms = ? WHERE id = ?", (offset, req.device_id))
+        # only the holder of the key gets here: a stranger's attempts cannot spend this device's sessions
+        services.limiter.check(SESSION_LIMIT_KEY.format(req.device_id))
+        offset = measure_offset(req.device_clock, now)
+        tx.execute("UPDATE devices SET clock_offset_ms = ?, clock_known = ? WHERE id = ?",
+                   (offset or 0, int(offset is not None), req.device_id))
         tx.execute("DELETE FROM device_sessions WHERE device_id = ? AND expires_at < ?", (req.device_id, now))
         tx.execute("INSERT INTO device_sessions (token_hash, device_id, expires_at) VALUES (?, ?, ?)",
                    (hash_secret(token), req.device_id, now + ttl * 1000))
-    return Session(token=token, expires_in_s=ttl, server_time=now, clock_offset_ms=offset)
+    return Session(token=token, expires_in_s=ttl, server_time=now, clock_offset_ms=offset or 0)
 
 
 def revoke(services: Services, device_id: str) -> Device:
@@ -121,7 +132,7 @@ def revoke(services: Services, device_id: str) -> Device:
 def _device(row: dict[str, Any]) -> Device:
     return Device(id=row["id"], engineer_id=row["engineer_id"], name=row["name"], enrolled_at=row["enrolled_at"],
                   revoked_at=row["revoked_at"], last_seq=row["last_seq"], last_sync_at=row["last_sync_at"],
-                  clock_offset_ms=row["clock_offset_ms"])
+                  clock_offset_ms=row["clock_offset_ms"], clock_known=bool(row["clock_known"]))
 
 
 def get_device(services: Services, device_id: str) -> Device:
