@@ -19,7 +19,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from server.settings import DEFAULT_DB, get_settings
+from server.settings import DEFAULT_DB, get_settings, uvicorn_proxy_options
 
 
 def _db_url(args: argparse.Namespace) -> str:
@@ -51,7 +51,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     os.environ["FIELDSYNC_DB"] = url
     _services(url, create=True).db.close()  # migrate once before workers start
     uvicorn.run("server.app:serve_app", factory=True, host=settings.host, port=settings.port,
-                workers=settings.workers, log_level=args.log_level)
+                workers=settings.workers, log_level=args.log_level, **uvicorn_proxy_options(settings))
     return 0
 
 

@@ -20,7 +20,7 @@ from pathlib import Path
 from server.context import Services
 from server.demo import seed_demo
 from server.security import issue_staff_token
-from server.settings import get_settings
+from server.settings import get_settings, uvicorn_proxy_options
 from sync.storage import open_database
 
 STROKES = [[12, 40, 30, 22, 52, 48, 75, 18, 96, 44], [110, 30, 140, 34, 170, 28]]
@@ -103,7 +103,7 @@ def run_demo(host: str, port: int, path: str, serve: bool = True) -> int:
 
     os.environ["FIELDSYNC_DB"] = url
     server = uvicorn.Server(uvicorn.Config("server.app:create_app", factory=True, host=host, port=port,
-                                           log_level="warning"))
+                                           log_level="warning", **uvicorn_proxy_options(get_settings())))
     try:
         server.run(sockets=[sock])
     except KeyboardInterrupt:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, Final, TypeVar
 
 import anyio.to_thread
 import msgspec
@@ -30,7 +30,42 @@ async def provide_services(state: State) -> Services:
 
 async def provide_staff(request: Request[Any, Any, Any], state: State) -> Staff:
     svc = services_of(state)
-    return await anyio.to_thread.run_sync(staff_from_token, svc, bearer(request, "Bearer"))
+    staff = await anyio.to_thread.run_sync(staff_from_token, svc, bearer(request, "Bearer"))
+    await refuse_nul_text(request)  # every staff write enters here: one check for all of them
+    return staff
+
+
+#: how JSON writes the NUL character (a raw NUL byte is not valid JSON)
+_JSON_NUL: Final = b"\\u0000"
+
+
+async def refuse_nul_text(request: Request[Any, Any, Any]) -> None:
+    """Refuse a JSON body with the NUL character in any text (key or value) with 400 ``nul_in_text``.
+
+    PostgreSQL cannot store NUL and SQLite would store it verbatim, so the same request would differ
+    by backend; a body without the escape is not decoded twice.  Console forms check their fields
+    (``server.console.views.text_field``); device ops are refused one by one (``nul_in_text``).
+    """
+    content_type = request.headers.get("content-type", "")
+    if content_type and "json" not in content_type:  # without a content type the body is read as JSON
+        return
+    body = await request.body()
+    if _JSON_NUL not in body:
+        return
+    try:
+        pending: list[Any] = [msgspec.json.decode(body)]
+    except msgspec.DecodeError:
+        return  # the handler's own decoding reports it
+    while pending:
+        value = pending.pop()
+        if isinstance(value, str):
+            if "\x00" in value:
+                raise BadRequest("nul_in_text", "text may not contain the NUL character (\\u0000)")
+        elif isinstance(value, dict):
+            pending.extend(value)
+            pending.extend(value.values())
+        elif isinstance(value, list):
+            pending.extend(value)
 
 
 async def provide_device(request: Request[Any, Any, Any], state: State) -> DeviceAuth:

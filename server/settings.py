@@ -41,6 +41,9 @@ class Settings:
     late_sync_threshold_s: int = 24 * 3600
     #: requests doing database work at once (the rest wait their turn without taking CPU)
     worker_threads: int = 8
+    #: addresses of reverse proxies whose X-Forwarded-For / X-Forwarded-Proto are believed (comma-separated
+    #: IPs, or ``*``); empty: none, the client address is the connection's, whatever headers say
+    trusted_proxies: str = ""
 
 
 def get_settings(**overrides: Any) -> Settings:
@@ -58,6 +61,7 @@ def get_settings(**overrides: Any) -> Settings:
         sla_timezone=env.get("FIELDSYNC_TZ", "UTC"),
         webhook_url=env.get("FIELDSYNC_WEBHOOK") or None,
         worker_threads=_int(env, "FIELDSYNC_WORKER_THREADS", d.worker_threads, 1, 1024),
+        trusted_proxies=env.get("FIELDSYNC_TRUSTED_PROXIES", "").strip(),
     )
     return replace(s, **{k: v for k, v in overrides.items() if v is not None})
 
@@ -74,3 +78,13 @@ def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -
     if not low <= value <= high:
         raise SettingsError(f"{name} must be between {low} and {high}, not {value}")
     return value
+
+
+def uvicorn_proxy_options(settings: Settings) -> dict[str, Any]:
+    """uvicorn's proxy options: forwarded headers count only from :attr:`Settings.trusted_proxies`.
+
+    uvicorn on its own believes ``X-Forwarded-For`` from loopback, so anyone on the server's host (or a
+    proxy nobody configured) could give every request a new client address and so a fresh rate limit.
+    """
+    trusted = settings.trusted_proxies
+    return {"proxy_headers": bool(trusted), "forwarded_allow_ips": trusted or None}

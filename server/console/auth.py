@@ -6,6 +6,11 @@ token in an HttpOnly, SameSite=Strict cookie; only its SHA-256 is stored, so
 a copy of the database opens no session.  A session opened with a staff token
 dies with that token's revocation.  The CSRF token of a form is an HMAC of the
 session token, so nothing more is stored and it changes with every session.
+
+Password guesses are limited per client address (the sign-in route) and per
+account (here): only failed attempts spend an account's allowance, so guessing
+from many addresses is as slow as from one.  A stranger can slow an account's
+password sign-in this way, never its staff-token sign-in.
 """
 
 from __future__ import annotations
@@ -30,6 +35,10 @@ SCRYPT_P: Final = 1
 MIN_PASSWORD: Final = 8
 MAX_PASSWORD: Final = 1024
 USER_NAME = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
+#: failed password sign-ins per account: the limiter's base rate and burst scaled (with the defaults one a
+#: minute, in bursts of ten)
+ACCOUNT_RATE_SCALE: Final = 1 / 60
+ACCOUNT_BURST_SCALE: Final = 0.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,7 +146,11 @@ def sign_in(services: Services, *, token: str = "", name: str = "", password: st
         return open_session(services, staff, "token", token)
     if not name or not password:
         raise BadRequest("credentials_required", "enter a staff token, or a user name and password")
-    return open_session(services, authenticate_password(services, name, password), "password")
+    account = f"console-login-account:{name[:64]}"
+    services.limiter.check(account, rate_scale=ACCOUNT_RATE_SCALE, burst_scale=ACCOUNT_BURST_SCALE)
+    staff = authenticate_password(services, name, password)  # a wrong password keeps the token spent
+    services.limiter.refund(account)
+    return open_session(services, staff, "password")
 
 
 def csrf_for(raw: str) -> str:
