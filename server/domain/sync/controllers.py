@@ -34,7 +34,7 @@ class SyncController(Controller):
 
     @get("/blobs/{sha256:str}/status", sync_to_thread=True)
     def blob_status(self, sha256: str, services: Services, device: DeviceAuth) -> dict[str, object]:
-        return pull_service.blob_status(services, sha256)
+        return pull_service.blob_status(services, device.device_id, sha256)
 
     @put("/blobs/{sha256:str}", status_code=200)
     async def put_blob(self, request: Request[Any, Any, Any], sha256: str, services: Services,
@@ -42,7 +42,7 @@ class SyncController(Controller):
         chunk = await raw_body(request, 4 * 1024 * 1024)
         if size <= 0:
             raise BadRequest("size_required", "give the blob's total size as ?size=")
-        return await in_thread(pull_service.put_blob_chunk, services, sha256, offset, size, chunk)
+        return await in_thread(pull_service.put_blob_chunk, services, device.device_id, sha256, offset, size, chunk)
 
     @get("/blobs/{sha256:str}", sync_to_thread=True)
     def get_blob(self, sha256: str, services: Services, staff: Staff) -> Response[bytes]:
