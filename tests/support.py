@@ -26,6 +26,17 @@ from sync.core.changeset import ChainHead, seal
 from sync.core.signoff import verify_signature
 
 MSGPACK = {"content-type": "application/msgpack"}
+#: the eight encodings of small-order points of edwards25519 (OpenSSL's Ed25519 accepts them as public keys)
+SMALL_ORDER_KEYS = [bytes.fromhex(h) for h in (
+    "0100000000000000000000000000000000000000000000000000000000000000",
+    "ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+    "0000000000000000000000000000000000000000000000000000000000000000",
+    "0000000000000000000000000000000000000000000000000000000000000080",
+    "c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a",
+    "c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac03fa",
+    "26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05",
+    "26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc85",
+)]
 
 
 class TickingClock:
