@@ -13,6 +13,7 @@ A client is meant for one thread; open one per process and close it.
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
@@ -79,7 +80,6 @@ from sync.core.rules import (
     check_move,
     check_signoff,
     check_status,
-    check_storable,
     check_strokes,
     stroke_shape,
 )
@@ -94,10 +94,9 @@ FieldValue = str | int | bool | None
 DEFAULT_SERVER: Final = "http://127.0.0.1:8000"
 
 
-def _refuse(error: type[WriteRefused], reason: str | None, what: str) -> None:
-    """Raise ``error`` with the shared rule's ``reason`` (nothing is stored when a check fails)."""
-    if reason is not None:
-        raise error(f"{what}: {REASONS.get(reason.partition(':')[0], reason)} ({reason})", reason)
+def _refused(error: type[WriteRefused], reason: str, what: str) -> WriteRefused:
+    """``error`` carrying the shared rule's ``reason``, to raise before anything is stored."""
+    return error(f"{what}: {REASONS.get(reason.partition(':')[0], reason)} ({reason})", reason)
 
 
 def system_clock() -> int:
@@ -513,7 +512,9 @@ class FieldClient:
                 op_id=outbox.new_op_id(), hlc=0, job_id=job_id, at=now, status=status, hold_reason=hold_reason,
                 note=note,
             )
-            _refuse(InvalidTransition, check_storable(op) or check_status(op), f"job {job_id}: status {status!r}")
+            reason = check_status(op)
+            if reason is not None:
+                raise _refused(InvalidTransition, reason, f"job {job_id}: status {status!r}")
             if not can_transition(current, status):
                 raise InvalidTransition(f"job {job_id}: {current} -> {status} is not allowed")
             if status == "completed":
@@ -541,7 +542,9 @@ class FieldClient:
                 value=value,
                 base_hlc=int(field_hlc.get(field, 0)),
             )
-            _refuse(InvalidField, check_storable(op) or check_field(op), f"job {job_id}: field {field!r}")
+            reason = check_field(op)
+            if reason is not None:
+                raise _refused(InvalidField, reason, f"job {job_id}: field {field!r}")
             op.hlc = outbox.next_hlc(tx, now)
             field_hlc[field] = op.hlc
             stored = int(value) if isinstance(value, bool) else value
@@ -574,7 +577,7 @@ class FieldClient:
                 template_version=version,
                 base_hlc=hlcs.get(item_key, 0),
             )
-            reason = check_storable(op) or check_answer(op, items)
+            reason = check_answer(op, items)
             if reason is not None:
                 raise InvalidAnswer(item_key, reason)
             device = tx.memo.get("device") or outbox.device_state(tx)
@@ -609,8 +612,9 @@ class FieldClient:
                 serial=serial,
                 returned_serial=returned_serial,
             )
-            reason = check_storable(op) or check_move(op, _part_serialized(tx, part_no))
-            _refuse(InvalidPart, reason, f"job {job_id}: part {part_no!r} x {qty!r}")
+            reason = check_move(op, functools.partial(_part_serialized, tx))
+            if reason is not None:
+                raise _refused(InvalidPart, reason, f"job {job_id}: part {part_no!r} x {qty!r}")
             op.hlc = outbox.next_hlc(tx, now)
             tx.defer(MOVEMENT_INSERT, (op.op_id, part_no, qty, serial, returned_serial, job_id, now))
             outbox.append(tx, op, now, "part:" + op.op_id)
@@ -643,7 +647,9 @@ class FieldClient:
                 size=len(blob),
                 content_type=ctype,
             )
-            _refuse(InvalidAttachment, check_storable(op) or check_attach(op), f"job {job_id}: attachment")
+            reason = check_attach(op)
+            if reason is not None:
+                raise _refused(InvalidAttachment, reason, f"job {job_id}: attachment")
             op.hlc = outbox.next_hlc(tx, now)
             tx.defer(
                 "INSERT OR IGNORE INTO blobs (sha256, size, data, uploaded, created_at) VALUES (?, ?, ?, 0, ?)",
@@ -698,8 +704,9 @@ class FieldClient:
                 comment=comment,
             )
             # the op's own fields first, then its strokes: the order the server checks them in
-            reason = check_storable(op) or check_signoff(op) or stroke_shape(strokes) or check_strokes(strokes)
-            _refuse(InvalidField, reason, f"job {job_id}: sign-off")
+            reason = check_signoff(op) or stroke_shape(strokes) or check_strokes(strokes)
+            if reason is not None:
+                raise _refused(InvalidField, reason, f"job {job_id}: sign-off")
             if job["signed_off"] or tx.one("SELECT 1 FROM signoffs WHERE job_id = ?", (job_id,)):
                 raise AlreadySignedOff(f"job {job_id} is already signed off")
             if job["status"] not in SIGNABLE_STATUSES:

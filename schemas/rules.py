@@ -19,7 +19,7 @@ from typing import Final, get_args
 
 from schemas.domain import ItemType
 from schemas.status import JOB_STATUSES, OFFICE_ONLY, TERMINAL, TRANSITIONS
-from schemas.wire import PROTOCOL_VERSION, AttachmentKind, JobField
+from schemas.wire import PROTOCOL_VERSION, AttachmentKind, DeleteEntity, JobField
 
 # -- text ------------------------------------------------------------------------------------------------
 
@@ -89,6 +89,8 @@ CHECKLIST_ITEM_TYPES: Final[tuple[str, ...]] = get_args(ItemType)
 #: attachment kinds and the only parts movement a device records
 ATTACHMENT_KINDS: Final[tuple[str, ...]] = get_args(AttachmentKind)
 DEVICE_MOVE_KINDS: Final[tuple[str, ...]] = ("consume",)
+#: what a ``delete`` op may tombstone
+DELETE_ENTITIES: Final[tuple[str, ...]] = get_args(DeleteEntity)
 #: a blob address and a report digest: lowercase hex SHA-256
 SHA256_PATTERN: Final = "^[0-9a-f]{64}$"
 
@@ -132,7 +134,16 @@ REASONS: Final[dict[str, str]] = {
     "invalid_rating": "rating is not null or an integer in [rating.min, rating.max]",
     "bad_report_digest": "report_digest is not a lowercase hex SHA-256",
     "bad_signoff_signature": "the device signature over the sign-off does not verify (server only)",
-    "invalid_attachment": "sha256 is not a lowercase hex SHA-256, or size is negative",
+    "invalid_attachment": "sha256 is not a lowercase hex SHA-256, size is negative, or kind is unknown",
+    "unknown_entity": "a delete names an entity not in delete_entities",
+    "unknown_job": "no such job (on the tablet: not pulled, or reassigned away)",
+    "not_your_job": "the job was never the device's engineer's (server only)",
+    "template_not_on_tablet": "the job's checklist version has not been pulled yet (tablet only)",
+    "transition_not_allowed": "the status machine has no such step from the job's status (tablet; the server "
+                              "keeps such a step for review)",
+    "not_signable_in_status": "the job's status is not one of signable_statuses (tablet; the server keeps such "
+                              "a sign-off for review)",
+    "already_signed_off": "a sign-off is write-once (tablet; the server keeps a second one for review)",
 }
 
 
@@ -159,6 +170,7 @@ def rules_document() -> dict[str, object]:
         "checklist_item_types": list(CHECKLIST_ITEM_TYPES),
         "attachment_kinds": list(ATTACHMENT_KINDS),
         "device_move_kinds": list(DEVICE_MOVE_KINDS),
+        "delete_entities": list(DELETE_ENTITIES),
         "sha256_pattern": SHA256_PATTERN,
         "reasons": REASONS,
     }

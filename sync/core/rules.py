@@ -4,9 +4,12 @@
 needs to know about the world (the job's checklist items, whether a part is
 serialized); None means the op may be stored.  The tablet SDK raises with the
 reason before it writes anything, the server answers ``rejected(reason)`` for
-the op, so both give the same verdict on the same op.  Every check starts
-with :func:`check_storable`, then the op's event time, then its own fields,
-in a fixed order, so an op with two faults gets the same reason on both sides.
+the op, so both give the same verdict on the same op.  Each check looks at every
+field of its op in a fixed order (first whether each text and integer can be
+stored at all, ``nul_in_text`` then ``number_out_of_range``, then the event
+time, then the op's own rules), so an op with two faults gets the same reason
+on both sides.  ``tests/unit/test_rules.py`` holds each check to
+every field its op type declares.
 
 What is decided against the server's state *over time* (the status machine's
 transitions, a second sign-off, concurrent writes) is not here: that is a
@@ -20,10 +23,8 @@ on the op's fields and allocate nothing when the op is fine.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Final
-
-from msgspec.structs import astuple
 
 from schemas import rules
 from schemas.domain import ChecklistItem
@@ -61,6 +62,7 @@ _SIGNER_ROLE: Final = rules.TEXT_LIMITS["signoff"]["signer_role"]
 _SIGNOFF_COMMENT: Final = rules.TEXT_LIMITS["signoff"]["comment"]
 _CONTENT_TYPE: Final = rules.TEXT_LIMITS["attachment"]["content_type"]
 _ATTACHMENT_KINDS: Final = frozenset(rules.ATTACHMENT_KINDS)
+_DELETE_ENTITIES: Final = frozenset(rules.DELETE_ENTITIES)
 _MAX_STROKE_INTS: Final = 2 * rules.MAX_STROKE_POINTS
 #: integers msgpack carries (and a tablet can put in a stroke): int64 and uint64
 _MSGPACK_INT_MIN: Final = -(2**63)
@@ -74,23 +76,23 @@ def time_ok(ms: int) -> bool:
     return _T_MIN <= ms < _T_MAX
 
 
-def check_storable(op: SetStatus | SetField | AnswerItem | MovePart | SignOff | ReceivedSignOff | Attach | Delete
-                   ) -> Reason | None:
-    """Every text and integer of an op can be stored: no NUL character, integers within 64 bits."""
-    for value in astuple(op):
-        kind = value.__class__
-        if kind is str:
-            if "\x00" in value:
-                return NUL_IN_TEXT
-        elif kind is int and not _INT_MIN <= value <= _INT_MAX:
-            return NUMBER_OUT_OF_RANGE
-    return None
+# Every check begins the same way, written out (a push runs one per op, a tablet one per write): the texts of
+# the op hold no NUL, its integers fit 64 bits, its event time is within the bounds.  Then its own rules.
+
+
+def _time_reason(ms: int) -> Reason:
+    return BAD_TIME if _INT_MIN <= ms <= _INT_MAX else NUMBER_OUT_OF_RANGE
 
 
 def check_status(op: SetStatus) -> Reason | None:
     """A status change a device may record (whether the job can make the step is the merge's call)."""
+    note = op.note
+    if "\x00" in op.op_id or "\x00" in op.job_id or (note is not None and "\x00" in note):
+        return NUL_IN_TEXT  # status and hold reason come from closed sets: checked against them below
+    if not _INT_MIN <= op.hlc <= _INT_MAX:
+        return NUMBER_OUT_OF_RANGE
     if not _T_MIN <= op.at < _T_MAX:
-        return BAD_TIME
+        return _time_reason(op.at)
     status = op.status
     if status not in _STATUSES:
         return "unknown_status"
@@ -101,17 +103,26 @@ def check_status(op: SetStatus) -> Reason | None:
             return "hold_reason_required"
     elif op.hold_reason is not None:
         return "hold_reason_not_allowed"
-    if op.note is not None and len(op.note) > _STATUS_NOTE:
+    if note is not None and len(note) > _STATUS_NOTE:
         return TEXT_TOO_LONG
     return None
 
 
 def check_field(op: SetField) -> Reason | None:
     """A plain job field of the type :data:`schemas.rules.JOB_FIELD_TYPES` gives it."""
-    if not _T_MIN <= op.at < _T_MAX:
-        return BAD_TIME
-    kind = _FIELD_TYPES.get(op.field)
+    if "\x00" in op.op_id or "\x00" in op.job_id:
+        return NUL_IN_TEXT
     value = op.value
+    if value.__class__ is str:
+        if "\x00" in value:
+            return NUL_IN_TEXT
+    elif value.__class__ is int and not _INT_MIN <= value <= _INT_MAX:
+        return NUMBER_OUT_OF_RANGE
+    if not (_INT_MIN <= op.hlc <= _INT_MAX and _INT_MIN <= op.base_hlc <= _INT_MAX):
+        return NUMBER_OUT_OF_RANGE
+    if not _T_MIN <= op.at < _T_MAX:
+        return _time_reason(op.at)
+    kind = _FIELD_TYPES.get(op.field)
     if kind == "text":
         if not isinstance(value, str):
             return "invalid_value"
@@ -130,47 +141,75 @@ def check_field(op: SetField) -> Reason | None:
 
 def check_answer(op: AnswerItem, items: Mapping[str, ChecklistItem] | None) -> Reason | None:
     """An answer that fits its item of the job's pinned checklist (``items``: by key; None: no checklist)."""
+    note, na_reason, value = op.note, op.na_reason, op.value
+    if ("\x00" in op.op_id or "\x00" in op.job_id or "\x00" in op.item_key
+            or (note is not None and "\x00" in note) or (na_reason is not None and "\x00" in na_reason)):
+        return NUL_IN_TEXT
+    if value.__class__ is str:
+        if "\x00" in value:
+            return NUL_IN_TEXT
+    elif value.__class__ is int and not _INT_MIN <= value <= _INT_MAX:
+        return NUMBER_OUT_OF_RANGE
+    if not (_INT_MIN <= op.hlc <= _INT_MAX and _INT_MIN <= op.template_version <= _INT_MAX
+            and _INT_MIN <= op.base_hlc <= _INT_MAX):
+        return NUMBER_OUT_OF_RANGE
     if not _T_MIN <= op.at < _T_MAX:
-        return BAD_TIME
-    if op.note is not None and len(op.note) > _ANSWER_NOTE:
-        return TEXT_TOO_LONG
-    if op.na_reason is not None and len(op.na_reason) > _NA_REASON:
+        return _time_reason(op.at)
+    if (note is not None and len(note) > _ANSWER_NOTE) or (na_reason is not None and len(na_reason) > _NA_REASON):
         return TEXT_TOO_LONG
     if items is None:
         return "job_has_no_checklist"
     item = items.get(op.item_key)
     if item is None:
         return "unknown_item"
-    return validate_answer(item, op.value, op.na_reason)
+    return validate_answer(item, value, na_reason)
 
 
-def check_move(op: MovePart, serialized: bool | None) -> Reason | None:
-    """A consumption from the van (``serialized``: the catalog's flag for the part; None: not in the catalog)."""
+def check_move(op: MovePart, serialized_of: Callable[[str], bool | None]) -> Reason | None:
+    """A consumption from the van.
+
+    ``serialized_of(part_no)`` is the catalog's flag for the part (None: not in the catalog); it is
+    asked only once the part number is known to be storable text.
+    """
+    serial, returned = op.serial, op.returned_serial
+    if ("\x00" in op.op_id or "\x00" in op.job_id or "\x00" in op.part_no
+            or (serial is not None and "\x00" in serial) or (returned is not None and "\x00" in returned)
+            or (op.from_location is not None and "\x00" in op.from_location)
+            or (op.to_location is not None and "\x00" in op.to_location)):
+        return NUL_IN_TEXT
+    qty = op.qty
+    if not _INT_MIN <= op.hlc <= _INT_MAX or (qty.__class__ is int and not _INT_MIN <= qty <= _INT_MAX):
+        return NUMBER_OUT_OF_RANGE
     if not _T_MIN <= op.at < _T_MAX:
-        return BAD_TIME
+        return _time_reason(op.at)
     if op.kind != "consume":
         return "device_may_only_consume"
-    qty = op.qty
     if qty.__class__ is not int or not rules.QTY_MIN <= qty <= rules.QTY_MAX:
         return "bad_quantity"
-    if (op.serial is not None and len(op.serial) > _SERIAL) or (
-            op.returned_serial is not None and len(op.returned_serial) > _RETURNED_SERIAL):
+    if (serial is not None and len(serial) > _SERIAL) or (returned is not None and len(returned) > _RETURNED_SERIAL):
         return TEXT_TOO_LONG
+    serialized = serialized_of(op.part_no)
     if serialized is None:
         return "unknown_part"
-    if serialized and (not op.serial or qty != 1):
+    if serialized and (not serial or qty != 1):
         return "serial_required"
     return None
 
 
 def check_signoff(op: SignOff | ReceivedSignOff) -> Reason | None:
     """A sign-off's own fields; its strokes are checked by :func:`check_strokes` (the server decodes them later)."""
+    name, role, comment = op.signer_name, op.signer_role, op.comment
+    if ("\x00" in op.op_id or "\x00" in op.job_id or "\x00" in name or "\x00" in role
+            or (comment is not None and "\x00" in comment)):
+        return NUL_IN_TEXT
+    if not _INT_MIN <= op.hlc <= _INT_MAX:
+        return NUMBER_OUT_OF_RANGE
     if not (_T_MIN <= op.at < _T_MAX and _T_MIN <= op.signed_at < _T_MAX):
-        return BAD_TIME
-    if not op.signer_name.strip():
+        return _time_reason(op.at if not _T_MIN <= op.at < _T_MAX else op.signed_at)
+    if not name.strip():
         return SIGNOFF_INCOMPLETE
-    if (len(op.signer_name) > _SIGNER_NAME or len(op.signer_role) > _SIGNER_ROLE
-            or (op.comment is not None and len(op.comment) > _SIGNOFF_COMMENT)):
+    if (len(name) > _SIGNER_NAME or len(role) > _SIGNER_ROLE
+            or (comment is not None and len(comment) > _SIGNOFF_COMMENT)):
         return TEXT_TOO_LONG
     if op.rating is not None and not _rating_ok(op.rating):
         return "invalid_rating"
@@ -212,8 +251,12 @@ def check_strokes(strokes: list[list[int]]) -> Reason | None:
 
 def check_attach(op: Attach) -> Reason | None:
     """A reference to a content-addressed blob."""
+    if "\x00" in op.op_id or "\x00" in op.job_id or "\x00" in op.content_type:
+        return NUL_IN_TEXT
+    if not (_INT_MIN <= op.hlc <= _INT_MAX and _INT_MIN <= op.size <= _INT_MAX):
+        return NUMBER_OUT_OF_RANGE
     if not _T_MIN <= op.at < _T_MAX:
-        return BAD_TIME
+        return _time_reason(op.at)
     if not is_sha256(op.sha256) or op.size < 0 or op.kind not in _ATTACHMENT_KINDS:
         return "invalid_attachment"
     if len(op.content_type) > _CONTENT_TYPE:
@@ -222,9 +265,15 @@ def check_attach(op: Attach) -> Reason | None:
 
 
 def check_delete(op: Delete) -> Reason | None:
-    """A tombstone (what it deletes is looked up by the merge)."""
+    """A tombstone (what it deletes is looked up by the merge, by ``key``)."""
+    if "\x00" in op.op_id or "\x00" in op.job_id or "\x00" in op.key:
+        return NUL_IN_TEXT
+    if not _INT_MIN <= op.hlc <= _INT_MAX:
+        return NUMBER_OUT_OF_RANGE
     if not _T_MIN <= op.at < _T_MAX:
-        return BAD_TIME
+        return _time_reason(op.at)
+    if op.entity not in _DELETE_ENTITIES:
+        return "unknown_entity"
     return None
 
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from typing import get_args
+from collections.abc import Callable
+from typing import Any, Literal, get_args, get_origin
 
 import msgspec
 import pytest
@@ -13,12 +14,35 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from schemas import rules
+from schemas.domain import ChecklistItem
 from schemas.export import JSON_DIR, RULES_FILE, render_rules
 from schemas.status import TRANSITIONS
-from schemas.wire import JobField, SetStatus, SignOff
+from schemas.wire import (
+    AnswerItem,
+    Attach,
+    Delete,
+    JobField,
+    MovePart,
+    ReceivedSignOff,
+    SetField,
+    SetStatus,
+    SignOff,
+)
 from server.ratelimit import RateLimiter
 from sync.core import eventtime
-from sync.core.rules import check_signoff, check_status, check_strokes, check_strokes_size, stroke_shape, time_ok
+from sync.core.rules import (
+    check_answer,
+    check_attach,
+    check_delete,
+    check_field,
+    check_move,
+    check_signoff,
+    check_status,
+    check_strokes,
+    check_strokes_size,
+    stroke_shape,
+    time_ok,
+)
 from sync.core.signatures import is_usable_public_key
 from sync.timetext import INVALID_TIME, utc_text
 from tests.support import SMALL_ORDER_KEYS
@@ -33,6 +57,39 @@ def test_rules_json_is_current() -> None:
     doc = json.loads(render_rules())
     assert doc["qty"] == {"min": 1, "max": 10_000} and doc["hold_reasons"] == list(rules.HOLD_REASONS)
     assert doc["transitions"]["on_site"] == sorted(TRANSITIONS["on_site"])
+
+
+STAMP: dict[str, Any] = {"op_id": "o", "hlc": 1, "job_id": "J", "at": NOW}
+ITEMS = {"remarks": ChecklistItem(key="remarks", label="Remarks", type="text", required=False)}
+#: a valid op of every type, and its check with the facts it needs
+VALID: list[tuple[Any, Callable[[Any], str | None]]] = [
+    (SetStatus(**STAMP, status="on_site", note="n"), check_status),
+    (SetField(**STAMP, field="notes", value="v"), check_field),
+    (AnswerItem(**STAMP, item_key="remarks", value="ok", note="n"), lambda op: check_answer(op, ITEMS)),
+    (MovePart(**STAMP, kind="consume", part_no="P-1", serial="s", returned_serial="r", from_location="a",
+              to_location="b"), lambda op: check_move(op, lambda part_no: False)),
+    (SignOff(**STAMP, signer_name="Ada", signer_role="customer", signed_at=NOW, report_digest="ab" * 32,
+             strokes=[[1, 2]], device_signature=b"", rating=5, comment="c"), check_signoff),
+    (ReceivedSignOff(**STAMP, signer_name="Ada", signer_role="customer", signed_at=NOW, report_digest="ab" * 32,
+                     strokes=msgspec.Raw(msgspec.msgpack.encode([[1, 2]])), device_signature=b"", rating=5,
+                     comment="c"), check_signoff),
+    (Attach(**STAMP, sha256="a" * 64, size=1, content_type="image/jpeg"), check_attach),
+    (Delete(**STAMP, entity="answer", key="remarks"), check_delete),
+]
+
+
+@pytest.mark.parametrize(("op", "check"), VALID, ids=lambda v: type(v).__name__ if not callable(v) else "")
+def test_no_op_passes_with_a_text_or_integer_it_cannot_store(op: Any, check: Callable[[Any], str | None]) -> None:
+    """Each check covers every field its op type declares: a new field without a check fails here."""
+    assert check(op) is None
+    for f in msgspec.structs.fields(type(op)):
+        kinds = {f.type} if get_origin(f.type) is not Literal else {str}
+        kinds |= set(get_args(f.type)) if get_origin(f.type) is not Literal else set()
+        if str in kinds:
+            assert check(msgspec.structs.replace(op, **{f.name: "a\x00b"})) is not None, f.name
+        if int in kinds:
+            for bad in (2**63, -(2**63) - 1, 2**64 - 1):
+                assert check(msgspec.structs.replace(op, **{f.name: bad})) is not None, (f.name, bad)
 
 
 def test_every_wire_job_field_has_a_type_and_text_fields_a_limit() -> None:
@@ -121,25 +178,25 @@ def test_a_session_clock_outside_the_bounds_gives_an_unknown_offset(device_clock
 @given(device=st.integers(rules.EVENT_TIME_MIN_MS, rules.EVENT_TIME_MAX_MS - 1),
        offset=st.one_of(st.none(), st.integers(-100 * 365 * 86_400_000, 100 * 365 * 86_400_000)))
 def test_sla_never_uses_an_event_time_before_the_ticket_or_after_the_receipt(device: int, offset: int | None) -> None:
-    placed = eventtime.place_event(device, offset, OPENED, NOW)
+    at, corrected, flag = eventtime.place_event(device, offset, OPENED, NOW)
     tolerance = rules.EVENT_TIME_TOLERANCE_MS
-    assert OPENED - tolerance <= placed.at <= NOW
-    if placed.flag is None:
-        assert offset is not None and placed.at == min(device - offset, NOW) == placed.corrected
+    assert OPENED - tolerance <= at <= NOW
+    if flag is None:
+        assert offset is not None and at == min(device - offset, NOW) == corrected
     else:
-        assert placed.at == NOW and placed.flag in eventtime.TIME_FLAGS
+        assert at == NOW and flag in eventtime.TIME_FLAGS
         if offset is None:
-            assert placed.flag == "device_clock_unknown" and placed.corrected is None
+            assert flag == "device_clock_unknown" and corrected is None
         else:
-            assert placed.corrected == device - offset
-            assert not OPENED - tolerance <= placed.corrected <= NOW + tolerance
+            assert corrected == device - offset
+            assert not OPENED - tolerance <= corrected <= NOW + tolerance
 
 
 def test_a_clock_ten_years_ahead_at_the_session_flags_what_was_recorded_before() -> None:
     ten_years = 10 * 365 * 86_400_000
     offset = eventtime.measure_offset(NOW + ten_years, NOW)
     placed = eventtime.place_event(NOW - 60_000, offset, OPENED, NOW)
-    assert placed == eventtime.PlacedTime(NOW, NOW - 60_000 - ten_years, "before_ticket_opened")
+    assert placed == (NOW, NOW - 60_000 - ten_years, "before_ticket_opened")
 
 
 @given(st.one_of(st.integers(), st.floats(allow_nan=True)))

@@ -88,7 +88,6 @@ from sync.core.rules import (
     check_move,
     check_signoff,
     check_status,
-    check_storable,
     check_strokes,
     check_strokes_size,
 )
@@ -268,9 +267,6 @@ class PushApplier:
 
     # -- dispatch ------------------------------------------------------
     def apply(self, op: ReceivedOp) -> OpResult:
-        reason = check_storable(op)
-        if reason is not None:
-            return OpResult(op_id=op.op_id, result="rejected", reason=reason)
         try:
             job = self.jobs[op.job_id]
         except KeyError:
@@ -278,11 +274,12 @@ class PushApplier:
             job = self.jobs[op.job_id]
         if job is None or job.view.engineer_id != self.auth.engineer_id:
             return self.refuse(job, op)
-        reason = CHECKS[type(op)](self, job, op)
+        kind = type(op)
+        reason = CHECKS[kind](self, job, op)
         if reason is not None:
             return OpResult(op_id=op.op_id, result="rejected", reason=reason)
         hlc = min(max(op.hlc - self.hlc_shift, 0), self.hlc_ceiling)  # hlc.rebase, its bounds computed once
-        outcome = BY_KIND[type(op)](self, job, op, hlc)
+        outcome = BY_KIND[kind](self, job, op, hlc)
         if outcome.conflict is None:
             return OpResult(op_id=op.op_id, result=outcome.result, reason=outcome.reason)
         cid = self.record_conflict(op.job_id, outcome.conflict)
@@ -313,7 +310,7 @@ class PushApplier:
         return check_answer(op, None if checklist is None else checklist[1])
 
     def check_move(self, job: JobState, op: MovePart) -> str | None:
-        return check_move(op, self.part_serialized(op.part_no))
+        return check_move(op, self.part_serialized)
 
     def check_signoff(self, job: JobState, op: ReceivedSignOff) -> str | None:
         if not self.checks.valid(op):
@@ -370,9 +367,9 @@ class PushApplier:
         if event_id in self.event_ids:
             return
         self.event_ids.add(event_id)
-        self.new_rows[EVENTS].append((event_id, ticket_id, job.row["id"], kind, placed.at, device_time,
-                                      placed.corrected, self.now, f"device:{self.auth.device_id}", dumps(data),
-                                      placed.flag))
+        at, corrected, flag = placed
+        self.new_rows[EVENTS].append((event_id, ticket_id, job.row["id"], kind, at, device_time, corrected, self.now,
+                                      f"device:{self.auth.device_id}", dumps(data), flag))
         job.note_event(kind, self.now, device_time)
 
     def field(self, job: JobState, op: SetField, hlc: int) -> Outcome:
@@ -390,8 +387,8 @@ class PushApplier:
         return outcome
 
     def answer(self, job: JobState, op: AnswerItem, hlc: int) -> Outcome:
-        checklist = self.checklist(job)
-        assert checklist is not None  # check_answer refused an answer to a job without one
+        checklist = self.checklists[op.job_id]  # looked up by check_answer, which refused a job without one
+        assert checklist is not None
         tpl = checklist[0]
         cur = job.answers.get(op.item_key)
         current = None
@@ -418,7 +415,7 @@ class PushApplier:
         if op.op_id in self.movement_ids:
             return Outcome("merged", False, "duplicate_op")
         # warranty is judged at the (corrected) time of use: free under warranty, billable outside, unknown asset NULL
-        under = under_warranty(job.ticket.asset, self.placed(job, op.at).at)
+        under = under_warranty(job.ticket.asset, self.placed(job, op.at)[0])
         billable = None if under is None else int(not under)
         consume = {"id": op.op_id, "kind": "consume", "part_no": op.part_no, "qty": op.qty, "serial": op.serial,
                    "returned_serial": op.returned_serial, "from_location": self.van, "to_location": None,
