@@ -3,10 +3,12 @@
 The signature is checked over the raw bytes before anything is decoded.  The
 whole change-set is applied in one transaction together with its stored
 receipt and the device's new chain head, so a crash mid-push applies nothing
-and a re-sent change-set gets the stored receipt back (exactly-once).  The
-merge decisions come from the pure core (:mod:`sync.core.merge`); this module
-only loads state and writes outcomes.  A rejected op never blocks the ops
-behind it.
+and a re-sent change-set gets the stored receipt back (exactly-once).  Each
+op is first checked by the rules the tablet checks it by
+(:mod:`sync.core.rules`, with the facts it needs gathered here), then merged
+by the pure core (:mod:`sync.core.merge`); the time SLA uses for its events
+comes from :mod:`sync.core.eventtime`.  This module only loads state and writes
+outcomes.  A rejected op never blocks the ops behind it.
 
 Cost does not grow in round trips with the number of ops: the jobs the
 change-set names are loaded in bulk (:mod:`server.domain.sync.job_state`),
