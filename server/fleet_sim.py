@@ -44,7 +44,7 @@ from client_sdk import FieldClient
 from client_sdk.errors import WriteRefused
 from schemas.codec import receipt_decoder, signed_decoder
 from schemas.domain import AssignIn, EngineerIn, JobIn, MovementIn, ResolveIn, TicketIn
-from schemas.rules import DEVICE_STATUSES, SIGNABLE_STATUSES
+from schemas.rules import DEVICE_STATUSES, HOLD_REASONS, SIGNABLE_STATUSES
 from schemas.status import TRANSITIONS, can_transition
 from schemas.wire import Challenge, Enrollment, EnrollRequest, OpResult, PullRequest, Session, SessionRequest, Signed
 from server.context import Services
@@ -534,7 +534,7 @@ class Simulation:
             detail = client.job(job.id)
             for key in detail.missing_required:
                 self.track(dev, client.answer(job.id, key, ITEM_VALUES[key](self.rng)), "checklist.answer", job.id)
-        hold = self.rng.choice(["awaiting_parts", "awaiting_customer"]) if target == "on_hold" else None
+        hold = self.rng.choice(HOLD_REASONS) if target == "on_hold" else None
         self.track(dev, client.set_status(job.id, target, hold_reason=hold), "job.status", job.id)
 
     def track(self, dev: SimDevice, op_id: str, kind: str, job_id: str) -> None:
