@@ -77,8 +77,10 @@ def json_text(value: object) -> str:
 
 
 def render_schemas() -> dict[str, str]:
-    """File name -> text of every file in ``schemas/json/``."""
-    return {f"{name}.schema.json": json_text(wire_schema(tp)) for name, tp in EXPORTED.items()}
+    """File name -> text of every file in ``schemas/json/`` (the wire types' schemas and ``rules.json``)."""
+    out = {f"{name}.schema.json": json_text(wire_schema(tp)) for name, tp in EXPORTED.items()}
+    out[RULES_FILE] = render_rules()
+    return out
 
 
 def write_schemas(directory: Path = JSON_DIR) -> list[Path]:
@@ -89,20 +91,12 @@ def write_schemas(directory: Path = JSON_DIR) -> list[Path]:
         path = directory / name
         path.write_text(text)
         written.append(path)
-    written.append(write_rules(directory))
     return written
 
 
 def render_rules() -> str:
     """The JSON text of ``rules.json`` (keys sorted, so the file changes only when a rule does)."""
     return json_text(rules_document())
-
-
-def write_rules(directory: Path = JSON_DIR) -> Path:
-    """Write ``rules.json``; return its path."""
-    path = directory / RULES_FILE
-    path.write_text(render_rules(), encoding="utf-8")
-    return path
 
 
 if __name__ == "__main__":  # pragma: no cover - thin command
