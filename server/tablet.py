@@ -7,9 +7,10 @@ the whole shell for offline use.  The service worker is served with the shell's 
 (a digest of every file it precaches) written into it, so any change to the app makes browsers install
 the new shell; nothing has to be rebuilt or committed for that.
 
-``/tablet/rules.json`` is the rules document every device write is checked against on the tablet (the
-server checks the same rules on push).  ``/tablet/api/sla`` gives an enrolled tablet the SLA due times of
-its engineer's jobs, shown in the job list (informational; not part of the signed protocol).
+``/tablet/rules.json`` is the rules document every device write is checked against on the tablet: the
+rules of :mod:`schemas.rules`, which the server checks on push (:mod:`sync.core.rules`).
+``/tablet/api/sla`` gives an enrolled tablet the SLA due times of its engineer's jobs, shown in the job
+list (informational; not part of the signed protocol).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from typing import Any, Final
 from litestar import Request, Response, Router, get
 from litestar.response import Redirect
 
-from schemas.status import JOB_STATUSES, OFFICE_ONLY, TRANSITIONS
+from schemas import rules as schemas_rules
 from server.context import Services
 from server.domain.tickets.service import get_ticket
 from server.errors import NotFound
@@ -64,33 +65,8 @@ SHELL_MARK: Final = re.compile(r"/\*SHELL\*/.*?/\*SHELL\*/", re.S)
 
 # -- the rules document ------------------------------------------------------------------------------
 
-#: limits the server's push checks use (server/domain/sync/push.py) and the SDK keeps (client_sdk/client.py);
-#: tests/unit/test_tablet_server.py holds them together until every rule lives as data in schemas/
-TEXT_LIMIT: Final = 10_000
-QTY_LIMIT: Final = 10_000
-SIGNER_NAME_LIMIT: Final = 200
-HOLD_REASONS: Final = ("awaiting_parts", "awaiting_customer")
-SIGNABLE_STATUSES: Final = ("on_site", "in_progress", "completed")
-ITEM_TYPES: Final = ("pass_fail", "number", "text", "choice", "photo")
-JOB_FIELDS: Final = {"notes": "text", "diagnosis": "text", "resolution": "text", "customer_comment": "text",
-                     "remote": "bool", "rating": "rating"}
-ATTACHMENT_KINDS: Final = ("photo", "signature", "document")
-
-
-def rules_document() -> dict[str, Any]:
-    """Every rule a device write must pass, as data (what the tablet app validates with)."""
-    return {
-        "statuses": list(JOB_STATUSES),
-        "transitions": {s: [t for t in JOB_STATUSES if t in TRANSITIONS.get(s, frozenset())] for s in JOB_STATUSES},
-        "device_statuses": [s for s in JOB_STATUSES if s not in OFFICE_ONLY and s != "signed_off"],
-        "hold_reasons": list(HOLD_REASONS),
-        "signable_statuses": list(SIGNABLE_STATUSES),
-        "item_types": list(ITEM_TYPES),
-        "job_fields": dict(JOB_FIELDS),
-        "attachment_kinds": list(ATTACHMENT_KINDS),
-        "limits": {"text": TEXT_LIMIT, "note": TEXT_LIMIT, "qty_min": 1, "qty_max": QTY_LIMIT, "rating_min": 1,
-                   "rating_max": 5, "signer_name": SIGNER_NAME_LIMIT},
-    }
+#: ``/tablet/rules.json``: the rules of schemas/rules.py, the same document as schemas/json/rules.json
+rules_document = schemas_rules.rules_document
 
 
 # -- where the files are -----------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 from litestar.testing import TestClient
 
+from schemas.rules import REASONS
 from server.app import create_app
 from server.context import Services
 from server.tablet import (
@@ -109,20 +110,11 @@ def test_the_shell_version_follows_the_contents_of_its_files(tmp_path: Path) -> 
     assert after["version"].encode() in service_worker_source(copy)
 
 
-def test_the_rules_document_holds_the_limits_the_server_checks() -> None:
-    from client_sdk import client as sdk
-    from schemas.status import OFFICE_ONLY, TRANSITIONS
-    from server.domain.sync import push
-    from sync.core.merge import HOLD_REASONS
+def test_the_rules_document_is_the_one_the_server_checks_by() -> None:
+    """``/tablet/rules.json`` is ``schemas/json/rules.json``: the rules of schemas/rules.py, which the push checks."""
+    from schemas.export import JSON_DIR, RULES_FILE
 
-    rules = rules_document()
-    assert rules["limits"]["text"] == push.MAX_TEXT == sdk.MAX_TEXT
-    assert set(rules["signable_statuses"]) == set(sdk.SIGNABLE_STATUSES)
-    assert set(rules["hold_reasons"]) == set(HOLD_REASONS)
-    assert set(rules["job_fields"]) == set(sdk.JOB_FIELDS)
-    assert not set(rules["device_statuses"]) & (set(OFFICE_ONLY) | {"signed_off"})
-    assert {k: set(v) for k, v in rules["transitions"].items()} == {k: set(v) for k, v in TRANSITIONS.items()}
-    assert set(rules["item_types"]) == {"pass_fail", "number", "text", "choice", "photo"}
+    assert rules_document() == json.loads((JSON_DIR / RULES_FILE).read_text(encoding="utf-8"))
 
 
 def test_rules_and_catalogs_are_served_for_the_app(client: TestClient[Any]) -> None:
@@ -155,7 +147,7 @@ def test_both_catalogs_hold_every_key_the_app_uses_and_the_same_placeholders() -
             re.findall(r"\{(\w+)\}", catalogs["zh_CN"][key])), key
     rules = rules_document()
     reachable = {t for targets in rules["transitions"].values() for t in targets}
-    built = {"status": rules["statuses"], "status.do": [s for s in rules["device_statuses"] if s in reachable],
+    built = {"status": rules["job_statuses"], "status.do": [s for s in rules["device_statuses"] if s in reachable],
              "hold": rules["hold_reasons"],
              "field": list(rules["job_fields"]), "priority": ["P1", "P2", "P3", "complaint"],
              "sla": ["respond", "on_site", "resolve", "follow_up"], "result": ["applied", "merged", "rejected",
@@ -176,14 +168,15 @@ def test_every_reason_the_server_gives_a_device_has_words_in_both_catalogs() -> 
     returned = r'return "([a-z_]+)"'
     refused = r'WriteRefused\("([a-z_]+)"'
     sources = {"server/domain/sync/push.py": [outcome], "sync/core/merge.py": [outcome],
-               "sync/core/checklist.py": [returned], "client_sdk/web/engine/rules.js": [returned],
-               "client_sdk/web/engine/writes.js": [refused]}
+               "sync/core/checklist.py": [returned], "sync/core/rules.py": [returned],
+               "client_sdk/web/engine/rules.js": [returned], "client_sdk/web/engine/writes.js": [refused]}
     root = Path(__file__).resolve().parents[2]
     codes: set[str] = set()
     for source, patterns in sources.items():
         text = (root / source).read_text()
         for pattern in patterns:
             codes |= set(re.findall(pattern, text))
+    codes |= set(REASONS)  # every refusal code of the rules document
     codes -= {"applied"}
     assert len(codes) > 30
     for locale in LOCALES:

@@ -97,7 +97,8 @@ export class Writes {
   setStatus(jobId, status, holdReason = null, note = null) {
     return this.store.write(STATUS_STORES, async (tx) => {
       const job = await jobOf(tx, jobId);
-      const reason = this.rules.checkStatus(job.status, status, holdReason);
+      const now = this.clock();
+      const reason = this.rules.checkStatus(job.status, status, holdReason, note, now);
       if (reason) throw new WriteRefused(reason, { from: job.status, to: status });
       if (status === "completed" && job.template_id != null) {
         const template = await templateOf(tx, job);
@@ -105,7 +106,6 @@ export class Writes {
         const missing = this.rules.missingRequired(template, await answeredKeys(tx, jobId));
         if (missing.length) throw new WriteRefused("checklist_incomplete", { items: missing.join(", ") });
       }
-      const now = this.clock();
       const { hlc } = await nextHlc(tx, now);
       const op = wire.setStatus({ op_id: newOpId(), hlc, job_id: jobId, at: now, status, hold_reason: holdReason, note });
       await tx.objectStore("jobs").put({
@@ -121,11 +121,11 @@ export class Writes {
    * @param {string} jobId @param {string} field @param {string | number | boolean | null} value
    */
   setField(jobId, field, value) {
-    const reason = this.rules.checkField(field, value);
-    if (reason) return Promise.reject(new WriteRefused(reason, { field }));
     return this.store.write(["jobs", "meta", "outbox"], async (tx) => {
       const job = await jobOf(tx, jobId);
       const now = this.clock();
+      const reason = this.rules.checkField(field, value, now);
+      if (reason) throw new WriteRefused(reason, { field });
       const { hlc } = await nextHlc(tx, now);
       const op = wire.setField({
         op_id: newOpId(), hlc, job_id: jobId, at: now, field, value, base_hlc: job.field_hlc?.[field] ?? 0n,
@@ -152,15 +152,16 @@ export class Writes {
    */
   async answerIn(tx, jobId, itemKey, value, note, naReason) {
     const job = await jobOf(tx, jobId);
-    if (job.template_id == null) throw new WriteRefused("job_has_no_checklist", { item: itemKey });
-    const template = await templateOf(tx, job);
-    if (!template) throw new WriteRefused("template_not_on_tablet", { item: itemKey });
-    const item = template.items.find((/** @type {{key: string}} */ i) => i.key === itemKey);
-    if (!item) throw new WriteRefused("unknown_item", { item: itemKey });
-    const reason = this.rules.checkAnswer(item, naReason != null ? null : value, naReason, note);
-    if (reason) throw new WriteRefused(reason, { item: itemKey });
+    const template = job.template_id == null ? null : await templateOf(tx, job);
+    if (job.template_id != null && !template) throw new WriteRefused("template_not_on_tablet", { item: itemKey });
+    const item = template?.items.find((/** @type {{key: string}} */ i) => i.key === itemKey);
+    // an item marked not applicable carries no value (the server refuses one that does)
     const stored = naReason != null ? null : value;
     const now = this.clock();
+    const reason = this.rules.checkAnswerOp({
+      hasChecklist: template != null, item, itemKey, value: stored, naReason, note, at: now,
+    });
+    if (reason) throw new WriteRefused(reason, { item: itemKey });
     const { hlc, deviceId } = await nextHlc(tx, now);
     const current = await tx.objectStore("answers").get([jobId, itemKey]);
     const op = wire.answerItem({
@@ -184,9 +185,9 @@ export class Writes {
     return this.store.write(["jobs", "parts", "movements", "meta", "outbox"], async (tx) => {
       await jobOf(tx, jobId);
       const part = await tx.objectStore("parts").get(partNo);
-      const reason = this.rules.checkPart(part, qty, serial || null);
-      if (reason) throw new WriteRefused(reason, { part: partNo });
       const now = this.clock();
+      const reason = this.rules.checkPart(part, qty, serial || null, returnedSerial || null, now);
+      if (reason) throw new WriteRefused(reason, { part: partNo });
       const { hlc } = await nextHlc(tx, now);
       const op = wire.movePart({
         op_id: newOpId(), hlc, job_id: jobId, at: now, kind: "consume", part_no: partNo, qty,
@@ -244,6 +245,8 @@ export class Writes {
     const existing = await tx.objectStore("attachments").get([jobId, sha]);
     if (existing && !existing.deleted) return;
     const now = this.clock();
+    const reason = this.rules.checkAttach(kind, contentType, now);
+    if (reason) throw new WriteRefused(reason);
     const { hlc } = await nextHlc(tx, now);
     const op = wire.attach({
       op_id: newOpId(), hlc, job_id: jobId, at: now, sha256: sha, kind, size: data.length, content_type: contentType,
@@ -270,14 +273,16 @@ export class Writes {
   async signOff(privateKey, jobId, signerName, pen, extra = {}) {
     const strokes = pen.map((stroke) => stroke.flatMap(([x, y]) => [Math.round(x), Math.round(y)]));
     const rating = extra.rating ?? null;
-    const reason = this.rules.checkSignOff(signerName, strokes, rating);
-    if (reason) throw new WriteRefused(reason);
+    const signerRole = extra.role ?? "customer";
+    const comment = extra.comment ?? null;
     for (let attempt = 0; attempt < 3; attempt++) {
+      const signedAt = this.clock();
+      const reason = this.rules.checkSignOff({ signerName, signerRole, comment, rating, strokes, at: signedAt });
+      if (reason) throw new WriteRefused(reason);
       // content, digest and signature first (WebCrypto is asynchronous), then one transaction that checks
       // the content is still what was digested before it stores the sign-off and its op
       const canonical = await this.store.read(SIGNOFF_READS, (tx) => this.signableContent(tx, jobId));
       const digest = await sha256Hex(new TextEncoder().encode(canonical));
-      const signedAt = this.clock();
       const signature = await sign(privateKey, signOffMessage(jobId, digest, signedAt, signerName));
       const done = await this.store.write([...SIGNOFF_READS, "signoffs", "meta", "outbox"], async (tx) => {
         if ((await this.signableContent(tx, jobId)) !== canonical) return null; // changed meanwhile: again
@@ -285,8 +290,8 @@ export class Writes {
         const { hlc } = await nextHlc(tx, signedAt);
         const op = wire.signOff({
           op_id: newOpId(), hlc, job_id: jobId, at: signedAt, signer_name: signerName,
-          signer_role: extra.role ?? "customer", signed_at: signedAt, report_digest: digest, strokes,
-          device_signature: signature, rating, comment: extra.comment ?? null,
+          signer_role: signerRole, signed_at: signedAt, report_digest: digest, strokes,
+          device_signature: signature, rating, comment,
         });
         await tx.objectStore("signoffs").put({
           job_id: jobId, signer_name: signerName, signer_role: op.signer_role, signed_at: signedAt,

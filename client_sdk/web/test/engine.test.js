@@ -281,3 +281,31 @@ test("a photo upload cut off halfway resumes where the server stopped, not from 
   assert.equal(report.uploaded_blobs, 1);
   assert.equal((await client.reads.job("J-1"))?.attachments[0].uploaded, true);
 });
+
+test("the limits of the rules document: a wrong clock, long texts, a huge signature are refused offline", async () => {
+  const { text_limits: limits, strokes: strokeLimits } = rulesDoc();
+  const wrongClock = await TabletClient.open({
+    baseUrl: "http://127.0.0.1:9", rules: rulesDoc(), dbName, clock: () => 86_400_000, // 1970: a reset clock
+  });
+  const saved = client;
+  client = wrongClock;
+  try {
+    await refused(() => wrongClock.writes.setStatus("J-1", "accepted"), "bad_time");
+    await refused(() => wrongClock.writes.setField("J-1", "notes", "fine"), "bad_time");
+  } finally {
+    wrongClock.close();
+    client = saved;
+  }
+  const note = "n".repeat(limits["job.status"].note + 1);
+  await refused(() => client.writes.setStatus("J-1", "accepted", null, note), "text_too_long");
+  await refused(() => client.writes.setStatus("J-1", "accepted", "awaiting_parts"), "hold_reason_not_allowed");
+  await refused(() => client.writes.setField("J-1", "notes", "x".repeat(limits["job.field"].notes + 1)), "text_too_long");
+  await refused(() => client.writes.setField("J-1", "notes", "a\0b"), "nul_in_text");
+  await refused(() => client.writes.usePart("J-1", "P-IGN", 1, null, "s".repeat(limits["part.move"].returned_serial + 1)),
+    "text_too_long");
+  await client.writes.setStatus("J-1", "on_site");
+  const pen = Array.from({ length: strokeLimits.max_strokes + 1 }, () => [[1, 2, 0], [3, 4, 16]]);
+  await refused(() => client.signOff("J-1", "Ada", pen), "strokes_too_large");
+  await refused(() => client.signOff("J-1", "Ada", [[[1, 2, 0], [3, 4, 16]]], { role: "r".repeat(101) }),
+    "text_too_long");
+});

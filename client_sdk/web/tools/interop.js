@@ -44,7 +44,7 @@ const ANSWERS = {
   encode_op: (op) => toHex(wire.encode(BUILDERS[op.type](op))),
   // the server's or the SDK's bytes of an op, as the engine reads them
   decode_op: (hex) => wire.decodeOp(fromHex(hex)),
-  check_answer: (c) => /** @type {Rules} */ (rules).checkAnswer(c.item, c.value, c.na_reason, c.note ?? null),
+  check_answer: (c) => /** @type {Rules} */ (rules).checkAnswer(c.item, c.value, c.na_reason),
   check_status: (c) => /** @type {Rules} */ (rules).checkStatus(c.current, c.target, c.hold_reason),
   check_field: (c) => /** @type {Rules} */ (rules).checkField(c.field, c.value),
   check_part: (c) => /** @type {Rules} */ (rules).checkPart(c.part ?? undefined, c.qty, c.serial),

@@ -108,7 +108,7 @@ async function control(app, item, value, save, locked, jobId) {
         locked ? null : h("label", { class: "button secondary photo-button" }, app.t(value ? "checklist.photo_again" : "checklist.photo_take"), input));
     }
     default: {
-      const area = h("textarea", { rows: 3, class: "text", maxlength: app.client.rules.doc.limits.text, disabled: locked,
+      const area = h("textarea", { rows: 3, class: "text", maxlength: app.client.rules.doc.text_limits["checklist.answer"].value, disabled: locked,
         "aria-label": item.label, "data-v": "" });
       area.value = typeof value === "string" ? value : "";
       return h("div", { class: "text-row" }, area,

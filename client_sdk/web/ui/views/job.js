@@ -144,7 +144,7 @@ function notesTab(app, detail, body) {
   const { job } = detail;
   const locked = job.signed_off;
   replace(body, h("section", { class: "card" }, ["diagnosis", "resolution", "notes"].map((field) => {
-    const area = h("textarea", { id: `field-${field}`, rows: 4, maxlength: app.client.rules.doc.limits.text,
+    const area = h("textarea", { id: `field-${field}`, rows: 4, maxlength: app.client.rules.doc.text_limits["job.field"][field],
       disabled: locked, "aria-label": app.t(`field.${field}`) });
     area.value = job[field] ?? "";
     return h("div", { class: "field" },

@@ -22,7 +22,7 @@ export async function signView(app, route, root) {
   }
   const content = await app.client.reads.reportContent(job.id);
   const digest = await reportDigest(content);
-  const name = h("input", { id: "signer", autocomplete: "off", maxlength: app.client.rules.doc.limits.signer_name,
+  const name = h("input", { id: "signer", autocomplete: "off", maxlength: app.client.rules.doc.text_limits.signoff.signer_name,
     placeholder: app.t("sign.name"), "aria-label": app.t("sign.name") });
   const canvas = h("canvas", { class: "pad", id: "pad", "aria-label": app.t("sign.pad") });
   const submit = h("button", { type: "button", id: "sign-submit", disabled: true }, app.t("sign.submit"));
