@@ -5,7 +5,10 @@ writes nothing (no local row, no outbox op).  Its ``reason`` is a stable code:
 for every rule the server also enforces it is the very reason the server would
 give in ``rejected(reason)`` (see :mod:`schemas.rules` and :mod:`sync.core.rules`),
 so what the tablet accepts the server accepts too.  ``sync()`` does not raise for
-network trouble: it returns a report with ``offline=True``.  The tree::
+network trouble: it returns a report with ``offline=True``.  ``SdkError`` itself
+is raised for a call made at the wrong moment (``sync()`` inside ``batch()``, a
+service report of a job not signed off on this tablet).  The tree (a test holds
+it to the classes below)::
 
     SdkError
      ├── NotEnrolled              the device has no identity yet: call enroll(token)

@@ -2,7 +2,7 @@
 
 The server sends an ``asset`` change (the record and its last visits) and the
 ``kb`` cases of the asset's model with every assigned job.  They land in the
-``assets`` and ``kb_cases`` tables (store migration ``0002_lifecycle`` in :mod:`client_sdk.lifecycle_schema`); cases
+``assets`` and ``kb_cases`` tables (store migration ``0002_lifecycle`` in :mod:`client_sdk.migrations`); cases
 are indexed in an FTS5 table so ``FieldClient.search_kb`` works offline with
 the same rule as the server: every word must match (porter-stemmed).
 """

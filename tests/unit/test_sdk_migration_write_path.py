@@ -15,12 +15,12 @@ from pathlib import Path
 import pytest
 
 from client_sdk import FieldClient
-from client_sdk import store as store_mod
+from client_sdk import migrations
 from client_sdk.store import LocalStore
 from client_sdk.testing import FakeSyncServer, publish_demo_job
 from tests.support import TickingClock
 
-OLD: list[tuple[str, str]] = [m for m in store_mod.MIGRATIONS if m[0] < "0004"]
+OLD: list[tuple[str, str]] = [m for m in migrations.MIGRATIONS if m[0] < "0004"]
 
 
 
@@ -28,7 +28,7 @@ OLD: list[tuple[str, str]] = [m for m in store_mod.MIGRATIONS if m[0] < "0004"]
 @pytest.fixture()
 def old_schema(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Stores opened inside this fixture are migrated only up to 0003 (an SDK from before 0004)."""
-    monkeypatch.setattr(store_mod, "MIGRATIONS", OLD)
+    monkeypatch.setattr(migrations, "MIGRATIONS", OLD)
     yield
     monkeypatch.undo()
 
@@ -52,7 +52,7 @@ def rows(path: Path, sql: str) -> list[tuple[object, ...]]:
 def old_tablet(path: Path, server: FakeSyncServer, monkeypatch: pytest.MonkeyPatch) -> None:
     """An enrolled tablet on the 0003 schema with synced and unsynced ops, closed."""
     with monkeypatch.context() as m:
-        m.setattr(store_mod, "MIGRATIONS", OLD)
+        m.setattr(migrations, "MIGRATIONS", OLD)
         client = FieldClient.open(path, transport=server, clock=TickingClock())
         client.enroll(server.issue_token())
         assert client.sync().ok
@@ -137,8 +137,8 @@ def test_a_migration_failing_half_way_leaves_the_old_store(tmp_path: Path, monke
     publish_demo_job(server)
     old_tablet(path, server, monkeypatch)
     before = rows(path, "SELECT * FROM outbox ORDER BY seq"), rows(path, "SELECT * FROM answers ORDER BY item_key")
-    broken = store_mod.WRITE_PATH_V4.replace("DROP TABLE answers", "DROP TABLE answers; SELECT no_such_function()")
-    monkeypatch.setattr(store_mod, "MIGRATIONS", [*OLD, ("0004_write_path", broken)])
+    broken = migrations.WRITE_PATH_V4.replace("DROP TABLE answers", "DROP TABLE answers; SELECT no_such_function()")
+    monkeypatch.setattr(migrations, "MIGRATIONS", [*OLD, ("0004_write_path", broken)])
     with pytest.raises(sqlite3.OperationalError):
         LocalStore(path)
     monkeypatch.undo()

@@ -1,0 +1,184 @@
+"""The tablet store's schema: the versioned list of migrations, applied on open with ``sqlite_utils``.
+
+``sqlite_utils``' ``Migrations`` helper records each applied migration (in
+``_sqlite_migrations``) and runs each new one in its own transaction, so a
+store made by an older SDK upgrades in place on the next open, or stays as it
+was when a migration fails half way.  Append new migrations at the end; never
+edit one that has shipped.
+
+Tables (JSON columns hold lists/dicts/scalars as JSON text):
+
+- ``device``: one row (id=1): device id, engineer, encrypted private key,
+  server public key and key id, certificate, chain head (``head_seq``,
+  ``head_hash``), last HLC, pull cursor, last clock offset.
+- ``jobs``, ``answers``, ``templates``, ``parts``, ``stock``, ``movements``,
+  ``attachments`` + ``blobs`` (local bytes, content-addressed), ``signoffs``,
+  ``conflicts``: the tablet's view of its records.
+- ``assets``, ``kb_cases`` + ``kb_fts`` (FTS5, porter-stemmed): the service
+  lifecycle records pulled with assigned jobs (:mod:`client_sdk.lifecycle`).
+- ``outbox``: unsynced ops in write order (``seq``), msgpack bodies, and the
+  change-set that holds them once sealed (``sealed_seq``).
+- ``sealed``: a change-set sealed but not yet acknowledged (exact envelope
+  bytes, hash, op ids) so it is re-sent byte for byte after a crash.
+- ``op_results``: the server's result for every pushed op (kept queryable).
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from sqlite_utils import Database
+from sqlite_utils.migrations import Migrations
+
+MIGRATIONS_SET: Final = "fieldsync_client"
+
+_V1: Final = """
+CREATE TABLE device (
+  id INTEGER PRIMARY KEY CHECK (id = 1),
+  device_id TEXT, engineer_id TEXT, name TEXT,
+  private_key BLOB, key_encrypted INTEGER NOT NULL DEFAULT 0, public_key BLOB,
+  server_public_key BLOB, server_key_id TEXT, certificate BLOB, enrolled_at INTEGER,
+  head_seq INTEGER NOT NULL DEFAULT 0, head_hash TEXT NOT NULL DEFAULT '',
+  hlc_last INTEGER NOT NULL DEFAULT 0, pull_cursor TEXT NOT NULL DEFAULT '',
+  clock_offset_ms INTEGER, last_sync_at INTEGER
+);
+INSERT INTO device (id) VALUES (1);
+CREATE TABLE jobs (
+  id TEXT PRIMARY KEY, ticket_id TEXT NOT NULL, engineer_id TEXT NOT NULL, status TEXT NOT NULL,
+  hold_reason TEXT, notes TEXT NOT NULL DEFAULT '', diagnosis TEXT NOT NULL DEFAULT '',
+  resolution TEXT NOT NULL DEFAULT '', remote INTEGER NOT NULL DEFAULT 0,
+  template_id TEXT, template_version INTEGER, scheduled_start INTEGER, scheduled_end INTEGER,
+  signed_off INTEGER NOT NULL DEFAULT 0, rating INTEGER, customer_comment TEXT,
+  field_hlc TEXT NOT NULL DEFAULT '{}', ticket TEXT NOT NULL DEFAULT '{}', times TEXT NOT NULL DEFAULT '{}',
+  updated_at INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE answers (
+  job_id TEXT NOT NULL, item_key TEXT NOT NULL, value TEXT, note TEXT, na_reason TEXT,
+  hlc INTEGER NOT NULL DEFAULT 0, device_id TEXT, template_version INTEGER,
+  deleted INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (job_id, item_key)
+);
+CREATE TABLE templates (
+  id TEXT NOT NULL, version INTEGER NOT NULL, name TEXT NOT NULL, items TEXT NOT NULL,
+  PRIMARY KEY (id, version)
+);
+CREATE TABLE parts (
+  part_no TEXT PRIMARY KEY, name TEXT NOT NULL, serialized INTEGER NOT NULL DEFAULT 0,
+  unit_price_cents INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE stock (
+  location TEXT NOT NULL, part_no TEXT NOT NULL, qty INTEGER NOT NULL, PRIMARY KEY (location, part_no)
+);
+CREATE TABLE movements (
+  id TEXT PRIMARY KEY, kind TEXT NOT NULL, part_no TEXT NOT NULL, qty INTEGER NOT NULL,
+  serial TEXT, returned_serial TEXT, from_location TEXT, to_location TEXT, job_id TEXT,
+  at INTEGER NOT NULL DEFAULT 0, billable INTEGER, local INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX movements_job ON movements (job_id);
+CREATE TABLE attachments (
+  job_id TEXT NOT NULL, sha256 TEXT NOT NULL, kind TEXT NOT NULL, size INTEGER NOT NULL,
+  content_type TEXT NOT NULL DEFAULT 'application/octet-stream', deleted INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY (job_id, sha256)
+);
+CREATE TABLE blobs (
+  sha256 TEXT PRIMARY KEY, size INTEGER NOT NULL, data BLOB NOT NULL,
+  uploaded INTEGER NOT NULL DEFAULT 0, created_at INTEGER NOT NULL
+);
+CREATE TABLE signoffs (
+  job_id TEXT PRIMARY KEY, signer_name TEXT NOT NULL, signer_role TEXT NOT NULL, signed_at INTEGER NOT NULL,
+  report_digest TEXT NOT NULL, strokes TEXT NOT NULL DEFAULT '[]', device_signature BLOB,
+  rating INTEGER, comment TEXT, content TEXT, op_id TEXT
+);
+CREATE TABLE conflicts (
+  id TEXT PRIMARY KEY, kind TEXT NOT NULL, job_id TEXT NOT NULL, key TEXT NOT NULL, status TEXT NOT NULL,
+  vals TEXT NOT NULL DEFAULT '[]', applied TEXT NOT NULL DEFAULT '{}', resolution TEXT NOT NULL DEFAULT '{}'
+);
+CREATE TABLE outbox (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT, op_id TEXT NOT NULL UNIQUE, job_id TEXT NOT NULL,
+  type TEXT NOT NULL, key TEXT NOT NULL, body BLOB NOT NULL, created_at INTEGER NOT NULL,
+  sealed_seq INTEGER
+);
+CREATE INDEX outbox_job_key ON outbox (job_id, key);
+CREATE TABLE sealed (
+  seq INTEGER PRIMARY KEY, envelope BLOB NOT NULL, hash TEXT NOT NULL, prev_hash TEXT NOT NULL,
+  op_ids TEXT NOT NULL, sealed_at INTEGER NOT NULL
+);
+CREATE TABLE op_results (
+  op_id TEXT PRIMARY KEY, job_id TEXT NOT NULL, type TEXT NOT NULL, result TEXT NOT NULL,
+  reason TEXT, conflict_id TEXT, changeset_seq INTEGER NOT NULL, received_at INTEGER NOT NULL
+);
+CREATE INDEX op_results_result ON op_results (result);
+"""
+
+# the service lifecycle: assets with their visit history, knowledge-base cases and their full-text index
+LIFECYCLE_V2: Final = """
+CREATE TABLE assets (
+  serial TEXT PRIMARY KEY, model TEXT NOT NULL DEFAULT '', equipment_type TEXT NOT NULL DEFAULT '',
+  customer TEXT NOT NULL DEFAULT '', site TEXT NOT NULL DEFAULT '', installed_at INTEGER,
+  warranty_until INTEGER, contract_until INTEGER, history TEXT NOT NULL DEFAULT '[]'
+);
+CREATE TABLE kb_cases (
+  id TEXT PRIMARY KEY, model TEXT NOT NULL DEFAULT '', equipment_type TEXT NOT NULL DEFAULT '',
+  symptom TEXT NOT NULL, cause TEXT NOT NULL DEFAULT '', fix TEXT NOT NULL DEFAULT '',
+  parts TEXT NOT NULL DEFAULT '[]', ticket_id TEXT, created_at INTEGER NOT NULL DEFAULT 0
+);
+CREATE VIRTUAL TABLE kb_fts USING fts5(case_id UNINDEXED, body, tokenize = 'porter unicode61')
+"""
+
+# the server's verdict on signed content: the report no longer matches what the customer signed
+SIGNOFF_FLAG_V3: Final = "ALTER TABLE jobs ADD COLUMN changed_after_signoff INTEGER NOT NULL DEFAULT 0"
+
+#: Cheaper SDK writes (each table rebuilt with its rows, in the migration's transaction):
+#: - ``outbox``: ``seq`` is a plain rowid (no AUTOINCREMENT, whose ``sqlite_sequence`` row was
+#:   rewritten by every append) and ``op_id`` has no UNIQUE index (a random 32-hex key: every
+#:   append inserted into a random leaf of that index).  ``seq`` still grows with every append while
+#:   the outbox holds rows (a new rowid is above every present one); op ids are 122 random bits
+#:   made on the device and the server applies each op id once.
+#: - ``answers``: ``WITHOUT ROWID``, clustered on its key ``(job_id, item_key)`` (one B-tree, not a
+#:   table plus its primary-key index).
+WRITE_PATH_V4: Final = """
+CREATE TABLE outbox_v4 (
+  seq INTEGER PRIMARY KEY, op_id TEXT NOT NULL, job_id TEXT NOT NULL,
+  type TEXT NOT NULL, key TEXT NOT NULL, body BLOB NOT NULL, created_at INTEGER NOT NULL,
+  sealed_seq INTEGER
+);
+INSERT INTO outbox_v4 (seq, op_id, job_id, type, key, body, created_at, sealed_seq)
+  SELECT seq, op_id, job_id, type, key, body, created_at, sealed_seq FROM outbox ORDER BY seq;
+DROP TABLE outbox;
+ALTER TABLE outbox_v4 RENAME TO outbox;
+CREATE INDEX outbox_job_key ON outbox (job_id, key);
+CREATE TABLE answers_v4 (
+  job_id TEXT NOT NULL, item_key TEXT NOT NULL, value TEXT, note TEXT, na_reason TEXT,
+  hlc INTEGER NOT NULL DEFAULT 0, device_id TEXT, template_version INTEGER,
+  deleted INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (job_id, item_key)
+) WITHOUT ROWID;
+INSERT INTO answers_v4 (job_id, item_key, value, note, na_reason, hlc, device_id, template_version, deleted)
+  SELECT job_id, item_key, value, note, na_reason, hlc, device_id, template_version, deleted FROM answers;
+DROP TABLE answers;
+ALTER TABLE answers_v4 RENAME TO answers
+"""
+
+#: The versioned schema: append new migrations at the end, never edit an applied one.
+MIGRATIONS: Final[list[tuple[str, str]]] = [
+    ("0001_initial", _V1),
+    ("0002_lifecycle", LIFECYCLE_V2),
+    ("0003_changed_after_signoff", SIGNOFF_FLAG_V3),
+    ("0004_write_path", WRITE_PATH_V4),
+]
+
+
+def _statements(script: str) -> list[str]:
+    return [s.strip() for s in script.split(";") if s.strip()]
+
+
+def build_migrations() -> Migrations:
+    """The migration set of the tablet store."""
+    migrations = Migrations(MIGRATIONS_SET)
+    for name, script in MIGRATIONS:
+
+        def apply(db: Database, /, script: str = script) -> None:
+            for statement in _statements(script):
+                db.execute(statement)
+
+        apply.__name__ = name
+        migrations(name=name)(apply)
+    return migrations
