@@ -37,6 +37,8 @@ install_param_adapters()  # NULLs and blobs bind without an adaptation miss
 #: cost of a checkpoint grows far slower than the interval between two: a long interval (16 MB of WAL)
 #: means fewer checkpoints per write than SQLite's default of 1000 pages, and less checkpoint time in all.
 WAL_CHECKPOINT_PAGES: Final = 4000
+#: SQLite's ``PRAGMA synchronous`` level of a commit that need not wait for the disk (``write(durable=False)``)
+SYNCHRONOUS_NORMAL: Final = 1
 MEMO_LIMIT: Final = 4_096  # entries (a job row ~1.5 KB, its answer HLCs, templates, parts) kept between writes
 
 
@@ -254,13 +256,20 @@ class LocalStore:
         return bool(self._rows or self._keyed)
 
     @contextmanager
-    def write(self) -> Iterator[Tx]:
+    def write(self, *, durable: bool = True) -> Iterator[Tx]:
         """One ``BEGIN IMMEDIATE`` transaction: commits on normal exit, rolls back on any error.
 
         Inside :meth:`batch` it is a savepoint instead (after the batch's
         deferred rows are flushed and its memo dropped, since this write may
         change anything): a failed write is undone alone and the batch goes on;
         everything commits when the batch ends.
+
+        ``durable=False`` commits without waiting for the disk (``synchronous =
+        NORMAL``, then the store's own level again): in WAL mode the commit is
+        still atomic and commits reach the disk in order, so a power cut can
+        lose such a commit only together with every commit after it, up to the
+        next durable one, whose flush of the log makes them all durable.  For a
+        caller that can redo what it loses (a pull page with its cursor).
         """
         self._memo.clear()  # this write may change anything the memo holds
         if self._batch_depth:
@@ -274,14 +283,22 @@ class LocalStore:
                 raise
             self.conn.execute("RELEASE w")
             return
-        self.conn.execute("BEGIN IMMEDIATE")
+        level = 0 if durable else int(self.conn.execute("PRAGMA synchronous").fetchone()[0])  # its own: FULL
+        relax = level > SYNCHRONOUS_NORMAL
+        if relax:
+            self.conn.execute(f"PRAGMA synchronous = {SYNCHRONOUS_NORMAL}")  # not allowed inside a transaction
         try:
-            yield Tx(self.conn)
-        except BaseException:
-            if self.conn.in_transaction:
-                self.conn.execute("ROLLBACK")
-            raise
-        self.conn.execute("COMMIT")
+            self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield Tx(self.conn)
+            except BaseException:
+                if self.conn.in_transaction:
+                    self.conn.execute("ROLLBACK")
+                raise
+            self.conn.execute("COMMIT")
+        finally:
+            if relax:
+                self.conn.execute(f"PRAGMA synchronous = {level}")
 
     def stage(self) -> AbstractContextManager[WriteTx]:
         """One SDK write whose row writes may be deferred (:class:`WriteTx`).

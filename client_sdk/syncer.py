@@ -24,7 +24,6 @@ leaves everything in place for next time.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from functools import partial
@@ -34,10 +33,11 @@ import msgspec
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from client_sdk import outbox
+from client_sdk import outbox, sync_sql
 from client_sdk.apply import TypedPullPage, apply_page, decode_page
 from client_sdk.errors import ServerSignatureInvalid
 from client_sdk.models import SyncReport
+from client_sdk.read_sql import device_row
 from client_sdk.store import LocalStore, Row
 from schemas.codec import receipt_decoder
 from schemas.wire import PullRequest, Receipt, SessionRequest, Signed
@@ -47,8 +47,6 @@ from sync.transport.base import BadResponse, Offline, ProtocolError, SyncTranspo
 MAX_OPS_PER_PUSH: Final = 2_000
 BLOB_CHUNK: Final = 256 * 1024
 PULL_LIMIT: Final = 5_000
-#: SQLite's ``PRAGMA synchronous`` level a pull page that more pages follow commits at
-SYNCHRONOUS_NORMAL: Final = 1
 
 #: ``progress(phase, done, total)``; phases are ``push`` (ops), ``blobs`` and ``pull``
 #: (changes; ``total`` is 0 while more pages are expected).
@@ -75,8 +73,8 @@ class SyncLoop:
         self.transport = transport
         self.key = key
         self.clock = clock
-        device = store.read.one("SELECT * FROM device WHERE id = 1")
-        assert device is not None and device["device_id"], "sync needs an enrolled device"
+        device = device_row(store.read)
+        assert device["device_id"], "sync needs an enrolled device"
         self.device_id: str = device["device_id"]
         self.server_public_key: bytes = device["server_public_key"]
 
@@ -99,7 +97,7 @@ class SyncLoop:
         except TransportError as exc:
             report.errors.append(f"transport_error: {exc}")
         if report.clock_offset_ms is None:
-            report.clock_offset_ms = self.store.read.scalar("SELECT clock_offset_ms FROM device WHERE id = 1")
+            report.clock_offset_ms = sync_sql.clock_offset(self.store.read)
         return report
 
     # -- session ---------------------------------------------------------
@@ -117,7 +115,7 @@ class SyncLoop:
         )
         self.transport.token = session.token
         with self.store.write() as tx:
-            tx.execute("UPDATE device SET clock_offset_ms = ? WHERE id = 1", (session.clock_offset_ms,))
+            sync_sql.set_clock_offset(tx, session.clock_offset_ms)
         if report is not None:
             report.clock_offset_ms = session.clock_offset_ms
 
@@ -146,10 +144,10 @@ class SyncLoop:
     # -- push --------------------------------------------------------------
 
     def _push(self, report: SyncReport, progress: ProgressFn) -> None:
-        total = int(self.store.read.scalar("SELECT COUNT(*) FROM outbox") or 0)
+        total = sync_sql.outbox_size(self.store.read)
         progress("push", 0, total)
         while True:
-            sealed = self.store.read.one("SELECT * FROM sealed ORDER BY seq LIMIT 1") or self.seal_next()
+            sealed = sync_sql.oldest_sealed(self.store.read) or self.seal_next()
             if sealed is None:
                 return
             envelope: bytes = sealed["envelope"]
@@ -168,36 +166,26 @@ class SyncLoop:
     def seal_next(self) -> Row | None:
         """Seal the oldest unsealed outbox ops into the next change-set (one transaction)."""
         with self.store.write() as tx:
-            device = tx.one("SELECT head_seq, head_hash FROM device WHERE id = 1")
-            assert device is not None
-            rows = tx.query(
-                "SELECT seq, op_id, body FROM outbox WHERE sealed_seq IS NULL ORDER BY seq LIMIT ?",
-                (MAX_OPS_PER_PUSH,),
-            )
+            head_seq, head_hash = sync_sql.chain_head(tx)
+            rows = sync_sql.unsealed_ops(tx, MAX_OPS_PER_PUSH)
             if not rows:
                 return None
             now = self.clock()
             ops = [outbox.decode(r["body"]) for r in rows]
-            head = ChainHead(seq=device["head_seq"], hash=device["head_hash"])
+            head = ChainHead(seq=head_seq, hash=head_hash)
             envelope, new_head = seal(self.key, self.device_id, head, ops, device_clock=now)
-            tx.execute(
-                "INSERT INTO sealed (seq, envelope, hash, prev_hash, op_ids, sealed_at) VALUES (?, ?, ?, ?, ?, ?)",
-                (new_head.seq, envelope, new_head.hash, head.hash, json.dumps([r["op_id"] for r in rows]), now),
+            return sync_sql.store_sealed(
+                tx, seq=new_head.seq, envelope=envelope, hash=new_head.hash, prev_hash=head.hash,
+                op_ids=[r["op_id"] for r in rows], sealed_at=now, last_outbox_seq=rows[-1]["seq"],
             )
-            tx.execute(
-                "UPDATE outbox SET sealed_seq = ? WHERE sealed_seq IS NULL AND seq <= ?",
-                (new_head.seq, rows[-1]["seq"]),
-            )
-            tx.execute("UPDATE device SET head_seq = ?, head_hash = ? WHERE id = 1", (new_head.seq, new_head.hash))
-            return tx.one("SELECT * FROM sealed WHERE seq = ?", (new_head.seq,))
 
     def _record_receipt(self, receipt: Receipt, report: SyncReport) -> None:
         results = {r.op_id: r for r in receipt.results}
         now = self.clock()
         with self.store.write() as tx:
-            ops = tx.query("SELECT op_id, job_id, type, key FROM outbox WHERE sealed_seq = ?", (receipt.seq,))
+            ops = sync_sql.sealed_ops(tx, receipt.seq)
             recorded: list[tuple[object, ...]] = []
-            dropped: list[tuple[str]] = []
+            dropped: list[str] = []
             for op in ops:
                 result = results.get(op["op_id"])
                 kind = result.result if result is not None else "missing"
@@ -213,20 +201,15 @@ class SyncLoop:
                 ))
                 if kind == "rejected" and op["type"] == "part.move":
                     # The ledger never got it: drop the provisional local movement.
-                    dropped.append((op["op_id"],))
+                    dropped.append(op["op_id"])
                 if kind in ("applied", "merged", "rejected", "needs_review"):
                     setattr(report, kind, getattr(report, kind) + 1)
                 else:
                     report.errors.append(f"missing_result: op {op['op_id']} has no result in receipt")
-            tx.conn.executemany(
-                "INSERT OR REPLACE INTO op_results (op_id, job_id, type, result, reason, conflict_id, "
-                "changeset_seq, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                recorded,
-            )
-            tx.conn.executemany("DELETE FROM movements WHERE id = ? AND local = 1", dropped)
-            tx.execute("DELETE FROM outbox WHERE sealed_seq = ?", (receipt.seq,))
-            tx.execute("DELETE FROM sealed WHERE seq = ?", (receipt.seq,))
-            tx.execute("UPDATE device SET clock_offset_ms = ? WHERE id = 1", (receipt.clock_offset_ms,))
+            sync_sql.record_results(tx, recorded)
+            sync_sql.drop_local_movements(tx, dropped)
+            sync_sql.clear_sealed(tx, receipt.seq)
+            sync_sql.set_clock_offset(tx, receipt.clock_offset_ms)
         report.pushed_ops += len(ops)
         report.clock_offset_ms = receipt.clock_offset_ms
 
@@ -234,10 +217,7 @@ class SyncLoop:
 
     def _upload_blobs(self, report: SyncReport, progress: ProgressFn) -> None:
         # Only blobs whose attachment op the server has seen: their hash is in a pushed change-set.
-        blobs = self.store.read.query(
-            "SELECT sha256, size FROM blobs WHERE uploaded = 0 AND sha256 NOT IN "
-            "(SELECT substr(key, 12) FROM outbox WHERE key LIKE 'attachment:%') ORDER BY created_at, sha256"
-        )
+        blobs = sync_sql.blobs_to_upload(self.store.read)
         progress("blobs", 0, len(blobs))
         for done, blob in enumerate(blobs, start=1):
             try:
@@ -254,10 +234,8 @@ class SyncLoop:
         offset = 0 if status is None else status.received
         complete = status is not None and status.complete
         while not complete and offset < size:
-            chunk = self.store.read.scalar(
-                "SELECT substr(data, ?, ?) FROM blobs WHERE sha256 = ?", (offset + 1, BLOB_CHUNK, sha256)
-            )
-            put = self._authed(report, partial(self.transport.blob_put, sha256, offset, size, bytes(chunk)))
+            chunk = sync_sql.blob_chunk(self.store.read, sha256, offset, BLOB_CHUNK)
+            put = self._authed(report, partial(self.transport.blob_put, sha256, offset, size, chunk))
             if put.received <= offset and not put.complete:
                 report.errors.append(f"blob_stalled: blob {sha256} stuck at {offset} of {size}")
                 return False
@@ -266,13 +244,13 @@ class SyncLoop:
             report.errors.append(f"blob_incomplete: blob {sha256}: server holds {offset} of {size}")
             return False
         with self.store.write() as tx:
-            tx.execute("UPDATE blobs SET uploaded = 1 WHERE sha256 = ?", (sha256,))
+            sync_sql.mark_uploaded(tx, sha256)
         return True
 
     # -- pull --------------------------------------------------------------
 
     def _pull(self, report: SyncReport, progress: ProgressFn) -> None:
-        cursor: str = self.store.read.scalar("SELECT pull_cursor FROM device WHERE id = 1") or ""
+        cursor = sync_sql.pull_cursor(self.store.read)
         progress("pull", 0, 0)
         request = PullRequest(cursor=cursor, limit=PULL_LIMIT, device_clock=self.clock())
         page = self._authed(report, partial(self._fetch_page, request))
@@ -298,28 +276,19 @@ class SyncLoop:
     def _apply_pulled(self, page: TypedPullPage) -> None:
         """Apply one page and store its cursor in one transaction; the last page also records the sync's end.
 
-        A page that more pages follow commits without waiting for the disk (``synchronous = NORMAL``: in
-        WAL mode a commit is still atomic, and commits reach the disk in order); the last page commits
+        A page that more pages follow commits without waiting for the disk (``LocalStore.write(durable=False)``:
+        in WAL mode a commit is still atomic, and commits reach the disk in order); the last page commits
         with ``FULL``, whose flush of the log makes every page before it durable with it.  A power cut
         in between loses whole pages from the end, each with its cursor, and the next pull fetches them
         again: no change is skipped or half applied, and a finished pull is as durable as before.  Local
         writes commit with ``FULL`` as always (and flush any page before them).
         """
-        conn = self.store.conn
-        level = int(conn.execute("PRAGMA synchronous").fetchone()[0])  # the store's own: FULL (2)
-        relax = page.more and level > SYNCHRONOUS_NORMAL
-        if relax:
-            conn.execute(f"PRAGMA synchronous = {SYNCHRONOUS_NORMAL}")  # outside a transaction: not allowed inside
-        try:
-            with self.store.write() as tx:
-                apply_page(tx, page.changes)
-                if page.cursor:
-                    tx.execute("UPDATE device SET pull_cursor = ? WHERE id = 1", (page.cursor,))
-                if not page.more:
-                    tx.execute("UPDATE device SET last_sync_at = ? WHERE id = 1", (self.clock(),))
-        finally:
-            if relax:
-                conn.execute(f"PRAGMA synchronous = {level}")
+        with self.store.write(durable=not page.more) as tx:
+            apply_page(tx, page.changes)
+            if page.cursor:
+                sync_sql.set_pull_cursor(tx, page.cursor)
+            if not page.more:
+                sync_sql.set_last_sync(tx, self.clock())
 
     def _fetch_page(self, request: PullRequest) -> TypedPullPage:
         """Request, verify and decode one page; touches no local state (runs on the read-ahead thread)."""

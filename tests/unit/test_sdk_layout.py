@@ -18,9 +18,9 @@ SDK = Path(__file__).resolve().parents[2] / "client_sdk"
 PROJECT_PACKAGES = ("schemas", "sync", "server", "client_sdk", "tools")
 SQL = re.compile(r"\s*(SELECT|INSERT|UPDATE|DELETE|REPLACE|CREATE|ALTER|DROP|PRAGMA|BEGIN|COMMIT|SAVEPOINT)\b", re.I)
 
-#: modules that validate, map, sign or route: their SQL is in read_sql.py / write_sql.py
-NO_SQL = ["client.py", "reads.py", "writes.py", "identity.py", "service_report.py", "errors.py", "models.py",
-          "keys.py", "clock.py", "__init__.py"]
+#: modules that validate, map, sign or route: their SQL is in read_sql.py, write_sql.py and sync_sql.py
+NO_SQL = ["client.py", "reads.py", "writes.py", "identity.py", "service_report.py", "syncer.py", "errors.py",
+          "models.py", "keys.py", "clock.py", "__init__.py"]
 
 
 def sdk_modules() -> list[Path]:
