@@ -8,8 +8,9 @@ Inside :meth:`LocalStore.batch` the writes share one transaction and their
 rows are queued in memory (:class:`WriteTx`) and written per statement when
 something reads or the batch ends: inserts as multi-row statements, the rest
 with one ``executemany``.  The schema and its migrations, applied on open, are
-in :mod:`client_sdk.migrations`; the statements the SDK's reads and writes run
-are in :mod:`client_sdk.read_sql` and :mod:`client_sdk.write_sql`.
+in :mod:`client_sdk.migrations`; the statements the SDK's reads, writes and
+sync loop run are in :mod:`client_sdk.read_sql`, :mod:`client_sdk.write_sql`
+and :mod:`client_sdk.sync_sql`.
 """
 
 from __future__ import annotations
