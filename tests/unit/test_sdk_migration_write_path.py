@@ -14,8 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from client_sdk import FieldClient
-from client_sdk import migrations
+from client_sdk import FieldClient, migrations
 from client_sdk.store import LocalStore
 from client_sdk.testing import FakeSyncServer, publish_demo_job
 from tests.support import TickingClock
