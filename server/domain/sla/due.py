@@ -13,7 +13,7 @@ of its own, so its local time is given in the default zone (``FIELDSYNC_TZ``).
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Final, get_args
 from zoneinfo import ZoneInfo
 
@@ -28,9 +28,10 @@ from server.domain.sla.state import SlaEvent, compute_sla
 __all__ = ["CATEGORIES", "DueTarget", "DueTimes", "due_times", "local_text", "parse_opened", "utc_text"]
 
 CATEGORIES: Final = get_args(Category)
+_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 # RFC 3339 date-time with a required offset; seconds may be left out (``2026-10-09T20:00+08:00``).
 _RFC3339: Final = re.compile(
-    r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?(?:[Zz]|[+-]\d{2}:\d{2})$")
+    r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?(?:[Zz]|[+-]\d{2}:\d{2})$", re.ASCII)
 
 
 class DueTarget(msgspec.Struct, kw_only=True):
@@ -68,7 +69,7 @@ class DueTimes(msgspec.Struct, kw_only=True):
 
 def parse_opened(text: str) -> int:
     """Epoch ms of an RFC 3339 date-time with an offset; ``ValueError`` (with a message for a person) otherwise."""
-    raw = text.strip()
+    raw = text
     if len(raw) > 40 or not _RFC3339.match(raw):
         raise ValueError(f"{text[:40]!r} is not an RFC 3339 date-time with an offset, "
                          "such as 2026-10-09T20:00+08:00 or 2026-10-09T12:00:00Z")
@@ -76,7 +77,7 @@ def parse_opened(text: str) -> int:
         moment = datetime.fromisoformat(raw[:-1] + "+00:00" if raw[-1] in "Zz" else raw)
     except ValueError:
         raise ValueError(f"{raw!r} is not a date and time that exists") from None
-    ms = int(moment.timestamp() * 1000)
+    ms = (moment - _EPOCH) // timedelta(milliseconds=1)  # exact: no float on the way
     if not EVENT_TIME_MIN_MS <= ms < EVENT_TIME_MAX_MS:
         raise ValueError(f"{raw!r} is outside 2000-01-01 .. 2100-01-01 (UTC)")
     return ms
@@ -84,14 +85,14 @@ def parse_opened(text: str) -> int:
 
 def utc_text(ms: int) -> str:
     """``2026-10-10T02:00:00Z`` (milliseconds only when there are any)."""
-    moment = datetime.fromtimestamp(ms / 1000, UTC)
+    moment = _EPOCH + timedelta(milliseconds=ms)
     spec = "milliseconds" if ms % 1000 else "seconds"
     return moment.isoformat(timespec=spec).replace("+00:00", "Z")
 
 
 def local_text(ms: int, tz: str) -> str:
     """``2026-10-10T10:00:00+08:00``: the instant as wall time in ``tz`` with its offset."""
-    moment = datetime.fromtimestamp(ms / 1000, UTC).astimezone(ZoneInfo(tz))
+    moment = (_EPOCH + timedelta(milliseconds=ms)).astimezone(ZoneInfo(tz))
     return moment.isoformat(timespec="milliseconds" if ms % 1000 else "seconds")
 
 
