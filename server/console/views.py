@@ -226,7 +226,8 @@ def new_ticket_due(services: Services, priority: str, category: str) -> dict[str
                      "iso": t.due_local, "when": f"{WEEKDAY_NAMES[local.weekday()]} {local:%Y-%m-%d %H:%M}",
                      "tz": t.tz})
     regions = sorted({t.region for t in answer.targets if t.region and t.due_local})
-    return {"priority": priority, "category": category, "tz": answer.tz, "regions": regions, "rows": rows}
+    return {"priority": priority, "category": category, "opened": answer.opened_local, "tz": answer.tz,
+            "regions": regions, "rows": rows}
 
 
 def create_ticket(services: Services, form: dict[str, str], by: str) -> str:
