@@ -274,6 +274,10 @@ def build_parser() -> argparse.ArgumentParser:
     x.set_defaults(func=cmd_backup)
     x = a.add_parser("export-schemas", help="write the JSON Schemas of the wire types to schemas/json/")
     x.set_defaults(func=cmd_export_schemas)
+
+    from server.domain.sla.cli import add_commands as add_sla_commands
+
+    add_sla_commands(sub)
     return p
 
 

@@ -37,6 +37,8 @@ class Settings:
     run_scheduler: bool = True
     sla_policy_file: str | None = None
     sla_timezone: str = "UTC"
+    #: region of the default business calendar's public holidays and make-up working days (``CN``, ``DE-BY``)
+    sla_region: str | None = None
     webhook_url: str | None = None
     late_sync_threshold_s: int = 24 * 3600
     #: requests doing database work at once (the rest wait their turn without taking CPU)
@@ -59,6 +61,7 @@ def get_settings(**overrides: Any) -> Settings:
         run_scheduler=env.get("FIELDSYNC_SCHEDULER", "1") not in ("0", "false", "no"),
         sla_policy_file=env.get("FIELDSYNC_SLA_POLICIES") or None,
         sla_timezone=env.get("FIELDSYNC_TZ", "UTC"),
+        sla_region=_region(env, "FIELDSYNC_HOLIDAYS"),
         webhook_url=env.get("FIELDSYNC_WEBHOOK") or None,
         worker_threads=_int(env, "FIELDSYNC_WORKER_THREADS", d.worker_threads, 1, 1024),
         trusted_proxies=env.get("FIELDSYNC_TRUSTED_PROXIES", "").strip(),
@@ -78,6 +81,19 @@ def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -
     if not low <= value <= high:
         raise SettingsError(f"{name} must be between {low} and {high}, not {value}")
     return value
+
+
+def _region(env: Mapping[str, str], name: str) -> str | None:
+    """A region the ``holidays`` package knows (``CN``, ``DE-BY``); unset or empty means none."""
+    raw = env.get(name, "").strip()
+    if not raw:
+        return None
+    from server.domain.sla.regions import UnknownRegion, region_days
+
+    try:
+        return region_days(raw[:40]).code
+    except UnknownRegion as exc:
+        raise SettingsError(f"{name}: {exc}") from None
 
 
 def uvicorn_proxy_options(settings: Settings) -> dict[str, Any]:

@@ -247,9 +247,19 @@ async def create_ticket(request: Request[Any, Any, Any], services: Services) -> 
         await in_thread(views.create_ticket, services, form, s.staff.name)
     except DomainError as exc:
         data = await in_thread(views.board, services, "", "", "")
+        if form.get("priority") in views.PRIORITIES and form.get("category") in views.CATEGORIES:
+            data["due"] = await in_thread(views.new_ticket_due, services, form["priority"], form["category"])
         return page(request, services, s, "board.html", {**data, "error_field": exc.extra.get("field", "")},
                     status=exc.status, error=exc.detail, form=form)
     return redirect("/tickets", done="ticket_created")
+
+
+@get("/console/sla-due", include_in_schema=False)
+async def new_ticket_due(request: Request[Any, Any, Any], services: Services, priority: str = "P3",
+                         category: str = "fault") -> Response[str]:
+    """The New ticket form's due times for another priority or category (an HTML fragment the form swaps in)."""
+    await session_of(request, services, "dispatcher")
+    return render("_due.html", {"due": await in_thread(views.new_ticket_due, services, priority, category)})
 
 
 @get("/tickets/{ticket_id:str}", include_in_schema=False)
@@ -490,7 +500,8 @@ async def favicon() -> Response[bytes]:
 def console_router() -> Router:
     """The console's routes under ``/`` with its HTML error pages."""
     return Router(path="/", route_handlers=[
-        home, login_form, login, logout, tickets_board, create_ticket, ticket_detail, add_job, reassign_job,
+        home, login_form, login, logout, tickets_board, create_ticket, new_ticket_due, ticket_detail, add_job,
+        reassign_job,
         job_page, job_report, blob, conflicts_page, resolve_conflict, reconciliation, reconciliation_csv, resolve_item,
         decide_claim, devices_page, enroll_token, revoke_device, sla_page, live, static, favicon,
     ], exception_handlers={Exception: console_error}, include_in_schema=False)

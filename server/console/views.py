@@ -32,6 +32,7 @@ CATEGORIES = ("fault", "inspection", "installation", "complaint")
 QUEUE_STATES = ("running", "paused", "breached", "at_risk", "idle")
 TARGETS = ("respond", "on_site", "resolve", "follow_up")
 TARGET_LABELS = {"respond": "Respond", "on_site": "On site", "resolve": "Resolve", "follow_up": "Follow-up"}
+WEEKDAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 ID_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 DAY_MS = 86_400_000
 WEEK_MS = 7 * DAY_MS
@@ -204,7 +205,29 @@ def board(services: Services, priority: str, engineer: str, state: str) -> dict[
               "provisional": sum(1 for r in rows if r["provisional"]), "open": len(rows)}
     return {"rows": rows, "counts": counts, "engineers": sorted(names.items(), key=lambda kv: kv[1]),
             "templates": [t.id for t in catalog.list_templates(services)],
-            "filters": {"priority": priority, "engineer": engineer, "state": state}}
+            "filters": {"priority": priority, "engineer": engineer, "state": state},
+            "due": new_ticket_due(services, "P3", "fault")}
+
+
+def new_ticket_due(services: Services, priority: str, category: str) -> dict[str, Any]:
+    """What the New ticket form shows: when each clock a ticket opened now would start is due, in local time."""
+    from server.domain.sla.service import due
+
+    if priority not in PRIORITIES or category not in CATEGORIES:
+        raise BadRequest("bad_filter", f"priority is one of {', '.join(PRIORITIES)}, "
+                                       f"category one of {', '.join(CATEGORIES)}")
+    answer = due(services, priority, category, services.clock())
+    rows = []
+    for t in answer.targets:
+        if t.due_local is None:
+            continue
+        local = datetime.fromisoformat(t.due_local)
+        rows.append({"name": t.target, "label": TARGET_LABELS.get(t.target, t.target), "duration": t.duration,
+                     "iso": t.due_local, "when": f"{WEEKDAY_NAMES[local.weekday()]} {local:%Y-%m-%d %H:%M}",
+                     "tz": t.tz})
+    regions = sorted({t.region for t in answer.targets if t.region and t.due_local})
+    return {"priority": priority, "category": category, "opened": answer.opened_local, "tz": answer.tz,
+            "regions": regions, "rows": rows}
 
 
 def create_ticket(services: Services, form: dict[str, str], by: str) -> str:

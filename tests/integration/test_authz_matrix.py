@@ -89,6 +89,7 @@ POLICY: dict[tuple[str, str], tuple[frozenset[str] | str, Any]] = {
     ("POST", "/v1/conflicts/{conflict_id}/resolve"): (OFFICE, {"choice": 0}),
     ("GET", "/v1/sla/tickets"): (STAFF, None),
     ("GET", "/v1/sla/compliance"): (STAFF, None),
+    ("GET", "/v1/sla/due"): (STAFF, None),
     ("GET", "/v1/sla/policies"): (STAFF, None),
     ("GET", "/v1/sla/leader"): (STAFF, None),
     ("GET", "/v1/reconciliation"): (STAFF, None),

@@ -47,7 +47,8 @@ CHECKED = {
     "schemas/        wire": "test_the_layout_names_only_paths_that_exist",
     "POST /v1/tickets/{id}/jobs": "test_route_lists_name_only_served_routes",
     "GET /v1/sla/compliance": "test_route_lists_name_only_served_routes",
-    '"calendars"': "test_the_sla_policy_file_loads_through_the_real_loader",
+    '"office"': "test_the_sla_policy_file_loads_through_the_real_loader",
+    '"working_calendar"': "test_the_working_calendar_example_loads_and_keeps_the_national_day",
     "$ fieldsync verify report.pdf": "test_the_verify_transcript_is_what_the_commands_print",
     "/v1/reconciliation?format=csv": "test_the_reconciliation_curl_examples_run",
     "pg_dump --format=custom": "test_the_postgresql_backup_advice_round_trips",
@@ -211,7 +212,7 @@ def test_the_sla_policy_file_loads_through_the_real_loader(tmp_path: Path) -> No
     from server.settings import get_settings
     from sync.storage import open_database
 
-    text = block('"calendars"').text
+    text = block('"office"').text
     json.loads(text)
     path = tmp_path / "policies.json"
     path.write_text(text, encoding="utf-8")
@@ -225,6 +226,36 @@ def test_the_sla_policy_file_loads_through_the_real_loader(tmp_path: Path) -> No
         services.db.close()
     assert (p3.calendar.name, p3.calendar.tz) == ("office", "Europe/Berlin")
     assert p3.target("resolve").duration_ms == 3 * 9 * 3_600_000  # "3wd" on 08:00-17:00
+
+
+def test_the_working_calendar_example_loads_and_keeps_the_national_day(tmp_path: Path) -> None:
+    from datetime import date
+
+    from server.context import Services
+    from server.domain.sla.calendar import is_working_day
+    from server.domain.sla.due import parse_opened
+    from server.domain.sla.service import check_policies, due, policy_set
+    from server.settings import get_settings
+    from sync.storage import open_database
+
+    path = tmp_path / "policies.json"
+    path.write_text(block('"working_calendar"').text, encoding="utf-8")
+    url = f"sqlite:///{tmp_path / 'sla.db'}"
+    services = Services(db=open_database(url), settings=get_settings(db_url=url, sla_policy_file=str(path),
+                                                                      run_scheduler=False))
+    try:
+        check_policies(services)
+        policies = policy_set(services)
+        answer = due(services, "P3", "fault", parse_opened("2026-09-30T20:00+08:00"))
+    finally:
+        services.db.close()
+    shanghai = policies.working_calendar
+    assert (shanghai.name, shanghai.tz, shanghai.region and shanghai.region.code) == ("shanghai", "Asia/Shanghai", "CN")
+    assert not is_working_day(shanghai, date(2026, 10, 5)) and is_working_day(shanghai, date(2026, 10, 10))
+    assert not is_working_day(shanghai, date(2026, 12, 31)) and is_working_day(shanghai, date(2026, 12, 26))
+    # 3 working days of 8 h: Thursday 10-08, Friday 10-09 and the make-up Saturday 10-10, to its close
+    (resolve,) = answer.targets
+    assert resolve.due_local == "2026-10-10T17:30:00+08:00"
 
 
 MASK = re.compile(r"\S*…\S*|\b[A-Z]-[0-9a-f]{16,20}\b|\b[0-9a-f]{16,}\b"

@@ -96,6 +96,40 @@
     if (msg && !window.confirm(msg)) { ev.preventDefault(); }
   });
 
+  // The New ticket form's due times follow its priority and category (and the clock, once a minute).
+  var dueSeq = 0;
+  function refreshDue() {
+    var box = document.getElementById("new-ticket-due");
+    var form = document.getElementById("new-ticket");
+    if (!box || !form) { return; }
+    var query = "?priority=" + encodeURIComponent(form.elements.priority.value) +
+      "&category=" + encodeURIComponent(form.elements.category.value);
+    var seq = ++dueSeq;
+    fetch(box.getAttribute("data-src") + query, { credentials: "same-origin", headers: { "Accept": "text/html" } })
+      .then(function (r) {
+        if (r.redirected || !r.ok) { throw new Error("due " + r.status); }
+        return r.text();
+      })
+      .then(function (html) {
+        var fresh = new DOMParser().parseFromString(html, "text/html").getElementById("new-ticket-due");
+        var current = document.getElementById("new-ticket-due");
+        if (seq === dueSeq && fresh && current) { current.replaceWith(document.importNode(fresh, true)); }
+      })
+      .catch(function () { /* the times shown stay; the next change or minute tries again */ });
+  }
+  var newTicket = document.getElementById("new-ticket");
+  if (newTicket && document.getElementById("new-ticket-due")) {
+    newTicket.addEventListener("change", function (ev) {
+      var name = ev.target && ev.target.name;
+      if (name === "priority" || name === "category") { refreshDue(); }
+    });
+    window.setInterval(refreshDue, 60000);
+    // a form restored by the browser (back button) may show another priority than the page was rendered for
+    var box = document.getElementById("new-ticket-due");
+    if (box.getAttribute("data-priority") !== newTicket.elements.priority.value ||
+        box.getAttribute("data-category") !== newTicket.elements.category.value) { refreshDue(); }
+  }
+
   tick();
   window.setInterval(tick, 1000);
   if (liveUrl) { poll(); }

@@ -10,7 +10,13 @@ engineer, customer or priority (complaints as their own group):
 - ``mean_respond_min``, ``mean_arrive_min``, ``mean_restore_min``: from the
   ticket's opening to its first response (acknowledged, en route, on site or
   completed), first arrival on site and first completion, in minutes of
-  wall time, read from the timeline (device events carry corrected times).
+  *working time* on the calendar the ticket's SLA clock for it runs on (its
+  policy's ``respond``, ``on_site`` and ``resolve`` target; the policy's
+  calendar when it has no such target), read from the timeline (device events
+  carry corrected times).  So a P3 job opened Friday 16:00 and answered Monday
+  09:00 on 08:00-17:00 took 2 h, as its SLA counts it; on 24x7 policies (P1,
+  P2, complaints by default) working time is wall time.  Time on hold is not
+  taken off: these measure what the customer waited for, in working time.
   Planned inspections have no response target and are left out of these three.
 - ``parts_availability``: share of consumptions after which the van's stock of
   that part (ledger order, server time) was not negative.
@@ -26,6 +32,8 @@ from datetime import UTC, datetime
 from typing import Any, Final
 
 from server.context import Services
+from server.domain.sla.calendar import Calendar, working_ms_between
+from server.domain.sla.policy import Policy
 from server.errors import BadRequest
 from sync.storage import Row, Tx
 
@@ -119,6 +127,11 @@ def _stock_after(tx: Tx, consumptions: list[Row]) -> dict[str, int]:
     return after_batch
 
 
+def _calendar(policy: Policy, target: str) -> Calendar:
+    """The calendar the policy's ``target`` clock measures on (the policy's own when it has no such clock)."""
+    return next((spec.calendar for spec in policy.targets if spec.name == target), policy.calendar)
+
+
 def compute_kpis(services: Services, start: int, end: int, group_by: str = "all") -> dict[str, Any]:
     """The KPI rows of tickets opened in ``[start, end)``, one per group."""
     if group_by not in GROUP_BY:
@@ -165,6 +178,8 @@ def compute_kpis(services: Services, start: int, end: int, group_by: str = "all"
         engs = sorted({j["engineer_id"] for j in by_ticket_jobs.get(t["id"], []) if j["status"] != "cancelled"})
         return engs or ["unassigned"]
 
+    from server.domain.sla.service import policy_for
+
     cells: dict[str, _Cell] = defaultdict(_Cell)
     for t in tickets:
         evs = by_ticket_events.get(t["id"], [])
@@ -174,6 +189,13 @@ def compute_kpis(services: Services, start: int, end: int, group_by: str = "all"
         respond = next((int(e["at"]) for e in evs if e["kind"] in RESPONSE_KINDS), None)
         arrive = next((int(e["at"]) for e in evs if e["kind"] == "on_site"), None)
         reopened = any(e["kind"] == "reopened" for e in evs)
+        waited: dict[str, int] = {}  # working ms from opening, per measure (planned inspections have none)
+        if t["category"] != "inspection":
+            policy = policy_for(services, t)
+            for measure, target, at in (("respond", "respond", respond), ("arrive", "on_site", arrive),
+                                        ("restore", "resolve", int(completed["at"]) if completed else None)):
+                if at is not None:
+                    waited[measure] = working_ms_between(_calendar(policy, target), opened, at)
         for g in groups_of(t):
             c = cells[g]
             c.tickets += 1
@@ -184,13 +206,8 @@ def compute_kpis(services: Services, start: int, end: int, group_by: str = "all"
                 job = job_by_id.get(completed["job_id"] or "")
                 if job is not None and job["remote"]:
                     c.remote += 1
-            if t["category"] != "inspection":
-                if respond is not None:
-                    c.respond.append(max(0, respond - opened))
-                if arrive is not None:
-                    c.arrive.append(max(0, arrive - opened))
-                if completed is not None:
-                    c.restore.append(max(0, int(completed["at"]) - opened))
+            for measure, ms in waited.items():
+                getattr(c, measure).append(ms)
     for m in moves:
         job = job_by_id[m["job_id"]]
         for g in groups_of(ticket_by_id[job["ticket_id"]], job["engineer_id"]):

@@ -10,6 +10,11 @@ scheduled on the due date.  Each (plan, period) is claimed by inserting its
 the ticket and job, so a restart, a double run or a second server never
 creates a duplicate: the loser's insert changes no row and it writes nothing.
 
+A visit never falls on a non-working day of the working calendar (the P3
+policy's calendar unless the policy file names a ``working_calendar``: the
+region's public holidays, local closures, weekends): it moves to the next
+working day at the same wall time.  Its period stays the nominal date.
+
 Planned visits are measured against their due date (``GET /v1/plans?overdue=1``),
 not against the reactive SLA clocks: their tickets carry a ``planned`` event,
 not an ``opened`` one, so respond/on-site/resolve clocks do not start; the
@@ -31,6 +36,7 @@ import msgspec
 from server.context import Services, new_id
 from server.domain.lifecycle.certifications import certification_gap
 from server.domain.records import emit_job_bundle
+from server.domain.sla.calendar import CALENDAR_24X7, Calendar, next_working_day
 from server.domain.tickets.service import add_event
 from server.errors import BadRequest, Conflict, Forbidden, NotFound
 from sync.storage import Row, Tx
@@ -119,8 +125,17 @@ def _add_months(start: datetime, months: int) -> datetime:
     return start.replace(year=year, month=month, day=day)
 
 
-def due_dates(plan: Row, until_ms: int, tz: str) -> list[tuple[str, int]]:
-    """``(period, due_at)`` of the plan's visits due at or before ``until_ms`` (period = local due date)."""
+def _working(due: datetime, working: Calendar) -> int:
+    """Epoch ms of ``due``, moved to the next working day (same wall time) when its day is not one."""
+    day = next_working_day(working, due.date())
+    return int(due.replace(year=day.year, month=day.month, day=day.day).timestamp() * 1000)
+
+
+def due_dates(plan: Row, until_ms: int, tz: str, working: Calendar = CALENDAR_24X7) -> list[tuple[str, int]]:
+    """``(period, due_at)`` of the plan's visits due at or before ``until_ms`` (period = nominal local due date).
+
+    The plan's end bounds the nominal dates; ``due_at`` is on a working day of ``working``.
+    """
     zone = ZoneInfo(tz)
     end = plan["end_at"]
     out: list[tuple[str, int]] = []
@@ -131,19 +146,27 @@ def due_dates(plan: Row, until_ms: int, tz: str) -> list[tuple[str, int]]:
             due_ms = int(due.timestamp() * 1000)
             if due_ms > until_ms or (end is not None and due_ms > int(end)):
                 break
-            out.append((due.date().isoformat(), due_ms))
+            if (moved := _working(due, working)) <= until_ms:
+                out.append((due.date().isoformat(), moved))
     else:
         for d in sorted(set(json.loads(plan["dates"]))):
-            due_ms = int(datetime.combine(date.fromisoformat(d), datetime.min.time(), zone).timestamp() * 1000)
-            if due_ms <= until_ms and (end is None or due_ms <= int(end)):
-                out.append((d, due_ms))
+            due = datetime.combine(date.fromisoformat(d), datetime.min.time(), zone)
+            due_ms = int(due.timestamp() * 1000)
+            if (end is None or due_ms <= int(end)) and (moved := _working(due, working)) <= until_ms:
+                out.append((d, moved))
     return out
 
 
-def next_due(plan: Row, after_ms: int, tz: str) -> int | None:
+def next_due(plan: Row, after_ms: int, tz: str, working: Calendar = CALENDAR_24X7) -> int | None:
     """The first due date after ``after_ms`` (None when the plan has ended)."""
     horizon = after_ms + 5 * 366 * DAY_MS
-    return next((due for _, due in due_dates(plan, horizon, tz) if due > after_ms), None)
+    return next((due for _, due in due_dates(plan, horizon, tz, working) if due > after_ms), None)
+
+
+def _working_calendar(services: Services) -> Calendar:
+    from server.domain.sla.service import policy_set
+
+    return policy_set(services).working_calendar
 
 
 # -- plans ------------------------------------------------------------------------------------------------
@@ -215,13 +238,13 @@ def deactivate_plan(services: Services, plan_id: str) -> Plan:
 
 
 def _plan(services: Services, tx: Tx, row: Row, now: int) -> Plan:
-    tz = services.settings.sla_timezone
+    tz, working = services.settings.sla_timezone, _working_calendar(services)
     generated = {v["period"]: v for v in tx.query(
         "SELECT v.*, j.status AS job_status, t.status AS ticket_status FROM plan_visits v "
         "LEFT JOIN jobs j ON j.id = v.job_id LEFT JOIN tickets t ON t.id = v.ticket_id "
         "WHERE v.plan_id = ? ORDER BY v.due_at", (row["id"],))}
     visits = []
-    for period, due in due_dates(row, now + int(row["lead_days"]) * DAY_MS, tz):
+    for period, due in due_dates(row, now + int(row["lead_days"]) * DAY_MS, tz, working):
         v = generated.pop(period, None)
         visits.append(_visit(period, due, v, now, bool(row["active"])))
     visits += [_visit(p, int(v["due_at"]), v, now, bool(row["active"])) for p, v in generated.items()]
@@ -231,7 +254,7 @@ def _plan(services: Services, tx: Tx, row: Row, now: int) -> Plan:
                 start_at=row["start_at"], end_at=row["end_at"], checklist_template=row["template_id"],
                 engineer_id=row["engineer_id"], lead_days=row["lead_days"], priority=row["priority"],
                 active=bool(row["active"]), created_at=row["created_at"],
-                next_due_at=next_due(row, now, tz) if row["active"] else None,
+                next_due_at=next_due(row, now, tz, working) if row["active"] else None,
                 overdue=any(v.overdue for v in visits), visits=visits)
 
 
@@ -281,7 +304,7 @@ def run_plans_tick(services: Services, now: int | None = None) -> list[dict[str,
     there first, in the same transaction as the ticket and job it creates.
     """
     now = services.clock() if now is None else now
-    tz = services.settings.sla_timezone
+    tz, working = services.settings.sla_timezone, _working_calendar(services)
     with services.db.read() as tx:
         plans = tx.query("SELECT * FROM plans WHERE active = 1 ORDER BY created_at, id")
         done: dict[str, set[str]] = {}
@@ -290,7 +313,7 @@ def run_plans_tick(services: Services, now: int | None = None) -> list[dict[str,
             done.setdefault(v["plan_id"], set()).add(v["period"])
     created = []
     for plan in plans:
-        pending = [(p, d) for p, d in due_dates(plan, now + int(plan["lead_days"]) * DAY_MS, tz)
+        pending = [(p, d) for p, d in due_dates(plan, now + int(plan["lead_days"]) * DAY_MS, tz, working)
                    if p not in done.get(plan["id"], set())]
         for period, due in pending[:MAX_NEW_PER_PLAN]:
             try:

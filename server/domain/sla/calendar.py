@@ -2,8 +2,22 @@
 
 SLA targets are measured in working time on a calendar: a 24x7 calendar counts
 every millisecond, a business-hours calendar only counts its weekly opening
-hours (local wall-clock hours in an IANA time zone) minus public holidays.
+hours (local wall-clock hours in an IANA time zone) on its working days.
 This module is pure: no clock, no I/O; every instant is int epoch ms UTC.
+
+Which days are working days, strongest rule first:
+
+1. the calendar's own closures (``holidays``: local extra days off) close a day;
+2. its own extra working days (``working_days``) open it;
+3. the region's public holidays (``region.closed``) close it;
+4. the region's make-up working days (``region.working``, e.g. China's 调休
+   Saturdays) open it;
+5. otherwise the weekly hours of its weekday decide.
+
+A day opened by rule 2 or 4 whose weekday has no hours works the calendar's
+*working day* (the hours of its longest weekday, the day a ``wd`` measures).
+The region's days are plain data here (``RegionDays``); ``regions.py`` looks
+them up in the ``holidays`` package once, when a calendar is built.
 
 How it stays fast: a business calendar lazily builds a table of its days (the
 UTC intervals of each local day's opening hours) with prefix sums of working
@@ -31,10 +45,13 @@ __all__ = [
     "DAY_MS",
     "WEEKDAYS",
     "Calendar",
+    "RegionDays",
     "WeekHours",
     "add_working_ms",
     "business_day_ms",
     "business_hours",
+    "is_working_day",
+    "next_working_day",
     "parse_hhmm",
     "working_ms_between",
 ]
@@ -49,6 +66,17 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 _CHUNK_DAYS = 366
 _HHMM = re.compile(r"^([01]\d|2[0-4]):([0-5]\d)$")
+#: how far ``next_working_day`` looks before it decides a calendar has no working day left
+_MAX_CLOSED_DAYS = 2 * 366
+
+
+@dataclass(frozen=True)
+class RegionDays:
+    """A region's public holidays and make-up working days as local dates (``code`` like ``CN`` or ``DE-BY``)."""
+
+    code: str
+    closed: frozenset[date] = frozenset()
+    working: frozenset[date] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -79,15 +107,20 @@ class _TableHolder:
 class Calendar:
     """A working-time calendar.
 
-    ``week is None`` means open 24x7 (time zone and holidays are then irrelevant).
+    ``week is None`` means open 24x7 (time zone and days are then irrelevant).
     Otherwise ``week`` holds the opening intervals per weekday in local wall-clock
-    minutes and ``holidays`` the local dates on which the calendar is closed.
+    minutes, ``holidays`` the local dates on which the calendar is closed,
+    ``working_days`` local dates on which it works whatever its weekday, and
+    ``region`` a region's public holidays and make-up working days (the
+    precedence is in the module docstring).
     """
 
     name: str
     tz: str = "UTC"
     week: WeekHours | None = None
     holidays: frozenset[date] = frozenset()
+    working_days: frozenset[date] = frozenset()
+    region: RegionDays | None = None
     _holder: _TableHolder = field(default_factory=_TableHolder, init=False, repr=False, compare=False, hash=False)
 
     def __post_init__(self) -> None:
@@ -109,6 +142,9 @@ class Calendar:
                 previous_close = close_min
         if not any(self.week):
             raise ValueError("a business calendar needs at least one opening interval per week")
+        both = sorted(self.holidays & self.working_days)
+        if both:
+            raise ValueError(f"{', '.join(d.isoformat() for d in both[:5])}: both a closure and a working day")
 
     @property
     def is_24x7(self) -> bool:
@@ -133,6 +169,8 @@ def business_hours(
     end: str = "17:00",
     days: Iterable[int] = (0, 1, 2, 3, 4),
     name: str = "business_hours",
+    region: RegionDays | None = None,
+    working_days: Iterable[date] = (),
 ) -> Calendar:
     """Build a calendar open ``start``-``end`` local time on ``days`` (0 = Monday), closed on holidays."""
     interval = ((parse_hhmm(start), parse_hhmm(end)),)
@@ -140,7 +178,8 @@ def business_hours(
     if not open_days <= set(range(7)):
         raise ValueError("days are weekday numbers 0 (Monday) .. 6 (Sunday)")
     week = tuple(interval if weekday in open_days else () for weekday in range(7))
-    return Calendar(name=name, tz=tz, week=week, holidays=frozenset(holidays))
+    return Calendar(name=name, tz=tz, week=week, holidays=frozenset(holidays), working_days=frozenset(working_days),
+                    region=region)
 
 
 def business_day_ms(cal: Calendar) -> int:
@@ -151,6 +190,20 @@ def business_day_ms(cal: Calendar) -> int:
     if cal.week is None:
         return DAY_MS
     return max(sum(close - open_ for open_, close in day) for day in cal.week) * 60_000
+
+
+def is_working_day(cal: Calendar, day: date) -> bool:
+    """Whether the local date ``day`` has opening hours on ``cal`` (every day does on 24x7)."""
+    return cal.week is None or bool(_local_hours(cal, day))
+
+
+def next_working_day(cal: Calendar, day: date) -> date:
+    """``day`` itself if it is a working day, else the first working day after it."""
+    for offset in range(_MAX_CLOSED_DAYS):
+        candidate = day + timedelta(days=offset)
+        if is_working_day(cal, candidate):
+            return candidate
+    raise ValueError(f"calendar {cal.name!r} has no working day within {_MAX_CLOSED_DAYS} days of {day}")
 
 
 def working_ms_between(cal: Calendar, start_ms: int, end_ms: int) -> int:
@@ -233,14 +286,30 @@ def _table_covering(cal: Calendar, lo: int, hi: int) -> _DayTable:
     return grown
 
 
-def _day_intervals(cal: Calendar, ordinal: int) -> tuple[tuple[int, int], ...]:
+def _local_hours(cal: Calendar, day: date) -> tuple[tuple[int, int], ...]:
+    """The opening intervals of one local date in wall-clock minutes (the precedence of the module docstring)."""
     assert cal.week is not None
-    day = date.fromordinal(ordinal)
     if day in cal.holidays:
         return ()
+    hours = cal.week[day.weekday()]
+    region = cal.region
+    if day in cal.working_days or (region is not None and day not in region.closed and day in region.working):
+        return hours or _working_day_hours(cal.week)
+    if region is not None and day in region.closed:
+        return ()
+    return hours
+
+
+def _working_day_hours(week: WeekHours) -> tuple[tuple[int, int], ...]:
+    """The hours of the longest weekday (the first of equals): what a make-up working day works."""
+    return max(week, key=lambda day: sum(close - open_ for open_, close in day))
+
+
+def _day_intervals(cal: Calendar, ordinal: int) -> tuple[tuple[int, int], ...]:
+    day = date.fromordinal(ordinal)
     zone = ZoneInfo(cal.tz)
     intervals = []
-    for open_min, close_min in cal.week[day.weekday()]:
+    for open_min, close_min in _local_hours(cal, day):
         open_ms = _wall_to_ms(day, open_min, zone)
         close_ms = _wall_to_ms(day, close_min, zone)
         if close_ms > open_ms:

@@ -1,4 +1,4 @@
-"""HTTP for SLA: the dispatcher's queue by time left, compliance reports, the policies in force, the leader.
+"""HTTP for SLA: the queue by time left, compliance reports, due times, the policies in force, the leader.
 
 Thin: parse and check the query, call ``server.domain.sla.service``, return.
 Every route needs a staff token (any role).
@@ -9,11 +9,12 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
-from litestar import Controller, Response, get
+from litestar import Controller, Request, Response, get
 from litestar.params import QueryParameter
 
 from server.context import Services
 from server.domain.sla import service
+from server.domain.sla.due import CATEGORIES, DueTimes, parse_opened
 from server.domain.sla.policy import PRIORITIES
 from server.errors import BadRequest
 from server.security import Staff
@@ -21,6 +22,7 @@ from server.security import Staff
 DAY_MS = 86_400_000
 MAX_REPORT_DAYS = 400
 FORMATS = ("json", "csv")
+DUE_PARAMETERS = frozenset({"priority", "category", "opened_at"})
 
 
 def parse_instant(raw: str, name: str) -> int:
@@ -78,12 +80,33 @@ class SlaController(Controller):
                             headers={"content-disposition": f'attachment; filename="{name}"'})
         return Response(content=report, media_type="application/json")
 
+    @get("/due", sync_to_thread=True)
+    def due(self, request: Request[Any, Any, Any], services: Services, staff: Staff, priority: str | None = None,
+            opened_at: str | None = None, category: str = "fault") -> DueTimes:
+        """Each target's due time for a ticket of ``priority`` opened at ``opened_at`` (RFC 3339 with an offset)."""
+        unknown = sorted(set(request.query_params) - DUE_PARAMETERS)
+        if unknown:
+            raise BadRequest("unknown_parameter", f"unknown query parameter(s) {', '.join(unknown)[:200]}; "
+                                                  f"known: {', '.join(sorted(DUE_PARAMETERS))}")
+        if priority not in PRIORITIES:
+            raise BadRequest("bad_priority", f"priority must be one of {', '.join(PRIORITIES)}")
+        if category not in CATEGORIES:
+            raise BadRequest("bad_category", f"category must be one of {', '.join(CATEGORIES)}")
+        if opened_at is None:
+            raise BadRequest("bad_time", "opened_at is required: an RFC 3339 date-time such as 2026-10-09T20:00+08:00")
+        try:
+            opened_ms = parse_opened(opened_at)
+        except ValueError as exc:
+            raise BadRequest("bad_time", f"opened_at: {exc}") from None
+        return service.due(services, priority, category, opened_ms)
+
     @get("/policies", sync_to_thread=True)
     def policies(self, services: Services, staff: Staff) -> dict[str, Any]:
         """The SLA policies in force (calendars, thresholds, targets with their events)."""
         out = service.policies_as_dict(service.policy_set(services))
         out["source"] = services.settings.sla_policy_file or "default"
         out["timezone"] = services.settings.sla_timezone
+        out["region"] = services.settings.sla_region
         return out
 
     @get("/leader", sync_to_thread=True)

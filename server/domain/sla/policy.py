@@ -17,9 +17,12 @@ always express them. Format::
         "office": {
           "tz": "Europe/Berlin",
           "hours": {"mon": ["08:00-17:00"], "tue": ["08:00-12:00", "13:00-17:00"]},
-          "holidays": ["2025-12-25"]
+          "region": "DE-BY",               # optional: public holidays and make-up working days
+          "holidays": ["2025-12-24"],      # optional: local closures
+          "working_days": ["2025-12-27"]   # optional: local extra working days
         }
       },
+      "working_calendar": "office",        # optional: the days inspection visits may fall on
       "policies": {                        # exactly P1, P2, P3 and complaint
         "P3": {
           "calendar": "office",
@@ -41,6 +44,12 @@ Durations are working time on the target's calendar: ``h``/``m``/``s`` as
 usual, ``d`` = 24 h of working time, ``wd`` = one working day of that calendar
 (its longest weekday, e.g. 9 h for 08:00-17:00; 24 h on 24x7). Anything that
 would leave a clock unable to start, stop or resume raises ``PolicyError``.
+
+A calendar's ``region`` (``CN``, ``DE-BY`` ...) brings that region's public
+holidays and make-up working days from the ``holidays`` package (``regions.py``);
+its own ``holidays`` and ``working_days`` win over the region's.  The
+``working_calendar`` (default: the P3 policy's calendar) is the one inspection
+plans move a visit off non-working days with.
 """
 
 from __future__ import annotations
@@ -59,6 +68,7 @@ from server.domain.sla.calendar import (
     business_day_ms,
     parse_hhmm,
 )
+from server.domain.sla.regions import UnknownRegion, region_days
 
 __all__ = [
     "EVENT_KINDS",
@@ -69,6 +79,7 @@ __all__ = [
     "PolicySet",
     "TargetSpec",
     "default_policies",
+    "format_duration",
     "load_policies",
     "parse_duration",
     "policies_from_dict",
@@ -96,6 +107,7 @@ _UNIT_MS = {"ms": 1, "s": 1_000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
 _DURATION = re.compile(r"^(?:\d+(?:wd|ms|s|m|h|d))+$")
 _DURATION_PART = re.compile(r"(\d+)(wd|ms|s|m|h|d)")
 _TARGET_KEYS = {"duration", "start", "stop", "pause", "resume", "reopen", "reset", "calendar"}
+_CALENDAR_KEYS = {"tz", "hours", "holidays", "working_days", "region"}
 
 
 class PolicyError(ValueError):
@@ -119,6 +131,8 @@ class TargetSpec:
     resume_on: frozenset[str] = frozenset()
     reopen_on: frozenset[str] = frozenset()
     reset_on: frozenset[str] = frozenset()
+    #: the duration as configured (``3wd``), for people; ``duration_ms`` is what counts
+    duration_text: str = ""
 
     @cached_property
     def relevant_kinds(self) -> frozenset[str]:
@@ -152,9 +166,10 @@ class Policy:
 
 @dataclass(frozen=True)
 class PolicySet:
-    """Policies by priority (``P1``, ``P2``, ``P3``, ``complaint``)."""
+    """Policies by priority (``P1``, ``P2``, ``P3``, ``complaint``) and the organisation's working calendar."""
 
     policies: Mapping[str, Policy] = field(default_factory=dict)
+    working_calendar: Calendar = CALENDAR_24X7
 
     def for_ticket(self, priority: str, category: str | None = None) -> Policy:
         """The policy for a ticket: complaints use ``complaint`` whatever their priority."""
@@ -179,6 +194,18 @@ def parse_duration(text: str, calendar: Calendar = CALENDAR_24X7) -> int:
     return total
 
 
+def format_duration(ms: int) -> str:
+    """``ms`` as the shortest duration text ``parse_duration`` reads back on 24x7 (``1d2h``, ``90s``, ``5ms``)."""
+    parts = []
+    for unit, size in (("d", 86_400_000), ("h", 3_600_000), ("m", 60_000), ("s", 1_000)):
+        if ms >= size:
+            parts.append(f"{ms // size}{unit}")
+            ms %= size
+    if ms or not parts:
+        parts.append(f"{ms}ms")
+    return "".join(parts)
+
+
 def load_policies(text: str) -> PolicySet:
     """Parse and validate a JSON policy file (format in the module docstring)."""
     try:
@@ -191,7 +218,7 @@ def load_policies(text: str) -> PolicySet:
 def policies_from_dict(data: object) -> PolicySet:
     """Validate already-decoded policy configuration (the JSON document as Python objects)."""
     root = _mapping(data, "policy file")
-    _no_unknown_keys(root, {"calendars", "policies"}, "policy file")
+    _no_unknown_keys(root, {"calendars", "policies", "working_calendar"}, "policy file")
     calendars = {"24x7": CALENDAR_24X7}
     for name, raw in _mapping(root.get("calendars", {}), "calendars").items():
         if name in calendars:
@@ -202,11 +229,15 @@ def policies_from_dict(data: object) -> PolicySet:
     unknown = [p for p in raw_policies if p not in PRIORITIES]
     if missing or unknown:
         raise PolicyError(f"policies: need exactly {', '.join(PRIORITIES)} (missing {missing}, unknown {unknown})")
-    return PolicySet({name: _policy(name, raw_policies[name], calendars) for name in PRIORITIES})
+    policies = {name: _policy(name, raw_policies[name], calendars) for name in PRIORITIES}
+    working = policies["P3"].calendar
+    if "working_calendar" in root:
+        working = _calendar_ref(root["working_calendar"], calendars, "working_calendar")
+    return PolicySet(policies, working_calendar=working)
 
 
-def default_policies(tz: str = "UTC", holidays: Iterable[date | str] = ()) -> PolicySet:
-    """The default table of DESIGN §3; P3 runs on Mon-Fri 08:00-17:00 in ``tz`` minus ``holidays``."""
+def default_policies(tz: str = "UTC", holidays: Iterable[date | str] = (), region: str | None = None) -> PolicySet:
+    """The default table of DESIGN §3; P3 runs Mon-Fri 08:00-17:00 in ``tz`` on ``region``'s working days."""
     pausing = {"pause": ["on_hold"], "resume": ["resumed"]}
 
     def targets(respond: str, on_site: str | None, resolve: str) -> dict[str, object]:
@@ -249,6 +280,7 @@ def default_policies(tz: str = "UTC", holidays: Iterable[date | str] = ()) -> Po
                 "tz": tz,
                 "hours": {day: ["08:00-17:00"] for day in WEEKDAYS[:5]},
                 "holidays": [h if isinstance(h, str) else h.isoformat() for h in holidays],
+                **({"region": region} if region else {}),
             }
         },
         "policies": {
@@ -327,13 +359,14 @@ def _target(
         resume_on=kinds["resume"],
         reopen_on=kinds["reopen"],
         reset_on=kinds["reset"],
+        duration_text=duration.replace(" ", ""),
     )
 
 
 def _calendar(name: str, raw: object) -> Calendar:
     where = f"calendars.{name}"
     body = _mapping(raw, where)
-    _no_unknown_keys(body, {"tz", "hours", "holidays"}, where)
+    _no_unknown_keys(body, _CALENDAR_KEYS, where)
     tz = body.get("tz")
     if not isinstance(tz, str):
         raise PolicyError(f"{where}.tz: an IANA time zone name is required")
@@ -352,19 +385,32 @@ def _calendar(name: str, raw: object) -> Calendar:
             except ValueError:
                 raise PolicyError(f"{where}.hours.{day}: bad interval {span!r}, expected HH:MM-HH:MM") from None
         week.append(tuple(sorted(intervals)))
-    raw_holidays = body.get("holidays", [])
-    if not isinstance(raw_holidays, list):
-        raise PolicyError(f"{where}.holidays: a list of YYYY-MM-DD dates")
-    holidays = set()
-    for item in raw_holidays:
+    region = None
+    if "region" in body:
+        if not isinstance(body["region"], str):
+            raise PolicyError(f"{where}.region: a region code such as 'CN' or 'DE-BY'")
         try:
-            holidays.add(date.fromisoformat(item))
-        except (TypeError, ValueError):
-            raise PolicyError(f"{where}.holidays: bad date {item!r}, expected YYYY-MM-DD") from None
+            region = region_days(body["region"])
+        except UnknownRegion as exc:
+            raise PolicyError(f"{where}.region: {exc}") from None
     try:
-        return Calendar(name=name, tz=tz, week=tuple(week), holidays=frozenset(holidays))
+        return Calendar(name=name, tz=tz, week=tuple(week), holidays=_dates(body, "holidays", where),
+                        working_days=_dates(body, "working_days", where), region=region)
     except ValueError as exc:
         raise PolicyError(f"{where}: {exc}") from None
+
+
+def _dates(body: Mapping[str, object], key: str, where: str) -> frozenset[date]:
+    raw = body.get(key, [])
+    if not isinstance(raw, list):
+        raise PolicyError(f"{where}.{key}: a list of YYYY-MM-DD dates")
+    days = set()
+    for item in raw:
+        try:
+            days.add(date.fromisoformat(item))
+        except (TypeError, ValueError):
+            raise PolicyError(f"{where}.{key}: bad date {item!r}, expected YYYY-MM-DD") from None
+    return frozenset(days)
 
 
 def _calendar_ref(raw: object, calendars: Mapping[str, Calendar], where: str) -> Calendar:

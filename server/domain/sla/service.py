@@ -32,6 +32,7 @@ import msgspec
 from schemas.domain import SlaTarget, TicketEvent
 from server.context import Services
 from server.domain.sla.calendar import Calendar
+from server.domain.sla.due import DueTimes, due_times
 from server.domain.sla.policy import (
     EVENT_KINDS,
     TARGET_NAMES,
@@ -39,6 +40,7 @@ from server.domain.sla.policy import (
     PolicyError,
     PolicySet,
     default_policies,
+    format_duration,
     load_policies,
 )
 from server.domain.sla.state import SlaEvent, TargetState, compute_sla
@@ -56,6 +58,7 @@ __all__ = [
     "check_policies",
     "compliance_csv",
     "compliance_report",
+    "due",
     "list_by_sla",
     "policies_as_dict",
     "policy_for",
@@ -76,7 +79,7 @@ AT_RISK_FRACTION = 0.75
 #: The SLA event kinds as an SQL list literal (fixed vocabulary, no user input).
 SLA_KINDS_SQL = ", ".join(f"'{k}'" for k in sorted(EVENT_KINDS))
 
-_policy_cache: dict[tuple[str | None, str, float], PolicySet] = {}
+_policy_cache: dict[tuple[str | None, str, str | None, float], PolicySet] = {}
 _policy_lock = threading.Lock()
 
 
@@ -84,16 +87,17 @@ _policy_lock = threading.Lock()
 
 
 def policy_set(services: Services) -> PolicySet:
-    """The policies in force: ``settings.sla_policy_file`` if set, else the defaults in ``sla_timezone``.
+    """The policies in force: ``settings.sla_policy_file`` if set, else the defaults in ``sla_timezone``
+    on the working days of ``sla_region``.
 
-    Built once per configuration (file path, time zone, file mtime) and shared;
+    Built once per configuration (file path, time zone, region, file mtime) and shared;
     a broken policy file raises ``PolicyError`` (the scheduler calls this at
     startup so the server refuses to start with it).
     """
     settings = services.settings
     path = settings.sla_policy_file
     mtime = Path(path).stat().st_mtime if path else 0.0
-    key = (path, settings.sla_timezone, mtime)
+    key = (path, settings.sla_timezone, settings.sla_region, mtime)
     cached = _policy_cache.get(key)
     if cached is not None:
         return cached
@@ -103,9 +107,14 @@ def policy_set(services: Services) -> PolicySet:
             if path:
                 cached = load_policies(Path(path).read_text(encoding="utf-8"))
             else:
-                cached = default_policies(settings.sla_timezone)
+                cached = default_policies(settings.sla_timezone, region=settings.sla_region)
             _policy_cache[key] = cached
     return cached
+
+
+def due(services: Services, priority: str, category: str, opened_ms: int) -> DueTimes:
+    """Each target's due time for a ticket opened at ``opened_ms`` under the policies and calendars in force."""
+    return due_times(policy_set(services), priority, category, opened_ms, services.settings.sla_timezone)
 
 
 def policy_for(services: Services, ticket: Row) -> Policy:
@@ -384,7 +393,7 @@ def policies_as_dict(policies: PolicySet) -> dict[str, Any]:
             calendars[spec.calendar.name] = spec.calendar
             targets[spec.name] = {
                 "duration_ms": spec.duration_ms,
-                "duration": _human_ms(spec.duration_ms),
+                "duration": format_duration(spec.duration_ms),
                 "calendar": spec.calendar.name,
                 "start": sorted(spec.start_on),
                 "stop": sorted(spec.stop_on),
@@ -394,27 +403,20 @@ def policies_as_dict(policies: PolicySet) -> dict[str, Any]:
                 "reset": sorted(spec.reset_on),
             }
         out[name] = {"calendar": policy.calendar.name, "thresholds": list(policy.thresholds), "targets": targets}
-    return {"calendars": {name: _calendar_dict(cal) for name, cal in sorted(calendars.items())}, "policies": out}
+    calendars[policies.working_calendar.name] = policies.working_calendar
+    return {"calendars": {name: _calendar_dict(cal) for name, cal in sorted(calendars.items())}, "policies": out,
+            "working_calendar": policies.working_calendar.name}
 
 
 def _calendar_dict(cal: Calendar) -> dict[str, Any]:
     if cal.week is None:
-        return {"tz": cal.tz, "hours": "24x7", "holidays": []}
+        return {"tz": cal.tz, "hours": "24x7", "region": None, "holidays": [], "working_days": []}
     days = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
     hours = {day: [f"{o // 60:02d}:{o % 60:02d}-{c // 60:02d}:{c % 60:02d}" for o, c in spans]
              for day, spans in zip(days, cal.week, strict=True) if spans}
-    return {"tz": cal.tz, "hours": hours, "holidays": sorted(d.isoformat() for d in cal.holidays)}
-
-
-def _human_ms(ms: int) -> str:
-    parts = []
-    for unit, size in (("d", 86_400_000), ("h", 3_600_000), ("m", 60_000), ("s", 1_000)):
-        if ms >= size:
-            parts.append(f"{ms // size}{unit}")
-            ms %= size
-    if ms or not parts:
-        parts.append(f"{ms}ms")
-    return "".join(parts)
+    return {"tz": cal.tz, "hours": hours, "region": cal.region.code if cal.region else None,
+            "holidays": sorted(d.isoformat() for d in cal.holidays),
+            "working_days": sorted(d.isoformat() for d in cal.working_days)}
 
 
 def check_policies(services: Services) -> None:
