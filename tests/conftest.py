@@ -108,7 +108,7 @@ def app_client(services: Services) -> Iterator[object]:
 
 @pytest.fixture
 def seeded(services: Services) -> dict[str, list[str]]:
-    from server.demo import seed_demo
+    from tools.demo_data import seed_demo
 
     return seed_demo(services)
 

@@ -63,7 +63,7 @@ def test_bad_users_are_refused(services: Services, name: str, role: str, passwor
 
 
 def test_admin_user_cli_reads_the_password_from_stdin(tmp_path, monkeypatch, capsys) -> None:  # type: ignore[no-untyped-def]
-    from server.cli import main
+    from fieldsync.cli import main
     from sync.storage import open_database
 
     db = f"sqlite:///{tmp_path / 'cli.db'}"

@@ -138,7 +138,7 @@ def svc(tmp_path: Path, clock: Clock) -> Iterator[Services]:
     url = f"sqlite:///{tmp_path / 'authz.db'}"
     services = Services(db=open_database(url), settings=get_settings(db_url=url, run_scheduler=False), clock=clock,
                         limiter=RateLimiter(rate=1000.0, burst=1000))
-    from server.demo import seed_demo
+    from tools.demo_data import seed_demo
 
     seed_demo(services)
     yield services
@@ -351,7 +351,7 @@ def test_enrollment_tokens_are_single_use_and_expire(client: TestClient[Any], sv
 @pytest.fixture
 def limited(tmp_path: Path) -> Iterator[tuple[TestClient[Any], Services]]:
     from server.app import create_app
-    from server.demo import seed_demo
+    from tools.demo_data import seed_demo
 
     url = f"sqlite:///{tmp_path / 'limited.db'}"
     frozen = 0.0  # a limiter clock that never moves: no refill during the test

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from client_sdk import FieldClient
+from fieldsync.cli import main
 from schemas.wire import AnswerItem, Op, SetStatus, SignOff
-from server.cli import main
 from server.context import Services
 from server.domain.devices.service import issue_enroll_token
 from server.domain.sync.report import build_report_content

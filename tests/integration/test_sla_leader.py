@@ -59,7 +59,7 @@ class ServerProcess:
         env.pop("FIELDSYNC_DB", None)
         self.log = log
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "server.cli", "serve", "--db", db_url, "--port", str(self.port),
+            [sys.executable, "-m", "fieldsync", "serve", "--db", db_url, "--port", str(self.port),
              "--log-level", "warning"],
             env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT, cwd=Path(__file__).resolve().parents[2])
 

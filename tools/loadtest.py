@@ -41,8 +41,13 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from schemas.codec import challenge_decoder, encode, pull_page_decoder, session_decoder, signed_decoder
 from schemas.wire import EnrollRequest, PullRequest, SessionRequest, SetField
+from server.context import Services
+from server.domain.devices.service import enroll, issue_enroll_token
+from server.settings import get_settings
 from sync.core import hlc
 from sync.core.changeset import ChainHead, seal
+from sync.storage import open_database
+from tools.demo_data import seed_demo
 
 MSGPACK = "application/msgpack"
 
@@ -134,12 +139,6 @@ def provision(db_url: str, sessions: int, create: bool = True) -> list[LoadDevic
 
     ``create=False`` (a server of the caller's, ``--url``): its database must exist already.
     """
-    from server.context import Services
-    from server.demo import seed_demo
-    from server.domain.devices.service import enroll, issue_enroll_token
-    from server.settings import get_settings
-    from sync.storage import open_database
-
     svc = Services(db=open_database(db_url, create=create),
                    settings=get_settings(db_url=db_url, run_scheduler=False))
     try:
@@ -334,7 +333,7 @@ def format_report(r: dict[str, Any]) -> str:
 
 
 def run_cli(args: argparse.Namespace) -> int:
-    """Entry point wired by ``server.cli`` (``fieldsync loadtest``)."""
+    """Entry point wired by ``tools.cli`` (``fieldsync loadtest``)."""
     if args.sessions < 1 or args.seconds <= 0:
         print("error: --sessions and --seconds must be positive", file=sys.stderr)
         return 2
@@ -349,7 +348,7 @@ def run_cli(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m server.loadtest``: the same options as ``fieldsync loadtest``."""
+    """``python -m tools.loadtest``: the same options as ``fieldsync loadtest``."""
     return run_cli(build_parser().parse_args(argv))
 
 
@@ -365,7 +364,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m server.loadtest", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog="python -m tools.loadtest", description=__doc__.splitlines()[0])
     add_arguments(p)
     return p
 

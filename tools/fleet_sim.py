@@ -47,12 +47,19 @@ from schemas.domain import AssignIn, EngineerIn, JobIn, MovementIn, ResolveIn, T
 from schemas.rules import DEVICE_STATUSES, HOLD_REASONS, SIGNABLE_STATUSES
 from schemas.status import TRANSITIONS, can_transition
 from schemas.wire import Challenge, Enrollment, EnrollRequest, OpResult, PullRequest, Session, SessionRequest, Signed
+from server.app import create_app
 from server.context import Services
+from server.domain.catalog import service as catalog
+from server.domain.conflicts import service as conflicts
+from server.domain.devices.service import issue_enroll_token
+from server.domain.tickets import service as tickets
+from server.errors import DomainError
 from server.ratelimit import RateLimiter
 from server.settings import get_settings
 from sync.storage import open_database
 from sync.transport.base import BlobStatus, Offline, ProtocolError
 from sync.transport.http import HttpTransport
+from tools.demo_data import seed_demo
 
 START_MS: Final = 1_790_000_000_000
 ROUND_MS: Final = 15 * 60 * 1000
@@ -125,8 +132,6 @@ class InProcessNetwork:
 
     def _start(self) -> None:
         from litestar.testing import TestClient
-
-        from server.app import create_app
 
         settings = get_settings(db_url=self.db_url, run_scheduler=False)
         # Every tablet enrolls from the same in-process "host": lift the per-host burst for the simulation.
@@ -366,9 +371,6 @@ class Simulation:
 
     # -- setup ------------------------------------------------------------
     def setup(self) -> None:
-        from server.demo import seed_demo
-        from server.domain.devices.service import issue_enroll_token
-
         svc = self.network.services
         seed_demo(svc)
         with svc.db.read() as tx:
@@ -377,7 +379,6 @@ class Simulation:
         n = self.config.devices
         engineers = max(2, n - n // 3)
         self.engineers = ["e-ana", "e-ben", "e-chen"][:engineers]
-        from server.domain.catalog import service as catalog
 
         for k in range(len(self.engineers), engineers):
             eid = f"e-sim{k:03d}"
@@ -404,8 +405,6 @@ class Simulation:
             self.devices.append(dev)
 
     def new_job(self, engineer_id: str) -> str:
-        from server.domain.tickets import service as tickets
-
         svc = self.network.services
         self.tickets += 1
         label = f"T{self.tickets:04d}"
@@ -548,10 +547,6 @@ class Simulation:
         return pending[-1].op_id if pending else None
 
     def back_office(self) -> None:
-        from server.domain.conflicts import service as conflicts
-        from server.domain.tickets import service as tickets
-        from server.errors import DomainError
-
         svc = self.network.services
         with svc.db.read() as tx:
             jobs = sorted(tx.query("SELECT id, engineer_id, status FROM jobs"), key=lambda j: self.labels[j["id"]])

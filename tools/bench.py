@@ -63,6 +63,30 @@ from typing import TYPE_CHECKING, Any, Final
 
 import httpx
 
+from client_sdk import FieldClient
+from client_sdk.apply import apply_changes
+from schemas.domain import (
+    ChecklistItem,
+    ChecklistTemplateIn,
+    EngineerIn,
+    JobIn,
+    MovementIn,
+    PartIn,
+    StockLocationIn,
+    TicketIn,
+)
+from schemas.wire import Change
+from server.context import Services
+from server.domain.catalog import service as catalog
+from server.domain.devices import service as devices
+from server.domain.devices.service import issue_enroll_token
+from server.domain.sla.service import policy_set, sla_events
+from server.domain.sla.state import compute_sla
+from server.domain.tickets import service as tickets
+from server.settings import get_settings
+from sync.storage import open_database
+from sync.transport.http import HttpTransport
+
 if TYPE_CHECKING:
     from schemas.domain import Priority
 
@@ -197,7 +221,7 @@ class ServerProcess:
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = workdir / f"server-{self.port}.log"
         # the server runs the same code as this process (an exported older tree run as `python -m
-        # server.cli bench` would otherwise start the installed tree's server: its cwd is the workdir)
+        # fieldsync bench` would otherwise start the installed tree's server: its cwd is the workdir)
         code_root = str(Path(__file__).resolve().parents[1])
         path = os.pathsep.join(p for p in (code_root, os.environ.get("PYTHONPATH", "")) if p)
         env = {**os.environ, "FIELDSYNC_SCHEDULER": "0", "FIELDSYNC_DB": db_url, "PYTHONPATH": path}
@@ -261,28 +285,11 @@ class ServerProcess:
 
 
 def open_services(url: str) -> Any:
-    from server.context import Services
-    from server.settings import get_settings
-    from sync.storage import open_database
-
     return Services(db=open_database(url), settings=get_settings(db_url=url, run_scheduler=False))
 
 
 def setup_fleet(services: Any, engineers: list[str], jobs_per_engineer: int) -> dict[str, list[str]]:
     """Engineers with vans and stock, the parts catalog, the 10-item template, tickets with one job each."""
-    from schemas.domain import (
-        ChecklistItem,
-        ChecklistTemplateIn,
-        EngineerIn,
-        JobIn,
-        MovementIn,
-        PartIn,
-        StockLocationIn,
-        TicketIn,
-    )
-    from server.domain.catalog import service as catalog
-    from server.domain.tickets import service as tickets
-
     catalog.create_location(services, StockLocationIn(id="wh-main", kind="warehouse", name="Main warehouse"))
     for part_no, name in PARTS:
         catalog.upsert_part(services, PartIn(part_no=part_no, name=name, serialized=False, unit_price_cents=900))
@@ -331,9 +338,6 @@ class BenchTransport:
 
     @staticmethod
     def make(server_url: str, services: Any) -> Any:
-        from server.domain.devices import service as devices
-        from sync.transport.http import HttpTransport
-
         class _Timed(HttpTransport):
             def __init__(self) -> None:
                 super().__init__(server_url, timeout=httpx.Timeout(120.0, connect=10.0))
@@ -363,9 +367,6 @@ class BenchTransport:
 
 def open_tablet(path: Path, server_url: str, services: Any, engineer_id: str) -> tuple[Any, Any]:
     """A FieldClient enrolled for ``engineer_id`` with the bench transport: (client, transport)."""
-    from client_sdk import FieldClient
-    from server.domain.devices.service import issue_enroll_token
-
     transport = BenchTransport.make(server_url, services)
     client = FieldClient.open(path, server_url, transport=transport)
     if not client.enrolled:
@@ -544,8 +545,6 @@ def sync_fleet(server_url: str, tablets: list[tuple[str, str]]) -> FleetOutcome:
 
 def _fleet_worker(server_url: str, tablets: list[tuple[str, str]], ready: Any, go: Any, results: Any) -> None:
     """One process of the fleet: a thread per tablet, started when ``go`` is set."""
-    from client_sdk import FieldClient
-
     lock = threading.Lock()
     push_ms: list[float] = []
     device_s: list[float] = []
@@ -636,9 +635,6 @@ def run_fleet(cfg: Config) -> list[Result]:
 
 def _seed_tablet(client: Any, n_jobs: int, prefix: str) -> list[str]:
     """Put jobs, the template and the parts on a tablet through the SDK's pull path."""
-    from client_sdk.apply import apply_changes
-    from schemas.wire import Change
-
     changes = [Change(kind="template", id=f"{TEMPLATE_ID}/1", data={
         "id": TEMPLATE_ID, "version": 1, "name": "Boiler service (bench)",
         "items": [{"key": k, "label": k, "type": t, "required": True, **b} for k, t, b, _ in ITEMS]})]
@@ -726,8 +722,6 @@ def run_sdk_write(cfg: Config) -> list[Result]:
     floor, and each repetition's figures (``batch_s_reps``, ``floor_ops_per_s_reps``,
     ``floor_ratio_reps``), so the spread is visible.
     """
-    from client_sdk import FieldClient
-
     n = scaled(10_000, cfg.scale, minimum=30)
     folder = Path(tempfile.mkdtemp(prefix="sdk-", dir=cfg.workdir))
     batch_s: list[float] = []
@@ -795,9 +789,6 @@ def _sla_rows(n: int, now: int, seed: int = 7) -> tuple[list[tuple[Any, ...]], l
 
 def run_sla(cfg: Config) -> list[Result]:
     """SLA state of 100,000 tickets from their event logs (loaded from the database)."""
-    from server.domain.sla.service import policy_set, sla_events
-    from server.domain.sla.state import compute_sla
-
     n = scaled(100_000, cfg.scale, minimum=50)
     with cfg.backend.fresh_url() as url:
         services = open_services(url)

@@ -1,4 +1,4 @@
-"""``fieldsync simulate``: run the fleet simulation (:mod:`server.fleet_sim`) and print its verdict.
+"""``fieldsync simulate``: run the fleet simulation (:mod:`tools.fleet_sim`) and print its verdict.
 
 Exit codes: 0 when every check held, 1 on any violation (a lost, doubled or
 unexplained op, a device disagreeing with the server), 2 on bad usage.
@@ -9,11 +9,11 @@ from __future__ import annotations
 import argparse
 import sys
 
-from server.fleet_sim import SimConfig, format_report, report_json, run_simulation
+from tools.fleet_sim import SimConfig, format_report, report_json, run_simulation
 
 
 def run_cli(args: argparse.Namespace) -> int:
-    """Entry point wired by ``server.cli``."""
+    """Entry point wired by ``tools.cli``."""
     if args.devices < 1 or args.rounds < 1:
         print("error: --devices and --rounds must be at least 1", file=sys.stderr)
         return 2

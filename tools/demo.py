@@ -17,11 +17,15 @@ import os
 import tempfile
 from pathlib import Path
 
+from client_sdk import FieldClient
+from server.app import create_app
 from server.context import Services
-from server.demo import seed_demo
+from server.domain.devices.service import issue_enroll_token
+from server.ports import claim_port
 from server.security import issue_staff_token
 from server.settings import get_settings, uvicorn_proxy_options
 from sync.storage import open_database
+from tools.demo_data import seed_demo
 
 STROKES = [[12, 40, 30, 22, 52, 48, 75, 18, 96, 44], [110, 30, 140, 34, 170, 28]]
 
@@ -29,10 +33,6 @@ STROKES = [[12, 40, 30, 22, 52, 48, 75, 18, 96, 44], [110, 30, 140, 34, 170, 28]
 def simulate_offline_day(services: Services) -> dict[str, int]:
     """Run tablets through an offline day against the in-process app; return what happened."""
     from litestar.testing import TestClient
-
-    from client_sdk import FieldClient
-    from server.app import create_app
-    from server.domain.devices.service import issue_enroll_token
 
     with tempfile.TemporaryDirectory() as tmp, TestClient(create_app(services=services, scheduler=False)) as http:
         tablets = {}
@@ -80,8 +80,6 @@ def run_demo(host: str, port: int, path: str, serve: bool = True) -> int:
     Raises :class:`~server.ports.PortUnavailable` (before touching the database) when it cannot listen.
     """
     import logging
-
-    from server.ports import claim_port
 
     sock = claim_port(host, port) if serve else None
     logging.getLogger("httpx").setLevel(logging.WARNING)
