@@ -90,7 +90,7 @@ class SlaScheduler(BackgroundScheduler):  # type: ignore[misc]
         try:
             if not self.services.db.try_leader_lock(LEADER_LOCK):
                 return
-            from server.domain.lifecycle.plans import lifecycle_tick
+            from server.domain.plans.service import lifecycle_tick
 
             lifecycle_tick(self.services)
         except Exception:

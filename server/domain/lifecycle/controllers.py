@@ -14,11 +14,12 @@ from litestar import Controller, Response, get, post
 from litestar.params import QueryParameter
 
 from server.context import Services
-from server.domain.lifecycle import certifications, followup, history, kb, kpis, plans
+from server.domain.lifecycle import certifications, followup, history, kb, kpis
 from server.domain.lifecycle.certifications import Certification, CertificationIn
 from server.domain.lifecycle.followup import Complaint, ConfirmationIn, FollowUp, FollowUpIn, NoteIn
 from server.domain.lifecycle.kb import KbCase, KbCaseIn
-from server.domain.lifecycle.plans import Plan, PlanIn
+from server.domain.plans import service as plans
+from server.domain.plans.service import Plan, PlanIn
 from server.domain.tickets.service import get_ticket
 from server.errors import BadRequest
 from server.security import Staff
