@@ -19,11 +19,17 @@ from litestar.openapi import OpenAPIConfig
 
 from server.console.routes import console_router
 from server.context import Services
+from server.domain.archive.controllers import ArchiveController
 from server.domain.catalog.controllers import CatalogController
+from server.domain.certifications.controllers import CertificationController
+from server.domain.complaints.controllers import ComplaintController
 from server.domain.conflicts.controllers import ConflictController
 from server.domain.devices.controllers import DeviceAdminController, DeviceAuthController
-from server.domain.lifecycle.controllers import LifecycleController
+from server.domain.followups.controllers import FollowUpController
+from server.domain.kb.controllers import KbController
+from server.domain.kpis.controllers import KpiController
 from server.domain.parts.controllers import PartsController
+from server.domain.plans.controllers import PlanController
 from server.domain.reconciliation.controllers import ReconciliationController
 from server.domain.reports.controllers import ReportController
 from server.domain.sla.controllers import SlaController
@@ -71,7 +77,9 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
 
     route_handlers: list[Any] = [health, TicketController, CatalogController, DeviceAuthController,
                                  DeviceAdminController, SyncController, ConflictController, PartsController,
-                                 ReportController, LifecycleController, SlaController, ReconciliationController,
+                                 ReportController, ArchiveController, PlanController, FollowUpController,
+                                 ComplaintController, CertificationController, KbController, KpiController,
+                                 SlaController, ReconciliationController,
                                  tablet_router(), console_router()]
     app = Litestar(
         route_handlers=route_handlers,

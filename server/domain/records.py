@@ -136,7 +136,7 @@ def emit_job_bundle(tx: Tx, job_id: str, engineer_id: str) -> None:
     so = tx.one("SELECT * FROM signoffs WHERE job_id = ?", (job_id,))
     if so is not None:
         rows.append((scope, "signoff", job_id, signoff_feed_data(so)))
-    from server.domain.lifecycle.history import job_lifecycle_rows  # lifecycle builds on this module
+    from server.domain.archive.service import job_lifecycle_rows  # the archive builds on this module
 
     rows += job_lifecycle_rows(tx, job_id, ticket, scope)  # the job's asset with its history, its model's cases
     emit_many(tx, rows)

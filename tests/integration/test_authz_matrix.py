@@ -101,7 +101,8 @@ POLICY: dict[tuple[str, str], tuple[frozenset[str] | str, Any]] = {
     ("GET", "/v1/warranty/claims/{claim_id}"): (STAFF, None),
     ("POST", "/v1/warranty/claims/{claim_id}/approve"): (OFFICE, None),
     ("POST", "/v1/warranty/claims/{claim_id}/reject"): (OFFICE, None),
-    # service lifecycle (server/domain/lifecycle): any staff role runs the service loop, office certifies
+    # service lifecycle (archive, plans, follow-ups, complaints, certifications, kb, kpis):
+    # any staff role runs the service loop, office certifies
     ("GET", "/v1/assets/{serial}/history"): (STAFF, None),
     ("GET", "/v1/customers/{name}/archive"): (STAFF, None),
     ("POST", "/v1/plans"): (STAFF, {"name": "P", "engineer_id": "e-chen", "customer": "A", "site": "B",

@@ -29,7 +29,7 @@ from zoneinfo import ZoneInfo
 import msgspec
 
 from server.context import Services, new_id
-from server.domain.lifecycle.certifications import certification_gap
+from server.domain.certifications.service import certification_gap
 from server.domain.records import emit_job_bundle
 from server.domain.tickets.service import add_event
 from server.errors import BadRequest, Conflict, Forbidden, NotFound
@@ -340,14 +340,6 @@ def _generate(services: Services, plan_id: str, period: str, due: int, now: int)
     return {"plan_id": plan_id, "period": period, "due_at": due, "ticket_id": tid, "job_id": jid}
 
 
-def lifecycle_tick(services: Services, now: int | None = None) -> dict[str, Any]:
-    """The scheduler's lifecycle job: generate due inspections, open complaints for low sign-off ratings."""
-    from server.domain.lifecycle.followup import open_low_rating_complaints
-
-    now = services.clock() if now is None else now
-    return {"visits": run_plans_tick(services, now), "complaints": open_low_rating_complaints(services, now)}
-
-
 __all__ = ["Plan", "PlanIn", "PlanVisit", "create_plan", "deactivate_plan", "due_dates", "get_plan",
-           "lifecycle_tick", "list_plans", "run_plans_tick"]
+           "list_plans", "run_plans_tick"]
 

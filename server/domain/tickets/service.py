@@ -10,8 +10,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from schemas.domain import AssignIn, JobIn, Ticket, TicketEvent, TicketIn
+from schemas.status import can_transition
 from server.context import Services, new_id
-from server.domain.records import dumps, emit_job_bundle, job_from_row, loads, signoff_changed
+from server.domain.certifications.service import dispatch_check
+from server.domain.records import dumps, emit_job_bundle, job_feed_data, job_from_row, loads, signoff_changed
+from server.domain.sla.service import ticket_sla
 from server.errors import BadRequest, Conflict, NotFound
 from server.feed import emit, engineer_scope
 from sync.storage import Row, Tx
@@ -58,8 +61,6 @@ def create_ticket(services: Services, data: TicketIn, created_by: str) -> Ticket
 
 
 def _sla(services: Services, ticket: Row, events: list[TicketEvent]) -> dict[str, Any]:
-    from server.domain.sla.service import ticket_sla
-
     return ticket_sla(services, ticket, events)
 
 
@@ -107,8 +108,6 @@ def create_job(services: Services, ticket_id: str, data: JobIn, by: Staff | None
 
     The engineer must be certified for the asset's equipment type (admin override: ``data.override``).
     """
-    from server.domain.lifecycle.certifications import dispatch_check
-
     now = services.clock()
     jid = new_id("J-")
     with services.db.write() as tx:
@@ -150,8 +149,6 @@ def assign_job(services: Services, job_id: str, data: AssignIn, by: str, staff: 
 
     The new engineer must be certified for the asset's equipment type (admin override: ``data.override``).
     """
-    from server.domain.lifecycle.certifications import dispatch_check
-
     now = services.clock()
     with services.db.write() as tx:
         job = tx.lock("SELECT * FROM jobs WHERE id = ?", (job_id,))
@@ -180,8 +177,6 @@ def assign_job(services: Services, job_id: str, data: AssignIn, by: str, staff: 
 
 def set_job_status_office(services: Services, job_id: str, status: str, by: str) -> Ticket:
     """Back-office status change (cancel, close, reopen) replayed through the status machine."""
-    from schemas.status import can_transition
-
     now = services.clock()
     with services.db.write() as tx:
         job = tx.lock("SELECT * FROM jobs WHERE id = ?", (job_id,))
@@ -193,7 +188,6 @@ def set_job_status_office(services: Services, job_id: str, status: str, by: str)
         add_event(tx, job["ticket_id"], status, now, now, job_id=job_id, source=f"staff:{by}")
         ticket = tx.one("SELECT * FROM tickets WHERE id = ?", (job["ticket_id"],))
         assert ticket is not None
-        from server.domain.records import job_feed_data
 
         fresh = tx.one("SELECT * FROM jobs WHERE id = ?", (job_id,))
         assert fresh is not None

@@ -13,7 +13,8 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any, Final
 
-from server.context import Services
+from server.context import Services, wall_ms
+from server.domain.kb.service import kb_rows_for_model
 from server.errors import NotFound
 from sync.storage import Row, Tx
 
@@ -159,9 +160,6 @@ def asset_feed_data(tx: Tx, serial: str, now: int, exclude_job: str | None = Non
 
 def job_lifecycle_rows(tx: Tx, job_id: str, ticket: Row, scope: str) -> list[tuple[str, str, str, dict[str, Any]]]:
     """Feed rows that travel with an assigned job: its asset (with history) and the knowledge base of its model."""
-    from server.context import wall_ms
-    from server.domain.lifecycle.kb import kb_rows_for_model
-
     serial = ticket["asset_serial"]
     if not serial:
         return []
