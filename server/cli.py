@@ -35,7 +35,7 @@ from server.settings import DEFAULT_DB, SettingsError, get_settings, uvicorn_pro
 from sync.storage import StorageError
 
 if TYPE_CHECKING:
-    from server.context import Services
+    from server.services import Services
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,7 +57,7 @@ def db_url(args: argparse.Namespace) -> str:
 def open_services(url: str, *, create: bool = False) -> Services:
     """Services on the database at ``url``; a SQLite file must exist unless ``create``."""
     # on use, like every command's imports here: `fieldsync verify` need not load the web stack
-    from server.context import Services
+    from server.services import Services
     from sync.storage import open_database
     from sync.storage.sqlite import MissingDatabase
 

@@ -31,7 +31,6 @@ from typing import Any
 
 from apscheduler.schedulers.background import BackgroundScheduler  # type: ignore[import-untyped]
 
-from server.context import Services
 from server.domain.complaints.service import open_low_rating_complaints
 from server.domain.plans.service import run_plans_tick
 from server.domain.sla.escalation import SlaMark, escalate, event_kind
@@ -39,6 +38,7 @@ from server.domain.sla.policy import PolicyError
 from server.domain.sla.service import SLA_KINDS_SQL, check_policies, policy_for, sla_events
 from server.domain.sla.state import thresholds_crossed
 from server.domain.tickets.service import add_event
+from server.services import Services
 from sync.storage import Row, Tx
 
 __all__ = ["LEADER_LOCK", "SlaScheduler", "leader_status", "lifecycle_tick", "run_sla_tick", "start_scheduler"]

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import psycopg
 import pytest
 
-from server.context import Services
+from server.services import Services
 from server.settings import get_settings
 from sync.storage import Database, open_database
 

@@ -22,7 +22,7 @@ ops.  Scenarios:
   own interpreter lock does not queue the responses): push, then pull.  ``server_cpu_s`` is the
   CPU time the server used meanwhile: when it is close to ``seconds``, the server is the limit.
 - ``sdk_write`` / ``sdk_write_batch``: 10,000 SDK writes, one transaction each,
-  then the same writes grouped by ``FieldClient.batch()``.  The batch (~0.1 s)
+  then the same writes grouped by ``FieldClient.batch()``.  The batch
   and its floor are timed 5 times, alternately, each batch on its own fresh
   jobs and each run from an empty WAL; the line gives the median of each (and
   its ratio), with every repetition's figures beside it, so one noisy moment on
@@ -76,13 +76,13 @@ from schemas.domain import (
     TicketIn,
 )
 from schemas.wire import Change
-from server.context import Services
 from server.domain.catalog import service as catalog
 from server.domain.devices import service as devices
 from server.domain.devices.service import issue_enroll_token
 from server.domain.sla.service import policy_set, sla_events
 from server.domain.sla.state import compute_sla
 from server.domain.tickets import service as tickets
+from server.services import Services
 from server.settings import get_settings
 from sync.storage import open_database
 from sync.transport.http import HttpTransport

@@ -19,10 +19,10 @@ from pathlib import Path
 
 from client_sdk import FieldClient
 from server.app import create_app
-from server.context import Services
 from server.domain.devices.service import issue_enroll_token
 from server.ports import claim_port
 from server.security import issue_staff_token
+from server.services import Services
 from server.settings import get_settings, uvicorn_proxy_options
 from sync.storage import open_database
 from tools.demo_data import seed_demo

@@ -12,9 +12,9 @@ from schemas.domain import (
     StockLocationIn,
     TicketIn,
 )
-from server.context import Services
 from server.domain.catalog import service as catalog
 from server.domain.tickets import service as tickets
+from server.services import Services
 
 ENGINEERS = [("e-ana", "Ana Alves", ["boiler", "heat-pump"]), ("e-ben", "Ben Brandt", ["boiler"]),
              ("e-chen", "Chen Li", ["chiller", "boiler"])]

@@ -48,13 +48,13 @@ from schemas.rules import DEVICE_STATUSES, HOLD_REASONS, SIGNABLE_STATUSES
 from schemas.status import TRANSITIONS, can_transition
 from schemas.wire import Challenge, Enrollment, EnrollRequest, OpResult, PullRequest, Session, SessionRequest, Signed
 from server.app import create_app
-from server.context import Services
 from server.domain.catalog import service as catalog
 from server.domain.conflicts import service as conflicts
 from server.domain.devices.service import issue_enroll_token
 from server.domain.tickets import service as tickets
 from server.errors import DomainError
 from server.ratelimit import RateLimiter
+from server.services import Services
 from server.settings import get_settings
 from sync.storage import open_database
 from sync.transport.base import BlobStatus, Offline, ProtocolError

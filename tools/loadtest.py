@@ -41,8 +41,8 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from schemas.codec import challenge_decoder, encode, pull_page_decoder, session_decoder, signed_decoder
 from schemas.wire import EnrollRequest, PullRequest, SessionRequest, SetField
-from server.context import Services
 from server.domain.devices.service import enroll, issue_enroll_token
+from server.services import Services
 from server.settings import get_settings
 from sync.core import hlc
 from sync.core.changeset import ChainHead, seal

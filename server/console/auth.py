@@ -23,9 +23,9 @@ import secrets
 from dataclasses import dataclass
 from typing import Final
 
-from server.context import Services
 from server.errors import BadRequest, Unauthorized
 from server.security import ROLES, Staff, hash_secret, staff_from_token
+from server.services import Services
 
 SESSION_COOKIE: Final = "fs_console"
 SESSION_TTL_MS: Final = 12 * 3600 * 1000

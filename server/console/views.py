@@ -16,15 +16,16 @@ from typing import Any
 
 import msgspec
 
-from schemas.domain import AssignIn, JobIn, ResolveIn, SlaTarget, TicketIn
+from schemas.domain import AssignIn, JobIn, ResolveIn, SlaTarget, TicketEvent, TicketIn
 from schemas.enrollment_link import enrollment_link
-from server.context import Services
 from server.domain.catalog import service as catalog
 from server.domain.conflicts import service as conflicts
 from server.domain.devices import service as devices
+from server.domain.sla.service import compliance_report, list_by_sla
 from server.domain.tickets import service as tickets
 from server.domain.tickets.jobs import job_detail
 from server.errors import BadRequest, NotFound
+from server.services import Services
 from sync.timetext import utc_text
 
 PRIORITIES = ("P1", "P2", "P3", "complaint")
@@ -174,8 +175,6 @@ def id_field(form: dict[str, str], key: str, label: str, *, required: bool = Tru
 
 def board(services: Services, priority: str, engineer: str, state: str) -> dict[str, Any]:
     """Open tickets by time left on their most urgent clock, with the filter choices."""
-    from server.domain.sla.service import list_by_sla
-
     if priority and priority not in PRIORITIES:
         raise BadRequest("bad_filter", f"priority must be one of {', '.join(PRIORITIES)}")
     if state and state not in QUEUE_STATES:
@@ -318,8 +317,6 @@ def job_page(services: Services, job_id: str) -> dict[str, Any]:
 
 
 def _event_struct(e: dict[str, Any]) -> Any:
-    from schemas.domain import TicketEvent
-
     return msgspec.convert(e, TicketEvent)
 
 
@@ -491,8 +488,6 @@ def qr_svg(text: str) -> str:
 
 def sla_page(services: Services, target: str, weeks: int) -> dict[str, Any]:
     """Met vs breached per priority and ISO week, and per engineer, as server-drawn SVG bar charts."""
-    from server.domain.sla.service import compliance_report
-
     if target and target not in TARGETS:
         raise BadRequest("bad_filter", f"target must be one of {', '.join(TARGETS)}")
     if weeks not in (4, 8, 12, 26):

@@ -63,7 +63,7 @@ def job_feed_data(row: Row, ticket: Row, tx: Tx | None = None, *,
 
 def signoff_changed(tx: Tx, job_id: str) -> bool:
     """True when the job's report content no longer matches the digest its customer signed."""
-    from server.domain.sync.report import content_changed  # report builds on this module
+    from server.domain.sync.signoff_content import content_changed  # report builds on this module
 
     so = tx.one("SELECT report_digest FROM signoffs WHERE job_id = ?", (job_id,))
     return so is not None and content_changed(tx, job_id, so["report_digest"])

@@ -65,7 +65,7 @@ class Live:
 
     def services(self) -> Any:
         """Services on the same database file (for setup the UI cannot do, e.g. enrollment tokens)."""
-        from server.context import Services
+        from server.services import Services
         from server.settings import get_settings
         from sync.storage import open_database
 

@@ -11,9 +11,9 @@ import sys
 import pytest
 
 from server.console import auth
-from server.context import Services
 from server.errors import BadRequest, Unauthorized
 from server.security import issue_staff_token
+from server.services import Services
 
 
 def test_passwords_are_stored_as_salted_scrypt_hashes() -> None:

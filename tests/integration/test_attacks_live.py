@@ -24,9 +24,9 @@ from schemas import rules
 from schemas.codec import challenge_decoder, encode, session_decoder
 from schemas.wire import AnswerItem, EnrollRequest, MovePart, SessionRequest, SetField, SetStatus, SignOff
 from server.console.auth import set_user
-from server.context import Services
 from server.domain.devices.service import issue_enroll_token
 from server.security import issue_staff_token
+from server.services import Services
 from server.settings import get_settings
 from sync.core.signoff import sign_off_message
 from sync.storage import open_database

@@ -34,10 +34,10 @@ from litestar.testing import TestClient
 
 from schemas.codec import encode
 from schemas.wire import AnswerItem, Attach, EnrollRequest, MovePart, SetField, SetStatus, SignOff
-from server.context import Services
 from server.domain.devices.service import issue_enroll_token, revoke
 from server.ratelimit import RateLimiter
 from server.security import issue_staff_token
+from server.services import Services
 from server.settings import get_settings
 from sync.storage import open_database
 from tests.conftest import Clock

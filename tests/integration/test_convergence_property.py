@@ -18,7 +18,7 @@ from litestar.testing import TestClient
 
 from schemas.wire import AnswerItem, Op, SetField
 from server.app import create_app
-from server.context import Services
+from server.services import Services
 from server.settings import get_settings
 from sync.core import hlc as hlc_mod
 from sync.storage import open_database

@@ -22,8 +22,8 @@ import threading
 from pathlib import Path
 
 from client_sdk import FieldClient
-from server.context import Services
 from server.domain.devices.service import issue_enroll_token
+from server.services import Services
 from server.settings import get_settings
 from sync.storage import open_database
 from tools.demo_data import seed_demo

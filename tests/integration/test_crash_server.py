@@ -21,8 +21,8 @@ import pytest
 
 from client_sdk import FieldClient
 from client_sdk.errors import WriteRefused
-from server.context import Services
 from server.domain.devices.service import issue_enroll_token
+from server.services import Services
 from server.settings import get_settings
 from sync.storage import open_database
 from tools.demo_data import seed_demo

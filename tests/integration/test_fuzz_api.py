@@ -31,9 +31,9 @@ from schemas.wire import (
     SignedChangeSet,
     SignOff,
 )
-from server.context import Services
 from server.ratelimit import RateLimiter
 from server.security import issue_staff_token
+from server.services import Services
 from server.settings import get_settings
 from sync.core.changeset import ChainHead, digest, seal
 from sync.storage import open_database

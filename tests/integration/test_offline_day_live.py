@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 
 from client_sdk import FieldClient
-from server.context import Services
 from server.domain.devices.service import issue_enroll_token
 from server.domain.tickets.jobs import job_detail
+from server.services import Services
 from tests.livesrv import LiveServer, free_port
 from tools.demo_data import seed_demo
 

@@ -20,10 +20,10 @@ import httpx
 import pytest
 
 from client_sdk import FieldClient
-from server.context import Services
 from server.domain.devices.service import issue_enroll_token
 from server.domain.reconciliation.service import item_id
 from server.security import issue_staff_token
+from server.services import Services
 from tests.livesrv import LiveServer
 from tools.demo_data import seed_demo
 

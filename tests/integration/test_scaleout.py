@@ -17,8 +17,8 @@ from pathlib import Path
 
 import httpx
 
-from server.context import Services
 from server.ratelimit import RateLimiter
+from server.services import Services
 from server.settings import get_settings
 from sync.storage import open_database
 from tools.fleet_sim import SimClock, SimConfig, run_simulation

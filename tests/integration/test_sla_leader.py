@@ -17,8 +17,9 @@ from typing import Any, TypeVar
 import httpx
 import pytest
 
-from server.context import Services, wall_ms
+from server.clock import wall_ms
 from server.security import issue_staff_token
+from server.services import Services
 from server.settings import get_settings
 from sync.storage import open_database
 

@@ -26,10 +26,10 @@ from client_sdk.store import LocalStore
 from client_sdk.syncer import SyncLoop
 from schemas.codec import encode, signed_changeset_decoder
 from schemas.wire import SetField, SignedChangeSet
-from server.context import Services
 from server.domain.devices.service import issue_enroll_token
 from server.domain.tickets.jobs import job_detail
 from server.security import issue_staff_token
+from server.services import Services
 from server.settings import get_settings
 from sync.core.changeset import ChainHead, seal
 from sync.storage import open_database

@@ -14,9 +14,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from fieldsync.cli import main
-from schemas.report import ReportAnswer, ReportContent, ReportPart, SignOffBundle
+from schemas.signoff import ReportAnswer, ReportContent, ReportPart, SignOffBundle
+from service_report.pdf import render_report_pdf, seal, verify_file_bytes, verify_report_pdf
 from sync.core.signoff import certificate_message, report_digest, sign_off_message
-from sync.report_pdf import render_report_pdf, seal, verify_file_bytes, verify_report_pdf
 
 ROOT = Path(__file__).resolve().parents[2]
 

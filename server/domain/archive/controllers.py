@@ -6,9 +6,9 @@ from typing import Any
 
 from litestar import Controller, get
 
-from server.context import Services
 from server.domain.archive import service as history
 from server.security import Staff
+from server.services import Services
 
 
 class ArchiveController(Controller):

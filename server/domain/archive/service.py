@@ -13,9 +13,10 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any, Final
 
-from server.context import Services, wall_ms
+from server.clock import wall_ms
 from server.domain.kb.service import kb_rows_for_model
 from server.errors import NotFound
+from server.services import Services
 from sync.storage import Row, Tx
 
 #: how many past visits of an asset travel to the tablet with an assigned job

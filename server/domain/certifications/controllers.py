@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from litestar import Controller, get, post
 
-from server.context import Services
 from server.domain.certifications import service as certifications
 from server.domain.certifications.service import Certification, CertificationIn
 from server.security import Staff
+from server.services import Services
 
 
 class CertificationController(Controller):

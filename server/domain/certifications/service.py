@@ -16,8 +16,9 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import msgspec
 
-from server.context import Services, new_id
 from server.errors import BadRequest, Conflict, Forbidden, NotFound
+from server.ids import new_id
+from server.services import Services
 from sync.storage import Row, Tx
 
 if TYPE_CHECKING:

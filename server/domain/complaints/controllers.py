@@ -6,11 +6,11 @@ from typing import Any
 
 from litestar import Controller, get, post
 
-from server.context import Services
 from server.domain.complaints import service as complaints
 from server.domain.complaints.service import Complaint, ConfirmationIn
 from server.domain.tickets.service import get_ticket
 from server.security import Staff
+from server.services import Services
 
 
 def _limit(limit: int, top: int = 500) -> int:

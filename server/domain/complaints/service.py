@@ -19,12 +19,13 @@ from typing import Annotated, Any, Final
 
 import msgspec
 
-from server.context import Services, new_id
 from server.domain.sla.service import policy_for, sla_events
 from server.domain.sla.state import compute_sla
 from server.domain.tickets.closing import Note, ticket_row
 from server.domain.tickets.service import add_event
 from server.errors import BadRequest, Conflict
+from server.ids import new_id
+from server.services import Services
 from sync.storage import Row, Tx
 
 LOW_RATING: Final = 2

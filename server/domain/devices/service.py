@@ -20,9 +20,10 @@ from typing import Any
 
 from schemas.domain import Device
 from schemas.wire import Challenge, Enrollment, EnrollRequest, Session, SessionRequest
-from server.context import Services, new_id
 from server.errors import BadRequest, Forbidden, NotFound, Unauthorized
+from server.ids import new_id
 from server.security import hash_secret, new_secret
+from server.services import Services
 from sync.core.eventtime import measure_offset
 from sync.core.signatures import is_usable_public_key
 from sync.core.signoff import certificate_message, verify_signature

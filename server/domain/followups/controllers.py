@@ -7,10 +7,10 @@ from typing import Annotated
 from litestar import Controller, get, post
 from litestar.params import QueryParameter
 
-from server.context import Services
 from server.domain.followups import service as followup
 from server.domain.followups.service import FollowUp, FollowUpIn
 from server.security import Staff
+from server.services import Services
 
 
 def _limit(limit: int, top: int = 500) -> int:

@@ -13,13 +13,14 @@ from typing import Annotated
 
 import msgspec
 
-from server.context import Services, new_id
 from server.domain.complaints.service import LOW_RATING, open_complaint
 from server.domain.sla.service import policy_for, sla_events
 from server.domain.sla.state import compute_sla
 from server.domain.tickets.closing import Note, ticket_row
 from server.domain.tickets.service import add_event
 from server.errors import BadRequest, Conflict
+from server.ids import new_id
+from server.services import Services
 from sync.storage import Row, Tx
 
 

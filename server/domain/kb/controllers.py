@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from litestar import Controller, get, post
 
-from server.context import Services
 from server.domain.kb import service as kb
 from server.domain.kb.service import KbCase, KbCaseIn
 from server.errors import BadRequest
 from server.security import Staff
+from server.services import Services
 
 
 class KbController(Controller):

@@ -17,9 +17,10 @@ from typing import Annotated, Any, Final
 
 import msgspec
 
-from server.context import Services, new_id
 from server.errors import BadRequest, NotFound
 from server.feed import emit_many, engineer_scope
+from server.ids import new_id
+from server.services import Services
 from sync.storage import Row, Tx
 
 #: the newest cases per model a tablet keeps

@@ -8,10 +8,10 @@ import msgspec
 from litestar import Controller, Response, get
 from litestar.params import QueryParameter
 
-from server.context import Services
 from server.domain.kpis import service as kpis
 from server.errors import BadRequest
 from server.security import Staff
+from server.services import Services
 
 DAY_MS = 86_400_000
 

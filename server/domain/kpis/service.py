@@ -25,8 +25,8 @@ from collections import defaultdict
 from datetime import UTC, datetime
 from typing import Any, Final
 
-from server.context import Services
 from server.errors import BadRequest
+from server.services import Services
 from sync.storage import Row, Tx
 
 GROUP_BY: Final = ("engineer", "customer", "priority", "all")

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from litestar import Controller, get, post
 
-from server.context import Services
 from server.domain.plans import service as plans
 from server.domain.plans.service import Plan, PlanIn
 from server.security import Staff
+from server.services import Services
 
 
 def _limit(limit: int, top: int = 500) -> int:

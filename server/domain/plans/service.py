@@ -28,11 +28,12 @@ from zoneinfo import ZoneInfo
 
 import msgspec
 
-from server.context import Services, new_id
 from server.domain.certifications.service import certification_gap
 from server.domain.records import emit_job_bundle
 from server.domain.tickets.service import add_event
 from server.errors import BadRequest, Conflict, Forbidden, NotFound
+from server.ids import new_id
+from server.services import Services
 from sync.storage import Row, Tx
 
 if TYPE_CHECKING:

@@ -18,7 +18,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from schemas.report import ReportContent
+from schemas.signoff import ReportContent
 from server.domain.records import loads
 from sync.core.merge import JobView
 from sync.core.signoff import REPORT_TIMES, assemble_report_content
@@ -96,7 +96,7 @@ def chunk_size(tx: Tx) -> int:
 
 def among(tx: Tx, column: str, ids: list[str]) -> tuple[str, list[Any]]:
     """``column`` is one of ``ids``: SQL and parameters (one array parameter on PostgreSQL, which plans
-    it once and probes the index per id, where a long ``IN`` list was seen to take 14 ms a query)."""
+    it once and probes the index per id, where a long ``IN`` list is planned anew and slow)."""
     if tx.dialect == "postgresql":
         return f"{column} = ANY(?)", [ids]
     return f"{column} IN ({','.join('?' * len(ids))})", ids

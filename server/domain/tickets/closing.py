@@ -11,11 +11,11 @@ from typing import Annotated, Final
 
 import msgspec
 
-from server.context import Services
 from server.domain.records import job_feed_data
 from server.domain.tickets.service import add_event
 from server.errors import Conflict, NotFound
 from server.feed import emit, engineer_scope
+from server.services import Services
 from sync.storage import Row, Tx
 
 ACTIVE_JOB_STATUSES: Final = ("assigned", "accepted", "en_route", "on_site", "in_progress", "on_hold", "reopened")

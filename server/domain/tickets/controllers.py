@@ -8,12 +8,12 @@ import msgspec
 from litestar import Controller, get, post
 
 from schemas.domain import AssignIn, JobIn, Ticket, TicketIn
-from server.context import Services
 from server.domain.tickets import closing, service
 from server.domain.tickets.closing import NoteIn
 from server.domain.tickets.jobs import job_detail
 from server.errors import BadRequest
 from server.security import Staff
+from server.services import Services
 
 OFFICE_STATUSES = ("cancelled", "closed", "reopened")
 

@@ -11,12 +11,13 @@ from typing import TYPE_CHECKING, Any
 
 from schemas.domain import AssignIn, JobIn, Ticket, TicketEvent, TicketIn
 from schemas.status import can_transition
-from server.context import Services, new_id
 from server.domain.certifications.service import dispatch_check
 from server.domain.records import dumps, emit_job_bundle, job_feed_data, job_from_row, loads, signoff_changed
 from server.domain.sla.service import ticket_sla
 from server.errors import BadRequest, Conflict, NotFound
 from server.feed import emit, engineer_scope
+from server.ids import new_id
+from server.services import Services
 from sync.storage import Row, Tx
 
 if TYPE_CHECKING:

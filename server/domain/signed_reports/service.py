@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import msgspec
 
-from schemas.report import ReportContent, SignOffBundle
-from server.context import Services
+from schemas.signoff import ReportContent, SignOffBundle
 from server.domain.records import loads, signoff_changed
 from server.errors import Conflict, NotFound
+from server.services import Services
+from service_report.pdf import render_report_pdf
 from sync.core.signoff import certificate_message
-from sync.report_pdf import render_report_pdf
 
 
 def signoff_bundle(services: Services, job_id: str) -> tuple[SignOffBundle, dict[str, str], bool]:

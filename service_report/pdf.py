@@ -2,7 +2,7 @@
 
 A report PDF carries three things a verifier needs, and nothing else is trusted:
 
-1. the :class:`~schemas.report.SignOffBundle` (report content, digest, signer,
+1. the :class:`~schemas.signoff.SignOffBundle` (report content, digest, signer,
    strokes, device key + signature, server key + certificate), msgpack and
    base64 in the PDF's ``/Keywords`` entry (``fieldsync-bundle:v1:<b64>``);
 2. the human-readable page(s) drawn from that same bundle, the customer's
@@ -16,8 +16,7 @@ A report PDF carries three things a verifier needs, and nothing else is trusted:
 
 So a byte edited anywhere fails the seal, a bundle swapped in fails the seal, and
 a re-sealed forgery fails the bundle checks (digest, device signature, the
-server's certificate of the device key).  This lives in ``sync`` rather than
-``sync.core`` because it renders files; it is shared by ``client_sdk`` (the
+server's certificate of the device key).  It is shared by ``client_sdk`` (the
 tablet's ``service_report``), the server's ``GET /v1/jobs/{id}/report.pdf`` and
 ``fieldsync verify``.
 """
@@ -41,7 +40,7 @@ from reportlab.lib.pagesizes import A4  # type: ignore[import-untyped]
 from reportlab.lib.utils import simpleSplit  # type: ignore[import-untyped]
 from reportlab.pdfgen.canvas import Canvas  # type: ignore[import-untyped]
 
-from schemas.report import SignOffBundle
+from schemas.signoff import SignOffBundle
 from sync.core.signoff import verify_bundle, verify_signature
 from sync.timetext import utc_text
 

@@ -7,8 +7,8 @@ differ, something in the signed content changed.
 
 from __future__ import annotations
 
-from schemas.report import ReportContent
-from server.domain.records import loads
+from schemas.signoff import ReportContent
+from server.json_columns import loads
 from sync.core.signoff import REPORT_TIMES, assemble_report_content, digest_matches, report_digest
 from sync.storage import Tx
 

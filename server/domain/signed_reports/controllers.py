@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from litestar import Controller, Response, get
 
-from server.context import Services
-from server.domain.reports.service import report_pdf
+from server.domain.signed_reports.service import report_pdf
 from server.security import Staff
+from server.services import Services
 
 
-class ReportController(Controller):
+class SignedReportController(Controller):
     """``GET /v1/jobs/{job_id}/report.pdf``."""
 
     path = "/v1"
