@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from schemas.domain import (
+    Category,
     ChecklistItem,
     ChecklistTemplateIn,
     EngineerIn,
     JobIn,
     MovementIn,
     PartIn,
+    Priority,
     StockLocationIn,
     TicketIn,
 )
@@ -21,7 +23,7 @@ ENGINEERS = [("e-ana", "Ana Alves", ["boiler", "heat-pump"]), ("e-ben", "Ben Bra
 PARTS = [("P-VALVE", "Gas valve", False, 4200), ("P-IGN", "Ignition electrode", False, 1500),
          ("P-PCB", "Control board", True, 18900), ("P-PUMP", "Circulation pump", True, 24500),
          ("P-SEAL", "Seal kit", False, 600)]
-TICKETS = [
+TICKETS: list[tuple[str, str, Priority, Category, str, str]] = [
     ("Hotel Aurora", "Aurora - plant room", "P1", "fault", "Boiler down, no hot water", "SN-1001"),
     ("City Hospital", "Wing B", "P2", "fault", "Chiller alarm, reduced cooling", "SN-2002"),
     ("Bakery Lund", "Main shop", "P3", "fault", "Pressure drops overnight", "SN-3003"),

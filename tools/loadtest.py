@@ -40,7 +40,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from schemas.codec import challenge_decoder, encode, pull_page_decoder, session_decoder, signed_decoder
-from schemas.wire import EnrollRequest, PullRequest, SessionRequest, SetField
+from schemas.wire import EnrollRequest, Op, PullRequest, SessionRequest, SetField
 from server.domain.devices.service import enroll, issue_enroll_token
 from server.services import Services
 from server.settings import get_settings
@@ -225,7 +225,7 @@ async def _push(client: httpx.AsyncClient, dev: LoadDevice, stats: Stats, rng: r
     if not dev.jobs:
         return
     now = int(time.time() * 1000)
-    ops = []
+    ops: list[Op] = []
     for _ in range(rng.randint(1, 3)):
         dev.last_hlc = hlc.tick(dev.last_hlc, now)
         ops.append(SetField(op_id=uuid.uuid4().hex, hlc=dev.last_hlc, job_id=rng.choice(dev.jobs), at=now,

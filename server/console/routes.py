@@ -27,6 +27,8 @@ from litestar.response import Redirect
 
 from server.console import auth, recon, views
 from server.console.auth import SESSION_COOKIE, ConsoleSession
+from server.domain.activity.service import data_version
+from server.domain.blobs.service import content_type as blob_content_type
 from server.domain.blobs.service import read_blob
 from server.domain.devices.service import revoke
 from server.domain.signed_reports.service import report_pdf
@@ -318,12 +320,7 @@ async def blob(request: Request[Any, Any, Any], services: Services, sha256: str)
     await session_of(request, services)
     data = await in_thread(read_blob, services, sha256)
 
-    def content_type() -> str:
-        with services.db.read() as tx:
-            row = tx.one("SELECT content_type FROM attachments WHERE sha256 = ? LIMIT 1", (sha256,))
-        return str(row["content_type"]) if row else "application/octet-stream"
-
-    ctype = await in_thread(content_type)
+    ctype = await in_thread(blob_content_type, services, sha256) or "application/octet-stream"
     inline = ctype in IMAGE_TYPES
     headers = {"x-content-type-options": "nosniff", "cache-control": "private, max-age=86400, immutable",
                "content-security-policy": "default-src 'none'; sandbox"}
@@ -465,7 +462,7 @@ async def sla_page(request: Request[Any, Any, Any], services: Services, target: 
 async def live(request: Request[Any, Any, Any], services: Services) -> Response[dict[str, Any]]:
     """A small fingerprint the pages poll; when it changes they fetch their live regions again."""
     await session_of(request, services)
-    return Response(await in_thread(views.data_version, services), headers={"cache-control": "no-store"})
+    return Response(await in_thread(data_version, services), headers={"cache-control": "no-store"})
 
 
 @get("/console/static/{name:str}", include_in_schema=False)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 
+from server.domain.blobs import store
 from server.errors import BadRequest, Conflict, NotFound, PayloadTooLarge
 from server.services import Services
 from sync.core.rules import is_sha256
@@ -27,11 +28,10 @@ def blob_status(services: Services, device_id: str, sha256: str) -> dict[str, ob
     """How much of a blob the server holds: complete, or as far as this device's own upload has come."""
     _check_address(sha256)
     with services.db.read() as tx:
-        row = tx.one("SELECT size FROM blobs WHERE sha256 = ? AND complete = 1", (sha256,))
-        if row is not None:
-            return _status(sha256, row["size"], row["size"], True)
-        row = tx.one("SELECT size, received FROM blob_uploads WHERE sha256 = ? AND device_id = ?",
-                     (sha256, device_id))
+        size = store.complete_size(tx, sha256)
+        if size is not None:
+            return _status(sha256, size, size, True)
+        row = store.upload(tx, sha256, device_id)
     if row is None:
         raise NotFound("unknown_blob", "no such blob yet")
     return _status(sha256, row["size"], row["received"], False)
@@ -52,45 +52,36 @@ def put_blob_chunk(services: Services, device_id: str, sha256: str, offset: int,
     if offset < 0 or offset + len(chunk) > size or not chunk:
         raise BadRequest("bad_range", "chunk does not fit the declared size")
     now = services.clock()
-    mine = (sha256, device_id)
     mismatch = False
     with services.db.write() as tx:
-        done = tx.one("SELECT size FROM blobs WHERE sha256 = ? AND complete = 1", (sha256,))
+        done = store.complete_size(tx, sha256)
         if done is not None:
-            return _status(sha256, done["size"], done["size"], True)
-        row = tx.lock("SELECT size, received FROM blob_uploads WHERE sha256 = ? AND device_id = ?", mine)
+            return _status(sha256, done, done, True)
+        row = store.upload(tx, sha256, device_id, lock=True)
         if row is not None and row["size"] != size:
             if offset != 0:
                 raise Conflict("size_mismatch", f"this upload was started with size {row['size']}")
-            tx.execute("DELETE FROM blob_upload_chunks WHERE sha256 = ? AND device_id = ?", mine)
-            tx.execute("DELETE FROM blob_uploads WHERE sha256 = ? AND device_id = ?", mine)
+            store.drop_upload(tx, sha256, device_id)
             row = None
         if row is None:
-            tx.execute("INSERT INTO blob_uploads (sha256, device_id, size, received, created_at) "
-                       "VALUES (?, ?, ?, 0, ?)", (*mine, size, now))
+            store.start_upload(tx, sha256, device_id, size, now)
             received = 0
         else:
             received = int(row["received"])
         if offset != received:
             raise Conflict("offset_mismatch", f"resume at offset {received}", received=received)
-        tx.execute("INSERT INTO blob_upload_chunks (sha256, device_id, offset_, data) VALUES (?, ?, ?, ?)",
-                   (*mine, offset, chunk))
+        store.add_chunk(tx, sha256, device_id, offset, chunk)
         received += len(chunk)
         if received < size:
-            tx.execute("UPDATE blob_uploads SET received = ? WHERE sha256 = ? AND device_id = ?", (received, *mine))
+            store.set_received(tx, sha256, device_id, received)
             return _status(sha256, size, received, False)
         h = hashlib.sha256()
-        for c in tx.query("SELECT data FROM blob_upload_chunks WHERE sha256 = ? AND device_id = ? ORDER BY offset_",
-                          mine):
-            h.update(bytes(c["data"]))
+        for c in store.upload_chunks(tx, sha256, device_id):
+            h.update(c)
         mismatch = h.hexdigest() != sha256
-        if not mismatch and tx.execute(
-                "INSERT INTO blobs (sha256, size, received, complete, created_at) VALUES (?, ?, ?, 1, ?) "
-                "ON CONFLICT (sha256) DO NOTHING", (sha256, size, size, now)):
-            tx.execute("INSERT INTO blob_chunks (sha256, offset_, data) SELECT sha256, offset_, data "
-                       "FROM blob_upload_chunks WHERE sha256 = ? AND device_id = ?", mine)
-        tx.execute("DELETE FROM blob_upload_chunks WHERE sha256 = ? AND device_id = ?", mine)
-        tx.execute("DELETE FROM blob_uploads WHERE sha256 = ? AND device_id = ?", mine)
+        if not mismatch:
+            store.complete_from_upload(tx, sha256, device_id, size, now)
+        store.drop_upload(tx, sha256, device_id)
     if mismatch:
         raise BadRequest("digest_mismatch", "the uploaded bytes do not hash to the blob address; upload again")
     return _status(sha256, size, size, True)
@@ -100,8 +91,18 @@ def read_blob(services: Services, sha256: str) -> bytes:
     """The bytes of a complete blob."""
     _check_address(sha256)
     with services.db.read() as tx:
-        row = tx.one("SELECT complete FROM blobs WHERE sha256 = ?", (sha256,))
-        if row is None or not row["complete"]:
+        if not store.is_complete(tx, sha256):
             raise NotFound("unknown_blob", "no complete blob with this address")
-        return b"".join(bytes(c["data"]) for c in tx.query(
-            "SELECT data FROM blob_chunks WHERE sha256 = ? ORDER BY offset_", (sha256,)))
+        return b"".join(store.chunks(tx, sha256))
+
+
+def content_type(services: Services, sha256: str) -> str | None:
+    """The content type an attachment declared for the blob, None when no attachment names it."""
+    with services.db.read() as tx:
+        return store.content_type(tx, sha256)
+
+
+def attachment_content_types(services: Services, job_id: str) -> dict[str, str]:
+    """sha256 -> declared content type, for the job's attachments."""
+    with services.db.read() as tx:
+        return store.attachment_content_types(tx, job_id)

@@ -144,9 +144,9 @@ def load_jobs(tx: Tx, job_ids: Iterable[str], tickets: dict[str, Ticket],
                 f"SELECT id, ticket_id, job_id, kind, received_at, device_time FROM ticket_events WHERE {where}",
                 params):
             event_ids.add(eid)
-            state = states.get(job_id) if job_id else None
-            if state is not None and state.row["ticket_id"] == ticket_id:
-                state.note_event(kind, int(received_at), None if device_time is None else int(device_time))
+            of_job = states.get(job_id) if job_id else None
+            if of_job is not None and of_job.row["ticket_id"] == ticket_id:
+                of_job.note_event(kind, int(received_at), None if device_time is None else int(device_time))
         out.update(dict.fromkeys(chunk))
         out.update(states)
     return out

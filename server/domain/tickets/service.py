@@ -14,6 +14,7 @@ from schemas.status import can_transition
 from server.domain.certifications.service import dispatch_check
 from server.domain.records import dumps, emit_job_bundle, job_feed_data, job_from_row, loads, signoff_changed
 from server.domain.sla.service import ticket_sla
+from server.domain.tickets import store
 from server.errors import BadRequest, Conflict, NotFound
 from server.feed import emit, engineer_scope
 from server.ids import new_id
@@ -87,7 +88,8 @@ def get_ticket(services: Services, ticket_id: str) -> Ticket:
 def list_tickets(services: Services, status: str | None = None, priority: str | None = None,
                  engineer_id: str | None = None, limit: int = 200, offset: int = 0) -> list[Ticket]:
     """Tickets (newest first) with filters; each carries its jobs and SLA."""
-    sql, params = "SELECT id FROM tickets t WHERE 1 = 1", []
+    sql = "SELECT id FROM tickets t WHERE 1 = 1"
+    params: list[str | int] = []
     if status:
         sql += " AND t.status = ?"
         params.append(status)
@@ -199,3 +201,15 @@ def set_job_status_office(services: Services, job_id: str, status: str, by: str)
             if open_jobs and open_jobs["n"] == 0:
                 tx.execute("UPDATE tickets SET status = 'cancelled' WHERE id = ?", (job["ticket_id"],))
     return get_ticket(services, job["ticket_id"])
+
+
+def ticket_titles(services: Services, ticket_ids: list[str]) -> dict[str, str]:
+    """ticket id -> title."""
+    with services.db.read() as tx:
+        return store.titles(tx, ticket_ids)
+
+
+def job_contexts(services: Services, job_ids: list[str]) -> dict[str, Row]:
+    """job id -> the job's engineer and its ticket's id, customer and site."""
+    with services.db.read() as tx:
+        return store.job_contexts(tx, job_ids)
