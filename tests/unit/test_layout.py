@@ -8,6 +8,7 @@ follows.  ``from pkg import name`` is an edge to ``pkg.name`` when that is a mod
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -173,3 +174,30 @@ def test_a_function_local_import_of_a_project_module_says_why() -> None:
         if n < 0 or not lines[n].lstrip().startswith("#") and "#" not in lines[n].partition("import")[2]:
             unexplained.append(f"{e.source}:{e.line} imports {e.target}")
     assert sorted(set(unexplained)) == []
+
+
+#: folders (and modules) whose SQL lives in a ``store.py`` beside the service: nothing else there writes SQL
+SQL_ONLY_IN_STORES = ("server/console", "server/domain/activity", "server/domain/blobs", "server/domain/certifications",
+                      "server/domain/complaints", "server/domain/followups", "server/domain/kb", "server/domain/staff",
+                      "server/domain/tickets/closing.py")
+SQL = re.compile(r"\b(SELECT\s.+\sFROM|INSERT\s+INTO|UPDATE\s+\w+\s+SET|DELETE\s+FROM)\b", re.S)
+
+
+def _sql_outside_stores() -> Iterator[str]:
+    for place in SQL_ONLY_IN_STORES:
+        path = ROOT / place
+        for file in [path] if path.suffix == ".py" else sorted(path.rglob("*.py")):
+            if file.name == "store.py":
+                continue
+            for node in ast.walk(ast.parse(file.read_text(encoding="utf-8"))):
+                if isinstance(node, ast.Constant) and isinstance(node.value, str) and SQL.search(node.value):
+                    yield f"{file.relative_to(ROOT)}:{node.lineno}"
+
+
+def test_sql_lives_in_the_stores() -> None:
+    assert list(_sql_outside_stores()) == []
+
+
+def test_the_sql_check_sees_sql() -> None:
+    assert SQL.search("SELECT id FROM tickets WHERE id = ?") and SQL.search("DELETE FROM blobs")
+    assert not SQL.search("select the engineer from the list")

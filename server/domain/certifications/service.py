@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import msgspec
 
+from server.domain.certifications import store
 from server.errors import BadRequest, Conflict, Forbidden, NotFound
 from server.ids import new_id
 from server.services import Services
@@ -72,39 +73,33 @@ def add_certification(services: Services, engineer_id: str, data: CertificationI
     now = services.clock()
     cid = new_id("CERT-")
     with services.db.write() as tx:
-        if not tx.one("SELECT id FROM engineers WHERE id = ?", (engineer_id,)):
+        if not store.engineer_exists(tx, engineer_id):
             raise NotFound("unknown_engineer", f"no engineer {engineer_id!r}")
-        tx.execute("INSERT INTO certifications (id, engineer_id, equipment_type, name, issued_at, expires_at, "
-                   "created_at, created_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                   (cid, engineer_id, data.equipment_type.strip().lower(), data.name, data.issued_at,
-                    data.expires_at, now, by))
-        row = tx.one("SELECT * FROM certifications WHERE id = ?", (cid,))
+        store.insert(tx, cid, engineer_id, data.equipment_type.strip().lower(), data.name, data.issued_at,
+                     data.expires_at, now, by)
+        row = store.certification(tx, cid)
     assert row is not None
     return _cert(row, now)
 
 
 def list_certifications(services: Services, engineer_id: str) -> list[Certification]:
     with services.db.read() as tx:
-        if not tx.one("SELECT id FROM engineers WHERE id = ?", (engineer_id,)):
+        if not store.engineer_exists(tx, engineer_id):
             raise NotFound("unknown_engineer", f"no engineer {engineer_id!r}")
-        rows = tx.query("SELECT * FROM certifications WHERE engineer_id = ? ORDER BY equipment_type, created_at",
-                        (engineer_id,))
+        rows = store.of_engineer(tx, engineer_id)
     now = services.clock()
     return [_cert(r, now) for r in rows]
 
 
 def ticket_equipment_type(tx: Tx, ticket_id: str) -> str | None:
     """The equipment type of the ticket's asset (None when unknown or not set)."""
-    row = tx.one("SELECT a.equipment_type FROM tickets t JOIN assets a ON a.serial = t.asset_serial "
-                 "WHERE t.id = ?", (ticket_id,))
-    kind = (row or {}).get("equipment_type") or ""
+    kind = store.ticket_equipment_type(tx, ticket_id) or ""
     return kind.strip().lower() or None
 
 
 def certification_gap(tx: Tx, engineer_id: str, equipment_type: str, at: int) -> dict[str, Any] | None:
     """Why ``engineer_id`` may not work on ``equipment_type`` at ``at`` (None when certified)."""
-    rows = tx.query("SELECT * FROM certifications WHERE engineer_id = ? AND equipment_type = ? "
-                    "ORDER BY expires_at DESC", (engineer_id, equipment_type))
+    rows = store.for_equipment(tx, engineer_id, equipment_type)
     if any(_valid(r, at) for r in rows):
         return None
     if not rows:

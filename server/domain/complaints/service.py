@@ -19,6 +19,7 @@ from typing import Annotated, Any, Final
 
 import msgspec
 
+from server.domain.complaints import store
 from server.domain.sla.service import policy_for, sla_events
 from server.domain.sla.state import compute_sla
 from server.domain.tickets.closing import Note, ticket_row
@@ -61,16 +62,10 @@ def open_complaint(tx: Tx, origin: Row, job_id: str | None, source: str, source_
                    comment: str, now: int) -> str | None:
     """Open a complaint ticket linked to ``origin`` once per ``source_key``; None when it already exists."""
     cid = new_id("T-")
-    n = tx.execute("INSERT INTO complaint_links (complaint_id, origin_ticket_id, origin_job_id, source, source_key, "
-                   "rating, created_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (source_key) DO NOTHING",
-                   (cid, origin["id"], job_id, source, source_key, rating, now))
-    if n != 1:
+    if not store.claim_link(tx, cid, origin["id"], job_id, source, source_key, rating, now):
         return None
     title = f"Low satisfaction ({rating}/5) on {origin['id']}" if rating is not None else f"Complaint on {origin['id']}"
-    tx.execute("INSERT INTO tickets (id, customer, site, priority, category, title, description, asset_serial, "
-               "status, opened_at, created_by, created_at, updated_at) "
-               "VALUES (?, ?, ?, 'complaint', 'complaint', ?, ?, ?, 'open', ?, 'lifecycle', ?, ?)",
-               (cid, origin["customer"], origin["site"], title, comment or "", origin["asset_serial"], now, now, now))
+    store.insert_complaint_ticket(tx, cid, origin, title, comment or "", now)
     add_event(tx, cid, "opened", now, now, source="lifecycle",
               data={"origin_ticket_id": origin["id"], "origin_job_id": job_id, "source": source, "rating": rating})
     add_event(tx, origin["id"], "complaint_opened", now, now, job_id=job_id, source="lifecycle",
@@ -82,17 +77,14 @@ def open_low_rating_complaints(services: Services, now: int | None = None) -> li
     """Open a complaint for every sign-off rated 2 or less that has none yet; return the new complaint ids."""
     now = services.clock() if now is None else now
     with services.db.read() as tx:
-        rows = tx.query("SELECT s.job_id FROM signoffs s WHERE s.rating IS NOT NULL AND s.rating <= ? "
-                        "AND NOT EXISTS (SELECT 1 FROM complaint_links c WHERE c.source_key = 'signoff:' || s.job_id) "
-                        "ORDER BY s.received_at, s.job_id", (LOW_RATING,))
+        job_ids = store.low_rated_signoffs_without_complaint(tx, LOW_RATING)
     opened = []
-    for r in rows:
+    for job_id in job_ids:
         with services.db.write() as tx:
-            so = tx.one("SELECT s.job_id, s.rating, s.comment, j.ticket_id FROM signoffs s "
-                        "JOIN jobs j ON j.id = s.job_id WHERE s.job_id = ?", (r["job_id"],))
+            so = store.signoff_rating(tx, job_id)
             if so is None:
                 continue
-            origin = tx.lock("SELECT * FROM tickets WHERE id = ?", (so["ticket_id"],))
+            origin = store.lock_ticket(tx, so["ticket_id"])
             if origin is None:
                 continue
             cid = open_complaint(tx, origin, so["job_id"], "signoff", f"signoff:{so['job_id']}", so["rating"],
@@ -115,15 +107,11 @@ def confirm_by_customer(services: Services, ticket_id: str, data: ConfirmationIn
         ticket = ticket_row(tx, ticket_id, lock=True)
         if ticket["status"] in ("closed", "cancelled"):
             raise Conflict("ticket_closed", f"ticket is {ticket['status']}")
-        n = tx.execute("INSERT INTO customer_confirmations (ticket_id, confirmed_by, note, recorded_by, at) "
-                       "VALUES (?, ?, ?, ?, ?) ON CONFLICT (ticket_id) DO NOTHING",
-                       (ticket_id, data.confirmed_by, data.note, by, now))
-        if n != 1:
+        if not store.record_confirmation(tx, ticket_id, data.confirmed_by, data.note, by, now):
             raise Conflict("already_confirmed", "the customer's confirmation is already recorded")
         add_event(tx, ticket_id, "customer_confirmed", now, now, source=f"staff:{by}",
                   data={"confirmed_by": data.confirmed_by, "note": data.note})
-        kinds = {r["kind"] for r in tx.query("SELECT DISTINCT kind FROM ticket_events WHERE ticket_id = ?",
-                                             (ticket_id,))}
+        kinds = store.event_kinds(tx, ticket_id)
         if ticket["category"] == "complaint" and "completed" not in kinds:
             add_event(tx, ticket_id, "completed", now, now, source=f"staff:{by}",
                       data={"via": "customer_confirmation"})
@@ -138,19 +126,12 @@ def list_complaints(services: Services, status: str | None = None, limit: int = 
     if status is not None and status not in ("open", "closed"):
         raise BadRequest("invalid_parameter", "status is open or closed")
     now = services.clock()
-    sql = "SELECT * FROM tickets WHERE category = 'complaint'"
-    if status == "open":
-        sql += " AND status NOT IN ('closed', 'cancelled')"
-    elif status == "closed":
-        sql += " AND status = 'closed'"
     out = []
     with services.db.read() as tx:
-        for t in tx.query(sql + " ORDER BY opened_at DESC, id LIMIT ?", (limit,)):
-            link = tx.one("SELECT * FROM complaint_links WHERE complaint_id = ?", (t["id"],))
-            conf = tx.one("SELECT * FROM customer_confirmations WHERE ticket_id = ?", (t["id"],))
-            events = tx.query("SELECT kind, at FROM ticket_events WHERE ticket_id = ?", (t["id"],))
-            states = compute_sla(policy_for(services, t),
-                                 sla_events(t["status"], ((e["kind"], int(e["at"])) for e in events)), now)
+        for t in store.complaint_tickets(tx, status, limit):
+            link = store.link(tx, t["id"])
+            conf = store.confirmation(tx, t["id"])
+            states = compute_sla(policy_for(services, t), sla_events(t["status"], store.events(tx, t["id"])), now)
             clocks = {name: {"due_at": s.due_at, "met_at": s.met_at, "state": s.state, "breached": s.breached}
                       for name, s in states.items()}
             out.append(Complaint(

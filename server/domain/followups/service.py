@@ -14,6 +14,7 @@ from typing import Annotated
 import msgspec
 
 from server.domain.complaints.service import LOW_RATING, open_complaint
+from server.domain.followups import store
 from server.domain.sla.service import policy_for, sla_events
 from server.domain.sla.state import compute_sla
 from server.domain.tickets.closing import Note, ticket_row
@@ -52,15 +53,13 @@ class FollowUp(msgspec.Struct, kw_only=True):
 
 
 def _follow_up(services: Services, tx: Tx, ticket: Row, now: int) -> FollowUp:
-    events = tx.query("SELECT kind, at FROM ticket_events WHERE ticket_id = ? ORDER BY at, received_at",
-                      (ticket["id"],))
+    events = store.timeline(tx, ticket["id"])
     states = compute_sla(policy_for(services, ticket),
                          sla_events(ticket["status"], ((e["kind"], int(e["at"])) for e in events)), now)
     state = states.get("follow_up")
-    calls = tx.query("SELECT * FROM followups WHERE ticket_id = ? ORDER BY at, id", (ticket["id"],))
+    calls = store.calls(tx, ticket["id"])
     reached = [c for c in calls if c["reached"]]
-    links = tx.query("SELECT complaint_id FROM complaint_links WHERE origin_ticket_id = ? ORDER BY created_at",
-                     (ticket["id"],))
+    complaint_ids = store.complaint_ids(tx, ticket["id"])
     resolved = [int(e["at"]) for e in events if e["kind"] == "completed"]
     if state is None or state.state in ("met", "cancelled"):
         label = "done"
@@ -74,7 +73,7 @@ def _follow_up(services: Services, tx: Tx, ticket: Row, now: int) -> FollowUp:
                     resolved_at=resolved[-1] if resolved else None, due_at=state.due_at if state else None,
                     state=label, breached=bool(state and state.breached), attempts=len(calls),
                     reached_at=last["at"] if last else None, rating=last["rating"] if last else None,
-                    comment=last["comment"] if last else "", complaint_ids=[r["complaint_id"] for r in links])
+                    comment=last["comment"] if last else "", complaint_ids=complaint_ids)
 
 
 def record_follow_up(services: Services, ticket_id: str, data: FollowUpIn, by: str) -> FollowUp:
@@ -89,11 +88,9 @@ def record_follow_up(services: Services, ticket_id: str, data: FollowUpIn, by: s
         ticket = ticket_row(tx, ticket_id, lock=True)
         if ticket["status"] == "cancelled":
             raise Conflict("ticket_cancelled", "the ticket is cancelled")
-        if not tx.one("SELECT id FROM ticket_events WHERE ticket_id = ? AND kind = 'completed'", (ticket_id,)):
+        if not store.is_resolved(tx, ticket_id):
             raise Conflict("not_resolved", "a follow-up is due only after the ticket is resolved (a job completed)")
-        tx.execute("INSERT INTO followups (id, ticket_id, reached, rating, comment, recorded_by, at) "
-                   "VALUES (?, ?, ?, ?, ?, ?, ?)", (fid, ticket_id, int(data.reached), data.rating, data.comment,
-                                                    by, now))
+        store.insert_call(tx, fid, ticket_id, data.reached, data.rating, data.comment, by, now)
         kind = "follow_up_done" if data.reached else "follow_up_attempt"
         add_event(tx, ticket_id, kind, now, now, source=f"staff:{by}",
                   data={"rating": data.rating, "comment": data.comment, "reached": data.reached})
@@ -108,9 +105,7 @@ def list_follow_ups(services: Services, state: str | None = None, limit: int = 2
         raise BadRequest("invalid_parameter", "state is due, overdue or done")
     now = services.clock()
     with services.db.read() as tx:
-        tickets = tx.query("SELECT * FROM tickets WHERE status <> 'cancelled' AND id IN "
-                           "(SELECT ticket_id FROM ticket_events WHERE kind = 'completed') ORDER BY opened_at, id")
-        items = [_follow_up(services, tx, t, now) for t in tickets]
+        items = [_follow_up(services, tx, t, now) for t in store.resolved_tickets(tx)]
     items = [i for i in items if state is None or i.state == state]
     items.sort(key=lambda i: (i.state == "done", i.due_at or 0, i.ticket_id))
     return items[:limit]

@@ -17,6 +17,7 @@ from typing import Annotated, Any, Final
 
 import msgspec
 
+from server.domain.kb import store
 from server.errors import BadRequest, NotFound
 from server.feed import emit_many, engineer_scope
 from server.ids import new_id
@@ -82,28 +83,21 @@ def add_case(services: Services, data: KbCaseIn, by: str) -> KbCase:
     parts = [p.strip() for p in data.parts if p.strip()]
     text = " ".join([data.symptom, data.cause, data.fix, " ".join(parts), data.model, data.equipment_type])
     with services.db.write() as tx:
-        if data.ticket_id and not tx.one("SELECT id FROM tickets WHERE id = ?", (data.ticket_id,)):
+        if data.ticket_id and not store.ticket_exists(tx, data.ticket_id):
             raise NotFound("unknown_ticket", f"no ticket {data.ticket_id!r}")
-        tx.execute("INSERT INTO kb_cases (id, model, equipment_type, symptom, cause, fix, parts, ticket_id, "
-                   "search_text, created_by, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                   (cid, data.model.strip(), data.equipment_type.strip().lower(), data.symptom, data.cause, data.fix,
-                    json.dumps(parts), data.ticket_id, text, by, now))
-        if tx.dialect == "sqlite":
-            tx.execute("INSERT INTO kb_fts (case_id, body) VALUES (?, ?)", (cid, text))
-        row = tx.one("SELECT * FROM kb_cases WHERE id = ?", (cid,))
+        store.insert_case(tx, cid, data.model.strip(), data.equipment_type.strip().lower(), data.symptom, data.cause,
+                          data.fix, json.dumps(parts), data.ticket_id, text, by, now)
+        row = store.case(tx, cid)
         assert row is not None
         if row["model"]:
-            engineers = tx.query(
-                "SELECT DISTINCT j.engineer_id FROM jobs j JOIN tickets t ON t.id = j.ticket_id "
-                "JOIN assets a ON a.serial = t.asset_serial WHERE lower(a.model) = lower(?) "
-                "AND j.status NOT IN ('closed', 'cancelled') ORDER BY j.engineer_id", (row["model"],))
-            emit_many(tx, [(engineer_scope(e["engineer_id"]), "kb", cid, case_feed_data(row)) for e in engineers])
+            engineers = store.engineers_with_open_jobs_on_model(tx, row["model"])
+            emit_many(tx, [(engineer_scope(e), "kb", cid, case_feed_data(row)) for e in engineers])
     return _case(row)
 
 
 def get_case(services: Services, case_id: str) -> KbCase:
     with services.db.read() as tx:
-        row = tx.one("SELECT * FROM kb_cases WHERE id = ?", (case_id,))
+        row = store.case(tx, case_id)
     if row is None:
         raise NotFound("unknown_case", f"no knowledge-base case {case_id!r}")
     return _case(row)
@@ -114,33 +108,9 @@ def search(services: Services, q: str = "", model: str | None = None, limit: int
     words = words_of(q)
     limit = max(1, min(limit, 200))
     with services.db.read() as tx:
-        return [_case(r) for r in search_rows(tx, words, model, limit)]
-
-
-def search_rows(tx: Tx, words: list[str], model: str | None, limit: int) -> list[Row]:
-    params: list[Any] = []
-    model_sql = ""
-    if model:
-        model_sql = " AND lower(c.model) = lower(?)"
-    if not words:
-        sql = f"SELECT c.* FROM kb_cases c WHERE 1 = 1{model_sql} ORDER BY c.created_at DESC, c.id LIMIT ?"
-        return tx.query(sql, [*([model] if model else []), limit])
-    if tx.dialect == "sqlite":
-        match = " ".join(f'"{w}"' for w in words)
-        params = [match, *([model] if model else []), limit]
-        sql = ("SELECT c.* FROM kb_fts JOIN kb_cases c ON c.id = kb_fts.case_id WHERE kb_fts MATCH ?"
-               f"{model_sql} ORDER BY bm25(kb_fts), c.created_at DESC LIMIT ?")
-    else:
-        query = " ".join(words)
-        params = [query, *([model] if model else []), query, limit]
-        sql = ("SELECT c.* FROM kb_cases c WHERE to_tsvector('english', c.search_text) @@ "
-               f"plainto_tsquery('english', ?){model_sql} ORDER BY ts_rank(to_tsvector('english', c.search_text), "
-               "plainto_tsquery('english', ?)) DESC, c.created_at DESC LIMIT ?")
-    return tx.query(sql, params)
+        return [_case(r) for r in store.search_rows(tx, words, model, limit)]
 
 
 def kb_rows_for_model(tx: Tx, model: str) -> list[dict[str, Any]]:
     """The newest cases of ``model`` as ``kb`` change data."""
-    rows = tx.query("SELECT * FROM kb_cases WHERE lower(model) = lower(?) ORDER BY created_at DESC, id LIMIT ?",
-                    (model, TABLET_CASES))
-    return [case_feed_data(r) for r in rows]
+    return [case_feed_data(r) for r in store.newest_of_model(tx, model, TABLET_CASES)]

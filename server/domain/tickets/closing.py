@@ -12,6 +12,7 @@ from typing import Annotated, Final
 import msgspec
 
 from server.domain.records import job_feed_data
+from server.domain.tickets import store
 from server.domain.tickets.service import add_event
 from server.errors import Conflict, NotFound
 from server.feed import emit, engineer_scope
@@ -32,8 +33,7 @@ class NoteIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 
 def ticket_row(tx: Tx, ticket_id: str, lock: bool = False) -> Row:
     """The ticket row (locked for update when ``lock``); 404 when there is none."""
-    sql = "SELECT * FROM tickets WHERE id = ?"
-    t = tx.lock(sql, (ticket_id,)) if lock else tx.one(sql, (ticket_id,))
+    t = store.ticket(tx, ticket_id, lock=lock)
     if t is None:
         raise NotFound("unknown_ticket", f"no ticket {ticket_id!r}")
     return t
@@ -58,22 +58,21 @@ def close_ticket(services: Services, ticket_id: str, data: NoteIn, by: str) -> N
             raise Conflict("already_closed", "the ticket is already closed")
         if ticket["status"] == "cancelled":
             raise Conflict("ticket_cancelled", "the ticket is cancelled")
-        if ticket["category"] == "complaint" and not tx.one(
-                "SELECT ticket_id FROM customer_confirmations WHERE ticket_id = ?", (ticket_id,)):
+        if ticket["category"] == "complaint" and not store.customer_confirmed(tx, ticket_id):
             raise Conflict("customer_confirmation_required",
                            "a complaint is closed only once the customer has confirmed the resolution "
                            f"(POST /v1/tickets/{ticket_id}/customer-confirmation)")
-        jobs = tx.query("SELECT * FROM jobs WHERE ticket_id = ? ORDER BY id", (ticket_id,))
+        jobs = store.jobs_of(tx, ticket_id)
         active = [j["id"] for j in jobs if j["status"] in ACTIVE_JOB_STATUSES]
         if active:
             raise Conflict("jobs_open", f"jobs still in progress: {', '.join(active)}", job_ids=active)
         for j in jobs:
             if j["status"] not in CLOSABLE_JOB_STATUSES:
                 continue
-            tx.execute("UPDATE jobs SET status = 'closed', updated_at = ? WHERE id = ?", (now, j["id"]))
+            store.close_job(tx, j["id"], now)
             add_event(tx, ticket_id, "closed", now, now, job_id=j["id"], source=f"staff:{by}")
-            fresh = tx.one("SELECT * FROM jobs WHERE id = ?", (j["id"],))
+            fresh = store.job(tx, j["id"])
             assert fresh is not None
             emit(tx, engineer_scope(j["engineer_id"]), "job", j["id"], job_feed_data(fresh, ticket))
-        tx.execute("UPDATE tickets SET status = 'closed', updated_at = ? WHERE id = ?", (now, ticket_id))
+        store.close_ticket(tx, ticket_id, now)
         add_event(tx, ticket_id, "ticket_closed", now, now, source=f"staff:{by}", data={"note": data.note})
