@@ -40,7 +40,7 @@ from client_sdk.store import LocalStore
 from client_sdk.syncer import ProgressFn, SyncLoop
 from client_sdk.writes import FieldValue, Scalar
 from schemas.domain import ChecklistTemplate, Conflict, Part, StockLevel
-from schemas.report import ReportContent
+from schemas.signoff import ReportContent
 from sync.transport.base import SyncTransport
 from sync.transport.http import HttpTransport
 

@@ -26,7 +26,7 @@ from client_sdk.apply import loads
 from client_sdk.clock import Clock
 from client_sdk.errors import SdkError, UnknownJob
 from client_sdk.store import Tx
-from schemas.report import ReportContent, SignOffBundle
+from schemas.signoff import ReportContent, SignOffBundle
 from sync.core.signoff import assemble_report_content
 
 #: ticket fields printed in the report's header, in this order
@@ -82,7 +82,7 @@ def write_service_report(tx: Tx, key: Ed25519PrivateKey, job_id: str, path: str 
     """Write the signed service report of ``job_id`` to ``path`` (whole or not at all); return the path."""
     # Imported here: rendering loads reportlab, which a tablet that never prints a report should not
     # pay for when it imports the SDK.
-    from sync.report_pdf import render_report_pdf
+    from service_report.pdf import render_report_pdf
 
     bundle = signoff_bundle(tx, job_id)
     pdf = render_report_pdf(bundle, key, "device", details=header_details(tx, job_id), generated_at=clock())

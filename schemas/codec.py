@@ -19,7 +19,7 @@ import msgspec
 import rfc8785
 from msgspec.structs import replace
 
-from schemas.report import ReportContent
+from schemas.signoff import ReportContent
 from schemas.wire import (
     Challenge,
     ChangeSet,

@@ -18,19 +18,27 @@ from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 
 from server.console.routes import console_router
-from server.context import Services
+from server.domain.archive.controllers import ArchiveController
+from server.domain.blobs.controllers import BlobController
 from server.domain.catalog.controllers import CatalogController
+from server.domain.certifications.controllers import CertificationController
+from server.domain.complaints.controllers import ComplaintController
 from server.domain.conflicts.controllers import ConflictController
 from server.domain.devices.controllers import DeviceAdminController, DeviceAuthController
-from server.domain.lifecycle.controllers import LifecycleController
+from server.domain.followups.controllers import FollowUpController
+from server.domain.kb.controllers import KbController
+from server.domain.kpis.controllers import KpiController
 from server.domain.parts.controllers import PartsController
+from server.domain.plans.controllers import PlanController
 from server.domain.reconciliation.controllers import ReconciliationController
-from server.domain.reports.controllers import ReportController
+from server.domain.signed_reports.controllers import SignedReportController
 from server.domain.sla.controllers import SlaController
 from server.domain.sync.controllers import SyncController
 from server.domain.tickets.controllers import TicketController
 from server.errors import handle_exception
 from server.http import provide_device, provide_services, provide_staff
+from server.scheduler import start_scheduler
+from server.services import Services
 from server.settings import Settings, get_settings
 from server.tablet import tablet_router
 from sync.storage import open_database
@@ -60,8 +68,6 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         anyio.to_thread.current_default_thread_limiter().total_tokens = max(1, settings.worker_threads)
         sched = None
         if run_scheduler:
-            from server.scheduler import start_scheduler
-
             sched = start_scheduler(services)
         try:
             yield
@@ -70,8 +76,10 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
                 sched.shutdown(wait=False)
 
     route_handlers: list[Any] = [health, TicketController, CatalogController, DeviceAuthController,
-                                 DeviceAdminController, SyncController, ConflictController, PartsController,
-                                 ReportController, LifecycleController, SlaController, ReconciliationController,
+                                 DeviceAdminController, SyncController, BlobController, ConflictController,
+                                 PartsController, SignedReportController, ArchiveController, PlanController,
+                                 FollowUpController, ComplaintController, CertificationController, KbController,
+                                 KpiController, SlaController, ReconciliationController,
                                  tablet_router(), console_router()]
     app = Litestar(
         route_handlers=route_handlers,

@@ -1,4 +1,11 @@
-"""The ``fieldsync`` command line: serve, demo, admin tasks, bench, simulate, verify.
+"""The production commands of ``fieldsync``: serve, verify and the operator's admin tasks.
+
+The developer tools (demo, bench, simulate, loadtest, ``admin seed-demo``) live
+in :mod:`tools.cli`; :mod:`fieldsync.cli`, the console script, hands them to
+:func:`build_parser` so one ``fieldsync`` command holds both while ``server``
+never imports ``tools``.  Each command imports what it runs when it runs, so
+``fieldsync verify`` does not load the web stack and ``serve`` does not load the
+admin helpers.
 
 Operators script these, so output is plain (``--json`` where a machine reads it)
 and exit codes mean something: 0 ok, 1 a check failed, 2 bad usage or input
@@ -17,19 +24,41 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from server.settings import DEFAULT_DB, get_settings, uvicorn_proxy_options
+from schemas.export import write_schemas
+from server.backup import PG_ADVICE, BackupError, backup_sqlite, restore_sqlite, sqlite_path
+from server.ports import PortUnavailable, check_port
+from server.settings import DEFAULT_DB, SettingsError, get_settings, uvicorn_proxy_options
+from sync.storage import StorageError
+
+if TYPE_CHECKING:
+    from server.services import Services
 
 
-def _db_url(args: argparse.Namespace) -> str:
+@dataclass(frozen=True, slots=True)
+class CommandGroups:
+    """Where more commands hang: the top-level subcommands and the ``admin`` ones."""
+
+    commands: argparse._SubParsersAction[argparse.ArgumentParser]
+    admin: argparse._SubParsersAction[argparse.ArgumentParser]
+
+
+Extension = Callable[[CommandGroups], None]
+
+
+def db_url(args: argparse.Namespace) -> str:
+    """The database URL of a command: ``--db``, then ``FIELDSYNC_DB``, then the default."""
     return args.db or os.environ.get("FIELDSYNC_DB") or DEFAULT_DB
 
 
-def _services(url: str, *, create: bool = False):  # type: ignore[no-untyped-def]
+def open_services(url: str, *, create: bool = False) -> Services:
     """Services on the database at ``url``; a SQLite file must exist unless ``create``."""
-    from server.context import Services
-    from sync.storage import StorageError, open_database
+    # on use, like every command's imports here: `fieldsync verify` need not load the web stack
+    from server.services import Services
+    from sync.storage import open_database
     from sync.storage.sqlite import MissingDatabase
 
     try:
@@ -43,38 +72,23 @@ def _services(url: str, *, create: bool = False):  # type: ignore[no-untyped-def
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from server.ports import check_port
-
-    url = _db_url(args)
+    url = db_url(args)
     settings = get_settings(db_url=url, host=args.host, port=args.port, workers=args.workers)
     check_port(settings.host, settings.port)  # before migrating: a taken port is one line, not uvicorn's exit 3
     os.environ["FIELDSYNC_DB"] = url
-    _services(url, create=True).db.close()  # migrate once before workers start
+    open_services(url, create=True).db.close()  # migrate once before workers start
     uvicorn.run("server.app:serve_app", factory=True, host=settings.host, port=settings.port,
                 workers=settings.workers, log_level=args.log_level, **uvicorn_proxy_options(settings))
-    return 0
-
-
-def cmd_seed(args: argparse.Namespace) -> int:
-    from server.demo import seed_demo
-
-    svc = _services(_db_url(args), create=True)
-    with svc.db.read() as tx:
-        row = tx.one("SELECT COUNT(*) AS n FROM engineers")
-    if row and row["n"]:
-        print("database already has data; seed-demo only fills an empty database", file=sys.stderr)
-        return 2
-    ids = seed_demo(svc)
-    print(json.dumps(ids))
     return 0
 
 
 def cmd_engineers(args: argparse.Namespace) -> int:
     import msgspec
 
+    # loaded when the command runs (module docstring)
     from server.domain.catalog.service import list_engineers
 
-    engineers = list_engineers(_services(_db_url(args)))
+    engineers = list_engineers(open_services(db_url(args)))
     if args.json:
         print(json.dumps(msgspec.to_builtins(engineers)))
     else:
@@ -84,11 +98,12 @@ def cmd_engineers(args: argparse.Namespace) -> int:
 
 
 def cmd_enroll_token(args: argparse.Namespace) -> int:
+    # loaded when the command runs (module docstring)
     from server.domain.devices.service import issue_enroll_token
     from server.errors import DomainError
 
     try:
-        token, _ = issue_enroll_token(_services(_db_url(args)), args.engineer)
+        token, _ = issue_enroll_token(open_services(db_url(args)), args.engineer)
     except DomainError as exc:
         print(f"error: {exc.detail}", file=sys.stderr)
         return 2
@@ -97,18 +112,20 @@ def cmd_enroll_token(args: argparse.Namespace) -> int:
 
 
 def cmd_token(args: argparse.Namespace) -> int:
+    # loaded when the command runs (module docstring)
     from server.security import issue_staff_token
 
-    print(issue_staff_token(_services(_db_url(args)), args.role, args.name or args.role))
+    print(issue_staff_token(open_services(db_url(args)), args.role, args.name or args.role))
     return 0
 
 
 def cmd_user(args: argparse.Namespace) -> int:
     """Create or reset a console user; the password comes from stdin (prompted twice on a terminal)."""
+    # loaded when the command runs (module docstring)
     from server.console.auth import set_user
     from server.errors import DomainError
 
-    services = _services(_db_url(args))  # a wrong --db is an error before anyone types a password
+    services = open_services(db_url(args))  # a wrong --db is an error before anyone types a password
     if sys.stdin.isatty():
         import getpass
 
@@ -129,9 +146,7 @@ def cmd_user(args: argparse.Namespace) -> int:
 
 def cmd_backup(args: argparse.Namespace) -> int:
     """Online backup of a SQLite database (PostgreSQL: print the pg_dump advice, exit 2)."""
-    from server.backup import PG_ADVICE, BackupError, backup_sqlite, restore_sqlite, sqlite_path
-
-    url = _db_url(args)
+    url = db_url(args)
     path = sqlite_path(url)
     if path is None:
         print(PG_ADVICE.format(url=url), file=sys.stderr)
@@ -151,44 +166,20 @@ def cmd_backup(args: argparse.Namespace) -> int:
 
 
 def cmd_export_schemas(args: argparse.Namespace) -> int:
-    from schemas.export import write_schemas
-
     for p in write_schemas():
         print(p)
     return 0
 
 
-def cmd_demo(args: argparse.Namespace) -> int:
-    from server.demo_run import run_demo
-
-    return run_demo(host=args.host, port=args.port, path=args.path, serve=not args.no_serve)
-
-
-def cmd_bench(args: argparse.Namespace) -> int:
-    from server.bench import run_cli
-
-    return run_cli(args)
-
-
-def cmd_simulate(args: argparse.Namespace) -> int:
-    from server.simulate import run_cli
-
-    return run_cli(args)
-
-
 def cmd_verify(args: argparse.Namespace) -> int:
+    # loaded when the command runs (module docstring)
     from server.verify import run_cli
 
     return run_cli(args)
 
 
-def cmd_loadtest(args: argparse.Namespace) -> int:
-    from server.loadtest import run_cli
-
-    return run_cli(args)
-
-
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(*extensions: Extension) -> argparse.ArgumentParser:
+    """The parser of the production commands, with each extension's commands added."""
     p = argparse.ArgumentParser(prog="fieldsync", description="Offline-first field-service backend.")
     sub = p.add_subparsers(dest="command", required=True)
 
@@ -201,50 +192,13 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--log-level", default="info")
     s.set_defaults(func=cmd_serve)
 
-    d = sub.add_parser("demo", help="fresh embedded DB, demo data, a simulated offline day, then the console")
-    d.add_argument("--host", default="127.0.0.1")
-    d.add_argument("--port", type=int, default=8000)
-    d.add_argument("--path", default="fieldsync-demo.db", help="demo database file (recreated)")
-    d.add_argument("--no-serve", action="store_true", help="prepare the demo and exit")
-    d.set_defaults(func=cmd_demo)
-
-    b = sub.add_parser("bench", help="benchmark the real push, pull, SDK and SLA paths")
-    b.add_argument("--json", action="store_true", help="one JSON object per line")
-    b.add_argument("--backend", choices=["sqlite", "postgresql", "all"], default="all")
-    b.add_argument("--scenario", action="append", help="run only this scenario (repeatable)")
-    b.add_argument("--scale", type=float, default=1.0, help="shrink (<1) or grow every scenario's size")
-    b.add_argument("--pg", default=None, help="PostgreSQL URL (default $FIELDSYNC_TEST_PG or the local test db)")
-    b.set_defaults(func=cmd_bench)
-
-    m = sub.add_parser("simulate", help="randomized fleet simulation with faults; exit 1 on any lost op")
-    m.add_argument("--devices", type=int, default=10)
-    m.add_argument("--seed", type=int, default=1)
-    m.add_argument("--faults", action="store_true", help="drop, duplicate, delay and reorder; crash and restart")
-    m.add_argument("--rounds", type=int, default=20)
-    m.add_argument("--db", default=None, help="server database URL (default: a temporary SQLite file)")
-    m.add_argument("--json", action="store_true")
-    m.set_defaults(func=cmd_simulate)
-
     v = sub.add_parser("verify", help="check a service report PDF or sign-off bundle offline")
     v.add_argument("file")
     v.add_argument("--server-key", help="hex or base64 server public key to trust (default: the one embedded)")
     v.add_argument("--json", action="store_true")
     v.set_defaults(func=cmd_verify)
 
-    lt = sub.add_parser("loadtest", help="device sessions pushing and pulling; throughput, p50/p99, errors, RSS")
-    lt.add_argument("--sessions", type=int, default=500)
-    lt.add_argument("--seconds", type=float, default=60.0)
-    lt.add_argument("--url", default=None, help="a running server (default: start one on a temporary SQLite file)")
-    lt.add_argument("--db", default=None, help="the server's database URL (required with --url)")
-    lt.add_argument("--server-pid", type=int, default=None, help="sample this process's RSS (with --url)")
-    lt.add_argument("--workers", type=int, default=1, help="server worker processes when the command starts it")
-    lt.add_argument("--json", action="store_true")
-    lt.set_defaults(func=cmd_loadtest)
-
     a = sub.add_parser("admin", help="operator tasks").add_subparsers(dest="admin", required=True)
-    x = a.add_parser("seed-demo", help="load demo data into an empty database")
-    x.add_argument("--db")
-    x.set_defaults(func=cmd_seed)
     x = a.add_parser("engineers", help="list engineers")
     x.add_argument("--db")
     x.add_argument("--json", action="store_true")
@@ -274,20 +228,14 @@ def build_parser() -> argparse.ArgumentParser:
     x.set_defaults(func=cmd_backup)
     x = a.add_parser("export-schemas", help="write the JSON Schemas of the wire types to schemas/json/")
     x.set_defaults(func=cmd_export_schemas)
-
-    from server.domain.sla.cli import add_commands as add_sla_commands
-
-    add_sla_commands(sub)
+    for extend in extensions:
+        extend(CommandGroups(commands=sub, admin=a))
     return p
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``fieldsync`` console script."""
-    args = build_parser().parse_args(argv)
-    from server.ports import PortUnavailable
-    from server.settings import SettingsError
-    from sync.storage import StorageError
-
+def main(argv: Sequence[str] | None = None, *extensions: Extension) -> int:
+    """Run one command of :func:`build_parser` (with ``extensions``); return its exit code."""
+    args = build_parser(*extensions).parse_args(argv)
     try:
         code: int = args.func(args)
     except (StorageError, SettingsError, PortUnavailable) as exc:

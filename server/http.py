@@ -10,9 +10,9 @@ import msgspec
 from litestar import Request, Response
 from litestar.datastructures import State
 
-from server.context import Services
 from server.errors import BadRequest, PayloadTooLarge
 from server.security import DeviceAuth, Staff, bearer, device_from_token, staff_from_token
+from server.services import Services
 
 T = TypeVar("T")
 MSGPACK = "application/msgpack"

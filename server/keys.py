@@ -3,12 +3,24 @@
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat, PublicFormat
 
-from server.context import ServerKey
 from sync.storage import Database
+
+
+@dataclass(slots=True)
+class ServerKey:
+    """The server's Ed25519 key that signs receipts, pull pages and device certificates."""
+
+    key_id: str
+    private: Ed25519PrivateKey
+    public: bytes
+
+    def sign(self, data: bytes) -> bytes:
+        return self.private.sign(data)
 
 
 def key_id_for(public: bytes) -> str:

@@ -31,14 +31,17 @@ from typing import Any
 
 from apscheduler.schedulers.background import BackgroundScheduler  # type: ignore[import-untyped]
 
-from server.context import Services
+from server.domain.complaints.service import open_low_rating_complaints
+from server.domain.plans.service import run_plans_tick
 from server.domain.sla.escalation import SlaMark, escalate, event_kind
 from server.domain.sla.policy import PolicyError
 from server.domain.sla.service import SLA_KINDS_SQL, check_policies, policy_for, sla_events
 from server.domain.sla.state import thresholds_crossed
+from server.domain.tickets.service import add_event
+from server.services import Services
 from sync.storage import Row, Tx
 
-__all__ = ["LEADER_LOCK", "SlaScheduler", "leader_status", "run_sla_tick", "start_scheduler"]
+__all__ = ["LEADER_LOCK", "SlaScheduler", "leader_status", "lifecycle_tick", "run_sla_tick", "start_scheduler"]
 
 log = logging.getLogger("fieldsync.sla")
 
@@ -46,7 +49,7 @@ LEADER_LOCK = "sla-scheduler"
 DEFAULT_TICK_S = 15.0
 TICK_ENV = "FIELDSYNC_SLA_TICK_S"
 DEFAULT_PLANS_TICK_S = 60.0
-PLANS_TICK_ENV = "FIELDSYNC_PLANS_TICK_S"  # inspection plans + low-rating complaints (server.domain.lifecycle)
+PLANS_TICK_ENV = "FIELDSYNC_PLANS_TICK_S"  # inspection plans + low-rating complaints (lifecycle_tick)
 
 _OPEN = "status NOT IN ('closed', 'cancelled')"
 
@@ -86,12 +89,10 @@ class SlaScheduler(BackgroundScheduler):  # type: ignore[misc]
             log.exception("SLA tick failed; retrying on the next run")
 
     def lifecycle_tick(self) -> None:
-        """Inspection plans and low-rating complaints (``server.domain.lifecycle``), on the leader only."""
+        """Inspection plans and low-rating complaints (:func:`lifecycle_tick`), on the leader only."""
         try:
             if not self.services.db.try_leader_lock(LEADER_LOCK):
                 return
-            from server.domain.lifecycle.plans import lifecycle_tick
-
             lifecycle_tick(self.services)
         except Exception:
             log.exception("lifecycle tick failed; retrying on the next run")
@@ -101,6 +102,12 @@ class SlaScheduler(BackgroundScheduler):  # type: ignore[misc]
             if _running.get(id(self.services)) is self:
                 del _running[id(self.services)]
         super().shutdown(wait=wait)
+
+
+def lifecycle_tick(services: Services, now: int | None = None) -> dict[str, Any]:
+    """The scheduler's lifecycle job: generate due inspections, open complaints for low sign-off ratings."""
+    now = services.clock() if now is None else now
+    return {"visits": run_plans_tick(services, now), "complaints": open_low_rating_complaints(services, now)}
 
 
 def start_scheduler(services: Services, *, interval_s: float | None = None) -> SlaScheduler:
@@ -200,8 +207,6 @@ def _due_marks(services: Services, ticket: Row, events: list[tuple[str, int]],
 
 def _record_ticket(services: Services, ticket_id: str, now: int) -> list[SlaMark]:
     """In one transaction: re-read the ticket's log, insert missing marks and their events."""
-    from server.domain.tickets.service import add_event
-
     fresh: list[SlaMark] = []
     with services.db.write() as tx:
         ticket = tx.lock("SELECT id, priority, category, status, customer, site FROM tickets WHERE id = ?",

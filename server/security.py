@@ -15,8 +15,8 @@ from typing import Any, Final
 
 from litestar import Request
 
-from server.context import Services
 from server.errors import Forbidden, Unauthorized
+from server.services import Services
 
 ROLES: Final = ("dispatcher", "backoffice", "admin")
 

@@ -13,6 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
+from server.domain.sla.regions import UnknownRegion, region_days
+
 DEFAULT_DB = "sqlite:///fieldsync.db"
 
 
@@ -88,8 +90,6 @@ def _region(env: Mapping[str, str], name: str) -> str | None:
     raw = env.get(name, "").strip()
     if not raw:
         return None
-    from server.domain.sla.regions import UnknownRegion, region_days
-
     try:
         return region_days(raw[:40]).code
     except UnknownRegion as exc:

@@ -26,11 +26,11 @@ from litestar import Request, Response, Router, get
 from litestar.response import Redirect
 
 from schemas import rules as schemas_rules
-from server.context import Services
 from server.domain.tickets.service import get_ticket
 from server.errors import NotFound
 from server.http import in_thread
 from server.security import DeviceAuth
+from server.services import Services
 
 PREFIX: Final = "/tablet"
 LOCALES: Final = ("en", "zh_CN")

@@ -14,7 +14,7 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sync.report_pdf import ReportUnreadable, parse_server_key, verify_file_bytes
+from service_report.pdf import ReportUnreadable, parse_server_key, verify_file_bytes
 
 
 def run_cli(args: argparse.Namespace) -> int:

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import psycopg
 import pytest
 
-from server.context import Services
+from server.services import Services
 from server.settings import get_settings
 from sync.storage import Database, open_database
 
@@ -108,7 +108,7 @@ def app_client(services: Services) -> Iterator[object]:
 
 @pytest.fixture
 def seeded(services: Services) -> dict[str, list[str]]:
-    from server.demo import seed_demo
+    from tools.demo_data import seed_demo
 
     return seed_demo(services)
 

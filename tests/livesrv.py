@@ -33,7 +33,7 @@ class LiveServer:
     def start(self) -> LiveServer:
         log = open(self.log_path, "ab")  # noqa: SIM115 - the process owns it
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "server.cli", "serve", "--db", self.db_url, "--port", str(self.port),
+            [sys.executable, "-m", "fieldsync", "serve", "--db", self.db_url, "--port", str(self.port),
              "--log-level", "warning"], stdout=log, stderr=subprocess.STDOUT, env=self.env)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:

@@ -19,8 +19,8 @@ from schemas.codec import (
     signed_decoder,
 )
 from schemas.wire import Change, EnrollRequest, Op, PullRequest, Receipt, SessionRequest
-from server.context import Services
 from server.domain.devices.service import issue_enroll_token
+from server.services import Services
 from sync.core import hlc
 from sync.core.changeset import ChainHead, seal
 from sync.core.signoff import verify_signature

@@ -26,7 +26,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from schemas.codec import canonical_json, encode
 from schemas.enrollment_link import enrollment_link
-from schemas.report import ReportContent
+from schemas.signoff import ReportContent
 from schemas.wire import (
     PROTOCOL_VERSION,
     AnswerItem,

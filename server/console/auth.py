@@ -23,9 +23,10 @@ import secrets
 from dataclasses import dataclass
 from typing import Final
 
-from server.context import Services
+from server.domain.staff import store as staff_store
 from server.errors import BadRequest, Unauthorized
 from server.security import ROLES, Staff, hash_secret, staff_from_token
+from server.services import Services
 
 SESSION_COOKIE: Final = "fs_console"
 SESSION_TTL_MS: Final = 12 * 3600 * 1000
@@ -94,14 +95,11 @@ def set_user(services: Services, name: str, role: str, password: str) -> bool:
     stored = hash_password(password)
     now = services.clock()
     with services.db.write() as tx:
-        existing = tx.lock("SELECT name FROM staff_users WHERE name = ?", (name,))
+        existing = staff_store.lock_user(tx, name)
         if existing is None:
-            tx.execute("INSERT INTO staff_users (name, role, password_hash, created_at) VALUES (?, ?, ?, ?)",
-                       (name, role, stored, now))
+            staff_store.insert_user(tx, name, role, stored, now)
         else:
-            tx.execute("UPDATE staff_users SET role = ?, password_hash = ?, disabled_at = NULL WHERE name = ?",
-                       (role, stored, name))
-            tx.execute("DELETE FROM console_sessions WHERE name = ? AND via = 'password'", (name,))
+            staff_store.reset_user(tx, name, role, stored)
     return existing is None
 
 
@@ -112,7 +110,7 @@ _DUMMY_HASH: list[str] = []
 def authenticate_password(services: Services, name: str, password: str) -> Staff:
     """The staff user for a name and password, or ``bad_credentials``."""
     with services.db.read() as tx:
-        row = tx.one("SELECT name, role, password_hash, disabled_at FROM staff_users WHERE name = ?", (name[:64],))
+        row = staff_store.user_credentials(tx, name[:64])
     if row is None:
         if not _DUMMY_HASH:
             _DUMMY_HASH.append(hash_password(secrets.token_hex(8)))
@@ -128,11 +126,8 @@ def open_session(services: Services, staff: Staff, via: str, staff_token: str | 
     raw = secrets.token_urlsafe(32)
     now = services.clock()
     with services.db.write() as tx:
-        tx.execute("DELETE FROM console_sessions WHERE expires_at < ?", (now,))
-        tx.execute("INSERT INTO console_sessions (token_hash, name, role, via, staff_token_hash, created_at, "
-                   "expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                   (hash_secret(raw), staff.name, staff.role, via,
-                    hash_secret(staff_token) if staff_token else None, now, now + SESSION_TTL_MS))
+        staff_store.insert_session(tx, hash_secret(raw), staff.name, staff.role, via,
+                                   hash_secret(staff_token) if staff_token else None, now, now + SESSION_TTL_MS)
     return raw
 
 
@@ -163,9 +158,7 @@ def current_session(services: Services, raw: str | None) -> ConsoleSession | Non
     if not raw or len(raw) > 200:
         return None
     with services.db.read() as tx:
-        row = tx.one("SELECT s.name, s.role, s.via, s.expires_at, t.revoked_at, s.staff_token_hash "
-                     "FROM console_sessions s LEFT JOIN staff_tokens t ON t.token_hash = s.staff_token_hash "
-                     "WHERE s.token_hash = ?", (hash_secret(raw),))
+        row = staff_store.session(tx, hash_secret(raw))
     if row is None or row["expires_at"] <= services.clock():
         return None
     if row["staff_token_hash"] is not None and row["revoked_at"] is not None:
@@ -177,4 +170,4 @@ def close_session(services: Services, raw: str | None) -> None:
     """Sign out: the cookie no longer opens anything."""
     if raw:
         with services.db.write() as tx:
-            tx.execute("DELETE FROM console_sessions WHERE token_hash = ?", (hash_secret(raw),))
+            staff_store.delete_session(tx, hash_secret(raw))

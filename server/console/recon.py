@@ -13,10 +13,10 @@ from typing import Any
 import msgspec
 
 from server.console.views import ID_RE, fmt_time, text_field
-from server.context import Services
 from server.domain.parts import service as parts
 from server.domain.reconciliation import service as reconciliation
 from server.errors import BadRequest
+from server.services import Services
 
 STATUSES = ("open", "resolved", "all")
 KINDS = reconciliation.KINDS

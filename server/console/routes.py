@@ -27,9 +27,14 @@ from litestar.response import Redirect
 
 from server.console import auth, recon, views
 from server.console.auth import SESSION_COOKIE, ConsoleSession
-from server.context import Services
+from server.domain.activity.service import data_version
+from server.domain.blobs.service import content_type as blob_content_type
+from server.domain.blobs.service import read_blob
+from server.domain.devices.service import revoke
+from server.domain.signed_reports.service import report_pdf
 from server.errors import TITLES, DomainError, Forbidden, NotFound
 from server.http import in_thread
+from server.services import Services
 
 log = logging.getLogger("fieldsync.console")
 
@@ -311,8 +316,6 @@ async def job_report(request: Request[Any, Any, Any], services: Services, job_id
 
     Any staff role may read it, as in the API.  A job not signed yet is the console's 409 page.
     """
-    from server.domain.reports.service import report_pdf
-
     await session_of(request, services)
     known_id(job_id, "job")
     pdf = await in_thread(report_pdf, services, job_id)
@@ -324,17 +327,10 @@ async def job_report(request: Request[Any, Any, Any], services: Services, job_id
 @get("/console/blobs/{sha256:str}", include_in_schema=False)
 async def blob(request: Request[Any, Any, Any], services: Services, sha256: str) -> Response[bytes]:
     """Photo bytes for staff; images inline, anything else as a download."""
-    from server.domain.sync.pull import read_blob
-
     await session_of(request, services)
     data = await in_thread(read_blob, services, sha256)
 
-    def content_type() -> str:
-        with services.db.read() as tx:
-            row = tx.one("SELECT content_type FROM attachments WHERE sha256 = ? LIMIT 1", (sha256,))
-        return str(row["content_type"]) if row else "application/octet-stream"
-
-    ctype = await in_thread(content_type)
+    ctype = await in_thread(blob_content_type, services, sha256) or "application/octet-stream"
     inline = ctype in IMAGE_TYPES
     headers = {"x-content-type-options": "nosniff", "cache-control": "private, max-age=86400, immutable",
                "content-security-policy": "default-src 'none'; sandbox"}
@@ -455,8 +451,6 @@ async def enroll_token(request: Request[Any, Any, Any], services: Services) -> R
 
 @post("/devices/{device_id:str}/revoke", include_in_schema=False, status_code=303)
 async def revoke_device(request: Request[Any, Any, Any], services: Services, device_id: str) -> Response[Any]:
-    from server.domain.devices.service import revoke
-
     s = await session_of(request, services, "admin")
     known_id(device_id, "device")
     await read_form(request, s.csrf)
@@ -478,7 +472,7 @@ async def sla_page(request: Request[Any, Any, Any], services: Services, target: 
 async def live(request: Request[Any, Any, Any], services: Services) -> Response[dict[str, Any]]:
     """A small fingerprint the pages poll; when it changes they fetch their live regions again."""
     await session_of(request, services)
-    return Response(await in_thread(views.data_version, services), headers={"cache-control": "no-store"})
+    return Response(await in_thread(data_version, services), headers={"cache-control": "no-store"})
 
 
 @get("/console/static/{name:str}", include_in_schema=False)

@@ -7,7 +7,6 @@ returns.  Form input is checked here too, with messages meant for a person.
 
 from __future__ import annotations
 
-import hashlib
 import io
 import re
 from collections import defaultdict
@@ -16,15 +15,18 @@ from typing import Any
 
 import msgspec
 
-from schemas.domain import AssignIn, JobIn, ResolveIn, SlaTarget, TicketIn
+from schemas.domain import AssignIn, JobIn, ResolveIn, SlaTarget, TicketEvent, TicketIn
 from schemas.enrollment_link import enrollment_link
-from server.context import Services
+from server.domain.blobs.service import attachment_content_types
 from server.domain.catalog import service as catalog
 from server.domain.conflicts import service as conflicts
 from server.domain.devices import service as devices
+from server.domain.devices.service import device_names, device_names_for_job, device_owners
+from server.domain.sla.service import compliance_report, due, list_by_sla
 from server.domain.tickets import service as tickets
 from server.domain.tickets.jobs import job_detail
 from server.errors import BadRequest, NotFound
+from server.services import Services
 from sync.timetext import utc_text
 
 PRIORITIES = ("P1", "P2", "P3", "complaint")
@@ -175,8 +177,6 @@ def id_field(form: dict[str, str], key: str, label: str, *, required: bool = Tru
 
 def board(services: Services, priority: str, engineer: str, state: str) -> dict[str, Any]:
     """Open tickets by time left on their most urgent clock, with the filter choices."""
-    from server.domain.sla.service import list_by_sla
-
     if priority and priority not in PRIORITIES:
         raise BadRequest("bad_filter", f"priority must be one of {', '.join(PRIORITIES)}")
     if state and state not in QUEUE_STATES:
@@ -186,13 +186,8 @@ def board(services: Services, priority: str, engineer: str, state: str) -> dict[
         raise BadRequest("bad_filter", f"no engineer {engineer!r}")
     now = services.clock()
     items = list_by_sla(services, state=state or None, priority=priority or None, engineer_id=engineer or None)
-    titles: dict[str, str] = {}
-    if items:
-        with services.db.read() as tx:
-            marks = ", ".join("?" for _ in items)
-            for r in tx.query(f"SELECT id, title FROM tickets WHERE id IN ({marks})", [i.ticket_id for i in items]):
-                titles[r["id"]] = r["title"]
-    rows = []
+    titles = tickets.ticket_titles(services, [i.ticket_id for i in items])
+    rows: list[dict[str, Any]] = []
     for it in items:
         urgent = target_view(it.target, it.targets[it.target], now) if it.target else None
         chips = [target_view(n, it.targets[n], now) for n in TARGETS if n in it.targets]
@@ -211,8 +206,6 @@ def board(services: Services, priority: str, engineer: str, state: str) -> dict[
 
 def new_ticket_due(services: Services, priority: str, category: str) -> dict[str, Any]:
     """What the New ticket form shows: when each clock a ticket opened now would start is due, in local time."""
-    from server.domain.sla.service import due
-
     if priority not in PRIORITIES or category not in CATEGORIES:
         raise BadRequest("bad_filter", f"priority is one of {', '.join(PRIORITIES)}, "
                                        f"category one of {', '.join(CATEGORIES)}")
@@ -256,7 +249,7 @@ def ticket_page(services: Services, ticket_id: str) -> dict[str, Any]:
     clocks = [target_view(n, t.sla[n], now) for n in TARGETS if n in t.sla]
     return {"t": t, "clocks": clocks, "provisional": any(c["provisional"] for c in clocks),
             "jobs": [{"j": j, "engineer": names.get(j.engineer_id, j.engineer_id)} for j in t.jobs],
-            "timeline": [_event_view(e, names, _device_names(services)) for e in reversed(t.timeline)],
+            "timeline": [_event_view(e, names, device_names(services)) for e in reversed(t.timeline)],
             "engineers": sorted(names.items(), key=lambda kv: kv[1]),
             "templates": [tp.id for tp in catalog.list_templates(services)]}
 
@@ -275,11 +268,6 @@ def reassign(services: Services, job_id: str, form: dict[str, str], by: str) -> 
 
 
 HIDDEN_EVENT_KEYS = {"op_id", "hlc"}
-
-
-def _device_names(services: Services) -> dict[str, str]:
-    with services.db.read() as tx:
-        return {r["id"]: r["name"] for r in tx.query("SELECT id, name FROM devices")}
 
 
 def _event_view(e: Any, names: dict[str, str], devices: dict[str, str] | None = None) -> dict[str, Any]:
@@ -318,12 +306,8 @@ def job_page(services: Services, job_id: str) -> dict[str, Any]:
     answers = [{**a, "label": labels.get(a["item_key"], {}).get("label", a["item_key"]),
                 "shown": _show_value(a["value"]), "when": fmt_time(a["at"])} for a in d["answers"]]
     missing = [{"key": k, **v} for k, v in labels.items() if k not in answered]
-    with services.db.read() as tx:
-        devs = {r["id"]: r["name"] for r in tx.query("SELECT id, name FROM devices WHERE engineer_id = ? OR id IN "
-                                                      "(SELECT device_id FROM answers WHERE job_id = ?)",
-                                                      (job["engineer_id"], job_id))}
-        ctypes = {r["sha256"]: r["content_type"] for r in tx.query(
-            "SELECT sha256, content_type FROM attachments WHERE job_id = ?", (job_id,))}
+    devs = device_names_for_job(services, job["engineer_id"], job_id)
+    ctypes = attachment_content_types(services, job_id)
     photos = [{**a, "image": ctypes.get(a["sha256"], "").startswith("image/"), "short": a["sha256"][:12]}
               for a in d["attachments"] if not a["deleted"]]
     signoff = d["signoff"]
@@ -336,13 +320,11 @@ def job_page(services: Services, job_id: str) -> dict[str, Any]:
     return {"job": job, "ticket": t, "engineer": names.get(job["engineer_id"], job["engineer_id"]),
             "answers": answers, "missing": missing, "parts": parts, "photos": photos,
             "evidence_missing": d["evidence_missing"], "signoff": sig,
-            "timeline": [_event_view(_event_struct(e), names, _device_names(services)) for e in d["timeline"]],
+            "timeline": [_event_view(_event_struct(e), names, device_names(services)) for e in d["timeline"]],
             "conflicts": d["conflicts"], "devices": devs}
 
 
 def _event_struct(e: dict[str, Any]) -> Any:
-    from schemas.domain import TicketEvent
-
     return msgspec.convert(e, TicketEvent)
 
 
@@ -390,16 +372,8 @@ def conflicts_page(services: Services, status: str) -> dict[str, Any]:
         raise BadRequest("bad_filter", "status must be open, resolved or all")
     items = conflicts.list_conflicts(services, None if status == "all" else status)
     names = _engineers(services)
-    with services.db.read() as tx:
-        dev_eng = {r["id"]: (r["name"], r["engineer_id"])
-                   for r in tx.query("SELECT id, name, engineer_id FROM devices")}
-        job_ids = sorted({c.job_id for c in items})
-        jobs: dict[str, dict[str, Any]] = {}
-        if job_ids:
-            marks = ", ".join("?" for _ in job_ids)
-            for r in tx.query(f"SELECT j.id, j.engineer_id, t.customer, t.site, t.id AS ticket_id FROM jobs j "
-                              f"JOIN tickets t ON t.id = j.ticket_id WHERE j.id IN ({marks})", job_ids):
-                jobs[r["id"]] = r
+    dev_eng = device_owners(services)
+    jobs = tickets.job_contexts(services, sorted({c.job_id for c in items}))
     out = []
     for c in items:
         values = []
@@ -514,8 +488,6 @@ def qr_svg(text: str) -> str:
 
 def sla_page(services: Services, target: str, weeks: int) -> dict[str, Any]:
     """Met vs breached per priority and ISO week, and per engineer, as server-drawn SVG bar charts."""
-    from server.domain.sla.service import compliance_report
-
     if target and target not in TARGETS:
         raise BadRequest("bad_filter", f"target must be one of {', '.join(TARGETS)}")
     if weeks not in (4, 8, 12, 26):
@@ -627,17 +599,3 @@ def _ticks(scale: int) -> list[int]:
 # -- live updates ----------------------------------------------------------------------------------------
 
 
-def data_version(services: Services) -> dict[str, Any]:
-    """A fingerprint of everything the console shows; it changes when any of it does (or every 30 s)."""
-    now = services.clock()
-    with services.db.read() as tx:
-        row = tx.one(
-            "SELECT (SELECT MAX(seq) FROM changes) AS c, (SELECT COUNT(*) FROM ticket_events) AS e, "
-            "(SELECT MAX(updated_at) FROM tickets) AS t, (SELECT MAX(updated_at) FROM jobs) AS j, "
-            "(SELECT COUNT(*) FROM conflicts WHERE status = 'open') AS k, "
-            "(SELECT MAX(last_sync_at) FROM devices) AS s, (SELECT COUNT(*) FROM devices) AS d, "
-            "(SELECT COUNT(*) FROM devices WHERE revoked_at IS NOT NULL) AS r, "
-            "(SELECT COUNT(*) FROM recon_items WHERE status = 'open') AS o, "
-            "(SELECT COUNT(*) FROM blobs WHERE complete = 1) AS b")
-    raw = repr((sorted((row or {}).items()), now // 30_000))
-    return {"v": hashlib.sha256(raw.encode()).hexdigest()[:16], "now": now}

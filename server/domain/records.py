@@ -63,7 +63,7 @@ def job_feed_data(row: Row, ticket: Row, tx: Tx | None = None, *,
 
 def signoff_changed(tx: Tx, job_id: str) -> bool:
     """True when the job's report content no longer matches the digest its customer signed."""
-    from server.domain.sync.report import content_changed  # report builds on this module
+    from server.domain.sync.signoff_content import content_changed  # report builds on this module
 
     so = tx.one("SELECT report_digest FROM signoffs WHERE job_id = ?", (job_id,))
     return so is not None and content_changed(tx, job_id, so["report_digest"])
@@ -136,7 +136,7 @@ def emit_job_bundle(tx: Tx, job_id: str, engineer_id: str) -> None:
     so = tx.one("SELECT * FROM signoffs WHERE job_id = ?", (job_id,))
     if so is not None:
         rows.append((scope, "signoff", job_id, signoff_feed_data(so)))
-    from server.domain.lifecycle.history import job_lifecycle_rows  # lifecycle builds on this module
+    from server.domain.archive.service import job_lifecycle_rows  # the archive builds on this module
 
     rows += job_lifecycle_rows(tx, job_id, ticket, scope)  # the job's asset with its history, its model's cases
     emit_many(tx, rows)

@@ -2,7 +2,7 @@
 
 The customer signs the digest of the report content; the device key
 countersigns :func:`sign_off_message`.  Anyone holding the server's public
-key can check a :class:`~schemas.report.SignOffBundle` offline with
+key can check a :class:`~schemas.signoff.SignOffBundle` offline with
 :func:`verify_bundle`.
 """
 
@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 from typing import Final
 
 from schemas.codec import canonical_json, legacy_canonical_json
-from schemas.report import ReportAnswer, ReportContent, ReportPart, SignOffBundle
+from schemas.signoff import ReportAnswer, ReportContent, ReportPart, SignOffBundle
 from schemas.wire import ReceivedSignOff, SignOff
 from sync.core.changeset import digest
 from sync.core.signatures import is_valid

@@ -18,11 +18,11 @@ def open_database(url: str, *, pool_size: int = 8, schema: str | None = None, cr
     must not become a new, empty database); a PostgreSQL database is never created.
     """
     if url.startswith("sqlite://"):
-        from sync.storage.sqlite import SqliteDatabase
+        from sync.storage.sqlite import SqliteDatabase  # only the adapter in use: a tablet never loads psycopg
 
         return SqliteDatabase.from_url(url, create=create)
     if url.startswith(("postgresql://", "postgres://")):
-        from sync.storage.postgres import PostgresDatabase
+        from sync.storage.postgres import PostgresDatabase  # psycopg only when a PostgreSQL URL asks for it
 
         return PostgresDatabase.from_url(url, pool_size=pool_size, schema=schema)
     raise StorageError(f"unsupported database URL {url!r}: use sqlite:///file.db or postgresql://...")

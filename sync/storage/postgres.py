@@ -77,8 +77,8 @@ def bind(sql: str, params: Params) -> tuple[str, Params | None]:
     """The psycopg statement and parameters for ``sql`` with ``?`` placeholders.
 
     A list parameter (an ``= ANY(?)`` of ids, an upsert's column) is sent in binary format: psycopg's
-    text format builds an array literal in Python, about 0.9 us an element against 0.2 us in binary,
-    and the server decodes it more cheaply too.  The array then has its elements' type (``str``:
+    text format builds an array literal in Python, several times the cost of the binary format, and
+    the server decodes it more cheaply too.  The array then has its elements' type (``str``:
     ``text[]``, ``int``: the smallest integer type that holds them, ``bytes``: ``bytea[]``) where
     the text format left the type for the server to infer, so compare it with a column of that
     type or cast it.  psycopg refuses a list of mixed types in either format.
@@ -109,8 +109,8 @@ class PostgresTx:
             cur.executemany(translate(sql), rows)
 
     def append(self, table: str, columns: Sequence[str], rows: Sequence[Params]) -> None:
-        # COPY: one stream instead of a statement per row (a change feed row: 24 us -> about 3 us), in
-        # binary: bytea travels as it is, not as hex text (7,500 feed rows: 16-20 ms against 22-29 ms)
+        # COPY: one stream instead of a statement per row, in binary: bytea travels as it is, not as
+        # hex text (`fieldsync bench` measures the difference)
         if rows:
             types = self._types(table)
             with self.conn.cursor() as cur, cur.copy(
@@ -123,8 +123,8 @@ class PostgresTx:
         # one statement over arrays, one per column (unnest), instead of a statement per row
         if not rows:
             return
-        # the arrays travel in binary format: 4x less client CPU than psycopg's text array literals (a
-        # push's 500 job rows: 9 -> 2 ms), see bind()
+        # the arrays travel in binary format: much less client CPU than psycopg's text array literals,
+        # see bind()
         types = self._types(table)
         arrays = ", ".join(f"%b::{types[c]}[]" for c in columns)
         sql = upsert_sql(table, columns, key, f"SELECT * FROM unnest({arrays})")
@@ -233,7 +233,7 @@ class PostgresDatabase:
     def _configure(self, conn: psycopg.Connection[Any]) -> None:
         # COPY picks its dumpers by column type, and psycopg's dumper for bytea in binary format is a
         # Python class (it also accepts psycopg.Binary wrappers, which this code never passes): the C
-        # dumper for bytes instead (7,500 feed rows: 3.9 -> 2.1 ms of client CPU to format).
+        # dumper for bytes instead, which formats a feed page's rows in about half the client CPU.
         conn.adapters.register_dumper(bytes, BytesBinaryDumper)
         # Large values (sign-off strokes, receipts) are compressed with lz4 instead of pglz: several
         # times less CPU when a push writes them.  A server built without lz4 keeps its default.

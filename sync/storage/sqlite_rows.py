@@ -4,10 +4,9 @@
 statement is reset and re-bound, Python's ``sqlite3`` hands the interpreter lock over around it, and
 an ``AUTOINCREMENT`` table updates its counter in ``sqlite_sequence``.  A statement with its
 ``VALUES`` tuple repeated :data:`ROWS_PER_INSERT` times pays that once per that many rows.  On the
-server, the change feed of a 7,500-op push went in twice as fast (31 to 16 ms of CPU per 7,514 rows,
-median of 15) and answers and parts movements about a fifth faster; on the tablet, a pulled page's
-answers about a fifth faster, and a ``batch()`` of 10,000 SDK writes (whose queued rows are kept as
-flat lists of values: :func:`write_flat`) about a tenth.
+server that speeds up writing a push's change feed, answers and parts movements; on the tablet, a
+pulled page's answers and a ``batch()`` of SDK writes (whose queued rows are kept as flat lists of
+values: :func:`write_flat`); ``fieldsync bench`` measures both.
 
 SQLite inserts a multi-row ``VALUES`` one row after the other, as ``executemany`` does, so a row
 meets the rows before it exactly as it would have: ``INSERT OR REPLACE`` and ``ON CONFLICT``

@@ -1,6 +1,6 @@
 """Browser-test fixtures: a real ``fieldsync serve`` on loopback with demo data, and headless Chromium.
 
-The server is a subprocess on a SQLite file seeded with ``server.demo.seed_demo``;
+The server is a subprocess on a SQLite file seeded with ``tools.demo_data.seed_demo``;
 tests talk to it as a dispatcher or back-office user would (Playwright) and as
 a tablet would (``client_sdk.FieldClient`` over HTTP).  Chromium is the system
 package (``/usr/bin/chromium``); without it these tests fail under ``CI=true``
@@ -65,7 +65,7 @@ class Live:
 
     def services(self) -> Any:
         """Services on the same database file (for setup the UI cannot do, e.g. enrollment tokens)."""
-        from server.context import Services
+        from server.services import Services
         from server.settings import get_settings
         from sync.storage import open_database
 
@@ -77,8 +77,8 @@ class Live:
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     _require_chromium()
     from server.console.auth import set_user
-    from server.demo import seed_demo
     from server.security import issue_staff_token
+    from tools.demo_data import seed_demo
 
     tmp = tmp_path_factory.mktemp("console")
     db_url = f"sqlite:///{tmp / 'console.db'}"
@@ -94,7 +94,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     svc.db.close()
     log = open(tmp / "server.log", "ab")  # noqa: SIM115 - the process writes it until the end
     env = {**os.environ, "FIELDSYNC_SCHEDULER": "0"}
-    proc = subprocess.Popen([sys.executable, "-m", "server.cli", "serve", "--db", db_url, "--port", str(port),
+    proc = subprocess.Popen([sys.executable, "-m", "fieldsync", "serve", "--db", db_url, "--port", str(port),
                              "--log-level", "warning"], stdout=log, stderr=subprocess.STDOUT, env=env, cwd=ROOT)
     try:
         deadline = time.monotonic() + 30

@@ -11,9 +11,9 @@ import sys
 import pytest
 
 from server.console import auth
-from server.context import Services
 from server.errors import BadRequest, Unauthorized
 from server.security import issue_staff_token
+from server.services import Services
 
 
 def test_passwords_are_stored_as_salted_scrypt_hashes() -> None:
@@ -63,7 +63,7 @@ def test_bad_users_are_refused(services: Services, name: str, role: str, passwor
 
 
 def test_admin_user_cli_reads_the_password_from_stdin(tmp_path, monkeypatch, capsys) -> None:  # type: ignore[no-untyped-def]
-    from server.cli import main
+    from fieldsync.cli import main
     from sync.storage import open_database
 
     db = f"sqlite:///{tmp_path / 'cli.db'}"

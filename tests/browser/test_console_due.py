@@ -30,11 +30,11 @@ CN_CALENDAR = default_policies("Asia/Shanghai", region="CN").for_ticket("P3").ca
 @pytest.fixture(scope="module")
 def cn_live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     _require_chromium()
-    from server.context import Services
-    from server.demo import seed_demo
     from server.security import issue_staff_token
+    from server.services import Services
     from server.settings import get_settings
     from sync.storage import open_database
+    from tools.demo_data import seed_demo
 
     tmp = tmp_path_factory.mktemp("console-cn")
     db_url = f"sqlite:///{tmp / 'console.db'}"

@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
-from sync.report_pdf import verify_report_pdf
+from service_report.pdf import verify_report_pdf
 from tests.browser.conftest import Console, Live
 
 pytestmark = pytest.mark.browser

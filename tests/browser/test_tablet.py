@@ -152,8 +152,8 @@ class Tablet:
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     """A ``fieldsync serve`` of these tests' own, with the demo data: the engineers' tablets here sync and
     sign jobs, which must not change what the console's tests see on the shared server."""
-    from server.demo import seed_demo
     from server.security import issue_staff_token
+    from tools.demo_data import seed_demo
 
     tmp = tmp_path_factory.mktemp("tablet")
     db_url = f"sqlite:///{tmp / 'tablet.db'}"
@@ -368,7 +368,7 @@ def test_a_whole_job_offline_in_the_tablet_app(tablet_zh: Tablet, server: Live, 
                     headers={"Authorization": f"Bearer {live.tokens['backoffice']}"})
     assert pdf.status_code == 200
     (tmp_path / "report.pdf").write_bytes(pdf.content)
-    verified = subprocess.run([sys.executable, "-m", "server.cli", "verify", str(tmp_path / "report.pdf")],
+    verified = subprocess.run([sys.executable, "-m", "fieldsync", "verify", str(tmp_path / "report.pdf")],
                               capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert verified.returncode == 0 and "VALID" in verified.stdout, verified.stdout + verified.stderr
 

@@ -24,15 +24,15 @@ from schemas import rules
 from schemas.codec import challenge_decoder, encode, session_decoder
 from schemas.wire import AnswerItem, EnrollRequest, MovePart, SessionRequest, SetField, SetStatus, SignOff
 from server.console.auth import set_user
-from server.context import Services
-from server.demo import seed_demo
 from server.domain.devices.service import issue_enroll_token
 from server.security import issue_staff_token
+from server.services import Services
 from server.settings import get_settings
 from sync.core.signoff import sign_off_message
 from sync.storage import open_database
 from tests.livesrv import LiveServer
 from tests.support import MSGPACK, SMALL_ORDER_KEYS, RawDevice
+from tools.demo_data import seed_demo
 
 YEAR_MS = 365 * 86_400_000
 TABLES = ("tickets", "jobs", "answers", "movements", "signoffs", "attachments", "ticket_events", "conflicts",

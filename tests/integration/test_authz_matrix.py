@@ -34,10 +34,10 @@ from litestar.testing import TestClient
 
 from schemas.codec import encode
 from schemas.wire import AnswerItem, Attach, EnrollRequest, MovePart, SetField, SetStatus, SignOff
-from server.context import Services
 from server.domain.devices.service import issue_enroll_token, revoke
 from server.ratelimit import RateLimiter
 from server.security import issue_staff_token
+from server.services import Services
 from server.settings import get_settings
 from sync.storage import open_database
 from tests.conftest import Clock
@@ -102,7 +102,8 @@ POLICY: dict[tuple[str, str], tuple[frozenset[str] | str, Any]] = {
     ("GET", "/v1/warranty/claims/{claim_id}"): (STAFF, None),
     ("POST", "/v1/warranty/claims/{claim_id}/approve"): (OFFICE, None),
     ("POST", "/v1/warranty/claims/{claim_id}/reject"): (OFFICE, None),
-    # service lifecycle (server/domain/lifecycle): any staff role runs the service loop, office certifies
+    # service lifecycle (archive, plans, follow-ups, complaints, certifications, kb, kpis):
+    # any staff role runs the service loop, office certifies
     ("GET", "/v1/assets/{serial}/history"): (STAFF, None),
     ("GET", "/v1/customers/{name}/archive"): (STAFF, None),
     ("POST", "/v1/plans"): (STAFF, {"name": "P", "engineer_id": "e-chen", "customer": "A", "site": "B",
@@ -139,7 +140,7 @@ def svc(tmp_path: Path, clock: Clock) -> Iterator[Services]:
     url = f"sqlite:///{tmp_path / 'authz.db'}"
     services = Services(db=open_database(url), settings=get_settings(db_url=url, run_scheduler=False), clock=clock,
                         limiter=RateLimiter(rate=1000.0, burst=1000))
-    from server.demo import seed_demo
+    from tools.demo_data import seed_demo
 
     seed_demo(services)
     yield services
@@ -352,7 +353,7 @@ def test_enrollment_tokens_are_single_use_and_expire(client: TestClient[Any], sv
 @pytest.fixture
 def limited(tmp_path: Path) -> Iterator[tuple[TestClient[Any], Services]]:
     from server.app import create_app
-    from server.demo import seed_demo
+    from tools.demo_data import seed_demo
 
     url = f"sqlite:///{tmp_path / 'limited.db'}"
     frozen = 0.0  # a limiter clock that never moves: no refill during the test

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from server.context import Services
+from server.services import Services
 
 
 def count(services: Services, table: str) -> int:

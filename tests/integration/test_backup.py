@@ -10,15 +10,15 @@ from typing import Any
 import pytest
 from litestar.testing import TestClient
 
+from fieldsync.cli import main
 from schemas.domain import TicketIn
 from server.app import create_app
-from server.cli import main
-from server.context import Services
-from server.demo import seed_demo
 from server.domain.tickets.service import create_ticket
 from server.security import issue_staff_token
+from server.services import Services
 from server.settings import get_settings
 from sync.storage import open_database
+from tools.demo_data import seed_demo
 
 
 def _services(url: str) -> Services:

@@ -21,7 +21,7 @@ KEYS = {"scenario", "backend", "ops", "seconds", "ops_per_s", "p50_ms", "p99_ms"
 
 def run_bench(*args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "FIELDSYNC_TEST_PG": PG_BASE}
-    return subprocess.run([sys.executable, "-m", "server.cli", "bench", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "fieldsync", "bench", *args], capture_output=True, text=True,
                           timeout=300, env=env)
 
 
@@ -83,7 +83,7 @@ def test_sigterm_stops_the_bench_with_its_server_and_scratch_files(tmp_path: Pat
     import time
 
     env = {**os.environ, "TMPDIR": str(tmp_path)}
-    bench = subprocess.Popen([sys.executable, "-m", "server.cli", "bench", "--json", "--backend", "sqlite",
+    bench = subprocess.Popen([sys.executable, "-m", "fieldsync", "bench", "--json", "--backend", "sqlite",
                               "--scenario", "fleet", "--scale", "0.05"], env=env,
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:

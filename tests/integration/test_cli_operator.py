@@ -29,7 +29,7 @@ def fieldsync(*args: str, cwd: Path, env: dict[str, str] | None = None, stdin: s
     """Run ``fieldsync ARGS`` in ``cwd`` with a clean ``FIELDSYNC_*`` environment plus ``env``."""
     base = {k: v for k, v in os.environ.items() if not k.startswith("FIELDSYNC_")}
     base["PYTHONPATH"] = str(ROOT)
-    return subprocess.run([sys.executable, "-m", "server.cli", *args], cwd=cwd, env={**base, **(env or {})},
+    return subprocess.run([sys.executable, "-m", "fieldsync", *args], cwd=cwd, env={**base, **(env or {})},
                           input=stdin, capture_output=True, text=True, timeout=timeout)
 
 
@@ -58,7 +58,7 @@ class Served:
         base = {k: v for k, v in os.environ.items() if not k.startswith("FIELDSYNC_")}
         self.log = cwd / "serve.log"
         with open(self.log, "wb") as log:
-            self.proc = subprocess.Popen([sys.executable, "-m", "server.cli", "serve", "--log-level", "warning", *args],
+            self.proc = subprocess.Popen([sys.executable, "-m", "fieldsync", "serve", "--log-level", "warning", *args],
                                          cwd=cwd, env={**base, "PYTHONPATH": str(ROOT), "FIELDSYNC_SCHEDULER": "0",
                                                        **env}, stdout=log, stderr=subprocess.STDOUT)
 
@@ -201,7 +201,7 @@ def test_demo_on_a_taken_port_promises_nothing(tmp_path: Path, listening: int) -
 def test_demo_serves_the_console_on_the_port_it_printed(tmp_path: Path) -> None:
     port = free_port()
     base = {k: v for k, v in os.environ.items() if not k.startswith("FIELDSYNC_")}
-    proc = subprocess.Popen([sys.executable, "-m", "server.cli", "demo", "--port", str(port), "--path", "demo.db"],
+    proc = subprocess.Popen([sys.executable, "-m", "fieldsync", "demo", "--port", str(port), "--path", "demo.db"],
                             cwd=tmp_path, env={**base, "PYTHONPATH": str(ROOT), "FIELDSYNC_SCHEDULER": "0"},
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:

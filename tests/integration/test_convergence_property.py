@@ -18,13 +18,13 @@ from litestar.testing import TestClient
 
 from schemas.wire import AnswerItem, Op, SetField
 from server.app import create_app
-from server.context import Services
-from server.demo import seed_demo
+from server.services import Services
 from server.settings import get_settings
 from sync.core import hlc as hlc_mod
 from sync.storage import open_database
 from tests.conftest import Clock
 from tests.support import RawDevice
+from tools.demo_data import seed_demo
 
 KEYS = [("field", "notes"), ("field", "diagnosis"), ("answer", "condition"), ("answer", "remarks")]
 CHOICES = {"condition": ["good", "fair", "poor"], "remarks": ["a", "b", "c", "d"],

@@ -22,13 +22,13 @@ import threading
 from pathlib import Path
 
 from client_sdk import FieldClient
-from server.context import Services
-from server.demo import seed_demo
 from server.domain.devices.service import issue_enroll_token
-from server.fleet_sim import server_results
-from server.loadtest import free_port, start_server
+from server.services import Services
 from server.settings import get_settings
 from sync.storage import open_database
+from tools.demo_data import seed_demo
+from tools.fleet_sim import server_results
+from tools.loadtest import free_port, start_server
 
 SCRIPT = textwrap.dedent("""
     import random, sys

@@ -11,7 +11,7 @@ from sync.storage import open_database
 
 def test_demo_prepares_synced_work_with_a_conflict_and_prints_the_console_login(tmp_path: Path) -> None:
     db = tmp_path / "demo.db"
-    out = subprocess.run([sys.executable, "-m", "server.cli", "demo", "--no-serve", "--path", str(db)],
+    out = subprocess.run([sys.executable, "-m", "fieldsync", "demo", "--no-serve", "--path", str(db)],
                          capture_output=True, text=True, timeout=120, check=True).stdout
     assert "console: http://127.0.0.1:8000/" in out
     token = [line.split(": ", 1)[1] for line in out.splitlines() if line.startswith("staff login token")][0]

@@ -13,8 +13,8 @@ from client_sdk import FieldClient
 from client_sdk.errors import EnrollmentFailed
 from schemas.enrollment_link import enrollment_link, enrollment_token
 from server.console import views
-from server.context import Services
 from server.domain.devices.service import issue_enroll_token
+from server.services import Services
 
 
 def test_the_link_carries_the_token_url_encoded_in_the_fragment() -> None:

@@ -31,9 +31,9 @@ from schemas.wire import (
     SignedChangeSet,
     SignOff,
 )
-from server.context import Services
 from server.ratelimit import RateLimiter
 from server.security import issue_staff_token
+from server.services import Services
 from server.settings import get_settings
 from sync.core.changeset import ChainHead, digest, seal
 from sync.storage import open_database
@@ -63,7 +63,7 @@ def _services(url: str) -> Services:
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def fuzz_services(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Services]:
-    from server.demo import seed_demo
+    from tools.demo_data import seed_demo
 
     url = f"sqlite:///{tmp_path / 'fuzz.db'}" if request.param == "sqlite" else request.getfixturevalue("pg_url")
     svc = _services(url)
@@ -113,7 +113,7 @@ def test_openapi_fuzz_finds_no_500_and_no_partial_write(fuzz_services: Services)
 @pytest.fixture
 def device(tmp_path: Path) -> Iterator[tuple[RawDevice, Services, TestClient[Any]]]:
     from server.app import create_app
-    from server.demo import seed_demo
+    from tools.demo_data import seed_demo
 
     svc = _services(f"sqlite:///{tmp_path / 'push.db'}")
     seed_demo(svc)

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from client_sdk import FieldClient
-from server.context import Services
 from server.domain.devices.service import issue_enroll_token
+from server.services import Services
 
 YEAR = 365 * 86_400_000
 STROKES = [[1, 2, 3, 4]]

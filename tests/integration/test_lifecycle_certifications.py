@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from server.context import Services
+from server.services import Services
 
 DAY = 86_400_000
 

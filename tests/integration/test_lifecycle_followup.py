@@ -7,9 +7,9 @@ from typing import Any
 
 from client_sdk import FieldClient
 from schemas.wire import SetStatus
-from server.context import Services
 from server.domain.devices.service import issue_enroll_token
-from server.domain.lifecycle.plans import lifecycle_tick
+from server.scheduler import lifecycle_tick
+from server.services import Services
 from tests.support import RawDevice
 
 HOUR = 3_600_000

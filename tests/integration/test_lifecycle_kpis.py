@@ -7,7 +7,7 @@ import io
 from typing import Any
 
 from schemas.wire import MovePart, SetStatus
-from server.context import Services
+from server.services import Services
 from tests.support import RawDevice
 
 MIN = 60_000

@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from schemas.wire import SetStatus
-from server.context import Services
-from server.domain.lifecycle.plans import run_plans_tick
+from server.domain.plans.service import run_plans_tick
+from server.services import Services
 from server.settings import get_settings
 from sync.storage import open_database
 from tests.support import RawDevice
@@ -20,8 +20,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 TICK_SCRIPT = """
 import sys
-from server.context import Services
-from server.domain.lifecycle.plans import run_plans_tick
+from server.services import Services
+from server.domain.plans.service import run_plans_tick
 from server.settings import get_settings
 from sync.storage import open_database
 url, now = sys.argv[1], int(sys.argv[2])

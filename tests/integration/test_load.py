@@ -11,8 +11,8 @@ import json
 
 import pytest
 
-from server.cli import main
-from server.loadtest import percentile, run_load
+from fieldsync.cli import main
+from tools.loadtest import percentile, run_load
 
 
 def test_small_load_has_zero_errors_and_reports_memory() -> None:

@@ -14,11 +14,11 @@ from typing import Any
 import pytest
 
 from client_sdk import FieldClient
-from server.context import Services
-from server.demo import seed_demo
 from server.domain.devices.service import issue_enroll_token
 from server.domain.tickets.jobs import job_detail
+from server.services import Services
 from tests.livesrv import LiveServer, free_port
+from tools.demo_data import seed_demo
 
 STROKES = [[10, 10, 40, 60, 80, 20, 120, 70], [130, 40, 160, 45, 190, 42]]
 

@@ -11,9 +11,9 @@ from hypothesis import strategies as st
 
 from schemas.domain import EngineerIn, JobIn, TicketIn
 from schemas.wire import MovePart
-from server.context import Services
 from server.domain.catalog.service import create_engineer
 from server.domain.tickets.service import create_job, create_ticket
+from server.services import Services
 from tests.support import RawDevice
 
 PLAIN = ("P-SEAL", "P-VALVE")

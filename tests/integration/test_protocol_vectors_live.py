@@ -9,10 +9,10 @@ from typing import Any
 from schemas.codec import challenge_decoder, encode, receipt_decoder, session_decoder, signed_decoder
 from schemas.domain import AssignIn, JobIn, TicketIn
 from schemas.wire import AnswerItem, Attach, MovePart, SessionRequest, SetStatus, SignOff
-from server.context import Services
-from server.domain.lifecycle.kb import KbCaseIn, add_case
+from server.domain.kb.service import KbCaseIn, add_case
 from server.domain.parts.service import AssetIn, create_asset
 from server.domain.tickets.service import assign_job, create_job, create_ticket
+from server.services import Services
 from sync.core.signoff import sign_off_message, verify_signature
 from tests.support import MSGPACK, RawDevice
 from tools import vectors

@@ -140,7 +140,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
     token = next(line.split(": ", 1)[1] for line in prepared.stdout.splitlines()
                  if line.startswith("staff login token"))
     db_url = f"sqlite:///{folder / 'fieldsync-demo.db'}"
-    from server.context import Services
+    from server.services import Services
     from server.settings import get_settings
     from sync.storage import open_database
 
@@ -207,8 +207,8 @@ def test_route_lists_name_only_served_routes(demo: Demo, marker: str) -> None:
 
 
 def test_the_sla_policy_file_loads_through_the_real_loader(tmp_path: Path) -> None:
-    from server.context import Services
     from server.domain.sla.service import check_policies, policy_set
+    from server.services import Services
     from server.settings import get_settings
     from sync.storage import open_database
 
@@ -231,10 +231,10 @@ def test_the_sla_policy_file_loads_through_the_real_loader(tmp_path: Path) -> No
 def test_the_working_calendar_example_loads_and_keeps_the_national_day(tmp_path: Path) -> None:
     from datetime import date
 
-    from server.context import Services
     from server.domain.sla.calendar import is_working_day
     from server.domain.sla.due import parse_opened
     from server.domain.sla.service import check_policies, due, policy_set
+    from server.services import Services
     from server.settings import get_settings
     from sync.storage import open_database
 

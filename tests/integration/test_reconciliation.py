@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from schemas.wire import AnswerItem, Attach, MovePart, Op, SetStatus
-from server.context import Services
 from server.security import issue_staff_token
+from server.services import Services
 from tests.support import RawDevice
 
 DAY_MS = 24 * 3600 * 1000

@@ -20,12 +20,12 @@ import httpx
 import pytest
 
 from client_sdk import FieldClient
-from server.context import Services
-from server.demo import seed_demo
 from server.domain.devices.service import issue_enroll_token
 from server.domain.reconciliation.service import item_id
 from server.security import issue_staff_token
+from server.services import Services
 from tests.livesrv import LiveServer
+from tools.demo_data import seed_demo
 
 
 @pytest.fixture

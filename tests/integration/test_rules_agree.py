@@ -33,18 +33,18 @@ from schemas import rules
 from schemas.domain import ChecklistItem, ChecklistTemplateIn, JobIn, TicketIn
 from schemas.wire import AnswerItem, Attach, MovePart, Op, SetField, SetStatus, SignOff
 from server.app import create_app
-from server.context import Services
-from server.demo import seed_demo
 from server.domain.catalog.service import publish_template
 from server.domain.devices.service import issue_enroll_token
 from server.domain.tickets.service import create_job, create_ticket
 from server.ratelimit import RateLimiter
+from server.services import Services
 from server.settings import get_settings
 from sync.core.changeset import digest
 from sync.core.signoff import report_digest, sign_off_message
 from sync.storage import open_database
 from tests.conftest import Clock
 from tests.support import RawDevice
+from tools.demo_data import seed_demo
 
 #: refusals of the status machine: the server keeps such field work for review instead of rejecting it
 REVIEWED = {"transition_not_allowed", "not_signable_in_status", "already_signed_off"}

@@ -17,12 +17,12 @@ from pathlib import Path
 
 import httpx
 
-from server.context import Services
-from server.fleet_sim import SimClock, SimConfig, run_simulation
-from server.loadtest import free_port, start_server
 from server.ratelimit import RateLimiter
+from server.services import Services
 from server.settings import get_settings
 from sync.storage import open_database
+from tools.fleet_sim import SimClock, SimConfig, run_simulation
+from tools.loadtest import free_port, start_server
 
 
 class WallClock(SimClock):
@@ -36,7 +36,7 @@ class WallClock(SimClock):
 
 
 class TwoServers:
-    """A :class:`server.fleet_sim.Network` over two live server processes, alternating per request."""
+    """A :class:`tools.fleet_sim.Network` over two live server processes, alternating per request."""
 
     def __init__(self, db_url: str) -> None:
         self.db_url = db_url

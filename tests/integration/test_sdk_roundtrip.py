@@ -11,9 +11,9 @@ import pytest
 from client_sdk import FieldClient
 from client_sdk.syncer import SyncLoop
 from schemas.domain import AssignIn
-from server.context import Services
 from server.domain.devices.service import issue_enroll_token, revoke
 from server.domain.tickets.service import assign_job
+from server.services import Services
 from sync.core.signoff import report_digest
 
 STROKES = [[1, 2, 3, 4], [5, 6, 7, 8]]

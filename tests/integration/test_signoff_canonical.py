@@ -7,11 +7,11 @@ from typing import Any
 
 import pytest
 
+from fieldsync.cli import main
 from schemas.codec import canonical_json, legacy_canonical_json
 from schemas.wire import AnswerItem, Op, SetStatus, SignOff
-from server.cli import main
-from server.context import Services
-from server.domain.sync.report import build_report_content
+from server.domain.sync.signoff_content import build_report_content
+from server.services import Services
 from sync.core.changeset import digest
 from sync.core.signoff import sign_off_message
 from tests.support import RawDevice

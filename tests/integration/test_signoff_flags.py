@@ -8,13 +8,13 @@ from typing import Any
 import pytest
 
 from client_sdk import FieldClient
+from fieldsync.cli import main
 from schemas.wire import AnswerItem, Op, SetStatus, SignOff
-from server.cli import main
-from server.context import Services
 from server.domain.devices.service import issue_enroll_token
-from server.domain.sync.report import build_report_content
+from server.domain.sync.signoff_content import build_report_content
+from server.services import Services
+from service_report.pdf import verify_report_pdf
 from sync.core.signoff import report_digest, sign_off_message
-from sync.report_pdf import verify_report_pdf
 from tests.support import RawDevice
 
 STROKES = [[10, 10, 40, 60, 80, 20], [90, 30, 120, 35]]

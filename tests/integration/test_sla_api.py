@@ -16,9 +16,9 @@ from typing import Any
 import pytest
 
 from schemas.wire import SetStatus
-from server.context import Services
 from server.domain.tickets.service import add_event
 from server.scheduler import run_sla_tick
+from server.services import Services
 from sync.storage import open_database
 from tests.support import RawDevice
 

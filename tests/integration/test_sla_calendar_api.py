@@ -14,8 +14,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from schemas.wire import SetStatus
-from server.context import Services
-from server.domain.lifecycle.plans import run_plans_tick
+from server.domain.plans.service import run_plans_tick
+from server.services import Services
 from server.settings import get_settings
 from sync.storage import Database
 from tests.support import RawDevice

@@ -17,8 +17,8 @@ from typing import Any
 import httpx
 import pytest
 
-from server.context import Services
 from server.security import issue_staff_token
+from server.services import Services
 from server.settings import get_settings
 from sync.storage import open_database
 from tests.livesrv import LiveServer, free_port
@@ -52,7 +52,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
 
 
 def fieldsync(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "server.cli", *args], capture_output=True, text=True, timeout=60,
+    return subprocess.run([sys.executable, "-m", "fieldsync", *args], capture_output=True, text=True, timeout=60,
                           cwd=ROOT, env={**os.environ, **CN_ENV, **(env or {})})
 
 

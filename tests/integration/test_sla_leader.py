@@ -17,8 +17,9 @@ from typing import Any, TypeVar
 import httpx
 import pytest
 
-from server.context import Services, wall_ms
+from server.clock import wall_ms
 from server.security import issue_staff_token
+from server.services import Services
 from server.settings import get_settings
 from sync.storage import open_database
 
@@ -59,7 +60,7 @@ class ServerProcess:
         env.pop("FIELDSYNC_DB", None)
         self.log = log
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "server.cli", "serve", "--db", db_url, "--port", str(self.port),
+            [sys.executable, "-m", "fieldsync", "serve", "--db", db_url, "--port", str(self.port),
              "--log-level", "warning"],
             env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT, cwd=Path(__file__).resolve().parents[2])
 

@@ -9,7 +9,7 @@ import pytest
 
 from schemas.codec import encode
 from schemas.wire import AnswerItem, MovePart, PullRequest, SetField, SetStatus, SignedChangeSet
-from server.context import Services
+from server.services import Services
 from tests.support import RawDevice
 
 

@@ -26,11 +26,10 @@ from client_sdk.store import LocalStore
 from client_sdk.syncer import SyncLoop
 from schemas.codec import encode, signed_changeset_decoder
 from schemas.wire import SetField, SignedChangeSet
-from server.context import Services
-from server.demo import seed_demo
 from server.domain.devices.service import issue_enroll_token
 from server.domain.tickets.jobs import job_detail
 from server.security import issue_staff_token
+from server.services import Services
 from server.settings import get_settings
 from sync.core.changeset import ChainHead, seal
 from sync.storage import open_database
@@ -38,6 +37,7 @@ from sync.transport.base import ProtocolError
 from sync.transport.http import HttpTransport
 from tests.livesrv import LiveServer
 from tests.tablet_node import ROOT, run_node, write_rules
+from tools.demo_data import seed_demo
 
 
 @pytest.fixture
@@ -122,7 +122,7 @@ def test_the_engine_works_a_job_against_the_real_server(live: tuple[LiveServer, 
                     headers={"Authorization": f"Bearer {staff}"}, timeout=30)
     assert pdf.status_code == 200
     (tmp_path / "report.pdf").write_bytes(pdf.content)
-    verified = subprocess.run([sys.executable, "-m", "server.cli", "verify", str(tmp_path / "report.pdf")],
+    verified = subprocess.run([sys.executable, "-m", "fieldsync", "verify", str(tmp_path / "report.pdf")],
                               capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert verified.returncode == 0, verified.stdout + verified.stderr
     assert "VALID" in verified.stdout

@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 
 from schemas.wire import MovePart
-from server.context import Services
 from server.security import issue_staff_token
+from server.services import Services
 from tests.support import RawDevice
 
 YEAR_MS = 365 * 24 * 3600 * 1000

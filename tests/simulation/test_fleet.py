@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from server.cli import main
-from server.fleet_sim import SimConfig, run_simulation
+from fieldsync.cli import main
+from tools.fleet_sim import SimConfig, run_simulation
 
 
 @pytest.mark.parametrize("faults", [False, True], ids=["clean", "faults"])

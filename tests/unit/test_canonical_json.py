@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from schemas.codec import canonical_json, legacy_canonical_json, sorted_json_encoder
-from schemas.report import ReportAnswer, ReportContent, ReportPart, SignOffBundle
+from schemas.signoff import ReportAnswer, ReportContent, ReportPart, SignOffBundle
 from sync.core.changeset import digest
 from sync.core.signoff import digest_matches, report_digest, verify_bundle
 

@@ -16,12 +16,11 @@ import pytest
 from client_sdk.apply import decode_page
 from schemas.codec import canonical_json, encode, receipt_decoder, received_changeset_decoder, signed_decoder
 from schemas.enrollment_link import enrollment_link, enrollment_token
-from schemas.report import ReportContent, SignOffBundle
+from schemas.signoff import ReportContent, SignOffBundle
 from schemas.wire import SignOff
-from server.context import ServerKey
 from server.domain.sync.pull import RawPullPage
 from server.feed import RawChange
-from server.keys import key_id_for
+from server.keys import ServerKey, key_id_for
 from sync.core import hlc
 from sync.core.changeset import ChainHead, decode_changeset, digest, judge_chain, open_envelope, seal
 from sync.core.changeset import verify_signature as verify_changeset_signature

@@ -13,10 +13,10 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from schemas.report import ReportAnswer, ReportContent, ReportPart, SignOffBundle
-from server.cli import main
+from fieldsync.cli import main
+from schemas.signoff import ReportAnswer, ReportContent, ReportPart, SignOffBundle
+from service_report.pdf import render_report_pdf, seal, verify_file_bytes, verify_report_pdf
 from sync.core.signoff import certificate_message, report_digest, sign_off_message
-from sync.report_pdf import render_report_pdf, seal, verify_file_bytes, verify_report_pdf
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -131,7 +131,7 @@ def test_cli_verify_exit_codes(tmp_path: Path, pdf: bytes, capsys: pytest.Captur
 def test_cli_verify_as_a_subprocess(tmp_path: Path, pdf: bytes) -> None:
     path = tmp_path / "report.pdf"
     path.write_bytes(pdf[:-10] + b"AAAAAAAAA\n")  # signature bytes replaced
-    r = subprocess.run([sys.executable, "-m", "server.cli", "verify", str(path), "--server-key", pub(SERVER).hex()],
+    r = subprocess.run([sys.executable, "-m", "fieldsync", "verify", str(path), "--server-key", pub(SERVER).hex()],
                        cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert r.returncode == 1, r.stdout + r.stderr
     assert "INVALID" in r.stdout and "seal" in r.stdout

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from schemas import wire
 from schemas.codec import changeset_decoder, encode, receipt_decoder
 from schemas.export import EXPORTED, JSON_DIR, render_schemas, wire_schema
-from schemas.report import ReportAnswer, ReportContent, ReportPart
+from schemas.signoff import ReportAnswer, ReportContent, ReportPart
 from schemas.wire import AnswerItem, ChangeSet, MovePart, OpResult, Receipt, SetField, SetStatus, SignOff
 from sync.core.signoff import report_digest
 

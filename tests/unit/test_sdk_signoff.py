@@ -11,7 +11,7 @@ from client_sdk import FieldClient
 from client_sdk.errors import AlreadySignedOff, InvalidField, InvalidTransition
 from client_sdk.keys import public_bytes
 from client_sdk.testing import FakeSyncServer, publish_demo_job
-from schemas.report import SignOffBundle
+from schemas.signoff import SignOffBundle
 from schemas.wire import SignOff
 from sync.core.signoff import report_digest, verify_bundle
 from tests.support import TickingClock

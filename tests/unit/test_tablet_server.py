@@ -19,7 +19,7 @@ from litestar.testing import TestClient
 
 from schemas.rules import REASONS
 from server.app import create_app
-from server.context import Services
+from server.services import Services
 from server.tablet import (
     LOCALES,
     catalog_path,

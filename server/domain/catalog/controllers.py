@@ -17,9 +17,9 @@ from schemas.domain import (
     StockLocation,
     StockLocationIn,
 )
-from server.context import Services
 from server.domain.catalog import service
 from server.security import Staff
+from server.services import Services
 
 
 class CatalogController(Controller):

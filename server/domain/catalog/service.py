@@ -22,10 +22,11 @@ from schemas.domain import (
     StockLocation,
     StockLocationIn,
 )
-from server.context import Services, new_id
 from server.domain.records import dumps, emit_stock, loads, movement_from_row
 from server.errors import BadRequest, Conflict, NotFound
 from server.feed import ALL, emit
+from server.ids import new_id
+from server.services import Services
 from sync.storage import Row, Tx
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from litestar import Controller, get, post
 
 from schemas.domain import Conflict, ResolveIn
-from server.context import Services
 from server.domain.conflicts import service
 from server.security import Staff
+from server.services import Services
 
 
 class ConflictController(Controller):

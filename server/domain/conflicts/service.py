@@ -13,10 +13,10 @@ from schemas.domain import Conflict as ConflictRecord
 from schemas.domain import ResolveIn
 from schemas.rules import JOB_FIELD_TYPES, TEXT_LIMITS
 from schemas.status import JOB_STATUSES
-from server.context import Services
 from server.domain.records import answer_feed_data, dumps, job_feed_data, loads
 from server.errors import BadRequest, Conflict, NotFound
 from server.feed import emit, engineer_scope
+from server.services import Services
 from sync.core import hlc as hlc_mod
 from sync.storage import Row, Tx
 

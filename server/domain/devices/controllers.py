@@ -10,10 +10,10 @@ from litestar import Controller, Request, Response, get, post
 from schemas.codec import encode
 from schemas.domain import Device, TokenOut
 from schemas.wire import EnrollRequest, SessionRequest
-from server.context import Services
 from server.domain.devices import service
 from server.http import decode_msgpack, in_thread, msgpack_response, raw_body
 from server.security import Staff
+from server.services import Services
 
 AUTH_BODY_LIMIT = 4096
 #: challenges and session attempts from one client address: fifty times the limiter's base rate and burst

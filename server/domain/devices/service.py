@@ -20,9 +20,11 @@ from typing import Any
 
 from schemas.domain import Device
 from schemas.wire import Challenge, Enrollment, EnrollRequest, Session, SessionRequest
-from server.context import Services, new_id
+from server.domain.devices import store
 from server.errors import BadRequest, Forbidden, NotFound, Unauthorized
+from server.ids import new_id
 from server.security import hash_secret, new_secret
+from server.services import Services
 from sync.core.eventtime import measure_offset
 from sync.core.signatures import is_usable_public_key
 from sync.core.signoff import certificate_message, verify_signature
@@ -150,3 +152,21 @@ def list_devices(services: Services, engineer_id: str | None = None) -> list[Dev
         else:
             rows = tx.query("SELECT * FROM devices ORDER BY engineer_id, enrolled_at")
     return [_device(r) for r in rows]
+
+
+def device_names(services: Services) -> dict[str, str]:
+    """device id -> name, of every device."""
+    with services.db.read() as tx:
+        return store.names(tx)
+
+
+def device_names_for_job(services: Services, engineer_id: str, job_id: str) -> dict[str, str]:
+    """device id -> name, of the engineer's devices and every device that answered on the job."""
+    with services.db.read() as tx:
+        return store.names_for_job(tx, engineer_id, job_id)
+
+
+def device_owners(services: Services) -> dict[str, tuple[str, str]]:
+    """device id -> (name, engineer id), of every device."""
+    with services.db.read() as tx:
+        return store.owners(tx)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from litestar import Controller, get, post
 
-from server.context import Services
 from server.domain.parts import service
 from server.domain.parts.service import Asset, AssetIn, DecideIn, VanStock, WarrantyClaim
 from server.security import Staff
+from server.services import Services
 
 
 class PartsController(Controller):

@@ -15,8 +15,8 @@ from typing import Annotated, Literal
 
 import msgspec
 
-from server.context import Services
 from server.errors import BadRequest, Conflict, NotFound
+from server.services import Services
 from sync.storage import Row, Tx
 
 ClaimStatus = Literal["open", "approved", "rejected"]

@@ -8,11 +8,11 @@ import msgspec
 from litestar import Controller, Response, get, post
 from litestar.params import Parameter
 
-from server.context import Services
 from server.domain.reconciliation import service
 from server.domain.reconciliation.service import Filters, ReconItem, ResolveReconIn
 from server.errors import BadRequest
 from server.security import Staff
+from server.services import Services
 
 MAX_MS = 2**53
 

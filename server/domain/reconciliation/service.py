@@ -41,11 +41,11 @@ from typing import Any, Final
 
 import msgspec
 
-from server.context import Services
 from server.domain.parts.service import OLD_SERIALS, is_at_returns, serial_location
 from server.domain.records import dumps, loads
-from server.domain.sync.report import content_changed, current_digest
+from server.domain.sync.signoff_content import content_changed, current_digest
 from server.errors import BadRequest, Conflict, NotFound
+from server.services import Services
 from sync.storage import Tx
 
 KINDS: Final = ("completed_without_signoff", "signoff_digest_mismatch", "negative_van_stock",

@@ -12,17 +12,21 @@ import argparse
 import json
 import sys
 from datetime import datetime
-from typing import Any
 
-from server.domain.sla.due import CATEGORIES, DueTimes
-from server.domain.sla.policy import PRIORITIES
+import msgspec
+
+from server.cli import CommandGroups, db_url, open_services
+from server.domain.sla import service
+from server.domain.sla.due import CATEGORIES, DueTimes, parse_opened
+from server.domain.sla.policy import PRIORITIES, PolicyError
 
 __all__ = ["add_commands", "cmd_due", "due_lines"]
 
 
-def add_commands(sub: Any) -> None:
-    """Register ``sla due`` on the top-level subparsers of ``fieldsync``."""
-    sla = sub.add_parser("sla", help="SLA questions: when is a ticket due").add_subparsers(dest="sla", required=True)
+def add_commands(groups: CommandGroups) -> None:
+    """Register ``sla due`` on the top-level subcommands of ``fieldsync`` (an extension of :mod:`server.cli`)."""
+    sla = groups.commands.add_parser("sla", help="SLA questions: when is a ticket due").add_subparsers(
+        dest="sla", required=True)
     x = sla.add_parser("due", help="each SLA target's due time for a ticket opened at a given time")
     x.add_argument("--priority", required=True, choices=PRIORITIES)
     x.add_argument("--opened", required=True, help="RFC 3339 date-time with offset, e.g. 2026-10-09T20:00+08:00")
@@ -33,19 +37,12 @@ def add_commands(sub: Any) -> None:
 
 
 def cmd_due(args: argparse.Namespace) -> int:
-    import msgspec
-
-    from server.cli import _db_url, _services
-    from server.domain.sla import service
-    from server.domain.sla.due import parse_opened
-    from server.domain.sla.policy import PolicyError
-
     try:
         opened_ms = parse_opened(args.opened)
     except ValueError as exc:
         print(f"error: --opened: {exc}", file=sys.stderr)
         return 2
-    services = _services(_db_url(args))
+    services = open_services(db_url(args))
     try:
         answer = service.due(services, args.priority, args.category, opened_ms)
     except (OSError, PolicyError) as exc:

@@ -12,12 +12,13 @@ from typing import Annotated, Any
 from litestar import Controller, Request, Response, get
 from litestar.params import QueryParameter
 
-from server.context import Services
 from server.domain.sla import service
 from server.domain.sla.due import CATEGORIES, DueTimes, parse_opened
 from server.domain.sla.policy import PRIORITIES
 from server.errors import BadRequest
+from server.scheduler import leader_status
 from server.security import Staff
+from server.services import Services
 
 DAY_MS = 86_400_000
 MAX_REPORT_DAYS = 400
@@ -112,6 +113,4 @@ class SlaController(Controller):
     @get("/leader", sync_to_thread=True)
     def leader(self, services: Services, staff: Staff) -> dict[str, Any]:
         """Whether this process runs the SLA scheduler and held the leader lock on its last tick."""
-        from server.scheduler import leader_status
-
         return leader_status(services)

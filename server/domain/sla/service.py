@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import csv
 import io
-import threading
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
@@ -30,7 +29,6 @@ from zoneinfo import ZoneInfo
 import msgspec
 
 from schemas.domain import SlaTarget, TicketEvent
-from server.context import Services
 from server.domain.sla.calendar import Calendar
 from server.domain.sla.due import DueTimes, due_times
 from server.domain.sla.policy import (
@@ -44,6 +42,7 @@ from server.domain.sla.policy import (
     load_policies,
 )
 from server.domain.sla.state import SlaEvent, TargetState, compute_sla
+from server.services import Services
 from sync.storage import Row, Tx
 
 __all__ = [
@@ -79,10 +78,6 @@ AT_RISK_FRACTION = 0.75
 #: The SLA event kinds as an SQL list literal (fixed vocabulary, no user input).
 SLA_KINDS_SQL = ", ".join(f"'{k}'" for k in sorted(EVENT_KINDS))
 
-_policy_cache: dict[tuple[str | None, str, str | None, float], PolicySet] = {}
-_policy_lock = threading.Lock()
-
-
 # -- policies ---------------------------------------------------------------------------------------------
 
 
@@ -90,26 +85,21 @@ def policy_set(services: Services) -> PolicySet:
     """The policies in force: ``settings.sla_policy_file`` if set, else the defaults in ``sla_timezone``
     on the working days of ``sla_region``.
 
-    Built once per configuration (file path, time zone, region, file mtime) and shared;
+    Built once per configuration (file path, time zone, region, file mtime) and kept in
+    ``services.sla_policies``;
     a broken policy file raises ``PolicyError`` (the scheduler calls this at
     startup so the server refuses to start with it).
     """
     settings = services.settings
     path = settings.sla_policy_file
     mtime = Path(path).stat().st_mtime if path else 0.0
-    key = (path, settings.sla_timezone, settings.sla_region, mtime)
-    cached = _policy_cache.get(key)
-    if cached is not None:
-        return cached
-    with _policy_lock:
-        cached = _policy_cache.get(key)
-        if cached is None:
-            if path:
-                cached = load_policies(Path(path).read_text(encoding="utf-8"))
-            else:
-                cached = default_policies(settings.sla_timezone, region=settings.sla_region)
-            _policy_cache[key] = cached
-    return cached
+
+    def build() -> PolicySet:
+        if path:
+            return load_policies(Path(path).read_text(encoding="utf-8"))
+        return default_policies(settings.sla_timezone, region=settings.sla_region)
+
+    return services.sla_policies.get((path, settings.sla_timezone, settings.sla_region, mtime), build)
 
 
 def due(services: Services, priority: str, category: str, opened_ms: int) -> DueTimes:

@@ -18,7 +18,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from schemas.report import ReportContent
+from schemas.signoff import ReportContent
 from server.domain.records import loads
 from sync.core.merge import JobView
 from sync.core.signoff import REPORT_TIMES, assemble_report_content
@@ -96,7 +96,7 @@ def chunk_size(tx: Tx) -> int:
 
 def among(tx: Tx, column: str, ids: list[str]) -> tuple[str, list[Any]]:
     """``column`` is one of ``ids``: SQL and parameters (one array parameter on PostgreSQL, which plans
-    it once and probes the index per id, where a long ``IN`` list was seen to take 14 ms a query)."""
+    it once and probes the index per id, where a long ``IN`` list is planned anew and slow)."""
     if tx.dialect == "postgresql":
         return f"{column} = ANY(?)", [ids]
     return f"{column} IN ({','.join('?' * len(ids))})", ids
@@ -144,9 +144,9 @@ def load_jobs(tx: Tx, job_ids: Iterable[str], tickets: dict[str, Ticket],
                 f"SELECT id, ticket_id, job_id, kind, received_at, device_time FROM ticket_events WHERE {where}",
                 params):
             event_ids.add(eid)
-            state = states.get(job_id) if job_id else None
-            if state is not None and state.row["ticket_id"] == ticket_id:
-                state.note_event(kind, int(received_at), None if device_time is None else int(device_time))
+            of_job = states.get(job_id) if job_id else None
+            if of_job is not None and of_job.row["ticket_id"] == ticket_id:
+                of_job.note_event(kind, int(received_at), None if device_time is None else int(device_time))
         out.update(dict.fromkeys(chunk))
         out.update(states)
     return out

@@ -1,18 +1,15 @@
-"""Pull: a device's scoped change feed, in signed pages, and resumable blob upload (each device its own)."""
+"""Pull: a device's scoped change feed, in signed pages."""
 
 from __future__ import annotations
-
-import hashlib
 
 import msgspec
 
 from schemas.codec import encode
 from schemas.wire import PROTOCOL_VERSION, PullRequest, Signed
-from server.context import Services
-from server.errors import BadRequest, Conflict, NotFound, PayloadTooLarge
+from server.errors import BadRequest
 from server.feed import ALL, RawChange, engineer_scope, read_feed
 from server.security import DeviceAuth
-from sync.core.rules import is_sha256
+from server.services import Services
 
 
 class RawPullPage(msgspec.Struct, kw_only=True):
@@ -49,96 +46,3 @@ def pull(services: Services, auth: DeviceAuth, req: PullRequest) -> bytes:
     body = encode(page)
     key = services.key
     return encode(Signed(body=body, signature=key.sign(body), key_id=key.key_id))
-
-
-def _status(sha256: str, size: int, received: int, complete: bool) -> dict[str, object]:
-    return {"sha256": sha256, "size": size, "received": received, "complete": complete}
-
-
-def _check_address(sha256: str) -> None:
-    if not is_sha256(sha256):
-        raise BadRequest("bad_sha256", "blob address must be 64 lowercase hex digits")
-
-
-def blob_status(services: Services, device_id: str, sha256: str) -> dict[str, object]:
-    """How much of a blob the server holds: complete, or as far as this device's own upload has come."""
-    _check_address(sha256)
-    with services.db.read() as tx:
-        row = tx.one("SELECT size FROM blobs WHERE sha256 = ? AND complete = 1", (sha256,))
-        if row is not None:
-            return _status(sha256, row["size"], row["size"], True)
-        row = tx.one("SELECT size, received FROM blob_uploads WHERE sha256 = ? AND device_id = ?",
-                     (sha256, device_id))
-    if row is None:
-        raise NotFound("unknown_blob", "no such blob yet")
-    return _status(sha256, row["size"], row["received"], False)
-
-
-def put_blob_chunk(services: Services, device_id: str, sha256: str, offset: int, size: int,
-                   chunk: bytes) -> dict[str, object]:
-    """Append a chunk at ``offset`` to this device's upload; when the last byte arrives, check the SHA-256.
-
-    An upload in progress belongs to the device that started it: another device uploading the same
-    bytes has its own (a wrong size or wrong bytes there cannot block this one), and the first
-    upload whose bytes hash to the address completes the blob for everyone.  A device that starts
-    again at offset 0 with another size replaces its own upload.
-    """
-    _check_address(sha256)
-    if size <= 0 or size > services.settings.max_blob_bytes:
-        raise PayloadTooLarge("blob_too_large", f"blobs are limited to {services.settings.max_blob_bytes} bytes")
-    if offset < 0 or offset + len(chunk) > size or not chunk:
-        raise BadRequest("bad_range", "chunk does not fit the declared size")
-    now = services.clock()
-    mine = (sha256, device_id)
-    mismatch = False
-    with services.db.write() as tx:
-        done = tx.one("SELECT size FROM blobs WHERE sha256 = ? AND complete = 1", (sha256,))
-        if done is not None:
-            return _status(sha256, done["size"], done["size"], True)
-        row = tx.lock("SELECT size, received FROM blob_uploads WHERE sha256 = ? AND device_id = ?", mine)
-        if row is not None and row["size"] != size:
-            if offset != 0:
-                raise Conflict("size_mismatch", f"this upload was started with size {row['size']}")
-            tx.execute("DELETE FROM blob_upload_chunks WHERE sha256 = ? AND device_id = ?", mine)
-            tx.execute("DELETE FROM blob_uploads WHERE sha256 = ? AND device_id = ?", mine)
-            row = None
-        if row is None:
-            tx.execute("INSERT INTO blob_uploads (sha256, device_id, size, received, created_at) "
-                       "VALUES (?, ?, ?, 0, ?)", (*mine, size, now))
-            received = 0
-        else:
-            received = int(row["received"])
-        if offset != received:
-            raise Conflict("offset_mismatch", f"resume at offset {received}", received=received)
-        tx.execute("INSERT INTO blob_upload_chunks (sha256, device_id, offset_, data) VALUES (?, ?, ?, ?)",
-                   (*mine, offset, chunk))
-        received += len(chunk)
-        if received < size:
-            tx.execute("UPDATE blob_uploads SET received = ? WHERE sha256 = ? AND device_id = ?", (received, *mine))
-            return _status(sha256, size, received, False)
-        h = hashlib.sha256()
-        for c in tx.query("SELECT data FROM blob_upload_chunks WHERE sha256 = ? AND device_id = ? ORDER BY offset_",
-                          mine):
-            h.update(bytes(c["data"]))
-        mismatch = h.hexdigest() != sha256
-        if not mismatch and tx.execute(
-                "INSERT INTO blobs (sha256, size, received, complete, created_at) VALUES (?, ?, ?, 1, ?) "
-                "ON CONFLICT (sha256) DO NOTHING", (sha256, size, size, now)):
-            tx.execute("INSERT INTO blob_chunks (sha256, offset_, data) SELECT sha256, offset_, data "
-                       "FROM blob_upload_chunks WHERE sha256 = ? AND device_id = ?", mine)
-        tx.execute("DELETE FROM blob_upload_chunks WHERE sha256 = ? AND device_id = ?", mine)
-        tx.execute("DELETE FROM blob_uploads WHERE sha256 = ? AND device_id = ?", mine)
-    if mismatch:
-        raise BadRequest("digest_mismatch", "the uploaded bytes do not hash to the blob address; upload again")
-    return _status(sha256, size, size, True)
-
-
-def read_blob(services: Services, sha256: str) -> bytes:
-    """The bytes of a complete blob."""
-    _check_address(sha256)
-    with services.db.read() as tx:
-        row = tx.one("SELECT complete FROM blobs WHERE sha256 = ?", (sha256,))
-        if row is None or not row["complete"]:
-            raise NotFound("unknown_blob", "no complete blob with this address")
-        return b"".join(bytes(c["data"]) for c in tx.query(
-            "SELECT data FROM blob_chunks WHERE sha256 = ? ORDER BY offset_", (sha256,)))

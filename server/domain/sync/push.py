@@ -44,7 +44,6 @@ from schemas.wire import (
     SetStatus,
     Signed,
 )
-from server.context import Services, new_id
 from server.domain.parts.service import under_warranty
 from server.domain.records import (
     answer_feed_data,
@@ -59,7 +58,9 @@ from server.domain.sync.job_state import JobState, Ticket, among, chunks, known_
 from server.domain.sync.signoff_checks import SignoffChecks
 from server.errors import Conflict, Forbidden
 from server.feed import emit_many, engineer_scope
+from server.ids import new_id
 from server.security import DeviceAuth
+from server.services import Services
 from sync.core import hlc as hlc_mod
 from sync.core.changeset import (
     ChainHead,
@@ -461,7 +462,7 @@ class PushApplier:
         content = canonical_as_signed(job.report_content(), op.report_digest)  # stored as it was digested
         self.new_rows[SIGNOFFS].append((
             op.job_id, op.signer_name, op.signer_role, op.signed_at, op.report_digest,
-            json_encoder.encode(strokes).decode(),  # integer lists: the same text as dumps(), 10x faster
+            json_encoder.encode(strokes).decode(),  # integer lists: the same text as dumps(), without its key sorting
             self.auth.device_id, op.device_signature, content.decode(), self.now, op.rating, op.comment))
         job.signoff = {"job_id": op.job_id, "signer_name": op.signer_name, "signed_at": op.signed_at,
                        "report_digest": op.report_digest, "device_id": self.auth.device_id}

@@ -8,10 +8,12 @@ import msgspec
 from litestar import Controller, get, post
 
 from schemas.domain import AssignIn, JobIn, Ticket, TicketIn
-from server.context import Services
-from server.domain.tickets import service
+from server.domain.tickets import closing, service
+from server.domain.tickets.closing import NoteIn
 from server.domain.tickets.jobs import job_detail
+from server.errors import BadRequest
 from server.security import Staff
+from server.services import Services
 
 OFFICE_STATUSES = ("cancelled", "closed", "reopened")
 
@@ -56,8 +58,6 @@ class TicketController(Controller):
     @post("/jobs/{job_id:str}/status", sync_to_thread=True, status_code=200)
     def set_status(self, job_id: str, data: StatusIn, services: Services, staff: Staff) -> Ticket:
         staff.require("dispatcher", "backoffice")
-        from server.errors import BadRequest
-
         if data.status not in OFFICE_STATUSES:
             raise BadRequest("status_not_settable", f"the back office sets only {', '.join(OFFICE_STATUSES)}")
         return service.set_job_status_office(services, job_id, data.status, staff.name)
@@ -65,3 +65,15 @@ class TicketController(Controller):
     @get("/jobs/{job_id:str}", sync_to_thread=True)
     def get_job(self, job_id: str, services: Services, staff: Staff) -> dict[str, Any]:
         return job_detail(services, job_id)
+
+    @post("/tickets/{ticket_id:str}/acknowledge", sync_to_thread=True, status_code=200)
+    def acknowledge(self, ticket_id: str, services: Services, staff: Staff, data: NoteIn | None = None) -> Ticket:
+        staff.require("dispatcher", "backoffice")
+        closing.acknowledge(services, ticket_id, data or NoteIn(), staff.name)
+        return service.get_ticket(services, ticket_id)
+
+    @post("/tickets/{ticket_id:str}/close", sync_to_thread=True, status_code=200)
+    def close(self, ticket_id: str, services: Services, staff: Staff, data: NoteIn | None = None) -> Ticket:
+        staff.require("dispatcher", "backoffice")
+        closing.close_ticket(services, ticket_id, data or NoteIn(), staff.name)
+        return service.get_ticket(services, ticket_id)

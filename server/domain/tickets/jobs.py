@@ -6,10 +6,10 @@ from typing import Any
 
 import msgspec
 
-from server.context import Services
 from server.domain.records import job_from_row, loads, movement_from_row, signoff_changed
 from server.domain.tickets.service import event_from_row
 from server.errors import NotFound
+from server.services import Services
 
 
 def job_detail(services: Services, job_id: str) -> dict[str, Any]:

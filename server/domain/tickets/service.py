@@ -10,10 +10,15 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from schemas.domain import AssignIn, JobIn, Ticket, TicketEvent, TicketIn
-from server.context import Services, new_id
-from server.domain.records import dumps, emit_job_bundle, job_from_row, loads, signoff_changed
+from schemas.status import can_transition
+from server.domain.certifications.service import dispatch_check
+from server.domain.records import dumps, emit_job_bundle, job_feed_data, job_from_row, loads, signoff_changed
+from server.domain.sla.service import ticket_sla
+from server.domain.tickets import store
 from server.errors import BadRequest, Conflict, NotFound
 from server.feed import emit, engineer_scope
+from server.ids import new_id
+from server.services import Services
 from sync.storage import Row, Tx
 
 if TYPE_CHECKING:
@@ -58,8 +63,6 @@ def create_ticket(services: Services, data: TicketIn, created_by: str) -> Ticket
 
 
 def _sla(services: Services, ticket: Row, events: list[TicketEvent]) -> dict[str, Any]:
-    from server.domain.sla.service import ticket_sla
-
     return ticket_sla(services, ticket, events)
 
 
@@ -85,7 +88,8 @@ def get_ticket(services: Services, ticket_id: str) -> Ticket:
 def list_tickets(services: Services, status: str | None = None, priority: str | None = None,
                  engineer_id: str | None = None, limit: int = 200, offset: int = 0) -> list[Ticket]:
     """Tickets (newest first) with filters; each carries its jobs and SLA."""
-    sql, params = "SELECT id FROM tickets t WHERE 1 = 1", []
+    sql = "SELECT id FROM tickets t WHERE 1 = 1"
+    params: list[str | int] = []
     if status:
         sql += " AND t.status = ?"
         params.append(status)
@@ -107,8 +111,6 @@ def create_job(services: Services, ticket_id: str, data: JobIn, by: Staff | None
 
     The engineer must be certified for the asset's equipment type (admin override: ``data.override``).
     """
-    from server.domain.lifecycle.certifications import dispatch_check
-
     now = services.clock()
     jid = new_id("J-")
     with services.db.write() as tx:
@@ -150,8 +152,6 @@ def assign_job(services: Services, job_id: str, data: AssignIn, by: str, staff: 
 
     The new engineer must be certified for the asset's equipment type (admin override: ``data.override``).
     """
-    from server.domain.lifecycle.certifications import dispatch_check
-
     now = services.clock()
     with services.db.write() as tx:
         job = tx.lock("SELECT * FROM jobs WHERE id = ?", (job_id,))
@@ -180,8 +180,6 @@ def assign_job(services: Services, job_id: str, data: AssignIn, by: str, staff: 
 
 def set_job_status_office(services: Services, job_id: str, status: str, by: str) -> Ticket:
     """Back-office status change (cancel, close, reopen) replayed through the status machine."""
-    from schemas.status import can_transition
-
     now = services.clock()
     with services.db.write() as tx:
         job = tx.lock("SELECT * FROM jobs WHERE id = ?", (job_id,))
@@ -193,7 +191,6 @@ def set_job_status_office(services: Services, job_id: str, status: str, by: str)
         add_event(tx, job["ticket_id"], status, now, now, job_id=job_id, source=f"staff:{by}")
         ticket = tx.one("SELECT * FROM tickets WHERE id = ?", (job["ticket_id"],))
         assert ticket is not None
-        from server.domain.records import job_feed_data
 
         fresh = tx.one("SELECT * FROM jobs WHERE id = ?", (job_id,))
         assert fresh is not None
@@ -204,3 +201,15 @@ def set_job_status_office(services: Services, job_id: str, status: str, by: str)
             if open_jobs and open_jobs["n"] == 0:
                 tx.execute("UPDATE tickets SET status = 'cancelled' WHERE id = ?", (job["ticket_id"],))
     return get_ticket(services, job["ticket_id"])
+
+
+def ticket_titles(services: Services, ticket_ids: list[str]) -> dict[str, str]:
+    """ticket id -> title."""
+    with services.db.read() as tx:
+        return store.titles(tx, ticket_ids)
+
+
+def job_contexts(services: Services, job_ids: list[str]) -> dict[str, Row]:
+    """job id -> the job's engineer and its ticket's id, customer and site."""
+    with services.db.read() as tx:
+        return store.job_contexts(tx, job_ids)

@@ -1,0 +1,1 @@
+"""What changed lately, for screens that refresh when it does (the console's live updates)."""

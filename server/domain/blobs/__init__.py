@@ -1,0 +1,1 @@
+"""Blobs (photos, attachments): resumable upload per device, addressed by SHA-256."""

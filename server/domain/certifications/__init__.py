@@ -1,0 +1,1 @@
+"""Engineers' certifications per equipment type, and the dispatch check that uses them."""

@@ -1,0 +1,139 @@
+"""Engineers' certifications per equipment type, and the dispatch check that uses them.
+
+A certification names an equipment type (``boiler``, ``chiller`` ...) and may
+expire.  Dispatching a job (create or reassign) to an engineer who holds no
+valid certification for the equipment type of the ticket's asset is refused
+with ``engineer_not_certified``; an admin may override with a reason, and the
+override is written on the ticket's timeline (``certification_override``).
+Tickets without a known asset, or assets without an equipment type, are not
+checked.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Annotated, Any
+
+import msgspec
+
+from server.domain.certifications import store
+from server.errors import BadRequest, Conflict, Forbidden, NotFound
+from server.ids import new_id
+from server.services import Services
+from sync.storage import Row, Tx
+
+if TYPE_CHECKING:
+    from server.security import Staff
+
+Label = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+Ms = Annotated[int, msgspec.Meta(ge=0, le=10**15)]
+
+
+class CertificationIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """Record a certification of an engineer for one equipment type."""
+
+    equipment_type: Label
+    name: Label
+    expires_at: Ms | None = None
+    issued_at: Ms | None = None
+
+
+class Certification(msgspec.Struct, kw_only=True):
+    """A certification; ``valid`` is evaluated at the time of the request."""
+
+    id: str
+    engineer_id: str
+    equipment_type: str
+    name: str
+    issued_at: int | None
+    expires_at: int | None
+    created_at: int
+    created_by: str
+    valid: bool
+
+
+def _iso(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%Y-%m-%d")
+
+
+def _valid(row: Row, at: int) -> bool:
+    return (row["expires_at"] is None or int(row["expires_at"]) > at) and (
+        row["issued_at"] is None or int(row["issued_at"]) <= at)
+
+
+def _cert(row: Row, now: int) -> Certification:
+    return Certification(id=row["id"], engineer_id=row["engineer_id"], equipment_type=row["equipment_type"],
+                         name=row["name"], issued_at=row["issued_at"], expires_at=row["expires_at"],
+                         created_at=row["created_at"], created_by=row["created_by"], valid=_valid(row, now))
+
+
+def add_certification(services: Services, engineer_id: str, data: CertificationIn, by: str) -> Certification:
+    if data.issued_at is not None and data.expires_at is not None and data.expires_at <= data.issued_at:
+        raise BadRequest("bad_expiry", "expires_at must be after issued_at")
+    now = services.clock()
+    cid = new_id("CERT-")
+    with services.db.write() as tx:
+        if not store.engineer_exists(tx, engineer_id):
+            raise NotFound("unknown_engineer", f"no engineer {engineer_id!r}")
+        store.insert(tx, cid, engineer_id, data.equipment_type.strip().lower(), data.name, data.issued_at,
+                     data.expires_at, now, by)
+        row = store.certification(tx, cid)
+    assert row is not None
+    return _cert(row, now)
+
+
+def list_certifications(services: Services, engineer_id: str) -> list[Certification]:
+    with services.db.read() as tx:
+        if not store.engineer_exists(tx, engineer_id):
+            raise NotFound("unknown_engineer", f"no engineer {engineer_id!r}")
+        rows = store.of_engineer(tx, engineer_id)
+    now = services.clock()
+    return [_cert(r, now) for r in rows]
+
+
+def ticket_equipment_type(tx: Tx, ticket_id: str) -> str | None:
+    """The equipment type of the ticket's asset (None when unknown or not set)."""
+    kind = store.ticket_equipment_type(tx, ticket_id) or ""
+    return kind.strip().lower() or None
+
+
+def certification_gap(tx: Tx, engineer_id: str, equipment_type: str, at: int) -> dict[str, Any] | None:
+    """Why ``engineer_id`` may not work on ``equipment_type`` at ``at`` (None when certified)."""
+    rows = store.for_equipment(tx, engineer_id, equipment_type)
+    if any(_valid(r, at) for r in rows):
+        return None
+    if not rows:
+        return {"detail": f"engineer {engineer_id} holds no certification for equipment type {equipment_type!r}",
+                "equipment_type": equipment_type, "expires_at": None}
+    latest = max(rows, key=lambda r: int(r["expires_at"] or 0))
+    if latest["expires_at"] is not None and int(latest["expires_at"]) <= at:
+        detail = (f"engineer {engineer_id}'s certification {latest['name']!r} for equipment type "
+                  f"{equipment_type!r} expired on {_iso(int(latest['expires_at']))}")
+    else:
+        detail = (f"engineer {engineer_id}'s certification {latest['name']!r} for equipment type "
+                  f"{equipment_type!r} is not valid yet")
+    return {"detail": detail, "equipment_type": equipment_type, "expires_at": latest["expires_at"]}
+
+
+def dispatch_check(tx: Tx, ticket_id: str, engineer_id: str, at: int, override: bool, reason: str,
+                   by: Staff | None) -> dict[str, Any] | None:
+    """Refuse an uncertified engineer (409 ``engineer_not_certified``) unless an admin overrides.
+
+    Returns the data of the ``certification_override`` event to record when an
+    override was used, else None.
+    """
+    equipment_type = ticket_equipment_type(tx, ticket_id)
+    if equipment_type is None:
+        return None
+    gap = certification_gap(tx, engineer_id, equipment_type, at)
+    if gap is None:
+        return None
+    if not override:
+        raise Conflict("engineer_not_certified", gap["detail"], engineer_id=engineer_id,
+                       equipment_type=equipment_type, expires_at=gap["expires_at"])
+    if by is None or by.role != "admin":
+        raise Forbidden("override_forbidden", "only an admin may dispatch an engineer who is not certified")
+    if not reason.strip():
+        raise BadRequest("override_reason_required", "an override needs a reason (override_reason)")
+    return {"engineer_id": engineer_id, "equipment_type": equipment_type, "reason": reason.strip(),
+            "by": by.name, "refusal": gap["detail"]}

@@ -1,0 +1,1 @@
+"""Complaints: opened from low ratings, closed only once the customer confirms."""

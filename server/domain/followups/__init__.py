@@ -1,0 +1,1 @@
+"""Follow-up calls after a resolved ticket and the satisfaction taken on them."""

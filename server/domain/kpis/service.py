@@ -1,0 +1,232 @@
+"""Service quality figures over a period: first-time fix, remote resolution, response times, parts, satisfaction.
+
+All figures are derived at read time from the records the service keeps, for
+tickets opened in ``[from, to)`` (cancelled ones left out), grouped by
+engineer, customer or priority (complaints as their own group):
+
+- ``first_time_fix_rate``: resolved tickets fixed with one visit (one
+  non-cancelled job, never reopened) / resolved tickets.
+- ``remote_share``: resolved tickets whose resolving job was remote / resolved tickets.
+- ``mean_respond_min``, ``mean_arrive_min``, ``mean_restore_min``: from the
+  ticket's opening to its first response (acknowledged, en route, on site or
+  completed), first arrival on site and first completion, in minutes of
+  *working time* on the calendar the ticket's SLA clock for it runs on (its
+  policy's ``respond``, ``on_site`` and ``resolve`` target; the policy's
+  calendar when it has no such target), read from the timeline (device events
+  carry corrected times).  So a P3 job opened Friday 16:00 and answered Monday
+  09:00 on 08:00-17:00 took 2 h, as its SLA counts it; on 24x7 policies (P1,
+  P2, complaints by default) working time is wall time.  Time on hold is not
+  taken off: these measure what the customer waited for, in working time.
+  Planned inspections have no response target and are left out of these three.
+- ``parts_availability``: share of consumptions after which the van's stock of
+  that part (ledger order, server time) was not negative.
+- ``satisfaction``: mean of every rating recorded (sign-off and follow-up call).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections import defaultdict
+from datetime import UTC, datetime
+from typing import Any, Final
+
+from server.domain.sla.calendar import Calendar, working_ms_between
+from server.domain.sla.policy import Policy
+from server.domain.sla.service import policy_for
+from server.errors import BadRequest
+from server.services import Services
+from sync.storage import Row, Tx
+
+GROUP_BY: Final = ("engineer", "customer", "priority", "all")
+RESPONSE_KINDS: Final = ("acknowledged", "en_route", "on_site", "completed")
+COLUMNS: Final = ("group", "tickets", "resolved", "first_time_fix_rate", "remote_share", "mean_respond_min",
+                  "mean_arrive_min", "mean_restore_min", "consumptions", "parts_availability", "ratings",
+                  "satisfaction")
+
+
+def parse_time(value: str | None, default: int, name: str) -> int:
+    """Epoch milliseconds, or an ISO date / date-time (UTC unless it says otherwise)."""
+    if value is None or value == "":
+        return default
+    if value.isdigit():
+        ms = int(value)
+        if ms > 10**15:
+            raise BadRequest("invalid_parameter", f"{name} is out of range")
+        return ms
+    try:
+        dt = datetime.fromisoformat(value)
+    except ValueError:
+        raise BadRequest("invalid_parameter", f"{name} is epoch ms or an ISO date such as 2026-01-31") from None
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=UTC)
+    return int(dt.timestamp() * 1000)
+
+
+def _marks(items: list[Any]) -> str:
+    return ",".join("?" for _ in items)
+
+
+class _Cell:
+    def __init__(self) -> None:
+        self.tickets = 0
+        self.resolved = 0
+        self.first_time = 0
+        self.remote = 0
+        self.respond: list[int] = []
+        self.arrive: list[int] = []
+        self.restore: list[int] = []
+        self.consumptions = 0
+        self.available = 0
+        self.ratings: list[int] = []
+
+    def row(self, group: str) -> dict[str, Any]:
+        def mean_min(xs: list[int]) -> float | None:
+            return round(sum(xs) / len(xs) / 60_000, 1) if xs else None
+
+        def share(n: int, d: int) -> float | None:
+            return round(n / d, 4) if d else None
+
+        return {"group": group, "tickets": self.tickets, "resolved": self.resolved,
+                "first_time_fix_rate": share(self.first_time, self.resolved),
+                "remote_share": share(self.remote, self.resolved), "mean_respond_min": mean_min(self.respond),
+                "mean_arrive_min": mean_min(self.arrive), "mean_restore_min": mean_min(self.restore),
+                "consumptions": self.consumptions, "parts_availability": share(self.available, self.consumptions),
+                "ratings": len(self.ratings),
+                "satisfaction": round(sum(self.ratings) / len(self.ratings), 2) if self.ratings else None}
+
+
+def _stock_after(tx: Tx, consumptions: list[Row]) -> dict[str, int]:
+    """Van stock of the part right after each consumption (by movement id), in ledger order."""
+    vans = sorted({m["from_location"] for m in consumptions if m["from_location"]})
+    if not vans:
+        return {}
+    rows = tx.query(f"SELECT id, part_no, from_location, to_location, qty, recorded_at FROM movements "
+                    f"WHERE kind <> 'return_old' AND (from_location IN ({_marks(vans)}) "
+                    f"OR to_location IN ({_marks(vans)})) ORDER BY recorded_at, id", [*vans, *vans])
+    level: dict[tuple[str, str], int] = defaultdict(int)
+    after_batch: dict[str, int] = {}
+    batch: list[Row] = []
+
+    def close_batch() -> None:
+        for b in batch:
+            if b["from_location"]:
+                after_batch[b["id"]] = level[(b["from_location"], b["part_no"])]
+        batch.clear()
+
+    last_at = None
+    for r in rows:
+        if last_at is not None and r["recorded_at"] != last_at:
+            close_batch()
+        last_at = r["recorded_at"]
+        if r["to_location"] in vans:
+            level[(r["to_location"], r["part_no"])] += int(r["qty"])
+        if r["from_location"] in vans:
+            level[(r["from_location"], r["part_no"])] -= int(r["qty"])
+        batch.append(r)
+    close_batch()
+    return after_batch
+
+
+def _calendar(policy: Policy, target: str) -> Calendar:
+    """The calendar the policy's ``target`` clock measures on (the policy's own when it has no such clock)."""
+    return next((spec.calendar for spec in policy.targets if spec.name == target), policy.calendar)
+
+
+def compute_kpis(services: Services, start: int, end: int, group_by: str = "all") -> dict[str, Any]:
+    """The KPI rows of tickets opened in ``[start, end)``, one per group."""
+    if group_by not in GROUP_BY:
+        raise BadRequest("invalid_parameter", f"group_by is one of {', '.join(GROUP_BY)}")
+    if end <= start:
+        raise BadRequest("invalid_parameter", "to must be after from")
+    where = "t.opened_at >= ? AND t.opened_at < ? AND t.status <> 'cancelled'"
+    sub = f"SELECT t.id FROM tickets t WHERE {where}"
+    with services.db.read() as tx:
+        tickets = tx.query(f"SELECT t.* FROM tickets t WHERE {where} ORDER BY t.opened_at, t.id", (start, end))
+        jobs = tx.query(f"SELECT id, ticket_id, engineer_id, status, remote FROM jobs WHERE ticket_id IN ({sub})",
+                        (start, end))
+        events = tx.query(f"SELECT ticket_id, job_id, kind, at FROM ticket_events WHERE ticket_id IN ({sub}) "
+                          "AND kind IN ('opened', 'acknowledged', 'en_route', 'on_site', 'completed', 'reopened') "
+                          "ORDER BY at, received_at", (start, end))
+        moves = tx.query(f"SELECT m.id, m.job_id, m.part_no, m.from_location, m.recorded_at FROM movements m "
+                         f"JOIN jobs j ON j.id = m.job_id WHERE m.kind = 'consume' AND j.ticket_id IN ({sub})",
+                         (start, end))
+        after = _stock_after(tx, moves)
+        ratings = tx.query(f"SELECT j.ticket_id, j.engineer_id, s.rating FROM signoffs s "
+                           f"JOIN jobs j ON j.id = s.job_id WHERE s.rating IS NOT NULL AND j.ticket_id IN ({sub})",
+                           (start, end))
+        ratings += tx.query(f"SELECT f.ticket_id, NULL AS engineer_id, f.rating FROM followups f "
+                            f"WHERE f.rating IS NOT NULL AND f.ticket_id IN ({sub})", (start, end))
+    by_ticket_jobs: dict[str, list[Row]] = defaultdict(list)
+    job_by_id: dict[str, Row] = {}
+    for j in jobs:
+        by_ticket_jobs[j["ticket_id"]].append(j)
+        job_by_id[j["id"]] = j
+    by_ticket_events: dict[str, list[Row]] = defaultdict(list)
+    for e in events:
+        by_ticket_events[e["ticket_id"]].append(e)
+    ticket_by_id = {t["id"]: t for t in tickets}
+
+    def groups_of(t: Row, engineer: str | None = None) -> list[str]:
+        if group_by == "all":
+            return ["all"]
+        if group_by == "customer":
+            return [t["customer"]]
+        if group_by == "priority":
+            return ["complaint" if t["category"] == "complaint" else t["priority"]]
+        if engineer is not None:
+            return [engineer]
+        engs = sorted({j["engineer_id"] for j in by_ticket_jobs.get(t["id"], []) if j["status"] != "cancelled"})
+        return engs or ["unassigned"]
+
+    cells: dict[str, _Cell] = defaultdict(_Cell)
+    for t in tickets:
+        evs = by_ticket_events.get(t["id"], [])
+        live_jobs = [j for j in by_ticket_jobs.get(t["id"], []) if j["status"] != "cancelled"]
+        opened = next((int(e["at"]) for e in evs if e["kind"] == "opened"), int(t["opened_at"]))
+        completed = next((e for e in evs if e["kind"] == "completed"), None)
+        respond = next((int(e["at"]) for e in evs if e["kind"] in RESPONSE_KINDS), None)
+        arrive = next((int(e["at"]) for e in evs if e["kind"] == "on_site"), None)
+        reopened = any(e["kind"] == "reopened" for e in evs)
+        waited: dict[str, int] = {}  # working ms from opening, per measure (planned inspections have none)
+        if t["category"] != "inspection":
+            policy = policy_for(services, t)
+            for measure, target, at in (("respond", "respond", respond), ("arrive", "on_site", arrive),
+                                        ("restore", "resolve", int(completed["at"]) if completed else None)):
+                if at is not None:
+                    waited[measure] = working_ms_between(_calendar(policy, target), opened, at)
+        for g in groups_of(t):
+            c = cells[g]
+            c.tickets += 1
+            if completed is not None:
+                c.resolved += 1
+                if len(live_jobs) == 1 and not reopened:
+                    c.first_time += 1
+                job = job_by_id.get(completed["job_id"] or "")
+                if job is not None and job["remote"]:
+                    c.remote += 1
+            for measure, ms in waited.items():
+                getattr(c, measure).append(ms)
+    for m in moves:
+        job = job_by_id[m["job_id"]]
+        for g in groups_of(ticket_by_id[job["ticket_id"]], job["engineer_id"]):
+            c = cells[g]
+            c.consumptions += 1
+            if after.get(m["id"], 0) >= 0:
+                c.available += 1
+    for r in ratings:
+        t = ticket_by_id[r["ticket_id"]]
+        for g in groups_of(t, r["engineer_id"]):
+            cells[g].ratings.append(int(r["rating"]))
+    return {"from": start, "to": end, "group_by": group_by, "generated_at": services.clock(),
+            "rows": [cells[g].row(g) for g in sorted(cells)]}
+
+
+def kpis_csv(report: dict[str, Any]) -> str:
+    """The KPI rows as CSV (empty cells where a figure is undefined)."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(COLUMNS)
+    for row in report["rows"]:
+        writer.writerow(["" if row[c] is None else row[c] for c in COLUMNS])
+    return out.getvalue()

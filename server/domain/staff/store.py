@@ -1,0 +1,51 @@
+"""SQL of staff users (console passwords) and console sessions: the tables ``staff_users`` and ``console_sessions``.
+
+The rules (password hashing, session lifetime, CSRF) are in :mod:`server.console.auth`;
+this module only reads and writes rows, inside the caller's transaction.
+"""
+
+from __future__ import annotations
+
+from sync.storage import Row, Tx
+
+
+def lock_user(tx: Tx, name: str) -> Row | None:
+    """The user row, locked for the rest of the transaction (None when there is none)."""
+    return tx.lock("SELECT name FROM staff_users WHERE name = ?", (name,))
+
+
+def insert_user(tx: Tx, name: str, role: str, password_hash: str, now: int) -> None:
+    tx.execute("INSERT INTO staff_users (name, role, password_hash, created_at) VALUES (?, ?, ?, ?)",
+               (name, role, password_hash, now))
+
+
+def reset_user(tx: Tx, name: str, role: str, password_hash: str) -> None:
+    """New role and password, enabled again; the user's password sessions end."""
+    tx.execute("UPDATE staff_users SET role = ?, password_hash = ?, disabled_at = NULL WHERE name = ?",
+               (role, password_hash, name))
+    tx.execute("DELETE FROM console_sessions WHERE name = ? AND via = 'password'", (name,))
+
+
+def user_credentials(tx: Tx, name: str) -> Row | None:
+    """``name``, ``role``, ``password_hash``, ``disabled_at`` of a user."""
+    return tx.one("SELECT name, role, password_hash, disabled_at FROM staff_users WHERE name = ?", (name,))
+
+
+def insert_session(tx: Tx, token_hash: str, name: str, role: str, via: str, staff_token_hash: str | None,
+                   now: int, expires_at: int) -> None:
+    """A new console session; sessions expired by ``now`` are dropped first."""
+    tx.execute("DELETE FROM console_sessions WHERE expires_at < ?", (now,))
+    tx.execute("INSERT INTO console_sessions (token_hash, name, role, via, staff_token_hash, created_at, "
+               "expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+               (token_hash, name, role, via, staff_token_hash, now, expires_at))
+
+
+def session(tx: Tx, token_hash: str) -> Row | None:
+    """A session with the revocation time of the staff token it was opened with (``revoked_at``)."""
+    return tx.one("SELECT s.name, s.role, s.via, s.expires_at, t.revoked_at, s.staff_token_hash "
+                  "FROM console_sessions s LEFT JOIN staff_tokens t ON t.token_hash = s.staff_token_hash "
+                  "WHERE s.token_hash = ?", (token_hash,))
+
+
+def delete_session(tx: Tx, token_hash: str) -> None:
+    tx.execute("DELETE FROM console_sessions WHERE token_hash = ?", (token_hash,))

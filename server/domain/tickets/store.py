@@ -1,0 +1,52 @@
+"""SQL of tickets and jobs: the lookups other views need, and closing a ticket with its jobs."""
+
+from __future__ import annotations
+
+from sync.storage import Row, Tx
+
+
+def _marks(values: list[str]) -> str:
+    return ", ".join("?" for _ in values)
+
+
+def titles(tx: Tx, ticket_ids: list[str]) -> dict[str, str]:
+    """ticket id -> title, of the tickets named."""
+    if not ticket_ids:
+        return {}
+    return {r["id"]: r["title"] for r in tx.query(f"SELECT id, title FROM tickets WHERE id IN ({_marks(ticket_ids)})",
+                                                  ticket_ids)}
+
+
+def job_contexts(tx: Tx, job_ids: list[str]) -> dict[str, Row]:
+    """job id -> ``id``, ``engineer_id``, ``customer``, ``site``, ``ticket_id`` of the jobs named."""
+    if not job_ids:
+        return {}
+    return {r["id"]: r for r in tx.query(
+        f"SELECT j.id, j.engineer_id, t.customer, t.site, t.id AS ticket_id FROM jobs j "
+        f"JOIN tickets t ON t.id = j.ticket_id WHERE j.id IN ({_marks(job_ids)})", job_ids)}
+
+
+def ticket(tx: Tx, ticket_id: str, *, lock: bool = False) -> Row | None:
+    """A ticket row (locked for the rest of the transaction when ``lock``)."""
+    sql = "SELECT * FROM tickets WHERE id = ?"
+    return tx.lock(sql, (ticket_id,)) if lock else tx.one(sql, (ticket_id,))
+
+
+def customer_confirmed(tx: Tx, ticket_id: str) -> bool:
+    return tx.one("SELECT ticket_id FROM customer_confirmations WHERE ticket_id = ?", (ticket_id,)) is not None
+
+
+def jobs_of(tx: Tx, ticket_id: str) -> list[Row]:
+    return tx.query("SELECT * FROM jobs WHERE ticket_id = ? ORDER BY id", (ticket_id,))
+
+
+def job(tx: Tx, job_id: str) -> Row | None:
+    return tx.one("SELECT * FROM jobs WHERE id = ?", (job_id,))
+
+
+def close_job(tx: Tx, job_id: str, now: int) -> None:
+    tx.execute("UPDATE jobs SET status = 'closed', updated_at = ? WHERE id = ?", (now, job_id))
+
+
+def close_ticket(tx: Tx, ticket_id: str, now: int) -> None:
+    tx.execute("UPDATE tickets SET status = 'closed', updated_at = ? WHERE id = ?", (now, ticket_id))

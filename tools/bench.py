@@ -1,0 +1,926 @@
+"""``fieldsync bench``: the speed of the real push, pull, SDK and SLA paths, measured end to end.
+
+Every scenario runs through the code a fleet runs: a real server process
+(``fieldsync serve`` under uvicorn, started as a subprocess on a free loopback
+port so its memory can be read from ``/proc/<pid>/status``), the real client
+SDK (:class:`client_sdk.FieldClient` with a real ``server_url``) and real
+storage (a SQLite file, or a fresh schema in PostgreSQL).  Setup (engineers,
+vans, parts, stock, a 10-item checklist template, tickets and jobs) goes
+through the server's services; only enrollment is done in-process, because the
+HTTP enrollment endpoint is rate-limited per client address by design.
+
+A "job" is the day's work on one visit: 1 status change, 10 checklist answers,
+3 parts movements and 1 customer sign-off with about 4 KB of strokes, i.e. 15
+ops.  Scenarios:
+
+- ``push_day``: one tablet pushes a day offline (500 jobs, 7,500 ops) until the
+  signed receipts are back; latency is per push request (the SDK seals at most
+  2,000 ops per change-set).
+- ``pull_bootstrap``: a new tablet of the same engineer pulls the 500-job scope
+  into its local store (records/s, latency per pull page).
+- ``fleet``: 200 tablets with 25 jobs each sync at once (threads in 4 processes, so the harness's
+  own interpreter lock does not queue the responses): push, then pull.  ``server_cpu_s`` is the
+  CPU time the server used meanwhile: when it is close to ``seconds``, the server is the limit.
+- ``sdk_write`` / ``sdk_write_batch``: 10,000 SDK writes, one transaction each,
+  then the same writes grouped by ``FieldClient.batch()``.  The batch
+  and its floor are timed 5 times, alternately, each batch on its own fresh
+  jobs and each run from an empty WAL; the line gives the median of each (and
+  its ratio), with every repetition's figures beside it, so one noisy moment on
+  a shared machine does not decide it.
+- ``sla_recompute``: SLA state of 100,000 tickets from their event logs,
+  loaded from the database, with the default policies.
+
+Write scenarios also report ``floor_ops_per_s``: a plain ``executemany`` of the
+same number of rows of the same width into a scratch table of the same
+database, measured in the same run, so the ratio to the floor means something
+on a noisy machine.  ``--scale`` shrinks or grows every scenario (the smoke
+test runs ``--scale 0.01``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import random
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections import defaultdict
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final
+
+import httpx
+
+from client_sdk import FieldClient
+from client_sdk.apply import apply_changes
+from schemas.domain import (
+    ChecklistItem,
+    ChecklistTemplateIn,
+    EngineerIn,
+    JobIn,
+    MovementIn,
+    PartIn,
+    StockLocationIn,
+    TicketIn,
+)
+from schemas.wire import Change
+from server.domain.catalog import service as catalog
+from server.domain.devices import service as devices
+from server.domain.devices.service import issue_enroll_token
+from server.domain.sla.service import policy_set, sla_events
+from server.domain.sla.state import compute_sla
+from server.domain.tickets import service as tickets
+from server.services import Services
+from server.settings import get_settings
+from sync.storage import open_database
+from sync.transport.http import HttpTransport
+
+if TYPE_CHECKING:
+    from schemas.domain import Priority
+
+SCENARIOS: Final = ("push_day", "pull_bootstrap", "fleet", "sdk_write", "sla_recompute")
+DEFAULT_PG: Final = "postgresql://postgres@127.0.0.1:5432/test"
+SERVER_START_TIMEOUT_S: Final = 60.0
+PARTS: Final = (("P-VALVE", "Gas valve"), ("P-IGN", "Ignition electrode"), ("P-SEAL", "Seal kit"))
+#: 10 checklist items: key, type, bounds/choices, and the answer a tablet gives
+ITEMS: Final[list[tuple[str, str, dict[str, Any], Any]]] = [
+    ("gas_tight", "pass_fail", {}, True),
+    ("flue_co2", "number", {"min": 0, "max": 15}, 9.2),
+    ("flue_co", "number", {"min": 0, "max": 400}, 35),
+    ("pressure_bar", "number", {"min": 0, "max": 4}, 1.4),
+    ("condition", "choice", {"choices": ["good", "fair", "poor"]}, "good"),
+    ("vent_clear", "pass_fail", {}, True),
+    ("safety_valve", "pass_fail", {}, True),
+    ("expansion_vessel", "pass_fail", {}, True),
+    ("flame_picture", "choice", {"choices": ["blue", "yellow", "lifting"]}, "blue"),
+    ("remarks", "text", {}, "Serviced, cleaned burner, replaced seals."),
+]
+TEMPLATE_ID: Final = "bench-service"
+
+
+# -- results -------------------------------------------------------------------------------------
+
+
+@dataclass
+class Result:
+    """One line of output: one scenario on one backend."""
+
+    scenario: str
+    backend: str
+    ops: int
+    seconds: float
+    latencies_ms: list[float] = field(default_factory=list)
+    peak_rss_mb: float | None = None
+    floor_ops_per_s: float | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        ops_per_s = self.ops / self.seconds if self.seconds > 0 else 0.0
+        out: dict[str, Any] = {
+            "scenario": self.scenario,
+            "backend": self.backend,
+            "ops": self.ops,
+            "seconds": round(self.seconds, 4),
+            "ops_per_s": round(ops_per_s, 1),
+            "p50_ms": round(percentile(self.latencies_ms, 50), 3),
+            "p99_ms": round(percentile(self.latencies_ms, 99), 3),
+            "peak_rss_mb": None if self.peak_rss_mb is None else round(self.peak_rss_mb, 1),
+        }
+        if self.floor_ops_per_s is not None:
+            out["floor_ops_per_s"] = round(self.floor_ops_per_s, 1)
+            out["floor_ratio"] = round(self.floor_ops_per_s / ops_per_s, 2) if ops_per_s else None
+        out.update(self.extra)
+        return out
+
+
+def percentile(values: list[float], pct: float) -> float:
+    """Nearest-rank percentile (0 for no values)."""
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    rank = max(1, min(len(ordered), round(pct / 100 * len(ordered) + 0.5)))
+    return ordered[rank - 1]
+
+
+def own_peak_rss_mb() -> float:
+    """Peak resident memory of this (the bench) process."""
+    return proc_memory_mb(os.getpid())[0]
+
+
+def proc_memory_mb(pid: int) -> tuple[float, float]:
+    """(VmHWM, VmRSS) of a process in MB, from ``/proc/<pid>/status``."""
+    hwm = rss = 0.0
+    try:
+        text = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return (0.0, 0.0)
+    for line in text.splitlines():
+        if line.startswith("VmHWM:"):
+            hwm = int(line.split()[1]) / 1024
+        elif line.startswith("VmRSS:"):
+            rss = int(line.split()[1]) / 1024
+    return (hwm, rss)
+
+
+# -- databases and the server process ------------------------------------------------------------
+
+
+@dataclass
+class Backend:
+    """Where one scenario's fresh server database lives."""
+
+    name: str
+    workdir: Path
+    pg_base: str
+
+    @contextlib.contextmanager
+    def fresh_url(self) -> Iterator[str]:
+        """A new empty database URL, removed afterwards."""
+        if self.name == "sqlite":
+            folder = Path(tempfile.mkdtemp(prefix="db-", dir=self.workdir))
+            try:
+                yield f"sqlite:///{folder / 'server.db'}"
+            finally:
+                shutil.rmtree(folder, ignore_errors=True)
+            return
+        import psycopg
+
+        schema = f"bench_{uuid.uuid4().hex[:12]}"
+        sep = "&" if "?" in self.pg_base else "?"
+        try:
+            yield f"{self.pg_base}{sep}schema={schema}"
+        finally:
+            with contextlib.suppress(psycopg.Error), psycopg.connect(self.pg_base, autocommit=True) as conn:
+                conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+class ServerProcess:
+    """``fieldsync serve`` in a subprocess on a free loopback port (SLA scheduler off)."""
+
+    def __init__(self, db_url: str, workdir: Path) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_path = workdir / f"server-{self.port}.log"
+        # the server runs the same code as this process (an exported older tree run as `python -m
+        # fieldsync bench` would otherwise start the installed tree's server: its cwd is the workdir)
+        code_root = str(Path(__file__).resolve().parents[1])
+        path = os.pathsep.join(p for p in (code_root, os.environ.get("PYTHONPATH", "")) if p)
+        env = {**os.environ, "FIELDSYNC_SCHEDULER": "0", "FIELDSYNC_DB": db_url, "PYTHONPATH": path}
+        self._log = self.log_path.open("wb")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "server.cli", "serve", "--db", db_url, "--port", str(self.port),
+             "--log-level", "warning"],
+            stdout=self._log, stderr=subprocess.STDOUT, env=env, cwd=workdir,
+        )
+        self._wait_ready()
+
+    def _wait_ready(self) -> None:
+        deadline = time.monotonic() + SERVER_START_TIMEOUT_S
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"server exited with {self.proc.returncode}: {self.log_tail()}")
+            try:
+                if httpx.get(self.url + "/health", timeout=2.0).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        self.stop()
+        raise RuntimeError(f"server did not start within {SERVER_START_TIMEOUT_S}s: {self.log_tail()}")
+
+    def log_tail(self) -> str:
+        with contextlib.suppress(OSError):
+            return self.log_path.read_text(errors="replace")[-2000:]
+        return ""
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU time the server process has used so far."""
+        try:
+            fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return 0.0
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def memory_mb(self) -> tuple[float, float]:
+        """(peak, current) resident memory of the server process."""
+        return proc_memory_mb(self.proc.pid)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self._log.close()
+
+    def __enter__(self) -> ServerProcess:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+# -- setup through the services ------------------------------------------------------------------
+
+
+def open_services(url: str) -> Any:
+    return Services(db=open_database(url), settings=get_settings(db_url=url, run_scheduler=False))
+
+
+def setup_fleet(services: Any, engineers: list[str], jobs_per_engineer: int) -> dict[str, list[str]]:
+    """Engineers with vans and stock, the parts catalog, the 10-item template, tickets with one job each."""
+    catalog.create_location(services, StockLocationIn(id="wh-main", kind="warehouse", name="Main warehouse"))
+    for part_no, name in PARTS:
+        catalog.upsert_part(services, PartIn(part_no=part_no, name=name, serialized=False, unit_price_cents=900))
+        catalog.record_movement(services, MovementIn(kind="adjust", part_no=part_no, qty=10_000_000,
+                                                     to_location="wh-main"))
+    catalog.publish_template(services, ChecklistTemplateIn(id=TEMPLATE_ID, name="Boiler service (bench)", items=[
+        ChecklistItem(key=key, label=key.replace("_", " "), type=kind, **bounds)  # type: ignore[arg-type]
+        for key, kind, bounds, _ in ITEMS
+    ]))
+    jobs: dict[str, list[str]] = {}
+    priorities: tuple[Priority, ...] = ("P1", "P2", "P3", "P3")
+    for n, eid in enumerate(engineers):
+        catalog.create_engineer(services, EngineerIn(id=eid, name=f"Engineer {n}", email=f"{eid}@example.com",
+                                                     skills=["boiler"]))
+        for part_no, _ in PARTS:
+            catalog.record_movement(services, MovementIn(kind="issue", part_no=part_no, qty=10 * jobs_per_engineer,
+                                                         from_location="wh-main", to_location=f"van-{eid}"))
+        jobs[eid] = []
+        for j in range(jobs_per_engineer):
+            t = tickets.create_ticket(services, TicketIn(customer=f"Customer {n}-{j}", site=f"Site {j}",
+                                                         priority=priorities[j % 4], title="Boiler service",
+                                                         asset_serial=f"SN-{n}-{j}"), "bench")
+            ticket = tickets.create_job(services, t.id, JobIn(engineer_id=eid, checklist_template=TEMPLATE_ID))
+            jobs[eid].append(ticket.jobs[-1].id)
+    return jobs
+
+
+def strokes_of(seed: int, target_bytes: int = 4096) -> list[list[int]]:
+    """Signature strokes of about ``target_bytes`` in msgpack."""
+    rng = random.Random(seed)
+    strokes: list[list[int]] = []
+    size = 0
+    while size < target_bytes:
+        stroke = []
+        x, y = rng.randrange(100, 900), rng.randrange(50, 250)
+        for _ in range(60):
+            x, y = max(0, min(999, x + rng.randrange(-9, 10))), max(0, min(299, y + rng.randrange(-5, 6)))
+            stroke += [x, y]
+            size += (1 if x < 128 else 3) + (1 if y < 128 else 3)
+        strokes.append(stroke)
+    return strokes
+
+
+class BenchTransport:
+    """Builds the SDK's HTTP transport with timed push/pull and in-process enrollment."""
+
+    @staticmethod
+    def make(server_url: str, services: Any) -> Any:
+        class _Timed(HttpTransport):
+            def __init__(self) -> None:
+                super().__init__(server_url, timeout=httpx.Timeout(120.0, connect=10.0))
+                self.push_ms: list[float] = []
+                self.pull_ms: list[float] = []
+                self.push_bytes = 0
+
+            def enroll(self, req: Any) -> Any:
+                # HTTP enrollment is rate-limited per address; a fleet enrolls through the service.
+                return devices.enroll(services, req)
+
+            def push(self, envelope: bytes) -> Any:
+                t0 = time.perf_counter()
+                out = super().push(envelope)
+                self.push_ms.append((time.perf_counter() - t0) * 1000)
+                self.push_bytes += len(envelope)
+                return out
+
+            def pull(self, req: Any) -> Any:
+                t0 = time.perf_counter()
+                out = super().pull(req)
+                self.pull_ms.append((time.perf_counter() - t0) * 1000)
+                return out
+
+        return _Timed()
+
+
+def open_tablet(path: Path, server_url: str, services: Any, engineer_id: str) -> tuple[Any, Any]:
+    """A FieldClient enrolled for ``engineer_id`` with the bench transport: (client, transport)."""
+    transport = BenchTransport.make(server_url, services)
+    client = FieldClient.open(path, server_url, transport=transport)
+    if not client.enrolled:
+        token, _ = issue_enroll_token(services, engineer_id)
+        client.enroll(token)
+    return client, transport
+
+
+def sync_until_jobs(client: Any, expected: int, tries: int = 20) -> None:
+    """Initial sync; again while the tablet lacks jobs (a PostgreSQL pull holds back rows of writers in flight)."""
+    for _ in range(tries):
+        report = client.sync()
+        if report.errors:
+            raise RuntimeError(f"initial sync failed: {report.errors}")
+        if len(client.jobs()) >= expected:
+            return
+        time.sleep(0.2)
+    raise RuntimeError(f"tablet has {len(client.jobs())} of {expected} jobs after {tries} syncs")
+
+
+def work_day(client: Any, job_ids: list[str], seed: int) -> int:
+    """The day's work offline on each job (15 ops per job); returns the number of ops written."""
+    strokes = strokes_of(seed)
+    n = 0
+    for job_id in job_ids:
+        client.set_status(job_id, "on_site")
+        for key, _, _, value in ITEMS:
+            client.answer(job_id, key, value)
+        for part_no, _ in PARTS:
+            client.use_part(job_id, part_no)
+        client.sign_off(job_id, "Pat Customer", strokes)
+        n += 15
+    return n
+
+
+def executemany_floor(db: Any, rows: list[tuple[Any, ...]]) -> float:
+    """Rows/s of one plain ``executemany`` of ``rows`` (id, job_id, type, body) into a scratch table."""
+    table = f"bench_floor_{uuid.uuid4().hex[:8]}"
+    blob = "BYTEA" if db.dialect == "postgresql" else "BLOB"
+    with db.write() as tx:
+        tx.execute(f"CREATE TABLE {table} (id TEXT PRIMARY KEY, job_id TEXT NOT NULL, kind TEXT NOT NULL, "
+                   f"hlc BIGINT NOT NULL, body {blob} NOT NULL)")
+    try:
+        t0 = time.perf_counter()
+        with db.write() as tx:
+            tx.executemany(f"INSERT INTO {table} (id, job_id, kind, hlc, body) VALUES (?, ?, ?, ?, ?)", rows)
+        elapsed = time.perf_counter() - t0
+    finally:
+        with db.write() as tx:
+            tx.execute(f"DROP TABLE {table}")
+    return len(rows) / elapsed if elapsed > 0 else 0.0
+
+
+def outbox_rows(client: Any) -> list[tuple[Any, ...]]:
+    """The tablet's unsynced ops as floor rows (same count, same bytes)."""
+    rows = client._store.read.query("SELECT op_id, job_id, type, body, seq FROM outbox ORDER BY seq")
+    return [(r["op_id"], r["job_id"], r["type"], r["seq"], bytes(r["body"])) for r in rows]
+
+
+# -- scenarios -----------------------------------------------------------------------------------
+
+
+@dataclass
+class Config:
+    backend: Backend
+    scale: float
+    workdir: Path
+
+
+def scaled(n: int, scale: float, minimum: int = 1) -> int:
+    return max(minimum, round(n * scale))
+
+
+def run_day(cfg: Config, want_push: bool, want_pull: bool) -> list[Result]:
+    """``push_day`` and ``pull_bootstrap`` share one set-up: 500 jobs of one engineer."""
+    n_jobs = scaled(500, cfg.scale)
+    results: list[Result] = []
+    with cfg.backend.fresh_url() as url:
+        services = open_services(url)
+        try:
+            jobs = setup_fleet(services, ["e-day"], n_jobs)["e-day"]
+            with ServerProcess(url, cfg.workdir) as server:
+                tablet_dir = Path(tempfile.mkdtemp(prefix="tablet-", dir=cfg.workdir))
+                client, transport = open_tablet(tablet_dir / "a.db", server.url, services, "e-day")
+                try:
+                    sync_until_jobs(client, len(jobs))
+                    work_day(client, jobs, seed=1)
+                    floor_rows = outbox_rows(client)
+                    transport.push_ms.clear()
+                    t0 = time.perf_counter()
+                    report = client.sync()
+                    sync_s = time.perf_counter() - t0
+                    push_s = sum(transport.push_ms) / 1000
+                    errors = len(report.errors) + report.rejected
+                    if want_push:
+                        floor = executemany_floor(services.db, floor_rows)
+                        results.append(Result(
+                            "push_day", cfg.backend.name, report.pushed_ops, push_s, list(transport.push_ms),
+                            server.memory_mb()[0], floor,
+                            {"requests": len(transport.push_ms), "errors": errors,
+                             "push_mb": round(transport.push_bytes / 1e6, 2), "sync_seconds": round(sync_s, 3)}))
+                finally:
+                    client.close()
+                if want_pull:
+                    fresh, t2 = open_tablet(tablet_dir / "b.db", server.url, services, "e-day")
+                    try:
+                        t0 = time.perf_counter()
+                        report = fresh.sync()
+                        pull_s = time.perf_counter() - t0
+                        local = fresh._store.read.scalar("SELECT COUNT(*) FROM answers")
+                    finally:
+                        fresh.close()
+                    results.append(Result(
+                        "pull_bootstrap", cfg.backend.name, report.pulled_changes, pull_s, list(t2.pull_ms),
+                        server.memory_mb()[0], None,
+                        {"requests": len(t2.pull_ms), "errors": len(report.errors), "jobs": n_jobs,
+                         "local_answers": int(local or 0)}))
+                shutil.rmtree(tablet_dir, ignore_errors=True)
+        finally:
+            services.db.close()
+    return results
+
+
+FLEET_PROCESSES: Final = 4
+
+
+@dataclass
+class FleetOutcome:
+    """What the devices of one fleet sync measured, merged over the worker processes."""
+
+    elapsed: float = 0.0
+    push_ms: list[float] = field(default_factory=list)
+    device_s: list[float] = field(default_factory=list)
+    counts: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    failures: list[str] = field(default_factory=list)
+
+
+def sync_fleet(server_url: str, tablets: list[tuple[str, str]]) -> FleetOutcome:
+    """Every tablet syncs at once: threads in :data:`FLEET_PROCESSES` processes, released together.
+
+    Devices are separate machines; 200 of them as threads of one Python process would queue every
+    response behind that process's own lock (the GIL), and the harness, not the server, would set
+    the latencies.  The processes still share this machine's cores with the server.
+    """
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("spawn")
+    groups = [tablets[i::FLEET_PROCESSES] for i in range(FLEET_PROCESSES) if tablets[i::FLEET_PROCESSES]]
+    ready, go, results = ctx.Queue(), ctx.Event(), ctx.Queue()
+    procs = [ctx.Process(target=_fleet_worker, args=(server_url, group, ready, go, results)) for group in groups]
+    for p in procs:
+        p.start()
+    finished = False
+    try:
+        for _ in procs:
+            ready.get(timeout=300)  # every tablet of every process is open and waiting
+        t0 = time.perf_counter()
+        go.set()
+        parts = [results.get(timeout=900) for _ in procs]
+        out = FleetOutcome(elapsed=time.perf_counter() - t0)
+        finished = True
+    finally:
+        for p in procs:
+            p.join(timeout=60 if finished else 0)  # stopped or failed: the devices are not waited for
+            if p.is_alive():
+                p.kill()
+                p.join()
+    for part in parts:
+        out.push_ms += part["push_ms"]
+        out.device_s += part["device_s"]
+        out.failures += part["failures"]
+        for k, v in part["counts"].items():
+            out.counts[k] += v
+    return out
+
+
+def _fleet_worker(server_url: str, tablets: list[tuple[str, str]], ready: Any, go: Any, results: Any) -> None:
+    """One process of the fleet: a thread per tablet, started when ``go`` is set."""
+    lock = threading.Lock()
+    push_ms: list[float] = []
+    device_s: list[float] = []
+    counts: dict[str, int] = defaultdict(int)
+    failures: list[str] = []
+    opened = threading.Barrier(len(tablets) + 1)  # a tablet is used by the thread that opened it
+
+    def device(eid: str, path: str) -> None:
+        try:
+            transport = BenchTransport.make(server_url, None)
+            client = FieldClient.open(Path(path), server_url, transport=transport)
+        except Exception as exc:  # noqa: BLE001 - the bench counts every failure
+            opened.wait()
+            with lock:
+                failures.append(f"{eid}: open: {exc}")
+            return
+        try:
+            opened.wait()
+            go.wait()
+            t0 = time.perf_counter()
+            report = client.sync()
+            took = time.perf_counter() - t0
+            with lock:
+                push_ms.extend(transport.push_ms)
+                device_s.append(took)
+                counts["pushed"] += report.pushed_ops
+                counts["pulled"] += report.pulled_changes
+                counts["rejected"] += report.rejected
+                counts["done"] += int(not report.errors and not report.offline)
+                failures.extend(f"{eid}: {e}" for e in report.errors)
+                if report.offline:
+                    failures.append(f"{eid}: offline")
+        except Exception as exc:  # noqa: BLE001
+            with lock:
+                failures.append(f"{eid}: {type(exc).__name__}: {exc}")
+        finally:
+            client.close()
+
+    threads = [threading.Thread(target=device, args=t) for t in tablets]
+    for t in threads:
+        t.start()
+    opened.wait()
+    ready.put(len(threads))
+    for t in threads:
+        t.join()
+    results.put({"push_ms": push_ms, "device_s": device_s, "counts": dict(counts), "failures": failures})
+
+
+def run_fleet(cfg: Config) -> list[Result]:
+    """200 tablets with 25 jobs each sync at once: push, then pull."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    n_dev = scaled(200, cfg.scale, minimum=2)
+    per = 25
+    engineers = [f"e-fleet-{i:03d}" for i in range(n_dev)]
+    with cfg.backend.fresh_url() as url:
+        services = open_services(url)
+        try:
+            jobs = setup_fleet(services, engineers, per)
+            with ServerProcess(url, cfg.workdir) as server:
+                tablet_dir = Path(tempfile.mkdtemp(prefix="fleet-", dir=cfg.workdir))
+
+                def prepare(i: int) -> int:
+                    eid = engineers[i]
+                    client, _ = open_tablet(tablet_dir / f"{eid}.db", server.url, services, eid)
+                    try:
+                        sync_until_jobs(client, len(jobs[eid]))
+                        return work_day(client, jobs[eid], seed=i)
+                    finally:
+                        client.close()
+
+                with ThreadPoolExecutor(max_workers=4) as pool:
+                    written = sum(pool.map(prepare, range(n_dev)))
+                cpu0 = server.cpu_seconds()
+                outcome = sync_fleet(server.url, [(eid, str(tablet_dir / f"{eid}.db")) for eid in engineers])
+                server_cpu = server.cpu_seconds() - cpu0
+                peak, _ = server.memory_mb()
+                shutil.rmtree(tablet_dir, ignore_errors=True)
+        finally:
+            services.db.close()
+    counts, failures = outcome.counts, outcome.failures
+    return [Result("fleet", cfg.backend.name, counts["pushed"], outcome.elapsed, outcome.push_ms, peak, None, {
+        "devices": n_dev, "devices_done": counts["done"], "ops_written": written, "pulled": counts["pulled"],
+        "errors": len(failures) + counts["rejected"], "first_errors": failures[:3],
+        "p99_device_sync_ms": round(percentile([s * 1000 for s in outcome.device_s], 99), 1),
+        "server_cpu_s": round(server_cpu, 2)})]
+
+
+def _seed_tablet(client: Any, n_jobs: int, prefix: str) -> list[str]:
+    """Put jobs, the template and the parts on a tablet through the SDK's pull path."""
+    changes = [Change(kind="template", id=f"{TEMPLATE_ID}/1", data={
+        "id": TEMPLATE_ID, "version": 1, "name": "Boiler service (bench)",
+        "items": [{"key": k, "label": k, "type": t, "required": True, **b} for k, t, b, _ in ITEMS]})]
+    changes += [Change(kind="part", id=p, data={"part_no": p, "name": name, "serialized": False,
+                                                "unit_price_cents": 900}) for p, name in PARTS]
+    ids = [f"{prefix}-{i:05d}" for i in range(n_jobs)]
+    changes += [Change(kind="job", id=j, data={
+        "id": j, "ticket_id": f"T-{j}", "engineer_id": "e-tab", "status": "assigned", "template_id": TEMPLATE_ID,
+        "template_version": 1, "ticket": {"customer": "C", "site": "S", "priority": "P3"}}) for j in ids]
+    with client._store.write() as tx:
+        apply_changes(tx, changes)
+    return ids
+
+
+def _answer_call(client: Any, key: str, value: Any) -> Callable[[str], object]:
+    return lambda job_id: client.answer(job_id, key, value)
+
+
+def _part_call(client: Any, part_no: str) -> Callable[[str], object]:
+    return lambda job_id: client.use_part(job_id, part_no)
+
+
+def _sdk_writes(client: Any, job_ids: list[str], n: int, timed: list[float] | None) -> int:
+    """``n`` SDK writes cycling through each job's day (status, 10 answers, 3 parts, diagnosis)."""
+    calls: list[Callable[[str], object]] = [lambda j: client.set_status(j, "on_site")]
+    calls += [_answer_call(client, k, v) for k, _, _, v in ITEMS]
+    calls += [_part_call(client, p) for p, _ in PARTS]
+    calls.append(lambda j: client.set_field(j, "diagnosis", "Worn ignition electrode, replaced."))
+    done = 0
+    perf = time.perf_counter
+    for job_id in job_ids:
+        for call in calls:
+            if done == n:
+                return done
+            if timed is None:
+                call(job_id)
+            else:
+                t0 = perf()
+                call(job_id)
+                timed.append((perf() - t0) * 1000)
+            done += 1
+    return done
+
+
+def _tablet_floor(client: Any, n: int) -> float:
+    """Writes/s of a plain executemany of a row + an outbox row per write into the tablet's file.
+
+    The outbox rows are the last ``n`` the SDK wrote (the same bytes), into a copy of the real
+    outbox's table and indexes, made from the tablet's own schema (so the floor follows the SDK's
+    migrations); the other row is an answer-sized row.  It starts from an empty WAL, like the batch.
+    """
+    conn = client._store.conn
+    outs = conn.execute("SELECT op_id, job_id, type, key, body, created_at FROM outbox ORDER BY seq DESC LIMIT ?",
+                        (n,)).fetchall()[::-1]
+    conn.execute("CREATE TABLE bench_rows (job_id TEXT, item_key TEXT, value TEXT, hlc INTEGER, device_id TEXT, "
+                 "template_version INTEGER, PRIMARY KEY (job_id, item_key))")
+    outbox_ddl = [row[0] for row in conn.execute(
+        "SELECT sql FROM sqlite_master WHERE tbl_name = 'outbox' AND sql IS NOT NULL ORDER BY type DESC")]
+    for sql in outbox_ddl:  # the table first, then its indexes
+        conn.execute(re.sub(r"\boutbox", "bench_outbox", sql.replace('"outbox"', "outbox")))
+    rows = [(f"J-{i // 15}", f"item{i % 15}", '"good"', i, "D-x", 1) for i in range(len(outs))]
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    t0 = time.perf_counter()
+    conn.execute("BEGIN IMMEDIATE")
+    conn.executemany("INSERT INTO bench_rows VALUES (?, ?, ?, ?, ?, ?)", rows)
+    conn.executemany("INSERT INTO bench_outbox (op_id, job_id, type, key, body, created_at) "
+                     "VALUES (?, ?, ?, ?, ?, ?)", outs)
+    conn.execute("COMMIT")
+    elapsed = time.perf_counter() - t0
+    conn.execute("DROP TABLE bench_rows")
+    conn.execute("DROP TABLE bench_outbox")
+    return len(outs) / elapsed if elapsed > 0 else 0.0
+
+
+#: timed repetitions of the batch and of its floor (alternating); the sdk_write_batch line gives medians
+SDK_BATCH_REPS: Final = 5
+
+
+def run_sdk_write(cfg: Config) -> list[Result]:
+    """10,000 SDK writes one transaction each, then batched (:data:`SDK_BATCH_REPS` times); the tablet's floor.
+
+    Each repetition writes a fresh set of jobs in one ``client.batch()`` and then
+    measures the floor on the outbox rows that batch wrote; both start from an
+    empty WAL.  The batch line reports the median batch time and the median
+    floor, and each repetition's figures (``batch_s_reps``, ``floor_ops_per_s_reps``,
+    ``floor_ratio_reps``), so the spread is visible.
+    """
+    n = scaled(10_000, cfg.scale, minimum=30)
+    folder = Path(tempfile.mkdtemp(prefix="sdk-", dir=cfg.workdir))
+    batch_s: list[float] = []
+    floors: list[float] = []
+    batch_timed: list[float] = []
+    try:
+        client = FieldClient.open(folder / "tablet.db", "http://127.0.0.1:9")
+        try:
+            n_jobs = -(-n // 15)
+            single_jobs = _seed_tablet(client, n_jobs, "J-single")
+            batch_jobs = [_seed_tablet(client, n_jobs, f"J-batch{rep}") for rep in range(SDK_BATCH_REPS)]
+            timed: list[float] = []
+            t0 = time.perf_counter()
+            done = _sdk_writes(client, single_jobs, n, timed)
+            single_s = time.perf_counter() - t0
+            for jobs in batch_jobs:
+                client._store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # neither pays for the other's pages
+                t0 = time.perf_counter()
+                with client.batch():
+                    batched = _sdk_writes(client, jobs, n, batch_timed)
+                batch_s.append(time.perf_counter() - t0)
+                floors.append(_tablet_floor(client, n))  # the outbox rows this batch just wrote
+            pending = len(client._store.read.query("SELECT seq FROM outbox"))
+        finally:
+            client.close()
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    rss = own_peak_rss_mb()
+    floor = statistics.median(floors)
+    reps = {
+        "repetitions": len(batch_s),
+        "batch_s_reps": [round(s, 4) for s in batch_s],
+        "floor_ops_per_s_reps": [round(f, 1) for f in floors],
+        "floor_ratio_reps": [round(f * s / batched, 2) for f, s in zip(floors, batch_s, strict=True)],
+    }
+    return [
+        Result("sdk_write", "tablet", done, single_s, timed, rss, floor, {"durable": "synchronous=FULL"}),
+        Result("sdk_write_batch", "tablet", batched, statistics.median(batch_s), batch_timed, rss, floor,
+               {"outbox_after": pending, **reps}),
+    ]
+
+
+def _sla_rows(n: int, now: int, seed: int = 7) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    """Tickets of every priority with realistic timelines at every stage of their life."""
+    rng = random.Random(seed)
+    hour = 3_600_000
+    tickets: list[tuple[Any, ...]] = []
+    events: list[tuple[Any, ...]] = []
+    kinds = [("P1", "fault"), ("P2", "fault"), ("P3", "fault"), ("P3", "inspection"), ("complaint", "complaint")]
+    for i in range(n):
+        tid = f"T-{i:07d}"
+        priority, category = kinds[i % len(kinds)]
+        opened = now - rng.randrange(1, 30 * 24) * hour - rng.randrange(hour)
+        stage = rng.randrange(8)
+        status = "open" if stage < 6 else "resolved"
+        tickets.append((tid, f"Customer {i % 997}", "Site", priority, category, status, opened, opened, opened))
+        at = opened
+        timeline = ["opened", "job_assigned", "acknowledged", "en_route", "on_site", "on_hold", "resumed",
+                    "work_started", "completed", "follow_up_done"][: 2 + stage + (2 if stage >= 6 else 0)]
+        for k, kind in enumerate(timeline):
+            at += rng.randrange(5, 240) * 60_000
+            events.append((f"E-{i}-{k}", tid, kind, min(at, now), at, "device:bench", "{}"))
+    return tickets, events
+
+
+def run_sla(cfg: Config) -> list[Result]:
+    """SLA state of 100,000 tickets from their event logs (loaded from the database)."""
+    n = scaled(100_000, cfg.scale, minimum=50)
+    with cfg.backend.fresh_url() as url:
+        services = open_services(url)
+        try:
+            now = services.clock()
+            tickets, events = _sla_rows(n, now)
+            with services.db.write() as tx:
+                for i in range(0, len(tickets), 20_000):
+                    tx.executemany("INSERT INTO tickets (id, customer, site, priority, category, status, opened_at, "
+                                   "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                                   tickets[i:i + 20_000])
+                for i in range(0, len(events), 20_000):
+                    tx.executemany("INSERT INTO ticket_events (id, ticket_id, kind, at, received_at, source, data) "
+                                   "VALUES (?, ?, ?, ?, ?, ?, ?)", events[i:i + 20_000])
+            policies = policy_set(services)
+            lat: list[float] = []
+            perf = time.perf_counter
+            t0 = perf()
+            with services.db.read() as tx:
+                rows = tx.query("SELECT id, priority, category, status FROM tickets")
+                evs = tx.rows("SELECT ticket_id, kind, at FROM ticket_events")
+            load_s = perf() - t0
+            by_ticket: dict[str, list[tuple[str, int]]] = defaultdict(list)
+            for ticket_id, kind, at in evs:
+                by_ticket[ticket_id].append((kind, int(at)))
+            breached = 0
+            for t in rows:
+                t1 = perf()
+                policy = policies.for_ticket(t["priority"], t["category"])
+                states = compute_sla(policy, sla_events(t["status"], by_ticket.get(t["id"], [])), now)
+                breached += any(s.breached for s in states.values())
+                lat.append((perf() - t1) * 1000)
+            total = perf() - t0
+        finally:
+            services.db.close()
+    return [Result("sla_recompute", cfg.backend.name, len(rows), total, lat, own_peak_rss_mb(), None,
+                   {"events": len(evs), "load_seconds": round(load_s, 3), "breached": breached})]
+
+
+# -- CLI -----------------------------------------------------------------------------------------
+
+
+def run(backends: list[str], scenarios: list[str], scale: float, pg: str,
+        emit: Callable[[dict[str, Any]], None]) -> list[dict[str, Any]]:
+    """Run ``scenarios`` on ``backends``; call ``emit`` with each result as it is measured."""
+    out: list[dict[str, Any]] = []
+    workdir = Path(tempfile.mkdtemp(prefix="fieldsync-bench-"))
+
+    def put(results: list[Result]) -> None:
+        for r in results:
+            d = r.as_dict()
+            out.append(d)
+            emit(d)
+
+    try:
+        if "sdk_write" in scenarios:
+            put(run_sdk_write(Config(Backend("sqlite", workdir, pg), scale, workdir)))
+        for name in backends:
+            cfg = Config(Backend(name, workdir, pg), scale, workdir)
+            if "push_day" in scenarios or "pull_bootstrap" in scenarios:
+                put(run_day(cfg, "push_day" in scenarios, "pull_bootstrap" in scenarios))
+            if "fleet" in scenarios:
+                put(run_fleet(cfg))
+            if "sla_recompute" in scenarios:
+                put(run_sla(cfg))
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    return out
+
+
+TABLE_COLS: Final = ("scenario", "backend", "ops", "seconds", "ops_per_s", "p50_ms", "p99_ms", "peak_rss_mb",
+                     "floor_ops_per_s", "floor_ratio")
+
+
+def print_row(d: dict[str, Any], header: bool) -> None:
+    widths = (15, 10, 8, 9, 11, 9, 9, 11, 15, 11)
+    if header:
+        names = enumerate(zip(TABLE_COLS, widths, strict=True))
+        print("  ".join(c.rjust(w) if i > 1 else c.ljust(w) for i, (c, w) in names))
+    cells = []
+    for i, (c, w) in enumerate(zip(TABLE_COLS, widths, strict=True)):
+        v = d.get(c)
+        text = "-" if v is None else (f"{v:,.1f}" if isinstance(v, float) and c.endswith("_s") else str(v))
+        cells.append(text.rjust(w) if i > 1 else text.ljust(w))
+    print("  ".join(cells), flush=True)
+
+
+def _exit_on_signal(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
+def run_cli(args: argparse.Namespace) -> int:
+    """``fieldsync bench``: 0 when every scenario ran without errors, 1 otherwise, 2 on bad usage."""
+    scenarios = args.scenario or list(SCENARIOS)
+    unknown = sorted(set(scenarios) - set(SCENARIOS))
+    if unknown:
+        print(f"error: unknown scenario {', '.join(unknown)}; one of {', '.join(SCENARIOS)}", file=sys.stderr)
+        return 2
+    if not args.scale > 0:
+        print("error: --scale must be positive", file=sys.stderr)
+        return 2
+    backends = ["sqlite", "postgresql"] if args.backend == "all" else [args.backend]
+    pg = args.pg or os.environ.get("FIELDSYNC_TEST_PG") or DEFAULT_PG
+    if "postgresql" in backends:
+        import psycopg
+
+        try:
+            with psycopg.connect(pg, connect_timeout=5) as conn:
+                conn.execute("SELECT 1")
+        except psycopg.Error as exc:
+            print(f"error: PostgreSQL unreachable at {pg}: {exc}", file=sys.stderr)
+            return 2
+    first = [True]
+
+    def emit(d: dict[str, Any]) -> None:
+        if args.json:
+            print(json.dumps(d), flush=True)
+        else:
+            print_row(d, first[0])
+            first[0] = False
+
+    t0 = time.perf_counter()
+    # SIGTERM unwinds like Ctrl-C: the server subprocess, fleet processes and scratch databases go too
+    previous = signal.signal(signal.SIGTERM, _exit_on_signal)
+    try:
+        results = run(backends, scenarios, args.scale, pg, emit)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    if not args.json:
+        print(f"\n{len(results)} results in {time.perf_counter() - t0:.1f}s "
+              f"({os.cpu_count()} CPUs, Python {sys.version.split()[0]})")
+    return 1 if any(r.get("errors") for r in results) else 0
+
+
+__all__ = ["SCENARIOS", "Result", "percentile", "run", "run_cli"]
