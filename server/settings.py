@@ -49,6 +49,8 @@ class Settings:
     #: addresses of reverse proxies whose X-Forwarded-For / X-Forwarded-Proto are believed (comma-separated
     #: IPs, or ``*``); empty: none, the client address is the connection's, whatever headers say
     trusted_proxies: str = ""
+    #: how `fieldsync serve` writes its log: ``text`` lines for a person, ``json`` objects for a log collector
+    log_format: str = "text"
 
 
 def get_settings(**overrides: Any) -> Settings:
@@ -68,6 +70,7 @@ def get_settings(**overrides: Any) -> Settings:
         webhook_url=env.get("FIELDSYNC_WEBHOOK") or None,
         worker_threads=_int(env, "FIELDSYNC_WORKER_THREADS", d.worker_threads, 1, 1024),
         trusted_proxies=env.get("FIELDSYNC_TRUSTED_PROXIES", "").strip(),
+        log_format=_choice(env, "FIELDSYNC_LOG_FORMAT", ("text", "json")),
     )
     return replace(s, **{k: v for k, v in overrides.items() if v is not None})
 
@@ -84,6 +87,16 @@ def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -
     if not low <= value <= high:
         raise SettingsError(f"{name} must be between {low} and {high}, not {value}")
     return value
+
+
+def _choice(env: Mapping[str, str], name: str, allowed: tuple[str, ...]) -> str:
+    """One of ``allowed`` (the first when unset or empty)."""
+    raw = env.get(name, "").strip().lower()
+    if not raw:
+        return allowed[0]
+    if raw not in allowed:
+        raise SettingsError(f"{name} must be one of {', '.join(allowed)}, not {raw[:40]!r}")
+    return raw
 
 
 def _zone(env: Mapping[str, str], name: str) -> str:
