@@ -26,6 +26,11 @@ def reset_user(tx: Tx, name: str, role: str, password_hash: str) -> None:
     tx.execute("DELETE FROM console_sessions WHERE name = ? AND via = 'password'", (name,))
 
 
+def replace_password_hash(tx: Tx, name: str, old: str, new: str) -> None:
+    """The same password, hashed anew; only where the stored hash is still ``old``."""
+    tx.execute("UPDATE staff_users SET password_hash = ? WHERE name = ? AND password_hash = ?", (new, name, old))
+
+
 def user_credentials(tx: Tx, name: str) -> Row | None:
     """``name``, ``role``, ``password_hash``, ``disabled_at`` of a user."""
     return tx.one("SELECT name, role, password_hash, disabled_at FROM staff_users WHERE name = ?", (name,))
