@@ -119,7 +119,80 @@ def cmd_token(args: argparse.Namespace) -> int:
     # loaded when the command runs (module docstring)
     from server.security import issue_staff_token
 
-    print(issue_staff_token(open_services(db_url(args)), args.role, args.name or args.role))
+    try:
+        token = issue_staff_token(open_services(db_url(args)), args.role, args.name or args.role,
+                                  days=args.days or None)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(token)
+    return 0
+
+
+def cmd_tokens(args: argparse.Namespace) -> int:
+    """List staff tokens: id (start of the hash), name, role, created, expires, revoked."""
+    # loaded when the command runs (module docstring)
+    from server.security import list_staff_tokens
+    from sync.timetext import utc_text
+
+    tokens = list_staff_tokens(open_services(db_url(args)))
+    if args.json:
+        print(json.dumps([{"id": t.id, "name": t.name, "role": t.role, "created_at": t.created_at,
+                           "expires_at": t.expires_at, "revoked_at": t.revoked_at} for t in tokens]))
+        return 0
+    print(f"{'id':<12}  {'name':<20}  {'role':<10}  {'created (UTC)':<16}  {'expires (UTC)':<16}  revoked")
+    for t in tokens:
+        expires = "never" if t.expires_at is None else utc_text(t.expires_at, "%Y-%m-%d %H:%M")
+        revoked = "-" if t.revoked_at is None else utc_text(t.revoked_at, "%Y-%m-%d %H:%M")
+        print(f"{t.id:<12}  {t.name[:20]:<20}  {t.role:<10}  {utc_text(t.created_at, '%Y-%m-%d %H:%M'):<16}  "
+              f"{expires:<16}  {revoked}")
+    return 0
+
+
+def cmd_revoke_token(args: argparse.Namespace) -> int:
+    # loaded when the command runs (module docstring)
+    from server.security import revoke_staff_token
+
+    try:
+        n = revoke_staff_token(open_services(db_url(args)), args.id)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if n == 0:
+        print(f"error: no live staff token {args.id}", file=sys.stderr)
+        return 2
+    print(f"revoked staff token {args.id}")
+    return 0
+
+
+def cmd_users(args: argparse.Namespace) -> int:
+    """List console users: name, role, created, disabled."""
+    # loaded when the command runs (module docstring)
+    from server.console.auth import list_users
+    from sync.timetext import utc_text
+
+    users = list_users(open_services(db_url(args)))
+    if args.json:
+        print(json.dumps(users))
+        return 0
+    for u in users:
+        state = "enabled" if u["disabled_at"] is None else "disabled " + utc_text(int(str(u["disabled_at"])),
+                                                                                  "%Y-%m-%d %H:%M")
+        print(f"{u['name']:<24}  {u['role']:<10}  {state}")
+    return 0
+
+
+def cmd_disable_user(args: argparse.Namespace) -> int:
+    # loaded when the command runs (module docstring)
+    from server.console.auth import disable_user
+    from server.errors import DomainError
+
+    try:
+        disable_user(open_services(db_url(args)), args.name)
+    except DomainError as exc:
+        print(f"error: {exc.detail}", file=sys.stderr)
+        return 2
+    print(f"disabled user {args.name}: signed out; `fieldsync admin user` enables them with a new password")
     return 0
 
 
@@ -214,8 +287,25 @@ def build_parser(*extensions: Extension) -> argparse.ArgumentParser:
     x = a.add_parser("token", help="staff API token")
     x.add_argument("--role", required=True, choices=["dispatcher", "backoffice", "admin"])
     x.add_argument("--name")
+    x.add_argument("--days", type=int, default=90, help="days it stays valid (default 90; 0: until revoked)")
     x.add_argument("--db")
     x.set_defaults(func=cmd_token)
+    x = a.add_parser("tokens", help="list staff tokens (their ids, never the tokens)")
+    x.add_argument("--json", action="store_true")
+    x.add_argument("--db")
+    x.set_defaults(func=cmd_tokens)
+    x = a.add_parser("revoke-token", help="revoke a staff token by the id `admin tokens` lists")
+    x.add_argument("id")
+    x.add_argument("--db")
+    x.set_defaults(func=cmd_revoke_token)
+    x = a.add_parser("users", help="list console users")
+    x.add_argument("--json", action="store_true")
+    x.add_argument("--db")
+    x.set_defaults(func=cmd_users)
+    x = a.add_parser("disable-user", help="disable a console user and end their sessions")
+    x.add_argument("name")
+    x.add_argument("--db")
+    x.set_defaults(func=cmd_disable_user)
     x = a.add_parser("user", help="create or reset a console user (password read from stdin)")
     x.add_argument("--name", required=True)
     x.add_argument("--role", required=True, choices=["dispatcher", "backoffice", "admin"])

@@ -31,7 +31,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from server.domain.staff import store as staff_store
-from server.errors import BadRequest, Unauthorized
+from server.errors import BadRequest, NotFound, Unauthorized
 from server.security import ROLES, Staff, hash_secret, staff_from_token
 from server.services import Services
 
@@ -122,6 +122,19 @@ def set_user(services: Services, name: str, role: str, password: str) -> bool:
 _DUMMY_HASH: list[str] = []
 
 
+def list_users(services: Services) -> list[dict[str, object]]:
+    """The console users as an operator lists them."""
+    with services.db.read() as tx:
+        return [dict(r) for r in staff_store.users(tx)]
+
+
+def disable_user(services: Services, name: str) -> None:
+    """Disable a console user (``fieldsync admin user`` enables them again with a new password)."""
+    with services.db.write() as tx:
+        if not staff_store.disable_user(tx, name[:64], services.clock()):
+            raise NotFound("no_such_user", f"no console user {name[:64]!r}")
+
+
 def authenticate_password(services: Services, name: str, password: str) -> Staff:
     """The staff user for a name and password, or ``bad_credentials``."""
     with services.db.read() as tx:
@@ -180,7 +193,9 @@ def current_session(services: Services, raw: str | None) -> ConsoleSession | Non
         row = staff_store.session(tx, hash_secret(raw))
     if row is None or row["expires_at"] <= services.clock():
         return None
-    if row["staff_token_hash"] is not None and row["revoked_at"] is not None:
+    if row["staff_token_hash"] is not None and (
+            row["revoked_at"] is not None
+            or (row["token_expires_at"] is not None and row["token_expires_at"] <= services.clock())):
         return None
     return ConsoleSession(staff=Staff(name=row["name"], role=row["role"]), csrf=csrf_for(raw), via=row["via"])
 

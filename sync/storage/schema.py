@@ -203,6 +203,11 @@ DELETE FROM blob_chunks WHERE sha256 IN (SELECT sha256 FROM blobs WHERE complete
 DELETE FROM blobs WHERE complete = 0;
 """,
     ),
+    (
+        14,
+        # staff tokens expire (NULL: a token issued before expiry existed, listed as "never" for the operator)
+        "ALTER TABLE staff_tokens ADD COLUMN expires_at {big};",
+    ),
 ]
 
 
