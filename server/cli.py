@@ -221,6 +221,48 @@ def cmd_user(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_status(args: argparse.Namespace) -> int:
+    """The database's schema version against this code's: 0 current, 1 migrations pending, 2 newer or bad."""
+    # loaded when the command runs (module docstring)
+    from sync.storage import open_database
+    from sync.storage.schema import latest_version, pending_versions, schema_version
+
+    db = open_database(db_url(args), create=False, migrate_schema=False)
+    try:
+        with db.read() as tx:
+            version, pending = schema_version(tx), pending_versions(tx)
+    finally:
+        db.close()
+    code = latest_version()
+    state = ("current" if not pending and version <= code else
+             "newer than this fieldsync: run that release or newer" if version > code else
+             f"{len(pending)} migration(s) pending: {', '.join(map(str, pending))} (fieldsync admin migrate)")
+    if args.json:
+        print(json.dumps({"database": db.dialect, "schema_version": version, "code_version": code,
+                          "pending": pending, "state": state.split(":")[0]}))
+    else:
+        print(f"{db.dialect} database at schema version {version}; this fieldsync knows {code}: {state}")
+    return 2 if version > code else 1 if pending else 0
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    """Apply pending migrations (in one transaction with their records: all or none) and say which."""
+    # loaded when the command runs (module docstring)
+    from sync.storage import open_database
+    from sync.storage.schema import latest_version, pending_versions
+
+    db = open_database(db_url(args), create=False, migrate_schema=False)
+    try:
+        with db.read() as tx:
+            pending = pending_versions(tx)
+    finally:
+        db.close()
+    open_database(db_url(args), create=False).close()  # migrates, under the migrators' lock on PostgreSQL
+    done = f"applied {', '.join(map(str, pending))}" if pending else "nothing to apply"
+    print(f"schema at version {latest_version()}: {done}")
+    return 0
+
+
 def cmd_backup(args: argparse.Namespace) -> int:
     """Online backup of a SQLite database (PostgreSQL: print the pg_dump advice, exit 2)."""
     url = db_url(args)
@@ -311,6 +353,13 @@ def build_parser(*extensions: Extension) -> argparse.ArgumentParser:
     x.add_argument("--role", required=True, choices=["dispatcher", "backoffice", "admin"])
     x.add_argument("--db")
     x.set_defaults(func=cmd_user)
+    x = a.add_parser("status", help="the database's schema version against this code's (exit 1: pending)")
+    x.add_argument("--json", action="store_true")
+    x.add_argument("--db")
+    x.set_defaults(func=cmd_status)
+    x = a.add_parser("migrate", help="apply pending migrations, before starting new serve processes")
+    x.add_argument("--db")
+    x.set_defaults(func=cmd_migrate)
     x = a.add_parser("backup", help="online backup of a SQLite database to a file (checked)")
     x.add_argument("--db")
     x.add_argument("--out", required=True, help="backup file to write")

@@ -1,4 +1,4 @@
-"""Staff accounts an operator can manage: tokens that expire, are listed and revoked; users disabled.
+"""What an operator manages: staff tokens that expire, are listed and revoked; users disabled; the schema.
 
 The CLI runs as a subprocess on a real SQLite file; the tokens it prints are used over HTTP against the
 app on the same file, whose clock the test moves to let a token expire.
@@ -106,3 +106,35 @@ def test_a_disabled_user_cannot_sign_in_until_enabled_again(db: str) -> None:
     assert enabled.returncode == 0
     auth.close_session(services, auth.sign_in(services, name="dora", password="a new long pw"))
     services.db.close()
+
+
+def test_admin_status_and_migrate_on_a_database_of_an_older_release(tmp_path: Path) -> None:
+    """An operator upgrading: status says what is pending (exit 1), migrate applies it, status is then 0."""
+    import sqlite3
+
+    from sync.storage.schema import MIGRATIONS, latest_version, render
+
+    path = tmp_path / "old.db"
+    with sqlite3.connect(path) as conn:  # the schema as release "version 8" left it
+        conn.execute("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT)")
+        for version, sql in MIGRATIONS:
+            if version <= 8:
+                for statement in render(sql, "sqlite"):
+                    conn.execute(statement)
+                conn.execute("INSERT INTO schema_migrations VALUES (?, 'then')", (version,))
+    url = f"sqlite:///{path}"
+    newer = [v for v, _ in MIGRATIONS if v > 8]
+    status = admin(url, "status", "--json")
+    assert status.returncode == 1, status.stderr
+    assert json.loads(status.stdout) == {"database": "sqlite", "schema_version": 8, "code_version": latest_version(),
+                                         "pending": newer, "state": f"{len(newer)} migration(s) pending"}
+    migrated = admin(url, "migrate")
+    assert migrated.returncode == 0 and f"applied {', '.join(map(str, newer))}" in migrated.stdout
+    assert admin(url, "status").returncode == 0
+    assert "nothing to apply" in admin(url, "migrate").stdout
+    with sqlite3.connect(path) as conn:
+        conn.execute("INSERT INTO schema_migrations VALUES (?, 'later')", (latest_version() + 1,))
+    ahead = admin(url, "status")
+    assert ahead.returncode == 2 and "newer than this fieldsync" in ahead.stdout
+    assert admin(f"sqlite:///{tmp_path / 'missing.db'}", "status").returncode == 2
+    assert not (tmp_path / "missing.db").exists()
