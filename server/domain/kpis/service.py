@@ -31,6 +31,7 @@ from collections import defaultdict
 from datetime import UTC, datetime
 from typing import Any, Final
 
+from schemas import i18n
 from server.domain.sla.calendar import Calendar, working_ms_between
 from server.domain.sla.policy import Policy
 from server.domain.sla.service import policy_for
@@ -222,11 +223,14 @@ def compute_kpis(services: Services, start: int, end: int, group_by: str = "all"
             "rows": [cells[g].row(g) for g in sorted(cells)]}
 
 
-def kpis_csv(report: dict[str, Any]) -> str:
-    """The KPI rows as CSV (empty cells where a figure is undefined)."""
+def kpis_csv(report: dict[str, Any], locale: str = i18n.FALLBACK) -> str:
+    """The KPI rows as CSV (empty cells where a figure is undefined), headed in ``locale``.
+
+    English headers are the column ids scripts read; the ``exports`` catalogs hold every locale's.
+    """
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(COLUMNS)
+    writer.writerow([i18n.text(locale, "exports", f"kpis.{c}") for c in COLUMNS])
     for row in report["rows"]:
         writer.writerow(["" if row[c] is None else row[c] for c in COLUMNS])
     return out.getvalue()
