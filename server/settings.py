@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from schemas import i18n
+from schemas.i18n import LOCALES, normalise
 from server.domain.sla.regions import UnknownRegion, region_days
 
 DEFAULT_DB = "sqlite:///fieldsync.db"
@@ -49,8 +49,8 @@ class Settings:
     #: addresses of reverse proxies whose X-Forwarded-For / X-Forwarded-Proto are believed (comma-separated
     #: IPs, or ``*``); empty: none, the client address is the connection's, whatever headers say
     trusted_proxies: str = ""
-    #: the language of the console and the service's texts until a user picks one (``zh_CN`` or ``en``)
-    locale: str = i18n.FALLBACK
+    #: the console's language before a user chose one and when Accept-Language names none it speaks
+    locale: str = "en"
 
 
 def get_settings(**overrides: Any) -> Settings:
@@ -70,7 +70,7 @@ def get_settings(**overrides: Any) -> Settings:
         webhook_url=env.get("FIELDSYNC_WEBHOOK") or None,
         worker_threads=_int(env, "FIELDSYNC_WORKER_THREADS", d.worker_threads, 1, 1024),
         trusted_proxies=env.get("FIELDSYNC_TRUSTED_PROXIES", "").strip(),
-        locale=_locale(env, "FIELDSYNC_LOCALE"),
+        locale=_locale(env, "FIELDSYNC_LOCALE", d.locale),
     )
     return replace(s, **{k: v for k, v in overrides.items() if v is not None})
 
@@ -100,15 +100,15 @@ def _region(env: Mapping[str, str], name: str) -> str | None:
         raise SettingsError(f"{name}: {exc}") from None
 
 
-def _locale(env: Mapping[str, str], name: str) -> str:
-    """A locale the catalogs hold (``zh_CN``, ``zh-CN``, ``en``); unset or empty means English."""
+def _locale(env: Mapping[str, str], name: str, default: str) -> str:
+    """A locale the catalogs hold (``zh-CN``, ``zh_CN``, ``en``); unset or empty means the default."""
     raw = env.get(name, "").strip()
     if not raw:
-        return i18n.FALLBACK
-    locale = i18n.normalise(raw[:40])
-    if locale is None:
-        raise SettingsError(f"{name} must be one of {', '.join(i18n.LOCALES)}, not {raw[:40]!r}")
-    return locale
+        return default
+    found = normalise(raw[:40])
+    if found is None:
+        raise SettingsError(f"{name} must be one of {', '.join(LOCALES)}, not {raw[:40]!r}")
+    return found
 
 
 def uvicorn_proxy_options(settings: Settings) -> dict[str, Any]:
