@@ -12,6 +12,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from schemas.i18n import LOCALES, normalise
 from server.domain.sla.regions import UnknownRegion, region_days
@@ -65,7 +66,7 @@ def get_settings(**overrides: Any) -> Settings:
         max_body_bytes=_int(env, "FIELDSYNC_MAX_BODY", d.max_body_bytes, 1024, 2**40),
         run_scheduler=env.get("FIELDSYNC_SCHEDULER", "1") not in ("0", "false", "no"),
         sla_policy_file=env.get("FIELDSYNC_SLA_POLICIES") or None,
-        sla_timezone=env.get("FIELDSYNC_TZ", "UTC"),
+        sla_timezone=_zone(env, "FIELDSYNC_TZ"),
         sla_region=_region(env, "FIELDSYNC_HOLIDAYS"),
         webhook_url=env.get("FIELDSYNC_WEBHOOK") or None,
         worker_threads=_int(env, "FIELDSYNC_WORKER_THREADS", d.worker_threads, 1, 1024),
@@ -87,6 +88,18 @@ def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -
     if not low <= value <= high:
         raise SettingsError(f"{name} must be between {low} and {high}, not {value}")
     return value
+
+
+def _zone(env: Mapping[str, str], name: str) -> str:
+    """An IANA time zone (``Asia/Shanghai``); unset or empty means UTC."""
+    raw = env.get(name, "").strip()
+    if not raw:
+        return "UTC"
+    try:
+        ZoneInfo(raw)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise SettingsError(f"{name}: {raw[:40]!r} is not a time zone (an IANA name like Asia/Shanghai)") from None
+    return raw
 
 
 def _region(env: Mapping[str, str], name: str) -> str | None:

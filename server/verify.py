@@ -13,11 +13,11 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from datetime import UTC, datetime
 from pathlib import Path
 
 from server.cli_text import error, say
 from service_report.pdf import ReportUnreadable, parse_server_key, verify_file_bytes
+from sync.timetext import utc_text
 
 
 def run_cli(args: argparse.Namespace) -> int:
@@ -49,7 +49,7 @@ def run_cli(args: argparse.Namespace) -> int:
         print(json.dumps(verdict.as_dict()))
     else:
         what = say("verify.pdf" if verdict.kind == "pdf" else "verify.bundle")
-        signed = datetime.fromtimestamp(verdict.signed_at / 1000, tz=UTC).isoformat() if verdict.signed_at else "-"
+        signed = utc_text(verdict.signed_at, "%Y-%m-%dT%H:%M:%S+00:00") if verdict.signed_at else "-"
         print(say("verify.of_job", file=args.file, what=what, job=verdict.job_id or "?"))
         print(say("verify.signed", signer=verdict.signer_name or "?", at=signed, device=verdict.device_id or "?"))
         print(say("verify.digest", digest=verdict.report_digest or "?"))
