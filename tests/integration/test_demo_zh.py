@@ -18,6 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from schemas import i18n
 from tests.livesrv import free_port
 from tools.demo_data_zh import CHINESE
 
@@ -106,6 +107,21 @@ def test_the_calendar_is_shanghai_with_chinas_holidays(demo: tuple[str, str, lis
     assert due["tz"] == "Asia/Shanghai"  # type: ignore[index]
     respond = next(t for t in due["targets"] if t["target"] == "respond")  # type: ignore[index]
     assert respond["region"] == "CN" and respond["due_local"].startswith("2026-10-08")  # after National Day
+
+
+def test_the_console_is_served_in_chinese(demo: tuple[str, str, list[str]]) -> None:
+    if not i18n.catalog("en", "console"):
+        pytest.skip("the console's catalogs (h19-console) are not in this tree")
+    url, token, _ = demo
+    with httpx.Client(base_url=url, timeout=10) as browser:  # no Accept-Language: FIELDSYNC_LOCALE decides
+        login = browser.get("/login")
+        assert '<html lang="zh-CN">' in login.text and "登录" in login.text
+        csrf = re.search(r'name="csrf" value="([^"]+)"', login.text).group(1)  # type: ignore[union-attr]
+        signed_in = browser.post("/login", data={"csrf": csrf, "token": token, "next": "/tickets"})
+        assert signed_in.status_code == 303, signed_in.text
+        board = browser.get("/tickets").text
+    assert '<html lang="zh-CN">' in board
+    assert "某某医院" in board and "风机异响" in board and "重大故障" in board
 
 
 def test_an_unknown_locale_is_a_usage_error_and_nothing_is_created(tmp_path: Path) -> None:
