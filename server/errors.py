@@ -26,8 +26,9 @@ English as written and, in another locale, the catalog's text for its code.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Mapping
-from typing import Any, NamedTuple
+from typing import Any, Final, NamedTuple
 
 import msgspec
 import psycopg
@@ -178,6 +179,21 @@ def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Respons
     return _problem_of(request, exc, locale)
 
 
+_AT: Final = re.compile(r"- at `([^`]{1,200})`$")
+
+
+def _naming(locale: str, code: str, where: str) -> Msg | None:
+    """Outside English, a validation problem's detail names the parameters or the body's path it is about.
+
+    In English the detail stays the decoder's own sentence (clients and tests read it as it always was).
+    """
+    if locale == i18n.FALLBACK or not where:
+        return None
+    if code == "invalid_parameter":
+        return Msg("invalid_parameters", {"names": where[:200]})
+    return Msg("invalid_body_at", {"path": where[:200]})
+
+
 def _problem_of(request: Request[Any, Any, Any], exc: Exception, locale: str) -> Response[bytes]:
     """The problem of an exception the domain did not raise (the framework's, the decoder's, the database's)."""
     if isinstance(exc, ChangeSetError):
@@ -186,9 +202,16 @@ def _problem_of(request: Request[Any, Any, Any], exc: Exception, locale: str) ->
         errors = msgspec.to_builtins(exc.extra or [])
         sources = {e.get("source") for e in errors if isinstance(e, dict)} if isinstance(errors, list) else set()
         code = "invalid_parameter" if sources and "body" not in sources else "invalid_body"
-        return problem(400, code, str(exc.detail), locale=locale, errors=errors)
+        keys = sorted({str(e["key"]) for e in errors if isinstance(e, dict) and e.get("key")}) \
+            if isinstance(errors, list) else []
+        if code == "invalid_parameter" and not set(keys) <= set(request.query_params):
+            keys = []  # the framework names an aliased parameter by its Python name (start for ?from=): say none
+        return problem(400, code, str(exc.detail), locale=locale, errors=errors,
+                       msg=_naming(locale, code, ", ".join(keys)))
     if isinstance(exc, msgspec.ValidationError | msgspec.DecodeError):
-        return problem(400, "invalid_body", str(exc), locale=locale)
+        at = _AT.search(str(exc))
+        return problem(400, "invalid_body", str(exc), locale=locale,
+                       msg=_naming(locale, "invalid_body", at.group(1) if at else ""))
     if isinstance(exc, RecursionError):  # the decoder gave up on a body nested thousands deep
         return problem(400, "invalid_body", "", locale=locale, msg=Msg("body_too_deep"))
     if isinstance(exc, OverflowError | psycopg.DataError):  # the database refused a value; the tx rolled back

@@ -70,13 +70,37 @@ def test_domain_framework_and_auth_problems_all_read_chinese(live: tuple[str, st
     anonymous = httpx.get(url + "/v1/tickets", headers=ZH)
     bad_body = httpx.post(url + "/v1/tickets", content=b'{"customer": 5}',
                           headers={**ZH, "Authorization": f"Bearer {token}", "content-type": "application/json"})
-    for r, status in ((missing, 404), (anonymous, 401), (bad_body, 400)):
+    no_route = httpx.get(url + "/v1/no-such-thing", headers={**ZH, "Authorization": f"Bearer {token}"})
+    for r, status in ((missing, 404), (anonymous, 401), (no_route, 404)):
         body = r.json()
         assert r.status_code == body["status"] == status, body
         assert CJK.search(body["title"]) and CJK.search(body["detail"]), body
         assert body["detail"] == i18n.text("zh_CN", "problems", f"code.{body['code']}"), body
-    assert missing.json()["code"] == unknown_en.json()["code"]
+    assert missing.json()["code"] == unknown_en.json()["code"] == "unknown_ticket"
     assert not CJK.search(unknown_en.text)
+    assert bad_body.status_code == 400
+    assert bad_body.json()["code"] == "invalid_body" and bad_body.json()["detail"] == "请求内容中 customer 处的值无效。"
+
+
+def test_a_validation_problem_names_the_parameter_in_chinese_and_keeps_its_errors(live: tuple[str, str]) -> None:
+    en = _get(live, "/v1/complaints", None, limit="many")
+    zh = _get(live, "/v1/complaints", ZH, limit="many")
+    assert en.status_code == zh.status_code == 400
+    e, z = en.json(), zh.json()
+    assert e["code"] == z["code"] == "invalid_parameter" and e["errors"] == z["errors"]
+    assert z["detail"] == "请求参数 limit 无效。" and not CJK.search(e["detail"])
+    # ?from= is the parameter `start` to the framework: rather than name one the client never sent, say none
+    aliased = _get(live, "/v1/reconciliation/", ZH, **{"from": "yesterday"}).json()
+    assert (aliased["code"], aliased["detail"]) == ("invalid_parameter", "请求参数无效。")
+
+
+def test_kpis_time_parameters_read_chinese_with_the_english_unchanged(live: tuple[str, str]) -> None:
+    en = _get(live, "/v1/kpis", None, to="tomorrow-ish")
+    zh = _get(live, "/v1/kpis", ZH, to="tomorrow-ish")
+    assert en.json()["detail"] == "to is epoch ms or an ISO date such as 2026-01-31"
+    assert zh.json()["detail"] == "to 应为毫秒时间戳或 ISO 日期，例如 2026-01-31"
+    backwards = _get(live, "/v1/kpis", ZH, **{"from": "2026-02-01", "to": "2026-01-01"}).json()
+    assert (backwards["code"], backwards["detail"]) == ("invalid_parameter", "to 必须晚于 from")
 
 
 def _csv_header(r: httpx.Response) -> list[str]:

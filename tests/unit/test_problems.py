@@ -99,3 +99,30 @@ def test_the_request_locale_falls_back_to_english(header: str | None, locale: st
 @given(st.text(max_size=200))
 def test_any_accept_language_header_gives_a_supported_locale(header: str) -> None:
     assert request_locale(header) in i18n.LOCALES
+
+
+class _Request:
+    """What the mapper reads of a request: its headers, its query and its path."""
+
+    def __init__(self, accept_language: str | None) -> None:
+        self.headers = {} if accept_language is None else {"accept-language": accept_language}
+        self.query_params: dict[str, str] = {}
+        self.url = type("U", (), {"path": "/v1/x"})()
+
+
+def test_a_decoder_error_names_the_body_path_in_chinese_and_is_the_decoders_sentence_in_english() -> None:
+    try:
+        msgspec.json.decode(b'{"qty": "x"}', type=dict[str, int])
+    except msgspec.ValidationError as exc:
+        error = exc
+    zh = msgspec.json.decode(errors.handle_exception(_Request("zh-CN"), error).content)  # type: ignore[arg-type]
+    en = msgspec.json.decode(errors.handle_exception(_Request(None), error).content)  # type: ignore[arg-type]
+    assert zh["code"] == en["code"] == "invalid_body"
+    assert zh["detail"] == "请求内容中 $[...] 处的值无效。"
+    assert en["detail"] == "Expected `int`, got `str` - at `$[...]`"
+
+
+def test_an_unexpected_error_is_a_500_in_the_request_language_without_internals() -> None:
+    body = msgspec.json.decode(errors.handle_exception(_Request("zh"), KeyError("secret")).content)  # type: ignore[arg-type]
+    assert body == {"type": "https://fieldsync.dev/problems/server_error", "title": "服务器内部错误", "status": 500,
+                    "detail": "服务器内部错误。", "code": "server_error"}
