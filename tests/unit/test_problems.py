@@ -126,3 +126,18 @@ def test_an_unexpected_error_is_a_500_in_the_request_language_without_internals(
     body = msgspec.json.decode(errors.handle_exception(_Request("zh"), KeyError("secret")).content)  # type: ignore[arg-type]
     assert body == {"type": "https://fieldsync.dev/problems/server_error", "title": "服务器内部错误", "status": 500,
                     "detail": "服务器内部错误。", "code": "server_error"}
+
+
+CODES = sorted(k.removeprefix("code.") for k in i18n.catalog("en", "problems") if k.startswith("code."))
+
+
+@given(st.text(max_size=120), st.sampled_from(CODES), st.sampled_from([400, 401, 403, 404, 409, 413, 429]))
+def test_whatever_the_header_the_code_and_status_stay_and_the_texts_are_one_locales(header: str, code: str,
+                                                                                     status: int) -> None:
+    exc = errors.DomainError(code, "as written")
+    exc.status = status
+    body = msgspec.json.decode(errors.handle_exception(_Request(header), exc).content)  # type: ignore[arg-type]
+    locale = request_locale(header)
+    assert (body["code"], body["status"], body["type"]) == (code, status, f"https://fieldsync.dev/problems/{code}")
+    assert body["title"] == errors.title(locale, status)
+    assert body["detail"] == ("as written" if locale == "en" else i18n.text(locale, "problems", f"code.{code}"))
