@@ -10,7 +10,9 @@ admin helpers.
 Operators script these, so output is plain (``--json`` where a machine reads it)
 and exit codes mean something: 0 ok, 1 a check failed, 2 bad usage or input
 (an unreachable database, a missing SQLite file, a port already taken, a
-malformed ``FIELDSYNC_*`` variable: one line on stderr).
+malformed ``FIELDSYNC_*`` variable: one line on stderr).  What they say to a person
+is in the operator's language (:mod:`server.cli_text`: ``FIELDSYNC_LOCALE``, else
+``LANG``); what scripts read (``--json``, tokens, ids) is the same in every one.
 
 Only ``serve``, ``demo`` and ``admin seed-demo`` create a database that does not
 exist yet (``restore`` writes one from its backup; ``simulate`` and ``loadtest``
@@ -30,6 +32,7 @@ from typing import TYPE_CHECKING
 
 from schemas.export import write_schemas
 from server.backup import PG_ADVICE, BackupError, backup_sqlite, restore_sqlite, sqlite_path
+from server.cli_text import cli_locale, error, say
 from server.ports import PortUnavailable, check_port
 from server.settings import DEFAULT_DB, SettingsError, get_settings, uvicorn_proxy_options
 from sync.storage import StorageError
@@ -64,8 +67,7 @@ def open_services(url: str, *, create: bool = False) -> Services:
     try:
         db = open_database(url, create=create)
     except MissingDatabase as exc:
-        raise StorageError(f"{exc} (check --db or FIELDSYNC_DB; only serve, demo and admin seed-demo "
-                           "create a database)") from exc
+        raise StorageError(say("open.missing_db", error=exc)) from exc
     return Services(db=db, settings=get_settings(db_url=url))
 
 
@@ -109,7 +111,7 @@ def cmd_enroll_token(args: argparse.Namespace) -> int:
     try:
         token, _ = issue_enroll_token(open_services(db_url(args)), args.engineer)
     except DomainError as exc:
-        print(f"error: {exc.detail}", file=sys.stderr)
+        print(error(exc.detail_in(cli_locale())), file=sys.stderr)
         return 2
     print(token)
     return 0
@@ -206,18 +208,18 @@ def cmd_user(args: argparse.Namespace) -> int:
     if sys.stdin.isatty():
         import getpass
 
-        password = getpass.getpass("password: ")
-        if getpass.getpass("again: ") != password:
-            print("error: the passwords differ", file=sys.stderr)
+        password = getpass.getpass(say("user.password"))
+        if getpass.getpass(say("user.again")) != password:
+            print(error(say("user.passwords_differ")), file=sys.stderr)
             return 2
     else:
         password = sys.stdin.readline().rstrip("\r\n")
     try:
         created = set_user(services, args.name, args.role, password)
     except DomainError as exc:
-        print(f"error: {exc.detail}", file=sys.stderr)
+        print(error(exc.detail_in(cli_locale())), file=sys.stderr)
         return 2
-    print(f"{'created' if created else 'updated'} user {args.name} ({args.role})")
+    print(say("user.created" if created else "user.updated", name=args.name, role=args.role))
     return 0
 
 
@@ -276,11 +278,10 @@ def cmd_backup(args: argparse.Namespace) -> int:
         else:
             result = restore_sqlite(args.source, path, force=args.force)
     except BackupError as exc:
-        print(f"error: {exc.message}", file=sys.stderr)
+        print(error(exc.message), file=sys.stderr)
         return exc.exit_code
-    verb = "backup written to" if args.admin == "backup" else "restored into"
-    print(f"{verb} {result.path}: {result.bytes} bytes, {result.pages} pages, schema v{result.schema_version}, "
-          f"integrity {result.integrity}")
+    print(say("backup.written" if args.admin == "backup" else "backup.restored", path=result.path,
+              bytes=result.bytes, pages=result.pages, version=result.schema_version, integrity=result.integrity))
     return 0
 
 
@@ -382,7 +383,7 @@ def main(argv: Sequence[str] | None = None, *extensions: Extension) -> int:
     try:
         code: int = args.func(args)
     except (StorageError, SettingsError, PortUnavailable) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(error(str(exc)), file=sys.stderr)
         return 2
     return code
 
