@@ -125,7 +125,7 @@ def cmd_token(args: argparse.Namespace) -> int:
         token = issue_staff_token(open_services(db_url(args)), args.role, args.name or args.role,
                                   days=args.days or None)
     except ValueError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(error(str(exc)), file=sys.stderr)
         return 2
     print(token)
     return 0
@@ -142,9 +142,9 @@ def cmd_tokens(args: argparse.Namespace) -> int:
         print(json.dumps([{"id": t.id, "name": t.name, "role": t.role, "created_at": t.created_at,
                            "expires_at": t.expires_at, "revoked_at": t.revoked_at} for t in tokens]))
         return 0
-    print(f"{'id':<12}  {'name':<20}  {'role':<10}  {'created (UTC)':<16}  {'expires (UTC)':<16}  revoked")
+    print(say("tokens.header"))
     for t in tokens:
-        expires = "never" if t.expires_at is None else utc_text(t.expires_at, "%Y-%m-%d %H:%M")
+        expires = say("tokens.never") if t.expires_at is None else utc_text(t.expires_at, "%Y-%m-%d %H:%M")
         revoked = "-" if t.revoked_at is None else utc_text(t.revoked_at, "%Y-%m-%d %H:%M")
         print(f"{t.id:<12}  {t.name[:20]:<20}  {t.role:<10}  {utc_text(t.created_at, '%Y-%m-%d %H:%M'):<16}  "
               f"{expires:<16}  {revoked}")
@@ -158,12 +158,12 @@ def cmd_revoke_token(args: argparse.Namespace) -> int:
     try:
         n = revoke_staff_token(open_services(db_url(args)), args.id)
     except ValueError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(error(str(exc)), file=sys.stderr)
         return 2
     if n == 0:
-        print(f"error: no live staff token {args.id}", file=sys.stderr)
+        print(error(say("tokens.none_live", id=args.id)), file=sys.stderr)
         return 2
-    print(f"revoked staff token {args.id}")
+    print(say("tokens.revoked", id=args.id))
     return 0
 
 
@@ -178,8 +178,8 @@ def cmd_users(args: argparse.Namespace) -> int:
         print(json.dumps(users))
         return 0
     for u in users:
-        state = "enabled" if u["disabled_at"] is None else "disabled " + utc_text(int(str(u["disabled_at"])),
-                                                                                  "%Y-%m-%d %H:%M")
+        state = say("users.enabled") if u["disabled_at"] is None else say(
+            "users.disabled", at=utc_text(int(str(u["disabled_at"])), "%Y-%m-%d %H:%M"))
         print(f"{u['name']:<24}  {u['role']:<10}  {state}")
     return 0
 
@@ -192,9 +192,9 @@ def cmd_disable_user(args: argparse.Namespace) -> int:
     try:
         disable_user(open_services(db_url(args)), args.name)
     except DomainError as exc:
-        print(f"error: {exc.detail}", file=sys.stderr)
+        print(error(exc.detail), file=sys.stderr)
         return 2
-    print(f"disabled user {args.name}: signed out; `fieldsync admin user` enables them with a new password")
+    print(say("users.disabled_now", name=args.name))
     return 0
 
 
@@ -236,14 +236,13 @@ def cmd_status(args: argparse.Namespace) -> int:
     finally:
         db.close()
     code = latest_version()
-    state = ("current" if not pending and version <= code else
-             "newer than this fieldsync: run that release or newer" if version > code else
-             f"{len(pending)} migration(s) pending: {', '.join(map(str, pending))} (fieldsync admin migrate)")
+    state = "newer" if version > code else "pending" if pending else "current"
     if args.json:
         print(json.dumps({"database": db.dialect, "schema_version": version, "code_version": code,
-                          "pending": pending, "state": state.split(":")[0]}))
+                          "pending": pending, "state": state}))
     else:
-        print(f"{db.dialect} database at schema version {version}; this fieldsync knows {code}: {state}")
+        print(say(f"status.{state}", dialect=db.dialect, version=version, code=code, n=len(pending),
+                  pending=", ".join(map(str, pending))))
     return 2 if version > code else 1 if pending else 0
 
 
@@ -260,8 +259,8 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     finally:
         db.close()
     open_database(db_url(args), create=False).close()  # migrates, under the migrators' lock on PostgreSQL
-    done = f"applied {', '.join(map(str, pending))}" if pending else "nothing to apply"
-    print(f"schema at version {latest_version()}: {done}")
+    print(say("migrate.applied" if pending else "migrate.nothing", version=latest_version(),
+              pending=", ".join(map(str, pending))))
     return 0
 
 

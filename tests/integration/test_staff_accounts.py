@@ -127,7 +127,7 @@ def test_admin_status_and_migrate_on_a_database_of_an_older_release(tmp_path: Pa
     status = admin(url, "status", "--json")
     assert status.returncode == 1, status.stderr
     assert json.loads(status.stdout) == {"database": "sqlite", "schema_version": 8, "code_version": latest_version(),
-                                         "pending": newer, "state": f"{len(newer)} migration(s) pending"}
+                                         "pending": newer, "state": "pending"}
     migrated = admin(url, "migrate")
     assert migrated.returncode == 0 and f"applied {', '.join(map(str, newer))}" in migrated.stdout
     assert admin(url, "status").returncode == 0
