@@ -238,7 +238,7 @@ class KbData(_Data):
 # -- the records -----------------------------------------------------------------------------------
 
 
-class _Record(msgspec.Struct, tag_field="kind", kw_only=True, gc=False):
+class _Record(msgspec.Struct, tag_field="kind", gc=False):
     """A pull record: ``kind`` (the tag), ``id`` and ``data``."""
 
     id: str
