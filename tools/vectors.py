@@ -298,7 +298,7 @@ def pull_records(signoff: dict[str, Any]) -> list[Record]:
             "parts": ["P-IGN"], "ticket_id": None, "created_at": 1_700_000_000_000, "created_by": "backoffice"}),
         ("job_removed", "J-20251008-014", {"id": "J-20251008-014", "reason": "reassigned"}),
     ]
-    return [msgspec.convert({"kind": kind, "id": entity, "data": data}, Record)  # type: ignore[arg-type]
+    return [msgspec.convert({"kind": kind, "id": entity, "data": data}, Record)
             for kind, entity, data in records]
 
 

@@ -11,7 +11,7 @@ import pytest
 from client_sdk import FieldClient
 from client_sdk.store import LocalStore
 from client_sdk.syncer import BLOB_CHUNK, SyncLoop
-from client_sdk.testing import FakeSyncServer, publish_demo_job
+from client_sdk.testing import FakeSyncServer, publish_demo_job, record
 from schemas.codec import changeset_decoder
 from schemas.wire import OpResult
 from sync.core.changeset import digest, open_envelope, verify_signature
@@ -159,7 +159,7 @@ def test_pull_does_not_overwrite_unsynced_local_values(client: FieldClient, serv
     server.offline = False
     # a page arrives while those ops are still in the outbox
     from client_sdk.apply import apply_changes
-    from client_sdk.testing import Change, record
+    from client_sdk.testing import Change
 
     job = dict(server.feed[-1].data, diagnosis="theirs", notes="office note")
     with client._store.write() as tx:
@@ -179,7 +179,7 @@ def test_pull_does_not_overwrite_unsynced_local_values(client: FieldClient, serv
 def test_pull_pages_until_done_and_stores_cursor(client: FieldClient, server: FakeSyncServer, db: Path) -> None:
     server.page_size = 2
     for i in range(5):
-        server.publish("part", f"X-{i}", {"part_no": f"X-{i}", "name": f"part {i}", "serialized": False, "unit_price_cents": 0})
+        server.publish("part", f"X-{i}", record("part", f"X-{i}", name=f"part {i}").data)
     server.publish("future_kind", "z", {"whatever": True})
     report = client.sync()
     assert report.ok and report.pulled_changes == 6
@@ -194,7 +194,7 @@ def test_job_removed_drops_records_but_keeps_outbox(client: FieldClient, server:
     client.sync()
     server.offline = False
     from client_sdk.apply import apply_changes
-    from client_sdk.testing import record
+
 
     with client._store.write() as tx:
         apply_changes(tx, [record("job_removed", "job-1")])
