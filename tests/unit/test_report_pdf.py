@@ -16,6 +16,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from fieldsync.cli import main
 from schemas.signoff import ReportAnswer, ReportContent, ReportPart, SignOffBundle
 from service_report.pdf import render_report_pdf, seal, verify_file_bytes, verify_report_pdf
+from service_report.view import ReportView
 from sync.core.signoff import certificate_message, report_digest, sign_off_message
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -47,7 +48,7 @@ def make_bundle(device: Ed25519PrivateKey = DEVICE, server: Ed25519PrivateKey = 
 
 @pytest.fixture(scope="module")
 def pdf() -> bytes:
-    return render_report_pdf(make_bundle(), DEVICE, "device", details={"Customer": "Hotel Aurora"},
+    return render_report_pdf(make_bundle(), DEVICE, "device", view=ReportView(customer="Hotel Aurora"),
                              generated_at=1_790_002_000_000)
 
 
