@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
+from schemas.i18n import LOCALES
 from server.domain.sla.regions import UnknownRegion, region_days
 
 DEFAULT_DB = "sqlite:///fieldsync.db"
@@ -48,6 +49,16 @@ class Settings:
     #: addresses of reverse proxies whose X-Forwarded-For / X-Forwarded-Proto are believed (comma-separated
     #: IPs, or ``*``); empty: none, the client address is the connection's, whatever headers say
     trusted_proxies: str = ""
+    #: the service company printed at the head of the back office's service reports
+    company_name: str = ""
+    company_address: str = ""
+    company_phone: str = ""
+    #: a PNG or JPEG file printed beside the company's name (checked to be readable at start)
+    company_logo: str | None = None
+    #: printed before every price on a report (``¥``, ``EUR ``); empty: amounts alone
+    currency: str = ""
+    #: the locale of a report whose ticket names none (``en`` or ``zh_CN``)
+    report_locale: str = "en"
 
 
 def get_settings(**overrides: Any) -> Settings:
@@ -67,6 +78,12 @@ def get_settings(**overrides: Any) -> Settings:
         webhook_url=env.get("FIELDSYNC_WEBHOOK") or None,
         worker_threads=_int(env, "FIELDSYNC_WORKER_THREADS", d.worker_threads, 1, 1024),
         trusted_proxies=env.get("FIELDSYNC_TRUSTED_PROXIES", "").strip(),
+        company_name=env.get("FIELDSYNC_COMPANY_NAME", "").strip(),
+        company_address=env.get("FIELDSYNC_COMPANY_ADDRESS", "").strip(),
+        company_phone=env.get("FIELDSYNC_COMPANY_PHONE", "").strip(),
+        company_logo=_file(env, "FIELDSYNC_COMPANY_LOGO"),
+        currency=env.get("FIELDSYNC_CURRENCY", ""),
+        report_locale=_report_locale(env, "FIELDSYNC_REPORT_LOCALE", d.report_locale),
     )
     return replace(s, **{k: v for k, v in overrides.items() if v is not None})
 
@@ -94,6 +111,26 @@ def _region(env: Mapping[str, str], name: str) -> str | None:
         return region_days(raw[:40]).code
     except UnknownRegion as exc:
         raise SettingsError(f"{name}: {exc}") from None
+
+
+def _file(env: Mapping[str, str], name: str) -> str | None:
+    """A path to a readable file; unset or empty means none."""
+    raw = env.get(name, "").strip()
+    if not raw:
+        return None
+    if not os.path.isfile(raw) or not os.access(raw, os.R_OK):
+        raise SettingsError(f"{name}: no readable file {raw[:200]!r}")
+    return raw
+
+
+def _report_locale(env: Mapping[str, str], name: str, default: str) -> str:
+    """One of the locales reports are written in (``en``, ``zh_CN``; ``zh-CN`` is taken too)."""
+    raw = env.get(name, "").strip().replace("-", "_")
+    if not raw:
+        return default
+    if raw not in LOCALES:
+        raise SettingsError(f"{name} must be one of {', '.join(LOCALES)}, not {raw[:40]!r}")
+    return raw
 
 
 def uvicorn_proxy_options(settings: Settings) -> dict[str, Any]:

@@ -145,7 +145,7 @@ class _Space:
 _Block = _Text | _Image | _Signature | _Qr | _Space
 
 
-class _Texts:
+class ReportTexts:
     """The report's catalog texts and locale formats (dates in the view's zone, money with its currency)."""
 
     def __init__(self, view: ReportView) -> None:
@@ -174,7 +174,7 @@ class _Texts:
         return self(f"status.{status}") if f"status.{status}" in i18n.catalog(i18n.FALLBACK, "report") else status
 
 
-def _answer_value(t: _Texts, value: object, unit: str) -> str:
+def _answer_value(t: ReportTexts, value: object, unit: str) -> str:
     if value is True:
         text = t("answer.yes")
     elif value is False:
@@ -190,7 +190,7 @@ def _answer_value(t: _Texts, value: object, unit: str) -> str:
 
 def _blocks(bundle: SignOffBundle, view: ReportView, signer_kind: SignerKind, signer_key: str,
             notices: list[str], generated_at: int) -> list[_Block]:
-    t = _Texts(view)
+    t = ReportTexts(view)
     c: ReportContent = bundle.content
     out: list[_Block] = []
     company = view.company
@@ -461,7 +461,7 @@ def render_report_pdf(bundle: SignOffBundle, signer: Ed25519PrivateKey, signer_k
     """
     view = view or ReportView()
     c = bundle.content
-    t = _Texts(view)
+    t = ReportTexts(view)
     blocks = _blocks(bundle, view, signer_kind, fingerprint(_public(signer)), notices or [], generated_at)
     font = font_for(_characters(blocks))
     buf = io.BytesIO()

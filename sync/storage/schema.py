@@ -203,6 +203,12 @@ DELETE FROM blob_chunks WHERE sha256 IN (SELECT sha256 FROM blobs WHERE complete
 DELETE FROM blobs WHERE complete = 0;
 """,
     ),
+    (
+        10,
+        # the locale a ticket's service report is written in, chosen by the dispatcher (NULL: the server's
+        # FIELDSYNC_REPORT_LOCALE)
+        "ALTER TABLE tickets ADD COLUMN report_locale TEXT;",
+    ),
 ]
 
 
