@@ -229,7 +229,8 @@ def _blocks(bundle: SignOffBundle, view: ReportView, signer_kind: SignerKind, si
     out.append(_Text(t("section.checklist", name=name), 12, bold=True))
     if not c.answers:
         out.append(_Text(t("checklist.none")))
-    for a in c.answers:
+    order = {key: i for i, key in enumerate(view.item_labels)}  # the template's order, then unknown keys by name
+    for a in sorted(c.answers, key=lambda a: (order.get(a.key, len(order)), a.key)):
         label = view.item_labels.get(a.key, a.key)
         if a.na_reason:
             out.append(_Text(f"{label}: {t('answer.not_applicable', reason=a.na_reason)}"))
@@ -321,7 +322,8 @@ class _Writer:
         for para in value.split("\n"):
             line = ""
             for ch in para:
-                if stringWidth(line + ch, self.font, size) <= width or not line:
+                fits = stringWidth(line + ch, self.font, size) <= width
+                if fits or not line or ch in _NO_LINE_START:
                     line += ch
                     continue
                 cut = line.rfind(" ")
@@ -434,6 +436,10 @@ class _Writer:
                 self.qr(b)
             else:
                 self.y -= b.height
+
+
+#: punctuation a line does not start with (it stays at the end of the line before, a little over the margin)
+_NO_LINE_START: Final = frozenset("，。、；：！？）》】」』”’,.;:!?)")
 
 
 def _is_wide(ch: str) -> bool:
