@@ -62,6 +62,7 @@ GAP: Final = 4.0
 QR_SIZE: Final = 96.0
 PHOTO_W: Final = 240.0
 PHOTO_H: Final = 180.0
+SIGNATURE_H: Final = 120.0
 
 
 class ReportUnreadable(Exception):
@@ -117,6 +118,7 @@ class _Text:
     bold: bool = False
     color: Any = None
     indent: float = 0
+    keep: float = 0  # room needed below it on the same page (what must not be parted from it)
 
 
 @dataclass(frozen=True, slots=True)
@@ -269,8 +271,9 @@ def _blocks(bundle: SignOffBundle, view: ReportView, signer_kind: SignerKind, si
             out.append(_Text(t("photos.missing", n=number), 8, color=colors.grey))
 
     role = t("role.customer") if bundle.signer_role == "customer" else bundle.signer_role
-    out.append(_Text(t("section.signoff"), 12, bold=True))
-    out.append(_Text(t("signed_by", name=bundle.signer_name, role=role, when=t.when(bundle.signed_at))))
+    out.append(_Text(t("section.signoff"), 12, bold=True, keep=SIGNATURE_H + 30))
+    out.append(_Text(t("signed_by", name=bundle.signer_name, role=role, when=t.when(bundle.signed_at)),
+                     keep=SIGNATURE_H + 10))
     out.append(_Signature(bundle.strokes))
 
     sealer = t(f"sealer.{signer_kind}")
@@ -340,6 +343,7 @@ class _Writer:
         x = MARGIN + b.indent
         if b.size >= 12:  # a heading stays with the first lines under it
             self.need(b.size + 4 * 13)
+        self.need(b.size + GAP + b.keep)
         for line in self.wrap(b.value, b.size, self.width - MARGIN - x):
             self.need(b.size + GAP)
             self.y -= b.size
@@ -394,7 +398,7 @@ class _Writer:
         self.c.drawString(MARGIN, self.y, b.url)
         self.y -= GAP + 4
 
-    def signature(self, strokes: list[list[int]], box_h: float = 120) -> None:
+    def signature(self, strokes: list[list[int]], box_h: float = SIGNATURE_H) -> None:
         """Draw the pen strokes scaled into a box, as vector lines."""
         self.need(box_h + 10)
         x0, top = MARGIN, self.y

@@ -35,7 +35,7 @@ from sync.storage import open_database
 from tests.livesrv import LiveServer
 from tools.demo_data import seed_demo
 
-POPPLER = all(shutil.which(tool) for tool in ("pdffonts", "pdftotext", "pdftoppm"))
+POPPLER = all(shutil.which(tool) for tool in ("pdffonts", "pdftotext", "pdftoppm", "pdfimages"))
 #: without poppler-utils these tests skip on a laptop, and fail under CI=true (.ci/run installs it)
 pytestmark = pytest.mark.skipif(not POPPLER and os.environ.get("CI") != "true",
                                 reason="poppler-utils (pdffonts, pdftotext, pdftoppm) not installed")
@@ -58,7 +58,9 @@ def services(sqlite_url: str) -> Iterator[Services]:
 @pytest.fixture
 def live(services: Services, sqlite_url: str, tmp_path: Path) -> Iterator[LiveServer]:
     seed_demo(services)
-    server = LiveServer(sqlite_url, tmp_path, env=COMPANY).start()
+    logo = tmp_path / "logo.png"
+    Image.new("RGB", (300, 100), (200, 30, 30)).save(logo, "PNG")
+    server = LiveServer(sqlite_url, tmp_path, env={**COMPANY, "FIELDSYNC_COMPANY_LOGO": str(logo)}).start()
     yield server
     server.stop()
 
@@ -157,6 +159,9 @@ def test_a_chinese_report_embeds_its_font_gives_its_text_back_renders_and_verifi
         assert page.size[0] > 400 and page.size[1] > 600
         dark = sum(page.convert("L").histogram()[:128])
         assert dark > 2000  # the page carries drawn text, not a blank sheet
+
+    images = [row.split() for row in run("pdfimages", "-list", str(pdf)).splitlines()[2:] if row.strip()]
+    assert [(int(i[0]), int(i[3]), int(i[4])) for i in images] == [(1, 300, 100), (1, 320, 200)]  # logo, photo
 
     done = verify(pdf, services)
     assert done.returncode == 0, done.stdout + done.stderr
