@@ -12,7 +12,8 @@ Simplified Chinese face to the characters the report draws (a few hundred
 glyphs, not 65,000) and converts those glyphs' cubic curves to quadratic ones
 (``cu2qu``, within 1 font unit); reportlab then embeds that small TrueType font
 as a subset.  The work is cached per character set, and it is deterministic,
-so the same report content gives the same bytes.
+so the same report content gives the same bytes.  A process keeps the
+last 64 subsets it made.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from __future__ import annotations
 import functools
 import hashlib
 import io
+import threading
+from collections import OrderedDict
 from typing import Final
 
 from fontTools import subset
@@ -87,8 +90,8 @@ def _to_truetype(font: TTFont) -> None:
     font.sfntVersion = "\x00\x01\x00\x00"
 
 
-@functools.lru_cache(maxsize=32)
-def _font_for(chars: str) -> str:
+def _subset_truetype(chars: str) -> io.BytesIO:
+    """The SC face subset to ``chars``, with TrueType outlines, as font file bytes."""
     try:
         with FONT_PATH.open("rb") as fh:
             font = TTFont(fh, fontNumber=_sc_face(), lazy=False)
@@ -107,9 +110,30 @@ def _font_for(chars: str) -> str:
     out = io.BytesIO()
     font.save(out)
     out.seek(0)
-    name = "fs-cjk-" + hashlib.sha256(chars.encode()).hexdigest()[:12]
-    pdfmetrics.registerFont(ReportlabTTFont(name, out))
-    return name
+    return out
+
+
+#: fonts registered with reportlab, most recently used last; reportlab keeps every registered font for the
+#: life of the process, so the oldest are dropped from its registry beyond this many (a render in progress
+#: holds its font for well under a second, the time it would take dozens of other reports to push it out)
+_REGISTERED: Final[OrderedDict[str, str]] = OrderedDict()
+_KEEP: Final = 64
+_LOCK: Final = threading.Lock()
+
+
+def _font_for(chars: str) -> str:
+    with _LOCK:
+        name = _REGISTERED.get(chars)
+        if name is not None:
+            _REGISTERED.move_to_end(chars)
+            return name
+        name = "fs-cjk-" + hashlib.sha256(chars.encode()).hexdigest()[:12]
+        pdfmetrics.registerFont(ReportlabTTFont(name, _subset_truetype(chars)))
+        _REGISTERED[chars] = name
+        while len(_REGISTERED) > _KEEP:
+            _, old = _REGISTERED.popitem(last=False)
+            pdfmetrics._fonts.pop(old, None)  # reportlab has no public way to forget a font
+        return name
 
 
 def font_for(text: str) -> str:

@@ -16,11 +16,13 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from reportlab.pdfbase import pdfmetrics  # type: ignore[import-untyped]
 from reportlab.pdfbase.pdfmetrics import stringWidth  # type: ignore[import-untyped]
 from reportlab.pdfgen.canvas import Canvas  # type: ignore[import-untyped]
 
 from fieldsync.cli import main
 from schemas.signoff import ReportAnswer, ReportContent, ReportPart, SignOffBundle
+from service_report import fonts
 from service_report.fonts import font_for
 from service_report.pdf import _Writer, render_report_pdf, seal, verify_file_bytes, verify_report_pdf
 from service_report.view import CompanyHeader, PartInfo, ReportView, work_minutes
@@ -218,3 +220,12 @@ def test_wrapped_lines_keep_every_character_and_fit_the_page(value: str) -> None
     lines = writer.wrap(value, 9, 200)
     assert "".join(lines).replace(" ", "") == value.replace(" ", "")
     assert all(stringWidth(line[:-1], font, 9) <= 200 for line in lines)
+
+
+def test_the_process_keeps_a_bounded_number_of_font_subsets(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(fonts, "_KEEP", 2)
+    names = [font_for(text) for text in ("甲", "乙", "丙", "丁")]
+    assert len(set(names)) == 4
+    registered = [n for n in names if n in pdfmetrics._fonts]
+    assert registered == names[-2:]  # the two most recent stay, the older ones are forgotten
+    assert font_for("丁") == names[-1]  # still cached: no new subset
