@@ -90,8 +90,8 @@ def _to_truetype(font: TTFont) -> None:
     font.sfntVersion = "\x00\x01\x00\x00"
 
 
-def _subset_truetype(chars: str) -> io.BytesIO:
-    """The SC face subset to ``chars``, with TrueType outlines, as font file bytes."""
+def _subset_truetype(chars: str, suffix: str) -> io.BytesIO:
+    """The SC face subset to ``chars``, with TrueType outlines and ``suffix`` on its PostScript name."""
     try:
         with FONT_PATH.open("rb") as fh:
             font = TTFont(fh, fontNumber=_sc_face(), lazy=False)
@@ -107,6 +107,12 @@ def _subset_truetype(chars: str) -> io.BytesIO:
     sub.populate(text=chars)
     sub.subset(font)
     _to_truetype(font)
+    # reportlab takes a font whose PostScript name it has seen for that same font (pdfmetrics.registerFont keeps
+    # one font per face name): each subset gets a name of its own, or every report would draw with the first one
+    postscript = f"{font['name'].getDebugName(6)}-{suffix}"
+    for record in font["name"].names:
+        if record.nameID == 6:
+            record.string = postscript
     out = io.BytesIO()
     font.save(out)
     out.seek(0)
@@ -127,12 +133,19 @@ def _font_for(chars: str) -> str:
         if name is not None:
             _REGISTERED.move_to_end(chars)
             return name
-        name = "fs-cjk-" + hashlib.sha256(chars.encode()).hexdigest()[:12]
-        pdfmetrics.registerFont(ReportlabTTFont(name, _subset_truetype(chars)))
+        digest = hashlib.sha256(chars.encode()).hexdigest()[:12]
+        name = "fs-cjk-" + digest
+        font = ReportlabTTFont(name, _subset_truetype(chars, digest))
+        pdfmetrics.registerFont(font)
+        if pdfmetrics.getFont(name) is not font:  # the face-name rule above, should a name ever repeat
+            raise FontUnavailable(f"reportlab registered another font for {font.face.name}")
         _REGISTERED[chars] = name
         while len(_REGISTERED) > _KEEP:
             _, old = _REGISTERED.popitem(last=False)
-            pdfmetrics._fonts.pop(old, None)  # reportlab has no public way to forget a font
+            # reportlab has no public way to forget a font: its two registries, by font name and by face name
+            forgotten = pdfmetrics._fonts.pop(old, None)
+            if forgotten is not None:
+                pdfmetrics._dynFaceNames.pop(forgotten.face.name, None)
         return name
 
 

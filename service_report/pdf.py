@@ -211,18 +211,19 @@ def _blocks(bundle: SignOffBundle, view: ReportView, signer_kind: SignerKind, si
     for label, value in (("customer", view.customer), ("site", view.site), ("subject", view.title),
                          ("asset", view.asset_serial), ("engineer", view.engineer_name or c.engineer_id)):
         if value:
-            out.append(_Text(f"{t(label)}: {value}", 10))
+            out.append(_Text(t("field", label=t(label), value=value), 10))
 
     out.append(_Text(t("section.work"), 12, bold=True))
     for label, value in (("diagnosis", c.diagnosis), ("resolution", c.resolution), ("notes", c.notes)):
         if value or label != "notes":
-            out.append(_Text(f"{t(label)}: {value or t('none')}"))
+            out.append(_Text(t("field", label=t(label), value=value or t("none"))))
 
     timeline = sorted(view.timeline, key=lambda e: e[1]) or sorted(c.times.items(), key=lambda e: e[1])
     travel, labour = work_minutes(view.timeline)
     out.append(_Text(t("section.time"), 12, bold=True))
     if view.timeline:
-        out.append(_Text(f"{t('travel_time')}: {t.duration(travel)}    {t('labour_time')}: {t.duration(labour)}"))
+        out.append(_Text(t("field", label=t("travel_time"), value=t.duration(travel)) + "    "
+                         + t("field", label=t("labour_time"), value=t.duration(labour))))
     for status, at in timeline:
         out.append(_Text(f"{t.when(at)}   {t.status(status)}", indent=8))
     out.append(_Text(t("timezone", zone=str(t.zone)), 7, color=colors.grey))
@@ -235,9 +236,9 @@ def _blocks(bundle: SignOffBundle, view: ReportView, signer_kind: SignerKind, si
     for a in sorted(c.answers, key=lambda a: (order.get(a.key, len(order)), a.key)):
         label = view.item_labels.get(a.key, a.key)
         if a.na_reason:
-            out.append(_Text(f"{label}: {t('answer.not_applicable', reason=a.na_reason)}"))
+            out.append(_Text(t("field", label=label, value=t("answer.not_applicable", reason=a.na_reason))))
         else:
-            out.append(_Text(f"{label}: {_answer_value(t, a.value, view.item_units.get(a.key, ''))}"))
+            out.append(_Text(t("field", label=label, value=_answer_value(t, a.value, view.item_units.get(a.key, "")))))
         if a.note:
             out.append(_Text(t("answer.remark", text=a.note), 8, indent=12))
 

@@ -166,6 +166,14 @@ def test_a_chinese_report_embeds_its_font_gives_its_text_back_renders_and_verifi
     done = verify(pdf, services)
     assert done.returncode == 0, done.stdout + done.stderr
 
+    # a second report from the same server process, with other characters, draws them too
+    other = open_ticket(live, dispatcher, "zh_CN", "东方宾馆", "锅炉房", "水泵漏水")
+    assert tablet.sync().ok
+    work_and_sign(tablet, other, "水泵密封圈老化", "已更换密封圈", "王主任")
+    second = run("pdftotext", str(fetch_report(live, services, other, tmp_path / "second.pdf")), "-")
+    for expected in ("东方宾馆", "锅炉房", "水泵密封圈老化", "已更换密封圈", "王主任"):
+        assert expected in second, expected
+
     tablet_pdf = tablet.service_report(job_id, tmp_path / "tablet-report.pdf")
     assert all(emb == "yes" for _, emb in embedded_fonts(tablet_pdf))
     tablet_text = run("pdftotext", str(tablet_pdf), "-")

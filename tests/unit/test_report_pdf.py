@@ -229,3 +229,12 @@ def test_the_process_keeps_a_bounded_number_of_font_subsets(monkeypatch: pytest.
     registered = [n for n in names if n in pdfmetrics._fonts]
     assert registered == names[-2:]  # the two most recent stay, the older ones are forgotten
     assert font_for("丁") == names[-1]  # still cached: no new subset
+
+
+def test_each_character_set_draws_with_its_own_subset() -> None:
+    # reportlab keeps one font per PostScript face name: a second report must not draw with the first's glyphs
+    first, second = font_for("风机异响"), font_for("李经理签字")
+    assert first != second
+    assert ord("风") in pdfmetrics.getFont(first).face.charToGlyph
+    assert ord("李") in pdfmetrics.getFont(second).face.charToGlyph
+    assert ord("李") not in pdfmetrics.getFont(first).face.charToGlyph
