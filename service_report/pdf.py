@@ -59,7 +59,7 @@ _bundle_json_decoder: Final = msgspec.json.Decoder(SignOffBundle)
 
 MARGIN: Final = 40.0
 GAP: Final = 4.0
-QR_SIZE: Final = 96.0
+QR_SIZE: Final = 110.0
 PHOTO_W: Final = 240.0
 PHOTO_H: Final = 180.0
 SIGNATURE_H: Final = 120.0
@@ -381,7 +381,7 @@ class _Writer:
 
     def qr(self, b: _Qr) -> None:
         """The link as a QR code of filled squares (vector, no image)."""
-        code = qrcode.QRCode(border=2, error_correction=qrcode.constants.ERROR_CORRECT_M)
+        code = qrcode.QRCode(border=4, error_correction=qrcode.constants.ERROR_CORRECT_M)  # the quiet zone QR asks for
         code.add_data(b.url)
         code.make(fit=True)
         matrix: list[list[bool]] = code.get_matrix()
