@@ -72,8 +72,11 @@ def _company(services: Services) -> CompanyHeader:
     return CompanyHeader(name=s.company_name, address=s.company_address, phone=s.company_phone, logo=logo)
 
 
-def signed_report(services: Services, job_id: str) -> SignedReport:
-    """The signed job's bundle and report view; NotFound / Conflict when there is no such signed job."""
+def signed_report(services: Services, job_id: str, *, photos: bool = True) -> SignedReport:
+    """The signed job's bundle and report view (with the photos' bytes unless ``photos`` is False).
+
+    NotFound / Conflict when there is no such signed job.
+    """
     key = services.key
     with services.db.read() as tx:
         job = store.job(tx, job_id)
@@ -110,7 +113,7 @@ def signed_report(services: Services, job_id: str) -> SignedReport:
         view.parts = {r["part_no"]: PartInfo(r["name"], int(r["unit_price_cents"]))
                       for r in store.parts(tx, sorted({p.part_no for p in content.parts}))}
         view.billable = {r["id"]: bool(r["billable"]) for r in store.billable(tx, job_id)}
-        for sha in content.photos:
+        for sha in content.photos if photos else []:
             data = store.blob(tx, sha)
             if data is not None:
                 view.photos[sha] = data
@@ -143,7 +146,7 @@ def public_report(services: Services, job_id: str, token: str) -> tuple[SignedRe
     if not hmac.compare_digest(token.encode(), link_token(services, job_id).encode()):
         raise NotFound("unknown_report", "no report at this address")
     try:
-        report = signed_report(services, job_id)
+        report = signed_report(services, job_id, photos=False)  # the page counts them, it does not show them
     except (NotFound, Conflict):
         raise NotFound("unknown_report", "no report at this address") from None
     return report, verify_bundle(report.bundle)
