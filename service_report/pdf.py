@@ -46,7 +46,7 @@ from reportlab.pdfgen.canvas import Canvas  # type: ignore[import-untyped]
 from schemas import i18n
 from schemas.signoff import ReportContent, SignOffBundle
 from service_report.fonts import font_for
-from service_report.view import PartInfo, ReportView, work_minutes
+from service_report.view import LABOUR_STATUSES, TRAVEL_STATUSES, PartInfo, ReportView, work_minutes
 from sync.core.signoff import verify_bundle, verify_signature
 
 SignerKind = Literal["device", "server"]
@@ -221,9 +221,11 @@ def _blocks(bundle: SignOffBundle, view: ReportView, signer_kind: SignerKind, si
     timeline = sorted(view.timeline, key=lambda e: e[1]) or sorted(c.times.items(), key=lambda e: e[1])
     travel, labour = work_minutes(view.timeline)
     out.append(_Text(t("section.time"), 12, bold=True))
-    if view.timeline:
-        out.append(_Text(t("field", label=t("travel_time"), value=t.duration(travel)) + "    "
-                         + t("field", label=t("labour_time"), value=t.duration(labour))))
+    seen = {status for status, _ in view.timeline}
+    spans = [t("field", label=t(label), value=t.duration(minutes)) for label, minutes, kinds in (
+        ("travel_time", travel, TRAVEL_STATUSES), ("labour_time", labour, LABOUR_STATUSES)) if seen & kinds]
+    if spans:  # a time is printed only when the timeline holds the status it is counted from
+        out.append(_Text("    ".join(spans)))
     for status, at in timeline:
         out.append(_Text(f"{t.when(at)}   {t.status(status)}", indent=8))
     out.append(_Text(t("timezone", zone=str(t.zone)), 7, color=colors.grey))
