@@ -256,7 +256,7 @@ class Ticket(msgspec.Struct, kw_only=True):
     status: str = "open"
     opened_at: int = 0
     created_by: str = ""
-    #: the locale its service report is written in; None: the server's default (FIELDSYNC_REPORT_LOCALE)
+    #: the locale its service report is written in; None: the server's default (FIELDSYNC_LOCALE)
     report_locale: str | None = None
     jobs: list[Job] = []
     timeline: list[TicketEvent] = []

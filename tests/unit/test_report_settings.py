@@ -1,4 +1,4 @@
-"""The report's settings: company header, currency and default locale from FIELDSYNC_* variables."""
+"""The report's settings: company header and currency from FIELDSYNC_* variables (locale: FIELDSYNC_LOCALE)."""
 
 from __future__ import annotations
 
@@ -17,22 +17,20 @@ def test_company_header_currency_and_locale_come_from_the_environment(monkeypatc
                         ("LOGO", str(logo))):
         monkeypatch.setenv(f"FIELDSYNC_COMPANY_{name}", value)
     monkeypatch.setenv("FIELDSYNC_CURRENCY", "¥")
-    monkeypatch.setenv("FIELDSYNC_REPORT_LOCALE", "zh-CN")
     s = get_settings()
     assert (s.company_name, s.company_address) == ("华东设备服务有限公司", "上海市浦东新区")
     assert s.company_phone == "021-5555 0100"
-    assert (s.company_logo, s.currency, s.report_locale) == (str(logo), "¥", "zh_CN")
+    assert (s.company_logo, s.currency) == (str(logo), "¥")
 
 
 def test_defaults_are_no_header_and_english(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("COMPANY_NAME", "COMPANY_LOGO", "CURRENCY", "REPORT_LOCALE"):
+    for name in ("COMPANY_NAME", "COMPANY_LOGO", "CURRENCY", "LOCALE"):
         monkeypatch.delenv(f"FIELDSYNC_{name}", raising=False)
     s = get_settings()
-    assert (s.company_name, s.company_logo, s.currency, s.report_locale) == ("", None, "", "en")
+    assert (s.company_name, s.company_logo, s.currency, s.locale) == ("", None, "", "en")
 
 
 @pytest.mark.parametrize(("name", "value", "message"), [
-    ("FIELDSYNC_REPORT_LOCALE", "fr", "FIELDSYNC_REPORT_LOCALE must be one of"),
     ("FIELDSYNC_COMPANY_LOGO", "/nonexistent/logo.png", "FIELDSYNC_COMPANY_LOGO: no readable file"),
 ])
 def test_a_bad_value_names_its_variable(monkeypatch: pytest.MonkeyPatch, name: str, value: str, message: str) -> None:

@@ -95,13 +95,13 @@ def signed_report(services: Services, job_id: str, *, photos: bool = True) -> Si
                           timezone=services.settings.sla_timezone,
                           engineer_name=store.engineer_name(tx, content.engineer_id))
         if ticket is not None:
-            view.locale = ticket["report_locale"] or services.settings.report_locale
+            view.locale = ticket["report_locale"] or services.settings.locale
             view.customer, view.site, view.title = ticket["customer"], ticket["site"], ticket["title"]
             view.asset_serial = ticket["asset_serial"] or ""
             view.timeline = [(r["kind"], int(r["at"])) for r in store.status_events(tx, ticket["id"], job_id,
                                                                                       JOB_STATUSES)]
         else:
-            view.locale = services.settings.report_locale
+            view.locale = services.settings.locale
         if content.template_id is not None and content.template_version is not None:
             template = store.template(tx, content.template_id, content.template_version)
             if template is not None:
