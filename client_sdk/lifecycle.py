@@ -4,20 +4,20 @@ The server sends an ``asset`` change (the record and its last visits) and the
 ``kb`` cases of the asset's model with every assigned job.  They land in the
 ``assets`` and ``kb_cases`` tables (store migration ``0002_lifecycle`` in :mod:`client_sdk.migrations`); cases
 are indexed in an FTS5 table so ``FieldClient.search_kb`` works offline with
-the same rule as the server: every word must match (porter-stemmed).
+the same rule as the server: a case is indexed and a query asked as the tokens
+of :mod:`sync.core.search` (Chinese as characters and character pairs, so
+``异响`` finds ``风机异响``; other words stemmed), and every token must match.
 """
 
 from __future__ import annotations
 
 import json
-import re
-from typing import Any, Final
+from typing import Any
 
 import msgspec
 
 from client_sdk.store import Tx
-
-WORD: Final = re.compile(r"\w+", re.UNICODE)
+from sync.core.search import kb_index_text, query_tokens
 
 
 class AssetVisit(msgspec.Struct, kw_only=True):
@@ -92,7 +92,7 @@ def apply_kb(tx: Tx, case_id: str, data: dict[str, Any]) -> None:
          int(data.get("created_at") or 0)),
     )
     tx.execute("DELETE FROM kb_fts WHERE case_id = ?", (case_id,))
-    body = " ".join([*fields[:3], " ".join(parts), *fields[3:]])
+    body = kb_index_text(fields[0], fields[1], fields[2], parts, fields[3], fields[4])
     tx.execute("INSERT INTO kb_fts (case_id, body) VALUES (?, ?)", (case_id, body))
 
 
@@ -110,8 +110,9 @@ def local_asset(tx: Tx, serial: str, now: int) -> LocalAsset | None:
 
 
 def search(tx: Tx, words: str, model: str | None, limit: int) -> list[KbCase]:
-    """Cases matching every word (stemmed), best first; ``model`` filters exactly (any case)."""
-    terms = [w.lower() for w in WORD.findall(words or "")][:20]
+    """Cases holding every token of ``words`` (:func:`sync.core.search.query_tokens`), best first; ``model``
+    filters exactly (any case)."""
+    terms = query_tokens(words)
     model_sql, params = "", []
     if model:
         model_sql, params = " AND lower(c.model) = lower(?)", [model]
