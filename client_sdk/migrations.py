@@ -33,7 +33,7 @@ from typing import Final
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
-from sync.core.search import kb_index_text
+from sync.core.search import fingerprint, kb_index_text
 
 MIGRATIONS_SET: Final = "fieldsync_client"
 
@@ -165,9 +165,11 @@ ALTER TABLE answers_v4 RENAME TO answers
 #: Knowledge-base search that understands Chinese, the server's rule: ``kb_fts`` holds the tokens of
 #: :mod:`sync.core.search` (CJK as characters and character pairs, other words stemmed) and the engine
 #: neither stems nor folds them again; :func:`_reindex_kb` then indexes every case the tablet holds anew.
+#: ``kb_tokens`` holds the :func:`sync.core.search.fingerprint` the cases were indexed with.
 KB_SEARCH_V5: Final = """
 DROP TABLE kb_fts;
-CREATE VIRTUAL TABLE kb_fts USING fts5(case_id UNINDEXED, body, tokenize = 'unicode61 remove_diacritics 0')
+CREATE VIRTUAL TABLE kb_fts USING fts5(case_id UNINDEXED, body, tokenize = 'unicode61 remove_diacritics 0');
+CREATE TABLE kb_tokens (fingerprint TEXT NOT NULL)
 """
 
 #: The versioned schema: append new migrations at the end, never edit an applied one.
@@ -182,11 +184,35 @@ MIGRATIONS: Final[list[tuple[str, str]]] = [
 
 def _reindex_kb(db: Database) -> None:
     """Index every knowledge-base case the tablet holds as the tokens of :mod:`sync.core.search`."""
+    db.execute("DELETE FROM kb_fts")
     rows = list(db.query("SELECT id, symptom, cause, fix, parts, model, equipment_type FROM kb_cases ORDER BY id"))
     for r in rows:
         body = kb_index_text(r["symptom"], r["cause"], r["fix"], [str(p) for p in json.loads(r["parts"] or "[]")],
                              r["model"], r["equipment_type"])
         db.execute("INSERT INTO kb_fts (case_id, body) VALUES (?, ?)", (r["id"], body))
+    db.execute("DELETE FROM kb_tokens")
+    db.execute("INSERT INTO kb_tokens (fingerprint) VALUES (?)", (fingerprint(),))
+
+
+def refresh_kb_index(db: Database) -> None:
+    """After the migrations, on every open: index the cases anew if the search tokens changed since.
+
+    The rule of :mod:`sync.core.search` or the stemmer under it (a new SDK or
+    ``snowballstemmer`` version, PyStemmer installed) may make other tokens
+    than the ones the cases were indexed with; queries would then miss them.
+    """
+    if not db["kb_tokens"].exists():  # a store kept at an older version (tests of the migrations)
+        return
+    row = db.execute("SELECT fingerprint FROM kb_tokens").fetchone()
+    if row is not None and row[0] == fingerprint():
+        return
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        _reindex_kb(db)
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")
 
 
 #: work a migration does beyond its SQL, run after it in the same transaction

@@ -17,13 +17,21 @@ only match whole tokens made here, they neither stem nor split them further.
   words: every word of a query must match.
 
 A query is only ever turned into these tokens, never into search syntax.
+
+A store records the :func:`fingerprint` of the tokens it indexed with and
+indexes its cases anew when the code's differs (this rule changed, or the
+stemmer stems a probe word differently: ``snowballstemmer`` uses PyStemmer
+when it is installed, and versions differ), so index and query tokens always
+come from the same rule.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 import unicodedata
 from collections.abc import Sequence
+from functools import cache
 from typing import Final
 
 import snowballstemmer
@@ -35,6 +43,18 @@ CJK: Final = ("\u3005\u3007\u1100-\u11ff\u3040-\u30ff\u3130-\u318f\u31f0-\u31ff\
 TOKEN: Final = re.compile(f"([{CJK}]+)|[^\\W_{CJK}]+")
 #: a query asks for at most this many tokens (the rest of a very long query is not required)
 MAX_QUERY_TOKENS: Final = 32
+#: the version of this module's rule: bump it with any change to what tokens a text or a query gives
+RULE: Final = 1
+#: words whose stems name the stemmer in use (suffix rules of the Snowball English algorithm)
+PROBE: Final = """caresses ponies ties caress cats feed agreed plastered bled motoring sing conflated troubled sized
+hopping tanned falling hissing fizzed failing filing happy sky relational conditional rational valency hesitancy
+digitizer conformably radically differently vilely analogously vietnamization predication operator feudalism
+decisiveness hopefulness callousness formality sensitivity sensibility triplicate formative formalize electricity
+electrical hopeful goodness revival allowance inference airliner gyroscopic adjustable defensible irritant
+replacement adjustment dependent adoption homologous communism activate angularity effective bowdlerize probate
+rate cease controlling rolling generous news skies dying lying tying idly gently ugly early only singly inning
+outing canning herring earring proceed exceed succeed fans noisy noisier bearings leaking leaks replaced ignition
+ignites electrodes running pumps valves pressure cooling heater overheating tripped thermostats"""
 #: a longer word is left out of index and query alike (PostgreSQL does not index a word of more than 2047 bytes)
 MAX_WORD: Final = 200
 
@@ -82,3 +102,9 @@ def index_text(*texts: str) -> str:
 def kb_index_text(symptom: str, cause: str, fix: str, parts: Sequence[str], model: str, equipment_type: str) -> str:
     """What a knowledge-base case is found by: its symptom, cause, fix, parts, model and equipment type."""
     return index_text(symptom, cause, fix, *parts, model, equipment_type)
+
+
+@cache
+def fingerprint() -> str:
+    """Names the tokens this code makes: the rule's version and a digest of the probe words' tokens."""
+    return f"{RULE}:{hashlib.sha256(index_text(PROBE).encode()).hexdigest()[:16]}"

@@ -5,7 +5,9 @@ Each migration is DDL with a few type placeholders (``{serial}``, ``{blob}``,
 ``schema_migrations``; a migration runs in the same transaction as its record,
 so a crash mid-migration leaves the previous version intact.  A migration that
 needs more than DDL (re-tokenizing rows) has a step in ``STEPS``, run after
-its SQL in that same transaction.
+its SQL in that same transaction.  After them, the knowledge base is indexed
+anew when the search tokens' fingerprint (:mod:`sync.core.search`) is not the
+one it was indexed with.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import json
 from collections.abc import Callable
 from typing import Final
 
-from sync.core.search import kb_index_text
+from sync.core.search import fingerprint, kb_index_text
 from sync.storage.base import Dialect, Tx
 
 TYPES: Final[dict[Dialect, dict[str, str]]] = {
@@ -222,8 +224,16 @@ DELETE FROM blobs WHERE complete = 0;
 ]
 
 
+#: the migration that indexes the knowledge base as search tokens
+KB_TOKENS_MIGRATION: Final = 11
+#: the ``meta`` key holding the :func:`sync.core.search.fingerprint` the knowledge base was indexed with
+KB_TOKENS_KEY: Final = "kb_search_tokens"
+
+
 def _reindex_kb(tx: Tx) -> None:
     """Every knowledge-base case's ``search_text`` (and on SQLite its ``kb_fts`` row) from its fields anew."""
+    if tx.dialect == "sqlite":
+        tx.execute("DELETE FROM kb_fts")
     rows = tx.query("SELECT id, symptom, cause, fix, parts, model, equipment_type FROM kb_cases ORDER BY id")
     for r in rows:
         text = kb_index_text(r["symptom"], r["cause"], r["fix"], [str(p) for p in json.loads(r["parts"] or "[]")],
@@ -231,10 +241,17 @@ def _reindex_kb(tx: Tx) -> None:
         tx.execute("UPDATE kb_cases SET search_text = ? WHERE id = ?", (text, r["id"]))
         if tx.dialect == "sqlite":
             tx.execute("INSERT INTO kb_fts (case_id, body) VALUES (?, ?)", (r["id"], text))
+    tx.execute("DELETE FROM meta WHERE key = ?", (KB_TOKENS_KEY,))
+    tx.execute("INSERT INTO meta (key, value) VALUES (?, ?)", (KB_TOKENS_KEY, fingerprint()))
+
+
+def _kb_tokens_current(tx: Tx) -> bool:
+    row = tx.one("SELECT value FROM meta WHERE key = ?", (KB_TOKENS_KEY,))
+    return row is not None and row["value"] == fingerprint()
 
 
 #: work a migration does beyond its SQL, run after it in the same transaction
-STEPS: Final[dict[int, Callable[[Tx], None]]] = {11: _reindex_kb}
+STEPS: Final[dict[int, Callable[[Tx], None]]] = {KB_TOKENS_MIGRATION: _reindex_kb}
 
 
 def render(sql: str, dialect: Dialect) -> list[str]:
@@ -257,6 +274,8 @@ def migrate(tx: Tx) -> list[int]:
             STEPS[version](tx)
         tx.execute("INSERT INTO schema_migrations (version, applied_at) VALUES (?, CURRENT_TIMESTAMP)", (version,))
         applied.append(version)
+    if KB_TOKENS_MIGRATION in done and not _kb_tokens_current(tx):  # the tokens changed since the cases were indexed
+        _reindex_kb(tx)
     return applied
 
 

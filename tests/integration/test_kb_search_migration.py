@@ -16,6 +16,7 @@ from client_sdk.store import LocalStore
 from server.domain.kb import service as kb
 from server.services import Services
 from server.settings import get_settings
+from sync.core.search import fingerprint
 from sync.storage import open_database, schema
 
 OLD_CASES = [("KB-old-zh", "风机异响，运行时有摩擦声", "风机轴承磨损", "更换风机轴承", ["P-BRG"]),
@@ -75,5 +76,47 @@ def test_tablet_migration_0005_indexes_the_cases_it_already_held(
                                 ("bearings", ["KB-old-en"]), ("响异", [])):
             assert sorted(c.id for c in lifecycle.search(store.read, query, None, 20)) == expected, query
         assert store.read.query("SELECT COUNT(*) AS n FROM kb_fts")[0]["n"] == len(OLD_CASES)
+    finally:
+        store.close()
+
+
+def test_server_indexes_its_cases_anew_when_the_search_tokens_changed(db_url: str) -> None:
+    db = open_database(db_url)
+    services = Services(db=db, settings=get_settings(db_url=db_url, run_scheduler=False))
+    try:
+        kb.add_case(services, kb.KbCaseIn(symptom="风机异响", cause="Fan bearing worn", model="Vitodens 200"), "t")
+        with db.write() as tx:  # what another stemmer (or an older rule) left: tokens this code never asks for
+            tx.execute("UPDATE kb_cases SET search_text = 'stale'")
+            if tx.dialect == "sqlite":
+                tx.execute("UPDATE kb_fts SET body = 'stale'")
+            tx.execute("UPDATE meta SET value = '0:stale' WHERE key = ?", (schema.KB_TOKENS_KEY,))
+        assert kb.search(services, "异响") == []
+    finally:
+        db.close()
+    db = open_database(db_url)  # the next start sees the fingerprint differ and indexes anew
+    services = Services(db=db, settings=get_settings(db_url=db_url, run_scheduler=False))
+    try:
+        assert [c.symptom for c in kb.search(services, "异响")] == ["风机异响"]
+        assert [c.symptom for c in kb.search(services, "bearings")] == ["风机异响"]
+        with db.read() as tx:
+            assert tx.one("SELECT value FROM meta WHERE key = ?", (schema.KB_TOKENS_KEY,)) == {
+                "value": fingerprint()}
+    finally:
+        db.close()
+
+
+def test_tablet_indexes_its_cases_anew_when_the_search_tokens_changed(tmp_path: Path) -> None:
+    store = LocalStore(tmp_path / "tablet.db")
+    with store.write() as tx:
+        lifecycle.apply_kb(tx, "KB-1", {"symptom": "风机异响", "cause": "Fan bearing worn", "model": "Vitodens 200"})
+        tx.execute("UPDATE kb_fts SET body = 'stale'")
+        tx.execute("UPDATE kb_tokens SET fingerprint = '0:stale'")
+    assert lifecycle.search(store.read, "异响", None, 20) == []
+    store.close()
+    store = LocalStore(tmp_path / "tablet.db")
+    try:
+        assert [c.id for c in lifecycle.search(store.read, "异响", None, 20)] == ["KB-1"]
+        assert [c.id for c in lifecycle.search(store.read, "bearings", None, 20)] == ["KB-1"]
+        assert store.read.query("SELECT fingerprint FROM kb_tokens") == [{"fingerprint": fingerprint()}]
     finally:
         store.close()
