@@ -5,7 +5,7 @@ PostgreSQL, the tablet's SQLite), so each gives the same verdict: the engines
 only match whole tokens made here, they neither stem nor split them further.
 
 - Text is NFKC-normalised (full-width ``ＡＢＣ１２３`` reads as ``abc123``) and
-  case-folded.
+  lower-cased.
 - A run of CJK characters (Han, kana, Hangul) has no spaces between its words,
   so it is indexed as every single character and every overlapping pair of
   characters (``风机异响`` -> ``风 风机 机 机异 异 异响 响``).  A query's run of
@@ -60,8 +60,8 @@ MAX_WORD: Final = 200
 
 
 def _runs(text: str) -> list[tuple[bool, str]]:
-    """(is CJK, run or word) of ``text``, normalised and case-folded, in order."""
-    folded = unicodedata.normalize("NFKC", text or "").casefold()
+    """(is CJK, run or word) of ``text``, normalised and lower-cased, in order."""
+    folded = unicodedata.normalize("NFKC", text or "").lower()
     return [(m.group(1) is not None, m.group(0)) for m in TOKEN.finditer(folded) if len(m.group(0)) <= MAX_WORD]
 
 

@@ -7,10 +7,17 @@ properties are stated on the tokens themselves.
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sync.core.search import MAX_QUERY_TOKENS, index_text, index_tokens, kb_index_text, query_tokens
+from client_sdk import lifecycle
+from client_sdk.store import LocalStore
+from sync.core.search import MAX_QUERY_TOKENS, fingerprint, index_text, index_tokens, kb_index_text, query_tokens
+
+VECTORS = Path(__file__).resolve().parents[2] / "schemas" / "vectors"
 
 HAN = st.characters(min_codepoint=0x4E00, max_codepoint=0x9FFF)
 KANA_HANGUL = st.sampled_from("あいうアイウーガ가나다한국々〇")
@@ -101,3 +108,23 @@ def test_a_case_is_found_by_every_field() -> None:
     for query in ("异响", "磨损", "更换", "brg", "vitodens 200", "boilers"):
         assert found(query, text), query
     assert query_tokens("") == [] and query_tokens("，。!?") == [] and index_text("") == ""
+
+
+def test_the_tablet_store_finds_exactly_the_pairs_of_the_vectors(tmp_path: Path) -> None:
+    """SQLite FTS5 over the tokens gives the verdicts ``schemas/vectors/search_tokens.json`` states."""
+    vectors = json.loads((VECTORS / "search_tokens.json").read_text(encoding="utf-8"))
+    assert vectors["fingerprint"] == fingerprint()
+    texts = [t["text"] for t in vectors["texts"]]
+    store = LocalStore(tmp_path / "tablet.db")
+    try:
+        with store.write() as tx:
+            for i, text in enumerate(texts):
+                lifecycle.apply_kb(tx, f"KB-{i}", {"symptom": text})
+        for q in vectors["queries"]:
+            assert query_tokens(q["query"]) == q["query_tokens"]
+            if not q["query_tokens"]:
+                continue
+            hits = {texts[int(c.id[3:])] for c in lifecycle.search(store.read, q["query"], None, 200)}
+            assert hits == {f["text"] for f in vectors["found"] if f["query"] == q["query"]}, q["query"]
+    finally:
+        store.close()
