@@ -24,6 +24,7 @@ from typing import Any, Final
 from urllib.parse import parse_qs, urlsplit
 
 import psycopg
+from psycopg.conninfo import make_conninfo
 from psycopg.types.string import BytesBinaryDumper
 from psycopg_pool import ConnectionPool
 
@@ -177,7 +178,8 @@ class PostgresDatabase:
 
     dialect: Dialect = "postgresql"
 
-    def __init__(self, url: str, *, pool_size: int = 8, schema: str | None = None) -> None:
+    def __init__(self, url: str, *, pool_size: int = 8, schema: str | None = None,
+                 migrate_schema: bool = True) -> None:
         self.url = url
         parts = urlsplit(url)
         query = parse_qs(parts.query)
@@ -203,13 +205,15 @@ class PostgresDatabase:
         self._leader_conn: psycopg.Connection[Any] | None = None
         self._column_types: dict[str, dict[str, str]] = {}
         self._leader_lock = threading.Lock()
-        with self.write() as tx:
-            tx.execute("SELECT pg_advisory_xact_lock(727274)")  # one migrator at a time
-            migrate(tx)
+        if migrate_schema:
+            with self.write() as tx:
+                tx.execute("SELECT pg_advisory_xact_lock(727274)")  # one migrator at a time
+                migrate(tx)
 
     @classmethod
-    def from_url(cls, url: str, *, pool_size: int = 8, schema: str | None = None) -> PostgresDatabase:
-        return cls(url, pool_size=pool_size, schema=schema)
+    def from_url(cls, url: str, *, pool_size: int = 8, schema: str | None = None,
+                 migrate_schema: bool = True) -> PostgresDatabase:
+        return cls(url, pool_size=pool_size, schema=schema, migrate_schema=migrate_schema)
 
     def _redacted(self) -> str:
         p = urlsplit(self._conninfo)
@@ -222,9 +226,10 @@ class PostgresDatabase:
         its own timeout; a single connection fails at once (or after :data:`CONNECT_TIMEOUT_S`) with
         libpq's reason, which becomes a one-line :class:`StorageError`.
         """
-        timeout = {} if "connect_timeout" in self._conninfo else {"connect_timeout": CONNECT_TIMEOUT_S}
+        conninfo = self._conninfo if "connect_timeout" in self._conninfo else make_conninfo(
+            self._conninfo, connect_timeout=CONNECT_TIMEOUT_S)
         try:
-            with psycopg.connect(self._conninfo, autocommit=True, **timeout) as conn:  # type: ignore[arg-type]
+            with psycopg.connect(conninfo, autocommit=True) as conn:
                 if self.schema is not None:
                     conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"')
         except psycopg.Error as exc:

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from typing import Final
 
 from sync.core.search import fingerprint, kb_index_text
-from sync.storage.base import Dialect, Tx
+from sync.storage.base import Dialect, StorageError, Tx
 
 TYPES: Final[dict[Dialect, dict[str, str]]] = {
     "sqlite": {"serial": "INTEGER PRIMARY KEY AUTOINCREMENT", "blob": "BLOB", "big": "INTEGER",
@@ -221,6 +221,11 @@ DELETE FROM blobs WHERE complete = 0;
     # (CJK as characters and character pairs, other words stemmed), indexed as they are; the step below
     # re-tokenizes every existing case
     (11, "{kb_search_tokens};"),
+    (
+        14,
+        # staff tokens expire (NULL: a token issued before expiry existed, listed as "never" for the operator)
+        "ALTER TABLE staff_tokens ADD COLUMN expires_at {big};",
+    ),
 ]
 
 
@@ -254,6 +259,31 @@ def _kb_tokens_current(tx: Tx) -> bool:
 STEPS: Final[dict[int, Callable[[Tx], None]]] = {KB_TOKENS_MIGRATION: _reindex_kb}
 
 
+class SchemaTooNew(StorageError):
+    """The database was migrated by newer code: older code must not write to a schema it does not know."""
+
+
+def applied_versions(tx: Tx) -> set[int]:
+    """The migrations applied to the database (none on a database never migrated); reads only."""
+    exists = (tx.one("SELECT 1 AS found FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'")
+              if tx.dialect == "sqlite" else
+              tx.one("SELECT 1 AS found WHERE to_regclass('schema_migrations') IS NOT NULL"))
+    if exists is None:
+        return set()
+    return {int(r["version"]) for r in tx.query("SELECT version FROM schema_migrations")}
+
+
+def schema_version(tx: Tx) -> int:
+    """The newest migration applied to the database (0: none)."""
+    return max(applied_versions(tx), default=0)
+
+
+def pending_versions(tx: Tx) -> list[int]:
+    """The migrations this code knows that the database has not applied, in order."""
+    done = applied_versions(tx)
+    return [version for version, _ in MIGRATIONS if version not in done]
+
+
 def render(sql: str, dialect: Dialect) -> list[str]:
     """Fill in the dialect's types and split into single statements."""
     text = sql.format(**TYPES[dialect])
@@ -263,7 +293,11 @@ def render(sql: str, dialect: Dialect) -> list[str]:
 def migrate(tx: Tx) -> list[int]:
     """Apply pending migrations inside ``tx``; return the versions applied."""
     tx.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT)")
-    done = {r["version"] for r in tx.query("SELECT version FROM schema_migrations")}
+    done = applied_versions(tx)
+    newest = max(done, default=0)
+    if newest > latest_version():
+        raise SchemaTooNew(f"the database is at schema version {newest}, newer than this fieldsync knows "
+                           f"({latest_version()}): a newer release migrated it; run that release or newer")
     applied = []
     for version, sql in MIGRATIONS:
         if version in done:

@@ -17,7 +17,7 @@ def test_migrations_are_recorded_and_idempotent(db: Database, db_url: str) -> No
     with db.read() as tx:
         versions = [r["version"] for r in tx.query("SELECT version FROM schema_migrations")]
     declared = [v for v, _ in MIGRATIONS]  # every migration declared, in order (numbers are handed out per change)
-    assert declared == sorted(set(declared)) and versions == declared and declared[-1] == latest_version()
+    assert declared == sorted(set(declared)) and sorted(versions) == declared and declared[-1] == latest_version()
     again = open_database(db_url)  # a second process opening the same database migrates nothing
     with again.read() as tx:
         assert len(tx.query("SELECT version FROM schema_migrations")) == len(declared)

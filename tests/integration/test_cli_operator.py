@@ -129,7 +129,8 @@ def test_serve_flags_win_over_the_environment(tmp_path: Path, served: list[Serve
 
 
 @pytest.mark.parametrize(("name", "value"), [("FIELDSYNC_PORT", "eighty"), ("FIELDSYNC_PORT", "70000"),
-                                             ("FIELDSYNC_WORKERS", "0"), ("FIELDSYNC_WORKERS", "two")])
+                                             ("FIELDSYNC_WORKERS", "0"), ("FIELDSYNC_WORKERS", "two"),
+                                             ("FIELDSYNC_TZ", "Mars/Olympus"), ("FIELDSYNC_TZ", "../etc")])
 def test_serve_refuses_a_malformed_setting_by_name(tmp_path: Path, name: str, value: str) -> None:
     result = fieldsync("serve", "--db", f"sqlite:///{tmp_path / 'x.db'}", cwd=tmp_path, env={name: value})
     assert name in one_line_error(result)
@@ -148,6 +149,8 @@ def test_serve_on_a_taken_port_is_one_line_and_exit_2(tmp_path: Path, listening:
 @pytest.mark.parametrize("command", [
     ["admin", "engineers"], ["admin", "engineers", "--json"], ["admin", "enroll-token", "--engineer", "e-ana"],
     ["admin", "token", "--role", "admin"], ["admin", "user", "--name", "dora", "--role", "dispatcher"],
+    ["admin", "tokens"], ["admin", "revoke-token", "0123456789ab"], ["admin", "users"],
+    ["admin", "disable-user", "dora"], ["admin", "status"], ["admin", "migrate"],
     ["admin", "backup", "--out", "backup.db"],
     ["loadtest", "--url", "http://127.0.0.1:9", "--sessions", "1", "--seconds", "1"],
 ], ids=lambda c: " ".join(c[:2]))
