@@ -57,6 +57,12 @@ def test_the_app_searches_the_knowledge_base_offline_in_chinese(browser: Any, se
         en = _add_case(server, model, symptom="Fan noisy at start", cause="Fan bearing worn",
                        fix="Replace the fan bearing")
         t.page.click("#sync-now")
+        # a sync begun before the cases were added may be the one running: sync again until they are here
+        t.page.wait_for_function("""async () => {
+            const app = window.fieldsync;
+            if ((await app.client.reads.searchKb('')).length === 2) return true;
+            if (!app.syncing) void app.sync();
+            return false; }""", polling=500)
         t.page.wait_for_function("() => document.getElementById('sync-bar').dataset.state === 'synced'")
 
         t.context.set_offline(True)
