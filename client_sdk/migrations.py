@@ -15,8 +15,9 @@ Tables (JSON columns hold lists/dicts/scalars as JSON text):
   ``attachments`` + ``blobs`` (local bytes, content-addressed), ``signoffs``,
   ``conflicts``: the tablet's view of its records.
 - ``assets``, ``kb_cases`` + ``kb_fts`` (FTS5 over the tokens of
-  :mod:`sync.core.search`, since ``0005_kb_search_tokens``): the service
-  lifecycle records pulled with assigned jobs (:mod:`client_sdk.lifecycle`).
+  :mod:`sync.core.search`, since ``0005_kb_search_tokens``; ``kb_tokens`` the
+  fingerprint of the tokens it holds): the service lifecycle records pulled
+  with assigned jobs (:mod:`client_sdk.lifecycle`).
 - ``outbox``: unsynced ops in write order (``seq``), msgpack bodies, and the
   change-set that holds them once sealed (``sealed_seq``).
 - ``sealed``: a change-set sealed but not yet acknowledged (exact envelope
