@@ -214,7 +214,9 @@ class FieldClient:
         return lifecycle.local_asset(self._store.read, serial, self._clock())
 
     def search_kb(self, words: str, model: str | None = None, limit: int = 20) -> list[lifecycle.KbCase]:
-        """Offline search of the solved cases synced for this tablet's jobs: every word must match."""
+        """Offline search of the solved cases synced for this tablet's jobs, by the server's rule
+        (:mod:`sync.core.search`: ``异响`` finds ``风机异响``, ``bearings`` finds ``bearing``): every token must
+        match, best first; an empty query lists the newest."""
         return lifecycle.search(self._store.read, words, model, max(1, min(limit, 200)))
 
     # -- writes ------------------------------------------------------------

@@ -4,21 +4,20 @@ The server sends an ``asset`` change (the record and its last visits) and the
 ``kb`` cases of the asset's model with every assigned job.  They land in the
 ``assets`` and ``kb_cases`` tables (store migration ``0002_lifecycle`` in :mod:`client_sdk.migrations`); cases
 are indexed in an FTS5 table so ``FieldClient.search_kb`` works offline with
-the same rule as the server: every word must match (porter-stemmed).
+the same rule as the server: a case is indexed and a query asked as the tokens
+of :mod:`sync.core.search` (Chinese as characters and character pairs, so
+``异响`` finds ``风机异响``; other words stemmed), and every token must match.
 """
 
 from __future__ import annotations
 
 import json
-import re
-from typing import Final
 
 import msgspec
 
 from client_sdk.store import Tx
 from schemas.records import AssetData, AssetVisit, KbData
-
-WORD: Final = re.compile(r"\w+", re.UNICODE)
+from sync.core.search import kb_index_text, query_tokens
 
 
 class LocalAsset(msgspec.Struct, kw_only=True):
@@ -60,7 +59,6 @@ def apply_asset(tx: Tx, data: AssetData) -> None:
 
 def apply_kb(tx: Tx, data: KbData) -> None:
     case_id, parts = data.id, data.parts
-    fields = [data.symptom, data.cause, data.fix, data.model, data.equipment_type]
     tx.execute(
         "INSERT OR REPLACE INTO kb_cases (id, model, equipment_type, symptom, cause, fix, parts, ticket_id, "
         "created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -68,7 +66,7 @@ def apply_kb(tx: Tx, data: KbData) -> None:
          data.ticket_id, data.created_at),
     )
     tx.execute("DELETE FROM kb_fts WHERE case_id = ?", (case_id,))
-    body = " ".join([*fields[:3], " ".join(parts), *fields[3:]])
+    body = kb_index_text(data.symptom, data.cause, data.fix, parts, data.model, data.equipment_type)
     tx.execute("INSERT INTO kb_fts (case_id, body) VALUES (?, ?)", (case_id, body))
 
 
@@ -86,8 +84,9 @@ def local_asset(tx: Tx, serial: str, now: int) -> LocalAsset | None:
 
 
 def search(tx: Tx, words: str, model: str | None, limit: int) -> list[KbCase]:
-    """Cases matching every word (stemmed), best first; ``model`` filters exactly (any case)."""
-    terms = [w.lower() for w in WORD.findall(words or "")][:20]
+    """Cases holding every token of ``words`` (:func:`sync.core.search.query_tokens`), best first; ``model``
+    filters exactly (any case)."""
+    terms = query_tokens(words)
     model_sql, params = "", []
     if model:
         model_sql, params = " AND lower(c.model) = lower(?)", [model]

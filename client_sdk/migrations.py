@@ -14,8 +14,10 @@ Tables (JSON columns hold lists/dicts/scalars as JSON text):
 - ``jobs``, ``answers``, ``templates``, ``parts``, ``stock``, ``movements``,
   ``attachments`` + ``blobs`` (local bytes, content-addressed), ``signoffs``,
   ``conflicts``: the tablet's view of its records.
-- ``assets``, ``kb_cases`` + ``kb_fts`` (FTS5, porter-stemmed): the service
-  lifecycle records pulled with assigned jobs (:mod:`client_sdk.lifecycle`).
+- ``assets``, ``kb_cases`` + ``kb_fts`` (FTS5 over the tokens of
+  :mod:`sync.core.search`, since ``0005_kb_search_tokens``; ``kb_tokens`` the
+  fingerprint of the tokens it holds): the service lifecycle records pulled
+  with assigned jobs (:mod:`client_sdk.lifecycle`).
 - ``outbox``: unsynced ops in write order (``seq``), msgpack bodies, and the
   change-set that holds them once sealed (``sealed_seq``).
 - ``sealed``: a change-set sealed but not yet acknowledged (exact envelope
@@ -25,10 +27,14 @@ Tables (JSON columns hold lists/dicts/scalars as JSON text):
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
 from typing import Final
 
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
+
+from sync.core.search import fingerprint, kb_index_text
 
 MIGRATIONS_SET: Final = "fieldsync_client"
 
@@ -157,13 +163,61 @@ DROP TABLE answers;
 ALTER TABLE answers_v4 RENAME TO answers
 """
 
+#: Knowledge-base search that understands Chinese, the server's rule: ``kb_fts`` holds the tokens of
+#: :mod:`sync.core.search` (CJK as characters and character pairs, other words stemmed) and the engine
+#: neither stems nor folds them again; :func:`_reindex_kb` then indexes every case the tablet holds anew.
+#: ``kb_tokens`` holds the :func:`sync.core.search.fingerprint` the cases were indexed with.
+KB_SEARCH_V5: Final = """
+DROP TABLE kb_fts;
+CREATE VIRTUAL TABLE kb_fts USING fts5(case_id UNINDEXED, body, tokenize = 'unicode61 remove_diacritics 0');
+CREATE TABLE kb_tokens (fingerprint TEXT NOT NULL)
+"""
+
 #: The versioned schema: append new migrations at the end, never edit an applied one.
 MIGRATIONS: Final[list[tuple[str, str]]] = [
     ("0001_initial", _V1),
     ("0002_lifecycle", LIFECYCLE_V2),
     ("0003_changed_after_signoff", SIGNOFF_FLAG_V3),
     ("0004_write_path", WRITE_PATH_V4),
+    ("0005_kb_search_tokens", KB_SEARCH_V5),
 ]
+
+
+def _reindex_kb(db: Database) -> None:
+    """Index every knowledge-base case the tablet holds as the tokens of :mod:`sync.core.search`."""
+    db.execute("DELETE FROM kb_fts")
+    rows = list(db.query("SELECT id, symptom, cause, fix, parts, model, equipment_type FROM kb_cases ORDER BY id"))
+    for r in rows:
+        body = kb_index_text(r["symptom"], r["cause"], r["fix"], [str(p) for p in json.loads(r["parts"] or "[]")],
+                             r["model"], r["equipment_type"])
+        db.execute("INSERT INTO kb_fts (case_id, body) VALUES (?, ?)", (r["id"], body))
+    db.execute("DELETE FROM kb_tokens")
+    db.execute("INSERT INTO kb_tokens (fingerprint) VALUES (?)", (fingerprint(),))
+
+
+def refresh_kb_index(db: Database) -> None:
+    """After the migrations, on every open: index the cases anew if the search tokens changed since.
+
+    The rule of :mod:`sync.core.search` or the stemmer under it (a new SDK or
+    ``snowballstemmer`` version, PyStemmer installed) may make other tokens
+    than the ones the cases were indexed with; queries would then miss them.
+    """
+    if not db["kb_tokens"].exists():  # a store kept at an older version (tests of the migrations)
+        return
+    row = db.execute("SELECT fingerprint FROM kb_tokens").fetchone()
+    if row is not None and row[0] == fingerprint():
+        return
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        _reindex_kb(db)
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")
+
+
+#: work a migration does beyond its SQL, run after it in the same transaction
+STEPS: Final[dict[str, Callable[[Database], None]]] = {"0005_kb_search_tokens": _reindex_kb}
 
 
 def _statements(script: str) -> list[str]:
@@ -175,9 +229,11 @@ def build_migrations() -> Migrations:
     migrations = Migrations(MIGRATIONS_SET)
     for name, script in MIGRATIONS:
 
-        def apply(db: Database, /, script: str = script) -> None:
+        def apply(db: Database, /, script: str = script, name: str = name) -> None:
             for statement in _statements(script):
                 db.execute(statement)
+            if name in STEPS:
+                STEPS[name](db)
 
         apply.__name__ = name
         migrations(name=name)(apply)

@@ -24,7 +24,7 @@ from typing import Any, Final
 
 from sqlite_utils import Database
 
-from client_sdk.migrations import build_migrations
+from client_sdk.migrations import build_migrations, refresh_kb_index
 from sync.storage.sqlite_params import install as install_param_adapters
 from sync.storage.sqlite_rows import ROWS_PER_INSERT, is_multi_row_insert, write_flat
 
@@ -238,6 +238,7 @@ class LocalStore:
         conn.execute("PRAGMA synchronous = FULL")
         conn.execute(f"PRAGMA wal_autocheckpoint = {WAL_CHECKPOINT_PAGES}")
         build_migrations().apply(self.db)
+        refresh_kb_index(self.db)
         self._batch_depth = 0
         self._writing = False  # a staged write is open
         self._rows: dict[str, list[Any]] = {}  # SQL text -> the parameters of its queued rows, flat

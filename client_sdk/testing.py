@@ -20,6 +20,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from schemas.codec import encode
+from schemas.records import KbData
 from schemas.wire import (
     PROTOCOL_VERSION,
     Challenge,
@@ -362,3 +363,10 @@ def publish_demo_job(server: FakeSyncServer, job_id: str = "job-1", status: str 
             },
         },
     )
+
+
+def kb_case(case_id: str, /, **fields: Any) -> KbData:
+    """A knowledge-base case as a ``kb`` record carries it, ``fields`` over empty defaults (for store tests)."""
+    base: dict[str, Any] = {"id": case_id, "model": "", "equipment_type": "", "symptom": "", "cause": "", "fix": "",
+                            "parts": [], "ticket_id": None, "created_at": 0, "created_by": ""}
+    return msgspec.convert({**base, **fields}, KbData)

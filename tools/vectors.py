@@ -48,7 +48,7 @@ from schemas.wire import (
     Signed,
     SignOff,
 )
-from sync.core import hlc
+from sync.core import hlc, search
 from sync.core.changeset import ChainHead, digest, seal
 from sync.core.signoff import assemble_report_content, certificate_message, report_digest, sign_off_message
 
@@ -384,6 +384,29 @@ def canonical_vector() -> dict[str, Any]:
                       for note, text in JCS_CASES]}
 
 
+#: texts and queries of the knowledge-base search vectors: Chinese of every length, mixed scripts,
+#: full-width forms, English inflections, punctuation and search syntax a query must not obey
+SEARCH_TEXTS: Final = ["风机异响，运行时有摩擦声", "燃烧器点火失败；点火电极老化", "故障码E3：风机停转（3号机组）",
+                       "Fan noisy at start; worn bearing replaced", "Pressure drops overnight, leaking seal",
+                       "ＦＡＮ１２ 全角字符", "ボイラーの異音", "보일러 소음", "Café_crème  naïve", "々〇 一"]
+SEARCH_QUERIES: Final = ["异响", "风机", "异", "风机异响", "响异", "异响 点火", "E3风机", "3号", "fans", "bearings",
+                         "Leaks", "noisy fan", "fan12", "異音", "소음", "naïve", "crème", "\" OR * NEAR(风机) ^:",
+                         "", "，。！",  # and a query of more character pairs than a query asks for:
+                         "风机异响运行时有摩擦声燃烧器点火失败点火电极老化故障码风机停转机组全角字符"]
+
+
+def search_vector() -> dict[str, Any]:
+    """Knowledge-base search tokens (``sync/core/search.py``): what a text is indexed as, what a query asks."""
+    return {
+        "rule": search.RULE, "fingerprint": search.fingerprint(), "max_query_tokens": search.MAX_QUERY_TOKENS,
+        "texts": [{"text": t, "index_tokens": search.index_tokens(t)} for t in SEARCH_TEXTS],
+        "queries": [{"query": q, "query_tokens": search.query_tokens(q)} for q in SEARCH_QUERIES],
+        "found": [{"query": q, "text": t} for q in SEARCH_QUERIES for t in SEARCH_TEXTS
+                  if search.query_tokens(q) and set(search.query_tokens(q)) <= set(search.index_tokens(t))],
+        "probe": search.PROBE, "probe_index_text": search.index_text(search.PROBE),
+    }
+
+
 def render() -> dict[str, str]:
     """File name -> JSON text of every vector file."""
     signoff = signoff_vector()
@@ -394,6 +417,7 @@ def render() -> dict[str, str]:
         "changesets.json": changesets, "session.json": session_vector(), "signoff.json": signoff,
         "certificate.json": certificate, "receipt.json": receipt_vector(changesets),
         "pull_page.json": pull_page_vector(signoff), "messages.json": messages_vector(certificate),
+        "search_tokens.json": search_vector(),
     }
     return {name: json.dumps(body, indent=2, ensure_ascii=False) + "\n" for name, body in files.items()}
 

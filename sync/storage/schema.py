@@ -3,13 +3,20 @@
 Each migration is DDL with a few type placeholders (``{serial}``, ``{blob}``,
 ``{big}``) filled in per dialect.  Applied versions are recorded in
 ``schema_migrations``; a migration runs in the same transaction as its record,
-so a crash mid-migration leaves the previous version intact.
+so a crash mid-migration leaves the previous version intact.  A migration that
+needs more than DDL (re-tokenizing rows) has a step in ``STEPS``, run after
+its SQL in that same transaction.  After them, the knowledge base is indexed
+anew when the search tokens' fingerprint (:mod:`sync.core.search`) is not the
+one it was indexed with.
 """
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
 from typing import Final
 
+from sync.core.search import fingerprint, kb_index_text
 from sync.storage.base import Dialect, StorageError, Tx
 
 TYPES: Final[dict[Dialect, dict[str, str]]] = {
@@ -26,11 +33,18 @@ CREATE TABLE answers_by_key (job_id TEXT NOT NULL, item_key TEXT NOT NULL, value
 INSERT INTO answers_by_key (job_id, item_key, value, note, na_reason, hlc, device_id, at, template_version, deleted)
   SELECT job_id, item_key, value, note, na_reason, hlc, device_id, at, template_version, deleted FROM answers;
 DROP TABLE answers;
-ALTER TABLE answers_by_key RENAME TO answers"""},
+ALTER TABLE answers_by_key RENAME TO answers""",
+               # the knowledge base's index over the tokens of sync/core/search.py, which the engine neither
+               # stems nor folds again (the same verdict as PostgreSQL and the tablet)
+               "kb_search_tokens": "DROP TABLE kb_fts; CREATE VIRTUAL TABLE kb_fts USING fts5(case_id UNINDEXED, "
+                                   "body, tokenize = 'unicode61 remove_diacritics 0')"},
     "postgresql": {"serial": "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY", "blob": "BYTEA", "big": "BIGINT",
                    "kb_search": "CREATE INDEX kb_cases_fts ON kb_cases USING GIN "
                                 "(to_tsvector('english', search_text))",
-                   "answers_by_key": ""},  # a PostgreSQL table is a heap either way
+                   "answers_by_key": "",  # a PostgreSQL table is a heap either way
+                   # 'simple': lower-case only, no stemming or stop words (the tokens come stemmed)
+                   "kb_search_tokens": "DROP INDEX kb_cases_fts; CREATE INDEX kb_cases_fts ON kb_cases USING GIN "
+                                       "(to_tsvector('simple', search_text))"},
 }
 
 MIGRATIONS: Final[list[tuple[int, str]]] = [
@@ -203,18 +217,52 @@ DELETE FROM blob_chunks WHERE sha256 IN (SELECT sha256 FROM blobs WHERE complete
 DELETE FROM blobs WHERE complete = 0;
 """,
     ),
+    # knowledge-base search that understands Chinese: ``search_text`` holds the tokens of sync/core/search.py
+    # (CJK as characters and character pairs, other words stemmed), indexed as they are; the step below
+    # re-tokenizes every existing case
     (
         10,
         # the locale a ticket's service report is written in, chosen by the dispatcher (NULL: the server's
         # FIELDSYNC_LOCALE)
         "ALTER TABLE tickets ADD COLUMN report_locale TEXT;",
     ),
+    (11, "{kb_search_tokens};"),
     (
         14,
         # staff tokens expire (NULL: a token issued before expiry existed, listed as "never" for the operator)
         "ALTER TABLE staff_tokens ADD COLUMN expires_at {big};",
     ),
 ]
+
+
+#: the migration that indexes the knowledge base as search tokens
+KB_TOKENS_MIGRATION: Final = 11
+#: the ``meta`` key holding the :func:`sync.core.search.fingerprint` the knowledge base was indexed with
+KB_TOKENS_KEY: Final = "kb_search_tokens"
+
+
+def _reindex_kb(tx: Tx) -> None:
+    """Every knowledge-base case's ``search_text`` (and on SQLite its ``kb_fts`` row) from its fields anew."""
+    if tx.dialect == "sqlite":
+        tx.execute("DELETE FROM kb_fts")
+    rows = tx.query("SELECT id, symptom, cause, fix, parts, model, equipment_type FROM kb_cases ORDER BY id")
+    for r in rows:
+        text = kb_index_text(r["symptom"], r["cause"], r["fix"], [str(p) for p in json.loads(r["parts"] or "[]")],
+                             r["model"], r["equipment_type"])
+        tx.execute("UPDATE kb_cases SET search_text = ? WHERE id = ?", (text, r["id"]))
+        if tx.dialect == "sqlite":
+            tx.execute("INSERT INTO kb_fts (case_id, body) VALUES (?, ?)", (r["id"], text))
+    tx.execute("DELETE FROM meta WHERE key = ?", (KB_TOKENS_KEY,))
+    tx.execute("INSERT INTO meta (key, value) VALUES (?, ?)", (KB_TOKENS_KEY, fingerprint()))
+
+
+def _kb_tokens_current(tx: Tx) -> bool:
+    row = tx.one("SELECT value FROM meta WHERE key = ?", (KB_TOKENS_KEY,))
+    return row is not None and row["value"] == fingerprint()
+
+
+#: work a migration does beyond its SQL, run after it in the same transaction
+STEPS: Final[dict[int, Callable[[Tx], None]]] = {KB_TOKENS_MIGRATION: _reindex_kb}
 
 
 class SchemaTooNew(StorageError):
@@ -262,8 +310,12 @@ def migrate(tx: Tx) -> list[int]:
             continue
         for statement in render(sql, tx.dialect):
             tx.execute(statement)
+        if version in STEPS:
+            STEPS[version](tx)
         tx.execute("INSERT INTO schema_migrations (version, applied_at) VALUES (?, CURRENT_TIMESTAMP)", (version,))
         applied.append(version)
+    if KB_TOKENS_MIGRATION in done and not _kb_tokens_current(tx):  # the tokens changed since the cases were indexed
+        _reindex_kb(tx)
     return applied
 
 

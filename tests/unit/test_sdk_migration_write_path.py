@@ -81,7 +81,7 @@ def test_an_old_store_upgrades_and_keeps_its_outbox_and_answers(
 
     client = FieldClient.open(path, transport=server, clock=TickingClock(1_700_000_200_000))
     try:
-        assert client._store.applied_migrations()[-1] == "0004_write_path"
+        assert "0004_write_path" in client._store.applied_migrations()
         outbox_sql, answers_sql = schema_sql(path, "outbox"), schema_sql(path, "answers")
         assert "AUTOINCREMENT" not in outbox_sql and "UNIQUE" not in outbox_sql
         assert "WITHOUT ROWID" in answers_sql
@@ -146,7 +146,7 @@ def test_a_migration_failing_half_way_leaves_the_old_store(tmp_path: Path, monke
         == before
     store = LocalStore(path)  # the next open (a fixed SDK) upgrades it
     try:
-        assert store.applied_migrations()[-1] == "0004_write_path"
+        assert "0004_write_path" in store.applied_migrations()
         assert store.read.query("SELECT COUNT(*) AS n FROM outbox")[0]["n"] == len(before[0])
     finally:
         store.close()

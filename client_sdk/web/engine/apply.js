@@ -17,7 +17,7 @@ const FIELD_DEFAULTS = { notes: "", diagnosis: "", resolution: "", remote: false
 
 /** The stores a page writes. @type {import("./store.js").StoreName[]} */
 export const PAGE_STORES = ["jobs", "answers", "templates", "parts", "stock", "movements", "attachments", "blobs",
-  "signoffs", "conflicts", "outbox", "meta"];
+  "signoffs", "conflicts", "outbox", "meta", "kb"];
 
 /** @param {Tx} tx @returns {Promise<Pending>} */
 export async function pendingKeys(tx) {
@@ -168,6 +168,14 @@ const HANDLERS = {
       job_id: data.job_id, sha256: data.sha256, kind: data.kind ?? local?.kind ?? "photo",
       size: Number(data.size ?? local?.size ?? 0), content_type: local?.content_type ?? "application/octet-stream",
       deleted: Boolean(data.deleted),
+    });
+  },
+
+  async kb(tx, id, data) {
+    await tx.objectStore("kb").put({
+      id: String(data.id ?? id), model: data.model ?? "", equipment_type: data.equipment_type ?? "",
+      symptom: data.symptom ?? "", cause: data.cause ?? "", fix: data.fix ?? "",
+      parts: (data.parts ?? []).map(String), ticket_id: data.ticket_id ?? null, created_at: Number(data.created_at ?? 0),
     });
   },
 

@@ -2,6 +2,7 @@
 // everything recorded on it, the outbox, the server's verdicts on pushed ops, van stock and review items.
 
 import { answeredKeys, reportContentOf, templateOf } from "./writes.js";
+import { searchCases } from "./search.js";
 import { byIndex } from "./store.js";
 import { decodeOp } from "./wire.js";
 
@@ -14,6 +15,16 @@ export class Reads {
   constructor(store, rules) {
     this.store = store;
     this.rules = rules;
+  }
+
+  /**
+   * Offline search of the knowledge-base cases synced for this tablet's jobs, by the server's rule
+   * (engine/search.js): every token of `query` must match, best first; an empty query lists the newest.
+   * @param {string} query @param {{model?: string | null, limit?: number}} [opts]
+   * @returns {Promise<import("./search.js").KbCase[]>}
+   */
+  searchKb(query, opts = {}) {
+    return this.store.read(["kb"], async (tx) => searchCases(await tx.objectStore("kb").getAll(), query, opts));
   }
 
   /** The device record (null before enrollment). */

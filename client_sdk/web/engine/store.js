@@ -8,14 +8,15 @@
 
 import { openDB } from "../vendor/idb/index.js";
 
-export const DB_VERSION = 1;
+export const DB_VERSION = 2;
 
 /** @typedef {import("../vendor/idb/index.js").IDBPDatabase<unknown>} Database */
 /** @typedef {import("../vendor/idb/index.js").IDBPTransaction<unknown, string[], "readwrite">} Tx */
 
 /**
  * Object stores and their keys. `outbox` is in write order (auto-increment `seq`); an op is unsealed
- * while its `sealed_seq` is absent (the `sealed` index leaves such records out).
+ * while its `sealed_seq` is absent (the `sealed` index leaves such records out). `since` is the database
+ * version that added a store (1 when absent).
  */
 export const STORES = {
   meta: { keyPath: "key" },
@@ -33,6 +34,8 @@ export const STORES = {
   outbox: { keyPath: "seq", autoIncrement: true, indexes: { job: "job_id", sealed: "sealed_seq", op: "op_id" } },
   sealed: { keyPath: "seq" },
   op_results: { keyPath: "op_id", indexes: { job: "job_id", result: "result" } },
+  // knowledge-base cases of the models of this tablet's jobs, searched offline (engine/search.js)
+  kb: { keyPath: "id", since: 2 },
 };
 
 /** @typedef {keyof typeof STORES} StoreName */
@@ -49,15 +52,14 @@ export class LocalStore {
   static async open(name) {
     const db = await openDB(name, DB_VERSION, {
       upgrade(database, oldVersion) {
-        if (oldVersion < 1) {
-          for (const [store, spec] of Object.entries(STORES)) {
-            const os = database.createObjectStore(store, {
-              keyPath: /** @type {string | string[]} */ (spec.keyPath),
-              autoIncrement: "autoIncrement" in spec ? spec.autoIncrement : false,
-            });
-            for (const [index, keyPath] of Object.entries("indexes" in spec ? spec.indexes : {})) {
-              os.createIndex(index, keyPath);
-            }
+        for (const [store, spec] of Object.entries(STORES)) {
+          if (oldVersion >= ("since" in spec ? spec.since : 1)) continue;  // made by an older version
+          const os = database.createObjectStore(store, {
+            keyPath: /** @type {string | string[]} */ (spec.keyPath),
+            autoIncrement: "autoIncrement" in spec ? spec.autoIncrement : false,
+          });
+          for (const [index, keyPath] of Object.entries("indexes" in spec ? spec.indexes : {})) {
+            os.createIndex(index, keyPath);
           }
         }
       },

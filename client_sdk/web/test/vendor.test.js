@@ -1,10 +1,11 @@
-// The vendored runtime dependencies are the locked npm packages' own files, byte for byte.
+// The vendored runtime dependencies are the locked npm packages' own files, byte for byte (a CommonJS one
+// inside its ES module wrapper, see tools/vendor.js).
 import assert from "node:assert/strict";
 import { readFileSync, readdirSync, statSync } from "node:fs";
 import { join, relative } from "node:path";
 import { test } from "node:test";
 
-import { SHIMS, VENDORED, vendoredFiles } from "../tools/vendor.js";
+import { SHIMS, VENDORED, vendoredBytes, vendoredFiles } from "../tools/vendor.js";
 import { WEB } from "./support.js";
 
 const lock = JSON.parse(readFileSync(join(WEB, "package-lock.json"), "utf8"));
@@ -20,7 +21,7 @@ for (const pkg of VENDORED) {
     const files = vendoredFiles(pkg);
     assert.ok(files.length > 0);
     for (const [src, dst] of files) {
-      assert.deepEqual(readFileSync(dst), readFileSync(src), `${relative(WEB, dst)} differs from the package`);
+      assert.deepEqual(readFileSync(dst), vendoredBytes(pkg, src), `${relative(WEB, dst)} differs from the package`);
     }
     assert.deepEqual(record[pkg.name].files, files.map(([, dst]) => relative(join(WEB, "vendor"), dst)));
   });

@@ -25,6 +25,7 @@ export function parseRoute(hash) {
   const q = new URLSearchParams(query);
   if (parts[0] === "enroll") return { name: "enroll", params: {}, query: q };
   if (parts[0] === "sync") return { name: "sync", params: {}, query: q };
+  if (parts[0] === "kb") return { name: "kb", params: {}, query: q };
   if (parts[0] === "job" && parts[1]) {
     if (parts[2] === "sign") return { name: "sign", params: { job: parts[1] }, query: q };
     return { name: "job", params: { job: parts[1], tab: parts[2] ?? "work" }, query: q };

@@ -9,6 +9,7 @@ import { Catalog, LOCALES, currentLocale, rememberLocale } from "./i18n.js";
 import { enrollView } from "./views/enroll.js";
 import { jobView } from "./views/job.js";
 import { jobsView } from "./views/jobs.js";
+import { kbView } from "./views/kb.js";
 import { signView } from "./views/sign.js";
 import { syncView } from "./views/sync.js";
 
@@ -40,7 +41,8 @@ async function main() {
     return;
   }
   const client = await TabletClient.open({ baseUrl: location.origin, rules });
-  const app = new App(client, catalog, { enroll: enrollView, jobs: jobsView, job: jobView, sign: signView, sync: syncView }, {
+  const app = new App(client, catalog, { enroll: enrollView, jobs: jobsView, job: jobView, sign: signView, sync: syncView,
+    kb: kbView }, {
     main, syncBar: /** @type {HTMLElement} */ (document.getElementById("sync-bar")),
     toast: /** @type {HTMLElement} */ (document.getElementById("toasts")),
   });

@@ -1,10 +1,10 @@
 """Knowledge base of solved cases (symptom, cause, fix, parts, model), searchable by model and words.
 
-Search is the database's own full-text engine: SQLite FTS5 (``kb_fts``, porter
-stemming) or PostgreSQL ``to_tsvector('english', ...) @@ plainto_tsquery``
-over a GIN expression index, chosen by ``tx.dialect``.  Words are reduced to
-letters and digits before they reach either engine, so a query is never FTS
-syntax and every word must match.  Cases of the models in an engineer's
+A case is indexed, and a query asked, as the tokens of :mod:`sync.core.search`
+(Chinese as characters and character pairs, so ``异响`` finds ``风机异响``;
+other words stemmed), the rule the tablet uses too; the database's own
+full-text engine (SQLite FTS5 or a PostgreSQL GIN index, see ``store``) matches
+and ranks them.  A query is never search syntax, and every token must match.  Cases of the models in an engineer's
 assigned jobs travel to the tablet as ``kb`` changes (with the job bundle, and
 when a case is added) for offline search through the SDK.
 """
@@ -12,7 +12,6 @@ when a case is added) for offline search through the SDK.
 from __future__ import annotations
 
 import json
-import re
 from typing import Annotated, Final
 
 import msgspec
@@ -23,11 +22,11 @@ from server.errors import BadRequest, NotFound
 from server.feed import publish
 from server.ids import new_id
 from server.services import Services
+from sync.core.search import kb_index_text, query_tokens
 from sync.storage import Row, Tx
 
 #: the newest cases per model a tablet keeps
 TABLET_CASES: Final = 200
-WORD = re.compile(r"\w+", re.UNICODE)
 
 Short = Annotated[str, msgspec.Meta(max_length=200)]
 Long = Annotated[str, msgspec.Meta(max_length=5000)]
@@ -60,11 +59,6 @@ class KbCase(msgspec.Struct, kw_only=True):
     created_by: str
 
 
-def words_of(text: str) -> list[str]:
-    """Lower-case words (letters and digits) of a query, at most 20."""
-    return [w.lower() for w in WORD.findall(text or "")][:20]
-
-
 def _case(row: Row) -> KbCase:
     return KbCase(id=row["id"], model=row["model"], equipment_type=row["equipment_type"], symptom=row["symptom"],
                   cause=row["cause"], fix=row["fix"], parts=json.loads(row["parts"]), ticket_id=row["ticket_id"],
@@ -86,7 +80,7 @@ def add_case(services: Services, data: KbCaseIn, by: str) -> KbCase:
     now = services.clock()
     cid = new_id("KB-")
     parts = [p.strip() for p in data.parts if p.strip()]
-    text = " ".join([data.symptom, data.cause, data.fix, " ".join(parts), data.model, data.equipment_type])
+    text = kb_index_text(data.symptom, data.cause, data.fix, parts, data.model, data.equipment_type)
     with services.db.write() as tx:
         if data.ticket_id and not store.ticket_exists(tx, data.ticket_id):
             raise NotFound("unknown_ticket", f"no ticket {data.ticket_id!r}")
@@ -111,11 +105,12 @@ def get_case(services: Services, case_id: str) -> KbCase:
 
 
 def search(services: Services, q: str = "", model: str | None = None, limit: int = 50) -> list[KbCase]:
-    """Cases matching every word of ``q`` (stemmed), best first; ``model`` filters exactly (any case)."""
-    words = words_of(q)
+    """Cases holding every token of ``q`` (:func:`sync.core.search.query_tokens`), best first; ``model`` filters
+    exactly (any case)."""
+    tokens = query_tokens(q)
     limit = max(1, min(limit, 200))
     with services.db.read() as tx:
-        return [_case(r) for r in store.search_rows(tx, words, model, limit)]
+        return [_case(r) for r in store.search_rows(tx, tokens, model, limit)]
 
 
 def kb_records_for_model(tx: Tx, model: str) -> list[KbRecord]:

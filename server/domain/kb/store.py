@@ -1,8 +1,10 @@
 """SQL of the knowledge base: cases (``kb_cases``) and their full-text index.
 
-Search is the database's own full-text engine: SQLite FTS5 (``kb_fts``,
-porter stemming) or PostgreSQL ``to_tsvector('english', ...) @@
-plainto_tsquery`` over a GIN expression index, chosen by ``tx.dialect``.
+``search_text`` holds a case's tokens (:mod:`sync.core.search`); the database's
+own full-text engine matches and ranks them as they are: SQLite FTS5
+(``kb_fts``, ``unicode61``, ranked by ``bm25``) or PostgreSQL
+``to_tsvector('simple', ...) @@ plainto_tsquery('simple', ...)`` over a GIN
+expression index (ranked by ``ts_rank``), chosen by ``tx.dialect``.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ def ticket_exists(tx: Tx, ticket_id: str) -> bool:
 
 def insert_case(tx: Tx, case_id: str, model: str, equipment_type: str, symptom: str, cause: str, fix: str,
                 parts_json: str, ticket_id: str | None, search_text: str, by: str, now: int) -> None:
-    """Store a case and index its words."""
+    """Store a case and index its tokens (``search_text``)."""
     tx.execute("INSERT INTO kb_cases (id, model, equipment_type, symptom, cause, fix, parts, ticket_id, "
                "search_text, created_by, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                (case_id, model, equipment_type, symptom, cause, fix, parts_json, ticket_id, search_text, by, now))
@@ -43,24 +45,24 @@ def newest_of_model(tx: Tx, model: str, limit: int) -> list[Row]:
                     (model, limit))
 
 
-def search_rows(tx: Tx, words: list[str], model: str | None, limit: int) -> list[Row]:
-    """Cases matching every word (already reduced to letters and digits), best first; ``model`` exactly."""
+def search_rows(tx: Tx, tokens: list[str], model: str | None, limit: int) -> list[Row]:
+    """Cases holding every token (of :func:`sync.core.search.query_tokens`), best first; ``model`` exactly."""
     params: list[Any] = []
     model_sql = ""
     if model:
         model_sql = " AND lower(c.model) = lower(?)"
-    if not words:
+    if not tokens:
         sql = f"SELECT c.* FROM kb_cases c WHERE 1 = 1{model_sql} ORDER BY c.created_at DESC, c.id LIMIT ?"
         return tx.query(sql, [*([model] if model else []), limit])
     if tx.dialect == "sqlite":
-        match = " ".join(f'"{w}"' for w in words)
+        match = " ".join(f'"{t}"' for t in tokens)  # letters and digits only: each a quoted string
         params = [match, *([model] if model else []), limit]
         sql = ("SELECT c.* FROM kb_fts JOIN kb_cases c ON c.id = kb_fts.case_id WHERE kb_fts MATCH ?"
                f"{model_sql} ORDER BY bm25(kb_fts), c.created_at DESC LIMIT ?")
     else:
-        query = " ".join(words)
+        query = " ".join(tokens)
         params = [query, *([model] if model else []), query, limit]
-        sql = ("SELECT c.* FROM kb_cases c WHERE to_tsvector('english', c.search_text) @@ "
-               f"plainto_tsquery('english', ?){model_sql} ORDER BY ts_rank(to_tsvector('english', c.search_text), "
-               "plainto_tsquery('english', ?)) DESC, c.created_at DESC LIMIT ?")
+        sql = ("SELECT c.* FROM kb_cases c WHERE to_tsvector('simple', c.search_text) @@ "
+               f"plainto_tsquery('simple', ?){model_sql} ORDER BY ts_rank(to_tsvector('simple', c.search_text), "
+               "plainto_tsquery('simple', ?)) DESC, c.created_at DESC LIMIT ?")
     return tx.query(sql, params)

@@ -19,12 +19,13 @@ export async function jobsView(app, route, root) {
     const [pb, db] = rank(b);
     return da - db || pa - pb;
   });
+  const kbLink = h("p", { class: "kb-link" }, h("a", { href: href("kb"), id: "kb-link" }, app.t("kb.link")));
   if (!jobs.length) {
-    replace(root, h("h1", {}, app.t("jobs.title")),
+    replace(root, h("h1", {}, app.t("jobs.title")), kbLink,
       h("p", { class: "empty", id: "no-jobs" }, app.t(app.online ? "jobs.empty" : "jobs.empty_offline")));
     return;
   }
-  replace(root, h("h1", {}, app.t("jobs.title")),
+  replace(root, h("h1", {}, app.t("jobs.title")), kbLink,
     h("ul", { class: "jobs", id: "jobs" }, [...open, ...done].map((job) => jobCard(app, job, due.get(job.ticket_id)))));
 }
 
