@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
+from schemas.i18n import LOCALES, normalise
 from server.domain.sla.regions import UnknownRegion, region_days
 
 DEFAULT_DB = "sqlite:///fieldsync.db"
@@ -48,6 +49,8 @@ class Settings:
     #: addresses of reverse proxies whose X-Forwarded-For / X-Forwarded-Proto are believed (comma-separated
     #: IPs, or ``*``); empty: none, the client address is the connection's, whatever headers say
     trusted_proxies: str = ""
+    #: the console's language before a user chose one and when Accept-Language names none it speaks
+    locale: str = "en"
 
 
 def get_settings(**overrides: Any) -> Settings:
@@ -67,6 +70,7 @@ def get_settings(**overrides: Any) -> Settings:
         webhook_url=env.get("FIELDSYNC_WEBHOOK") or None,
         worker_threads=_int(env, "FIELDSYNC_WORKER_THREADS", d.worker_threads, 1, 1024),
         trusted_proxies=env.get("FIELDSYNC_TRUSTED_PROXIES", "").strip(),
+        locale=_locale(env, "FIELDSYNC_LOCALE", d.locale),
     )
     return replace(s, **{k: v for k, v in overrides.items() if v is not None})
 
@@ -94,6 +98,17 @@ def _region(env: Mapping[str, str], name: str) -> str | None:
         return region_days(raw[:40]).code
     except UnknownRegion as exc:
         raise SettingsError(f"{name}: {exc}") from None
+
+
+def _locale(env: Mapping[str, str], name: str, default: str) -> str:
+    """A locale the catalogs hold (``zh-CN``, ``zh_CN``, ``en``); unset or empty means the default."""
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    found = normalise(raw[:40])
+    if found is None:
+        raise SettingsError(f"{name} must be one of {', '.join(LOCALES)}, not {raw[:40]!r}")
+    return found
 
 
 def uvicorn_proxy_options(settings: Settings) -> dict[str, Any]:

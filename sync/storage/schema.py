@@ -203,6 +203,11 @@ DELETE FROM blob_chunks WHERE sha256 IN (SELECT sha256 FROM blobs WHERE complete
 DELETE FROM blobs WHERE complete = 0;
 """,
     ),
+    (
+        9,
+        # the console language a staff user chose (zh_CN, en); NULL: not chosen, the browser's is used
+        "ALTER TABLE staff_users ADD COLUMN locale TEXT;",
+    ),
 ]
 
 
