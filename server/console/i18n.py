@@ -21,6 +21,7 @@ else ``FIELDSYNC_LOCALE``.
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -35,6 +36,7 @@ from babel.numbers import format_currency, format_decimal, format_percent
 from schemas import i18n
 
 DOMAIN: Final = "console"
+_SPAN: Final = re.compile(r"(\d+)(wd|ms|s|m|h|d)")
 LOCALE_COOKIE: Final = "fs_locale"
 #: the locales the switch offers, each named in its own language (catalog key ``lang.<locale>``)
 CHOICES: Final = i18n.LOCALES
@@ -127,6 +129,13 @@ class Lang:
         if m:
             return self.t("dur.ms", m=m, s=f"{sec:02d}")
         return self.t("dur.s", s=sec)
+
+    def span(self, text: str) -> str:
+        """A configured duration (``3wd``, ``1h30m``) in words of this locale (``3个工作日``, ``1小时30分钟``)."""
+        parts = _SPAN.findall(text.replace(" ", ""))
+        if not parts or "".join(n + u for n, u in parts) != text.replace(" ", ""):
+            return text
+        return self.t("unit.join").join(self.t(f"unit.{unit}", n=number) for number, unit in parts)
 
     def left(self, ms: int | None) -> str:
         """Time left on a clock (``3h 12m left``) or past its due time (``12m over``)."""

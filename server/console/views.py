@@ -193,7 +193,7 @@ def new_ticket_due(services: Services, priority: str, category: str, lang: Lang)
         if t.due_local is None:
             continue
         rows.append({"name": t.target, "label": lang.name("target", t.target), "duration": t.duration,
-                     "duration_text": lang.t("due.duration", d=t.duration),
+                     "duration_text": lang.span(t.duration),
                      "iso": t.due_local, "when": lang.local(datetime.fromisoformat(t.due_local)), "tz": t.tz})
     regions = sorted({t.region for t in answer.targets if t.region and t.due_local})
     return {"priority": priority, "category": category, "opened": answer.opened_local, "tz": answer.tz,
@@ -224,7 +224,7 @@ def ticket_page(services: Services, ticket_id: str, lang: Lang) -> dict[str, Any
     t = tickets.get_ticket(services, ticket_id)
     names = _engineers(services)
     clocks = [target_view(n, t.sla[n], now, lang) for n in TARGETS if n in t.sla]
-    return {"t": t, "clocks": clocks, "provisional": any(c["provisional"] for c in clocks),
+    return {"tk": t, "clocks": clocks, "provisional": any(c["provisional"] for c in clocks),
             "jobs": [{"j": j, "engineer": names.get(j.engineer_id, j.engineer_id)} for j in t.jobs],
             "timeline": [_event_view(e, names, lang, device_names(services)) for e in reversed(t.timeline)],
             "engineers": sorted(names.items(), key=lambda kv: kv[1]),
