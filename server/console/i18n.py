@@ -135,7 +135,7 @@ class Lang:
         parts = _SPAN.findall(text.replace(" ", ""))
         if not parts or "".join(n + u for n, u in parts) != text.replace(" ", ""):
             return text
-        return self.t("unit.join").join(self.t(f"unit.{unit}", n=number) for number, unit in parts)
+        return "".join(self.t(f"unit.{unit}", n=number) for number, unit in parts)
 
     def left(self, ms: int | None) -> str:
         """Time left on a clock (``3h 12m left``) or past its due time (``12m over``)."""

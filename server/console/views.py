@@ -274,8 +274,10 @@ def _event_value(key: str, value: Any, names: dict[str, str], lang: Lang) -> Any
         return value
     if key in ("status", "from_status", "to_status"):
         return lang.name("status", value)
-    if key in ("priority", "category", "reason"):
-        return lang.name({"reason": "hold"}.get(key, key), value)
+    if key in ("priority", "category", "target"):
+        return lang.name(key, value)
+    if key in ("reason", "hold_reason"):
+        return lang.name("hold", value)
     return names.get(value, value)
 
 
