@@ -282,7 +282,9 @@ async def choose_locale(request: Request[Any, Any, Any], services: Services) -> 
         await in_thread(auth.remember_locale, services, s, locale)
     cookie = Cookie(key=i18n.LOCALE_COOKIE, value=locale, httponly=True, samesite="strict", path="/",
                     max_age=400 * 86400, secure=request.url.scheme == "https")
-    return Redirect(path=_safe_next(data.get("next", "/tickets")), status_code=303, cookies=[cookie],
+    target = _safe_next(data.get("next", "/tickets"))
+    target += ("&" if "?" in target else "?") + "done=language"
+    return Redirect(path=target, status_code=303, cookies=[cookie],
                     headers={"cache-control": "no-store"})
 
 
@@ -429,6 +431,7 @@ def _recon_data(services: Services, status: str, kind: str, engineer: str, lang:
         i["engineer"] = ", ".join(names.get(e, e) for e in ids) or "—"
         i["created"] = lang.when(i["created_at"])
         i["lines"] = views.record_summary(i.get("records", []), lang)
+        i["summary_shown"] = views.recon_summary(i, lang)
         i["history_view"] = [{**h, "when": lang.when(h.get("at")), "kept_text": views._show_value(h.get("kept"), lang)}
                              for h in i.get("history", []) if isinstance(h, dict)]
     return {"items": items, "warranty": recon.warranty_claims(services, lang), "kinds": recon.KINDS,

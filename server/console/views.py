@@ -89,17 +89,45 @@ def _clip(v: Any, n: int = 16) -> str:
     return text if len(text) <= n else text[: n - 1] + "…"
 
 
+RECORD_TIMES = frozenset({"at", "received", "received_at", "device_time", "corrected_time", "created_at",
+                          "recorded_at", "signed_at"})
+#: which display names a record's ``kind`` takes, by record type
+RECORD_KINDS = {"movement": "movement", "conflict": "conflict_kind", "event": "event", "attachment": "photo"}
+
+
 def record_summary(records: Any, lang: Lang) -> list[str]:
     """One short line per record of a reconciliation item (movement, sign-off, stock ...)."""
     out = []
     for r in records if isinstance(records, list) else [records]:
         if isinstance(r, dict):
-            parts = [f"{k}={_clip(v)}" for k, v in r.items()
+            kind = str(r.get("type", "record"))
+            parts = [f"{lang.name('record_field', k)}={_record_value(kind, k, v, lang)}" for k, v in r.items()
                      if v not in (None, "", [], {}) and k not in ("id", "type", "engineer_id", "device_id")]
-            out.append(f"{lang.name('record', r.get('type', 'record'))}: " + ", ".join(parts[:8]))
+            out.append(f"{lang.name('record', kind)}: " + lang.t("list.sep").join(parts[:8]))
         else:
             out.append(str(r))
     return out[:10]
+
+
+def _record_value(record_type: str, key: str, value: Any, lang: Lang) -> str:
+    if key in RECORD_TIMES and isinstance(value, int) and not isinstance(value, bool):
+        return lang.short(value)
+    if key == "kind" and record_type in RECORD_KINDS:
+        return lang.name(RECORD_KINDS[record_type], value)
+    if key == "status" and isinstance(value, str):
+        return lang.name("conflict_status" if record_type == "conflict" else "status", value)
+    if key == "values" and isinstance(value, list):
+        return _clip(" / ".join(_show_value(v.get("value") if isinstance(v, dict) else v, lang) for v in value))
+    return _clip(_show_value(value, lang) if isinstance(value, bool) else value)
+
+
+def recon_summary(item: dict[str, Any], lang: Lang) -> str:
+    """What a discrepancy is about: the service's own sentence in English, the catalog's in other locales."""
+    if lang.locale == "en":
+        return str(item.get("summary", ""))
+    key = str(item.get("key", ""))
+    return lang.t(f"recon_summary.{item.get('kind')}", key=key, job=item.get("job_id") or key,
+                  status=lang.name("conflict_status", item.get("status")))
 
 
 # -- form input ------------------------------------------------------------------------------------------
