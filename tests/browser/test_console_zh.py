@@ -33,7 +33,7 @@ import httpx
 import pytest
 
 from schemas import i18n
-from tests.browser.conftest import LAPTOP, PASSWORD, Live
+from tests.browser.conftest import LAPTOP, PASSWORD, SCREENSHOTS, Live
 from tests.browser.test_console_review import _conflicted_job
 
 pytestmark = pytest.mark.browser
@@ -161,6 +161,10 @@ def test_a_day_in_the_chinese_console_leaves_no_english(browser: Any, live: Live
         def clean(where: str) -> None:
             left = english_left(page, data)
             assert left == [], f"English left on {where}: {left}"
+            overflow = page.evaluate("document.scrollingElement.scrollWidth - window.innerWidth")
+            assert overflow <= 0, f"{where} overflows by {overflow}px in Chinese"
+            SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(SCREENSHOTS / f"zh-{re.sub(r'[^a-z]+', '-', where)}.png"), full_page=True)
 
         # The board and the New ticket form: priorities by name, due times with weekday in Chinese
         clean("the board")
