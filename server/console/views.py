@@ -344,7 +344,9 @@ def job_page(services: Services, job_id: str, lang: Lang) -> dict[str, Any]:
             "answers": answers, "missing": missing, "parts": parts, "photos": photos,
             "evidence_missing": d["evidence_missing"], "signoff": sig,
             "timeline": [_event_view(_event_struct(e), names, lang, device_names(services)) for e in d["timeline"]],
-            "conflicts": d["conflicts"], "devices": devs}
+            "conflicts": [{**c, "about": labels.get(c["key"], {}).get("label", c["key"]) if c["kind"] == "answer"
+                           else lang.name("job_field", c["key"])} for c in d["conflicts"]],
+            "devices": devs}
 
 
 def _event_struct(e: dict[str, Any]) -> Any:
@@ -404,6 +406,7 @@ def conflicts_page(services: Services, status: str, lang: Lang) -> dict[str, Any
     names = _engineers(services)
     dev_eng = device_owners(services)
     jobs = tickets.job_contexts(services, sorted({c.job_id for c in items}))
+    labels: dict[tuple[str, int], dict[str, str]] = {}
     out = []
     for c in items:
         values = []
@@ -415,11 +418,27 @@ def conflicts_page(services: Services, status: str, lang: Lang) -> dict[str, Any
                            "at": lang.when(v.get("at")) if v.get("at") else "—", "note": v.get("note") or "",
                            "applied": c.applied == v})
         out.append({"c": c, "vals": values, "job": jobs.get(c.job_id), "created": lang.when(c.created_at),
-                    "resolved": lang.when(c.resolved_at) if c.resolved_at else "", "key": c.key.replace("_", " "),
+                    "resolved": lang.when(c.resolved_at) if c.resolved_at else "",
+                    "key": _conflict_key(services, c.kind, c.key, jobs.get(c.job_id), labels, lang),
                     "resolved_value": _conflict_value(c.resolution.get("value"), lang) if isinstance(
                         c.resolution, dict) else "",
                     "merge_allowed": c.kind in ("answer", "field")})
     return {"items": out, "status": status}
+
+
+def _conflict_key(services: Services, kind: str, key: str, job: Any, labels: dict[tuple[str, int], dict[str, str]],
+                  lang: Lang) -> str:
+    """What a conflict is about for people: the checklist item's label, or the job field's display name."""
+    if kind == "answer" and job is not None and job["template_id"] and job["template_version"]:
+        version = (str(job["template_id"]), int(job["template_version"]))
+        if version not in labels:
+            try:
+                tpl = catalog.get_template(services, *version)
+                labels[version] = {i.key: i.label for i in tpl.items}
+            except NotFound:
+                labels[version] = {}
+        return labels[version].get(key, key)
+    return lang.name("job_field", key)
 
 
 def _conflict_value(v: Any, lang: Lang) -> str:

@@ -225,6 +225,17 @@ def test_a_day_in_the_chinese_console_leaves_no_english(browser: Any, live: Live
         page.wait_for_url("**/conflicts?done=resolved")
         assert page.locator("#main .flash.ok").inner_text().startswith("冲突已解决")
         clean("the review queue after resolving")
+        card = page.locator(f"article.conflict[data-conflict='{conflicts['flue_co2']}']")
+        card.locator("input[name=merged]").fill("九点三")
+        card.locator("button[type=submit]").click()
+        page.wait_for_load_state("load")
+        assert page.locator("#conflicts .inline-err").inner_text() == "此项需要填写数字。"
+        card = page.locator(f"article.conflict[data-conflict='{conflicts['flue_co2']}']")
+        card.locator("input[name=merged]").fill("9.3")
+        card.locator("button[type=submit]").click()
+        page.wait_for_url("**/conflicts?done=resolved")
+        assert page.locator("article.conflict").count() == 0
+        assert "没有待审核项" in page.locator("#conflicts").inner_text()
         page.goto(live.url + "/conflicts?status=resolved")
         resolved = page.locator(f"article.conflict[data-conflict='{conflicts['condition']}']").inner_text()
         assert "保留 poor" in resolved and "外壳腐蚀，已拍照" in resolved
