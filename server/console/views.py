@@ -42,11 +42,6 @@ WEEK_MS = 7 * DAY_MS
 # -- formatting ------------------------------------------------------------------------------------------
 
 
-def fmt_time(ms: int | None, lang: Lang | None = None) -> str:
-    """Epoch ms as a date and time in the configured zone and locale (``2026-09-21 14:03``), or an em dash."""
-    return (lang or Lang()).when(ms)
-
-
 def clock_class(state: str, fraction: float, breached: bool) -> str:
     """The colour class of one SLA clock: ok, w50, w75, breached, paused, met, late, idle."""
     if state == "met":

@@ -17,7 +17,7 @@ of two letters or more is looked for as a whole phrase (word boundaries, case
 as written).  Texts that are the same in both languages ("English", "SLA",
 "P1" is not one: P1 reads 重大故障) are not English UI, they are names.  Data
 people entered (customers, sites, titles, engineer and device names, checklist
-labels of the demo's English templates, tablet names) and commands or tokens in
+labels of the demo's English templates, tablet names, who resolved a conflict or a discrepancy and their comment) and commands or tokens in
 ``<code>`` are taken out first, so the rule is about
 the console's own words, not about the data it shows.
 """
@@ -61,7 +61,7 @@ ATTRIBUTE_TEXTS = """() => {
 
 def _data_texts(live: Live) -> list[str]:
     """What people entered and the pages show as it is: customers, sites, titles, names, checklist labels,
-    tablet names."""
+    tablet names, conflict resolutions' authors and comments."""
     office = {"authorization": f"Bearer {live.tokens['admin']}"}
     texts: set[str] = set()
     with httpx.Client(base_url=live.url, timeout=10, headers=office) as http:
@@ -71,6 +71,10 @@ def _data_texts(live: Live) -> list[str]:
             texts.add(e["name"])
         for d in http.get("/v1/devices").json():
             texts.add(d["name"])
+        for c in http.get("/v1/conflicts", params={"status": "resolved"}).json():  # who resolved it, and why
+            texts.update(str(c["resolution"].get(k) or "") for k in ("by", "comment"))
+        for item in http.get("/v1/reconciliation", params={"status": "all"}).json()["items"]:  # the office's notes
+            texts.update(str(h.get(k) or "") for h in item.get("history", []) for k in ("by", "comment", "reason"))
         for tpl in http.get("/v1/templates").json():
             texts.update(i["label"] for i in tpl.get("items", []))
             texts.add(tpl["id"])
