@@ -14,12 +14,15 @@ and the review queue, and resolve a conflict two tablets made.
 of the English console catalog that the Chinese catalog words differently.
 Each English text is split at its ``{placeholders}``; every piece with a word
 of two letters or more is looked for as a whole phrase (word boundaries, case
-as written).  Texts that are the same in both languages ("English", "SLA",
-"P1" is not one: P1 reads 重大故障) are not English UI, they are names.  Data
-people entered (customers, sites, titles, engineer and device names, checklist
-labels of the demo's English templates, tablet names, who resolved a conflict or a discrepancy and their comment) and commands or tokens in
-``<code>`` are taken out first, so the rule is about
-the console's own words, not about the data it shows.
+as written).  Texts that are the same in both languages ("English", "SLA")
+are names, not English UI ("P1" is not one of them: P1 reads 重大故障).  Data
+people entered (customers, sites, titles, engineer and tablet names, checklist
+labels of the demo's English templates, who resolved a conflict or a
+discrepancy and their comment) and commands or tokens in ``<code>`` are taken
+out first, so the rule is about the console's own words, not the data it shows.
+What the rule cannot see: a server-made English sentence that is in no catalog
+(problem details from the domain services shown on a form); those are the
+``problems`` catalog's.
 """
 
 from __future__ import annotations
