@@ -195,8 +195,8 @@ def console_error(request: Request[Any, Any, Any], exc: Exception) -> Response[A
         status, code, detail = exc.status, exc.code, exc.detail
         if status == 404 and code.startswith("unknown_"):
             detail = lang.t("error.not_found", what=lang.name("thing", code.removeprefix("unknown_")))
-    elif isinstance(exc, HTTPException) and exc.status_code < 500:
-        status, code, detail = exc.status_code, "invalid_request", str(exc.detail)
+    elif isinstance(exc, HTTPException) and exc.status_code < 500:  # e.g. ?weeks=abc: the framework's words
+        status, code, detail = exc.status_code, "invalid_request", lang.t("error.invalid_request")
     else:
         log.exception("console error on %s", request.url.path)
         status, code, detail = 500, "server_error", lang.t("error.server")
