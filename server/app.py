@@ -12,7 +12,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import anyio.to_thread
-from litestar import Litestar, get
+from litestar import Litestar, Response, get
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
@@ -37,24 +37,52 @@ from server.domain.sync.controllers import SyncController
 from server.domain.tickets.controllers import TicketController
 from server.errors import handle_exception
 from server.http import provide_device, provide_services, provide_staff
-from server.scheduler import start_scheduler
+from server.observability import metrics_route, prometheus_config, request_id_middleware
+from server.scheduler import leader_status, start_scheduler
 from server.services import Services
 from server.settings import Settings, get_settings
 from server.tablet import tablet_router
 from sync.storage import open_database
+from sync.storage.schema import latest_version, schema_version
 
 
 @get("/health", sync_to_thread=True, tags=["ops"])
 def health(services: Services) -> dict[str, Any]:
-    """Liveness and database reachability."""
+    """Liveness and database reachability (kept for existing monitors: ``/health/ready`` says more)."""
     with services.db.read() as tx:
         tx.one("SELECT 1 AS ok")
     return {"status": "ok", "db": services.db.dialect}
 
 
+@get("/health/live", tags=["ops"])
+async def live() -> dict[str, str]:
+    """The process answers: restart it when this fails.  Touches nothing else (a slow database is not death)."""
+    return {"status": "ok"}
+
+
+@get("/health/ready", sync_to_thread=True, tags=["ops"])
+def ready(services: Services) -> Response[dict[str, Any]]:
+    """Send traffic here: the database answers and holds the schema this code knows (503 with why, if not)."""
+    try:
+        with services.db.read() as tx:
+            version = schema_version(tx)
+    except Exception as exc:  # any failure to reach the database means "not ready", said in one line
+        reason = f"database unreachable: {str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__}"
+        return Response({"status": "unavailable", "reason": reason}, status_code=503)
+    body: dict[str, Any] = {"status": "ok", "db": services.db.dialect, "schema_version": version,
+                            "scheduler": leader_status(services)}
+    if version != latest_version():
+        body.update(status="unavailable", reason=f"schema version {version}, this code needs {latest_version()}")
+        return Response(body, status_code=503)
+    return Response(body)
+
+
 def create_app(settings: Settings | None = None, services: Services | None = None,
-               *, scheduler: bool | None = None) -> Litestar:
-    """Build the application; ``services`` may be given by tests (fixed clock, shared db)."""
+               *, scheduler: bool | None = None, access_log: bool = False) -> Litestar:
+    """Build the application; ``services`` may be given by tests (fixed clock, shared db).
+
+    ``access_log``: one line per request (logger ``fieldsync.access``), as ``fieldsync serve`` runs it.
+    """
     if services is None:
         settings = settings or get_settings()
         services = Services(db=open_database(settings.db_url), settings=settings)
@@ -75,7 +103,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
             if sched is not None:
                 sched.shutdown(wait=False)
 
-    route_handlers: list[Any] = [health, TicketController, CatalogController, DeviceAuthController,
+    route_handlers: list[Any] = [health, live, ready, metrics_route(services),
+                                 TicketController, CatalogController, DeviceAuthController,
                                  DeviceAdminController, SyncController, BlobController, ConflictController,
                                  PartsController, SignedReportController, ArchiveController, PlanController,
                                  FollowUpController, ComplaintController, CertificationController, KbController,
@@ -89,6 +118,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
             "device": Provide(provide_device),
         },
         exception_handlers={Exception: handle_exception},
+        middleware=[request_id_middleware(access_log), prometheus_config().middleware],
         openapi_config=OpenAPIConfig(title="fieldsync", version="1", path="/schema"),
         request_max_body_size=settings.max_body_bytes + 1024,
         lifespan=[lifespan],
@@ -112,7 +142,7 @@ def serve_app() -> Litestar:
     """
     import gc
 
-    app = create_app()
+    app = create_app(access_log=True)
     gc.collect()
     gc.freeze()
     gc.set_threshold(*SERVER_GC_THRESHOLD)

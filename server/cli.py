@@ -72,13 +72,17 @@ def open_services(url: str, *, create: bool = False) -> Services:
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    # loaded when the command runs (module docstring): the web stack's logging, not needed by verify
+    from server.observability import logging_config
+
     url = db_url(args)
     settings = get_settings(db_url=url, host=args.host, port=args.port, workers=args.workers)
     check_port(settings.host, settings.port)  # before migrating: a taken port is one line, not uvicorn's exit 3
     os.environ["FIELDSYNC_DB"] = url
     open_services(url, create=True).db.close()  # migrate once before workers start
     uvicorn.run("server.app:serve_app", factory=True, host=settings.host, port=settings.port,
-                workers=settings.workers, log_level=args.log_level, **uvicorn_proxy_options(settings))
+                workers=settings.workers, log_level=args.log_level,
+                log_config=logging_config(settings.log_format, args.log_level), **uvicorn_proxy_options(settings))
     return 0
 
 

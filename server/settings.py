@@ -12,6 +12,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from schemas.i18n import LOCALES, normalise
 from server.domain.sla.regions import UnknownRegion, region_days
@@ -49,6 +50,8 @@ class Settings:
     #: addresses of reverse proxies whose X-Forwarded-For / X-Forwarded-Proto are believed (comma-separated
     #: IPs, or ``*``); empty: none, the client address is the connection's, whatever headers say
     trusted_proxies: str = ""
+    #: how `fieldsync serve` writes its log: ``text`` lines for a person, ``json`` objects for a log collector
+    log_format: str = "text"
     #: the console's language before a user chose one and when Accept-Language names none it speaks
     locale: str = "en"
 
@@ -65,11 +68,12 @@ def get_settings(**overrides: Any) -> Settings:
         max_body_bytes=_int(env, "FIELDSYNC_MAX_BODY", d.max_body_bytes, 1024, 2**40),
         run_scheduler=env.get("FIELDSYNC_SCHEDULER", "1") not in ("0", "false", "no"),
         sla_policy_file=env.get("FIELDSYNC_SLA_POLICIES") or None,
-        sla_timezone=env.get("FIELDSYNC_TZ", "UTC"),
+        sla_timezone=_zone(env, "FIELDSYNC_TZ"),
         sla_region=_region(env, "FIELDSYNC_HOLIDAYS"),
         webhook_url=env.get("FIELDSYNC_WEBHOOK") or None,
         worker_threads=_int(env, "FIELDSYNC_WORKER_THREADS", d.worker_threads, 1, 1024),
         trusted_proxies=env.get("FIELDSYNC_TRUSTED_PROXIES", "").strip(),
+        log_format=_choice(env, "FIELDSYNC_LOG_FORMAT", ("text", "json")),
         locale=_locale(env, "FIELDSYNC_LOCALE", d.locale),
     )
     return replace(s, **{k: v for k, v in overrides.items() if v is not None})
@@ -87,6 +91,28 @@ def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -
     if not low <= value <= high:
         raise SettingsError(f"{name} must be between {low} and {high}, not {value}")
     return value
+
+
+def _choice(env: Mapping[str, str], name: str, allowed: tuple[str, ...]) -> str:
+    """One of ``allowed`` (the first when unset or empty)."""
+    raw = env.get(name, "").strip().lower()
+    if not raw:
+        return allowed[0]
+    if raw not in allowed:
+        raise SettingsError(f"{name} must be one of {', '.join(allowed)}, not {raw[:40]!r}")
+    return raw
+
+
+def _zone(env: Mapping[str, str], name: str) -> str:
+    """An IANA time zone (``Asia/Shanghai``); unset or empty means UTC."""
+    raw = env.get(name, "").strip()
+    if not raw:
+        return "UTC"
+    try:
+        ZoneInfo(raw)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise SettingsError(f"{name}: {raw[:40]!r} is not a time zone (an IANA name like Asia/Shanghai)") from None
+    return raw
 
 
 def _region(env: Mapping[str, str], name: str) -> str | None:

@@ -11,10 +11,10 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from datetime import UTC, datetime
 from pathlib import Path
 
 from service_report.pdf import ReportUnreadable, parse_server_key, verify_file_bytes
+from sync.timetext import utc_text
 
 
 def run_cli(args: argparse.Namespace) -> int:
@@ -46,7 +46,7 @@ def run_cli(args: argparse.Namespace) -> int:
         print(json.dumps(verdict.as_dict()))
     else:
         what = "service report PDF" if verdict.kind == "pdf" else "sign-off bundle"
-        signed = datetime.fromtimestamp(verdict.signed_at / 1000, tz=UTC).isoformat() if verdict.signed_at else "-"
+        signed = utc_text(verdict.signed_at, "%Y-%m-%dT%H:%M:%S+00:00") if verdict.signed_at else "-"
         print(f"{args.file}: {what} of job {verdict.job_id or '?'}")
         print(f"  signed by {verdict.signer_name or '?'} at {signed} on device {verdict.device_id or '?'}")
         print(f"  report digest {verdict.report_digest or '?'}")

@@ -22,8 +22,10 @@ def free_port() -> int:
 class LiveServer:
     """Starts, stops and kills a real server process on one database."""
 
-    def __init__(self, db_url: str, log_dir: Path, port: int | None = None, env: dict[str, str] | None = None) -> None:
+    def __init__(self, db_url: str, log_dir: Path, port: int | None = None, env: dict[str, str] | None = None,
+                 log_level: str = "warning") -> None:
         self.db_url = db_url
+        self.log_level = log_level
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = log_dir / f"server-{self.port}.log"
@@ -34,7 +36,7 @@ class LiveServer:
         log = open(self.log_path, "ab")  # noqa: SIM115 - the process owns it
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "fieldsync", "serve", "--db", self.db_url, "--port", str(self.port),
-             "--log-level", "warning"], stdout=log, stderr=subprocess.STDOUT, env=self.env)
+             "--log-level", self.log_level], stdout=log, stderr=subprocess.STDOUT, env=self.env)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:

@@ -113,10 +113,10 @@ def check_field(op: SetField) -> Reason | None:
     if "\x00" in op.op_id or "\x00" in op.job_id:
         return NUL_IN_TEXT
     value = op.value
-    if value.__class__ is str:
+    if type(value) is str:
         if "\x00" in value:
             return NUL_IN_TEXT
-    elif value.__class__ is int and not _INT_MIN <= value <= _INT_MAX:
+    elif type(value) is int and not _INT_MIN <= value <= _INT_MAX:
         return NUMBER_OUT_OF_RANGE
     if not (_INT_MIN <= op.hlc <= _INT_MAX and _INT_MIN <= op.base_hlc <= _INT_MAX):
         return NUMBER_OUT_OF_RANGE
@@ -145,10 +145,10 @@ def check_answer(op: AnswerItem, items: Mapping[str, ChecklistItem] | None) -> R
     if ("\x00" in op.op_id or "\x00" in op.job_id or "\x00" in op.item_key
             or (note is not None and "\x00" in note) or (na_reason is not None and "\x00" in na_reason)):
         return NUL_IN_TEXT
-    if value.__class__ is str:
+    if type(value) is str:
         if "\x00" in value:
             return NUL_IN_TEXT
-    elif value.__class__ is int and not _INT_MIN <= value <= _INT_MAX:
+    elif type(value) is int and not _INT_MIN <= value <= _INT_MAX:
         return NUMBER_OUT_OF_RANGE
     if not (_INT_MIN <= op.hlc <= _INT_MAX and _INT_MIN <= op.template_version <= _INT_MAX
             and _INT_MIN <= op.base_hlc <= _INT_MAX):

@@ -24,6 +24,7 @@ from typing import Any, Final
 from urllib.parse import parse_qs, urlsplit
 
 import psycopg
+from psycopg.conninfo import make_conninfo
 from psycopg.types.string import BytesBinaryDumper
 from psycopg_pool import ConnectionPool
 
@@ -222,9 +223,10 @@ class PostgresDatabase:
         its own timeout; a single connection fails at once (or after :data:`CONNECT_TIMEOUT_S`) with
         libpq's reason, which becomes a one-line :class:`StorageError`.
         """
-        timeout = {} if "connect_timeout" in self._conninfo else {"connect_timeout": CONNECT_TIMEOUT_S}
+        conninfo = self._conninfo if "connect_timeout" in self._conninfo else make_conninfo(
+            self._conninfo, connect_timeout=CONNECT_TIMEOUT_S)
         try:
-            with psycopg.connect(self._conninfo, autocommit=True, **timeout) as conn:  # type: ignore[arg-type]
+            with psycopg.connect(conninfo, autocommit=True) as conn:
                 if self.schema is not None:
                     conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"')
         except psycopg.Error as exc:

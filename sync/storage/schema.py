@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from sync.storage.base import Dialect, Tx
+from sync.storage.base import Dialect, StorageError, Tx
 
 TYPES: Final[dict[Dialect, dict[str, str]]] = {
     "sqlite": {"serial": "INTEGER PRIMARY KEY AUTOINCREMENT", "blob": "BLOB", "big": "INTEGER",
@@ -211,6 +211,16 @@ DELETE FROM blobs WHERE complete = 0;
 ]
 
 
+class SchemaTooNew(StorageError):
+    """The database was migrated by newer code: older code must not write to a schema it does not know."""
+
+
+def schema_version(tx: Tx) -> int:
+    """The newest migration applied to the database (0: none)."""
+    row = tx.one("SELECT max(version) AS v FROM schema_migrations")
+    return int(row["v"]) if row and row["v"] is not None else 0
+
+
 def render(sql: str, dialect: Dialect) -> list[str]:
     """Fill in the dialect's types and split into single statements."""
     text = sql.format(**TYPES[dialect])
@@ -221,6 +231,10 @@ def migrate(tx: Tx) -> list[int]:
     """Apply pending migrations inside ``tx``; return the versions applied."""
     tx.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT)")
     done = {r["version"] for r in tx.query("SELECT version FROM schema_migrations")}
+    newest = max(done, default=0)
+    if newest > latest_version():
+        raise SchemaTooNew(f"the database is at schema version {newest}, newer than this fieldsync knows "
+                           f"({latest_version()}): a newer release migrated it; run that release or newer")
     applied = []
     for version, sql in MIGRATIONS:
         if version in done:

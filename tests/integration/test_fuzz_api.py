@@ -351,3 +351,25 @@ def test_unstorable_numbers_and_nul_text_are_rejected_per_op(fuzz_services: Serv
         r = client.post("/v1/tickets", json={"customer": "c", "site": "s", "priority": "P1", "opened_at": -big},
                         headers=admin)
         assert r.status_code in (201, 400)
+
+
+def test_nul_in_an_op_id_or_job_id_rejects_that_op_only(fuzz_services: Services) -> None:
+    """Found in review: on PostgreSQL a NUL in an op's ids failed the whole push (400) before its rule check ran."""
+    from server.app import create_app
+
+    svc = fuzz_services
+    with TestClient(create_app(services=svc, scheduler=False)) as client:
+        dev = RawDevice(client, svc, "e-ana")
+        job = next(iter(dev.jobs()))
+        before = counts(svc)
+        receipt = dev.push([
+            SetStatus(**{**dev.stamp(), "op_id": "a\x00b"}, job_id=job, status="accepted"),
+            SetField(**dev.stamp(), job_id="J\x00", field="notes", value="x"),
+            SetField(**dev.stamp(), job_id=job, field="notes", value="still applied"),
+        ])
+        results = [(r.result, r.reason) for r in receipt.results]
+        assert results[0] == ("rejected", "nul_in_text") and results[1][0] == "rejected", results
+        assert results[2] == ("applied", None)
+        with svc.db.read() as tx:
+            assert tx.one("SELECT notes FROM jobs WHERE id = ?", (job,)) == {"notes": "still applied"}
+        assert counts(svc)["ticket_events"] == before["ticket_events"]

@@ -11,6 +11,7 @@ from schemas.wire import PullRequest
 from server.domain.sync import pull as pull_service
 from server.domain.sync import push as push_service
 from server.http import decode_msgpack, in_thread, msgpack_response, raw_body
+from server.observability import PULL_BYTES, PULL_SECONDS, PUSH_BYTES, PUSH_SECONDS
 from server.security import DeviceAuth
 from server.services import Services
 
@@ -24,9 +25,15 @@ class SyncController(Controller):
     @post_("/sync/push", status_code=200)
     async def push(self, request: Request[Any, Any, Any], services: Services, device: DeviceAuth) -> Response[bytes]:
         body = await raw_body(request, services.settings.max_body_bytes)
-        return msgpack_response(await in_thread(push_service.push, services, device, body))
+        with PUSH_SECONDS.time():
+            receipt = await in_thread(push_service.push, services, device, body)
+        PUSH_BYTES.observe(len(body))
+        return msgpack_response(receipt)
 
     @post_("/sync/pull", status_code=200)
     async def pull(self, request: Request[Any, Any, Any], services: Services, device: DeviceAuth) -> Response[bytes]:
         req = decode_msgpack(await raw_body(request, 4096), PullRequest)
-        return msgpack_response(await in_thread(pull_service.pull, services, device, req))
+        with PULL_SECONDS.time():
+            page = await in_thread(pull_service.pull, services, device, req)
+        PULL_BYTES.observe(len(page))
+        return msgpack_response(page)
