@@ -130,6 +130,19 @@ def lang_for(request: Request[Any, Any, Any], services: Services, session: Conso
     return Lang(locale=locale, tz=settings.sla_timezone, overrides=names)
 
 
+#: errors the console raises with its own catalog's words already (the form checks of ``views``, roles, CSRF)
+CONSOLE_WORDED: Final = frozenset({"invalid_form", "bad_filter", "role_forbidden", "csrf_failed"})
+
+
+def shown_detail(exc: DomainError, lang: Lang) -> str:
+    """What a page says about a service's error: the console's own words, else the problem's detail in the
+    page's language when the error can give it (``detail_in``), else its detail as raised."""
+    if exc.code in CONSOLE_WORDED:
+        return exc.detail
+    detail_in = getattr(exc, "detail_in", None)  # the problems catalogs' words, where the errors carry them
+    return str(detail_in(lang.locale)) if callable(detail_in) else exc.detail
+
+
 def redirect(to: str, **query: str) -> Redirect:
     url = to + ("?" + urlencode(query) if query else "")
     return Redirect(path=url, status_code=303, headers={"cache-control": "no-store"})
@@ -192,7 +205,7 @@ def console_error(request: Request[Any, Any, Any], exc: Exception) -> Response[A
     services: Services = request.app.state["services"]
     lang = lang_for(request, services, None)
     if isinstance(exc, DomainError):
-        status, code, detail = exc.status, exc.code, exc.detail
+        status, code, detail = exc.status, exc.code, shown_detail(exc, lang)
         if status == 404 and code.startswith("unknown_"):
             detail = lang.t("error.not_found", what=lang.name("thing", code.removeprefix("unknown_")))
     elif isinstance(exc, HTTPException) and exc.status_code < 500:  # e.g. ?weeks=abc: the framework's words
@@ -249,7 +262,7 @@ async def login(request: Request[Any, Any, Any], services: Services) -> Response
                                                 name=data.get("name", ""), password=data.get("password", "")))
     except DomainError as exc:
         key = f"login.{exc.code}"
-        message = lang.t(key) if i18n.known(lang.locale, key) else exc.detail
+        message = lang.t(key) if i18n.known(lang.locale, key) else shown_detail(exc, lang)
         return _login_page(lang, next_path, message, data.get("name", "")[:64], status=exc.status)
     secure = request.url.scheme == "https"
     cookies = [Cookie(key=SESSION_COOKIE, value=raw, httponly=True, samesite="strict", path="/", secure=secure,
@@ -310,7 +323,7 @@ async def create_ticket(request: Request[Any, Any, Any], services: Services) -> 
         if form.get("priority") in views.PRIORITIES and form.get("category") in views.CATEGORIES:
             data["due"] = await in_thread(views.new_ticket_due, services, form["priority"], form["category"], lang)
         return page(request, services, s, lang, "board.html", {**data, "error_field": exc.extra.get("field", "")},
-                    status=exc.status, error=exc.detail, form=form)
+                    status=exc.status, error=shown_detail(exc, lang), form=form)
     return redirect("/tickets", done="ticket_created")
 
 
@@ -340,7 +353,8 @@ async def add_job(request: Request[Any, Any, Any], services: Services, ticket_id
         await in_thread(views.add_job, services, ticket_id, form, lang)
     except DomainError as exc:
         data = await in_thread(views.ticket_page, services, ticket_id, lang)
-        return page(request, services, s, lang, "ticket.html", data, status=exc.status, error=exc.detail, form=form)
+        return page(request, services, s, lang, "ticket.html", data, status=exc.status,
+                    error=shown_detail(exc, lang), form=form)
     return redirect(f"/tickets/{quote(ticket_id)}", done="job_added")
 
 
@@ -356,7 +370,8 @@ async def reassign_job(request: Request[Any, Any, Any], services: Services, job_
         if exc.status == 404 and exc.code == "unknown_job" or not views.ID_RE.match(back):
             raise
         data = await in_thread(views.ticket_page, services, back, lang)
-        return page(request, services, s, lang, "ticket.html", data, status=exc.status, error=exc.detail, form=form)
+        return page(request, services, s, lang, "ticket.html", data, status=exc.status,
+                    error=shown_detail(exc, lang), form=form)
     return redirect(f"/tickets/{quote(ticket_id)}", done="reassigned")
 
 
@@ -416,7 +431,7 @@ async def resolve_conflict(request: Request[Any, Any, Any], services: Services, 
     except DomainError as exc:
         data = await in_thread(views.conflicts_page, services, "open", lang)
         return page(request, services, s, lang, "conflicts.html", {**data, "error_id": conflict_id}, status=exc.status,
-                    error=exc.detail, form=form)
+                    error=shown_detail(exc, lang), form=form)
     return redirect("/conflicts", done="resolved")
 
 
@@ -468,7 +483,7 @@ async def resolve_item(request: Request[Any, Any, Any], services: Services, item
     except DomainError as exc:
         data = await in_thread(_recon_data, services, "open", "", "", lang)
         return page(request, services, s, lang, "reconciliation.html", {**data, "error_id": item_id},
-                    status=exc.status, error=exc.detail, form=form)
+                    status=exc.status, error=shown_detail(exc, lang), form=form)
     return redirect("/reconciliation", done="recon_resolved")
 
 
@@ -482,7 +497,7 @@ async def decide_claim(request: Request[Any, Any, Any], services: Services, clai
     except DomainError as exc:
         data = await in_thread(_recon_data, services, "open", "", "", lang)
         return page(request, services, s, lang, "reconciliation.html", {**data, "error_id": claim_id},
-                    status=exc.status, error=exc.detail, form=form)
+                    status=exc.status, error=shown_detail(exc, lang), form=form)
     return redirect("/reconciliation", done=f"claim_{decision}")
 
 
@@ -504,7 +519,8 @@ async def enroll_token(request: Request[Any, Any, Any], services: Services) -> R
     try:
         issued = await in_thread(views.enroll_token, services, form, base, lang)
     except DomainError as exc:
-        return page(request, services, s, lang, "devices.html", data, status=exc.status, error=exc.detail, form=form)
+        return page(request, services, s, lang, "devices.html", data, status=exc.status,
+                    error=shown_detail(exc, lang), form=form)
     return page(request, services, s, lang, "devices.html", {**data, "issued": issued})
 
 
