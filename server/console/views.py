@@ -293,6 +293,8 @@ def _event_view(e: Any, names: dict[str, str], lang: Lang, devices: dict[str, st
 
 def _event_value(key: str, value: Any, names: dict[str, str], lang: Lang) -> Any:
     """An event's data value for people: engineer names for ids, display names for stored codes."""
+    if isinstance(value, bool):
+        return lang.t(f"value.{str(value).lower()}")
     if not isinstance(value, str):
         return value
     if key in ("status", "from_status", "to_status"):
