@@ -10,7 +10,7 @@ and the review queue, and resolve a conflict two tablets made.
 
 "No English UI string is left", checked on every page: the page's visible text
 (``innerText``) plus the texts people read in attributes (``title``,
-``placeholder``, ``aria-label``, the document title) must not contain any text
+``placeholder``, ``aria-label``, ``data-confirm`` prompts, the document title) must not contain any text
 of the English console catalog that the Chinese catalog words differently.
 Each English text is split at its ``{placeholders}``; every piece with a word
 of two letters or more is looked for as a whole phrase (word boundaries, case
@@ -52,8 +52,8 @@ ENGLISH_PIECES = sorted({
 }, key=len, reverse=True)
 ATTRIBUTE_TEXTS = """() => {
     const out = [document.title];
-    for (const el of document.querySelectorAll('[title], [placeholder], [aria-label]')) {
-        for (const a of ['title', 'placeholder', 'aria-label']) {
+    for (const el of document.querySelectorAll('[title], [placeholder], [aria-label], [data-confirm]')) {
+        for (const a of ['title', 'placeholder', 'aria-label', 'data-confirm']) {
             if (el.getAttribute(a)) { out.push(el.getAttribute(a)); }
         }
     }
@@ -193,6 +193,14 @@ def test_a_day_in_the_chinese_console_leaves_no_english(browser: Any, live: Live
         page.locator("#new-ticket-due[data-priority=P1]").wait_for()
         assert page.locator("#new-ticket-due .due-row[data-target=resolve] dt .muted").inner_text() == "24小时"
 
+        form.locator("input[name=customer]").fill("   ")  # blank to the server, not to the browser's check
+        form.locator("input[name=site]").fill("门诊楼三层机房")
+        form.locator("button[type=submit]").click()  # no customer: the same form again, with the reason
+        page.wait_for_load_state("load")
+        assert page.locator("#form-error").inner_text() == "请填写客户。"
+        assert page.locator("#new-ticket input[name=site]").input_value() == "门诊楼三层机房"
+        clean("the board with a form error")
+        form = page.locator("#new-ticket")
         customer = f"某某医院 {uuid.uuid4().hex[:4]}"
         form.locator("input[name=customer]").fill(customer)
         form.locator("input[name=site]").fill("门诊楼三层机房")
@@ -253,6 +261,11 @@ def test_a_day_in_the_chinese_console_leaves_no_english(browser: Any, live: Live
         for path in ("/reconciliation", "/reconciliation?status=all", "/sla", "/devices"):
             page.goto(live.url + path)
             clean(path)
+        page.locator("aside select[name=engineer_id]").select_option("e-ana")
+        page.locator("aside button[type=submit]").click()
+        page.wait_for_load_state("load")
+        assert page.locator("#issued").inner_text().startswith("Ana Alves 的一次性令牌，有效期至 ")
+        clean("an enrollment token")
         assert page.locator("html").get_attribute("lang") == "zh-CN"
         # every ticket and job the server holds by now (signed, on hold, reassigned, with photos ...)
         with httpx.Client(base_url=live.url, timeout=10,
