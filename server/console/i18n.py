@@ -98,8 +98,11 @@ class Lang:
     def _fmt(self, ms: int | None, pattern_key: str) -> str:
         if ms is None:
             return "—"
-        moment = datetime.fromtimestamp(ms / 1000, tz=UTC)
-        return format_datetime(moment, self.t(pattern_key), tzinfo=_zone(self.tz), locale=_babel(self.locale))
+        try:
+            moment = datetime.fromtimestamp(ms / 1000, tz=UTC)
+            return format_datetime(moment, self.t(pattern_key), tzinfo=_zone(self.tz), locale=_babel(self.locale))
+        except (OverflowError, OSError, ValueError, TypeError):  # stored before times were bounded: never a 500
+            return self.t("time.invalid")
 
     def when(self, ms: int | None) -> str:
         """Epoch ms as a date and time in the configured zone (``2026-09-21 14:03``, ``2026年9月21日 14:03``)."""

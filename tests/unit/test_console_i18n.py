@@ -44,6 +44,8 @@ def test_dates_are_in_the_configured_zone_with_the_locales_pattern_and_weekday()
     assert EN.local(due) == "Sat 2026-10-10 09:00"
     assert ZH.local(due) == "2026年10月10日 周六 09:00"
     assert ZH.when(None) == "—"
+    for absurd in (-(2**63), 10**15, 2**63 - 1):  # stored before device times were bounded
+        assert (EN.when(absurd), ZH.short(absurd)) == ("invalid time", "无效时间")
 
 
 def test_durations_numbers_and_money_per_locale() -> None:
