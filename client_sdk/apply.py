@@ -7,8 +7,9 @@ until its op is pushed and the server's verdict comes back in a later pull.
 Unknown change kinds are ignored so an older tablet keeps working with a
 newer server.
 
-A page is decoded straight into typed records (:data:`WireChange`, one struct
-per kind, kept out of the garbage collector's view): one C call per page, no
+A page is decoded straight into the typed records of :mod:`schemas.records`
+(one Struct per kind, the types the server publishes, kept out of the garbage
+collector's view): one C call per page, no
 dict per record.  A page the typed decoder refuses (a kind this tablet does
 not know, a field of another type) is decoded generically and each record
 converted on its own (:func:`decode_page`), so a newer server still gets
@@ -42,14 +43,39 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from itertools import groupby
 from operator import itemgetter
-from typing import Any, Final, Union
+from typing import Any, Final
 
 import msgspec
-from msgspec import UNSET, UnsetType
 
 from client_sdk.lifecycle import apply_asset, apply_kb
 from client_sdk.store import Row, Tx
-from schemas.wire import Change
+from schemas.records import (
+    BY_KIND,
+    AnswerData,
+    AnswerRecord,
+    AssetRecord,
+    AttachmentData,
+    AttachmentRecord,
+    ConflictData,
+    ConflictRecord,
+    JobData,
+    JobRecord,
+    JobRemovedData,
+    JobRemovedRecord,
+    KbRecord,
+    MovementData,
+    MovementRecord,
+    PartData,
+    PartRecord,
+    Record,
+    SignoffData,
+    SignoffRecord,
+    StockData,
+    StockRecord,
+    TemplateData,
+    TemplateRecord,
+)
+from schemas.wire import PullPage
 from sync.storage import sqlite_rows
 
 JOB_FIELDS: Final = ("notes", "diagnosis", "resolution", "remote", "rating", "customer_comment")
@@ -74,113 +100,7 @@ def loads(text: str | None, default: Any = None) -> Any:
     return default if text is None else msgspec.json.decode(text)
 
 
-# -- typed records ---------------------------------------------------------------------------------
-#
-# Field types follow what the handlers did with a record's dict: ``Any`` where the value is stored as
-# it came, ``UNSET`` where a missing field means something else than a null one.
-
-
-class JobData(msgspec.Struct, gc=False):
-    id: str | UnsetType = UNSET
-    ticket_id: Any = ""
-    engineer_id: Any = ""
-    status: Any = "assigned"
-    hold_reason: Any = None
-    template_id: Any = None
-    template_version: Any = None
-    scheduled_start: Any = None
-    scheduled_end: Any = None
-    signed_off: Any = False
-    changed_after_signoff: Any = False
-    ticket: Any = None
-    field_hlc: dict[str, Any] | None = None
-    # missing: the local value stays
-    notes: Any = UNSET
-    diagnosis: Any = UNSET
-    resolution: Any = UNSET
-    remote: Any = UNSET
-    rating: Any = UNSET
-    customer_comment: Any = UNSET
-
-
-class AnswerData(msgspec.Struct, gc=False):
-    job_id: str
-    item_key: str
-    value: Any = None
-    note: Any = None
-    na_reason: Any = None
-    hlc: int | None = None
-    device_id: Any = None
-    deleted: Any = False
-
-
-class MovementData(msgspec.Struct, gc=False):
-    id: str | UnsetType = UNSET
-    kind: Any = ""
-    part_no: Any = ""
-    qty: int | None = None
-    serial: Any = None
-    returned_serial: Any = UNSET  # missing: the local value stays
-    from_location: Any = None
-    to_location: Any = None
-    job_id: Any = None
-    at: int | None = None
-    billable: Any = None
-
-
-class SignoffData(msgspec.Struct, gc=False):
-    job_id: str | UnsetType = UNSET
-    signer_name: Any = ""
-    signer_role: Any = ""
-    signed_at: int | None = None
-    report_digest: Any = UNSET
-
-
-class JobChange(msgspec.Struct, tag_field="kind", tag="job", gc=False):
-    id: str
-    data: JobData = msgspec.field(default_factory=JobData)
-
-
-class AnswerChange(msgspec.Struct, tag_field="kind", tag="answer", gc=False):
-    id: str
-    data: AnswerData
-
-
-class MovementChange(msgspec.Struct, tag_field="kind", tag="movement", gc=False):
-    id: str
-    data: MovementData = msgspec.field(default_factory=MovementData)
-
-
-class SignoffChange(msgspec.Struct, tag_field="kind", tag="signoff", gc=False):
-    id: str
-    data: SignoffData = msgspec.field(default_factory=SignoffData)
-
-
-def _generic(tag: str) -> type[msgspec.Struct]:
-    """A change whose data stays a dict (the kinds a page holds few of)."""
-    return msgspec.defstruct(f"{tag.title().replace('_', '')}Change", [("id", str), ("data", dict[str, Any], {})],
-                             tag_field="kind", tag=tag)
-
-
-JobRemovedChange = _generic("job_removed")
-TemplateChange = _generic("template")
-PartChange = _generic("part")
-StockChange = _generic("stock")
-AttachmentChange = _generic("attachment")
-ConflictChange = _generic("conflict")
-AssetChange = _generic("asset")
-KbChange = _generic("kb")
-
-#: the change kinds this tablet applies, by their wire ``kind``
-CHANGE_TYPES: Final[dict[str, Any]] = {
-    "job": JobChange, "answer": AnswerChange, "movement": MovementChange, "signoff": SignoffChange,
-    "job_removed": JobRemovedChange, "template": TemplateChange, "part": PartChange, "stock": StockChange,
-    "attachment": AttachmentChange, "conflict": ConflictChange, "asset": AssetChange, "kb": KbChange,
-}
-WireChange = Union[  # noqa: UP007 (a runtime union of tagged structs for msgspec)
-    JobChange, AnswerChange, MovementChange, SignoffChange, JobRemovedChange,  # type: ignore[valid-type]
-    TemplateChange, PartChange, StockChange, AttachmentChange, ConflictChange, AssetChange, KbChange,  # type: ignore[valid-type]
-]
+# -- decoding ----------------------------------------------------------------------------------------
 
 
 class TypedPullPage(msgspec.Struct, kw_only=True):
@@ -191,19 +111,12 @@ class TypedPullPage(msgspec.Struct, kw_only=True):
     cursor: str
     more: bool
     server_time: int
-    changes: list[Any]
-
-
-class _FastPage(msgspec.Struct, kw_only=True):
-    protocol_version: int
-    device_id: str
-    cursor: str
-    more: bool
-    server_time: int
-    changes: list[WireChange]
+    changes: list[Record | None]
 
 
 class _RawChange(msgspec.Struct, gc=False):
+    """A record's framing, its ``data`` left undecoded (the fallback's first step)."""
+
     kind: str
     id: str
     data: msgspec.Raw = msgspec.Raw(b"\x80")  # an empty map
@@ -218,17 +131,16 @@ class _RawPage(msgspec.Struct, kw_only=True):
     changes: list[_RawChange]
 
 
-_fast_decoder: Final = msgspec.msgpack.Decoder(_FastPage)
+_fast_decoder: Final = msgspec.msgpack.Decoder(PullPage)
 _raw_decoder: Final = msgspec.msgpack.Decoder(_RawPage)
 _any_decoder: Final = msgspec.msgpack.Decoder()
 _data_decoders: Final[dict[str, msgspec.msgpack.Decoder[Any]]] = {
-    kind: msgspec.msgpack.Decoder({f.name: f.type for f in msgspec.structs.fields(cls)}["data"])
-    for kind, cls in CHANGE_TYPES.items()
+    kind: msgspec.msgpack.Decoder(msgspec.structs.fields(cls)[-1].type) for kind, cls in BY_KIND.items()
 }
 
 
 def decode_page(body: bytes) -> TypedPullPage:
-    """A signed pull page's body as typed records, in order.
+    """A signed pull page's body as typed records (:mod:`schemas.records`), in order.
 
     Raises ``msgspec.DecodeError`` (a ``ValidationError`` for a record no conversion fits) when the
     body is not a pull page.
@@ -236,7 +148,7 @@ def decode_page(body: bytes) -> TypedPullPage:
     try:
         fast = _fast_decoder.decode(body)
         return TypedPullPage(protocol_version=fast.protocol_version, device_id=fast.device_id, cursor=fast.cursor,
-                             more=fast.more, server_time=fast.server_time, changes=fast.changes)
+                             more=fast.more, server_time=fast.server_time, changes=list(fast.changes))
     except msgspec.ValidationError:
         pass  # a kind or a field this decoder does not know: one record at a time
     raw = _raw_decoder.decode(body)
@@ -244,29 +156,29 @@ def decode_page(body: bytes) -> TypedPullPage:
                          more=raw.more, server_time=raw.server_time, changes=[_typed(c) for c in raw.changes])
 
 
-def _typed(change: _RawChange) -> Any:
+def _typed(change: _RawChange) -> Record | None:
     """One record of a page the typed decoder refused: decoded typed, else converted loosely."""
-    cls = CHANGE_TYPES.get(change.kind)
+    cls = BY_KIND.get(change.kind)
     if cls is None:
         return None
     try:
-        return cls(id=change.id, data=_data_decoders[change.kind].decode(change.data))
+        return cls(id=change.id, data=_data_decoders[change.kind].decode(change.data))  # type: ignore[call-arg,return-value]
     except msgspec.ValidationError:
         return typed_change(change.kind, change.id, _any_decoder.decode(change.data))
 
 
-def typed_change(kind: str, change_id: str, data: Any) -> Any:
-    """One change as its typed record, converting loosely (``"3"`` for 3); None for an unknown kind."""
-    cls = CHANGE_TYPES.get(kind)
+def typed_change(kind: str, change_id: str, data: Any) -> Record | None:
+    """One record from its parts, converting loosely (``"3"`` for 3); None for a kind this tablet does not know.
+
+    Raises ``msgspec.ValidationError`` when ``data`` does not fit the kind's record.
+    """
+    cls = BY_KIND.get(kind)
     if cls is None:
         return None
-    return msgspec.convert({"kind": kind, "id": change_id, "data": data}, cls, strict=False)
+    return msgspec.convert({"kind": kind, "id": change_id, "data": data}, cls, strict=False)  # type: ignore[return-value]
 
 
 NOTHING_PENDING: Final[frozenset[str]] = frozenset()
-#: a new local job's value of a field its record leaves out
-_JOB_FIELD_DEFAULTS: Final[dict[str, Any]] = {"notes": "", "diagnosis": "", "resolution": "", "remote": False,
-                                              "rating": None, "customer_comment": None}
 #: the columns of a local job the changes of a page read (the view holds these)
 _VIEW_COLUMNS: Final = ", ".join(("id", "status", "hold_reason", "template_version", "signed_off", "field_hlc", "times",
                                   *JOB_FIELDS))
@@ -365,17 +277,17 @@ class Page:
         movements: set[str] = set()
         signoffs: set[str] = set()
         for cls, run in groupby(changes, type):
-            if cls is AnswerChange:
+            if cls is AnswerRecord:
                 if want_jobs:
                     jobs.update([c.data.job_id for c in run])
-            elif cls is JobChange:
+            elif cls is JobRecord:
                 if want_jobs:
-                    jobs.update([c.id if c.data.id is UNSET else c.data.id for c in run])
-            elif cls is MovementChange:
+                    jobs.update([c.data.id for c in run])
+            elif cls is MovementRecord:
                 if want_movements:
-                    movements.update([c.id if c.data.id is UNSET else c.data.id for c in run])
-            elif cls is SignoffChange:
-                ids = [c.id if c.data.job_id is UNSET else c.data.job_id for c in run]
+                    movements.update([c.data.id for c in run])
+            elif cls is SignoffRecord:
+                ids = [c.data.job_id for c in run]
                 if want_jobs:
                     jobs.update(ids)
                 if want_signoffs:
@@ -465,33 +377,36 @@ def _marks(ids: list[str]) -> str:
     return ", ".join("?" * len(ids))
 
 
-def apply_changes(tx: Tx, changes: list[Change]) -> int:
-    """Apply changes in order; return how many were understood (unknown kinds are skipped)."""
+def apply_changes(tx: Tx, changes: Iterable[Any]) -> int:
+    """Apply changes given as ``kind``, ``id`` and plain ``data`` (converted with :func:`typed_change`), in order.
+
+    Return how many were understood (unknown kinds are skipped).
+    """
     return apply_page(tx, [typed_change(c.kind, c.id, c.data) for c in changes])
 
 
-def apply_page(tx: Tx, changes: list[Any]) -> int:
-    """Apply typed changes (:func:`decode_page`) in order; return how many were understood (None: skipped)."""
+def apply_page(tx: Tx, changes: list[Record | None]) -> int:
+    """Apply typed records (:func:`decode_page`) in order; return how many were understood (None: skipped)."""
     page = Page.open(tx, changes)
     done = 0
     handlers = _HANDLERS
     for cls, run in groupby(changes, type):
-        if cls is AnswerChange:
-            done += _apply_answers(page, list(run))
+        if cls is AnswerRecord:
+            done += _apply_answers(page, list(run))  # type: ignore[arg-type]
         elif cls is not type(None):
             handler = handlers[cls]
             for change in run:
-                handler(page, change.id, change.data)
+                handler(page, change.id, change.data)  # type: ignore[union-attr]
                 done += 1
     page.flush()
     return done
 
 
 def _apply_job(page: Page, change_id: str, data: JobData) -> None:
-    job_id = change_id if data.id is UNSET else data.id
+    job_id = data.id
     local = page.job(job_id)
     pending = page.pending_for(job_id)
-    field_hlc: dict[str, Any] = dict(data.field_hlc or {})
+    field_hlc: dict[str, Any] = dict(data.field_hlc)
     row: dict[str, Any] = {
         "id": job_id,
         "ticket_id": data.ticket_id,
@@ -504,14 +419,15 @@ def _apply_job(page: Page, change_id: str, data: JobData) -> None:
         "scheduled_end": data.scheduled_end,
         "signed_off": 1 if data.signed_off else 0,
         "changed_after_signoff": 1 if data.changed_after_signoff else 0,
-        "ticket": dumps(data.ticket or {}),
+        "ticket": dumps(data.ticket),
         "times": "{}",
+        "notes": data.notes,
+        "diagnosis": data.diagnosis,
+        "resolution": data.resolution,
+        "remote": 1 if data.remote else 0,
+        "rating": data.rating,
+        "customer_comment": data.customer_comment,
     }
-    known = _JOB_FIELD_DEFAULTS if local is None else local  # a field the record leaves out keeps this
-    for name in JOB_FIELDS:
-        value = getattr(data, name)
-        row[name] = known[name] if value is UNSET else value
-    row["remote"] = 1 if row["remote"] else 0
     if local is not None:
         row["times"] = local["times"]
         if pending:
@@ -531,7 +447,7 @@ def _apply_job(page: Page, change_id: str, data: JobData) -> None:
     page.buffered_jobs.add(job_id)
 
 
-def _apply_job_removed(page: Page, job_id: str, data: dict[str, Any]) -> None:
+def _apply_job_removed(page: Page, job_id: str, data: JobRemovedData) -> None:
     tx = page.tx
     page.flush()
     # The job left this engineer's scope.  Unsynced ops stay in the outbox: they
@@ -545,74 +461,62 @@ def _apply_job_removed(page: Page, job_id: str, data: dict[str, Any]) -> None:
     page.forget()
 
 
-def _apply_answers(page: Page, run: list[AnswerChange]) -> int:
+def _apply_answers(page: Page, run: list[AnswerRecord]) -> int:
     """A run of answers: one row each, but an answer this tablet has an unsynced op for."""
-    answers = [c.data for c in run]
+    answers: list[AnswerData] = [c.data for c in run]
     if page.pending:
         answers = [a for a in answers if f"answer:{a.item_key}" not in page.pending_for(a.job_id)]
     versions = {job_id: page.template_version(job_id) for job_id in {a.job_id for a in answers}}
     encode = _json.encode
     page.writes[PUT_ANSWER] += [
-        (a.job_id, a.item_key, encode(a.value).decode(), a.note, a.na_reason, a.hlc or 0, a.device_id,
+        (a.job_id, a.item_key, encode(a.value).decode(), a.note, a.na_reason, a.hlc, a.device_id,
          versions[a.job_id], 1 if a.deleted else 0)
         for a in answers
     ]
     return len(run)
 
 
-def _apply_template(page: Page, change_id: str, data: dict[str, Any]) -> None:
-    page.write(PUT_TEMPLATE, (data["id"], int(data["version"]), data.get("name", ""), dumps(data.get("items") or [])))
+def _apply_template(page: Page, change_id: str, data: TemplateData) -> None:
+    page.write(PUT_TEMPLATE, (data.id, data.version, data.name, dumps(data.items)))
 
 
-def _apply_part(page: Page, change_id: str, data: dict[str, Any]) -> None:
-    page.write(
-        PUT_PART,
-        (
-            data.get("part_no", change_id),
-            data.get("name", ""),
-            int(bool(data.get("serialized"))),
-            int(data.get("unit_price_cents") or 0),
-        ),
-    )
+def _apply_part(page: Page, change_id: str, data: PartData) -> None:
+    page.write(PUT_PART, (data.part_no, data.name, 1 if data.serialized else 0, data.unit_price_cents))
 
 
-def _apply_stock(page: Page, change_id: str, data: dict[str, Any]) -> None:
-    page.write(PUT_STOCK, (data["location"], data["part_no"], int(data.get("qty") or 0)))
+def _apply_stock(page: Page, change_id: str, data: StockData) -> None:
+    page.write(PUT_STOCK, (data.location, data.part_no, data.qty))
 
 
 def _apply_movement(page: Page, change_id: str, data: MovementData) -> None:
-    movement_id = change_id if data.id is UNSET else data.id
-    returned_serial = data.returned_serial
-    if returned_serial is UNSET:
-        returned_serial = page.returned_serial(movement_id)
+    movement_id = data.id
+    returned_serial = page.returned_serial(movement_id)  # not in the record: the local value stays
     page.returned_serials[movement_id] = returned_serial
     billable = data.billable
     page.writes[PUT_MOVEMENT].append((
         movement_id,
         data.kind,
         data.part_no,
-        data.qty or 0,
+        data.qty,
         data.serial,
         returned_serial,
         data.from_location,
         data.to_location,
         data.job_id,
-        data.at or 0,
+        data.at,
         None if billable is None else (1 if billable else 0),
     ))
 
 
 def _apply_signoff(page: Page, change_id: str, data: SignoffData) -> None:
-    job_id = change_id if data.job_id is UNSET else data.job_id
+    job_id = data.job_id
     local_digest = page.signoff_digest(job_id)
     if local_digest is not None and local_digest == data.report_digest:
         return  # our own sign-off came back: keep the strokes and signature we hold
     if local_digest is not None and "signoff" in page.pending_for(job_id):
         return
-    digest = "" if data.report_digest is UNSET else data.report_digest
-    page.writes[PUT_SIGNOFF].append(
-        (job_id, data.signer_name, data.signer_role, data.signed_at or 0, digest),
-    )
+    digest = data.report_digest
+    page.writes[PUT_SIGNOFF].append((job_id, data.signer_name, data.signer_role, data.signed_at, digest))
     page.signoff_digests[job_id] = digest
     job = page.job(job_id)
     if job is not None:
@@ -621,42 +525,29 @@ def _apply_signoff(page: Page, change_id: str, data: SignoffData) -> None:
             page.writes[FLAG_SIGNED].append((job_id,))
 
 
-def _apply_attachment(page: Page, change_id: str, data: dict[str, Any]) -> None:
-    job_id, sha = str(data["job_id"]), str(data["sha256"])
+def _apply_attachment(page: Page, change_id: str, data: AttachmentData) -> None:
+    job_id, sha = data.job_id, data.sha256
     if f"attachment:{sha}" in page.pending_for(job_id):
         return
-    page.write(
-        PUT_ATTACHMENT,
-        (job_id, sha, data.get("kind", "photo"), int(data.get("size") or 0), int(bool(data.get("deleted")))),
-    )
+    page.write(PUT_ATTACHMENT, (job_id, sha, data.kind, data.size, 1 if data.deleted else 0))
 
 
-def _apply_conflict(page: Page, change_id: str, data: dict[str, Any]) -> None:
-    page.write(
-        PUT_CONFLICT,
-        (
-            data.get("id", change_id),
-            data.get("kind", ""),
-            data.get("job_id", ""),
-            data.get("key", ""),
-            data.get("status", "open"),
-            dumps(data.get("values") or []),
-            dumps(data.get("applied") or {}),
-            dumps(data.get("resolution") or {}),
-        ),
-    )
+def _apply_conflict(page: Page, change_id: str, data: ConflictData) -> None:
+    # ``applied`` is stored as the local reads expect it (client_sdk.reads: an index, or {} for the first value)
+    page.write(PUT_CONFLICT, (data.id, data.kind, data.job_id, data.key, data.status, dumps(data.values),
+                              dumps(data.applied or {}), dumps(data.resolution)))
 
 
 _HANDLERS: Final[dict[type, Callable[[Page, str, Any], None]]] = {
-    JobChange: _apply_job,
-    JobRemovedChange: _apply_job_removed,
-    TemplateChange: _apply_template,
-    PartChange: _apply_part,
-    StockChange: _apply_stock,
-    MovementChange: _apply_movement,
-    SignoffChange: _apply_signoff,
-    AttachmentChange: _apply_attachment,
-    ConflictChange: _apply_conflict,
-    AssetChange: lambda page, change_id, data: apply_asset(page.tx, change_id, data),
-    KbChange: lambda page, change_id, data: apply_kb(page.tx, change_id, data),
+    JobRecord: _apply_job,
+    JobRemovedRecord: _apply_job_removed,
+    TemplateRecord: _apply_template,
+    PartRecord: _apply_part,
+    StockRecord: _apply_stock,
+    MovementRecord: _apply_movement,
+    SignoffRecord: _apply_signoff,
+    AttachmentRecord: _apply_attachment,
+    ConflictRecord: _apply_conflict,
+    AssetRecord: lambda page, change_id, data: apply_asset(page.tx, data),
+    KbRecord: lambda page, change_id, data: apply_kb(page.tx, data),
 }

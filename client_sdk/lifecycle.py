@@ -11,28 +11,14 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any, Final
+from typing import Final
 
 import msgspec
 
 from client_sdk.store import Tx
+from schemas.records import AssetData, AssetVisit, KbData
 
 WORD: Final = re.compile(r"\w+", re.UNICODE)
-
-
-class AssetVisit(msgspec.Struct, kw_only=True):
-    """One past visit on an asset, as the tablet received it."""
-
-    job_id: str
-    ticket_id: str
-    engineer_id: str
-    category: str = ""
-    title: str = ""
-    completed_at: int | None = None
-    remote: bool = False
-    diagnosis: str = ""
-    resolution: str = ""
-    parts: list[str] = []
 
 
 class LocalAsset(msgspec.Struct, kw_only=True):
@@ -63,33 +49,23 @@ class KbCase(msgspec.Struct, kw_only=True):
     ticket_id: str | None = None
 
 
-def apply_asset(tx: Tx, serial: str, data: dict[str, Any]) -> None:
+def apply_asset(tx: Tx, data: AssetData) -> None:
     tx.execute(
         "INSERT OR REPLACE INTO assets (serial, model, equipment_type, customer, site, installed_at, warranty_until, "
         "contract_until, history) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (
-            str(data.get("serial", serial)),
-            data.get("model") or "",
-            data.get("equipment_type") or "",
-            data.get("customer") or "",
-            data.get("site") or "",
-            data.get("installed_at"),
-            data.get("warranty_until"),
-            data.get("contract_until"),
-            json.dumps(data.get("history") or []),
-        ),
+        (data.serial, data.model, data.equipment_type, data.customer, data.site, data.installed_at,
+         data.warranty_until, data.contract_until, msgspec.json.encode(data.history).decode()),
     )
 
 
-def apply_kb(tx: Tx, case_id: str, data: dict[str, Any]) -> None:
-    case_id = str(data.get("id", case_id))
-    parts = [str(p) for p in data.get("parts") or []]
-    fields = [str(data.get(k) or "") for k in ("symptom", "cause", "fix", "model", "equipment_type")]
+def apply_kb(tx: Tx, data: KbData) -> None:
+    case_id, parts = data.id, data.parts
+    fields = [data.symptom, data.cause, data.fix, data.model, data.equipment_type]
     tx.execute(
         "INSERT OR REPLACE INTO kb_cases (id, model, equipment_type, symptom, cause, fix, parts, ticket_id, "
         "created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (case_id, fields[3], fields[4], fields[0], fields[1], fields[2], json.dumps(parts), data.get("ticket_id"),
-         int(data.get("created_at") or 0)),
+        (case_id, data.model, data.equipment_type, data.symptom, data.cause, data.fix, json.dumps(parts),
+         data.ticket_id, data.created_at),
     )
     tx.execute("DELETE FROM kb_fts WHERE case_id = ?", (case_id,))
     body = " ".join([*fields[:3], " ".join(parts), *fields[3:]])

@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Final
 
+import msgspec
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
@@ -22,13 +23,11 @@ from schemas.codec import encode
 from schemas.wire import (
     PROTOCOL_VERSION,
     Challenge,
-    Change,
     ChangeSet,
     Enrollment,
     EnrollRequest,
     Op,
     OpResult,
-    PullPage,
     PullRequest,
     Receipt,
     Session,
@@ -47,6 +46,82 @@ from sync.core.changeset import (
 from sync.core.signoff import certificate_message
 from sync.core.signoff import verify_signature as verify_detached
 from sync.transport.base import BlobStatus, Offline, ProtocolError
+
+
+class Change(msgspec.Struct, kw_only=True):
+    """A pull record as a test (or a newer server) writes it: ``kind``, ``id`` and plain ``data``.
+
+    It encodes like a record of :mod:`schemas.records`, but takes any kind and any data, so a test can
+    send what a newer server or a broken one would.
+    """
+
+    kind: str
+    id: str
+    data: dict[str, Any] = {}
+
+
+_TICKET: Final = {"customer": "ACME", "site": "Plant 1", "priority": "P2", "category": "fault", "title": "",
+                  "asset_serial": None}
+
+
+def _defaults(kind: str, rid: str) -> dict[str, Any]:
+    """Every field a record of ``kind`` requires, those naming the record taken from its id."""
+    head, _, tail = rid.partition("/")
+    if kind == "job":
+        return {"id": rid, "ticket_id": "T-1", "engineer_id": "eng-1", "status": "assigned", "hold_reason": None,
+                "notes": "", "diagnosis": "", "resolution": "", "remote": False, "rating": None,
+                "customer_comment": None, "template_id": None, "template_version": None, "scheduled_start": None,
+                "scheduled_end": None, "signed_off": False, "field_hlc": {}, "ticket": dict(_TICKET)}
+    if kind == "answer":
+        return {"job_id": head, "item_key": tail, "value": None, "note": None, "na_reason": None, "hlc": 0,
+                "device_id": "server", "deleted": False}
+    if kind == "movement":
+        return {"id": rid, "kind": "consume", "part_no": "P-100", "qty": 1, "serial": None, "from_location": None,
+                "to_location": None, "job_id": None, "at": 0, "billable": None}
+    if kind == "signoff":
+        return {"job_id": rid, "signer_name": "", "signer_role": "customer", "signed_at": 0, "report_digest": ""}
+    if kind == "attachment":
+        return {"job_id": head, "sha256": tail, "kind": "photo", "size": 0, "deleted": False}
+    if kind == "template":
+        tid, _, version = rid.partition("@")
+        return {"id": tid, "version": int(version or 1), "name": tid, "items": []}
+    if kind == "part":
+        return {"part_no": rid, "name": rid, "serialized": False, "unit_price_cents": 0}
+    if kind == "stock":
+        return {"location": head, "part_no": tail, "qty": 0}
+    if kind == "conflict":
+        return {"id": rid, "kind": "field", "job_id": "", "key": "", "status": "open", "values": [], "applied": 0,
+                "resolution": {}}
+    if kind == "job_removed":
+        return {"id": rid, "reason": "reassigned"}
+    if kind == "asset":
+        return {"serial": rid, "model": "", "equipment_type": "", "customer": "", "site": "", "installed_at": None,
+                "warranty_until": None, "contract_until": None, "under_warranty": False, "under_contract": False,
+                "history": []}
+    if kind == "kb":
+        return {"id": rid, "model": "", "equipment_type": "", "symptom": "", "cause": "", "fix": "", "parts": [],
+                "ticket_id": None, "created_at": 0, "created_by": ""}
+    return {}
+
+
+def record(kind: str, rid: str, /, **data: Any) -> Change:
+    """A record of ``kind`` with every field its kind requires (:mod:`schemas.records`), ``data`` over them.
+
+    The fields that name the record come from ``rid`` as the server forms it (``<job_id>/<item_key>`` for an
+    answer, ``<location>/<part_no>`` for stock, ``<template_id>@<version>`` for a template, ...).
+    """
+    return Change(kind=kind, id=rid, data={**_defaults(kind, rid), **data})
+
+
+class _Page(msgspec.Struct, kw_only=True):
+    """A :class:`~schemas.wire.PullPage` of :class:`Change` records (the same fields)."""
+
+    protocol_version: int
+    device_id: str
+    cursor: str
+    more: bool
+    server_time: int
+    changes: list[Change]
 
 
 class FakeSyncServer:
@@ -194,7 +269,7 @@ class FakeSyncServer:
         limit = min(req.limit, self.page_size)
         changes = self.feed[start : start + limit]
         end = start + len(changes)
-        page = PullPage(
+        page = _Page(
             protocol_version=PROTOCOL_VERSION,
             device_id=device_id,
             cursor=str(end),
@@ -269,6 +344,8 @@ def publish_demo_job(server: FakeSyncServer, job_id: str = "job-1", status: str 
             "diagnosis": "",
             "resolution": "",
             "remote": False,
+            "rating": None,
+            "customer_comment": None,
             "template_id": "boiler",
             "template_version": 2,
             "scheduled_start": 1_700_000_000_000,

@@ -12,9 +12,11 @@ signature over the bytes before it decodes them.
 
 from __future__ import annotations
 
-from typing import Any, Final, Literal
+from typing import Final, Literal
 
 import msgspec
+
+from schemas.records import Record
 
 PROTOCOL_VERSION: Final[int] = 1
 
@@ -220,27 +222,20 @@ class PullRequest(msgspec.Struct, kw_only=True):
     device_clock: int = 0
 
 
-class Change(msgspec.Struct, kw_only=True, omit_defaults=True):
-    """One record as it now stands on the server, or its removal from scope.
-
-    ``kind`` names the record type (job, answer, template, part, stock,
-    movement, signoff, attachment, conflict, job_removed, tombstone).
-    """
-
-    kind: str
-    id: str
-    data: dict[str, Any] = {}
-
-
 class PullPage(msgspec.Struct, kw_only=True):
-    """One page of changes; pull again with ``cursor`` while ``more`` is true."""
+    """One page of records; pull again with ``cursor`` while ``more`` is true.
+
+    ``changes`` holds the records in feed order, each tagged by its ``kind``: job, job_removed,
+    answer, template, part, stock, movement, signoff, attachment, conflict, asset, kb (their
+    fields: :mod:`schemas.records`).  A tablet skips a kind it does not know.
+    """
 
     protocol_version: int
     device_id: str
     cursor: str
     more: bool
     server_time: int
-    changes: list[Change]
+    changes: list[Record]
 
 
 class Challenge(msgspec.Struct, kw_only=True):

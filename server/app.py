@@ -36,7 +36,7 @@ from server.domain.sla.controllers import SlaController
 from server.domain.sync.controllers import SyncController
 from server.domain.tickets.controllers import TicketController
 from server.errors import handle_exception
-from server.http import provide_device, provide_services, provide_staff
+from server.http import QueryParameters, provide_device, provide_services, provide_staff
 from server.observability import metrics_route, prometheus_config, request_id_middleware
 from server.scheduler import leader_status, start_scheduler
 from server.services import Services
@@ -119,6 +119,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         },
         exception_handlers={Exception: handle_exception},
         middleware=[request_id_middleware(access_log), prometheus_config().middleware],
+        before_request=QueryParameters().check,
         openapi_config=OpenAPIConfig(title="fieldsync", version="1", path="/schema"),
         request_max_body_size=settings.max_body_bytes + 1024,
         lifespan=[lifespan],

@@ -10,7 +10,9 @@ admin helpers.
 Operators script these, so output is plain (``--json`` where a machine reads it)
 and exit codes mean something: 0 ok, 1 a check failed, 2 bad usage or input
 (an unreachable database, a missing SQLite file, a port already taken, a
-malformed ``FIELDSYNC_*`` variable: one line on stderr).
+malformed ``FIELDSYNC_*`` variable: one line on stderr).  What they say to a person
+is in the operator's language (:mod:`server.cli_text`: ``FIELDSYNC_LOCALE``, else
+``LANG``); what scripts read (``--json``, tokens, ids) is the same in every one.
 
 Only ``serve``, ``demo`` and ``admin seed-demo`` create a database that does not
 exist yet (``restore`` writes one from its backup; ``simulate`` and ``loadtest``
@@ -30,6 +32,7 @@ from typing import TYPE_CHECKING
 
 from schemas.export import write_schemas
 from server.backup import PG_ADVICE, BackupError, backup_sqlite, restore_sqlite, sqlite_path
+from server.cli_text import cli_locale, error, say
 from server.ports import PortUnavailable, check_port
 from server.settings import DEFAULT_DB, SettingsError, get_settings, uvicorn_proxy_options
 from sync.storage import StorageError
@@ -64,8 +67,7 @@ def open_services(url: str, *, create: bool = False) -> Services:
     try:
         db = open_database(url, create=create)
     except MissingDatabase as exc:
-        raise StorageError(f"{exc} (check --db or FIELDSYNC_DB; only serve, demo and admin seed-demo "
-                           "create a database)") from exc
+        raise StorageError(say("open.missing_db", error=exc)) from exc
     return Services(db=db, settings=get_settings(db_url=url))
 
 
@@ -109,7 +111,7 @@ def cmd_enroll_token(args: argparse.Namespace) -> int:
     try:
         token, _ = issue_enroll_token(open_services(db_url(args)), args.engineer)
     except DomainError as exc:
-        print(f"error: {exc.detail}", file=sys.stderr)
+        print(error(exc.detail_in(cli_locale())), file=sys.stderr)
         return 2
     print(token)
     return 0
@@ -119,7 +121,80 @@ def cmd_token(args: argparse.Namespace) -> int:
     # loaded when the command runs (module docstring)
     from server.security import issue_staff_token
 
-    print(issue_staff_token(open_services(db_url(args)), args.role, args.name or args.role))
+    try:
+        token = issue_staff_token(open_services(db_url(args)), args.role, args.name or args.role,
+                                  days=args.days or None)
+    except ValueError as exc:
+        print(error(str(exc)), file=sys.stderr)
+        return 2
+    print(token)
+    return 0
+
+
+def cmd_tokens(args: argparse.Namespace) -> int:
+    """List staff tokens: id (start of the hash), name, role, created, expires, revoked."""
+    # loaded when the command runs (module docstring)
+    from server.security import list_staff_tokens
+    from sync.timetext import utc_text
+
+    tokens = list_staff_tokens(open_services(db_url(args)))
+    if args.json:
+        print(json.dumps([{"id": t.id, "name": t.name, "role": t.role, "created_at": t.created_at,
+                           "expires_at": t.expires_at, "revoked_at": t.revoked_at} for t in tokens]))
+        return 0
+    print(say("tokens.header"))
+    for t in tokens:
+        expires = say("tokens.never") if t.expires_at is None else utc_text(t.expires_at, "%Y-%m-%d %H:%M")
+        revoked = "-" if t.revoked_at is None else utc_text(t.revoked_at, "%Y-%m-%d %H:%M")
+        print(f"{t.id:<12}  {t.name[:20]:<20}  {t.role:<10}  {utc_text(t.created_at, '%Y-%m-%d %H:%M'):<16}  "
+              f"{expires:<16}  {revoked}")
+    return 0
+
+
+def cmd_revoke_token(args: argparse.Namespace) -> int:
+    # loaded when the command runs (module docstring)
+    from server.security import revoke_staff_token
+
+    try:
+        n = revoke_staff_token(open_services(db_url(args)), args.id)
+    except ValueError as exc:
+        print(error(str(exc)), file=sys.stderr)
+        return 2
+    if n == 0:
+        print(error(say("tokens.none_live", id=args.id)), file=sys.stderr)
+        return 2
+    print(say("tokens.revoked", id=args.id))
+    return 0
+
+
+def cmd_users(args: argparse.Namespace) -> int:
+    """List console users: name, role, created, disabled."""
+    # loaded when the command runs (module docstring)
+    from server.console.auth import list_users
+    from sync.timetext import utc_text
+
+    users = list_users(open_services(db_url(args)))
+    if args.json:
+        print(json.dumps(users))
+        return 0
+    for u in users:
+        state = say("users.enabled") if u["disabled_at"] is None else say(
+            "users.disabled", at=utc_text(int(str(u["disabled_at"])), "%Y-%m-%d %H:%M"))
+        print(f"{u['name']:<24}  {u['role']:<10}  {state}")
+    return 0
+
+
+def cmd_disable_user(args: argparse.Namespace) -> int:
+    # loaded when the command runs (module docstring)
+    from server.console.auth import disable_user
+    from server.errors import DomainError
+
+    try:
+        disable_user(open_services(db_url(args)), args.name)
+    except DomainError as exc:
+        print(error(exc.detail), file=sys.stderr)
+        return 2
+    print(say("users.disabled_now", name=args.name))
     return 0
 
 
@@ -133,18 +208,59 @@ def cmd_user(args: argparse.Namespace) -> int:
     if sys.stdin.isatty():
         import getpass
 
-        password = getpass.getpass("password: ")
-        if getpass.getpass("again: ") != password:
-            print("error: the passwords differ", file=sys.stderr)
+        password = getpass.getpass(say("user.password"))
+        if getpass.getpass(say("user.again")) != password:
+            print(error(say("user.passwords_differ")), file=sys.stderr)
             return 2
     else:
         password = sys.stdin.readline().rstrip("\r\n")
     try:
         created = set_user(services, args.name, args.role, password)
     except DomainError as exc:
-        print(f"error: {exc.detail}", file=sys.stderr)
+        print(error(exc.detail_in(cli_locale())), file=sys.stderr)
         return 2
-    print(f"{'created' if created else 'updated'} user {args.name} ({args.role})")
+    print(say("user.created" if created else "user.updated", name=args.name, role=args.role))
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    """The database's schema version against this code's: 0 current, 1 migrations pending, 2 newer or bad."""
+    # loaded when the command runs (module docstring)
+    from sync.storage import open_database
+    from sync.storage.schema import latest_version, pending_versions, schema_version
+
+    db = open_database(db_url(args), create=False, migrate_schema=False)
+    try:
+        with db.read() as tx:
+            version, pending = schema_version(tx), pending_versions(tx)
+    finally:
+        db.close()
+    code = latest_version()
+    state = "newer" if version > code else "pending" if pending else "current"
+    if args.json:
+        print(json.dumps({"database": db.dialect, "schema_version": version, "code_version": code,
+                          "pending": pending, "state": state}))
+    else:
+        print(say(f"status.{state}", dialect=db.dialect, version=version, code=code, n=len(pending),
+                  pending=", ".join(map(str, pending))))
+    return 2 if version > code else 1 if pending else 0
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    """Apply pending migrations (in one transaction with their records: all or none) and say which."""
+    # loaded when the command runs (module docstring)
+    from sync.storage import open_database
+    from sync.storage.schema import latest_version, pending_versions
+
+    db = open_database(db_url(args), create=False, migrate_schema=False)
+    try:
+        with db.read() as tx:
+            pending = pending_versions(tx)
+    finally:
+        db.close()
+    open_database(db_url(args), create=False).close()  # migrates, under the migrators' lock on PostgreSQL
+    print(say("migrate.applied" if pending else "migrate.nothing", version=latest_version(),
+              pending=", ".join(map(str, pending))))
     return 0
 
 
@@ -161,11 +277,10 @@ def cmd_backup(args: argparse.Namespace) -> int:
         else:
             result = restore_sqlite(args.source, path, force=args.force)
     except BackupError as exc:
-        print(f"error: {exc.message}", file=sys.stderr)
+        print(error(exc.message), file=sys.stderr)
         return exc.exit_code
-    verb = "backup written to" if args.admin == "backup" else "restored into"
-    print(f"{verb} {result.path}: {result.bytes} bytes, {result.pages} pages, schema v{result.schema_version}, "
-          f"integrity {result.integrity}")
+    print(say("backup.written" if args.admin == "backup" else "backup.restored", path=result.path,
+              bytes=result.bytes, pages=result.pages, version=result.schema_version, integrity=result.integrity))
     return 0
 
 
@@ -214,13 +329,37 @@ def build_parser(*extensions: Extension) -> argparse.ArgumentParser:
     x = a.add_parser("token", help="staff API token")
     x.add_argument("--role", required=True, choices=["dispatcher", "backoffice", "admin"])
     x.add_argument("--name")
+    x.add_argument("--days", type=int, default=90, help="days it stays valid (default 90; 0: until revoked)")
     x.add_argument("--db")
     x.set_defaults(func=cmd_token)
+    x = a.add_parser("tokens", help="list staff tokens (their ids, never the tokens)")
+    x.add_argument("--json", action="store_true")
+    x.add_argument("--db")
+    x.set_defaults(func=cmd_tokens)
+    x = a.add_parser("revoke-token", help="revoke a staff token by the id `admin tokens` lists")
+    x.add_argument("id")
+    x.add_argument("--db")
+    x.set_defaults(func=cmd_revoke_token)
+    x = a.add_parser("users", help="list console users")
+    x.add_argument("--json", action="store_true")
+    x.add_argument("--db")
+    x.set_defaults(func=cmd_users)
+    x = a.add_parser("disable-user", help="disable a console user and end their sessions")
+    x.add_argument("name")
+    x.add_argument("--db")
+    x.set_defaults(func=cmd_disable_user)
     x = a.add_parser("user", help="create or reset a console user (password read from stdin)")
     x.add_argument("--name", required=True)
     x.add_argument("--role", required=True, choices=["dispatcher", "backoffice", "admin"])
     x.add_argument("--db")
     x.set_defaults(func=cmd_user)
+    x = a.add_parser("status", help="the database's schema version against this code's (exit 1: pending)")
+    x.add_argument("--json", action="store_true")
+    x.add_argument("--db")
+    x.set_defaults(func=cmd_status)
+    x = a.add_parser("migrate", help="apply pending migrations, before starting new serve processes")
+    x.add_argument("--db")
+    x.set_defaults(func=cmd_migrate)
     x = a.add_parser("backup", help="online backup of a SQLite database to a file (checked)")
     x.add_argument("--db")
     x.add_argument("--out", required=True, help="backup file to write")
@@ -243,7 +382,7 @@ def main(argv: Sequence[str] | None = None, *extensions: Extension) -> int:
     try:
         code: int = args.func(args)
     except (StorageError, SettingsError, PortUnavailable) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(error(str(exc)), file=sys.stderr)
         return 2
     return code
 

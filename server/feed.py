@@ -1,7 +1,11 @@
 """The change feed devices pull from: one row per changed record, in commit-safe order.
 
-Every write that a device must learn about appends a row in the same
-transaction (:func:`emit`).  Rows carry the writing transaction's id; a pull
+Every write that a device must learn about publishes the typed records it
+changed (:mod:`schemas.records`) in the same transaction (:func:`publish`);
+:func:`scopes_for` is the one rule of which devices receive a record, and
+:func:`device_scopes` the scopes a device reads.  A record is stored as its
+kind, its id and the msgpack of its ``data``, so a page is sent as stored
+(:class:`RawChange`).  Rows carry the writing transaction's id; a pull
 only returns rows whose transaction id is below the oldest still-running
 transaction (``Database.visible_xid_limit``), ordered by ``(xid, seq)``.  So a
 cursor never skips a change, even when PostgreSQL transactions commit out of
@@ -12,7 +16,7 @@ the order their sequence values were taken.  On SQLite commits are serial and
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from itertools import accumulate, count
 from operator import itemgetter
 from typing import Any, Final
@@ -20,6 +24,7 @@ from typing import Any, Final
 import msgspec
 
 from schemas.codec import encode
+from schemas.records import RECORD_TYPES, JobRecord, PartRecord, Record, TemplateRecord
 from sync.storage import Database, Tx
 
 ALL: Final = "all"
@@ -38,14 +43,55 @@ def engineer_scope(engineer_id: str) -> str:
     return f"eng:{engineer_id}"
 
 
-def emit(tx: Tx, scope: str, kind: str, entity_id: str, data: dict[str, Any]) -> None:
-    """Append one change in the current transaction."""
+def device_scopes(engineer_id: str) -> list[str]:
+    """The scopes a device of ``engineer_id`` reads: what every device sees, and its engineer's own."""
+    return [ALL, engineer_scope(engineer_id)]
+
+
+#: records every device receives: the catalogue a tablet checks and picks from offline
+SHARED_RECORDS: Final[frozenset[type]] = frozenset({TemplateRecord, PartRecord})
+_KINDS: Final[dict[type, str]] = {cls: str(cls.__struct_config__.tag) for cls in RECORD_TYPES}
+
+
+def scopes_for(record: Record, engineer_id: str | None = None) -> list[str]:
+    """Which devices receive ``record``: the one rule of what a tablet sees.
+
+    Templates and parts go to every device.  A job goes to the devices of the engineer it is
+    assigned to (its own ``engineer_id``).  Every other record is part of one engineer's work and
+    goes to that engineer's devices: ``engineer_id`` names them (the engineer of the job an answer,
+    movement, sign-off, attachment, conflict, asset or case belongs to; the owner of a van's stock;
+    the engineer a removed job left).
+    """
+    cls = type(record)
+    if cls in SHARED_RECORDS:
+        return [ALL]
+    if cls is JobRecord:
+        return [engineer_scope(record.data.engineer_id)]  # type: ignore[union-attr]
+    if engineer_id is None:
+        raise ValueError(f"a {_KINDS[cls]} record goes to one engineer's devices: name the engineer")
+    return [engineer_scope(engineer_id)]
+
+
+def publish(tx: Tx, records: Iterable[Record], engineer_id: str | None = None) -> None:
+    """Append ``records`` to the feed in the current transaction, each for the devices :func:`scopes_for` names.
+
+    ``engineer_id``: the engineer whose work the records are part of (see :func:`scopes_for`).
+    """
+    xid = tx.current_xid()
+    rows = [(xid, scope, _KINDS[type(r)], r.id, data)
+            for r in records for data in (encode(r.data),) for scope in scopes_for(r, engineer_id)]
+    if rows:
+        tx.append("changes", FEED_COLUMNS, rows)
+
+
+def emit(tx: Tx, scope: str, kind: str, entity_id: str, data: object) -> None:
+    """Append one feed row as given: the storage primitive under :func:`publish`, which domain code uses."""
     tx.execute("INSERT INTO changes (xid, scope, kind, entity_id, data) VALUES (?, ?, ?, ?, ?)",
                (tx.current_xid(), scope, kind, entity_id, encode(data)))
 
 
-def emit_many(tx: Tx, rows: list[tuple[str, str, str, dict[str, Any]]]) -> None:
-    """Append several changes at once."""
+def emit_many(tx: Tx, rows: list[tuple[str, str, str, object]]) -> None:
+    """Append several feed rows (scope, kind, id, data) as given (see :func:`emit`)."""
     if rows:
         xid = tx.current_xid()
         tx.append("changes", FEED_COLUMNS, [(xid, s, k, e, encode(d)) for s, k, e, d in rows])
@@ -65,9 +111,9 @@ def format_cursor(xid: int, seq: int) -> str:
 
 
 class RawChange(msgspec.Struct, gc=False):
-    """A :class:`~schemas.wire.Change` whose ``data`` is still the msgpack stored in the feed.
+    """A pull record (:data:`schemas.records.Record`) whose ``data`` is still the msgpack stored in the feed.
 
-    Encodes to exactly the bytes of a ``Change``: a page is sent without decoding and re-encoding
+    Encodes to exactly the bytes of the record: a page is sent without decoding and re-encoding
     every record.
     """
 

@@ -7,10 +7,11 @@ from typing import Any, Final, TypeVar
 
 import anyio.to_thread
 import msgspec
-from litestar import Request, Response
+from litestar import Litestar, Request, Response
 from litestar.datastructures import State
+from litestar.openapi.spec import Parameter as OpenAPIParameter
 
-from server.errors import BadRequest, PayloadTooLarge
+from server.errors import BadRequest, Msg, PayloadTooLarge
 from server.security import DeviceAuth, Staff, bearer, device_from_token, staff_from_token
 from server.services import Services
 
@@ -99,3 +100,43 @@ def msgpack_response(payload: bytes, status: int = 200) -> Response[bytes]:
 async def in_thread(fn: Callable[..., T], *args: Any) -> T:
     """Run blocking database work off the event loop."""
     return await anyio.to_thread.run_sync(fn, *args)
+
+
+class QueryParameters:
+    """The query parameters each documented route takes, read from the app's own OpenAPI document.
+
+    The document is what integrators generate clients from, so refusing a name it does not list keeps the
+    two in step: ``/v1/movements?format=csv`` is a 400 naming ``format``, not JSON that silently ignored it.
+    Routes outside the document (the console, the tablet app) are not checked.
+    """
+
+    def __init__(self) -> None:
+        self._known: dict[tuple[str, str], frozenset[str]] | None = None
+
+    def known(self, app: Litestar) -> dict[tuple[str, str], frozenset[str]]:
+        """(path template, method) -> its query parameter names; built at the first request."""
+        if self._known is None:
+            known: dict[tuple[str, str], frozenset[str]] = {}
+            for path, item in (app.openapi_schema.paths or {}).items():
+                for method in ("get", "put", "post", "delete", "patch"):
+                    operation = getattr(item, method, None)
+                    if operation is None:
+                        continue
+                    names = {p.name for p in operation.parameters or [] if isinstance(p, OpenAPIParameter)
+                             and p.param_in == "query"}
+                    known[(path, method.upper())] = frozenset(names)
+            self._known = known
+        return self._known
+
+    async def check(self, request: Request[Any, Any, Any]) -> None:
+        """``before_request``: refuse a query parameter the route does not take (400 ``unknown_parameter``)."""
+        if not request.scope.get("query_string"):
+            return
+        allowed = self.known(request.app).get((request.scope.get("path_template", ""), request.method))
+        if allowed is None:
+            return
+        unknown = sorted(set(request.query_params) - allowed)
+        if unknown:
+            names, takes = ", ".join(unknown)[:200], ", ".join(sorted(allowed))
+            raise BadRequest("unknown_parameter", Msg("unknown_parameter" if takes else "no_parameters",
+                                                      {"names": names, "takes": takes}), parameters=unknown[:20])

@@ -19,6 +19,11 @@ from server.errors import Forbidden, Unauthorized
 from server.services import Services
 
 ROLES: Final = ("dispatcher", "backoffice", "admin")
+DAY_MS: Final = 86_400_000
+#: the longest a staff token may live; `fieldsync admin token` gives 90 days unless told otherwise
+MAX_TOKEN_DAYS: Final = 3650
+#: hex digits of a token's hash that name it in lists (never the token itself)
+TOKEN_ID_LEN: Final = 12
 
 
 def hash_secret(secret: str) -> str:
@@ -55,15 +60,59 @@ class DeviceAuth:
     last_sync_at: int | None = None  # when the device last finished a push or a pull
 
 
-def issue_staff_token(services: Services, role: str, name: str = "") -> str:
-    """Create a staff token for ``role``; the token is returned once and stored hashed."""
+def issue_staff_token(services: Services, role: str, name: str = "", *, days: int | None = None) -> str:
+    """Create a staff token for ``role``, valid ``days`` (None: until revoked); returned once, stored hashed."""
     if role not in ROLES:
         raise ValueError(f"unknown role {role!r}; choose one of {', '.join(ROLES)}")
+    if days is not None and not 1 <= days <= MAX_TOKEN_DAYS:
+        raise ValueError(f"a staff token lives 1 to {MAX_TOKEN_DAYS} days, not {days}")
     token = new_secret("fs_staff_")
+    now = services.clock()
+    expires = None if days is None else now + days * DAY_MS
     with services.db.write() as tx:
-        tx.execute("INSERT INTO staff_tokens (token_hash, role, name, created_at) VALUES (?, ?, ?, ?)",
-                   (hash_secret(token), role, name or role, services.clock()))
+        tx.execute("INSERT INTO staff_tokens (token_hash, role, name, created_at, expires_at) VALUES (?, ?, ?, ?, ?)",
+                   (hash_secret(token), role, name or role, now, expires))
     return token
+
+
+@dataclass(frozen=True, slots=True)
+class StaffTokenInfo:
+    """A staff token as an operator lists it: never the token, only the start of its hash as its id."""
+
+    id: str
+    name: str
+    role: str
+    created_at: int
+    expires_at: int | None
+    revoked_at: int | None
+
+
+def list_staff_tokens(services: Services) -> list[StaffTokenInfo]:
+    """Every staff token, newest first."""
+    with services.db.read() as tx:
+        rows = tx.query("SELECT token_hash, name, role, created_at, expires_at, revoked_at FROM staff_tokens "
+                        "ORDER BY created_at DESC, token_hash")
+    return [StaffTokenInfo(r["token_hash"][:TOKEN_ID_LEN], r["name"], r["role"], r["created_at"], r["expires_at"],
+                           r["revoked_at"]) for r in rows]
+
+
+def revoke_staff_token(services: Services, token_id: str) -> int:
+    """Revoke the tokens whose id (hash prefix, at least 8 hex digits) is ``token_id``; how many it revoked.
+
+    Console sessions opened with a revoked token end with it.
+    """
+    token_id = token_id.strip().lower()
+    if not (8 <= len(token_id) <= 64 and all(c in "0123456789abcdef" for c in token_id)):
+        raise ValueError("a token id is 8 to 64 hex digits, as `fieldsync admin tokens` lists it")
+    with services.db.write() as tx:
+        found = tx.query("SELECT token_hash FROM staff_tokens WHERE revoked_at IS NULL AND token_hash LIKE ?",
+                         (token_id + "%",))
+        if len(found) > 1:
+            raise ValueError(f"{token_id} names {len(found)} tokens: give more of its digits")
+        for row in found:
+            tx.execute("UPDATE staff_tokens SET revoked_at = ? WHERE token_hash = ?",
+                       (services.clock(), row["token_hash"]))
+    return len(found)
 
 
 def bearer(request: Request[Any, Any, Any], scheme: str) -> str | None:
@@ -80,9 +129,12 @@ def staff_from_token(services: Services, token: str | None) -> Staff:
     if not token:
         raise Unauthorized("unauthorized", "send Authorization: Bearer <staff token>")
     with services.db.read() as tx:
-        row = tx.one("SELECT role, name, revoked_at FROM staff_tokens WHERE token_hash = ?", (hash_secret(token),))
+        row = tx.one("SELECT role, name, revoked_at, expires_at FROM staff_tokens WHERE token_hash = ?",
+                     (hash_secret(token),))
     if row is None or row["revoked_at"] is not None:
         raise Unauthorized("unauthorized", "unknown or revoked staff token")
+    if row["expires_at"] is not None and row["expires_at"] <= services.clock():
+        raise Unauthorized("token_expired", "this staff token has expired: ask an admin for a new one")
     return Staff(name=row["name"], role=row["role"])
 
 

@@ -50,6 +50,8 @@ class Settings:
     #: addresses of reverse proxies whose X-Forwarded-For / X-Forwarded-Proto are believed (comma-separated
     #: IPs, or ``*``); empty: none, the client address is the connection's, whatever headers say
     trusted_proxies: str = ""
+    #: the console's language before a user chose one and when Accept-Language names none it speaks
+    locale: str = "en"
     #: how `fieldsync serve` writes its log: ``text`` lines for a person, ``json`` objects for a log collector
     log_format: str = "text"
     #: the console's language before a user chose one and when Accept-Language names none it speaks
@@ -73,6 +75,7 @@ def get_settings(**overrides: Any) -> Settings:
         webhook_url=env.get("FIELDSYNC_WEBHOOK") or None,
         worker_threads=_int(env, "FIELDSYNC_WORKER_THREADS", d.worker_threads, 1, 1024),
         trusted_proxies=env.get("FIELDSYNC_TRUSTED_PROXIES", "").strip(),
+        locale=_locale(env, "FIELDSYNC_LOCALE", d.locale),
         log_format=_choice(env, "FIELDSYNC_LOG_FORMAT", ("text", "json")),
         locale=_locale(env, "FIELDSYNC_LOCALE", d.locale),
     )

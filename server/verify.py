@@ -3,7 +3,9 @@
 No database and no network: everything needed is in the file, and the only
 outside input is the server public key to trust (``--server-key``, hex or
 base64).  Exit codes: 0 valid, 1 invalid (the reasons are printed), 2 the file
-cannot be read or is neither a report PDF nor a bundle.
+cannot be read or is neither a report PDF nor a bundle.  The lines for a person
+are in the operator's language (:mod:`server.cli_text`); ``VALID``/``INVALID``
+lead their line in every language, and ``--json`` is the same in all.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import json
 import sys
 from pathlib import Path
 
+from server.cli_text import error, say
 from service_report.pdf import ReportUnreadable, parse_server_key, verify_file_bytes
 from sync.timetext import utc_text
 
@@ -25,7 +28,7 @@ def run_cli(args: argparse.Namespace) -> int:
         if as_json:
             print(json.dumps({"valid": False, "unreadable": True, "problems": [reason]}))
         else:
-            print(f"error: {reason}", file=sys.stderr)
+            print(error(reason), file=sys.stderr)
         return 2
 
     trusted = None
@@ -37,7 +40,7 @@ def run_cli(args: argparse.Namespace) -> int:
     try:
         data = Path(args.file).read_bytes()
     except OSError as exc:
-        return fail(f"cannot read {args.file}: {exc.strerror or exc}")
+        return fail(say("verify.cannot_read", file=args.file, reason=exc.strerror or exc))
     try:
         verdict = verify_file_bytes(data, trusted)
     except ReportUnreadable as exc:
@@ -45,20 +48,20 @@ def run_cli(args: argparse.Namespace) -> int:
     if as_json:
         print(json.dumps(verdict.as_dict()))
     else:
-        what = "service report PDF" if verdict.kind == "pdf" else "sign-off bundle"
+        what = say("verify.pdf" if verdict.kind == "pdf" else "verify.bundle")
         signed = utc_text(verdict.signed_at, "%Y-%m-%dT%H:%M:%S+00:00") if verdict.signed_at else "-"
-        print(f"{args.file}: {what} of job {verdict.job_id or '?'}")
-        print(f"  signed by {verdict.signer_name or '?'} at {signed} on device {verdict.device_id or '?'}")
-        print(f"  report digest {verdict.report_digest or '?'}")
+        print(say("verify.of_job", file=args.file, what=what, job=verdict.job_id or "?"))
+        print(say("verify.signed", signer=verdict.signer_name or "?", at=signed, device=verdict.device_id or "?"))
+        print(say("verify.digest", digest=verdict.report_digest or "?"))
         if verdict.sealed_by:
-            print(f"  sealed by {verdict.sealed_by}")
+            print(say("verify.sealed", by=verdict.sealed_by))
         if verdict.server_key_fingerprint:
-            pin = "trusted (--server-key)" if verdict.server_key_pinned else "embedded, not pinned: pass --server-key"
-            print(f"  server key {verdict.server_key_fingerprint} ({pin})")
+            pin = say("verify.pinned" if verdict.server_key_pinned else "verify.not_pinned")
+            print(say("verify.server_key", fingerprint=verdict.server_key_fingerprint, pin=pin))
         if verdict.valid:
-            print("VALID")
+            print(say("verify.valid"))
         else:
-            print("INVALID")
+            print(say("verify.invalid"))
             for p in verdict.problems:
                 print(f"  - {p}")
     return 0 if verdict.valid else 1

@@ -5,10 +5,12 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+import msgspec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from litestar.testing import TestClient
 
+from client_sdk.testing import Change
 from schemas.codec import (
     challenge_decoder,
     encode,
@@ -18,7 +20,7 @@ from schemas.codec import (
     session_decoder,
     signed_decoder,
 )
-from schemas.wire import Change, EnrollRequest, Op, PullRequest, Receipt, SessionRequest
+from schemas.wire import EnrollRequest, Op, PullRequest, Receipt, SessionRequest
 from server.domain.devices.service import issue_enroll_token
 from server.services import Services
 from sync.core import hlc
@@ -26,6 +28,15 @@ from sync.core.changeset import ChainHead, seal
 from sync.core.signoff import verify_signature
 
 MSGPACK = {"content-type": "application/msgpack"}
+
+
+class LoosePage(msgspec.Struct):
+    """A pull page's records as plain data (kind, id, a dict), for tests that look fields up by name."""
+
+    changes: list[Change]
+
+
+loose_page_decoder = msgspec.msgpack.Decoder(LoosePage)
 #: the eight encodings of small-order points of edwards25519 (OpenSSL's Ed25519 accepts them as public keys)
 SMALL_ORDER_KEYS = [bytes.fromhex(h) for h in (
     "0100000000000000000000000000000000000000000000000000000000000000",
@@ -109,6 +120,7 @@ class RawDevice:
         return receipt_decoder.decode(signed.body)
 
     def pull(self, limit: int = 500) -> list[Change]:
+        """Every record after the cursor, as plain data; each page is also decoded into typed records."""
         out: list[Change] = []
         while True:
             r = self.client.post("/v1/sync/pull", content=encode(PullRequest(cursor=self.cursor, limit=limit)),
@@ -116,8 +128,8 @@ class RawDevice:
             assert r.status_code == 200, r.text
             signed = signed_decoder.decode(r.content)
             assert verify_signature(self.enrollment.server_public_key, signed.signature, signed.body)
-            page = pull_page_decoder.decode(signed.body)
-            out += page.changes
+            page = pull_page_decoder.decode(signed.body)  # every record decodes into its typed record
+            out += loose_page_decoder.decode(signed.body).changes  # as plain data, for the tests' lookups
             self.cursor = page.cursor
             if not page.more:
                 return out

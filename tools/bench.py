@@ -65,6 +65,7 @@ import httpx
 
 from client_sdk import FieldClient
 from client_sdk.apply import apply_changes
+from client_sdk.testing import record
 from schemas.domain import (
     ChecklistItem,
     ChecklistTemplateIn,
@@ -75,7 +76,6 @@ from schemas.domain import (
     StockLocationIn,
     TicketIn,
 )
-from schemas.wire import Change
 from server.domain.catalog import service as catalog
 from server.domain.devices import service as devices
 from server.domain.devices.service import issue_enroll_token
@@ -635,15 +635,13 @@ def run_fleet(cfg: Config) -> list[Result]:
 
 def _seed_tablet(client: Any, n_jobs: int, prefix: str) -> list[str]:
     """Put jobs, the template and the parts on a tablet through the SDK's pull path."""
-    changes = [Change(kind="template", id=f"{TEMPLATE_ID}/1", data={
-        "id": TEMPLATE_ID, "version": 1, "name": "Boiler service (bench)",
-        "items": [{"key": k, "label": k, "type": t, "required": True, **b} for k, t, b, _ in ITEMS]})]
-    changes += [Change(kind="part", id=p, data={"part_no": p, "name": name, "serialized": False,
-                                                "unit_price_cents": 900}) for p, name in PARTS]
+    changes = [record("template", f"{TEMPLATE_ID}@1", name="Boiler service (bench)",
+                      items=[{"key": k, "label": k, "type": t, "required": True, **b} for k, t, b, _ in ITEMS])]
+    changes += [record("part", p, name=name, unit_price_cents=900) for p, name in PARTS]
     ids = [f"{prefix}-{i:05d}" for i in range(n_jobs)]
-    changes += [Change(kind="job", id=j, data={
-        "id": j, "ticket_id": f"T-{j}", "engineer_id": "e-tab", "status": "assigned", "template_id": TEMPLATE_ID,
-        "template_version": 1, "ticket": {"customer": "C", "site": "S", "priority": "P3"}}) for j in ids]
+    changes += [record("job", j, ticket_id=f"T-{j}", engineer_id="e-tab", template_id=TEMPLATE_ID,
+                       template_version=1, ticket={"customer": "C", "site": "S", "priority": "P3", "category": "fault",
+                                                   "title": "", "asset_serial": None}) for j in ids]
     with client._store.write() as tx:
         apply_changes(tx, changes)
     return ids

@@ -4,6 +4,9 @@
 :mod:`fieldsync.cli` (the console script) does that, so ``server`` never imports
 the tools.  Each command imports its tool when it runs: ``fieldsync serve``
 does not load the benchmark harness, the fleet simulation or the tablet SDK.
+
+``demo`` and ``admin seed-demo`` take ``--locale`` (``zh-CN`` or ``en``), the
+demo world to load; an unknown one is a usage error (exit 2).
 """
 
 from __future__ import annotations
@@ -12,20 +15,32 @@ import argparse
 import json
 import sys
 
+from schemas import i18n
 from server.cli import CommandGroups, db_url, open_services
+from server.cli_text import error, say
+
+
+def demo_locale(value: str) -> str:
+    """``--locale``: a locale the catalogs hold (``zh-CN``, ``zh_CN``, ``en``), else a usage error."""
+    locale = i18n.normalise(value.strip()[:40])
+    if locale is None:
+        raise argparse.ArgumentTypeError(say("demo.locale", value=repr(value[:40]),
+                                             choices=", ".join(loc.replace("_", "-") for loc in i18n.LOCALES)))
+    return locale
 
 
 def cmd_seed(args: argparse.Namespace) -> int:
     # loaded when the command runs (module docstring)
     from tools.demo_data import seed_demo
+    from tools.demo_data_zh import WORLDS
 
     svc = open_services(db_url(args), create=True)
     with svc.db.read() as tx:
         row = tx.one("SELECT COUNT(*) AS n FROM engineers")
     if row and row["n"]:
-        print("database already has data; seed-demo only fills an empty database", file=sys.stderr)
+        print(error(say("seed.has_data")), file=sys.stderr)
         return 2
-    ids = seed_demo(svc)
+    ids = seed_demo(svc, WORLDS[args.locale])
     print(json.dumps(ids))
     return 0
 
@@ -34,7 +49,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     # loaded when the command runs (module docstring)
     from tools.demo import run_demo
 
-    return run_demo(host=args.host, port=args.port, path=args.path, serve=not args.no_serve)
+    return run_demo(host=args.host, port=args.port, path=args.path, serve=not args.no_serve, locale=args.locale)
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
@@ -66,6 +81,8 @@ def add_commands(groups: CommandGroups) -> None:
     d.add_argument("--port", type=int, default=8000)
     d.add_argument("--path", default="fieldsync-demo.db", help="demo database file (recreated)")
     d.add_argument("--no-serve", action="store_true", help="prepare the demo and exit")
+    d.add_argument("--locale", type=demo_locale, default="en",
+                   help="demo world and language: en (default) or zh-CN (Chinese data, Asia/Shanghai, CN holidays)")
     d.set_defaults(func=cmd_demo)
 
     b = sub.add_parser("bench", help="benchmark the real push, pull, SDK and SLA paths")
@@ -97,4 +114,5 @@ def add_commands(groups: CommandGroups) -> None:
 
     x = groups.admin.add_parser("seed-demo", help="load demo data into an empty database")
     x.add_argument("--db")
+    x.add_argument("--locale", type=demo_locale, default="en", help="demo world: en (default) or zh-CN")
     x.set_defaults(func=cmd_seed)

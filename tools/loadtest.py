@@ -40,6 +40,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from schemas.codec import challenge_decoder, encode, pull_page_decoder, session_decoder, signed_decoder
+from schemas.records import JobRecord, JobRemovedRecord
 from schemas.wire import EnrollRequest, Op, PullRequest, SessionRequest, SetField
 from server.domain.devices.service import enroll, issue_enroll_token
 from server.services import Services
@@ -212,9 +213,9 @@ async def _pull(client: httpx.AsyncClient, dev: LoadDevice, stats: Stats) -> Non
             return
         page = pull_page_decoder.decode(signed_decoder.decode(r.content).body)
         for ch in page.changes:
-            if ch.kind == "job" and ch.id not in dev.jobs:
+            if isinstance(ch, JobRecord) and ch.id not in dev.jobs:
                 dev.jobs.append(ch.id)
-            elif ch.kind == "job_removed" and ch.id in dev.jobs:
+            elif isinstance(ch, JobRemovedRecord) and ch.id in dev.jobs:
                 dev.jobs.remove(ch.id)
         dev.cursor = page.cursor
         if not page.more:

@@ -26,13 +26,13 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from schemas.codec import canonical_json, encode
 from schemas.enrollment_link import enrollment_link
+from schemas.records import Record
 from schemas.signoff import ReportContent
 from schemas.wire import (
     PROTOCOL_VERSION,
     AnswerItem,
     Attach,
     Challenge,
-    Change,
     Delete,
     Enrollment,
     EnrollRequest,
@@ -241,8 +241,8 @@ def receipt_vector(changesets: dict[str, Any]) -> dict[str, Any]:
             "server_public_key": public_key(SERVER_SEED).hex(), **server_signed(receipt)}
 
 
-def pull_records(signoff: dict[str, Any]) -> list[Change]:
-    """One record of every kind, with the fields in the order the server writes them."""
+def pull_records(signoff: dict[str, Any]) -> list[Record]:
+    """One record of every kind (:mod:`schemas.records`), typed as the server publishes it."""
     job = ASSEMBLY_INPUT["job"]
     van = f"van-{ENGINEER_ID}"
     records: list[tuple[str, str, dict[str, Any]]] = [
@@ -298,7 +298,8 @@ def pull_records(signoff: dict[str, Any]) -> list[Change]:
             "parts": ["P-IGN"], "ticket_id": None, "created_at": 1_700_000_000_000, "created_by": "backoffice"}),
         ("job_removed", "J-20251008-014", {"id": "J-20251008-014", "reason": "reassigned"}),
     ]
-    return [Change(kind=kind, id=entity, data=data) for kind, entity, data in records]
+    return [msgspec.convert({"kind": kind, "id": entity, "data": data}, Record)
+            for kind, entity, data in records]
 
 
 def pull_page_vector(signoff: dict[str, Any]) -> dict[str, Any]:

@@ -1,4 +1,8 @@
-"""Console sign-in: staff users with scrypt-hashed passwords, and console sessions with CSRF tokens.
+"""Console sign-in: staff users with argon2id-hashed passwords, and console sessions with CSRF tokens.
+
+Passwords are hashed with argon2id (argon2-cffi's defaults, RFC 9106's low-memory profile); a hash of
+an older kind (the scrypt hashes of earlier releases) or older parameters is replaced by a current one
+the next time its user signs in with the right password, so upgrading needs no password reset.
 
 Two ways in, one session: a staff API token (``fieldsync admin token``) or a
 user name and password (``fieldsync admin user``).  A session is a random
@@ -23,16 +27,17 @@ import secrets
 from dataclasses import dataclass
 from typing import Final
 
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
 from server.domain.staff import store as staff_store
-from server.errors import BadRequest, Unauthorized
+from server.errors import BadRequest, NotFound, Unauthorized
 from server.security import ROLES, Staff, hash_secret, staff_from_token
 from server.services import Services
 
 SESSION_COOKIE: Final = "fs_console"
 SESSION_TTL_MS: Final = 12 * 3600 * 1000
-SCRYPT_N: Final = 2**14
-SCRYPT_R: Final = 8
-SCRYPT_P: Final = 1
+_HASHER: Final = PasswordHasher()  # argon2id, time cost 3, 64 MiB, 4 lanes
 MIN_PASSWORD: Final = 8
 MAX_PASSWORD: Final = 1024
 USER_NAME = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
@@ -57,26 +62,36 @@ class ConsoleSession:
         return self.staff.role == "admin" or self.staff.role in roles
 
 
-def _b64(data: bytes) -> str:
-    return base64.b64encode(data).decode()
-
-
-def hash_password(password: str, salt: bytes | None = None) -> str:
-    """The stored form of a password: ``scrypt$N$r$p$salt$hash`` with a fresh 16-byte salt."""
-    salt = salt if salt is not None else secrets.token_bytes(16)
-    digest = hashlib.scrypt(password.encode(), salt=salt, n=SCRYPT_N, r=SCRYPT_R, p=SCRYPT_P, dklen=32)
-    return f"scrypt${SCRYPT_N}${SCRYPT_R}${SCRYPT_P}${_b64(salt)}${_b64(digest)}"
+def hash_password(password: str) -> str:
+    """The stored form of a password: an argon2id PHC string (``$argon2id$v=19$m=...``) with a fresh salt."""
+    return _HASHER.hash(password)
 
 
 def verify_password(password: str, stored: str) -> bool:
-    """Check ``password`` against a stored hash (constant-time compare)."""
+    """Check ``password`` against a stored hash: argon2id, or the scrypt hashes of earlier releases."""
+    if stored.startswith("scrypt$"):
+        return _verify_scrypt(password, stored)
     try:
-        kind, n, r, p, salt, digest = stored.split("$")
-        if kind != "scrypt":
-            return False
+        return _HASHER.verify(stored, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def needs_rehash(stored: str) -> bool:
+    """True when a stored hash is not argon2id with the current parameters (replace it at the next sign-in)."""
+    try:
+        return _HASHER.check_needs_rehash(stored)
+    except (InvalidHashError, ValueError):
+        return True
+
+
+def _verify_scrypt(password: str, stored: str) -> bool:
+    """An earlier release's ``scrypt$N$r$p$salt$hash`` (constant-time compare), kept until its user signs in."""
+    try:
+        _, n, r, p, salt, digest = stored.split("$")
         want = base64.b64decode(digest)
         got = hashlib.scrypt(password.encode(), salt=base64.b64decode(salt), n=int(n), r=int(r), p=int(p),
-                             dklen=len(want))
+                             dklen=len(want), maxmem=2**27)
     except (ValueError, TypeError):
         return False
     return hmac.compare_digest(got, want)
@@ -109,6 +124,19 @@ def set_user(services: Services, name: str, role: str, password: str) -> bool:
 _DUMMY_HASH: list[str] = []
 
 
+def list_users(services: Services) -> list[dict[str, object]]:
+    """The console users as an operator lists them."""
+    with services.db.read() as tx:
+        return [dict(r) for r in staff_store.users(tx)]
+
+
+def disable_user(services: Services, name: str) -> None:
+    """Disable a console user (``fieldsync admin user`` enables them again with a new password)."""
+    with services.db.write() as tx:
+        if not staff_store.disable_user(tx, name[:64], services.clock()):
+            raise NotFound("no_such_user", f"no console user {name[:64]!r}")
+
+
 def authenticate_password(services: Services, name: str, password: str) -> Staff:
     """The staff user for a name and password, or ``bad_credentials``."""
     with services.db.read() as tx:
@@ -120,6 +148,10 @@ def authenticate_password(services: Services, name: str, password: str) -> Staff
         raise Unauthorized("bad_credentials", "unknown user or wrong password")
     if not verify_password(password[:MAX_PASSWORD], row["password_hash"]) or row["disabled_at"] is not None:
         raise Unauthorized("bad_credentials", "unknown user or wrong password")
+    if needs_rehash(row["password_hash"]):
+        with services.db.write() as tx:  # only if the hash is still the one checked (a reset may have won)
+            staff_store.replace_password_hash(tx, row["name"], row["password_hash"],
+                                              hash_password(password[:MAX_PASSWORD]))
     return Staff(name=row["name"], role=row["role"])
 
 
@@ -164,7 +196,9 @@ def current_session(services: Services, raw: str | None) -> ConsoleSession | Non
         locale = staff_store.user_locale(tx, row["name"]) if row is not None and row["via"] == "password" else None
     if row is None or row["expires_at"] <= services.clock():
         return None
-    if row["staff_token_hash"] is not None and row["revoked_at"] is not None:
+    if row["staff_token_hash"] is not None and (
+            row["revoked_at"] is not None
+            or (row["token_expires_at"] is not None and row["token_expires_at"] <= services.clock())):
         return None
     return ConsoleSession(staff=Staff(name=row["name"], role=row["role"]), csrf=csrf_for(raw), via=row["via"],
                           locale=locale)

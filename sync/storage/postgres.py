@@ -178,7 +178,8 @@ class PostgresDatabase:
 
     dialect: Dialect = "postgresql"
 
-    def __init__(self, url: str, *, pool_size: int = 8, schema: str | None = None) -> None:
+    def __init__(self, url: str, *, pool_size: int = 8, schema: str | None = None,
+                 migrate_schema: bool = True) -> None:
         self.url = url
         parts = urlsplit(url)
         query = parse_qs(parts.query)
@@ -204,13 +205,15 @@ class PostgresDatabase:
         self._leader_conn: psycopg.Connection[Any] | None = None
         self._column_types: dict[str, dict[str, str]] = {}
         self._leader_lock = threading.Lock()
-        with self.write() as tx:
-            tx.execute("SELECT pg_advisory_xact_lock(727274)")  # one migrator at a time
-            migrate(tx)
+        if migrate_schema:
+            with self.write() as tx:
+                tx.execute("SELECT pg_advisory_xact_lock(727274)")  # one migrator at a time
+                migrate(tx)
 
     @classmethod
-    def from_url(cls, url: str, *, pool_size: int = 8, schema: str | None = None) -> PostgresDatabase:
-        return cls(url, pool_size=pool_size, schema=schema)
+    def from_url(cls, url: str, *, pool_size: int = 8, schema: str | None = None,
+                 migrate_schema: bool = True) -> PostgresDatabase:
+        return cls(url, pool_size=pool_size, schema=schema, migrate_schema=migrate_schema)
 
     def _redacted(self) -> str:
         p = urlsplit(self._conninfo)

@@ -208,6 +208,11 @@ DELETE FROM blobs WHERE complete = 0;
         # the console language a staff user chose (zh_CN, en); NULL: not chosen, the browser's is used
         "ALTER TABLE staff_users ADD COLUMN locale TEXT;",
     ),
+    (
+        14,
+        # staff tokens expire (NULL: a token issued before expiry existed, listed as "never" for the operator)
+        "ALTER TABLE staff_tokens ADD COLUMN expires_at {big};",
+    ),
 ]
 
 
@@ -215,10 +220,25 @@ class SchemaTooNew(StorageError):
     """The database was migrated by newer code: older code must not write to a schema it does not know."""
 
 
+def applied_versions(tx: Tx) -> set[int]:
+    """The migrations applied to the database (none on a database never migrated); reads only."""
+    exists = (tx.one("SELECT 1 AS found FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'")
+              if tx.dialect == "sqlite" else
+              tx.one("SELECT 1 AS found WHERE to_regclass('schema_migrations') IS NOT NULL"))
+    if exists is None:
+        return set()
+    return {int(r["version"]) for r in tx.query("SELECT version FROM schema_migrations")}
+
+
 def schema_version(tx: Tx) -> int:
     """The newest migration applied to the database (0: none)."""
-    row = tx.one("SELECT max(version) AS v FROM schema_migrations")
-    return int(row["v"]) if row and row["v"] is not None else 0
+    return max(applied_versions(tx), default=0)
+
+
+def pending_versions(tx: Tx) -> list[int]:
+    """The migrations this code knows that the database has not applied, in order."""
+    done = applied_versions(tx)
+    return [version for version, _ in MIGRATIONS if version not in done]
 
 
 def render(sql: str, dialect: Dialect) -> list[str]:
@@ -230,7 +250,7 @@ def render(sql: str, dialect: Dialect) -> list[str]:
 def migrate(tx: Tx) -> list[int]:
     """Apply pending migrations inside ``tx``; return the versions applied."""
     tx.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT)")
-    done = {r["version"] for r in tx.query("SELECT version FROM schema_migrations")}
+    done = applied_versions(tx)
     newest = max(done, default=0)
     if newest > latest_version():
         raise SchemaTooNew(f"the database is at schema version {newest}, newer than this fieldsync knows "

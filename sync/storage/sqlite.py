@@ -164,7 +164,7 @@ class SqliteDatabase:
     dialect: Dialect = "sqlite"
     max_readers: int = 8
 
-    def __init__(self, path: str, *, create: bool = True) -> None:
+    def __init__(self, path: str, *, create: bool = True, migrate_schema: bool = True) -> None:
         self.path = path
         self.url = f"sqlite:///{path}"
         if path != ":memory:":
@@ -187,15 +187,16 @@ class SqliteDatabase:
         self._reader_count = 0
         self._all: list[sqlite3.Connection] = [self._writer]
         self._all_lock = threading.Lock()
-        with self.write() as tx:
-            migrate(tx)
+        if migrate_schema:
+            with self.write() as tx:
+                migrate(tx)
 
     @classmethod
-    def from_url(cls, url: str, *, create: bool = True) -> SqliteDatabase:
+    def from_url(cls, url: str, *, create: bool = True, migrate_schema: bool = True) -> SqliteDatabase:
         path = url.removeprefix("sqlite://")
         if path.startswith("/"):
             path = path[1:]  # sqlite:///rel.db -> rel.db ; sqlite:////abs.db -> /abs.db
-        return cls(path or "fieldsync.db", create=create)
+        return cls(path or "fieldsync.db", create=create, migrate_schema=migrate_schema)
 
     def _connect(self) -> sqlite3.Connection:
         try:

@@ -16,12 +16,41 @@ from server.security import issue_staff_token
 from server.services import Services
 
 
-def test_passwords_are_stored_as_salted_scrypt_hashes() -> None:
+def test_passwords_are_stored_as_salted_argon2id_hashes() -> None:
     one, two = auth.hash_password("hunter2hunter2"), auth.hash_password("hunter2hunter2")
-    assert one.startswith("scrypt$16384$8$1$") and one != two, "a fresh salt per hash"
+    assert one.startswith("$argon2id$") and one != two, "a fresh salt per hash"
     assert auth.verify_password("hunter2hunter2", one)
     assert not auth.verify_password("hunter2hunter3", one)
     assert not auth.verify_password("x", "not-a-hash")
+    assert not auth.needs_rehash(one) and auth.needs_rehash("not-a-hash")
+
+
+def _scrypt_hash(password: str) -> str:
+    """A hash as releases before argon2id stored it (scrypt, N=2^14)."""
+    import base64
+    import hashlib
+
+    salt = b"0123456789abcdef"
+    digest = hashlib.scrypt(password.encode(), salt=salt, n=2**14, r=8, p=1, dklen=32)
+    return f"scrypt$16384$8$1${base64.b64encode(salt).decode()}${base64.b64encode(digest).decode()}"
+
+
+def test_an_older_scrypt_hash_still_signs_in_and_is_replaced_by_argon2id(services: Services) -> None:
+    auth.set_user(services, "olga", "dispatcher", "placeholder pw")
+    with services.db.write() as tx:
+        tx.execute("UPDATE staff_users SET password_hash = ? WHERE name = 'olga'", (_scrypt_hash("old release pw"),))
+    with pytest.raises(Unauthorized):
+        auth.sign_in(services, name="olga", password="wrong password")
+    with services.db.read() as tx:
+        before = tx.one("SELECT password_hash FROM staff_users WHERE name = 'olga'")
+    assert before is not None and before["password_hash"].startswith("scrypt$"), "a wrong password changes nothing"
+    auth.close_session(services, auth.sign_in(services, name="olga", password="old release pw"))
+    with services.db.read() as tx:
+        stored = tx.one("SELECT password_hash FROM staff_users WHERE name = 'olga'")["password_hash"]
+    assert stored.startswith("$argon2id$"), "rehashed at the first right sign-in"
+    auth.close_session(services, auth.sign_in(services, name="olga", password="old release pw"))
+    with pytest.raises(Unauthorized):
+        auth.sign_in(services, name="olga", password="placeholder pw")
 
 
 def test_user_sign_in_session_and_password_reset(services: Services) -> None:

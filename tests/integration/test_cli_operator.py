@@ -149,6 +149,8 @@ def test_serve_on_a_taken_port_is_one_line_and_exit_2(tmp_path: Path, listening:
 @pytest.mark.parametrize("command", [
     ["admin", "engineers"], ["admin", "engineers", "--json"], ["admin", "enroll-token", "--engineer", "e-ana"],
     ["admin", "token", "--role", "admin"], ["admin", "user", "--name", "dora", "--role", "dispatcher"],
+    ["admin", "tokens"], ["admin", "revoke-token", "0123456789ab"], ["admin", "users"],
+    ["admin", "disable-user", "dora"], ["admin", "status"], ["admin", "migrate"],
     ["admin", "backup", "--out", "backup.db"],
     ["loadtest", "--url", "http://127.0.0.1:9", "--sessions", "1", "--seconds", "1"],
 ], ids=lambda c: " ".join(c[:2]))

@@ -60,6 +60,7 @@ NOT_RUNNABLE = {
     "# 1. install and run the demo": (
         "installs from the network into a new virtualenv, then `fieldsync demo` serves until stopped, and "
         "line 2 is this very test suite; `fieldsync demo` is run by tests/integration/test_demo.py and "
+        "`fieldsync demo --locale zh-CN` (served) by tests/integration/test_demo_zh.py and "
         "test_cli_operator.py, and tests/unit/test_docs.py checks that .ci/run runs line 2"),
     "tablet (SDK)": "a sequence diagram of the sync protocol: nothing to run",
     ".venv-min/bin/pip install": ("builds a second venv on the lowest allowed versions and runs the whole suite in it "

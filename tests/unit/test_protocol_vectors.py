@@ -16,6 +16,7 @@ import pytest
 from client_sdk.apply import decode_page
 from schemas.codec import canonical_json, encode, receipt_decoder, received_changeset_decoder, signed_decoder
 from schemas.enrollment_link import enrollment_link, enrollment_token
+from schemas.records import BY_KIND, Record
 from schemas.signoff import ReportContent, SignOffBundle
 from schemas.wire import SignOff
 from server.domain.sync.pull import RawPullPage
@@ -182,8 +183,8 @@ def test_the_server_builds_the_pull_page_bytes_from_stored_records_and_the_sdk_d
                                for c in page["changes"]])
     assert encode(raw) == body
     typed = decode_page(body)
-    assert [type(c).__name__ for c in typed.changes] == [
-        f"{c['kind'].title().replace('_', '')}Change" for c in page["changes"]]
+    assert [type(c) for c in typed.changes] == [BY_KIND[c["kind"]] for c in page["changes"]]
+    assert typed.changes == msgspec.convert(_ints(page["changes"]), list[Record])
     assert len({c["kind"] for c in page["changes"]}) == len(page["changes"]) == 12
 
 

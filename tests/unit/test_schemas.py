@@ -10,7 +10,7 @@ import msgspec
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from schemas import wire
+from schemas import domain, records, wire
 from schemas.codec import changeset_decoder, encode, receipt_decoder
 from schemas.export import EXPORTED, JSON_DIR, render_schemas, wire_schema
 from schemas.signoff import ReportAnswer, ReportContent, ReportPart
@@ -29,7 +29,7 @@ def test_schema_descriptions_are_the_docstrings_without_indentation() -> None:
     """msgspec releases format docstrings differently; the exported text is ``inspect.cleandoc`` of each one."""
     for tp in EXPORTED.values():
         for title, definition in wire_schema(tp)["$defs"].items():
-            doc = getattr(wire, title).__doc__
+            doc = next(getattr(m, title) for m in (wire, records, domain) if hasattr(m, title)).__doc__
             assert definition.get("description") == (inspect.cleandoc(doc) if doc else None), title
 
 

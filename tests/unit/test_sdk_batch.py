@@ -10,7 +10,7 @@ import pytest
 from client_sdk import FieldClient
 from client_sdk.apply import apply_changes
 from client_sdk.errors import InvalidAnswer, SdkError
-from schemas.wire import Change
+from client_sdk.testing import Change, record
 
 TEMPLATE = {"id": "svc", "version": 1, "name": "Service",
             "items": [{"key": "gas_tight", "label": "Gas tight", "type": "pass_fail", "required": True}]}
@@ -21,9 +21,8 @@ def client(tmp_path: Path) -> Iterator[FieldClient]:
     c = FieldClient.open(tmp_path / "tablet.db", "http://127.0.0.1:9")
     with c._store.write() as tx:
         apply_changes(tx, [
-            Change(kind="template", id="svc/1", data=TEMPLATE),
-            Change(kind="job", id="J-1", data={"id": "J-1", "ticket_id": "T-1", "engineer_id": "e-1",
-                                               "status": "assigned", "template_id": "svc", "template_version": 1}),
+            Change(kind="template", id="svc@1", data=TEMPLATE),
+            record("job", "J-1", engineer_id="e-1", template_id="svc", template_version=1),
         ])
     yield c
     c.close()

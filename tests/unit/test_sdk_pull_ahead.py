@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from client_sdk import FieldClient
-from client_sdk.testing import FakeSyncServer
+from client_sdk.testing import FakeSyncServer, record
 from schemas.wire import PullRequest, Signed
 
 
@@ -36,7 +36,7 @@ class ScriptedServer(FakeSyncServer):
 def server() -> ScriptedServer:
     s = ScriptedServer()
     for i in range(7):
-        s.publish("part", f"X-{i}", {"part_no": f"X-{i}", "name": f"part {i}"})
+        s.publish("part", f"X-{i}", record("part", f"X-{i}", name=f"part {i}").data)
     return s
 
 
@@ -86,10 +86,11 @@ def test_losing_the_link_while_reading_ahead_keeps_the_pages_applied(client: Fie
 
 def test_a_failed_page_write_stops_the_run_and_keeps_the_pages_before(client: FieldClient,
                                                                       server: ScriptedServer) -> None:
-    server.publish("stock", "bad", {"part_no": "X-0"})  # no location: the page holding it cannot be applied
+    # a quantity no SQLite integer holds: the page holding it decodes but cannot be applied
+    server.publish("stock", "van-1/X-0", {"location": "van-1", "part_no": "X-0", "qty": 2**64 - 1})
     for i in range(7, 10):
-        server.publish("part", f"X-{i}", {"part_no": f"X-{i}", "name": f"part {i}"})
-    with pytest.raises(KeyError):
+        server.publish("part", f"X-{i}", record("part", f"X-{i}", name=f"part {i}").data)
+    with pytest.raises(OverflowError):
         client.sync()
     assert _parts(client) == {f"X-{i}" for i in range(6)}  # pages before the bad one committed
     assert client._store.read.scalar("SELECT pull_cursor FROM device WHERE id = 1") == "6"

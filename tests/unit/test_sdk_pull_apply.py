@@ -15,10 +15,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from client_sdk.apply import (
-    AnswerChange,
-    JobChange,
-    MovementChange,
-    SignoffChange,
     _fast_decoder,
     apply_changes,
     apply_page,
@@ -26,61 +22,88 @@ from client_sdk.apply import (
     typed_change,
 )
 from client_sdk.store import LocalStore
-from schemas.wire import Change, PullPage
+from client_sdk.testing import Change
+from schemas.records import AnswerRecord, JobRecord, MovementRecord, SignoffRecord
 
 JOBS = ("J1", "J2", "J3")
 TABLES = ("jobs", "answers", "templates", "parts", "stock", "movements", "signoffs", "attachments", "conflicts",
           "blobs", "assets", "kb_cases")
+TICKET = {"customer": "C", "site": "S", "priority": "P2", "category": "fault", "title": "t", "asset_serial": None}
 
 job_ids = st.sampled_from(JOBS)
 small = st.integers(min_value=0, max_value=3)
 text = st.sampled_from(["", "a", "b"])
 
 
+def job(job_id: str, **fields: Any) -> dict[str, Any]:
+    """A job record's data as the server sends it, with ``fields`` changed."""
+    return {"id": job_id, "ticket_id": "T", "engineer_id": "e", "status": "assigned", "hold_reason": None,
+            "notes": "", "diagnosis": "", "resolution": "", "remote": False, "rating": None, "customer_comment": None,
+            "template_id": None, "template_version": None, "scheduled_start": None, "scheduled_end": None,
+            "signed_off": False, "field_hlc": {}, "ticket": TICKET, **fields}
+
+
+def answer(job_id: str, key: str, **fields: Any) -> dict[str, Any]:
+    return {"job_id": job_id, "item_key": key, "value": None, "note": None, "na_reason": None, "hlc": 0,
+            "device_id": "d", "deleted": False, **fields}
+
+
+def movement(mid: str, **fields: Any) -> dict[str, Any]:
+    return {"id": mid, "kind": "consume", "part_no": "P", "qty": 1, "serial": None, "from_location": "van-e",
+            "to_location": None, "job_id": None, "at": 0, "billable": None, **fields}
+
+
+def signoff(job_id: str, **fields: Any) -> dict[str, Any]:
+    return {"job_id": job_id, "signer_name": "S", "signer_role": "customer", "signed_at": 1, "report_digest": "d",
+            **fields}
+
+
 @st.composite
 def changes(draw: st.DrawFn) -> Change:
     kind = draw(st.sampled_from(["job", "job", "answer", "answer", "movement", "signoff", "job_removed",
-                                 "attachment", "conflict", "template", "part", "stock", "asset", "hologram"]))
-    job = draw(job_ids)
-    data: dict[str, Any]
+                                 "attachment", "conflict", "template", "part", "stock", "asset", "kb", "hologram"]))
+    job_id = draw(job_ids)
     if kind == "job":
-        data = {"id": job, "ticket_id": "T", "engineer_id": "e", "status": draw(st.sampled_from(["assigned",
-                                                                                                  "on_site"])),
-                "template_version": draw(st.none() | small), "signed_off": draw(st.booleans()),
-                "field_hlc": {"notes": draw(small)}}
-        for name in ("notes", "diagnosis", "rating"):
-            if draw(st.booleans()):
-                data[name] = draw(small) if name == "rating" else draw(text)
-        return Change(kind=kind, id=job, data=data)
+        return Change(kind=kind, id=job_id, data=job(
+            job_id, status=draw(st.sampled_from(["assigned", "on_site"])), template_version=draw(st.none() | small),
+            signed_off=draw(st.booleans()), field_hlc={"notes": draw(small)}, notes=draw(text),
+            diagnosis=draw(text), rating=draw(st.none() | small)))
     if kind == "answer":
         key = draw(st.sampled_from(["k1", "k2"]))
-        return Change(kind=kind, id=f"{job}/{key}", data={"job_id": job, "item_key": key, "value": draw(small),
-                                                          "hlc": draw(small), "deleted": draw(st.booleans())})
+        return Change(kind=kind, id=f"{job_id}/{key}", data=answer(job_id, key, value=draw(small), hlc=draw(small),
+                                                                   deleted=draw(st.booleans())))
     if kind == "movement":
         mid = draw(st.sampled_from(["M1", "M2"]))
-        data = {"id": mid, "kind": "use", "part_no": "P", "qty": 1, "job_id": job, "at": draw(small)}
-        if draw(st.booleans()):
-            data["returned_serial"] = draw(st.none() | text)
-        return Change(kind=kind, id=mid, data=data)
+        return Change(kind=kind, id=mid, data=movement(mid, job_id=job_id, at=draw(small)))
     if kind == "signoff":
-        return Change(kind=kind, id=job, data={"job_id": job, "signer_name": "S", "signer_role": "customer",
-                                               "signed_at": 1, "report_digest": draw(st.sampled_from(["d1", "d2"]))})
+        return Change(kind=kind, id=job_id, data=signoff(job_id, report_digest=draw(st.sampled_from(["d1", "d2"]))))
     if kind == "job_removed":
-        return Change(kind=kind, id=job)
+        return Change(kind=kind, id=job_id, data={"id": job_id, "reason": "reassigned"})
     if kind == "attachment":
-        return Change(kind=kind, id=f"{job}/s", data={"job_id": job, "sha256": draw(st.sampled_from(["s1", "s2"])),
-                                                      "size": draw(small), "deleted": draw(st.booleans())})
+        sha = draw(st.sampled_from(["s1", "s2"]))
+        return Change(kind=kind, id=f"{job_id}/{sha}", data={"job_id": job_id, "sha256": sha, "kind": "photo",
+                                                             "size": draw(small), "deleted": draw(st.booleans())})
     if kind == "conflict":
-        return Change(kind=kind, id=draw(st.sampled_from(["C1", "C2"])), data={"job_id": job, "key": "k",
-                                                                              "status": "open"})
+        cid = draw(st.sampled_from(["C1", "C2"]))
+        return Change(kind=kind, id=cid, data={
+            "id": cid, "kind": "answer", "job_id": job_id, "key": "k", "status": "open", "applied": draw(small),
+            "values": [{"value": 1, "device_id": "d", "hlc": 1, "at": 0}], "resolution": {}})
     if kind == "template":
-        return Change(kind=kind, id="t", data={"id": "t", "version": draw(small), "items": [{"key": "k1"}]})
+        return Change(kind=kind, id="t", data={"id": "t", "version": draw(small), "name": "T",
+                                               "items": [{"key": "k1", "label": "K"}]})
     if kind == "part":
-        return Change(kind=kind, id="P", data={"part_no": "P", "name": draw(text)})
+        return Change(kind=kind, id="P", data={"part_no": "P", "name": draw(text), "serialized": False,
+                                               "unit_price_cents": 0})
     if kind == "stock":
         return Change(kind=kind, id="v/P", data={"location": "v", "part_no": "P", "qty": draw(small)})
     if kind == "asset":
-        return Change(kind=kind, id="A", data={"serial": "A", "model": draw(text)})
+        return Change(kind=kind, id="A", data={
+            "serial": "A", "model": draw(text), "equipment_type": "", "customer": "", "site": "", "installed_at": None,
+            "warranty_until": None, "contract_until": None, "under_warranty": False, "under_contract": False})
+    if kind == "kb":
+        return Change(kind=kind, id="K", data={
+            "id": "K", "model": "", "equipment_type": "", "symptom": draw(text), "cause": "", "fix": "", "parts": [],
+            "ticket_id": None, "created_at": 0, "created_by": "x"})
     return Change(kind=kind, id="x", data={"anything": 1})
 
 
@@ -132,19 +155,19 @@ def test_a_page_applies_as_its_changes_one_by_one(before: list[Change], page: li
 
 
 def test_a_sign_off_earlier_in_the_page_keeps_the_job_signed_when_the_job_row_follows(tmp_path: Path) -> None:
-    store = _store(tmp_path / "t.db", [Change(kind="job", id="J1", data={"id": "J1", "signed_off": False})], [])
+    store = _store(tmp_path / "t.db", [Change(kind="job", id="J1", data=job("J1"))], [])
     with store.write() as tx:
         apply_changes(tx, [
-            Change(kind="signoff", id="J1", data={"job_id": "J1", "report_digest": "d"}),
-            Change(kind="job", id="J1", data={"id": "J1", "signed_off": False, "notes": "later"}),
+            Change(kind="signoff", id="J1", data=signoff("J1")),
+            Change(kind="job", id="J1", data=job("J1", notes="later")),
         ])
     assert store.conn.execute("SELECT signed_off, notes FROM jobs").fetchall() == [(1, "later")]
     store.close()
 
 
 def _page_bytes(page: list[Change]) -> bytes:
-    return msgspec.msgpack.encode(PullPage(protocol_version=1, device_id="D", cursor="0.1", more=False, server_time=1,
-                                           changes=page))
+    return msgspec.msgpack.encode({"protocol_version": 1, "device_id": "D", "cursor": "0.1", "more": False,
+                                   "server_time": 1, "changes": page})
 
 
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -162,22 +185,29 @@ def test_a_page_decoded_from_the_wire_applies_as_its_changes(before: list[Change
         assert _dump(wire) == _dump(given_)
 
 
-def test_known_pages_take_the_typed_decoder_and_records_hold_no_dicts() -> None:
-    page = [Change(kind="job", id="J1", data={"id": "J1", "status": "on_site", "notes": "n"}),
-            Change(kind="answer", id="J1/k", data={"job_id": "J1", "item_key": "k", "value": 3, "hlc": 5}),
-            Change(kind="movement", id="M1", data={"id": "M1", "qty": 2}),
-            Change(kind="signoff", id="J1", data={"job_id": "J1", "report_digest": "d"})]
+def test_known_pages_take_the_typed_decoder_into_the_servers_record_types() -> None:
+    page = [Change(kind="job", id="J1", data=job("J1", status="on_site", notes="n")),
+            Change(kind="answer", id="J1/k", data=answer("J1", "k", value=3, hlc=5)),
+            Change(kind="movement", id="M1", data=movement("M1", qty=2)),
+            Change(kind="signoff", id="J1", data=signoff("J1"))]
     decoded = _fast_decoder.decode(_page_bytes(page)).changes
-    assert [type(c) for c in decoded] == [JobChange, AnswerChange, MovementChange, SignoffChange]
-    assert decoded[0].data.notes == "n" and decoded[0].data.diagnosis is msgspec.UNSET  # missing stays missing
-    assert decoded[2].data.returned_serial is msgspec.UNSET and decoded[1].data.hlc == 5
+    assert [type(c) for c in decoded] == [JobRecord, AnswerRecord, MovementRecord, SignoffRecord]
+    assert isinstance(decoded[0], JobRecord) and decoded[0].data.notes == "n"
+    assert decoded[0].data.ticket.customer == "C" and decoded[0].data.changed_after_signoff is None
+    assert isinstance(decoded[1], AnswerRecord) and decoded[1].data.hlc == 5
+
+
+def test_a_record_missing_a_field_its_kind_requires_is_refused() -> None:
+    body = _page_bytes([Change(kind="stock", id="v/P", data={"part_no": "P", "qty": 1})])
+    with pytest.raises(msgspec.ValidationError, match="location"):
+        decode_page(body)
 
 
 def test_a_page_with_a_kind_or_a_field_type_this_tablet_does_not_know_still_applies(tmp_path: Path) -> None:
     body = msgspec.msgpack.encode({
         "protocol_version": 1, "device_id": "D", "cursor": "0.3", "more": False, "server_time": 1, "changes": [
             {"kind": "hologram", "id": "x", "data": {"anything": [1, 2]}},
-            {"kind": "answer", "id": "J1/k", "data": {"job_id": "J1", "item_key": "k", "value": "ok", "hlc": "7",
+            {"kind": "answer", "id": "J1/k", "data": {**answer("J1", "k", value="ok"), "hlc": "7",
                                                       "later_field": {"a": 1}}},
             {"kind": "stock", "id": "v/P", "data": {"location": "v", "part_no": "P", "qty": 4}},
         ]})

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from client_sdk import apply
 from client_sdk.apply import PUT_ANSWER, PUT_JOB, PUT_MOVEMENT, apply_changes, write_rows
 from client_sdk.store import LocalStore
-from schemas.wire import Change
+from client_sdk.testing import Change, record
 from tests.unit.test_sdk_pull_apply import _dump, _two_stores, changes, pending_keys
 
 
@@ -81,15 +81,14 @@ def test_write_rows_stores_what_executemany_stores(tmp_path: Path) -> None:
 
 
 def _bootstrap_page() -> list[Change]:
-    page: list[Change] = [Change(kind="template", id="t", data={"id": "t", "version": 2, "items": []})]
+    page: list[Change] = [record("template", "t@2")]
     for n in range(40):
         job = f"J{n}"
-        page.append(Change(kind="job", id=job, data={"id": job, "ticket_id": "T", "template_version": 2}))
-        page += [Change(kind="answer", id=f"{job}/k{k}", data={"job_id": job, "item_key": f"k{k}", "value": k})
+        page.append(record("job", job, ticket_id="T", template_version=2))
+        page += [record("answer", f"{job}/k{k}", value=k)
                  for k in range(3)]
-        page.append(Change(kind="movement", id=f"M{n}", data={"id": f"M{n}", "kind": "use", "part_no": "P",
-                                                              "qty": 1, "job_id": job}))
-        page.append(Change(kind="signoff", id=job, data={"job_id": job, "report_digest": "d"}))
+        page.append(record("movement", f"M{n}", kind="use", part_no="P", job_id=job))
+        page.append(record("signoff", job, report_digest="d"))
     return page
 
 
@@ -114,12 +113,12 @@ def test_a_new_tablet_looks_up_no_local_row_and_stores_the_page(tmp_path: Path) 
 
 def test_a_page_after_a_removal_reads_the_rows_the_page_wrote_before_it(tmp_path: Path) -> None:
     # the view of a new tablet says "no row" without a look-up; once a removal has written through, it looks up
-    page = [Change(kind="job", id="J1", data={"id": "J1", "template_version": 3}),
-            Change(kind="job", id="J2", data={"id": "J2", "template_version": 4}),
-            Change(kind="signoff", id="J2", data={"job_id": "J2", "report_digest": "d"}),
-            Change(kind="job_removed", id="J1"),
-            Change(kind="answer", id="J2/k", data={"job_id": "J2", "item_key": "k", "value": 1}),
-            Change(kind="signoff", id="J2", data={"job_id": "J2", "report_digest": "d"})]
+    page = [record("job", "J1", template_version=3),
+            record("job", "J2", template_version=4),
+            record("signoff", "J2", report_digest="d"),
+            record("job_removed", "J1"),
+            record("answer", "J2/k", value=1),
+            record("signoff", "J2", report_digest="d")]
     store = LocalStore(tmp_path / "t.db")
     with store.write() as tx:
         apply_changes(tx, page)

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from client_sdk import FieldClient, syncer
-from client_sdk.testing import FakeSyncServer
+from client_sdk.testing import FakeSyncServer, record
 
 FULL, NORMAL = 2, 1
 
@@ -20,7 +20,7 @@ def server() -> FakeSyncServer:
     s = FakeSyncServer()
     s.page_size = 2
     for i in range(5):
-        s.publish("part", f"X-{i}", {"part_no": f"X-{i}", "name": f"part {i}"})
+        s.publish("part", f"X-{i}", record("part", f"X-{i}", name=f"part {i}").data)
     return s
 
 
@@ -60,10 +60,11 @@ def test_only_the_last_page_of_a_pull_waits_for_the_disk(client: FieldClient, le
 
 def test_a_failed_page_leaves_the_store_at_its_own_level(client: FieldClient, server: FakeSyncServer,
                                                          levels: list[int]) -> None:
-    server.publish("stock", "bad", {"part_no": "X-0"})  # no location: its page (the third) cannot be applied
+    # a quantity no SQLite integer holds: its page (the third) decodes but cannot be applied
+    server.publish("stock", "van-1/X-0", {"location": "van-1", "part_no": "X-0", "qty": 2**64 - 1})
     for i in range(5, 7):
-        server.publish("part", f"X-{i}", {"part_no": f"X-{i}", "name": f"part {i}"})
-    with pytest.raises(KeyError):
+        server.publish("part", f"X-{i}", record("part", f"X-{i}", name=f"part {i}").data)
+    with pytest.raises(OverflowError):
         client.sync()
     assert levels == [NORMAL, NORMAL, NORMAL]
     assert _level(client) == FULL

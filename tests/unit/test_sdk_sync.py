@@ -11,7 +11,7 @@ import pytest
 from client_sdk import FieldClient
 from client_sdk.store import LocalStore
 from client_sdk.syncer import BLOB_CHUNK, SyncLoop
-from client_sdk.testing import FakeSyncServer, publish_demo_job
+from client_sdk.testing import FakeSyncServer, publish_demo_job, record
 from schemas.codec import changeset_decoder
 from schemas.wire import OpResult
 from sync.core.changeset import digest, open_envelope, verify_signature
@@ -159,7 +159,7 @@ def test_pull_does_not_overwrite_unsynced_local_values(client: FieldClient, serv
     server.offline = False
     # a page arrives while those ops are still in the outbox
     from client_sdk.apply import apply_changes
-    from schemas.wire import Change
+    from client_sdk.testing import Change
 
     job = dict(server.feed[-1].data, diagnosis="theirs", notes="office note")
     with client._store.write() as tx:
@@ -167,11 +167,7 @@ def test_pull_does_not_overwrite_unsynced_local_values(client: FieldClient, serv
             tx,
             [
                 Change(kind="job", id="job-1", data=job),
-                Change(
-                    kind="answer",
-                    id="job-1/pressure",
-                    data={"job_id": "job-1", "item_key": "pressure", "value": 2.9, "hlc": 5, "device_id": "other"},
-                ),
+                record("answer", "job-1/pressure", value=2.9, hlc=5, device_id="other"),
                 Change(kind="hologram", id="x", data={"anything": 1}),
             ],
         )
@@ -183,7 +179,7 @@ def test_pull_does_not_overwrite_unsynced_local_values(client: FieldClient, serv
 def test_pull_pages_until_done_and_stores_cursor(client: FieldClient, server: FakeSyncServer, db: Path) -> None:
     server.page_size = 2
     for i in range(5):
-        server.publish("part", f"X-{i}", {"part_no": f"X-{i}", "name": f"part {i}"})
+        server.publish("part", f"X-{i}", record("part", f"X-{i}", name=f"part {i}").data)
     server.publish("future_kind", "z", {"whatever": True})
     report = client.sync()
     assert report.ok and report.pulled_changes == 6
@@ -198,10 +194,10 @@ def test_job_removed_drops_records_but_keeps_outbox(client: FieldClient, server:
     client.sync()
     server.offline = False
     from client_sdk.apply import apply_changes
-    from schemas.wire import Change
+
 
     with client._store.write() as tx:
-        apply_changes(tx, [Change(kind="job_removed", id="job-1")])
+        apply_changes(tx, [record("job_removed", "job-1")])
     assert client.jobs() == []
     assert len(client.pending()) == 2  # still pushed; the server keeps them for review
     assert client.blob(sha) is not None

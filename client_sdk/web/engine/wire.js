@@ -236,7 +236,10 @@ export function pullRequest(r) {
  * @property {number} clock_offset_ms
  * @property {OpResult[]} results
  */
-/** @typedef {{kind: string, id: string, data?: Record<string, unknown>}} Change */
+/**
+ * A pull record: its fields per kind are in schemas/json/pull_page.schema.json (Python: schemas/records.py).
+ * @typedef {{kind: string, id: string, data?: Record<string, unknown>}} Change
+ */
 /**
  * @typedef {object} PullPage
  * @property {number} protocol_version

@@ -4,7 +4,7 @@ History is read from the records the service already keeps (tickets, jobs,
 their timeline events, parts movements, sign-offs, follow-ups, plan visits);
 nothing is copied.  A tablet gets the asset of each assigned job as an
 ``asset`` change carrying the asset record and its last visits, emitted with
-the job bundle (``records.emit_job_bundle``), so the engineer sees what was
+the job bundle (``records.publish_job_bundle``), so the engineer sees what was
 done before while offline.
 """
 
@@ -13,8 +13,9 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any, Final
 
+from schemas.records import AssetData, AssetRecord, AssetVisit, Record
 from server.clock import wall_ms
-from server.domain.kb.service import kb_rows_for_model
+from server.domain.kb.service import kb_records_for_model
 from server.errors import NotFound
 from server.services import Services
 from sync.storage import Row, Tx
@@ -150,24 +151,24 @@ def last_visits(tx: Tx, serial: str, limit: int = TABLET_VISITS) -> list[dict[st
              "parts": parts.get(r["id"], [])} for r in rows]
 
 
-def asset_feed_data(tx: Tx, serial: str, now: int, exclude_job: str | None = None) -> dict[str, Any] | None:
-    """The ``asset`` change a tablet receives: the record and its last visits (None for an unknown asset)."""
+def asset_feed_data(tx: Tx, serial: str, now: int, exclude_job: str | None = None) -> AssetData | None:
+    """The asset record a tablet receives: the record and its last visits (None for an unknown asset)."""
     row = tx.one("SELECT * FROM assets WHERE serial = ?", (serial,))
     if row is None:
         return None
     visits = [v for v in last_visits(tx, serial, TABLET_VISITS + 1) if v["job_id"] != exclude_job]
-    return {**asset_record(row, now), "history": visits[:TABLET_VISITS]}
+    return AssetData(**asset_record(row, now), history=[AssetVisit(**v) for v in visits[:TABLET_VISITS]])
 
 
-def job_lifecycle_rows(tx: Tx, job_id: str, ticket: Row, scope: str) -> list[tuple[str, str, str, dict[str, Any]]]:
-    """Feed rows that travel with an assigned job: its asset (with history) and the knowledge base of its model."""
+def job_lifecycle_records(tx: Tx, job_id: str, ticket: Row) -> list[Record]:
+    """Records that travel with an assigned job: its asset (with history) and the knowledge base of its model."""
     serial = ticket["asset_serial"]
     if not serial:
         return []
     data = asset_feed_data(tx, serial, wall_ms(), exclude_job=job_id)
     if data is None:
         return []
-    rows: list[tuple[str, str, str, dict[str, Any]]] = [(scope, "asset", serial, data)]
-    if data["model"]:
-        rows += [(scope, "kb", case["id"], case) for case in kb_rows_for_model(tx, data["model"])]
-    return rows
+    records: list[Record] = [AssetRecord(id=serial, data=data)]
+    if data.model:
+        records += kb_records_for_model(tx, data.model)
+    return records

@@ -22,9 +22,10 @@ from schemas.domain import (
     StockLocation,
     StockLocationIn,
 )
-from server.domain.records import dumps, emit_stock, loads, movement_from_row
+from schemas.records import PartData, PartRecord, TemplateData, TemplateRecord
+from server.domain.records import dumps, loads, movement_from_row, publish_stock
 from server.errors import BadRequest, Conflict, NotFound
-from server.feed import ALL, emit
+from server.feed import publish
 from server.ids import new_id
 from server.services import Services
 from sync.storage import Row, Tx
@@ -83,8 +84,8 @@ def publish_template(services: Services, data: ChecklistTemplateIn) -> Checklist
         items = msgspec.to_builtins(data.items)
         tx.execute("INSERT INTO templates (id, version, name, items, published_at) VALUES (?, ?, ?, ?, ?)",
                    (data.id, version, data.name, dumps(items), now))
-        emit(tx, ALL, "template", f"{data.id}@{version}",
-             {"id": data.id, "version": version, "name": data.name, "items": items})
+        publish(tx, [TemplateRecord(id=f"{data.id}@{version}", data=TemplateData(
+            id=data.id, version=version, name=data.name, items=data.items))])
     return get_template(services, data.id, version)
 
 
@@ -117,7 +118,8 @@ def upsert_part(services: Services, data: PartIn) -> Part:
                    "ON CONFLICT (part_no) DO UPDATE SET name = excluded.name, serialized = excluded.serialized, "
                    "unit_price_cents = excluded.unit_price_cents",
                    (data.part_no, data.name, int(data.serialized), data.unit_price_cents))
-        emit(tx, ALL, "part", data.part_no, msgspec.to_builtins(data))
+        publish(tx, [PartRecord(id=data.part_no, data=PartData(
+            part_no=data.part_no, name=data.name, serialized=data.serialized, unit_price_cents=data.unit_price_cents))])
     return Part(part_no=data.part_no, name=data.name, serialized=data.serialized,
                 unit_price_cents=data.unit_price_cents)
 
@@ -169,7 +171,7 @@ def record_movement(services: Services, data: MovementIn) -> Movement:
                    "recorded_at, source) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'office')",
                    (mid, data.kind, data.part_no, data.qty, data.serial, data.from_location, data.to_location,
                     now, now))
-        emit_stock(tx, {x for x in (data.from_location, data.to_location) if x}, data.part_no)
+        publish_stock(tx, {x for x in (data.from_location, data.to_location) if x}, data.part_no)
         row = tx.one("SELECT * FROM movements WHERE id = ?", (mid,))
     assert row is not None
     return movement_from_row(row)

@@ -9,28 +9,39 @@ from __future__ import annotations
 
 from typing import Any
 
-from schemas.domain import Conflict as ConflictRecord
+import msgspec
+
+from schemas.domain import Conflict as ConflictItem
 from schemas.domain import ResolveIn
+from schemas.records import ConflictData, ConflictRecord, ConflictResolution, ConflictValue
 from schemas.rules import JOB_FIELD_TYPES, TEXT_LIMITS
 from schemas.status import JOB_STATUSES
-from server.domain.records import answer_feed_data, dumps, job_feed_data, loads
+from server.domain.records import answer_record, dumps, job_record, loads
 from server.errors import BadRequest, Conflict, NotFound
-from server.feed import emit, engineer_scope
+from server.feed import publish
 from server.services import Services
 from sync.core import hlc as hlc_mod
 from sync.storage import Row, Tx
 
 
-def conflict_from_row(r: Row) -> ConflictRecord:
+def conflict_from_row(r: Row) -> ConflictItem:
     vals = loads(r["vals"], [])
-    return ConflictRecord(id=r["id"], kind=r["kind"], job_id=r["job_id"], key=r["key"], status=r["status"],
+    return ConflictItem(id=r["id"], kind=r["kind"], job_id=r["job_id"], key=r["key"], status=r["status"],
                           values=vals, applied=vals[r["applied"]] if 0 <= r["applied"] < len(vals) else {},
                           created_at=r["created_at"], resolved_at=r["resolved_at"],
                           resolution=loads(r["resolution"], {}))
 
 
+def conflict_record(r: Row) -> ConflictRecord:
+    """A conflict as the devices of its job's engineer receive it."""
+    return ConflictRecord(id=r["id"], data=ConflictData(
+        id=r["id"], kind=r["kind"], job_id=r["job_id"], key=r["key"], status=r["status"],
+        values=msgspec.convert(loads(r["vals"], []), list[ConflictValue]), applied=r["applied"],
+        resolution=msgspec.convert(loads(r["resolution"], {}), ConflictResolution)))
+
+
 def list_conflicts(services: Services, status: str | None = "open", job_id: str | None = None,
-                   limit: int = 200) -> list[ConflictRecord]:
+                   limit: int = 200) -> list[ConflictItem]:
     sql, params = "SELECT * FROM conflicts WHERE 1 = 1", []
     if status:
         sql += " AND status = ?"
@@ -43,7 +54,7 @@ def list_conflicts(services: Services, status: str | None = "open", job_id: str 
     return [conflict_from_row(r) for r in rows]
 
 
-def get_conflict(services: Services, conflict_id: str) -> ConflictRecord:
+def get_conflict(services: Services, conflict_id: str) -> ConflictItem:
     with services.db.read() as tx:
         row = tx.one("SELECT * FROM conflicts WHERE id = ?", (conflict_id,))
     if row is None:
@@ -51,7 +62,7 @@ def get_conflict(services: Services, conflict_id: str) -> ConflictRecord:
     return conflict_from_row(row)
 
 
-def resolve(services: Services, conflict_id: str, data: ResolveIn, by: str) -> ConflictRecord:
+def resolve(services: Services, conflict_id: str, data: ResolveIn, by: str) -> ConflictItem:
     """Resolve a conflict: ``choice`` picks one of its values, ``value`` gives a merged one."""
     now = services.clock()
     with services.db.write() as tx:
@@ -78,9 +89,7 @@ def resolve(services: Services, conflict_id: str, data: ResolveIn, by: str) -> C
         assert fresh is not None
         rec = conflict_from_row(fresh)
         if job is not None:
-            emit(tx, engineer_scope(job["engineer_id"]), "conflict", conflict_id,
-                 {"id": rec.id, "kind": rec.kind, "job_id": rec.job_id, "key": rec.key, "status": rec.status,
-                  "values": rec.values, "applied": row["applied"], "resolution": rec.resolution})
+            publish(tx, [conflict_record(fresh)], job["engineer_id"])
     return rec
 
 
@@ -91,13 +100,12 @@ def _apply(tx: Tx, conflict: Row, value: Any, now: int) -> None:
         return
     server_hlc = hlc_mod.pack(now, 0xFFFF)
     kind, key = conflict["kind"], conflict["key"]
-    scope = engineer_scope(job["engineer_id"])
     if kind == "answer":
         tx.execute("UPDATE answers SET value = ?, hlc = ?, device_id = 'server', deleted = 0 "
                    "WHERE job_id = ? AND item_key = ?", (dumps(value), server_hlc, job["id"], key))
         a = tx.one("SELECT * FROM answers WHERE job_id = ? AND item_key = ?", (job["id"], key))
         if a is not None:
-            emit(tx, scope, "answer", f"{job['id']}/{key}", answer_feed_data(a))
+            publish(tx, [answer_record(a)], job["engineer_id"])
     elif kind == "field" and JOB_FIELD_TYPES.get(key) == "text":
         # a merged value is held to the limit a device's write is held to, so every device can take it back
         if not isinstance(value, str):
@@ -116,4 +124,4 @@ def _apply(tx: Tx, conflict: Row, value: Any, now: int) -> None:
     fresh = tx.one("SELECT * FROM jobs WHERE id = ?", (job["id"],))
     ticket = tx.one("SELECT * FROM tickets WHERE id = ?", (job["ticket_id"],))
     if fresh is not None and ticket is not None:
-        emit(tx, scope, "job", job["id"], job_feed_data(fresh, ticket, tx))
+        publish(tx, [job_record(fresh, ticket, tx)])

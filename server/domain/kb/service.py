@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Annotated, Any, Final
+from typing import Annotated, Final
 
 import msgspec
 
+from schemas.records import KbData, KbRecord
 from server.domain.kb import store
 from server.errors import BadRequest, NotFound
-from server.feed import emit_many, engineer_scope
+from server.feed import publish
 from server.ids import new_id
 from server.services import Services
 from sync.storage import Row, Tx
@@ -70,8 +71,12 @@ def _case(row: Row) -> KbCase:
                   created_at=row["created_at"], created_by=row["created_by"])
 
 
-def case_feed_data(row: Row) -> dict[str, Any]:
-    return msgspec.to_builtins(_case(row))  # type: ignore[no-any-return]
+def kb_record(row: Row) -> KbRecord:
+    """A case as a tablet receives it."""
+    return KbRecord(id=row["id"], data=KbData(
+        id=row["id"], model=row["model"], equipment_type=row["equipment_type"], symptom=row["symptom"],
+        cause=row["cause"], fix=row["fix"], parts=json.loads(row["parts"]), ticket_id=row["ticket_id"],
+        created_at=row["created_at"], created_by=row["created_by"]))
 
 
 def add_case(services: Services, data: KbCaseIn, by: str) -> KbCase:
@@ -91,7 +96,9 @@ def add_case(services: Services, data: KbCaseIn, by: str) -> KbCase:
         assert row is not None
         if row["model"]:
             engineers = store.engineers_with_open_jobs_on_model(tx, row["model"])
-            emit_many(tx, [(engineer_scope(e), "kb", cid, case_feed_data(row)) for e in engineers])
+            record = kb_record(row)
+            for engineer in engineers:
+                publish(tx, [record], engineer)
     return _case(row)
 
 
@@ -111,6 +118,6 @@ def search(services: Services, q: str = "", model: str | None = None, limit: int
         return [_case(r) for r in store.search_rows(tx, words, model, limit)]
 
 
-def kb_rows_for_model(tx: Tx, model: str) -> list[dict[str, Any]]:
-    """The newest cases of ``model`` as ``kb`` change data."""
-    return [case_feed_data(r) for r in store.newest_of_model(tx, model, TABLET_CASES)]
+def kb_records_for_model(tx: Tx, model: str) -> list[KbRecord]:
+    """The newest cases of ``model`` as ``kb`` records."""
+    return [kb_record(r) for r in store.newest_of_model(tx, model, TABLET_CASES)]

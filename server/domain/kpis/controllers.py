@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import msgspec
-from litestar import Controller, Response, get
+from litestar import Controller, Request, Response, get
 from litestar.params import QueryParameter
 
 from server.domain.kpis import service as kpis
-from server.errors import BadRequest
+from server.errors import BadRequest, Msg
+from server.http_locale import content_language, request_locale
 from server.security import Staff
 from server.services import Services
 
@@ -23,15 +24,18 @@ class KpiController(Controller):
     tags = ["kpis"]
 
     @get("/kpis", sync_to_thread=True)
-    def service_kpis(self, services: Services, staff: Staff, group_by: str = "all", format: str = "json",
+    def service_kpis(self, request: Request[Any, Any, Any], services: Services, staff: Staff, group_by: str = "all",
+                     format: str = "json",
                      period_from: Annotated[str | None, QueryParameter(name="from")] = None,
                      to: str | None = None) -> Response[bytes]:
         """First-time fix, remote share, respond/arrive/restore, parts availability, satisfaction (JSON or CSV)."""
         if format not in ("json", "csv"):
-            raise BadRequest("invalid_parameter", "format is json or csv")
+            raise BadRequest("invalid_parameter", Msg("format_json_or_csv"))
         end = kpis.parse_time(to, services.clock(), "to")
         start = kpis.parse_time(period_from, end - 30 * DAY_MS, "from")
         report = kpis.compute_kpis(services, start, end, group_by)
         if format == "csv":
-            return Response(content=kpis.kpis_csv(report).encode(), media_type="text/csv; charset=utf-8")
+            locale = request_locale(request.headers.get("accept-language"))
+            return Response(content=kpis.kpis_csv(report, locale).encode(), media_type="text/csv; charset=utf-8",
+                            headers={"content-language": content_language(locale), "vary": "Accept-Language"})
         return Response(content=msgspec.json.encode(report), media_type="application/json")

@@ -31,10 +31,11 @@ from collections import defaultdict
 from datetime import UTC, datetime
 from typing import Any, Final
 
+from schemas import i18n
 from server.domain.sla.calendar import Calendar, working_ms_between
 from server.domain.sla.policy import Policy
 from server.domain.sla.service import policy_for
-from server.errors import BadRequest
+from server.errors import BadRequest, Msg
 from server.services import Services
 from sync.storage import Row, Tx
 
@@ -52,12 +53,12 @@ def parse_time(value: str | None, default: int, name: str) -> int:
     if value.isdigit():
         ms = int(value)
         if ms > 10**15:
-            raise BadRequest("invalid_parameter", f"{name} is out of range")
+            raise BadRequest("invalid_parameter", Msg("out_of_range", {"name": name}))
         return ms
     try:
         dt = datetime.fromisoformat(value)
     except ValueError:
-        raise BadRequest("invalid_parameter", f"{name} is epoch ms or an ISO date such as 2026-01-31") from None
+        raise BadRequest("invalid_parameter", Msg("time_or_date", {"name": name})) from None
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=UTC)
     return int(dt.timestamp() * 1000)
@@ -136,9 +137,9 @@ def _calendar(policy: Policy, target: str) -> Calendar:
 def compute_kpis(services: Services, start: int, end: int, group_by: str = "all") -> dict[str, Any]:
     """The KPI rows of tickets opened in ``[start, end)``, one per group."""
     if group_by not in GROUP_BY:
-        raise BadRequest("invalid_parameter", f"group_by is one of {', '.join(GROUP_BY)}")
+        raise BadRequest("invalid_parameter", Msg("one_of", {"name": "group_by", "choices": ", ".join(GROUP_BY)}))
     if end <= start:
-        raise BadRequest("invalid_parameter", "to must be after from")
+        raise BadRequest("invalid_parameter", Msg("after", {"later": "to", "earlier": "from"}))
     where = "t.opened_at >= ? AND t.opened_at < ? AND t.status <> 'cancelled'"
     sub = f"SELECT t.id FROM tickets t WHERE {where}"
     with services.db.read() as tx:
@@ -222,11 +223,14 @@ def compute_kpis(services: Services, start: int, end: int, group_by: str = "all"
             "rows": [cells[g].row(g) for g in sorted(cells)]}
 
 
-def kpis_csv(report: dict[str, Any]) -> str:
-    """The KPI rows as CSV (empty cells where a figure is undefined)."""
+def kpis_csv(report: dict[str, Any], locale: str = i18n.FALLBACK) -> str:
+    """The KPI rows as CSV (empty cells where a figure is undefined), headed in ``locale``.
+
+    English headers are the column ids scripts read; the ``exports`` catalogs hold every locale's.
+    """
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(COLUMNS)
+    writer.writerow([i18n.text(locale, "exports", f"kpis.{c}") for c in COLUMNS])
     for row in report["rows"]:
         writer.writerow(["" if row[c] is None else row[c] for c in COLUMNS])
     return out.getvalue()

@@ -34,7 +34,7 @@ from zoneinfo import ZoneInfo
 import msgspec
 
 from server.domain.certifications.service import certification_gap
-from server.domain.records import emit_job_bundle
+from server.domain.records import publish_job_bundle
 from server.domain.sla.calendar import CALENDAR_24X7, Calendar, next_working_day
 from server.domain.sla.service import policy_set
 from server.domain.tickets.service import add_event
@@ -359,7 +359,7 @@ def _generate(services: Services, plan_id: str, period: str, due: int, now: int)
                    (jid, plan["engineer_id"], now))
         add_event(tx, tid, "job_assigned", now, now, job_id=jid, source=f"plan:{plan_id}",
                   data={"engineer_id": plan["engineer_id"], "plan_id": plan_id, "period": period})
-        emit_job_bundle(tx, jid, plan["engineer_id"])
+        publish_job_bundle(tx, jid, plan["engineer_id"])
     return {"plan_id": plan_id, "period": period, "due_at": due, "ticket_id": tid, "job_id": jid}
 
 

@@ -5,12 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 import msgspec
-from litestar import Controller, Response, get, post
+from litestar import Controller, Request, Response, get, post
 from litestar.params import Parameter
 
 from server.domain.reconciliation import service
 from server.domain.reconciliation.service import Filters, ReconItem, ResolveReconIn
-from server.errors import BadRequest
+from server.errors import BadRequest, Msg
+from server.http_locale import content_language, request_locale
 from server.security import Staff
 from server.services import Services
 
@@ -34,7 +35,7 @@ class ReconciliationController(Controller):
 
     @get("/", sync_to_thread=True)
     def list_items(
-        self, services: Services, staff: Staff,
+        self, request: Request[Any, Any, Any], services: Services, staff: Staff,
         start: int | None = _query("from", default=None, ge=0, le=MAX_MS, description="created_at >= (epoch ms)"),
         end: int | None = _query("to", default=None, ge=0, le=MAX_MS, description="created_at <= (epoch ms)"),
         engineer: str | None = None, kind: str | None = Parameter(default=None, description="comma-separated kinds"),
@@ -42,13 +43,15 @@ class ReconciliationController(Controller):
         format: str = "json",  # noqa: A002 - the public query parameter's name
     ) -> Response[Any]:
         if format not in ("json", "csv"):
-            raise BadRequest("invalid_parameter", "format is json or csv")
+            raise BadRequest("invalid_parameter", Msg("format_json_or_csv"))
         kinds = tuple(k.strip() for k in (kind or "").split(",") if k.strip())
         items = service.reconcile(services, Filters(start=start, end=end, engineer_id=engineer, kinds=kinds,
                                                     status=None if status == "all" else status))
         if format == "csv":
-            return Response(content=service.to_csv(items), media_type="text/csv; charset=utf-8",
-                            headers={"content-disposition": 'attachment; filename="reconciliation.csv"'})
+            locale = request_locale(request.headers.get("accept-language"))
+            return Response(content=service.to_csv(items, locale), media_type="text/csv; charset=utf-8",
+                            headers={"content-disposition": 'attachment; filename="reconciliation.csv"',
+                                     "content-language": content_language(locale), "vary": "Accept-Language"})
         counts: dict[str, int] = {}
         for i in items:
             counts[i.kind] = counts.get(i.kind, 0) + 1

@@ -41,6 +41,7 @@ from typing import Any, Final
 
 import msgspec
 
+from schemas import i18n
 from server.domain.parts.service import OLD_SERIALS, is_at_returns, serial_location
 from server.domain.records import dumps, loads
 from server.domain.sync.signoff_content import content_changed, current_digest
@@ -434,11 +435,11 @@ CSV_COLUMNS: Final = ("id", "kind", "status", "created_at", "engineer_ids", "job
                       "last_comment")
 
 
-def to_csv(items: list[ReconItem]) -> str:
-    """The items as CSV (records as compact JSON in one column)."""
+def to_csv(items: list[ReconItem], locale: str = i18n.FALLBACK) -> str:
+    """The items as CSV (records as compact JSON in one column), headed in ``locale`` (English: the column ids)."""
     out = io.StringIO()
     w = csv.writer(out, lineterminator="\n")
-    w.writerow(CSV_COLUMNS)
+    w.writerow([i18n.text(locale, "exports", f"reconciliation.{c}") for c in CSV_COLUMNS])
     for i in items:
         comments = [h["comment"] for h in i.history if h.get("comment")]
         w.writerow((i.id, i.kind, i.status, i.created_at, " ".join(i.engineer_ids), i.job_id or "", i.key, i.summary,

@@ -16,6 +16,7 @@ from datetime import datetime
 import msgspec
 
 from server.cli import CommandGroups, db_url, open_services
+from server.cli_text import error, say
 from server.domain.sla import service
 from server.domain.sla.due import CATEGORIES, DueTimes, parse_opened
 from server.domain.sla.policy import PRIORITIES, PolicyError
@@ -40,13 +41,13 @@ def cmd_due(args: argparse.Namespace) -> int:
     try:
         opened_ms = parse_opened(args.opened)
     except ValueError as exc:
-        print(f"error: --opened: {exc}", file=sys.stderr)
+        print(error(say("sla.opened", reason=exc)), file=sys.stderr)
         return 2
     services = open_services(db_url(args))
     try:
         answer = service.due(services, args.priority, args.category, opened_ms)
     except (OSError, PolicyError) as exc:
-        print(f"error: cannot load the SLA policies: {exc}", file=sys.stderr)
+        print(error(say("sla.policies", reason=exc)), file=sys.stderr)
         return 2
     finally:
         services.db.close()
@@ -59,18 +60,18 @@ def cmd_due(args: argparse.Namespace) -> int:
 
 def due_lines(answer: DueTimes) -> list[str]:
     """The answer for a person: one line per target, due time in the calendar's zone (with weekday) and UTC."""
-    lines = [f"{answer.priority} ({answer.policy} policy) opened {_wall(answer.opened_local)} {answer.tz}"
-             f" = {answer.opened_utc}"]
+    lines = [say("sla.header", priority=answer.priority, policy=answer.policy, opened=_wall(answer.opened_local),
+                 tz=answer.tz, utc=answer.opened_utc)]
     for t in answer.targets:
         where = t.calendar + (f", {t.tz}" if t.calendar != "24x7" else "") + (f", {t.region}" if t.region else "")
         if t.due_local is None or t.due_utc is None:
-            due = f"starts at {' or '.join(t.starts_on)}"
+            due = say("sla.starts", times=say("sla.or").join(t.starts_on))
         else:
-            due = f"due {_wall(t.due_local)} {t.tz} = {t.due_utc}"
+            due = say("sla.due", due=_wall(t.due_local), tz=t.tz, utc=t.due_utc)
         lines.append(f"  {t.target:<10} {t.duration:<6} {due}  [{where}]")
     return lines
 
 
 def _wall(local_rfc3339: str) -> str:
     moment = datetime.fromisoformat(local_rfc3339)
-    return moment.strftime("%a %Y-%m-%d %H:%M")
+    return f"{say(f'weekday.{moment.weekday()}')} {moment:%Y-%m-%d %H:%M}"

@@ -16,6 +16,7 @@ from server.domain.sla import service
 from server.domain.sla.due import CATEGORIES, DueTimes, parse_opened
 from server.domain.sla.policy import PRIORITIES
 from server.errors import BadRequest
+from server.http_locale import content_language, request_locale
 from server.scheduler import leader_status
 from server.security import Staff
 from server.services import Services
@@ -60,7 +61,8 @@ class SlaController(Controller):
         return service.list_by_sla(services, state=sla_state, priority=priority, engineer_id=engineer_id or None)
 
     @get("/compliance", sync_to_thread=True)
-    def compliance(self, services: Services, staff: Staff, start: str | None = None, end: str | None = None,
+    def compliance(self, request: Request[Any, Any, Any], services: Services, staff: Staff, start: str | None = None,
+                   end: str | None = None,
                    group_by: str = "priority",
                    fmt: Annotated[str, QueryParameter(name="format")] = "json") -> Response[Any]:
         """Met vs breached per target over tickets opened in ``[start, end)`` (default: the last 30 days)."""
@@ -77,8 +79,10 @@ class SlaController(Controller):
         report = service.compliance_report(services, start_ms, end_ms, group_by)
         if fmt == "csv":
             name = f"sla-compliance-{group_by}.csv"
-            return Response(content=service.compliance_csv(report), media_type="text/csv",
-                            headers={"content-disposition": f'attachment; filename="{name}"'})
+            locale = request_locale(request.headers.get("accept-language"))
+            return Response(content=service.compliance_csv(report, locale), media_type="text/csv",
+                            headers={"content-disposition": f'attachment; filename="{name}"',
+                                     "content-language": content_language(locale), "vary": "Accept-Language"})
         return Response(content=report, media_type="application/json")
 
     @get("/due", sync_to_thread=True)

@@ -28,6 +28,7 @@ from zoneinfo import ZoneInfo
 
 import msgspec
 
+from schemas import i18n
 from schemas.domain import SlaTarget, TicketEvent
 from server.domain.sla.calendar import Calendar
 from server.domain.sla.due import DueTimes, due_times
@@ -358,11 +359,14 @@ def _groups(ticket: Row, group_by: str, engineers: dict[str, set[str]], zone: Zo
 COMPLIANCE_CSV_COLUMNS = ("group", "target", "tickets", "met", "breached", "open", "not_started", "compliance_pct")
 
 
-def compliance_csv(report: ComplianceReport) -> str:
-    """The report as CSV, one line per group and target; ``compliance_pct`` empty when undecided."""
+def compliance_csv(report: ComplianceReport, locale: str = i18n.FALLBACK) -> str:
+    """The report as CSV, one line per group and target; ``compliance_pct`` empty when undecided.
+
+    Headed in ``locale``; English headers are the column ids scripts read.
+    """
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(COMPLIANCE_CSV_COLUMNS)
+    writer.writerow([i18n.text(locale, "exports", f"sla_compliance.{c}") for c in COMPLIANCE_CSV_COLUMNS])
     for r in report.rows:
         pct = "" if r.compliance is None else f"{r.compliance * 100:.1f}"
         writer.writerow((r.group, r.target, r.tickets, r.met, r.breached, r.open, r.not_started, pct))

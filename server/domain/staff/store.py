@@ -26,6 +26,26 @@ def reset_user(tx: Tx, name: str, role: str, password_hash: str) -> None:
     tx.execute("DELETE FROM console_sessions WHERE name = ? AND via = 'password'", (name,))
 
 
+def replace_password_hash(tx: Tx, name: str, old: str, new: str) -> None:
+    """The same password, hashed anew; only where the stored hash is still ``old``."""
+    tx.execute("UPDATE staff_users SET password_hash = ? WHERE name = ? AND password_hash = ?", (new, name, old))
+
+
+def users(tx: Tx) -> list[Row]:
+    """Every console user (``name``, ``role``, ``created_at``, ``disabled_at``), by name."""
+    return tx.query("SELECT name, role, created_at, disabled_at FROM staff_users ORDER BY name")
+
+
+def disable_user(tx: Tx, name: str, now: int) -> bool:
+    """Disable a user and end their password sessions; False when there is no such user."""
+    found = tx.lock("SELECT name FROM staff_users WHERE name = ?", (name,))
+    if found is None:
+        return False
+    tx.execute("UPDATE staff_users SET disabled_at = ? WHERE name = ? AND disabled_at IS NULL", (now, name))
+    tx.execute("DELETE FROM console_sessions WHERE name = ? AND via = 'password'", (name,))
+    return True
+
+
 def user_credentials(tx: Tx, name: str) -> Row | None:
     """``name``, ``role``, ``password_hash``, ``disabled_at`` of a user."""
     return tx.one("SELECT name, role, password_hash, disabled_at FROM staff_users WHERE name = ?", (name,))
@@ -42,7 +62,8 @@ def insert_session(tx: Tx, token_hash: str, name: str, role: str, via: str, staf
 
 def session(tx: Tx, token_hash: str) -> Row | None:
     """A session with the revocation time of the staff token it was opened with (``revoked_at``)."""
-    return tx.one("SELECT s.name, s.role, s.via, s.expires_at, t.revoked_at, s.staff_token_hash "
+    return tx.one("SELECT s.name, s.role, s.via, s.expires_at, t.revoked_at, t.expires_at AS token_expires_at, "
+                  "s.staff_token_hash "
                   "FROM console_sessions s LEFT JOIN staff_tokens t ON t.token_hash = s.staff_token_hash "
                   "WHERE s.token_hash = ?", (token_hash,))
 

@@ -7,7 +7,7 @@ import msgspec
 from schemas.codec import encode
 from schemas.wire import PROTOCOL_VERSION, PullRequest, Signed
 from server.errors import BadRequest
-from server.feed import ALL, RawChange, engineer_scope, read_feed
+from server.feed import RawChange, device_scopes, read_feed
 from server.security import DeviceAuth
 from server.services import Services
 
@@ -31,7 +31,7 @@ def pull(services: Services, auth: DeviceAuth, req: PullRequest) -> bytes:
     """One signed page of the device's scope after ``req.cursor``."""
     limit = max(1, min(req.limit, services.settings.pull_page_limit))
     try:
-        changes, cursor, more = read_feed(services.db, [ALL, engineer_scope(auth.engineer_id)], req.cursor, limit,
+        changes, cursor, more = read_feed(services.db, device_scopes(auth.engineer_id), req.cursor, limit,
                                           services.settings.pull_page_bytes)
     except ValueError as exc:
         raise BadRequest("bad_cursor", "cursor is not one this server issued") from exc

@@ -30,6 +30,15 @@ import msgspec
 
 from schemas.codec import encode, json_encoder, strokes_decoder
 from schemas.domain import ChecklistItem, ChecklistTemplate
+from schemas.records import (
+    AttachmentData,
+    AttachmentRecord,
+    ConflictData,
+    ConflictRecord,
+    ConflictResolution,
+    ConflictValue,
+    Record,
+)
 from schemas.wire import (
     PROTOCOL_VERSION,
     AnswerItem,
@@ -46,18 +55,18 @@ from schemas.wire import (
 )
 from server.domain.parts.service import under_warranty
 from server.domain.records import (
-    answer_feed_data,
+    answer_record,
     dumps,
-    emit_stock,
-    job_feed_data,
+    job_record,
     loads,
-    movement_feed_data,
-    signoff_feed_data,
+    movement_record,
+    publish_stock,
+    signoff_record,
 )
 from server.domain.sync.job_state import JobState, Ticket, among, chunks, known_ids, load_jobs
 from server.domain.sync.signoff_checks import SignoffChecks
 from server.errors import Conflict, Forbidden
-from server.feed import emit_many, engineer_scope
+from server.feed import publish
 from server.ids import new_id
 from server.security import DeviceAuth
 from server.services import Services
@@ -220,10 +229,10 @@ class PushApplier:
         #: new rows per table, in the order the tables are written
         self.new_rows: dict[tuple[str, tuple[str, ...]], list[tuple[Any, ...]]] = {
             MOVEMENTS: [], CLAIMS: [], SIGNOFFS: [], EVENTS: []}
-        self.out: dict[tuple[str, str, str], dict[str, Any]] = {}
+        #: the records to publish, by (type, id): the newest state of each, in the order of its last change
+        self.out: dict[tuple[type, str], Record] = {}
         self.stock_parts: set[str] = set()
         self.van = f"van-{auth.engineer_id}"
-        self.scope = engineer_scope(auth.engineer_id)
 
     # -- state loading -------------------------------------------------
     def preload(self, ops: list[ReceivedOp]) -> None:
@@ -411,7 +420,7 @@ class PushApplier:
         job.answers[row["item_key"]] = row
         job.values[row["item_key"]] = value
         self.dirty_answers.add((row["job_id"], row["item_key"]))
-        self.queue("answer", f"{row['job_id']}/{row['item_key']}", answer_feed_data(row, value))
+        self.queue(answer_record(row, value))
         self.content_changed(job)
 
     def move(self, job: JobState, op: MovePart, _hlc: int) -> Outcome:
@@ -445,7 +454,7 @@ class PushApplier:
                                          m["from_location"], m["to_location"], m["job_id"], m["device_id"], m["at"],
                                          self.now, m["billable"], "device"))
         job.movements[mid] = {k: m[k] for k in ("id", "kind", "part_no", "qty", "serial", "returned_serial")}
-        self.queue("movement", mid, movement_feed_data(m))
+        self.queue(movement_record(m))
 
     def signoff(self, job: JobState, op: ReceivedSignOff, _hlc: int) -> Outcome:
         strokes = self.strokes  # decoded by check_signoff, just before
@@ -474,7 +483,7 @@ class PushApplier:
         self.add_event(job, "signed_off", self.placed(job, op.signed_at), op.signed_at, {"signer": op.signer_name,
                                                                     "digest_matches": matches},
                        f"E-{op.op_id}-signed_off")
-        self.queue("signoff", op.job_id, signoff_feed_data({
+        self.queue(signoff_record({
             "job_id": op.job_id, "signer_name": op.signer_name, "signer_role": op.signer_role,
             "signed_at": op.signed_at, "report_digest": op.report_digest}))
         if outcome.result == "needs_review" and outcome.conflict is None:
@@ -489,8 +498,8 @@ class PushApplier:
             "INSERT INTO attachments (job_id, sha256, kind, size, content_type, device_id, at) "
             "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (job_id, sha256) DO NOTHING",
             (op.job_id, op.sha256, op.kind, op.size, op.content_type, self.auth.device_id, op.at))
-        self.queue("attachment", f"{op.job_id}/{op.sha256}",
-                   {"job_id": op.job_id, "sha256": op.sha256, "kind": op.kind, "size": op.size, "deleted": False})
+        self.queue(AttachmentRecord(id=f"{op.job_id}/{op.sha256}", data=AttachmentData(
+            job_id=op.job_id, sha256=op.sha256, kind=op.kind, size=op.size, deleted=False)))
         if n:
             job.attachments[op.sha256] = (op.kind, False)
             self.content_changed(job)
@@ -511,20 +520,24 @@ class PushApplier:
         if n:
             kind = job.attachments.get(op.key, ("", False))[0]
             job.attachments[op.key] = (kind, True)
-            self.queue("attachment", f"{op.job_id}/{op.key}", {"job_id": op.job_id, "sha256": op.key, "deleted": True})
+            row = self.tx.one("SELECT kind, size FROM attachments WHERE job_id = ? AND sha256 = ?", (op.job_id, op.key))
+            assert row is not None  # just updated
+            self.queue(AttachmentRecord(id=f"{op.job_id}/{op.key}", data=AttachmentData(
+                job_id=op.job_id, sha256=op.key, kind=row["kind"], size=row["size"], deleted=True)))
             self.content_changed(job)
         return Outcome("applied" if n else "merged", bool(n), None if n else "already_deleted")
 
     # -- conflicts and output -------------------------------------------
     def record_conflict(self, job_id: str, draft: ConflictDraft) -> str:
         cid = new_id("C-")
-        values = [{"value": w.value, "device_id": w.device_id, "hlc": w.hlc, "at": w.at, "note": w.note,
-                   "na_reason": w.na_reason} for w in draft.values]
+        values = [ConflictValue(value=w.value, device_id=w.device_id, hlc=w.hlc, at=w.at, note=w.note,
+                                na_reason=w.na_reason) for w in draft.values]
         self.tx.execute("INSERT INTO conflicts (id, kind, job_id, key, status, vals, applied, created_at) "
                         "VALUES (?, ?, ?, ?, 'open', ?, ?, ?)",
                         (cid, draft.kind, job_id, draft.key, dumps(values), draft.applied, self.now))
-        self.queue("conflict", cid, {"id": cid, "kind": draft.kind, "job_id": job_id, "key": draft.key,
-                                     "status": "open", "values": values, "applied": draft.applied, "resolution": {}})
+        self.queue(ConflictRecord(id=cid, data=ConflictData(
+            id=cid, kind=draft.kind, job_id=job_id, key=draft.key, status="open",
+            values=values, applied=draft.applied, resolution=ConflictResolution())))
         return cid
 
     def late_work_conflict(self, job: JobState, op: ReceivedOp) -> str:
@@ -554,10 +567,11 @@ class PushApplier:
             self.signed_here.pop(job.row["id"], None)  # its digest must be recomputed
             self.touched_jobs.add(job.row["id"])
 
-    def queue(self, kind: str, entity_id: str, data: dict[str, Any]) -> None:
-        key = (self.scope, kind, entity_id)
+    def queue(self, record: Record) -> None:
+        """Publish ``record`` at the end, replacing an earlier state of it queued by this push."""
+        key = (type(record), record.id)
         self.out.pop(key, None)
-        self.out[key] = data
+        self.out[key] = record
 
     def changed_after_signoff(self, job: JobState) -> bool | None:
         if not job.view.signed_off:
@@ -587,15 +601,15 @@ class PushApplier:
         for chunk in chunks(sorted(self.touched_tickets)):
             where, params = among(tx, "id", chunk)
             tx.execute(f"UPDATE tickets SET updated_at = ? WHERE {where}", [self.now, *params])
-        changes: dict[tuple[str, str, str], dict[str, Any]] = {}
+        records: list[Record] = []
         for job_id in sorted(self.touched_jobs):
             job = self.jobs[job_id]
             assert job is not None
-            changes[(engineer_scope(job.row["engineer_id"]), "job", job_id)] = job_feed_data(
-                job.row, job.ticket.row, changed_after_signoff=self.changed_after_signoff(job))
-        emit_many(tx, [(s, k, e, d) for (s, k, e), d in (changes | self.out).items()])
+            records.append(job_record(job.row, job.ticket.row, changed_after_signoff=self.changed_after_signoff(job)))
+        # every record of a push is the pushing engineer's work (a job goes to its own engineer)
+        publish(tx, [*records, *self.out.values()], self.auth.engineer_id)
         for part_no in sorted(self.stock_parts):
-            emit_stock(tx, {self.van}, part_no)
+            publish_stock(tx, {self.van}, part_no)
 
 
 #: the handler of each kind of op: (applier, job, op, its re-based HLC) -> outcome.  Plain functions, not

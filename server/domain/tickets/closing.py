@@ -11,11 +11,11 @@ from typing import Annotated, Final
 
 import msgspec
 
-from server.domain.records import job_feed_data
+from server.domain.records import job_record
 from server.domain.tickets import store
 from server.domain.tickets.service import add_event
 from server.errors import Conflict, NotFound
-from server.feed import emit, engineer_scope
+from server.feed import publish
 from server.services import Services
 from sync.storage import Row, Tx
 
@@ -73,6 +73,6 @@ def close_ticket(services: Services, ticket_id: str, data: NoteIn, by: str) -> N
             add_event(tx, ticket_id, "closed", now, now, job_id=j["id"], source=f"staff:{by}")
             fresh = store.job(tx, j["id"])
             assert fresh is not None
-            emit(tx, engineer_scope(j["engineer_id"]), "job", j["id"], job_feed_data(fresh, ticket))
+            publish(tx, [job_record(fresh, ticket)])
         store.close_ticket(tx, ticket_id, now)
         add_event(tx, ticket_id, "ticket_closed", now, now, source=f"staff:{by}", data={"note": data.note})

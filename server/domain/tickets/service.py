@@ -10,13 +10,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from schemas.domain import AssignIn, JobIn, Ticket, TicketEvent, TicketIn
+from schemas.records import JobRemovedData, JobRemovedRecord
 from schemas.status import can_transition
 from server.domain.certifications.service import dispatch_check
-from server.domain.records import dumps, emit_job_bundle, job_feed_data, job_from_row, loads, signoff_changed
+from server.domain.records import dumps, job_from_row, job_record, loads, publish_job_bundle, signoff_changed
 from server.domain.sla.service import ticket_sla
 from server.domain.tickets import store
 from server.errors import BadRequest, Conflict, NotFound
-from server.feed import emit, engineer_scope
+from server.feed import publish
 from server.ids import new_id
 from server.services import Services
 from sync.storage import Row, Tx
@@ -143,7 +144,7 @@ def create_job(services: Services, ticket_id: str, data: JobIn, by: Staff | None
         if overridden:
             add_event(tx, ticket_id, "certification_override", now, now, job_id=jid,
                       source=f"staff:{by.name if by else ''}", data=overridden)
-        emit_job_bundle(tx, jid, data.engineer_id)
+        publish_job_bundle(tx, jid, data.engineer_id)
     return get_ticket(services, ticket_id)
 
 
@@ -171,8 +172,8 @@ def assign_job(services: Services, job_id: str, data: AssignIn, by: str, staff: 
             tx.execute("INSERT INTO job_assignments (job_id, engineer_id, assigned_at) VALUES (?, ?, ?) "
                        "ON CONFLICT (job_id, engineer_id) DO UPDATE SET assigned_at = excluded.assigned_at",
                        (job_id, data.engineer_id, now))
-            emit(tx, engineer_scope(old), "job_removed", job_id, {"id": job_id, "reason": "reassigned"})
-            emit_job_bundle(tx, job_id, data.engineer_id)
+            publish(tx, [JobRemovedRecord(id=job_id, data=JobRemovedData(id=job_id, reason="reassigned"))], old)
+            publish_job_bundle(tx, job_id, data.engineer_id)
             add_event(tx, job["ticket_id"], "job_reassigned", now, now, job_id=job_id,
                       source=f"staff:{by}", data={"from": old, "to": data.engineer_id})
     return get_ticket(services, job["ticket_id"])
@@ -194,7 +195,7 @@ def set_job_status_office(services: Services, job_id: str, status: str, by: str)
 
         fresh = tx.one("SELECT * FROM jobs WHERE id = ?", (job_id,))
         assert fresh is not None
-        emit(tx, engineer_scope(job["engineer_id"]), "job", job_id, job_feed_data(fresh, ticket))
+        publish(tx, [job_record(fresh, ticket)])
         if status == "cancelled":
             open_jobs = tx.one("SELECT COUNT(*) AS n FROM jobs WHERE ticket_id = ? AND status NOT IN "
                                "('cancelled', 'closed')", (job["ticket_id"],))
