@@ -54,8 +54,6 @@ class Settings:
     locale: str = "en"
     #: how `fieldsync serve` writes its log: ``text`` lines for a person, ``json`` objects for a log collector
     log_format: str = "text"
-    #: the console's language before a user chose one and when Accept-Language names none it speaks
-    locale: str = "en"
 
 
 def get_settings(**overrides: Any) -> Settings:
@@ -77,7 +75,6 @@ def get_settings(**overrides: Any) -> Settings:
         trusted_proxies=env.get("FIELDSYNC_TRUSTED_PROXIES", "").strip(),
         locale=_locale(env, "FIELDSYNC_LOCALE", d.locale),
         log_format=_choice(env, "FIELDSYNC_LOG_FORMAT", ("text", "json")),
-        locale=_locale(env, "FIELDSYNC_LOCALE", d.locale),
     )
     return replace(s, **{k: v for k, v in overrides.items() if v is not None})
 
