@@ -27,6 +27,7 @@ from client_sdk.clock import Clock
 from client_sdk.errors import SdkError, UnknownJob
 from client_sdk.store import Tx
 from schemas.signoff import ReportContent, SignOffBundle
+from service_report.view import PartInfo, ReportView
 from sync.core.signoff import assemble_report_content
 
 #: ticket fields printed in the report's header, in this order
@@ -71,11 +72,35 @@ def signoff_bundle(tx: Tx, job_id: str) -> SignOffBundle:
     )
 
 
-def header_details(tx: Tx, job_id: str) -> dict[str, str]:
-    """The ticket's customer, site, title and asset serial as labelled header lines (those it has)."""
+def report_view(tx: Tx, job_id: str) -> ReportView:
+    """What the tablet knows to print beside the signed content: ticket facts, labels, parts, photos.
+
+    The report's locale is the ticket's ``report_locale`` when the server sent one, else English; the
+    company header, the engineer's display name and the full status timeline are the server's (its
+    copy of the report has them), the tablet prints its own times of arrival and completion.
+    """
     job = read_sql.plain_job_row(tx, job_id)
-    ticket = loads(job["ticket"], {}) if job is not None else {}
-    return {k.replace("_", " ").capitalize(): str(ticket[k]) for k in HEADER_FIELDS if ticket.get(k)}
+    if job is None:
+        raise UnknownJob(f"no job {job_id!r} on this tablet")
+    ticket = loads(job["ticket"], {})
+    fact = {k: str(ticket.get(k) or "") for k in HEADER_FIELDS}
+    view = ReportView(locale=str(ticket.get("report_locale") or "en"), customer=fact["customer"], site=fact["site"],
+                      title=fact["title"], asset_serial=fact["asset_serial"])
+    if job["template_id"] is not None and job["template_version"] is not None:
+        template = read_sql.template_row(tx, job["template_id"], job["template_version"])
+        if template is not None:
+            view.template_name = template["name"]
+            view.item_labels = {i["key"]: i["label"] for i in loads(template["items"], [])}
+    view.parts = {r["part_no"]: PartInfo(r["name"], r["unit_price_cents"]) for r in read_sql.part_rows(tx)}
+    view.billable = {r["id"]: bool(r["billable"]) for r in read_sql.movement_rows(tx, job_id)
+                     if r["billable"] is not None}
+    times = loads(job["times"], {})
+    view.timeline = sorted(((k, int(v)) for k, v in times.items()), key=lambda e: e[1])
+    for sha in read_sql.photo_hashes(tx, job_id):
+        data = read_sql.blob_data(tx, sha)
+        if data is not None:
+            view.photos[sha] = data
+    return view
 
 
 def write_service_report(tx: Tx, key: Ed25519PrivateKey, job_id: str, path: str | Path, clock: Clock) -> Path:
@@ -85,7 +110,7 @@ def write_service_report(tx: Tx, key: Ed25519PrivateKey, job_id: str, path: str 
     from service_report.pdf import render_report_pdf
 
     bundle = signoff_bundle(tx, job_id)
-    pdf = render_report_pdf(bundle, key, "device", details=header_details(tx, job_id), generated_at=clock())
+    pdf = render_report_pdf(bundle, key, "device", view=report_view(tx, job_id), generated_at=clock())
     out = Path(path)
     tmp = out.with_name(out.name + ".part")
     tmp.write_bytes(pdf)

@@ -13,6 +13,8 @@ import msgspec
 
 Priority = Literal["P1", "P2", "P3", "complaint"]
 Category = Literal["fault", "inspection", "installation", "complaint"]
+#: the languages a service report is written in (``schemas/i18n/<locale>/report.json``)
+ReportLocale = Literal["zh_CN", "en"]
 Role = Literal["dispatcher", "backoffice", "admin"]
 ItemType = Literal["pass_fail", "number", "text", "choice", "photo"]
 LocationKind = Literal["warehouse", "van", "returns", "customer"]
@@ -254,6 +256,8 @@ class Ticket(msgspec.Struct, kw_only=True):
     status: str = "open"
     opened_at: int = 0
     created_by: str = ""
+    #: the locale its service report is written in; None: the server's default (FIELDSYNC_LOCALE)
+    report_locale: str | None = None
     jobs: list[Job] = []
     timeline: list[TicketEvent] = []
     sla: dict[str, SlaTarget] = {}
@@ -270,6 +274,13 @@ class TicketIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     description: Text = ""
     asset_serial: Annotated[str, msgspec.Meta(max_length=100)] | None = None
     opened_at: int | None = None
+    report_locale: ReportLocale | None = None
+
+
+class ReportLocaleIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """Choose the locale of a ticket's service report (null: the server's default)."""
+
+    report_locale: ReportLocale | None
 
 
 class Device(msgspec.Struct, kw_only=True):

@@ -50,6 +50,14 @@ class Settings:
     #: addresses of reverse proxies whose X-Forwarded-For / X-Forwarded-Proto are believed (comma-separated
     #: IPs, or ``*``); empty: none, the client address is the connection's, whatever headers say
     trusted_proxies: str = ""
+    #: the service company printed at the head of the back office's service reports
+    company_name: str = ""
+    company_address: str = ""
+    company_phone: str = ""
+    #: a PNG or JPEG file printed beside the company's name (checked to be readable at start)
+    company_logo: str | None = None
+    #: printed before every price on a report (``¥``, ``EUR ``); empty: amounts alone
+    currency: str = ""
     #: the console's language before a user chose one and when Accept-Language names none it speaks
     locale: str = "en"
     #: how `fieldsync serve` writes its log: ``text`` lines for a person, ``json`` objects for a log collector
@@ -73,6 +81,11 @@ def get_settings(**overrides: Any) -> Settings:
         webhook_url=env.get("FIELDSYNC_WEBHOOK") or None,
         worker_threads=_int(env, "FIELDSYNC_WORKER_THREADS", d.worker_threads, 1, 1024),
         trusted_proxies=env.get("FIELDSYNC_TRUSTED_PROXIES", "").strip(),
+        company_name=env.get("FIELDSYNC_COMPANY_NAME", "").strip(),
+        company_address=env.get("FIELDSYNC_COMPANY_ADDRESS", "").strip(),
+        company_phone=env.get("FIELDSYNC_COMPANY_PHONE", "").strip(),
+        company_logo=_file(env, "FIELDSYNC_COMPANY_LOGO"),
+        currency=env.get("FIELDSYNC_CURRENCY", ""),
         locale=_locale(env, "FIELDSYNC_LOCALE", d.locale),
         log_format=_choice(env, "FIELDSYNC_LOG_FORMAT", ("text", "json")),
     )
@@ -124,6 +137,16 @@ def _region(env: Mapping[str, str], name: str) -> str | None:
         return region_days(raw[:40]).code
     except UnknownRegion as exc:
         raise SettingsError(f"{name}: {exc}") from None
+
+
+def _file(env: Mapping[str, str], name: str) -> str | None:
+    """A path to a readable file; unset or empty means none."""
+    raw = env.get(name, "").strip()
+    if not raw:
+        return None
+    if not os.path.isfile(raw) or not os.access(raw, os.R_OK):
+        raise SettingsError(f"{name}: no readable file {raw[:200]!r}")
+    return raw
 
 
 def _locale(env: Mapping[str, str], name: str, default: str) -> str:

@@ -27,22 +27,27 @@ import base64
 import binascii
 import hashlib
 import io
-import json
 import re
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timezone
 from typing import Any, Final, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import msgspec
+import qrcode
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from reportlab.lib import colors  # type: ignore[import-untyped]
 from reportlab.lib.pagesizes import A4  # type: ignore[import-untyped]
-from reportlab.lib.utils import simpleSplit  # type: ignore[import-untyped]
+from reportlab.lib.utils import ImageReader  # type: ignore[import-untyped]
+from reportlab.pdfbase.pdfmetrics import stringWidth  # type: ignore[import-untyped]
 from reportlab.pdfgen.canvas import Canvas  # type: ignore[import-untyped]
 
-from schemas.signoff import SignOffBundle
+from schemas import i18n
+from schemas.signoff import ReportContent, SignOffBundle
+from service_report.fonts import font_for
+from service_report.view import LABOUR_STATUSES, TRAVEL_STATUSES, PartInfo, ReportView, work_minutes
 from sync.core.signoff import verify_bundle, verify_signature
-from sync.timetext import utc_text
 
 SignerKind = Literal["device", "server"]
 
@@ -53,7 +58,11 @@ _bundle_decoder: Final = msgspec.msgpack.Decoder(SignOffBundle)
 _bundle_json_decoder: Final = msgspec.json.Decoder(SignOffBundle)
 
 MARGIN: Final = 40.0
-LINE: Final = 13.0
+GAP: Final = 4.0
+QR_SIZE: Final = 110.0
+PHOTO_W: Final = 240.0
+PHOTO_H: Final = 180.0
+SIGNATURE_H: Final = 120.0
 
 
 class ReportUnreadable(Exception):
@@ -100,15 +109,211 @@ def _public(key: Ed25519PrivateKey) -> bytes:
     return key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
 
 
-def _when(ms: int) -> str:
-    return utc_text(ms, "%Y-%m-%d %H:%M:%S UTC") if ms else "-"
+# --- the document as a list of blocks, built first (so the font is subset to exactly its characters) ---
+
+@dataclass(frozen=True, slots=True)
+class _Text:
+    value: str
+    size: float = 9
+    bold: bool = False
+    color: Any = None
+    indent: float = 0
+    keep: float = 0  # room needed below it on the same page (what must not be parted from it)
+
+
+@dataclass(frozen=True, slots=True)
+class _Image:
+    data: bytes
+    caption: str
+    width: float = PHOTO_W
+    height: float = PHOTO_H
+
+
+@dataclass(frozen=True, slots=True)
+class _Signature:
+    strokes: list[list[int]]
+
+
+@dataclass(frozen=True, slots=True)
+class _Qr:
+    url: str
+
+
+@dataclass(frozen=True, slots=True)
+class _Space:
+    height: float
+
+
+_Block = _Text | _Image | _Signature | _Qr | _Space
+
+
+class ReportTexts:
+    """The report's catalog texts and locale formats (dates in the view's zone, money with its currency)."""
+
+    def __init__(self, view: ReportView) -> None:
+        self.locale = view.locale if view.locale in i18n.LOCALES else i18n.FALLBACK
+        try:
+            self.zone: ZoneInfo | timezone = ZoneInfo(view.timezone or "UTC")
+        except (ZoneInfoNotFoundError, ValueError):
+            self.zone = UTC
+        self.currency = view.currency
+
+    def __call__(self, msg: str, /, **params: object) -> str:
+        return i18n.text(self.locale, "report", msg, **params)
+
+    def when(self, ms: int) -> str:
+        if not ms:
+            return self("none")
+        return datetime.fromtimestamp(ms / 1000, self.zone).strftime(self("datetime_format"))
+
+    def money(self, cents: int) -> str:
+        return self("money", currency=self.currency, amount=f"{cents / 100:,.2f}")
+
+    def duration(self, minutes: int) -> str:
+        return self("minutes", hours=minutes // 60, minutes=minutes % 60)
+
+    def status(self, status: str) -> str:
+        return self(f"status.{status}") if f"status.{status}" in i18n.catalog(i18n.FALLBACK, "report") else status
+
+
+def _answer_value(t: ReportTexts, value: object, unit: str) -> str:
+    if value is True:
+        text = t("answer.yes")
+    elif value is False:
+        text = t("answer.no")
+    elif value is None:
+        text = t("none")
+    elif isinstance(value, float):
+        text = f"{value:g}"
+    else:
+        text = str(value)
+    return f"{text} {unit}".rstrip() if unit and value is not None and not isinstance(value, bool) else text
+
+
+def _blocks(bundle: SignOffBundle, view: ReportView, signer_kind: SignerKind, signer_key: str,
+            notices: list[str], generated_at: int) -> list[_Block]:
+    t = ReportTexts(view)
+    c: ReportContent = bundle.content
+    out: list[_Block] = []
+    company = view.company
+    if company.logo:
+        out.append(_Image(company.logo, "", width=120, height=48))
+    if company.name:
+        out.append(_Text(company.name, 14, bold=True))
+    contact = "   ".join(x for x in (company.address, f"{t('phone')} {company.phone}" if company.phone else "") if x)
+    if contact:
+        out.append(_Text(contact, 8, color=colors.grey))
+    out += [_Space(6), _Text(t("title"), 18, bold=True), _Text(t("job_line", job=c.job_id, ticket=c.ticket_id), 8,
+                                                                 color=colors.grey)]
+    for n in notices:
+        out.append(_Text(n, 10, bold=True, color=colors.red))
+    out.append(_Space(4))
+    for label, value in (("customer", view.customer), ("site", view.site), ("subject", view.title),
+                         ("asset", view.asset_serial), ("engineer", view.engineer_name or c.engineer_id)):
+        if value:
+            out.append(_Text(t("field", label=t(label), value=value), 10))
+
+    out.append(_Text(t("section.work"), 12, bold=True))
+    for label, value in (("diagnosis", c.diagnosis), ("resolution", c.resolution), ("notes", c.notes)):
+        if value or label != "notes":
+            out.append(_Text(t("field", label=t(label), value=value or t("none"))))
+
+    timeline = sorted(view.timeline, key=lambda e: e[1]) or sorted(c.times.items(), key=lambda e: e[1])
+    travel, labour = work_minutes(view.timeline)
+    out.append(_Text(t("section.time"), 12, bold=True))
+    seen = {status for status, _ in view.timeline}
+    spans = [t("field", label=t(label), value=t.duration(minutes)) for label, minutes, kinds in (
+        ("travel_time", travel, TRAVEL_STATUSES), ("labour_time", labour, LABOUR_STATUSES)) if seen & kinds]
+    if spans:  # a time is printed only when the timeline holds the status it is counted from
+        out.append(_Text("    ".join(spans)))
+    for status, at in timeline:
+        out.append(_Text(f"{t.when(at)}   {t.status(status)}", indent=8))
+    out.append(_Text(t("timezone", zone=str(t.zone)), 7, color=colors.grey))
+
+    name = view.template_name or (c.template_id or t("none"))
+    out.append(_Text(t("section.checklist", name=name), 12, bold=True))
+    if not c.answers:
+        out.append(_Text(t("checklist.none")))
+    order = {key: i for i, key in enumerate(view.item_labels)}  # the template's order, then unknown keys by name
+    for a in sorted(c.answers, key=lambda a: (order.get(a.key, len(order)), a.key)):
+        label = view.item_labels.get(a.key, a.key)
+        if a.na_reason:
+            out.append(_Text(t("field", label=label, value=t("answer.not_applicable", reason=a.na_reason))))
+        else:
+            out.append(_Text(t("field", label=label, value=_answer_value(t, a.value, view.item_units.get(a.key, "")))))
+        if a.note:
+            out.append(_Text(t("answer.remark", text=a.note), 8, indent=12))
+
+    out.append(_Text(t("section.parts"), 12, bold=True))
+    if not c.parts:
+        out.append(_Text(t("parts.none")))
+    for p in c.parts:
+        info = view.parts.get(p.part_no, PartInfo())
+        out.append(_Text(t("parts.line", qty=p.qty, description=info.description or p.part_no, part_no=p.part_no)))
+        if p.serial:
+            out.append(_Text(t("parts.serial", serial=p.serial), 8, indent=12))
+        if p.returned_serial:
+            out.append(_Text(t("parts.returned", serial=p.returned_serial), 8, indent=12))
+        billable = view.billable.get(p.op_id)
+        if billable is True:
+            out.append(_Text(t("parts.billable", qty=p.qty, price=t.money(info.unit_price_cents),
+                               total=t.money(info.unit_price_cents * p.qty)), 8, indent=12))
+        elif billable is False:
+            out.append(_Text(t("parts.warranty"), 8, indent=12))
+        else:
+            out.append(_Text(t("parts.undecided"), 8, indent=12, color=colors.grey))
+
+    out.append(_Text(t("section.photos"), 12, bold=True))
+    if not c.photos:
+        out.append(_Text(t("photos.none")))
+    for number, sha in enumerate(c.photos, 1):
+        data = view.photos.get(sha)
+        if data and _image_size(data) is not None:
+            out.append(_Image(data, t("photos.caption", n=number)))
+        else:
+            out.append(_Text(t("photos.missing", n=number), 8, color=colors.grey))
+
+    role = t("role.customer") if bundle.signer_role == "customer" else bundle.signer_role
+    out.append(_Text(t("section.signoff"), 12, bold=True, keep=SIGNATURE_H + 30))
+    out.append(_Text(t("signed_by", name=bundle.signer_name, role=role, when=t.when(bundle.signed_at)),
+                     keep=SIGNATURE_H + 10))
+    out.append(_Signature(bundle.strokes))
+
+    sealer = t(f"sealer.{signer_kind}")
+    out.append(_Text(t("section.verify"), 12, bold=True))
+    out.append(_Text(t("verify.signed", name=bundle.signer_name, when=t.when(bundle.signed_at),
+                       digest=bundle.report_digest[:16])))
+    out.append(_Text(t("verify.sealed", sealer=sealer, key=signer_key)))
+    if view.verify_url:
+        out.append(_Text(t("verify.qr")))
+        out.append(_Qr(view.verify_url))
+    out.append(_Text(t("verify.offline"), 8, color=colors.grey))
+    if generated_at:
+        out.append(_Text(t("generated", when=t.when(generated_at), sealer=sealer, key=signer_key), 7,
+                         color=colors.grey))
+    return out
+
+
+def _image_size(data: bytes) -> tuple[float, float] | None:
+    """(width, height) of a PNG or JPEG, or None when the bytes are no image reportlab can draw."""
+    try:
+        w, h = ImageReader(io.BytesIO(data)).getSize()
+    except Exception:  # noqa: BLE001 - any undecodable photo is shown as unavailable, never a failed report
+        return None
+    return (float(w), float(h)) if w and h else None
+
+
+def _characters(blocks: list[_Block]) -> str:
+    return "".join(b.value for b in blocks if isinstance(b, _Text)) + "".join(
+        b.caption for b in blocks if isinstance(b, _Image))
 
 
 class _Writer:
-    """A tiny top-down text cursor over a reportlab canvas that starts new pages as needed."""
+    """A top-down cursor over a reportlab canvas that wraps text (CJK too) and starts new pages as needed."""
 
-    def __init__(self, canvas: Canvas) -> None:
+    def __init__(self, canvas: Canvas, font: str) -> None:
         self.c = canvas
+        self.font = font
         self.width, self.height = A4
         self.y = self.height - MARGIN
 
@@ -117,25 +322,92 @@ class _Writer:
             self.c.showPage()
             self.y = self.height - MARGIN
 
-    def text(self, value: str, size: float = 9, bold: bool = False, color: Any = None) -> None:
-        font = "Helvetica-Bold" if bold else "Helvetica"
-        for line in simpleSplit(value, font, size, self.width - 2 * MARGIN) or [""]:
-            self.need(LINE)
-            self.c.setFont(font, size)
-            self.c.setFillColor(color or colors.black)
-            self.c.drawString(MARGIN, self.y, line)
-            self.y -= size + 4
+    def wrap(self, value: str, size: float, width: float) -> list[str]:
+        """Lines of ``value`` no wider than ``width``: break at spaces, and between any two CJK characters."""
+        lines: list[str] = []
+        for para in value.split("\n"):
+            line = ""
+            for ch in para:
+                fits = stringWidth(line + ch, self.font, size) <= width
+                if fits or not line or ch in _NO_LINE_START:
+                    line += ch
+                    continue
+                cut = line.rfind(" ")
+                if ch != " " and cut > 0 and not _is_wide(ch):
+                    lines.append(line[:cut])
+                    line = line[cut + 1:] + ch
+                else:
+                    lines.append(line)
+                    line = ch.lstrip()
+            lines.append(line)
+        return lines
 
-    def heading(self, value: str) -> None:
-        self.y -= 4
-        self.text(value, 12, bold=True)
+    def text(self, b: _Text) -> None:
+        x = MARGIN + b.indent
+        if b.size >= 12:  # a heading stays with the first lines under it
+            self.need(b.size + 4 * 13)
+        self.need(b.size + GAP + b.keep)
+        for line in self.wrap(b.value, b.size, self.width - MARGIN - x):
+            self.need(b.size + GAP)
+            self.y -= b.size
+            self.c.saveState()  # the text render mode outlives a text object: a saved state keeps bold to its line
+            obj = self.c.beginText(x, self.y)
+            obj.setFont(self.font, b.size)
+            obj.setFillColor(b.color or colors.black)
+            if b.bold:  # one face only: bold is the glyph filled and stroked
+                self.c.setStrokeColor(b.color or colors.black)
+                self.c.setLineWidth(b.size / 30)
+                obj.setTextRenderMode(2)
+            obj.textLine(line)
+            self.c.drawText(obj)
+            self.c.restoreState()
+            self.y -= GAP
+        if b.size >= 12:
+            self.y -= 2
 
-    def signature(self, strokes: list[list[int]], box_h: float = 120) -> None:
+    def image(self, b: _Image) -> None:
+        size = _image_size(b.data)
+        if size is None:
+            return
+        scale = min(b.width / size[0], b.height / size[1])
+        w, h = size[0] * scale, size[1] * scale
+        self.need(h + (14 if b.caption else 4))
+        self.y -= h
+        self.c.drawImage(ImageReader(io.BytesIO(b.data)), MARGIN, self.y, w, h, mask="auto")
+        if b.caption:
+            self.y -= 10
+            self.c.setFont(self.font, 7)
+            self.c.setFillColor(colors.grey)
+            self.c.drawString(MARGIN, self.y, b.caption)
+        self.y -= GAP
+
+    def qr(self, b: _Qr) -> None:
+        """The link as a QR code of filled squares (vector, no image)."""
+        code = qrcode.QRCode(border=4, error_correction=qrcode.constants.ERROR_CORRECT_M)  # the quiet zone QR asks for
+        code.add_data(b.url)
+        code.make(fit=True)
+        matrix: list[list[bool]] = code.get_matrix()
+        self.need(QR_SIZE + 16)
+        cell = QR_SIZE / len(matrix)
+        top = self.y
+        self.c.setFillColor(colors.black)
+        for r, row in enumerate(matrix):
+            for col, dark in enumerate(row):
+                if dark:
+                    self.c.rect(MARGIN + col * cell, top - (r + 1) * cell, cell, cell, stroke=0, fill=1)
+        self.y = top - QR_SIZE - 10
+        self.c.setFont(self.font, 6)
+        self.c.setFillColor(colors.grey)
+        self.c.drawString(MARGIN, self.y, b.url)
+        self.y -= GAP + 4
+
+    def signature(self, strokes: list[list[int]], box_h: float = SIGNATURE_H) -> None:
         """Draw the pen strokes scaled into a box, as vector lines."""
         self.need(box_h + 10)
         x0, top = MARGIN, self.y
         box_w = min(360.0, self.width - 2 * MARGIN)
         self.c.setStrokeColor(colors.grey)
+        self.c.setLineWidth(0.5)
         self.c.rect(x0, top - box_h, box_w, box_h)
         xs = [s[i] for s in strokes for i in range(0, len(s) - 1, 2)]
         ys = [s[i] for s in strokes for i in range(1, len(s), 2)]
@@ -147,6 +419,8 @@ class _Writer:
             for s in strokes:
                 pts = [(x0 + 10 + (s[i] - min_x) * scale, top - 10 - (s[i + 1] - min_y) * scale)
                        for i in range(0, len(s) - 1, 2)]
+                if not pts:
+                    continue
                 if len(pts) == 1:
                     pts.append((pts[0][0] + 0.5, pts[0][1]))
                 path = self.c.beginPath()
@@ -157,72 +431,65 @@ class _Writer:
         self.c.setLineWidth(1)
         self.y = top - box_h - 8
 
+    def draw(self, blocks: list[_Block]) -> None:
+        for b in blocks:
+            if isinstance(b, _Text):
+                self.text(b)
+            elif isinstance(b, _Image):
+                self.image(b)
+            elif isinstance(b, _Signature):
+                self.signature(b.strokes)
+            elif isinstance(b, _Qr):
+                self.qr(b)
+            else:
+                self.y -= b.height
+
+
+#: punctuation a line does not start with (it stays at the end of the line before, a little over the margin)
+_NO_LINE_START: Final = frozenset("，。、；：！？）》】」』”’,.;:!?)")
+
+
+def _is_wide(ch: str) -> bool:
+    """A character after which a line may break without a space (CJK ideographs, kana, full-width forms)."""
+    return ch >= "\u2e80"
+
+
+def _pdf_date(ms: int) -> Any:
+    """A reportlab date formatter that writes ``ms`` (UTC) as the document's creation and change date."""
+    stamp = datetime.fromtimestamp(ms / 1000, UTC).strftime("D:%Y%m%d%H%M%S+00'00'")
+    return lambda *_: stamp
+
 
 def render_report_pdf(bundle: SignOffBundle, signer: Ed25519PrivateKey, signer_kind: SignerKind, *,
-                      details: dict[str, str] | None = None, notices: list[str] | None = None,
+                      view: ReportView | None = None, notices: list[str] | None = None,
                       generated_at: int = 0) -> bytes:
     """Draw the service report of ``bundle``, embed the bundle, and seal every byte with ``signer``.
 
-    ``details`` are extra header lines (customer, site, asset ...); ``notices``
-    are warnings printed in red under the title (e.g. content changed after
-    sign-off).  Both are covered by the seal but not by the customer's signature.
+    ``view`` carries what a customer reads besides the signed content (company
+    header, labels, descriptions, prices, photos, timeline, the verification
+    link) and the report's locale; ``notices`` are warnings printed in red under
+    the title (e.g. content changed after sign-off).  All of it is covered by the
+    seal but not by the customer's signature.  The same inputs give the same bytes
+    (reportlab's invariant mode; the PDF's creation date is the sign-off time).
     """
+    view = view or ReportView()
     c = bundle.content
+    t = ReportTexts(view)
+    blocks = _blocks(bundle, view, signer_kind, fingerprint(_public(signer)), notices or [], generated_at)
+    font = font_for(_characters(blocks))
     buf = io.BytesIO()
-    canvas = Canvas(buf, pagesize=A4, invariant=True)
-    canvas.setTitle(f"Service report {c.job_id}")
-    canvas.setSubject(f"Signed service report of job {c.job_id}, digest {bundle.report_digest}")
+    canvas = Canvas(buf, pagesize=A4, invariant=True, initialFontName=font, initialFontSize=9)
+    canvas.setTitle(f"{t('title')} {c.job_id}")
+    canvas.setAuthor(" / ".join(x for x in (view.company.name, view.engineer_name or c.engineer_id) if x))
+    canvas.setSubject(t("meta.subject", job=c.job_id))
     canvas.setCreator("fieldsync")
+    canvas.setDateFormatter(_pdf_date(bundle.signed_at))
     canvas.setKeywords((BUNDLE_PREFIX + base64.b64encode(msgspec.msgpack.encode(bundle))).decode())
-    w = _Writer(canvas)
-    w.text("Service report", 16, bold=True)
-    w.text(f"Job {c.job_id} - ticket {c.ticket_id} - engineer {c.engineer_id}")
-    for k, v in (details or {}).items():
-        w.text(f"{k}: {v}")
-    if generated_at:
-        w.text(f"Generated {_when(generated_at)} (sealed by the {signer_kind} key {fingerprint(_public(signer))})",
-               8, color=colors.grey)
-    for n in notices or []:
-        w.text(n, 10, bold=True, color=colors.red)
-
-    w.heading("Work")
-    for label, value in (("Diagnosis", c.diagnosis), ("Resolution", c.resolution), ("Notes", c.notes)):
-        w.text(f"{label}: {value or '-'}")
-    for k in sorted(c.times):
-        w.text(f"{k.replace('_', ' ').capitalize()}: {_when(c.times[k])}")
-
-    w.heading(f"Checklist {c.template_id or '-'} v{c.template_version if c.template_version is not None else '-'}")
-    if not c.answers:
-        w.text("(no answers)")
-    for a in c.answers:
-        value = json.dumps(a.value) if not isinstance(a.value, str) else a.value
-        extra = "".join(f"  [{lbl}: {x}]" for lbl, x in (("note", a.note), ("n/a", a.na_reason)) if x)
-        w.text(f"{a.key}: {value}{extra}")
-
-    w.heading("Parts")
-    if not c.parts:
-        w.text("(no parts used)")
-    for p in c.parts:
-        serial = f" serial {p.serial}" if p.serial else ""
-        old = f", old part {p.returned_serial} taken back" if p.returned_serial else ""
-        w.text(f"{p.qty} x {p.part_no}{serial}{old}  (line {p.op_id})")
-
-    w.heading("Photos")
-    w.text(", ".join(c.photos) if c.photos else "(none)", 8)
-
-    w.heading("Customer sign-off")
-    w.text(f"Signed by {bundle.signer_name} ({bundle.signer_role}) at {_when(bundle.signed_at)}")
-    w.signature(bundle.strokes)
-    w.text(f"Report digest (SHA-256): {bundle.report_digest}", 8)
-    w.text(f"Device {bundle.device_id}, key {fingerprint(bundle.device_public_key)}", 8)
-    w.text(f"Device signature: {base64.b64encode(bundle.device_signature).decode()}", 7)
-    if bundle.server_public_key:
-        w.text(f"Device key certified by server key {fingerprint(bundle.server_public_key)}: "
-               f"{base64.b64encode(bundle.certificate).decode()}", 7)
-    w.text("Check offline: fieldsync verify <this file> [--server-key KEY]", 8, color=colors.grey)
+    _Writer(canvas, font).draw(blocks)
     canvas.showPage()
     canvas.save()
     return seal(buf.getvalue(), signer, signer_kind)
+
 
 
 def seal(body: bytes, signer: Ed25519PrivateKey, signer_kind: SignerKind) -> bytes:

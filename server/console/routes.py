@@ -390,7 +390,7 @@ async def job_report(request: Request[Any, Any, Any], services: Services, job_id
     """
     await session_of(request, services)
     known_id(job_id, "job")
-    pdf = await in_thread(report_pdf, services, job_id)
+    pdf = await in_thread(report_pdf, services, job_id, str(request.base_url))
     return Response(content=pdf, media_type="application/pdf",
                     headers={"content-disposition": f'inline; filename="report-{job_id}.pdf"',
                              "x-content-type-options": "nosniff", "cache-control": "no-store"})

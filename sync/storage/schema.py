@@ -209,6 +209,12 @@ DELETE FROM blobs WHERE complete = 0;
         "ALTER TABLE staff_users ADD COLUMN locale TEXT;",
     ),
     (
+        10,
+        # the locale a ticket's service report is written in, chosen by the dispatcher (NULL: the server's
+        # FIELDSYNC_LOCALE)
+        "ALTER TABLE tickets ADD COLUMN report_locale TEXT;",
+    ),
+    (
         14,
         # staff tokens expire (NULL: a token issued before expiry existed, listed as "never" for the operator)
         "ALTER TABLE staff_tokens ADD COLUMN expires_at {big};",

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import base64
+import io
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -12,10 +14,18 @@ import msgspec
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from reportlab.pdfbase import pdfmetrics  # type: ignore[import-untyped]
+from reportlab.pdfbase.pdfmetrics import stringWidth  # type: ignore[import-untyped]
+from reportlab.pdfgen.canvas import Canvas  # type: ignore[import-untyped]
 
 from fieldsync.cli import main
 from schemas.signoff import ReportAnswer, ReportContent, ReportPart, SignOffBundle
-from service_report.pdf import render_report_pdf, seal, verify_file_bytes, verify_report_pdf
+from service_report import fonts
+from service_report.fonts import font_for
+from service_report.pdf import _Writer, render_report_pdf, seal, verify_file_bytes, verify_report_pdf
+from service_report.view import CompanyHeader, PartInfo, ReportView, work_minutes
 from sync.core.signoff import certificate_message, report_digest, sign_off_message
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -47,7 +57,7 @@ def make_bundle(device: Ed25519PrivateKey = DEVICE, server: Ed25519PrivateKey = 
 
 @pytest.fixture(scope="module")
 def pdf() -> bytes:
-    return render_report_pdf(make_bundle(), DEVICE, "device", details={"Customer": "Hotel Aurora"},
+    return render_report_pdf(make_bundle(), DEVICE, "device", view=ReportView(customer="Hotel Aurora"),
                              generated_at=1_790_002_000_000)
 
 
@@ -135,3 +145,96 @@ def test_cli_verify_as_a_subprocess(tmp_path: Path, pdf: bytes) -> None:
                        cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert r.returncode == 1, r.stdout + r.stderr
     assert "INVALID" in r.stdout and "seal" in r.stdout
+
+
+# -- the report as a document: font, metadata, determinism, the time it took -------------------------------------
+
+
+def chinese_view(locale: str = "zh_CN") -> ReportView:
+    return ReportView(locale=locale, company=CompanyHeader(name="华东设备服务有限公司", phone="021-5555 0100"),
+                      customer="某某医院", site="住院部", engineer_name="陈力", item_labels={"gas_tight": "燃气密封"},
+                      parts={"P-IGN": PartInfo("点火电极", 1500)}, billable={"op1": True}, currency="¥",
+                      timeline=[("completed", 1_790_000_900_000), ("en_route", 1_789_998_000_000),
+                                ("on_site", 1_790_000_000_000)], timezone="Asia/Shanghai")
+
+
+def test_the_pdf_embeds_a_truetype_cjk_subset_and_no_unembedded_font() -> None:
+    out = render_report_pdf(make_bundle(), DEVICE, "device", view=chinese_view())
+    assert b"NotoSansCJKsc-Regular" in out and b"/FontFile2" in out  # an embedded TrueType font program
+    assert b"/Helvetica" not in out  # every line is set in the embedded font, none left to the reader's
+    assert verify_report_pdf(out, pub(SERVER)).valid
+
+
+def info_text(pdf: bytes, name: bytes) -> str:
+    """A text entry of the PDF's info dictionary, its octal escapes and UTF-16 decoded."""
+    found = re.search(rb"/" + name + rb" \((.*?)\) /", pdf, re.S)
+    assert found, name
+    raw = re.sub(rb"\\([0-7]{3})", lambda m: bytes([int(m.group(1), 8)]), found.group(1))
+    raw = re.sub(rb"\\(.)", rb"\1", raw)
+    return raw[2:].decode("utf-16-be") if raw.startswith(b"\xfe\xff") else raw.decode("latin-1")
+
+
+def test_metadata_names_company_and_engineer_and_dates_the_sign_off() -> None:
+    out = render_report_pdf(make_bundle(), DEVICE, "device", view=chinese_view())
+    assert info_text(out, b"Author") == "华东设备服务有限公司 / 陈力"
+    assert b"/CreationDate (D:20260921143000+00'00')" in out  # signed_at 1_790_001_000_000 in UTC
+    assert b"D:20000101" not in out
+
+
+def test_the_same_signed_report_renders_to_the_same_bytes() -> None:
+    one = render_report_pdf(make_bundle(), DEVICE, "device", view=chinese_view(), generated_at=1_790_002_000_000)
+    two = render_report_pdf(make_bundle(), DEVICE, "device", view=chinese_view(), generated_at=1_790_002_000_000)
+    assert one == two
+
+
+def test_travel_and_labour_come_from_the_status_timeline_in_any_order() -> None:
+    timeline = [("completed", 1_000 + 95 * 60_000), ("en_route", 1_000), ("on_site", 1_000 + 30 * 60_000),
+                ("on_hold", 1_000 + 50 * 60_000), ("in_progress", 1_000 + 70 * 60_000)]
+    assert work_minutes(timeline) == (30, 20 + 25)  # the hold counts for neither
+    assert work_minutes([]) == (0, 0)
+
+
+@given(st.lists(st.tuples(st.sampled_from(["accepted", "en_route", "on_site", "in_progress", "on_hold", "completed"]),
+                          st.integers(0, 10**10)), max_size=12))
+def test_travel_and_labour_never_exceed_the_span_of_the_timeline(timeline: list[tuple[str, int]]) -> None:
+    travel, labour = work_minutes(timeline)
+    span = (max(t for _, t in timeline) - min(t for _, t in timeline)) / 60_000 if timeline else 0
+    assert travel >= 0 and labour >= 0 and travel + labour <= span + 1
+
+
+def test_an_image_that_does_not_decode_is_listed_as_unavailable_not_a_failed_report() -> None:
+    view = chinese_view("en")
+    view.photos = {"ab" * 32: b"not an image at all"}
+    out = render_report_pdf(make_bundle(), DEVICE, "device", view=view)
+    assert verify_report_pdf(out, pub(SERVER)).valid
+
+
+WRAP_ALPHABET = "风机异响某某医院李经理，。 abc"
+
+
+@settings(deadline=None)
+@given(st.text(alphabet=st.sampled_from(WRAP_ALPHABET), max_size=400))
+def test_wrapped_lines_keep_every_character_and_fit_the_page(value: str) -> None:
+    font = font_for(WRAP_ALPHABET)
+    writer = _Writer(Canvas(io.BytesIO()), font)
+    lines = writer.wrap(value, 9, 200)
+    assert "".join(lines).replace(" ", "") == value.replace(" ", "")
+    assert all(stringWidth(line[:-1], font, 9) <= 200 for line in lines)
+
+
+def test_the_process_keeps_a_bounded_number_of_font_subsets(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(fonts, "_KEEP", 2)
+    names = [font_for(text) for text in ("甲", "乙", "丙", "丁")]
+    assert len(set(names)) == 4
+    registered = [n for n in names if n in pdfmetrics._fonts]
+    assert registered == names[-2:]  # the two most recent stay, the older ones are forgotten
+    assert font_for("丁") == names[-1]  # still cached: no new subset
+
+
+def test_each_character_set_draws_with_its_own_subset() -> None:
+    # reportlab keeps one font per PostScript face name: a second report must not draw with the first's glyphs
+    first, second = font_for("风机异响"), font_for("李经理签字")
+    assert first != second
+    assert ord("风") in pdfmetrics.getFont(first).face.charToGlyph
+    assert ord("李") in pdfmetrics.getFont(second).face.charToGlyph
+    assert ord("李") not in pdfmetrics.getFont(first).face.charToGlyph

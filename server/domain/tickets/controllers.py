@@ -7,7 +7,7 @@ from typing import Any
 import msgspec
 from litestar import Controller, get, post
 
-from schemas.domain import AssignIn, JobIn, Ticket, TicketIn
+from schemas.domain import AssignIn, JobIn, ReportLocaleIn, Ticket, TicketIn
 from server.domain.tickets import closing, service
 from server.domain.tickets.closing import NoteIn
 from server.domain.tickets.jobs import job_detail
@@ -44,6 +44,11 @@ class TicketController(Controller):
     @get("/tickets/{ticket_id:str}", sync_to_thread=True)
     def get_ticket(self, ticket_id: str, services: Services, staff: Staff) -> Ticket:
         return service.get_ticket(services, ticket_id)
+
+    @post("/tickets/{ticket_id:str}/report-locale", sync_to_thread=True, status_code=200)
+    def set_report_locale(self, ticket_id: str, data: ReportLocaleIn, services: Services, staff: Staff) -> Ticket:
+        staff.require("dispatcher")
+        return service.set_report_locale(services, ticket_id, data.report_locale)
 
     @post("/tickets/{ticket_id:str}/jobs", sync_to_thread=True, status_code=201)
     def create_job(self, ticket_id: str, data: JobIn, services: Services, staff: Staff) -> Ticket:

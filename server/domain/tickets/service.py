@@ -55,12 +55,22 @@ def create_ticket(services: Services, data: TicketIn, created_by: str) -> Ticket
     tid = new_id("T-")
     with services.db.write() as tx:
         tx.execute("INSERT INTO tickets (id, customer, site, priority, category, title, description, asset_serial, "
-                   "status, opened_at, created_by, created_at, updated_at) "
-                   "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'open', ?, ?, ?, ?)",
+                   "status, opened_at, created_by, created_at, updated_at, report_locale) "
+                   "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'open', ?, ?, ?, ?, ?)",
                    (tid, data.customer, data.site, data.priority, data.category, data.title, data.description,
-                    data.asset_serial, opened, created_by, now, now))
+                    data.asset_serial, opened, created_by, now, now, data.report_locale))
         add_event(tx, tid, "opened", opened, now, source=f"staff:{created_by}")
     return get_ticket(services, tid)
+
+
+def set_report_locale(services: Services, ticket_id: str, locale: str | None) -> Ticket:
+    """Choose the locale the ticket's service report is written in (None: the server's default)."""
+    with services.db.write() as tx:
+        if tx.one("SELECT id FROM tickets WHERE id = ?", (ticket_id,)) is None:
+            raise NotFound("unknown_ticket", f"no ticket {ticket_id!r}")
+        tx.execute("UPDATE tickets SET report_locale = ?, updated_at = ? WHERE id = ?",
+                   (locale, services.clock(), ticket_id))
+    return get_ticket(services, ticket_id)
 
 
 def _sla(services: Services, ticket: Row, events: list[TicketEvent]) -> dict[str, Any]:
@@ -80,7 +90,7 @@ def get_ticket(services: Services, ticket_id: str) -> Ticket:
     return Ticket(
         id=t["id"], customer=t["customer"], site=t["site"], priority=t["priority"], category=t["category"],
         title=t["title"], description=t["description"], asset_serial=t["asset_serial"], status=t["status"],
-        opened_at=t["opened_at"], created_by=t["created_by"],
+        opened_at=t["opened_at"], created_by=t["created_by"], report_locale=t["report_locale"],
         jobs=[job_from_row(j, j["id"] in changed) for j in jobs], timeline=events,
         sla=_sla(services, t, events),
     )
