@@ -60,7 +60,7 @@ SECURITY_HEADERS: Final = {
 }
 #: the ``?done=`` notices a page shows after a form went through (texts: catalog ``done.<name>``)
 DONE_MESSAGES: Final = ("ticket_created", "job_added", "reassigned", "resolved", "recon_resolved", "claim_approved",
-                        "claim_rejected", "revoked", "language")
+                        "claim_rejected", "revoked", "language", "report_locale")
 Form = dict[str, str]
 
 
@@ -107,6 +107,7 @@ def page(request: Request[Any, Any, Any], services: Services, session: ConsoleSe
         refresh = request.url.path + (f"?{request.url.query}" if request.url.query else "")
     return render(name, lang, {"session": session, "path": request.url.path, "now": services.clock(),
                                "refresh_url": refresh, "here": _here(request),
+                               "server_locale": services.settings.locale,
                                "error": error, "notice": lang.t(f"done.{done}") if done in DONE_MESSAGES else "",
                                "form": form or {}, "error_field": "", **ctx}, status=status)
 
@@ -344,6 +345,23 @@ async def ticket_detail(request: Request[Any, Any, Any], services: Services, tic
     return page(request, services, s, lang, "ticket.html", data)
 
 
+@post("/tickets/{ticket_id:str}/report-locale", include_in_schema=False, status_code=303)
+async def report_locale(request: Request[Any, Any, Any], services: Services, ticket_id: str) -> Response[Any]:
+    """The language of the ticket's service report, as the dispatcher chooses it for the customer."""
+    s, lang = await enter(request, services, "dispatcher")
+    known_id(ticket_id, "ticket")
+    form = await read_form(request, s.csrf, lang)
+    try:
+        await in_thread(views.set_report_locale, services, ticket_id, form, lang)
+    except DomainError as exc:
+        if exc.status == 404:
+            raise
+        data = await in_thread(views.ticket_page, services, ticket_id, lang)
+        return page(request, services, s, lang, "ticket.html", data, status=exc.status,
+                    error=shown_detail(exc, lang), form=form)
+    return redirect(f"/tickets/{quote(ticket_id)}", done="report_locale")
+
+
 @post("/tickets/{ticket_id:str}/jobs", include_in_schema=False, status_code=303)
 async def add_job(request: Request[Any, Any, Any], services: Services, ticket_id: str) -> Response[Any]:
     s, lang = await enter(request, services, "dispatcher")
@@ -570,7 +588,7 @@ def console_router() -> Router:
     """The console's routes under ``/`` with its HTML error pages."""
     return Router(path="/", route_handlers=[
         home, login_form, login, logout, choose_locale, tickets_board, create_ticket, new_ticket_due, ticket_detail,
-        add_job, reassign_job,
+        report_locale, add_job, reassign_job,
         job_page, job_report, blob, conflicts_page, resolve_conflict, reconciliation, reconciliation_csv, resolve_item,
         decide_claim, devices_page, enroll_token, revoke_device, sla_page, live, static, favicon,
     ], exception_handlers={Exception: console_error}, include_in_schema=False)

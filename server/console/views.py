@@ -12,11 +12,11 @@ import io
 import re
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, get_args
 
 import msgspec
 
-from schemas.domain import AssignIn, JobIn, ResolveIn, SlaTarget, TicketEvent, TicketIn
+from schemas.domain import AssignIn, JobIn, ReportLocale, ResolveIn, SlaTarget, TicketEvent, TicketIn
 from schemas.enrollment_link import enrollment_link
 from server.console.i18n import Lang
 from server.domain.blobs.service import attachment_content_types
@@ -32,6 +32,8 @@ from server.services import Services
 
 PRIORITIES = ("P1", "P2", "P3", "complaint")
 CATEGORIES = ("fault", "inspection", "installation", "complaint")
+#: the languages a service report can be written in (the catalogs' locales)
+REPORT_LOCALES = get_args(ReportLocale)
 QUEUE_STATES = ("running", "paused", "breached", "at_risk", "idle")
 TARGETS = ("respond", "on_site", "resolve", "follow_up")
 ID_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
@@ -200,7 +202,7 @@ def board(services: Services, priority: str, engineer: str, state: str, lang: La
     return {"rows": rows, "counts": counts, "engineers": sorted(names.items(), key=lambda kv: kv[1]),
             "templates": [t.id for t in catalog.list_templates(services)],
             "filters": {"priority": priority, "engineer": engineer, "state": state},
-            "priorities": PRIORITIES, "categories": CATEGORIES,
+            "priorities": PRIORITIES, "categories": CATEGORIES, "report_locales": REPORT_LOCALES,
             "due": new_ticket_due(services, "P3", "fault", lang)}
 
 
@@ -233,10 +235,12 @@ def create_ticket(services: Services, form: dict[str, str], by: str, lang: Lang)
     serial = text_field(lang, form, "asset_serial", max_len=100) or None
     engineer = id_field(lang, form, "engineer_id", required=False)
     template = id_field(lang, form, "template", required=False)
+    report_locale = choice_field(lang, form, "report_locale", REPORT_LOCALES, required=False) or None
     if engineer and engineer not in _engineers(services):
         raise _invalid(lang, "form.no_engineer", "engineer_id", id=engineer)
     ticket = tickets.create_ticket(services, TicketIn(customer=customer, site=site, priority=priority,  # type: ignore[arg-type]
-                                                      category=category, title=title, asset_serial=serial), by)  # type: ignore[arg-type]
+                                                      category=category, title=title, asset_serial=serial,  # type: ignore[arg-type]
+                                                      report_locale=report_locale), by)  # type: ignore[arg-type]
     if engineer:
         tickets.create_job(services, ticket.id, JobIn(engineer_id=engineer, checklist_template=template or None))
     return ticket.id
@@ -251,7 +255,13 @@ def ticket_page(services: Services, ticket_id: str, lang: Lang) -> dict[str, Any
             "jobs": [{"j": j, "engineer": names.get(j.engineer_id, j.engineer_id)} for j in t.jobs],
             "timeline": [_event_view(e, names, lang, device_names(services)) for e in reversed(t.timeline)],
             "engineers": sorted(names.items(), key=lambda kv: kv[1]),
-            "templates": [tp.id for tp in catalog.list_templates(services)]}
+            "templates": [tp.id for tp in catalog.list_templates(services)], "report_locales": REPORT_LOCALES}
+
+
+def set_report_locale(services: Services, ticket_id: str, form: dict[str, str], lang: Lang) -> None:
+    """The dispatcher's choice of the language the ticket's service report is written in ('': the server's)."""
+    chosen = choice_field(lang, form, "report_locale", REPORT_LOCALES, required=False) or None
+    tickets.set_report_locale(services, ticket_id, chosen)
 
 
 def add_job(services: Services, ticket_id: str, form: dict[str, str], lang: Lang) -> None:

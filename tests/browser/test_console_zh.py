@@ -206,6 +206,9 @@ def test_a_day_in_the_chinese_console_leaves_no_english(browser: Any, live: Live
         form.locator("input[name=site]").fill("门诊楼三层机房")
         form.locator("input[name=title]").fill("风机异响")
         form.locator("select[name=engineer_id]").select_option("e-ana")
+        assert form.locator("select[name=report_locale] option").all_inner_texts() == ["跟随服务器（English）", "中文",
+                                                                                         "English"]
+        form.locator("select[name=report_locale]").select_option("zh_CN")  # the customer reads Chinese
         form.locator("button[type=submit]").click()
         page.wait_for_url("**/tickets?done=ticket_created")
         assert page.locator("#main .flash.ok").inner_text() == "工单已创建。"
@@ -219,7 +222,16 @@ def test_a_day_in_the_chinese_console_leaves_no_english(browser: Any, live: Live
         page.wait_for_load_state("load")
         assert "风机异响" in page.locator("h1").inner_text()
         assert page.locator(".clock .clock-target").first.inner_text() == "响应"
+        assert page.locator("#report-locale select option:checked").inner_text() == "中文"
         clean("the ticket page")
+        ticket_url = page.url
+        page.locator("#report-locale select").select_option("en")  # the dispatcher changes their mind
+        page.locator("#report-locale button[type=submit]").click()
+        page.wait_for_url("**?done=report_locale")
+        assert page.locator("#main .flash.ok").inner_text().startswith("报告语言已设定")
+        with httpx.Client(base_url=live.url, timeout=10,
+                          headers={"authorization": f"Bearer {live.tokens['admin']}"}) as http:
+            assert http.get(f"/v1/tickets/{ticket_url.rsplit('/', 1)[1].split('?')[0]}").json()["report_locale"] == "en"
         page.locator("tr[data-job] a.tid").first.click()
         page.wait_for_load_state("load")
         assert page.locator("h1").inner_text().startswith("作业 ")
