@@ -54,6 +54,8 @@ class ConsoleSession:
     staff: Staff
     csrf: str
     via: str
+    #: the console language this user chose (users signed in with a password; None: not chosen yet)
+    locale: str | None = None
 
     def can(self, *roles: str) -> bool:
         """True when this user has one of ``roles`` (admin may do anything)."""
@@ -191,13 +193,15 @@ def current_session(services: Services, raw: str | None) -> ConsoleSession | Non
         return None
     with services.db.read() as tx:
         row = staff_store.session(tx, hash_secret(raw))
+        locale = staff_store.user_locale(tx, row["name"]) if row is not None and row["via"] == "password" else None
     if row is None or row["expires_at"] <= services.clock():
         return None
     if row["staff_token_hash"] is not None and (
             row["revoked_at"] is not None
             or (row["token_expires_at"] is not None and row["token_expires_at"] <= services.clock())):
         return None
-    return ConsoleSession(staff=Staff(name=row["name"], role=row["role"]), csrf=csrf_for(raw), via=row["via"])
+    return ConsoleSession(staff=Staff(name=row["name"], role=row["role"]), csrf=csrf_for(raw), via=row["via"],
+                          locale=locale)
 
 
 def close_session(services: Services, raw: str | None) -> None:
@@ -205,3 +209,11 @@ def close_session(services: Services, raw: str | None) -> None:
     if raw:
         with services.db.write() as tx:
             staff_store.delete_session(tx, hash_secret(raw))
+
+
+def remember_locale(services: Services, session: ConsoleSession, locale: str) -> bool:
+    """Store the language a password user chose; False for a staff-token session (the cookie remembers it)."""
+    if session.via != "password":
+        return False
+    with services.db.write() as tx:
+        return staff_store.set_user_locale(tx, session.staff.name, locale)

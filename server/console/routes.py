@@ -25,14 +25,18 @@ from litestar.params import QueryParameter
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.response import Redirect
 
-from server.console import auth, recon, views
+from schemas import i18n as i18n_catalogs
+from server.console import auth, i18n, recon, views
 from server.console.auth import SESSION_COOKIE, ConsoleSession
+from server.console.i18n import Lang
 from server.domain.activity.service import data_version
 from server.domain.blobs.service import content_type as blob_content_type
 from server.domain.blobs.service import read_blob
 from server.domain.devices.service import revoke
 from server.domain.signed_reports.service import report_pdf
-from server.errors import TITLES, DomainError, Forbidden, NotFound
+from server.domain.sla.policy import PolicyError
+from server.domain.sla.service import policy_set
+from server.errors import BadRequest, DomainError, Forbidden, NotFound
 from server.http import in_thread
 from server.services import Services
 
@@ -54,13 +58,9 @@ SECURITY_HEADERS: Final = {
     "x-frame-options": "DENY",
     "cache-control": "no-store",
 }
-DONE_MESSAGES: Final = {
-    "ticket_created": "Ticket created.", "job_added": "Job created and dispatched.",
-    "reassigned": "Job reassigned; the previous engineer's tablet drops it on its next sync.",
-    "resolved": "Conflict resolved; the outcome reaches the engineer's tablet on its next sync.",
-    "recon_resolved": "Discrepancy marked resolved.", "claim_approved": "Warranty claim approved.",
-    "claim_rejected": "Warranty claim rejected.", "revoked": "Device revoked; it can no longer sync.",
-}
+#: the ``?done=`` notices a page shows after a form went through (texts: catalog ``done.<name>``)
+DONE_MESSAGES: Final = ("ticket_created", "job_added", "reassigned", "resolved", "recon_resolved", "claim_approved",
+                        "claim_rejected", "revoked", "language", "report_locale")
 Form = dict[str, str]
 
 
@@ -84,8 +84,6 @@ def engine() -> JinjaTemplateEngine:
     """The Jinja2 engine (Litestar's), with the console's filters and asset versions."""
     eng = JinjaTemplateEngine(directory=TEMPLATES)
     env = eng.engine
-    env.filters["when"] = views.fmt_time
-    env.filters["dur"] = views.fmt_dur
     env.filters["q"] = lambda s: quote(str(s), safe="")
     env.globals["asset_v"] = {p.name: _digest(p) for p in STATIC.iterdir() if p.suffix in STATIC_TYPES}
     env.trim_blocks = True
@@ -93,23 +91,57 @@ def engine() -> JinjaTemplateEngine:
     return eng
 
 
-def render(name: str, ctx: dict[str, Any], *, status: int = 200, headers: dict[str, str] | None = None,
+def render(name: str, lang: Lang, ctx: dict[str, Any], *, status: int = 200, headers: dict[str, str] | None = None,
            cookies: list[Cookie] | None = None) -> Response[str]:
-    html = engine().get_template(name).render(**ctx)
+    """A template in ``lang``: ``t(key, **params)`` gives its texts, ``L`` its names and formatting."""
+    html = engine().get_template(name).render(t=lang.t, L=lang, locales=i18n.CHOICES, **ctx)
     return Response(content=html, status_code=status, media_type="text/html; charset=utf-8",
                     headers={**SECURITY_HEADERS, **(headers or {})}, cookies=cookies)
 
 
-def page(request: Request[Any, Any, Any], services: Services, session: ConsoleSession, name: str,
+def page(request: Request[Any, Any, Any], services: Services, session: ConsoleSession, lang: Lang, name: str,
          ctx: dict[str, Any], *, status: int = 200, error: str = "", form: Form | None = None) -> Response[str]:
     done = request.query_params.get("done", "")
     refresh = ""
     if request.method == "GET":
         refresh = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-    return render(name, {"session": session, "path": request.url.path, "now": services.clock(),
-                         "refresh_url": refresh,
-                         "error": error, "notice": DONE_MESSAGES.get(done, ""), "form": form or {},
-                         "error_field": "", **ctx}, status=status)
+    return render(name, lang, {"session": session, "path": request.url.path, "now": services.clock(),
+                               "refresh_url": refresh, "here": _here(request),
+                               "server_locale": services.settings.locale,
+                               "error": error, "notice": lang.t(f"done.{done}") if done in DONE_MESSAGES else "",
+                               "form": form or {}, "error_field": "", **ctx}, status=status)
+
+
+def _here(request: Request[Any, Any, Any]) -> str:
+    """This page's address without ``?done=`` (where the language switch comes back to)."""
+    query = urlencode([(k, v) for k, v in request.query_params.multi_items() if k != "done"])
+    return _safe_next(request.url.path + (f"?{query}" if query else ""))
+
+
+def lang_for(request: Request[Any, Any, Any], services: Services, session: ConsoleSession | None) -> Lang:
+    """The language of this request (see :func:`server.console.i18n.choose_locale`), in ``FIELDSYNC_TZ``,
+    with the priority and category names of the SLA policy file."""
+    settings = services.settings
+    locale = i18n.choose_locale(session.locale if session else None, request.cookies.get(i18n.LOCALE_COOKIE),
+                                request.headers.get("accept-language"), settings.locale)
+    try:
+        names = policy_set(services).display_names()
+    except PolicyError:  # the server refuses to start with a broken file; an edit since then shows the defaults
+        names = {}
+    return Lang(locale=locale, tz=settings.sla_timezone, overrides=names)
+
+
+#: errors the console raises with its own catalog's words already (the form checks of ``views``, roles, CSRF)
+CONSOLE_WORDED: Final = frozenset({"invalid_form", "bad_filter", "role_forbidden", "csrf_failed"})
+
+
+def shown_detail(exc: DomainError, lang: Lang) -> str:
+    """What a page says about a service's error: the console's own words, else the problem's detail in the
+    page's language when the error can give it (``detail_in``), else its detail as raised."""
+    if exc.code in CONSOLE_WORDED:
+        return exc.detail
+    detail_in = getattr(exc, "detail_in", None)  # the problems catalogs' words, where the errors carry them
+    return str(detail_in(lang.locale)) if callable(detail_in) else exc.detail
 
 
 def redirect(to: str, **query: str) -> Redirect:
@@ -120,22 +152,29 @@ def redirect(to: str, **query: str) -> Redirect:
 # -- sessions, roles, CSRF -------------------------------------------------------------------------------
 
 
-async def session_of(request: Request[Any, Any, Any], services: Services, *roles: str) -> ConsoleSession:
+async def enter(request: Request[Any, Any, Any], services: Services, *roles: str) -> tuple[ConsoleSession, Lang]:
+    """The signed-in user (with one of ``roles``) and the language their pages are shown in."""
     s = await in_thread(auth.current_session, services, request.cookies.get(SESSION_COOKIE))
     if s is None:
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         raise SignInRequired(target)
+    lang = await in_thread(lang_for, request, services, s)
     if roles and not s.can(*roles):
-        raise Forbidden("role_forbidden",
-                        f"Your role ({s.staff.role}) cannot open this page; it needs {' or '.join(roles)}.")
-    return s
+        raise Forbidden("role_forbidden", lang.t("error.role", role=lang.name("role", s.staff.role),
+                                                 needs=lang.t("list.or").join(lang.name("role", r) for r in roles)))
+    return s, lang
 
 
-async def read_form(request: Request[Any, Any, Any], expected_csrf: str) -> Form:
+async def session_of(request: Request[Any, Any, Any], services: Services, *roles: str) -> ConsoleSession:
+    """The signed-in user, for routes that answer no page (PDF, photos, the live fingerprint)."""
+    return (await enter(request, services, *roles))[0]
+
+
+async def read_form(request: Request[Any, Any, Any], expected_csrf: str, lang: Lang | None = None) -> Form:
     form = await request.form()
     data = {k: v for k, v in form.items() if isinstance(v, str)}
     if not expected_csrf or not hmac.compare_digest(data.get("csrf", ""), expected_csrf):
-        raise Forbidden("csrf_failed", "This form has expired or did not come from the console; reload and retry.")
+        raise Forbidden("csrf_failed", (lang or Lang()).t("error.csrf"))
     return data
 
 
@@ -150,7 +189,7 @@ def _safe_next(target: str) -> str:
 def known_id(value: str, what: str) -> str:
     """A path id as the services store them; anything else cannot exist (404, never a database error)."""
     if not views.ID_RE.match(value):
-        raise NotFound(f"unknown_{what}", f"no {what} {value[:64]!r}")
+        raise NotFound(f"unknown_{what}", f"no {what} {value[:64]!r}")  # the page says it in its language
     return value
 
 
@@ -164,29 +203,37 @@ def console_error(request: Request[Any, Any, Any], exc: Exception) -> Response[A
         if wants_json:
             return Response({"code": "unauthorized", "detail": "sign in"}, status_code=401)
         return redirect("/login", next=_safe_next(exc.target))
+    services: Services = request.app.state["services"]
+    lang = lang_for(request, services, None)
     if isinstance(exc, DomainError):
-        status, code, detail = exc.status, exc.code, exc.detail
-    elif isinstance(exc, HTTPException) and exc.status_code < 500:
-        status, code, detail = exc.status_code, "invalid_request", str(exc.detail)
+        status, code, detail = exc.status, exc.code, shown_detail(exc, lang)
+        if status == 404 and code.startswith("unknown_"):
+            detail = lang.t("error.not_found", what=lang.name("thing", code.removeprefix("unknown_")))
+    elif isinstance(exc, HTTPException) and exc.status_code < 500:  # e.g. ?weeks=abc: the framework's words
+        status, code, detail = exc.status_code, "invalid_request", lang.t("error.invalid_request")
     else:
         log.exception("console error on %s", request.url.path)
-        status, code, detail = 500, "server_error", "Something went wrong on the server; it has been logged."
+        status, code, detail = 500, "server_error", lang.t("error.server")
     if wants_json:
         return Response({"code": code, "detail": detail}, status_code=status)
-    return render("error.html", {"session": None, "path": request.url.path, "status": status, "code": code,
-                                 "title": TITLES.get(status, "Error"), "detail": detail, "now": 0},
+    title = lang.t(f"error.title.{status}") if i18n.known(lang.locale, f"error.title.{status}") else \
+        lang.t("error.title.other")
+    return render("error.html", lang, {"session": None, "path": request.url.path, "status": status, "code": code,
+                                       "title": title, "detail": detail, "now": 0, "here": _here(request)},
                   status=status)
 
 
 # -- sign-in ---------------------------------------------------------------------------------------------
 
 
-def _login_page(next_path: str, error: str = "", name: str = "", status: int = 200) -> Response[str]:
+def _login_page(lang: Lang, next_path: str, error: str = "", name: str = "", status: int = 200) -> Response[str]:
     token = secrets.token_urlsafe(24)
     cookie = Cookie(key=LOGIN_CSRF_COOKIE, value=token, httponly=True, samesite="strict", path="/login",
                     max_age=3600)
-    return render("login.html", {"session": None, "path": "/login", "csrf": token, "next": next_path,
-                                 "error": error, "name": name, "now": 0}, status=status, cookies=[cookie])
+    here = "/login?" + urlencode({"next": next_path})
+    return render("login.html", lang, {"session": None, "path": "/login", "csrf": token, "next": next_path,
+                                       "error": error, "name": name, "now": 0, "here": here},
+                  status=status, cookies=[cookie])
 
 
 @get("/", include_in_schema=False)
@@ -197,7 +244,7 @@ async def home(request: Request[Any, Any, Any], services: Services) -> Redirect:
 
 @get("/login", include_in_schema=False)
 async def login_form(request: Request[Any, Any, Any], services: Services, next: str = "/tickets") -> Response[str]:
-    return _login_page(_safe_next(next))
+    return _login_page(await in_thread(lang_for, request, services, None), _safe_next(next))
 
 
 @post("/login", include_in_schema=False, status_code=303)
@@ -205,18 +252,19 @@ async def login(request: Request[Any, Any, Any], services: Services) -> Response
     form = await request.form()
     data = {k: v for k, v in form.items() if isinstance(v, str)}
     next_path = _safe_next(data.get("next", "/tickets"))
+    lang = await in_thread(lang_for, request, services, None)
     expected = request.cookies.get(LOGIN_CSRF_COOKIE, "")
     if not expected or not hmac.compare_digest(data.get("csrf", ""), expected):
-        return _login_page(next_path, "The sign-in form expired; please try again.", status=403)
+        return _login_page(lang, next_path, lang.t("login.expired"), status=403)
     client = request.client.host if request.client else "?"
     try:
         services.limiter.check(f"console-login:{client}")
         raw = await in_thread(functools.partial(auth.sign_in, services, token=data.get("token", ""),
                                                 name=data.get("name", ""), password=data.get("password", "")))
     except DomainError as exc:
-        message = {"unauthorized": "That staff token is unknown or revoked.",
-                   "bad_credentials": "Unknown user or wrong password."}.get(exc.code, exc.detail)
-        return _login_page(next_path, message, data.get("name", "")[:64], status=exc.status)
+        key = f"login.{exc.code}"
+        message = lang.t(key) if i18n.known(lang.locale, key) else shown_detail(exc, lang)
+        return _login_page(lang, next_path, message, data.get("name", "")[:64], status=exc.status)
     secure = request.url.scheme == "https"
     cookies = [Cookie(key=SESSION_COOKIE, value=raw, httponly=True, samesite="strict", path="/", secure=secure,
                       max_age=auth.SESSION_TTL_MS // 1000),
@@ -226,11 +274,32 @@ async def login(request: Request[Any, Any, Any], services: Services) -> Response
 
 @post("/logout", include_in_schema=False, status_code=303)
 async def logout(request: Request[Any, Any, Any], services: Services) -> Redirect:
-    s = await session_of(request, services)
-    await read_form(request, s.csrf)
+    s, lang = await enter(request, services)
+    await read_form(request, s.csrf, lang)
     await in_thread(auth.close_session, services, request.cookies.get(SESSION_COOKIE))
     return Redirect(path="/login", status_code=303, cookies=[Cookie(key=SESSION_COOKIE, value="", path="/",
                                                                      max_age=0)])
+
+
+@post("/console/locale", include_in_schema=False, status_code=303)
+async def choose_locale(request: Request[Any, Any, Any], services: Services) -> Redirect:
+    """The language switch: remembered for a password user, and in a cookie (sign-in page, staff tokens)."""
+    s = await in_thread(auth.current_session, services, request.cookies.get(SESSION_COOKIE))
+    form = await request.form()
+    data = {k: v for k, v in form.items() if isinstance(v, str)}
+    if s is not None and not (data.get("csrf") and hmac.compare_digest(data["csrf"], s.csrf)):
+        raise Forbidden("csrf_failed", (await in_thread(lang_for, request, services, s)).t("error.csrf"))
+    locale = i18n_catalogs.normalise(data.get("locale"))
+    if locale is None:
+        raise BadRequest("invalid_form", f"locale must be one of {', '.join(i18n.CHOICES)}", field="locale")
+    if s is not None:
+        await in_thread(auth.remember_locale, services, s, locale)
+    cookie = Cookie(key=i18n.LOCALE_COOKIE, value=locale, httponly=True, samesite="strict", path="/",
+                    max_age=400 * 86400, secure=request.url.scheme == "https")
+    target = _safe_next(data.get("next", "/tickets"))
+    target += ("&" if "?" in target else "?") + "done=language"
+    return Redirect(path=target, status_code=303, cookies=[cookie],
+                    headers={"cache-control": "no-store"})
 
 
 # -- tickets and jobs ------------------------------------------------------------------------------------
@@ -239,23 +308,23 @@ async def logout(request: Request[Any, Any, Any], services: Services) -> Redirec
 @get("/tickets", include_in_schema=False)
 async def tickets_board(request: Request[Any, Any, Any], services: Services, priority: str = "", engineer: str = "",
                         clock: Annotated[str, QueryParameter(name="state")] = "") -> Response[str]:
-    s = await session_of(request, services)
-    data = await in_thread(views.board, services, priority, engineer, clock)
-    return page(request, services, s, "board.html", data)
+    s, lang = await enter(request, services)
+    data = await in_thread(views.board, services, priority, engineer, clock, lang)
+    return page(request, services, s, lang, "board.html", data)
 
 
 @post("/tickets", include_in_schema=False, status_code=303)
 async def create_ticket(request: Request[Any, Any, Any], services: Services) -> Response[Any]:
-    s = await session_of(request, services, "dispatcher")
-    form = await read_form(request, s.csrf)
+    s, lang = await enter(request, services, "dispatcher")
+    form = await read_form(request, s.csrf, lang)
     try:
-        await in_thread(views.create_ticket, services, form, s.staff.name)
+        await in_thread(views.create_ticket, services, form, s.staff.name, lang)
     except DomainError as exc:
-        data = await in_thread(views.board, services, "", "", "")
+        data = await in_thread(views.board, services, "", "", "", lang)
         if form.get("priority") in views.PRIORITIES and form.get("category") in views.CATEGORIES:
-            data["due"] = await in_thread(views.new_ticket_due, services, form["priority"], form["category"])
-        return page(request, services, s, "board.html", {**data, "error_field": exc.extra.get("field", "")},
-                    status=exc.status, error=exc.detail, form=form)
+            data["due"] = await in_thread(views.new_ticket_due, services, form["priority"], form["category"], lang)
+        return page(request, services, s, lang, "board.html", {**data, "error_field": exc.extra.get("field", "")},
+                    status=exc.status, error=shown_detail(exc, lang), form=form)
     return redirect("/tickets", done="ticket_created")
 
 
@@ -263,51 +332,72 @@ async def create_ticket(request: Request[Any, Any, Any], services: Services) -> 
 async def new_ticket_due(request: Request[Any, Any, Any], services: Services, priority: str = "P3",
                          category: str = "fault") -> Response[str]:
     """The New ticket form's due times for another priority or category (an HTML fragment the form swaps in)."""
-    await session_of(request, services, "dispatcher")
-    return render("_due.html", {"due": await in_thread(views.new_ticket_due, services, priority, category)})
+    _, lang = await enter(request, services, "dispatcher")
+    return render("_due.html", lang, {"due": await in_thread(views.new_ticket_due, services, priority, category,
+                                                                lang)})
 
 
 @get("/tickets/{ticket_id:str}", include_in_schema=False)
 async def ticket_detail(request: Request[Any, Any, Any], services: Services, ticket_id: str) -> Response[str]:
-    s = await session_of(request, services)
+    s, lang = await enter(request, services)
     known_id(ticket_id, "ticket")
-    return page(request, services, s, "ticket.html", await in_thread(views.ticket_page, services, ticket_id))
+    data = await in_thread(views.ticket_page, services, ticket_id, lang)
+    return page(request, services, s, lang, "ticket.html", data)
+
+
+@post("/tickets/{ticket_id:str}/report-locale", include_in_schema=False, status_code=303)
+async def report_locale(request: Request[Any, Any, Any], services: Services, ticket_id: str) -> Response[Any]:
+    """The language of the ticket's service report, as the dispatcher chooses it for the customer."""
+    s, lang = await enter(request, services, "dispatcher")
+    known_id(ticket_id, "ticket")
+    form = await read_form(request, s.csrf, lang)
+    try:
+        await in_thread(views.set_report_locale, services, ticket_id, form, lang)
+    except DomainError as exc:
+        if exc.status == 404:
+            raise
+        data = await in_thread(views.ticket_page, services, ticket_id, lang)
+        return page(request, services, s, lang, "ticket.html", data, status=exc.status,
+                    error=shown_detail(exc, lang), form=form)
+    return redirect(f"/tickets/{quote(ticket_id)}", done="report_locale")
 
 
 @post("/tickets/{ticket_id:str}/jobs", include_in_schema=False, status_code=303)
 async def add_job(request: Request[Any, Any, Any], services: Services, ticket_id: str) -> Response[Any]:
-    s = await session_of(request, services, "dispatcher")
+    s, lang = await enter(request, services, "dispatcher")
     known_id(ticket_id, "ticket")
-    form = await read_form(request, s.csrf)
+    form = await read_form(request, s.csrf, lang)
     try:
-        await in_thread(views.add_job, services, ticket_id, form)
+        await in_thread(views.add_job, services, ticket_id, form, lang)
     except DomainError as exc:
-        data = await in_thread(views.ticket_page, services, ticket_id)
-        return page(request, services, s, "ticket.html", data, status=exc.status, error=exc.detail, form=form)
+        data = await in_thread(views.ticket_page, services, ticket_id, lang)
+        return page(request, services, s, lang, "ticket.html", data, status=exc.status,
+                    error=shown_detail(exc, lang), form=form)
     return redirect(f"/tickets/{quote(ticket_id)}", done="job_added")
 
 
 @post("/jobs/{job_id:str}/assign", include_in_schema=False, status_code=303)
 async def reassign_job(request: Request[Any, Any, Any], services: Services, job_id: str) -> Response[Any]:
-    s = await session_of(request, services, "dispatcher")
+    s, lang = await enter(request, services, "dispatcher")
     known_id(job_id, "job")
-    form = await read_form(request, s.csrf)
+    form = await read_form(request, s.csrf, lang)
     try:
-        ticket_id = await in_thread(views.reassign, services, job_id, form, s.staff.name)
+        ticket_id = await in_thread(views.reassign, services, job_id, form, s.staff.name, lang)
     except DomainError as exc:
         back = form.get("ticket_id", "")
         if exc.status == 404 and exc.code == "unknown_job" or not views.ID_RE.match(back):
             raise
-        data = await in_thread(views.ticket_page, services, back)
-        return page(request, services, s, "ticket.html", data, status=exc.status, error=exc.detail, form=form)
+        data = await in_thread(views.ticket_page, services, back, lang)
+        return page(request, services, s, lang, "ticket.html", data, status=exc.status,
+                    error=shown_detail(exc, lang), form=form)
     return redirect(f"/tickets/{quote(ticket_id)}", done="reassigned")
 
 
 @get("/jobs/{job_id:str}", include_in_schema=False)
 async def job_page(request: Request[Any, Any, Any], services: Services, job_id: str) -> Response[str]:
-    s = await session_of(request, services)
+    s, lang = await enter(request, services)
     known_id(job_id, "job")
-    return page(request, services, s, "job.html", await in_thread(views.job_page, services, job_id))
+    return page(request, services, s, lang, "job.html", await in_thread(views.job_page, services, job_id, lang))
 
 
 @get("/jobs/{job_id:str}/report.pdf", include_in_schema=False)
@@ -344,38 +434,40 @@ async def blob(request: Request[Any, Any, Any], services: Services, sha256: str)
 
 @get("/conflicts", include_in_schema=False)
 async def conflicts_page(request: Request[Any, Any, Any], services: Services, status: str = "open") -> Response[str]:
-    s = await session_of(request, services, "backoffice")
-    return page(request, services, s, "conflicts.html", await in_thread(views.conflicts_page, services, status))
+    s, lang = await enter(request, services, "backoffice")
+    data = await in_thread(views.conflicts_page, services, status, lang)
+    return page(request, services, s, lang, "conflicts.html", data)
 
 
 @post("/conflicts/{conflict_id:str}/resolve", include_in_schema=False, status_code=303)
 async def resolve_conflict(request: Request[Any, Any, Any], services: Services, conflict_id: str) -> Response[Any]:
-    s = await session_of(request, services, "backoffice")
+    s, lang = await enter(request, services, "backoffice")
     known_id(conflict_id, "conflict")
-    form = await read_form(request, s.csrf)
+    form = await read_form(request, s.csrf, lang)
     try:
-        await in_thread(views.resolve_conflict, services, conflict_id, form, s.staff.name)
+        await in_thread(views.resolve_conflict, services, conflict_id, form, s.staff.name, lang)
     except DomainError as exc:
-        data = await in_thread(views.conflicts_page, services, "open")
-        return page(request, services, s, "conflicts.html", {**data, "error_id": conflict_id}, status=exc.status,
-                    error=exc.detail, form=form)
+        data = await in_thread(views.conflicts_page, services, "open", lang)
+        return page(request, services, s, lang, "conflicts.html", {**data, "error_id": conflict_id}, status=exc.status,
+                    error=shown_detail(exc, lang), form=form)
     return redirect("/conflicts", done="resolved")
 
 
 # -- reconciliation --------------------------------------------------------------------------------------
 
 
-def _recon_data(services: Services, status: str, kind: str, engineer: str) -> dict[str, Any]:
-    items = recon.list_items(services, status, kind, engineer)
+def _recon_data(services: Services, status: str, kind: str, engineer: str, lang: Lang) -> dict[str, Any]:
+    items = recon.list_items(services, lang, status, kind, engineer)
     names = dict(views.board_engineers(services))
     for i in items:
         ids = i.get("engineer_ids") or ([i["engineer_id"]] if i.get("engineer_id") else [])
         i["engineer"] = ", ".join(names.get(e, e) for e in ids) or "—"
-        i["created"] = views.fmt_time(i["created_at"])
-        i["lines"] = views.record_summary(i.get("records", []))
-        i["history_view"] = [{**h, "when": views.fmt_time(h.get("at")), "kept_text": views._show_value(h.get("kept"))}
+        i["created"] = lang.when(i["created_at"])
+        i["lines"] = views.record_summary(i.get("records", []), lang)
+        i["summary_shown"] = views.recon_summary(i, lang)
+        i["history_view"] = [{**h, "when": lang.when(h.get("at")), "kept_text": views._show_value(h.get("kept"), lang)}
                              for h in i.get("history", []) if isinstance(h, dict)]
-    return {"items": items, "warranty": recon.warranty_claims(services), "kinds": recon.KINDS,
+    return {"items": items, "warranty": recon.warranty_claims(services, lang), "kinds": recon.KINDS,
             "engineers": sorted(names.items(), key=lambda kv: kv[1]),
             "filters": {"status": status, "kind": kind, "engineer": engineer},
             "csv_query": urlencode({"status": status, "kind": kind, "engineer": engineer})}
@@ -384,16 +476,16 @@ def _recon_data(services: Services, status: str, kind: str, engineer: str) -> di
 @get("/reconciliation", include_in_schema=False)
 async def reconciliation(request: Request[Any, Any, Any], services: Services, status: str = "open", kind: str = "",
                          engineer: str = "") -> Response[str]:
-    s = await session_of(request, services, "backoffice")
-    data = await in_thread(_recon_data, services, status, kind, engineer)
-    return page(request, services, s, "reconciliation.html", data)
+    s, lang = await enter(request, services, "backoffice")
+    data = await in_thread(_recon_data, services, status, kind, engineer, lang)
+    return page(request, services, s, lang, "reconciliation.html", data)
 
 
 @get("/reconciliation.csv", include_in_schema=False)
 async def reconciliation_csv(request: Request[Any, Any, Any], services: Services, status: str = "all",
                              kind: str = "", engineer: str = "") -> Response[str]:
-    await session_of(request, services, "backoffice")
-    text = await in_thread(recon.export_csv, services, status, kind, engineer)
+    _, lang = await enter(request, services, "backoffice")
+    text = await in_thread(recon.export_csv, services, status, kind, engineer, lang)
     return Response(content=text, media_type="text/csv; charset=utf-8",
                     headers={"content-disposition": 'attachment; filename="reconciliation.csv"',
                              "cache-control": "no-store", "x-content-type-options": "nosniff"})
@@ -401,29 +493,29 @@ async def reconciliation_csv(request: Request[Any, Any, Any], services: Services
 
 @post("/reconciliation/{item_id:str}/resolve", include_in_schema=False, status_code=303)
 async def resolve_item(request: Request[Any, Any, Any], services: Services, item_id: str) -> Response[Any]:
-    s = await session_of(request, services, "backoffice")
+    s, lang = await enter(request, services, "backoffice")
     known_id(item_id, "item")
-    form = await read_form(request, s.csrf)
+    form = await read_form(request, s.csrf, lang)
     try:
-        await in_thread(recon.resolve, services, item_id, form, s.staff.name)
+        await in_thread(recon.resolve, services, item_id, form, s.staff.name, lang)
     except DomainError as exc:
-        data = await in_thread(_recon_data, services, "open", "", "")
-        return page(request, services, s, "reconciliation.html", {**data, "error_id": item_id},
-                    status=exc.status, error=exc.detail, form=form)
+        data = await in_thread(_recon_data, services, "open", "", "", lang)
+        return page(request, services, s, lang, "reconciliation.html", {**data, "error_id": item_id},
+                    status=exc.status, error=shown_detail(exc, lang), form=form)
     return redirect("/reconciliation", done="recon_resolved")
 
 
 @post("/warranty/{claim_id:str}/decide", include_in_schema=False, status_code=303)
 async def decide_claim(request: Request[Any, Any, Any], services: Services, claim_id: str) -> Response[Any]:
-    s = await session_of(request, services, "backoffice")
+    s, lang = await enter(request, services, "backoffice")
     known_id(claim_id, "claim")
-    form = await read_form(request, s.csrf)
+    form = await read_form(request, s.csrf, lang)
     try:
-        decision = await in_thread(recon.decide_claim, services, claim_id, form, s.staff.name)
+        decision = await in_thread(recon.decide_claim, services, claim_id, form, s.staff.name, lang)
     except DomainError as exc:
-        data = await in_thread(_recon_data, services, "open", "", "")
-        return page(request, services, s, "reconciliation.html", {**data, "error_id": claim_id},
-                    status=exc.status, error=exc.detail, form=form)
+        data = await in_thread(_recon_data, services, "open", "", "", lang)
+        return page(request, services, s, lang, "reconciliation.html", {**data, "error_id": claim_id},
+                    status=exc.status, error=shown_detail(exc, lang), form=form)
     return redirect("/reconciliation", done=f"claim_{decision}")
 
 
@@ -432,28 +524,29 @@ async def decide_claim(request: Request[Any, Any, Any], services: Services, clai
 
 @get("/devices", include_in_schema=False)
 async def devices_page(request: Request[Any, Any, Any], services: Services) -> Response[str]:
-    s = await session_of(request, services, "dispatcher")
-    return page(request, services, s, "devices.html", await in_thread(views.devices_page, services))
+    s, lang = await enter(request, services, "dispatcher")
+    return page(request, services, s, lang, "devices.html", await in_thread(views.devices_page, services, lang))
 
 
 @post("/devices/enroll-token", include_in_schema=False, status_code=200)
 async def enroll_token(request: Request[Any, Any, Any], services: Services) -> Response[str]:
-    s = await session_of(request, services, "dispatcher")
-    form = await read_form(request, s.csrf)
+    s, lang = await enter(request, services, "dispatcher")
+    form = await read_form(request, s.csrf, lang)
     base = f"{request.url.scheme}://{request.url.netloc}"
-    data = await in_thread(views.devices_page, services)
+    data = await in_thread(views.devices_page, services, lang)
     try:
-        issued = await in_thread(views.enroll_token, services, form, base)
+        issued = await in_thread(views.enroll_token, services, form, base, lang)
     except DomainError as exc:
-        return page(request, services, s, "devices.html", data, status=exc.status, error=exc.detail, form=form)
-    return page(request, services, s, "devices.html", {**data, "issued": issued})
+        return page(request, services, s, lang, "devices.html", data, status=exc.status,
+                    error=shown_detail(exc, lang), form=form)
+    return page(request, services, s, lang, "devices.html", {**data, "issued": issued})
 
 
 @post("/devices/{device_id:str}/revoke", include_in_schema=False, status_code=303)
 async def revoke_device(request: Request[Any, Any, Any], services: Services, device_id: str) -> Response[Any]:
-    s = await session_of(request, services, "admin")
+    s, lang = await enter(request, services, "admin")
     known_id(device_id, "device")
-    await read_form(request, s.csrf)
+    await read_form(request, s.csrf, lang)
     await in_thread(revoke, services, device_id)
     return redirect("/devices", done="revoked")
 
@@ -464,8 +557,8 @@ async def revoke_device(request: Request[Any, Any, Any], services: Services, dev
 @get("/sla", include_in_schema=False)
 async def sla_page(request: Request[Any, Any, Any], services: Services, target: str = "",
                    weeks: int = 8) -> Response[str]:
-    s = await session_of(request, services)
-    return page(request, services, s, "sla.html", await in_thread(views.sla_page, services, target, weeks))
+    s, lang = await enter(request, services)
+    return page(request, services, s, lang, "sla.html", await in_thread(views.sla_page, services, target, weeks, lang))
 
 
 @get("/console/live", include_in_schema=False)
@@ -494,8 +587,8 @@ async def favicon() -> Response[bytes]:
 def console_router() -> Router:
     """The console's routes under ``/`` with its HTML error pages."""
     return Router(path="/", route_handlers=[
-        home, login_form, login, logout, tickets_board, create_ticket, new_ticket_due, ticket_detail, add_job,
-        reassign_job,
+        home, login_form, login, logout, choose_locale, tickets_board, create_ticket, new_ticket_due, ticket_detail,
+        report_locale, add_job, reassign_job,
         job_page, job_report, blob, conflicts_page, resolve_conflict, reconciliation, reconciliation_csv, resolve_item,
         decide_claim, devices_page, enroll_token, revoke_device, sla_page, live, static, favicon,
     ], exception_handlers={Exception: console_error}, include_in_schema=False)

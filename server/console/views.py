@@ -7,16 +7,18 @@ returns.  Form input is checked here too, with messages meant for a person.
 
 from __future__ import annotations
 
+import html
 import io
 import re
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, get_args
 
 import msgspec
 
-from schemas.domain import AssignIn, JobIn, ResolveIn, SlaTarget, TicketEvent, TicketIn
+from schemas.domain import AssignIn, JobIn, ReportLocale, ResolveIn, SlaTarget, TicketEvent, TicketIn
 from schemas.enrollment_link import enrollment_link
+from server.console.i18n import Lang
 from server.domain.blobs.service import attachment_content_types
 from server.domain.catalog import service as catalog
 from server.domain.conflicts import service as conflicts
@@ -27,51 +29,19 @@ from server.domain.tickets import service as tickets
 from server.domain.tickets.jobs import job_detail
 from server.errors import BadRequest, NotFound
 from server.services import Services
-from sync.timetext import utc_text
 
 PRIORITIES = ("P1", "P2", "P3", "complaint")
 CATEGORIES = ("fault", "inspection", "installation", "complaint")
+#: the languages a service report can be written in (the catalogs' locales)
+REPORT_LOCALES = get_args(ReportLocale)
 QUEUE_STATES = ("running", "paused", "breached", "at_risk", "idle")
 TARGETS = ("respond", "on_site", "resolve", "follow_up")
-TARGET_LABELS = {"respond": "Respond", "on_site": "On site", "resolve": "Resolve", "follow_up": "Follow-up"}
-WEEKDAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 ID_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 DAY_MS = 86_400_000
 WEEK_MS = 7 * DAY_MS
 
 
 # -- formatting ------------------------------------------------------------------------------------------
-
-
-def fmt_time(ms: int | None) -> str:
-    """Epoch ms as ``2026-09-21 14:03`` (UTC), or an em dash."""
-    if ms is None:
-        return "—"
-    return utc_text(ms)
-
-
-def fmt_dur(ms: int | None) -> str:
-    """A duration like ``2d 3h``, ``3h 12m``, ``12m``, ``45s``; negative shows as overdue by the caller."""
-    if ms is None:
-        return "—"
-    s = abs(int(ms)) // 1000
-    d, rem = divmod(s, 86400)
-    h, rem = divmod(rem, 3600)
-    m, sec = divmod(rem, 60)
-    if d:
-        return f"{d}d {h}h"
-    if h:
-        return f"{h}h {m:02d}m"
-    if m:
-        return f"{m}m {sec:02d}s"
-    return f"{sec}s"
-
-
-def fmt_short(ms: int | None) -> str:
-    """Epoch ms as ``11-21 14:03`` (UTC) for dense cells."""
-    if ms is None:
-        return "—"
-    return utc_text(ms, "%m-%d %H:%M")
 
 
 def clock_class(state: str, fraction: float, breached: bool) -> str:
@@ -91,25 +61,15 @@ def clock_class(state: str, fraction: float, breached: bool) -> str:
     return "idle"
 
 
-def clock_label(cls: str) -> str:
-    return {"ok": "on track", "w50": "50 % used", "w75": "75 % used", "breached": "breached", "paused": "paused",
-            "met": "met", "late": "met late", "idle": "not started"}.get(cls, cls)
-
-
-def target_view(name: str, t: SlaTarget, now: int) -> dict[str, Any]:
+def target_view(name: str, t: SlaTarget, now: int, lang: Lang) -> dict[str, Any]:
     cls = clock_class(t.state, t.elapsed_fraction, t.breached)
     left = (t.due_at - now) if t.due_at is not None and t.state in ("running", "paused", "breached") else None
-    return {"name": name, "label": TARGET_LABELS.get(name, name), "state": t.state, "cls": cls,
-            "status": clock_label(cls), "due_at": t.due_at, "due": fmt_short(t.due_at), "met_at": fmt_short(t.met_at),
-            "left_ms": left, "left": _left_text(left), "ticking": t.state in ("running", "breached"),
+    return {"name": name, "label": lang.name("target", name), "state": t.state, "cls": cls,
+            "status": lang.name("clock", cls), "due_at": t.due_at, "due": lang.short(t.due_at),
+            "met_at": lang.short(t.met_at),
+            "left_ms": left, "left": lang.left(left), "ticking": t.state in ("running", "breached"),
             "pct": min(100, max(0, round(t.elapsed_fraction * 100))), "provisional": t.provisional,
-            "paused": fmt_dur(t.paused_seconds * 1000) if t.paused_seconds else ""}
-
-
-def _left_text(left: int | None) -> str:
-    if left is None:
-        return ""
-    return f"{fmt_dur(left)} left" if left >= 0 else f"{fmt_dur(left)} over"
+            "paused": lang.dur(t.paused_seconds * 1000) if t.paused_seconds else ""}
 
 
 def _engineers(services: Services) -> dict[str, str]:
@@ -126,171 +86,240 @@ def _clip(v: Any, n: int = 16) -> str:
     return text if len(text) <= n else text[: n - 1] + "…"
 
 
-def record_summary(records: Any) -> list[str]:
+RECORD_TIMES = frozenset({"at", "received", "received_at", "device_time", "corrected_time", "created_at",
+                          "recorded_at", "signed_at"})
+#: which display names a record's ``kind`` takes, by record type
+RECORD_KINDS = {"movement": "movement", "conflict": "conflict_kind", "event": "event", "attachment": "photo"}
+
+
+def record_summary(records: Any, lang: Lang) -> list[str]:
     """One short line per record of a reconciliation item (movement, sign-off, stock ...)."""
     out = []
     for r in records if isinstance(records, list) else [records]:
         if isinstance(r, dict):
-            parts = [f"{k}={_clip(v)}" for k, v in r.items()
+            kind = str(r.get("type", "record"))
+            parts = [f"{lang.name('record_field', k)}={_record_value(kind, k, v, lang)}" for k, v in r.items()
                      if v not in (None, "", [], {}) and k not in ("id", "type", "engineer_id", "device_id")]
-            out.append(f"{r.get('type', 'record')}: " + ", ".join(parts[:8]))
+            out.append(f"{lang.name('record', kind)}: " + lang.t("list.sep").join(parts[:8]))
         else:
             out.append(str(r))
     return out[:10]
 
 
+def _record_value(record_type: str, key: str, value: Any, lang: Lang) -> str:
+    if key in RECORD_TIMES and isinstance(value, int) and not isinstance(value, bool):
+        return lang.short(value)
+    if key == "kind" and record_type in RECORD_KINDS:
+        return lang.name(RECORD_KINDS[record_type], value)
+    if key == "status" and isinstance(value, str):
+        return lang.name("conflict_status" if record_type == "conflict" else "status", value)
+    if key == "values" and isinstance(value, list):
+        return _clip(" / ".join(_show_value(v.get("value") if isinstance(v, dict) else v, lang) for v in value))
+    return _clip(_show_value(value, lang) if isinstance(value, bool) else value)
+
+
+def recon_summary(item: dict[str, Any], lang: Lang) -> str:
+    """What a discrepancy is about: the service's own sentence in English, the catalog's in other locales."""
+    if lang.locale == "en":
+        return str(item.get("summary", ""))
+    key = str(item.get("key", ""))
+    return lang.t(f"recon_summary.{item.get('kind')}", key=key, job=item.get("job_id") or key,
+                  status=lang.name("conflict_status", item.get("status")))
+
+
 # -- form input ------------------------------------------------------------------------------------------
 
 
-def text_field(form: dict[str, str], key: str, label: str, *, required: bool = False, max_len: int = 200) -> str:
+def _invalid(lang: Lang, key: str, field: str, **params: object) -> BadRequest:
+    return BadRequest("invalid_form", lang.t(key, **params), field=field)
+
+
+def text_field(lang: Lang, form: dict[str, str], key: str, *, required: bool = False, max_len: int = 200) -> str:
+    """A text input, its label (catalog ``field.<key>``) naming it in the message when it is wrong."""
     value = (form.get(key) or "").strip()
+    label = lang.t(f"field.{key}")
     if "\x00" in value:
-        raise BadRequest("invalid_form", f"{label} contains a character that cannot be stored.", field=key)
+        raise _invalid(lang, "form.bad_char", key, label=label)
     if required and not value:
-        raise BadRequest("invalid_form", f"{label} is required.", field=key)
+        raise _invalid(lang, "form.required", key, label=label)
     if len(value) > max_len:
-        raise BadRequest("invalid_form", f"{label} is longer than {max_len} characters.", field=key)
+        raise _invalid(lang, "form.too_long", key, label=label, n=max_len)
     return value
 
 
-def choice_field(form: dict[str, str], key: str, label: str, choices: tuple[str, ...] | list[str],
+def choice_field(lang: Lang, form: dict[str, str], key: str, choices: tuple[str, ...] | list[str],
                  *, required: bool = True) -> str:
     value = (form.get(key) or "").strip()
     if not value and not required:
         return ""
     if value not in choices:
-        raise BadRequest("invalid_form", f"{label} must be one of: {', '.join(choices)}.", field=key)
+        raise _invalid(lang, "form.one_of", key, label=lang.t(f"field.{key}"),
+                       choices=lang.t("list.sep").join(lang.name(key, c) for c in choices))
     return value
 
 
-def id_field(form: dict[str, str], key: str, label: str, *, required: bool = True) -> str:
+def id_field(lang: Lang, form: dict[str, str], key: str, *, required: bool = True) -> str:
     value = (form.get(key) or "").strip()
     if not value and not required:
         return ""
     if not ID_RE.match(value):
-        raise BadRequest("invalid_form", f"{label} is missing or not a valid id.", field=key)
+        raise _invalid(lang, "form.bad_id", key, label=lang.t(f"field.{key}"))
     return value
+
+
+def bad_filter(lang: Lang, name: str, choices: tuple[str, ...] | list[str] | tuple[int, ...]) -> BadRequest:
+    """A filter in the address that the page does not offer (someone edited the URL)."""
+    return BadRequest("bad_filter", lang.t("filter.bad", name=name,
+                                           choices=lang.t("list.sep").join(str(c) for c in choices)))
 
 
 # -- tickets board ---------------------------------------------------------------------------------------
 
 
-def board(services: Services, priority: str, engineer: str, state: str) -> dict[str, Any]:
+def board(services: Services, priority: str, engineer: str, state: str, lang: Lang) -> dict[str, Any]:
     """Open tickets by time left on their most urgent clock, with the filter choices."""
     if priority and priority not in PRIORITIES:
-        raise BadRequest("bad_filter", f"priority must be one of {', '.join(PRIORITIES)}")
+        raise bad_filter(lang, "priority", PRIORITIES)
     if state and state not in QUEUE_STATES:
-        raise BadRequest("bad_filter", f"state must be one of {', '.join(QUEUE_STATES)}")
+        raise bad_filter(lang, "state", QUEUE_STATES)
     names = _engineers(services)
     if engineer and engineer not in names:
-        raise BadRequest("bad_filter", f"no engineer {engineer!r}")
+        raise bad_filter(lang, "engineer", sorted(names))
     now = services.clock()
     items = list_by_sla(services, state=state or None, priority=priority or None, engineer_id=engineer or None)
     titles = tickets.ticket_titles(services, [i.ticket_id for i in items])
     rows: list[dict[str, Any]] = []
     for it in items:
-        urgent = target_view(it.target, it.targets[it.target], now) if it.target else None
-        chips = [target_view(n, it.targets[n], now) for n in TARGETS if n in it.targets]
+        urgent = target_view(it.target, it.targets[it.target], now, lang) if it.target else None
+        chips = [target_view(n, it.targets[n], now, lang) for n in TARGETS if n in it.targets]
         rows.append({"id": it.ticket_id, "priority": it.priority, "category": it.category, "customer": it.customer,
                      "site": it.site, "title": titles.get(it.ticket_id, ""), "status": it.status,
                      "engineers": [names.get(e, e) for e in it.engineer_ids], "urgent": urgent, "chips": chips,
-                     "provisional": it.provisional, "opened": fmt_time(it.opened_at)})
+                     "provisional": it.provisional, "opened": lang.when(it.opened_at)})
     counts = {"breached": sum(1 for r in rows if r["urgent"] and r["urgent"]["cls"] == "breached"),
               "w75": sum(1 for r in rows if r["urgent"] and r["urgent"]["cls"] == "w75"),
               "provisional": sum(1 for r in rows if r["provisional"]), "open": len(rows)}
     return {"rows": rows, "counts": counts, "engineers": sorted(names.items(), key=lambda kv: kv[1]),
             "templates": [t.id for t in catalog.list_templates(services)],
             "filters": {"priority": priority, "engineer": engineer, "state": state},
-            "due": new_ticket_due(services, "P3", "fault")}
+            "priorities": PRIORITIES, "categories": CATEGORIES, "report_locales": REPORT_LOCALES,
+            "due": new_ticket_due(services, "P3", "fault", lang)}
 
 
-def new_ticket_due(services: Services, priority: str, category: str) -> dict[str, Any]:
+def new_ticket_due(services: Services, priority: str, category: str, lang: Lang) -> dict[str, Any]:
     """What the New ticket form shows: when each clock a ticket opened now would start is due, in local time."""
-    if priority not in PRIORITIES or category not in CATEGORIES:
-        raise BadRequest("bad_filter", f"priority is one of {', '.join(PRIORITIES)}, "
-                                       f"category one of {', '.join(CATEGORIES)}")
+    if priority not in PRIORITIES:
+        raise bad_filter(lang, "priority", PRIORITIES)
+    if category not in CATEGORIES:
+        raise bad_filter(lang, "category", CATEGORIES)
     answer = due(services, priority, category, services.clock())
     rows = []
     for t in answer.targets:
         if t.due_local is None:
             continue
-        local = datetime.fromisoformat(t.due_local)
-        rows.append({"name": t.target, "label": TARGET_LABELS.get(t.target, t.target), "duration": t.duration,
-                     "iso": t.due_local, "when": f"{WEEKDAY_NAMES[local.weekday()]} {local:%Y-%m-%d %H:%M}",
-                     "tz": t.tz})
+        rows.append({"name": t.target, "label": lang.name("target", t.target), "duration": t.duration,
+                     "duration_text": lang.span(t.duration),
+                     "iso": t.due_local, "when": lang.local(datetime.fromisoformat(t.due_local)), "tz": t.tz})
     regions = sorted({t.region for t in answer.targets if t.region and t.due_local})
     return {"priority": priority, "category": category, "opened": answer.opened_local, "tz": answer.tz,
             "regions": regions, "rows": rows}
 
 
-def create_ticket(services: Services, form: dict[str, str], by: str) -> str:
+def create_ticket(services: Services, form: dict[str, str], by: str, lang: Lang) -> str:
     """Open a ticket from the board's form and, if an engineer is chosen, dispatch a job at once."""
-    customer = text_field(form, "customer", "Customer", required=True)
-    site = text_field(form, "site", "Site", required=True)
-    priority = choice_field(form, "priority", "Priority", PRIORITIES)
-    category = choice_field(form, "category", "Category", CATEGORIES)
-    title = text_field(form, "title", "Title", max_len=300)
-    serial = text_field(form, "asset_serial", "Asset serial", max_len=100) or None
-    engineer = id_field(form, "engineer_id", "Engineer", required=False)
-    template = id_field(form, "template", "Checklist template", required=False)
+    customer = text_field(lang, form, "customer", required=True)
+    site = text_field(lang, form, "site", required=True)
+    priority = choice_field(lang, form, "priority", PRIORITIES)
+    category = choice_field(lang, form, "category", CATEGORIES)
+    title = text_field(lang, form, "title", max_len=300)
+    serial = text_field(lang, form, "asset_serial", max_len=100) or None
+    engineer = id_field(lang, form, "engineer_id", required=False)
+    template = id_field(lang, form, "template", required=False)
+    report_locale = choice_field(lang, form, "report_locale", REPORT_LOCALES, required=False) or None
     if engineer and engineer not in _engineers(services):
-        raise BadRequest("invalid_form", f"Engineer {engineer!r} does not exist.", field="engineer_id")
+        raise _invalid(lang, "form.no_engineer", "engineer_id", id=engineer)
     ticket = tickets.create_ticket(services, TicketIn(customer=customer, site=site, priority=priority,  # type: ignore[arg-type]
-                                                      category=category, title=title, asset_serial=serial), by)  # type: ignore[arg-type]
+                                                      category=category, title=title, asset_serial=serial,  # type: ignore[arg-type]
+                                                      report_locale=report_locale), by)  # type: ignore[arg-type]
     if engineer:
         tickets.create_job(services, ticket.id, JobIn(engineer_id=engineer, checklist_template=template or None))
     return ticket.id
 
 
-def ticket_page(services: Services, ticket_id: str) -> dict[str, Any]:
+def ticket_page(services: Services, ticket_id: str, lang: Lang) -> dict[str, Any]:
     now = services.clock()
     t = tickets.get_ticket(services, ticket_id)
     names = _engineers(services)
-    clocks = [target_view(n, t.sla[n], now) for n in TARGETS if n in t.sla]
-    return {"t": t, "clocks": clocks, "provisional": any(c["provisional"] for c in clocks),
+    clocks = [target_view(n, t.sla[n], now, lang) for n in TARGETS if n in t.sla]
+    return {"tk": t, "clocks": clocks, "provisional": any(c["provisional"] for c in clocks),
             "jobs": [{"j": j, "engineer": names.get(j.engineer_id, j.engineer_id)} for j in t.jobs],
-            "timeline": [_event_view(e, names, device_names(services)) for e in reversed(t.timeline)],
+            "timeline": [_event_view(e, names, lang, device_names(services)) for e in reversed(t.timeline)],
             "engineers": sorted(names.items(), key=lambda kv: kv[1]),
-            "templates": [tp.id for tp in catalog.list_templates(services)]}
+            "templates": [tp.id for tp in catalog.list_templates(services)], "report_locales": REPORT_LOCALES}
 
 
-def add_job(services: Services, ticket_id: str, form: dict[str, str]) -> None:
-    engineer = id_field(form, "engineer_id", "Engineer")
-    template = id_field(form, "template", "Checklist template", required=False)
-    notes = text_field(form, "notes", "Notes", max_len=10_000)
+def set_report_locale(services: Services, ticket_id: str, form: dict[str, str], lang: Lang) -> None:
+    """The dispatcher's choice of the language the ticket's service report is written in ('': the server's)."""
+    chosen = choice_field(lang, form, "report_locale", REPORT_LOCALES, required=False) or None
+    tickets.set_report_locale(services, ticket_id, chosen)
+
+
+def add_job(services: Services, ticket_id: str, form: dict[str, str], lang: Lang) -> None:
+    engineer = id_field(lang, form, "engineer_id")
+    template = id_field(lang, form, "template", required=False)
+    notes = text_field(lang, form, "notes", max_len=10_000)
     tickets.create_job(services, ticket_id, JobIn(engineer_id=engineer, checklist_template=template or None,
                                                   notes=notes))
 
 
-def reassign(services: Services, job_id: str, form: dict[str, str], by: str) -> str:
-    engineer = id_field(form, "engineer_id", "Engineer")
+def reassign(services: Services, job_id: str, form: dict[str, str], by: str, lang: Lang) -> str:
+    engineer = id_field(lang, form, "engineer_id")
     return tickets.assign_job(services, job_id, AssignIn(engineer_id=engineer), by).id
 
 
 HIDDEN_EVENT_KEYS = {"op_id", "hlc"}
 
 
-def _event_view(e: Any, names: dict[str, str], devices: dict[str, str] | None = None) -> dict[str, Any]:
+def _event_view(e: Any, names: dict[str, str], lang: Lang, devices: dict[str, str] | None = None) -> dict[str, Any]:
     skew = (e.device_time - e.corrected_time) if e.device_time is not None and e.corrected_time is not None else None
-    data = {k.replace("_id", "").replace("_", " "): names.get(v, v) if isinstance(v, str) else v
+    data = {lang.name("event_field", k): _event_value(k, v, names, lang)
             for k, v in (e.data or {}).items() if k not in HIDDEN_EVENT_KEYS}
     source = e.source
     if source.startswith("device:") and devices:
-        source = "tablet " + devices.get(source.removeprefix("device:"), source.removeprefix("device:"))
+        source = lang.t("timeline.tablet", name=devices.get(source.removeprefix("device:"),
+                                                            source.removeprefix("device:")))
     elif source.startswith("staff:"):
         source = source.removeprefix("staff:")
-    return {"kind": e.kind.replace("_", " "), "raw_kind": e.kind, "at": fmt_time(e.at), "job_id": e.job_id,
-            "device_time": fmt_time(e.device_time) if e.device_time is not None else "",
-            "corrected_time": fmt_time(e.corrected_time) if e.corrected_time is not None else "",
-            "received": fmt_time(e.received_at), "source": source,
-            "skew": fmt_dur(skew) if skew is not None and abs(skew) >= 1000 else "",
-            "skew_sign": "ahead" if skew and skew > 0 else "behind", "data": data}
+    else:
+        source = lang.name("source", source)
+    skew_text = lang.dur(skew) if skew is not None and abs(skew) >= 1000 else ""
+    return {"kind": lang.name("event", e.kind), "raw_kind": e.kind, "at": lang.when(e.at), "job_id": e.job_id,
+            "device_time": lang.when(e.device_time) if e.device_time is not None else "",
+            "corrected_time": lang.when(e.corrected_time) if e.corrected_time is not None else "",
+            "received": lang.when(e.received_at), "source": source,
+            "skew": lang.t("timeline.ahead" if skew and skew > 0 else "timeline.behind", d=skew_text)
+            if skew_text else "", "data": data}
+
+
+def _event_value(key: str, value: Any, names: dict[str, str], lang: Lang) -> Any:
+    """An event's data value for people: engineer names for ids, display names for stored codes."""
+    if isinstance(value, bool):
+        return lang.t(f"value.{str(value).lower()}")
+    if not isinstance(value, str):
+        return value
+    if key in ("status", "from_status", "to_status"):
+        return lang.name("status", value)
+    if key in ("priority", "category", "target"):
+        return lang.name(key, value)
+    if key in ("reason", "hold_reason"):
+        return lang.name("hold", value)
+    return names.get(value, value)
 
 
 # -- job page --------------------------------------------------------------------------------------------
 
 
-def job_page(services: Services, job_id: str) -> dict[str, Any]:
+def job_page(services: Services, job_id: str, lang: Lang) -> dict[str, Any]:
     d = job_detail(services, job_id)
     job = d["job"]
     names = _engineers(services)
@@ -304,7 +333,8 @@ def job_page(services: Services, job_id: str) -> dict[str, Any]:
             labels = {}
     answered = {a["item_key"] for a in d["answers"] if not a["deleted"]}
     answers = [{**a, "label": labels.get(a["item_key"], {}).get("label", a["item_key"]),
-                "shown": _show_value(a["value"]), "when": fmt_time(a["at"])} for a in d["answers"]]
+                "shown": _show_value(a["value"], lang), "shown_cls": _value_class(a["value"]),
+                "when": lang.when(a["at"])} for a in d["answers"]]
     missing = [{"key": k, **v} for k, v in labels.items() if k not in answered]
     devs = device_names_for_job(services, job["engineer_id"], job_id)
     ctypes = attachment_content_types(services, job_id)
@@ -313,29 +343,38 @@ def job_page(services: Services, job_id: str) -> dict[str, Any]:
     signoff = d["signoff"]
     sig = None
     if signoff is not None:
-        sig = {**signoff, "svg": signature_svg(signoff["strokes"]), "when": fmt_time(signoff["signed_at"]),
-               "received": fmt_time(signoff["received_at"]), "device": devs.get(signoff["device_id"],
+        sig = {**signoff, "svg": signature_svg(signoff["strokes"]), "when": lang.when(signoff["signed_at"]),
+               "received": lang.when(signoff["received_at"]), "device": devs.get(signoff["device_id"],
                                                                                 signoff["device_id"])}
-    parts = [{**p, "when": fmt_time(p.get("at"))} for p in d["parts"]]
+    parts = [{**p, "when": lang.when(p.get("at"))} for p in d["parts"]]
     return {"job": job, "ticket": t, "engineer": names.get(job["engineer_id"], job["engineer_id"]),
             "answers": answers, "missing": missing, "parts": parts, "photos": photos,
             "evidence_missing": d["evidence_missing"], "signoff": sig,
-            "timeline": [_event_view(_event_struct(e), names, device_names(services)) for e in d["timeline"]],
-            "conflicts": d["conflicts"], "devices": devs}
+            "timeline": [_event_view(_event_struct(e), names, lang, device_names(services)) for e in d["timeline"]],
+            "conflicts": [{**c, "about": labels.get(c["key"], {}).get("label", c["key"]) if c["kind"] == "answer"
+                           else lang.name("job_field", c["key"])} for c in d["conflicts"]],
+            "devices": devs}
 
 
 def _event_struct(e: dict[str, Any]) -> Any:
     return msgspec.convert(e, TicketEvent)
 
 
-def _show_value(v: Any) -> str:
+def _show_value(v: Any, lang: Lang) -> str:
     if v is True:
-        return "pass"
+        return lang.t("answer.pass")
     if v is False:
-        return "fail"
+        return lang.t("answer.fail")
     if v is None:
         return "—"
+    if isinstance(v, int | float):
+        return lang.number(v)
     return str(v)
+
+
+def _value_class(v: Any) -> str:
+    """The CSS class of an answer (``pass``/``fail`` colour the cell whatever the language)."""
+    return "pass" if v is True else "fail" if v is False else "value"
 
 
 def signature_svg(strokes: list[list[float]]) -> dict[str, Any] | None:
@@ -367,69 +406,86 @@ def signature_svg(strokes: list[list[float]]) -> dict[str, Any] | None:
 # -- conflicts -------------------------------------------------------------------------------------------
 
 
-def conflicts_page(services: Services, status: str) -> dict[str, Any]:
+def conflicts_page(services: Services, status: str, lang: Lang) -> dict[str, Any]:
     if status not in ("open", "resolved", "all"):
-        raise BadRequest("bad_filter", "status must be open, resolved or all")
+        raise bad_filter(lang, "status", ("open", "resolved", "all"))
     items = conflicts.list_conflicts(services, None if status == "all" else status)
     names = _engineers(services)
     dev_eng = device_owners(services)
     jobs = tickets.job_contexts(services, sorted({c.job_id for c in items}))
+    labels: dict[tuple[str, int], dict[str, str]] = {}
     out = []
     for c in items:
         values = []
         for i, v in enumerate(c.values):
             dev = v.get("device_id") or ""
             dname, eng = dev_eng.get(dev, (dev, ""))
-            who = "back office / server" if dev == "server" else f"{names.get(eng, eng) or '?'} ({dname})"
-            values.append({"i": i, "value": _conflict_value(v.get("value")), "raw": v.get("value"), "who": who,
-                           "at": fmt_time(v.get("at")) if v.get("at") else "—", "note": v.get("note") or "",
+            who = lang.t("conflict.server") if dev == "server" else f"{names.get(eng, eng) or '?'} ({dname})"
+            values.append({"i": i, "value": _conflict_value(v.get("value"), lang), "raw": v.get("value"), "who": who,
+                           "at": lang.when(v.get("at")) if v.get("at") else "—", "note": v.get("note") or "",
                            "applied": c.applied == v})
-        out.append({"c": c, "vals": values, "job": jobs.get(c.job_id), "created": fmt_time(c.created_at),
-                    "resolved": fmt_time(c.resolved_at) if c.resolved_at else "", "key": c.key.replace("_", " "),
+        out.append({"c": c, "vals": values, "job": jobs.get(c.job_id), "created": lang.when(c.created_at),
+                    "resolved": lang.when(c.resolved_at) if c.resolved_at else "",
+                    "key": _conflict_key(services, c.kind, c.key, jobs.get(c.job_id), labels, lang),
+                    "resolved_value": _conflict_value(c.resolution.get("value"), lang) if isinstance(
+                        c.resolution, dict) else "",
                     "merge_allowed": c.kind in ("answer", "field")})
     return {"items": out, "status": status}
 
 
-def _conflict_value(v: Any) -> str:
+def _conflict_key(services: Services, kind: str, key: str, job: Any, labels: dict[tuple[str, int], dict[str, str]],
+                  lang: Lang) -> str:
+    """What a conflict is about for people: the checklist item's label, or the job field's display name."""
+    if kind == "answer" and job is not None and job["template_id"] and job["template_version"]:
+        version = (str(job["template_id"]), int(job["template_version"]))
+        if version not in labels:
+            try:
+                tpl = catalog.get_template(services, *version)
+                labels[version] = {i.key: i.label for i in tpl.items}
+            except NotFound:
+                labels[version] = {}
+        return labels[version].get(key, key)
+    return lang.name("job_field", key)
+
+
+def _conflict_value(v: Any, lang: Lang) -> str:
     if isinstance(v, str) and len(v) > 300:
         return v[:300] + "…"
-    return _show_value(v)
+    return _show_value(v, lang)
 
 
-def resolve_conflict(services: Services, conflict_id: str, form: dict[str, str], by: str) -> None:
+def resolve_conflict(services: Services, conflict_id: str, form: dict[str, str], by: str, lang: Lang) -> None:
     """Resolve from the queue's form: a chosen value (``choice``) or a merged one (``merged``)."""
     current = conflicts.get_conflict(services, conflict_id)
-    comment = text_field(form, "comment", "Comment", max_len=2000)
-    merged = text_field(form, "merged", "The merged value", max_len=10_000)
+    comment = text_field(lang, form, "comment", max_len=2000)
+    merged = text_field(lang, form, "merged", max_len=10_000)
     raw_choice = (form.get("choice") or "").strip()
     if merged:
-        value = _typed_like(merged, [v.get("value") for v in current.values])
+        value = _typed_like(merged, [v.get("value") for v in current.values], lang)
         conflicts.resolve(services, conflict_id, ResolveIn(value=value, comment=comment), by)
         return
     if not raw_choice:
-        raise BadRequest("invalid_form", "Choose one of the values or type a merged value.", field="choice")
-    if not raw_choice.isdigit():
-        raise BadRequest("invalid_form", "The chosen value is not one of this conflict's values.", field="choice")
+        raise _invalid(lang, "form.choose_value", "choice")
+    if not raw_choice.isdigit() or int(raw_choice) >= len(current.values):
+        raise _invalid(lang, "form.not_a_value", "choice")
     choice = int(raw_choice)
-    if choice >= len(current.values):
-        raise BadRequest("invalid_form", "The chosen value is not one of this conflict's values.", field="choice")
     conflicts.resolve(services, conflict_id, ResolveIn(choice=choice, comment=comment), by)
 
 
-def _typed_like(text: str, examples: list[Any]) -> str | int | float | bool:
+def _typed_like(text: str, examples: list[Any], lang: Lang) -> str | int | float | bool:
     """A merged value typed like the values it merges (numbers stay numbers, pass/fail stays a bool)."""
     if any(isinstance(v, bool) for v in examples):
         low = text.lower()
-        if low in ("pass", "true", "yes", "1"):
+        if low in ("pass", "true", "yes", "1", lang.t("answer.pass").lower()):
             return True
-        if low in ("fail", "false", "no", "0"):
+        if low in ("fail", "false", "no", "0", lang.t("answer.fail").lower()):
             return False
-        raise BadRequest("invalid_form", "This item is pass/fail: type pass or fail.", field="merged")
+        raise _invalid(lang, "form.pass_fail", "merged", yes=lang.t("answer.pass"), no=lang.t("answer.fail"))
     if any(isinstance(v, int | float) and not isinstance(v, bool) for v in examples):
         try:
             number = float(text)
         except ValueError:
-            raise BadRequest("invalid_form", "This item takes a number.", field="merged") from None
+            raise _invalid(lang, "form.number", "merged") from None
         return int(number) if number.is_integer() else number
     return text
 
@@ -437,40 +493,41 @@ def _typed_like(text: str, examples: list[Any]) -> str | int | float | bool:
 # -- devices ---------------------------------------------------------------------------------------------
 
 
-def devices_page(services: Services) -> dict[str, Any]:
+def devices_page(services: Services, lang: Lang) -> dict[str, Any]:
     now = services.clock()
     names = _engineers(services)
     by_engineer: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for dv in devices.list_devices(services):
         age = (now - dv.last_sync_at) if dv.last_sync_at is not None else (now - dv.enrolled_at)
         by_engineer[dv.engineer_id].append({
-            "d": dv, "enrolled": fmt_time(dv.enrolled_at), "last_sync": fmt_time(dv.last_sync_at),
-            "pending_age": fmt_dur(age) if dv.revoked_at is None else "—",
+            "d": dv, "enrolled": lang.when(dv.enrolled_at), "last_sync": lang.when(dv.last_sync_at),
+            "pending_age": lang.dur(age) if dv.revoked_at is None else "—",
             "stale": dv.revoked_at is None and age > 15 * 60_000,
-            "offset": _offset_text(dv.clock_offset_ms) if dv.clock_known else "unknown (no usable clock)",
+            "offset": _offset_text(dv.clock_offset_ms, lang) if dv.clock_known else lang.t("device.clock_unknown"),
             "offset_bad": not dv.clock_known or abs(dv.clock_offset_ms) > 5 * 60_000,
-            "revoked": fmt_time(dv.revoked_at) if dv.revoked_at else ""})
+            "revoked": lang.when(dv.revoked_at) if dv.revoked_at else ""})
     groups = [{"id": eid, "name": name, "devices": by_engineer.get(eid, [])}
               for eid, name in sorted(names.items(), key=lambda kv: kv[1])]
     return {"groups": groups, "engineers": sorted(names.items(), key=lambda kv: kv[1])}
 
 
-def _offset_text(ms: int) -> str:
+def _offset_text(ms: int, lang: Lang) -> str:
     if abs(ms) < 1000:
-        return "in sync"
-    return f"{fmt_dur(ms)} {'ahead' if ms > 0 else 'behind'}"
+        return lang.t("device.in_sync")
+    return lang.t("timeline.ahead" if ms > 0 else "timeline.behind", d=lang.dur(ms))
 
 
-def enroll_token(services: Services, form: dict[str, str], server_url: str) -> dict[str, Any]:
+def enroll_token(services: Services, form: dict[str, str], server_url: str, lang: Lang | None = None) -> dict[str, Any]:
     """Issue a one-time enrollment token and its QR code (inline SVG, made here)."""
-    engineer = id_field(form, "engineer_id", "Engineer")
+    lang = lang or Lang()
+    engineer = id_field(lang, form, "engineer_id")
     token, expires = devices.issue_enroll_token(services, engineer)
     payload = enrollment_link(server_url, token)
-    return {"token": token, "expires": fmt_time(expires), "engineer": _engineers(services).get(engineer, engineer),
-            "qr": qr_svg(payload), "payload": payload}
+    return {"token": token, "expires": lang.when(expires), "engineer": _engineers(services).get(engineer, engineer),
+            "qr": qr_svg(payload, lang.t("device.qr")), "payload": payload}
 
 
-def qr_svg(text: str) -> str:
+def qr_svg(text: str, label: str = "enrollment QR code") -> str:
     """An SVG QR code (``qrcode.image.svg``), without the XML declaration, to inline in a page."""
     import qrcode
     import qrcode.image.svg
@@ -480,18 +537,18 @@ def qr_svg(text: str) -> str:
     img.save(buf)
     svg = buf.getvalue().decode()
     svg = re.sub(r"^<\?xml[^>]*\?>\s*", "", svg)
-    return svg.replace("<svg ", '<svg class="qr" role="img" aria-label="enrollment QR code" ', 1)
+    return svg.replace("<svg ", f'<svg class="qr" role="img" aria-label="{html.escape(label)}" ', 1)
 
 
 # -- SLA compliance --------------------------------------------------------------------------------------
 
 
-def sla_page(services: Services, target: str, weeks: int) -> dict[str, Any]:
+def sla_page(services: Services, target: str, weeks: int, lang: Lang) -> dict[str, Any]:
     """Met vs breached per priority and ISO week, and per engineer, as server-drawn SVG bar charts."""
     if target and target not in TARGETS:
-        raise BadRequest("bad_filter", f"target must be one of {', '.join(TARGETS)}")
+        raise bad_filter(lang, "target", TARGETS)
     if weeks not in (4, 8, 12, 26):
-        raise BadRequest("bad_filter", "weeks must be 4, 8, 12 or 26")
+        raise bad_filter(lang, "weeks", (4, 8, 12, 26))
     now = services.clock()
     today = datetime.fromtimestamp(now / 1000, tz=UTC).date()
     monday = today - timedelta(days=today.weekday())
@@ -511,7 +568,7 @@ def sla_page(services: Services, target: str, weeks: int) -> dict[str, Any]:
             cell["met"] += r.met
             cell["breached"] += r.breached
             cell["open"] += r.open
-        weekly.append({"label": f"W{iso.week:02d}", "cells": cells})
+        weekly.append({"label": lang.t("sla.week", n=f"{iso.week:02d}"), "cells": cells})
     eng = compliance_report(services, week_start - (weeks - 1) * WEEK_MS, end, "engineer")
     names = _engineers(services)
     per_eng: dict[str, dict[str, int]] = {}
@@ -523,16 +580,17 @@ def sla_page(services: Services, target: str, weeks: int) -> dict[str, Any]:
         cell["breached"] += r.breached
         cell["open"] += r.open
     prio = compliance_report(services, week_start - (weeks - 1) * WEEK_MS, end, "priority")
-    table = [{"group": r.group, "target": TARGET_LABELS.get(r.target, r.target), "tickets": r.tickets, "met": r.met,
-              "breached": r.breached, "open": r.open,
-              "pct": "—" if r.compliance is None else f"{r.compliance * 100:.0f} %"}
+    table = [{"group": lang.priority(r.group), "target": lang.name("target", r.target),
+              "tickets": lang.number(r.tickets), "met": lang.number(r.met),
+              "breached": lang.number(r.breached), "open": lang.number(r.open), "pct": lang.percent(r.compliance)}
              for r in prio.rows if not target or r.target == target]
-    return {"weekly_chart": weekly_chart(weekly), "engineer_chart": hbar_chart(
-                [(names.get(g, g), c) for g, c in sorted(per_eng.items(), key=lambda kv: names.get(kv[0], kv[0]))]),
-            "table": table, "target": target, "weeks": weeks, "targets": TARGETS, "labels": TARGET_LABELS}
+    return {"weekly_chart": weekly_chart(weekly, lang), "engineer_chart": hbar_chart(
+                [(names.get(g, g), c) for g, c in sorted(per_eng.items(), key=lambda kv: names.get(kv[0], kv[0]))],
+                lang),
+            "table": table, "target": target, "weeks": weeks, "targets": TARGETS}
 
 
-def weekly_chart(weeks: list[dict[str, Any]]) -> dict[str, Any]:
+def weekly_chart(weeks: list[dict[str, Any]], lang: Lang) -> dict[str, Any]:
     """Grouped stacked bars: per week, one bar per priority, met (bottom) and breached (top)."""
     width, height, left, bottom, top = 1000, 230, 34, 36, 12
     plot_h = height - bottom - top
@@ -552,18 +610,21 @@ def weekly_chart(weeks: list[dict[str, Any]]) -> dict[str, Any]:
             base = height - bottom
             if c["met"]:
                 bars.append({"x": x, "y": round(base - met_h, 1), "w": round(bar_w - 1, 1), "h": round(met_h, 1),
-                             "cls": f"met p-{p}", "title": f"{w['label']} {p}: {c['met']} met"})
+                             "cls": f"met p-{p}",
+                             "title": lang.t("sla.bar", week=w["label"], priority=lang.priority(p), n=c["met"],
+                                             kind=lang.name("outcome", "met"))})
             if c["breached"]:
                 bars.append({"x": x, "y": round(base - met_h - br_h, 1), "w": round(bar_w - 1, 1),
                              "h": round(br_h, 1), "cls": f"breached p-{p}",
-                             "title": f"{w['label']} {p}: {c['breached']} breached"})
+                             "title": lang.t("sla.bar", week=w["label"], priority=lang.priority(p), n=c["breached"],
+                                             kind=lang.name("outcome", "breached"))})
     grid = [{"y": round(height - bottom - plot_h * v / scale, 1), "v": v} for v in _ticks(scale)]
     return {"width": width, "height": height, "bars": bars, "labels": labels, "grid": grid, "left": left,
             "right": width - 4, "priorities": PRIORITIES,
             "empty": all(c["met"] + c["breached"] == 0 for w in weeks for c in w["cells"].values())}
 
 
-def hbar_chart(rows: list[tuple[str, dict[str, int]]]) -> dict[str, Any]:
+def hbar_chart(rows: list[tuple[str, dict[str, int]]], lang: Lang) -> dict[str, Any]:
     """Horizontal stacked bars, one per engineer: met, breached, still open."""
     width, label_w, row_h = 1000, 130, 26
     peak = max([c["met"] + c["breached"] + c["open"] for _, c in rows] + [1])
@@ -577,7 +638,8 @@ def hbar_chart(rows: list[tuple[str, dict[str, int]]]) -> dict[str, Any]:
         for kind in ("met", "breached", "open"):
             w = plot_w * c[kind] / scale
             if c[kind]:
-                segs.append({"x": round(x, 1), "w": round(w, 1), "cls": kind, "title": f"{name}: {c[kind]} {kind}"})
+                title = lang.t("sla.hbar", name=name, n=c[kind], kind=lang.name("outcome", kind))
+                segs.append({"x": round(x, 1), "w": round(w, 1), "cls": kind, "title": title})
             x += w
         out.append({"name": name, "y": y, "segs": segs, "total": c["met"] + c["breached"] + c["open"],
                     "end": round(x + 6, 1), "met": c["met"], "breached": c["breached"]})

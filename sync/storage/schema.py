@@ -221,6 +221,11 @@ DELETE FROM blobs WHERE complete = 0;
     # (CJK as characters and character pairs, other words stemmed), indexed as they are; the step below
     # re-tokenizes every existing case
     (
+        9,
+        # the console language a staff user chose (zh_CN, en); NULL: not chosen, the browser's is used
+        "ALTER TABLE staff_users ADD COLUMN locale TEXT;",
+    ),
+    (
         10,
         # the locale a ticket's service report is written in, chosen by the dispatcher (NULL: the server's
         # FIELDSYNC_LOCALE)

@@ -71,6 +71,21 @@ def test_user_sign_in_session_and_password_reset(services: Services) -> None:
     auth.close_session(services, auth.sign_in(services, name="dora", password="another long pw"))
 
 
+def test_a_users_language_is_stored_with_the_user_and_a_staff_tokens_is_not(services: Services) -> None:
+    auth.set_user(services, "lin", "backoffice", "long enough pw")
+    raw = auth.sign_in(services, name="lin", password="long enough pw")
+    session = auth.current_session(services, raw)
+    assert session is not None and session.locale is None, "not chosen yet: the browser's language counts"
+    assert auth.remember_locale(services, session, "zh_CN") is True
+    again = auth.current_session(services, auth.sign_in(services, name="lin", password="long enough pw"))
+    assert again is not None and again.locale == "zh_CN", "every later session of the user has it"
+    token_session = auth.current_session(services, auth.sign_in(services, token=issue_staff_token(
+        services, "backoffice", "lin")))
+    assert token_session is not None and token_session.locale is None, "a token named like a user is not that user"
+    assert auth.remember_locale(services, token_session, "en") is False
+    assert auth.current_session(services, raw) is not None and auth.current_session(services, raw).locale == "zh_CN"  # type: ignore[union-attr]
+
+
 def test_sessions_opened_with_a_staff_token_end_when_it_is_revoked(services: Services) -> None:
     token = issue_staff_token(services, "admin", "ops")
     raw = auth.sign_in(services, token=token)

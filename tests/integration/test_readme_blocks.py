@@ -53,6 +53,7 @@ CHECKED = {
     "/v1/reconciliation?format=csv": "test_the_reconciliation_curl_examples_run",
     "pg_dump --format=custom": "test_the_postgresql_backup_advice_round_trips",
     "fieldsync admin user --name dora": "test_the_console_user_example_creates_the_user",
+    '"category_names"': "test_the_display_names_example_names_priorities_and_categories_per_locale",
 }
 #: a piece of text only that block contains -> why no test runs it
 NOT_RUNNABLE = {
@@ -361,3 +362,26 @@ def test_the_console_user_example_creates_the_user(demo: Demo) -> None:
         signed_in = browser.post("/login", data={"csrf": csrf.group(1), "name": "dora",
                                                  "password": "a long password", "next": "/tickets"})
     assert signed_in.status_code == 303 and signed_in.headers["location"] == "/tickets"
+
+
+def test_the_display_names_example_names_priorities_and_categories_per_locale(tmp_path: Path) -> None:
+    from server.console.i18n import Lang
+    from server.domain.sla.service import check_policies, policy_set
+    from server.services import Services
+    from server.settings import get_settings
+    from sync.storage import open_database
+
+    path = tmp_path / "policies.json"
+    path.write_text(block('"category_names"').text, encoding="utf-8")
+    url = f"sqlite:///{tmp_path / 'sla.db'}"
+    services = Services(db=open_database(url), settings=get_settings(db_url=url, sla_policy_file=str(path),
+                                                                      run_scheduler=False))
+    try:
+        check_policies(services)
+        names = policy_set(services).display_names()
+    finally:
+        services.db.close()
+    zh, en = Lang("zh_CN", overrides=names), Lang("en", overrides=names)
+    assert [zh.priority(p) for p in ("P1", "P2", "P3", "complaint")] == ["一级故障", "紧急故障", "一般故障", "投诉"]
+    assert [en.priority(p) for p in ("P1", "P2")] == ["Critical", "P2"]
+    assert (zh.category("fault"), en.category("fault"), zh.category("inspection")) == ("故障报修", "Breakdown", "巡检")

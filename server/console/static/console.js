@@ -11,14 +11,21 @@
   }
   syncClock(body.getAttribute("data-now"));
 
+  // Texts of the page's language, from the console catalog (rendered into data-t-* attributes of <body>).
+  function text(name, fallback) { return body.getAttribute("data-t-" + name) || fallback; }
+  function fill(template, params) {
+    return template.replace(/\{(\w+)\}/g, function (all, key) { return key in params ? String(params[key]) : all; });
+  }
+  var durs = text("dur", "{d}d {h}h|{h}h {m}m|{m}m {s}s|{s}s").split("|");
+
   function fmt(ms) {
     var s = Math.floor(Math.abs(ms) / 1000);
     var d = Math.floor(s / 86400), h = Math.floor((s % 86400) / 3600), m = Math.floor((s % 3600) / 60), sec = s % 60;
     var pad = function (v) { return v < 10 ? "0" + v : String(v); };
-    if (d) { return d + "d " + h + "h"; }
-    if (h) { return h + "h " + pad(m) + "m"; }
-    if (m) { return m + "m " + pad(sec) + "s"; }
-    return sec + "s";
+    if (d) { return fill(durs[0], { d: d, h: h }); }
+    if (h) { return fill(durs[1], { h: h, m: pad(m) }); }
+    if (m) { return fill(durs[2], { m: m, s: pad(sec) }); }
+    return fill(durs[3], { s: sec });
   }
 
   function tick() {
@@ -27,13 +34,13 @@
     for (var i = 0; i < clocks.length; i++) {
       var left = Number(clocks[i].getAttribute("data-due")) - now;
       var el = clocks[i].querySelector("[data-left]");
-      if (el) { el.textContent = fmt(left) + (left >= 0 ? " left" : " over"); }
+      if (el) { el.textContent = fill(left >= 0 ? text("left", "{d} left") : text("over", "{d} over"), { d: fmt(left) }); }
       if (left < 0 && !clocks[i].classList.contains("breached")) {
         clocks[i].classList.remove("ok", "w50", "w75");
         clocks[i].classList.add("breached");
         clocks[i].setAttribute("data-state", "breached");
         var st = clocks[i].querySelector(".clock-state");
-        if (st) { st.textContent = "breached"; }
+        if (st) { st.textContent = text("breached", "breached"); }
       }
     }
   }
@@ -71,14 +78,14 @@
   function poll() {
     fetch(liveUrl, { credentials: "same-origin", headers: { "Accept": "application/json" } })
       .then(function (r) {
-        if (r.status === 401) { setState("signed out", "bad"); return null; }
+        if (r.status === 401) { setState(text("signed-out", "signed out"), "bad"); return null; }
         if (!r.ok) { throw new Error("live " + r.status); }
         return r.json();
       })
       .then(function (data) {
         if (!data) { return null; }
         syncClock(data.now);
-        setState("live", "ok");
+        setState(text("live", "live"), "ok");
         if (version !== null && data.v !== version) {
           version = data.v;
           return refreshRegions();
@@ -86,7 +93,7 @@
         version = data.v;
         return null;
       })
-      .catch(function () { setState("offline — retrying", "bad"); })
+      .catch(function () { setState(text("offline", "offline — retrying"), "bad"); })
       .then(function () { window.setTimeout(poll, 3000); });
   }
 

@@ -23,8 +23,12 @@ always express them. Format::
         }
       },
       "working_calendar": "office",        # optional: the days inspection visits may fall on
+      "category_names": {                  # optional: display names of categories per locale
+        "fault": {"zh_CN": "故障维修", "en": "Repair"}
+      },
       "policies": {                        # exactly P1, P2, P3 and complaint
         "P3": {
+          "names": {"zh_CN": "一般故障", "en": "Normal"},   # optional: display names per locale
           "calendar": "office",
           "thresholds": [50, 75, 100],     # optional; must end with 100 (the breach)
           "targets": {
@@ -50,6 +54,11 @@ holidays and make-up working days from the ``holidays`` package (``regions.py``)
 its own ``holidays`` and ``working_days`` win over the region's.  The
 ``working_calendar`` (default: the P3 policy's calendar) is the one inspection
 plans move a visit off non-working days with.
+
+``names`` (per policy) and ``category_names`` are what people read for a
+priority or category in the console, per locale (``zh_CN``, ``en``); the
+message catalogs hold the defaults (重大故障 / 紧急故障 / 一般故障 / 投诉), so
+only names a company wants different go here.
 """
 
 from __future__ import annotations
@@ -61,6 +70,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from functools import cached_property
 
+from schemas.i18n import normalise
 from server.domain.sla.calendar import (
     CALENDAR_24X7,
     WEEKDAYS,
@@ -156,6 +166,8 @@ class Policy:
     calendar: Calendar
     targets: tuple[TargetSpec, ...]
     thresholds: tuple[int, ...] = DEFAULT_THRESHOLDS
+    #: display names per locale from the policy file (``{"zh_CN": "一般故障"}``); empty: the catalog's
+    names: Mapping[str, str] = field(default_factory=dict)
 
     def target(self, name: str) -> TargetSpec:
         for spec in self.targets:
@@ -170,6 +182,14 @@ class PolicySet:
 
     policies: Mapping[str, Policy] = field(default_factory=dict)
     working_calendar: Calendar = CALENDAR_24X7
+    #: display names of ticket categories per locale from the policy file; empty: the catalog's
+    category_names: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+
+    def display_names(self) -> dict[str, Mapping[str, str]]:
+        """Names the policy file gives, keyed like the catalog (``priority.P1``, ``category.fault``)."""
+        out: dict[str, Mapping[str, str]] = {f"priority.{k}": p.names for k, p in self.policies.items() if p.names}
+        out.update({f"category.{k}": v for k, v in self.category_names.items()})
+        return out
 
     def for_ticket(self, priority: str, category: str | None = None) -> Policy:
         """The policy for a ticket: complaints use ``complaint`` whatever their priority."""
@@ -218,7 +238,7 @@ def load_policies(text: str) -> PolicySet:
 def policies_from_dict(data: object) -> PolicySet:
     """Validate already-decoded policy configuration (the JSON document as Python objects)."""
     root = _mapping(data, "policy file")
-    _no_unknown_keys(root, {"calendars", "policies", "working_calendar"}, "policy file")
+    _no_unknown_keys(root, {"calendars", "policies", "working_calendar", "category_names"}, "policy file")
     calendars = {"24x7": CALENDAR_24X7}
     for name, raw in _mapping(root.get("calendars", {}), "calendars").items():
         if name in calendars:
@@ -233,7 +253,10 @@ def policies_from_dict(data: object) -> PolicySet:
     working = policies["P3"].calendar
     if "working_calendar" in root:
         working = _calendar_ref(root["working_calendar"], calendars, "working_calendar")
-    return PolicySet(policies, working_calendar=working)
+    category_names = {
+        str(k): _names(v, f"category_names.{k}") for k, v in _mapping(root.get("category_names", {}),
+                                                                     "category_names").items()}
+    return PolicySet(policies, working_calendar=working, category_names=category_names)
 
 
 def default_policies(tz: str = "UTC", holidays: Iterable[date | str] = (), region: str | None = None) -> PolicySet:
@@ -296,7 +319,7 @@ def default_policies(tz: str = "UTC", holidays: Iterable[date | str] = (), regio
 def _policy(name: str, raw: object, calendars: Mapping[str, Calendar]) -> Policy:
     where = f"policies.{name}"
     body = _mapping(raw, where)
-    _no_unknown_keys(body, {"calendar", "targets", "thresholds"}, where)
+    _no_unknown_keys(body, {"calendar", "targets", "thresholds", "names"}, where)
     calendar = _calendar_ref(body.get("calendar", "24x7"), calendars, f"{where}.calendar")
     thresholds = body.get("thresholds", list(DEFAULT_THRESHOLDS))
     if (
@@ -317,7 +340,21 @@ def _policy(name: str, raw: object, calendars: Mapping[str, Calendar]) -> Policy
     unknown = sorted(set(raw_targets) - set(TARGET_NAMES))
     if unknown:
         raise PolicyError(f"{where}.targets: unknown target(s) {unknown}; known: {', '.join(TARGET_NAMES)}")
-    return Policy(name=name, calendar=calendar, targets=tuple(targets), thresholds=tuple(thresholds))
+    return Policy(name=name, calendar=calendar, targets=tuple(targets), thresholds=tuple(thresholds),
+                  names=_names(body.get("names", {}), f"{where}.names"))
+
+
+def _names(raw: object, where: str) -> dict[str, str]:
+    """Display names per locale: ``{"zh_CN": "一般故障", "en": "Normal"}`` (``zh-CN`` is read as ``zh_CN``)."""
+    out = {}
+    for tag, name in _mapping(raw, where).items():
+        locale = normalise(str(tag))
+        if locale is None:
+            raise PolicyError(f"{where}: unknown locale {tag!r}; known: zh_CN, en")
+        if not isinstance(name, str) or not name.strip() or len(name) > 100:
+            raise PolicyError(f"{where}.{tag}: a name of 1 to 100 characters")
+        out[locale] = name.strip()
+    return out
 
 
 def _target(

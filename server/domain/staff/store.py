@@ -70,3 +70,17 @@ def session(tx: Tx, token_hash: str) -> Row | None:
 
 def delete_session(tx: Tx, token_hash: str) -> None:
     tx.execute("DELETE FROM console_sessions WHERE token_hash = ?", (token_hash,))
+
+
+def user_locale(tx: Tx, name: str) -> str | None:
+    """The console language ``name`` chose (None: not chosen, or no such user)."""
+    row = tx.one("SELECT locale FROM staff_users WHERE name = ?", (name,))
+    return None if row is None else row["locale"]
+
+
+def set_user_locale(tx: Tx, name: str, locale: str) -> bool:
+    """Remember the console language of user ``name``; False when there is no such user (a staff token)."""
+    if tx.one("SELECT name FROM staff_users WHERE name = ?", (name,)) is None:
+        return False
+    tx.execute("UPDATE staff_users SET locale = ? WHERE name = ?", (locale, name))
+    return True

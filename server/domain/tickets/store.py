@@ -18,11 +18,13 @@ def titles(tx: Tx, ticket_ids: list[str]) -> dict[str, str]:
 
 
 def job_contexts(tx: Tx, job_ids: list[str]) -> dict[str, Row]:
-    """job id -> ``id``, ``engineer_id``, ``customer``, ``site``, ``ticket_id`` of the jobs named."""
+    """job id -> ``id``, ``engineer_id``, ``customer``, ``site``, ``ticket_id``, ``template_id``,
+    ``template_version`` of the jobs named."""
     if not job_ids:
         return {}
     return {r["id"]: r for r in tx.query(
-        f"SELECT j.id, j.engineer_id, t.customer, t.site, t.id AS ticket_id FROM jobs j "
+        f"SELECT j.id, j.engineer_id, t.customer, t.site, t.id AS ticket_id, j.template_id, j.template_version "
+        f"FROM jobs j "
         f"JOIN tickets t ON t.id = j.ticket_id WHERE j.id IN ({_marks(job_ids)})", job_ids)}
 
 
