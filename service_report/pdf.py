@@ -29,7 +29,7 @@ import hashlib
 import io
 import re
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timezone
+from datetime import UTC, timezone
 from typing import Any, Final, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -48,6 +48,7 @@ from schemas.signoff import ReportContent, SignOffBundle
 from service_report.fonts import font_for
 from service_report.view import LABOUR_STATUSES, TRAVEL_STATUSES, PartInfo, ReportView, work_minutes
 from sync.core.signoff import verify_bundle, verify_signature
+from sync.timetext import INVALID_TIME, utc_text, zone_text
 
 SignerKind = Literal["device", "server"]
 
@@ -164,7 +165,7 @@ class ReportTexts:
     def when(self, ms: int) -> str:
         if not ms:
             return self("none")
-        return datetime.fromtimestamp(ms / 1000, self.zone).strftime(self("datetime_format"))
+        return zone_text(ms, self.zone, self("datetime_format"), self("invalid_time"))
 
     def money(self, cents: int) -> str:
         return self("money", currency=self.currency, amount=f"{cents / 100:,.2f}")
@@ -456,7 +457,9 @@ def _is_wide(ch: str) -> bool:
 
 def _pdf_date(ms: int) -> Any:
     """A reportlab date formatter that writes ``ms`` (UTC) as the document's creation and change date."""
-    stamp = datetime.fromtimestamp(ms / 1000, UTC).strftime("D:%Y%m%d%H%M%S+00'00'")
+    # a stored time no date can hold (written before event times were bounded) dates the file at the epoch
+    stamp = utc_text(ms, "D:%Y%m%d%H%M%S+00'00'")
+    stamp = stamp if stamp != INVALID_TIME else "D:19700101000000+00'00'"
     return lambda *_: stamp
 
 
