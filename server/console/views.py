@@ -22,7 +22,7 @@ from server.domain.catalog import service as catalog
 from server.domain.conflicts import service as conflicts
 from server.domain.devices import service as devices
 from server.domain.devices.service import device_names, device_names_for_job, device_owners
-from server.domain.sla.service import compliance_report, due, list_by_sla
+from server.domain.sla.service import compliance_report, due, list_by_sla, policy_set, target_order
 from server.domain.tickets import service as tickets
 from server.domain.tickets.jobs import job_detail
 from server.errors import BadRequest, NotFound
@@ -190,7 +190,7 @@ def board(services: Services, priority: str, engineer: str, state: str) -> dict[
     rows: list[dict[str, Any]] = []
     for it in items:
         urgent = target_view(it.target, it.targets[it.target], now) if it.target else None
-        chips = [target_view(n, it.targets[n], now) for n in TARGETS if n in it.targets]
+        chips = [target_view(n, s, now) for n, s in it.targets.items()]  # in the policy's order
         rows.append({"id": it.ticket_id, "priority": it.priority, "category": it.category, "customer": it.customer,
                      "site": it.site, "title": titles.get(it.ticket_id, ""), "status": it.status,
                      "engineers": [names.get(e, e) for e in it.engineer_ids], "urgent": urgent, "chips": chips,
@@ -246,7 +246,7 @@ def ticket_page(services: Services, ticket_id: str) -> dict[str, Any]:
     now = services.clock()
     t = tickets.get_ticket(services, ticket_id)
     names = _engineers(services)
-    clocks = [target_view(n, t.sla[n], now) for n in TARGETS if n in t.sla]
+    clocks = [target_view(n, s, now) for n, s in t.sla.items()]  # in the policy's order
     return {"t": t, "clocks": clocks, "provisional": any(c["provisional"] for c in clocks),
             "jobs": [{"j": j, "engineer": names.get(j.engineer_id, j.engineer_id)} for j in t.jobs],
             "timeline": [_event_view(e, names, device_names(services)) for e in reversed(t.timeline)],
@@ -488,8 +488,9 @@ def qr_svg(text: str) -> str:
 
 def sla_page(services: Services, target: str, weeks: int) -> dict[str, Any]:
     """Met vs breached per priority and ISO week, and per engineer, as server-drawn SVG bar charts."""
-    if target and target not in TARGETS:
-        raise BadRequest("bad_filter", f"target must be one of {', '.join(TARGETS)}")
+    targets = tuple(target_order(policy_set(services)))  # every clock the policies in force name
+    if target and target not in targets:
+        raise BadRequest("bad_filter", f"target must be one of {', '.join(targets)}")
     if weeks not in (4, 8, 12, 26):
         raise BadRequest("bad_filter", "weeks must be 4, 8, 12 or 26")
     now = services.clock()
@@ -529,7 +530,8 @@ def sla_page(services: Services, target: str, weeks: int) -> dict[str, Any]:
              for r in prio.rows if not target or r.target == target]
     return {"weekly_chart": weekly_chart(weekly), "engineer_chart": hbar_chart(
                 [(names.get(g, g), c) for g, c in sorted(per_eng.items(), key=lambda kv: names.get(kv[0], kv[0]))]),
-            "table": table, "target": target, "weeks": weeks, "targets": TARGETS, "labels": TARGET_LABELS}
+            "table": table, "target": target, "weeks": weeks, "targets": targets,
+            "labels": {t: TARGET_LABELS.get(t, t) for t in targets}}
 
 
 def weekly_chart(weeks: list[dict[str, Any]]) -> dict[str, Any]:

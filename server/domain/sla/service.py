@@ -65,6 +65,7 @@ __all__ = [
     "policy_set",
     "provisional_tickets",
     "sla_events",
+    "target_order",
     "ticket_sla",
 ]
 
@@ -341,10 +342,21 @@ def compliance_report(services: Services, start_ms: int, end_ms: int, group_by: 
     for cell in cells.values():
         decided = cell.met + cell.breached
         cell.compliance = round(cell.met / decided, 4) if decided else None
-    order = {name: i for i, name in enumerate(TARGET_NAMES)}
+    order = target_order(policy_set(services))
     ordered = sorted(cells.values(), key=lambda c: (c.group, order.get(c.target, len(order)), c.target))
     return ComplianceReport(start=start_ms, end=end_ms, group_by=group_by, generated_at=now, tickets=len(rows),
                             rows=ordered)
+
+
+def target_order(policies: PolicySet) -> dict[str, int]:
+    """Every target name of the policies in force -> its reporting position (each policy's list order)."""
+    order: dict[str, int] = {}
+    for name in TARGET_NAMES:  # the default clocks first, as they always were
+        order.setdefault(name, len(order))
+    for policy in policies.policies.values():
+        for spec in policy.targets:
+            order.setdefault(spec.name, len(order))
+    return order
 
 
 def _groups(ticket: Row, group_by: str, engineers: dict[str, set[str]], zone: ZoneInfo) -> list[str]:

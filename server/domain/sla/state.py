@@ -61,6 +61,7 @@ _KIND_RANK = {
     for rank, kind in enumerate(
         (
             "opened",
+            "job_assigned",
             "acknowledged",
             "en_route",
             "on_site",
