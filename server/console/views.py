@@ -267,7 +267,7 @@ def reassign(services: Services, job_id: str, form: dict[str, str], by: str) -> 
     return tickets.assign_job(services, job_id, AssignIn(engineer_id=engineer), by).id
 
 
-HIDDEN_EVENT_KEYS = {"op_id", "hlc"}
+HIDDEN_EVENT_KEYS = {"op_id", "hlc", "withdrawn_at", "withdrawn_by", "withdraws"}
 
 
 def _event_view(e: Any, names: dict[str, str], devices: dict[str, str] | None = None) -> dict[str, Any]:
@@ -279,7 +279,11 @@ def _event_view(e: Any, names: dict[str, str], devices: dict[str, str] | None = 
         source = "tablet " + devices.get(source.removeprefix("device:"), source.removeprefix("device:"))
     elif source.startswith("staff:"):
         source = source.removeprefix("staff:")
-    return {"kind": e.kind.replace("_", " "), "raw_kind": e.kind, "at": fmt_time(e.at), "job_id": e.job_id,
+    withdrawn = (e.data or {}).get("withdrawn_at")
+    if isinstance(withdrawn, int):  # an SLA level a late sync showed was never reached
+        data["withdrawn at"] = fmt_time(withdrawn)
+    kind = e.kind.replace("_", " ") + (" (withdrawn)" if withdrawn else "")
+    return {"kind": kind, "raw_kind": e.kind, "at": fmt_time(e.at), "job_id": e.job_id,
             "device_time": fmt_time(e.device_time) if e.device_time is not None else "",
             "corrected_time": fmt_time(e.corrected_time) if e.corrected_time is not None else "",
             "received": fmt_time(e.received_at), "source": source,
