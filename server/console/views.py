@@ -75,7 +75,9 @@ def fmt_short(ms: int | None) -> str:
 
 
 def clock_class(state: str, fraction: float, breached: bool) -> str:
-    """The colour class of one SLA clock: ok, w50, w75, breached, paused, met, late, idle."""
+    """The colour class of one SLA clock: ok, w50, w75, breached, paused, met, late, na, idle."""
+    if state == "not_applicable":  # the on-site clock of a ticket resolved remotely
+        return "na"
     if state == "met":
         return "late" if breached else "met"
     if breached or state == "breached":
@@ -93,7 +95,7 @@ def clock_class(state: str, fraction: float, breached: bool) -> str:
 
 def clock_label(cls: str) -> str:
     return {"ok": "on track", "w50": "50 % used", "w75": "75 % used", "breached": "breached", "paused": "paused",
-            "met": "met", "late": "met late", "idle": "not started"}.get(cls, cls)
+            "met": "met", "late": "met late", "na": "not applicable", "idle": "not started"}.get(cls, cls)
 
 
 def target_view(name: str, t: SlaTarget, now: int) -> dict[str, Any]:

@@ -233,7 +233,8 @@ def test_compliance_report_counts_met_and_breached_per_target_as_json_and_csv(
     assert report["tickets"] == 3 and report["group_by"] == "priority"
     cells = {(row["group"], row["target"]): row for row in report["rows"]}
     assert cells[("P1", "respond")] == {"group": "P1", "target": "respond", "tickets": 2, "met": 1,
-                                             "breached": 0, "open": 1, "not_started": 0, "compliance": 1.0}
+                                             "breached": 0, "open": 1, "not_started": 0, "not_applicable": 0,
+                                             "compliance": 1.0}
     assert (cells[("P1", "on_site")]["met"], cells[("P1", "on_site")]["breached"]) == (0, 1)
     assert cells[("P1", "on_site")]["compliance"] == 0.0
     assert (cells[("P1", "resolve")]["met"], cells[("P1", "resolve")]["open"]) == (1, 1)
@@ -254,10 +255,11 @@ def test_compliance_report_counts_met_and_breached_per_target_as_json_and_csv(
     r = app_client.get(f"/v1/sla/compliance?{window}&group_by=priority&format=csv", headers=staff["backoffice"])
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
     lines = list(csv.reader(io.StringIO(r.text)))
-    assert lines[0] == ["group", "target", "tickets", "met", "breached", "open", "not_started", "compliance_pct"]
-    assert ["P1", "respond", "2", "1", "0", "1", "0", "100.0"] in lines
-    assert ["P1", "follow_up", "2", "0", "0", "1", "1", ""] in lines
-    assert ["P2", "respond", "1", "0", "1", "0", "0", "0.0"] in lines
+    assert lines[0] == ["group", "target", "tickets", "met", "breached", "open", "not_started", "not_applicable",
+                        "compliance_pct"]
+    assert ["P1", "respond", "2", "1", "0", "1", "0", "0", "100.0"] in lines
+    assert ["P1", "follow_up", "2", "0", "0", "1", "1", "0", ""] in lines
+    assert ["P2", "respond", "1", "0", "1", "0", "0", "0", "0.0"] in lines
     assert len(lines) == 1 + len(report["rows"])
     # ISO dates work too, and an empty window is an empty report.
     r = app_client.get("/v1/sla/compliance?start=2026-01-01&end=2026-01-31", headers=staff["backoffice"])

@@ -131,7 +131,7 @@ def test_register_and_depart_breach_warn_and_report_like_any_clock(
     assert rows["register"]["breached"] == 1 and rows["depart"]["breached"] == 1
     csv_text = client.get("/v1/sla/compliance", params={"start": T0 - HOUR, "end": T0 + HOUR, "format": "csv"},
                           headers=staff["dispatcher"]).text
-    assert "P1,register,1,0,1,0,0,0.0" in csv_text.splitlines()
+    assert "P1,register,1,0,1,0,0,0,0.0" in csv_text.splitlines()
 
     policies = client.get("/v1/sla/policies", headers=staff["dispatcher"]).json()
     assert list(policies["policies"]["P3"]["targets"])[:3] == ["register", "respond", "depart"]

@@ -6,7 +6,9 @@ any others (``register``, ``depart`` ...). Each target measures working time on 
 stop are *events*, pause is a *state* entered by a pause event (``on_hold``)
 and left by a resume event (``resumed``). ``reopen`` events bring a met clock
 back to running with the time already used carried over; ``reset`` events
-discard a run so that the next start event begins a fresh one. ``cancelled``
+discard a run so that the next start event begins a fresh one; ``not_applicable``
+events (``remote_resolved`` on ``on_site``) retire the clock for good, neither
+met nor breached. ``cancelled``
 is not configurable: it stops every clock (see ``state.py``).
 
 Policies load from JSON (``load_policies``); the built-in defaults of DESIGN §3
@@ -35,6 +37,7 @@ always express them. Format::
               "start": ["opened"], "stop": ["completed"],
               "pause": ["on_hold"], "resume": ["resumed"],
               "reopen": ["reopened"], "reset": [],
+              "not_applicable": [],        # e.g. ["remote_resolved"] on on_site
               "calendar": "24x7"           # optional; defaults to the policy's calendar
             }
           ]
@@ -105,6 +108,8 @@ EVENT_KINDS = frozenset(
         "reopened",
         # a job was dispatched to an engineer: the end of registration (受理与派单)
         "job_assigned",
+        # a remote job completed without anyone on site: the visit clocks no longer apply
+        "remote_resolved",
     }
 )
 #: the targets of the default policies, in their reporting order
@@ -116,7 +121,8 @@ DEFAULT_THRESHOLDS = (50, 75, 100)
 _UNIT_MS = {"ms": 1, "s": 1_000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
 _DURATION = re.compile(r"^(?:\d+(?:wd|ms|s|m|h|d))+$")
 _DURATION_PART = re.compile(r"(\d+)(wd|ms|s|m|h|d)")
-_TARGET_KEYS = {"name", "duration", "start", "stop", "pause", "resume", "reopen", "reset", "calendar"}
+_TARGET_KEYS = {"name", "duration", "start", "stop", "pause", "resume", "reopen", "reset", "not_applicable",
+                "calendar"}
 _CALENDAR_KEYS = {"tz", "hours", "holidays", "working_days", "region"}
 
 
@@ -141,6 +147,8 @@ class TargetSpec:
     resume_on: frozenset[str] = frozenset()
     reopen_on: frozenset[str] = frozenset()
     reset_on: frozenset[str] = frozenset()
+    #: events after which the clock no longer applies (``remote_resolved`` for on-site): state ``not_applicable``
+    void_on: frozenset[str] = frozenset()
     #: the duration as configured (``3wd``), for people; ``duration_ms`` is what counts
     duration_text: str = ""
 
@@ -154,6 +162,7 @@ class TargetSpec:
             | self.resume_on
             | self.reopen_on
             | self.reset_on
+            | self.void_on
             | {"cancelled"}
         )
 
@@ -260,11 +269,13 @@ def default_policies(tz: str = "UTC", holidays: Iterable[date | str] = (), regio
             }
         }
         if on_site is not None:
-            # A job fixed remotely never needs a visit, so completion also stops the on-site clock.
+            # A job fixed remotely never needs a visit, so completion also stops the on-site clock,
+            # and a remote resolution makes it not applicable at all (not met, not breached).
             out["on_site"] = {
                 "duration": on_site,
                 "start": ["opened"],
                 "stop": ["on_site", "completed"],
+                "not_applicable": ["remote_resolved"],
                 **pausing,
             }
         out["resolve"] = {
@@ -378,6 +389,9 @@ def _target(
         raise PolicyError(f"{where}: pause without a resume event, a paused clock could never resume")
     if kinds["resume"] and not kinds["pause"]:
         raise PolicyError(f"{where}: resume without a pause event")
+    if kinds["not_applicable"] & (kinds["start"] | kinds["stop"]):
+        raise PolicyError(f"{where}: {sorted(kinds['not_applicable'] & (kinds['start'] | kinds['stop']))} "
+                          "both starts or stops the clock and makes it not applicable")
     if kinds["pause"] & kinds["resume"]:
         raise PolicyError(f"{where}: {sorted(kinds['pause'] & kinds['resume'])} both pauses and resumes")
     return TargetSpec(
@@ -390,6 +404,7 @@ def _target(
         resume_on=kinds["resume"],
         reopen_on=kinds["reopen"],
         reset_on=kinds["reset"],
+        void_on=kinds["not_applicable"],
         duration_text=duration.replace(" ", ""),
     )
 

@@ -281,7 +281,8 @@ class ComplianceRow(msgspec.Struct, kw_only=True):
     ``met``: stopped on time. ``breached``: the deadline passed while the clock
     was open (met late, still open past due, or breached before a cancellation).
     ``open``: still running or paused within its deadline. ``not_started``: the
-    clock has not started (e.g. a follow-up before resolution).
+    clock has not started (e.g. a follow-up before resolution). ``not_applicable``:
+    the clock was retired (on-site of a ticket resolved remotely).
     ``compliance``: met / (met + breached), None when neither happened yet.
     """
 
@@ -292,6 +293,7 @@ class ComplianceRow(msgspec.Struct, kw_only=True):
     breached: int = 0
     open: int = 0
     not_started: int = 0
+    not_applicable: int = 0
     compliance: float | None = None
 
 
@@ -339,6 +341,8 @@ def compliance_report(services: Services, start_ms: int, end_ms: int, group_by: 
                     cell.open += 1
                 elif s.state == "not_started":
                     cell.not_started += 1
+                elif s.state == "not_applicable":
+                    cell.not_applicable += 1
     for cell in cells.values():
         decided = cell.met + cell.breached
         cell.compliance = round(cell.met / decided, 4) if decided else None
@@ -368,7 +372,8 @@ def _groups(ticket: Row, group_by: str, engineers: dict[str, set[str]], zone: Zo
     return [f"{iso.year}-W{iso.week:02d}"]
 
 
-COMPLIANCE_CSV_COLUMNS = ("group", "target", "tickets", "met", "breached", "open", "not_started", "compliance_pct")
+COMPLIANCE_CSV_COLUMNS = ("group", "target", "tickets", "met", "breached", "open", "not_started", "not_applicable",
+                          "compliance_pct")
 
 
 def compliance_csv(report: ComplianceReport, locale: str = i18n.FALLBACK) -> str:
@@ -381,7 +386,8 @@ def compliance_csv(report: ComplianceReport, locale: str = i18n.FALLBACK) -> str
     writer.writerow([i18n.text(locale, "exports", f"sla_compliance.{c}") for c in COMPLIANCE_CSV_COLUMNS])
     for r in report.rows:
         pct = "" if r.compliance is None else f"{r.compliance * 100:.1f}"
-        writer.writerow((r.group, r.target, r.tickets, r.met, r.breached, r.open, r.not_started, pct))
+        writer.writerow((r.group, r.target, r.tickets, r.met, r.breached, r.open, r.not_started, r.not_applicable,
+                         pct))
     return out.getvalue()
 
 
@@ -407,6 +413,7 @@ def policies_as_dict(policies: PolicySet) -> dict[str, Any]:
                 "resume": sorted(spec.resume_on),
                 "reopen": sorted(spec.reopen_on),
                 "reset": sorted(spec.reset_on),
+                "not_applicable": sorted(spec.void_on),
             }
         out[name] = {"calendar": policy.calendar.name, "thresholds": list(policy.thresholds), "targets": targets}
     calendars[policies.working_calendar.name] = policies.working_calendar
