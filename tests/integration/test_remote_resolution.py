@@ -9,6 +9,7 @@ what it must with nothing changed.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ from client_sdk.errors import InvalidTransition
 from server.domain.devices.service import issue_enroll_token
 from server.scheduler import run_sla_tick
 from server.services import Services
+from tests.consoleclient import console_login
 
 MIN = 60_000
 HOUR = 60 * MIN
@@ -92,6 +94,12 @@ def test_the_engineer_resolves_a_remote_job_on_the_tablet_and_the_on_site_clock_
     on_site = got["sla"]["on_site"]
     assert on_site["state"] == "not_applicable" and on_site["breached"] is False and on_site["due_at"] is None
     assert got["sla"]["resolve"]["state"] == "met" and got["sla"]["respond"]["state"] == "met"
+
+    console_login(app_client, staff["backoffice"]["authorization"].removeprefix("Bearer "))
+    page = app_client.get(f"/tickets/{tid}").text
+    assert re.search(r'data-state="na">\s*<div class="clock-head"><span class="clock-target">On site</span>'
+                     r'<span class="clock-state">not applicable</span>', page)
+    assert "remote resolved" in page
 
     # the breach announced at 11:00 is withdrawn on the next tick
     withdrawn = [(m.kind, m.target) for m in run_sla_tick(services) if m.ticket_id == tid]

@@ -23,6 +23,7 @@ import pytest
 from schemas.wire import SetStatus
 from server.scheduler import run_sla_tick
 from server.services import Services
+from tests.consoleclient import console_login
 from tests.support import RawDevice
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -136,6 +137,15 @@ def test_register_and_depart_breach_warn_and_report_like_any_clock(
     policies = client.get("/v1/sla/policies", headers=staff["dispatcher"]).json()
     assert list(policies["policies"]["P3"]["targets"])[:3] == ["register", "respond", "depart"]
     assert policies["policies"]["P3"]["targets"]["depart"]["duration_ms"] == 4 * HOUR
+
+    # the console: the ticket's clocks in the policy's order, the SLA page filters by any target it names
+    console_login(client, staff["dispatcher"]["authorization"].removeprefix("Bearer "))
+    page = client.get(f"/tickets/{late}").text
+    shown = re.findall(r'<span class="clock-target">([^<]+)</span>', page)
+    assert shown == ["register", "Respond", "depart", "On site", "Resolve", "Follow-up"]
+    sla_page = client.get("/sla", params={"target": "depart"})
+    assert sla_page.status_code == 200 and '<option value="depart" selected>depart</option>' in sla_page.text
+    assert client.get("/sla", params={"target": "teleport"}).status_code == 400
 
     due = client.get("/v1/sla/due", params={"priority": "P2", "opened_at": "2026-09-22T09:00:00Z"},
                      headers=staff["dispatcher"])

@@ -20,6 +20,7 @@ import pytest
 from schemas.wire import SetStatus
 from server.scheduler import run_sla_tick
 from server.services import Services
+from tests.consoleclient import console_login
 from tests.support import RawDevice
 
 MIN = 60_000
@@ -148,6 +149,13 @@ def test_a_late_sync_withdraws_the_breach_and_warnings_it_disproves_and_keeps_th
                             headers=staff["dispatcher"]).json()
     rows = {r["target"]: r for r in report["rows"] if r["group"] == "P1"}
     assert (rows["on_site"]["met"], rows["on_site"]["breached"]) == (1, 0)
+
+    # the console's timeline shows the breach as withdrawn, next to the withdrawal
+    console_login(app_client, staff["backoffice"]["authorization"].removeprefix("Bearer "))
+    page = app_client.get(f"/tickets/{tid}")
+    assert page.status_code == 200
+    assert page.text.count("sla breach (withdrawn)") == 2 and page.text.count("sla breach withdrawn") == 2
+    assert "sla warning 50 (withdrawn)" in page.text and "sla warning 75 (withdrawn)" in page.text
 
 
 def test_a_ticket_already_late_when_first_seen_announces_only_its_highest_level(
