@@ -176,3 +176,44 @@ def test_a_ticket_already_late_when_first_seen_announces_only_its_highest_level(
     clock.now = T0 + 12 * HOUR
     assert [(m.kind, m.target) for m in run_sla_tick(services) if m.ticket_id == tid] == [
         ("sla_warning_50", "resolve")]
+
+
+def test_a_withdrawn_level_reached_again_after_a_reopen_is_announced_again(
+        app_client: Any, staff: Any, hooked: tuple[Services, list[dict[str, Any]]], clock: Any,
+        seeded: Any) -> None:
+    services, received = hooked
+    clock.now = T0
+    ticket = open_ticket(app_client, staff, opened_at=T0, engineer="e-ana")
+    tid, job_id = ticket["id"], ticket["jobs"][0]["id"]
+    tablet = RawDevice(app_client, services, "e-ana")
+    tablet.pull()
+    ops = []
+    for hours, status in ((1, "accepted"), (3, "on_site"), (11, "completed")):  # fixed by 20:00, offline
+        clock.now = T0 + hours * HOUR
+        ops.append(SetStatus(job_id=job_id, status=status, **tablet.stamp()))
+    clock.now = T0 + 13 * HOUR
+    first = {(m.target, m.threshold): m for m in run_sla_tick(services) if m.ticket_id == tid}
+    assert ("resolve", 50) in first  # 12 of 24 h gone at 21:00, as far as the server knows
+
+    clock.now = T0 + 13 * HOUR + 30 * MIN
+    tablet.open_session()
+    tablet.push(ops)
+    back = {(m.kind, m.target) for m in run_sla_tick(services) if m.ticket_id == tid}
+    assert ("sla_warning_withdrawn", "resolve") in back
+    assert not any(target == "on_site" for _, target in back)  # on site at 12:00 was late: that breach stands
+
+    # the customer calls back: reopened at 23:00 with 11 h used, the 12 h mark falls at midnight
+    clock.now = T0 + 14 * HOUR
+    r = app_client.post(f"/v1/jobs/{job_id}/status", json={"status": "reopened"}, headers=staff["dispatcher"])
+    assert r.status_code == 200, r.text
+    clock.now = T0 + 16 * HOUR
+    again = [m for m in run_sla_tick(services) if m.ticket_id == tid]
+    assert [(m.kind, m.target, m.crossed_at) for m in again] == [("sla_warning_50", "resolve", T0 + 15 * HOUR)]
+    assert again[0].event_id != first[("resolve", 50)].event_id
+    warnings = [e for e in get_ticket(app_client, staff, tid)["timeline"]
+                if e["kind"] == "sla_warning_50" and e["data"]["target"] == "resolve"]
+    assert [("withdrawn_at" in e["data"], e["at"]) for e in sorted(warnings, key=lambda e: e["at"])] == [
+        (True, T0 + 12 * HOUR), (False, T0 + 15 * HOUR)]
+    hooks = wait_for_hooks(received, tid, len(first) + len(back) + 1)
+    assert sorted(h["event"] for h in hooks if h["target"] == "resolve") == [
+        "sla_warning_50", "sla_warning_50", "sla_warning_withdrawn"]
