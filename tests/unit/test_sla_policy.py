@@ -6,6 +6,8 @@ import json
 from datetime import date
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from server.domain.sla.calendar import CALENDAR_24X7, business_hours
 from server.domain.sla.policy import (
@@ -210,3 +212,21 @@ def test_the_keyed_form_still_reads_with_the_default_names_first() -> None:
 def test_a_bad_target_list_is_refused_with_where_and_why(targets: object, message: str) -> None:
     with pytest.raises(PolicyError, match=message):
         load_policies(_listed(targets))
+
+
+_BODIES = {
+    "register": {"duration": "15m", "start": ["opened"], "stop": ["job_assigned"]},
+    "respond": {"duration": "1h", "start": ["opened"], "stop": ["acknowledged"]},
+    "depart": {"duration": "2h", "start": ["opened"], "stop": ["en_route"], "not_applicable": ["remote_resolved"]},
+    "resolve": {"duration": "1d", "start": ["opened"], "stop": ["completed"], "pause": ["on_hold"],
+                "resume": ["resumed"]},
+}
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.permutations(sorted(_BODIES)).flatmap(lambda names: st.integers(1, len(names)).map(lambda n: names[:n])))
+def test_a_target_list_in_any_order_is_reported_in_that_order_and_reads_like_the_keyed_form(names: list[str]) -> None:
+    listed = load_policies(_listed([{"name": n, **_BODIES[n]} for n in names])).for_ticket("P1")
+    keyed = load_policies(_listed({n: _BODIES[n] for n in names})).for_ticket("P1")
+    assert [t.name for t in listed.targets] == names
+    assert sorted(listed.targets, key=lambda t: t.name) == sorted(keyed.targets, key=lambda t: t.name)
