@@ -121,7 +121,7 @@ def set_status(
         reason = check_status(op)
         if reason is not None:
             raise _refused(InvalidTransition, reason, f"job {job_id}: status {status!r}")
-        if not can_transition(current, status):
+        if not can_transition(current, status, bool(job["remote"])):  # a remote job may skip the visit
             raise InvalidTransition(f"job {job_id}: {current} -> {status} is not allowed")
         if status == "completed":
             _check_checklist_complete(tx, job)

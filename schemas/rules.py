@@ -18,7 +18,7 @@ from __future__ import annotations
 from typing import Final, get_args
 
 from schemas.domain import ItemType
-from schemas.status import JOB_STATUSES, OFFICE_ONLY, TERMINAL, TRANSITIONS
+from schemas.status import JOB_STATUSES, OFFICE_ONLY, REMOTE_TRANSITIONS, TERMINAL, TRANSITIONS
 from schemas.wire import PROTOCOL_VERSION, AttachmentKind, DeleteEntity, JobField
 
 # -- text ------------------------------------------------------------------------------------------------
@@ -162,6 +162,7 @@ def rules_document() -> dict[str, object]:
                        "tolerance_ms": EVENT_TIME_TOLERANCE_MS},
         "job_statuses": list(JOB_STATUSES),
         "transitions": {status: sorted(targets) for status, targets in TRANSITIONS.items()},
+        "remote_transitions": {status: sorted(targets) for status, targets in REMOTE_TRANSITIONS.items()},
         "terminal_statuses": sorted(TERMINAL),
         "office_only_statuses": sorted(OFFICE_ONLY),
         "device_statuses": list(DEVICE_STATUSES),

@@ -4,6 +4,11 @@ The allowed transitions live in one table so that the tablet validates a
 status change exactly as the server will replay it.  ``on_hold`` carries a
 reason (``awaiting_parts`` or ``awaiting_customer``) in the op, not in the
 status name.
+
+A job with ``remote=true`` (fixed by phone or remote diagnosis, 远程诊断) may
+also take the steps of :data:`REMOTE_TRANSITIONS`: from ``accepted`` straight
+to ``in_progress``, without going on site; ``in_progress -> completed`` is then
+the remote resolution.
 """
 
 from __future__ import annotations
@@ -58,6 +63,11 @@ TRANSITIONS: Final[dict[str, frozenset[str]]] = {
     "reopened": frozenset({"accepted", "en_route", "on_site", "in_progress", "cancelled"}),
 }
 
+#: extra steps only a remote job (``remote=true``) may take: work starts without travelling
+REMOTE_TRANSITIONS: Final[dict[str, frozenset[str]]] = {
+    "accepted": frozenset({"in_progress"}),
+}
+
 #: statuses where the engineer's work on the job is finished.
 TERMINAL: Final[frozenset[str]] = frozenset({"closed", "cancelled"})
 
@@ -65,6 +75,8 @@ TERMINAL: Final[frozenset[str]] = frozenset({"closed", "cancelled"})
 OFFICE_ONLY: Final[frozenset[str]] = frozenset({"closed", "cancelled", "reopened"})
 
 
-def can_transition(current: str, target: str) -> bool:
-    """True when ``current -> target`` is one allowed step of the machine."""
-    return target in TRANSITIONS.get(current, frozenset())
+def can_transition(current: str, target: str, remote: bool = False) -> bool:
+    """True when ``current -> target`` is one allowed step of the machine (for a remote job if ``remote``)."""
+    if target in TRANSITIONS.get(current, frozenset()):
+        return True
+    return remote and target in REMOTE_TRANSITIONS.get(current, frozenset())

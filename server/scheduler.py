@@ -16,7 +16,10 @@ The mark insert (``ON CONFLICT DO NOTHING``) and the ticket event
 one transaction per ticket, and the event is written only when the insert
 changed a row, so two leaders for a moment, a double run or a restart record
 each warning or breach exactly once; deadlines missed while no process ran
-fire once on the next tick.  Escalation (log line, webhook) happens after the
+fire once on the next tick, only the highest level of a clock first seen late
+announced.  A late event that shows a recorded level was never reached
+withdraws it (``sla_breach_withdrawn``/``sla_warning_withdrawn``, see
+``_record_ticket``).  Escalation (log line, webhook) happens after the
 commit.
 """
 
@@ -33,10 +36,11 @@ from apscheduler.schedulers.background import BackgroundScheduler  # type: ignor
 
 from server.domain.complaints.service import open_low_rating_complaints
 from server.domain.plans.service import run_plans_tick
-from server.domain.sla.escalation import SlaMark, escalate, event_kind
+from server.domain.sla import store as sla_store
+from server.domain.sla.escalation import SlaMark, escalate, event_kind, withdrawn_kind
 from server.domain.sla.policy import PolicyError
 from server.domain.sla.service import SLA_KINDS_SQL, check_policies, policy_for, sla_events
-from server.domain.sla.state import thresholds_crossed
+from server.domain.sla.state import compute_sla, thresholds_crossed
 from server.domain.tickets.service import add_event
 from server.services import Services
 from sync.storage import Row, Tx
@@ -164,14 +168,14 @@ def run_sla_tick(services: Services, now: int | None = None) -> list[SlaMark]:
             return []
         events = tx.rows(f"SELECT ticket_id, kind, at FROM ticket_events WHERE kind IN ({SLA_KINDS_SQL}) "
                          f"AND ticket_id IN (SELECT id FROM tickets WHERE {_OPEN})")
-        marks = tx.query(f"SELECT ticket_id, target, threshold FROM sla_marks "
-                         f"WHERE ticket_id IN (SELECT id FROM tickets WHERE {_OPEN})")
+        marks = sla_store.open_marks(tx, f"SELECT id FROM tickets WHERE {_OPEN}")
     by_ticket: dict[str, list[tuple[str, int]]] = defaultdict(list)
     for ticket_id, kind, at in events:
         by_ticket[ticket_id].append((kind, int(at)))
-    recorded: dict[str, set[tuple[str, int]]] = defaultdict(set)
+    standing: dict[str, set[tuple[str, int]]] = defaultdict(set)  # levels recorded and not withdrawn
     for m in marks:
-        recorded[m["ticket_id"]].add((m["target"], int(m["threshold"])))
+        if m["withdrawn_at"] is None:
+            standing[m["ticket_id"]].add((m["target"], int(m["threshold"])))
     new: list[SlaMark] = []
     for ticket in tickets:
         try:
@@ -179,7 +183,8 @@ def run_sla_tick(services: Services, now: int | None = None) -> list[SlaMark]:
         except PolicyError as exc:
             log.error("SLA tick: ticket %s skipped: %s", ticket["id"], exc.message)
             continue
-        if not any((mark, pct) not in recorded[ticket["id"]] for mark, _target, pct, _at in due):
+        # new levels to record, or recorded ones a late event took back: only then take the write lock
+        if {(mark, pct) for mark, _target, pct, _at in due} == standing[ticket["id"]]:
             continue
         fresh = _record_ticket(services, ticket["id"], now)
         if fresh:
@@ -206,28 +211,70 @@ def _due_marks(services: Services, ticket: Row, events: list[tuple[str, int]],
 
 
 def _record_ticket(services: Services, ticket_id: str, now: int) -> list[SlaMark]:
-    """In one transaction: re-read the ticket's log, insert missing marks and their events."""
+    """In one transaction: re-read the ticket's log and marks, record new levels, withdraw those not reached.
+
+    A level is announced (timeline event, escalation) once.  A clock run seen for
+    the first time with several levels already crossed (a ticket entered late,
+    a follow-up synced a day late) announces only the highest; the lower ones are
+    recorded silently so they never fire later.  A recorded level the replayed
+    log no longer reaches (a late sync shows the clock was met in time) is
+    withdrawn: an ``sla_breach_withdrawn`` / ``sla_warning_withdrawn`` event and
+    escalation, and the announcing event's data gains ``withdrawn_at`` and
+    ``withdrawn_by``.  A level reached again after a withdrawal is announced again.
+    """
     fresh: list[SlaMark] = []
     with services.db.write() as tx:
         ticket = tx.lock("SELECT id, priority, category, status, customer, site FROM tickets WHERE id = ?",
                          (ticket_id,))
         if ticket is None or ticket["status"] in ("closed", "cancelled"):
             return []
-        for mark, target, pct, at in _due_marks(services, ticket, _events(tx, ticket_id), now):
-            inserted = tx.execute("INSERT INTO sla_marks (ticket_id, target, threshold, crossed_at, recorded_at) "
-                                  "VALUES (?, ?, ?, ?, ?) ON CONFLICT (ticket_id, target, threshold) DO NOTHING",
-                                  (ticket_id, mark, pct, at, now))
-            if inserted != 1:
+        events = _events(tx, ticket_id)
+        due = _due_marks(services, ticket, events, now)
+        recorded = {(r["target"], int(r["threshold"])): r for r in sla_store.marks_of(tx, ticket_id)}
+        standing_runs = {mark for (mark, _pct), r in recorded.items() if r["withdrawn_at"] is None}
+        todo = [d for d in due if (d[0], d[2]) not in recorded or recorded[(d[0], d[2])]["withdrawn_at"] is not None]
+        highest: dict[str, int] = {}
+        for mark, _target, pct, _at in todo:
+            highest[mark] = max(pct, highest.get(mark, 0))
+
+        def mark_of(target: str, mark: str, pct: int, at: int, event_id: str, **extra: Any) -> SlaMark:
+            return SlaMark(ticket_id=ticket_id, target=target, mark=mark, threshold=pct, crossed_at=at,
+                           recorded_at=now, event_id=event_id, priority=ticket["priority"],
+                           customer=ticket["customer"], site=ticket["site"], **extra)
+
+        for mark, target, pct, at in todo:
+            fire = mark in standing_runs or pct == highest[mark]
+            if (mark, pct) in recorded:  # withdrawn before, reached again
+                event_id = f"E-sla-{ticket_id}-{mark}-{pct}-{now}"
+                done = sla_store.refire_mark(tx, ticket_id, mark, pct, at, now, fire, event_id if fire else None)
+            else:
+                event_id = f"E-sla-{ticket_id}-{mark}-{pct}"
+                done = sla_store.insert_mark(tx, ticket_id, mark, pct, at, now, fire, event_id if fire else None)
+            if not done or not fire:
                 continue
-            kind = event_kind(pct)
-            event_id = f"E-sla-{ticket_id}-{mark}-{pct}"
             data: dict[str, Any] = {"target": target, "threshold": pct}
             if mark != target:
                 data["run"] = int(mark.rsplit("#", 1)[1])
-            add_event(tx, ticket_id, kind, at, now, source="sla", data=data, event_id=event_id)
-            fresh.append(SlaMark(ticket_id=ticket_id, target=target, mark=mark, threshold=pct, crossed_at=at,
-                                 recorded_at=now, event_id=event_id, priority=ticket["priority"],
-                                 customer=ticket["customer"], site=ticket["site"]))
+            add_event(tx, ticket_id, event_kind(pct), at, now, source="sla", data=data, event_id=event_id)
+            fresh.append(mark_of(target, mark, pct, at, event_id))
+
+        reached = {(mark, pct) for mark, _target, pct, _at in due}
+        gone = [(key, r) for key, r in recorded.items() if r["withdrawn_at"] is None and key not in reached]
+        if gone:
+            states = compute_sla(policy_for(services, ticket), sla_events(ticket["status"], events), now)
+        for (mark, pct), r in sorted(gone, key=lambda g: (g[0][0], g[0][1])):
+            if not sla_store.withdraw_mark(tx, ticket_id, mark, pct, now) or not r["fired"]:
+                continue
+            target = mark.split("#", 1)[0]
+            original = r["event_id"] or f"E-sla-{ticket_id}-{mark}-{pct}"
+            withdrawal = f"E-slaw-{ticket_id}-{mark}-{pct}-{now}"
+            state = states.get(target)
+            met_at = state.met_at if state is not None else None
+            data = {"target": target, "threshold": pct, "withdraws": original, "met_at": met_at}
+            add_event(tx, ticket_id, withdrawn_kind(pct), now, now, source="sla", data=data, event_id=withdrawal)
+            sla_store.mark_event_withdrawn(tx, original, {"withdrawn_at": now, "withdrawn_by": withdrawal})
+            fresh.append(mark_of(target, mark, pct, int(r["crossed_at"]), withdrawal, withdraws=original,
+                                 met_at=met_at))
     return fresh
 
 

@@ -24,7 +24,7 @@ from server.domain.catalog import service as catalog
 from server.domain.conflicts import service as conflicts
 from server.domain.devices import service as devices
 from server.domain.devices.service import device_names, device_names_for_job, device_owners
-from server.domain.sla.service import compliance_report, due, list_by_sla
+from server.domain.sla.service import compliance_report, due, list_by_sla, policy_set, target_order
 from server.domain.tickets import service as tickets
 from server.domain.tickets.jobs import job_detail
 from server.errors import BadRequest, NotFound
@@ -35,7 +35,6 @@ CATEGORIES = ("fault", "inspection", "installation", "complaint")
 #: the languages a service report can be written in (the catalogs' locales)
 REPORT_LOCALES = get_args(ReportLocale)
 QUEUE_STATES = ("running", "paused", "breached", "at_risk", "idle")
-TARGETS = ("respond", "on_site", "resolve", "follow_up")
 ID_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 DAY_MS = 86_400_000
 WEEK_MS = 7 * DAY_MS
@@ -45,7 +44,9 @@ WEEK_MS = 7 * DAY_MS
 
 
 def clock_class(state: str, fraction: float, breached: bool) -> str:
-    """The colour class of one SLA clock: ok, w50, w75, breached, paused, met, late, idle."""
+    """The colour class of one SLA clock: ok, w50, w75, breached, paused, met, late, na, idle."""
+    if state == "not_applicable":  # the on-site clock of a ticket resolved remotely
+        return "na"
     if state == "met":
         return "late" if breached else "met"
     if breached or state == "breached":
@@ -191,7 +192,7 @@ def board(services: Services, priority: str, engineer: str, state: str, lang: La
     rows: list[dict[str, Any]] = []
     for it in items:
         urgent = target_view(it.target, it.targets[it.target], now, lang) if it.target else None
-        chips = [target_view(n, it.targets[n], now, lang) for n in TARGETS if n in it.targets]
+        chips = [target_view(n, s, now, lang) for n, s in it.targets.items()]  # in the policy's order
         rows.append({"id": it.ticket_id, "priority": it.priority, "category": it.category, "customer": it.customer,
                      "site": it.site, "title": titles.get(it.ticket_id, ""), "status": it.status,
                      "engineers": [names.get(e, e) for e in it.engineer_ids], "urgent": urgent, "chips": chips,
@@ -250,7 +251,7 @@ def ticket_page(services: Services, ticket_id: str, lang: Lang) -> dict[str, Any
     now = services.clock()
     t = tickets.get_ticket(services, ticket_id)
     names = _engineers(services)
-    clocks = [target_view(n, t.sla[n], now, lang) for n in TARGETS if n in t.sla]
+    clocks = [target_view(n, s, now, lang) for n, s in t.sla.items()]  # in the policy's order
     return {"tk": t, "clocks": clocks, "provisional": any(c["provisional"] for c in clocks),
             "jobs": [{"j": j, "engineer": names.get(j.engineer_id, j.engineer_id)} for j in t.jobs],
             "timeline": [_event_view(e, names, lang, device_names(services)) for e in reversed(t.timeline)],
@@ -277,7 +278,7 @@ def reassign(services: Services, job_id: str, form: dict[str, str], by: str, lan
     return tickets.assign_job(services, job_id, AssignIn(engineer_id=engineer), by).id
 
 
-HIDDEN_EVENT_KEYS = {"op_id", "hlc"}
+HIDDEN_EVENT_KEYS = {"op_id", "hlc", "withdrawn_at", "withdrawn_by", "withdraws"}
 
 
 def _event_view(e: Any, names: dict[str, str], lang: Lang, devices: dict[str, str] | None = None) -> dict[str, Any]:
@@ -293,7 +294,14 @@ def _event_view(e: Any, names: dict[str, str], lang: Lang, devices: dict[str, st
     else:
         source = lang.name("source", source)
     skew_text = lang.dur(skew) if skew is not None and abs(skew) >= 1000 else ""
-    return {"kind": lang.name("event", e.kind), "raw_kind": e.kind, "at": lang.when(e.at), "job_id": e.job_id,
+    withdrawn = (e.data or {}).get("withdrawn_at")
+    kind = lang.name("event", e.kind)
+    if isinstance(withdrawn, int):  # an SLA level a late sync showed was never reached
+        data[lang.name("event_field", "withdrawn_at")] = lang.when(withdrawn)
+        kind = lang.t("timeline.withdrawn", kind=kind)
+    flag = getattr(e, "time_flag", None)
+    return {"kind": kind, "raw_kind": e.kind, "flag": lang.name("time_flag", flag) if flag else "",
+            "at": lang.when(e.at), "job_id": e.job_id,
             "device_time": lang.when(e.device_time) if e.device_time is not None else "",
             "corrected_time": lang.when(e.corrected_time) if e.corrected_time is not None else "",
             "received": lang.when(e.received_at), "source": source,
@@ -545,8 +553,9 @@ def qr_svg(text: str, label: str = "enrollment QR code") -> str:
 
 def sla_page(services: Services, target: str, weeks: int, lang: Lang) -> dict[str, Any]:
     """Met vs breached per priority and ISO week, and per engineer, as server-drawn SVG bar charts."""
-    if target and target not in TARGETS:
-        raise bad_filter(lang, "target", TARGETS)
+    targets = tuple(target_order(policy_set(services)))  # every clock the policies in force name
+    if target and target not in targets:
+        raise bad_filter(lang, "target", targets)
     if weeks not in (4, 8, 12, 26):
         raise bad_filter(lang, "weeks", (4, 8, 12, 26))
     now = services.clock()
@@ -587,7 +596,8 @@ def sla_page(services: Services, target: str, weeks: int, lang: Lang) -> dict[st
     return {"weekly_chart": weekly_chart(weekly, lang), "engineer_chart": hbar_chart(
                 [(names.get(g, g), c) for g, c in sorted(per_eng.items(), key=lambda kv: names.get(kv[0], kv[0]))],
                 lang),
-            "table": table, "target": target, "weeks": weeks, "targets": TARGETS}
+            "table": table, "target": target, "weeks": weeks, "targets": targets,
+            "labels": {t: lang.name("target", t) for t in targets}}
 
 
 def weekly_chart(weeks: list[dict[str, Any]], lang: Lang) -> dict[str, Any]:

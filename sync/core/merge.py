@@ -66,6 +66,8 @@ class JobView:
     status: str
     past_engineers: frozenset[str] = field(default_factory=frozenset)
     signed_off: bool = False
+    #: a remote job may take the status machine's remote steps (``schemas.status.REMOTE_TRANSITIONS``)
+    remote: bool = False
 
 
 def check_ownership(job: JobView | None, engineer_id: str) -> Outcome | None:
@@ -86,7 +88,7 @@ def merge_status(job: JobView, op: SetStatus, device_id: str, hlc: int) -> Outco
     """Replay a status change through the shared status machine (``op`` passed ``sync.core.rules.check_status``)."""
     if job.status == op.status:
         return Outcome("merged", False, "already_in_status")
-    if can_transition(job.status, op.status):
+    if can_transition(job.status, op.status, job.remote):
         return Outcome("applied", True)
     draft = ConflictDraft(
         kind="status",

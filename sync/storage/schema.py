@@ -233,6 +233,17 @@ DELETE FROM blobs WHERE complete = 0;
     ),
     (11, "{kb_search_tokens};"),
     (
+        12,
+        # SLA marks can be withdrawn (a late sync shows the level was never reached); ``fired`` = 0 is a
+        # lower level recorded silently because a higher one of the same clock was crossed at once;
+        # ``event_id`` is the timeline event that announced the level (a level reached again gets a new one)
+        """
+ALTER TABLE sla_marks ADD COLUMN withdrawn_at {big};
+ALTER TABLE sla_marks ADD COLUMN fired INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE sla_marks ADD COLUMN event_id TEXT;
+""",
+    ),
+    (
         14,
         # staff tokens expire (NULL: a token issued before expiry existed, listed as "never" for the operator)
         "ALTER TABLE staff_tokens ADD COLUMN expires_at {big};",

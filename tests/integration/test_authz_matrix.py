@@ -58,6 +58,8 @@ POLICY: dict[tuple[str, str], tuple[frozenset[str] | str, Any]] = {
     ("POST", "/v1/tickets/{ticket_id}/jobs"): (DISPATCH, {"engineer_id": "e-chen"}),
     ("POST", "/v1/jobs/{job_id}/assign"): (DISPATCH, {"engineer_id": "e-chen"}),
     ("POST", "/v1/jobs/{job_id}/status"): (frozenset({"dispatcher", "backoffice", "admin"}), {"status": "closed"}),
+    ("POST", "/v1/jobs/{job_id}/remote-resolution"): (frozenset({"dispatcher", "backoffice", "admin"}),
+                                                      {"resolution": "reset by phone"}),
     ("GET", "/v1/jobs/{job_id}"): (STAFF, None),
     ("GET", "/v1/jobs/{job_id}/report.pdf"): (STAFF, None),
     ("GET", "/v1/engineers"): (STAFF, None),

@@ -34,9 +34,9 @@ def test_kpis_per_engineer_customer_and_priority_in_json_and_csv(
     clock.advance(MIN)
     start = clock.now  # after the demo tickets
     ben = RawDevice(app_client, services, "e-ben")
-    # A: fixed remotely in one go (P2), responded in 10 min, restored after 40
+    # A: fixed remotely in one go (P2), responded in 10 min, restored after 40, nobody on site
     ta, ja = job_on_new_ticket(app_client, staff, "e-ben", "Acme", "P2", remote=True)
-    walk(ben, clock, ja, [("accepted", 10), ("on_site", 10), ("completed", 20)])
+    walk(ben, clock, ja, [("accepted", 10), ("in_progress", 10), ("completed", 20)])
     # B: needs a second visit (P1); the first visit uses 6 valves from a van holding 5
     tb, jb1 = job_on_new_ticket(app_client, staff, "e-ben", "Bravo", "P1")
     walk(ben, clock, jb1, [("en_route", 30), ("on_site", 30)])
@@ -62,7 +62,7 @@ def test_kpis_per_engineer_customer_and_priority_in_json_and_csv(
 
     rows = {r["group"]: r for r in app_client.get("/v1/kpis", params={**window, "group_by": "priority"},
                                                   headers=hdr).json()["rows"]}
-    assert rows["P2"]["mean_respond_min"] == 10.0 and rows["P2"]["mean_arrive_min"] == 20.0
+    assert rows["P2"]["mean_respond_min"] == 10.0 and rows["P2"]["mean_arrive_min"] is None  # nobody went
     assert rows["P2"]["mean_restore_min"] == 40.0 and rows["P2"]["first_time_fix_rate"] == 1.0
     assert rows["P1"]["mean_respond_min"] == 30.0 and rows["P1"]["mean_arrive_min"] == 60.0
     assert rows["P1"]["mean_restore_min"] == 160.0 and rows["P1"]["first_time_fix_rate"] == 0.0

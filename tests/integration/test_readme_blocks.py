@@ -49,6 +49,7 @@ CHECKED = {
     "GET /v1/sla/compliance": "test_route_lists_name_only_served_routes",
     '"office"': "test_the_sla_policy_file_loads_through_the_real_loader",
     '"working_calendar"': "test_the_working_calendar_example_loads_and_keeps_the_national_day",
+    '"register"': "test_the_service_plan_policy_file_adds_register_and_depart",
     "$ fieldsync verify report.pdf": "test_the_verify_transcript_is_what_the_commands_print",
     "/v1/reconciliation?format=csv": "test_the_reconciliation_curl_examples_run",
     "pg_dump --format=custom": "test_the_postgresql_backup_advice_round_trips",
@@ -228,6 +229,35 @@ def test_the_sla_policy_file_loads_through_the_real_loader(tmp_path: Path) -> No
         services.db.close()
     assert (p3.calendar.name, p3.calendar.tz) == ("office", "Europe/Berlin")
     assert p3.target("resolve").duration_ms == 3 * 9 * 3_600_000  # "3wd" on 08:00-17:00
+
+
+def test_the_service_plan_policy_file_adds_register_and_depart(tmp_path: Path) -> None:
+    from server.domain.sla.due import parse_opened
+    from server.domain.sla.service import check_policies, due, policy_set
+    from server.services import Services
+    from server.settings import get_settings
+    from sync.storage import open_database
+
+    path = tmp_path / "policies.json"
+    path.write_text(block('"register"').text, encoding="utf-8")
+    url = f"sqlite:///{tmp_path / 'sla.db'}"
+    services = Services(db=open_database(url), settings=get_settings(db_url=url, sla_policy_file=str(path),
+                                                                      run_scheduler=False))
+    try:
+        check_policies(services)
+        policies = policy_set(services)
+        p1 = {t.target: t.due_utc for t in due(services, "P1", "fault", parse_opened("2026-10-13T09:00+08:00")).targets}
+        # Friday 16:00 in Shanghai: 1 working hour left that day, the other 3 on Monday
+        friday = parse_opened("2026-10-16T16:00+08:00")
+        p3 = {t.target: t.due_local for t in due(services, "P3", "fault", friday).targets}
+    finally:
+        services.db.close()
+    assert [s.name for s in policies.for_ticket("P1").targets] == [
+        "register", "respond", "depart", "on_site", "resolve", "follow_up"]
+    assert [s.name for s in policies.for_ticket("P2", "complaint").targets] == ["respond", "resolve", "follow_up"]
+    # 24x7: 09:15 and 11:00 in Shanghai
+    assert p1["register"] == "2026-10-13T01:15:00Z" and p1["depart"] == p1["on_site"] == "2026-10-13T03:00:00Z"
+    assert p3["register"] == "2026-10-16T16:15:00+08:00" and p3["depart"] == "2026-10-19T11:00:00+08:00"
 
 
 def test_the_working_calendar_example_loads_and_keeps_the_national_day(tmp_path: Path) -> None:

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from schemas import rules
 from schemas.domain import ChecklistItem
 from schemas.export import JSON_DIR, RULES_FILE, render_rules
-from schemas.status import TRANSITIONS
+from schemas.status import JOB_STATUSES, REMOTE_TRANSITIONS, TRANSITIONS, can_transition
 from schemas.wire import (
     AnswerItem,
     Attach,
@@ -230,3 +230,18 @@ def test_a_refunded_attempt_does_not_count_and_many_keys_do_not_reset_the_others
         now[0] += 1e-9
     with pytest.raises(Exception, match="too many"):
         limiter.check("spent")
+
+
+@given(st.sampled_from(JOB_STATUSES), st.sampled_from([*JOB_STATUSES, "teleported"]))
+def test_a_remote_job_may_take_every_step_of_a_visit_and_only_the_remote_steps_besides(current: str,
+                                                                                       target: str) -> None:
+    remote_step = target in REMOTE_TRANSITIONS.get(current, frozenset())
+    assert can_transition(current, target, remote=True) == (can_transition(current, target) or remote_step)
+
+
+def test_the_remote_path_skips_the_visit_only_for_a_remote_job() -> None:
+    path = [("accepted", "in_progress"), ("in_progress", "completed")]
+    assert all(can_transition(a, b, remote=True) for a, b in path)
+    assert not can_transition("accepted", "in_progress")
+    document = rules.rules_document()
+    assert document["remote_transitions"] == {"accepted": ["in_progress"]}

@@ -6,6 +6,8 @@ import json
 from datetime import date
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from server.domain.sla.calendar import CALENDAR_24X7, business_hours
 from server.domain.sla.policy import (
@@ -163,3 +165,68 @@ def test_every_priority_needs_a_policy() -> None:
 def test_invalid_json_is_a_policy_error() -> None:
     with pytest.raises(PolicyError, match="not valid JSON"):
         load_policies("{")
+
+
+# -- targets as a list ------------------------------------------------------------------------------------
+
+
+def _listed(targets: object) -> str:
+    simple = {"targets": [{"name": "respond", "duration": "1h", "start": ["opened"], "stop": ["acknowledged"]}]}
+    return json.dumps({"policies": {"P1": {"targets": targets}, "P2": simple, "P3": simple, "complaint": simple}})
+
+
+def test_a_target_list_keeps_its_order_and_may_name_new_clocks() -> None:
+    policies = load_policies(_listed([
+        {"name": "register", "duration": "15m", "start": ["opened"], "stop": ["job_assigned", "completed"]},
+        {"name": "depart", "duration": "2h", "start": ["opened"], "stop": ["en_route"], "calendar": "24x7"},
+        {"name": "resolve", "duration": "24h", "start": ["opened"], "stop": ["completed"]},
+    ]))
+    p1 = policies.for_ticket("P1")
+    assert [t.name for t in p1.targets] == ["register", "depart", "resolve"]
+    assert p1.target("register").duration_ms == 15 * 60_000
+    assert p1.target("register").stop_on == {"job_assigned", "completed"}
+
+
+def test_the_keyed_form_still_reads_with_the_default_names_first() -> None:
+    body = {"duration": "1h", "start": ["opened"], "stop": ["completed"]}
+    policies = load_policies(_listed({"depart": body, "resolve": body, "respond": body}))
+    assert [t.name for t in policies.for_ticket("P1").targets] == ["respond", "resolve", "depart"]
+
+
+@pytest.mark.parametrize(
+    ("targets", "message"),
+    [
+        ([], "at least one target"),
+        ({}, "at least one target"),
+        ("resolve", "a list of targets"),
+        ([{"duration": "1h", "start": ["opened"], "stop": ["completed"]}], r"\[0\]\.name"),
+        ([{"name": "Resolve!", "duration": "1h", "start": ["opened"], "stop": ["completed"]}], r"\[0\]\.name"),
+        ([{"name": "a#2", "duration": "1h", "start": ["opened"], "stop": ["completed"]}], r"\[0\]\.name"),
+        ([{"name": "x", "duration": "1h", "start": ["opened"], "stop": ["completed"]},
+          {"name": "x", "duration": "2h", "start": ["opened"], "stop": ["completed"]}], "more than once"),
+        ([{"name": "x", "duration": "1h", "start": ["opened"], "stop": ["completed"], "colour": "red"}],
+         "unknown key"),
+        ([{"name": "x", "duration": "1h", "start": ["opened"], "stop": ["classified"]}], "unknown event kind"),
+    ],
+)
+def test_a_bad_target_list_is_refused_with_where_and_why(targets: object, message: str) -> None:
+    with pytest.raises(PolicyError, match=message):
+        load_policies(_listed(targets))
+
+
+_BODIES = {
+    "register": {"duration": "15m", "start": ["opened"], "stop": ["job_assigned"]},
+    "respond": {"duration": "1h", "start": ["opened"], "stop": ["acknowledged"]},
+    "depart": {"duration": "2h", "start": ["opened"], "stop": ["en_route"], "not_applicable": ["remote_resolved"]},
+    "resolve": {"duration": "1d", "start": ["opened"], "stop": ["completed"], "pause": ["on_hold"],
+                "resume": ["resumed"]},
+}
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.permutations(sorted(_BODIES)).flatmap(lambda names: st.integers(1, len(names)).map(lambda n: names[:n])))
+def test_a_target_list_in_any_order_is_reported_in_that_order_and_reads_like_the_keyed_form(names: list[str]) -> None:
+    listed = load_policies(_listed([{"name": n, **_BODIES[n]} for n in names])).for_ticket("P1")
+    keyed = load_policies(_listed({n: _BODIES[n] for n in names})).for_ticket("P1")
+    assert [t.name for t in listed.targets] == names
+    assert sorted(listed.targets, key=lambda t: t.name) == sorted(keyed.targets, key=lambda t: t.name)

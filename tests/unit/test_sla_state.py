@@ -267,10 +267,27 @@ def test_thresholds_are_monotonic(priority: str, events: list[SlaEvent], t1: int
     early, late = MONDAY_9 + min(t1, t2) * M, MONDAY_9 + max(t1, t2) * M
     before = set(thresholds_crossed(policy, events, early))
     after = set(thresholds_crossed(policy, events, late))
-    assert before <= after
+    # a clock retired by then (on-site of a remote resolution) has no standing threshold at all
+    retired = {name for name, s in compute_sla(policy, events, late).items() if s.state == "not_applicable"}
+    assert not any(c[0] in retired for c in after)
+    assert {c for c in before if c[0] not in retired} <= after
     upcoming = next_threshold_at(policy, events, early)
     if upcoming is not None:
         assert upcoming > early
         # Nothing new is crossed before the scheduled instant unless an event intervened.
         if not any(early < e.at <= late for e in events) and late < upcoming:
             assert after == before
+
+
+def test_a_remote_resolution_makes_the_on_site_clock_not_applicable_even_past_its_due_time() -> None:
+    p1 = POLICIES.for_ticket("P1")
+    events = [SlaEvent("opened", MONDAY_9), SlaEvent("acknowledged", MONDAY_9 + 5 * M),
+              SlaEvent("completed", MONDAY_9 + 3 * H), SlaEvent("remote_resolved", MONDAY_9 + 3 * H)]
+    states = compute_sla(p1, events, MONDAY_9 + 4 * H)
+    assert states["on_site"].state == "not_applicable" and not states["on_site"].breached
+    assert states["on_site"].due_at is None and states["resolve"].state == "met"
+    # the on-site levels crossed at 10:00, 10:30 and 11:00 no longer stand; respond's were never reached
+    assert [c for c in thresholds_crossed(p1, events, MONDAY_9 + 4 * H) if c[0] == "on_site"] == []
+    # a plain completion without the remote event still meets it late
+    late = compute_sla(p1, events[:3], MONDAY_9 + 4 * H)["on_site"]
+    assert late.state == "met" and late.breached

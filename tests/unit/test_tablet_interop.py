@@ -120,12 +120,14 @@ def test_the_engine_and_the_server_judge_every_answer_alike(cases: list[tuple[Ch
 def test_what_the_engine_lets_a_tablet_set_the_server_applies() -> None:
     statuses = [*JOB_STATUSES, "teleported"]
     holds = [None, "awaiting_parts", "awaiting_customer", "lunch"]
-    cases = [{"current": c, "target": t, "hold_reason": h} for c in JOB_STATUSES for t in statuses for h in holds]
+    cases = [{"current": c, "target": t, "hold_reason": h, "remote": r}
+             for c in JOB_STATUSES for t in statuses for h in holds for r in (False, True)]
     verdicts = ask("check_status", cases, rules=True)
     for case, verdict in zip(cases, verdicts, strict=True):
         op = SetStatus(op_id="o", hlc=1, job_id="j", at=NOW, status=case["target"], hold_reason=case["hold_reason"])
         refused = check_status(op)  # the push checks the op, then replays it through the status machine
-        server = (merge_status(JobView(id="j", engineer_id="e", status=case["current"]), op, "d", 1)
+        job = JobView(id="j", engineer_id="e", status=case["current"], remote=case["remote"])
+        server = (merge_status(job, op, "d", 1)
                   if refused is None else type("Refused", (), {"result": "rejected", "reason": refused})())
         if verdict is None:
             assert server.result == "applied", case

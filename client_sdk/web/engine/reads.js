@@ -79,7 +79,7 @@ export class Reads {
         pending,
         conflicts: await byIndex(tx, "conflicts", "job", jobId),
         results,
-        next_statuses: this.rules.nextStatuses(job.status),
+        next_statuses: this.rules.nextStatuses(job.status, Boolean(job.remote)),
       };
     });
   }

@@ -11,6 +11,7 @@
  * @typedef {object} RulesDoc
  * @property {string[]} job_statuses
  * @property {Record<string, string[]>} transitions      status -> statuses reachable in one step
+ * @property {Record<string, string[]>} [remote_transitions]  extra steps of a job with remote=true
  * @property {string[]} device_statuses                  statuses a tablet may set with a status op
  * @property {string[]} hold_reasons                     reasons that go with on_hold
  * @property {string[]} signable_statuses                statuses a job may be signed off in
@@ -78,14 +79,23 @@ export class Rules {
     this.doc = doc;
   }
 
-  /** @param {string} current @param {string} target */
-  canTransition(current, target) {
-    return (this.doc.transitions[current] ?? []).includes(target);
+  /**
+   * Whether `current -> target` is one step of the machine; a remote job (fixed by phone or remote
+   * diagnosis) may also take the remote steps (accepted -> in_progress, no visit).
+   * @param {string} current @param {string} target @param {boolean} [remote]
+   */
+  canTransition(current, target, remote = false) {
+    if ((this.doc.transitions[current] ?? []).includes(target)) return true;
+    return remote && ((this.doc.remote_transitions ?? {})[current] ?? []).includes(target);
   }
 
-  /** The statuses a tablet may move a job to from `current` (in the machine's order). @param {string} current */
-  nextStatuses(current) {
-    return this.doc.job_statuses.filter((s) => this.canTransition(current, s) && this.doc.device_statuses.includes(s));
+  /**
+   * The statuses a tablet may move a job to from `current` (in the machine's order).
+   * @param {string} current @param {boolean} [remote]
+   */
+  nextStatuses(current, remote = false) {
+    return this.doc.job_statuses.filter(
+      (s) => this.canTransition(current, s, remote) && this.doc.device_statuses.includes(s));
   }
 
   /** `bad_time` when an event time is outside the bounds (a wrong tablet clock), else null. @param {number} ms */
@@ -102,9 +112,9 @@ export class Rules {
   /**
    * Why `current -> target` is not a status op a tablet may send, or null.
    * @param {string} current @param {string} target @param {string | null} holdReason
-   * @param {string | null} [note] @param {number | null} [at]
+   * @param {string | null} [note] @param {number | null} [at] @param {boolean} [remote]
    */
-  checkStatus(current, target, holdReason, note = null, at = null) {
+  checkStatus(current, target, holdReason, note = null, at = null, remote = false) {
     if (hasNul(note)) return "nul_in_text";
     if (at != null && this.checkTime(at)) return "bad_time";
     if (!this.doc.job_statuses.includes(target)) return "unknown_status";
@@ -115,7 +125,7 @@ export class Rules {
       return "hold_reason_not_allowed";
     }
     if (this.tooLong(note, "job.status", "note")) return "text_too_long";
-    if (!this.canTransition(current, target)) return `transition_${current}_to_${target}_refused`;
+    if (!this.canTransition(current, target, remote)) return `transition_${current}_to_${target}_refused`;
     return null;
   }
 

@@ -98,7 +98,7 @@ export class Writes {
     return this.store.write(STATUS_STORES, async (tx) => {
       const job = await jobOf(tx, jobId);
       const now = this.clock();
-      const reason = this.rules.checkStatus(job.status, status, holdReason, note, now);
+      const reason = this.rules.checkStatus(job.status, status, holdReason, note, now, Boolean(job.remote));
       if (reason) throw new WriteRefused(reason, { from: job.status, to: status });
       if (status === "completed" && job.template_id != null) {
         const template = await templateOf(tx, job);

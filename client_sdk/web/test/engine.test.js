@@ -92,6 +92,18 @@ test("a status change writes the job and its outbox op together; the machine's r
   assert.ok(pending[1].op.hlc > pending[0].op.hlc);
 });
 
+test("a remote job goes from accepted straight to work and completion, a job to visit does not", async () => {
+  await client.writes.setStatus("J-1", "accepted");
+  assert.ok(!(await client.reads.job("J-1"))?.next_statuses.includes("in_progress"));
+  await refused(() => client.writes.setStatus("J-1", "in_progress"), "transition_accepted_to_in_progress_refused");
+  await client.writes.setField("J-1", "remote", true);  // fixed by phone: no travel, no visit
+  assert.ok((await client.reads.job("J-1"))?.next_statuses.includes("in_progress"));
+  await client.writes.setStatus("J-1", "in_progress");
+  const { jobs, outbox } = await snapshot();
+  assert.equal(jobs[0].status, "in_progress");
+  assert.deepEqual(outbox.map((o) => o.type), ["job.status", "job.field", "job.status"]);
+});
+
 test("completion waits for every required checklist item; answers are checked by type", async () => {
   for (const s of ["accepted", "en_route", "on_site", "in_progress"]) await client.writes.setStatus("J-1", s);
   await refused(() => client.writes.setStatus("J-1", "completed"), "checklist_incomplete");

@@ -45,7 +45,8 @@ const ANSWERS = {
   // the server's or the SDK's bytes of an op, as the engine reads them
   decode_op: (hex) => wire.decodeOp(fromHex(hex)),
   check_answer: (c) => /** @type {Rules} */ (rules).checkAnswer(c.item, c.value, c.na_reason),
-  check_status: (c) => /** @type {Rules} */ (rules).checkStatus(c.current, c.target, c.hold_reason),
+  check_status: (c) => /** @type {Rules} */ (rules).checkStatus(c.current, c.target, c.hold_reason, null, null,
+    Boolean(c.remote)),
   check_field: (c) => /** @type {Rules} */ (rules).checkField(c.field, c.value),
   check_part: (c) => /** @type {Rules} */ (rules).checkPart(c.part ?? undefined, c.qty, c.serial),
 };

@@ -6,7 +6,8 @@ engineer, customer or priority (complaints as their own group):
 
 - ``first_time_fix_rate``: resolved tickets fixed with one visit (one
   non-cancelled job, never reopened) / resolved tickets.
-- ``remote_share``: resolved tickets whose resolving job was remote / resolved tickets.
+- ``remote_share``: resolved tickets whose resolving job was resolved remotely (a ``remote_resolved``
+  event: completed without anyone on site, on the tablet or by the office) / resolved tickets.
 - ``mean_respond_min``, ``mean_arrive_min``, ``mean_restore_min``: from the
   ticket's opening to its first response (acknowledged, en route, on site or
   completed), first arrival on site and first completion, in minutes of
@@ -147,7 +148,8 @@ def compute_kpis(services: Services, start: int, end: int, group_by: str = "all"
         jobs = tx.query(f"SELECT id, ticket_id, engineer_id, status, remote FROM jobs WHERE ticket_id IN ({sub})",
                         (start, end))
         events = tx.query(f"SELECT ticket_id, job_id, kind, at FROM ticket_events WHERE ticket_id IN ({sub}) "
-                          "AND kind IN ('opened', 'acknowledged', 'en_route', 'on_site', 'completed', 'reopened') "
+                          "AND kind IN ('opened', 'acknowledged', 'en_route', 'on_site', 'completed', 'reopened', "
+                          "'remote_resolved') "
                           "ORDER BY at, received_at", (start, end))
         moves = tx.query(f"SELECT m.id, m.job_id, m.part_no, m.from_location, m.recorded_at FROM movements m "
                          f"JOIN jobs j ON j.id = m.job_id WHERE m.kind = 'consume' AND j.ticket_id IN ({sub})",
@@ -203,8 +205,7 @@ def compute_kpis(services: Services, start: int, end: int, group_by: str = "all"
                 c.resolved += 1
                 if len(live_jobs) == 1 and not reopened:
                     c.first_time += 1
-                job = job_by_id.get(completed["job_id"] or "")
-                if job is not None and job["remote"]:
+                if any(e["kind"] == "remote_resolved" and e["job_id"] == completed["job_id"] for e in evs):
                     c.remote += 1
             for measure, ms in waited.items():
                 getattr(c, measure).append(ms)

@@ -10,6 +10,12 @@ Webhook: one JSON POST per mark to ``settings.webhook_url`` (``$FIELDSYNC_WEBHOO
     {"event": "sla_breach", "ticket_id": "T-...", "target": "on_site", "threshold": 100,
      "crossed_at": 1790000000000, "priority": "P1", "customer": "...", "site": "...", "event_id": "E-sla-..."}
 
+When a late sync replays a clock to met, every level it had announced is
+withdrawn: one POST per level, ``"event": "sla_breach_withdrawn"`` (or
+``sla_warning_withdrawn``), the same fields, plus ``"withdraws"`` (the
+``event_id`` of the announcement) and ``"met_at"`` (when the clock was met,
+or null).
+
 Deliveries run on a background thread so a slow receiver never holds up the
 SLA tick; connection errors, 429 and 5xx are retried with exponential backoff,
 other 4xx are given up at once.
@@ -26,7 +32,7 @@ from typing import Any
 import httpx
 import msgspec
 
-__all__ = ["SlaMark", "deliver_webhook", "escalate", "event_kind"]
+__all__ = ["SlaMark", "deliver_webhook", "escalate", "event_kind", "withdrawn_kind"]
 
 log = logging.getLogger("fieldsync.sla")
 
@@ -52,15 +58,22 @@ class SlaMark(msgspec.Struct, frozen=True, kw_only=True):
     priority: str
     customer: str
     site: str
+    #: a withdrawal: the ``event_id`` of the announcement it takes back (``event_id`` is the withdrawal's own)
+    withdraws: str | None = None
+    #: for a withdrawal, when the clock was met (None: it no longer runs, e.g. not applicable)
+    met_at: int | None = None
 
     @property
     def kind(self) -> str:
-        return event_kind(self.threshold)
+        return event_kind(self.threshold) if self.withdraws is None else withdrawn_kind(self.threshold)
 
     def payload(self) -> dict[str, Any]:
-        return {"event": self.kind, "ticket_id": self.ticket_id, "target": self.target, "threshold": self.threshold,
-                "crossed_at": self.crossed_at, "priority": self.priority, "customer": self.customer,
-                "site": self.site, "event_id": self.event_id}
+        out = {"event": self.kind, "ticket_id": self.ticket_id, "target": self.target, "threshold": self.threshold,
+               "crossed_at": self.crossed_at, "priority": self.priority, "customer": self.customer,
+               "site": self.site, "event_id": self.event_id}
+        if self.withdraws is not None:
+            out |= {"withdraws": self.withdraws, "met_at": self.met_at}
+        return out
 
 
 def event_kind(threshold: int) -> str:
@@ -68,9 +81,18 @@ def event_kind(threshold: int) -> str:
     return "sla_breach" if threshold >= 100 else f"sla_warning_{threshold}"
 
 
+def withdrawn_kind(threshold: int) -> str:
+    """``sla_breach_withdrawn`` at 100 %, else ``sla_warning_withdrawn``."""
+    return "sla_breach_withdrawn" if threshold >= 100 else "sla_warning_withdrawn"
+
+
 def escalate(marks: Sequence[SlaMark], webhook_url: str | None) -> threading.Thread | None:
     """Log every mark; POST them to ``webhook_url`` on a background thread (returned, or None)."""
     for m in marks:
+        if m.withdraws is not None:
+            log.warning("SLA %s: ticket %s (%s, %s) target %s never reached %d%% (met at %s)", m.kind, m.ticket_id,
+                        m.priority, m.customer, m.target, m.threshold, m.met_at)
+            continue
         level = logging.ERROR if m.threshold >= 100 else logging.WARNING
         log.log(level, "SLA %s: ticket %s (%s, %s) target %s reached %d%% at %d", m.kind, m.ticket_id, m.priority,
                 m.customer, m.target, m.threshold, m.crossed_at)

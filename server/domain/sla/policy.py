@@ -1,11 +1,14 @@
 """SLA policies: which clocks a ticket has, how long each may run, and what starts, pauses and stops it.
 
-A ``Policy`` is a set of named targets (``respond``, ``on_site``, ``resolve``,
-``follow_up``). Each target measures working time on its calendar; start and
+A ``Policy`` is an ordered list of named targets. The defaults have four
+(``respond``, ``on_site``, ``resolve``, ``follow_up``); a policy file may name
+any others (``register``, ``depart`` ...). Each target measures working time on its calendar; start and
 stop are *events*, pause is a *state* entered by a pause event (``on_hold``)
 and left by a resume event (``resumed``). ``reopen`` events bring a met clock
 back to running with the time already used carried over; ``reset`` events
-discard a run so that the next start event begins a fresh one. ``cancelled``
+discard a run so that the next start event begins a fresh one; ``not_applicable``
+events (``remote_resolved`` on ``on_site``) retire the clock for good, neither
+met nor breached. ``cancelled``
 is not configurable: it stops every clock (see ``state.py``).
 
 Policies load from JSON (``load_policies``); the built-in defaults of DESIGN §3
@@ -31,18 +34,24 @@ always express them. Format::
           "names": {"zh_CN": "一般故障", "en": "Normal"},   # optional: display names per locale
           "calendar": "office",
           "thresholds": [50, 75, 100],     # optional; must end with 100 (the breach)
-          "targets": {
-            "resolve": {
+          "targets": [                     # in the order they are reported
+            {
+              "name": "resolve",           # [a-z][a-z0-9_]*, unique within the policy
               "duration": "3wd",           # <int><unit>... units ms s m h d wd
               "start": ["opened"], "stop": ["completed"],
               "pause": ["on_hold"], "resume": ["resumed"],
               "reopen": ["reopened"], "reset": [],
+              "not_applicable": [],        # e.g. ["remote_resolved"] on on_site
               "calendar": "24x7"           # optional; defaults to the policy's calendar
             }
-          }
+          ]
         }
       }
     }
+
+``targets`` may also be an object keyed by target name (the older form, same
+fields without ``name``); its targets are then ordered ``respond``,
+``on_site``, ``resolve``, ``follow_up`` first, the others as written.
 
 Durations are working time on the target's calendar: ``h``/``m``/``s`` as
 usual, ``d`` = 24 h of working time, ``wd`` = one working day of that calendar
@@ -107,16 +116,23 @@ EVENT_KINDS = frozenset(
         "follow_up_done",
         "cancelled",
         "reopened",
+        # a job was dispatched to an engineer: the end of registration (受理与派单)
+        "job_assigned",
+        # a remote job completed without anyone on site: the visit clocks no longer apply
+        "remote_resolved",
     }
 )
+#: the targets of the default policies, in their reporting order
 TARGET_NAMES = ("respond", "on_site", "resolve", "follow_up")
+_TARGET_NAME = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 PRIORITIES = ("P1", "P2", "P3", "complaint")
 DEFAULT_THRESHOLDS = (50, 75, 100)
 
 _UNIT_MS = {"ms": 1, "s": 1_000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
 _DURATION = re.compile(r"^(?:\d+(?:wd|ms|s|m|h|d))+$")
 _DURATION_PART = re.compile(r"(\d+)(wd|ms|s|m|h|d)")
-_TARGET_KEYS = {"duration", "start", "stop", "pause", "resume", "reopen", "reset", "calendar"}
+_TARGET_KEYS = {"name", "duration", "start", "stop", "pause", "resume", "reopen", "reset", "not_applicable",
+                "calendar"}
 _CALENDAR_KEYS = {"tz", "hours", "holidays", "working_days", "region"}
 
 
@@ -141,6 +157,8 @@ class TargetSpec:
     resume_on: frozenset[str] = frozenset()
     reopen_on: frozenset[str] = frozenset()
     reset_on: frozenset[str] = frozenset()
+    #: events after which the clock no longer applies (``remote_resolved`` for on-site): state ``not_applicable``
+    void_on: frozenset[str] = frozenset()
     #: the duration as configured (``3wd``), for people; ``duration_ms`` is what counts
     duration_text: str = ""
 
@@ -154,6 +172,7 @@ class TargetSpec:
             | self.resume_on
             | self.reopen_on
             | self.reset_on
+            | self.void_on
             | {"cancelled"}
         )
 
@@ -273,11 +292,13 @@ def default_policies(tz: str = "UTC", holidays: Iterable[date | str] = (), regio
             }
         }
         if on_site is not None:
-            # A job fixed remotely never needs a visit, so completion also stops the on-site clock.
+            # A job fixed remotely never needs a visit, so completion also stops the on-site clock,
+            # and a remote resolution makes it not applicable at all (not met, not breached).
             out["on_site"] = {
                 "duration": on_site,
                 "start": ["opened"],
                 "stop": ["on_site", "completed"],
+                "not_applicable": ["remote_resolved"],
                 **pausing,
             }
         out["resolve"] = {
@@ -330,16 +351,8 @@ def _policy(name: str, raw: object, calendars: Mapping[str, Calendar]) -> Policy
         or thresholds[-1] != 100
     ):
         raise PolicyError(f"{where}.thresholds: ascending percentages in 1..100 ending with 100")
-    raw_targets = _mapping(body.get("targets"), f"{where}.targets")
-    if not raw_targets:
-        raise PolicyError(f"{where}.targets: a policy needs at least one target")
-    targets = []
-    for target_name in TARGET_NAMES:  # a fixed order keeps results and threshold events stable
-        if target_name in raw_targets:
-            targets.append(_target(target_name, raw_targets[target_name], calendar, calendars, where))
-    unknown = sorted(set(raw_targets) - set(TARGET_NAMES))
-    if unknown:
-        raise PolicyError(f"{where}.targets: unknown target(s) {unknown}; known: {', '.join(TARGET_NAMES)}")
+    targets = [_target(target_name, raw, calendar, calendars, where)
+               for target_name, raw in _named_targets(body.get("targets"), f"{where}.targets")]
     return Policy(name=name, calendar=calendar, targets=tuple(targets), thresholds=tuple(thresholds),
                   names=_names(body.get("names", {}), f"{where}.names"))
 
@@ -357,12 +370,40 @@ def _names(raw: object, where: str) -> dict[str, str]:
     return out
 
 
+def _named_targets(raw: object, where: str) -> list[tuple[str, object]]:
+    """``(name, body)`` of each target, in reporting order, from the list form or the keyed form."""
+    named: list[tuple[str, object]] = []
+    if isinstance(raw, list):
+        for i, item in enumerate(raw):
+            body = _mapping(item, f"{where}[{i}]")
+            name = body.get("name")
+            if not isinstance(name, str) or not _TARGET_NAME.match(name):
+                raise PolicyError(f"{where}[{i}].name: a name such as 'register' ([a-z][a-z0-9_]*, up to 32)")
+            named.append((name, {k: v for k, v in body.items() if k != "name"}))
+    elif isinstance(raw, dict):
+        bad = [n for n in raw if not isinstance(n, str) or not _TARGET_NAME.match(n)]
+        if bad:
+            raise PolicyError(f"{where}: bad target name(s) {bad}; a name such as 'register' ([a-z][a-z0-9_]*)")
+        # a fixed order keeps results and threshold events stable: the default names first
+        order = {n: i for i, n in enumerate(TARGET_NAMES)}
+        named = sorted(((str(n), body) for n, body in raw.items()), key=lambda kv: order.get(kv[0], len(order)))
+    else:
+        raise PolicyError(f"{where}: a list of targets, each with a name")
+    if not named:
+        raise PolicyError(f"{where}: a policy needs at least one target")
+    names = [n for n, _ in named]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise PolicyError(f"{where}: target(s) {twice} named more than once")
+    return named
+
+
 def _target(
     name: str, raw: object, default_calendar: Calendar, calendars: Mapping[str, Calendar], policy_where: str
 ) -> TargetSpec:
     where = f"{policy_where}.targets.{name}"
     body = _mapping(raw, where)
-    _no_unknown_keys(body, _TARGET_KEYS, where)
+    _no_unknown_keys(body, _TARGET_KEYS - {"name"}, where)
     calendar = default_calendar
     if "calendar" in body:
         calendar = _calendar_ref(body["calendar"], calendars, f"{where}.calendar")
@@ -373,7 +414,8 @@ def _target(
         duration_ms = parse_duration(duration, calendar)
     except PolicyError as exc:
         raise PolicyError(f"{where}.duration: {exc.message}") from None
-    kinds = {key: _kinds(body.get(key, []), f"{where}.{key}") for key in _TARGET_KEYS - {"duration", "calendar"}}
+    kinds = {key: _kinds(body.get(key, []), f"{where}.{key}")
+             for key in _TARGET_KEYS - {"name", "duration", "calendar"}}
     if not kinds["start"]:
         raise PolicyError(f"{where}: no start event, the clock could never start")
     if not kinds["stop"]:
@@ -384,6 +426,9 @@ def _target(
         raise PolicyError(f"{where}: pause without a resume event, a paused clock could never resume")
     if kinds["resume"] and not kinds["pause"]:
         raise PolicyError(f"{where}: resume without a pause event")
+    if kinds["not_applicable"] & (kinds["start"] | kinds["stop"]):
+        raise PolicyError(f"{where}: {sorted(kinds['not_applicable'] & (kinds['start'] | kinds['stop']))} "
+                          "both starts or stops the clock and makes it not applicable")
     if kinds["pause"] & kinds["resume"]:
         raise PolicyError(f"{where}: {sorted(kinds['pause'] & kinds['resume'])} both pauses and resumes")
     return TargetSpec(
@@ -396,6 +441,7 @@ def _target(
         resume_on=kinds["resume"],
         reopen_on=kinds["reopen"],
         reset_on=kinds["reset"],
+        void_on=kinds["not_applicable"],
         duration_text=duration.replace(" ", ""),
     )
 

@@ -65,6 +65,7 @@ __all__ = [
     "policy_set",
     "provisional_tickets",
     "sla_events",
+    "target_order",
     "ticket_sla",
 ]
 
@@ -280,7 +281,8 @@ class ComplianceRow(msgspec.Struct, kw_only=True):
     ``met``: stopped on time. ``breached``: the deadline passed while the clock
     was open (met late, still open past due, or breached before a cancellation).
     ``open``: still running or paused within its deadline. ``not_started``: the
-    clock has not started (e.g. a follow-up before resolution).
+    clock has not started (e.g. a follow-up before resolution). ``not_applicable``:
+    the clock was retired (on-site of a ticket resolved remotely).
     ``compliance``: met / (met + breached), None when neither happened yet.
     """
 
@@ -291,6 +293,7 @@ class ComplianceRow(msgspec.Struct, kw_only=True):
     breached: int = 0
     open: int = 0
     not_started: int = 0
+    not_applicable: int = 0
     compliance: float | None = None
 
 
@@ -338,13 +341,26 @@ def compliance_report(services: Services, start_ms: int, end_ms: int, group_by: 
                     cell.open += 1
                 elif s.state == "not_started":
                     cell.not_started += 1
+                elif s.state == "not_applicable":
+                    cell.not_applicable += 1
     for cell in cells.values():
         decided = cell.met + cell.breached
         cell.compliance = round(cell.met / decided, 4) if decided else None
-    order = {name: i for i, name in enumerate(TARGET_NAMES)}
+    order = target_order(policy_set(services))
     ordered = sorted(cells.values(), key=lambda c: (c.group, order.get(c.target, len(order)), c.target))
     return ComplianceReport(start=start_ms, end=end_ms, group_by=group_by, generated_at=now, tickets=len(rows),
                             rows=ordered)
+
+
+def target_order(policies: PolicySet) -> dict[str, int]:
+    """Every target name of the policies in force -> its reporting position (each policy's list order)."""
+    order: dict[str, int] = {}
+    for name in TARGET_NAMES:  # the default clocks first, as they always were
+        order.setdefault(name, len(order))
+    for policy in policies.policies.values():
+        for spec in policy.targets:
+            order.setdefault(spec.name, len(order))
+    return order
 
 
 def _groups(ticket: Row, group_by: str, engineers: dict[str, set[str]], zone: ZoneInfo) -> list[str]:
@@ -356,7 +372,8 @@ def _groups(ticket: Row, group_by: str, engineers: dict[str, set[str]], zone: Zo
     return [f"{iso.year}-W{iso.week:02d}"]
 
 
-COMPLIANCE_CSV_COLUMNS = ("group", "target", "tickets", "met", "breached", "open", "not_started", "compliance_pct")
+COMPLIANCE_CSV_COLUMNS = ("group", "target", "tickets", "met", "breached", "open", "not_started", "not_applicable",
+                          "compliance_pct")
 
 
 def compliance_csv(report: ComplianceReport, locale: str = i18n.FALLBACK) -> str:
@@ -369,7 +386,8 @@ def compliance_csv(report: ComplianceReport, locale: str = i18n.FALLBACK) -> str
     writer.writerow([i18n.text(locale, "exports", f"sla_compliance.{c}") for c in COMPLIANCE_CSV_COLUMNS])
     for r in report.rows:
         pct = "" if r.compliance is None else f"{r.compliance * 100:.1f}"
-        writer.writerow((r.group, r.target, r.tickets, r.met, r.breached, r.open, r.not_started, pct))
+        writer.writerow((r.group, r.target, r.tickets, r.met, r.breached, r.open, r.not_started, r.not_applicable,
+                         pct))
     return out.getvalue()
 
 
@@ -395,6 +413,7 @@ def policies_as_dict(policies: PolicySet) -> dict[str, Any]:
                 "resume": sorted(spec.resume_on),
                 "reopen": sorted(spec.reopen_on),
                 "reset": sorted(spec.reset_on),
+                "not_applicable": sorted(spec.void_on),
             }
         out[name] = {"calendar": policy.calendar.name, "thresholds": list(policy.thresholds), "targets": targets}
     calendars[policies.working_calendar.name] = policies.working_calendar

@@ -22,6 +22,9 @@ Rules (per target of the policy):
   deadline is not reset either. That gap is not counted as paused time.
 - A reset event (default: ``reopened`` on ``follow_up``) discards the current
   run; the next start event begins a fresh one.
+- A not-applicable event (default: ``remote_resolved`` on ``on_site``) retires
+  the clock for good: state ``not_applicable``, never breached, no threshold of
+  it stands (the scheduler withdraws any it announced).
 - ``cancelled`` stops every clock for good (state ``cancelled``); later events
   are ignored. A clock whose deadline had already passed before the
   cancellation still reports ``breached=True``, since that breach was real and
@@ -53,7 +56,7 @@ __all__ = [
     "thresholds_crossed",
 ]
 
-TARGET_STATES = ("not_started", "running", "paused", "met", "breached", "cancelled")
+TARGET_STATES = ("not_started", "running", "paused", "met", "breached", "cancelled", "not_applicable")
 
 # Tie-break for events at the same instant: the order a job's lifecycle would produce them in.
 _KIND_RANK = {
@@ -61,12 +64,14 @@ _KIND_RANK = {
     for rank, kind in enumerate(
         (
             "opened",
+            "job_assigned",
             "acknowledged",
             "en_route",
             "on_site",
             "on_hold",
             "resumed",
             "completed",
+            "remote_resolved",
             "follow_up_done",
             "reopened",
             "cancelled",
@@ -152,9 +157,13 @@ class _Clock:
 
     def apply(self, kind: str, at: int) -> None:
         spec = self.spec
-        if self.status == "cancelled":
+        if self.status in ("cancelled", "not_applicable"):
             return
-        if kind == "cancelled":
+        if kind in spec.void_on:
+            # the clock never applied: no threshold of any run stands
+            self.status, self.end_at = "not_applicable", at
+            self.run_crossed, self.all_crossed = [], []
+        elif kind == "cancelled":
             self._close(at)
             self.status, self.end_at = "cancelled", at
         elif self.status == "not_started":
@@ -198,6 +207,8 @@ class _Clock:
 
     def state(self, now_ms: int, provisional: bool) -> TargetState:
         spec = self.spec
+        if self.status == "not_applicable":
+            return TargetState(None, None, "not_applicable", False, 0, 0.0, provisional)
         if not self.started:
             state = "cancelled" if self.status == "cancelled" else "not_started"
             return TargetState(None, None, state, False, 0, 0.0, provisional)
@@ -259,7 +270,9 @@ def thresholds_crossed(policy: Policy, events: Sequence[SlaEvent], now_ms: int) 
     """Every ``(target, percent, crossed_at)`` reached by ``now_ms``, ordered by time.
 
     Deterministic and monotonic in ``now_ms`` for a given log, so the scheduler
-    can record each tuple exactly once. A reset run's crossings stay listed; a
+    can record each tuple exactly once; the one exception is a clock retired by a
+    not-applicable event, whose crossings all disappear from then on (the
+    scheduler withdraws what it announced). A reset run's crossings stay listed; a
     fresh run may cross the same percentage again at a later instant.
     """
     crossed: list[tuple[str, int, int]] = []

@@ -124,7 +124,7 @@ def load_jobs(tx: Tx, job_ids: Iterable[str], tickets: dict[str, Ticket],
         states: dict[str, JobState] = {}
         for job_id, row in rows.items():
             view = JobView(job_id, row["engineer_id"], row["status"], frozenset(past.get(job_id, ())),
-                           bool(row["signed_off"]))
+                           bool(row["signed_off"]), bool(row["remote"]))
             states[job_id] = JobState(row, view, tickets[row["ticket_id"]])
         for a in tx.query(f"SELECT * FROM answers WHERE {where}", params):
             state = states[a["job_id"]]

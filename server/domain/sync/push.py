@@ -126,6 +126,9 @@ EVENTS: Final = ("ticket_events", ("id", "ticket_id", "job_id", "kind", "at", "d
                                    "received_at", "source", "data", "time_flag"))
 
 
+#: the ticket event of a remote job completed without anyone on site (the tablet's or the office's)
+REMOTE_RESOLVED: Final = "remote_resolved"
+
 #: device status -> SLA event kind recorded on the ticket
 STATUS_EVENTS = {
     "accepted": "acknowledged",
@@ -149,7 +152,8 @@ def decoded_strokes(op: ReceivedSignOff) -> list[list[int]] | None:
 def event_ids_of(op: ReceivedOp) -> list[str]:
     """The ids of the ticket events an op can add (each op adds an event once, however often it is sent)."""
     if isinstance(op, SetStatus):
-        kinds = [STATUS_EVENTS.get(op.status, ""), "resumed", f"device_{op.status}"]
+        kinds = [STATUS_EVENTS.get(op.status, ""), "resumed", f"device_{op.status}",
+                 REMOTE_RESOLVED if op.status == "completed" else ""]
         return [f"E-{op.op_id}-{kind}" for kind in kinds if kind]
     if isinstance(op, ReceivedSignOff):
         return [f"E-{op.op_id}-signed_off"]
@@ -345,6 +349,7 @@ class PushApplier:
     # -- per kind ------------------------------------------------------
     def status(self, job: JobState, op: SetStatus, hlc: int) -> Outcome:
         view = job.view
+        view.remote = bool(job.row["remote"])  # a job.field op of this push may have just set it
         outcome = merge_status(view, op, self.auth.device_id, hlc)
         if op.status == "completed" and outcome.write:
             checklist = self.checklist(job)
@@ -362,6 +367,9 @@ class PushApplier:
             kind = STATUS_EVENTS.get(op.status)
             if kind:
                 self.event(job, kind, op, placed, {"hold_reason": op.hold_reason} if op.hold_reason else None)
+            if op.status == "completed" and view.remote and "on_site" not in job.times:
+                # fixed without a visit: the on-site clock no longer applies (see the SLA policies)
+                self.event(job, REMOTE_RESOLVED, op, placed, {"by": "engineer"})
         else:
             # the field work is kept on the timeline even when the transition is refused
             self.event(job, f"device_{op.status}", op, self.placed(job, op.at), {"result": outcome.result})

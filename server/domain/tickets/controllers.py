@@ -8,7 +8,7 @@ import msgspec
 from litestar import Controller, get, post
 
 from schemas.domain import AssignIn, JobIn, ReportLocaleIn, Ticket, TicketIn
-from server.domain.tickets import closing, service
+from server.domain.tickets import closing, remote, service
 from server.domain.tickets.closing import NoteIn
 from server.domain.tickets.jobs import job_detail
 from server.errors import BadRequest
@@ -66,6 +66,13 @@ class TicketController(Controller):
         if data.status not in OFFICE_STATUSES:
             raise BadRequest("status_not_settable", f"the back office sets only {', '.join(OFFICE_STATUSES)}")
         return service.set_job_status_office(services, job_id, data.status, staff.name)
+
+    @post("/jobs/{job_id:str}/remote-resolution", sync_to_thread=True, status_code=200)
+    def resolve_remotely(self, job_id: str, data: remote.RemoteResolutionIn, services: Services,
+                         staff: Staff) -> Ticket:
+        """A fault fixed by phone: the job completes without a visit (``remote_resolved``)."""
+        staff.require("dispatcher", "backoffice")
+        return service.get_ticket(services, remote.resolve_remotely(services, job_id, data, staff.name))
 
     @get("/jobs/{job_id:str}", sync_to_thread=True)
     def get_job(self, job_id: str, services: Services, staff: Staff) -> dict[str, Any]:

@@ -52,3 +52,19 @@ def close_job(tx: Tx, job_id: str, now: int) -> None:
 
 def close_ticket(tx: Tx, ticket_id: str, now: int) -> None:
     tx.execute("UPDATE tickets SET status = 'closed', updated_at = ? WHERE id = ?", (now, ticket_id))
+
+
+def lock_job(tx: Tx, job_id: str) -> Row | None:
+    """A job row, locked for the rest of the transaction."""
+    return tx.lock("SELECT * FROM jobs WHERE id = ?", (job_id,))
+
+
+def job_was_on_site(tx: Tx, job_id: str) -> bool:
+    """Whether anyone arrived on site for this job (an ``on_site`` event on its ticket's timeline)."""
+    return tx.one("SELECT id FROM ticket_events WHERE job_id = ? AND kind = 'on_site'", (job_id,)) is not None
+
+
+def complete_remotely(tx: Tx, job_id: str, resolution: str, diagnosis: str, now: int) -> None:
+    """The job completed without a visit: remote, with its resolution and diagnosis."""
+    tx.execute("UPDATE jobs SET status = 'completed', remote = 1, resolution = ?, diagnosis = ?, hold_reason = NULL, "
+               "updated_at = ? WHERE id = ?", (resolution, diagnosis, now, job_id))
