@@ -16,11 +16,11 @@ from typing import Annotated, Final
 
 import msgspec
 
-from server.domain.records import job_feed_data
+from server.domain.records import job_record
 from server.domain.tickets import store
 from server.domain.tickets.service import add_event
 from server.errors import BadRequest, Conflict, NotFound
-from server.feed import emit, engineer_scope
+from server.feed import publish
 from server.services import Services
 
 __all__ = ["REMOTE_RESOLVABLE", "RemoteResolutionIn", "resolve_remotely"]
@@ -61,5 +61,5 @@ def resolve_remotely(services: Services, job_id: str, data: RemoteResolutionIn, 
         fresh = store.job(tx, job_id)
         ticket = store.ticket(tx, ticket_id)
         assert fresh is not None and ticket is not None
-        emit(tx, engineer_scope(job["engineer_id"]), "job", job_id, job_feed_data(fresh, ticket))
+        publish(tx, [job_record(fresh, ticket)])  # a job goes to its engineer (feed.scopes_for)
     return str(ticket_id)
