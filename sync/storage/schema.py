@@ -244,7 +244,7 @@ ALTER TABLE sla_marks ADD COLUMN event_id TEXT;
 """,
     ),
     (
-        14,
+        13,
         # staff tokens expire (NULL: a token issued before expiry existed, listed as "never" for the operator)
         "ALTER TABLE staff_tokens ADD COLUMN expires_at {big};",
     ),

@@ -142,9 +142,9 @@ def test_register_and_depart_breach_warn_and_report_like_any_clock(
     console_login(client, staff["dispatcher"]["authorization"].removeprefix("Bearer "))
     page = client.get(f"/tickets/{late}").text
     shown = re.findall(r'<span class="clock-target">([^<]+)</span>', page)
-    assert shown == ["register", "Respond", "depart", "On site", "Resolve", "Follow-up"]
+    assert shown == ["Register", "Respond", "Depart", "On site", "Resolve", "Follow-up"]
     sla_page = client.get("/sla", params={"target": "depart"})
-    assert sla_page.status_code == 200 and '<option value="depart" selected>depart</option>' in sla_page.text
+    assert sla_page.status_code == 200 and '<option value="depart" selected>Depart</option>' in sla_page.text
     assert client.get("/sla", params={"target": "teleport"}).status_code == 400
 
     due = client.get("/v1/sla/due", params={"priority": "P2", "opened_at": "2026-09-22T09:00:00Z"},

@@ -154,8 +154,8 @@ def test_a_late_sync_withdraws_the_breach_and_warnings_it_disproves_and_keeps_th
     console_login(app_client, staff["backoffice"]["authorization"].removeprefix("Bearer "))
     page = app_client.get(f"/tickets/{tid}")
     assert page.status_code == 200
-    assert page.text.count("sla breach (withdrawn)") == 2 and page.text.count("sla breach withdrawn") == 2
-    assert "sla warning 50 (withdrawn)" in page.text and "sla warning 75 (withdrawn)" in page.text
+    assert page.text.count("SLA breach (withdrawn)") == 2 and page.text.count("SLA breach withdrawn") == 2
+    assert "SLA warning 50 (withdrawn)" in page.text and "SLA warning 75 (withdrawn)" in page.text
 
 
 def test_a_ticket_already_late_when_first_seen_announces_only_its_highest_level(
