@@ -35,6 +35,7 @@ from server.domain.signed_reports.controllers import SignedReportController
 from server.domain.sla.controllers import SlaController
 from server.domain.sync.controllers import SyncController
 from server.domain.tickets.controllers import TicketController
+from server.domain.webhooks.controllers import WebhookController
 from server.errors import handle_exception
 from server.http import QueryParameters, provide_device, provide_services, provide_staff
 from server.observability import metrics_route, prometheus_config, request_id_middleware
@@ -108,7 +109,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
                                  DeviceAdminController, SyncController, BlobController, ConflictController,
                                  PartsController, SignedReportController, ArchiveController, PlanController,
                                  FollowUpController, ComplaintController, CertificationController, KbController,
-                                 KpiController, SlaController, ReconciliationController,
+                                 KpiController, SlaController, ReconciliationController, WebhookController,
                                  tablet_router(), console_router()]
     app = Litestar(
         route_handlers=route_handlers,

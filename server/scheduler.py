@@ -19,8 +19,13 @@ each warning or breach exactly once; deadlines missed while no process ran
 fire once on the next tick, only the highest level of a clock first seen late
 announced.  A late event that shows a recorded level was never reached
 withdraws it (``sla_breach_withdrawn``/``sla_warning_withdrawn``, see
-``_record_ticket``).  Escalation (log line, webhook) happens after the
-commit.
+``_record_ticket``).  Each announcement and withdrawal is also written to the
+webhook outbox in that transaction; the log line follows the commit.
+
+A third job, every ``FIELDSYNC_WEBHOOK_TICK_S`` seconds (default 1), delivers
+the webhook outbox (:func:`server.domain.webhooks.service.deliver_due`) on the
+leader only; a claim's lease keeps two processes that both believe they lead
+(for a moment, after a failover) from sending one event at the same time.
 """
 
 from __future__ import annotations
@@ -42,6 +47,7 @@ from server.domain.sla.policy import PolicyError
 from server.domain.sla.service import SLA_KINDS_SQL, check_policies, policy_for, sla_events
 from server.domain.sla.state import compute_sla, thresholds_crossed
 from server.domain.tickets.service import add_event
+from server.domain.webhooks.service import deliver_due, emit
 from server.services import Services
 from sync.storage import Row, Tx
 
@@ -54,6 +60,8 @@ DEFAULT_TICK_S = 15.0
 TICK_ENV = "FIELDSYNC_SLA_TICK_S"
 DEFAULT_PLANS_TICK_S = 60.0
 PLANS_TICK_ENV = "FIELDSYNC_PLANS_TICK_S"  # inspection plans + low-rating complaints (lifecycle_tick)
+DEFAULT_WEBHOOK_TICK_S = 1.0
+WEBHOOK_TICK_ENV = "FIELDSYNC_WEBHOOK_TICK_S"
 
 _OPEN = "status NOT IN ('closed', 'cancelled')"
 
@@ -101,6 +109,17 @@ class SlaScheduler(BackgroundScheduler):  # type: ignore[misc]
         except Exception:
             log.exception("lifecycle tick failed; retrying on the next run")
 
+    def webhook_tick(self) -> None:
+        """Deliver the webhook outbox's due events, on the leader only."""
+        if not self.services.settings.webhook_url:
+            return
+        try:
+            if not self.services.db.try_leader_lock(LEADER_LOCK):
+                return
+            deliver_due(self.services)
+        except Exception:
+            log.exception("webhook delivery failed; retrying on the next run")
+
     def shutdown(self, wait: bool = True) -> None:
         with _running_lock:
             if _running.get(id(self.services)) is self:
@@ -132,6 +151,9 @@ def start_scheduler(services: Services, *, interval_s: float | None = None) -> S
     sched.add_job(sched.tick, "interval", seconds=interval_s, id="sla-tick", next_run_time=datetime.now(UTC))
     plans_s = float(os.environ.get(PLANS_TICK_ENV) or DEFAULT_PLANS_TICK_S)
     sched.add_job(sched.lifecycle_tick, "interval", seconds=max(plans_s, 0.1), id="plans-tick",
+                  next_run_time=datetime.now(UTC))
+    hooks_s = float(os.environ.get(WEBHOOK_TICK_ENV) or DEFAULT_WEBHOOK_TICK_S)
+    sched.add_job(sched.webhook_tick, "interval", seconds=max(hooks_s, 0.1), id="webhooks",
                   next_run_time=datetime.now(UTC))
     sched.start()
     with _running_lock:
@@ -188,7 +210,7 @@ def run_sla_tick(services: Services, now: int | None = None) -> list[SlaMark]:
             continue
         fresh = _record_ticket(services, ticket["id"], now)
         if fresh:
-            escalate(fresh, services.settings.webhook_url)  # after the commit
+            escalate(fresh)  # log lines, after the commit (the webhooks are in the outbox)
             new.extend(fresh)
     return new
 
@@ -275,6 +297,8 @@ def _record_ticket(services: Services, ticket_id: str, now: int) -> list[SlaMark
             sla_store.mark_event_withdrawn(tx, original, {"withdrawn_at": now, "withdrawn_by": withdrawal})
             fresh.append(mark_of(target, mark, pct, int(r["crossed_at"]), withdrawal, withdraws=original,
                                  met_at=met_at))
+        for m in fresh:  # the webhooks, in the transaction that records the marks (id: the timeline event's)
+            emit(tx, m.event_id, m.kind, {k: v for k, v in m.payload().items() if k != "event"}, now)
     return fresh
 
 

@@ -44,6 +44,12 @@ class Settings:
     #: region of the default business calendar's public holidays and make-up working days (``CN``, ``DE-BY``)
     sla_region: str | None = None
     webhook_url: str | None = None
+    #: the HMAC-SHA256 key webhooks are signed with (``X-Fieldsync-Signature``); None: sent unsigned
+    webhook_secret: str | None = None
+    #: first retry delay of a failed webhook delivery (doubled per attempt, with jitter, up to an hour)
+    webhook_backoff_ms: int = 5000
+    #: delivery attempts of one event before it is given up (kept in the outbox and the log)
+    webhook_attempts: int = 15
     late_sync_threshold_s: int = 24 * 3600
     #: requests doing database work at once (the rest wait their turn without taking CPU)
     worker_threads: int = 8
@@ -79,6 +85,9 @@ def get_settings(**overrides: Any) -> Settings:
         sla_timezone=_zone(env, "FIELDSYNC_TZ"),
         sla_region=_region(env, "FIELDSYNC_HOLIDAYS"),
         webhook_url=env.get("FIELDSYNC_WEBHOOK") or None,
+        webhook_secret=env.get("FIELDSYNC_WEBHOOK_SECRET") or None,
+        webhook_backoff_ms=_int(env, "FIELDSYNC_WEBHOOK_BACKOFF_MS", d.webhook_backoff_ms, 1, 3_600_000),
+        webhook_attempts=_int(env, "FIELDSYNC_WEBHOOK_ATTEMPTS", d.webhook_attempts, 1, 1000),
         worker_threads=_int(env, "FIELDSYNC_WORKER_THREADS", d.worker_threads, 1, 1024),
         trusted_proxies=env.get("FIELDSYNC_TRUSTED_PROXIES", "").strip(),
         company_name=env.get("FIELDSYNC_COMPANY_NAME", "").strip(),

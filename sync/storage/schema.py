@@ -248,6 +248,21 @@ ALTER TABLE sla_marks ADD COLUMN event_id TEXT;
         # staff tokens expire (NULL: a token issued before expiry existed, listed as "never" for the operator)
         "ALTER TABLE staff_tokens ADD COLUMN expires_at {big};",
     ),
+    (
+        14,
+        # the webhook outbox: one row per logical event (``id``, unique), written in the transaction of the
+        # change it announces; the leader delivers it (``lease_until`` claims it for one attempt) and logs
+        # every attempt in ``webhook_deliveries``
+        """
+CREATE TABLE webhook_outbox (seq {serial}, id TEXT NOT NULL UNIQUE, kind TEXT NOT NULL, body TEXT NOT NULL,
+  created_at {big} NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, next_attempt_at {big} NOT NULL,
+  lease_until {big}, delivered_at {big}, gave_up_at {big}, last_error TEXT);
+CREATE INDEX webhook_outbox_due ON webhook_outbox (delivered_at, gave_up_at, next_attempt_at);
+CREATE TABLE webhook_deliveries (seq {serial}, event_id TEXT NOT NULL, attempt INTEGER NOT NULL,
+  status_code INTEGER, error TEXT, at {big} NOT NULL, duration_ms INTEGER NOT NULL DEFAULT 0);
+CREATE INDEX webhook_deliveries_event ON webhook_deliveries (event_id);
+""",
+    ),
 ]
 
 

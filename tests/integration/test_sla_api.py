@@ -17,6 +17,7 @@ import pytest
 
 from schemas.wire import SetStatus
 from server.domain.tickets.service import add_event
+from server.domain.webhooks.service import deliver_due, emit, list_deliveries
 from server.scheduler import run_sla_tick
 from server.services import Services
 from sync.storage import open_database
@@ -344,29 +345,35 @@ def test_breach_escalates_by_log_and_webhook_with_retries(app_client: Any, staff
         assert {(m.target, m.threshold) for m in marks} == {("respond", 100), ("on_site", 50)}
         assert any("sla_breach" in rec.getMessage() and tid in rec.getMessage() and rec.levelname == "ERROR"
                    for rec in caplog.records)
-        deadline = threading.Event()
-        for _ in range(100):
-            if len(_Receiver.received) == 2:
-                break
-            deadline.wait(0.05)
-        got = sorted((p["event"], p["target"]) for p in _Receiver.received)
+        deliver_due(hooked)  # from the outbox: the first attempt meets the 503 and is scheduled again
+        clock.now += 10_000  # past the retry's backoff (5 s at most, the default)
+        deliver_due(hooked)
+        sla = [p for p in _Receiver.received if p["event"].startswith("sla_")]
+        got = sorted((p["event"], p["target"]) for p in sla)
         assert got == [("sla_breach", "respond"), ("sla_warning_50", "on_site")]
-        assert all(p["ticket_id"] == tid and p["priority"] == "P1" for p in _Receiver.received)
+        assert all(p["ticket_id"] == tid and p["priority"] == "P1" and p["id"] == p["event_id"] for p in sla)
         assert run_sla_tick(hooked) == []
+        deliver_due(hooked)
+        assert len([p for p in _Receiver.received if p["event"].startswith("sla_")]) == 2
     finally:
         server.shutdown()
         server.server_close()
 
 
-def test_webhook_that_stays_down_is_logged_not_raised(caplog: Any) -> None:
-    from server.domain.sla.escalation import deliver_webhook
-
-    sleeps: list[float] = []
-    with caplog.at_level(logging.ERROR, logger="fieldsync.sla"):
-        ok = deliver_webhook("http://127.0.0.1:9/nothing-listens", {"event": "sla_breach", "ticket_id": "T-x"},
-                             attempts=3, sleep=sleeps.append)
-    assert ok is False and sleeps == [0.5, 1.0]
-    assert any("gave up" in rec.getMessage() for rec in caplog.records)
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_webhook_that_stays_down_is_logged_not_raised(services: Services, clock: Any, caplog: Any) -> None:
+    down = Services(db=services.db, settings=replace(services.settings, webhook_url="http://127.0.0.1:9/nothing",
+                                                     webhook_attempts=3), clock=clock)
+    with services.db.write() as tx:
+        emit(tx, "E-test-down", "sla_breach", {"ticket_id": "T-x"}, clock.now)
+    with caplog.at_level(logging.WARNING, logger="fieldsync.webhooks"):
+        for _ in range(4):
+            deliver_due(down)
+            clock.now += 2 * HOUR  # past every backoff
+    log = list_deliveries(down, event_id="E-test-down")
+    assert [d.attempt for d in log] == [3, 2, 1] and all(d.status_code is None and d.error for d in log)
+    assert {d.state for d in log} == {"given_up"}
+    assert any("given up" in rec.getMessage() for rec in caplog.records)
 
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)

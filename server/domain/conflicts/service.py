@@ -17,6 +17,7 @@ from schemas.records import ConflictData, ConflictRecord, ConflictResolution, Co
 from schemas.rules import JOB_FIELD_TYPES, TEXT_LIMITS
 from schemas.status import JOB_STATUSES
 from server.domain.records import answer_record, dumps, job_record, loads
+from server.domain.webhooks.service import emit
 from server.errors import BadRequest, Conflict, NotFound
 from server.feed import publish
 from server.services import Services
@@ -84,7 +85,10 @@ def resolve(services: Services, conflict_id: str, data: ResolveIn, by: str) -> C
         resolution = {"choice": data.choice, "value": chosen, "comment": data.comment, "by": by}
         tx.execute("UPDATE conflicts SET status = 'resolved', resolved_at = ?, resolution = ?, resolved_by = ? "
                    "WHERE id = ?", (now, dumps(resolution), by, conflict_id))
-        job = tx.one("SELECT engineer_id FROM jobs WHERE id = ?", (row["job_id"],))
+        job = tx.one("SELECT engineer_id, ticket_id FROM jobs WHERE id = ?", (row["job_id"],))
+        emit(tx, f"{conflict_id}-resolved", "conflict_resolved",
+             {"conflict_id": conflict_id, "ticket_id": job["ticket_id"] if job is not None else None,
+              "job_id": row["job_id"], "kind": row["kind"], "key": row["key"], "resolution": resolution}, now)
         fresh = tx.one("SELECT * FROM conflicts WHERE id = ?", (conflict_id,))
         assert fresh is not None
         rec = conflict_from_row(fresh)

@@ -65,6 +65,7 @@ from server.domain.records import (
 )
 from server.domain.sync.job_state import JobState, Ticket, among, chunks, known_ids, load_jobs
 from server.domain.sync.signoff_checks import SignoffChecks
+from server.domain.webhooks.service import emit, timeline_event
 from server.errors import Conflict, Forbidden
 from server.feed import publish
 from server.ids import new_id
@@ -390,6 +391,7 @@ class PushApplier:
         at, corrected, flag = placed
         self.new_rows[EVENTS].append((event_id, ticket_id, job.row["id"], kind, at, device_time, corrected, self.now,
                                       f"device:{self.auth.device_id}", dumps(data), flag))
+        timeline_event(self.tx, event_id, ticket_id, job.row["id"], kind, at, self.now, data)
         job.note_event(kind, self.now, device_time)
 
     def field(self, job: JobState, op: SetField, hlc: int) -> Outcome:
@@ -543,6 +545,10 @@ class PushApplier:
         self.tx.execute("INSERT INTO conflicts (id, kind, job_id, key, status, vals, applied, created_at) "
                         "VALUES (?, ?, ?, ?, 'open', ?, ?, ?)",
                         (cid, draft.kind, job_id, draft.key, dumps(values), draft.applied, self.now))
+        job = self.jobs.get(job_id)
+        emit(self.tx, f"{cid}-opened", "conflict_opened",
+             {"conflict_id": cid, "ticket_id": job.row["ticket_id"] if job is not None else None, "job_id": job_id,
+              "kind": draft.kind, "key": draft.key}, self.now)
         self.queue(ConflictRecord(id=cid, data=ConflictData(
             id=cid, kind=draft.kind, job_id=job_id, key=draft.key, status="open",
             values=values, applied=draft.applied, resolution=ConflictResolution())))

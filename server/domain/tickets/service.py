@@ -16,6 +16,7 @@ from server.domain.certifications.service import dispatch_check
 from server.domain.records import dumps, job_from_row, job_record, loads, publish_job_bundle, signoff_changed
 from server.domain.sla.service import ticket_sla
 from server.domain.tickets import store
+from server.domain.webhooks.service import timeline_event
 from server.errors import BadRequest, Conflict, NotFound
 from server.feed import publish
 from server.ids import new_id
@@ -31,10 +32,12 @@ def add_event(tx: Tx, ticket_id: str, kind: str, at: int, received_at: int, *, j
               data: dict[str, Any] | None = None, event_id: str | None = None) -> str:
     """Append one event to a ticket's timeline (idempotent when ``event_id`` is given)."""
     eid = event_id or new_id("E-")
-    tx.execute("INSERT INTO ticket_events (id, ticket_id, job_id, kind, at, device_time, corrected_time, "
+    added = tx.execute("INSERT INTO ticket_events (id, ticket_id, job_id, kind, at, device_time, corrected_time, "
                "received_at, source, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
                (eid, ticket_id, job_id, kind, at, device_time, corrected_time, received_at, source,
                 dumps(data or {})))
+    if added:  # its webhook, in the same transaction (a re-sent event id writes neither)
+        timeline_event(tx, eid, ticket_id, job_id, kind, at, received_at, data)
     tx.execute("UPDATE tickets SET updated_at = ? WHERE id = ?", (received_at, ticket_id))
     return eid
 
