@@ -103,3 +103,36 @@ def test_conflict_completion_signoff_and_close_each_announced_once(
     finally:
         first.close()
         second.close()
+
+
+YEAR = 365 * 86_400_000
+
+
+def test_a_warranty_claim_is_announced_when_opened_and_when_decided(
+        app_client: Any, staff: Any, seeded: Any, services: Services, hooked: tuple[Services, Receiver],
+        clock: Any, tmp_path: Path) -> None:
+    hservices, receiver = hooked
+    r = app_client.post("/v1/assets", json={"serial": "SN-1001", "model": "Vitodens 200", "equipment_type": "boiler",
+                                            "customer": "Hotel Aurora", "site": "Aurora - plant room",
+                                            "installed_at": clock.now - 2 * YEAR,
+                                            "warranty_until": clock.now + YEAR}, headers=staff["backoffice"])
+    assert r.status_code == 201, r.text
+    c = tablet(tmp_path, "a", app_client, services)
+    try:
+        job_id = next(j.id for j in c.jobs() if j.ticket.get("asset_serial") == "SN-1001")
+        c.use_part(job_id, "P-IGN", returned_serial="OLD-IGN-9")
+        assert c.sync().ok
+        (claim,) = app_client.get("/v1/warranty/claims", params={"job_id": job_id},
+                                  headers=staff["backoffice"]).json()
+        r = app_client.post(f"/v1/warranty/claims/{claim['id']}/reject", json={"comment": "wear, not a defect"},
+                            headers=staff["backoffice"])
+        assert r.status_code == 200, r.text
+        while deliver_due(hservices):
+            pass
+        bodies = [json.loads(b) for _, b, _ in receiver.all()]
+        claims = [b for b in bodies if b.get("claim_id") == claim["id"]]
+        assert [b["event"] for b in claims] == ["warranty_claim_opened", "warranty_claim_decided"]
+        assert claims[0]["returned_serial"] == "OLD-IGN-9" and claims[0]["job_id"] == job_id
+        assert claims[1]["status"] == "rejected" and claims[1]["comment"] == "wear, not a defect"
+    finally:
+        c.close()

@@ -15,6 +15,7 @@ from typing import Annotated, Literal
 
 import msgspec
 
+from server.domain.webhooks.service import claim_opened, emit
 from server.errors import BadRequest, Conflict, NotFound
 from server.services import Services
 from sync.storage import Row, Tx
@@ -171,9 +172,10 @@ def open_claim(tx: Tx, movement_id: str, job_id: str, part_no: str, serial: str 
                returned_serial: str | None, now: int) -> str:
     """Open the warranty claim of one consumption (idempotent by movement)."""
     cid = f"W-{movement_id}"
-    tx.execute("INSERT INTO warranty_claims (id, movement_id, job_id, part_no, serial, returned_serial, status, "
-               "created_at) VALUES (?, ?, ?, ?, ?, ?, 'open', ?) ON CONFLICT (movement_id) DO NOTHING",
-               (cid, movement_id, job_id, part_no, serial, returned_serial, now))
+    if tx.execute("INSERT INTO warranty_claims (id, movement_id, job_id, part_no, serial, returned_serial, status, "
+                  "created_at) VALUES (?, ?, ?, ?, ?, ?, 'open', ?) ON CONFLICT (movement_id) DO NOTHING",
+                  (cid, movement_id, job_id, part_no, serial, returned_serial, now)):
+        claim_opened(tx, cid, job_id, part_no, serial, returned_serial, now)
     return cid
 
 
@@ -290,6 +292,9 @@ def decide_claim(services: Services, claim_id: str, decision: ClaimStatus, by: s
                                "not at a returns location", location=loc)
         tx.execute("UPDATE warranty_claims SET status = ?, decided_at = ?, decided_by = ?, comment = ? WHERE id = ?",
                    (decision, now, by, comment, claim_id))
+        emit(tx, f"{claim_id}-decided", "warranty_claim_decided",
+             {"claim_id": claim_id, "job_id": row["job_id"], "part_no": row["part_no"], "status": decision,
+              "comment": comment, "by": by}, now)
         fresh = tx.one("SELECT * FROM warranty_claims WHERE id = ?", (claim_id,))
         assert fresh is not None
         return _claim(tx, fresh)

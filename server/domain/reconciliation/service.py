@@ -45,6 +45,7 @@ from schemas import i18n
 from server.domain.parts.service import OLD_SERIALS, is_at_returns, serial_location
 from server.domain.records import dumps, loads
 from server.domain.sync.signoff_content import content_changed, current_digest
+from server.domain.webhooks.service import emit
 from server.errors import BadRequest, Conflict, NotFound
 from server.services import Services
 from sync.storage import Tx
@@ -428,6 +429,10 @@ def resolve(services: Services, recon_id: str, comment: str, by: str) -> ReconIt
                    "records = excluded.records, history = excluded.history",
                    (item.id, item.kind, item.key, item.engineer_id, item.job_id, dumps(covered), item.created_at,
                     dumps(history)))
+        # one event per resolution (an item that reopens and is resolved again is a new one)
+        emit(tx, f"{item.id}-resolved-{len(history)}", "reconciliation_resolved",
+             {"item_id": item.id, "kind": item.kind, "key": item.key, "job_id": item.job_id,
+              "engineer_id": item.engineer_id, "comment": comment, "by": by}, now)
     return msgspec.structs.replace(item, status="resolved", history=history)
 
 

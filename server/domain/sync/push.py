@@ -65,7 +65,7 @@ from server.domain.records import (
 )
 from server.domain.sync.job_state import JobState, Ticket, among, chunks, known_ids, load_jobs
 from server.domain.sync.signoff_checks import SignoffChecks
-from server.domain.webhooks.service import emit, timeline_event
+from server.domain.webhooks.service import claim_opened, emit, timeline_event
 from server.errors import Conflict, Forbidden
 from server.feed import publish
 from server.ids import new_id
@@ -446,6 +446,7 @@ class PushApplier:
         if under:
             self.new_rows[CLAIMS].append((f"W-{op.op_id}", op.op_id, op.job_id, op.part_no, op.serial,
                                           op.returned_serial, "open", self.now))
+            claim_opened(self.tx, f"W-{op.op_id}", op.job_id, op.part_no, op.serial, op.returned_serial, self.now)
         if op.returned_serial:
             self.put_movement(job, {
                 "id": op.op_id + ":ret", "kind": "return_old", "part_no": op.part_no, "qty": 1,

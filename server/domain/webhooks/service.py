@@ -39,7 +39,7 @@ from server.domain.webhooks import store
 from server.services import Services
 from sync.storage import Tx
 
-__all__ = ["SIGNATURE_HEADER", "TIMELINE_EVENTS", "Delivery", "backoff_ms", "deliver_due", "emit",
+__all__ = ["SIGNATURE_HEADER", "TIMELINE_EVENTS", "Delivery", "backoff_ms", "claim_opened", "deliver_due", "emit",
            "list_deliveries", "sign", "timeline_event", "verify_signature"]
 
 log = logging.getLogger("fieldsync.webhooks")
@@ -95,6 +95,14 @@ def timeline_event(tx: Tx, event_id: str, ticket_id: str, job_id: str | None, ki
     if event is None:
         return
     emit(tx, event_id, event, {"ticket_id": ticket_id, "job_id": job_id, "at": at, "data": data or {}}, now)
+
+
+def claim_opened(tx: Tx, claim_id: str, job_id: str, part_no: str, serial: str | None, returned_serial: str | None,
+                 now: int) -> None:
+    """The webhook of a warranty claim just opened (a part consumed under warranty)."""
+    emit(tx, f"{claim_id}-opened", "warranty_claim_opened",
+         {"claim_id": claim_id, "job_id": job_id, "part_no": part_no, "serial": serial,
+          "returned_serial": returned_serial}, now)
 
 
 def sign(secret: str, timestamp: int, body: bytes) -> str:
