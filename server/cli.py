@@ -30,6 +30,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+import msgspec
+
+from schemas import i18n
 from schemas.export import write_schemas
 from server.backup import PG_ADVICE, BackupError, backup_sqlite, restore_sqlite, sqlite_path
 from server.cli_text import cli_locale, error, say
@@ -164,6 +167,34 @@ def cmd_revoke_token(args: argparse.Namespace) -> int:
         print(error(say("tokens.none_live", id=args.id)), file=sys.stderr)
         return 2
     print(say("tokens.revoked", id=args.id))
+    return 0
+
+
+def cmd_webhooks(args: argparse.Namespace) -> int:
+    """The webhook delivery log, newest attempt first, and the outbox's backlog."""
+    # loaded when the command runs (module docstring)
+    from server.domain.webhooks.service import backlog, list_deliveries
+    from sync.timetext import utc_text
+
+    services = open_services(db_url(args))
+    log = list_deliveries(services, args.limit, args.event_id)
+    waiting = backlog(services)
+    if args.json:
+        print(json.dumps({"backlog": waiting, "deliveries": [msgspec.to_builtins(d) for d in log]}))
+        return 0
+
+    def text(key: str, **params: object) -> str:
+        return i18n.text(cli_locale(), "webhooks", key, **params)
+
+    print(text("cli.backlog", **waiting))
+    if not log:
+        print(text("cli.none"))
+        return 0
+    print(text("cli.header"))
+    for d in log:
+        result = str(d.status_code) if d.status_code is not None else (d.error or "-")[:40]
+        print(f"{utc_text(d.at, '%Y-%m-%d %H:%M:%S'):<18}{d.attempt:<9}{result[:10]:<11}{d.state:<11}"
+              f"{d.event} {d.event_id}")
     return 0
 
 
@@ -340,6 +371,12 @@ def build_parser(*extensions: Extension) -> argparse.ArgumentParser:
     x.add_argument("id")
     x.add_argument("--db")
     x.set_defaults(func=cmd_revoke_token)
+    x = a.add_parser("webhooks", help="the webhook delivery log (newest first) and the outbox's backlog")
+    x.add_argument("--event-id", help="only this event's attempts")
+    x.add_argument("--limit", type=int, default=50)
+    x.add_argument("--json", action="store_true")
+    x.add_argument("--db")
+    x.set_defaults(func=cmd_webhooks)
     x = a.add_parser("users", help="list console users")
     x.add_argument("--json", action="store_true")
     x.add_argument("--db")

@@ -13,6 +13,9 @@ polls with a deadline.  On SQLite and on PostgreSQL.
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -118,6 +121,18 @@ def test_a_receiver_down_for_a_while_still_gets_every_event_once_signed(
         r = httpx.get(server.url + "/v1/webhooks/deliveries",
                       headers={"authorization": f"Bearer {tokens['dispatcher']}"}, timeout=30)
         assert r.status_code == 403
+
+        # the operator's view of the same log, from the command line
+        out = subprocess.run([sys.executable, "-m", "fieldsync", "admin", "webhooks", "--db", db_url, "--json",
+                              "--limit", "1000"], capture_output=True, text=True, timeout=120, check=True)
+        report = json.loads(out.stdout)
+        assert {d["event_id"] for d in report["deliveries"] if d["state"] == "delivered"} >= set(first + second)
+        assert report["backlog"]["given_up"] == 0
+        out = subprocess.run([sys.executable, "-m", "fieldsync", "admin", "webhooks", "--db", db_url,
+                              "--event-id", second[0]], capture_output=True, text=True, timeout=120, check=True,
+                             env={**os.environ, "FIELDSYNC_LOCALE": "en"})
+        lines = out.stdout.splitlines()
+        assert "given up" in lines[0] and "delivered" in lines[2] and second[0] in lines[2]
     finally:
         server.stop()
 
