@@ -23,6 +23,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -33,6 +34,7 @@ import psycopg
 import pytest
 from markdown_it import MarkdownIt
 
+from server.domain.webhooks.service import sign
 from tests.conftest import PG_BASE, require_pg
 from tests.livesrv import LiveServer
 
@@ -55,6 +57,7 @@ CHECKED = {
     "pg_dump --format=custom": "test_the_postgresql_backup_advice_round_trips",
     "fieldsync admin user --name dora": "test_the_console_user_example_creates_the_user",
     '"category_names"': "test_the_display_names_example_names_priorities_and_categories_per_locale",
+    "def fieldsync_signature_ok(": "test_the_webhook_receivers_check_accepts_the_servers_signature_only",
 }
 #: a piece of text only that block contains -> why no test runs it
 NOT_RUNNABLE = {
@@ -415,3 +418,17 @@ def test_the_display_names_example_names_priorities_and_categories_per_locale(tm
     assert [zh.priority(p) for p in ("P1", "P2", "P3", "complaint")] == ["一级故障", "紧急故障", "一般故障", "投诉"]
     assert [en.priority(p) for p in ("P1", "P2")] == ["Critical", "P2"]
     assert (zh.category("fault"), en.category("fault"), zh.category("inspection")) == ("故障报修", "Breakdown", "巡检")
+
+
+def test_the_webhook_receivers_check_accepts_the_servers_signature_only() -> None:
+    namespace: dict[str, object] = {}
+    exec(compile(block("def fieldsync_signature_ok(").text, "README.md", "exec"), namespace)  # noqa: S102
+    check = namespace["fieldsync_signature_ok"]
+    assert callable(check)
+    body = b'{"id":"E-1","event":"ticket_opened","created_at":1790000000000,"ticket_id":"T-1"}'
+    now = int(time.time())
+    assert check("whsec", sign("whsec", now, body), body) is True
+    assert check("another secret", sign("whsec", now, body), body) is False
+    assert check("whsec", sign("whsec", now, body), body.replace(b"T-1", b"T-2")) is False
+    assert check("whsec", sign("whsec", now - 3600, body), body) is False  # replayed an hour later
+    assert check("whsec", "v1=00", body) is False
