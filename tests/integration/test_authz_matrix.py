@@ -13,7 +13,7 @@ staff may do.
 | POST /v1/engineers | dispatcher, backoffice, admin |
 | POST /v1/engineers/{id}/enroll-token | dispatcher, admin |
 | POST templates, parts, locations, movements, assets; conflict, reconciliation, warranty decisions | office |
-| POST /v1/devices/{id}/revoke | admin |
+| POST /v1/devices/{id}/revoke, GET /v1/webhooks/deliveries | admin |
 | POST plans, follow-up, acknowledge, customer-confirmation, close, kb | any staff role |
 | POST /v1/engineers/{id}/certifications | office |
 | every GET under /v1 (tickets, jobs, catalog, stock, devices, conflicts, SLA, reports, blobs) | any staff role |
@@ -78,6 +78,8 @@ POLICY: dict[tuple[str, str], tuple[frozenset[str] | str, Any]] = {
     ("GET", "/v1/stock"): (STAFF, None),
     ("GET", "/v1/devices"): (STAFF, None),
     ("POST", "/v1/devices/{device_id}/revoke"): (ADMIN, None),
+    ("GET", "/v1/webhooks/deliveries"): (ADMIN, None),
+    ("POST", "/v1/tickets/{ticket_id}/report-locale"): (DISPATCH, {"report_locale": None}),
     ("POST", "/v1/devices/enroll"): (PUBLIC, None),
     ("POST", "/v1/devices/challenge"): (PUBLIC, None),
     ("POST", "/v1/devices/session"): (PUBLIC, None),
