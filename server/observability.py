@@ -2,9 +2,9 @@
 
 - ``GET /metrics`` (Prometheus text format): request counts and latency per route template and status
   (Litestar's Prometheus plugin, prefix ``fieldsync``), push and pull sizes and durations, the database
-  pool (PostgreSQL), the SLA scheduler's lag, the schema version.  Each serve process answers for itself:
-  scrape every process (one port each, as in the deployment topology), not a shared port of several
-  ``--workers``.
+  pool (PostgreSQL), the SLA scheduler's lag, the webhook outbox's backlog, the schema version.  Each
+  serve process answers for itself: scrape every process (one port each, as in the deployment topology),
+  not a shared port of several ``--workers``.
 - Every response carries ``X-Request-ID``: the caller's own when it sent a sane one (a proxy's id),
   else a new one; the access line logged for the request (logger ``fieldsync.access``) carries it too.
 - :class:`JsonFormatter` writes log records as one JSON object per line (``FIELDSYNC_LOG_FORMAT=json``).
@@ -30,6 +30,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, 
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from server.domain.webhooks.service import backlog as webhook_backlog
 from server.scheduler import leader_status
 from server.services import Services
 from sync.storage.postgres import PostgresDatabase
@@ -75,6 +76,15 @@ class ServicesCollector(Collector):
             lag = max(0, self.services.clock() - int(status["last_tick_at"])) / 1000
             yield GaugeMetricFamily(f"{PREFIX}_sla_scheduler_lag_seconds",
                                     "Seconds since this leader last completed an SLA tick", value=lag)
+        hooks = webhook_backlog(self.services)
+        yield GaugeMetricFamily(f"{PREFIX}_webhook_backlog", "Webhook events waiting for delivery",
+                                value=hooks["pending"] or 0)
+        yield GaugeMetricFamily(f"{PREFIX}_webhook_given_up", "Webhook events given up after their attempts",
+                                value=hooks["given_up"] or 0)
+        oldest = hooks["oldest_pending_at"]
+        age = 0.0 if oldest is None else max(0, self.services.clock() - oldest) / 1000
+        yield GaugeMetricFamily(f"{PREFIX}_webhook_oldest_pending_seconds",
+                                "Age of the oldest webhook event waiting for delivery (0: none waits)", value=age)
 
 
 def metrics_route(services: Services) -> Any:

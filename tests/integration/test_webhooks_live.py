@@ -24,6 +24,7 @@ from typing import Any
 
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from server.domain.webhooks.service import verify_signature
 from server.security import issue_staff_token
@@ -90,6 +91,11 @@ def deliveries(server: LiveServer, token: str, **params: Any) -> list[dict[str, 
     return list(r.json())
 
 
+def metric(server: LiveServer, name: str) -> float:
+    text = httpx.get(server.url + "/metrics", timeout=30).text
+    return next(s.value for f in text_string_to_metric_families(text) for s in f.samples if s.name == name)
+
+
 def test_a_receiver_down_for_a_while_still_gets_every_event_once_signed(
         db_url: str, tmp_path: Path, tokens: dict[str, str], receiver: Receiver) -> None:
     receiver.start()
@@ -102,6 +108,7 @@ def test_a_receiver_down_for_a_while_still_gets_every_event_once_signed(
         second = open_tickets(server, tokens["dispatcher"], 4, "Beta")
         wait_until("failed attempts in the delivery log", lambda: any(
             d["event_id"] in second and d["error"] for d in deliveries(server, tokens["admin"])))
+        assert metric(server, "fieldsync_webhook_backlog") >= 1  # what an operator's alert would watch
         receiver.start()  # back, on the same address
 
         wait_until("every event", lambda: set(first + second) <= set(receiver.ids()))
@@ -113,6 +120,7 @@ def test_a_receiver_down_for_a_while_still_gets_every_event_once_signed(
         assert {bodies[i]["event"] for i in first + second} == {"ticket_opened"}
         assert all(bodies[i]["ticket_id"].startswith("T-") and bodies[i]["job_id"] is None for i in first + second)
 
+        wait_until("an empty backlog", lambda: metric(server, "fieldsync_webhook_backlog") == 0)
         # the delivery log shows each retried event's failures and its success, and refuses a non-admin
         log = deliveries(server, tokens["admin"], event_id=second[0])
         assert log[0]["state"] == "delivered" and log[0]["status_code"] == 204

@@ -39,7 +39,8 @@ from server.domain.webhooks import store
 from server.services import Services
 from sync.storage import Tx
 
-__all__ = ["SIGNATURE_HEADER", "TIMELINE_EVENTS", "Delivery", "backoff_ms", "claim_opened", "deliver_due", "emit",
+__all__ = ["SIGNATURE_HEADER", "TIMELINE_EVENTS", "Delivery", "backlog", "backoff_ms", "claim_opened", "deliver_due",
+           "emit",
            "list_deliveries", "sign", "timeline_event", "verify_signature"]
 
 log = logging.getLogger("fieldsync.webhooks")
@@ -203,7 +204,7 @@ def list_deliveries(services: Services, limit: int = 100, event_id: str | None =
     return out
 
 
-def backlog(services: Services) -> dict[str, int]:
-    """Events waiting for delivery and events given up (for ops)."""
+def backlog(services: Services) -> dict[str, int | None]:
+    """Events waiting for delivery, when the oldest of them was written, and events given up (for ops)."""
     with services.db.read() as tx:
         return store.backlog(tx)

@@ -67,7 +67,10 @@ def deliveries(tx: Tx, limit: int, event_id: str | None = None) -> list[Row]:
 
 
 def backlog(tx: Tx) -> Row:
-    """How many events wait for delivery, and how many were given up."""
-    row = tx.one("SELECT SUM(CASE WHEN delivered_at IS NULL AND gave_up_at IS NULL THEN 1 ELSE 0 END) AS pending, "
-                 "SUM(CASE WHEN gave_up_at IS NOT NULL THEN 1 ELSE 0 END) AS given_up FROM webhook_outbox")
-    return {"pending": int((row or {}).get("pending") or 0), "given_up": int((row or {}).get("given_up") or 0)}
+    """Events waiting for delivery (and when the oldest was written), events given up (by the due index)."""
+    pending = tx.one("SELECT COUNT(*) AS n, MIN(created_at) AS oldest FROM webhook_outbox "
+                     "WHERE delivered_at IS NULL AND gave_up_at IS NULL") or {}
+    given_up = tx.one("SELECT COUNT(*) AS n FROM webhook_outbox WHERE delivered_at IS NULL "
+                      "AND gave_up_at IS NOT NULL") or {}
+    return {"pending": int(pending.get("n") or 0), "given_up": int(given_up.get("n") or 0),
+            "oldest_pending_at": pending.get("oldest")}
