@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,7 @@ import pytest
 
 from client_sdk import FieldClient
 from server.domain.devices.service import issue_enroll_token
-from server.domain.webhooks.service import deliver_due, verify_signature
+from server.domain.webhooks.service import deliver_due, emit, list_deliveries, verify_signature
 from server.services import Services
 from tests.livesrv import free_port
 from tests.webhook_receiver import Receiver
@@ -136,3 +137,19 @@ def test_a_warranty_claim_is_announced_when_opened_and_when_decided(
         assert claims[1]["status"] == "rejected" and claims[1]["comment"] == "wear, not a defect"
     finally:
         c.close()
+
+
+def test_deliverers_racing_for_one_outbox_send_each_event_once(
+        services: Services, hooked: tuple[Services, Receiver], clock: Any) -> None:
+    """Four deliverers at once (two would-be leaders for a moment, in the extreme): each claim goes to one."""
+    hservices, receiver = hooked
+    receiver.delay_s = 0.01
+    ids = [f"E-race-{i}" for i in range(40)]
+    with services.db.write() as tx:
+        for i in ids:
+            emit(tx, i, "ticket_opened", {"ticket_id": f"T-{i}"}, clock.now)
+    with ThreadPoolExecutor(4) as pool:
+        sent = sum(pool.map(lambda _: deliver_due(hservices), range(4)))
+    counts = Counter(receiver.ids())
+    assert sent == len(ids) and all(counts[i] == 1 for i in ids), counts
+    assert all(len(list_deliveries(hservices, event_id=i)) == 1 for i in ids)
