@@ -30,6 +30,7 @@ from server.domain.webhooks.service import verify_signature
 from server.security import issue_staff_token
 from server.services import Services
 from server.settings import get_settings
+from sync.storage import open_database
 from tests.livesrv import LiveServer, free_port
 from tests.webhook_receiver import Receiver
 
@@ -179,3 +180,25 @@ def test_a_server_killed_mid_delivery_loses_no_event(
         assert len(receiver.ids()) >= len(set(first + second))
     finally:
         server.stop()
+
+
+def test_two_serve_processes_on_one_postgresql_send_each_event_once(
+        pg_url: str, tmp_path: Path, receiver: Receiver) -> None:
+    db = open_database(pg_url)  # the fixture's fresh schema, migrated, for the token only
+    try:
+        token = issue_staff_token(Services(db=db, settings=get_settings(db_url=pg_url, run_scheduler=False)),
+                                  "dispatcher", "dispatcher-user")
+    finally:
+        db.close()
+    receiver.delay_s = 0.02
+    receiver.start()
+    servers = [serve(pg_url, tmp_path, receiver).start() for _ in range(2)]
+    try:
+        ids = [i for n in range(3) for s in servers for i in open_tickets(s, token, 2, f"Customer {n}")]
+        wait_until("every event", lambda: set(ids) <= set(receiver.ids()))
+        counts = Counter(receiver.ids())
+        assert all(counts[i] == 1 for i in ids), counts
+        assert_signed(receiver.all())
+    finally:
+        for s in servers:
+            s.stop()
