@@ -152,6 +152,8 @@ def start_scheduler(services: Services, *, interval_s: float | None = None) -> S
     plans_s = float(os.environ.get(PLANS_TICK_ENV) or DEFAULT_PLANS_TICK_S)
     sched.add_job(sched.lifecycle_tick, "interval", seconds=max(plans_s, 0.1), id="plans-tick",
                   next_run_time=datetime.now(UTC))
+    if services.settings.webhook_url and not services.settings.webhook_secret:
+        log.warning("FIELDSYNC_WEBHOOK is set without FIELDSYNC_WEBHOOK_SECRET: webhooks are sent unsigned")
     hooks_s = float(os.environ.get(WEBHOOK_TICK_ENV) or DEFAULT_WEBHOOK_TICK_S)
     sched.add_job(sched.webhook_tick, "interval", seconds=max(hooks_s, 0.1), id="webhooks",
                   next_run_time=datetime.now(UTC))
