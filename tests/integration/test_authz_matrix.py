@@ -56,6 +56,7 @@ POLICY: dict[tuple[str, str], tuple[frozenset[str] | str, Any]] = {
     ("POST", "/v1/tickets"): (DISPATCH, {"customer": "Matrix Ltd", "site": "Roof", "priority": "P3"}),
     ("GET", "/v1/tickets/{ticket_id}"): (STAFF, None),
     ("POST", "/v1/tickets/{ticket_id}/jobs"): (DISPATCH, {"engineer_id": "e-chen"}),
+    ("POST", "/v1/tickets/{ticket_id}/report-locale"): (DISPATCH, {"report_locale": "zh_CN"}),
     ("POST", "/v1/jobs/{job_id}/assign"): (DISPATCH, {"engineer_id": "e-chen"}),
     ("POST", "/v1/jobs/{job_id}/status"): (frozenset({"dispatcher", "backoffice", "admin"}), {"status": "closed"}),
     ("POST", "/v1/jobs/{job_id}/remote-resolution"): (frozenset({"dispatcher", "backoffice", "admin"}),
