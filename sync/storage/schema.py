@@ -248,6 +248,16 @@ ALTER TABLE sla_marks ADD COLUMN event_id TEXT;
         # staff tokens expire (NULL: a token issued before expiry existed, listed as "never" for the operator)
         "ALTER TABLE staff_tokens ADD COLUMN expires_at {big};",
     ),
+    (
+        15,
+        # the answers to back-office POSTs sent with an Idempotency-Key: written in the transaction of the
+        # write itself, so a retry finds either nothing done or the write and its answer (kept 24 hours)
+        """
+CREATE TABLE idempotency_keys (principal TEXT NOT NULL, key TEXT NOT NULL, fingerprint TEXT NOT NULL,
+  status INTEGER NOT NULL, body TEXT NOT NULL, created_at {big} NOT NULL, PRIMARY KEY (principal, key));
+CREATE INDEX idempotency_keys_created ON idempotency_keys (created_at);
+""",
+    ),
 ]
 
 

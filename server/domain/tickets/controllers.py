@@ -5,9 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import msgspec
-from litestar import Controller, get, post
+from litestar import Controller, Request, Response, get, post
 
 from schemas.domain import AssignIn, JobIn, ReportLocaleIn, Ticket, TicketIn
+from server.domain import idempotency
+from server.domain.idempotency.service import IdempotencyKey
 from server.domain.tickets import closing, remote, service
 from server.domain.tickets.closing import NoteIn
 from server.domain.tickets.jobs import job_detail
@@ -31,9 +33,11 @@ class TicketController(Controller):
     tags = ["tickets"]
 
     @post("/tickets", sync_to_thread=True, status_code=201)
-    def create_ticket(self, data: TicketIn, services: Services, staff: Staff) -> Ticket:
+    def create_ticket(self, request: Request[Any, Any, Any], data: TicketIn, services: Services, staff: Staff,
+                      idempotency_key: IdempotencyKey = None) -> Response[Ticket]:
         staff.require("dispatcher")
-        return service.create_ticket(services, data, staff.name)
+        return idempotency.run(services, staff, idempotency_key, request, data, 201,
+                               lambda svc: service.create_ticket(svc, data, staff.name))
 
     @get("/tickets", sync_to_thread=True)
     def list_tickets(self, services: Services, staff: Staff, status: str | None = None,
@@ -51,9 +55,11 @@ class TicketController(Controller):
         return service.set_report_locale(services, ticket_id, data.report_locale)
 
     @post("/tickets/{ticket_id:str}/jobs", sync_to_thread=True, status_code=201)
-    def create_job(self, ticket_id: str, data: JobIn, services: Services, staff: Staff) -> Ticket:
+    def create_job(self, request: Request[Any, Any, Any], ticket_id: str, data: JobIn, services: Services,
+                   staff: Staff, idempotency_key: IdempotencyKey = None) -> Response[Ticket]:
         staff.require("dispatcher")
-        return service.create_job(services, ticket_id, data, staff)
+        return idempotency.run(services, staff, idempotency_key, request, data, 201,
+                               lambda svc: service.create_job(svc, ticket_id, data, staff))
 
     @post("/jobs/{job_id:str}/assign", sync_to_thread=True, status_code=200)
     def assign(self, job_id: str, data: AssignIn, services: Services, staff: Staff) -> Ticket:
