@@ -277,6 +277,19 @@ class TicketIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     report_locale: ReportLocale | None = None
 
 
+class TicketPatch(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """Corrections to an open ticket (a JSON merge patch: the members sent are set, the others kept).
+
+    A new ``priority`` puts the ticket's SLA clocks under that priority's policy, from its opening.
+    """
+
+    customer: Name | msgspec.UnsetType = msgspec.UNSET
+    site: Name | msgspec.UnsetType = msgspec.UNSET
+    priority: Priority | msgspec.UnsetType = msgspec.UNSET
+    title: Annotated[str, msgspec.Meta(max_length=300)] | msgspec.UnsetType = msgspec.UNSET
+    description: Text | msgspec.UnsetType = msgspec.UNSET
+
+
 class ReportLocaleIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """Choose the locale of a ticket's service report (null: the server's default)."""
 

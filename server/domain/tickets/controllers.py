@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
-from litestar import Controller, Request, Response, get, post
+from litestar import Controller, Request, Response, get, patch, post
+from litestar.params import HeaderParameter
 
-from schemas.domain import AssignIn, JobIn, ReportLocaleIn, Ticket, TicketIn
+from schemas.domain import AssignIn, JobIn, ReportLocaleIn, Ticket, TicketIn, TicketPatch
 from server.domain import idempotency
 from server.domain.idempotency.service import IdempotencyKey
-from server.domain.tickets import closing, remote, service
+from server.domain.tickets import closing, editing, remote, service
 from server.domain.tickets.closing import NoteIn
 from server.domain.tickets.jobs import job_detail
 from server.errors import BadRequest
@@ -18,6 +19,10 @@ from server.security import Staff
 from server.services import Services
 
 OFFICE_STATUSES = ("cancelled", "closed", "reopened")
+
+IfMatch = Annotated[str | None, HeaderParameter(
+    name="If-Match", required=False,
+    description="The ETag of the ticket as last read (required: 428 without it, 412 when it is no longer current)")]
 
 
 class StatusIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -46,8 +51,21 @@ class TicketController(Controller):
         return service.list_tickets(services, status, priority, engineer_id, max(1, min(limit, 500)), max(0, offset))
 
     @get("/tickets/{ticket_id:str}", sync_to_thread=True)
-    def get_ticket(self, ticket_id: str, services: Services, staff: Staff) -> Ticket:
-        return service.get_ticket(services, ticket_id)
+    def get_ticket(self, ticket_id: str, services: Services, staff: Staff) -> Response[Ticket]:
+        """The ticket; its ``ETag`` is the version a ``PATCH`` names in ``If-Match``."""
+        tag = editing.current_etag(services, ticket_id)  # before the body: a tag never newer than what it shows
+        return Response(service.get_ticket(services, ticket_id), headers={"ETag": tag})
+
+    @patch("/tickets/{ticket_id:str}", sync_to_thread=True, status_code=200)
+    def patch_ticket(self, ticket_id: str, data: TicketPatch, services: Services, staff: Staff,
+                     if_match: IfMatch = None) -> Response[Ticket]:
+        """Correct customer, site, priority, title or description (a JSON merge patch), if unchanged since read.
+
+        A new priority puts the SLA clocks under that priority's policy from the ticket's opening.
+        """
+        staff.require("dispatcher")
+        ticket, tag = editing.patch_ticket(services, ticket_id, data, if_match, staff.name)
+        return Response(ticket, headers={"ETag": tag})
 
     @post("/tickets/{ticket_id:str}/report-locale", sync_to_thread=True, status_code=200)
     def set_report_locale(self, ticket_id: str, data: ReportLocaleIn, services: Services, staff: Staff) -> Ticket:

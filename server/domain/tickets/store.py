@@ -68,3 +68,17 @@ def complete_remotely(tx: Tx, job_id: str, resolution: str, diagnosis: str, now:
     """The job completed without a visit: remote, with its resolution and diagnosis."""
     tx.execute("UPDATE jobs SET status = 'completed', remote = 1, resolution = ?, diagnosis = ?, hold_reason = NULL, "
                "updated_at = ? WHERE id = ?", (resolution, diagnosis, now, job_id))
+
+
+#: the ticket columns a back-office correction may set (``editing.EDITABLE``)
+CORRECTABLE = frozenset({"customer", "site", "priority", "title", "description"})
+
+
+def correct(tx: Tx, ticket_id: str, changes: dict[str, str], now: int) -> None:
+    """Set the corrected fields of a ticket (names from :data:`CORRECTABLE` only)."""
+    names = sorted(changes)
+    if not names or not set(names) <= CORRECTABLE:
+        raise ValueError(f"not correctable: {sorted(set(names) - CORRECTABLE)}")
+    assignments = ", ".join(f"{name} = ?" for name in names)
+    tx.execute(f"UPDATE tickets SET {assignments}, updated_at = ? WHERE id = ?",
+               [*(changes[name] for name in names), now, ticket_id])
