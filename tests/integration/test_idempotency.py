@@ -230,3 +230,33 @@ def test_a_fingerprint_ignores_key_order_and_tells_paths_and_bodies_apart(payloa
                                                                                             payload)
     assert idempotency.fingerprint("POST", "/v1/parts", payload) != idempotency.fingerprint(
         "POST", "/v1/parts", {**payload, "\x00extra": 1})
+
+
+CREATING = [
+    ("/v1/parts", "backoffice", {"part_no": "P-NEW", "name": "New part", "serialized": False,
+                                 "unit_price_cents": 100}, "parts"),
+    ("/v1/locations", "backoffice", {"id": "wh-x", "kind": "warehouse", "name": "X"}, "locations"),
+    ("/v1/engineers", "backoffice", {"id": "e-new", "name": "New"}, "engineers"),
+    ("/v1/templates", "backoffice", {"id": "t-new", "name": "T", "items": [
+        {"key": "a", "label": "A", "type": "pass_fail"}]}, "templates"),
+    ("/v1/assets", "backoffice", {"serial": "SN-NEW", "model": "M", "customer": "Acme", "site": "Roof"}, "assets"),
+    ("/v1/kb", "backoffice", {"symptom": "no flame", "fix": "new igniter"}, "kb_cases"),
+    ("/v1/plans", "dispatcher", {"name": "Yearly", "engineer_id": "e-ana", "customer": "Acme", "site": "Roof",
+                                 "dates": ["2027-01-05"]}, "plans"),
+    ("/v1/engineers/e-ana/certifications", "backoffice", {"equipment_type": "chiller", "name": "F-gas"},
+     "certifications"),
+]
+
+
+@pytest.mark.parametrize(("path", "role", "body", "table"), CREATING, ids=[c[0] for c in CREATING])
+def test_every_creating_post_takes_a_key(app_client: Any, seeded: Any, staff: Any, services: Services,
+                                         path: str, role: str, body: dict[str, Any], table: str) -> None:
+    before = count(services, table)
+    first = app_client.post(path, headers=keyed(staff[role], "create-1"), json=body)
+    assert first.status_code == 201, first.text
+    again = app_client.post(path, headers=keyed(staff[role], "create-1"), json=body)
+    assert again.status_code == 201 and again.headers["idempotent-replayed"] == "true"
+    assert again.content == first.content
+    assert count(services, table) == before + 1
+    spec = app_client.get("/schema/openapi.json").json()["paths"][path.replace("e-ana", "{engineer_id}")]["post"]
+    assert "Idempotency-Key" in {p["name"] for p in spec["parameters"] if p["in"] == "header"}
