@@ -11,7 +11,7 @@ from litestar.params import HeaderParameter
 from schemas.domain import AssignIn, JobIn, ReportLocaleIn, Ticket, TicketIn, TicketPatch
 from server.domain import idempotency
 from server.domain.idempotency.service import IdempotencyKey
-from server.domain.tickets import closing, editing, remote, service
+from server.domain.tickets import changes, closing, editing, remote, service
 from server.domain.tickets.closing import NoteIn
 from server.domain.tickets.jobs import job_detail
 from server.errors import BadRequest
@@ -45,10 +45,26 @@ class TicketController(Controller):
                                lambda svc: service.create_ticket(svc, data, staff.name))
 
     @get("/tickets", sync_to_thread=True)
-    def list_tickets(self, services: Services, staff: Staff, status: str | None = None,
-                     priority: str | None = None, engineer_id: str | None = None,
-                     limit: int = 100, offset: int = 0) -> list[Ticket]:
-        return service.list_tickets(services, status, priority, engineer_id, max(1, min(limit, 500)), max(0, offset))
+    def list_tickets(self, request: Request[Any, Any, Any], services: Services, staff: Staff,
+                     status: str | None = None, priority: str | None = None, engineer_id: str | None = None,
+                     limit: int = 100, offset: int = 0, updated_since: str | None = None,
+                     cursor: str | None = None) -> Response[list[Ticket]]:
+        """Tickets, newest first; with ``updated_since`` (RFC 3339) or ``cursor``: in the order of their changes.
+
+        An incremental page answers with ``Next-Cursor`` (and a ``Link`` ``rel="next"``): the next page starts
+        after it; an empty page's cursor is where to ask again later.
+        """
+        limit = max(1, min(limit, 500))
+        if updated_since is None and cursor is None:
+            return Response(service.list_tickets(services, status, priority, engineer_id, limit, max(0, offset)))
+        given = [name for name, value in (("status", status), ("priority", priority), ("engineer_id", engineer_id),
+                                          ("offset", offset or None)) if value is not None]
+        if given:
+            raise BadRequest("invalid_parameter", f"an incremental read (updated_since, cursor) takes only limit; "
+                                                  f"not {', '.join(given)}")
+        page = changes.changed_tickets(services, updated_since, cursor, limit)
+        link = f'<{request.url.path}?cursor={page.cursor}&limit={limit}>; rel="next"'
+        return Response(page.tickets, headers={"Next-Cursor": page.cursor, "Link": link})
 
     @get("/tickets/{ticket_id:str}", sync_to_thread=True)
     def get_ticket(self, ticket_id: str, services: Services, staff: Staff) -> Response[Ticket]:

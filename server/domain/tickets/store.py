@@ -82,3 +82,28 @@ def correct(tx: Tx, ticket_id: str, changes: dict[str, str], now: int) -> None:
     assignments = ", ".join(f"{name} = ?" for name in names)
     tx.execute(f"UPDATE tickets SET {assignments}, updated_at = ? WHERE id = ?",
                [*(changes[name] for name in names), now, ticket_id])
+
+
+def changed(tx: Tx, since: int, after: tuple[int, str] | None, ceiling: int | None, limit: int) -> list[Row]:
+    """``id`` and ``change_pos`` of tickets written at or after ``since`` (epoch ms), in the order of changes.
+
+    Only past ``after`` (a position and id already read) and below ``ceiling`` (no write below it can still
+    commit; None: none in flight, SQLite).
+    """
+    sql = "SELECT id, change_pos FROM tickets WHERE updated_at >= ?"
+    params: list[int | str] = [since]
+    if after is not None:
+        sql += " AND (change_pos > ? OR (change_pos = ? AND id > ?))"
+        params += [after[0], after[0], after[1]]
+    if ceiling is not None:
+        sql += " AND change_pos < ?"
+        params.append(ceiling)
+    return tx.query(sql + " ORDER BY change_pos, id LIMIT ?", [*params, limit])
+
+
+def positions(tx: Tx, ticket_ids: list[str]) -> dict[str, int]:
+    """ticket id -> its ``change_pos`` now."""
+    if not ticket_ids:
+        return {}
+    return {r["id"]: int(r["change_pos"]) for r in tx.query(
+        f"SELECT id, change_pos FROM tickets WHERE id IN ({_marks(ticket_ids)})", ticket_ids)}
