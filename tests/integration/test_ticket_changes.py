@@ -5,9 +5,17 @@ from __future__ import annotations
 import collections
 import threading
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
+
+from server.security import issue_staff_token
+from server.services import Services
+from server.settings import get_settings
+from sync.storage import open_database
+from tests.livesrv import LiveServer
 
 TICKET = {"customer": "Acme", "site": "Plant 1", "category": "fault", "priority": "P3"}
 EPOCH = "1970-01-01T00:00:00Z"
@@ -123,3 +131,58 @@ def test_concurrent_writes_are_each_seen_once(app_client: Any, staff: Any) -> No
     assert latest == finals  # every ticket's last write was read
     dupes = [v for v, n in collections.Counter(versions).items() if n > 1]
     assert not dupes, (dupes, versions)  # no version read twice
+
+
+def test_an_erp_reading_incrementally_from_the_live_server_sees_every_write_once(db_url: str,
+                                                                                  tmp_path: Path) -> None:
+    """The real server on a loopback port, writers and an incremental reader as separate HTTP clients."""
+    services = Services(db=open_database(db_url), settings=get_settings(db_url=db_url, run_scheduler=False))
+    h = {"authorization": f"Bearer {issue_staff_token(services, 'dispatcher', 'erp')}"}
+    services.db.close()
+    server = LiveServer(db_url, tmp_path).start()
+    finals: dict[str, tuple[str, str]] = {}
+    lock = threading.Lock()
+    errors: list[BaseException] = []
+
+    def writer(n: int) -> None:
+        try:
+            with httpx.Client(base_url=server.url, timeout=30) as http:
+                for i in range(5):
+                    t = create(http, h, f"live{n}-{i}")
+                    last = patch(http, h, t["id"], {"priority": "P1", "title": f"live{n}-{i}!"})
+                    with lock:
+                        finals[t["id"]] = (last["priority"], last["title"])
+        except BaseException as exc:  # noqa: BLE001 - reported by the test below
+            errors.append(exc)
+
+    try:
+        with httpx.Client(base_url=server.url, timeout=30) as http:
+            writers = [threading.Thread(target=writer, args=(n,)) for n in range(3)]
+            for w in writers:
+                w.start()
+            versions: list[tuple[str, str, str, int]] = []
+            latest: dict[str, tuple[str, str]] = {}
+            cursor: str | None = None
+
+            def read_all() -> None:
+                nonlocal cursor
+                while True:
+                    tickets, cursor = page(http, h, **({"cursor": cursor} if cursor else {"updated_since": EPOCH}),
+                                           limit=3)
+                    for t in tickets:
+                        versions.append((t["id"], t["priority"], t["title"], len(t["timeline"])))
+                        latest[t["id"]] = (t["priority"], t["title"])
+                    if not tickets:
+                        return
+
+            while any(w.is_alive() for w in writers):
+                read_all()
+            for w in writers:
+                w.join()
+            read_all()
+    finally:
+        server.stop()
+    assert not errors, errors
+    assert len(finals) == 15 and latest == finals
+    dupes = [v for v, n in collections.Counter(versions).items() if n > 1]
+    assert not dupes, dupes
