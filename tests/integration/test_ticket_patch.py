@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 import msgspec
 
+from server.scheduler import run_sla_tick
 from server.security import issue_staff_token
 from server.services import Services
 from server.settings import get_settings
@@ -133,3 +134,29 @@ def test_read_patch_and_stale_retry_on_the_live_server(db_url: str, tmp_path: Pa
             assert read(http, headers, ticket["id"])[0]["priority"] == "P1"
     finally:
         server.stop()
+
+
+def test_the_sla_scheduler_follows_a_priority_change_both_ways(app_client: Any, staff: Any, clock: Any,
+                                                               services: Services) -> None:
+    """P3 -> P1 past the P1 deadline: the next tick records the breach; back to P3: it is withdrawn."""
+    urgent = opened(app_client, staff["dispatcher"], "P1")
+    ticket = opened(app_client, staff["dispatcher"], "P3")
+    respond_p1, respond_p3 = urgent["sla"]["respond"]["due_at"], ticket["sla"]["respond"]["due_at"]
+    assert respond_p1 < respond_p3
+    clock.now = respond_p1 + 60_000
+    assert clock.now < respond_p3
+    run_sla_tick(services)
+
+    def kinds() -> list[tuple[str, Any]]:
+        body, _ = read(app_client, staff["dispatcher"], ticket["id"])
+        return [(e["kind"], e["data"].get("target")) for e in body["timeline"] if e["kind"].startswith("sla_")]
+
+    assert ("sla_breach", "respond") not in kinds()
+    _, tag = read(app_client, staff["dispatcher"], ticket["id"])
+    assert merge_patch(app_client, staff["dispatcher"], ticket["id"], {"priority": "P1"}, tag).status_code == 200
+    run_sla_tick(services)
+    assert ("sla_breach", "respond") in kinds()
+    _, tag = read(app_client, staff["dispatcher"], ticket["id"])
+    assert merge_patch(app_client, staff["dispatcher"], ticket["id"], {"priority": "P3"}, tag).status_code == 200
+    run_sla_tick(services)
+    assert ("sla_breach_withdrawn", "respond") in kinds()
