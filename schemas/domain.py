@@ -258,6 +258,8 @@ class Ticket(msgspec.Struct, kw_only=True):
     created_by: str = ""
     #: the locale its service report is written in; None: the server's default (FIELDSYNC_LOCALE)
     report_locale: str | None = None
+    #: the reference of the system it came from (an ERP's order number), unique among tickets
+    external_ref: str | None = None
     jobs: list[Job] = []
     timeline: list[TicketEvent] = []
     sla: dict[str, SlaTarget] = {}
@@ -275,6 +277,8 @@ class TicketIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     asset_serial: Annotated[str, msgspec.Meta(max_length=100)] | None = None
     opened_at: int | None = None
     report_locale: ReportLocale | None = None
+    #: the reference of the system it comes from (an ERP's order number): a second ticket with it is refused
+    external_ref: Annotated[str, msgspec.Meta(min_length=1, max_length=200)] | None = None
 
 
 class TicketPatch(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):

@@ -253,13 +253,15 @@ ALTER TABLE sla_marks ADD COLUMN event_id TEXT;
         # the answers to back-office POSTs sent with an Idempotency-Key: written in the transaction of the
         # write itself, so a retry finds either nothing done or the write and its answer (kept 24 hours);
         # a ticket's place in the order of changes (``GET /v1/tickets?cursor=``), set by a trigger on every
-        # write of the row: see ``_ticket_change_positions``
+        # write of the row: see ``_ticket_change_positions``; the ERP's own reference of a ticket, unique
         """
 CREATE TABLE idempotency_keys (principal TEXT NOT NULL, key TEXT NOT NULL, fingerprint TEXT NOT NULL,
   status INTEGER NOT NULL, body TEXT NOT NULL, created_at {big} NOT NULL, PRIMARY KEY (principal, key));
 CREATE INDEX idempotency_keys_created ON idempotency_keys (created_at);
 ALTER TABLE tickets ADD COLUMN change_pos {big} NOT NULL DEFAULT 0;
 CREATE INDEX tickets_change_pos ON tickets (change_pos, id);
+ALTER TABLE tickets ADD COLUMN external_ref TEXT;
+CREATE UNIQUE INDEX tickets_external_ref ON tickets (external_ref);
 """,
     ),
 ]

@@ -260,3 +260,21 @@ def test_every_creating_post_takes_a_key(app_client: Any, seeded: Any, staff: An
     assert count(services, table) == before + 1
     spec = app_client.get("/schema/openapi.json").json()["paths"][path.replace("e-ana", "{engineer_id}")]["post"]
     assert "Idempotency-Key" in {p["name"] for p in spec["parameters"] if p["in"] == "header"}
+
+
+def test_a_ticket_from_an_erp_keeps_its_reference_and_a_second_one_is_refused(app_client: Any, staff: Any,
+                                                                               services: Services) -> None:
+    h = staff["dispatcher"]
+    first = app_client.post("/v1/tickets", headers=h, json={**TICKET, "external_ref": "SO-2026-0042"})
+    assert first.status_code == 201 and first.json()["external_ref"] == "SO-2026-0042"
+    before = count(services, "tickets")
+    again = app_client.post("/v1/tickets", headers=h, json={**TICKET, "external_ref": "SO-2026-0042"})
+    assert again.status_code == 409 and again.json()["code"] == "external_ref_exists"
+    assert again.json()["ticket_id"] == first.json()["id"] and count(services, "tickets") == before
+    found = app_client.get("/v1/tickets", headers=h, params={"external_ref": "SO-2026-0042"})
+    assert [t["id"] for t in found.json()] == [first.json()["id"]]
+    assert app_client.get("/v1/tickets", headers=h, params={"external_ref": "SO-none"}).json() == []
+    # tickets without a reference are as many as one likes
+    for _ in range(2):
+        assert app_client.post("/v1/tickets", headers=h, json=TICKET).json()["external_ref"] is None
+    assert app_client.post("/v1/tickets", headers=h, json={**TICKET, "external_ref": ""}).status_code == 400

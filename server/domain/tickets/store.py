@@ -107,3 +107,9 @@ def positions(tx: Tx, ticket_ids: list[str]) -> dict[str, int]:
         return {}
     return {r["id"]: int(r["change_pos"]) for r in tx.query(
         f"SELECT id, change_pos FROM tickets WHERE id IN ({_marks(ticket_ids)})", ticket_ids)}
+
+
+def by_external_ref(tx: Tx, external_ref: str) -> str | None:
+    """The id of the ticket with this external reference, if any."""
+    row = tx.one("SELECT id FROM tickets WHERE external_ref = ?", (external_ref,))
+    return None if row is None else str(row["id"])
