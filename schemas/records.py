@@ -34,8 +34,12 @@ class _Data(msgspec.Struct, kw_only=True, gc=False):
 # -- data per kind ---------------------------------------------------------------------------------
 
 
-class TicketSummary(_Data):
-    """The ticket a job belongs to, as far as the engineer needs it."""
+class TicketSummary(_Data, omit_defaults=True):
+    """The ticket a job belongs to, as far as the engineer needs it.
+
+    ``report_locale`` (``zh_CN``, ``en``) is sent only when the dispatcher chose the language of the
+    ticket's service report; the tablet prints its own copy of the report in it.
+    """
 
     customer: str
     site: str
@@ -43,6 +47,7 @@ class TicketSummary(_Data):
     category: str
     title: str
     asset_serial: str | None
+    report_locale: str | None = None
 
 
 class JobData(_Data, omit_defaults=True):

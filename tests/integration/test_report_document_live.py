@@ -178,6 +178,7 @@ def test_a_chinese_report_embeds_its_font_gives_its_text_back_renders_and_verifi
     assert all(emb == "yes" for _, emb in embedded_fonts(tablet_pdf))
     tablet_text = run("pdftotext", str(tablet_pdf), "-")
     assert CUSTOMER in tablet_text and SIGNER in tablet_text and DIAGNOSIS in tablet_text
+    assert "服务报告" in tablet_text, "the tablet's copy is in the ticket's report locale, sent with the job"
     done = verify(tablet_pdf, services)
     assert done.returncode == 0, done.stdout + done.stderr
 

@@ -15,6 +15,7 @@ from typing import Any, Final
 
 from schemas.records import AssetData, AssetRecord, AssetVisit, Record
 from server.clock import wall_ms
+from server.domain.archive import store
 from server.domain.kb.service import kb_records_for_model
 from server.errors import NotFound
 from server.services import Services
@@ -23,10 +24,6 @@ from sync.storage import Row, Tx
 #: how many past visits of an asset travel to the tablet with an assigned job
 TABLET_VISITS: Final = 5
 DONE_STATUSES: Final = ("completed", "signed_off", "closed")
-
-
-def _marks(items: list[Any]) -> str:
-    return ",".join("?" for _ in items)
 
 
 def asset_record(row: Row, now: int) -> dict[str, Any]:
@@ -44,29 +41,26 @@ def ticket_visits(tx: Tx, tickets: list[Row]) -> list[dict[str, Any]]:
     if not tickets:
         return []
     tids = [t["id"] for t in tickets]
-    jobs = tx.query(f"SELECT * FROM jobs WHERE ticket_id IN ({_marks(tids)}) ORDER BY created_at, id", tids)
+    jobs = store.jobs_of_tickets(tx, tids)
     jids = [j["id"] for j in jobs]
     moves: dict[str, list[dict[str, Any]]] = defaultdict(list)
     signoffs: dict[str, Row] = {}
     times: dict[str, dict[str, int]] = defaultdict(dict)
     if jids:
-        for m in tx.query(f"SELECT * FROM movements WHERE job_id IN ({_marks(jids)}) ORDER BY at, id", jids):
+        for m in store.movements_of_jobs(tx, jids):
             moves[m["job_id"]].append({"id": m["id"], "kind": m["kind"], "part_no": m["part_no"], "qty": m["qty"],
                                        "serial": m["serial"], "returned_serial": m["returned_serial"],
                                        "billable": None if m["billable"] is None else bool(m["billable"]),
                                        "at": m["at"]})
-        for s in tx.query(f"SELECT job_id, signer_name, signer_role, signed_at, report_digest, rating, comment "
-                          f"FROM signoffs WHERE job_id IN ({_marks(jids)})", jids):
+        for s in store.signoffs_of_jobs(tx, jids):
             signoffs[s["job_id"]] = s
-        for e in tx.query(f"SELECT job_id, kind, at FROM ticket_events WHERE job_id IN ({_marks(jids)}) "
-                          "AND kind IN ('on_site', 'completed') ORDER BY at", jids):
+        for e in store.on_site_and_completed_events(tx, jids):
             times[e["job_id"]].setdefault(f"{e['kind']}_at", int(e["at"]))
     follow: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for f in tx.query(f"SELECT * FROM followups WHERE ticket_id IN ({_marks(tids)}) ORDER BY at", tids):
+    for f in store.followups_of_tickets(tx, tids):
         follow[f["ticket_id"]].append({"at": f["at"], "reached": bool(f["reached"]), "rating": f["rating"],
                                        "comment": f["comment"], "recorded_by": f["recorded_by"]})
-    plans = {p["ticket_id"]: p for p in tx.query(
-        f"SELECT plan_id, period, ticket_id, due_at FROM plan_visits WHERE ticket_id IN ({_marks(tids)})", tids)}
+    plans = {p["ticket_id"]: p for p in store.plan_visits_of_tickets(tx, tids)}
     by_ticket: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for j in jobs:
         so = signoffs.get(j["id"])
@@ -94,14 +88,12 @@ def ticket_visits(tx: Tx, tickets: list[Row]) -> list[dict[str, Any]]:
 def asset_history(services: Services, serial: str, limit: int = 200) -> dict[str, Any]:
     """An asset's record with every ticket and visit on it, newest first."""
     with services.db.read() as tx:
-        asset = tx.one("SELECT * FROM assets WHERE serial = ?", (serial,))
-        tickets = tx.query("SELECT * FROM tickets WHERE asset_serial = ? ORDER BY opened_at DESC, id LIMIT ?",
-                           (serial, limit))
+        asset = store.asset(tx, serial)
+        tickets = store.tickets_of_asset(tx, serial, limit)
         if asset is None and not tickets:
             raise NotFound("unknown_asset", f"no asset {serial!r}")
         visits = ticket_visits(tx, tickets)
-        plans = tx.query("SELECT id, name, every_months, dates, engineer_id, active FROM plans "
-                         "WHERE asset_serial = ? ORDER BY created_at", (serial,))
+        plans = store.plans_of_asset(tx, serial)
     return {"serial": serial, "asset": None if asset is None else asset_record(asset, services.clock()),
             "tickets": visits, "plans": plans}
 
@@ -109,14 +101,12 @@ def asset_history(services: Services, serial: str, limit: int = 200) -> dict[str
 def customer_archive(services: Services, customer: str, limit: int = 500) -> dict[str, Any]:
     """A customer's service archive: assets, every ticket with its visits, parts and sign-offs, plans."""
     with services.db.read() as tx:
-        assets = tx.query("SELECT * FROM assets WHERE customer = ? ORDER BY serial", (customer,))
-        tickets = tx.query("SELECT * FROM tickets WHERE customer = ? ORDER BY opened_at DESC, id LIMIT ?",
-                           (customer, limit))
+        assets = store.assets_of_customer(tx, customer)
+        tickets = store.tickets_of_customer(tx, customer, limit)
         if not assets and not tickets:
             raise NotFound("unknown_customer", f"no assets or tickets for customer {customer!r}")
         visits = ticket_visits(tx, tickets)
-        plans = tx.query("SELECT id, name, asset_serial, site, every_months, dates, engineer_id, active FROM plans "
-                         "WHERE customer = ? ORDER BY created_at", (customer,))
+        plans = store.plans_of_customer(tx, customer)
     now = services.clock()
     ratings = [j["signoff"]["rating"] for t in visits for j in t["jobs"]
                if j["signoff"] and j["signoff"]["rating"] is not None]
@@ -130,20 +120,14 @@ def customer_archive(services: Services, customer: str, limit: int = 500) -> dic
 
 def last_visits(tx: Tx, serial: str, limit: int = TABLET_VISITS) -> list[dict[str, Any]]:
     """The asset's last finished visits, compact, for the tablet."""
-    rows = tx.query(
-        "SELECT j.id, j.ticket_id, j.engineer_id, j.status, j.remote, j.diagnosis, j.resolution, j.updated_at, "
-        "t.category, t.title FROM jobs j JOIN tickets t ON t.id = j.ticket_id "
-        f"WHERE t.asset_serial = ? AND j.status IN ({_marks(list(DONE_STATUSES))}) "
-        "ORDER BY j.updated_at DESC, j.id LIMIT ?", (serial, *DONE_STATUSES, limit))
+    rows = store.last_jobs_of_asset(tx, serial, DONE_STATUSES, limit)
     jids = [r["id"] for r in rows]
     parts: dict[str, list[str]] = defaultdict(list)
     done_at: dict[str, int] = {}
     if jids:
-        for m in tx.query(f"SELECT job_id, part_no, qty FROM movements WHERE kind = 'consume' "
-                          f"AND job_id IN ({_marks(jids)}) ORDER BY at, id", jids):
+        for m in store.consumptions_of_jobs(tx, jids):
             parts[m["job_id"]].append(f"{m['part_no']} x{m['qty']}")
-        for e in tx.query(f"SELECT job_id, MAX(at) AS at FROM ticket_events WHERE kind = 'completed' "
-                          f"AND job_id IN ({_marks(jids)}) GROUP BY job_id", jids):
+        for e in store.completed_at_of_jobs(tx, jids):
             done_at[e["job_id"]] = int(e["at"])
     return [{"job_id": r["id"], "ticket_id": r["ticket_id"], "engineer_id": r["engineer_id"],
              "category": r["category"], "title": r["title"], "completed_at": done_at.get(r["id"]),
@@ -153,7 +137,7 @@ def last_visits(tx: Tx, serial: str, limit: int = TABLET_VISITS) -> list[dict[st
 
 def asset_feed_data(tx: Tx, serial: str, now: int, exclude_job: str | None = None) -> AssetData | None:
     """The asset record a tablet receives: the record and its last visits (None for an unknown asset)."""
-    row = tx.one("SELECT * FROM assets WHERE serial = ?", (serial,))
+    row = store.asset(tx, serial)
     if row is None:
         return None
     visits = [v for v in last_visits(tx, serial, TABLET_VISITS + 1) if v["job_id"] != exclude_job]

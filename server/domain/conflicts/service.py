@@ -16,6 +16,7 @@ from schemas.domain import ResolveIn
 from schemas.records import ConflictData, ConflictRecord, ConflictResolution, ConflictValue
 from schemas.rules import JOB_FIELD_TYPES, TEXT_LIMITS
 from schemas.status import JOB_STATUSES
+from server.domain.conflicts import store
 from server.domain.records import answer_record, dumps, job_record, loads
 from server.errors import BadRequest, Conflict, NotFound
 from server.feed import publish
@@ -42,21 +43,14 @@ def conflict_record(r: Row) -> ConflictRecord:
 
 def list_conflicts(services: Services, status: str | None = "open", job_id: str | None = None,
                    limit: int = 200) -> list[ConflictItem]:
-    sql, params = "SELECT * FROM conflicts WHERE 1 = 1", []
-    if status:
-        sql += " AND status = ?"
-        params.append(status)
-    if job_id:
-        sql += " AND job_id = ?"
-        params.append(job_id)
     with services.db.read() as tx:
-        rows = tx.query(sql + " ORDER BY created_at, id LIMIT ?", [*params, limit])
+        rows = store.conflicts(tx, status, job_id, limit)
     return [conflict_from_row(r) for r in rows]
 
 
 def get_conflict(services: Services, conflict_id: str) -> ConflictItem:
     with services.db.read() as tx:
-        row = tx.one("SELECT * FROM conflicts WHERE id = ?", (conflict_id,))
+        row = store.conflict(tx, conflict_id)
     if row is None:
         raise NotFound("unknown_conflict", f"no conflict {conflict_id!r}")
     return conflict_from_row(row)
@@ -66,7 +60,7 @@ def resolve(services: Services, conflict_id: str, data: ResolveIn, by: str) -> C
     """Resolve a conflict: ``choice`` picks one of its values, ``value`` gives a merged one."""
     now = services.clock()
     with services.db.write() as tx:
-        row = tx.lock("SELECT * FROM conflicts WHERE id = ?", (conflict_id,))
+        row = store.conflict(tx, conflict_id, lock=True)
         if row is None:
             raise NotFound("unknown_conflict", f"no conflict {conflict_id!r}")
         if row["status"] != "open":
@@ -82,10 +76,9 @@ def resolve(services: Services, conflict_id: str, data: ResolveIn, by: str) -> C
             raise BadRequest("choice_required", "give choice (an index into values) or a merged value")
         _apply(tx, row, chosen, now)
         resolution = {"choice": data.choice, "value": chosen, "comment": data.comment, "by": by}
-        tx.execute("UPDATE conflicts SET status = 'resolved', resolved_at = ?, resolution = ?, resolved_by = ? "
-                   "WHERE id = ?", (now, dumps(resolution), by, conflict_id))
-        job = tx.one("SELECT engineer_id FROM jobs WHERE id = ?", (row["job_id"],))
-        fresh = tx.one("SELECT * FROM conflicts WHERE id = ?", (conflict_id,))
+        store.mark_resolved(tx, conflict_id, dumps(resolution), by, now)
+        job = store.job_engineer(tx, row["job_id"])
+        fresh = store.conflict(tx, conflict_id)
         assert fresh is not None
         rec = conflict_from_row(fresh)
         if job is not None:
@@ -95,15 +88,14 @@ def resolve(services: Services, conflict_id: str, data: ResolveIn, by: str) -> C
 
 def _apply(tx: Tx, conflict: Row, value: Any, now: int) -> None:
     """Write the resolved value so that it outranks both originals."""
-    job = tx.lock("SELECT * FROM jobs WHERE id = ?", (conflict["job_id"],))
+    job = store.lock_job(tx, conflict["job_id"])
     if job is None:
         return
     server_hlc = hlc_mod.pack(now, 0xFFFF)
     kind, key = conflict["kind"], conflict["key"]
     if kind == "answer":
-        tx.execute("UPDATE answers SET value = ?, hlc = ?, device_id = 'server', deleted = 0 "
-                   "WHERE job_id = ? AND item_key = ?", (dumps(value), server_hlc, job["id"], key))
-        a = tx.one("SELECT * FROM answers WHERE job_id = ? AND item_key = ?", (job["id"], key))
+        store.set_answer(tx, job["id"], key, dumps(value), server_hlc)
+        a = store.answer(tx, job["id"], key)
         if a is not None:
             publish(tx, [answer_record(a)], job["engineer_id"])
     elif kind == "field" and JOB_FIELD_TYPES.get(key) == "text":
@@ -114,14 +106,13 @@ def _apply(tx: Tx, conflict: Row, value: Any, now: int) -> None:
             raise BadRequest("text_too_long", f"{key} takes at most {TEXT_LIMITS['job.field'][key]} characters")
         meta = loads(job["field_meta"], {})
         meta[key] = {"hlc": server_hlc, "device_id": "server", "at": now}
-        tx.execute(f"UPDATE jobs SET {key} = ?, field_meta = ?, updated_at = ? WHERE id = ?",
-                   (value, dumps(meta), now, job["id"]))
+        store.set_job_field(tx, job["id"], key, value, dumps(meta), now)
     elif kind == "status":
         if value not in JOB_STATUSES:
             raise BadRequest("invalid_value", "not a job status")
-        tx.execute("UPDATE jobs SET status = ?, updated_at = ? WHERE id = ?", (value, now, job["id"]))
+        store.set_job_status(tx, job["id"], value, now)
     # late_work and signoff resolutions record the decision only: the kept record stays as it is.
-    fresh = tx.one("SELECT * FROM jobs WHERE id = ?", (job["id"],))
-    ticket = tx.one("SELECT * FROM tickets WHERE id = ?", (job["ticket_id"],))
+    fresh = store.job(tx, job["id"])
+    ticket = store.ticket(tx, job["ticket_id"])
     if fresh is not None and ticket is not None:
         publish(tx, [job_record(fresh, ticket, tx)])

@@ -40,10 +40,9 @@ def issue_enroll_token(services: Services, engineer_id: str) -> tuple[str, int]:
     expires = now + services.settings.enroll_token_ttl_s * 1000
     token = new_secret("fs_enroll_")
     with services.db.write() as tx:
-        if tx.one("SELECT id FROM engineers WHERE id = ?", (engineer_id,)) is None:
+        if not store.engineer_exists(tx, engineer_id):
             raise NotFound("unknown_engineer", f"no engineer {engineer_id!r}")
-        tx.execute("INSERT INTO enroll_tokens (token_hash, engineer_id, created_at, expires_at) VALUES (?, ?, ?, ?)",
-                   (hash_secret(token), engineer_id, now, expires))
+        store.insert_enroll_token(tx, hash_secret(token), engineer_id, now, expires)
     return token, expires
 
 
@@ -57,8 +56,7 @@ def enroll(services: Services, req: EnrollRequest) -> Enrollment:
     key = services.key
     device_id = new_id("D-")
     with services.db.write() as tx:
-        row = tx.lock("SELECT engineer_id, expires_at, used_at FROM enroll_tokens WHERE token_hash = ?",
-                      (hash_secret(req.token),))
+        row = store.lock_enroll_token(tx, hash_secret(req.token))
         if row is None:
             raise Unauthorized("token_invalid", "unknown enrollment token")
         if row["used_at"] is not None:
@@ -67,11 +65,9 @@ def enroll(services: Services, req: EnrollRequest) -> Enrollment:
             raise Unauthorized("token_expired", "this enrollment token has expired")
         engineer_id = row["engineer_id"]
         offset = measure_offset(req.device_clock, now)
-        tx.execute("UPDATE enroll_tokens SET used_at = ?, device_id = ? WHERE token_hash = ?",
-                   (now, device_id, hash_secret(req.token)))
-        tx.execute("INSERT INTO devices (id, engineer_id, name, public_key, enrolled_at, clock_offset_ms, clock_known) "
-                   "VALUES (?, ?, ?, ?, ?, ?, ?)", (device_id, engineer_id, req.name[:100], req.public_key, now,
-                                                    offset or 0, int(offset is not None)))
+        store.use_enroll_token(tx, hash_secret(req.token), device_id, now)
+        store.insert_device(tx, device_id, engineer_id, req.name[:100], req.public_key, now, offset or 0,
+                            offset is not None)
     cert = key.sign(certificate_message(device_id, engineer_id, req.public_key))
     return Enrollment(device_id=device_id, engineer_id=engineer_id, server_public_key=key.public,
                       server_key_id=key.key_id, certificate=cert)
@@ -82,14 +78,12 @@ def challenge(services: Services, device_id: str) -> Challenge:
     now = services.clock()
     nonce = secrets.token_urlsafe(24)
     with services.db.write() as tx:
-        row = tx.one("SELECT revoked_at FROM devices WHERE id = ?", (device_id,))
+        row = store.revoked_at(tx, device_id)
         if row is None:
             raise Unauthorized("unknown_device", "no such device")
         if row["revoked_at"] is not None:
             raise Forbidden("device_revoked", "this device has been revoked")
-        tx.execute("DELETE FROM nonces WHERE expires_at < ?", (now,))
-        tx.execute("INSERT INTO nonces (nonce, device_id, expires_at) VALUES (?, ?, ?)",
-                   (nonce, device_id, now + NONCE_TTL_MS))
+        store.insert_nonce(tx, nonce, device_id, now, now + NONCE_TTL_MS)
     return Challenge(device_id=device_id, nonce=nonce, expires_in_s=NONCE_TTL_MS // 1000)
 
 
@@ -99,11 +93,11 @@ def open_session(services: Services, req: SessionRequest) -> Session:
     token = new_secret("fs_dev_")
     ttl = services.settings.session_ttl_s
     with services.db.write() as tx:
-        nonce = tx.lock("SELECT device_id, expires_at FROM nonces WHERE nonce = ?", (req.nonce,))
+        nonce = store.lock_nonce(tx, req.nonce)
         if nonce is None or nonce["device_id"] != req.device_id or nonce["expires_at"] <= now:
             raise Unauthorized("bad_nonce", "unknown, used or expired nonce; ask for a new challenge")
-        tx.execute("DELETE FROM nonces WHERE nonce = ?", (req.nonce,))
-        dev = tx.lock("SELECT public_key, revoked_at FROM devices WHERE id = ?", (req.device_id,))
+        store.delete_nonce(tx, req.nonce)
+        dev = store.lock_device_key(tx, req.device_id)
         if dev is None:
             raise Unauthorized("unknown_device", "no such device")
         if dev["revoked_at"] is not None:
@@ -113,11 +107,8 @@ def open_session(services: Services, req: SessionRequest) -> Session:
         # only the holder of the key gets here: a stranger's attempts cannot spend this device's sessions
         services.limiter.check(SESSION_LIMIT_KEY.format(req.device_id))
         offset = measure_offset(req.device_clock, now)
-        tx.execute("UPDATE devices SET clock_offset_ms = ?, clock_known = ? WHERE id = ?",
-                   (offset or 0, int(offset is not None), req.device_id))
-        tx.execute("DELETE FROM device_sessions WHERE device_id = ? AND expires_at < ?", (req.device_id, now))
-        tx.execute("INSERT INTO device_sessions (token_hash, device_id, expires_at) VALUES (?, ?, ?)",
-                   (hash_secret(token), req.device_id, now + ttl * 1000))
+        store.set_clock_offset(tx, req.device_id, offset or 0, offset is not None)
+        store.insert_session(tx, hash_secret(token), req.device_id, now, now + ttl * 1000)
     return Session(token=token, expires_in_s=ttl, server_time=now, clock_offset_ms=offset or 0)
 
 
@@ -125,8 +116,7 @@ def revoke(services: Services, device_id: str) -> Device:
     """Revoke a device: from now on every request it makes is refused with ``device_revoked``."""
     now = services.clock()
     with services.db.write() as tx:
-        n = tx.execute("UPDATE devices SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ?", (now, device_id))
-        if n == 0:
+        if store.revoke(tx, device_id, now) == 0:
             raise NotFound("unknown_device", f"no device {device_id!r}")
     return get_device(services, device_id)
 
@@ -139,7 +129,7 @@ def _device(row: dict[str, Any]) -> Device:
 
 def get_device(services: Services, device_id: str) -> Device:
     with services.db.read() as tx:
-        row = tx.one("SELECT * FROM devices WHERE id = ?", (device_id,))
+        row = store.device(tx, device_id)
     if row is None:
         raise NotFound("unknown_device", f"no device {device_id!r}")
     return _device(row)
@@ -147,10 +137,7 @@ def get_device(services: Services, device_id: str) -> Device:
 
 def list_devices(services: Services, engineer_id: str | None = None) -> list[Device]:
     with services.db.read() as tx:
-        if engineer_id:
-            rows = tx.query("SELECT * FROM devices WHERE engineer_id = ? ORDER BY enrolled_at", (engineer_id,))
-        else:
-            rows = tx.query("SELECT * FROM devices ORDER BY engineer_id, enrolled_at")
+        rows = store.devices(tx, engineer_id)
     return [_device(r) for r in rows]
 
 

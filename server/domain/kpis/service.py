@@ -33,6 +33,7 @@ from datetime import UTC, datetime
 from typing import Any, Final
 
 from schemas import i18n
+from server.domain.kpis import store
 from server.domain.sla.calendar import Calendar, working_ms_between
 from server.domain.sla.policy import Policy
 from server.domain.sla.service import policy_for
@@ -63,10 +64,6 @@ def parse_time(value: str | None, default: int, name: str) -> int:
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=UTC)
     return int(dt.timestamp() * 1000)
-
-
-def _marks(items: list[Any]) -> str:
-    return ",".join("?" for _ in items)
 
 
 class _Cell:
@@ -103,9 +100,7 @@ def _stock_after(tx: Tx, consumptions: list[Row]) -> dict[str, int]:
     vans = sorted({m["from_location"] for m in consumptions if m["from_location"]})
     if not vans:
         return {}
-    rows = tx.query(f"SELECT id, part_no, from_location, to_location, qty, recorded_at FROM movements "
-                    f"WHERE kind <> 'return_old' AND (from_location IN ({_marks(vans)}) "
-                    f"OR to_location IN ({_marks(vans)})) ORDER BY recorded_at, id", [*vans, *vans])
+    rows = store.van_movements(tx, vans)
     level: dict[tuple[str, str], int] = defaultdict(int)
     after_batch: dict[str, int] = {}
     batch: list[Row] = []
@@ -141,25 +136,13 @@ def compute_kpis(services: Services, start: int, end: int, group_by: str = "all"
         raise BadRequest("invalid_parameter", Msg("one_of", {"name": "group_by", "choices": ", ".join(GROUP_BY)}))
     if end <= start:
         raise BadRequest("invalid_parameter", Msg("after", {"later": "to", "earlier": "from"}))
-    where = "t.opened_at >= ? AND t.opened_at < ? AND t.status <> 'cancelled'"
-    sub = f"SELECT t.id FROM tickets t WHERE {where}"
     with services.db.read() as tx:
-        tickets = tx.query(f"SELECT t.* FROM tickets t WHERE {where} ORDER BY t.opened_at, t.id", (start, end))
-        jobs = tx.query(f"SELECT id, ticket_id, engineer_id, status, remote FROM jobs WHERE ticket_id IN ({sub})",
-                        (start, end))
-        events = tx.query(f"SELECT ticket_id, job_id, kind, at FROM ticket_events WHERE ticket_id IN ({sub}) "
-                          "AND kind IN ('opened', 'acknowledged', 'en_route', 'on_site', 'completed', 'reopened', "
-                          "'remote_resolved') "
-                          "ORDER BY at, received_at", (start, end))
-        moves = tx.query(f"SELECT m.id, m.job_id, m.part_no, m.from_location, m.recorded_at FROM movements m "
-                         f"JOIN jobs j ON j.id = m.job_id WHERE m.kind = 'consume' AND j.ticket_id IN ({sub})",
-                         (start, end))
+        tickets = store.tickets(tx, start, end)
+        jobs = store.jobs(tx, start, end)
+        events = store.timeline_events(tx, start, end)
+        moves = store.consumptions(tx, start, end)
         after = _stock_after(tx, moves)
-        ratings = tx.query(f"SELECT j.ticket_id, j.engineer_id, s.rating FROM signoffs s "
-                           f"JOIN jobs j ON j.id = s.job_id WHERE s.rating IS NOT NULL AND j.ticket_id IN ({sub})",
-                           (start, end))
-        ratings += tx.query(f"SELECT f.ticket_id, NULL AS engineer_id, f.rating FROM followups f "
-                            f"WHERE f.rating IS NOT NULL AND f.ticket_id IN ({sub})", (start, end))
+        ratings = store.signoff_ratings(tx, start, end) + store.followup_ratings(tx, start, end)
     by_ticket_jobs: dict[str, list[Row]] = defaultdict(list)
     job_by_id: dict[str, Row] = {}
     for j in jobs:

@@ -15,6 +15,8 @@ from typing import Annotated, Literal
 
 import msgspec
 
+from server.domain.parts import store
+from server.domain.parts.store import OLD_SERIALS as OLD_SERIALS  # re-exported: reconciliation counts stock with it
 from server.errors import BadRequest, Conflict, NotFound
 from server.services import Services
 from sync.storage import Row, Tx
@@ -117,38 +119,31 @@ def create_asset(services: Services, data: AssetIn) -> Asset:
         raise BadRequest("bad_warranty", "warranty_until is before installed_at")
     now = services.clock()
     with services.db.write() as tx:
-        if tx.one("SELECT serial FROM assets WHERE serial = ?", (data.serial,)):
+        if store.asset_exists(tx, data.serial):
             raise Conflict("asset_exists", f"asset {data.serial!r} already exists")
-        tx.execute("INSERT INTO assets (serial, model, equipment_type, customer, site, installed_at, warranty_until, "
-                   "contract_until, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                   (data.serial, data.model, data.equipment_type, data.customer, data.site, data.installed_at,
-                    data.warranty_until, data.contract_until, now))
+        store.insert_asset(tx, data.serial, data.model, data.equipment_type, data.customer, data.site,
+                           data.installed_at, data.warranty_until, data.contract_until, now)
     return get_asset(services, data.serial)
 
 
 def get_asset(services: Services, serial: str) -> Asset:
     with services.db.read() as tx:
-        row = tx.one("SELECT * FROM assets WHERE serial = ?", (serial,))
+        row = store.asset(tx, serial)
     if row is None:
         raise NotFound("unknown_asset", f"no asset {serial!r}")
     return _asset(row, services.clock())
 
 
 def list_assets(services: Services, customer: str | None = None, limit: int = 200, offset: int = 0) -> list[Asset]:
-    sql, params = "SELECT * FROM assets", []
-    if customer:
-        sql += " WHERE customer = ?"
-        params.append(customer)
     with services.db.read() as tx:
-        rows = tx.query(sql + " ORDER BY serial LIMIT ? OFFSET ?", [*params, limit, offset])
+        rows = store.assets(tx, customer, limit, offset)
     now = services.clock()
     return [_asset(r, now) for r in rows]
 
 
 def asset_warranty(tx: Tx, ticket_id: str) -> tuple[bool, int | None]:
     """(does the ticket name a known asset, the end of its warranty or None)."""
-    row = tx.one("SELECT a.warranty_until FROM tickets t JOIN assets a ON a.serial = t.asset_serial "
-                 "WHERE t.id = ?", (ticket_id,))
+    row = store.ticket_asset_warranty(tx, ticket_id)
     if row is None:
         return (False, None)
     return (True, None if row["warranty_until"] is None else int(row["warranty_until"]))
@@ -171,9 +166,7 @@ def open_claim(tx: Tx, movement_id: str, job_id: str, part_no: str, serial: str 
                returned_serial: str | None, now: int) -> str:
     """Open the warranty claim of one consumption (idempotent by movement)."""
     cid = f"W-{movement_id}"
-    tx.execute("INSERT INTO warranty_claims (id, movement_id, job_id, part_no, serial, returned_serial, status, "
-               "created_at) VALUES (?, ?, ?, ?, ?, ?, 'open', ?) ON CONFLICT (movement_id) DO NOTHING",
-               (cid, movement_id, job_id, part_no, serial, returned_serial, now))
+    store.insert_claim(tx, cid, movement_id, job_id, part_no, serial, returned_serial, now)
     return cid
 
 
@@ -185,51 +178,29 @@ def serial_location(tx: Tx, part_no: str, serial: str) -> str | None:
     Netting in and out per location, not taking the "last" movement, so two
     movements recorded in the same millisecond cannot be read in the wrong order.
     """
-    row = tx.one(
-        "SELECT loc, SUM(q) AS n FROM ("
-        " SELECT to_location AS loc, qty AS q FROM movements"
-        " WHERE part_no = ? AND serial = ? AND to_location IS NOT NULL"
-        " UNION ALL SELECT from_location AS loc, -qty AS q FROM movements"
-        " WHERE part_no = ? AND serial = ? AND from_location IS NOT NULL"
-        ") x GROUP BY loc HAVING SUM(q) > 0 ORDER BY SUM(q) DESC, loc LIMIT 1", (part_no, serial, part_no, serial))
-    return None if row is None else str(row["loc"])
+    return store.serial_location(tx, part_no, serial)
 
 
 def is_at_returns(tx: Tx, location: str | None) -> bool:
     if location is None:
         return False
-    row = tx.one("SELECT kind FROM locations WHERE id = ?", (location,))
-    return row is not None and row["kind"] == "returns"
-
-
-OLD_SERIALS = "SELECT serial FROM movements WHERE kind = 'return_old' AND serial IS NOT NULL"
+    return store.location_kind(tx, location) == "returns"
 
 
 def good_stock(tx: Tx, location: str) -> dict[str, int]:
     """Good stock per part at ``location`` (old parts left out), parts with any movement there."""
-    rows = tx.query(
-        "SELECT part_no, SUM(CASE WHEN to_location = ? THEN qty ELSE -qty END) AS q FROM movements "
-        f"WHERE (to_location = ? OR from_location = ?) AND kind <> 'return_old' "
-        f"AND (serial IS NULL OR serial NOT IN ({OLD_SERIALS})) GROUP BY part_no ORDER BY part_no",
-        (location, location, location))
-    return {r["part_no"]: int(r["q"]) for r in rows}
+    return store.good_stock(tx, location)
 
 
 def van_stock(services: Services, engineer_id: str) -> VanStock:
     with services.db.read() as tx:
-        eng = tx.one("SELECT van_location FROM engineers WHERE id = ?", (engineer_id,))
+        eng = store.van_location(tx, engineer_id)
         if eng is None:
             raise NotFound("unknown_engineer", f"no engineer {engineer_id!r}")
         van = eng["van_location"] or f"van-{engineer_id}"
         parts = good_stock(tx, van)
-        held = tx.query(
-            "SELECT part_no, serial, SUM(CASE WHEN to_location = ? THEN qty ELSE -qty END) AS q FROM movements "
-            "WHERE serial IS NOT NULL AND (to_location = ? OR from_location = ?) AND kind <> 'return_old' "
-            f"AND serial NOT IN ({OLD_SERIALS}) GROUP BY part_no, serial ORDER BY part_no, serial",
-            (van, van, van))
-        old = tx.query(
-            "SELECT m.part_no, m.serial, m.job_id FROM movements m WHERE m.kind = 'return_old' "
-            "AND m.serial IS NOT NULL AND m.to_location = ? ORDER BY m.part_no, m.serial", (van,))
+        held = store.good_serials(tx, van)
+        old = store.old_parts_taken_to(tx, van)
         old_here = [SerialLine(part_no=r["part_no"], serial=r["serial"], job_id=r["job_id"]) for r in old
                     if serial_location(tx, r["part_no"], r["serial"]) == van]
     return VanStock(engineer_id=engineer_id, location=van,
@@ -250,22 +221,15 @@ def _claim(tx: Tx, row: Row) -> WarrantyClaim:
 
 def list_claims(services: Services, status: str | None = None, job_id: str | None = None,
                 limit: int = 200) -> list[WarrantyClaim]:
-    sql, params = "SELECT * FROM warranty_claims WHERE 1 = 1", []
-    if status:
-        if status not in ("open", "approved", "rejected"):
-            raise BadRequest("invalid_parameter", "status is open, approved or rejected")
-        sql += " AND status = ?"
-        params.append(status)
-    if job_id:
-        sql += " AND job_id = ?"
-        params.append(job_id)
+    if status and status not in ("open", "approved", "rejected"):
+        raise BadRequest("invalid_parameter", "status is open, approved or rejected")
     with services.db.read() as tx:
-        return [_claim(tx, r) for r in tx.query(sql + " ORDER BY created_at, id LIMIT ?", [*params, limit])]
+        return [_claim(tx, r) for r in store.claims(tx, status, job_id, limit)]
 
 
 def get_claim(services: Services, claim_id: str) -> WarrantyClaim:
     with services.db.read() as tx:
-        row = tx.one("SELECT * FROM warranty_claims WHERE id = ?", (claim_id,))
+        row = store.claim(tx, claim_id)
         if row is None:
             raise NotFound("unknown_claim", f"no warranty claim {claim_id!r}")
         return _claim(tx, row)
@@ -275,7 +239,7 @@ def decide_claim(services: Services, claim_id: str, decision: ClaimStatus, by: s
     """Approve (only once the old part is at a returns location) or reject an open claim."""
     now = services.clock()
     with services.db.write() as tx:
-        row = tx.lock("SELECT * FROM warranty_claims WHERE id = ?", (claim_id,))
+        row = store.claim(tx, claim_id, lock=True)
         if row is None:
             raise NotFound("unknown_claim", f"no warranty claim {claim_id!r}")
         if row["status"] != "open":
@@ -288,8 +252,7 @@ def decide_claim(services: Services, claim_id: str, decision: ClaimStatus, by: s
                 raise Conflict("old_part_not_returned",
                                f"old part {row['returned_serial']} is at {loc or 'no known location'}, "
                                "not at a returns location", location=loc)
-        tx.execute("UPDATE warranty_claims SET status = ?, decided_at = ?, decided_by = ?, comment = ? WHERE id = ?",
-                   (decision, now, by, comment, claim_id))
-        fresh = tx.one("SELECT * FROM warranty_claims WHERE id = ?", (claim_id,))
+        store.decide_claim(tx, claim_id, decision, by, comment, now)
+        fresh = store.claim(tx, claim_id)
         assert fresh is not None
         return _claim(tx, fresh)

@@ -34,6 +34,7 @@ from zoneinfo import ZoneInfo
 import msgspec
 
 from server.domain.certifications.service import certification_gap
+from server.domain.plans import store
 from server.domain.records import publish_job_bundle
 from server.domain.sla.calendar import CALENDAR_24X7, Calendar, next_working_day
 from server.domain.sla.service import policy_set
@@ -196,16 +197,16 @@ def create_plan(services: Services, data: PlanIn, staff: Staff) -> Plan:
     with services.db.write() as tx:
         customer, site, equipment_type = data.customer, data.site, None
         if data.asset_serial:
-            asset = tx.one("SELECT * FROM assets WHERE serial = ?", (data.asset_serial,))
+            asset = store.asset(tx, data.asset_serial)
             if asset is None:
                 raise NotFound("unknown_asset", f"no asset {data.asset_serial!r}")
             customer, site = customer or asset["customer"], site or asset["site"]
             equipment_type = (asset["equipment_type"] or "").strip().lower() or None
         if not customer.strip() or not site.strip():
             raise BadRequest("plan_target_required", "a plan names an asset_serial, or a customer and a site")
-        if not tx.one("SELECT id FROM engineers WHERE id = ? AND active = 1", (data.engineer_id,)):
+        if not store.engineer_is_active(tx, data.engineer_id):
             raise NotFound("unknown_engineer", f"no active engineer {data.engineer_id!r}")
-        if data.checklist_template and not tx.one("SELECT id FROM templates WHERE id = ?", (data.checklist_template,)):
+        if data.checklist_template and not store.template_exists(tx, data.checklist_template):
             raise NotFound("unknown_template", f"no checklist template {data.checklist_template!r}")
         override = None
         if equipment_type:
@@ -221,28 +222,22 @@ def create_plan(services: Services, data: PlanIn, staff: Staff) -> Plan:
                 override = {"reason": data.override_reason.strip(), "by": staff.name, "refusal": gap["detail"]}
         if override:
             log.warning("plan %s: certification override by %s: %s", pid, staff.name, override["reason"])
-        tx.execute("INSERT INTO plans (id, name, asset_serial, customer, site, every_months, dates, start_at, end_at, "
-                   "template_id, engineer_id, lead_days, priority, active, created_at, created_by) "
-                   "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?)",
-                   (pid, data.name, data.asset_serial, customer, site, data.every_months,
-                    json.dumps(sorted(set(data.dates))), start_at, data.end_at, data.checklist_template,
-                    data.engineer_id, data.lead_days, data.priority, now, staff.name))
+        store.insert_plan(tx, pid, data.name, data.asset_serial, customer, site, data.every_months,
+                          json.dumps(sorted(set(data.dates))), start_at, data.end_at, data.checklist_template,
+                          data.engineer_id, data.lead_days, data.priority, now, staff.name)
     return get_plan(services, pid)
 
 
 def deactivate_plan(services: Services, plan_id: str) -> Plan:
     with services.db.write() as tx:
-        if tx.execute("UPDATE plans SET active = 0 WHERE id = ?", (plan_id,)) != 1:
+        if store.deactivate(tx, plan_id) != 1:
             raise NotFound("unknown_plan", f"no plan {plan_id!r}")
     return get_plan(services, plan_id)
 
 
 def _plan(services: Services, tx: Tx, row: Row, now: int) -> Plan:
     tz, working = services.settings.sla_timezone, _working_calendar(services)
-    generated = {v["period"]: v for v in tx.query(
-        "SELECT v.*, j.status AS job_status, t.status AS ticket_status FROM plan_visits v "
-        "LEFT JOIN jobs j ON j.id = v.job_id LEFT JOIN tickets t ON t.id = v.ticket_id "
-        "WHERE v.plan_id = ? ORDER BY v.due_at", (row["id"],))}
+    generated = {v["period"]: v for v in store.visits(tx, row["id"])}
     visits = []
     for period, due in due_dates(row, now + int(row["lead_days"]) * DAY_MS, tz, working):
         v = generated.pop(period, None)
@@ -269,7 +264,7 @@ def _visit(period: str, due: int, v: Row | None, now: int, active: bool) -> Plan
 
 def get_plan(services: Services, plan_id: str) -> Plan:
     with services.db.read() as tx:
-        row = tx.one("SELECT * FROM plans WHERE id = ?", (plan_id,))
+        row = store.plan(tx, plan_id)
         if row is None:
             raise NotFound("unknown_plan", f"no plan {plan_id!r}")
         return _plan(services, tx, row, services.clock())
@@ -278,16 +273,9 @@ def get_plan(services: Services, plan_id: str) -> Plan:
 def list_plans(services: Services, overdue: bool = False, asset_serial: str | None = None,
                customer: str | None = None, limit: int = 200) -> list[Plan]:
     """Plans (oldest first); ``overdue`` keeps those with a visit past its due date and not done."""
-    sql, params = "SELECT * FROM plans WHERE 1 = 1", []
-    if asset_serial:
-        sql += " AND asset_serial = ?"
-        params.append(asset_serial)
-    if customer:
-        sql += " AND customer = ?"
-        params.append(customer)
     now = services.clock()
     with services.db.read() as tx:
-        plans = [_plan(services, tx, r, now) for r in tx.query(sql + " ORDER BY created_at, id", params)]
+        plans = [_plan(services, tx, r, now) for r in store.plans(tx, asset_serial, customer)]
     if overdue:
         plans = [p for p in plans if p.overdue]
     return plans[:limit]
@@ -306,10 +294,9 @@ def run_plans_tick(services: Services, now: int | None = None) -> list[dict[str,
     now = services.clock() if now is None else now
     tz, working = services.settings.sla_timezone, _working_calendar(services)
     with services.db.read() as tx:
-        plans = tx.query("SELECT * FROM plans WHERE active = 1 ORDER BY created_at, id")
+        plans = store.active_plans(tx)
         done: dict[str, set[str]] = {}
-        for v in tx.query("SELECT plan_id, period FROM plan_visits WHERE plan_id IN "
-                          "(SELECT id FROM plans WHERE active = 1)"):
+        for v in store.periods_of_active_plans(tx):
             done.setdefault(v["plan_id"], set()).add(v["period"])
     created = []
     for plan in plans:
@@ -329,34 +316,22 @@ def run_plans_tick(services: Services, now: int | None = None) -> list[dict[str,
 def _generate(services: Services, plan_id: str, period: str, due: int, now: int) -> dict[str, Any] | None:
     tid, jid = new_id("T-"), new_id("J-")
     with services.db.write() as tx:
-        plan = tx.one("SELECT * FROM plans WHERE id = ? AND active = 1", (plan_id,))
+        plan = store.active_plan(tx, plan_id)
         if plan is None:
             return None
-        claimed = tx.execute("INSERT INTO plan_visits (plan_id, period, due_at, ticket_id, job_id, created_at) "
-                             "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (plan_id, period) DO NOTHING",
-                             (plan_id, period, due, tid, jid, now))
-        if claimed != 1:
+        if not store.claim_visit(tx, plan_id, period, due, tid, jid, now):
             return None
         title = f"{plan['name']}: inspection due {period}"
-        tx.execute("INSERT INTO tickets (id, customer, site, priority, category, title, description, asset_serial, "
-                   "status, opened_at, created_by, created_at, updated_at) "
-                   "VALUES (?, ?, ?, ?, 'inspection', ?, ?, ?, 'open', ?, ?, ?, ?)",
-                   (tid, plan["customer"], plan["site"], plan["priority"], title,
-                    f"Preventive inspection of plan {plan_id}, period {period}", plan["asset_serial"], now,
-                    f"plan:{plan_id}", now, now))
+        store.insert_inspection_ticket(tx, tid, plan["customer"], plan["site"], plan["priority"], title,
+                                       f"Preventive inspection of plan {plan_id}, period {period}",
+                                       plan["asset_serial"], f"plan:{plan_id}", now)
         add_event(tx, tid, "planned", now, now, source=f"plan:{plan_id}",
                   data={"plan_id": plan_id, "period": period, "due_at": due})
         version = None
         if plan["template_id"]:
-            tpl = tx.one("SELECT MAX(version) AS v FROM templates WHERE id = ?", (plan["template_id"],))
-            version = int(tpl["v"]) if tpl and tpl["v"] is not None else None
-        tx.execute("INSERT INTO jobs (id, ticket_id, engineer_id, status, scheduled_start, scheduled_end, remote, "
-                   "notes, template_id, template_version, created_at, updated_at) "
-                   "VALUES (?, ?, ?, 'assigned', ?, ?, 0, ?, ?, ?, ?, ?)",
-                   (jid, tid, plan["engineer_id"], due, due + DAY_MS, title,
-                    plan["template_id"] if version is not None else None, version, now, now))
-        tx.execute("INSERT INTO job_assignments (job_id, engineer_id, assigned_at) VALUES (?, ?, ?)",
-                   (jid, plan["engineer_id"], now))
+            version = store.latest_template_version(tx, plan["template_id"])
+        store.insert_assigned_job(tx, jid, tid, plan["engineer_id"], due, due + DAY_MS, title,
+                                  plan["template_id"] if version is not None else None, version, now)
         add_event(tx, tid, "job_assigned", now, now, job_id=jid, source=f"plan:{plan_id}",
                   data={"engineer_id": plan["engineer_id"], "plan_id": plan_id, "period": period})
         publish_job_bundle(tx, jid, plan["engineer_id"])

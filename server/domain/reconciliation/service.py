@@ -42,7 +42,8 @@ from typing import Any, Final
 import msgspec
 
 from schemas import i18n
-from server.domain.parts.service import OLD_SERIALS, is_at_returns, serial_location
+from server.domain.parts.service import is_at_returns, serial_location
+from server.domain.reconciliation import store
 from server.domain.records import dumps, loads
 from server.domain.sync.signoff_content import content_changed, current_digest
 from server.errors import BadRequest, Conflict, NotFound
@@ -133,14 +134,6 @@ def _record_keys(records: list[dict[str, Any]]) -> set[str]:
 
 # -- derivations -------------------------------------------------------------
 
-def _job_engineers(tx: Tx) -> dict[str, str]:
-    return {r["id"]: r["engineer_id"] for r in tx.query("SELECT id, engineer_id FROM jobs")}
-
-
-def _device_engineers(tx: Tx) -> dict[str, str]:
-    return {r["id"]: r["engineer_id"] for r in tx.query("SELECT id, engineer_id FROM devices")}
-
-
 def _movement(m: dict[str, Any], devices: dict[str, str]) -> dict[str, Any]:
     return {"type": "movement", "id": m["id"], "kind": m["kind"], "part_no": m["part_no"], "qty": m["qty"],
             "serial": m["serial"], "job_id": m["job_id"], "device_id": m["device_id"],
@@ -149,10 +142,7 @@ def _movement(m: dict[str, Any], devices: dict[str, str]) -> dict[str, Any]:
 
 
 def completed_without_signoff(tx: Tx) -> list[Draft]:
-    rows = tx.query(
-        "SELECT j.id, j.engineer_id, j.status, j.updated_at, (SELECT MAX(e.at) FROM ticket_events e "
-        "WHERE e.job_id = j.id AND e.kind IN ('completed', 'closed')) AS done_at FROM jobs j "
-        "WHERE j.status IN ('completed', 'closed') AND j.signed_off = 0 ORDER BY j.id")
+    rows = store.completed_jobs_without_signoff(tx)
     return [Draft("completed_without_signoff", r["id"], f"job {r['id']} is {r['status']} without a customer sign-off",
                   int(r["done_at"] or r["updated_at"]), r["id"], {r["engineer_id"]},
                   [{"type": "job", "id": r["id"], "status": r["status"], "engineer_id": r["engineer_id"]}])
@@ -160,15 +150,8 @@ def completed_without_signoff(tx: Tx) -> list[Draft]:
 
 
 def signoff_digest_mismatch(tx: Tx, f: Filters) -> list[Draft]:
-    sql, params = "SELECT s.*, j.engineer_id FROM signoffs s JOIN jobs j ON j.id = s.job_id WHERE 1 = 1", []
-    if f.start is not None:  # bounds the digest recomputations to the period asked for
-        sql += " AND s.received_at >= ?"
-        params.append(f.start)
-    if f.end is not None:
-        sql += " AND s.received_at <= ?"
-        params.append(f.end)
     out = []
-    for s in tx.query(sql + " ORDER BY s.job_id", params):
+    for s in store.signoffs_received(tx, f.start, f.end):  # the period bounds the digest recomputations
         if not content_changed(tx, s["job_id"], s["report_digest"]):
             continue
         now = current_digest(tx, s["job_id"])
@@ -182,18 +165,9 @@ def signoff_digest_mismatch(tx: Tx, f: Filters) -> list[Draft]:
 
 
 def negative_van_stock(tx: Tx, devices: dict[str, str]) -> list[Draft]:
-    good = f"kind <> 'return_old' AND (serial IS NULL OR serial NOT IN ({OLD_SERIALS}))"
-    rows = tx.query(
-        "SELECT x.loc, x.part_no, SUM(x.q) AS qty, l.engineer_id FROM ("
-        f" SELECT to_location AS loc, part_no, qty AS q FROM movements WHERE to_location IS NOT NULL AND {good}"
-        f" UNION ALL SELECT from_location AS loc, part_no, -qty AS q FROM movements"
-        f" WHERE from_location IS NOT NULL AND {good}"
-        ") x JOIN locations l ON l.id = x.loc AND l.kind = 'van' "
-        "GROUP BY x.loc, x.part_no, l.engineer_id HAVING SUM(x.q) < 0 ORDER BY x.loc, x.part_no")
     out = []
-    for r in rows:
-        moves = tx.query("SELECT * FROM movements WHERE from_location = ? AND part_no = ? AND kind = 'consume' "
-                         "ORDER BY at DESC, id DESC LIMIT ?", (r["loc"], r["part_no"], MAX_RECORDS))
+    for r in store.negative_van_stock(tx):
+        moves = store.consumptions_from(tx, r["loc"], r["part_no"], MAX_RECORDS)
         at = max((int(m["recorded_at"]) for m in moves), default=0)
         out.append(Draft("negative_van_stock", f"{r['loc']}/{r['part_no']}",
                          f"{r['loc']} is at {int(r['qty'])} x {r['part_no']}: consumption the ledger cannot explain",
@@ -205,13 +179,9 @@ def negative_van_stock(tx: Tx, devices: dict[str, str]) -> list[Draft]:
 
 
 def serial_consumed_twice(tx: Tx, devices: dict[str, str]) -> list[Draft]:
-    dupes = tx.query("SELECT part_no, serial FROM movements WHERE kind = 'consume' AND serial IS NOT NULL "
-                     "GROUP BY part_no, serial HAVING COUNT(*) > 1 ORDER BY part_no, serial")
     out = []
-    for d in dupes:
-        moves = [_movement(m, devices) for m in tx.query(
-            "SELECT * FROM movements WHERE kind = 'consume' AND part_no = ? AND serial = ? ORDER BY at, id",
-            (d["part_no"], d["serial"]))]
+    for d in store.serials_consumed_twice(tx):
+        moves = [_movement(m, devices) for m in store.consumptions_of_serial(tx, d["part_no"], d["serial"])]
         jobs = sorted({m["job_id"] for m in moves if m["job_id"]})
         out.append(Draft("serial_consumed_twice", f"{d['part_no']}/{d['serial']}",
                          f"{d['part_no']} serial {d['serial']} consumed {len(moves)} times "
@@ -223,7 +193,7 @@ def serial_consumed_twice(tx: Tx, devices: dict[str, str]) -> list[Draft]:
 
 def old_part_not_returned(tx: Tx, jobs: dict[str, str]) -> list[Draft]:
     out = []
-    for c in tx.query("SELECT * FROM warranty_claims WHERE status = 'open' ORDER BY created_at, id"):
+    for c in store.open_warranty_claims(tx):
         loc = serial_location(tx, c["part_no"], c["returned_serial"]) if c["returned_serial"] else None
         if is_at_returns(tx, loc):
             continue
@@ -239,11 +209,7 @@ def old_part_not_returned(tx: Tx, jobs: dict[str, str]) -> list[Draft]:
 
 
 def evidence_missing(tx: Tx, jobs: dict[str, str]) -> list[Draft]:
-    # the bytes received so far: the furthest of the uploads in progress (each device has its own)
-    rows = tx.query("SELECT a.job_id, a.sha256, a.kind, a.size, a.at, a.device_id, "
-                    "(SELECT MAX(u.received) FROM blob_uploads u WHERE u.sha256 = a.sha256) AS received "
-                    "FROM attachments a LEFT JOIN blobs b ON b.sha256 = a.sha256 WHERE a.deleted = 0 "
-                    "AND (b.complete IS NULL OR b.complete = 0) ORDER BY a.job_id, a.sha256")
+    rows = store.attachments_not_received(tx)
     per_job: dict[str, list[dict[str, Any]]] = {}
     for r in rows:
         per_job.setdefault(r["job_id"], []).append(
@@ -259,12 +225,8 @@ def evidence_missing(tx: Tx, jobs: dict[str, str]) -> list[Draft]:
 
 def conflicts(tx: Tx, jobs: dict[str, str], status: str | None) -> list[Draft]:
     """Conflicts of the review queue (only those in ``status`` when given), settled by their own status."""
-    sql, params = "SELECT * FROM conflicts", []
-    if status is not None:  # the conflict's status is the item's: filter in the query
-        sql += " WHERE status = ?"
-        params.append(status)
     out = []
-    for c in tx.query(sql + " ORDER BY created_at, id", params):
+    for c in store.conflicts(tx, status):  # the conflict's status is the item's: filtered in the query
         engineer = jobs.get(c["job_id"])
         vals = loads(c["vals"], [])
         resolution = None
@@ -287,13 +249,7 @@ def conflicts(tx: Tx, jobs: dict[str, str], status: str | None) -> list[Draft]:
 
 
 def late_sync(tx: Tx, threshold_s: int, jobs: dict[str, str]) -> list[Draft]:
-    # corrected device time, so a tablet with a wrong clock is neither flagged nor excused by it
-    rows = tx.query(
-        "SELECT id, job_id, kind, device_time, corrected_time, received_at, source FROM ticket_events "
-        "WHERE source LIKE 'device:%' AND job_id IS NOT NULL AND COALESCE(corrected_time, device_time) IS NOT NULL "
-        "AND time_flag IS NULL "  # an untrusted time is its own kind (implausible_event_time), not a late sync
-        "AND received_at - COALESCE(corrected_time, device_time) > ? ORDER BY job_id, received_at, id",
-        (threshold_s * 1000,))
+    rows = store.late_device_events(tx, threshold_s * 1000)
     per_job: dict[str, list[dict[str, Any]]] = {}
     for r in rows:
         happened = int(r["corrected_time"] if r["corrected_time"] is not None else r["device_time"])
@@ -312,9 +268,7 @@ def late_sync(tx: Tx, threshold_s: int, jobs: dict[str, str]) -> list[Draft]:
 
 
 def implausible_event_time(tx: Tx, jobs: dict[str, str]) -> list[Draft]:
-    rows = tx.query(
-        "SELECT id, job_id, kind, at, device_time, corrected_time, received_at, source, time_flag FROM ticket_events "
-        "WHERE time_flag IS NOT NULL AND job_id IS NOT NULL ORDER BY job_id, received_at, id")
+    rows = store.flagged_event_times(tx)
     per_job: dict[str, list[dict[str, Any]]] = {}
     for r in rows:
         per_job.setdefault(r["job_id"], []).append(
@@ -335,8 +289,8 @@ def implausible_event_time(tx: Tx, jobs: dict[str, str]) -> list[Draft]:
 def derive(tx: Tx, services: Services, f: Filters) -> list[Draft]:
     """Every discrepancy of the asked kinds, as the records stand in ``tx``."""
     want = set(f.kinds or KINDS)
-    jobs = _job_engineers(tx)
-    devices = _device_engineers(tx)
+    jobs = store.job_engineers(tx)
+    devices = store.device_engineers(tx)
     drafts: list[Draft] = []
     if "completed_without_signoff" in want:
         drafts += completed_without_signoff(tx)
@@ -360,7 +314,7 @@ def derive(tx: Tx, services: Services, f: Filters) -> list[Draft]:
 
 
 def _merge(tx: Tx, drafts: list[Draft]) -> list[ReconItem]:
-    stored = {r["id"]: r for r in tx.query("SELECT * FROM recon_items")}
+    stored = store.stored_items(tx)
     items = []
     for d in drafts:
         iid = item_id(d.kind, d.key)
@@ -423,11 +377,8 @@ def resolve(services: Services, recon_id: str, comment: str, by: str) -> ReconIt
         history = [h for h in item.history if h.get("action") != "reopened"]
         history.append({"at": now, "by": by, "action": "resolved", "comment": comment})
         covered = [{"type": r.get("type"), "id": r.get("id")} for r in item.records]
-        tx.execute("INSERT INTO recon_items (id, kind, key, status, engineer_id, job_id, records, created_at, history) "
-                   "VALUES (?, ?, ?, 'resolved', ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET status = 'resolved', "
-                   "records = excluded.records, history = excluded.history",
-                   (item.id, item.kind, item.key, item.engineer_id, item.job_id, dumps(covered), item.created_at,
-                    dumps(history)))
+        store.save_resolved(tx, item.id, item.kind, item.key, item.engineer_id, item.job_id, dumps(covered),
+                            item.created_at, dumps(history))
     return msgspec.structs.replace(item, status="resolved", history=history)
 
 

@@ -7,6 +7,7 @@ from typing import Any
 import msgspec
 
 from server.domain.records import job_from_row, loads, movement_from_row, signoff_changed
+from server.domain.tickets import store
 from server.domain.tickets.service import event_from_row
 from server.errors import NotFound
 from server.services import Services
@@ -15,17 +16,15 @@ from server.services import Services
 def job_detail(services: Services, job_id: str) -> dict[str, Any]:
     """The job page's data."""
     with services.db.read() as tx:
-        row = tx.one("SELECT * FROM jobs WHERE id = ?", (job_id,))
+        row = store.job(tx, job_id)
         if row is None:
             raise NotFound("unknown_job", f"no job {job_id!r}")
-        answers = tx.query("SELECT * FROM answers WHERE job_id = ? ORDER BY item_key", (job_id,))
-        moves = tx.query("SELECT * FROM movements WHERE job_id = ? ORDER BY at, id", (job_id,))
-        atts = tx.query("SELECT a.*, b.complete FROM attachments a LEFT JOIN blobs b ON b.sha256 = a.sha256 "
-                        "WHERE a.job_id = ? ORDER BY a.at", (job_id,))
-        so = tx.one("SELECT * FROM signoffs WHERE job_id = ?", (job_id,))
-        events = tx.query("SELECT * FROM ticket_events WHERE job_id = ? ORDER BY at, received_at", (job_id,))
-        conflicts = tx.query("SELECT id, kind, key, status FROM conflicts WHERE job_id = ? ORDER BY created_at",
-                             (job_id,))
+        answers = store.answers_of(tx, job_id)
+        moves = store.movements_of(tx, job_id)
+        atts = store.attachments_of(tx, job_id)
+        so = store.signoff_of(tx, job_id)
+        events = store.job_events(tx, job_id)
+        conflicts = store.job_conflicts(tx, job_id)
         changed = so is not None and signoff_changed(tx, job_id)
     signoff = None
     if so is not None:

@@ -31,11 +31,9 @@ def add_event(tx: Tx, ticket_id: str, kind: str, at: int, received_at: int, *, j
               data: dict[str, Any] | None = None, event_id: str | None = None) -> str:
     """Append one event to a ticket's timeline (idempotent when ``event_id`` is given)."""
     eid = event_id or new_id("E-")
-    tx.execute("INSERT INTO ticket_events (id, ticket_id, job_id, kind, at, device_time, corrected_time, "
-               "received_at, source, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
-               (eid, ticket_id, job_id, kind, at, device_time, corrected_time, received_at, source,
-                dumps(data or {})))
-    tx.execute("UPDATE tickets SET updated_at = ? WHERE id = ?", (received_at, ticket_id))
+    store.insert_event(tx, eid, ticket_id, job_id, kind, at, device_time, corrected_time, received_at, source,
+                       dumps(data or {}))
+    store.touch_ticket(tx, ticket_id, received_at)
     return eid
 
 
@@ -57,11 +55,9 @@ def create_ticket(services: Services, data: TicketIn, created_by: str) -> Ticket
         if data.external_ref is not None and (known := store.by_external_ref(tx, data.external_ref)) is not None:
             raise Conflict("external_ref_exists", f"ticket {known!r} already has external_ref {data.external_ref!r}",
                            ticket_id=known)
-        if tx.execute("INSERT INTO tickets (id, customer, site, priority, category, title, description, asset_serial, "
-                      "status, opened_at, created_by, created_at, updated_at, report_locale, external_ref) "
-                      "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'open', ?, ?, ?, ?, ?, ?) ON CONFLICT (external_ref) DO NOTHING",
-                      (tid, data.customer, data.site, data.priority, data.category, data.title, data.description,
-                       data.asset_serial, opened, created_by, now, now, data.report_locale, data.external_ref)) != 1:
+        if not store.insert_ticket(tx, tid, data.customer, data.site, data.priority, data.category, data.title,
+                                   data.description, data.asset_serial, opened, created_by, now, data.report_locale,
+                                   data.external_ref):  # another ticket took the reference meanwhile
             raise Conflict("external_ref_exists", f"a ticket already has external_ref {data.external_ref!r}")
         add_event(tx, tid, "opened", opened, now, source=f"staff:{created_by}")
     return get_ticket(services, tid)
@@ -70,10 +66,9 @@ def create_ticket(services: Services, data: TicketIn, created_by: str) -> Ticket
 def set_report_locale(services: Services, ticket_id: str, locale: str | None) -> Ticket:
     """Choose the locale the ticket's service report is written in (None: the server's default)."""
     with services.db.write() as tx:
-        if tx.one("SELECT id FROM tickets WHERE id = ?", (ticket_id,)) is None:
+        if not store.ticket_exists(tx, ticket_id):
             raise NotFound("unknown_ticket", f"no ticket {ticket_id!r}")
-        tx.execute("UPDATE tickets SET report_locale = ?, updated_at = ? WHERE id = ?",
-                   (locale, services.clock(), ticket_id))
+        store.set_report_locale(tx, ticket_id, locale, services.clock())
     return get_ticket(services, ticket_id)
 
 
@@ -84,12 +79,11 @@ def _sla(services: Services, ticket: Row, events: list[TicketEvent]) -> dict[str
 def get_ticket(services: Services, ticket_id: str) -> Ticket:
     """A ticket with its jobs, timeline and SLA clocks."""
     with services.db.read() as tx:
-        t = tx.one("SELECT * FROM tickets WHERE id = ?", (ticket_id,))
+        t = store.ticket(tx, ticket_id)
         if t is None:
             raise NotFound("unknown_ticket", f"no ticket {ticket_id!r}")
-        jobs = tx.query("SELECT * FROM jobs WHERE ticket_id = ? ORDER BY created_at, id", (ticket_id,))
-        events = [event_from_row(r) for r in tx.query(
-            "SELECT * FROM ticket_events WHERE ticket_id = ? ORDER BY at, received_at, id", (ticket_id,))]
+        jobs = store.jobs_in_creation_order(tx, ticket_id)
+        events = [event_from_row(r) for r in store.events_of(tx, ticket_id)]
         changed = {j["id"] for j in jobs if j["signed_off"] and signoff_changed(tx, j["id"])}
     return Ticket(
         id=t["id"], customer=t["customer"], site=t["site"], priority=t["priority"], category=t["category"],
@@ -105,24 +99,8 @@ def list_tickets(services: Services, status: str | None = None, priority: str | 
                  engineer_id: str | None = None, limit: int = 200, offset: int = 0,
                  external_ref: str | None = None) -> list[Ticket]:
     """Tickets (newest first) with filters; each carries its jobs and SLA."""
-    sql = "SELECT id FROM tickets t WHERE 1 = 1"
-    params: list[str | int] = []
-    if external_ref is not None:
-        sql += " AND t.external_ref = ?"
-        params.append(external_ref)
-    if status:
-        sql += " AND t.status = ?"
-        params.append(status)
-    if priority:
-        sql += " AND t.priority = ?"
-        params.append(priority)
-    if engineer_id:
-        sql += " AND EXISTS (SELECT 1 FROM jobs j WHERE j.ticket_id = t.id AND j.engineer_id = ?)"
-        params.append(engineer_id)
-    sql += " ORDER BY t.opened_at DESC, t.id LIMIT ? OFFSET ?"
-    params += [limit, offset]
     with services.db.read() as tx:
-        ids = [r["id"] for r in tx.query(sql, params)]
+        ids = store.ticket_ids(tx, status, priority, engineer_id, limit, offset, external_ref)
     return [get_ticket(services, i) for i in ids]
 
 
@@ -134,31 +112,26 @@ def create_job(services: Services, ticket_id: str, data: JobIn, by: Staff | None
     now = services.clock()
     jid = new_id("J-")
     with services.db.write() as tx:
-        t = tx.lock("SELECT id, status FROM tickets WHERE id = ?", (ticket_id,))
+        t = store.lock_ticket_status(tx, ticket_id)
         if t is None:
             raise NotFound("unknown_ticket", f"no ticket {ticket_id!r}")
         if t["status"] in ("closed", "cancelled"):
             raise Conflict("ticket_closed", f"ticket is {t['status']}")
-        if not tx.one("SELECT id FROM engineers WHERE id = ? AND active = 1", (data.engineer_id,)):
+        if not store.engineer_is_active(tx, data.engineer_id):
             raise NotFound("unknown_engineer", f"no active engineer {data.engineer_id!r}")
         overridden = dispatch_check(tx, ticket_id, data.engineer_id, max(now, data.scheduled_start or now),
                                     data.override, data.override_reason, by)
         version = None
         if data.checklist_template:
-            tpl = tx.one("SELECT MAX(version) AS v FROM templates WHERE id = ?", (data.checklist_template,))
-            if tpl is None or tpl["v"] is None:
+            version = store.latest_template_version(tx, data.checklist_template)
+            if version is None:
                 raise NotFound("unknown_template", f"no checklist template {data.checklist_template!r}")
-            version = int(tpl["v"])
         if (data.scheduled_start is not None and data.scheduled_end is not None
                 and data.scheduled_end < data.scheduled_start):
             raise BadRequest("bad_window", "scheduled_end is before scheduled_start")
-        tx.execute("INSERT INTO jobs (id, ticket_id, engineer_id, status, scheduled_start, scheduled_end, remote, "
-                   "notes, template_id, template_version, created_at, updated_at) "
-                   "VALUES (?, ?, ?, 'assigned', ?, ?, ?, ?, ?, ?, ?, ?)",
-                   (jid, ticket_id, data.engineer_id, data.scheduled_start, data.scheduled_end, int(data.remote),
-                    data.notes, data.checklist_template, version, now, now))
-        tx.execute("INSERT INTO job_assignments (job_id, engineer_id, assigned_at) VALUES (?, ?, ?)",
-                   (jid, data.engineer_id, now))
+        store.insert_job(tx, jid, ticket_id, data.engineer_id, data.scheduled_start, data.scheduled_end, data.remote,
+                         data.notes, data.checklist_template, version, now)
+        store.insert_assignment(tx, jid, data.engineer_id, now)
         add_event(tx, ticket_id, "job_assigned", now, now, job_id=jid, data={"engineer_id": data.engineer_id})
         if overridden:
             add_event(tx, ticket_id, "certification_override", now, now, job_id=jid,
@@ -174,10 +147,10 @@ def assign_job(services: Services, job_id: str, data: AssignIn, by: str, staff: 
     """
     now = services.clock()
     with services.db.write() as tx:
-        job = tx.lock("SELECT * FROM jobs WHERE id = ?", (job_id,))
+        job = store.lock_job(tx, job_id)
         if job is None:
             raise NotFound("unknown_job", f"no job {job_id!r}")
-        if not tx.one("SELECT id FROM engineers WHERE id = ? AND active = 1", (data.engineer_id,)):
+        if not store.engineer_is_active(tx, data.engineer_id):
             raise NotFound("unknown_engineer", f"no active engineer {data.engineer_id!r}")
         old = job["engineer_id"]
         if old != data.engineer_id:
@@ -187,10 +160,7 @@ def assign_job(services: Services, job_id: str, data: AssignIn, by: str, staff: 
             if overridden:
                 add_event(tx, job["ticket_id"], "certification_override", now, now, job_id=job_id,
                           source=f"staff:{by}", data=overridden)
-            tx.execute("UPDATE jobs SET engineer_id = ?, updated_at = ? WHERE id = ?", (data.engineer_id, now, job_id))
-            tx.execute("INSERT INTO job_assignments (job_id, engineer_id, assigned_at) VALUES (?, ?, ?) "
-                       "ON CONFLICT (job_id, engineer_id) DO UPDATE SET assigned_at = excluded.assigned_at",
-                       (job_id, data.engineer_id, now))
+            store.reassign_job(tx, job_id, data.engineer_id, now)
             publish(tx, [JobRemovedRecord(id=job_id, data=JobRemovedData(id=job_id, reason="reassigned"))], old)
             publish_job_bundle(tx, job_id, data.engineer_id)
             add_event(tx, job["ticket_id"], "job_reassigned", now, now, job_id=job_id,
@@ -202,24 +172,22 @@ def set_job_status_office(services: Services, job_id: str, status: str, by: str)
     """Back-office status change (cancel, close, reopen) replayed through the status machine."""
     now = services.clock()
     with services.db.write() as tx:
-        job = tx.lock("SELECT * FROM jobs WHERE id = ?", (job_id,))
+        job = store.lock_job(tx, job_id)
         if job is None:
             raise NotFound("unknown_job", f"no job {job_id!r}")
         if not can_transition(job["status"], status):
             raise Conflict("invalid_transition", f"a job cannot go from {job['status']} to {status}")
-        tx.execute("UPDATE jobs SET status = ?, updated_at = ? WHERE id = ?", (status, now, job_id))
+        store.set_job_status(tx, job_id, status, now)
         add_event(tx, job["ticket_id"], status, now, now, job_id=job_id, source=f"staff:{by}")
-        ticket = tx.one("SELECT * FROM tickets WHERE id = ?", (job["ticket_id"],))
+        ticket = store.ticket(tx, job["ticket_id"])
         assert ticket is not None
 
-        fresh = tx.one("SELECT * FROM jobs WHERE id = ?", (job_id,))
+        fresh = store.job(tx, job_id)
         assert fresh is not None
         publish(tx, [job_record(fresh, ticket)])
         if status == "cancelled":
-            open_jobs = tx.one("SELECT COUNT(*) AS n FROM jobs WHERE ticket_id = ? AND status NOT IN "
-                               "('cancelled', 'closed')", (job["ticket_id"],))
-            if open_jobs and open_jobs["n"] == 0:
-                tx.execute("UPDATE tickets SET status = 'cancelled' WHERE id = ?", (job["ticket_id"],))
+            if store.open_job_count(tx, job["ticket_id"]) == 0:
+                store.cancel_ticket(tx, job["ticket_id"])
     return get_ticket(services, job["ticket_id"])
 
 

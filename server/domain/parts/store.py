@@ -1,0 +1,122 @@
+"""SQL of assets, van stock, where serials are, and warranty claims.
+
+Stock is read from the append-only ``movements`` ledger; nothing here stores a level.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from sync.storage import Row, Tx
+
+#: the serials taken back from customers as old parts (a subquery: those serials are not good stock)
+OLD_SERIALS: Final = "SELECT serial FROM movements WHERE kind = 'return_old' AND serial IS NOT NULL"
+
+
+def asset_exists(tx: Tx, serial: str) -> bool:
+    return bool(tx.one("SELECT serial FROM assets WHERE serial = ?", (serial,)))
+
+
+def insert_asset(tx: Tx, serial: str, model: str, equipment_type: str, customer: str, site: str,
+                 installed_at: int | None, warranty_until: int | None, contract_until: int | None, now: int) -> None:
+    tx.execute("INSERT INTO assets (serial, model, equipment_type, customer, site, installed_at, warranty_until, "
+               "contract_until, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+               (serial, model, equipment_type, customer, site, installed_at, warranty_until, contract_until, now))
+
+
+def asset(tx: Tx, serial: str) -> Row | None:
+    return tx.one("SELECT * FROM assets WHERE serial = ?", (serial,))
+
+
+def assets(tx: Tx, customer: str | None, limit: int, offset: int) -> list[Row]:
+    """One page of assets by serial, of one customer when given."""
+    sql, params = "SELECT * FROM assets", []
+    if customer:
+        sql += " WHERE customer = ?"
+        params.append(customer)
+    return tx.query(sql + " ORDER BY serial LIMIT ? OFFSET ?", [*params, limit, offset])
+
+
+def ticket_asset_warranty(tx: Tx, ticket_id: str) -> Row | None:
+    """``warranty_until`` of the asset a ticket names; None when it names no known asset."""
+    return tx.one("SELECT a.warranty_until FROM tickets t JOIN assets a ON a.serial = t.asset_serial "
+                  "WHERE t.id = ?", (ticket_id,))
+
+
+def insert_claim(tx: Tx, claim_id: str, movement_id: str, job_id: str, part_no: str, serial: str | None,
+                 returned_serial: str | None, now: int) -> None:
+    """An open warranty claim, once per movement."""
+    tx.execute("INSERT INTO warranty_claims (id, movement_id, job_id, part_no, serial, returned_serial, status, "
+               "created_at) VALUES (?, ?, ?, ?, ?, ?, 'open', ?) ON CONFLICT (movement_id) DO NOTHING",
+               (claim_id, movement_id, job_id, part_no, serial, returned_serial, now))
+
+
+def serial_location(tx: Tx, part_no: str, serial: str) -> str | None:
+    """The location the ledger nets a serial at (the largest positive balance); None when there is none."""
+    row = tx.one(
+        "SELECT loc, SUM(q) AS n FROM ("
+        " SELECT to_location AS loc, qty AS q FROM movements"
+        " WHERE part_no = ? AND serial = ? AND to_location IS NOT NULL"
+        " UNION ALL SELECT from_location AS loc, -qty AS q FROM movements"
+        " WHERE part_no = ? AND serial = ? AND from_location IS NOT NULL"
+        ") x GROUP BY loc HAVING SUM(q) > 0 ORDER BY SUM(q) DESC, loc LIMIT 1", (part_no, serial, part_no, serial))
+    return None if row is None else str(row["loc"])
+
+
+def location_kind(tx: Tx, location: str) -> str | None:
+    row = tx.one("SELECT kind FROM locations WHERE id = ?", (location,))
+    return None if row is None else str(row["kind"])
+
+
+def good_stock(tx: Tx, location: str) -> dict[str, int]:
+    """part number -> net quantity at ``location``, old parts (and their serials' later moves) left out."""
+    rows = tx.query(
+        "SELECT part_no, SUM(CASE WHEN to_location = ? THEN qty ELSE -qty END) AS q FROM movements "
+        f"WHERE (to_location = ? OR from_location = ?) AND kind <> 'return_old' "
+        f"AND (serial IS NULL OR serial NOT IN ({OLD_SERIALS})) GROUP BY part_no ORDER BY part_no",
+        (location, location, location))
+    return {r["part_no"]: int(r["q"]) for r in rows}
+
+
+def van_location(tx: Tx, engineer_id: str) -> Row | None:
+    """``van_location`` of an engineer; None when there is no such engineer."""
+    return tx.one("SELECT van_location FROM engineers WHERE id = ?", (engineer_id,))
+
+
+def good_serials(tx: Tx, location: str) -> list[Row]:
+    """``part_no``, ``serial``, ``q`` (net quantity) of each good serial with a movement at ``location``."""
+    return tx.query(
+        "SELECT part_no, serial, SUM(CASE WHEN to_location = ? THEN qty ELSE -qty END) AS q FROM movements "
+        "WHERE serial IS NOT NULL AND (to_location = ? OR from_location = ?) AND kind <> 'return_old' "
+        f"AND serial NOT IN ({OLD_SERIALS}) GROUP BY part_no, serial ORDER BY part_no, serial",
+        (location, location, location))
+
+
+def old_parts_taken_to(tx: Tx, location: str) -> list[Row]:
+    """``part_no``, ``serial``, ``job_id`` of the old parts taken back into ``location``."""
+    return tx.query(
+        "SELECT m.part_no, m.serial, m.job_id FROM movements m WHERE m.kind = 'return_old' "
+        "AND m.serial IS NOT NULL AND m.to_location = ? ORDER BY m.part_no, m.serial", (location,))
+
+
+def claims(tx: Tx, status: str | None, job_id: str | None, limit: int) -> list[Row]:
+    """Warranty claims, oldest first, of a status and/or a job when given."""
+    sql, params = "SELECT * FROM warranty_claims WHERE 1 = 1", []
+    if status:
+        sql += " AND status = ?"
+        params.append(status)
+    if job_id:
+        sql += " AND job_id = ?"
+        params.append(job_id)
+    return tx.query(sql + " ORDER BY created_at, id LIMIT ?", [*params, limit])
+
+
+def claim(tx: Tx, claim_id: str, *, lock: bool = False) -> Row | None:
+    """A warranty claim (locked for the rest of the transaction when ``lock``)."""
+    sql = "SELECT * FROM warranty_claims WHERE id = ?"
+    return tx.lock(sql, (claim_id,)) if lock else tx.one(sql, (claim_id,))
+
+
+def decide_claim(tx: Tx, claim_id: str, decision: str, by: str, comment: str, now: int) -> None:
+    tx.execute("UPDATE warranty_claims SET status = ?, decided_at = ?, decided_by = ?, comment = ? WHERE id = ?",
+               (decision, now, by, comment, claim_id))
