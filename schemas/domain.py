@@ -258,6 +258,8 @@ class Ticket(msgspec.Struct, kw_only=True):
     created_by: str = ""
     #: the locale its service report is written in; None: the server's default (FIELDSYNC_LOCALE)
     report_locale: str | None = None
+    #: the reference of the system it came from (an ERP's order number), unique among tickets
+    external_ref: str | None = None
     jobs: list[Job] = []
     timeline: list[TicketEvent] = []
     sla: dict[str, SlaTarget] = {}
@@ -275,6 +277,21 @@ class TicketIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     asset_serial: Annotated[str, msgspec.Meta(max_length=100)] | None = None
     opened_at: int | None = None
     report_locale: ReportLocale | None = None
+    #: the reference of the system it comes from (an ERP's order number): a second ticket with it is refused
+    external_ref: Annotated[str, msgspec.Meta(min_length=1, max_length=200)] | None = None
+
+
+class TicketPatch(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """Corrections to an open ticket (a JSON merge patch: the members sent are set, the others kept).
+
+    A new ``priority`` puts the ticket's SLA clocks under that priority's policy, from its opening.
+    """
+
+    customer: Name | msgspec.UnsetType = msgspec.UNSET
+    site: Name | msgspec.UnsetType = msgspec.UNSET
+    priority: Priority | msgspec.UnsetType = msgspec.UNSET
+    title: Annotated[str, msgspec.Meta(max_length=300)] | msgspec.UnsetType = msgspec.UNSET
+    description: Text | msgspec.UnsetType = msgspec.UNSET
 
 
 class ReportLocaleIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):

@@ -8,7 +8,10 @@ Exception tree::
     ├── Forbidden (403)                   -- credentials fine, action not allowed
     ├── NotFound (404)
     ├── Conflict (409)                    -- state forbids it (chain gap/fork, duplicate)
+    ├── PreconditionFailed (412)          -- If-Match names a version that is no longer current
     ├── PayloadTooLarge (413)
+    ├── Unprocessable (422)               -- well-formed, but cannot be done (an idempotency key reused)
+    ├── PreconditionRequired (428)        -- a conditional write sent without If-Match
     └── RateLimited (429)
 
 Every error reaches the client as ``application/problem+json`` with a stable
@@ -103,6 +106,24 @@ class Conflict(DomainError):
     """The current state forbids the request."""
 
     status = 409
+
+
+class PreconditionFailed(DomainError):
+    """The version the caller read is no longer the current one."""
+
+    status = 412
+
+
+class Unprocessable(DomainError):
+    """Well-formed, but the request cannot be done as sent."""
+
+    status = 422
+
+
+class PreconditionRequired(DomainError):
+    """The write must say which version it changes (``If-Match``)."""
+
+    status = 428
 
 
 class PayloadTooLarge(DomainError):

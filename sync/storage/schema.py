@@ -263,6 +263,22 @@ CREATE TABLE webhook_deliveries (seq {serial}, event_id TEXT NOT NULL, attempt I
 CREATE INDEX webhook_deliveries_event ON webhook_deliveries (event_id);
 """,
     ),
+    (
+        15,
+        # the answers to back-office POSTs sent with an Idempotency-Key: written in the transaction of the
+        # write itself, so a retry finds either nothing done or the write and its answer (kept 24 hours);
+        # a ticket's place in the order of changes (``GET /v1/tickets?cursor=``), set by a trigger on every
+        # write of the row: see ``_ticket_change_positions``; the ERP's own reference of a ticket, unique
+        """
+CREATE TABLE idempotency_keys (principal TEXT NOT NULL, key TEXT NOT NULL, fingerprint TEXT NOT NULL,
+  status INTEGER NOT NULL, body TEXT NOT NULL, created_at {big} NOT NULL, PRIMARY KEY (principal, key));
+CREATE INDEX idempotency_keys_created ON idempotency_keys (created_at);
+ALTER TABLE tickets ADD COLUMN change_pos {big} NOT NULL DEFAULT 0;
+CREATE INDEX tickets_change_pos ON tickets (change_pos, id);
+ALTER TABLE tickets ADD COLUMN external_ref TEXT;
+CREATE UNIQUE INDEX tickets_external_ref ON tickets (external_ref);
+""",
+    ),
 ]
 
 
@@ -293,7 +309,34 @@ def _kb_tokens_current(tx: Tx) -> bool:
 
 
 #: work a migration does beyond its SQL, run after it in the same transaction
-STEPS: Final[dict[int, Callable[[Tx], None]]] = {KB_TOKENS_MIGRATION: _reindex_kb}
+def _ticket_change_positions(tx: Tx) -> None:
+    """Triggers that give every written ticket row its place in the order of commits (``change_pos``).
+
+    SQLite commits one writer at a time, so one more than the largest position is in commit order.
+    PostgreSQL commits concurrently: the position is the writing transaction's id, and a reader reads
+    only below the feed's ceiling (``Database.visible_xid_limit``), under which no transaction is still
+    in flight -- the same rule as the device feed.
+    """
+    if tx.dialect == "sqlite":
+        tx.execute("UPDATE tickets SET change_pos = rowid")
+        tx.execute("CREATE TRIGGER tickets_change_pos_insert AFTER INSERT ON tickets BEGIN "
+                   "UPDATE tickets SET change_pos = (SELECT COALESCE(MAX(change_pos), 0) + 1 FROM tickets) "
+                   "WHERE id = NEW.id; END")
+        tx.execute("CREATE TRIGGER tickets_change_pos_update AFTER UPDATE ON tickets "
+                   "WHEN NEW.change_pos = OLD.change_pos BEGIN "
+                   "UPDATE tickets SET change_pos = (SELECT MAX(change_pos) + 1 FROM tickets) WHERE id = NEW.id; END")
+    else:
+        tx.execute("CREATE FUNCTION tickets_change_pos() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+                   "NEW.change_pos := pg_current_xact_id()::text::bigint; RETURN NEW; END $$")
+        tx.execute("CREATE TRIGGER tickets_change_pos BEFORE INSERT OR UPDATE ON tickets FOR EACH ROW "
+                   "EXECUTE FUNCTION tickets_change_pos()")
+
+
+#: the migration that orders ticket writes (``tickets.change_pos``)
+TICKET_CHANGES_MIGRATION: Final = 15
+
+STEPS: Final[dict[int, Callable[[Tx], None]]] = {KB_TOKENS_MIGRATION: _reindex_kb,
+                                                  TICKET_CHANGES_MIGRATION: _ticket_change_positions}
 
 
 class SchemaTooNew(StorageError):

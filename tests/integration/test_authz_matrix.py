@@ -55,6 +55,7 @@ POLICY: dict[tuple[str, str], tuple[frozenset[str] | str, Any]] = {
     ("GET", "/v1/tickets"): (STAFF, None),
     ("POST", "/v1/tickets"): (DISPATCH, {"customer": "Matrix Ltd", "site": "Roof", "priority": "P3"}),
     ("GET", "/v1/tickets/{ticket_id}"): (STAFF, None),
+    ("PATCH", "/v1/tickets/{ticket_id}"): (DISPATCH, {"title": "Matrix"}),
     ("POST", "/v1/tickets/{ticket_id}/jobs"): (DISPATCH, {"engineer_id": "e-chen"}),
     ("POST", "/v1/tickets/{ticket_id}/report-locale"): (DISPATCH, {"report_locale": "zh_CN"}),
     ("POST", "/v1/jobs/{job_id}/assign"): (DISPATCH, {"engineer_id": "e-chen"}),

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from litestar import Controller, get, post
+from typing import Any
+
+from litestar import Controller, Request, Response, get, post
 
 from schemas.domain import (
     ChecklistTemplate,
@@ -17,7 +19,9 @@ from schemas.domain import (
     StockLocation,
     StockLocationIn,
 )
+from server.domain import idempotency
 from server.domain.catalog import service
+from server.domain.idempotency.service import IdempotencyKey
 from server.security import Staff
 from server.services import Services
 
@@ -33,9 +37,11 @@ class CatalogController(Controller):
         return service.list_engineers(services)
 
     @post("/engineers", sync_to_thread=True, status_code=201)
-    def create_engineer(self, data: EngineerIn, services: Services, staff: Staff) -> Engineer:
+    def create_engineer(self, request: Request[Any, Any, Any], data: EngineerIn, services: Services, staff: Staff,
+                           idempotency_key: IdempotencyKey = None) -> Response[Engineer]:
         staff.require("backoffice", "dispatcher")
-        return service.create_engineer(services, data)
+        return idempotency.run(services, staff, idempotency_key, request, data, 201,
+                               lambda svc: service.create_engineer(svc, data))
 
     @get("/templates", sync_to_thread=True)
     def templates(self, services: Services, staff: Staff) -> list[ChecklistTemplate]:
@@ -47,27 +53,33 @@ class CatalogController(Controller):
         return service.get_template(services, template_id, version)
 
     @post("/templates", sync_to_thread=True, status_code=201)
-    def publish(self, data: ChecklistTemplateIn, services: Services, staff: Staff) -> ChecklistTemplate:
+    def publish(self, request: Request[Any, Any, Any], data: ChecklistTemplateIn, services: Services, staff: Staff,
+                   idempotency_key: IdempotencyKey = None) -> Response[ChecklistTemplate]:
         staff.require("backoffice")
-        return service.publish_template(services, data)
+        return idempotency.run(services, staff, idempotency_key, request, data, 201,
+                               lambda svc: service.publish_template(svc, data))
 
     @get("/parts", sync_to_thread=True)
     def parts(self, services: Services, staff: Staff) -> list[Part]:
         return service.list_parts(services)
 
     @post("/parts", sync_to_thread=True, status_code=201)
-    def upsert_part(self, data: PartIn, services: Services, staff: Staff) -> Part:
+    def upsert_part(self, request: Request[Any, Any, Any], data: PartIn, services: Services, staff: Staff,
+                       idempotency_key: IdempotencyKey = None) -> Response[Part]:
         staff.require("backoffice")
-        return service.upsert_part(services, data)
+        return idempotency.run(services, staff, idempotency_key, request, data, 201,
+                               lambda svc: service.upsert_part(svc, data))
 
     @get("/locations", sync_to_thread=True)
     def locations(self, services: Services, staff: Staff) -> list[StockLocation]:
         return service.list_locations(services)
 
     @post("/locations", sync_to_thread=True, status_code=201)
-    def create_location(self, data: StockLocationIn, services: Services, staff: Staff) -> StockLocation:
+    def create_location(self, request: Request[Any, Any, Any], data: StockLocationIn, services: Services, staff: Staff,
+                           idempotency_key: IdempotencyKey = None) -> Response[StockLocation]:
         staff.require("backoffice")
-        return service.create_location(services, data)
+        return idempotency.run(services, staff, idempotency_key, request, data, 201,
+                               lambda svc: service.create_location(svc, data))
 
     @get("/movements", sync_to_thread=True)
     def movements(self, services: Services, staff: Staff, location: str | None = None,
@@ -75,9 +87,11 @@ class CatalogController(Controller):
         return service.list_movements(services, location, part_no)
 
     @post("/movements", sync_to_thread=True, status_code=201)
-    def record_movement(self, data: MovementIn, services: Services, staff: Staff) -> Movement:
+    def record_movement(self, request: Request[Any, Any, Any], data: MovementIn, services: Services, staff: Staff,
+                           idempotency_key: IdempotencyKey = None) -> Response[Movement]:
         staff.require("backoffice")
-        return service.record_movement(services, data)
+        return idempotency.run(services, staff, idempotency_key, request, data, 201,
+                               lambda svc: service.record_movement(svc, data))
 
     @get("/stock", sync_to_thread=True)
     def stock(self, services: Services, staff: Staff, location: str | None = None) -> list[StockLevel]:

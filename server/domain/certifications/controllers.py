@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from litestar import Controller, get, post
+from typing import Any
 
+from litestar import Controller, Request, Response, get, post
+
+from server.domain import idempotency
 from server.domain.certifications import service as certifications
 from server.domain.certifications.service import Certification, CertificationIn
+from server.domain.idempotency.service import IdempotencyKey
 from server.security import Staff
 from server.services import Services
 
@@ -17,10 +21,12 @@ class CertificationController(Controller):
     tags = ["certifications"]
 
     @post("/engineers/{engineer_id:str}/certifications", sync_to_thread=True, status_code=201)
-    def add_certification(self, engineer_id: str, data: CertificationIn, services: Services,
-                          staff: Staff) -> Certification:
+    def add_certification(self, request: Request[Any, Any, Any], engineer_id: str, data: CertificationIn,
+                          services: Services, staff: Staff,
+                          idempotency_key: IdempotencyKey = None) -> Response[Certification]:
         staff.require("backoffice")
-        return certifications.add_certification(services, engineer_id, data, staff.name)
+        return idempotency.run(services, staff, idempotency_key, request, data, 201,
+                               lambda svc: certifications.add_certification(svc, engineer_id, data, staff.name))
 
     @get("/engineers/{engineer_id:str}/certifications", sync_to_thread=True)
     def certifications(self, engineer_id: str, services: Services, staff: Staff) -> list[Certification]:

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-from litestar import Controller, get, post
+from typing import Any
 
+from litestar import Controller, Request, Response, get, post
+
+from server.domain import idempotency
+from server.domain.idempotency.service import IdempotencyKey
 from server.domain.kb import service as kb
 from server.domain.kb.service import KbCase, KbCaseIn
 from server.errors import BadRequest
@@ -18,9 +22,11 @@ class KbController(Controller):
     tags = ["kb"]
 
     @post("/kb", sync_to_thread=True, status_code=201)
-    def add_case(self, data: KbCaseIn, services: Services, staff: Staff) -> KbCase:
+    def add_case(self, request: Request[Any, Any, Any], data: KbCaseIn, services: Services, staff: Staff,
+                 idempotency_key: IdempotencyKey = None) -> Response[KbCase]:
         staff.require("dispatcher", "backoffice")
-        return kb.add_case(services, data, staff.name)
+        return idempotency.run(services, staff, idempotency_key, request, data, 201,
+                               lambda svc: kb.add_case(svc, data, staff.name))
 
     @get("/kb", sync_to_thread=True)
     def search_kb(self, services: Services, staff: Staff, q: str = "", model: str | None = None,

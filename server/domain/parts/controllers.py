@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-from litestar import Controller, get, post
+from typing import Any
 
+from litestar import Controller, Request, Response, get, post
+
+from server.domain import idempotency
+from server.domain.idempotency.service import IdempotencyKey
 from server.domain.parts import service
 from server.domain.parts.service import Asset, AssetIn, DecideIn, VanStock, WarrantyClaim
 from server.security import Staff
@@ -17,9 +21,11 @@ class PartsController(Controller):
     tags = ["parts"]
 
     @post("/assets", sync_to_thread=True, status_code=201)
-    def create_asset(self, data: AssetIn, services: Services, staff: Staff) -> Asset:
+    def create_asset(self, request: Request[Any, Any, Any], data: AssetIn, services: Services, staff: Staff,
+                     idempotency_key: IdempotencyKey = None) -> Response[Asset]:
         staff.require("backoffice")
-        return service.create_asset(services, data)
+        return idempotency.run(services, staff, idempotency_key, request, data, 201,
+                               lambda svc: service.create_asset(svc, data))
 
     @get("/assets", sync_to_thread=True)
     def list_assets(self, services: Services, staff: Staff, customer: str | None = None, limit: int = 200,

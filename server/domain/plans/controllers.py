@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-from litestar import Controller, get, post
+from typing import Any
 
+from litestar import Controller, Request, Response, get, post
+
+from server.domain import idempotency
+from server.domain.idempotency.service import IdempotencyKey
 from server.domain.plans import service as plans
 from server.domain.plans.service import Plan, PlanIn
 from server.security import Staff
@@ -21,9 +25,11 @@ class PlanController(Controller):
     tags = ["plans"]
 
     @post("/plans", sync_to_thread=True, status_code=201)
-    def create_plan(self, data: PlanIn, services: Services, staff: Staff) -> Plan:
+    def create_plan(self, request: Request[Any, Any, Any], data: PlanIn, services: Services, staff: Staff,
+                    idempotency_key: IdempotencyKey = None) -> Response[Plan]:
         staff.require("dispatcher", "backoffice")
-        return plans.create_plan(services, data, staff)
+        return idempotency.run(services, staff, idempotency_key, request, data, 201,
+                               lambda svc: plans.create_plan(svc, data, staff))
 
     @get("/plans", sync_to_thread=True)
     def list_plans(self, services: Services, staff: Staff, overdue: bool = False, asset_serial: str | None = None,

@@ -55,8 +55,13 @@ def create_ticket(services: Services, data: TicketIn, created_by: str) -> Ticket
         raise BadRequest("opened_in_future", "opened_at cannot be in the future")
     tid = new_id("T-")
     with services.db.write() as tx:
-        store.insert_ticket(tx, tid, data.customer, data.site, data.priority, data.category, data.title,
-                            data.description, data.asset_serial, opened, created_by, now, data.report_locale)
+        if data.external_ref is not None and (known := store.by_external_ref(tx, data.external_ref)) is not None:
+            raise Conflict("external_ref_exists", f"ticket {known!r} already has external_ref {data.external_ref!r}",
+                           ticket_id=known)
+        if not store.insert_ticket(tx, tid, data.customer, data.site, data.priority, data.category, data.title,
+                                   data.description, data.asset_serial, opened, created_by, now, data.report_locale,
+                                   data.external_ref):  # another ticket took the reference meanwhile
+            raise Conflict("external_ref_exists", f"a ticket already has external_ref {data.external_ref!r}")
         add_event(tx, tid, "opened", opened, now, source=f"staff:{created_by}")
     return get_ticket(services, tid)
 
@@ -87,16 +92,18 @@ def get_ticket(services: Services, ticket_id: str) -> Ticket:
         id=t["id"], customer=t["customer"], site=t["site"], priority=t["priority"], category=t["category"],
         title=t["title"], description=t["description"], asset_serial=t["asset_serial"], status=t["status"],
         opened_at=t["opened_at"], created_by=t["created_by"], report_locale=t["report_locale"],
+        external_ref=t["external_ref"],
         jobs=[job_from_row(j, j["id"] in changed) for j in jobs], timeline=events,
         sla=_sla(services, t, events),
     )
 
 
 def list_tickets(services: Services, status: str | None = None, priority: str | None = None,
-                 engineer_id: str | None = None, limit: int = 200, offset: int = 0) -> list[Ticket]:
+                 engineer_id: str | None = None, limit: int = 200, offset: int = 0,
+                 external_ref: str | None = None) -> list[Ticket]:
     """Tickets (newest first) with filters; each carries its jobs and SLA."""
     with services.db.read() as tx:
-        ids = store.ticket_ids(tx, status, priority, engineer_id, limit, offset)
+        ids = store.ticket_ids(tx, status, priority, engineer_id, limit, offset, external_ref)
     return [get_ticket(services, i) for i in ids]
 
 

@@ -71,6 +71,51 @@ def complete_remotely(tx: Tx, job_id: str, resolution: str, diagnosis: str, now:
                "updated_at = ? WHERE id = ?", (resolution, diagnosis, now, job_id))
 
 
+#: the ticket columns a back-office correction may set (``editing.EDITABLE``)
+CORRECTABLE = frozenset({"customer", "site", "priority", "title", "description"})
+
+
+def correct(tx: Tx, ticket_id: str, changes: dict[str, str], now: int) -> None:
+    """Set the corrected fields of a ticket (names from :data:`CORRECTABLE` only)."""
+    names = sorted(changes)
+    if not names or not set(names) <= CORRECTABLE:
+        raise ValueError(f"not correctable: {sorted(set(names) - CORRECTABLE)}")
+    assignments = ", ".join(f"{name} = ?" for name in names)
+    tx.execute(f"UPDATE tickets SET {assignments}, updated_at = ? WHERE id = ?",
+               [*(changes[name] for name in names), now, ticket_id])
+
+
+def changed(tx: Tx, since: int, after: tuple[int, str] | None, ceiling: int | None, limit: int) -> list[Row]:
+    """``id`` and ``change_pos`` of tickets written at or after ``since`` (epoch ms), in the order of changes.
+
+    Only past ``after`` (a position and id already read) and below ``ceiling`` (no write below it can still
+    commit; None: none in flight, SQLite).
+    """
+    sql = "SELECT id, change_pos FROM tickets WHERE updated_at >= ?"
+    params: list[int | str] = [since]
+    if after is not None:
+        sql += " AND (change_pos > ? OR (change_pos = ? AND id > ?))"
+        params += [after[0], after[0], after[1]]
+    if ceiling is not None:
+        sql += " AND change_pos < ?"
+        params.append(ceiling)
+    return tx.query(sql + " ORDER BY change_pos, id LIMIT ?", [*params, limit])
+
+
+def positions(tx: Tx, ticket_ids: list[str]) -> dict[str, int]:
+    """ticket id -> its ``change_pos`` now."""
+    if not ticket_ids:
+        return {}
+    return {r["id"]: int(r["change_pos"]) for r in tx.query(
+        f"SELECT id, change_pos FROM tickets WHERE id IN ({_marks(ticket_ids)})", ticket_ids)}
+
+
+def by_external_ref(tx: Tx, external_ref: str) -> str | None:
+    """The id of the ticket with this external reference, if any."""
+    row = tx.one("SELECT id FROM tickets WHERE external_ref = ?", (external_ref,))
+    return None if row is None else str(row["id"])
+
+
 def insert_event(tx: Tx, event_id: str, ticket_id: str, job_id: str | None, kind: str, at: int,
                  device_time: int | None, corrected_time: int | None, received_at: int, source: str,
                  data: str) -> bool:
@@ -87,13 +132,13 @@ def touch_ticket(tx: Tx, ticket_id: str, at: int) -> None:
 
 def insert_ticket(tx: Tx, ticket_id: str, customer: str, site: str, priority: str, category: str, title: str,
                   description: str, asset_serial: str | None, opened_at: int, created_by: str, now: int,
-                  report_locale: str | None) -> None:
-    """A new ticket, ``open``."""
-    tx.execute("INSERT INTO tickets (id, customer, site, priority, category, title, description, asset_serial, "
-               "status, opened_at, created_by, created_at, updated_at, report_locale) "
-               "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'open', ?, ?, ?, ?, ?)",
-               (ticket_id, customer, site, priority, category, title, description, asset_serial, opened_at,
-                created_by, now, now, report_locale))
+                  report_locale: str | None, external_ref: str | None = None) -> bool:
+    """A new ticket, ``open``; False (nothing written) when another ticket has its ``external_ref``."""
+    return tx.execute("INSERT INTO tickets (id, customer, site, priority, category, title, description, asset_serial, "
+                      "status, opened_at, created_by, created_at, updated_at, report_locale, external_ref) "
+                      "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'open', ?, ?, ?, ?, ?, ?) ON CONFLICT (external_ref) DO NOTHING",
+                      (ticket_id, customer, site, priority, category, title, description, asset_serial, opened_at,
+                       created_by, now, now, report_locale, external_ref)) == 1
 
 
 def ticket_exists(tx: Tx, ticket_id: str) -> bool:
@@ -114,10 +159,13 @@ def events_of(tx: Tx, ticket_id: str) -> list[Row]:
 
 
 def ticket_ids(tx: Tx, status: str | None, priority: str | None, engineer_id: str | None, limit: int,
-               offset: int) -> list[str]:
+               offset: int, external_ref: str | None = None) -> list[str]:
     """Ids of the tickets matching the filters given (newest opened first), one page."""
     sql = "SELECT id FROM tickets t WHERE 1 = 1"
     params: list[str | int] = []
+    if external_ref is not None:
+        sql += " AND t.external_ref = ?"
+        params.append(external_ref)
     if status:
         sql += " AND t.status = ?"
         params.append(status)

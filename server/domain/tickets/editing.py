@@ -1,0 +1,84 @@
+"""Correcting a ticket: the ETag of its version, ``If-Match`` on every change, the SLA under a new priority.
+
+The ETag names the version of the ticket's own record (its fields, status and the time of its last timeline
+event), not the SLA clocks' running fractions, which change by the second: a client that read the ticket
+may change it until someone else does.  A priority change is a ``priority_changed`` event on the timeline;
+the SLA clocks are always computed from the timeline under the policy of the ticket's current priority,
+so from then on they run, from the ticket's opening, as that priority's.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Final
+
+import msgspec
+
+from schemas.domain import Ticket, TicketPatch
+from server.domain.records import job_record
+from server.domain.tickets import store
+from server.domain.tickets.service import add_event, get_ticket
+from server.errors import Conflict, NotFound, PreconditionFailed, PreconditionRequired
+from server.feed import publish
+from server.services import Services
+from sync.storage import Row
+
+#: the fields a correction may set
+EDITABLE: Final = ("customer", "site", "priority", "title", "description")
+CLOSED: Final = ("closed", "cancelled")
+
+
+def etag(row: Row) -> str:
+    """The strong ETag of a ticket row (every column, so any write to the ticket changes it)."""
+    digest = hashlib.sha256(msgspec.json.encode({k: row[k] for k in sorted(row)})).hexdigest()[:24]
+    return f'"{digest}"'
+
+
+def matches(if_match: str, current: str) -> bool:
+    """``If-Match`` (RFC 9110 §13.1.1): ``*`` or a list of entity tags, compared strongly (a weak one never)."""
+    if if_match.strip() == "*":
+        return True
+    return current in {tag.strip() for tag in if_match.split(",")}
+
+
+def current_etag(services: Services, ticket_id: str) -> str:
+    """The ETag of the ticket as it is now (404 ``unknown_ticket``)."""
+    with services.db.read() as tx:
+        row = store.ticket(tx, ticket_id)
+    if row is None:
+        raise NotFound("unknown_ticket", f"no ticket {ticket_id!r}")
+    return etag(row)
+
+
+def patch_ticket(services: Services, ticket_id: str, patch: TicketPatch, if_match: str | None,
+                 by: str) -> tuple[Ticket, str]:
+    """Apply the corrections if the ticket is still the version ``if_match`` names; the ticket and its new ETag."""
+    if if_match is None or not if_match.strip():
+        raise PreconditionRequired("precondition_required",
+                                   "send If-Match with the ETag of the ticket as you last read it")
+    now = services.clock()
+    with services.db.write() as tx:
+        row = store.ticket(tx, ticket_id, lock=True)
+        if row is None:
+            raise NotFound("unknown_ticket", f"no ticket {ticket_id!r}")
+        if not matches(if_match, etag(row)):
+            raise PreconditionFailed("precondition_failed",
+                                     "the ticket changed since you read it (its ETag is not current); read it again")
+        changes = {f: v for f in EDITABLE if (v := getattr(patch, f)) is not msgspec.UNSET and v != row[f]}
+        if changes:
+            if row["status"] in CLOSED:
+                raise Conflict("ticket_closed", f"ticket is {row['status']}")
+            store.correct(tx, ticket_id, changes, now)
+            source = f"staff:{by}"
+            if "priority" in changes:
+                add_event(tx, ticket_id, "priority_changed", now, now, source=source,
+                          data={"from": row["priority"], "to": changes["priority"]})
+            corrected = {f: {"from": row[f], "to": v} for f, v in changes.items() if f != "priority"}
+            if corrected:
+                add_event(tx, ticket_id, "ticket_corrected", now, now, source=source, data=corrected)
+            fresh = store.ticket(tx, ticket_id)
+            assert fresh is not None
+            publish(tx, [job_record(job, fresh, tx) for job in store.jobs_of(tx, ticket_id)])  # tablets' summaries
+            row = fresh
+        tag = etag(row)
+    return get_ticket(services, ticket_id), tag
