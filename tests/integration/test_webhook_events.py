@@ -153,3 +153,26 @@ def test_deliverers_racing_for_one_outbox_send_each_event_once(
     counts = Counter(receiver.ids())
     assert sent == len(ids) and all(counts[i] == 1 for i in ids), counts
     assert all(len(list_deliveries(hservices, event_id=i)) == 1 for i in ids)
+
+
+def test_a_ticket_correction_is_announced_once_and_a_refused_one_not(
+        app_client: Any, staff: Any, hooked: tuple[Services, Receiver]) -> None:
+    hservices, receiver = hooked
+    r = app_client.post("/v1/tickets", headers=staff["dispatcher"],
+                        json={"customer": "Acme", "site": "Plant 1", "priority": "P3"})
+    assert r.status_code == 201, r.text
+    tid = r.json()["id"]
+    tag = app_client.get(f"/v1/tickets/{tid}", headers=staff["dispatcher"]).headers["etag"]
+    patch = {"content-type": "application/merge-patch+json"}
+    r = app_client.patch(f"/v1/tickets/{tid}", headers={**staff["dispatcher"], **patch, "if-match": tag},
+                         content=json.dumps({"priority": "P1", "site": "Plant 2"}))
+    assert r.status_code == 200, r.text
+    stale = app_client.patch(f"/v1/tickets/{tid}", headers={**staff["dispatcher"], **patch, "if-match": tag},
+                             content=json.dumps({"priority": "P2"}))
+    assert stale.status_code == 412  # refused: no change, no event
+    while deliver_due(hservices):
+        pass
+    events = {e["event"]: e for e in about(receiver, tid)}
+    assert sorted(events) == ["ticket_corrected", "ticket_opened", "ticket_priority_changed"]
+    assert events["ticket_priority_changed"]["data"] == {"from": "P3", "to": "P1"}
+    assert events["ticket_corrected"]["data"] == {"site": {"from": "Plant 1", "to": "Plant 2"}}

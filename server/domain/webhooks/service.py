@@ -61,6 +61,8 @@ TIMELINE_EVENTS: Final[dict[str, str]] = {
     "completed": "job_completed",
     "signed_off": "job_signed_off",
     "ticket_closed": "ticket_closed",
+    "priority_changed": "ticket_priority_changed",
+    "ticket_corrected": "ticket_corrected",
 }
 
 
