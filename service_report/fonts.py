@@ -21,6 +21,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import io
+import logging
 import threading
 from collections import OrderedDict
 from typing import Final
@@ -32,6 +33,9 @@ from fontTools.ttLib import TTCollection, TTFont, newTable
 from noto_cjk_sans_otc import FONT_PATH
 from reportlab.pdfbase import pdfmetrics  # type: ignore[import-untyped]
 from reportlab.pdfbase.ttfonts import TTFont as ReportlabTTFont  # type: ignore[import-untyped]
+
+#: fontTools' subsetter reports each table it prunes at INFO: a dozen lines per report in the server's log
+_SUBSET_LOG: Final = logging.getLogger("fontTools.subset")
 
 #: the face of the collection that is Simplified Chinese (JP, KR, SC, TC, HK ... in Noto's order)
 SC_FACE: Final = "Noto Sans CJK SC"
@@ -103,6 +107,8 @@ def _subset_truetype(chars: str, suffix: str) -> io.BytesIO:
     options.desubroutinize = True
     options.notdef_outline = True
     options.name_IDs = ["*"]
+    if _SUBSET_LOG.level == logging.NOTSET:  # an operator's own setting for it wins
+        _SUBSET_LOG.setLevel(logging.WARNING)
     sub = subset.Subsetter(options)
     sub.populate(text=chars)
     sub.subset(font)

@@ -68,7 +68,9 @@ def test_the_app_searches_the_knowledge_base_offline_in_chinese(browser: Any, se
         t.context.set_offline(True)
         t.page.click("#kb-link")
         t.page.wait_for_selector("#kb-q")
-        assert t.page.locator("#kb-cases li").count() == 2  # no query: the newest cases
+        # no query: the newest cases (the list fills in from the store once the screen is there)
+        t.page.wait_for_function("() => document.getElementById('kb-results')?.dataset.q === ''")
+        assert t.page.locator("#kb-cases li").count() == 2
 
         def search(query: str) -> list[str]:
             t.page.fill("#kb-q", query)
