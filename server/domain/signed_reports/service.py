@@ -21,6 +21,7 @@ import hashlib
 import hmac
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Final
 
 import msgspec
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
@@ -38,6 +39,9 @@ from sync.core.signoff import certificate_message, verify_bundle
 
 #: where the report's QR code points, under the server's address
 LINK_PATH = "/reports/{job_id}/{token}"
+
+#: a status's place along the job's way (assigned ... completed), to order steps taken in the same millisecond
+_STEP: Final = {status: i for i, status in enumerate(JOB_STATUSES)}
 
 
 @dataclass(slots=True)
@@ -98,8 +102,9 @@ def signed_report(services: Services, job_id: str, *, photos: bool = True) -> Si
             view.locale = ticket["report_locale"] or services.settings.locale
             view.customer, view.site, view.title = ticket["customer"], ticket["site"], ticket["title"]
             view.asset_serial = ticket["asset_serial"] or ""
-            view.timeline = [(r["kind"], int(r["at"])) for r in store.status_events(tx, ticket["id"], job_id,
-                                                                                      JOB_STATUSES)]
+            # steps a tablet took within one millisecond share a time: they keep the status machine's order
+            view.timeline = sorted(((r["kind"], int(r["at"])) for r in store.status_events(
+                tx, ticket["id"], job_id, JOB_STATUSES)), key=lambda e: (e[1], _STEP.get(e[0], len(_STEP))))
         else:
             view.locale = services.settings.locale
         if content.template_id is not None and content.template_version is not None:
