@@ -8,6 +8,7 @@ nothing.  The session runs in Chinese with no English word of the app's own on t
 
 from __future__ import annotations
 
+import time
 import urllib.parse
 import uuid
 from typing import Any
@@ -58,12 +59,17 @@ def test_the_app_searches_the_knowledge_base_offline_in_chinese(browser: Any, se
                        fix="Replace the fan bearing")
         t.page.click("#sync-now")
         # a sync begun before the cases were added may be the one running: sync again until they are here
-        t.page.wait_for_function("""async () => {
-            const app = window.fieldsync;
-            if ((await app.client.reads.searchKb('')).length === 2) return true;
-            if (!app.syncing) void app.sync();
-            return false; }""", polling=500)
-        t.page.wait_for_function("() => document.getElementById('sync-bar').dataset.state === 'synced'")
+        # (polled from here: wait_for_function takes the promise an async predicate returns as a true value)
+        deadline = time.monotonic() + 60
+        while t.page.evaluate("""async () => {
+                const app = window.fieldsync;
+                if ((await app.client.reads.searchKb('')).length === 2) return true;
+                if (!app.syncing) void app.sync();
+                return false; }""") is not True:
+            assert time.monotonic() < deadline, "the two cases never reached the tablet"
+            t.page.wait_for_timeout(500)
+        t.page.wait_for_function("() => !window.fieldsync.syncing "
+                                 "&& document.getElementById('sync-bar').dataset.state === 'synced'")
 
         t.context.set_offline(True)
         t.page.click("#kb-link")
