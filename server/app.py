@@ -17,6 +17,7 @@ from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 
+from server.api_json import InstantSchemaPlugin, api_instants
 from server.console.routes import console_router
 from server.domain.archive.controllers import ArchiveController
 from server.domain.blobs.controllers import BlobController
@@ -121,6 +122,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         exception_handlers={Exception: handle_exception},
         middleware=[request_id_middleware(access_log), prometheus_config().middleware],
         before_request=QueryParameters().check,
+        after_request=api_instants,
+        plugins=[InstantSchemaPlugin()],
         openapi_config=OpenAPIConfig(title="fieldsync", version="1", path="/schema"),
         request_max_body_size=settings.max_body_bytes + 1024,
         lifespan=[lifespan],

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import msgspec
 
+from schemas.instant import Instant
 from server.domain.certifications import store
 from server.errors import BadRequest, Conflict, Forbidden, NotFound
 from server.ids import new_id
@@ -45,9 +46,9 @@ class Certification(msgspec.Struct, kw_only=True):
     engineer_id: str
     equipment_type: str
     name: str
-    issued_at: int | None
-    expires_at: int | None
-    created_at: int
+    issued_at: Instant | None
+    expires_at: Instant | None
+    created_at: Instant
     created_by: str
     valid: bool
 

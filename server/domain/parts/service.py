@@ -15,6 +15,7 @@ from typing import Annotated, Literal
 
 import msgspec
 
+from schemas.instant import Instant
 from server.domain.parts import store
 from server.domain.parts.store import OLD_SERIALS as OLD_SERIALS  # re-exported: reconciliation counts stock with it
 from server.domain.webhooks.service import claim_opened, emit
@@ -49,10 +50,10 @@ class Asset(msgspec.Struct, kw_only=True):
     equipment_type: str
     customer: str
     site: str
-    installed_at: int | None
-    warranty_until: int | None
-    contract_until: int | None
-    created_at: int
+    installed_at: Instant | None
+    warranty_until: Instant | None
+    contract_until: Instant | None
+    created_at: Instant
     under_warranty: bool
 
 
@@ -91,8 +92,8 @@ class WarrantyClaim(msgspec.Struct, kw_only=True):
     serial: str | None
     returned_serial: str | None
     status: str
-    created_at: int
-    decided_at: int | None
+    created_at: Instant
+    decided_at: Instant | None
     decided_by: str | None
     comment: str | None
     old_part_location: str | None

@@ -33,6 +33,7 @@ from zoneinfo import ZoneInfo
 
 import msgspec
 
+from schemas.instant import Instant
 from server.domain.certifications.service import certification_gap
 from server.domain.plans import store
 from server.domain.records import publish_job_bundle
@@ -86,7 +87,7 @@ class PlanVisit(msgspec.Struct, kw_only=True):
     """One period of a plan: its due date and, once generated, its ticket, job and report."""
 
     period: str
-    due_at: int
+    due_at: Instant
     ticket_id: str | None
     job_id: str | None
     job_status: str | None
@@ -105,15 +106,15 @@ class Plan(msgspec.Struct, kw_only=True):
     site: str
     every_months: int | None
     dates: list[str]
-    start_at: int
-    end_at: int | None
+    start_at: Instant
+    end_at: Instant | None
     checklist_template: str | None
     engineer_id: str
     lead_days: int
     priority: str
     active: bool
-    created_at: int
-    next_due_at: int | None
+    created_at: Instant
+    next_due_at: Instant | None
     overdue: bool
     visits: list[PlanVisit]
 

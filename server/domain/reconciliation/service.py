@@ -42,6 +42,7 @@ from typing import Any, Final
 import msgspec
 
 from schemas import i18n
+from schemas.instant import Instant
 from server.domain.parts.service import is_at_returns, serial_location
 from server.domain.reconciliation import store
 from server.domain.records import dumps, loads
@@ -69,7 +70,7 @@ class ReconItem(msgspec.Struct, kw_only=True):
     engineer_id: str | None
     engineer_ids: list[str]
     job_id: str | None
-    created_at: int
+    created_at: Instant
     records: list[dict[str, Any]]
     history: list[dict[str, Any]]
 

@@ -35,6 +35,7 @@ from typing import Any, Final
 import httpx
 import msgspec
 
+from schemas.instant import Instant
 from server.domain.webhooks import store
 from server.services import Services
 from sync.storage import Tx
@@ -74,11 +75,11 @@ class Delivery(msgspec.Struct, kw_only=True):
     attempt: int
     status_code: int | None
     error: str | None
-    at: int
+    at: Instant
     duration_ms: int
     #: the event's state now: delivered, retrying (next_attempt_at) or given_up
     state: str
-    next_attempt_at: int | None = None
+    next_attempt_at: Instant | None = None
 
 
 def emit(tx: Tx, event_id: str, kind: str, fields: dict[str, Any], now: int) -> bool:
