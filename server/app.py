@@ -15,7 +15,6 @@ import anyio.to_thread
 from litestar import Litestar, Response, get
 from litestar.datastructures import State
 from litestar.di import Provide
-from litestar.openapi import OpenAPIConfig
 
 from server.api_json import InstantSchemaPlugin, api_instants
 from server.console.routes import console_router
@@ -40,6 +39,7 @@ from server.domain.webhooks.controllers import WebhookController
 from server.errors import handle_exception
 from server.http import QueryParameters, provide_device, provide_services, provide_staff
 from server.observability import metrics_route, prometheus_config, request_id_middleware
+from server.openapi import openapi_config, redoc_js
 from server.scheduler import leader_status, start_scheduler
 from server.services import Services
 from server.settings import Settings, get_settings
@@ -105,7 +105,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
             if sched is not None:
                 sched.shutdown(wait=False)
 
-    route_handlers: list[Any] = [health, live, ready, metrics_route(services),
+    route_handlers: list[Any] = [health, live, ready, metrics_route(services), redoc_js,
                                  TicketController, CatalogController, DeviceAuthController,
                                  DeviceAdminController, SyncController, BlobController, ConflictController,
                                  PartsController, SignedReportController, ArchiveController, PlanController,
@@ -124,7 +124,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         before_request=QueryParameters().check,
         after_request=api_instants,
         plugins=[InstantSchemaPlugin()],
-        openapi_config=OpenAPIConfig(title="fieldsync", version="1", path="/schema"),
+        openapi_config=openapi_config(),
         request_max_body_size=settings.max_body_bytes + 1024,
         lifespan=[lifespan],
         state=State({"services": services}),
