@@ -18,6 +18,8 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin, RedocRenderPlugin
 from litestar.routes import HTTPRoute
 
+from schemas.instant import rfc3339
+
 STATIC: Final = Path(__file__).with_name("openapi_static")
 #: where the docs page loads the vendored Redoc bundle from (this server, never a CDN)
 REDOC_JS: Final = "/schema/static/redoc.standalone.js"
@@ -175,9 +177,22 @@ def _binary(media: str) -> dict[str, Any]:
     return {media: {"schema": {"type": "string", "format": "binary"}}}
 
 
+def _instant_defaults(node: Any) -> None:
+    """Write the default of every date-time property as RFC 3339 (a struct's default is epoch ms, e.g. 0)."""
+    if isinstance(node, dict):
+        if node.get("format") == "date-time" and isinstance(node.get("default"), int):
+            node["default"] = rfc3339(node["default"])
+        for value in node.values():
+            _instant_defaults(value)
+    elif isinstance(node, list):
+        for value in node:
+            _instant_defaults(value)
+
+
 def complete_document(app: Litestar, doc: dict[str, Any]) -> None:
     """Add operation ids, security, problem responses and binary bodies to ``doc`` (in place, once)."""
     components = doc.setdefault("components", {})
+    _instant_defaults(components.get("schemas", {}))
     components.setdefault("schemas", {})["Problem"] = PROBLEM
     components["securitySchemes"] = SECURITY_SCHEMES
     problem_ref = {"$ref": "#/components/schemas/Problem"}
