@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import types
 import typing
+from datetime import UTC, date, datetime, timedelta
 from functools import cache
 from typing import Any, Union
 
@@ -20,7 +21,8 @@ from litestar.openapi.spec import OpenAPIFormat, OpenAPIType, Schema
 from litestar.plugins import OpenAPISchemaPlugin
 from litestar.typing import FieldDefinition
 
-from schemas.instant import InstantMark, rfc3339
+from schemas.instant import InstantMark, epoch_ms, rfc3339
+from server.errors import BadRequest, Msg
 
 if typing.TYPE_CHECKING:
     from litestar._openapi.schema_generation import SchemaCreator
@@ -131,3 +133,37 @@ class InstantSchemaPlugin(OpenAPISchemaPlugin):
     def to_openapi_schema(self, field_definition: FieldDefinition, schema_creator: SchemaCreator) -> Schema:
         return Schema(type=OpenAPIType.STRING, format=OpenAPIFormat.DATE_TIME,
                       description="RFC 3339 date-time in UTC, e.g. 2026-12-03T18:00:00.000Z")
+
+
+def range_bound(raw: str | None, name: str, *, upper: bool = False) -> int | None:
+    """A ``from``/``to`` query parameter as epoch ms (None when absent); 400 ``bad_time`` for anything else.
+
+    Every range filter of the API reads its bounds here: a date (``2026-12-31``, a whole UTC day) or an RFC 3339
+    date-time with its offset (``2026-12-31T18:00:00Z``).  A range is ``[from, to)``: a date as ``to`` ends
+    after that day (``to=2026-12-31`` is ``2027-01-01T00:00:00Z``, exclusive).
+    """
+    if raw is None or raw == "":
+        return None
+    text = raw.strip()
+    try:
+        if len(text) == 10 and "T" not in text.upper():
+            day = date.fromisoformat(text)
+            start = datetime(day.year, day.month, day.day, tzinfo=UTC)
+            return epoch_ms(start + timedelta(days=1) if upper else start)
+        moment = datetime.fromisoformat(text)
+    except (ValueError, OverflowError):
+        moment = None
+    if moment is None or "T" not in text.upper() or moment.tzinfo is None:
+        raise BadRequest("bad_time", Msg("time_or_date", {"name": name}))
+    return epoch_ms(moment)
+
+
+def time_range(raw_from: str | None, raw_to: str | None, now: int, default_days: int) -> tuple[int, int]:
+    """``[from, to)`` in epoch ms; ``to`` defaults to ``now``, ``from`` to ``default_days`` before ``to``."""
+    end = range_bound(raw_to, "to", upper=True)
+    end = now if end is None else end
+    start = range_bound(raw_from, "from")
+    start = end - default_days * 86_400_000 if start is None else start
+    if start >= end:
+        raise BadRequest("bad_range", "from must be before to")
+    return start, end

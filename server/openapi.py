@@ -118,6 +118,15 @@ BINARY_BODIES: Final = {"PUT /v1/blobs/{sha256}": "application/octet-stream"}
 BINARY_RESPONSES: Final = {"GET /v1/blobs/{sha256}": "application/octet-stream",
                            "GET /v1/jobs/{job_id}/report.pdf": "application/pdf",
                            "GET /metrics": "text/plain"}
+#: routes that also answer CSV (``format=csv``)
+CSV_TOO: Final = frozenset({"GET /v1/kpis", "GET /v1/reconciliation", "GET /v1/sla/compliance"})
+#: what every range filter's bounds take (``server.api_json.range_bound`` reads them)
+RANGE_BOUNDS: Final = {
+    "from": "Start of the range, included: a date (YYYY-MM-DD, UTC) or an RFC 3339 date-time with an offset.",
+    "to": "End of the range, excluded: an RFC 3339 date-time with an offset, or a date (the range then "
+          "includes that whole UTC day).",
+}
+
 #: routes whose callers are counted by the rate limiter (429 ``rate_limited``)
 RATE_LIMITED: Final = frozenset({"POST /v1/devices/enroll", "POST /v1/devices/challenge",
                                  "POST /v1/devices/session"})
@@ -230,6 +239,11 @@ def complete_document(app: Litestar, doc: dict[str, Any]) -> None:
                     for status, response in responses.items():
                         if status.startswith("2"):
                             response["content"] = _binary(BINARY_RESPONSES[key])
+                if key in CSV_TOO:
+                    responses["200"].setdefault("content", {})["text/csv"] = {"schema": {"type": "string"}}
+                for param in op.get("parameters", []):
+                    if param.get("in") == "query" and param.get("name") in RANGE_BOUNDS:
+                        param["description"] = RANGE_BOUNDS[param["name"]]
                 for status in _statuses(key, op, auth, "requestBody" in op):
                     responses[str(status)] = {"description": STATUS_TEXT[status],
                                               "content": {"application/problem+json": {"schema": problem_ref}}}

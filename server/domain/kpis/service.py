@@ -29,7 +29,6 @@ from __future__ import annotations
 import csv
 import io
 from collections import defaultdict
-from datetime import UTC, datetime
 from typing import Any, Final
 
 from schemas import i18n
@@ -46,24 +45,6 @@ RESPONSE_KINDS: Final = ("acknowledged", "en_route", "on_site", "completed")
 COLUMNS: Final = ("group", "tickets", "resolved", "first_time_fix_rate", "remote_share", "mean_respond_min",
                   "mean_arrive_min", "mean_restore_min", "consumptions", "parts_availability", "ratings",
                   "satisfaction")
-
-
-def parse_time(value: str | None, default: int, name: str) -> int:
-    """Epoch milliseconds, or an ISO date / date-time (UTC unless it says otherwise)."""
-    if value is None or value == "":
-        return default
-    if value.isdigit():
-        ms = int(value)
-        if ms > 10**15:
-            raise BadRequest("invalid_parameter", Msg("out_of_range", {"name": name}))
-        return ms
-    try:
-        dt = datetime.fromisoformat(value)
-    except ValueError:
-        raise BadRequest("invalid_parameter", Msg("time_or_date", {"name": name})) from None
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=UTC)
-    return int(dt.timestamp() * 1000)
 
 
 class _Cell:

@@ -83,7 +83,7 @@ class ResolveReconIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 
 @dataclass(slots=True)
 class Filters:
-    """Read filters: period on ``created_at`` (inclusive ms), engineer, kinds, status."""
+    """Read filters: period ``[start, end)`` on ``created_at`` (ms), engineer, kinds, status."""
 
     start: int | None = None
     end: int | None = None
@@ -92,7 +92,7 @@ class Filters:
     status: str | None = None
 
     def check(self) -> None:
-        if self.start is not None and self.end is not None and self.start > self.end:
+        if self.start is not None and self.end is not None and self.start >= self.end:
             raise BadRequest("invalid_parameter", "from is after to")
         unknown = [k for k in self.kinds if k not in KINDS]
         if unknown:
@@ -102,7 +102,7 @@ class Filters:
 
     def keep(self, item: ReconItem) -> bool:
         return ((self.start is None or item.created_at >= self.start)
-                and (self.end is None or item.created_at <= self.end)
+                and (self.end is None or item.created_at < self.end)
                 and (not self.engineer_id or self.engineer_id in item.engineer_ids)
                 and (not self.kinds or item.kind in self.kinds)
                 and (self.status is None or item.status == self.status))
