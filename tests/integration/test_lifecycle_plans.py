@@ -13,7 +13,7 @@ from server.domain.plans.service import run_plans_tick
 from server.services import Services
 from server.settings import get_settings
 from sync.storage import open_database
-from tests.support import RawDevice
+from tests.support import RawDevice, epoch_doc, iso
 
 DAY = 86_400_000
 ROOT = Path(__file__).resolve().parents[2]
@@ -49,10 +49,10 @@ def quarterly_plan(app_client: Any, staff: Any, clock: Any) -> dict[str, Any]:
     app_client.post("/v1/engineers/e-ben/certifications", json={"equipment_type": "boiler", "name": "Gas safe"},
                     headers=hdr)
     r = app_client.post("/v1/plans", json={"name": "Quarterly boiler inspection", "asset_serial": "AS-9",
-                                           "every_months": 3, "start_at": clock.now + 10 * DAY,
+                                           "every_months": 3, "start_at": iso(clock.now + 10 * DAY),
                                            "engineer_id": "e-ben", "lead_days": 14}, headers=staff["dispatcher"])
     assert r.status_code == 201, r.text
-    plan: dict[str, Any] = r.json()
+    plan: dict[str, Any] = epoch_doc(r.json())
     assert plan["customer"] == "Office Park 7" and plan["site"] == "Building C"  # from the asset
     return plan
 
@@ -122,7 +122,7 @@ def test_visits_reach_the_engineer_and_overdue_plans_are_visible(
         result = ben.push([SetStatus(**ben.stamp(), job_id=visit["job_id"], status=status)]).results[0]
         assert result.result == "applied", result
     assert app_client.get("/v1/plans", params={"overdue": 1}, headers=hdr).json() == []
-    detail = app_client.get(f"/v1/plans/{plan['id']}", headers=hdr).json()
+    detail = epoch_doc(app_client.get(f"/v1/plans/{plan['id']}", headers=hdr).json())
     (done,) = detail["visits"]
     assert done["done"] and done["report_url"] == f"/v1/jobs/{visit['job_id']}/report.pdf"
     assert detail["next_due_at"] > clock.now

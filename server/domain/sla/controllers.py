@@ -8,9 +8,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any, cast
 
+import msgspec
 from litestar import Controller, Request, Response, get
 from litestar.params import QueryParameter
 
+from schemas.instant import Instant
 from server.api_json import time_range
 from server.domain.sla import service
 from server.domain.sla.due import CATEGORIES, DueTimes, parse_opened
@@ -25,6 +27,16 @@ DAY_MS = 86_400_000
 MAX_REPORT_DAYS = 400
 FORMATS = ("json", "csv")
 DUE_PARAMETERS = frozenset({"priority", "category", "opened_at"})
+
+
+class LeaderStatus(msgspec.Struct, kw_only=True):
+    """This process's SLA scheduler: running, leading, when it last asked for the lock and last ticked."""
+
+    scheduler: bool
+    leader: bool
+    last_check_at: Instant | None
+    last_tick_at: Instant | None
+    pid: int
 
 
 class SlaController(Controller):
@@ -97,6 +109,6 @@ class SlaController(Controller):
         return out
 
     @get("/leader", sync_to_thread=True)
-    def leader(self, services: Services, staff: Staff) -> dict[str, Any]:
+    def leader(self, services: Services, staff: Staff) -> LeaderStatus:
         """Whether this process runs the SLA scheduler and held the leader lock on its last tick."""
-        return leader_status(services)
+        return msgspec.convert(leader_status(services), LeaderStatus)
