@@ -41,7 +41,8 @@ def services(db: Database, db_url: str, clock: Any) -> Services:
 
 def open_ticket(client: Any, staff: Any, opened_at: int, priority: str = "P3", engineer: str | None = None) -> str:
     r = client.post("/v1/tickets", headers=staff["dispatcher"], json={
-        "customer": "某某医院", "site": "住院部", "priority": priority, "category": "fault", "opened_at": iso(opened_at)})
+        "customer": "某某医院", "site": "住院部", "priority": priority, "category": "fault",
+        "opened_at": iso(opened_at)})
     assert r.status_code == 201, r.text
     ticket_id: str = r.json()["id"]
     if engineer:

@@ -124,7 +124,8 @@ def test_register_and_depart_breach_warn_and_report_like_any_clock(
     assert {"register", "depart"} <= breaches
     assert ticket(client, staff, late)["sla"]["depart"]["state"] == "breached"
 
-    report = client.get("/v1/sla/compliance", params={"from": iso(T0 - HOUR), "to": iso(T0 + HOUR), "group_by": "priority"},
+    report = client.get("/v1/sla/compliance",
+                        params={"from": iso(T0 - HOUR), "to": iso(T0 + HOUR), "group_by": "priority"},
                         headers=staff["dispatcher"])
     assert report.status_code == 200, report.text
     rows = {r["target"]: r for r in report.json()["rows"] if r["group"] == "P1"}
