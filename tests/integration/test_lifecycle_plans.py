@@ -145,14 +145,14 @@ def test_fixed_dates_plan_for_a_site_and_bad_plans(app_client: Any, staff: Any, 
                        ({"name": "x", "engineer_id": "e-ana", "customer": "a", "site": "b", "every_months": 6},
                         "bad_schedule"),
                        ({"name": "x", "engineer_id": "e-ana", "customer": "a", "site": "b", "every_months": 6,
-                         "dates": ["2026-01-01"], "start_at": 1}, "bad_schedule"),
+                         "dates": ["2026-01-01"], "start_at": iso(1)}, "bad_schedule"),
                        ({"name": "x", "engineer_id": "e-ana", "dates": ["2026-01-01"]}, "plan_target_required"),
                        ({"name": "x", "engineer_id": "e-ana", "customer": "a", "site": "b",
                          "dates": ["2026-02-30"]}, "bad_schedule"),
                        ({"name": "x", "engineer_id": "e-ana", "asset_serial": "nope", "every_months": 1,
-                         "start_at": 1}, "unknown_asset"),
+                         "start_at": iso(1)}, "unknown_asset"),
                        ({"name": "x", "engineer_id": "e-ana", "customer": "a", "site": "b", "every_months": 0,
-                         "start_at": 1}, "invalid_body")):
+                         "start_at": iso(1)}, "invalid_body")):
         r = app_client.post("/v1/plans", json=body, headers=hdr)
         assert r.status_code in (400, 404) and r.json()["code"] == code, (body, r.text)
     assert len(app_client.get("/v1/plans", headers=hdr).json()) == 1

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import msgspec
 
-from schemas.instant import Instant
+from schemas.instant import Instant, InstantIn, epoch_ms_or_none
 from server.domain.certifications import store
 from server.errors import BadRequest, Conflict, Forbidden, NotFound
 from server.ids import new_id
@@ -27,7 +27,6 @@ if TYPE_CHECKING:
     from server.security import Staff
 
 Label = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
-Ms = Annotated[int, msgspec.Meta(ge=0, le=10**15)]
 
 
 class CertificationIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -35,8 +34,8 @@ class CertificationIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 
     equipment_type: Label
     name: Label
-    expires_at: Ms | None = None
-    issued_at: Ms | None = None
+    expires_at: InstantIn | None = None
+    issued_at: InstantIn | None = None
 
 
 class Certification(msgspec.Struct, kw_only=True):
@@ -69,15 +68,16 @@ def _cert(row: Row, now: int) -> Certification:
 
 
 def add_certification(services: Services, engineer_id: str, data: CertificationIn, by: str) -> Certification:
-    if data.issued_at is not None and data.expires_at is not None and data.expires_at <= data.issued_at:
+    issued, expires = epoch_ms_or_none(data.issued_at), epoch_ms_or_none(data.expires_at)
+    if issued is not None and expires is not None and expires <= issued:
         raise BadRequest("bad_expiry", "expires_at must be after issued_at")
     now = services.clock()
     cid = new_id("CERT-")
     with services.db.write() as tx:
         if not store.engineer_exists(tx, engineer_id):
             raise NotFound("unknown_engineer", f"no engineer {engineer_id!r}")
-        store.insert(tx, cid, engineer_id, data.equipment_type.strip().lower(), data.name, data.issued_at,
-                     data.expires_at, now, by)
+        store.insert(tx, cid, engineer_id, data.equipment_type.strip().lower(), data.name, issued,
+                     expires, now, by)
         row = store.certification(tx, cid)
     assert row is not None
     return _cert(row, now)
