@@ -138,7 +138,7 @@ def test_a_late_sync_withdraws_the_breach_and_warnings_it_disproves_and_keeps_th
         assert "withdrawn_at" not in events[(f"sla_warning_{pct}", "on_site")]["data"]
 
     hooks = wait_for_hooks(hooked, tid, 10)
-    back = [h for h in hooks[6:] if h["event"] == "sla_breach_withdrawn" and h["target"] == "on_site"]
+    back = [epoch_doc(h) for h in hooks[6:] if h["event"] == "sla_breach_withdrawn" and h["target"] == "on_site"]
     assert back == [{"id": withdrawal["id"], "created_at": clock.now,
                      "event": "sla_breach_withdrawn", "ticket_id": tid, "target": "on_site", "threshold": 100,
                      "crossed_at": T0 + 2 * HOUR, "priority": "P1", "customer": "Acme", "site": "Plant 1",
