@@ -67,6 +67,8 @@ NOT_RUNNABLE = {
         "`fieldsync demo --locale zh-CN` (served) by tests/integration/test_demo_zh.py and "
         "test_cli_operator.py, and tests/unit/test_docs.py checks that .ci/run runs line 2"),
     "tablet (SDK)": "a sequence diagram of the sync protocol: nothing to run",
+    "openapi-python-client generate": ("needs a server on port 8000; tests/integration/test_generated_client.py runs "
+                                       "the same generation, with that config, against a live server"),
     ".venv-min/bin/pip install": ("builds a second venv on the lowest allowed versions and runs the whole suite in it "
                                   "(twice CI's time); tests/unit/test_constraints.py checks the command is here and "
                                   "that its pins are pyproject's lower bounds"),
