@@ -93,7 +93,7 @@ class Filters:
 
     def check(self) -> None:
         if self.start is not None and self.end is not None and self.start >= self.end:
-            raise BadRequest("invalid_parameter", "from is after to")
+            raise BadRequest("bad_range", "from must be before to")
         unknown = [k for k in self.kinds if k not in KINDS]
         if unknown:
             raise BadRequest("invalid_parameter", f"unknown kind {unknown[0]!r}; kinds: {', '.join(KINDS)}")
