@@ -94,6 +94,10 @@ class ChecklistTemplateIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=Tr
     items: Annotated[list[ChecklistItem], msgspec.Meta(min_length=1, max_length=500)]
 
 
+#: the reference of the system a record comes from (an ERP's number for it), unique among records of its kind
+ExternalRef = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+
+
 class Part(msgspec.Struct, kw_only=True):
     """A catalog part; serialized parts are tracked one serial at a time."""
 
@@ -101,15 +105,18 @@ class Part(msgspec.Struct, kw_only=True):
     name: str
     serialized: bool = False
     unit_price_cents: int = 0
+    #: the ERP's reference of the part, unique among parts
+    external_ref: str | None = None
 
 
 class PartIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    """Add or update a catalog part."""
+    """Add or update a catalog part (``external_ref`` left out keeps the part's reference)."""
 
     part_no: Id
     name: Name
     serialized: bool = False
     unit_price_cents: Annotated[int, msgspec.Meta(ge=0)] = 0
+    external_ref: ExternalRef | None = None
 
 
 class StockLocation(msgspec.Struct, kw_only=True):
@@ -144,6 +151,8 @@ class Movement(msgspec.Struct, kw_only=True):
     device_id: str | None = None
     at: Instant = 0
     billable: bool | None = None
+    #: the ERP's reference of a movement the office recorded, unique among movements
+    external_ref: str | None = None
 
 
 class MovementIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -155,6 +164,8 @@ class MovementIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     serial: Annotated[str, msgspec.Meta(max_length=100)] | None = None
     from_location: Id | None = None
     to_location: Id | None = None
+    #: the ERP's reference of this movement: a second movement with it is refused (409 ``external_ref_exists``)
+    external_ref: ExternalRef | None = None
 
 
 class StockLevel(msgspec.Struct, kw_only=True):

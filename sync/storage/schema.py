@@ -279,6 +279,16 @@ ALTER TABLE tickets ADD COLUMN external_ref TEXT;
 CREATE UNIQUE INDEX tickets_external_ref ON tickets (external_ref);
 """,
     ),
+    (
+        23,
+        # the ERP's own reference of a stock movement and of a catalog part, unique like a ticket's
+        """
+ALTER TABLE movements ADD COLUMN external_ref TEXT;
+CREATE UNIQUE INDEX movements_external_ref ON movements (external_ref);
+ALTER TABLE parts ADD COLUMN external_ref TEXT;
+CREATE UNIQUE INDEX parts_external_ref ON parts (external_ref);
+""",
+    ),
 ]
 
 
