@@ -12,14 +12,13 @@ import msgspec
 from litestar import Controller, Request, Response, get
 from litestar.params import QueryParameter
 
-from schemas.instant import Instant
 from server.api_json import time_range
 from server.domain.sla import service
 from server.domain.sla.due import CATEGORIES, DueTimes, parse_opened
 from server.domain.sla.policy import PRIORITIES
 from server.errors import BadRequest
 from server.http_locale import content_language, request_locale
-from server.scheduler import leader_status
+from server.scheduler import LeaderStatus, leader_status
 from server.security import Staff
 from server.services import Services
 
@@ -27,16 +26,6 @@ DAY_MS = 86_400_000
 MAX_REPORT_DAYS = 400
 FORMATS = ("json", "csv")
 DUE_PARAMETERS = frozenset({"priority", "category", "opened_at"})
-
-
-class LeaderStatus(msgspec.Struct, kw_only=True):
-    """This process's SLA scheduler: running, leading, when it last asked for the lock and last ticked."""
-
-    scheduler: bool
-    leader: bool
-    last_check_at: Instant | None
-    last_tick_at: Instant | None
-    pid: int
 
 
 class SlaController(Controller):
