@@ -130,6 +130,7 @@ POLICY: dict[tuple[str, str], tuple[frozenset[str] | str, Any]] = {
     ("GET", "/v1/kb"): (STAFF, None),
     ("GET", "/v1/kb/{case_id}"): (STAFF, None),
     ("GET", "/v1/kpis"): (STAFF, None),
+    ("GET", "/v1/kpis/targets"): (STAFF, None),
     ("POST", "/v1/engineers/{engineer_id}/trainings"): (OFFICE, {"course": "Chillers", "date": "2026-09-01",
                                                                 "trainer": "T", "result": "pass"}),
     ("GET", "/v1/engineers/{engineer_id}/trainings"): (STAFF, None),
