@@ -99,6 +99,7 @@ POLICY: dict[tuple[str, str], tuple[frozenset[str] | str, Any]] = {
     ("GET", "/v1/sla/policies"): (STAFF, None),
     ("GET", "/v1/sla/leader"): (STAFF, None),
     ("GET", "/v1/reconciliation"): (STAFF, None),
+    ("GET", "/v1/reconciliation/money"): (STAFF, None),
     ("POST", "/v1/reconciliation/{recon_id}/resolve"): (OFFICE, {"comment": "checked"}),
     ("POST", "/v1/assets"): (OFFICE, {"serial": "SN-NEW", "customer": "Matrix Ltd"}),
     ("GET", "/v1/assets"): (STAFF, None),
