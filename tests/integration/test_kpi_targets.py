@@ -157,9 +157,11 @@ def test_targets_come_from_the_policy_file(app_client: Any, staff: Any, services
                           clock=clock)
     with TestClient(create_app(services=configured, scheduler=False)) as client:
         got = client.get("/v1/kpis/targets", headers=staff["backoffice"]).json()
+        shown = client.get("/v1/sla/policies", headers=staff["dispatcher"]).json()["kpi_targets"]
     assert got["targets"]["remote_share"] == {"min": 0.5, "within": None}
     assert got["targets"]["follow_up_on_time"] == {"min": 1.0, "within": "24h"}
     assert got["targets"]["first_time_fix_rate"] == {"min": 0.95, "within": None}  # not named: the plans'
+    assert shown["follow_up_on_time"] == {"min": 1.0, "within": "24h", "within_ms": 24 * HOUR}
 
     base = {"policies": {p: resolve for p in ("P1", "P2", "P3", "complaint")}}
     for bad in ({"teleport": {"min": 1}}, {"remote_share": {"min": 80}}, {"remote_share": {"within": "1h"}},
