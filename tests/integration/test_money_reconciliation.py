@@ -103,7 +103,8 @@ def test_money_per_job_customer_and_period(priced: tuple[Any, Services], staff: 
     table = list(csv.reader(io.StringIO(zh.text)))
     assert table[0][:3] == ["派工单号", "工单号", "客户"] and len(table) == 4
     assert table[1][-3:] == ["14567", "0", "EUR"]
-    for params in ({"format": "xml"}, {"from": "yesterday"}, {"from": "2026-10-01", "to": "2026-09-01"}):
+    for params in ({"format": "xml"}, {"from": "yesterday"}, {"from": "2026-10-01", "to": "2026-09-01"},
+                   {"customer": "A\x00"}):
         r = client.get("/v1/reconciliation/money", params=params, headers=hdr)
         assert r.status_code == 400 and r.json()["code"] == "invalid_parameter", params
 

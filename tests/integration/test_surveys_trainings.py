@@ -39,10 +39,14 @@ def test_surveys_are_recorded_once_per_customer_and_quarter_and_read_per_custome
                   ).status_code == 201
 
     for bad in ({"quarter": "2026-Q5"}, {"overall": 6}, {"scores": []}, {"customer": " "},
-                {"scores": [{"question": "A", "score": 3}, {"question": "A", "score": 4}]}, {"colour": "red"}):
+                {"scores": [{"question": "A", "score": 3}, {"question": "A", "score": 4}]}, {"colour": "red"},
+                {"quarter": "0000-Q1"}, {"respondent": "R\x00"}, {"scores": [{"question": "A\x00", "score": 3}]}):
         body_ = {"customer": "Bad", "quarter": "2026-Q1", "scores": Q, "overall": 3, "respondent": "R", **bad}
         r = app_client.post("/v1/surveys", headers=staff["dispatcher"], json=body_)
         assert r.status_code == 400, (bad, r.text)
+    for params in ({"from": "2026-13-01"}, {"to": "1234567890"}, {"limit": "many"}, {"customer": "A\x00"}):
+        r = app_client.get("/v1/surveys", headers=staff["backoffice"], params=params)
+        assert r.status_code == 400, (params, r.text)
     hdr = staff["backoffice"]
     everything = app_client.get("/v1/surveys", headers=hdr).json()
     assert [(s["customer"], s["quarter"]) for s in everything["items"]] == [
@@ -86,7 +90,8 @@ def test_training_records_stand_behind_certifications(app_client: Any, staff: An
                                                      "trainer": "Li Na", "result": "fail", "score": 48,
                                                      "notes": "retake in Q4"})
     assert failed.status_code == 201, failed.text
-    for bad in ({"result": "maybe"}, {"date": "2026-02-30"}, {"score": 101}, {"trainer": " "}):
+    for bad in ({"result": "maybe"}, {"date": "2026-02-30"}, {"score": 101}, {"trainer": " "}, {"course": "C\x00"},
+                {"date": "0000-01-01"}):
         body = {"course": "C", "date": "2026-08-14", "trainer": "T", "result": "pass", **bad}
         r = app_client.post(url, headers=hdr, json=body)
         assert r.status_code == 400, (bad, r.text)

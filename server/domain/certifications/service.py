@@ -152,7 +152,7 @@ def add_training(services: Services, engineer_id: str, data: TrainingIn, by: str
     course, trainer = data.course.strip(), data.trainer.strip()
     if not course or not trainer:
         raise BadRequest("invalid_value", "course and trainer must not be blank")
-    if "\x00" in data.notes:
+    if any("\x00" in text for text in (course, trainer, data.notes)):
         raise BadRequest("invalid_value", "text may not contain NUL characters")
     now = services.clock()
     tid = new_id("TR-")

@@ -61,6 +61,8 @@ def money_report(services: Services, start: int, end: int, customer: str | None 
     """Per job, per customer and in total: parts at price, labour, travel, billable and warranty amounts."""
     if end <= start:
         raise BadRequest("invalid_parameter", Msg("after", {"later": "to", "earlier": "from"}))
+    if customer is not None and "\x00" in customer:
+        raise BadRequest("invalid_parameter", "customer may not contain NUL characters")
     settings = services.settings
     with services.db.read() as tx:
         jobs = store.completed_jobs(tx, start, end, customer)

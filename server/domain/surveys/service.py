@@ -96,7 +96,10 @@ def quarter_start(quarter: str) -> str:
     m = QUARTER.match(quarter)
     if m is None:
         raise BadRequest("invalid_value", f"quarter is YYYY-Qn, not {quarter[:20]!r}")
-    return date(int(m.group(1)), 3 * int(m.group(2)) - 2, 1).isoformat()
+    try:
+        return date(int(m.group(1)), 3 * int(m.group(2)) - 2, 1).isoformat()
+    except ValueError:  # year 0000
+        raise BadRequest("invalid_value", f"quarter is YYYY-Qn, not {quarter[:20]!r}") from None
 
 
 def period_day(services: Services, value: str | None, default: str, name: str) -> str:
@@ -129,7 +132,7 @@ def record_survey(services: Services, data: SurveyIn, by: str) -> Survey:
     questions = [s.question.strip() for s in data.scores]
     if any(not q for q in questions) or len(set(questions)) != len(questions):
         raise BadRequest("invalid_value", "each question is named once and not blank")
-    if "\x00" in data.comment:
+    if any("\x00" in text for text in (customer, respondent, data.comment, *questions)):
         raise BadRequest("invalid_value", "text may not contain NUL characters")
     start = quarter_start(data.quarter)
     now = services.clock()
@@ -163,9 +166,15 @@ def _after(cursor: str | None) -> tuple[str, str, str] | None:
     return parts[0], parts[1], parts[2]
 
 
+def _check_customer(customer: str | None) -> None:
+    if customer is not None and "\x00" in customer:
+        raise BadRequest("invalid_parameter", "customer may not contain NUL characters")
+
+
 def list_surveys(services: Services, customer: str | None, period_from: str | None, to: str | None,
                  limit: int, cursor: str | None) -> SurveyPage:
     """Surveys of the quarters starting in ``[from, to)``, by quarter and customer, a page at a time."""
+    _check_customer(customer)
     first = period_day(services, period_from, "0001-01-01", "from")
     last = period_day(services, to, "9999-12-31", "to")
     limit = max(1, min(limit, 500))
@@ -181,6 +190,7 @@ def survey_results(services: Services, customer: str | None, period_from: str | 
     """Mean overall and per-question scores per customer, quarter or overall, for quarters in ``[from, to)``."""
     if group_by not in GROUP_BY:
         raise BadRequest("invalid_parameter", Msg("one_of", {"name": "group_by", "choices": ", ".join(GROUP_BY)}))
+    _check_customer(customer)
     first = period_day(services, period_from, "0001-01-01", "from")
     last = period_day(services, to, "9999-12-31", "to")
     if last <= first:
