@@ -19,7 +19,7 @@ Tuesday 10 November 2026 (Shanghai time):
    (the adoption of her visit as one review item follows there, see its docstring);
 6. the next morning the follow-up call on it is rated 2: a complaint opens, the office answers it,
    and the customer confirms it resolved eight working days later, within 15 days;
-7. the month's KPI report against its targets and the money reconciliation show all of it.
+7. the month's SLA compliance, KPIs against their targets and money reconciliation show all of it.
 """
 
 from __future__ import annotations
@@ -331,6 +331,18 @@ def test_a_day_in_the_service_plans(day: Day) -> None:
     (row,) = day.get("/v1/kpis", **november)["rows"]
     assert (row["tickets"], row["resolved"], row["first_time_fix_rate"], row["remote_share"]) == (5, 4, 1.0, 0.3333)
 
+    # SLA compliance of the month's tickets: every clock of T1, T2, T4 and the complaint met (T4's breaches
+    # withdrawn), remote T1's visit clocks not applicable; T3 registered in 5 minutes (its other clocks wait
+    # for the adoption of the visit, step 5)
+    compliance = day.get("/v1/sla/compliance", start=sh(1, 0), end=sh(30, 23), group_by="priority")["rows"]
+    clocks = {(r["group"], r["target"]): (r["tickets"], r["met"], r["breached"], r["not_applicable"])
+              for r in compliance if r["group"] != "P3" or r["target"] == "register"}
+    assert clocks == {
+        **{("P1", target): (2, 2, 0, 0) for target in ("register", "respond", "depart", "on_site", "resolve",
+                                                      "follow_up")},
+        **{("P2", target): (1, 1, 0, 0) for target in ("register", "respond", "resolve", "follow_up")},
+        ("P2", "depart"): (1, 0, 0, 1), ("P2", "on_site"): (1, 0, 0, 1), ("P3", "register"): (1, 1, 0, 0),
+        **{("complaint", target): (1, 1, 0, 0) for target in ("respond", "resolve", "follow_up")}}
     money = day.get("/v1/reconciliation/money", **november)
     assert money["currency"] == "CNY" and money["rates"] == {"labour_per_hour": 12_000, "travel_per_visit": 8_000}
     by_job = {r["ticket_id"]: r for r in money["jobs"]}
