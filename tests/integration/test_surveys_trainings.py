@@ -53,8 +53,9 @@ def test_surveys_are_recorded_once_per_customer_and_quarter_and_read_per_custome
         ("Acme", "2026-Q3"), ("某某医院", "2026-Q3"), ("某某医院", "2026-Q4")]
 
     # a page at a time
-    page1 = app_client.get("/v1/surveys", params={"limit": 2}, headers=hdr).json()
-    assert len(page1["items"]) == 2 and page1["next_cursor"]
+    first_page = app_client.get("/v1/surveys", params={"limit": 2}, headers=hdr)
+    page1 = first_page.json()
+    assert len(page1["items"]) == 2 and page1["next_cursor"] == first_page.headers["next-cursor"]
     page2 = app_client.get("/v1/surveys", params={"limit": 2, "cursor": page1["next_cursor"]}, headers=hdr).json()
     assert [s["quarter"] for s in page2["items"]] == ["2026-Q4"] and page2["next_cursor"] is None
     assert app_client.get("/v1/surveys", params={"cursor": "!!"}, headers=hdr).json()["code"] == "bad_cursor"

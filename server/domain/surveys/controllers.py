@@ -33,9 +33,13 @@ class SurveyController(Controller):
     @get("/surveys", sync_to_thread=True)
     def list_surveys(self, services: Services, staff: Staff, customer: str | None = None,
                      period_from: From = None, to: str | None = None, limit: int = 100,
-                     cursor: str | None = None) -> SurveyPage:
-        """Surveys of the quarters that start in ``[from, to)``, by quarter and customer."""
-        return surveys.list_surveys(services, customer, period_from, to, limit, cursor)
+                     cursor: str | None = None) -> Response[SurveyPage]:
+        """Surveys of the quarters that start in ``[from, to)``, by quarter and customer, a page at a time.
+
+        A page with more after it names the next in ``next_cursor`` and the ``Next-Cursor`` header.
+        """
+        page = surveys.list_surveys(services, customer, period_from, to, limit, cursor)
+        return Response(page, headers={"Next-Cursor": page.next_cursor} if page.next_cursor else {})
 
     @get("/surveys/results", sync_to_thread=True)
     def survey_results(self, services: Services, staff: Staff, customer: str | None = None,
