@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import types
 import typing
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from functools import cache
 from typing import Any, Union
 
@@ -135,12 +135,12 @@ class InstantSchemaPlugin(OpenAPISchemaPlugin):
                       description="RFC 3339 date-time in UTC, e.g. 2026-12-03T18:00:00.000Z")
 
 
-def range_bound(raw: str | None, name: str, *, upper: bool = False) -> int | None:
+def range_bound(raw: str | None, name: str) -> int | None:
     """A ``from``/``to`` query parameter as epoch ms (None when absent); 400 ``bad_time`` for anything else.
 
-    Every range filter of the API reads its bounds here: a date (``2026-12-31``, a whole UTC day) or an RFC 3339
-    date-time with its offset (``2026-12-31T18:00:00Z``).  A range is ``[from, to)``: a date as ``to`` ends
-    after that day (``to=2026-12-31`` is ``2027-01-01T00:00:00Z``, exclusive).
+    Every range filter of the API reads its bounds here: a date (``2026-12-01``, its 00:00 UTC) or an RFC 3339
+    date-time with its offset (``2026-12-01T00:00:00+08:00``).  A range is ``[from, to)``: ``from=2026-11-01&
+    to=2026-12-01`` is November (in UTC; give the offset for a local month).
     """
     if raw is None or raw == "":
         return None
@@ -148,8 +148,7 @@ def range_bound(raw: str | None, name: str, *, upper: bool = False) -> int | Non
     try:
         if len(text) == 10 and "T" not in text.upper():
             day = date.fromisoformat(text)
-            start = datetime(day.year, day.month, day.day, tzinfo=UTC)
-            return epoch_ms(start + timedelta(days=1) if upper else start)
+            return epoch_ms(datetime(day.year, day.month, day.day, tzinfo=UTC))
         moment = datetime.fromisoformat(text)
     except (ValueError, OverflowError):
         moment = None
@@ -160,7 +159,7 @@ def range_bound(raw: str | None, name: str, *, upper: bool = False) -> int | Non
 
 def time_range(raw_from: str | None, raw_to: str | None, now: int, default_days: int) -> tuple[int, int]:
     """``[from, to)`` in epoch ms; ``to`` defaults to ``now``, ``from`` to ``default_days`` before ``to``."""
-    end = range_bound(raw_to, "to", upper=True)
+    end = range_bound(raw_to, "to")
     end = now if end is None else end
     start = range_bound(raw_from, "from")
     start = end - default_days * 86_400_000 if start is None else start

@@ -123,8 +123,8 @@ CSV_TOO: Final = frozenset({"GET /v1/kpis", "GET /v1/reconciliation", "GET /v1/s
 #: what every range filter's bounds take (``server.api_json.range_bound`` reads them)
 RANGE_BOUNDS: Final = {
     "from": "Start of the range, included: a date (YYYY-MM-DD, UTC) or an RFC 3339 date-time with an offset.",
-    "to": "End of the range, excluded: an RFC 3339 date-time with an offset, or a date (the range then "
-          "includes that whole UTC day).",
+    "to": "End of the range, excluded: a date (YYYY-MM-DD, its 00:00 UTC) or an RFC 3339 date-time with an "
+          "offset; from=2026-11-01&to=2026-12-01 is November (UTC).",
 }
 
 #: routes whose callers are counted by the rate limiter (429 ``rate_limited``)

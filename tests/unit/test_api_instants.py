@@ -59,14 +59,13 @@ def test_a_struct_without_instants_is_passed_through() -> None:
         "at": "1970-01-01T00:00:00.000Z", "items": {"a": ["1970-01-02T00:00:00.000Z"]}}
 
 
-@pytest.mark.parametrize(("raw", "upper", "expected"), [
-    ("2026-12-01", False, datetime(2026, 12, 1, tzinfo=UTC)),
-    ("2026-12-31", True, datetime(2027, 1, 1, tzinfo=UTC)),  # a date as `to` includes its whole day
-    ("2026-12-03T19:00:00+01:00", False, datetime(2026, 12, 3, 18, tzinfo=UTC)),
-    ("2026-12-03T18:00:00.250Z", True, datetime(2026, 12, 3, 18, 0, 0, 250_000, tzinfo=UTC)),
+@pytest.mark.parametrize(("raw", "expected"), [
+    ("2026-12-01", datetime(2026, 12, 1, tzinfo=UTC)),  # a date is its 00:00 UTC, as `from` and as `to`
+    ("2026-12-03T19:00:00+01:00", datetime(2026, 12, 3, 18, tzinfo=UTC)),
+    ("2026-12-03T18:00:00.250Z", datetime(2026, 12, 3, 18, 0, 0, 250_000, tzinfo=UTC)),
 ])
-def test_range_bounds_take_dates_and_rfc3339(raw: str, upper: bool, expected: datetime) -> None:
-    assert range_bound(raw, "to" if upper else "from", upper=upper) == epoch_ms(expected)
+def test_range_bounds_take_dates_and_rfc3339(raw: str, expected: datetime) -> None:
+    assert range_bound(raw, "from") == range_bound(raw, "to") == epoch_ms(expected)
 
 
 @pytest.mark.parametrize("raw", ["yesterday", "1790035200000", "2026-12-03T18:00:00", "2026-13-01", "12/01/2026",
@@ -81,6 +80,7 @@ def test_a_range_defaults_and_must_not_be_empty() -> None:
     now = epoch_ms(datetime(2026, 12, 3, tzinfo=UTC))
     assert time_range(None, None, now, 30) == (now - 30 * DAY, now)
     assert time_range("2026-12-01", None, now, 30) == (now - 2 * DAY, now)
+    assert time_range("2026-11-01", "2026-12-01", now, 30) == (now - 32 * DAY, now - 2 * DAY)  # November
     with pytest.raises(BadRequest) as caught:
-        time_range("2026-12-02", "2026-12-01", now, 30)
+        time_range("2026-12-01", "2026-12-01", now, 30)
     assert caught.value.code == "bad_range"

@@ -11,6 +11,7 @@ from litestar.params import QueryParameter
 from schemas.instant import Instant
 from server.api_json import time_range
 from server.domain.kpis import service as kpis
+from server.domain.kpis import targets
 from server.errors import BadRequest, Msg
 from server.http_locale import content_language, request_locale
 from server.security import Staff
@@ -30,7 +31,7 @@ class KpiReport(msgspec.Struct, kw_only=True):
 
 
 class KpiController(Controller):
-    """``/v1/kpis``."""
+    """``/v1/kpis`` and ``/v1/kpis/targets``."""
 
     path = "/v1"
     tags = ["kpis"]
@@ -54,3 +55,19 @@ class KpiController(Controller):
                            headers={"content-language": content_language(locale), "vary": "Accept-Language"})
             return cast("Response[KpiReport]", csv)  # the CSV form (documented beside the JSON one)
         return Response(msgspec.convert(report, KpiReport))
+
+    @get("/kpis/targets", sync_to_thread=True)
+    def kpi_targets(self, request: Request[Any, Any, Any], services: Services, staff: Staff, format: str = "json",
+                    period_from: Annotated[str | None, QueryParameter(name="from")] = None,
+                    to: str | None = None) -> Response[bytes]:
+        """The service plans' KPIs against their targets for the period and per month (JSON or CSV)."""
+        if format not in ("json", "csv"):
+            raise BadRequest("invalid_parameter", Msg("format_json_or_csv"))
+        start, end = time_range(period_from, to, services.clock(), 30)
+        report = targets.kpi_targets_report(services, start, end)
+        if format == "csv":
+            locale = request_locale(request.headers.get("accept-language"))
+            return Response(content=targets.kpi_targets_csv(report, locale).encode(),
+                            media_type="text/csv; charset=utf-8",
+                            headers={"content-language": content_language(locale), "vary": "Accept-Language"})
+        return Response(content=msgspec.json.encode(report), media_type="application/json")
