@@ -106,6 +106,13 @@ OPERATION_IDS: Final[dict[str, str]] = {
     "POST /v1/reconciliation/{recon_id}/resolve": "resolveReconciliationItem",
     "GET /v1/webhooks/deliveries": "listWebhookDeliveries",
     "GET /metrics": "getMetrics",
+    "GET /v1/engineers/{engineer_id}/trainings": "listTrainings",
+    "POST /v1/engineers/{engineer_id}/trainings": "addTraining",
+    "GET /v1/kpis/targets": "getKpiTargets",
+    "GET /v1/reconciliation/money": "getMoneyReconciliation",
+    "GET /v1/surveys": "listSurveys",
+    "POST /v1/surveys": "recordSurvey",
+    "GET /v1/surveys/results": "getSurveyResults",
 }
 
 MSGPACK: Final = "application/msgpack"
@@ -118,8 +125,22 @@ BINARY_BODIES: Final = {"PUT /v1/blobs/{sha256}": "application/octet-stream"}
 BINARY_RESPONSES: Final = {"GET /v1/blobs/{sha256}": "application/octet-stream",
                            "GET /v1/jobs/{job_id}/report.pdf": "application/pdf",
                            "GET /metrics": "text/plain"}
+#: JSON reports built as documents (no struct yet): described as objects with their top-level members
+REPORT_DOCUMENTS: Final[dict[str, dict[str, Any]]] = {
+    "GET /v1/kpis/targets": {"type": "object", "additionalProperties": True,
+                             "required": ["from", "to", "timezone", "generated_at", "targets", "kpis", "months",
+                                          "trend"],
+                             "description": "The plans' KPIs against their targets for the period and per month "
+                                            "(from, to, generated_at: RFC 3339)."},
+    "GET /v1/reconciliation/money": {"type": "object", "additionalProperties": True,
+                                     "required": ["from", "to", "generated_at", "currency", "rates", "jobs",
+                                                  "customers", "totals"],
+                                     "description": "Amounts per job, per customer and in total, in integer minor "
+                                                    "units of the currency (from, to, generated_at: RFC 3339)."},
+}
 #: routes that also answer CSV (``format=csv``)
-CSV_TOO: Final = frozenset({"GET /v1/kpis", "GET /v1/reconciliation", "GET /v1/sla/compliance"})
+CSV_TOO: Final = frozenset({"GET /v1/kpis", "GET /v1/reconciliation", "GET /v1/sla/compliance", "GET /v1/kpis/targets",
+                            "GET /v1/reconciliation/money"})
 #: what every range filter's bounds take (``server.api_json.range_bound`` reads them)
 RANGE_BOUNDS: Final = {
     "from": "Start of the range, included: a date (YYYY-MM-DD, UTC) or an RFC 3339 date-time with an offset.",
@@ -239,6 +260,8 @@ def complete_document(app: Litestar, doc: dict[str, Any]) -> None:
                     for status, response in responses.items():
                         if status.startswith("2"):
                             response["content"] = _binary(BINARY_RESPONSES[key])
+                if key in REPORT_DOCUMENTS:
+                    responses["200"].setdefault("content", {})["application/json"] = {"schema": REPORT_DOCUMENTS[key]}
                 if key in CSV_TOO:
                     responses["200"].setdefault("content", {})["text/csv"] = {"schema": {"type": "string"}}
                 for param in op.get("parameters", []):
