@@ -46,6 +46,7 @@ from server.scheduler import run_sla_tick
 from server.security import issue_staff_token
 from server.services import Services
 from tests.livesrv import free_port
+from tests.support import epoch_doc, iso
 from tools.demo_data import seed_demo
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -130,7 +131,7 @@ class Day:
 
     def new_ticket(self, customer: str, priority: str, called_at: int, **extra: Any) -> str:
         tid: str = self.post("/v1/tickets", {"customer": customer, "site": "Main building", "priority": priority,
-                                             "opened_at": called_at, **extra}, 201)["id"]
+                                             "opened_at": iso(called_at), **extra}, 201)["id"]
         return tid
 
     def dispatch(self, ticket_id: str, engineer: str, remote: bool = False) -> str:
@@ -139,7 +140,7 @@ class Day:
         return job_id
 
     def ticket(self, ticket_id: str) -> dict[str, Any]:
-        out: dict[str, Any] = self.get(f"/v1/tickets/{ticket_id}")
+        out: dict[str, Any] = epoch_doc(self.get(f"/v1/tickets/{ticket_id}"))
         return out
 
     def tick(self) -> list[tuple[str, str, str]]:
@@ -230,7 +231,7 @@ def test_a_day_in_the_service_plans(day: Day) -> None:
     # 3. 10:00 an urgent fault on an asset under warranty; on the way at 10:30, within the 2 h departure target.
     day.at(sh(10, 10, 0))
     day.post("/v1/assets", {"serial": "CH-2024-001", "model": "Chiller 300", "customer": "某某医院",
-                            "site": "Main building", "warranty_until": sh(10, 0) + 365 * 24 * 60 * MIN}, 201)
+                            "site": "Main building", "warranty_until": iso(sh(10, 0) + 365 * 24 * 60 * MIN)}, 201)
     day.at(sh(10, 10, 5))
     t2 = day.new_ticket("某某医院", "P1", sh(10, 10, 0), asset_serial="CH-2024-001")
     day.at(sh(10, 10, 8))

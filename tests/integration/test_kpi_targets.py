@@ -20,7 +20,7 @@ import pytest
 from schemas.wire import SetStatus
 from server.domain.sla.policy import PolicyError, default_policies, policies_from_dict
 from server.services import Services
-from tests.support import RawDevice
+from tests.support import RawDevice, iso
 
 MIN = 60_000
 HOUR = 60 * MIN
@@ -36,7 +36,7 @@ def at(day: int, hour: float) -> int:
 def ticket(client: Any, staff: Any, clock: Any, opened: int, priority: str, engineer: str) -> tuple[str, str]:
     clock.now = opened
     r = client.post("/v1/tickets", headers=staff["dispatcher"], json={
-        "customer": "Acme", "site": "Plant 1", "priority": priority, "opened_at": opened})
+        "customer": "Acme", "site": "Plant 1", "priority": priority, "opened_at": iso(opened)})
     assert r.status_code == 201, r.text
     tid = r.json()["id"]
     r = client.post(f"/v1/tickets/{tid}/jobs", headers=staff["dispatcher"], json={"engineer_id": engineer})
@@ -136,9 +136,10 @@ def test_kpis_against_their_targets_per_period_and_month_in_working_time(
     zh = app_client.get("/v1/kpis/targets", params={**window, "format": "csv"},
                         headers={**hdr, "accept-language": "zh-CN"})
     assert zh.text.splitlines()[0] == "范围,指标,实际值,达标数,统计数,目标值,时限,状态"
-    for params in ({"format": "xml"}, {"from": "yesterday"}, {"from": "2026-10-01", "to": "2026-09-01"}):
+    for params, code in (({"format": "xml"}, "invalid_parameter"), ({"from": "yesterday"}, "bad_time"),
+                         ({"from": "2026-10-01", "to": "2026-09-01"}, "bad_range")):
         r = app_client.get("/v1/kpis/targets", params=params, headers=hdr)
-        assert r.status_code == 400 and r.json()["code"] == "invalid_parameter", params
+        assert r.status_code == 400 and r.json()["code"] == code, params
 
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)

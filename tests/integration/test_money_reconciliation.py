@@ -14,7 +14,7 @@ import pytest
 from schemas.wire import MovePart, SetStatus
 from server.services import Services
 from server.settings import SettingsError, get_settings
-from tests.support import RawDevice
+from tests.support import RawDevice, iso
 
 MIN = 60_000
 T0 = 1_790_035_200_000 + 9 * 60 * MIN  # Tuesday 2026-09-22 09:00 UTC, after the seeded data
@@ -56,7 +56,7 @@ def test_money_per_job_customer_and_period(priced: tuple[Any, Services], staff: 
     client, services = priced
     clock.now = T0
     hdr = staff["backoffice"]
-    assert client.post("/v1/assets", json={"serial": "OLD-1", "customer": "Bravo", "warranty_until": T0 - MIN},
+    assert client.post("/v1/assets", json={"serial": "OLD-1", "customer": "Bravo", "warranty_until": iso(T0 - MIN)},
                        headers=hdr).status_code == 201
     ben = RawDevice(client, services, "e-ben")
     ta, ja = job(client, staff, "Acme")  # no known asset: its parts are billed
@@ -74,7 +74,7 @@ def test_money_per_job_customer_and_period(priced: tuple[Any, Services], staff: 
     _td, jd = job(client, staff, "Acme")  # on site, not finished: not in this period's money
     walk(ben, clock, jd, [(T0 + 130 * MIN, "on_site")])
 
-    window = {"from": str(T0), "to": str(T0 + 3 * 60 * MIN)}
+    window = {"from": iso(T0), "to": iso(T0 + 3 * 60 * MIN)}
     r = client.get("/v1/reconciliation/money", params=window, headers=staff["dispatcher"])
     assert r.status_code == 200, r.text
     report = r.json()
@@ -93,7 +93,7 @@ def test_money_per_job_customer_and_period(priced: tuple[Any, Services], staff: 
 
     only = client.get("/v1/reconciliation/money", params={**window, "customer": "Bravo"}, headers=hdr).json()
     assert [x["job_id"] for x in only["jobs"]] == [jb]
-    before = client.get("/v1/reconciliation/money", params={"from": str(T0), "to": str(T0 + 37 * MIN)},
+    before = client.get("/v1/reconciliation/money", params={"from": iso(T0), "to": iso(T0 + 37 * MIN)},
                         headers=hdr).json()
     assert before["jobs"] == [] and before["totals"]["jobs"] == 0  # completed at 09:37: outside [09:00, 09:37)
 
@@ -103,10 +103,11 @@ def test_money_per_job_customer_and_period(priced: tuple[Any, Services], staff: 
     table = list(csv.reader(io.StringIO(zh.text)))
     assert table[0][:3] == ["派工单号", "工单号", "客户"] and len(table) == 4
     assert table[1][-3:] == ["14567", "0", "EUR"]
-    for params in ({"format": "xml"}, {"from": "yesterday"}, {"from": "2026-10-01", "to": "2026-09-01"},
-                   {"customer": "A\x00"}):
+    for params, code in (({"format": "xml"}, "invalid_parameter"), ({"from": "yesterday"}, "bad_time"),
+                         ({"from": str(T0)}, "bad_time"), ({"from": "2026-10-01", "to": "2026-09-01"}, "bad_range"),
+                         ({"customer": "A\x00"}, "invalid_parameter")):
         r = client.get("/v1/reconciliation/money", params=params, headers=hdr)
-        assert r.status_code == 400 and r.json()["code"] == "invalid_parameter", params
+        assert r.status_code == 400 and r.json()["code"] == code, params
 
 
 @pytest.mark.parametrize(("name", "value"), [("FIELDSYNC_CURRENCY_CODE", "yuan"), ("FIELDSYNC_LABOUR_RATE", "-1"),
