@@ -335,7 +335,8 @@ def test_a_day_in_the_service_plans(day: Day) -> None:
     # SLA compliance of the month's tickets: every clock of T1, T2, T4 and the complaint met (T4's breaches
     # withdrawn), remote T1's visit clocks not applicable; T3 registered in 5 minutes (its other clocks wait
     # for the adoption of the visit, step 5)
-    compliance = day.get("/v1/sla/compliance", start=sh(1, 0), end=sh(30, 23), group_by="priority")["rows"]
+    compliance = day.get("/v1/sla/compliance", **{"from": iso(sh(1, 0)), "to": iso(sh(30, 23))},
+                         group_by="priority")["rows"]
     clocks = {(r["group"], r["target"]): (r["tickets"], r["met"], r["breached"], r["not_applicable"])
               for r in compliance if r["group"] != "P3" or r["target"] == "register"}
     assert clocks == {
