@@ -34,7 +34,14 @@ import msgspec
 
 from schemas import i18n
 from schemas.export import write_schemas
-from server.backup import PG_ADVICE, BackupError, backup_sqlite, restore_sqlite, sqlite_path
+from server.backup import (
+    BackupError,
+    backup_postgres,
+    backup_sqlite,
+    restore_postgres,
+    restore_sqlite,
+    sqlite_path,
+)
 from server.cli_text import cli_locale, error, say
 from server.ports import PortUnavailable, check_port
 from server.settings import DEFAULT_DB, SettingsError, get_settings, uvicorn_proxy_options
@@ -296,13 +303,18 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
 
 def cmd_backup(args: argparse.Namespace) -> int:
-    """Online backup of a SQLite database (PostgreSQL: print the pg_dump advice, exit 2)."""
+    """Backup or restore: SQLite's online backup API, or pg_dump / pg_restore for PostgreSQL."""
     url = db_url(args)
     path = sqlite_path(url)
-    if path is None:
-        print(PG_ADVICE.format(url=url), file=sys.stderr)
-        return 2
     try:
+        if path is None:
+            if args.admin == "backup":
+                pg = backup_postgres(url, args.out)
+            else:
+                pg = restore_postgres(args.source, url, force=args.force)
+            print(say("backup.pg_written" if args.admin == "backup" else "backup.pg_restored", path=pg.path,
+                      bytes=pg.bytes, tables=pg.tables, version=pg.schema_version))
+            return 0
         if args.admin == "backup":
             result = backup_sqlite(path, args.out)
         else:
@@ -397,14 +409,16 @@ def build_parser(*extensions: Extension) -> argparse.ArgumentParser:
     x = a.add_parser("migrate", help="apply pending migrations, before starting new serve processes")
     x.add_argument("--db")
     x.set_defaults(func=cmd_migrate)
-    x = a.add_parser("backup", help="online backup of a SQLite database to a file (checked)")
+    x = a.add_parser("backup", help="online backup to a file, checked (SQLite: backup API; PostgreSQL: pg_dump)")
     x.add_argument("--db")
     x.add_argument("--out", required=True, help="backup file to write")
     x.set_defaults(func=cmd_backup)
-    x = a.add_parser("restore", help="restore a SQLite database from a backup file (refuses one in use)")
+    x = a.add_parser("restore", help="restore a backup file (SQLite: refuses one in use; PostgreSQL: pg_restore "
+                                     "into a database without fieldsync tables, one transaction)")
     x.add_argument("--db")
     x.add_argument("--from", dest="source", required=True, help="backup file to restore")
-    x.add_argument("--force", action="store_true", help="overwrite even while another process has it open")
+    x.add_argument("--force", action="store_true", help="overwrite even while another process has it open "
+                                                          "(PostgreSQL: replace the fieldsync tables there)")
     x.set_defaults(func=cmd_backup)
     x = a.add_parser("export-schemas", help="write the JSON Schemas of the wire types to schemas/json/")
     x.set_defaults(func=cmd_export_schemas)

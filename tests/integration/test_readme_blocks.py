@@ -54,7 +54,7 @@ CHECKED = {
     '"register"': "test_the_service_plan_policy_file_adds_register_and_depart",
     "$ fieldsync verify report.pdf": "test_the_verify_transcript_is_what_the_commands_print",
     "/v1/reconciliation?format=csv": "test_the_reconciliation_curl_examples_run",
-    "pg_dump --format=custom": "test_the_postgresql_backup_advice_round_trips",
+    "--out fieldsync.dump": "test_the_postgresql_backup_example_round_trips",
     "fieldsync admin user --name dora": "test_the_console_user_example_creates_the_user",
     '"category_names"': "test_the_display_names_example_names_priorities_and_categories_per_locale",
     "def fieldsync_signature_ok(": "test_the_webhook_receivers_check_accepts_the_servers_signature_only",
@@ -356,7 +356,7 @@ def test_the_reconciliation_curl_examples_run(demo: Demo, tmp_path: Path) -> Non
 
 
 @pytest.mark.postgres
-def test_the_postgresql_backup_advice_round_trips(tmp_path: Path) -> None:
+def test_the_postgresql_backup_example_round_trips(tmp_path: Path) -> None:
     require_pg()
     name = f"readme_{uuid.uuid4().hex[:10]}"
     admin = PG_BASE
@@ -371,9 +371,7 @@ def test_the_postgresql_backup_advice_round_trips(tmp_path: Path) -> None:
             return subprocess.run(list(args), cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
 
         assert run("fieldsync", "admin", "seed-demo", "--db", url).returncode == 0
-        advice = run("fieldsync", "admin", "backup", "--db", url, "--out", "x")
-        assert advice.returncode == 2 and "pg_dump --format=custom" in advice.stderr, "the CLI gives this advice"
-        for line in block("pg_dump --format=custom").text.splitlines():  # dump, then restore over it
+        for line in block("--out fieldsync.dump").text.splitlines():  # dump, then restore over it
             ran = run("bash", "-c", f"set -e; {line}")
             assert ran.returncode == 0, (line, ran.stderr)
         listed = run("fieldsync", "admin", "engineers", "--db", url)
