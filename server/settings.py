@@ -66,6 +66,8 @@ class Settings:
     currency: str = ""
     #: the console's language before a user chose one and when Accept-Language names none it speaks
     locale: str = "en"
+    #: the file holding the key-encryption key of the server signing key (``server/keys.py``); None: stored raw
+    key_file: str | None = None
     #: how `fieldsync serve` writes its log: ``text`` lines for a person, ``json`` objects for a log collector
     log_format: str = "text"
 
@@ -97,6 +99,7 @@ def get_settings(**overrides: Any) -> Settings:
         currency=env.get("FIELDSYNC_CURRENCY", ""),
         locale=_locale(env, "FIELDSYNC_LOCALE", d.locale),
         log_format=_choice(env, "FIELDSYNC_LOG_FORMAT", ("text", "json")),
+        key_file=_file(env, "FIELDSYNC_KEY_FILE"),
     )
     return replace(s, **{k: v for k, v in overrides.items() if v is not None})
 
