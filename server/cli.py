@@ -380,7 +380,7 @@ def cmd_encrypt_key(args: argparse.Namespace) -> int:
 
 def cmd_rotate_key(args: argparse.Namespace) -> int:
     """A new signing key endorsed by the current one; the old public keys stay (what they signed verifies)."""
-    from server.keys import REFRESH_S, read_key_file, rotate_server_key
+    from server.keys import read_key_file, rotate_server_key
 
     services = open_services(db_url(args))
     try:
@@ -392,7 +392,7 @@ def cmd_rotate_key(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({"id": after.key_id, "public_key": after.public.hex(), "previous_id": before.key_id}))
     else:
-        print(say("keys.rotated", id=after.key_id, previous=before.key_id, seconds=int(REFRESH_S)))
+        print(say("keys.rotated", id=after.key_id, previous=before.key_id, seconds=services.settings.key_refresh_s))
     return 0
 
 

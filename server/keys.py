@@ -19,7 +19,7 @@ and ``serve`` warns.
 one endorses: it signs :func:`sync.core.signoff.key_rotation_message` (the
 previous and the new public key).  Tablets trust their enrolled key and
 each key endorsed by one they trust (``sync.core.signoff.endorsed_keys``).
-Running processes pick up the new key within :data:`REFRESH_S` seconds.
+Running processes pick up the new key within ``FIELDSYNC_KEY_REFRESH_S`` seconds (30).
 """
 
 from __future__ import annotations
@@ -41,8 +41,6 @@ from sync.core.signoff import key_rotation_message
 from sync.storage import Database
 from sync.storage.base import Tx
 
-#: seconds a process keeps using the key it loaded before it looks for a newer one (after ``rotate-key``)
-REFRESH_S: Final = 30.0
 #: the least secret a key file must hold, in bytes (after surrounding white space is stripped)
 MIN_KEK_BYTES: Final = 32
 _SEALED_PREFIX: Final = b"fsk1"

@@ -16,7 +16,7 @@ from typing import Generic, TypeVar
 
 from server.clock import wall_ms
 from server.domain.sla.policy import PolicySet
-from server.keys import REFRESH_S, ServerKey, load_or_create_server_key, newest_key_id, read_key_file
+from server.keys import ServerKey, load_or_create_server_key, newest_key_id, read_key_file
 from server.ratelimit import RateLimiter
 from server.settings import Settings
 from sync.storage import Database
@@ -64,12 +64,12 @@ class Services:
     def key(self) -> ServerKey:
         """The server's signing key, loaded (or created on first start) when first used.
 
-        Every :data:`server.keys.REFRESH_S` seconds a process looks whether another one rotated the key
+        Every ``FIELDSYNC_KEY_REFRESH_S`` seconds (30) a process looks whether another one rotated the key
         (``fieldsync admin rotate-key``) and loads the new one.  ``ServerKeyLocked`` when the stored key is
         sealed and ``FIELDSYNC_KEY_FILE`` does not open it.
         """
         now = time.monotonic()
-        if self._key is not None and now - self._key_checked > REFRESH_S:
+        if self._key is not None and now - self._key_checked >= self.settings.key_refresh_s:
             self._key_checked = now
             if newest_key_id(self.db) != self._key.key_id:
                 self._key = None

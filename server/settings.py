@@ -68,6 +68,8 @@ class Settings:
     locale: str = "en"
     #: the file holding the key-encryption key of the server signing key (``server/keys.py``); None: stored raw
     key_file: str | None = None
+    #: seconds a process signs with the key it loaded before it looks for a newer one (``admin rotate-key``)
+    key_refresh_s: int = 30
     #: how `fieldsync serve` writes its log: ``text`` lines for a person, ``json`` objects for a log collector
     log_format: str = "text"
 
@@ -100,6 +102,7 @@ def get_settings(**overrides: Any) -> Settings:
         locale=_locale(env, "FIELDSYNC_LOCALE", d.locale),
         log_format=_choice(env, "FIELDSYNC_LOG_FORMAT", ("text", "json")),
         key_file=_file(env, "FIELDSYNC_KEY_FILE"),
+        key_refresh_s=_int(env, "FIELDSYNC_KEY_REFRESH_S", d.key_refresh_s, 0, 86400),
     )
     return replace(s, **{k: v for k, v in overrides.items() if v is not None})
 
