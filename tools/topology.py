@@ -9,8 +9,11 @@ What ``compose.yaml`` runs in containers, for a machine that cannot run them
    ``postgresql://postgres@127.0.0.1:5432/postgres``; dropped again at the end
    unless ``--keep-db``) and migrates it once (``fieldsync admin migrate``);
 2. starts two ``fieldsync serve`` processes on two loopback ports sharing it,
-   trusting proxy headers from ``127.0.0.1`` only (``FIELDSYNC_TRUSTED_PROXIES``)
-   and logging JSON lines to ``DIR/app-1.log`` and ``DIR/app-2.log``;
+   trusting proxy headers from ``127.0.0.0/30`` only (nginx connects from
+   ``127.0.0.1``; ``FIELDSYNC_TRUSTED_PROXIES``),
+   logging JSON lines to ``DIR/app-1.log`` and ``DIR/app-2.log``, with the
+   signing key sealed under a key file made for the run (``DIR/kek``,
+   ``FIELDSYNC_KEY_FILE``);
 3. writes a self-signed certificate for ``localhost``/``127.0.0.1``
    (``DIR/tls/``) and starts nginx in the foreground with its prefix, pid,
    logs and temporary files in ``DIR`` (no system configuration is read),
@@ -131,6 +134,10 @@ class Topology:
         with psycopg.connect(self.pg, autocommit=True) as conn:
             conn.execute(f'CREATE DATABASE "{self.db_name}"')
         self.db_url = database_url(self.pg, self.db_name)
+        kek = self.workdir / "kek"
+        if not kek.exists():
+            kek.write_text(secrets.token_urlsafe(32) + "\n")
+            kek.chmod(0o600)
         subprocess.run([sys.executable, "-m", "fieldsync", "admin", "migrate", "--db", self.db_url],
                        check=True, stdout=subprocess.DEVNULL, env=self._env())
         self.app_ports = [free_port(), free_port()]
@@ -152,10 +159,12 @@ class Topology:
         return {"url": f"https://127.0.0.1:{self.https_port}", "ca_cert": str(self.cert), "db_url": self.db_url,
                 "apps": [{"name": f"app-{n}", "url": f"http://127.0.0.1:{p}", "pid": self.procs[f"app-{n}"].pid,
                           "log": str(self.workdir / f"app-{n}.log")} for n, p in enumerate(self.app_ports, 1)],
-                "nginx_pid": self.procs["nginx"].pid, "workdir": str(self.workdir)}
+                "nginx_pid": self.procs["nginx"].pid, "workdir": str(self.workdir),
+                "key_file": str(self.workdir / "kek")}
 
     def _env(self) -> dict[str, str]:
-        return {**os.environ, "FIELDSYNC_TRUSTED_PROXIES": "127.0.0.1", "FIELDSYNC_LOG_FORMAT": "json",
+        return {**os.environ, "FIELDSYNC_TRUSTED_PROXIES": "127.0.0.0/30", "FIELDSYNC_LOG_FORMAT": "json",
+                "FIELDSYNC_KEY_FILE": str(self.workdir / "kek"),
                 "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
                 **self.env}
 

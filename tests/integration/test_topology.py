@@ -88,7 +88,10 @@ def world(topology: dict[str, Any]) -> dict[str, str]:
 
     db = open_database(topology["db_url"])
     try:
-        services = Services(db=db, settings=get_settings(db_url=topology["db_url"], run_scheduler=False))
+        services = Services(db=db, settings=get_settings(db_url=topology["db_url"], run_scheduler=False,
+                                                         key_file=topology["key_file"]))
+        with db.read() as tx:  # the servers sealed the signing key under the run's key file
+            assert [r["sealed"] for r in tx.query("SELECT sealed FROM server_keys")] == [1]
         seed_demo(services)
         return {role: issue_staff_token(services, role, f"{role}-user") for role in ("dispatcher", "admin")}
     finally:
