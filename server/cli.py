@@ -360,7 +360,7 @@ def cmd_keys(args: argparse.Namespace) -> int:
 
 def cmd_encrypt_key(args: argparse.Namespace) -> int:
     """Seal the stored signing keys under the key file (re-seal with --old-key-file when the file changes)."""
-    from server.keys import encrypt_server_keys, read_key_file
+    from server.keys import encrypt_server_keys, load_or_create_server_key, read_key_file
 
     path = _key_file(args)
     if path is None:
@@ -371,6 +371,7 @@ def cmd_encrypt_key(args: argparse.Namespace) -> int:
         kek = read_key_file(path)
         assert kek is not None
         n = encrypt_server_keys(services.db, kek, read_key_file(args.old_key_file))
+        load_or_create_server_key(services.db, services.clock(), kek)  # a database without a key gets one, sealed
     except ServerKeyLocked as exc:
         print(error(exc.message), file=sys.stderr)
         return 2

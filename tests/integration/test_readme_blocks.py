@@ -58,6 +58,7 @@ CHECKED = {
     "fieldsync admin user --name dora": "test_the_console_user_example_creates_the_user",
     '"category_names"': "test_the_display_names_example_names_priorities_and_categories_per_locale",
     "def fieldsync_signature_ok(": "test_the_webhook_receivers_check_accepts_the_servers_signature_only",
+    "fieldsync admin encrypt-key --db": "test_the_signing_key_example_seals_and_rotates",
 }
 #: a piece of text only that block contains -> why no test runs it
 NOT_RUNNABLE = {
@@ -430,3 +431,21 @@ def test_the_webhook_receivers_check_accepts_the_servers_signature_only() -> Non
     assert check("whsec", sign("whsec", now, body), body.replace(b"T-1", b"T-2")) is False
     assert check("whsec", sign("whsec", now - 3600, body), body) is False  # replayed an hour later
     assert check("whsec", "v1=00", body) is False
+
+
+def test_the_signing_key_example_seals_and_rotates(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'ops.db'}"
+    base = {k: v for k, v in os.environ.items() if not k.startswith("FIELDSYNC_")}
+    env = {**base, "PATH": f"{BIN}{os.pathsep}{base.get('PATH', '')}", "URL": url}
+
+    def run(script: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(["bash", "-c", f"set -e\n{script}"], cwd=tmp_path, env=env, capture_output=True,
+                              text=True, timeout=300)
+
+    assert run('fieldsync admin seed-demo --db "$URL" >/dev/null').returncode == 0
+    script = block("fieldsync admin encrypt-key --db").text.replace("/etc/fieldsync/", f"{tmp_path}/")
+    ran = run(script)
+    assert ran.returncode == 0, ran.stderr
+    lines = ran.stdout.strip().splitlines()
+    listed = [ln.split() for ln in lines if re.fullmatch(r"[0-9a-f]{64}", ln.split()[-1])]
+    assert [(k[3], k[4]) for k in listed] == [("sealed", "older"), ("sealed", "current")], ran.stdout
