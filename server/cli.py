@@ -343,6 +343,7 @@ def _key_file(args: argparse.Namespace, name: str = "key_file") -> str | None:
 
 def cmd_keys(args: argparse.Namespace) -> int:
     """The server's public keys, oldest first: id, created, sealed at rest, the key (hex) to pin in verify."""
+    # loaded when the command runs (module docstring)
     from server.keys import key_chain
     from sync.timetext import utc_text
 
@@ -360,6 +361,7 @@ def cmd_keys(args: argparse.Namespace) -> int:
 
 def cmd_encrypt_key(args: argparse.Namespace) -> int:
     """Seal the stored signing keys under the key file (re-seal with --old-key-file when the file changes)."""
+    # loaded when the command runs (module docstring)
     from server.keys import encrypt_server_keys, load_or_create_server_key, read_key_file
 
     path = _key_file(args)
@@ -381,6 +383,7 @@ def cmd_encrypt_key(args: argparse.Namespace) -> int:
 
 def cmd_rotate_key(args: argparse.Namespace) -> int:
     """A new signing key endorsed by the current one; the old public keys stay (what they signed verifies)."""
+    # loaded when the command runs (module docstring)
     from server.keys import read_key_file, rotate_server_key
 
     services = open_services(db_url(args))
