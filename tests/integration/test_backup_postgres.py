@@ -169,3 +169,34 @@ def test_restore_refuses_a_file_that_is_not_a_fieldsync_dump(new_database: Calla
     assert main(["admin", "restore", "--db", target, "--from", str(tmp_path / "missing")]) == 2
     assert main(["admin", "backup", "--db", target, "--out", str(tmp_path / "nope" / "x.dump")]) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_a_schema_of_a_shared_database_is_dumped_alone_and_restored(
+        new_database: Callable[[], str], pg_url: str, tmp_path: Path) -> None:
+    """``?schema=NAME``: only that schema goes into the dump, and it comes back under the same name."""
+    live = Services(db=open_database(pg_url), settings=get_settings(db_url=pg_url, run_scheduler=False))
+    try:
+        seed_demo(live)
+        key = live.key.public
+        with live.db.read() as tx:
+            row = tx.one("SELECT COUNT(*) AS n FROM tickets")
+        assert row is not None
+        tickets = int(row["n"])
+    finally:
+        live.db.close()
+    dump = tmp_path / "schema.dump"
+    assert main(["admin", "backup", "--db", pg_url, "--out", str(dump)]) == 0
+    schema = pg_url.rsplit("schema=", 1)[1]
+    target = f"{new_database()}?schema={schema}"
+    assert main(["admin", "restore", "--db", target, "--from", str(dump)]) == 0
+    restored = Services(db=open_database(target), settings=get_settings(db_url=target, run_scheduler=False))
+    try:
+        with restored.db.read() as tx:
+            row = tx.one("SELECT COUNT(*) AS n FROM tickets")
+        assert row is not None and int(row["n"]) == tickets
+        assert restored.key.public == key
+    finally:
+        restored.db.close()
+    with psycopg.connect(target.split("?")[0]) as conn:  # nothing of the other tests' schemas came along
+        names = {r[0] for r in conn.execute("SELECT nspname FROM pg_namespace WHERE nspname LIKE 't\\_%'")}
+    assert names == {schema}
