@@ -24,11 +24,12 @@ from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption,
 
 from client_sdk import FieldClient
 from fieldsync.cli import main
+from schemas.codec import signed_decoder
 from server.domain.devices.service import issue_enroll_token
 from server.domain.signed_reports.service import link_token
 from server.keys import ServerKeyLocked, key_id_for, load_or_create_server_key, read_key_file
 from server.services import Services
-from sync.core.signoff import key_rotation_message
+from sync.core.signoff import key_rotation_message, verify_signature
 from tests.livesrv import free_port
 
 
@@ -141,6 +142,11 @@ def test_rotation_signs_with_the_new_key_and_everything_older_still_verifies(
         report = tablet.sync()
         assert report.ok, report.errors
         assert tablet.pending() == []
+        with services.db.read() as tx:  # the receipts stored before and after the rotation name their signers
+            receipts = [signed_decoder.decode(bytes(r["receipt"])) for r in tx.query(
+                "SELECT receipt FROM changesets WHERE device_id = ? ORDER BY seq", (tablet.device_id,))]
+        assert [r.key_id for r in receipts] == [old.key_id, new.key_id]
+        assert verify_signature(new.public, receipts[-1].signature, receipts[-1].body)
 
         # a report sealed before the rotation verifies with the old key, one sealed after with the new one
         new_pdf = app_client.get(f"/v1/jobs/{job_id}/report.pdf", headers=staff["backoffice"])
