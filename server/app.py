@@ -33,6 +33,7 @@ from server.domain.plans.controllers import PlanController
 from server.domain.reconciliation.controllers import ReconciliationController
 from server.domain.signed_reports.controllers import SignedReportController
 from server.domain.sla.controllers import SlaController
+from server.domain.surveys.controllers import SurveyController
 from server.domain.sync.controllers import SyncController
 from server.domain.tickets.controllers import TicketController
 from server.domain.webhooks.controllers import WebhookController
@@ -110,6 +111,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
                                  PartsController, SignedReportController, ArchiveController, PlanController,
                                  FollowUpController, ComplaintController, CertificationController, KbController,
                                  KpiController, SlaController, ReconciliationController, WebhookController,
+                                 SurveyController,
                                  tablet_router(), console_router()]
     app = Litestar(
         route_handlers=route_handlers,
