@@ -36,6 +36,7 @@ import psycopg
 import pytest
 from markdown_it import MarkdownIt
 
+from schemas.instant import rfc3339
 from server.domain.webhooks.service import sign
 from tests.conftest import PG_BASE, require_pg
 from tests.livesrv import LiveServer
@@ -380,7 +381,7 @@ def test_the_kpi_targets_example_overrides_only_what_it_names() -> None:
 
 def test_the_money_export_example_runs(demo: Demo) -> None:
     now = int(time.time() * 1000)
-    script = re.sub(r"from=[^&]+&to=[^&]+&", f"from={now - 30 * 86_400_000}&to={now + 86_400_000}&",
+    script = re.sub(r"from=[^&]+&to=[^&]+&", f"from={rfc3339(now - 30 * 86_400_000)}&to={rfc3339(now + 86_400_000)}&",
                     block("/v1/reconciliation/money?").text)
     ran = demo.bash(script)
     assert ran.returncode == 0, ran.stderr
