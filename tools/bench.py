@@ -29,6 +29,15 @@ ops.  Scenarios:
   a shared machine does not decide it.
 - ``sla_recompute``: SLA state of 100,000 tickets from their event logs,
   loaded from the database, with the default policies.
+- ``weak_link``: the 500-job day pushed, then the scope pulled by a new tablet, by the SDK through
+  :class:`tools.linkproxy.LinkProxy` (256 kbit/s each way, 300 ms round trip, connections cut after an
+  exponentially distributed number of bytes of mean 512 KiB, seeded): ``weak_link`` is the time until
+  every op has its signed receipt, ``weak_link_pull`` the time until the new tablet holds the scope, each
+  with the bytes that crossed the link both ways.  Their floor, in the same run: the raw transfer time at
+  that rate of the bytes the same day costs uncompressed and in one piece (the sealed change-sets, the
+  pull pages as signed; HTTP headers, round trips and cuts not counted), which is what today's protocol
+  sends.  Each sign-off carries its own strokes here (``push_day`` reuses one, which gzip would shrink
+  far more than real signatures).
 
 Write scenarios also report ``floor_ops_per_s``: a plain ``executemany`` of the
 same number of rows of the same width into a scratch table of the same
@@ -66,6 +75,7 @@ import httpx
 from client_sdk import FieldClient
 from client_sdk.apply import apply_changes
 from client_sdk.testing import record
+from schemas.codec import encode
 from schemas.domain import (
     ChecklistItem,
     ChecklistTemplateIn,
@@ -86,11 +96,19 @@ from server.services import Services
 from server.settings import get_settings
 from sync.storage import open_database
 from sync.transport.http import HttpTransport
+from tools.linkproxy import LinkProxy
 
 if TYPE_CHECKING:
     from schemas.domain import Priority
 
-SCENARIOS: Final = ("push_day", "pull_bootstrap", "fleet", "sdk_write", "sla_recompute")
+SCENARIOS: Final = ("push_day", "pull_bootstrap", "fleet", "sdk_write", "sla_recompute", "weak_link")
+#: the weak link of ``weak_link``: bits per second each way, round trip, mean bytes between cuts, seed
+WEAK_RATE_BPS: Final = 256_000
+WEAK_RTT_MS: Final = 300
+WEAK_CUT_MEAN: Final = 512 * 1024
+WEAK_SEED: Final = 24
+#: syncs a weak-link tablet attempts before the scenario counts an error
+WEAK_MAX_SYNCS: Final = 200
 DEFAULT_PG: Final = "postgresql://postgres@127.0.0.1:5432/test"
 SERVER_START_TIMEOUT_S: Final = 60.0
 PARTS: Final = (("P-VALVE", "Gas valve"), ("P-IGN", "Ignition electrode"), ("P-SEAL", "Seal kit"))
@@ -344,6 +362,7 @@ class BenchTransport:
                 self.push_ms: list[float] = []
                 self.pull_ms: list[float] = []
                 self.push_bytes = 0
+                self.pull_bytes = 0
 
             def enroll(self, req: Any) -> Any:
                 # HTTP enrollment is rate-limited per address; a fleet enrolls through the service.
@@ -360,14 +379,16 @@ class BenchTransport:
                 t0 = time.perf_counter()
                 out = super().pull(req)
                 self.pull_ms.append((time.perf_counter() - t0) * 1000)
+                self.pull_bytes += len(encode(out))  # the page as signed, before any content coding
                 return out
 
         return _Timed()
 
 
-def open_tablet(path: Path, server_url: str, services: Any, engineer_id: str) -> tuple[Any, Any]:
+def open_tablet(path: Path, server_url: str, services: Any, engineer_id: str,
+                transport: Any = None) -> tuple[Any, Any]:
     """A FieldClient enrolled for ``engineer_id`` with the bench transport: (client, transport)."""
-    transport = BenchTransport.make(server_url, services)
+    transport = transport or BenchTransport.make(server_url, services)
     client = FieldClient.open(path, server_url, transport=transport)
     if not client.enrolled:
         token, _ = issue_enroll_token(services, engineer_id)
@@ -484,6 +505,125 @@ def run_day(cfg: Config, want_push: bool, want_pull: bool) -> list[Result]:
                         server.memory_mb()[0], None,
                         {"requests": len(t2.pull_ms), "errors": len(report.errors), "jobs": n_jobs,
                          "local_answers": int(local or 0)}))
+                shutil.rmtree(tablet_dir, ignore_errors=True)
+        finally:
+            services.db.close()
+    return results
+
+
+class _PushDone(Exception):  # noqa: N818 -- a signal to stop a sync, not an error
+    """Raised from the progress callback once every op has its receipt: the push phase is what is timed."""
+
+
+def _push_until_safe(client: Any, transport: Any) -> tuple[float, int, int]:
+    """Sync the push phase until the outbox is empty: (seconds to the last receipt, syncs, ops pushed)."""
+    t0 = time.perf_counter()
+    pushed = 0
+    done_at = 0.0
+
+    def progress(phase: str, done: int, total: int) -> None:
+        nonlocal done_at
+        if phase == "blobs":  # the push phase of this run is over: every sealed change-set has its receipt
+            done_at = time.perf_counter()
+            raise _PushDone
+
+    for attempt in range(1, WEAK_MAX_SYNCS + 1):
+        try:
+            report = client.sync(progress)
+            pushed += report.pushed_ops
+        except _PushDone:
+            pass
+        if not client.pending():
+            return done_at - t0, attempt, pushed
+    raise RuntimeError(f"{len(client.pending())} ops still unacknowledged after {WEAK_MAX_SYNCS} syncs")
+
+
+def _pull_until_done(client: Any) -> tuple[float, int, int, int]:
+    """Sync a new tablet until a run ends online and clean: (seconds, syncs, changes pulled, errors)."""
+    t0 = time.perf_counter()
+    pulled = 0
+    for attempt in range(1, WEAK_MAX_SYNCS + 1):
+        report = client.sync()
+        pulled += report.pulled_changes
+        if not report.offline and not report.errors:
+            return time.perf_counter() - t0, attempt, pulled, 0
+    return time.perf_counter() - t0, WEAK_MAX_SYNCS, pulled, 1
+
+
+def work_day_distinct(client: Any, job_ids: list[str], seed: int) -> int:
+    """:func:`work_day` with each customer's own signature strokes (as real sign-offs differ)."""
+    n = 0
+    with client.batch():
+        for j, job_id in enumerate(job_ids):
+            client.set_status(job_id, "on_site")
+            for key, _, _, value in ITEMS:
+                client.answer(job_id, key, value)
+            for part_no, _ in PARTS:
+                client.use_part(job_id, part_no)
+            client.sign_off(job_id, "Pat Customer", strokes_of(seed * 100_003 + j))
+            n += 15
+    return n
+
+
+def run_weak_link(cfg: Config) -> list[Result]:
+    """``weak_link``: the day pushed and a new tablet's scope pulled through a shaped, cut link."""
+    n_jobs = scaled(500, cfg.scale)
+    results: list[Result] = []
+    rate = WEAK_RATE_BPS / 8  # bytes per second
+    with cfg.backend.fresh_url() as url:
+        services = open_services(url)
+        try:
+            jobs = setup_fleet(services, ["e-weak"], n_jobs)["e-weak"]
+            with ServerProcess(url, cfg.workdir) as server:
+                tablet_dir = Path(tempfile.mkdtemp(prefix="tablet-", dir=cfg.workdir))
+                # the tablet gets its jobs on a good link (not timed), then works the day offline
+                client, _ = open_tablet(tablet_dir / "a.db", server.url, services, "e-weak")
+                try:
+                    sync_until_jobs(client, len(jobs))
+                    ops = work_day_distinct(client, jobs, seed=1)
+                finally:
+                    client.close()
+                with LinkProxy("127.0.0.1", server.port, rate_bps=WEAK_RATE_BPS, rtt_ms=WEAK_RTT_MS,
+                               cut_mean_bytes=WEAK_CUT_MEAN, seed=WEAK_SEED) as proxy:
+                    transport = BenchTransport.make(proxy.url, services)
+                    client = FieldClient.open(tablet_dir / "a.db", proxy.url, transport=transport)
+                    try:
+                        safe_s, syncs, _ = _push_until_safe(client, transport)
+                        # every op has a result now: count them and those the server did not take
+                        results_by_kind: dict[str, int] = {
+                            str(r["result"]): int(r["n"]) for r in client._store.read.query(
+                                "SELECT result, COUNT(*) AS n FROM op_results GROUP BY result")}
+                    finally:
+                        client.close()
+                    pushed = sum(results_by_kind.values())
+                    refused = pushed - results_by_kind.get("applied", 0) - results_by_kind.get("merged", 0)
+                    up, down, cuts = proxy.stats.up_bytes, proxy.stats.down_bytes, proxy.stats.cuts
+                    today = transport.push_bytes  # the sealed change-sets, as today's push sends them
+                    floor_s = today / rate
+                    results.append(Result(
+                        "weak_link", cfg.backend.name, pushed or ops, safe_s, list(transport.push_ms),
+                        server.memory_mb()[0], None,
+                        {"errors": refused + (0 if pushed == ops else 1), "syncs": syncs, "cuts": cuts,
+                         "link_up_bytes": up, "link_down_bytes": down, "today_bytes": today,
+                         "today_raw_s": round(floor_s, 2), "time_ratio": round(safe_s / floor_s, 3),
+                         "bytes_ratio": round((up + down) / today, 3), "jobs": n_jobs}))
+                    fresh, t2 = open_tablet(tablet_dir / "b.db", proxy.url, services, "e-weak",
+                                            BenchTransport.make(proxy.url, services))
+                    up0, down0, cuts0 = proxy.stats.up_bytes, proxy.stats.down_bytes, proxy.stats.cuts
+                    try:
+                        pull_s, syncs, pulled, errors = _pull_until_done(fresh)
+                    finally:
+                        fresh.close()
+                    up, down = proxy.stats.up_bytes - up0, proxy.stats.down_bytes - down0
+                    today = t2.pull_bytes  # the pages as signed, as today's pull sends them
+                    floor_s = today / rate
+                    results.append(Result(
+                        "weak_link_pull", cfg.backend.name, pulled, pull_s, list(t2.pull_ms),
+                        server.memory_mb()[0], None,
+                        {"errors": errors, "syncs": syncs, "cuts": proxy.stats.cuts - cuts0,
+                         "link_up_bytes": up, "link_down_bytes": down, "today_bytes": today,
+                         "today_raw_s": round(floor_s, 2), "time_ratio": round(pull_s / floor_s, 3),
+                         "bytes_ratio": round((up + down) / today, 3), "jobs": n_jobs}))
                 shutil.rmtree(tablet_dir, ignore_errors=True)
         finally:
             services.db.close()
@@ -852,6 +992,8 @@ def run(backends: list[str], scenarios: list[str], scale: float, pg: str,
                 put(run_fleet(cfg))
             if "sla_recompute" in scenarios:
                 put(run_sla(cfg))
+            if "weak_link" in scenarios:
+                put(run_weak_link(cfg))
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     return out
