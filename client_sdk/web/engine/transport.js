@@ -1,8 +1,9 @@
 // The HTTP side of the protocol over fetch: enrollment, sessions, push, pull and resumable blob upload.
 //
 // Pushes travel gzip-coded once the server has said it takes them (`Accept-Encoding: gzip` on its session and
-// sync answers); a push body above RESUMABLE_MIN goes up as a resumable upload (/v1/sync/uploads/{sha256}) in
-// chunks of UPLOAD_CHUNK, so a cut link costs the chunk in flight and the next attempt sends only the rest;
+// sync answers); a push body above RESUMABLE_MIN goes up as a resumable upload (/v1/sync/uploads/{sha256}), the
+// rest of it in one PUT whose bytes the server keeps as they arrive, so a cut link costs the bytes in flight and
+// the next attempt sends only the rest;
 // the commit answers with the receipt, the same one on every retry. A server without uploads (404 not_found)
 // gets the one-shot push. Answers arrive gzip-coded and are decoded by the browser.
 //
@@ -24,8 +25,8 @@ import {
 export const MSGPACK = "application/msgpack";
 /** Push bodies (as sent, after gzip) above this go up as a resumable upload. */
 export const RESUMABLE_MIN = 64 * 1024;
-/** One upload chunk: what a cut link costs at most. */
-export const UPLOAD_CHUNK = 64 * 1024;
+/** The most one upload PUT carries: the rest of the upload, since the server keeps what arrives as it arrives. */
+export const UPLOAD_CHUNK = 16 * 1024 * 1024;
 /** Attempts in a row that move an upload no further before the push reports the tablet offline. */
 export const MAX_STALLS = 4;
 
