@@ -71,6 +71,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 import httpx
+import msgspec
 
 from client_sdk import FieldClient
 from client_sdk.apply import apply_changes
@@ -565,6 +566,51 @@ def work_day_distinct(client: Any, job_ids: list[str], seed: int) -> int:
     return n
 
 
+PEER_DIR: Final = Path(__file__).resolve().parent / "peer"
+
+
+def pouchdb_day_docs(client: Any) -> dict[str, list[dict[str, Any]]]:
+    """The tablet's jobs and its unsent day as PouchDB documents: one per op, a status change on the job's.
+
+    The same values as the ops (ids, clocks, times, strokes, signatures as base64 by JSON's rule), so the
+    PouchDB peer replicates the same day, not a smaller one.
+    """
+    from client_sdk import outbox  # the bench reads the tablet's own outbox to give the peer the same day
+
+    jobs = [{"_id": f"job:{j.id}", **msgspec.to_builtins(j)} for j in client.jobs()]
+    day: list[dict[str, Any]] = []
+    for r in client._store.read.query("SELECT body FROM outbox ORDER BY seq"):
+        op = msgspec.to_builtins(outbox.decode(bytes(r["body"])))
+        kind = type(outbox.decode(bytes(r["body"]))).__name__
+        if kind == "SetStatus":
+            day.append({"_id": f"job:{op['job_id']}", "status": op["status"], "status_hlc": op["hlc"],
+                        "status_at": op["at"]})
+        elif kind == "AnswerItem":
+            day.append({"_id": f"answer:{op['job_id']}:{op['item_key']}", **op})
+        elif kind == "SignOff":
+            day.append({"_id": f"signoff:{op['job_id']}", **op})
+        else:
+            day.append({"_id": f"op:{op['op_id']}", **op})
+    return {"jobs": jobs, "day": day}
+
+
+def run_pouchdb_peer(docs_file: Path) -> dict[str, Any]:
+    """Bytes PouchDB moves for the same day (``tools/peer/pouch_day.mjs``), or why it was not measured.
+
+    Runs only when ``tools/peer/node_modules`` is installed (``npm ci`` in ``tools/peer``): the bench never
+    installs it, so a machine without the peer reports ``pouchdb: not measured``.
+    """
+    node = shutil.which("node")
+    if node is None or not (PEER_DIR / "node_modules").is_dir():
+        return {"pouchdb": "not measured (npm ci in tools/peer)"}
+    done = subprocess.run([node, str(PEER_DIR / "pouch_day.mjs"), str(docs_file)], capture_output=True, text=True,
+                          timeout=1800, cwd=PEER_DIR)
+    if done.returncode != 0:
+        return {"pouchdb": f"failed: {done.stderr[-300:]}"}
+    out: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return out
+
+
 def run_weak_link(cfg: Config) -> list[Result]:
     """``weak_link``: the day pushed and a new tablet's scope pulled through a shaped, cut link."""
     n_jobs = scaled(500, cfg.scale)
@@ -581,6 +627,8 @@ def run_weak_link(cfg: Config) -> list[Result]:
                 try:
                     sync_until_jobs(client, len(jobs))
                     ops = work_day_distinct(client, jobs, seed=1)
+                    docs_file = tablet_dir / "pouchdb_day.json"
+                    docs_file.write_bytes(msgspec.json.encode(pouchdb_day_docs(client)))
                 finally:
                     client.close()
                 with LinkProxy("127.0.0.1", server.port, rate_bps=WEAK_RATE_BPS, rtt_ms=WEAK_RTT_MS,
@@ -617,6 +665,13 @@ def run_weak_link(cfg: Config) -> list[Result]:
                     up, down = proxy.stats.up_bytes - up0, proxy.stats.down_bytes - down0
                     today = t2.pull_bytes  # the pages as signed, as today's pull sends them
                     floor_s = today / rate
+                    peer = run_pouchdb_peer(docs_file)
+                    if "push_up_bytes" in peer:  # bytes of the same day, PouchDB against express-pouchdb
+                        pouch = peer["push_up_bytes"] + peer["push_down_bytes"]
+                        results[-1].extra.update({"pouchdb_bytes": pouch, "bytes_vs_pouchdb": round(
+                            (results[-1].extra["link_up_bytes"] + results[-1].extra["link_down_bytes"]) / pouch, 3)})
+                    else:
+                        results[-1].extra.update(peer)
                     results.append(Result(
                         "weak_link_pull", cfg.backend.name, pulled, pull_s, list(t2.pull_ms),
                         server.memory_mb()[0], None,
@@ -624,6 +679,10 @@ def run_weak_link(cfg: Config) -> list[Result]:
                          "link_up_bytes": up, "link_down_bytes": down, "today_bytes": today,
                          "today_raw_s": round(floor_s, 2), "time_ratio": round(pull_s / floor_s, 3),
                          "bytes_ratio": round((up + down) / today, 3), "jobs": n_jobs}))
+                    if "pull_up_bytes" in peer:
+                        pouch = peer["pull_up_bytes"] + peer["pull_down_bytes"]
+                        results[-1].extra.update({"pouchdb_bytes": pouch,
+                                                  "bytes_vs_pouchdb": round((up + down) / pouch, 3)})
                 shutil.rmtree(tablet_dir, ignore_errors=True)
         finally:
             services.db.close()
