@@ -29,6 +29,13 @@ ops.  Scenarios:
   a shared machine does not decide it.
 - ``sla_recompute``: SLA state of 100,000 tickets from their event logs,
   loaded from the database, with the default policies.
+- ``big_scope``: a new tablet (the SDK in a process of its own, so its peak memory is its own)
+  bootstraps a scope of 1,000,000 records at ``--scale 1`` (10 % parts catalog, 2 % knowledge-base
+  cases, the rest one engineer's jobs with 10 answers, 3 part movements and a sign-off each), then
+  pulls 10 new changes; the feed is written in bulk through ``publish()`` (the rows the server's writers
+  publish), not through the domain services, which would take hours to set up.  Reports the
+  bootstrap's seconds and records/s, the tablet's peak RSS, the server's peak and current RSS before
+  and after, and the incremental pull's milliseconds.
 - ``weak_link``: the 500-job day pushed, then the scope pulled by a new tablet, by the SDK through
   :class:`tools.linkproxy.LinkProxy` (256 kbit/s each way, 300 ms round trip, connections cut after an
   exponentially distributed number of bytes of mean 512 KiB, seeded): ``weak_link`` is the time until
@@ -102,7 +109,7 @@ from tools.linkproxy import LinkProxy
 if TYPE_CHECKING:
     from schemas.domain import Priority
 
-SCENARIOS: Final = ("push_day", "pull_bootstrap", "fleet", "sdk_write", "sla_recompute", "weak_link")
+SCENARIOS: Final = ("push_day", "pull_bootstrap", "fleet", "sdk_write", "sla_recompute", "weak_link", "big_scope")
 #: the weak link of ``weak_link``: bits per second each way, round trip, mean bytes between cuts, seed
 WEAK_RATE_BPS: Final = 256_000
 WEAK_RTT_MS: Final = 300
@@ -689,6 +696,154 @@ def run_weak_link(cfg: Config) -> list[Result]:
     return results
 
 
+BIG_TABLET: Final = """
+import json, sys, time
+from client_sdk import FieldClient
+
+def rss():
+    fields = dict(line.split(":", 1) for line in open("/proc/self/status") if ":" in line)
+    return int(fields["VmHWM"].split()[0]) / 1024
+
+path, url, token = sys.argv[1], sys.argv[2], sys.argv[3]
+client = FieldClient.open(path, server_url=url)
+client.enroll(token)
+t0 = time.perf_counter(); report = client.sync(); boot = time.perf_counter() - t0
+print(json.dumps({"seconds": boot, "pulled": report.pulled_changes, "errors": report.errors,
+                  "offline": report.offline, "peak_rss_mb": rss()}), flush=True)
+sys.stdin.readline()
+t0 = time.perf_counter(); report = client.sync(); inc = time.perf_counter() - t0
+print(json.dumps({"seconds": inc, "pulled": report.pulled_changes, "errors": report.errors,
+                  "peak_rss_mb": rss()}), flush=True)
+client.close()
+"""
+
+
+def _big_feed(services: Any, engineer: str, n: int, batch: int = 20_000) -> int:
+    """Publish a scope of about ``n`` records for ``engineer`` into the feed in bulk; the number published."""
+    from schemas.records import (  # the bench writes records the way the server's writers publish them
+        AnswerData,
+        AnswerRecord,
+        JobData,
+        JobRecord,
+        KbData,
+        KbRecord,
+        MovementData,
+        MovementRecord,
+        PartData,
+        PartRecord,
+        SignoffData,
+        SignoffRecord,
+        TicketSummary,
+    )
+    from server.feed import publish
+
+    parts, kb = n // 10, n // 50
+    jobs = max(1, (n - parts - kb) // 15)
+    day0 = 1_730_000_000_000
+    published = 0
+    pending: list[Any] = []
+
+    def flush(force: bool = False) -> None:
+        nonlocal published
+        if pending and (force or len(pending) >= batch):
+            with services.db.write() as tx:
+                publish(tx, pending, engineer)
+            published += len(pending)
+            pending.clear()
+
+    for i in range(parts):
+        pending.append(PartRecord(id=f"BP-{i:06d}", data=PartData(
+            part_no=f"BP-{i:06d}", name=f"Part {i} gasket set", serialized=i % 7 == 0,
+            unit_price_cents=100 + i % 9000)))
+        flush()
+    for i in range(kb):
+        pending.append(KbRecord(id=f"KB-{i}", data=KbData(
+            id=f"KB-{i}", model=f"M-{i % 300}", equipment_type="boiler", symptom=f"Burner {i} trips on ignition",
+            cause="Worn ignition electrode", fix="Replaced the electrode and tested", parts=[f"BP-{i % 1000:06d}"],
+            ticket_id=None, created_at=day0, created_by="bench")))
+        flush()
+    for j in range(jobs):
+        at = day0 + j * 1_080_000  # two years of jobs, about 80 a day
+        job_id = f"BJ-{j}"
+        pending.append(JobRecord(id=job_id, data=JobData(
+            id=job_id, ticket_id=f"BT-{j}", engineer_id=engineer, status="signed_off", hold_reason=None,
+            notes="", diagnosis="Igniter worn", resolution="Replaced igniter", remote=False, rating=5,
+            customer_comment=None, template_id=TEMPLATE_ID, template_version=1, scheduled_start=at,
+            scheduled_end=at + 3_600_000, signed_off=True, field_hlc={},
+            ticket=TicketSummary(customer=f"Customer {j % 5000}", site=f"Site {j % 800}", priority="P3",
+                                 category="inspection", title="Boiler service", asset_serial=f"SN-{j}"))))
+        for key, _, _, value in ITEMS:
+            pending.append(AnswerRecord(id=f"{job_id}:{key}", data=AnswerData(
+                job_id=job_id, item_key=key, value=value, note=None, na_reason=None, hlc=at << 16, device_id="D-old",
+                deleted=False)))
+        for k, (part_no, _) in enumerate(PARTS):
+            pending.append(MovementRecord(id=f"{job_id}:m{k}", data=MovementData(
+                id=f"{job_id}:m{k}", kind="consume", part_no=part_no, qty=1, serial=None, from_location=None,
+                to_location=None, job_id=job_id, at=at, billable=False)))
+        pending.append(SignoffRecord(id=job_id, data=SignoffData(job_id=job_id, signer_name="Pat Customer",
+                                                                 signer_role="customer", signed_at=at,
+                                                                 report_digest="0" * 64)))
+        flush()
+    flush(force=True)
+    return published
+
+
+def run_big_scope(cfg: Config) -> list[Result]:
+    """``big_scope``: a new tablet bootstraps a scope of a million records (at scale 1), then pulls 10 changes."""
+    from schemas.records import AnswerData, AnswerRecord  # the 10 changes of the incremental pull
+    from server.feed import publish
+
+    n = scaled(1_000_000, cfg.scale, minimum=1_000)
+    with cfg.backend.fresh_url() as url:
+        services = open_services(url)
+        try:
+            catalog.create_engineer(services, EngineerIn(id="e-big", name="Engineer Big", email="big@example.com",
+                                                         skills=["boiler"]))
+            t0 = time.perf_counter()
+            published = _big_feed(services, "e-big", n)
+            setup_s = time.perf_counter() - t0
+            token, _ = issue_enroll_token(services, "e-big")
+            with ServerProcess(url, cfg.workdir) as server:
+                server_before = server.memory_mb()
+                tablet_dir = Path(tempfile.mkdtemp(prefix="tablet-", dir=cfg.workdir))
+                code_root = str(Path(__file__).resolve().parents[1])
+                env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+                    p for p in (code_root, os.environ.get("PYTHONPATH", "")) if p)}
+                proc = subprocess.Popen([sys.executable, "-c", BIG_TABLET, str(tablet_dir / "big.db"), server.url,
+                                         token], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env,
+                                        cwd=cfg.workdir)
+                try:
+                    assert proc.stdin is not None and proc.stdout is not None
+                    boot = json.loads(proc.stdout.readline())
+                    server_after = server.memory_mb()
+                    with services.db.write() as tx:
+                        publish(tx, [AnswerRecord(id=f"BJ-0:{ITEMS[k][0]}", data=AnswerData(
+                            job_id="BJ-0", item_key=ITEMS[k][0], value=ITEMS[k][3], note="checked again",
+                            na_reason=None, hlc=(1_800_000_000_000 << 16) + k, device_id="D-other", deleted=False))
+                            for k in range(10)], "e-big")
+                    proc.stdin.write("go\n")
+                    proc.stdin.flush()
+                    inc = json.loads(proc.stdout.readline())
+                    proc.wait(timeout=120)
+                finally:
+                    if proc.poll() is None:
+                        proc.kill()
+                        proc.wait()
+                shutil.rmtree(tablet_dir, ignore_errors=True)
+        finally:
+            services.db.close()
+    errors = len(boot["errors"]) + len(inc["errors"]) + (1 if boot["offline"] else 0) \
+        + (0 if boot["pulled"] >= published else 1) + (0 if inc["pulled"] == 10 else 1)
+    return [Result("big_scope", cfg.backend.name, int(boot["pulled"]), float(boot["seconds"]), [],
+                   server_before[0], None,
+                   {"errors": errors, "records": published, "tablet_peak_rss_mb": round(boot["peak_rss_mb"], 1),
+                    "server_rss_before_mb": round(server_before[1], 1),
+                    "server_rss_after_mb": round(server_after[1], 1),
+                    "server_peak_rss_mb": round(server_after[0], 1),
+                    "incremental_10_ms": round(float(inc["seconds"]) * 1000, 1),
+                    "incremental_pulled": inc["pulled"], "setup_s": round(setup_s, 1)})]
+
+
 FLEET_PROCESSES: Final = 4
 
 
@@ -1053,6 +1208,8 @@ def run(backends: list[str], scenarios: list[str], scale: float, pg: str,
                 put(run_sla(cfg))
             if "weak_link" in scenarios:
                 put(run_weak_link(cfg))
+            if "big_scope" in scenarios:
+                put(run_big_scope(cfg))
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     return out
