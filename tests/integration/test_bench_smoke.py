@@ -32,7 +32,8 @@ def test_bench_json_lines_cover_every_scenario_on_both_backends() -> None:
     rows = [json.loads(line) for line in done.stdout.splitlines() if line.strip()]
     seen = {(r["scenario"], r["backend"]) for r in rows}
     for backend in ("sqlite", "postgresql"):
-        for scenario in ("push_day", "pull_bootstrap", "fleet", "sla_recompute", "weak_link", "weak_link_pull"):
+        for scenario in ("push_day", "pull_bootstrap", "fleet", "sla_recompute", "weak_link", "weak_link_pull",
+                         "big_scope"):
             assert (scenario, backend) in seen
     assert ("sdk_write", "tablet") in seen and ("sdk_write_batch", "tablet") in seen
     for r in rows:
@@ -51,6 +52,8 @@ def test_bench_json_lines_cover_every_scenario_on_both_backends() -> None:
         if r["scenario"].startswith("weak_link"):  # the link carried bytes both ways, and today's floor is there
             assert r["link_up_bytes"] > 0 and r["link_down_bytes"] > 0 and r["today_bytes"] > 0, r
             assert r["today_raw_s"] > 0 and r["time_ratio"] > 0 and r["bytes_ratio"] > 0, r
+        if r["scenario"] == "big_scope":  # the whole scope arrived, then exactly the 10 new changes
+            assert r["ops"] >= r["records"] > 0 and r["incremental_pulled"] == 10 and r["tablet_peak_rss_mb"] > 0, r
 
 
 def test_the_weak_link_proxy_is_deterministic_and_counts_bytes() -> None:
