@@ -18,7 +18,7 @@ import pytest
 
 from client_sdk import FieldClient
 from schemas.codec import encode, receipt_decoder, signed_decoder
-from schemas.wire import PullRequest, SetField, SetStatus
+from schemas.wire import Attach, PullRequest, SetField, SetStatus
 from server.domain.devices.service import issue_enroll_token
 from server.services import Services
 from server.settings import get_settings
@@ -326,3 +326,26 @@ def test_an_old_tablet_without_compression_or_uploads_still_syncs(live: tuple[Li
         finally:
             client.close()
     assert count(services, "changeset_uploads") == 0 and count(services, "changesets") == 1
+
+
+def test_blob_downloads_are_gzip_coded_unless_the_type_is_compressed_already(
+        ana: RawDevice, app_client: Any, staff: dict[str, dict[str, str]]) -> None:
+    job = job_id(ana)
+    text = b"inspection log line\n" * 500
+    jpeg = b"\xff\xd8\xff" + random.Random(2).randbytes(5000)
+    shas = {}
+    for data, ctype in ((text, "text/plain"), (jpeg, "image/jpeg")):
+        sha = hashlib.sha256(data).hexdigest()
+        shas[ctype] = sha
+        ana.push([Attach(**ana.stamp(), job_id=job, sha256=sha, size=len(data), content_type=ctype)])
+        r = app_client.put(f"/v1/blobs/{sha}", params={"offset": 0, "size": len(data)}, content=data,
+                           headers={**ana.headers, "content-type": "application/octet-stream"})
+        assert r.status_code == 200 and r.json()["complete"], r.text
+    auth = staff["backoffice"]
+    coded = app_client.get(f"/v1/blobs/{shas['text/plain']}", headers={**auth, "accept-encoding": "gzip"})
+    assert coded.status_code == 200 and coded.headers["content-encoding"] == "gzip" and coded.content == text
+    assert int(coded.headers["content-length"]) < len(text) // 10
+    plain = app_client.get(f"/v1/blobs/{shas['text/plain']}", headers={**auth, "accept-encoding": "identity"})
+    assert "content-encoding" not in plain.headers and plain.content == text
+    photo = app_client.get(f"/v1/blobs/{shas['image/jpeg']}", headers={**auth, "accept-encoding": "gzip"})
+    assert "content-encoding" not in photo.headers and photo.content == jpeg
