@@ -94,12 +94,28 @@ from schemas.domain import (
     StockLocationIn,
     TicketIn,
 )
+from schemas.records import (
+    AnswerData,
+    AnswerRecord,
+    JobData,
+    JobRecord,
+    KbData,
+    KbRecord,
+    MovementData,
+    MovementRecord,
+    PartData,
+    PartRecord,
+    SignoffData,
+    SignoffRecord,
+    TicketSummary,
+)
 from server.domain.catalog import service as catalog
 from server.domain.devices import service as devices
 from server.domain.devices.service import issue_enroll_token
 from server.domain.sla.service import policy_set, sla_events
 from server.domain.sla.state import compute_sla
 from server.domain.tickets import service as tickets
+from server.feed import publish
 from server.services import Services
 from server.settings import get_settings
 from sync.storage import open_database
@@ -720,23 +736,6 @@ client.close()
 
 def _big_feed(services: Any, engineer: str, n: int, batch: int = 20_000) -> int:
     """Publish a scope of about ``n`` records for ``engineer`` into the feed in bulk; the number published."""
-    from schemas.records import (  # the bench writes records the way the server's writers publish them
-        AnswerData,
-        AnswerRecord,
-        JobData,
-        JobRecord,
-        KbData,
-        KbRecord,
-        MovementData,
-        MovementRecord,
-        PartData,
-        PartRecord,
-        SignoffData,
-        SignoffRecord,
-        TicketSummary,
-    )
-    from server.feed import publish
-
     parts, kb = n // 10, n // 50
     jobs = max(1, (n - parts - kb) // 15)
     day0 = 1_730_000_000_000
@@ -790,9 +789,6 @@ def _big_feed(services: Any, engineer: str, n: int, batch: int = 20_000) -> int:
 
 def run_big_scope(cfg: Config) -> list[Result]:
     """``big_scope``: a new tablet bootstraps a scope of a million records (at scale 1), then pulls 10 changes."""
-    from schemas.records import AnswerData, AnswerRecord  # the 10 changes of the incremental pull
-    from server.feed import publish
-
     n = scaled(1_000_000, cfg.scale, minimum=1_000)
     with cfg.backend.fresh_url() as url:
         services = open_services(url)

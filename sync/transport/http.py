@@ -14,8 +14,8 @@ failure becomes one of these (defined in :mod:`sync.transport.base`)::
 Pushes travel gzip-coded (``Content-Encoding: gzip``) once the server has said it takes them (an
 ``Accept-Encoding: gzip`` header on its session and sync answers, RFC 7694); a server that never says
 so gets them as they are.  A push body larger than :data:`RESUMABLE_MIN` goes up as a resumable upload
-(``/v1/sync/uploads/{sha256}``), the rest of it in one PUT (at most :data:`UPLOAD_CHUNK`) whose bytes
-the server stores as they arrive: a cut link costs the bytes in flight, the next attempt asks the
+(``/v1/sync/uploads/{sha256}``) in PUTs of at most :data:`UPLOAD_CHUNK` whose bytes the server stores
+as it reads them: a cut link costs the bytes in flight (at most one PUT), the next attempt asks the
 server how far it got and sends the rest, and the commit answers
 with the change-set's receipt, the same one on every retry.  A server without the upload route
 (404 ``not_found``) gets the one-shot push.  Answers come back gzip-coded when the server sends them
@@ -70,9 +70,10 @@ OCTETS: Final = "application/octet-stream"
 DEFAULT_TIMEOUT: Final = httpx.Timeout(30.0, connect=5.0)
 #: push bodies (as sent, after gzip) above this go up as a resumable upload
 RESUMABLE_MIN: Final = 64 * 1024
-#: the most one upload PUT carries: the rest of the upload (the push limit), since the server keeps what
-#: arrives as it arrives (a cut costs only the bytes in flight, and no round trip is spent per chunk)
-UPLOAD_CHUNK: Final = 16 * 1024 * 1024
+#: the most one upload PUT carries.  The server keeps a PUT's bytes as it reads them, so a cut usually costs
+#: only the bytes in flight; what it had received but not yet read when the link dropped is lost with the
+#: connection, and this bounds that loss (a few round trips per change-set on a slow link buy the bound)
+UPLOAD_CHUNK: Final = 256 * 1024
 #: attempts in a row that move an upload no further before the push reports the tablet offline
 MAX_STALLS: Final = 4
 

@@ -1,9 +1,9 @@
 // The HTTP side of the protocol over fetch: enrollment, sessions, push, pull and resumable blob upload.
 //
 // Pushes travel gzip-coded once the server has said it takes them (`Accept-Encoding: gzip` on its session and
-// sync answers); a push body above RESUMABLE_MIN goes up as a resumable upload (/v1/sync/uploads/{sha256}), the
-// rest of it in one PUT whose bytes the server keeps as they arrive, so a cut link costs the bytes in flight and
-// the next attempt sends only the rest;
+// sync answers); a push body above RESUMABLE_MIN goes up as a resumable upload (/v1/sync/uploads/{sha256}) in
+// PUTs of at most UPLOAD_CHUNK whose bytes the server keeps as it reads them, so a cut link costs the bytes in
+// flight (at most one PUT) and the next attempt sends only the rest;
 // the commit answers with the receipt, the same one on every retry. A server without uploads (404 not_found)
 // gets the one-shot push. Answers arrive gzip-coded and are decoded by the browser.
 //
@@ -25,8 +25,11 @@ import {
 export const MSGPACK = "application/msgpack";
 /** Push bodies (as sent, after gzip) above this go up as a resumable upload. */
 export const RESUMABLE_MIN = 64 * 1024;
-/** The most one upload PUT carries: the rest of the upload, since the server keeps what arrives as it arrives. */
-export const UPLOAD_CHUNK = 16 * 1024 * 1024;
+/**
+ * The most one upload PUT carries. The server keeps a PUT's bytes as it reads them, so a cut usually costs only
+ * the bytes in flight; what it had received but not yet read is lost with the connection, and this bounds that.
+ */
+export const UPLOAD_CHUNK = 256 * 1024;
 /** Attempts in a row that move an upload no further before the push reports the tablet offline. */
 export const MAX_STALLS = 4;
 
