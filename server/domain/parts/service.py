@@ -15,6 +15,7 @@ from typing import Annotated, Literal
 
 import msgspec
 
+from server.domain.customers.service import resolve as resolve_customer
 from server.domain.parts import store
 from server.domain.parts.store import OLD_SERIALS as OLD_SERIALS  # re-exported: reconciliation counts stock with it
 from server.domain.webhooks.service import claim_opened, emit
@@ -39,6 +40,9 @@ class AssetIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     installed_at: Ms | None = None
     warranty_until: Ms | None = None
     contract_until: Ms | None = None
+    #: the customer record and its site (preferred to the names ``customer`` and ``site``)
+    customer_id: Annotated[str, msgspec.Meta(min_length=1, max_length=64)] | None = None
+    site_id: Annotated[str, msgspec.Meta(min_length=1, max_length=64)] | None = None
 
 
 class Asset(msgspec.Struct, kw_only=True):
@@ -54,6 +58,8 @@ class Asset(msgspec.Struct, kw_only=True):
     contract_until: int | None
     created_at: int
     under_warranty: bool
+    customer_id: str | None = None
+    site_id: str | None = None
 
 
 class StockLine(msgspec.Struct, kw_only=True):
@@ -112,7 +118,8 @@ def _asset(row: Row, now: int) -> Asset:
     return Asset(serial=row["serial"], model=row["model"], equipment_type=row["equipment_type"],
                  customer=row["customer"], site=row["site"], installed_at=row["installed_at"],
                  warranty_until=until, contract_until=row["contract_until"], created_at=row["created_at"],
-                 under_warranty=until is not None and now <= until)
+                 under_warranty=until is not None and now <= until, customer_id=row["customer_id"],
+                 site_id=row["site_id"])
 
 
 def create_asset(services: Services, data: AssetIn) -> Asset:
@@ -122,8 +129,12 @@ def create_asset(services: Services, data: AssetIn) -> Asset:
     with services.db.write() as tx:
         if store.asset_exists(tx, data.serial):
             raise Conflict("asset_exists", f"asset {data.serial!r} already exists")
-        store.insert_asset(tx, data.serial, data.model, data.equipment_type, data.customer, data.site,
-                           data.installed_at, data.warranty_until, data.contract_until, now)
+        customer, site, customer_id, site_id = data.customer, data.site, None, None
+        if data.customer_id is not None or data.customer.strip():  # an asset may be registered before it is sold
+            who = resolve_customer(tx, data.customer_id, data.customer, data.site_id, data.site, "assets", now)
+            customer, site, customer_id, site_id = who.customer, who.site, who.customer_id, who.site_id
+        store.insert_asset(tx, data.serial, data.model, data.equipment_type, customer, site,
+                           data.installed_at, data.warranty_until, data.contract_until, now, customer_id, site_id)
     return get_asset(services, data.serial)
 
 

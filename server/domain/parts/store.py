@@ -18,10 +18,12 @@ def asset_exists(tx: Tx, serial: str) -> bool:
 
 
 def insert_asset(tx: Tx, serial: str, model: str, equipment_type: str, customer: str, site: str,
-                 installed_at: int | None, warranty_until: int | None, contract_until: int | None, now: int) -> None:
+                 installed_at: int | None, warranty_until: int | None, contract_until: int | None, now: int,
+                 customer_id: str | None = None, site_id: str | None = None) -> None:
     tx.execute("INSERT INTO assets (serial, model, equipment_type, customer, site, installed_at, warranty_until, "
-               "contract_until, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-               (serial, model, equipment_type, customer, site, installed_at, warranty_until, contract_until, now))
+               "contract_until, created_at, customer_id, site_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+               (serial, model, equipment_type, customer, site, installed_at, warranty_until, contract_until, now,
+                customer_id, site_id))
 
 
 def asset(tx: Tx, serial: str) -> Row | None:

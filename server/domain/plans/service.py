@@ -34,6 +34,7 @@ from zoneinfo import ZoneInfo
 import msgspec
 
 from server.domain.certifications.service import certification_gap
+from server.domain.customers.service import resolve as resolve_customer
 from server.domain.plans import store
 from server.domain.records import publish_job_bundle
 from server.domain.sla.calendar import CALENDAR_24X7, Calendar, next_working_day
@@ -80,6 +81,9 @@ class PlanIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     priority: Literal["P1", "P2", "P3"] = "P3"
     override: bool = False
     override_reason: Annotated[str, msgspec.Meta(max_length=2000)] = ""
+    #: the customer record and its site (preferred to the names ``customer`` and ``site``)
+    customer_id: Id | None = None
+    site_id: Id | None = None
 
 
 class PlanVisit(msgspec.Struct, kw_only=True):
@@ -196,14 +200,22 @@ def create_plan(services: Services, data: PlanIn, staff: Staff) -> Plan:
     pid = new_id("PL-")
     with services.db.write() as tx:
         customer, site, equipment_type = data.customer, data.site, None
+        customer_id, site_id = data.customer_id, data.site_id
         if data.asset_serial:
             asset = store.asset(tx, data.asset_serial)
             if asset is None:
                 raise NotFound("unknown_asset", f"no asset {data.asset_serial!r}")
-            customer, site = customer or asset["customer"], site or asset["site"]
+            if customer_id is None and not customer.strip():
+                customer, customer_id = asset["customer"], asset["customer_id"]
+                if site_id is None and not site.strip():
+                    site, site_id = asset["site"], asset["site_id"]
+            site = site or asset["site"]
             equipment_type = (asset["equipment_type"] or "").strip().lower() or None
-        if not customer.strip() or not site.strip():
+        if (customer_id is None and not customer.strip()) or (site_id is None and not site.strip()):
             raise BadRequest("plan_target_required", "a plan names an asset_serial, or a customer and a site")
+        who = resolve_customer(tx, customer_id, customer if customer_id is None else "", site_id,
+                               site if site_id is None else "", staff.name, now)
+        customer, site = who.customer, who.site
         if not store.engineer_is_active(tx, data.engineer_id):
             raise NotFound("unknown_engineer", f"no active engineer {data.engineer_id!r}")
         if data.checklist_template and not store.template_exists(tx, data.checklist_template):
@@ -224,7 +236,8 @@ def create_plan(services: Services, data: PlanIn, staff: Staff) -> Plan:
             log.warning("plan %s: certification override by %s: %s", pid, staff.name, override["reason"])
         store.insert_plan(tx, pid, data.name, data.asset_serial, customer, site, data.every_months,
                           json.dumps(sorted(set(data.dates))), start_at, data.end_at, data.checklist_template,
-                          data.engineer_id, data.lead_days, data.priority, now, staff.name)
+                          data.engineer_id, data.lead_days, data.priority, now, staff.name, who.customer_id,
+                          who.site_id)
     return get_plan(services, pid)
 
 
@@ -324,7 +337,8 @@ def _generate(services: Services, plan_id: str, period: str, due: int, now: int)
         title = f"{plan['name']}: inspection due {period}"
         store.insert_inspection_ticket(tx, tid, plan["customer"], plan["site"], plan["priority"], title,
                                        f"Preventive inspection of plan {plan_id}, period {period}",
-                                       plan["asset_serial"], f"plan:{plan_id}", now)
+                                       plan["asset_serial"], f"plan:{plan_id}", now, plan["customer_id"],
+                                       plan["site_id"])
         add_event(tx, tid, "planned", now, now, source=f"plan:{plan_id}",
                   data={"plan_id": plan_id, "period": period, "due_at": due})
         version = None
