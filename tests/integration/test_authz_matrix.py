@@ -15,6 +15,7 @@ staff may do.
 | POST templates, parts, locations, movements, assets; conflict, reconciliation, warranty decisions | office |
 | POST /v1/devices/{id}/revoke, GET /v1/webhooks/deliveries | admin |
 | POST plans, follow-up, acknowledge, customer-confirmation, close, kb | any staff role |
+| POST /v1/customers, PATCH /v1/customers/{id}, POST /v1/customers/{id}/sites | any staff role |
 | POST /v1/engineers/{id}/certifications | office |
 | every GET under /v1 (tickets, jobs, catalog, stock, devices, conflicts, SLA, reports, blobs) | any staff role |
 | /v1/sync/push, /v1/sync/pull, /v1/blobs/{sha} status and upload | a device session |
@@ -110,7 +111,13 @@ POLICY: dict[tuple[str, str], tuple[frozenset[str] | str, Any]] = {
     # service lifecycle (archive, plans, follow-ups, complaints, certifications, kb, kpis):
     # any staff role runs the service loop, office certifies
     ("GET", "/v1/assets/{serial}/history"): (STAFF, None),
-    ("GET", "/v1/customers/{name}/archive"): (STAFF, None),
+    ("GET", "/v1/customers/{customer_id}/archive"): (STAFF, None),
+    # customers as records: dispatchers and the back office both keep them
+    ("GET", "/v1/customers"): (STAFF, None),
+    ("POST", "/v1/customers"): (STAFF, {"name": "Matrix Ltd", "contacts": [{"name": "Neo", "phone": "1"}]}),
+    ("GET", "/v1/customers/{customer_id}"): (STAFF, None),
+    ("PATCH", "/v1/customers/{customer_id}"): (STAFF, {"name": "Matrix Ltd"}),
+    ("POST", "/v1/customers/{customer_id}/sites"): (STAFF, {"name": "Roof"}),
     ("POST", "/v1/plans"): (STAFF, {"name": "P", "engineer_id": "e-chen", "customer": "A", "site": "B",
                                     "dates": ["2030-01-01"]}),
     ("GET", "/v1/plans"): (STAFF, None),
