@@ -15,6 +15,11 @@ policy's calendar unless the policy file names a ``working_calendar``: the
 region's public holidays, local closures, weekends): it moves to the next
 working day at the same wall time.  Its period stays the nominal date.
 
+A plan with ``notice_days`` gives notice in *working* days instead: the visit's
+ticket is made ``notice_days`` working days of that calendar before its (moved)
+due date -- from the start of that day -- and its ``planned`` timeline event
+(webhook ``inspection_planned``) is the notice to the customer's integrations.
+
 Planned visits are measured against their due date (``GET /v1/plans?overdue=1``),
 not against the reactive SLA clocks: their tickets carry a ``planned`` event,
 not an ``opened`` one, so respond/on-site/resolve clocks do not start; the
@@ -27,7 +32,7 @@ from __future__ import annotations
 import calendar
 import json
 import logging
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Annotated, Any, Final, Literal
 from zoneinfo import ZoneInfo
 
@@ -37,7 +42,7 @@ from server.domain.certifications.service import certification_gap
 from server.domain.customers.service import resolve as resolve_customer
 from server.domain.plans import store
 from server.domain.records import publish_job_bundle
-from server.domain.sla.calendar import CALENDAR_24X7, Calendar, next_working_day
+from server.domain.sla.calendar import CALENDAR_24X7, Calendar, is_working_day, next_working_day
 from server.domain.sla.service import policy_set
 from server.domain.tickets.service import add_event
 from server.errors import BadRequest, Conflict, Forbidden, NotFound
@@ -84,6 +89,9 @@ class PlanIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     #: the customer record and its site (preferred to the names ``customer`` and ``site``)
     customer_id: Id | None = None
     site_id: Id | None = None
+    #: notice in *working* days of the working calendar: the visit's ticket is made (and announced) this many
+    #: working days before its due date; None: ``lead_days`` calendar days
+    notice_days: Annotated[int, msgspec.Meta(ge=0, le=60)] | None = None
 
 
 class PlanVisit(msgspec.Struct, kw_only=True):
@@ -120,6 +128,7 @@ class Plan(msgspec.Struct, kw_only=True):
     next_due_at: int | None
     overdue: bool
     visits: list[PlanVisit]
+    notice_days: int | None = None
 
 
 # -- schedule ---------------------------------------------------------------------------------------------
@@ -162,6 +171,30 @@ def due_dates(plan: Row, until_ms: int, tz: str, working: Calendar = CALENDAR_24
             if (end is None or due_ms <= int(end)) and (moved := _working(due, working)) <= until_ms:
                 out.append((d, moved))
     return out
+
+
+def notice_at(due_ms: int, notice_days: int, tz: str, working: Calendar) -> int:
+    """The start (local midnight) of the working day ``notice_days`` working days before the due date's day."""
+    zone = ZoneInfo(tz)
+    day = datetime.fromtimestamp(due_ms / 1000, tz=UTC).astimezone(zone).date()
+    counted = 0
+    for _ in range(notice_days * 7 + 400):  # bounded: no calendar closes that long
+        if counted == notice_days:
+            break
+        day -= timedelta(days=1)
+        if is_working_day(working, day):
+            counted += 1
+    return int(datetime.combine(day, datetime.min.time(), zone).timestamp() * 1000)
+
+
+def announced(plan: Row, now: int, tz: str, working: Calendar) -> list[tuple[str, int]]:
+    """``(period, due_at)`` of the visits whose notice has begun at ``now``: ``notice_days`` working days (or
+    ``lead_days`` calendar days) before their due date."""
+    if plan.get("notice_days") is None:
+        return due_dates(plan, now + int(plan["lead_days"]) * DAY_MS, tz, working)
+    days = int(plan["notice_days"])
+    horizon = now + (days * 2 + 40) * DAY_MS  # more calendar days than any notice of ``days`` working days spans
+    return [(p, d) for p, d in due_dates(plan, horizon, tz, working) if notice_at(d, days, tz, working) <= now]
 
 
 def next_due(plan: Row, after_ms: int, tz: str, working: Calendar = CALENDAR_24X7) -> int | None:
@@ -237,7 +270,7 @@ def create_plan(services: Services, data: PlanIn, staff: Staff) -> Plan:
         store.insert_plan(tx, pid, data.name, data.asset_serial, customer, site, data.every_months,
                           json.dumps(sorted(set(data.dates))), start_at, data.end_at, data.checklist_template,
                           data.engineer_id, data.lead_days, data.priority, now, staff.name, who.customer_id,
-                          who.site_id)
+                          who.site_id, data.notice_days)
     return get_plan(services, pid)
 
 
@@ -252,7 +285,7 @@ def _plan(services: Services, tx: Tx, row: Row, now: int) -> Plan:
     tz, working = services.settings.sla_timezone, _working_calendar(services)
     generated = {v["period"]: v for v in store.visits(tx, row["id"])}
     visits = []
-    for period, due in due_dates(row, now + int(row["lead_days"]) * DAY_MS, tz, working):
+    for period, due in announced(row, now, tz, working):
         v = generated.pop(period, None)
         visits.append(_visit(period, due, v, now, bool(row["active"])))
     visits += [_visit(p, int(v["due_at"]), v, now, bool(row["active"])) for p, v in generated.items()]
@@ -263,7 +296,7 @@ def _plan(services: Services, tx: Tx, row: Row, now: int) -> Plan:
                 engineer_id=row["engineer_id"], lead_days=row["lead_days"], priority=row["priority"],
                 active=bool(row["active"]), created_at=row["created_at"],
                 next_due_at=next_due(row, now, tz, working) if row["active"] else None,
-                overdue=any(v.overdue for v in visits), visits=visits)
+                overdue=any(v.overdue for v in visits), visits=visits, notice_days=row["notice_days"])
 
 
 def _visit(period: str, due: int, v: Row | None, now: int, active: bool) -> PlanVisit:
@@ -313,8 +346,7 @@ def run_plans_tick(services: Services, now: int | None = None) -> list[dict[str,
             done.setdefault(v["plan_id"], set()).add(v["period"])
     created = []
     for plan in plans:
-        pending = [(p, d) for p, d in due_dates(plan, now + int(plan["lead_days"]) * DAY_MS, tz, working)
-                   if p not in done.get(plan["id"], set())]
+        pending = [(p, d) for p, d in announced(plan, now, tz, working) if p not in done.get(plan["id"], set())]
         for period, due in pending[:MAX_NEW_PER_PLAN]:
             try:
                 visit = _generate(services, plan["id"], period, due, now)
@@ -339,8 +371,10 @@ def _generate(services: Services, plan_id: str, period: str, due: int, now: int)
                                        f"Preventive inspection of plan {plan_id}, period {period}",
                                        plan["asset_serial"], f"plan:{plan_id}", now, plan["customer_id"],
                                        plan["site_id"])
+        notice = {} if plan["notice_days"] is None else {"notice_days": plan["notice_days"]}
         add_event(tx, tid, "planned", now, now, source=f"plan:{plan_id}",
-                  data={"plan_id": plan_id, "period": period, "due_at": due})
+                  data={"plan_id": plan_id, "period": period, "due_at": due, "customer_id": plan["customer_id"],
+                        **notice})
         version = None
         if plan["template_id"]:
             version = store.latest_template_version(tx, plan["template_id"])
