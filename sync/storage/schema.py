@@ -286,8 +286,9 @@ CREATE UNIQUE INDEX tickets_external_ref ON tickets (external_ref);
         # contacts, the ERP's reference (unique), search tokens (sync/core/search.py, space-padded); tickets,
         # plans and assets point at a customer and a site; their ``customer`` and ``site`` columns stay as the
         # names (kept equal to the record's on a rename); a plan's notice in working days (NULL: ``lead_days``
-        # calendar days, as before).  The step turns every free-text customer into a
-        # record (one per exact name) and every (customer, site name) into a site, and links the rows.
+        # calendar days, as before); the warranty claim an old part returned by quantity is booked against
+        # (``movements.claim_id``).  The step turns every free-text customer into a record (one per exact
+        # name) and every (customer, site name) into a site, and links the rows.
         """
 ALTER TABLE customers ADD COLUMN contacts TEXT NOT NULL DEFAULT '[]';
 ALTER TABLE customers ADD COLUMN external_ref TEXT;
@@ -305,6 +306,8 @@ ALTER TABLE plans ADD COLUMN customer_id TEXT;
 ALTER TABLE plans ADD COLUMN site_id TEXT;
 CREATE INDEX plans_customer ON plans (customer_id);
 ALTER TABLE plans ADD COLUMN notice_days INTEGER;
+ALTER TABLE movements ADD COLUMN claim_id TEXT;
+CREATE INDEX movements_claim ON movements (claim_id);
 ALTER TABLE assets ADD COLUMN customer_id TEXT;
 ALTER TABLE assets ADD COLUMN site_id TEXT;
 CREATE INDEX assets_customer_id ON assets (customer_id, serial)

@@ -108,6 +108,7 @@ POLICY: dict[tuple[str, str], tuple[frozenset[str] | str, Any]] = {
     ("GET", "/v1/warranty/claims/{claim_id}"): (STAFF, None),
     ("POST", "/v1/warranty/claims/{claim_id}/approve"): (OFFICE, None),
     ("POST", "/v1/warranty/claims/{claim_id}/reject"): (OFFICE, None),
+    ("POST", "/v1/warranty/claims/{claim_id}/returns"): (OFFICE, {"qty": 1}),
     # service lifecycle (archive, plans, follow-ups, complaints, certifications, kb, kpis):
     # any staff role runs the service loop, office certifies
     ("GET", "/v1/assets/{serial}/history"): (STAFF, None),

@@ -20,6 +20,7 @@ from server.domain.parts import store
 from server.domain.parts.store import OLD_SERIALS as OLD_SERIALS  # re-exported: reconciliation counts stock with it
 from server.domain.webhooks.service import claim_opened, emit
 from server.errors import BadRequest, Conflict, NotFound
+from server.ids import new_id
 from server.services import Services
 from sync.storage import Row, Tx
 
@@ -103,6 +104,20 @@ class WarrantyClaim(msgspec.Struct, kw_only=True):
     comment: str | None
     old_part_location: str | None
     old_part_returned: bool
+    #: units used under the claim, and (a part without serials) the old units back at a returns location
+    qty: int = 1
+    returned_qty: int = 0
+    by_quantity: bool = False
+
+
+class ReturnIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """Old parts of a claim (a part without serials) received at a returns location, by quantity."""
+
+    qty: Annotated[int, msgspec.Meta(ge=1, le=100_000)]
+    #: where they come from (an engineer's van); none: straight from the site
+    from_location: Annotated[str, msgspec.Meta(min_length=1, max_length=64)] | None = None
+    #: the returns location (default: the first one)
+    to_location: Annotated[str, msgspec.Meta(min_length=1, max_length=64)] | None = None
 
 
 class DecideIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -224,12 +239,29 @@ def van_stock(services: Services, engineer_id: str) -> VanStock:
 
 # -- warranty claims -------------------------------------------------------
 
-def _claim(tx: Tx, row: Row) -> WarrantyClaim:
+def by_quantity(tx: Tx, row: Row) -> bool:
+    """Whether a claim's old part comes back by quantity: no serial was recorded and the part has none."""
+    return not row["returned_serial"] and not store.is_serialized(tx, row["part_no"])
+
+
+def old_part_back(tx: Tx, row: Row) -> tuple[bool, str | None, int, int]:
+    """(is the claim's old part back at a returns location, where its serial is, units used, units back)."""
+    qty = store.consumed_qty(tx, row["movement_id"])
+    if by_quantity(tx, row):
+        back = store.returned_qty(tx, row["id"])
+        return back >= qty, None, qty, back
     loc = serial_location(tx, row["part_no"], row["returned_serial"]) if row["returned_serial"] else None
+    returned = is_at_returns(tx, loc)
+    return returned, loc, qty, qty if returned else 0
+
+
+def _claim(tx: Tx, row: Row) -> WarrantyClaim:
+    returned, loc, qty, back = old_part_back(tx, row)
     return WarrantyClaim(id=row["id"], movement_id=row["movement_id"], job_id=row["job_id"], part_no=row["part_no"],
                          serial=row["serial"], returned_serial=row["returned_serial"], status=row["status"],
                          created_at=row["created_at"], decided_at=row["decided_at"], decided_by=row["decided_by"],
-                         comment=row["comment"], old_part_location=loc, old_part_returned=is_at_returns(tx, loc))
+                         comment=row["comment"], old_part_location=loc, old_part_returned=returned, qty=qty,
+                         returned_qty=back, by_quantity=by_quantity(tx, row))
 
 
 def list_claims(services: Services, status: str | None = None, job_id: str | None = None,
@@ -257,7 +289,12 @@ def decide_claim(services: Services, claim_id: str, decision: ClaimStatus, by: s
             raise NotFound("unknown_claim", f"no warranty claim {claim_id!r}")
         if row["status"] != "open":
             raise Conflict("claim_decided", f"this claim is already {row['status']}")
-        if decision == "approved":
+        if decision == "approved" and by_quantity(tx, row):
+            returned, _, qty, back = old_part_back(tx, row)
+            if not returned:
+                raise Conflict("old_part_not_returned", f"{back} of {qty} old part(s) are back at returns",
+                               returned_qty=back, qty=qty)
+        elif decision == "approved":
             if not row["returned_serial"]:
                 raise Conflict("old_part_not_returned", "no old part serial was recorded for this claim")
             loc = serial_location(tx, row["part_no"], row["returned_serial"])
@@ -269,6 +306,41 @@ def decide_claim(services: Services, claim_id: str, decision: ClaimStatus, by: s
         emit(tx, f"{claim_id}-decided", "warranty_claim_decided",
              {"claim_id": claim_id, "job_id": row["job_id"], "part_no": row["part_no"], "status": decision,
               "comment": comment, "by": by}, now)
+        fresh = store.claim(tx, claim_id)
+        assert fresh is not None
+        return _claim(tx, fresh)
+
+
+def return_by_quantity(services: Services, claim_id: str, data: ReturnIn, by: str) -> WarrantyClaim:
+    """Book old parts of an open claim (a part without serials) at a returns location; partial returns add up.
+
+    409 ``claim_decided`` once decided, ``claim_by_serial`` for a claim whose old part has a serial,
+    ``return_exceeds_claim`` beyond the units still outstanding; nothing is written then.
+    """
+    now = services.clock()
+    with services.db.write() as tx:
+        row = store.claim(tx, claim_id, lock=True)
+        if row is None:
+            raise NotFound("unknown_claim", f"no warranty claim {claim_id!r}")
+        if row["status"] != "open":
+            raise Conflict("claim_decided", f"this claim is already {row['status']}")
+        if not by_quantity(tx, row):
+            raise Conflict("claim_by_serial", "this claim's old part is tracked by its serial: move that serial "
+                                              "to a returns location")
+        _, _, qty, back = old_part_back(tx, row)
+        if data.qty > qty - back:
+            raise Conflict("return_exceeds_claim", f"{qty - back} old part(s) are outstanding on this claim, "
+                                                   f"not {data.qty}", qty=qty, returned_qty=back)
+        to = data.to_location or store.first_returns_location(tx)
+        if to is None or store.location_kind(tx, to) != "returns":
+            raise BadRequest("not_a_returns_location", f"{to or 'no location'} is not a returns location")
+        if data.from_location is not None and store.location_kind(tx, data.from_location) is None:
+            raise NotFound("unknown_location", f"no stock location {data.from_location!r}")
+        store.insert_claim_return(tx, new_id("M-"), claim_id, row["job_id"], row["part_no"], data.qty,
+                                  data.from_location, to, now)
+        emit(tx, new_id("E-"), "warranty_old_parts_returned",
+             {"claim_id": claim_id, "job_id": row["job_id"], "part_no": row["part_no"], "qty": data.qty,
+              "returned_qty": back + data.qty, "claim_qty": qty, "by": by}, now)
         fresh = store.claim(tx, claim_id)
         assert fresh is not None
         return _claim(tx, fresh)
