@@ -19,9 +19,11 @@ import msgspec
 from schemas.domain import AssignIn, JobIn, ReportLocale, ResolveIn, SlaTarget, TicketEvent, TicketIn
 from schemas.enrollment_link import enrollment_link
 from server.console.i18n import Lang
+from server.domain.archive.service import customer_archive
 from server.domain.blobs.service import attachment_content_types
 from server.domain.catalog import service as catalog
 from server.domain.conflicts import service as conflicts
+from server.domain.customers import service as customers
 from server.domain.devices import service as devices
 from server.domain.devices.service import device_names, device_names_for_job, device_owners
 from server.domain.sla.service import compliance_report, due, list_by_sla, policy_set, target_order
@@ -257,6 +259,13 @@ def ticket_page(services: Services, ticket_id: str, lang: Lang) -> dict[str, Any
             "timeline": [_event_view(e, names, lang, device_names(services)) for e in reversed(t.timeline)],
             "engineers": sorted(names.items(), key=lambda kv: kv[1]),
             "templates": [tp.id for tp in catalog.list_templates(services)], "report_locales": REPORT_LOCALES}
+
+
+def customer_page(services: Services, customer_id: str, lang: Lang) -> dict[str, Any]:
+    """A customer's page: the record (contacts, sites, assets) and its service archive."""
+    customer, _ = customers.get_customer(services, customer_id)
+    archive = customer_archive(services, customer_id)
+    return {"c": customer, "archive": archive}
 
 
 def set_report_locale(services: Services, ticket_id: str, form: dict[str, str], lang: Lang) -> None:

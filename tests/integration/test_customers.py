@@ -237,3 +237,21 @@ def test_migration_turns_free_text_customers_into_records(db_url: str, monkeypat
         assert sorted(t["ticket_id"] for t in archive["tickets"]) == ["T-old-1", "T-old-2", "T-old-3"]
     finally:
         db.close()
+
+
+def test_the_console_links_a_tickets_customer_to_its_page(app_client: Any, staff: Any, seeded: Any,
+                                                          services: Services) -> None:
+    from server.security import issue_staff_token
+    from tests.consoleclient import console_login
+
+    aurora = app_client.get("/v1/customers", params={"q": "Aurora"}, headers=staff["backoffice"]).json()[0]
+    ticket = next(t for t in app_client.get("/v1/tickets", headers=staff["backoffice"]).json()
+                  if t["customer_id"] == aurora["id"] and t["category"] == "fault")
+    console_login(app_client, issue_staff_token(services, "dispatcher"))
+    page = app_client.get(f"/tickets/{ticket['id']}", headers={"Accept-Language": "en"}).text
+    assert f'href="/customers/{aurora["id"]}" id="customer-link">Hotel Aurora</a>' in page
+    r = app_client.get(f"/customers/{aurora['id']}", headers={"Accept-Language": "en"})
+    assert r.status_code == 200
+    assert "R. Larsen" in r.text and "Aurora - spa" in r.text and f'href="/tickets/{ticket["id"]}"' in r.text
+    assert "Service archive" in r.text
+    assert app_client.get("/customers/C-nope").status_code == 404

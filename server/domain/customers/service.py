@@ -20,12 +20,12 @@ report keeps reading it; a rename rewrites those copies and sends the open jobs 
 from __future__ import annotations
 
 import base64
-import hashlib
 from datetime import UTC, datetime
 from typing import Annotated, Any, NamedTuple
 
 import msgspec
 
+from server.domain.conditional import etag, matches
 from server.domain.customers import store
 from server.domain.records import dumps, job_record, loads
 from server.errors import BadRequest, Conflict, NotFound, PreconditionFailed, PreconditionRequired
@@ -145,12 +145,6 @@ def _records(tx: Tx, rows: list[Row]) -> list[Customer]:
             for r in rows]
 
 
-def etag(row: Row) -> str:
-    """The strong ETag of a customer row (any write to the record changes it)."""
-    digest = hashlib.sha256(msgspec.json.encode({k: row[k] for k in sorted(row)})).hexdigest()[:24]
-    return f'"{digest}"'
-
-
 def _search_text(name: str, external_ref: str | None, contacts: list[Contact]) -> str:
     return customer_index_text(name, external_ref, [c.name for c in contacts])
 
@@ -246,8 +240,6 @@ def list_customers(services: Services, q: str | None, external_ref: str | None, 
 def patch_customer(services: Services, customer_id: str, patch: CustomerPatch, if_match: str | None,
                    by: str) -> tuple[Customer, str]:
     """Change the record if it is still the version ``if_match`` names; a new name reaches its tickets."""
-    from server.domain.tickets.editing import matches
-
     if if_match is None or not if_match.strip():
         raise PreconditionRequired("precondition_required",
                                    "send If-Match with the ETag of the customer as you last read it")

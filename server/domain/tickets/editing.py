@@ -9,12 +9,12 @@ so from then on they run, from the ticket's opening, as that priority's.
 
 from __future__ import annotations
 
-import hashlib
 from typing import Final
 
 import msgspec
 
 from schemas.domain import Ticket, TicketPatch
+from server.domain.conditional import etag, matches
 from server.domain.customers.service import resolve as resolve_customer
 from server.domain.records import job_record
 from server.domain.tickets import store
@@ -27,19 +27,6 @@ from sync.storage import Row, Tx
 #: the fields a correction may set
 EDITABLE: Final = ("customer", "site", "priority", "title", "description")
 CLOSED: Final = ("closed", "cancelled")
-
-
-def etag(row: Row) -> str:
-    """The strong ETag of a ticket row (every column, so any write to the ticket changes it)."""
-    digest = hashlib.sha256(msgspec.json.encode({k: row[k] for k in sorted(row)})).hexdigest()[:24]
-    return f'"{digest}"'
-
-
-def matches(if_match: str, current: str) -> bool:
-    """``If-Match`` (RFC 9110 §13.1.1): ``*`` or a list of entity tags, compared strongly (a weak one never)."""
-    if if_match.strip() == "*":
-        return True
-    return current in {tag.strip() for tag in if_match.split(",")}
 
 
 def current_etag(services: Services, ticket_id: str) -> str:
