@@ -79,6 +79,10 @@ def test_a_customer_record_is_created_once_read_changed_and_found(app_client: An
     assert r.status_code == 201 and "急诊楼" in [s["name"] for s in r.json()["sites"]]
     assert app_client.post(f"{path}/sites", json={"name": "急诊楼"}, headers=hdr).json()["code"] == "site_exists"
     assert app_client.get("/v1/customers/C-nope", headers=hdr).json()["code"] == "unknown_customer"
+    for bad in ({"name": "   "}, {"name": "A", "sites": [{"name": " "}]}, {"name": "A", "sites": [{"name": "X"},
+                                                                                         {"name": "X"}]}):
+        r = app_client.post("/v1/customers", json=bad, headers=hdr)
+        assert r.status_code == 400 and r.json()["code"] in ("blank_name", "duplicate_site"), r.text
 
 
 def test_the_customer_list_pages_with_a_cursor(app_client: Any, staff: Any) -> None:

@@ -176,7 +176,13 @@ def add_site(tx: Tx, customer_id: str, name: str, address: str = "") -> str:
     return sid
 
 
+def _refuse_blank(*names: str) -> None:
+    if any(not n.strip() for n in names):
+        raise BadRequest("blank_name", "a customer's or site's name cannot be only spaces")
+
+
 def create_customer(services: Services, data: CustomerIn, by: str) -> Customer:
+    _refuse_blank(data.name, *(s.name for s in data.sites))
     now = services.clock()
     names = [s.name.strip() for s in data.sites]
     if len(set(names)) != len(names):
@@ -251,6 +257,8 @@ def patch_customer(services: Services, customer_id: str, patch: CustomerPatch, i
         if not matches(if_match, etag(row)):
             raise PreconditionFailed("precondition_failed",
                                      "the customer changed since you read it (its ETag is not current); read it again")
+        if not isinstance(patch.name, msgspec.UnsetType):
+            _refuse_blank(patch.name)
         name = row["name"] if isinstance(patch.name, msgspec.UnsetType) else patch.name.strip()
         contacts = _contacts(row) if isinstance(patch.contacts, msgspec.UnsetType) else patch.contacts
         ref = row["external_ref"] if isinstance(patch.external_ref, msgspec.UnsetType) else patch.external_ref
@@ -277,6 +285,7 @@ def _republish(tx: Tx, customer_id: str) -> None:
 
 
 def create_site(services: Services, customer_id: str, data: SiteIn) -> Customer:
+    _refuse_blank(data.name)
     with services.db.write() as tx:
         if store.customer(tx, customer_id, lock=True) is None:
             raise NotFound("unknown_customer", f"no customer {customer_id!r}")
