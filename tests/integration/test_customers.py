@@ -259,3 +259,43 @@ def test_the_console_links_a_tickets_customer_to_its_page(app_client: Any, staff
     assert "R. Larsen" in r.text and "Aurora - spa" in r.text and f'href="/tickets/{ticket["id"]}"' in r.text
     assert "Service archive" in r.text
     assert app_client.get("/customers/C-nope").status_code == 404
+
+
+def test_the_sdk_tablet_sees_the_customer_record_and_its_rename_over_a_live_server(
+        db_url: str, tmp_path: Any) -> None:
+    """A real ``fieldsync serve`` and the Python SDK: the job's ticket names its customer id; a rename reaches it."""
+    import httpx
+
+    from client_sdk import FieldClient
+    from server.domain.devices.service import issue_enroll_token
+    from server.security import issue_staff_token
+    from tests.livesrv import LiveServer
+    from tools.demo_data import seed_demo
+
+    services = Services(db=open_database(db_url), settings=get_settings(db_url=db_url, run_scheduler=False))
+    seed_demo(services)
+    hdr = {"authorization": f"Bearer {issue_staff_token(services, 'dispatcher', 'desk')}"}
+    token, _ = issue_enroll_token(services, "e-ana")
+    server = LiveServer(db_url, tmp_path).start()
+    try:
+        with httpx.Client(base_url=server.url, timeout=60) as http:
+            aurora = http.get("/v1/customers", params={"q": "极光 aurora"}, headers=hdr).json()
+            assert aurora == []  # every word must match
+            aurora = http.get("/v1/customers", params={"q": "aurora"}, headers=hdr).json()[0]
+            tablet = FieldClient.open(tmp_path / "ana.db", server_url=server.url)
+            tablet.enroll(token)
+            tablet.sync()
+            mine = [j for j in tablet.jobs() if j.ticket.get("customer_id") == aurora["id"]]
+            assert mine and tablet.job(mine[0].id).job.ticket["customer"] == "Hotel Aurora"
+            tag = http.get(f"/v1/customers/{aurora['id']}", headers=hdr).headers["etag"]
+            r = http.patch(f"/v1/customers/{aurora['id']}", json={"name": "极光酒店 Hotel Aurora"},
+                           headers={**hdr, "If-Match": tag})
+            assert r.status_code == 200, r.text
+            tablet.sync()
+            assert tablet.job(mine[0].id).job.ticket["customer"] == "极光酒店 Hotel Aurora"
+            assert [c["id"] for c in http.get("/v1/customers", params={"q": "极光"}, headers=hdr).json()] == \
+                [aurora["id"]]
+            tablet.close()
+    finally:
+        server.stop()
+        services.db.close()
