@@ -258,6 +258,8 @@ def test_the_console_links_a_tickets_customer_to_its_page(app_client: Any, staff
     assert r.status_code == 200
     assert "R. Larsen" in r.text and "Aurora - spa" in r.text and f'href="/tickets/{ticket["id"]}"' in r.text
     assert "Service archive" in r.text
+    zh = app_client.get(f"/customers/{aurora['id']}", headers={"Accept-Language": "zh-CN"}).text
+    assert "服务档案" in zh and "联系人" in zh and "Service archive" not in zh and "Contacts" not in zh
     assert app_client.get("/customers/C-nope").status_code == 404
 
 
