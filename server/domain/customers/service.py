@@ -59,6 +59,8 @@ class SiteIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 
 
 class Site(msgspec.Struct, kw_only=True):
+    """A site of the customer."""
+
     id: str
     name: str
     address: str
@@ -106,6 +108,8 @@ class Customer(msgspec.Struct, kw_only=True):
 
 
 class Page(NamedTuple):
+    """One page of customers and the cursor of the next (None: no more)."""
+
     customers: list[Customer]
     cursor: str | None
 
@@ -208,12 +212,6 @@ def get_customer(services: Services, customer_id: str) -> tuple[Customer, str]:
         if row is None:
             raise NotFound("unknown_customer", f"no customer {customer_id!r}")
         return _records(tx, [row])[0], etag(row)
-
-
-def find_by_name(services: Services, name: str) -> list[str]:
-    """The ids of the customers named exactly ``name``."""
-    with services.db.read() as tx:
-        return [r["id"] for r in store.by_name(tx, name.strip())]
 
 
 def _encode_cursor(name: str, cid: str) -> str:
