@@ -34,6 +34,7 @@ from server.domain.plans.controllers import PlanController
 from server.domain.reconciliation.controllers import ReconciliationController
 from server.domain.signed_reports.controllers import SignedReportController
 from server.domain.sla.controllers import SlaController
+from server.domain.surveys.controllers import SurveyController
 from server.domain.sync.controllers import SyncController
 from server.domain.tickets.controllers import TicketController
 from server.domain.webhooks.controllers import WebhookController
@@ -112,6 +113,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
                                  FollowUpController, ComplaintController, CertificationController, KbController,
                                  KpiController, SlaController, ReconciliationController, WebhookController,
                                  CustomerController,
+                                 SurveyController,
                                  tablet_router(), console_router()]
     app = Litestar(
         route_handlers=route_handlers,

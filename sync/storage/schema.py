@@ -313,6 +313,23 @@ ALTER TABLE assets ADD COLUMN site_id TEXT;
 CREATE INDEX assets_customer_id ON assets (customer_id, serial)
 """,
     ),
+    (
+        18,
+        # quarterly service-quality surveys (服务质量测评), one per customer and quarter; the training behind
+        # certifications (course, date, trainer, result), and the training a certification was earned with
+        """
+CREATE TABLE surveys (id TEXT PRIMARY KEY, customer TEXT NOT NULL, quarter TEXT NOT NULL,
+  quarter_start TEXT NOT NULL, scores TEXT NOT NULL, overall INTEGER NOT NULL, respondent TEXT NOT NULL,
+  comment TEXT NOT NULL DEFAULT '', recorded_by TEXT NOT NULL, created_at {big} NOT NULL,
+  UNIQUE (customer, quarter));
+CREATE INDEX surveys_quarter ON surveys (quarter_start, customer);
+CREATE TABLE trainings (id TEXT PRIMARY KEY, engineer_id TEXT NOT NULL, course TEXT NOT NULL, held_on TEXT NOT NULL,
+  trainer TEXT NOT NULL, result TEXT NOT NULL, score INTEGER, notes TEXT NOT NULL DEFAULT '',
+  created_at {big} NOT NULL, created_by TEXT NOT NULL);
+CREATE INDEX trainings_engineer ON trainings (engineer_id, held_on);
+ALTER TABLE certifications ADD COLUMN training_id TEXT;
+""",
+    ),
 ]
 
 

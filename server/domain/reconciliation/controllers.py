@@ -1,4 +1,4 @@
-"""HTTP for reconciliation: the discrepancy list (JSON or CSV) and resolving an item."""
+"""HTTP for reconciliation: the discrepancy list (JSON or CSV), resolving an item, and the money (JSON or CSV)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.params import Parameter
 
-from server.domain.reconciliation import service
+from server.domain.kpis.service import parse_time
+from server.domain.reconciliation import money, service
 from server.domain.reconciliation.service import Filters, ReconItem, ResolveReconIn
 from server.errors import BadRequest, Msg
 from server.http_locale import content_language, request_locale
@@ -28,7 +29,7 @@ except ImportError:  # pragma: no cover - older litestar
 
 
 class ReconciliationController(Controller):
-    """``GET /v1/reconciliation`` and ``POST /v1/reconciliation/{id}/resolve``."""
+    """``GET /v1/reconciliation``, ``GET /v1/reconciliation/money`` and ``POST /v1/reconciliation/{id}/resolve``."""
 
     path = "/v1/reconciliation"
     tags = ["reconciliation"]
@@ -58,6 +59,24 @@ class ReconciliationController(Controller):
         return Response(content={"items": msgspec.to_builtins(items), "counts": counts,
                                  "open": sum(1 for i in items if i.status == "open"),
                                  "generated_at": services.clock()})
+
+    @get("/money", sync_to_thread=True)
+    def money(self, request: Request[Any, Any, Any], services: Services, staff: Staff,
+              period_from: str | None = _query("from", default=None), to: str | None = None,
+              customer: str | None = None, format: str = "json",  # noqa: A002 - the public query parameter's name
+              ) -> Response[Any]:
+        """Parts at price, labour, travel, billable and warranty amounts of the jobs completed in the period."""
+        if format not in ("json", "csv"):
+            raise BadRequest("invalid_parameter", Msg("format_json_or_csv"))
+        end = parse_time(to, services.clock(), "to")
+        start = parse_time(period_from, end - 30 * 86_400_000, "from")
+        report = money.money_report(services, start, end, customer)
+        if format == "csv":
+            locale = request_locale(request.headers.get("accept-language"))
+            return Response(content=money.money_csv(report, locale), media_type="text/csv; charset=utf-8",
+                            headers={"content-disposition": 'attachment; filename="money.csv"',
+                                     "content-language": content_language(locale), "vary": "Accept-Language"})
+        return Response(content=report)
 
     @post("/{recon_id:str}/resolve", sync_to_thread=True, status_code=200)
     def resolve(self, recon_id: str, data: ResolveReconIn, services: Services, staff: Staff) -> ReconItem:

@@ -418,7 +418,9 @@ def policies_as_dict(policies: PolicySet) -> dict[str, Any]:
         out[name] = {"calendar": policy.calendar.name, "thresholds": list(policy.thresholds), "targets": targets}
     calendars[policies.working_calendar.name] = policies.working_calendar
     return {"calendars": {name: _calendar_dict(cal) for name, cal in sorted(calendars.items())}, "policies": out,
-            "working_calendar": policies.working_calendar.name}
+            "working_calendar": policies.working_calendar.name,
+            "kpi_targets": {name: {"min": t.min, "within": t.within_text or None, "within_ms": t.within_ms}
+                            for name, t in policies.kpi_targets.items()}}
 
 
 def _calendar_dict(cal: Calendar) -> dict[str, Any]:
