@@ -135,6 +135,8 @@ def test_tickets_point_at_customers_by_id_or_by_their_exact_name(app_client: Any
     assert r.status_code == 200, r.text
     assert (r.json()["customer"], r.json()["customer_id"], r.json()["site"]) == ("Hotel Aurora", aurora["id"],
                                                                                  "Aurora - spa")
+    listed = app_client.get("/v1/tickets", params={"customer_id": aurora["id"], "limit": 500}, headers=hdr).json()
+    assert typo["id"] in {x["id"] for x in listed} and {x["customer_id"] for x in listed} == {aurora["id"]}
     # two customers of one name: the name alone is refused, with the candidates
     twin = create(app_client, hdr, name="Hotel Aurora", external_ref="ERP-TWIN")
     before = customers_in_db(services)
@@ -298,6 +300,46 @@ def test_the_sdk_tablet_sees_the_customer_record_and_its_rename_over_a_live_serv
             assert [c["id"] for c in http.get("/v1/customers", params={"q": "极光"}, headers=hdr).json()] == \
                 [aurora["id"]]
             tablet.close()
+    finally:
+        server.stop()
+        services.db.close()
+
+
+def test_tickets_racing_to_name_a_new_customer_make_one_record(db_url: str, tmp_path: Any) -> None:
+    """The live server on each backend: 8 tickets for a customer nobody has yet, at once, make one record."""
+    import threading
+
+    import httpx
+
+    from server.security import issue_staff_token
+    from tests.livesrv import LiveServer
+    from tools.demo_data import seed_demo
+
+    services = Services(db=open_database(db_url), settings=get_settings(db_url=db_url, run_scheduler=False))
+    seed_demo(services)
+    hdr = {"authorization": f"Bearer {issue_staff_token(services, 'dispatcher', 'desk')}"}
+    server = LiveServer(db_url, tmp_path).start()
+    try:
+        start = threading.Barrier(8)
+        answers: list[Any] = []
+
+        def open_one() -> None:
+            with httpx.Client(base_url=server.url, timeout=60) as http:
+                start.wait()
+                answers.append(http.post("/v1/tickets", json={"customer": "Racing Ltd", "site": "Pit lane",
+                                                              "priority": "P3"}, headers=hdr))
+
+        threads = [threading.Thread(target=open_one) for _ in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        assert [r.status_code for r in answers] == [201] * 8, [r.text for r in answers if r.status_code != 201]
+        assert len({r.json()["customer_id"] for r in answers}) == 1
+        assert len({r.json()["site_id"] for r in answers}) == 1
+        with services.db.read() as tx:
+            assert [r["id"] for r in tx.query("SELECT id FROM customers WHERE name = 'Racing Ltd'")] == \
+                [answers[0].json()["customer_id"]]
     finally:
         server.stop()
         services.db.close()

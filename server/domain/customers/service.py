@@ -313,6 +313,7 @@ def resolve(tx: Tx, customer_id: str | None, name: str, site_id: str | None, sit
     elif not name:
         raise BadRequest("customer_required", "name the customer: customer_id, or customer (its exact name)")
     else:
+        store.lock_name(tx, name)
         rows = store.by_name(tx, name)
         if len(rows) > 1:
             raise Conflict("customer_ambiguous", f"{len(rows)} customers are named {name!r}: send customer_id",
@@ -335,6 +336,7 @@ def resolve(tx: Tx, customer_id: str | None, name: str, site_id: str | None, sit
         return Resolved(cid, row["name"], site_id, srow["name"], created, False)
     if not site:
         return Resolved(cid, row["name"], None, "", created, False)
+    store.lock_name(tx, cid, site)
     srow = store.site_by_name(tx, cid, site)
     if srow is None:
         sid = add_site(tx, cid, site)

@@ -3,6 +3,7 @@ assets equal to the record's."""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from typing import Final
 
@@ -10,6 +11,19 @@ from sync.storage import Row, Tx
 
 #: the tables whose rows point at a customer (``customer_id``, ``site_id``) and carry its name (``customer``)
 LINKED: Final = ("tickets", "plans", "assets")
+
+
+def lock_name(tx: Tx, *parts: str) -> None:
+    """Serialise "find by name, else create" for one name until the end of the transaction.
+
+    PostgreSQL: a transaction-scoped advisory lock on the name's hash, so two tickets naming a new customer at
+    once make one record (the second waits, then finds the first's).  SQLite has one writer at a time.
+    """
+    if tx.dialect != "postgresql":
+        return
+    key = int.from_bytes(hashlib.sha256("\n".join(("customer-name", *parts)).encode()).digest()[:8], "big",
+                         signed=True)
+    tx.one("SELECT pg_advisory_xact_lock(?) AS held", (key,))
 
 
 def insert_customer(tx: Tx, customer_id: str, name: str, contacts: str, external_ref: str | None,

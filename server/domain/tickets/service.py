@@ -108,10 +108,10 @@ def get_ticket(services: Services, ticket_id: str) -> Ticket:
 
 def list_tickets(services: Services, status: str | None = None, priority: str | None = None,
                  engineer_id: str | None = None, limit: int = 200, offset: int = 0,
-                 external_ref: str | None = None) -> list[Ticket]:
+                 external_ref: str | None = None, customer_id: str | None = None) -> list[Ticket]:
     """Tickets (newest first) with filters; each carries its jobs and SLA."""
     with services.db.read() as tx:
-        ids = store.ticket_ids(tx, status, priority, engineer_id, limit, offset, external_ref)
+        ids = store.ticket_ids(tx, status, priority, engineer_id, limit, offset, external_ref, customer_id)
     return [get_ticket(services, i) for i in ids]
 
 

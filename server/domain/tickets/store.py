@@ -161,10 +161,13 @@ def events_of(tx: Tx, ticket_id: str) -> list[Row]:
 
 
 def ticket_ids(tx: Tx, status: str | None, priority: str | None, engineer_id: str | None, limit: int,
-               offset: int, external_ref: str | None = None) -> list[str]:
+               offset: int, external_ref: str | None = None, customer_id: str | None = None) -> list[str]:
     """Ids of the tickets matching the filters given (newest opened first), one page."""
     sql = "SELECT id FROM tickets t WHERE 1 = 1"
     params: list[str | int] = []
+    if customer_id is not None:
+        sql += " AND t.customer_id = ?"
+        params.append(customer_id)
     if external_ref is not None:
         sql += " AND t.external_ref = ?"
         params.append(external_ref)
