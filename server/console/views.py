@@ -287,7 +287,7 @@ def reassign(services: Services, job_id: str, form: dict[str, str], by: str, lan
     return tickets.assign_job(services, job_id, AssignIn(engineer_id=engineer), by).id
 
 
-HIDDEN_EVENT_KEYS = {"op_id", "hlc", "withdrawn_at", "withdrawn_by", "withdraws"}
+HIDDEN_EVENT_KEYS = {"op_id", "hlc", "withdrawn_at", "withdrawn_by", "withdraws", "customer_id", "site_id"}
 
 
 def _event_view(e: Any, names: dict[str, str], lang: Lang, devices: dict[str, str] | None = None) -> dict[str, Any]:
