@@ -64,3 +64,61 @@ def test_a_job_cancelled_while_completed_offline_keeps_a_genuine_signature_valid
     assert signed["data"]["digest_matches"] is True
     r = app_client.get(f"/v1/jobs/{job_id}/report.pdf", headers=hdr)
     assert r.status_code == 200
+
+
+def test_amending_signed_content_is_an_explicit_act_with_a_reason_on_the_report_and_in_verify(
+        tablet: FieldClient, app_client: Any, staff: Any, services: Services, clock: Any, tmp_path: Path,
+        capsys: Any) -> None:
+    import subprocess
+
+    from client_sdk.errors import InvalidField, SignedContentLocked
+    from fieldsync.cli import main
+    from service_report.pdf import verify_report_pdf
+
+    job_id = tablet.jobs()[0].id
+    complete_and_sign(tablet, clock, job_id)
+    pending = len(tablet.pending())
+    # a plain edit of what the customer signed is refused on the tablet, nothing queued
+    with pytest.raises(SignedContentLocked) as refused:
+        tablet.answer(job_id, "flue_co2", 8.7)
+    assert refused.value.reason == "signed_content_needs_amend"
+    with pytest.raises(SignedContentLocked):
+        tablet.set_field(job_id, "diagnosis", "something else")
+    tablet.set_field(job_id, "rating", 5)  # not part of the signed content
+    with pytest.raises(InvalidField) as blank:
+        tablet.amend(job_id, "  ", item_key="flue_co2", value=8.7)
+    assert blank.value.reason == "amend_reason_required"
+    assert len(tablet.pending()) == pending + 1
+    clock.advance(10 * MIN)
+    tablet.amend(job_id, "analyser recalibrated, reading repeated", item_key="flue_co2", value=8.7)
+    assert tablet.job(job_id).answers and {a.item_key: a.value for a in tablet.job(job_id).answers}["flue_co2"] == 8.7
+    report = tablet.sync()
+    assert report.ok and report.rejected == 0, report
+
+    # the tablet's report: the signature verifies for the content as signed, the amendment is listed
+    path = tablet.service_report(job_id, tmp_path / "tablet.pdf")
+    verdict = verify_report_pdf(path.read_bytes(), services.key.public)
+    assert verdict.valid, verdict.problems
+    (amendment,) = verdict.amendments
+    assert amendment["key"] == "flue_co2" and amendment["value"] == 8.7
+    assert amendment["reason"] == "analyser recalibrated, reading repeated" and amendment["engineer_id"] == "e-ana"
+    capsys.readouterr()
+    assert main(["verify", str(path), "--server-key", services.key.public.hex()]) == 0
+    out = capsys.readouterr().out
+    assert "amended after signature: 1" in out and "analyser recalibrated" in out and "VALID" in out
+
+    # the server's report says the same, and the timeline holds the amendment
+    hdr = staff["backoffice"]
+    r = app_client.get(f"/v1/jobs/{job_id}/report.pdf", headers=hdr)
+    assert r.status_code == 200
+    verdict = verify_report_pdf(r.content, services.key.public)
+    assert verdict.valid, verdict.problems
+    assert [a["reason"] for a in verdict.amendments] == ["analyser recalibrated, reading repeated"]
+    server_pdf = tmp_path / "server.pdf"
+    server_pdf.write_bytes(r.content)
+    text = subprocess.run(["pdftotext", str(server_pdf), "-"], capture_output=True, text=True, check=True).stdout
+    assert "Amended after signature" in text and "analyser recalibrated" in text
+    detail = app_client.get(f"/v1/jobs/{job_id}", headers=hdr).json()
+    ticket = app_client.get(f"/v1/tickets/{detail['job']['ticket_id']}", headers=hdr).json()
+    (event,) = [e for e in ticket["timeline"] if e["kind"] == "signed_content_amended"]
+    assert event["data"]["reason"] == "analyser recalibrated, reading repeated" and event["data"]["key"] == "flue_co2"

@@ -42,6 +42,7 @@ from schemas.records import (
 )
 from schemas.wire import (
     PROTOCOL_VERSION,
+    Amend,
     AnswerItem,
     Attach,
     Delete,
@@ -96,6 +97,7 @@ from sync.core.merge import (
 )
 from sync.core.rules import (
     MALFORMED_STROKES,
+    check_amend,
     check_answer,
     check_attach,
     check_delete,
@@ -173,6 +175,8 @@ def event_ids_of(op: ReceivedOp) -> list[str]:
         return [f"E-{op.op_id}-{kind}" for kind in kinds if kind]
     if isinstance(op, ReceivedSignOff):
         return [f"E-{op.op_id}-signed_off"]
+    if isinstance(op, Amend):
+        return [f"E-{op.op_id}-amended"]
     return []
 
 
@@ -373,6 +377,9 @@ class PushApplier:
     def check_delete(self, job: JobState, op: Delete) -> str | None:
         return check_delete(op)
 
+    def check_amend(self, job: JobState, op: Amend) -> str | None:
+        return check_amend(op)
+
     # -- per kind ------------------------------------------------------
     def status(self, job: JobState, op: SetStatus, hlc: int) -> Outcome:
         view = job.view
@@ -566,6 +573,20 @@ class PushApplier:
             self.content_changed(job)
         return Outcome("applied" if n else "merged", bool(n), None if n else "already_deleted")
 
+    def amend(self, job: JobState, op: Amend, _hlc: int) -> Outcome:
+        """Record an amendment of signed content (its edit came as its own op and merged by its own rule)."""
+        n = self.tx.execute(
+            "INSERT INTO amendments (op_id, job_id, edit_op_id, target, key, value, reason, device_id, engineer_id, "
+            "at, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (op_id) DO NOTHING",
+            (op.op_id, op.job_id, op.edit_op_id, op.target, op.key, dumps(op.value), op.reason,
+             self.auth.device_id, self.auth.engineer_id, op.at, self.now))
+        if not n:
+            return Outcome("merged", False, "duplicate_op")
+        self.add_event(job, "signed_content_amended", self.placed(job, op.at), op.at,
+                       {"op_id": op.op_id, "target": op.target, "key": op.key, "reason": op.reason,
+                        "engineer_id": self.auth.engineer_id}, f"E-{op.op_id}-amended")
+        return Outcome("applied", True)
+
     # -- conflicts and output -------------------------------------------
     def record_conflict(self, job_id: str, draft: ConflictDraft) -> str:
         cid = new_id("C-")
@@ -691,9 +712,9 @@ class PushApplier:
 BY_KIND: Final[dict[type, Callable[[PushApplier, JobState, Any, int], Outcome]]] = {
     AnswerItem: PushApplier.answer, SetStatus: PushApplier.status, SetField: PushApplier.field,
     MovePart: PushApplier.move, ReceivedSignOff: PushApplier.signoff, Attach: PushApplier.attach,
-    Delete: PushApplier.delete}
+    Delete: PushApplier.delete, Amend: PushApplier.amend}
 #: the check of each kind of op (its facts gathered, then the rule shared with the tablet): a reason or None
 CHECKS: Final[dict[type, Callable[[PushApplier, JobState, Any], str | None]]] = {
     AnswerItem: PushApplier.check_answer, SetStatus: PushApplier.check_status, SetField: PushApplier.check_field,
     MovePart: PushApplier.check_move, ReceivedSignOff: PushApplier.check_signoff,
-    Attach: PushApplier.check_attach, Delete: PushApplier.check_delete}
+    Attach: PushApplier.check_attach, Delete: PushApplier.check_delete, Amend: PushApplier.check_amend}
