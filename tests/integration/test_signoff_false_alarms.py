@@ -121,4 +121,4 @@ def test_amending_signed_content_is_an_explicit_act_with_a_reason_on_the_report_
     detail = app_client.get(f"/v1/jobs/{job_id}", headers=hdr).json()
     ticket = app_client.get(f"/v1/tickets/{detail['job']['ticket_id']}", headers=hdr).json()
     (event,) = [e for e in ticket["timeline"] if e["kind"] == "signed_content_amended"]
-    assert event["data"]["reason"] == "analyser recalibrated, reading repeated" and event["data"]["key"] == "flue_co2"
+    assert event["data"]["reason"] == "analyser recalibrated, reading repeated" and event["data"]["item"] == "flue_co2"

@@ -583,8 +583,8 @@ class PushApplier:
         if not n:
             return Outcome("merged", False, "duplicate_op")
         self.add_event(job, "signed_content_amended", self.placed(job, op.at), op.at,
-                       {"op_id": op.op_id, "target": op.target, "key": op.key, "reason": op.reason,
-                        "engineer_id": self.auth.engineer_id}, f"E-{op.op_id}-amended")
+                       {"op_id": op.op_id, "item": op.key, "reason": op.reason, "engineer_id": self.auth.engineer_id},
+                       f"E-{op.op_id}-amended")
         return Outcome("applied", True)
 
     # -- conflicts and output -------------------------------------------
