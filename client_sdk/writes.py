@@ -157,8 +157,6 @@ def set_field(store: LocalStore, clock: Clock, job_id: str, field: str, value: F
     """
     with store.stage() as tx:
         job = tx.memo.get(("job", job_id)) or _job(tx, job_id)
-        if field in SIGNED_FIELDS and job["signed_off"] and not amending:
-            raise SignedContentLocked(f"job {job_id}: the customer signed; change {field!r} with amend(reason)")
         field_hlc: dict[str, int] = loads(job["field_hlc"], {})
         now = clock()
         op = SetField(
@@ -173,6 +171,9 @@ def set_field(store: LocalStore, clock: Clock, job_id: str, field: str, value: F
         reason = check_field(op)
         if reason is not None:
             raise _refused(InvalidField, reason, f"job {job_id}: field {field!r}")
+        # the server's checks first (it refuses what they refuse); the lock is the tablet's own
+        if field in SIGNED_FIELDS and job["signed_off"] and not amending:
+            raise SignedContentLocked(f"job {job_id}: the customer signed; change {field!r} with amend(reason)")
         op.hlc = outbox.next_hlc(tx, now)
         field_hlc[field] = op.hlc
         stored = int(value) if isinstance(value, bool) else value
@@ -199,9 +200,6 @@ def answer(
     """
     with store.stage() as tx:
         checklist = tx.memo.get(("checklist", job_id)) or _checklist(tx, job_id, item_key)
-        if not amending and _job(tx, job_id)["signed_off"]:
-            raise SignedContentLocked(f"job {job_id}: the customer signed; change item {item_key!r} with "
-                                      "amend(reason)")
         version, items, hlcs = checklist if checklist is not None else (0, None, {})
         now = clock()
         op = AnswerItem(
@@ -219,6 +217,10 @@ def answer(
         reason = check_answer(op, items)
         if reason is not None:
             raise InvalidAnswer(item_key, reason)
+        # the server's checks first (it refuses what they refuse); the lock is the tablet's own
+        if not amending and _job(tx, job_id)["signed_off"]:
+            raise SignedContentLocked(f"job {job_id}: the customer signed; change item {item_key!r} with "
+                                      "amend(reason)")
         device = tx.memo.get("device") or outbox.device_state(tx)
         op.hlc = hlc = outbox.next_hlc(tx, now, device)
         row = (job_id, item_key, _dumps(value).decode(), note, na_reason, hlc, device[0], version)

@@ -200,7 +200,6 @@ export class Writes {
    */
   async answerIn(tx, jobId, itemKey, value, note, naReason, amending = false) {
     const job = await jobOf(tx, jobId);
-    if (job.signed_off && !amending) throw new WriteRefused("signed_content_needs_amend", { item: itemKey });
     const template = job.template_id == null ? null : await templateOf(tx, job);
     if (job.template_id != null && !template) throw new WriteRefused("template_not_on_tablet", { item: itemKey });
     const item = template?.items.find((/** @type {{key: string}} */ i) => i.key === itemKey);
@@ -211,6 +210,8 @@ export class Writes {
       hasChecklist: template != null, item, itemKey, value: stored, naReason, note, at: now,
     });
     if (reason) throw new WriteRefused(reason, { item: itemKey });
+    // the server's checks first (it refuses what they refuse); the lock after the signature is the tablet's own
+    if (job.signed_off && !amending) throw new WriteRefused("signed_content_needs_amend", { item: itemKey });
     const { hlc, deviceId } = await nextHlc(tx, now);
     const current = await tx.objectStore("answers").get([jobId, itemKey]);
     const op = wire.answerItem({
