@@ -38,6 +38,7 @@ from schemas.records import (
     ConflictRecord,
     ConflictResolution,
     ConflictValue,
+    MovementRecord,
     Record,
 )
 from schemas.wire import (
@@ -236,6 +237,8 @@ class PushApplier:
         self.publish_to = adopting_for or auth.engineer_id
         #: the visit review item of each job reassigned away that this push adds late work to
         self.visits: dict[str, VisitItem] = {}
+        #: records of late work the engineer now holding its job receives too: (record, that engineer)
+        self.for_holder: list[tuple[Record, str]] = []
         self.checks = checks
         self.auth = auth
         self.offset = offset_ms  # None: the device gave no usable clock at its session (event times are flagged)
@@ -339,8 +342,14 @@ class PushApplier:
                 return OpResult(op_id=op.op_id, result="rejected", reason=reason)
             if isinstance(op, MovePart):
                 # a part used or taken back is physically gone from (or in) this engineer's van whatever the office
-                # decides about the visit: the ledger takes it now (DESIGN: consumption is never refused)
+                # decides about the visit: the ledger takes it now (DESIGN: consumption is never refused).  It was
+                # used on the job, so the devices of the engineer holding the job learn it too (the job's report
+                # content lists the parts used on it: their tablet must digest the same)
                 self.move(job, op, op.hlc)
+                for mid in (op.op_id, op.op_id + ":ret"):
+                    record = self.out.get((MovementRecord, mid))
+                    if record is not None:
+                        self.for_holder.append((record, job.view.engineer_id))
             cid = self.late_work_conflict(job, op)
             return OpResult(op_id=op.op_id, result="needs_review", reason=refusal.reason, conflict_id=cid)
         return OpResult(op_id=op.op_id, result=refusal.result, reason=refusal.reason)
@@ -702,6 +711,8 @@ class PushApplier:
         # every record of a push is the pushing engineer's work (a job goes to its own engineer); an adopted
         # visit's records go to the engineer who holds the job now, whose tablet shows it as it really is
         publish(tx, [*records, *self.out.values()], self.publish_to)
+        for record, engineer in self.for_holder:
+            publish(tx, [record], engineer)
         for part_no in sorted(self.stock_parts):
             publish_stock(tx, {self.van}, part_no)
 
