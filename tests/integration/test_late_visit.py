@@ -165,6 +165,8 @@ def test_a_whole_offline_visit_on_a_reassigned_job_is_one_item_and_adopting_it_a
     seen = ben.job(job_id)
     assert seen.job.status == "signed_off" and seen.job.diagnosis == "ignition electrode worn"
     assert {a.item_key: a.value for a in seen.answers} == ANSWERS
+    assert sorted(p.part_no for p in seen.parts) == ["P-IGN", "P-SEAL"]  # used on the job, from Ana's van
+    assert seen.signoff is not None and seen.signoff.signer_name == "Ada Customer"
     assert ana.sync().ok  # and Ana's tablet learns the decision
     assert any(c.id == item["id"] and c.status == "resolved" for c in ana.conflicts())
 
