@@ -19,6 +19,7 @@ import pytest
 
 from client_sdk import FieldClient
 from server.domain.devices.service import issue_enroll_token
+from server.scheduler import run_sla_tick
 from server.services import Services
 
 MIN = 60_000
@@ -122,6 +123,8 @@ def test_a_whole_offline_visit_on_a_reassigned_job_is_one_item_and_adopting_it_a
     assert van_qty(app_client, staff, "e-ana", "P-SEAL") == seal - 2
     before = ticket(app_client, staff, tid)
     assert before["jobs"][0]["status"] == "assigned" and before["sla"]["on_site"]["met_at"] is None
+    # the server, not knowing of the visit, announces the on-site breach (P1: 2 h)
+    assert ("sla_breach", "on_site") in {(m.kind, m.target) for m in run_sla_tick(services) if m.ticket_id == tid}
 
     # an item of a visit is decided whole: no per-value resolve
     r = app_client.post(f"/v1/conflicts/{item['id']}/resolve", json={"choice": 1}, headers=staff["backoffice"])
@@ -158,6 +161,9 @@ def test_a_whole_offline_visit_on_a_reassigned_job_is_one_item_and_adopting_it_a
     recon = app_client.get("/v1/reconciliation", params={"kind": "signoff_digest_mismatch"},
                            headers=staff["backoffice"]).json()
     assert not [i for i in recon["items"] if i["job_id"] == job_id]
+    # ... and withdraws it: someone was on site in time
+    assert ("sla_breach_withdrawn", "on_site") in {(m.kind, m.target) for m in run_sla_tick(services)
+                                                   if m.ticket_id == tid}
     # the parts did not leave the van twice
     assert van_qty(app_client, staff, "e-ana", "P-IGN") == ign - 1
 
