@@ -78,6 +78,8 @@ OPERATION_IDS: Final[dict[str, str]] = {
     "GET /v1/conflicts": "listConflicts",
     "GET /v1/conflicts/{conflict_id}": "getConflict",
     "POST /v1/conflicts/{conflict_id}/resolve": "resolveConflict",
+    "POST /v1/conflicts/{conflict_id}/adopt": "adoptLateVisit",
+    "POST /v1/conflicts/{conflict_id}/discard": "discardLateVisit",
     "GET /v1/warranty/claims": "listWarrantyClaims",
     "GET /v1/warranty/claims/{claim_id}": "getWarrantyClaim",
     "POST /v1/warranty/claims/{claim_id}/approve": "approveWarrantyClaim",
