@@ -29,6 +29,7 @@ from schemas import i18n as i18n_catalogs
 from server.console import auth, i18n, recon, views
 from server.console.auth import SESSION_COOKIE, ConsoleSession
 from server.console.i18n import Lang
+from server.console.nav import nav_for
 from server.domain.activity.service import data_version
 from server.domain.blobs.service import content_type as blob_content_type
 from server.domain.blobs.service import read_blob
@@ -85,6 +86,7 @@ def engine() -> JinjaTemplateEngine:
     eng = JinjaTemplateEngine(directory=TEMPLATES)
     env = eng.engine
     env.filters["q"] = lambda s: quote(str(s), safe="")
+    env.globals["nav_for"] = nav_for
     env.globals["asset_v"] = {p.name: _digest(p) for p in STATIC.iterdir() if p.suffix in STATIC_TYPES}
     env.trim_blocks = True
     env.lstrip_blocks = True
