@@ -8,7 +8,7 @@ import msgspec
 from litestar import Controller, Request, Response, get, patch, post
 from litestar.params import HeaderParameter
 
-from schemas.domain import AssignIn, JobIn, ReportLocaleIn, Ticket, TicketIn, TicketPatch
+from schemas.domain import AssignIn, JobIn, ReportLocaleIn, ScheduleIn, Ticket, TicketIn, TicketPatch
 from server.domain import idempotency
 from server.domain.idempotency.service import IdempotencyKey
 from server.domain.tickets import changes, closing, editing, remote, service
@@ -101,6 +101,12 @@ class TicketController(Controller):
     def assign(self, job_id: str, data: AssignIn, services: Services, staff: Staff) -> Ticket:
         staff.require("dispatcher")
         return service.assign_job(services, job_id, data, staff.name, staff)
+
+    @post("/jobs/{job_id:str}/schedule", sync_to_thread=True, status_code=200)
+    def schedule(self, job_id: str, data: ScheduleIn, services: Services, staff: Staff) -> Ticket:
+        """Move the job's scheduled start and window end (409 ``job_finished`` once its visit is over)."""
+        staff.require("dispatcher")
+        return service.schedule_job(services, job_id, data, staff.name)
 
     @post("/jobs/{job_id:str}/status", sync_to_thread=True, status_code=200)
     def set_status(self, job_id: str, data: StatusIn, services: Services, staff: Staff) -> Ticket:

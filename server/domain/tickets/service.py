@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from schemas.domain import AssignIn, JobIn, Ticket, TicketEvent, TicketIn
+from schemas.domain import AssignIn, JobIn, ScheduleIn, Ticket, TicketEvent, TicketIn
 from schemas.records import JobRemovedData, JobRemovedRecord
 from schemas.status import can_transition
 from server.domain.certifications.service import dispatch_check
@@ -168,6 +168,35 @@ def assign_job(services: Services, job_id: str, data: AssignIn, by: str, staff: 
             publish_job_bundle(tx, job_id, data.engineer_id)
             add_event(tx, job["ticket_id"], "job_reassigned", now, now, job_id=job_id,
                       source=f"staff:{by}", data={"from": old, "to": data.engineer_id})
+    return get_ticket(services, job["ticket_id"])
+
+
+#: job statuses whose visit is over: no reschedule, no reassignment
+FINISHED_STATUSES = ("completed", "signed_off", "closed", "cancelled", "cannot_complete")
+
+
+def schedule_job(services: Services, job_id: str, data: ScheduleIn, by: str) -> Ticket:
+    """Move a job's scheduled start and window end (a ``job_rescheduled`` event); the tablet gets the new time.
+
+    A job whose visit is over (completed, signed off, closed, cancelled, cannot complete) keeps its times.
+    """
+    if data.scheduled_start is not None and data.scheduled_end is not None \
+            and data.scheduled_end < data.scheduled_start:
+        raise BadRequest("bad_window", "scheduled_end is before scheduled_start")
+    if data.scheduled_start is None and data.scheduled_end is not None:
+        raise BadRequest("window_needs_start", "a window end needs a scheduled start")
+    now = services.clock()
+    with services.db.write() as tx:
+        job = store.lock_job(tx, job_id)
+        if job is None:
+            raise NotFound("unknown_job", f"no job {job_id!r}")
+        if job["status"] in FINISHED_STATUSES:
+            raise Conflict("job_finished", f"job is {job['status']}")
+        if (job["scheduled_start"], job["scheduled_end"]) != (data.scheduled_start, data.scheduled_end):
+            store.set_job_schedule(tx, job_id, data.scheduled_start, data.scheduled_end, now)
+            add_event(tx, job["ticket_id"], "job_rescheduled", now, now, job_id=job_id, source=f"staff:{by}",
+                      data={"scheduled_start": data.scheduled_start, "scheduled_end": data.scheduled_end})
+            publish_job_bundle(tx, job_id, job["engineer_id"])
     return get_ticket(services, job["ticket_id"])
 
 
