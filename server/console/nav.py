@@ -38,6 +38,7 @@ DESKS: Final = ("dispatch", "service", "parts", "management", "review")
 
 NAV: Final[tuple[NavItem, ...]] = (
     # -- Dispatch desk: plan the day, open tickets, tablets
+    NavItem("dispatch", "/dispatch", "nav.dispatch", ("dispatcher",)),
     NavItem("dispatch", "/tickets", "nav.tickets", (), ("/jobs",)),
     NavItem("dispatch", "/devices", "nav.devices", ("dispatcher",)),
     # -- Service desk: every ticket, follow-up calls, complaints, inspection plans, customers and assets

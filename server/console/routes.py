@@ -9,9 +9,11 @@ the console is a client of the same services the ``/v1`` API uses.
 
 from __future__ import annotations
 
+import base64
 import functools
 import hashlib
 import hmac
+import json
 import logging
 import secrets
 from pathlib import Path
@@ -26,7 +28,7 @@ from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.response import Redirect
 
 from schemas import i18n as i18n_catalogs
-from server.console import auth, i18n, recon, views
+from server.console import auth, dispatch, i18n, recon, views
 from server.console.auth import SESSION_COOKIE, ConsoleSession
 from server.console.i18n import Lang
 from server.console.nav import nav_for
@@ -61,7 +63,9 @@ SECURITY_HEADERS: Final = {
 }
 #: the ``?done=`` notices a page shows after a form went through (texts: catalog ``done.<name>``)
 DONE_MESSAGES: Final = ("ticket_created", "job_added", "reassigned", "resolved", "recon_resolved", "claim_approved",
-                        "claim_rejected", "revoked", "language", "report_locale")
+                        "claim_rejected", "revoked", "language", "report_locale", "moved", "status_cancelled",
+                        "status_closed", "status_reopened", "ticket_closed", "acknowledged", "followup_logged",
+                        "confirmed")
 Form = dict[str, str]
 
 
@@ -105,13 +109,59 @@ def page(request: Request[Any, Any, Any], services: Services, session: ConsoleSe
          ctx: dict[str, Any], *, status: int = 200, error: str = "", form: Form | None = None) -> Response[str]:
     done = request.query_params.get("done", "")
     refresh = ""
+    cookies: list[Cookie] = []
+    flashed = read_flash(request, session)
+    if flashed is not None:  # the form error of the POST that redirected here (shown once, then forgotten)
+        error, form = str(flashed.get("error", "")), {k: str(v) for k, v in dict(flashed.get("form", {})).items()}
+        ctx = {**ctx, "error_field": str(flashed.get("field", "")), "error_id": str(flashed.get("id", ""))}
+    if FLASH_COOKIE in request.cookies:
+        cookies.append(Cookie(key=FLASH_COOKIE, value="", path="/", max_age=0))
     if request.method == "GET":
         refresh = request.url.path + (f"?{request.url.query}" if request.url.query else "")
     return render(name, lang, {"session": session, "path": request.url.path, "now": services.clock(),
                                "refresh_url": refresh, "here": _here(request),
                                "server_locale": services.settings.locale,
                                "error": error, "notice": lang.t(f"done.{done}") if done in DONE_MESSAGES else "",
-                               "form": form or {}, "error_field": "", **ctx}, status=status)
+                               "form": form or {}, "error_field": "", **ctx}, status=status, cookies=cookies)
+
+
+# -- form errors after a redirect (POST-redirect-GET) ----------------------------------------------------
+
+FLASH_COOKIE: Final = "fs_flash"
+FLASH_MAX: Final = 3000
+
+
+def _flash_mac(session: ConsoleSession, payload: str) -> str:
+    return hmac.new(session.csrf.encode(), payload.encode(), hashlib.sha256).hexdigest()[:24]
+
+
+def failed(session: ConsoleSession, to: str, exc: DomainError, lang: Lang, form: Form, *,
+           error_id: str = "") -> Redirect:
+    """A form the services refused: back to the page it was sent from (``to``, a GET), with the message and
+    what was typed in a short-lived cookie signed for this session, so the message shows once and a reload
+    does not send the form again."""
+    keep = {k: v[:500] for k, v in form.items() if k != "csrf"}
+    body = {"error": shown_detail(exc, lang), "field": str(exc.extra.get("field", "")), "id": error_id,
+            "form": keep}
+    payload = base64.urlsafe_b64encode(json.dumps(body, ensure_ascii=False).encode()).decode()
+    if len(payload) > FLASH_MAX:
+        body["form"] = {}
+        payload = base64.urlsafe_b64encode(json.dumps(body, ensure_ascii=False).encode()).decode()[:FLASH_MAX]
+    cookie = Cookie(key=FLASH_COOKIE, value=f"{payload}.{_flash_mac(session, payload)}", path="/", max_age=120,
+                    httponly=True, samesite="strict")
+    return Redirect(path=_safe_next(to), status_code=303, cookies=[cookie], headers={"cache-control": "no-store"})
+
+
+def read_flash(request: Request[Any, Any, Any], session: ConsoleSession) -> dict[str, Any] | None:
+    raw = request.cookies.get(FLASH_COOKIE, "")
+    payload, _, mac = raw.rpartition(".")
+    if not payload or not hmac.compare_digest(mac, _flash_mac(session, payload)):
+        return None
+    try:
+        data = json.loads(base64.urlsafe_b64decode(payload.encode()))
+    except ValueError:
+        return None
+    return data if isinstance(data, dict) else None
 
 
 def _here(request: Request[Any, Any, Any]) -> str:
@@ -431,6 +481,29 @@ async def blob(request: Request[Any, Any, Any], services: Services, sha256: str)
     return Response(content=data, media_type=ctype if inline else "application/octet-stream", headers=headers)
 
 
+# -- dispatch desk ---------------------------------------------------------------------------------------
+
+
+@get("/dispatch", include_in_schema=False)
+async def dispatch_board(request: Request[Any, Any, Any], services: Services, day: str = "") -> Response[str]:
+    """The schedule board: engineers by day, jobs as blocks, SLA due markers, unscheduled jobs."""
+    s, lang = await enter(request, services, "dispatcher")
+    return page(request, services, s, lang, "dispatch.html", await in_thread(dispatch.board, services, day, lang))
+
+
+@post("/dispatch/move", include_in_schema=False, status_code=303)
+async def dispatch_move(request: Request[Any, Any, Any], services: Services) -> Response[Any]:
+    """Reassign and reschedule a job from the board (a dropped block, or its form without JavaScript)."""
+    s, lang = await enter(request, services, "dispatcher")
+    form = await read_form(request, s.csrf, lang)
+    back = "/dispatch?" + urlencode({"day": form.get("day", "")[:10]})
+    try:
+        day = await in_thread(dispatch.move, services, form, s.staff.name, s.staff, lang)
+    except DomainError as exc:
+        return failed(s, back, exc, lang, form, error_id=form.get("job_id", "")[:64])
+    return redirect("/dispatch", day=day[:10], done="moved")
+
+
 # -- conflicts -------------------------------------------------------------------------------------------
 
 
@@ -593,4 +666,5 @@ def console_router() -> Router:
         report_locale, add_job, reassign_job,
         job_page, job_report, blob, conflicts_page, resolve_conflict, reconciliation, reconciliation_csv, resolve_item,
         decide_claim, devices_page, enroll_token, revoke_device, sla_page, live, static, favicon,
+        dispatch_board, dispatch_move,
     ], exception_handlers={Exception: console_error}, include_in_schema=False)

@@ -233,3 +233,25 @@ def job_contexts(services: Services, job_ids: list[str]) -> dict[str, Row]:
     """job id -> the job's engineer and its ticket's id, customer and site."""
     with services.db.read() as tx:
         return store.job_contexts(tx, job_ids)
+
+
+#: job statuses still to be worked (the board's unscheduled list)
+OPEN_JOB_STATUSES = ("assigned", "accepted", "en_route", "on_site", "in_progress", "on_hold", "reopened")
+
+
+def jobs_between(services: Services, start: int, end: int) -> list[Row]:
+    """Jobs scheduled to overlap ``[start, end)`` with their ticket's customer, site, priority and title."""
+    with services.db.read() as tx:
+        return store.jobs_scheduled_between(tx, start, end)
+
+
+def unscheduled_jobs(services: Services, limit: int = 200) -> list[Row]:
+    """Jobs still to be worked that have no scheduled start, oldest first."""
+    with services.db.read() as tx:
+        return store.unscheduled_jobs(tx, OPEN_JOB_STATUSES, limit)
+
+
+def ticket_part_numbers(services: Services, ticket_id: str) -> list[str]:
+    """Parts moved on the ticket's jobs so far (what the ticket is known to need)."""
+    with services.db.read() as tx:
+        return store.ticket_part_numbers(tx, ticket_id)
