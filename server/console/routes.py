@@ -372,11 +372,7 @@ async def create_ticket(request: Request[Any, Any, Any], services: Services) -> 
     try:
         await in_thread(views.create_ticket, services, form, s.staff.name, lang)
     except DomainError as exc:
-        data = await in_thread(views.board, services, "", "", "", lang)
-        if form.get("priority") in views.PRIORITIES and form.get("category") in views.CATEGORIES:
-            data["due"] = await in_thread(views.new_ticket_due, services, form["priority"], form["category"], lang)
-        return page(request, services, s, lang, "board.html", {**data, "error_field": exc.extra.get("field", "")},
-                    status=exc.status, error=shown_detail(exc, lang), form=form)
+        return failed(s, "/tickets", exc, lang, form)
     return redirect("/tickets", done="ticket_created")
 
 
@@ -408,9 +404,7 @@ async def report_locale(request: Request[Any, Any, Any], services: Services, tic
     except DomainError as exc:
         if exc.status == 404:
             raise
-        data = await in_thread(views.ticket_page, services, ticket_id, lang)
-        return page(request, services, s, lang, "ticket.html", data, status=exc.status,
-                    error=shown_detail(exc, lang), form=form)
+        return failed(s, f"/tickets/{quote(ticket_id)}", exc, lang, form)
     return redirect(f"/tickets/{quote(ticket_id)}", done="report_locale")
 
 
@@ -422,9 +416,9 @@ async def add_job(request: Request[Any, Any, Any], services: Services, ticket_id
     try:
         await in_thread(views.add_job, services, ticket_id, form, lang)
     except DomainError as exc:
-        data = await in_thread(views.ticket_page, services, ticket_id, lang)
-        return page(request, services, s, lang, "ticket.html", data, status=exc.status,
-                    error=shown_detail(exc, lang), form=form)
+        if exc.status == 404 and exc.code == "unknown_ticket":
+            raise
+        return failed(s, f"/tickets/{quote(ticket_id)}", exc, lang, form)
     return redirect(f"/tickets/{quote(ticket_id)}", done="job_added")
 
 
@@ -439,10 +433,54 @@ async def reassign_job(request: Request[Any, Any, Any], services: Services, job_
         back = form.get("ticket_id", "")
         if exc.status == 404 and exc.code == "unknown_job" or not views.ID_RE.match(back):
             raise
-        data = await in_thread(views.ticket_page, services, back, lang)
-        return page(request, services, s, lang, "ticket.html", data, status=exc.status,
-                    error=shown_detail(exc, lang), form=form)
+        return failed(s, f"/tickets/{quote(back)}", exc, lang, form, error_id=job_id)
     return redirect(f"/tickets/{quote(ticket_id)}", done="reassigned")
+
+
+@post("/jobs/{job_id:str}/status", include_in_schema=False, status_code=303)
+async def job_status(request: Request[Any, Any, Any], services: Services, job_id: str) -> Response[Any]:
+    """Cancel, close or reopen a job from its ticket's page (the roles of ``POST /v1/jobs/{id}/status``)."""
+    s, lang = await enter(request, services, "dispatcher", "backoffice")
+    known_id(job_id, "job")
+    form = await read_form(request, s.csrf, lang)
+    back = form.get("ticket_id", "")
+    try:
+        ticket_id = await in_thread(views.job_status, services, job_id, form, s.staff.name, lang)
+    except DomainError as exc:
+        if exc.status == 404 or not views.ID_RE.match(back):
+            raise
+        return failed(s, f"/tickets/{quote(back)}", exc, lang, form, error_id=job_id)
+    return redirect(f"/tickets/{quote(ticket_id)}", done=f"status_{form.get('status')}")
+
+
+@post("/tickets/{ticket_id:str}/close", include_in_schema=False, status_code=303)
+async def close_ticket(request: Request[Any, Any, Any], services: Services, ticket_id: str) -> Response[Any]:
+    """Close the ticket with its finished jobs (a complaint once the customer confirmed)."""
+    s, lang = await enter(request, services, "dispatcher", "backoffice")
+    known_id(ticket_id, "ticket")
+    form = await read_form(request, s.csrf, lang)
+    try:
+        await in_thread(views.close_ticket, services, ticket_id, form, s.staff.name, lang)
+    except DomainError as exc:
+        if exc.status == 404:
+            raise
+        return failed(s, f"/tickets/{quote(ticket_id)}", exc, lang, form)
+    return redirect(f"/tickets/{quote(ticket_id)}", done="ticket_closed")
+
+
+@post("/tickets/{ticket_id:str}/acknowledge", include_in_schema=False, status_code=303)
+async def acknowledge_ticket(request: Request[Any, Any, Any], services: Services, ticket_id: str) -> Response[Any]:
+    """The office responded (stops the respond clock)."""
+    s, lang = await enter(request, services, "dispatcher", "backoffice")
+    known_id(ticket_id, "ticket")
+    form = await read_form(request, s.csrf, lang)
+    try:
+        await in_thread(views.acknowledge, services, ticket_id, form, s.staff.name, lang)
+    except DomainError as exc:
+        if exc.status == 404:
+            raise
+        return failed(s, f"/tickets/{quote(ticket_id)}", exc, lang, form)
+    return redirect(f"/tickets/{quote(ticket_id)}", done="acknowledged")
 
 
 @get("/jobs/{job_id:str}", include_in_schema=False)
@@ -522,9 +560,7 @@ async def resolve_conflict(request: Request[Any, Any, Any], services: Services, 
     try:
         await in_thread(views.resolve_conflict, services, conflict_id, form, s.staff.name, lang)
     except DomainError as exc:
-        data = await in_thread(views.conflicts_page, services, "open", lang)
-        return page(request, services, s, lang, "conflicts.html", {**data, "error_id": conflict_id}, status=exc.status,
-                    error=shown_detail(exc, lang), form=form)
+        return failed(s, "/conflicts", exc, lang, form, error_id=conflict_id)
     return redirect("/conflicts", done="resolved")
 
 
@@ -574,9 +610,7 @@ async def resolve_item(request: Request[Any, Any, Any], services: Services, item
     try:
         await in_thread(recon.resolve, services, item_id, form, s.staff.name, lang)
     except DomainError as exc:
-        data = await in_thread(_recon_data, services, "open", "", "", lang)
-        return page(request, services, s, lang, "reconciliation.html", {**data, "error_id": item_id},
-                    status=exc.status, error=shown_detail(exc, lang), form=form)
+        return failed(s, "/reconciliation", exc, lang, form, error_id=item_id)
     return redirect("/reconciliation", done="recon_resolved")
 
 
@@ -588,9 +622,7 @@ async def decide_claim(request: Request[Any, Any, Any], services: Services, clai
     try:
         decision = await in_thread(recon.decide_claim, services, claim_id, form, s.staff.name, lang)
     except DomainError as exc:
-        data = await in_thread(_recon_data, services, "open", "", "", lang)
-        return page(request, services, s, lang, "reconciliation.html", {**data, "error_id": claim_id},
-                    status=exc.status, error=shown_detail(exc, lang), form=form)
+        return failed(s, "/reconciliation", exc, lang, form, error_id=claim_id)
     return redirect("/reconciliation", done=f"claim_{decision}")
 
 
@@ -666,5 +698,5 @@ def console_router() -> Router:
         report_locale, add_job, reassign_job,
         job_page, job_report, blob, conflicts_page, resolve_conflict, reconciliation, reconciliation_csv, resolve_item,
         decide_claim, devices_page, enroll_token, revoke_device, sla_page, live, static, favicon,
-        dispatch_board, dispatch_move,
+        dispatch_board, dispatch_move, job_status, close_ticket, acknowledge_ticket,
     ], exception_handlers={Exception: console_error}, include_in_schema=False)

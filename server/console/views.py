@@ -18,6 +18,7 @@ import msgspec
 
 from schemas.domain import AssignIn, JobIn, ReportLocale, ResolveIn, SlaTarget, TicketEvent, TicketIn
 from schemas.enrollment_link import enrollment_link
+from schemas.status import can_transition
 from server.console.i18n import Lang
 from server.domain.blobs.service import attachment_content_types
 from server.domain.catalog import service as catalog
@@ -25,7 +26,9 @@ from server.domain.conflicts import service as conflicts
 from server.domain.devices import service as devices
 from server.domain.devices.service import device_names, device_names_for_job, device_owners
 from server.domain.sla.service import compliance_report, due, list_by_sla, policy_set, target_order
+from server.domain.tickets import closing
 from server.domain.tickets import service as tickets
+from server.domain.tickets.closing import NoteIn
 from server.domain.tickets.jobs import job_detail
 from server.errors import BadRequest, NotFound
 from server.services import Services
@@ -247,16 +250,49 @@ def create_ticket(services: Services, form: dict[str, str], by: str, lang: Lang)
     return ticket.id
 
 
+#: the status changes the office makes on a job from the ticket page (the API's ``POST /v1/jobs/{id}/status``)
+OFFICE_MOVES = ("cancelled", "closed", "reopened")
+
+
 def ticket_page(services: Services, ticket_id: str, lang: Lang) -> dict[str, Any]:
+    from server.console import dispatch
+
     now = services.clock()
     t = tickets.get_ticket(services, ticket_id)
     names = _engineers(services)
     clocks = [target_view(n, s, now, lang) for n, s in t.sla.items()]  # in the policy's order
-    return {"tk": t, "clocks": clocks, "provisional": any(c["provisional"] for c in clocks),
-            "jobs": [{"j": j, "engineer": names.get(j.engineer_id, j.engineer_id)} for j in t.jobs],
-            "timeline": [_event_view(e, names, lang, device_names(services)) for e in reversed(t.timeline)],
+    jobs = []
+    for j in t.jobs:
+        moves = [m for m in OFFICE_MOVES if can_transition(j.status, m)]
+        jobs.append({"j": j, "engineer": names.get(j.engineer_id, j.engineer_id),
+                     "reassignable": j.status not in tickets.FINISHED_STATUSES, "moves": moves,
+                     "when": (f"{lang.when(j.scheduled_start)}"
+                              + (f" – {lang.short(j.scheduled_end)}" if j.scheduled_end else ""))
+                     if j.scheduled_start else ""})
+    kind = dispatch.asset_type(services, ticket_id)
+    return {"tk": t, "clocks": clocks, "provisional": any(c["provisional"] for c in clocks), "jobs": jobs,
+            "timeline": [_event_view(e, names, lang, device_names(services)) for e in t.timeline],
             "engineers": sorted(names.items(), key=lambda kv: kv[1]),
+            "candidates": dispatch.candidates(services, ticket_id, kind, lang), "asset_type": kind,
+            "durations": dispatch.DURATIONS, "tomorrow": (dispatch.today(services) + timedelta(days=1)).isoformat(),
+            "closable": t.status not in ("closed", "cancelled"),
             "templates": [tp.id for tp in catalog.list_templates(services)], "report_locales": REPORT_LOCALES}
+
+
+def job_status(services: Services, job_id: str, form: dict[str, str], by: str, lang: Lang) -> str:
+    """Cancel, close or reopen a job from the ticket page; the ticket's id."""
+    status = choice_field(lang, form, "status", OFFICE_MOVES)
+    return tickets.set_job_status_office(services, job_id, status, by).id
+
+
+def close_ticket(services: Services, ticket_id: str, form: dict[str, str], by: str, lang: Lang) -> None:
+    note = text_field(lang, form, "note", max_len=2000)
+    closing.close_ticket(services, ticket_id, NoteIn(note=note), by)
+
+
+def acknowledge(services: Services, ticket_id: str, form: dict[str, str], by: str, lang: Lang) -> None:
+    note = text_field(lang, form, "note", max_len=2000)
+    closing.acknowledge(services, ticket_id, NoteIn(note=note), by)
 
 
 def set_report_locale(services: Services, ticket_id: str, form: dict[str, str], lang: Lang) -> None:
@@ -266,15 +302,24 @@ def set_report_locale(services: Services, ticket_id: str, form: dict[str, str], 
 
 
 def add_job(services: Services, ticket_id: str, form: dict[str, str], lang: Lang) -> None:
+    """Dispatch a job: engineer, checklist, notes, and when (day, start, window end or duration) if given."""
+    from server.console import dispatch
+
     engineer = id_field(lang, form, "engineer_id")
     template = id_field(lang, form, "template", required=False)
     notes = text_field(lang, form, "notes", max_len=10_000)
+    start, end = dispatch.schedule_from_form(services, form, lang)
     tickets.create_job(services, ticket_id, JobIn(engineer_id=engineer, checklist_template=template or None,
-                                                  notes=notes))
+                                                  notes=notes, scheduled_start=start, scheduled_end=end))
 
 
 def reassign(services: Services, job_id: str, form: dict[str, str], by: str, lang: Lang) -> str:
     engineer = id_field(lang, form, "engineer_id")
+    ctx = tickets.job_contexts(services, [job_id]).get(job_id)
+    if ctx is not None:
+        current = next(j for j in tickets.get_ticket(services, ctx["ticket_id"]).jobs if j.id == job_id)
+        if current.status in tickets.FINISHED_STATUSES:
+            raise _invalid(lang, "dispatch.finished", "engineer_id", status=lang.name("status", current.status))
     return tickets.assign_job(services, job_id, AssignIn(engineer_id=engineer), by).id
 
 
