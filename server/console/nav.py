@@ -42,6 +42,11 @@ NAV: Final[tuple[NavItem, ...]] = (
     NavItem("dispatch", "/tickets", "nav.tickets", (), ("/jobs",)),
     NavItem("dispatch", "/devices", "nav.devices", ("dispatcher",)),
     # -- Service desk: every ticket, follow-up calls, complaints, inspection plans, customers and assets
+    NavItem("service", "/all-tickets", "nav.all_tickets"),
+    NavItem("service", "/followups", "nav.followups", ("dispatcher", "backoffice")),
+    NavItem("service", "/complaints", "nav.complaints"),
+    NavItem("service", "/plans", "nav.plans"),
+    NavItem("service", "/customers", "nav.customers", (), ("/assets",)),
     # -- Parts desk (h22-backoffice adds its pages here: catalog, warehouses and vans, movements, transfers,
     #    warranty claims and old-part returns)
     # -- Management desk (h22-backoffice adds its pages here: KPIs, certifications, templates, engineers and

@@ -28,7 +28,7 @@ from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.response import Redirect
 
 from schemas import i18n as i18n_catalogs
-from server.console import auth, dispatch, i18n, recon, views
+from server.console import auth, dispatch, i18n, recon, servicedesk, views
 from server.console.auth import SESSION_COOKIE, ConsoleSession
 from server.console.i18n import Lang
 from server.console.nav import nav_for
@@ -65,7 +65,7 @@ SECURITY_HEADERS: Final = {
 DONE_MESSAGES: Final = ("ticket_created", "job_added", "reassigned", "resolved", "recon_resolved", "claim_approved",
                         "claim_rejected", "revoked", "language", "report_locale", "moved", "status_cancelled",
                         "status_closed", "status_reopened", "ticket_closed", "acknowledged", "followup_logged",
-                        "confirmed")
+                        "confirmed", "complaint_opened")
 Form = dict[str, str]
 
 
@@ -103,6 +103,12 @@ def render(name: str, lang: Lang, ctx: dict[str, Any], *, status: int = 200, hea
     html = engine().get_template(name).render(t=lang.t, L=lang, locales=i18n.CHOICES, **ctx)
     return Response(content=html, status_code=status, media_type="text/html; charset=utf-8",
                     headers={**SECURITY_HEADERS, **(headers or {})}, cookies=cookies)
+
+
+def page_(request: Request[Any, Any, Any], services: Services, session: ConsoleSession, lang: Lang, name: str,
+          ctx: dict[str, Any]) -> Response[str]:
+    """:func:`page`, for handlers whose ``page`` parameter (the list page number) hides the function."""
+    return page(request, services, session, lang, name, ctx)
 
 
 def page(request: Request[Any, Any, Any], services: Services, session: ConsoleSession, lang: Lang, name: str,
@@ -542,6 +548,110 @@ async def dispatch_move(request: Request[Any, Any, Any], services: Services) -> 
     return redirect("/dispatch", day=day[:10], done="moved")
 
 
+# -- service desk ----------------------------------------------------------------------------------------
+
+
+@get("/all-tickets", include_in_schema=False)
+async def all_tickets(request: Request[Any, Any, Any], services: Services, q: str = "", status: str = "",
+                      page: int = 1) -> Response[str]:
+    """Every ticket, any status: search by id, customer, site, title or asset serial; in pages."""
+    s, lang = await enter(request, services)
+    data = await in_thread(servicedesk.all_tickets_page, services, q, status, page, lang)
+    return page_(request, services, s, lang, "all_tickets.html", data)
+
+
+@get("/followups", include_in_schema=False)
+async def followups_page(request: Request[Any, Any, Any], services: Services, q: str = "", page: int = 1,
+                         wanted: Annotated[str, QueryParameter(name="state")] = "") -> Response[str]:
+    """Resolved tickets' follow-up calls (回访): due first, with the call form."""
+    s, lang = await enter(request, services, "dispatcher", "backoffice")
+    data = await in_thread(servicedesk.followups_page, services, wanted, q, page, lang)
+    return page_(request, services, s, lang, "followups.html", data)
+
+
+@post("/tickets/{ticket_id:str}/follow-up", include_in_schema=False, status_code=303)
+async def log_follow_up(request: Request[Any, Any, Any], services: Services, ticket_id: str) -> Response[Any]:
+    """Log a follow-up call; a low rating opens a complaint, shown next."""
+    s, lang = await enter(request, services, "dispatcher", "backoffice")
+    known_id(ticket_id, "ticket")
+    form = await read_form(request, s.csrf, lang)
+    back = _safe_next(form.get("back", "") or "/followups")
+    try:
+        opened = await in_thread(servicedesk.log_follow_up, services, ticket_id, form, s.staff.name, lang)
+    except DomainError as exc:
+        if exc.status == 404:
+            raise
+        return failed(s, back, exc, lang, form, error_id=ticket_id)
+    if opened:
+        return redirect("/complaints", status="open", done="complaint_opened", new=opened[0])
+    return Redirect(path=back + ("&" if "?" in back else "?") + "done=followup_logged", status_code=303)
+
+
+@get("/complaints", include_in_schema=False)
+async def complaints_page(request: Request[Any, Any, Any], services: Services, status: str = "", q: str = "",
+                          page: int = 1, new: str = "") -> Response[str]:
+    """Complaints (投诉) with their respond (2 h) and resolve (15 days) clocks and the customer's confirmation."""
+    s, lang = await enter(request, services)
+    data = await in_thread(servicedesk.complaints_page, services, status, q, page, lang)
+    return page_(request, services, s, lang, "complaints.html", {**data, "new": new})
+
+
+@post("/tickets/{ticket_id:str}/customer-confirmation", include_in_schema=False, status_code=303)
+async def confirm_complaint(request: Request[Any, Any, Any], services: Services, ticket_id: str) -> Response[Any]:
+    s, lang = await enter(request, services, "dispatcher", "backoffice")
+    known_id(ticket_id, "ticket")
+    form = await read_form(request, s.csrf, lang)
+    try:
+        await in_thread(servicedesk.confirm, services, ticket_id, form, s.staff.name, lang)
+    except DomainError as exc:
+        if exc.status == 404:
+            raise
+        return failed(s, "/complaints", exc, lang, form, error_id=ticket_id)
+    return redirect("/complaints", done="confirmed")
+
+
+@get("/plans", include_in_schema=False)
+async def plans_page(request: Request[Any, Any, Any], services: Services, q: str = "", overdue: str = "",
+                     page: int = 1) -> Response[str]:
+    s, lang = await enter(request, services)
+    data = await in_thread(servicedesk.plans_page, services, q, overdue, page, lang)
+    return page_(request, services, s, lang, "plans.html", data)
+
+
+@get("/plans/{plan_id:str}", include_in_schema=False)
+async def plan_page(request: Request[Any, Any, Any], services: Services, plan_id: str) -> Response[str]:
+    s, lang = await enter(request, services)
+    known_id(plan_id, "plan")
+    return page_(request, services, s, lang, "plan.html", await in_thread(servicedesk.plan_page, services, plan_id,
+                                                                          lang))
+
+
+@get("/customers", include_in_schema=False)
+async def customers_page(request: Request[Any, Any, Any], services: Services, q: str = "",
+                         page: int = 1) -> Response[str]:
+    s, lang = await enter(request, services)
+    data = await in_thread(servicedesk.customers_page, services, q[:200], page, lang)
+    return page_(request, services, s, lang, "customers.html", data)
+
+
+@get("/customers/{name:str}", include_in_schema=False)
+async def customer_page(request: Request[Any, Any, Any], services: Services, name: str) -> Response[str]:
+    s, lang = await enter(request, services)
+    if not name.strip() or len(name) > 200 or "\x00" in name:
+        raise NotFound("unknown_customer", "no such customer")
+    return page_(request, services, s, lang, "customer.html",
+                 await in_thread(servicedesk.customer_page, services, name, lang))
+
+
+@get("/assets/{serial:str}", include_in_schema=False)
+async def asset_page(request: Request[Any, Any, Any], services: Services, serial: str) -> Response[str]:
+    s, lang = await enter(request, services)
+    if not serial.strip() or len(serial) > 100 or "\x00" in serial:
+        raise NotFound("unknown_asset", "no such asset")
+    return page_(request, services, s, lang, "asset.html", await in_thread(servicedesk.asset_page, services, serial,
+                                                                           lang))
+
+
 # -- conflicts -------------------------------------------------------------------------------------------
 
 
@@ -699,4 +809,6 @@ def console_router() -> Router:
         job_page, job_report, blob, conflicts_page, resolve_conflict, reconciliation, reconciliation_csv, resolve_item,
         decide_claim, devices_page, enroll_token, revoke_device, sla_page, live, static, favicon,
         dispatch_board, dispatch_move, job_status, close_ticket, acknowledge_ticket,
+        all_tickets, followups_page, log_follow_up, complaints_page, confirm_complaint, plans_page, plan_page,
+        customers_page, customer_page, asset_page,
     ], exception_handlers={Exception: console_error}, include_in_schema=False)

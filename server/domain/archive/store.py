@@ -89,3 +89,13 @@ def completed_at_of_jobs(tx: Tx, job_ids: list[str]) -> list[Row]:
     """(job_id, at): each job's last ``completed`` event."""
     return tx.query(f"SELECT job_id, MAX(at) AS at FROM ticket_events WHERE kind = 'completed' "
                     f"AND job_id IN ({_marks(job_ids)}) GROUP BY job_id", job_ids)
+
+
+def customer_names(tx: Tx, text: str, limit: int) -> list[Row]:
+    """Customers (from tickets and assets) whose name contains ``text``: name, tickets, assets."""
+    like = "%" + text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    return tx.query(
+        "SELECT name, SUM(t) AS tickets, SUM(a) AS assets FROM ("
+        "SELECT customer AS name, 1 AS t, 0 AS a FROM tickets WHERE LOWER(customer) LIKE ? ESCAPE '\\' "
+        "UNION ALL SELECT customer AS name, 0 AS t, 1 AS a FROM assets WHERE LOWER(customer) LIKE ? ESCAPE '\\'"
+        ") x WHERE name <> '' GROUP BY name ORDER BY name LIMIT ?", (like, like, limit))

@@ -255,3 +255,10 @@ def ticket_part_numbers(services: Services, ticket_id: str) -> list[str]:
     """Parts moved on the ticket's jobs so far (what the ticket is known to need)."""
     with services.db.read() as tx:
         return store.ticket_part_numbers(tx, ticket_id)
+
+
+def search_tickets(services: Services, text: str = "", status: str | None = None, limit: int = 25,
+                   offset: int = 0) -> list[Row]:
+    """Every ticket (any status) matching ``text`` in its id, customer, site, title or asset serial."""
+    with services.db.read() as tx:
+        return store.search_tickets(tx, text.strip(), status, limit, offset)

@@ -289,3 +289,21 @@ def ticket_part_numbers(tx: Tx, ticket_id: str) -> list[str]:
     return [r["part_no"] for r in tx.query(
         "SELECT DISTINCT m.part_no FROM movements m JOIN jobs j ON j.id = m.job_id WHERE j.ticket_id = ? "
         "ORDER BY m.part_no", (ticket_id,))]
+
+
+def search_tickets(tx: Tx, text: str, status: str | None, limit: int, offset: int) -> list[Row]:
+    """Ticket rows (newest opened first) whose id, customer, site, title or asset serial contains ``text``."""
+    sql = ("SELECT id, customer, site, priority, category, status, title, asset_serial, opened_at FROM tickets "
+           "WHERE 1 = 1")
+    params: list[str | int] = []
+    if text:
+        like = "%" + text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        sql += (" AND (LOWER(id) LIKE ? ESCAPE '\\' OR LOWER(customer) LIKE ? ESCAPE '\\' OR LOWER(site) LIKE ? "
+                "ESCAPE '\\' OR LOWER(title) LIKE ? ESCAPE '\\' OR LOWER(COALESCE(asset_serial, '')) LIKE ? "
+                "ESCAPE '\\')")
+        params += [like] * 5
+    if status:
+        sql += " AND status = ?"
+        params.append(status)
+    sql += " ORDER BY opened_at DESC, id LIMIT ? OFFSET ?"
+    return tx.query(sql, [*params, limit, offset])
