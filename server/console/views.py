@@ -18,7 +18,7 @@ import msgspec
 
 from schemas.domain import AssignIn, JobIn, ReportLocale, ResolveIn, SlaTarget, TicketEvent, TicketIn
 from schemas.enrollment_link import enrollment_link
-from schemas.status import can_transition
+from schemas.status import JOB_STATUSES, can_transition
 from server.console.i18n import Lang
 from server.domain.blobs.service import attachment_content_types
 from server.domain.catalog import service as catalog
@@ -39,6 +39,7 @@ CATEGORIES = ("fault", "inspection", "installation", "complaint")
 REPORT_LOCALES = get_args(ReportLocale)
 QUEUE_STATES = ("running", "paused", "breached", "at_risk", "idle")
 ID_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
+SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 DAY_MS = 86_400_000
 WEEK_MS = 7 * DAY_MS
 
@@ -271,7 +272,7 @@ def ticket_page(services: Services, ticket_id: str, lang: Lang) -> dict[str, Any
                      if j.scheduled_start else ""})
     kind = dispatch.asset_type(services, ticket_id)
     return {"tk": t, "clocks": clocks, "provisional": any(c["provisional"] for c in clocks), "jobs": jobs,
-            "timeline": [_event_view(e, names, lang, device_names(services)) for e in t.timeline],
+            "timeline": [_event_view(e, names, lang, device_names(services)) for e in timeline_order(t.timeline)],
             "engineers": sorted(names.items(), key=lambda kv: kv[1]),
             "candidates": dispatch.candidates(services, ticket_id, kind, lang), "asset_type": kind,
             "durations": dispatch.DURATIONS, "tomorrow": (dispatch.today(services) + timedelta(days=1)).isoformat(),
@@ -324,6 +325,22 @@ def reassign(services: Services, job_id: str, form: dict[str, str], by: str, lan
 
 
 HIDDEN_EVENT_KEYS = {"op_id", "hlc", "withdrawn_at", "withdrawn_by", "withdraws"}
+#: an event's place among those of the same millisecond: opening, dispatch, then the job status machine's order
+_STEP = {kind: i for i, kind in enumerate(("opened", "job_assigned", *JOB_STATUSES))}
+
+
+def timeline_order(events: list[Any]) -> list[Any]:
+    """Oldest first, everywhere; steps taken within one millisecond in the status machine's order (a tablet
+    that went en route and on site at once shows them in that order), others as they were received."""
+    return sorted(events, key=lambda e: (e.at, _STEP.get(e.kind, len(_STEP))))
+
+
+def _source_name(name: str, lang: Lang) -> str:
+    """A tablet as a source: its name, with the word "tablet" only when the name does not say it already."""
+    low = name.lower()
+    if "tablet" in low or "平板" in name or "pad" in low:
+        return name
+    return lang.t("timeline.tablet", name=name)
 
 
 def _event_view(e: Any, names: dict[str, str], lang: Lang, devices: dict[str, str] | None = None) -> dict[str, Any]:
@@ -332,8 +349,7 @@ def _event_view(e: Any, names: dict[str, str], lang: Lang, devices: dict[str, st
             for k, v in (e.data or {}).items() if k not in HIDDEN_EVENT_KEYS}
     source = e.source
     if source.startswith("device:") and devices:
-        source = lang.t("timeline.tablet", name=devices.get(source.removeprefix("device:"),
-                                                            source.removeprefix("device:")))
+        source = _source_name(devices.get(source.removeprefix("device:"), source.removeprefix("device:")), lang)
     elif source.startswith("staff:"):
         source = source.removeprefix("staff:")
     else:
@@ -387,6 +403,8 @@ def job_page(services: Services, job_id: str, lang: Lang) -> dict[str, Any]:
     answered = {a["item_key"] for a in d["answers"] if not a["deleted"]}
     answers = [{**a, "label": labels.get(a["item_key"], {}).get("label", a["item_key"]),
                 "shown": _show_value(a["value"], lang), "shown_cls": _value_class(a["value"]),
+                "photo": a["value"] if labels.get(a["item_key"], {}).get("type") == "photo"
+                and isinstance(a["value"], str) and SHA256_RE.match(a["value"]) else "",
                 "when": lang.when(a["at"])} for a in d["answers"]]
     missing = [{"key": k, **v} for k, v in labels.items() if k not in answered]
     devs = device_names_for_job(services, job["engineer_id"], job_id)
@@ -403,7 +421,8 @@ def job_page(services: Services, job_id: str, lang: Lang) -> dict[str, Any]:
     return {"job": job, "ticket": t, "engineer": names.get(job["engineer_id"], job["engineer_id"]),
             "answers": answers, "missing": missing, "parts": parts, "photos": photos,
             "evidence_missing": d["evidence_missing"], "signoff": sig,
-            "timeline": [_event_view(_event_struct(e), names, lang, device_names(services)) for e in d["timeline"]],
+            "timeline": [_event_view(e, names, lang, device_names(services))
+                         for e in timeline_order([_event_struct(e) for e in d["timeline"]])],
             "conflicts": [{**c, "about": labels.get(c["key"], {}).get("label", c["key"]) if c["kind"] == "answer"
                            else lang.name("job_field", c["key"])} for c in d["conflicts"]],
             "devices": devs}
@@ -624,7 +643,7 @@ def sla_page(services: Services, target: str, weeks: int, lang: Lang) -> dict[st
             cell["open"] += r.open
         weekly.append({"label": lang.t("sla.week", n=f"{iso.week:02d}"), "cells": cells})
     eng = compliance_report(services, week_start - (weeks - 1) * WEEK_MS, end, "engineer")
-    names = _engineers(services)
+    names = {**_engineers(services), "unassigned": lang.t("board.unassigned")}
     per_eng: dict[str, dict[str, int]] = {}
     for r in eng.rows:
         if target and r.target != target:

@@ -1,4 +1,4 @@
-"""The console's navigation: every link is a page of the console, labelled in every locale, shown by role."""
+"""The console's navigation (every link a page, labelled in every locale, shown by role) and small view rules."""
 
 from __future__ import annotations
 
@@ -30,3 +30,25 @@ def test_links_follow_the_roles_and_mark_the_current_page() -> None:
     assert admin == {i.path for i in NAV}
     on = [link["path"] for desk in nav_for("admin", "/jobs/J-1") for link in desk["links"] if link["on"]]  # type: ignore[attr-defined]
     assert on == ["/tickets"]
+
+
+def test_timelines_read_oldest_first_with_same_millisecond_steps_in_status_machine_order() -> None:
+    from schemas.domain import TicketEvent
+    from server.console.views import timeline_order
+
+    def ev(kind: str, at: int, n: int) -> TicketEvent:
+        return TicketEvent(id=f"E-{n}", ticket_id="T-1", kind=kind, at=at, received_at=n)
+
+    events = [ev("on_site", 2000, 1), ev("en_route", 2000, 2), ev("follow_up_done", 5000, 3), ev("opened", 1000, 4),
+              ev("note", 2000, 5), ev("accepted", 2000, 6)]
+    assert [e.kind for e in timeline_order(events)] == ["opened", "accepted", "en_route", "on_site", "note",
+                                                        "follow_up_done"]
+
+
+def test_a_tablet_named_tablet_is_not_called_tablet_twice() -> None:
+    from server.console.i18n import Lang
+    from server.console.views import _source_name
+
+    assert _source_name("Tablet Ben", Lang()) == "Tablet Ben"
+    assert _source_name("ben-1", Lang()) == "tablet ben-1"
+    assert _source_name("ben-1", Lang(locale="zh_CN")) == "平板 ben-1"
