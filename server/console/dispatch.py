@@ -12,6 +12,7 @@ and :func:`~server.domain.tickets.service.schedule_job`, as the API's do.
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from datetime import date, datetime, time, timedelta
 from typing import Any, Final
@@ -24,7 +25,7 @@ from server.domain.certifications import service as certifications
 from server.domain.parts import service as parts
 from server.domain.sla.service import list_by_sla
 from server.domain.tickets import service as tickets
-from server.errors import BadRequest, DomainError
+from server.errors import BadRequest, DomainError, NotFound
 from server.services import Services
 
 FIRST_HOUR: Final = 6
@@ -32,6 +33,7 @@ HOURS: Final = 14
 SLOTS: Final = HOURS * 4
 SLOT_MS: Final = 15 * 60_000
 DEFAULT_MS: Final = 3_600_000
+ID_RE: Final = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 #: the durations the forms offer, in minutes
 DURATIONS: Final = (30, 60, 90, 120, 180, 240, 360, 480)
 
@@ -165,10 +167,8 @@ def schedule_from_form(services: Services, form: dict[str, str], lang: Lang, *,
 
 def move(services: Services, form: dict[str, str], by: str, staff: Any, lang: Lang) -> str:
     """Reassign and/or reschedule one job from the board (its drop or its fallback form); the day to show."""
-    from server.console.views import id_field
-
-    job_id = id_field(lang, form, "job_id")
-    engineer = id_field(lang, form, "engineer_id")
+    job_id = _id(form, "job_id", lang)
+    engineer = _id(form, "engineer_id", lang)
     start, end = schedule_from_form(services, form, lang, required=True)
     current = next(j for j in tickets.get_ticket(services, _ticket_of(services, job_id)).jobs if j.id == job_id)
     if current.status in tickets.FINISHED_STATUSES:
@@ -180,11 +180,16 @@ def move(services: Services, form: dict[str, str], by: str, staff: Any, lang: La
     return (form.get("date") or "").strip()
 
 
+def _id(form: dict[str, str], key: str, lang: Lang) -> str:
+    value = (form.get(key) or "").strip()
+    if not ID_RE.match(value):
+        raise BadRequest("invalid_form", lang.t("form.bad_id", label=lang.t(f"field.{key}")), field=key)
+    return value
+
+
 def _ticket_of(services: Services, job_id: str) -> str:
     ctx = tickets.job_contexts(services, [job_id]).get(job_id)
     if ctx is None:
-        from server.errors import NotFound
-
         raise NotFound("unknown_job", f"no job {job_id!r}")
     return str(ctx["ticket_id"])
 

@@ -19,6 +19,7 @@ import msgspec
 from schemas.domain import AssignIn, JobIn, ReportLocale, ResolveIn, SlaTarget, TicketEvent, TicketIn
 from schemas.enrollment_link import enrollment_link
 from schemas.status import JOB_STATUSES, can_transition
+from server.console import dispatch
 from server.console.i18n import Lang
 from server.domain.blobs.service import attachment_content_types
 from server.domain.catalog import service as catalog
@@ -38,7 +39,7 @@ CATEGORIES = ("fault", "inspection", "installation", "complaint")
 #: the languages a service report can be written in (the catalogs' locales)
 REPORT_LOCALES = get_args(ReportLocale)
 QUEUE_STATES = ("running", "paused", "breached", "at_risk", "idle")
-ID_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
+ID_RE = dispatch.ID_RE  # one rule for ids in forms and addresses
 SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 DAY_MS = 86_400_000
 WEEK_MS = 7 * DAY_MS
@@ -256,8 +257,6 @@ OFFICE_MOVES = ("cancelled", "closed", "reopened")
 
 
 def ticket_page(services: Services, ticket_id: str, lang: Lang) -> dict[str, Any]:
-    from server.console import dispatch
-
     now = services.clock()
     t = tickets.get_ticket(services, ticket_id)
     names = _engineers(services)
@@ -304,8 +303,6 @@ def set_report_locale(services: Services, ticket_id: str, form: dict[str, str], 
 
 def add_job(services: Services, ticket_id: str, form: dict[str, str], lang: Lang) -> None:
     """Dispatch a job: engineer, checklist, notes, and when (day, start, window end or duration) if given."""
-    from server.console import dispatch
-
     engineer = id_field(lang, form, "engineer_id")
     template = id_field(lang, form, "template", required=False)
     notes = text_field(lang, form, "notes", max_len=10_000)
