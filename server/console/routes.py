@@ -64,8 +64,8 @@ SECURITY_HEADERS: Final = {
 #: the ``?done=`` notices a page shows after a form went through (texts: catalog ``done.<name>``)
 DONE_MESSAGES: Final = ("ticket_created", "job_added", "reassigned", "resolved", "recon_resolved", "claim_approved",
                         "claim_rejected", "revoked", "language", "report_locale", "moved", "status_cancelled",
-                        "status_closed", "status_reopened", "ticket_closed", "acknowledged", "followup_logged",
-                        "confirmed", "complaint_opened")
+                        "status_on_hold", "status_closed", "status_reopened", "ticket_closed", "acknowledged",
+                        "followup_logged", "confirmed", "complaint_opened")
 Form = dict[str, str]
 
 

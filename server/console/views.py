@@ -253,7 +253,7 @@ def create_ticket(services: Services, form: dict[str, str], by: str, lang: Lang)
 
 
 #: the status changes the office makes on a job from the ticket page (the API's ``POST /v1/jobs/{id}/status``)
-OFFICE_MOVES = ("cancelled", "closed", "reopened")
+OFFICE_MOVES = ("on_hold", "cancelled", "closed", "reopened")
 
 
 def ticket_page(services: Services, ticket_id: str, lang: Lang) -> dict[str, Any]:
@@ -275,14 +275,15 @@ def ticket_page(services: Services, ticket_id: str, lang: Lang) -> dict[str, Any
             "engineers": sorted(names.items(), key=lambda kv: kv[1]),
             "candidates": dispatch.candidates(services, ticket_id, kind, lang), "asset_type": kind,
             "durations": dispatch.DURATIONS, "tomorrow": (dispatch.today(services) + timedelta(days=1)).isoformat(),
-            "closable": t.status not in ("closed", "cancelled"),
+            "closable": t.status not in ("closed", "cancelled"), "hold_reasons": tickets.HOLD_REASONS,
             "templates": [tp.id for tp in catalog.list_templates(services)], "report_locales": REPORT_LOCALES}
 
 
 def job_status(services: Services, job_id: str, form: dict[str, str], by: str, lang: Lang) -> str:
     """Cancel, close or reopen a job from the ticket page; the ticket's id."""
     status = choice_field(lang, form, "status", OFFICE_MOVES)
-    return tickets.set_job_status_office(services, job_id, status, by).id
+    reason = choice_field(lang, form, "hold_reason", tickets.HOLD_REASONS) if status == "on_hold" else None
+    return tickets.set_job_status_office(services, job_id, status, by, reason).id
 
 
 def close_ticket(services: Services, ticket_id: str, form: dict[str, str], by: str, lang: Lang) -> None:

@@ -10,6 +10,7 @@ visit is over is not offered for moving.
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -111,3 +112,52 @@ def test_a_finished_job_is_not_moved_and_a_bad_move_comes_back_once(console: Con
     assert c.page.get_by_text("is not a time").count() == 1
     c.page.reload()
     assert c.page.get_by_text("is not a time").count() == 0
+
+
+def test_the_ticket_page_dispatches_with_a_time_and_holds_cancels_and_closes(console: Console, live: Live,
+                                                                            tablet_factory: Any) -> None:
+    c = console
+    day, tz = _tomorrow(live)
+    with _api(live) as http:
+        ticket = http.post("/v1/tickets", json={"customer": "Ticket Page Ltd", "site": "Boiler house",
+                                                "priority": "P3"}).json()
+    c.sign_in_token("dispatcher")
+    c.go(f"/tickets/{ticket['id']}")
+    form = c.page.locator("#add-job")
+    ben = form.locator("#candidates tr[data-engineer='e-ben']")
+    assert "boiler" in ben.inner_text()  # skills shown where the engineer is chosen
+    ben.locator("input[type=radio]").check()
+    form.locator("input[name=date]").fill(day.isoformat())
+    form.locator("input[name=time]").fill("10:00")
+    form.locator("select[name=duration]").select_option("120")
+    form.locator("button[type=submit]").click()
+    c.page.wait_for_url("**done=job_added")
+    with _api(live) as http:
+        first = http.get(f"/v1/tickets/{ticket['id']}").json()["jobs"][0]
+        assert (first["engineer_id"], first["scheduled_start"], first["scheduled_end"]) == (
+            "e-ben", _ms(day, time(10), tz), _ms(day, time(12), tz))
+        assert http.post(f"/v1/jobs/{first['id']}/remote-resolution",
+                         json={"resolution": "Reset by phone"}).status_code == 200
+        second = http.post(f"/v1/tickets/{ticket['id']}/jobs", json={"engineer_id": "e-ana"}).json()["jobs"][1]
+    tablet = tablet_factory("e-ana", "ana-ticket-page")
+    assert tablet.sync().ok
+    tablet.set_status(second["id"], "accepted")
+    assert tablet.sync().ok
+
+    c.go(f"/tickets/{ticket['id']}")
+    done_row = c.page.locator(f"tr[data-job='{first['id']}']")
+    assert done_row.locator("form.reassign").count() == 0, "no Reassign once the visit is over"
+    held = c.page.locator(f"tr[data-job='{second['id']}']")
+    held.locator("form.hold-form select[name=hold_reason]").select_option("awaiting_parts")
+    held.locator("form.hold-form button").click()
+    c.page.wait_for_url("**done=status_on_hold")
+    with _api(live) as http:
+        job = http.get(f"/v1/jobs/{second['id']}").json()["job"]
+        assert (job["status"], job["hold_reason"]) == ("on_hold", "awaiting_parts")
+    c.page.locator(f"tr[data-job='{second['id']}'] button[value=cancelled]").click()
+    c.page.wait_for_url("**done=status_cancelled")
+    c.page.locator("#close-ticket button").click()
+    c.page.wait_for_url("**done=ticket_closed")
+    with _api(live) as http:
+        assert http.get(f"/v1/tickets/{ticket['id']}").json()["status"] == "closed"
+    assert c.page.locator("#add-job").count() == 0

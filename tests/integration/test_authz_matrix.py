@@ -9,7 +9,7 @@ staff may do.
 | route | who |
 |---|---|
 | POST /v1/tickets, POST /v1/tickets/{id}/jobs, POST /v1/jobs/{id}/assign, /schedule | dispatcher, admin |
-| POST /v1/jobs/{id}/status (cancel, close, reopen) | dispatcher, backoffice, admin |
+| POST /v1/jobs/{id}/status (cancel, close, reopen, hold) | dispatcher, backoffice, admin |
 | POST /v1/engineers | dispatcher, backoffice, admin |
 | POST /v1/engineers/{id}/enroll-token | dispatcher, admin |
 | POST templates, parts, locations, movements, assets; conflict, reconciliation, warranty decisions | office |

@@ -7,11 +7,11 @@ Reassignment moves a job out of one engineer's scope with an explicit
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, get_args
 
 from schemas.domain import AssignIn, JobIn, ScheduleIn, Ticket, TicketEvent, TicketIn
 from schemas.records import JobRemovedData, JobRemovedRecord
-from schemas.status import can_transition
+from schemas.status import HoldReason, can_transition
 from server.domain.certifications.service import dispatch_check
 from server.domain.records import dumps, job_from_row, job_record, loads, publish_job_bundle, signoff_changed
 from server.domain.sla.service import ticket_sla
@@ -171,6 +171,7 @@ def assign_job(services: Services, job_id: str, data: AssignIn, by: str, staff: 
     return get_ticket(services, job["ticket_id"])
 
 
+HOLD_REASONS = get_args(HoldReason)
 #: job statuses whose visit is over: no reschedule, no reassignment
 FINISHED_STATUSES = ("completed", "signed_off", "closed", "cancelled", "cannot_complete")
 
@@ -200,8 +201,15 @@ def schedule_job(services: Services, job_id: str, data: ScheduleIn, by: str) -> 
     return get_ticket(services, job["ticket_id"])
 
 
-def set_job_status_office(services: Services, job_id: str, status: str, by: str) -> Ticket:
-    """Back-office status change (cancel, close, reopen) replayed through the status machine."""
+def set_job_status_office(services: Services, job_id: str, status: str, by: str,
+                          hold_reason: str | None = None) -> Ticket:
+    """Back-office status change (cancel, close, reopen; hold with a reason) replayed through the status machine.
+
+    A hold (``awaiting_parts``, ``awaiting_customer``) pauses the SLA clocks as the tablet's would; the
+    engineer's tablet takes the job on from it.
+    """
+    if status == "on_hold" and hold_reason not in HOLD_REASONS:
+        raise BadRequest("hold_reason_required", f"a hold needs hold_reason: {' or '.join(HOLD_REASONS)}")
     now = services.clock()
     with services.db.write() as tx:
         job = store.lock_job(tx, job_id)
@@ -209,8 +217,13 @@ def set_job_status_office(services: Services, job_id: str, status: str, by: str)
             raise NotFound("unknown_job", f"no job {job_id!r}")
         if not can_transition(job["status"], status):
             raise Conflict("invalid_transition", f"a job cannot go from {job['status']} to {status}")
-        store.set_job_status(tx, job_id, status, now)
-        add_event(tx, job["ticket_id"], status, now, now, job_id=job_id, source=f"staff:{by}")
+        if status == "on_hold" and hold_reason is not None:
+            store.hold_job(tx, job_id, hold_reason, now)
+            add_event(tx, job["ticket_id"], status, now, now, job_id=job_id, source=f"staff:{by}",
+                      data={"hold_reason": hold_reason})
+        else:
+            store.set_job_status(tx, job_id, status, now)
+            add_event(tx, job["ticket_id"], status, now, now, job_id=job_id, source=f"staff:{by}")
         ticket = store.ticket(tx, job["ticket_id"])
         assert ticket is not None
 

@@ -223,6 +223,11 @@ def set_job_status(tx: Tx, job_id: str, status: str, now: int) -> None:
     tx.execute("UPDATE jobs SET status = ?, updated_at = ? WHERE id = ?", (status, now, job_id))
 
 
+def hold_job(tx: Tx, job_id: str, reason: str, now: int) -> None:
+    tx.execute("UPDATE jobs SET status = 'on_hold', hold_reason = ?, updated_at = ? WHERE id = ?",
+               (reason, now, job_id))
+
+
 def open_job_count(tx: Tx, ticket_id: str) -> int:
     """How many of a ticket's jobs are neither cancelled nor closed."""
     row = tx.one("SELECT COUNT(*) AS n FROM jobs WHERE ticket_id = ? AND status NOT IN ('cancelled', 'closed')",
