@@ -680,12 +680,13 @@ async def resolve_conflict(request: Request[Any, Any, Any], services: Services, 
 def _recon_data(services: Services, status: str, kind: str, engineer: str, lang: Lang) -> dict[str, Any]:
     items = recon.list_items(services, lang, status, kind, engineer)
     names = dict(views.board_engineers(services))
+    about = views.conflict_items_about(services, items, lang)
     for i in items:
         ids = i.get("engineer_ids") or ([i["engineer_id"]] if i.get("engineer_id") else [])
         i["engineer"] = ", ".join(names.get(e, e) for e in ids) or "—"
         i["created"] = lang.when(i["created_at"])
         i["lines"] = views.record_summary(i.get("records", []), lang)
-        i["summary_shown"] = views.recon_summary(i, lang)
+        i["summary_shown"] = views.recon_summary(i, lang, about.get(str(i["id"])))
         i["history_view"] = [{**h, "when": lang.when(h.get("at")), "kept_text": views._show_value(h.get("kept"), lang)}
                              for h in i.get("history", []) if isinstance(h, dict)]
     return {"items": items, "warranty": recon.warranty_claims(services, lang), "kinds": recon.KINDS,

@@ -124,8 +124,12 @@ def _record_value(record_type: str, key: str, value: Any, lang: Lang) -> str:
     return _clip(_show_value(value, lang) if isinstance(value, bool) else value)
 
 
-def recon_summary(item: dict[str, Any], lang: Lang) -> str:
-    """What a discrepancy is about: the service's own sentence in English, the catalog's in other locales."""
+def recon_summary(item: dict[str, Any], lang: Lang, about: str | None = None) -> str:
+    """What a discrepancy is about: the service's own sentence in English, the catalog's in other locales;
+    a conflict names what it is about as the job page does (``about``: the checklist item's label)."""
+    if about is not None:
+        return lang.t("recon_summary.open_conflict", key=about, job=item.get("job_id") or "",
+                      status=lang.name("conflict_status", item.get("status")))
     if lang.locale == "en":
         return str(item.get("summary", ""))
     key = str(item.get("key", ""))
@@ -501,6 +505,18 @@ def conflicts_page(services: Services, status: str, lang: Lang) -> dict[str, Any
                         c.resolution, dict) else "",
                     "merge_allowed": c.kind in ("answer", "field")})
     return {"items": out, "status": status}
+
+
+def conflict_items_about(services: Services, items: list[dict[str, Any]], lang: Lang) -> dict[str, str]:
+    """Reconciliation items that are conflicts -> what each is about (the label the job page shows)."""
+    conflicts_of = {str(i["id"]): r for i in items if i.get("kind") == "open_conflict"
+                    for r in i.get("records", []) if isinstance(r, dict) and r.get("type") == "conflict"}
+    jobs = tickets.job_contexts(services, sorted({str(i.get("job_id")) for i in items
+                                                  if str(i["id"]) in conflicts_of and i.get("job_id")}))
+    labels: dict[tuple[str, int], dict[str, str]] = {}
+    return {iid: _conflict_key(services, str(r.get("kind")), str(r.get("key")), jobs.get(str(
+        next((i.get("job_id") for i in items if str(i["id"]) == iid), ""))), labels, lang)
+        for iid, r in conflicts_of.items()}
 
 
 def _conflict_key(services: Services, kind: str, key: str, job: Any, labels: dict[tuple[str, int], dict[str, str]],
