@@ -751,12 +751,11 @@ async def enroll_token(request: Request[Any, Any, Any], services: Services) -> R
     s, lang = await enter(request, services, "dispatcher")
     form = await read_form(request, s.csrf, lang)
     base = f"{request.url.scheme}://{request.url.netloc}"
-    data = await in_thread(views.devices_page, services, lang)
     try:
         issued = await in_thread(views.enroll_token, services, form, base, lang)
     except DomainError as exc:
-        return page(request, services, s, lang, "devices.html", data, status=exc.status,
-                    error=shown_detail(exc, lang), form=form)
+        return failed(s, "/devices", exc, lang, form)
+    data = await in_thread(views.devices_page, services, lang)
     return page(request, services, s, lang, "devices.html", {**data, "issued": issued})
 
 
