@@ -20,7 +20,7 @@ from schemas.domain import AssignIn, JobIn, ReportLocale, ResolveIn, SlaTarget, 
 from schemas.enrollment_link import enrollment_link
 from schemas.status import JOB_STATUSES, can_transition
 from server.console import dispatch
-from server.console.i18n import Lang
+from server.console.i18n import Lang, known
 from server.domain.blobs.service import attachment_content_types
 from server.domain.catalog import service as catalog
 from server.domain.conflicts import service as conflicts
@@ -326,7 +326,7 @@ def reassign(services: Services, job_id: str, form: dict[str, str], by: str, lan
     return tickets.assign_job(services, job_id, AssignIn(engineer_id=engineer), by).id
 
 
-HIDDEN_EVENT_KEYS = {"op_id", "hlc", "withdrawn_at", "withdrawn_by", "withdraws"}
+HIDDEN_EVENT_KEYS = {"op_id", "hlc", "withdrawn_at", "withdrawn_by", "withdraws", "result"}
 #: an event's place among those of the same millisecond: opening, dispatch, then the job status machine's order
 _STEP = {kind: i for i, kind in enumerate(("opened", "job_assigned", *JOB_STATUSES))}
 
@@ -348,7 +348,7 @@ def _source_name(name: str, lang: Lang) -> str:
 def _event_view(e: Any, names: dict[str, str], lang: Lang, devices: dict[str, str] | None = None) -> dict[str, Any]:
     skew = (e.device_time - e.corrected_time) if e.device_time is not None and e.corrected_time is not None else None
     data = {lang.name("event_field", k): _event_value(k, v, names, lang)
-            for k, v in (e.data or {}).items() if k not in HIDDEN_EVENT_KEYS}
+            for k, v in (e.data or {}).items() if k not in HIDDEN_EVENT_KEYS and v is not None and v != ""}
     source = e.source
     if source.startswith("device:") and devices:
         source = _source_name(devices.get(source.removeprefix("device:"), source.removeprefix("device:")), lang)
@@ -359,6 +359,8 @@ def _event_view(e: Any, names: dict[str, str], lang: Lang, devices: dict[str, st
     skew_text = lang.dur(skew) if skew is not None and abs(skew) >= 1000 else ""
     withdrawn = (e.data or {}).get("withdrawn_at")
     kind = lang.name("event", e.kind)
+    if e.kind.startswith("device_") and not known(lang.locale, f"event.{e.kind}"):  # a step the server refused
+        kind = lang.t("timeline.device_refused", status=lang.name("status", e.kind.removeprefix("device_")))
     if isinstance(withdrawn, int):  # an SLA level a late sync showed was never reached
         data[lang.name("event_field", "withdrawn_at")] = lang.when(withdrawn)
         kind = lang.t("timeline.withdrawn", kind=kind)
@@ -376,8 +378,16 @@ def _event_value(key: str, value: Any, names: dict[str, str], lang: Lang) -> Any
     """An event's data value for people: engineer names for ids, display names for stored codes."""
     if isinstance(value, bool):
         return lang.t(f"value.{str(value).lower()}")
+    if key in ("scheduled_start", "scheduled_end", "due_at") and isinstance(value, int):
+        return lang.when(value)
     if not isinstance(value, str):
         return value
+    if key == "source":
+        return lang.name("complaint_source", value)
+    if key == "via":
+        return lang.name("via", value)
+    if key == "by" and value in ("office", "engineer"):
+        return lang.name("by", value)
     if key in ("status", "from_status", "to_status"):
         return lang.name("status", value)
     if key in ("priority", "category", "target"):

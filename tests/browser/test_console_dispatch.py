@@ -137,7 +137,7 @@ def test_the_ticket_page_dispatches_with_a_time_and_holds_cancels_and_closes(con
         assert (first["engineer_id"], first["scheduled_start"], first["scheduled_end"]) == (
             "e-ben", _ms(day, time(10), tz), _ms(day, time(12), tz))
         assert http.post(f"/v1/jobs/{first['id']}/remote-resolution",
-                         json={"resolution": "Reset by phone"}).status_code == 200
+                         json={"resolution": "电话指导复位"}).status_code == 200
         second = http.post(f"/v1/tickets/{ticket['id']}/jobs", json={"engineer_id": "e-ana"}).json()["jobs"][1]
     tablet = tablet_factory("e-ana", "ana-ticket-page")
     assert tablet.sync().ok

@@ -33,7 +33,7 @@ def test_the_clerk_logs_a_low_rated_call_and_sees_the_complaint_open_with_its_cl
                                                 "title": "Oven thermostat"}).json()
         job = http.post(f"/v1/tickets/{ticket['id']}/jobs", json={"engineer_id": "e-ben"}).json()["jobs"][0]
         assert http.post(f"/v1/jobs/{job['id']}/remote-resolution",
-                         json={"resolution": "Reset the thermostat by phone"}).status_code == 200
+                         json={"resolution": "电话指导复位温控器"}).status_code == 200
     c.sign_in_token("backoffice")
     c.page.click("nav a[href='/followups']")
     c.page.wait_for_url("**/followups")
@@ -44,7 +44,7 @@ def test_the_clerk_logs_a_low_rated_call_and_sees_the_complaint_open_with_its_cl
     c.assert_fits()
     card.locator("select[name=reached]").select_option("yes")
     card.locator("select[name=rating]").select_option("1")
-    card.locator("input[name=comment]").fill("Came back cold the next morning")
+    card.locator("input[name=comment]").fill("第二天早上又不热了")
     card.locator("button[type=submit]").click()
     c.page.wait_for_url("**/complaints?**done=complaint_opened**")
     assert "opened a complaint" in c.page.locator("#main .flash.ok").inner_text()
