@@ -19,6 +19,7 @@ from typing import Any, Final
 from zoneinfo import ZoneInfo
 
 from schemas.domain import AssignIn, ScheduleIn
+from schemas.instant import instant_of
 from server.console.i18n import Lang
 from server.domain.catalog import service as catalog
 from server.domain.certifications import service as certifications
@@ -36,6 +37,11 @@ DEFAULT_MS: Final = 3_600_000
 ID_RE: Final = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 #: the durations the forms offer, in minutes
 DURATIONS: Final = (30, 60, 90, 120, 180, 240, 360, 480)
+
+
+def instant_or_none(ms: int | None) -> datetime | None:
+    """Epoch ms as the aware datetime a request body's instant is (None stays None)."""
+    return None if ms is None else instant_of(ms)
 
 
 def zone(services: Services) -> ZoneInfo:
@@ -176,7 +182,8 @@ def move(services: Services, form: dict[str, str], by: str, staff: Any, lang: La
                          field="job_id")
     if engineer != current.engineer_id:
         tickets.assign_job(services, job_id, AssignIn(engineer_id=engineer), by, staff)
-    tickets.schedule_job(services, job_id, ScheduleIn(scheduled_start=start, scheduled_end=end), by)
+    tickets.schedule_job(services, job_id, ScheduleIn(scheduled_start=instant_or_none(start),
+                                                      scheduled_end=instant_or_none(end)), by)
     return (form.get("date") or "").strip()
 
 

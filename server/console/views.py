@@ -20,6 +20,7 @@ from schemas.domain import AssignIn, JobIn, ReportLocale, ResolveIn, SlaTarget, 
 from schemas.enrollment_link import enrollment_link
 from schemas.status import JOB_STATUSES, can_transition
 from server.console import dispatch
+from server.console.dispatch import instant_or_none
 from server.console.i18n import Lang, known
 from server.domain.blobs.service import attachment_content_types
 from server.domain.catalog import service as catalog
@@ -313,7 +314,8 @@ def add_job(services: Services, ticket_id: str, form: dict[str, str], lang: Lang
     notes = text_field(lang, form, "notes", max_len=10_000)
     start, end = dispatch.schedule_from_form(services, form, lang)
     tickets.create_job(services, ticket_id, JobIn(engineer_id=engineer, checklist_template=template or None,
-                                                  notes=notes, scheduled_start=start, scheduled_end=end))
+                                                  notes=notes, scheduled_start=instant_or_none(start),
+                                                  scheduled_end=instant_or_none(end)))
 
 
 def reassign(services: Services, job_id: str, form: dict[str, str], by: str, lang: Lang) -> str:

@@ -31,6 +31,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
+from schemas.instant import rfc3339
 from server.security import ROLES
 from tests.browser.conftest import PASSWORD, Live
 from tests.browser.test_console_zh import _data_texts, english_left
@@ -126,7 +127,7 @@ def _seed(live: Live, tablet_factory: Any) -> list[str]:
         _SEEDED_CONFLICTS.extend(ids.values())
         plan = http.post("/v1/plans", json={"name": "Quarterly chiller check", "engineer_id": "e-chen",
                                             "customer": "Crawl Dairy", "site": "Cold store", "every_months": 3,
-                                            "start_at": int(time.time() * 1000) + 86_400_000})
+                                            "start_at": rfc3339(int(time.time() * 1000) + 86_400_000)})
         assert plan.status_code == 201, plan.text
         rt = http.post("/v1/tickets", json={"customer": "Crawl Dairy", "site": "Office", "priority": "P3"}).json()
         rjob = http.post(f"/v1/tickets/{rt['id']}/jobs", json={"engineer_id": "e-ben"}).json()["jobs"][0]

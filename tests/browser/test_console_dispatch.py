@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 
+from schemas.instant import rfc3339
 from tests.browser.conftest import Console, Live
 
 pytestmark = pytest.mark.browser
@@ -33,8 +34,9 @@ def _tomorrow(live: Live) -> tuple[date, ZoneInfo]:
     return datetime.fromtimestamp(now / 1000, tz=tz).date() + timedelta(days=1), tz
 
 
-def _ms(day: date, at: time, tz: ZoneInfo) -> int:
-    return int(datetime.combine(day, at, tzinfo=tz).timestamp() * 1000)
+def _ms(day: date, at: time, tz: ZoneInfo) -> str:
+    """The instant as the API writes and reads it (RFC 3339 UTC with milliseconds)."""
+    return rfc3339(int(datetime.combine(day, at, tzinfo=tz).timestamp() * 1000))
 
 
 def test_the_dispatcher_plans_tomorrow_and_drags_a_job_to_another_engineer(console: Console, live: Live) -> None:

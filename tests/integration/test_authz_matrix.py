@@ -15,7 +15,8 @@ staff may do.
 | POST templates, parts, locations, movements, assets; conflict, reconciliation, warranty decisions | office |
 | POST /v1/devices/{id}/revoke, GET /v1/webhooks/deliveries | admin |
 | POST plans, follow-up, acknowledge, customer-confirmation, close, kb | any staff role |
-| POST /v1/engineers/{id}/certifications | office |
+| POST /v1/engineers/{id}/certifications, POST /v1/engineers/{id}/trainings | office |
+| POST /v1/surveys (quarterly service-quality survey) | any staff role |
 | every GET under /v1 (tickets, jobs, catalog, stock, devices, conflicts, SLA, reports, blobs) | any staff role |
 | /v1/sync/push, /v1/sync/pull, /v1/blobs/{sha} status and upload | a device session |
 | /v1/devices/enroll, /challenge, /session | anyone (token / key proof inside) |
@@ -59,7 +60,7 @@ POLICY: dict[tuple[str, str], tuple[frozenset[str] | str, Any]] = {
     ("POST", "/v1/tickets/{ticket_id}/jobs"): (DISPATCH, {"engineer_id": "e-chen"}),
     ("POST", "/v1/tickets/{ticket_id}/report-locale"): (DISPATCH, {"report_locale": "zh_CN"}),
     ("POST", "/v1/jobs/{job_id}/assign"): (DISPATCH, {"engineer_id": "e-chen"}),
-    ("POST", "/v1/jobs/{job_id}/schedule"): (DISPATCH, {"scheduled_start": 1_900_000_000_000}),
+    ("POST", "/v1/jobs/{job_id}/schedule"): (DISPATCH, {"scheduled_start": "2030-03-17T09:00:00Z"}),
     ("POST", "/v1/jobs/{job_id}/status"): (frozenset({"dispatcher", "backoffice", "admin"}), {"status": "closed"}),
     ("POST", "/v1/jobs/{job_id}/remote-resolution"): (frozenset({"dispatcher", "backoffice", "admin"}),
                                                       {"resolution": "reset by phone"}),
@@ -99,6 +100,7 @@ POLICY: dict[tuple[str, str], tuple[frozenset[str] | str, Any]] = {
     ("GET", "/v1/sla/policies"): (STAFF, None),
     ("GET", "/v1/sla/leader"): (STAFF, None),
     ("GET", "/v1/reconciliation"): (STAFF, None),
+    ("GET", "/v1/reconciliation/money"): (STAFF, None),
     ("POST", "/v1/reconciliation/{recon_id}/resolve"): (OFFICE, {"comment": "checked"}),
     ("POST", "/v1/assets"): (OFFICE, {"serial": "SN-NEW", "customer": "Matrix Ltd"}),
     ("GET", "/v1/assets"): (STAFF, None),
@@ -130,6 +132,15 @@ POLICY: dict[tuple[str, str], tuple[frozenset[str] | str, Any]] = {
     ("GET", "/v1/kb"): (STAFF, None),
     ("GET", "/v1/kb/{case_id}"): (STAFF, None),
     ("GET", "/v1/kpis"): (STAFF, None),
+    ("GET", "/v1/kpis/targets"): (STAFF, None),
+    ("POST", "/v1/engineers/{engineer_id}/trainings"): (OFFICE, {"course": "Chillers", "date": "2026-09-01",
+                                                                "trainer": "T", "result": "pass"}),
+    ("GET", "/v1/engineers/{engineer_id}/trainings"): (STAFF, None),
+    ("POST", "/v1/surveys"): (STAFF,
+                              {"customer": "Matrix Ltd", "quarter": "2026-Q3", "overall": 4, "respondent": "R",
+                               "scores": [{"question": "Response", "score": 4}]}),
+    ("GET", "/v1/surveys"): (STAFF, None),
+    ("GET", "/v1/surveys/results"): (STAFF, None),
 }
 
 WATCHED_TABLES = ("tickets", "jobs", "engineers", "templates", "parts", "locations", "movements", "devices",

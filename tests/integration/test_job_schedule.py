@@ -9,14 +9,14 @@ def _job(app_client: Any, staff: Any) -> tuple[str, str]:
     t = app_client.post("/v1/tickets", headers=staff["dispatcher"],
                         json={"customer": "Acme", "site": "Plant 2", "priority": "P3"}).json()
     j = app_client.post(f"/v1/tickets/{t['id']}/jobs", headers=staff["dispatcher"],
-                        json={"engineer_id": "e-ben", "scheduled_start": 1_900_000_000_000}).json()
+                        json={"engineer_id": "e-ben", "scheduled_start": "2030-03-17T09:00:00Z"}).json()
     return t["id"], j["jobs"][0]["id"]
 
 
 def test_a_job_moves_to_a_new_window_with_one_event_and_bad_windows_change_nothing(app_client: Any, seeded: Any,
                                                                                    staff: Any) -> None:
     ticket_id, job_id = _job(app_client, staff)
-    start, end = 1_900_003_600_000, 1_900_010_800_000
+    start, end = "2030-03-17T10:00:00.000Z", "2030-03-17T12:00:00.000Z"
     r = app_client.post(f"/v1/jobs/{job_id}/schedule", headers=staff["dispatcher"],
                         json={"scheduled_start": start, "scheduled_end": end})
     assert r.status_code == 200, r.text

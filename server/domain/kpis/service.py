@@ -5,7 +5,9 @@ tickets opened in ``[from, to)`` (cancelled ones left out), grouped by
 engineer, customer or priority (complaints as their own group):
 
 - ``first_time_fix_rate``: resolved tickets fixed with one visit (one
-  non-cancelled job, never reopened) / resolved tickets.
+  non-cancelled job, never reopened) / resolved tickets.  Complaints are not fixes: they count in
+  neither side of this rate nor of the remote share (a complaint closed on the customer's
+  confirmation is not a failed first-time fix).
 - ``remote_share``: resolved tickets whose resolving job was resolved remotely (a ``remote_resolved``
   event: completed without anyone on site, on the tablet or by the office) / resolved tickets.
 - ``mean_respond_min``, ``mean_arrive_min``, ``mean_restore_min``: from the
@@ -29,7 +31,6 @@ from __future__ import annotations
 import csv
 import io
 from collections import defaultdict
-from datetime import UTC, datetime
 from typing import Any, Final
 
 from schemas import i18n
@@ -48,28 +49,11 @@ COLUMNS: Final = ("group", "tickets", "resolved", "first_time_fix_rate", "remote
                   "satisfaction")
 
 
-def parse_time(value: str | None, default: int, name: str) -> int:
-    """Epoch milliseconds, or an ISO date / date-time (UTC unless it says otherwise)."""
-    if value is None or value == "":
-        return default
-    if value.isdigit():
-        ms = int(value)
-        if ms > 10**15:
-            raise BadRequest("invalid_parameter", Msg("out_of_range", {"name": name}))
-        return ms
-    try:
-        dt = datetime.fromisoformat(value)
-    except ValueError:
-        raise BadRequest("invalid_parameter", Msg("time_or_date", {"name": name})) from None
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=UTC)
-    return int(dt.timestamp() * 1000)
-
-
 class _Cell:
     def __init__(self) -> None:
         self.tickets = 0
         self.resolved = 0
+        self.fixes = 0  # resolved tickets that are not complaints: what first-time fix and remote share count
         self.first_time = 0
         self.remote = 0
         self.respond: list[int] = []
@@ -87,8 +71,8 @@ class _Cell:
             return round(n / d, 4) if d else None
 
         return {"group": group, "tickets": self.tickets, "resolved": self.resolved,
-                "first_time_fix_rate": share(self.first_time, self.resolved),
-                "remote_share": share(self.remote, self.resolved), "mean_respond_min": mean_min(self.respond),
+                "first_time_fix_rate": share(self.first_time, self.fixes),
+                "remote_share": share(self.remote, self.fixes), "mean_respond_min": mean_min(self.respond),
                 "mean_arrive_min": mean_min(self.arrive), "mean_restore_min": mean_min(self.restore),
                 "consumptions": self.consumptions, "parts_availability": share(self.available, self.consumptions),
                 "ratings": len(self.ratings),
@@ -123,6 +107,16 @@ def _stock_after(tx: Tx, consumptions: list[Row]) -> dict[str, int]:
         batch.append(r)
     close_batch()
     return after_batch
+
+
+def first_time_fix(live_jobs: list[Row], events: list[Row]) -> bool:
+    """Fixed with one visit: one job not cancelled, never reopened."""
+    return len(live_jobs) == 1 and not any(e["kind"] == "reopened" for e in events)
+
+
+def resolved_remotely(events: list[Row], completed: Row) -> bool:
+    """The job that resolved the ticket was resolved remotely (``remote_resolved``, nobody on site)."""
+    return any(e["kind"] == "remote_resolved" and e["job_id"] == completed["job_id"] for e in events)
 
 
 def _calendar(policy: Policy, target: str) -> Calendar:
@@ -173,7 +167,6 @@ def compute_kpis(services: Services, start: int, end: int, group_by: str = "all"
         completed = next((e for e in evs if e["kind"] == "completed"), None)
         respond = next((int(e["at"]) for e in evs if e["kind"] in RESPONSE_KINDS), None)
         arrive = next((int(e["at"]) for e in evs if e["kind"] == "on_site"), None)
-        reopened = any(e["kind"] == "reopened" for e in evs)
         waited: dict[str, int] = {}  # working ms from opening, per measure (planned inspections have none)
         if t["category"] != "inspection":
             policy = policy_for(services, t)
@@ -186,9 +179,11 @@ def compute_kpis(services: Services, start: int, end: int, group_by: str = "all"
             c.tickets += 1
             if completed is not None:
                 c.resolved += 1
-                if len(live_jobs) == 1 and not reopened:
+            if completed is not None and t["category"] != "complaint":
+                c.fixes += 1
+                if first_time_fix(live_jobs, evs):
                     c.first_time += 1
-                if any(e["kind"] == "remote_resolved" and e["job_id"] == completed["job_id"] for e in evs):
+                if resolved_remotely(evs, completed):
                     c.remote += 1
             for measure, ms in waited.items():
                 getattr(c, measure).append(ms)
