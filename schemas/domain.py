@@ -247,6 +247,13 @@ class JobIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     override_reason: Annotated[str, msgspec.Meta(max_length=2000)] = ""
 
 
+class ScheduleIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """Reschedule a job: its scheduled start and the end of its window (RFC 3339; null clears)."""
+
+    scheduled_start: InstantIn | None = None
+    scheduled_end: InstantIn | None = None
+
+
 class AssignIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """Reassign a job to another engineer."""
 

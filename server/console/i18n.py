@@ -108,6 +108,10 @@ class Lang:
         """Epoch ms as a date and time in the configured zone (``2026-09-21 14:03``, ``2026年9月21日 14:03``)."""
         return self._fmt(ms, "fmt.datetime")
 
+    def day(self, ms: int | None) -> str:
+        """Epoch ms as the day it falls on, with its weekday (the schedule board's day)."""
+        return self._fmt(ms, "fmt.day")
+
     def short(self, ms: int | None) -> str:
         """Epoch ms without the year, for dense cells."""
         return self._fmt(ms, "fmt.short")

@@ -9,9 +9,11 @@ the console is a client of the same services the ``/v1`` API uses.
 
 from __future__ import annotations
 
+import base64
 import functools
 import hashlib
 import hmac
+import json
 import logging
 import secrets
 from pathlib import Path
@@ -26,12 +28,14 @@ from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.response import Redirect
 
 from schemas import i18n as i18n_catalogs
-from server.console import auth, i18n, recon, views
+from server.console import auth, dispatch, i18n, recon, servicedesk, views
 from server.console.auth import SESSION_COOKIE, ConsoleSession
 from server.console.i18n import Lang
+from server.console.nav import nav_for
 from server.domain.activity.service import data_version
 from server.domain.blobs.service import content_type as blob_content_type
 from server.domain.blobs.service import read_blob
+from server.domain.customers import service as customers
 from server.domain.devices.service import revoke
 from server.domain.signed_reports.service import report_pdf
 from server.domain.sla.policy import PolicyError
@@ -60,7 +64,9 @@ SECURITY_HEADERS: Final = {
 }
 #: the ``?done=`` notices a page shows after a form went through (texts: catalog ``done.<name>``)
 DONE_MESSAGES: Final = ("ticket_created", "job_added", "reassigned", "resolved", "recon_resolved", "claim_approved",
-                        "claim_rejected", "revoked", "language", "report_locale")
+                        "claim_rejected", "revoked", "language", "report_locale", "moved", "status_cancelled",
+                        "status_on_hold", "status_closed", "status_reopened", "ticket_closed", "acknowledged",
+                        "followup_logged", "confirmed", "complaint_opened")
 Form = dict[str, str]
 
 
@@ -85,6 +91,7 @@ def engine() -> JinjaTemplateEngine:
     eng = JinjaTemplateEngine(directory=TEMPLATES)
     env = eng.engine
     env.filters["q"] = lambda s: quote(str(s), safe="")
+    env.globals["nav_for"] = nav_for
     env.globals["asset_v"] = {p.name: _digest(p) for p in STATIC.iterdir() if p.suffix in STATIC_TYPES}
     env.trim_blocks = True
     env.lstrip_blocks = True
@@ -99,17 +106,69 @@ def render(name: str, lang: Lang, ctx: dict[str, Any], *, status: int = 200, hea
                     headers={**SECURITY_HEADERS, **(headers or {})}, cookies=cookies)
 
 
+def page_(request: Request[Any, Any, Any], services: Services, session: ConsoleSession, lang: Lang, name: str,
+          ctx: dict[str, Any]) -> Response[str]:
+    """:func:`page`, for handlers whose ``page`` parameter (the list page number) hides the function."""
+    return page(request, services, session, lang, name, ctx)
+
+
 def page(request: Request[Any, Any, Any], services: Services, session: ConsoleSession, lang: Lang, name: str,
          ctx: dict[str, Any], *, status: int = 200, error: str = "", form: Form | None = None) -> Response[str]:
     done = request.query_params.get("done", "")
     refresh = ""
+    cookies: list[Cookie] = []
+    flashed = read_flash(request, session)
+    if flashed is not None:  # the form error of the POST that redirected here (shown once, then forgotten)
+        error, form = str(flashed.get("error", "")), {k: str(v) for k, v in dict(flashed.get("form", {})).items()}
+        ctx = {**ctx, "error_field": str(flashed.get("field", "")), "error_id": str(flashed.get("id", ""))}
+    if FLASH_COOKIE in request.cookies:
+        cookies.append(Cookie(key=FLASH_COOKIE, value="", path="/", max_age=0))
     if request.method == "GET":
         refresh = request.url.path + (f"?{request.url.query}" if request.url.query else "")
     return render(name, lang, {"session": session, "path": request.url.path, "now": services.clock(),
                                "refresh_url": refresh, "here": _here(request),
                                "server_locale": services.settings.locale,
                                "error": error, "notice": lang.t(f"done.{done}") if done in DONE_MESSAGES else "",
-                               "form": form or {}, "error_field": "", **ctx}, status=status)
+                               "form": form or {}, "error_field": "", **ctx}, status=status, cookies=cookies)
+
+
+# -- form errors after a redirect (POST-redirect-GET) ----------------------------------------------------
+
+FLASH_COOKIE: Final = "fs_flash"
+FLASH_MAX: Final = 3000
+
+
+def _flash_mac(session: ConsoleSession, payload: str) -> str:
+    return hmac.new(session.csrf.encode(), payload.encode(), hashlib.sha256).hexdigest()[:24]
+
+
+def failed(session: ConsoleSession, to: str, exc: DomainError, lang: Lang, form: Form, *,
+           error_id: str = "") -> Redirect:
+    """A form the services refused: back to the page it was sent from (``to``, a GET), with the message and
+    what was typed in a short-lived cookie signed for this session, so the message shows once and a reload
+    does not send the form again."""
+    keep = {k: v[:500] for k, v in form.items() if k != "csrf"}
+    body = {"error": shown_detail(exc, lang), "field": str(exc.extra.get("field", "")), "id": error_id,
+            "form": keep}
+    payload = base64.urlsafe_b64encode(json.dumps(body, ensure_ascii=False).encode()).decode()
+    if len(payload) > FLASH_MAX:
+        body["form"] = {}
+        payload = base64.urlsafe_b64encode(json.dumps(body, ensure_ascii=False).encode()).decode()[:FLASH_MAX]
+    cookie = Cookie(key=FLASH_COOKIE, value=f"{payload}.{_flash_mac(session, payload)}", path="/", max_age=120,
+                    httponly=True, samesite="strict")
+    return Redirect(path=_safe_next(to), status_code=303, cookies=[cookie], headers={"cache-control": "no-store"})
+
+
+def read_flash(request: Request[Any, Any, Any], session: ConsoleSession) -> dict[str, Any] | None:
+    raw = request.cookies.get(FLASH_COOKIE, "")
+    payload, _, mac = raw.rpartition(".")
+    if not payload or not hmac.compare_digest(mac, _flash_mac(session, payload)):
+        return None
+    try:
+        data = json.loads(base64.urlsafe_b64decode(payload.encode()))
+    except ValueError:
+        return None
+    return data if isinstance(data, dict) else None
 
 
 def _here(request: Request[Any, Any, Any]) -> str:
@@ -320,11 +379,7 @@ async def create_ticket(request: Request[Any, Any, Any], services: Services) -> 
     try:
         await in_thread(views.create_ticket, services, form, s.staff.name, lang)
     except DomainError as exc:
-        data = await in_thread(views.board, services, "", "", "", lang)
-        if form.get("priority") in views.PRIORITIES and form.get("category") in views.CATEGORIES:
-            data["due"] = await in_thread(views.new_ticket_due, services, form["priority"], form["category"], lang)
-        return page(request, services, s, lang, "board.html", {**data, "error_field": exc.extra.get("field", "")},
-                    status=exc.status, error=shown_detail(exc, lang), form=form)
+        return failed(s, "/tickets", exc, lang, form)
     return redirect("/tickets", done="ticket_created")
 
 
@@ -345,15 +400,6 @@ async def ticket_detail(request: Request[Any, Any, Any], services: Services, tic
     return page(request, services, s, lang, "ticket.html", data)
 
 
-@get("/customers/{customer_id:str}", include_in_schema=False)
-async def customer_detail(request: Request[Any, Any, Any], services: Services, customer_id: str) -> Response[str]:
-    """A customer's page: its record and its service archive."""
-    s, lang = await enter(request, services)
-    known_id(customer_id, "customer")
-    return page(request, services, s, lang, "customer.html",
-                await in_thread(views.customer_page, services, customer_id, lang))
-
-
 @post("/tickets/{ticket_id:str}/report-locale", include_in_schema=False, status_code=303)
 async def report_locale(request: Request[Any, Any, Any], services: Services, ticket_id: str) -> Response[Any]:
     """The language of the ticket's service report, as the dispatcher chooses it for the customer."""
@@ -365,9 +411,7 @@ async def report_locale(request: Request[Any, Any, Any], services: Services, tic
     except DomainError as exc:
         if exc.status == 404:
             raise
-        data = await in_thread(views.ticket_page, services, ticket_id, lang)
-        return page(request, services, s, lang, "ticket.html", data, status=exc.status,
-                    error=shown_detail(exc, lang), form=form)
+        return failed(s, f"/tickets/{quote(ticket_id)}", exc, lang, form)
     return redirect(f"/tickets/{quote(ticket_id)}", done="report_locale")
 
 
@@ -379,9 +423,9 @@ async def add_job(request: Request[Any, Any, Any], services: Services, ticket_id
     try:
         await in_thread(views.add_job, services, ticket_id, form, lang)
     except DomainError as exc:
-        data = await in_thread(views.ticket_page, services, ticket_id, lang)
-        return page(request, services, s, lang, "ticket.html", data, status=exc.status,
-                    error=shown_detail(exc, lang), form=form)
+        if exc.status == 404 and exc.code == "unknown_ticket":
+            raise
+        return failed(s, f"/tickets/{quote(ticket_id)}", exc, lang, form)
     return redirect(f"/tickets/{quote(ticket_id)}", done="job_added")
 
 
@@ -396,10 +440,54 @@ async def reassign_job(request: Request[Any, Any, Any], services: Services, job_
         back = form.get("ticket_id", "")
         if exc.status == 404 and exc.code == "unknown_job" or not views.ID_RE.match(back):
             raise
-        data = await in_thread(views.ticket_page, services, back, lang)
-        return page(request, services, s, lang, "ticket.html", data, status=exc.status,
-                    error=shown_detail(exc, lang), form=form)
+        return failed(s, f"/tickets/{quote(back)}", exc, lang, form, error_id=job_id)
     return redirect(f"/tickets/{quote(ticket_id)}", done="reassigned")
+
+
+@post("/jobs/{job_id:str}/status", include_in_schema=False, status_code=303)
+async def job_status(request: Request[Any, Any, Any], services: Services, job_id: str) -> Response[Any]:
+    """Cancel, close or reopen a job from its ticket's page (the roles of ``POST /v1/jobs/{id}/status``)."""
+    s, lang = await enter(request, services, "dispatcher", "backoffice")
+    known_id(job_id, "job")
+    form = await read_form(request, s.csrf, lang)
+    back = form.get("ticket_id", "")
+    try:
+        ticket_id = await in_thread(views.job_status, services, job_id, form, s.staff.name, lang)
+    except DomainError as exc:
+        if exc.status == 404 or not views.ID_RE.match(back):
+            raise
+        return failed(s, f"/tickets/{quote(back)}", exc, lang, form, error_id=job_id)
+    return redirect(f"/tickets/{quote(ticket_id)}", done=f"status_{form.get('status')}")
+
+
+@post("/tickets/{ticket_id:str}/close", include_in_schema=False, status_code=303)
+async def close_ticket(request: Request[Any, Any, Any], services: Services, ticket_id: str) -> Response[Any]:
+    """Close the ticket with its finished jobs (a complaint once the customer confirmed)."""
+    s, lang = await enter(request, services, "dispatcher", "backoffice")
+    known_id(ticket_id, "ticket")
+    form = await read_form(request, s.csrf, lang)
+    try:
+        await in_thread(views.close_ticket, services, ticket_id, form, s.staff.name, lang)
+    except DomainError as exc:
+        if exc.status == 404:
+            raise
+        return failed(s, f"/tickets/{quote(ticket_id)}", exc, lang, form)
+    return redirect(f"/tickets/{quote(ticket_id)}", done="ticket_closed")
+
+
+@post("/tickets/{ticket_id:str}/acknowledge", include_in_schema=False, status_code=303)
+async def acknowledge_ticket(request: Request[Any, Any, Any], services: Services, ticket_id: str) -> Response[Any]:
+    """The office responded (stops the respond clock)."""
+    s, lang = await enter(request, services, "dispatcher", "backoffice")
+    known_id(ticket_id, "ticket")
+    form = await read_form(request, s.csrf, lang)
+    try:
+        await in_thread(views.acknowledge, services, ticket_id, form, s.staff.name, lang)
+    except DomainError as exc:
+        if exc.status == 404:
+            raise
+        return failed(s, f"/tickets/{quote(ticket_id)}", exc, lang, form)
+    return redirect(f"/tickets/{quote(ticket_id)}", done="acknowledged")
 
 
 @get("/jobs/{job_id:str}", include_in_schema=False)
@@ -438,6 +526,141 @@ async def blob(request: Request[Any, Any, Any], services: Services, sha256: str)
     return Response(content=data, media_type=ctype if inline else "application/octet-stream", headers=headers)
 
 
+# -- dispatch desk ---------------------------------------------------------------------------------------
+
+
+@get("/dispatch", include_in_schema=False)
+async def dispatch_board(request: Request[Any, Any, Any], services: Services, day: str = "") -> Response[str]:
+    """The schedule board: engineers by day, jobs as blocks, SLA due markers, unscheduled jobs."""
+    s, lang = await enter(request, services, "dispatcher")
+    return page(request, services, s, lang, "dispatch.html", await in_thread(dispatch.board, services, day, lang))
+
+
+@post("/dispatch/move", include_in_schema=False, status_code=303)
+async def dispatch_move(request: Request[Any, Any, Any], services: Services) -> Response[Any]:
+    """Reassign and reschedule a job from the board (a dropped block, or its form without JavaScript)."""
+    s, lang = await enter(request, services, "dispatcher")
+    form = await read_form(request, s.csrf, lang)
+    back = "/dispatch?" + urlencode({"day": form.get("day", "")[:10]})
+    try:
+        day = await in_thread(dispatch.move, services, form, s.staff.name, s.staff, lang)
+    except DomainError as exc:
+        return failed(s, back, exc, lang, form, error_id=form.get("job_id", "")[:64])
+    return redirect("/dispatch", day=day[:10], done="moved")
+
+
+# -- service desk ----------------------------------------------------------------------------------------
+
+
+@get("/all-tickets", include_in_schema=False)
+async def all_tickets(request: Request[Any, Any, Any], services: Services, q: str = "", status: str = "",
+                      page: int = 1) -> Response[str]:
+    """Every ticket, any status: search by id, customer, site, title or asset serial; in pages."""
+    s, lang = await enter(request, services)
+    data = await in_thread(servicedesk.all_tickets_page, services, q, status, page, lang)
+    return page_(request, services, s, lang, "all_tickets.html", data)
+
+
+@get("/followups", include_in_schema=False)
+async def followups_page(request: Request[Any, Any, Any], services: Services, q: str = "", page: int = 1,
+                         wanted: Annotated[str, QueryParameter(name="state")] = "") -> Response[str]:
+    """Resolved tickets' follow-up calls (回访): due first, with the call form."""
+    s, lang = await enter(request, services, "dispatcher", "backoffice")
+    data = await in_thread(servicedesk.followups_page, services, wanted, q, page, lang)
+    return page_(request, services, s, lang, "followups.html", data)
+
+
+@post("/tickets/{ticket_id:str}/follow-up", include_in_schema=False, status_code=303)
+async def log_follow_up(request: Request[Any, Any, Any], services: Services, ticket_id: str) -> Response[Any]:
+    """Log a follow-up call; a low rating opens a complaint, shown next."""
+    s, lang = await enter(request, services, "dispatcher", "backoffice")
+    known_id(ticket_id, "ticket")
+    form = await read_form(request, s.csrf, lang)
+    back = _safe_next(form.get("back", "") or "/followups")
+    try:
+        opened = await in_thread(servicedesk.log_follow_up, services, ticket_id, form, s.staff.name, lang)
+    except DomainError as exc:
+        if exc.status == 404:
+            raise
+        return failed(s, back, exc, lang, form, error_id=ticket_id)
+    if opened:
+        return redirect("/complaints", status="open", done="complaint_opened", new=opened[0])
+    return Redirect(path=back + ("&" if "?" in back else "?") + "done=followup_logged", status_code=303)
+
+
+@get("/complaints", include_in_schema=False)
+async def complaints_page(request: Request[Any, Any, Any], services: Services, status: str = "", q: str = "",
+                          page: int = 1, new: str = "") -> Response[str]:
+    """Complaints (投诉) with their respond (2 h) and resolve (15 days) clocks and the customer's confirmation."""
+    s, lang = await enter(request, services)
+    data = await in_thread(servicedesk.complaints_page, services, status, q, page, lang)
+    return page_(request, services, s, lang, "complaints.html", {**data, "new": new})
+
+
+@post("/tickets/{ticket_id:str}/customer-confirmation", include_in_schema=False, status_code=303)
+async def confirm_complaint(request: Request[Any, Any, Any], services: Services, ticket_id: str) -> Response[Any]:
+    s, lang = await enter(request, services, "dispatcher", "backoffice")
+    known_id(ticket_id, "ticket")
+    form = await read_form(request, s.csrf, lang)
+    try:
+        await in_thread(servicedesk.confirm, services, ticket_id, form, s.staff.name, lang)
+    except DomainError as exc:
+        if exc.status == 404:
+            raise
+        return failed(s, "/complaints", exc, lang, form, error_id=ticket_id)
+    return redirect("/complaints", done="confirmed")
+
+
+@get("/plans", include_in_schema=False)
+async def plans_page(request: Request[Any, Any, Any], services: Services, q: str = "", overdue: str = "",
+                     page: int = 1) -> Response[str]:
+    s, lang = await enter(request, services)
+    data = await in_thread(servicedesk.plans_page, services, q, overdue, page, lang)
+    return page_(request, services, s, lang, "plans.html", data)
+
+
+@get("/plans/{plan_id:str}", include_in_schema=False)
+async def plan_page(request: Request[Any, Any, Any], services: Services, plan_id: str) -> Response[str]:
+    s, lang = await enter(request, services)
+    known_id(plan_id, "plan")
+    return page_(request, services, s, lang, "plan.html", await in_thread(servicedesk.plan_page, services, plan_id,
+                                                                          lang))
+
+
+@get("/customers", include_in_schema=False)
+async def customers_page(request: Request[Any, Any, Any], services: Services, q: str = "",
+                         page: int = 1) -> Response[str]:
+    s, lang = await enter(request, services)
+    data = await in_thread(servicedesk.customers_page, services, q[:200], page, lang)
+    return page_(request, services, s, lang, "customers.html", data)
+
+
+@get("/customers/{customer_id:str}", include_in_schema=False)
+async def customer_page(request: Request[Any, Any, Any], services: Services,
+                        customer_id: str) -> Response[str] | Redirect:
+    """A customer's page: its record (contacts, sites, external reference) and its service archive.
+
+    A link that names the customer (lists built from tickets, plans, complaints) leads to the id's page.
+    """
+    s, lang = await enter(request, services)
+    if not customer_id.strip() or len(customer_id) > 200 or "\x00" in customer_id:
+        raise NotFound("unknown_customer", "no such customer")
+    cid, by_name = await in_thread(customers.resolve_archive, services, customer_id)
+    if by_name:
+        return Redirect(f"/customers/{quote(cid, safe='')}", status_code=303)
+    return page_(request, services, s, lang, "customer.html",
+                 await in_thread(servicedesk.customer_page, services, customer_id, lang))
+
+
+@get("/assets/{serial:str}", include_in_schema=False)
+async def asset_page(request: Request[Any, Any, Any], services: Services, serial: str) -> Response[str]:
+    s, lang = await enter(request, services)
+    if not serial.strip() or len(serial) > 100 or "\x00" in serial:
+        raise NotFound("unknown_asset", "no such asset")
+    return page_(request, services, s, lang, "asset.html", await in_thread(servicedesk.asset_page, services, serial,
+                                                                           lang))
+
+
 # -- conflicts -------------------------------------------------------------------------------------------
 
 
@@ -456,9 +679,7 @@ async def resolve_conflict(request: Request[Any, Any, Any], services: Services, 
     try:
         await in_thread(views.resolve_conflict, services, conflict_id, form, s.staff.name, lang)
     except DomainError as exc:
-        data = await in_thread(views.conflicts_page, services, "open", lang)
-        return page(request, services, s, lang, "conflicts.html", {**data, "error_id": conflict_id}, status=exc.status,
-                    error=shown_detail(exc, lang), form=form)
+        return failed(s, "/conflicts", exc, lang, form, error_id=conflict_id)
     return redirect("/conflicts", done="resolved")
 
 
@@ -492,12 +713,13 @@ async def discard_visit(request: Request[Any, Any, Any], services: Services, con
 def _recon_data(services: Services, status: str, kind: str, engineer: str, lang: Lang) -> dict[str, Any]:
     items = recon.list_items(services, lang, status, kind, engineer)
     names = dict(views.board_engineers(services))
+    about = views.conflict_items_about(services, items, lang)
     for i in items:
         ids = i.get("engineer_ids") or ([i["engineer_id"]] if i.get("engineer_id") else [])
         i["engineer"] = ", ".join(names.get(e, e) for e in ids) or "—"
         i["created"] = lang.when(i["created_at"])
         i["lines"] = views.record_summary(i.get("records", []), lang)
-        i["summary_shown"] = views.recon_summary(i, lang)
+        i["summary_shown"] = views.recon_summary(i, lang, about.get(str(i["id"])))
         i["history_view"] = [{**h, "when": lang.when(h.get("at")), "kept_text": views._show_value(h.get("kept"), lang)}
                              for h in i.get("history", []) if isinstance(h, dict)]
     return {"items": items, "warranty": recon.warranty_claims(services, lang), "kinds": recon.KINDS,
@@ -532,9 +754,7 @@ async def resolve_item(request: Request[Any, Any, Any], services: Services, item
     try:
         await in_thread(recon.resolve, services, item_id, form, s.staff.name, lang)
     except DomainError as exc:
-        data = await in_thread(_recon_data, services, "open", "", "", lang)
-        return page(request, services, s, lang, "reconciliation.html", {**data, "error_id": item_id},
-                    status=exc.status, error=shown_detail(exc, lang), form=form)
+        return failed(s, "/reconciliation", exc, lang, form, error_id=item_id)
     return redirect("/reconciliation", done="recon_resolved")
 
 
@@ -546,9 +766,7 @@ async def decide_claim(request: Request[Any, Any, Any], services: Services, clai
     try:
         decision = await in_thread(recon.decide_claim, services, claim_id, form, s.staff.name, lang)
     except DomainError as exc:
-        data = await in_thread(_recon_data, services, "open", "", "", lang)
-        return page(request, services, s, lang, "reconciliation.html", {**data, "error_id": claim_id},
-                    status=exc.status, error=shown_detail(exc, lang), form=form)
+        return failed(s, "/reconciliation", exc, lang, form, error_id=claim_id)
     return redirect("/reconciliation", done=f"claim_{decision}")
 
 
@@ -566,12 +784,11 @@ async def enroll_token(request: Request[Any, Any, Any], services: Services) -> R
     s, lang = await enter(request, services, "dispatcher")
     form = await read_form(request, s.csrf, lang)
     base = f"{request.url.scheme}://{request.url.netloc}"
-    data = await in_thread(views.devices_page, services, lang)
     try:
         issued = await in_thread(views.enroll_token, services, form, base, lang)
     except DomainError as exc:
-        return page(request, services, s, lang, "devices.html", data, status=exc.status,
-                    error=shown_detail(exc, lang), form=form)
+        return failed(s, "/devices", exc, lang, form)
+    data = await in_thread(views.devices_page, services, lang)
     return page(request, services, s, lang, "devices.html", {**data, "issued": issued})
 
 
@@ -621,9 +838,11 @@ def console_router() -> Router:
     """The console's routes under ``/`` with its HTML error pages."""
     return Router(path="/", route_handlers=[
         home, login_form, login, logout, choose_locale, tickets_board, create_ticket, new_ticket_due, ticket_detail,
-        customer_detail,
         report_locale, add_job, reassign_job,
         job_page, job_report, blob, conflicts_page, resolve_conflict, adopt_visit, discard_visit, reconciliation,
         reconciliation_csv, resolve_item,
         decide_claim, devices_page, enroll_token, revoke_device, sla_page, live, static, favicon,
+        dispatch_board, dispatch_move, job_status, close_ticket, acknowledge_ticket,
+        all_tickets, followups_page, log_follow_up, complaints_page, confirm_complaint, plans_page, plan_page,
+        customers_page, customer_page, asset_page,
     ], exception_handlers={Exception: console_error}, include_in_schema=False)

@@ -18,18 +18,21 @@ import msgspec
 
 from schemas.domain import AssignIn, JobIn, ReportLocale, ResolveIn, SlaTarget, TicketEvent, TicketIn
 from schemas.enrollment_link import enrollment_link
+from schemas.status import JOB_STATUSES, can_transition
 from schemas.wire import Amend, AnswerItem, MovePart, ReceivedSignOff, SetField, SetStatus
-from server.console.i18n import Lang
-from server.domain.archive.service import customer_archive
+from server.console import dispatch
+from server.console.dispatch import instant_or_none
+from server.console.i18n import Lang, known
 from server.domain.blobs.service import attachment_content_types
 from server.domain.catalog import service as catalog
 from server.domain.conflicts import service as conflicts
-from server.domain.customers import service as customers
 from server.domain.devices import service as devices
 from server.domain.devices.service import device_names, device_names_for_job, device_owners
 from server.domain.sla.service import compliance_report, due, list_by_sla, policy_set, target_order
 from server.domain.sync import late_work
+from server.domain.tickets import closing
 from server.domain.tickets import service as tickets
+from server.domain.tickets.closing import NoteIn
 from server.domain.tickets.jobs import job_detail
 from server.errors import BadRequest, NotFound
 from server.services import Services
@@ -39,7 +42,8 @@ CATEGORIES = ("fault", "inspection", "installation", "complaint")
 #: the languages a service report can be written in (the catalogs' locales)
 REPORT_LOCALES = get_args(ReportLocale)
 QUEUE_STATES = ("running", "paused", "breached", "at_risk", "idle")
-ID_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
+ID_RE = dispatch.ID_RE  # one rule for ids in forms and addresses
+SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 DAY_MS = 86_400_000
 WEEK_MS = 7 * DAY_MS
 
@@ -126,8 +130,12 @@ def _record_value(record_type: str, key: str, value: Any, lang: Lang) -> str:
     return _clip(_show_value(value, lang) if isinstance(value, bool) else value)
 
 
-def recon_summary(item: dict[str, Any], lang: Lang) -> str:
-    """What a discrepancy is about: the service's own sentence in English, the catalog's in other locales."""
+def recon_summary(item: dict[str, Any], lang: Lang, about: str | None = None) -> str:
+    """What a discrepancy is about: the service's own sentence in English, the catalog's in other locales;
+    a conflict names what it is about as the job page does (``about``: the checklist item's label)."""
+    if about is not None:
+        return lang.t("recon_summary.open_conflict", key=about, job=item.get("job_id") or "",
+                      status=lang.name("conflict_status", item.get("status")))
     if lang.locale == "en":
         return str(item.get("summary", ""))
     key = str(item.get("key", ""))
@@ -254,23 +262,48 @@ def create_ticket(services: Services, form: dict[str, str], by: str, lang: Lang)
     return ticket.id
 
 
+#: the status changes the office makes on a job from the ticket page (the API's ``POST /v1/jobs/{id}/status``)
+OFFICE_MOVES = ("on_hold", "cancelled", "closed", "reopened")
+
+
 def ticket_page(services: Services, ticket_id: str, lang: Lang) -> dict[str, Any]:
     now = services.clock()
     t = tickets.get_ticket(services, ticket_id)
     names = _engineers(services)
     clocks = [target_view(n, s, now, lang) for n, s in t.sla.items()]  # in the policy's order
-    return {"tk": t, "clocks": clocks, "provisional": any(c["provisional"] for c in clocks),
-            "jobs": [{"j": j, "engineer": names.get(j.engineer_id, j.engineer_id)} for j in t.jobs],
-            "timeline": [_event_view(e, names, lang, device_names(services)) for e in reversed(t.timeline)],
+    jobs = []
+    for j in t.jobs:
+        moves = [m for m in OFFICE_MOVES if can_transition(j.status, m)]
+        jobs.append({"j": j, "engineer": names.get(j.engineer_id, j.engineer_id),
+                     "reassignable": j.status not in tickets.FINISHED_STATUSES, "moves": moves,
+                     "when": (f"{lang.when(j.scheduled_start)}"
+                              + (f" – {lang.short(j.scheduled_end)}" if j.scheduled_end else ""))
+                     if j.scheduled_start else ""})
+    kind = dispatch.asset_type(services, ticket_id)
+    return {"tk": t, "clocks": clocks, "provisional": any(c["provisional"] for c in clocks), "jobs": jobs,
+            "timeline": [_event_view(e, names, lang, device_names(services)) for e in timeline_order(t.timeline)],
             "engineers": sorted(names.items(), key=lambda kv: kv[1]),
+            "candidates": dispatch.candidates(services, ticket_id, kind, lang), "asset_type": kind,
+            "durations": dispatch.DURATIONS, "tomorrow": (dispatch.today(services) + timedelta(days=1)).isoformat(),
+            "closable": t.status not in ("closed", "cancelled"), "hold_reasons": tickets.HOLD_REASONS,
             "templates": [tp.id for tp in catalog.list_templates(services)], "report_locales": REPORT_LOCALES}
 
 
-def customer_page(services: Services, customer_id: str, lang: Lang) -> dict[str, Any]:
-    """A customer's page: the record (contacts, sites, assets) and its service archive."""
-    customer, _ = customers.get_customer(services, customer_id)
-    archive = customer_archive(services, customer_id)
-    return {"c": customer, "archive": archive}
+def job_status(services: Services, job_id: str, form: dict[str, str], by: str, lang: Lang) -> str:
+    """Cancel, close or reopen a job from the ticket page; the ticket's id."""
+    status = choice_field(lang, form, "status", OFFICE_MOVES)
+    reason = choice_field(lang, form, "hold_reason", tickets.HOLD_REASONS) if status == "on_hold" else None
+    return tickets.set_job_status_office(services, job_id, status, by, reason).id
+
+
+def close_ticket(services: Services, ticket_id: str, form: dict[str, str], by: str, lang: Lang) -> None:
+    note = text_field(lang, form, "note", max_len=2000)
+    closing.close_ticket(services, ticket_id, NoteIn(note=note), by)
+
+
+def acknowledge(services: Services, ticket_id: str, form: dict[str, str], by: str, lang: Lang) -> None:
+    note = text_field(lang, form, "note", max_len=2000)
+    closing.acknowledge(services, ticket_id, NoteIn(note=note), by)
 
 
 def set_report_locale(services: Services, ticket_id: str, form: dict[str, str], lang: Lang) -> None:
@@ -280,29 +313,52 @@ def set_report_locale(services: Services, ticket_id: str, form: dict[str, str], 
 
 
 def add_job(services: Services, ticket_id: str, form: dict[str, str], lang: Lang) -> None:
+    """Dispatch a job: engineer, checklist, notes, and when (day, start, window end or duration) if given."""
     engineer = id_field(lang, form, "engineer_id")
     template = id_field(lang, form, "template", required=False)
     notes = text_field(lang, form, "notes", max_len=10_000)
+    start, end = dispatch.schedule_from_form(services, form, lang)
     tickets.create_job(services, ticket_id, JobIn(engineer_id=engineer, checklist_template=template or None,
-                                                  notes=notes))
+                                                  notes=notes, scheduled_start=instant_or_none(start),
+                                                  scheduled_end=instant_or_none(end)))
 
 
 def reassign(services: Services, job_id: str, form: dict[str, str], by: str, lang: Lang) -> str:
     engineer = id_field(lang, form, "engineer_id")
+    ctx = tickets.job_contexts(services, [job_id]).get(job_id)
+    if ctx is not None:
+        current = next(j for j in tickets.get_ticket(services, ctx["ticket_id"]).jobs if j.id == job_id)
+        if current.status in tickets.FINISHED_STATUSES:
+            raise _invalid(lang, "dispatch.finished", "engineer_id", status=lang.name("status", current.status))
     return tickets.assign_job(services, job_id, AssignIn(engineer_id=engineer), by).id
 
 
-HIDDEN_EVENT_KEYS = {"op_id", "hlc", "withdrawn_at", "withdrawn_by", "withdraws", "customer_id", "site_id"}
+HIDDEN_EVENT_KEYS = {"op_id", "hlc", "withdrawn_at", "withdrawn_by", "withdraws", "result", "customer_id", "site_id"}
+#: an event's place among those of the same millisecond: opening, dispatch, then the job status machine's order
+_STEP = {kind: i for i, kind in enumerate(("opened", "job_assigned", *JOB_STATUSES))}
+
+
+def timeline_order(events: list[Any]) -> list[Any]:
+    """Oldest first, everywhere; steps taken within one millisecond in the status machine's order (a tablet
+    that went en route and on site at once shows them in that order), others as they were received."""
+    return sorted(events, key=lambda e: (e.at, _STEP.get(e.kind, len(_STEP))))
+
+
+def _source_name(name: str, lang: Lang) -> str:
+    """A tablet as a source: its name, with the word "tablet" only when the name does not say it already."""
+    low = name.lower()
+    if "tablet" in low or "平板" in name or "pad" in low:
+        return name
+    return lang.t("timeline.tablet", name=name)
 
 
 def _event_view(e: Any, names: dict[str, str], lang: Lang, devices: dict[str, str] | None = None) -> dict[str, Any]:
     skew = (e.device_time - e.corrected_time) if e.device_time is not None and e.corrected_time is not None else None
     data = {lang.name("event_field", k): _event_value(k, v, names, lang)
-            for k, v in (e.data or {}).items() if k not in HIDDEN_EVENT_KEYS}
+            for k, v in (e.data or {}).items() if k not in HIDDEN_EVENT_KEYS and v is not None and v != ""}
     source = e.source
     if source.startswith("device:") and devices:
-        source = lang.t("timeline.tablet", name=devices.get(source.removeprefix("device:"),
-                                                            source.removeprefix("device:")))
+        source = _source_name(devices.get(source.removeprefix("device:"), source.removeprefix("device:")), lang)
     elif source.startswith("staff:"):
         source = source.removeprefix("staff:")
     else:
@@ -310,6 +366,8 @@ def _event_view(e: Any, names: dict[str, str], lang: Lang, devices: dict[str, st
     skew_text = lang.dur(skew) if skew is not None and abs(skew) >= 1000 else ""
     withdrawn = (e.data or {}).get("withdrawn_at")
     kind = lang.name("event", e.kind)
+    if e.kind.startswith("device_") and not known(lang.locale, f"event.{e.kind}"):  # a step the server refused
+        kind = lang.t("timeline.device_refused", status=lang.name("status", e.kind.removeprefix("device_")))
     if isinstance(withdrawn, int):  # an SLA level a late sync showed was never reached
         data[lang.name("event_field", "withdrawn_at")] = lang.when(withdrawn)
         kind = lang.t("timeline.withdrawn", kind=kind)
@@ -327,8 +385,16 @@ def _event_value(key: str, value: Any, names: dict[str, str], lang: Lang) -> Any
     """An event's data value for people: engineer names for ids, display names for stored codes."""
     if isinstance(value, bool):
         return lang.t(f"value.{str(value).lower()}")
+    if key in ("scheduled_start", "scheduled_end", "due_at") and isinstance(value, int):
+        return lang.when(value)
     if not isinstance(value, str):
         return value
+    if key == "source":
+        return lang.name("complaint_source", value)
+    if key == "via":
+        return lang.name("via", value)
+    if key == "by" and value in ("office", "engineer"):
+        return lang.name("by", value)
     if key in ("status", "from_status", "to_status"):
         return lang.name("status", value)
     if key in ("priority", "category", "target"):
@@ -356,6 +422,8 @@ def job_page(services: Services, job_id: str, lang: Lang) -> dict[str, Any]:
     answered = {a["item_key"] for a in d["answers"] if not a["deleted"]}
     answers = [{**a, "label": labels.get(a["item_key"], {}).get("label", a["item_key"]),
                 "shown": _show_value(a["value"], lang), "shown_cls": _value_class(a["value"]),
+                "photo": a["value"] if labels.get(a["item_key"], {}).get("type") == "photo"
+                and isinstance(a["value"], str) and SHA256_RE.match(a["value"]) else "",
                 "when": lang.when(a["at"])} for a in d["answers"]]
     missing = [{"key": k, **v} for k, v in labels.items() if k not in answered]
     devs = device_names_for_job(services, job["engineer_id"], job_id)
@@ -372,7 +440,8 @@ def job_page(services: Services, job_id: str, lang: Lang) -> dict[str, Any]:
     return {"job": job, "ticket": t, "engineer": names.get(job["engineer_id"], job["engineer_id"]),
             "answers": answers, "missing": missing, "parts": parts, "photos": photos,
             "evidence_missing": d["evidence_missing"], "signoff": sig,
-            "timeline": [_event_view(_event_struct(e), names, lang, device_names(services)) for e in d["timeline"]],
+            "timeline": [_event_view(e, names, lang, device_names(services))
+                         for e in timeline_order([_event_struct(e) for e in d["timeline"]])],
             "conflicts": [{**c, "about": labels.get(c["key"], {}).get("label", c["key"]) if c["kind"] == "answer"
                            else lang.name("job_field", c["key"])} for c in d["conflicts"]],
             "devices": devs}
@@ -502,6 +571,16 @@ def decide_visit(services: Services, conflict_id: str, form: dict[str, str], by:
     if not adopt and not reason.strip():
         raise _invalid(lang, "form.reason_required", "comment")
     late_work.decide(services, conflict_id, by, adopt=adopt, comment=reason)
+def conflict_items_about(services: Services, items: list[dict[str, Any]], lang: Lang) -> dict[str, str]:
+    """Reconciliation items that are conflicts -> what each is about (the label the job page shows)."""
+    conflicts_of = {str(i["id"]): r for i in items if i.get("kind") == "open_conflict"
+                    for r in i.get("records", []) if isinstance(r, dict) and r.get("type") == "conflict"}
+    jobs = tickets.job_contexts(services, sorted({str(i.get("job_id")) for i in items
+                                                  if str(i["id"]) in conflicts_of and i.get("job_id")}))
+    labels: dict[tuple[str, int], dict[str, str]] = {}
+    return {iid: _conflict_key(services, str(r.get("kind")), str(r.get("key")), jobs.get(str(
+        next((i.get("job_id") for i in items if str(i["id"]) == iid), ""))), labels, lang)
+        for iid, r in conflicts_of.items()}
 
 
 def _conflict_key(services: Services, kind: str, key: str, job: Any, labels: dict[tuple[str, int], dict[str, str]],
@@ -642,7 +721,7 @@ def sla_page(services: Services, target: str, weeks: int, lang: Lang) -> dict[st
             cell["open"] += r.open
         weekly.append({"label": lang.t("sla.week", n=f"{iso.week:02d}"), "cells": cells})
     eng = compliance_report(services, week_start - (weeks - 1) * WEEK_MS, end, "engineer")
-    names = _engineers(services)
+    names = {**_engineers(services), "unassigned": lang.t("board.unassigned")}
     per_eng: dict[str, dict[str, int]] = {}
     for r in eng.rows:
         if target and r.target != target:

@@ -87,7 +87,8 @@ def _data_texts(live: Live) -> list[str]:
 def english_left(page: Any, data: list[str]) -> list[str]:
     """English console texts found on the page, once the data people entered is taken out."""
     text = page.inner_text("body") + "\n" + page.evaluate(ATTRIBUTE_TEXTS)
-    for value in [*page.locator("code").all_inner_texts(), *data]:  # commands and tokens are not words
+    codes = sorted(page.locator("code").all_inner_texts(), key=len, reverse=True)  # a link holding a token first
+    for value in [*codes, *data]:  # commands and tokens are not words
         text = text.replace(value, " ")
     found = []
     for piece in ENGLISH_PIECES:

@@ -8,8 +8,8 @@ staff may do.
 
 | route | who |
 |---|---|
-| POST /v1/tickets, POST /v1/tickets/{id}/jobs, POST /v1/jobs/{id}/assign | dispatcher, admin |
-| POST /v1/jobs/{id}/status (cancel, close, reopen) | dispatcher, backoffice, admin |
+| POST /v1/tickets, POST /v1/tickets/{id}/jobs, POST /v1/jobs/{id}/assign, /schedule | dispatcher, admin |
+| POST /v1/jobs/{id}/status (cancel, close, reopen, hold) | dispatcher, backoffice, admin |
 | POST /v1/engineers | dispatcher, backoffice, admin |
 | POST /v1/engineers/{id}/enroll-token | dispatcher, admin |
 | POST templates, parts, locations, movements, assets; conflict, reconciliation, warranty decisions | office |
@@ -61,6 +61,7 @@ POLICY: dict[tuple[str, str], tuple[frozenset[str] | str, Any]] = {
     ("POST", "/v1/tickets/{ticket_id}/jobs"): (DISPATCH, {"engineer_id": "e-chen"}),
     ("POST", "/v1/tickets/{ticket_id}/report-locale"): (DISPATCH, {"report_locale": "zh_CN"}),
     ("POST", "/v1/jobs/{job_id}/assign"): (DISPATCH, {"engineer_id": "e-chen"}),
+    ("POST", "/v1/jobs/{job_id}/schedule"): (DISPATCH, {"scheduled_start": "2030-03-17T09:00:00Z"}),
     ("POST", "/v1/jobs/{job_id}/status"): (frozenset({"dispatcher", "backoffice", "admin"}), {"status": "closed"}),
     ("POST", "/v1/jobs/{job_id}/remote-resolution"): (frozenset({"dispatcher", "backoffice", "admin"}),
                                                       {"resolution": "reset by phone"}),

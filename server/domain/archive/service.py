@@ -158,3 +158,10 @@ def job_lifecycle_records(tx: Tx, job_id: str, ticket: Row) -> list[Record]:
     if data.model:
         records += kb_records_for_model(tx, data.model)
     return records
+
+
+def find_customers(services: Services, text: str = "", limit: int = 200) -> list[dict[str, Any]]:
+    """Customers whose name contains ``text``, with how many tickets and assets each has."""
+    with services.db.read() as tx:
+        return [{"id": r["id"], "name": r["name"], "tickets": int(r["tickets"]), "assets": int(r["assets"])}
+                for r in store.customer_names(tx, text.strip(), limit)]

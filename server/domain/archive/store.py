@@ -94,3 +94,12 @@ def completed_at_of_jobs(tx: Tx, job_ids: list[str]) -> list[Row]:
     """(job_id, at): each job's last ``completed`` event."""
     return tx.query(f"SELECT job_id, MAX(at) AS at FROM ticket_events WHERE kind = 'completed' "
                     f"AND job_id IN ({_marks(job_ids)}) GROUP BY job_id", job_ids)
+
+
+def customer_names(tx: Tx, text: str, limit: int) -> list[Row]:
+    """Customer records whose name contains ``text``: id, name, tickets, assets."""
+    like = "%" + text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    return tx.query(
+        "SELECT c.id, c.name, (SELECT COUNT(*) FROM tickets t WHERE t.customer_id = c.id) AS tickets, "
+        "(SELECT COUNT(*) FROM assets a WHERE a.customer_id = c.id) AS assets "
+        "FROM customers c WHERE LOWER(c.name) LIKE ? ESCAPE '\\' ORDER BY c.name, c.id LIMIT ?", (like, limit))

@@ -8,7 +8,8 @@ import msgspec
 from litestar import Controller, Request, Response, get, patch, post
 from litestar.params import HeaderParameter
 
-from schemas.domain import AssignIn, JobIn, ReportLocaleIn, Ticket, TicketIn, TicketPatch
+from schemas.domain import AssignIn, JobIn, ReportLocaleIn, ScheduleIn, Ticket, TicketIn, TicketPatch
+from schemas.status import HoldReason
 from server.domain import idempotency
 from server.domain.idempotency.service import IdempotencyKey
 from server.domain.tickets import changes, closing, editing, remote, service
@@ -18,7 +19,7 @@ from server.errors import BadRequest
 from server.security import Staff
 from server.services import Services
 
-OFFICE_STATUSES = ("cancelled", "closed", "reopened")
+OFFICE_STATUSES = ("cancelled", "closed", "reopened", "on_hold")
 
 IfMatch = Annotated[str | None, HeaderParameter(
     name="If-Match", required=False,
@@ -26,9 +27,10 @@ IfMatch = Annotated[str | None, HeaderParameter(
 
 
 class StatusIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    """A back-office status change."""
+    """A back-office status change; a hold names its reason."""
 
     status: str
+    hold_reason: HoldReason | None = None
 
 
 class TicketController(Controller):
@@ -104,12 +106,18 @@ class TicketController(Controller):
         staff.require("dispatcher")
         return service.assign_job(services, job_id, data, staff.name, staff)
 
+    @post("/jobs/{job_id:str}/schedule", sync_to_thread=True, status_code=200)
+    def schedule(self, job_id: str, data: ScheduleIn, services: Services, staff: Staff) -> Ticket:
+        """Move the job's scheduled start and window end (409 ``job_finished`` once its visit is over)."""
+        staff.require("dispatcher")
+        return service.schedule_job(services, job_id, data, staff.name)
+
     @post("/jobs/{job_id:str}/status", sync_to_thread=True, status_code=200)
     def set_status(self, job_id: str, data: StatusIn, services: Services, staff: Staff) -> Ticket:
         staff.require("dispatcher", "backoffice")
         if data.status not in OFFICE_STATUSES:
             raise BadRequest("status_not_settable", f"the back office sets only {', '.join(OFFICE_STATUSES)}")
-        return service.set_job_status_office(services, job_id, data.status, staff.name)
+        return service.set_job_status_office(services, job_id, data.status, staff.name, data.hold_reason)
 
     @post("/jobs/{job_id:str}/remote-resolution", sync_to_thread=True, status_code=200)
     def resolve_remotely(self, job_id: str, data: remote.RemoteResolutionIn, services: Services,

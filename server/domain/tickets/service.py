@@ -7,12 +7,12 @@ Reassignment moves a job out of one engineer's scope with an explicit
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, get_args
 
-from schemas.domain import AssignIn, JobIn, Ticket, TicketEvent, TicketIn
+from schemas.domain import AssignIn, JobIn, ScheduleIn, Ticket, TicketEvent, TicketIn
 from schemas.instant import epoch_ms, epoch_ms_or_none
 from schemas.records import JobRemovedData, JobRemovedRecord
-from schemas.status import can_transition
+from schemas.status import HoldReason, can_transition
 from server.domain.certifications.service import dispatch_check
 from server.domain.customers.service import resolve as resolve_customer
 from server.domain.records import dumps, job_from_row, job_record, loads, publish_job_bundle, signoff_changed
@@ -180,8 +180,45 @@ def assign_job(services: Services, job_id: str, data: AssignIn, by: str, staff: 
     return get_ticket(services, job["ticket_id"])
 
 
-def set_job_status_office(services: Services, job_id: str, status: str, by: str) -> Ticket:
-    """Back-office status change (cancel, close, reopen) replayed through the status machine."""
+HOLD_REASONS = get_args(HoldReason)
+#: job statuses whose visit is over: no reschedule, no reassignment
+FINISHED_STATUSES = ("completed", "signed_off", "closed", "cancelled", "cannot_complete")
+
+
+def schedule_job(services: Services, job_id: str, data: ScheduleIn, by: str) -> Ticket:
+    """Move a job's scheduled start and window end (a ``job_rescheduled`` event); the tablet gets the new time.
+
+    A job whose visit is over (completed, signed off, closed, cancelled, cannot complete) keeps its times.
+    """
+    start, end = epoch_ms_or_none(data.scheduled_start), epoch_ms_or_none(data.scheduled_end)
+    if start is not None and end is not None and end < start:
+        raise BadRequest("bad_window", "scheduled_end is before scheduled_start")
+    if start is None and end is not None:
+        raise BadRequest("window_needs_start", "a window end needs a scheduled start")
+    now = services.clock()
+    with services.db.write() as tx:
+        job = store.lock_job(tx, job_id)
+        if job is None:
+            raise NotFound("unknown_job", f"no job {job_id!r}")
+        if job["status"] in FINISHED_STATUSES:
+            raise Conflict("job_finished", f"job is {job['status']}")
+        if (job["scheduled_start"], job["scheduled_end"]) != (start, end):
+            store.set_job_schedule(tx, job_id, start, end, now)
+            add_event(tx, job["ticket_id"], "job_rescheduled", now, now, job_id=job_id, source=f"staff:{by}",
+                      data={"scheduled_start": start, "scheduled_end": end})
+            publish_job_bundle(tx, job_id, job["engineer_id"])
+    return get_ticket(services, job["ticket_id"])
+
+
+def set_job_status_office(services: Services, job_id: str, status: str, by: str,
+                          hold_reason: str | None = None) -> Ticket:
+    """Back-office status change (cancel, close, reopen; hold with a reason) replayed through the status machine.
+
+    A hold (``awaiting_parts``, ``awaiting_customer``) pauses the SLA clocks as the tablet's would; the
+    engineer's tablet takes the job on from it.
+    """
+    if status == "on_hold" and hold_reason not in HOLD_REASONS:
+        raise BadRequest("hold_reason_required", f"a hold needs hold_reason: {' or '.join(HOLD_REASONS)}")
     now = services.clock()
     with services.db.write() as tx:
         job = store.lock_job(tx, job_id)
@@ -189,8 +226,13 @@ def set_job_status_office(services: Services, job_id: str, status: str, by: str)
             raise NotFound("unknown_job", f"no job {job_id!r}")
         if not can_transition(job["status"], status):
             raise Conflict("invalid_transition", f"a job cannot go from {job['status']} to {status}")
-        store.set_job_status(tx, job_id, status, now)
-        add_event(tx, job["ticket_id"], status, now, now, job_id=job_id, source=f"staff:{by}")
+        if status == "on_hold" and hold_reason is not None:
+            store.hold_job(tx, job_id, hold_reason, now)
+            add_event(tx, job["ticket_id"], status, now, now, job_id=job_id, source=f"staff:{by}",
+                      data={"hold_reason": hold_reason})
+        else:
+            store.set_job_status(tx, job_id, status, now)
+            add_event(tx, job["ticket_id"], status, now, now, job_id=job_id, source=f"staff:{by}")
         ticket = store.ticket(tx, job["ticket_id"])
         assert ticket is not None
 
@@ -213,3 +255,32 @@ def job_contexts(services: Services, job_ids: list[str]) -> dict[str, Row]:
     """job id -> the job's engineer and its ticket's id, customer and site."""
     with services.db.read() as tx:
         return store.job_contexts(tx, job_ids)
+
+
+#: job statuses still to be worked (the board's unscheduled list)
+OPEN_JOB_STATUSES = ("assigned", "accepted", "en_route", "on_site", "in_progress", "on_hold", "reopened")
+
+
+def jobs_between(services: Services, start: int, end: int) -> list[Row]:
+    """Jobs scheduled to overlap ``[start, end)`` with their ticket's customer, site, priority and title."""
+    with services.db.read() as tx:
+        return store.jobs_scheduled_between(tx, start, end)
+
+
+def unscheduled_jobs(services: Services, limit: int = 200) -> list[Row]:
+    """Jobs still to be worked that have no scheduled start, oldest first."""
+    with services.db.read() as tx:
+        return store.unscheduled_jobs(tx, OPEN_JOB_STATUSES, limit)
+
+
+def ticket_part_numbers(services: Services, ticket_id: str) -> list[str]:
+    """Parts moved on the ticket's jobs so far (what the ticket is known to need)."""
+    with services.db.read() as tx:
+        return store.ticket_part_numbers(tx, ticket_id)
+
+
+def search_tickets(services: Services, text: str = "", status: str | None = None, limit: int = 25,
+                   offset: int = 0) -> list[Row]:
+    """Every ticket (any status) matching ``text`` in its id, customer, site, title or asset serial."""
+    with services.db.read() as tx:
+        return store.search_tickets(tx, text.strip(), status, limit, offset)

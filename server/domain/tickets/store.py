@@ -228,6 +228,11 @@ def set_job_status(tx: Tx, job_id: str, status: str, now: int) -> None:
     tx.execute("UPDATE jobs SET status = ?, updated_at = ? WHERE id = ?", (status, now, job_id))
 
 
+def hold_job(tx: Tx, job_id: str, reason: str, now: int) -> None:
+    tx.execute("UPDATE jobs SET status = 'on_hold', hold_reason = ?, updated_at = ? WHERE id = ?",
+               (reason, now, job_id))
+
+
 def open_job_count(tx: Tx, ticket_id: str) -> int:
     """How many of a ticket's jobs are neither cancelled nor closed."""
     row = tx.one("SELECT COUNT(*) AS n FROM jobs WHERE ticket_id = ? AND status NOT IN ('cancelled', 'closed')",
@@ -264,3 +269,51 @@ def job_events(tx: Tx, job_id: str) -> list[Row]:
 def job_conflicts(tx: Tx, job_id: str) -> list[Row]:
     """``id``, ``kind``, ``key``, ``status`` of a job's conflicts, oldest first."""
     return tx.query("SELECT id, kind, key, status FROM conflicts WHERE job_id = ? ORDER BY created_at", (job_id,))
+
+
+def set_job_schedule(tx: Tx, job_id: str, scheduled_start: int | None, scheduled_end: int | None, now: int) -> None:
+    tx.execute("UPDATE jobs SET scheduled_start = ?, scheduled_end = ?, updated_at = ? WHERE id = ?",
+               (scheduled_start, scheduled_end, now, job_id))
+
+
+_BOARD_COLUMNS = ("SELECT j.id, j.ticket_id, j.engineer_id, j.status, j.hold_reason, j.scheduled_start, "
+                  "j.scheduled_end, j.signed_off, t.customer, t.site, t.priority, t.category, t.title, "
+                  "t.status AS ticket_status FROM jobs j JOIN tickets t ON t.id = j.ticket_id ")
+
+
+def jobs_scheduled_between(tx: Tx, start: int, end: int) -> list[Row]:
+    """Jobs whose scheduled time overlaps ``[start, end)`` (a job without an end counts at its start)."""
+    return tx.query(_BOARD_COLUMNS + "WHERE j.scheduled_start IS NOT NULL AND j.scheduled_start < ? "
+                    "AND COALESCE(j.scheduled_end, j.scheduled_start) >= ? "
+                    "ORDER BY j.scheduled_start, j.id", (end, start))
+
+
+def unscheduled_jobs(tx: Tx, statuses: tuple[str, ...], limit: int) -> list[Row]:
+    """Jobs in one of ``statuses`` with no scheduled start, oldest first."""
+    return tx.query(_BOARD_COLUMNS + f"WHERE j.scheduled_start IS NULL AND j.status IN ({_marks(list(statuses))}) "
+                    "ORDER BY j.created_at, j.id LIMIT ?", [*statuses, limit])
+
+
+def ticket_part_numbers(tx: Tx, ticket_id: str) -> list[str]:
+    """The part numbers moved on any job of the ticket (what it has needed so far)."""
+    return [r["part_no"] for r in tx.query(
+        "SELECT DISTINCT m.part_no FROM movements m JOIN jobs j ON j.id = m.job_id WHERE j.ticket_id = ? "
+        "ORDER BY m.part_no", (ticket_id,))]
+
+
+def search_tickets(tx: Tx, text: str, status: str | None, limit: int, offset: int) -> list[Row]:
+    """Ticket rows (newest opened first) whose id, customer, site, title or asset serial contains ``text``."""
+    sql = ("SELECT id, customer, site, priority, category, status, title, asset_serial, opened_at FROM tickets "
+           "WHERE 1 = 1")
+    params: list[str | int] = []
+    if text:
+        like = "%" + text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        sql += (" AND (LOWER(id) LIKE ? ESCAPE '\\' OR LOWER(customer) LIKE ? ESCAPE '\\' OR LOWER(site) LIKE ? "
+                "ESCAPE '\\' OR LOWER(title) LIKE ? ESCAPE '\\' OR LOWER(COALESCE(asset_serial, '')) LIKE ? "
+                "ESCAPE '\\')")
+        params += [like] * 5
+    if status:
+        sql += " AND status = ?"
+        params.append(status)
+    sql += " ORDER BY opened_at DESC, id LIMIT ? OFFSET ?"
+    return tx.query(sql, [*params, limit, offset])
