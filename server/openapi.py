@@ -43,6 +43,7 @@ OPERATION_IDS: Final[dict[str, str]] = {
     "POST /v1/tickets/{ticket_id}/report-locale": "setTicketReportLocale",
     "GET /v1/jobs/{job_id}": "getJob",
     "POST /v1/jobs/{job_id}/assign": "assignJob",
+    "POST /v1/jobs/{job_id}/schedule": "scheduleJob",
     "POST /v1/jobs/{job_id}/status": "setJobStatus",
     "POST /v1/jobs/{job_id}/remote-resolution": "resolveJobRemotely",
     "GET /v1/jobs/{job_id}/report.pdf": "getJobReportPdf",
