@@ -259,10 +259,12 @@ def test_the_console_links_a_tickets_customer_to_its_page(app_client: Any, staff
     r = app_client.get(f"/customers/{aurora['id']}", headers={"Accept-Language": "en"})
     assert r.status_code == 200
     assert "R. Larsen" in r.text and "Aurora - spa" in r.text and f'href="/tickets/{ticket["id"]}"' in r.text
-    assert "Service archive" in r.text
+    assert "Service history" in r.text and "Contacts" in r.text
     zh = app_client.get(f"/customers/{aurora['id']}", headers={"Accept-Language": "zh-CN"}).text
-    assert "服务档案" in zh and "联系人" in zh and "Service archive" not in zh and "Contacts" not in zh
+    assert "服务记录" in zh and "联系人" in zh and "Service history" not in zh and "Contacts" not in zh
     assert app_client.get("/customers/C-nope").status_code == 404
+    by_name = app_client.get("/customers/Hotel%20Aurora", follow_redirects=False)
+    assert by_name.status_code == 303 and by_name.headers["location"] == f"/customers/{aurora['id']}"
 
 
 def test_the_sdk_tablet_sees_the_customer_record_and_its_rename_over_a_live_server(
