@@ -108,7 +108,9 @@ def page(request: Request[Any, Any, Any], services: Services, session: ConsoleSe
     return render(name, lang, {"session": session, "path": request.url.path, "now": services.clock(),
                                "refresh_url": refresh, "here": _here(request),
                                "server_locale": services.settings.locale,
-                               "error": error, "notice": lang.t(f"done.{done}") if done in DONE_MESSAGES else "",
+                               "error": error, "notice": lang.t(f"done.{done}") if done in DONE_MESSAGES or (
+                                   done.startswith(("parts_", "mgmt_")) and i18n.known(lang.locale, f"done.{done}"))
+                               else "",
                                "form": form or {}, "error_field": "", **ctx}, status=status)
 
 
@@ -586,7 +588,9 @@ async def favicon() -> Response[bytes]:
 
 def console_router() -> Router:
     """The console's routes under ``/`` with its HTML error pages."""
-    return Router(path="/", route_handlers=[
+    from server.console import management_desk, parts_desk  # the desks use this module's helpers
+
+    return Router(path="/", route_handlers=[*parts_desk.ROUTES, *management_desk.ROUTES,
         home, login_form, login, logout, choose_locale, tickets_board, create_ticket, new_ticket_due, ticket_detail,
         report_locale, add_job, reassign_job,
         job_page, job_report, blob, conflicts_page, resolve_conflict, reconciliation, reconciliation_csv, resolve_item,
