@@ -17,6 +17,7 @@ from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 
+from server.console import management_desk, parts_desk
 from server.console.routes import console_router
 from server.domain.archive.controllers import ArchiveController
 from server.domain.blobs.controllers import BlobController
@@ -110,7 +111,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
                                  PartsController, SignedReportController, ArchiveController, PlanController,
                                  FollowUpController, ComplaintController, CertificationController, KbController,
                                  KpiController, SlaController, ReconciliationController, WebhookController,
-                                 tablet_router(), console_router()]
+                                 tablet_router(),
+                                 console_router(*parts_desk.ROUTES, *management_desk.ROUTES)]
     app = Litestar(
         route_handlers=route_handlers,
         dependencies={

@@ -31,6 +31,7 @@ from litestar.response import Redirect
 from server.console import routes
 from server.console.auth import ConsoleSession
 from server.console.i18n import Lang, known
+from server.console.views import ID_RE
 from server.errors import BadRequest, DomainError
 from server.http import in_thread
 from server.services import Services
@@ -273,8 +274,6 @@ def ftext(lang: Lang, form: dict[str, str], key: str, *, required: bool = False,
 
 def fid(lang: Lang, form: dict[str, str], key: str, *, required: bool = True) -> str:
     """An id input (letters, digits and ``_ . : -``)."""
-    from server.console.views import ID_RE
-
     value = (form.get(key) or "").strip()
     if not value and not required:
         return ""

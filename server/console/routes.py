@@ -586,11 +586,10 @@ async def favicon() -> Response[bytes]:
                     headers={"cache-control": "public, max-age=86400", "x-content-type-options": "nosniff"})
 
 
-def console_router() -> Router:
-    """The console's routes under ``/`` with its HTML error pages."""
-    from server.console import management_desk, parts_desk  # the desks use this module's helpers
-
-    return Router(path="/", route_handlers=[*parts_desk.ROUTES, *management_desk.ROUTES,
+def console_router(*desks: Any) -> Router:
+    """The console's routes under ``/`` with its HTML error pages, and ``desks``: the routes of the desks that
+    are modules of their own (they use this module's helpers, so ``server.app`` hands them in)."""
+    return Router(path="/", route_handlers=[*desks,
         home, login_form, login, logout, choose_locale, tickets_board, create_ticket, new_ticket_due, ticket_detail,
         report_locale, add_job, reassign_job,
         job_page, job_report, blob, conflicts_page, resolve_conflict, reconciliation, reconciliation_csv, resolve_item,
