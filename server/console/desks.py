@@ -212,16 +212,18 @@ def bar_chart(rows: Sequence[tuple[str, int]], lang: Lang, title: str) -> dict[s
 
 
 def line_chart(points: Sequence[tuple[str, float | None, str]], lang: Lang, title: str,
-               target: float | None = None, target_text: str = "") -> dict[str, Any]:
+               fmt: Callable[[float], str] | None = None, target: float | None = None,
+               target_text: str = "") -> dict[str, Any]:
     """A line over months: each point labelled with its value (``None``: no data that month, a gap).
 
-    ``points`` are (x label, value, value as shown); ``target`` draws a dashed line with its own label.
+    ``points`` are (x label, value, value as shown); ``fmt`` writes the axis values; ``target`` draws a
+    dashed line with its own label.
     """
-    width, height, left, right, top, bottom = 760, 240, 56, 20, 22, 34
+    width, height, left, right, top, bottom, pad = 760, 250, 64, 16, 24, 40, 34
     values = [v for _, v, _ in points if v is not None] + ([target] if target is not None else [])
     high = max(values + [0.0])
-    scale = _nice(high) if high > 1 else (1.0 if high > 0 or not values else 1.0)
-    plot_w, plot_h = width - left - right, height - top - bottom
+    scale = _nice(high) if high > 1 else 1.0
+    plot_w, plot_h = width - left - right - 2 * pad, height - top - bottom
     step = plot_w / max(1, len(points) - 1)
 
     def y_of(v: float) -> float:
@@ -231,7 +233,7 @@ def line_chart(points: Sequence[tuple[str, float | None, str]], lang: Lang, titl
     segments: list[str] = []
     current: list[str] = []
     for i, (label, v, shown) in enumerate(points):
-        x = round(left + i * step, 1) if len(points) > 1 else left + plot_w / 2
+        x = round(left + pad + i * step, 1) if len(points) > 1 else left + pad + plot_w / 2
         dots.append({"x": x, "label": label, "y": y_of(v) if v is not None else None, "shown": shown,
                      "title": f"{label}: {shown}"})
         if v is None:
@@ -242,9 +244,10 @@ def line_chart(points: Sequence[tuple[str, float | None, str]], lang: Lang, titl
             current.append(f"{x},{y_of(v)}")
     if current:
         segments.append(" ".join(current))
-    grid = [{"y": y_of(scale * k / 4), "v": lang.number(round(scale * k / 4, 2))} for k in range(5)]
+    show = fmt or (lambda v: lang.number(round(v, 2)))
+    grid = [{"y": y_of(scale * k / 4), "v": show(scale * k / 4)} for k in range(5)]
     return {"width": width, "height": height, "left": left, "right": width - right, "bottom": height - bottom,
-            "dots": dots, "lines": segments, "grid": grid, "title": title,
+            "mid": round(top + plot_h / 2, 1), "dots": dots, "lines": segments, "grid": grid, "title": title,
             "target_y": y_of(target) if target is not None else None, "target_text": target_text,
             "empty": not any(v is not None for _, v, _ in points)}
 

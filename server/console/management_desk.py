@@ -119,7 +119,8 @@ def kpis_page(services: Services, request: Request[Any, Any, Any], lang: Lang) -
         rows = kpis.compute_kpis(services, s, e, "all")["rows"]
         v = rows[0].get(kpi) if rows else None
         points.append((m, v, kpi_value(kpi, v, lang)))
-    chart = desks.line_chart(points, lang, lang.t("mgmt.trend_of", kpi=lang.t(f"mgmt.kpi.{kpi}")))
+    chart = desks.line_chart(points, lang, lang.t("mgmt.trend_of", kpi=lang.t(f"mgmt.kpi.{kpi}")),
+                             fmt=lambda v: kpi_value(kpi, v, lang))
     return {"tab": "kpis", "month": month, "kpi": kpi, "kpis": list(KPIS), "table": table,
             "tickets": lang.number(row.get("tickets", 0)), "resolved": lang.number(row.get("resolved", 0)),
             "engineers": engineers, "chart": chart}

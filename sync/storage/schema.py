@@ -279,6 +279,14 @@ ALTER TABLE tickets ADD COLUMN external_ref TEXT;
 CREATE UNIQUE INDEX tickets_external_ref ON tickets (external_ref);
 """,
     ),
+    (
+        20,
+        # the service KPIs' targets, set by the management (no row: no target for that KPI)
+        """
+CREATE TABLE kpi_targets (kpi TEXT PRIMARY KEY, target DOUBLE PRECISION NOT NULL, set_at {big} NOT NULL,
+  set_by TEXT NOT NULL);
+""",
+    ),
 ]
 
 

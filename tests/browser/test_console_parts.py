@@ -204,6 +204,7 @@ def test_the_parts_clerk_transfers_to_a_van_and_approves_a_claim_once_the_old_pa
         for path in PARTS_PAGES:
             c.go(path)
             clean_page(page, path)
+            c.shot("parts-" + re.sub(r"[^a-z0-9]+", "-", path.strip("/")))
         assert c.errors == []
     finally:
         c.context.close()

@@ -14,6 +14,7 @@ staff may do.
 | POST /v1/engineers/{id}/enroll-token | dispatcher, admin |
 | POST templates, parts, locations, movements, assets; conflict, reconciliation, warranty decisions | office |
 | POST /v1/devices/{id}/revoke, GET /v1/webhooks/deliveries | admin |
+| PUT, DELETE /v1/kpis/targets/{kpi} | admin |
 | POST plans, follow-up, acknowledge, customer-confirmation, close, kb | any staff role |
 | POST /v1/engineers/{id}/certifications | office |
 | every GET under /v1 (tickets, jobs, catalog, stock, devices, conflicts, SLA, reports, blobs) | any staff role |
@@ -129,6 +130,9 @@ POLICY: dict[tuple[str, str], tuple[frozenset[str] | str, Any]] = {
     ("GET", "/v1/kb"): (STAFF, None),
     ("GET", "/v1/kb/{case_id}"): (STAFF, None),
     ("GET", "/v1/kpis"): (STAFF, None),
+    ("GET", "/v1/kpis/targets"): (STAFF, None),
+    ("PUT", "/v1/kpis/targets/{kpi}"): (ADMIN, {"target": 0.8}),
+    ("DELETE", "/v1/kpis/targets/{kpi}"): (ADMIN, None),
 }
 
 WATCHED_TABLES = ("tickets", "jobs", "engineers", "templates", "parts", "locations", "movements", "devices",

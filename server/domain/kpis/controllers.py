@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import msgspec
-from litestar import Controller, Request, Response, get
+from litestar import Controller, Request, Response, delete, get, put
 from litestar.params import QueryParameter
 
 from server.domain.kpis import service as kpis
+from server.domain.kpis.service import KpiTarget, KpiTargetIn
 from server.errors import BadRequest, Msg
 from server.http_locale import content_language, request_locale
 from server.security import Staff
@@ -18,7 +19,7 @@ DAY_MS = 86_400_000
 
 
 class KpiController(Controller):
-    """``/v1/kpis``."""
+    """``/v1/kpis`` and the KPIs' targets."""
 
     path = "/v1"
     tags = ["kpis"]
@@ -39,3 +40,20 @@ class KpiController(Controller):
             return Response(content=kpis.kpis_csv(report, locale).encode(), media_type="text/csv; charset=utf-8",
                             headers={"content-language": content_language(locale), "vary": "Accept-Language"})
         return Response(content=msgspec.json.encode(report), media_type="application/json")
+
+    @get("/kpis/targets", sync_to_thread=True)
+    def targets(self, services: Services, staff: Staff) -> list[KpiTarget]:
+        """The targets the management set, one per KPI at most (a KPI without one is not listed)."""
+        return kpis.list_targets(services)
+
+    @put("/kpis/targets/{kpi:str}", sync_to_thread=True)
+    def set_target(self, kpi: str, data: KpiTargetIn, services: Services, staff: Staff) -> KpiTarget:
+        """Set a KPI's target (a fraction for rates and shares, 1-5 for satisfaction, minutes for times)."""
+        staff.require("admin")
+        return kpis.set_target(services, kpi, data.target, staff.name)
+
+    @delete("/kpis/targets/{kpi:str}", sync_to_thread=True, status_code=204)
+    def clear_target(self, kpi: str, services: Services, staff: Staff) -> None:
+        """Drop a KPI's target."""
+        staff.require("admin")
+        kpis.clear_target(services, kpi)

@@ -22,6 +22,10 @@ engineer, customer or priority (complaints as their own group):
 - ``parts_availability``: share of consumptions after which the van's stock of
   that part (ledger order, server time) was not negative.
 - ``satisfaction``: mean of every rating recorded (sign-off and follow-up call).
+
+Targets: the management may set one target per KPI (:func:`set_target`); a
+rate or share is met at or above its target, satisfaction likewise, a mean
+time at or below it (:data:`TARGET_BETTER`).
 """
 
 from __future__ import annotations
@@ -30,14 +34,16 @@ import csv
 import io
 from collections import defaultdict
 from datetime import UTC, datetime
-from typing import Any, Final
+from typing import Any, Final, Literal
+
+import msgspec
 
 from schemas import i18n
 from server.domain.kpis import store
 from server.domain.sla.calendar import Calendar, working_ms_between
 from server.domain.sla.policy import Policy
 from server.domain.sla.service import policy_for
-from server.errors import BadRequest, Msg
+from server.errors import BadRequest, Msg, NotFound
 from server.services import Services
 from sync.storage import Row, Tx
 
@@ -46,6 +52,74 @@ RESPONSE_KINDS: Final = ("acknowledged", "en_route", "on_site", "completed")
 COLUMNS: Final = ("group", "tickets", "resolved", "first_time_fix_rate", "remote_share", "mean_respond_min",
                   "mean_arrive_min", "mean_restore_min", "consumptions", "parts_availability", "ratings",
                   "satisfaction")
+
+
+#: the KPIs that take a target, and which way is better
+TARGET_BETTER: Final[dict[str, Literal["more", "less"]]] = {
+    "first_time_fix_rate": "more", "remote_share": "more", "parts_availability": "more", "satisfaction": "more",
+    "mean_respond_min": "less", "mean_arrive_min": "less", "mean_restore_min": "less"}
+#: the values a target may take: shares are fractions, satisfaction a 1-5 rating, times minutes
+TARGET_RANGE: Final = {"first_time_fix_rate": (0.0, 1.0), "remote_share": (0.0, 1.0),
+                       "parts_availability": (0.0, 1.0), "satisfaction": (1.0, 5.0),
+                       "mean_respond_min": (0.0, 1e6), "mean_arrive_min": (0.0, 1e6), "mean_restore_min": (0.0, 1e6)}
+
+
+class KpiTargetIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """A KPI's target: a fraction for rates and shares (0.85), a rating for satisfaction, minutes for times."""
+
+    target: float
+
+
+class KpiTarget(msgspec.Struct, kw_only=True):
+    """A KPI's target; ``better`` says whether values above (``more``) or below it (``less``) meet it."""
+
+    kpi: str
+    target: float
+    better: str
+    set_at: datetime
+    set_by: str
+
+
+def _target(row: Row) -> KpiTarget:
+    return KpiTarget(kpi=row["kpi"], target=float(row["target"]), better=TARGET_BETTER[row["kpi"]],
+                     set_at=datetime.fromtimestamp(int(row["set_at"]) / 1000, tz=UTC), set_by=row["set_by"])
+
+
+def list_targets(services: Services) -> list[KpiTarget]:
+    """Every KPI target set, by KPI."""
+    with services.db.read() as tx:
+        return [_target(r) for r in store.targets(tx) if r["kpi"] in TARGET_BETTER]
+
+
+def _known_kpi(kpi: str) -> None:
+    if kpi not in TARGET_BETTER:
+        raise NotFound("unknown_kpi", f"no KPI {kpi[:64]!r}; KPIs: {', '.join(TARGET_BETTER)}")
+
+
+def set_target(services: Services, kpi: str, target: float, by: str) -> KpiTarget:
+    """Set (or replace) a KPI's target."""
+    _known_kpi(kpi)
+    low, high = TARGET_RANGE[kpi]
+    if not low <= target <= high:  # NaN fails both comparisons
+        raise BadRequest("bad_target", f"a target for {kpi} is from {low:g} to {high:g}", low=low, high=high)
+    with services.db.write() as tx:
+        store.set_target(tx, kpi, target, services.clock(), by)
+        rows = [r for r in store.targets(tx) if r["kpi"] == kpi]
+    return _target(rows[0])
+
+
+def clear_target(services: Services, kpi: str) -> None:
+    """Drop a KPI's target (nothing to do when it has none)."""
+    _known_kpi(kpi)
+    with services.db.write() as tx:
+        store.clear_target(tx, kpi)
+
+
+def target_met(kpi: str, value: float | None, target: float) -> bool | None:
+    """Does ``value`` meet ``target``?  None when there is no value (nothing to measure that period)."""
+    if value is None:
+        return None
+    return value >= target if TARGET_BETTER[kpi] == "more" else value <= target
 
 
 def parse_time(value: str | None, default: int, name: str) -> int:

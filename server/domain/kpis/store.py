@@ -59,3 +59,19 @@ def van_movements(tx: Tx, vans: list[str]) -> list[Row]:
     return tx.query(f"SELECT id, part_no, from_location, to_location, qty, recorded_at FROM movements "
                     f"WHERE kind <> 'return_old' AND (from_location IN ({_marks(vans)}) "
                     f"OR to_location IN ({_marks(vans)})) ORDER BY recorded_at, id", [*vans, *vans])
+
+
+def targets(tx: Tx) -> list[Row]:
+    """Every KPI target (``kpi``, ``target``, ``set_at``, ``set_by``), by KPI."""
+    return tx.query("SELECT kpi, target, set_at, set_by FROM kpi_targets ORDER BY kpi")
+
+
+def set_target(tx: Tx, kpi: str, target: float, now: int, by: str) -> None:
+    tx.execute("INSERT INTO kpi_targets (kpi, target, set_at, set_by) VALUES (?, ?, ?, ?) "
+               "ON CONFLICT (kpi) DO UPDATE SET target = excluded.target, set_at = excluded.set_at, "
+               "set_by = excluded.set_by", (kpi, target, now, by))
+
+
+def clear_target(tx: Tx, kpi: str) -> bool:
+    """Drop a KPI's target; False when it had none."""
+    return 0 < tx.execute("DELETE FROM kpi_targets WHERE kpi = ?", (kpi,))
