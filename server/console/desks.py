@@ -113,7 +113,8 @@ async def act(request: Request[Any, Any, Any], services: Services, back_to: str,
         to, done = await in_thread(do, services, form, s, lang)
     except DomainError as exc:
         return back(s, back_to, error_text(exc, lang), form)
-    return routes.redirect(to, done=done)
+    return Redirect(path=to + ("&" if "?" in to else "?") + urlencode({"done": done}), status_code=303,
+                    headers={"cache-control": "no-store"})
 
 
 # -- lists -------------------------------------------------------------------------------------------------

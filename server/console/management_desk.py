@@ -13,8 +13,9 @@ and leaves every earlier version as it was, so a job keeps the version pinned
 when it was dispatched, in the field and on its report; only jobs created
 afterwards get the new one.
 
-KPI targets do not exist in the service yet: the KPI table has a target
-column that says so, where a target will go.
+Each KPI is shown against its target when the management set one (an admin
+sets it on the page, as ``PUT /v1/kpis/targets/{kpi}``), met or missed in
+words and a mark, not colour alone; the trend chart draws it as a dashed line.
 """
 
 from __future__ import annotations
@@ -102,9 +103,18 @@ def kpis_page(services: Services, request: Request[Any, Any, Any], lang: Lang) -
     start, end = desks.month_bounds(month, tz)
     report = kpis.compute_kpis(services, start, end, "all")
     row = report["rows"][0] if report["rows"] else {}
-    table = [{"kpi": k, "name": lang.t(f"mgmt.kpi.{k}"), "value": kpi_value(k, row.get(k), lang),
-              "better": lang.t(f"mgmt.better.{'less' if KPIS[k] == 'minutes' else 'more'}"),
-              "target": lang.t("mgmt.no_target")} for k in KPIS]
+    targets = {t.kpi: t.target for t in kpis.list_targets(services)}
+    table = []
+    for k in KPIS:
+        target = targets.get(k)
+        met = kpis.target_met(k, row.get(k), target) if target is not None else None
+        table.append({"kpi": k, "name": lang.t(f"mgmt.kpi.{k}"), "value": kpi_value(k, row.get(k), lang),
+                      "better": lang.t(f"mgmt.better.{kpis.TARGET_BETTER[k]}"),
+                      "target": lang.t(f"mgmt.target_{kpis.TARGET_BETTER[k]}", v=kpi_value(k, target, lang))
+                      if target is not None else lang.t("mgmt.no_target"), "has_target": target is not None,
+                      "state": "none" if target is None else "nodata" if met is None else "met" if met else "missed",
+                      "input": "" if target is None else f"{_to_unit(k, target):g}",
+                      "unit": lang.t(f"mgmt.unit.{KPIS[k]}")})
     by_engineer = kpis.compute_kpis(services, start, end, "engineer")["rows"]
     names = {e.id: e.name for e in catalog.list_engineers(services)}
     engineers = [{"name": names.get(r["group"], lang.t("mgmt.unassigned") if r["group"] == "unassigned"
@@ -119,11 +129,39 @@ def kpis_page(services: Services, request: Request[Any, Any, Any], lang: Lang) -
         rows = kpis.compute_kpis(services, s, e, "all")["rows"]
         v = rows[0].get(kpi) if rows else None
         points.append((m, v, kpi_value(kpi, v, lang)))
+    goal = targets.get(kpi)
     chart = desks.line_chart(points, lang, lang.t("mgmt.trend_of", kpi=lang.t(f"mgmt.kpi.{kpi}")),
-                             fmt=lambda v: kpi_value(kpi, v, lang))
+                             fmt=lambda v: kpi_value(kpi, v, lang), target=goal,
+                             target_text=lang.t("mgmt.target_line", v=kpi_value(kpi, goal, lang)) if goal else "")
     return {"tab": "kpis", "month": month, "kpi": kpi, "kpis": list(KPIS), "table": table,
             "tickets": lang.number(row.get("tickets", 0)), "resolved": lang.number(row.get("resolved", 0)),
             "engineers": engineers, "chart": chart}
+
+
+def _to_unit(kpi: str, value: float) -> float:
+    """A stored target as the form shows it: rates in percent, satisfaction out of 5, times in minutes."""
+    return round(value * 100, 2) if KPIS[kpi] == "rate" else value
+
+
+def set_target(services: Services, kpi: str, form: dict[str, str], session: ConsoleSession,
+               lang: Lang) -> tuple[str, str]:
+    """Set a KPI's target from the page (in the units the page shows), or clear it."""
+    if kpi not in KPIS:
+        raise NotFound("unknown_kpi", f"no KPI {kpi[:64]!r}")
+    back_to = f"/manage/kpis?kpi={kpi}" + (f"&month={form['month']}" if len(form.get("month", "")) == MONTH_LEN
+                                           and form["month"][:4].isdigit() else "")
+    if form.get("clear"):
+        kpis.clear_target(services, kpi)
+        return back_to, "mgmt_target_cleared"
+    raw = (form.get("target") or "").strip().replace(",", ".").rstrip("%")
+    try:
+        value = float(raw)
+    except ValueError:
+        raise desks.invalid(lang, "mgmt.target_number", "target") from None
+    if value != value:  # NaN
+        raise desks.invalid(lang, "mgmt.target_number", "target")
+    kpis.set_target(services, kpi, value / 100 if KPIS[kpi] == "rate" else value, session.staff.name)
+    return back_to, "mgmt_target_set"
 
 
 # -- certifications ----------------------------------------------------------------------------------------
@@ -365,6 +403,14 @@ async def mgmt_kpis(request: Request[Any, Any, Any], services: Services) -> Resp
     return await desks.show(request, services, "mgmt_kpis.html", kpis_page)
 
 
+@post("/manage/kpis/targets/{kpi:str}", include_in_schema=False, status_code=303)
+async def mgmt_set_target(request: Request[Any, Any, Any], services: Services, kpi: str) -> Response[Any]:
+    def do(svc: Services, form: dict[str, str], session: ConsoleSession, lang: Lang) -> tuple[str, str]:
+        return set_target(svc, kpi, form, session, lang)
+
+    return await desks.act(request, services, "/manage/kpis", do, "admin")
+
+
 @get("/manage/certifications", include_in_schema=False)
 async def mgmt_certifications(request: Request[Any, Any, Any], services: Services) -> Response[Any]:
     return await desks.show(request, services, "mgmt_certifications.html", certifications_page)
@@ -461,6 +507,6 @@ async def mgmt_revoke_token(request: Request[Any, Any, Any], services: Services,
     return await desks.act(request, services, "/manage/tokens", do, "admin")
 
 
-ROUTES: Final = [mgmt_kpis, mgmt_certifications, mgmt_certify, mgmt_templates, mgmt_template_new, mgmt_template,
-                 mgmt_publish, mgmt_engineers, mgmt_create_engineer, mgmt_users, mgmt_save_user, mgmt_user_state,
-                 mgmt_tokens, mgmt_issue_token, mgmt_revoke_token]
+ROUTES: Final = [mgmt_kpis, mgmt_set_target, mgmt_certifications, mgmt_certify, mgmt_templates, mgmt_template_new,
+                 mgmt_template, mgmt_publish, mgmt_engineers, mgmt_create_engineer, mgmt_users, mgmt_save_user,
+                 mgmt_user_state, mgmt_tokens, mgmt_issue_token, mgmt_revoke_token]

@@ -46,7 +46,7 @@ def _job(live: Live, template: str) -> tuple[str, int]:
     """A new job with ``template``: its id and the template version it was pinned to."""
     with api(live, "dispatcher") as http:
         t = http.post("/v1/tickets", json={"customer": f"Dairy {uuid.uuid4().hex[:4]}", "site": "Pump house",
-                                           "priority": "P3", "category": "inspection", "title": "Pump check"})
+                                           "priority": "P3", "category": "fault", "title": "Pump check"})
         assert t.status_code == 201, t.text
         j = http.post(f"/v1/tickets/{t.json()['id']}/jobs", json={"engineer_id": "e-ben",
                                                                   "checklist_template": template})
@@ -59,6 +59,9 @@ def test_the_manager_reads_the_months_kpis_and_publishes_a_new_checklist_version
     template = _template(live)
     old_job, old_version = _job(live, template)
     assert old_version == 1
+    with api(live, "dispatcher") as http:  # a ticket answered at once: this month has a response time
+        ticket = http.get(f"/v1/jobs/{old_job}").json()["job"]["ticket_id"]
+        assert http.post(f"/v1/tickets/{ticket}/acknowledge", json={"note": "called back"}).status_code == 200
     c = Console(browser, live, TABLET)
     try:
         page = c.page
@@ -72,7 +75,7 @@ def test_the_manager_reads_the_months_kpis_and_publishes_a_new_checklist_version
         assert page.locator("h1").inner_text() == f"Service KPIs · {month}"
         rows = page.locator("#kpi-table tbody tr[data-kpi]")
         assert rows.count() == 7
-        assert all(t == "no target set" for t in page.locator("#kpi-table td.target").all_inner_texts())
+        assert page.locator("#kpi-table tr[data-kpi=mean_respond_min] .target-text").inner_text() == "no target set"
         start = datetime(now.year, now.month, 1, tzinfo=UTC)
         nxt = datetime(now.year + (now.month == 12), now.month % 12 + 1, 1, tzinfo=UTC)
         with api(live) as http:
@@ -84,6 +87,32 @@ def test_the_manager_reads_the_months_kpis_and_publishes_a_new_checklist_version
         chart = page.locator("#trend-chart")
         assert chart.get_attribute("aria-label") == "First-time fix rate, last six months"
         assert chart.locator("text.axis", has_text=month).count() == 1
+
+        # Targets: a refused one (back by GET with one message), then two set; the response time is met
+        respond = page.locator("#kpi-table tr[data-kpi=mean_respond_min]")
+        respond.locator("input[name=target]").fill("soon")
+        respond.locator("button[type=submit]").first.click()
+        page.wait_for_load_state("load")
+        assert page.url == live.url + "/manage/kpis" and page.locator(".flash.err").count() == 1
+        assert page.locator("#form-error").inner_text() == "Target must be a number."
+        respond = page.locator("#kpi-table tr[data-kpi=mean_respond_min]")
+        respond.locator("input[name=target]").fill("60")
+        respond.locator("button[type=submit]").first.click()
+        page.wait_for_url("**/manage/kpis?kpi=mean_respond_min&month=*&done=mgmt_target_set")
+        respond = page.locator("#kpi-table tr[data-kpi=mean_respond_min]")
+        assert respond.locator(".target-text").inner_text() == "at most 1h 00m"
+        assert respond.get_attribute("data-state") == "met" and respond.locator(".verdict").inner_text() == "✓ met"
+        assert page.locator("#trend-chart").get_attribute("aria-label") == "Mean time to respond, last six months"
+        assert page.locator("#trend-chart text", has_text="target 1h 00m").count() == 1
+        ftf = page.locator("#kpi-table tr[data-kpi=first_time_fix_rate]")
+        ftf.locator("input[name=target]").fill("80")
+        ftf.locator("button[type=submit]").first.click()
+        page.wait_for_url("**done=mgmt_target_set")
+        assert page.locator("#kpi-table tr[data-kpi=first_time_fix_rate] .target-text").inner_text() == \
+            "at least 80%"
+        with api(live) as http:
+            targets = {t["kpi"]: t["target"] for t in http.get("/v1/kpis/targets").json()}
+        assert targets == {"first_time_fix_rate": 0.8, "mean_respond_min": 60.0}
         page.click("#kpi-table tr[data-kpi=mean_restore_min] a")
         page.wait_for_url("**kpi=mean_restore_min**")
         assert page.locator("#trend-chart").get_attribute("aria-label") == "Mean time to restore, last six months"
