@@ -4,7 +4,7 @@ versioned checklist template editor, engineers, console users and staff tokens.
 Through the services the API and the CLI use, with their roles: KPIs,
 certifications, templates and engineers are read by any staff member;
 certifying and publishing a template are the back office's (as the API's
-``POST`` routes), creating an engineer the back office's or a dispatcher's;
+``POST`` routes), creating, disabling and enabling an engineer the back office's or a dispatcher's;
 console users and staff tokens are an admin's (``fieldsync admin user`` and
 ``admin token`` do the same from a shell).
 
@@ -309,6 +309,14 @@ def create_engineer(services: Services, form: dict[str, str], session: ConsoleSe
     return "/manage/engineers", "mgmt_engineer_created"
 
 
+def set_engineer_state(services: Services, engineer_id: str, form: dict[str, str], session: ConsoleSession,
+                       lang: Lang) -> tuple[str, str]:
+    """Take an engineer off dispatch, or put them back on (``POST /v1/engineers/{id}/deactivate``)."""
+    action = fchoice(lang, form, "action", {"disable": lang.t("mgmt.disable"), "enable": lang.t("mgmt.enable")})
+    catalog.set_engineer_active(services, engineer_id, action == "enable")
+    return "/manage/engineers", f"mgmt_engineer_{action}d"
+
+
 # -- console users -----------------------------------------------------------------------------------------
 
 
@@ -462,6 +470,16 @@ async def mgmt_create_engineer(request: Request[Any, Any, Any], services: Servic
     return await desks.act(request, services, "/manage/engineers", create_engineer, "backoffice", "dispatcher")
 
 
+@post("/manage/engineers/{engineer_id:str}", include_in_schema=False, status_code=303)
+async def mgmt_engineer_state(request: Request[Any, Any, Any], services: Services, engineer_id: str) -> Response[Any]:
+    routes.known_id(engineer_id, "engineer")
+
+    def do(svc: Services, form: dict[str, str], session: ConsoleSession, lang: Lang) -> tuple[str, str]:
+        return set_engineer_state(svc, engineer_id, form, session, lang)
+
+    return await desks.act(request, services, "/manage/engineers", do, "backoffice", "dispatcher")
+
+
 @get("/manage/users", include_in_schema=False)
 async def mgmt_users(request: Request[Any, Any, Any], services: Services) -> Response[Any]:
     return await desks.show(request, services, "mgmt_users.html", users_page, "admin")
@@ -508,5 +526,5 @@ async def mgmt_revoke_token(request: Request[Any, Any, Any], services: Services,
 
 
 ROUTES: Final = [mgmt_kpis, mgmt_set_target, mgmt_certifications, mgmt_certify, mgmt_templates, mgmt_template_new,
-                 mgmt_template, mgmt_publish, mgmt_engineers, mgmt_create_engineer, mgmt_users, mgmt_save_user,
-                 mgmt_user_state, mgmt_tokens, mgmt_issue_token, mgmt_revoke_token]
+                 mgmt_template, mgmt_publish, mgmt_engineers, mgmt_create_engineer, mgmt_engineer_state, mgmt_users,
+                 mgmt_save_user, mgmt_user_state, mgmt_tokens, mgmt_issue_token, mgmt_revoke_token]

@@ -4,7 +4,8 @@ and warranty claims with their old parts.
 Everything goes through the services the API uses (``server.domain.catalog``
 for parts, locations, the ledger and stock; ``server.domain.parts`` for
 warranty claims), with the API's roles: any staff member reads, the back
-office (and admin) records movements and decides claims.  Stock is what the
+office (and admin) keeps the catalog and the locations, records movements
+(transfers, count corrections, old parts' arrival) and decides claims.  Stock is what the
 ledger nets at a location, as ``GET /v1/stock`` says.
 """
 
@@ -17,7 +18,7 @@ from typing import Any, Final
 from babel.numbers import format_decimal
 from litestar import Request, Response, get, post
 
-from schemas.domain import MovementIn
+from schemas.domain import MovementIn, PartIn, StockLocationIn
 from server.console import desks
 from server.console.desks import fchoice, fid, fint, ftext
 from server.console.i18n import Lang
@@ -78,6 +79,21 @@ def catalog_page(services: Services, request: Request[Any, Any, Any], lang: Lang
     return {"rows": shown, "pager": pager, "q": q, "tab": "catalog"}
 
 
+def save_part(services: Services, form: dict[str, str], session: Any, lang: Lang) -> tuple[str, str]:
+    """Add a part to the catalog or change one (``POST /v1/parts``); the price is typed in currency units."""
+    raw = (form.get("price") or "0").strip().replace(",", ".")
+    try:
+        cents = int((Decimal(raw) * 100).to_integral_value())
+    except ArithmeticError:
+        raise desks.invalid(lang, "parts.bad_price", "price") from None
+    if not 0 <= cents <= 10**11:
+        raise desks.invalid(lang, "parts.bad_price", "price")
+    data = PartIn(part_no=fid(lang, form, "part_no"), name=ftext(lang, form, "part_name", required=True),
+                  serialized=bool(form.get("serialized")), unit_price_cents=cents)
+    catalog.upsert_part(services, data)
+    return "/parts", "parts_part_saved"
+
+
 # -- stock -------------------------------------------------------------------------------------------------
 
 
@@ -104,6 +120,26 @@ def stock_page(services: Services, request: Request[Any, Any, Any], lang: Lang) 
             "chosen": locations.get(chosen), "chart": chart,
             "lines": [{"part_no": s.part_no, "name": names.get(s.part_no, ""), "qty": lang.number(s.qty),
                        "neg": s.qty < 0} for s in here]}
+
+
+def add_location(services: Services, form: dict[str, str], session: Any, lang: Lang) -> tuple[str, str]:
+    """A new warehouse or returns point (``POST /v1/locations``; vans come with their engineer)."""
+    kind = fchoice(lang, form, "kind", {k: lang.t(f"parts.loc_kind.{k}") for k in ("warehouse", "returns")})
+    catalog.create_location(services, StockLocationIn(id=fid(lang, form, "location_id"), kind=kind,  # type: ignore[arg-type]
+                                                      name=ftext(lang, form, "location_name", required=True)))
+    return "/parts/stock", "parts_location_added"
+
+
+def adjust(services: Services, form: dict[str, str], session: Any, lang: Lang) -> tuple[str, str]:
+    """A count correction at one location (``adjust`` in the ledger): what was counted minus what the ledger says."""
+    location = fid(lang, form, "location")
+    delta = fint(lang, form, "delta", low=-100_000, high=100_000) or 0
+    if delta == 0:
+        raise desks.invalid(lang, "parts.zero_delta", "delta")
+    serial = ftext(lang, form, "serial", max_len=100) or None
+    catalog.record_movement(services, MovementIn(kind="adjust", part_no=fid(lang, form, "part_no"), qty=delta,
+                                                 serial=serial, to_location=location))
+    return "/parts/transfers", "parts_adjusted"
 
 
 # -- the ledger --------------------------------------------------------------------------------------------
@@ -230,6 +266,21 @@ async def parts_catalog(request: Request[Any, Any, Any], services: Services) -> 
     return await desks.show(request, services, "parts_catalog.html", catalog_page)
 
 
+@post("/parts", include_in_schema=False, status_code=303)
+async def parts_save(request: Request[Any, Any, Any], services: Services) -> Response[Any]:
+    return await desks.act(request, services, "/parts", save_part, ACT_ROLE)
+
+
+@post("/parts/stock", include_in_schema=False, status_code=303)
+async def parts_add_location(request: Request[Any, Any, Any], services: Services) -> Response[Any]:
+    return await desks.act(request, services, "/parts/stock", add_location, ACT_ROLE)
+
+
+@post("/parts/adjust", include_in_schema=False, status_code=303)
+async def parts_adjust(request: Request[Any, Any, Any], services: Services) -> Response[Any]:
+    return await desks.act(request, services, "/parts/transfers", adjust, ACT_ROLE)
+
+
 @get("/parts/stock", include_in_schema=False)
 async def parts_stock(request: Request[Any, Any, Any], services: Services) -> Response[Any]:
     return await desks.show(request, services, "parts_stock.html", stock_page)
@@ -282,5 +333,5 @@ async def parts_decide(request: Request[Any, Any, Any], services: Services, clai
     return await desks.act(request, services, "/parts/warranty", do, ACT_ROLE)
 
 
-ROUTES: Final = [parts_catalog, parts_stock, parts_ledger, parts_transfers, parts_transfer, parts_warranty,
-                 parts_old_part_arrived, parts_decide]
+ROUTES: Final = [parts_catalog, parts_save, parts_add_location, parts_adjust, parts_stock, parts_ledger,
+                 parts_transfers, parts_transfer, parts_warranty, parts_old_part_arrived, parts_decide]

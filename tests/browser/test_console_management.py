@@ -6,7 +6,8 @@ column and a six-month trend chart), then edits a checklist template in the
 editor - a refused row first, which comes back by GET with one message - and
 publishes a new version.  A job created before keeps the version it had; a job
 created after gets the new one (asserted through the API).  Staff tokens are
-issued (shown once) and revoked, console users created and disabled.  Every
+issued (shown once) and revoked, console users created and disabled, an engineer created and taken off
+dispatch.  Every
 page of the desk: no Python repr, nothing wider than 800 px, no English in
 zh-CN.
 """
@@ -195,6 +196,23 @@ def test_the_manager_reads_the_months_kpis_and_publishes_a_new_checklist_version
         row.locator("button[value=disable]").click()
         page.wait_for_url("**/manage/users?done=mgmt_user_disabled")
         assert page.locator(f"#users tr[data-user='{name}'] .tag.bad").count() == 1
+
+        # Engineers: created with their van, taken off dispatch
+        eid = f"e-{uuid.uuid4().hex[:5]}"
+        c.go("/manage/engineers")
+        form = page.locator("#engineer-form")
+        form.locator("input[name=engineer_id]").fill(eid)
+        form.locator("input[name=name]").fill("Dana Dorn")
+        form.locator("input[name=skills]").fill("boiler, heat-pump")
+        form.locator("button[type=submit]").click()
+        page.wait_for_url("**/manage/engineers?done=mgmt_engineer_created")
+        c.go(f"/manage/engineers?q={eid}")
+        page.locator(f"#engineers tr[data-engineer='{eid}'] button[value=disable]").click()
+        page.wait_for_url("**/manage/engineers?done=mgmt_engineer_disabled")
+        with api(live) as http:
+            made = {e["id"]: e for e in http.get("/v1/engineers").json()}[eid]
+            assert http.get(f"/v1/vans/{eid}").status_code == 200
+        assert (made["name"], made["skills"], made["active"]) == ("Dana Dorn", ["boiler", "heat-pump"], False)
 
         for path in MGMT_PAGES:
             c.go(path)

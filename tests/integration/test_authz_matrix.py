@@ -10,7 +10,7 @@ staff may do.
 |---|---|
 | POST /v1/tickets, POST /v1/tickets/{id}/jobs, POST /v1/jobs/{id}/assign | dispatcher, admin |
 | POST /v1/jobs/{id}/status (cancel, close, reopen) | dispatcher, backoffice, admin |
-| POST /v1/engineers | dispatcher, backoffice, admin |
+| POST /v1/engineers, /v1/engineers/{id}/deactivate, /activate | dispatcher, backoffice, admin |
 | POST /v1/engineers/{id}/enroll-token | dispatcher, admin |
 | POST templates, parts, locations, movements, assets; conflict, reconciliation, warranty decisions | office |
 | POST /v1/devices/{id}/revoke, GET /v1/webhooks/deliveries | admin |
@@ -68,6 +68,8 @@ POLICY: dict[tuple[str, str], tuple[frozenset[str] | str, Any]] = {
     ("GET", "/v1/engineers"): (STAFF, None),
     ("POST", "/v1/engineers"): (frozenset({"dispatcher", "backoffice", "admin"}), {"id": "e-new", "name": "New"}),
     ("POST", "/v1/engineers/{engineer_id}/enroll-token"): (DISPATCH, None),
+    ("POST", "/v1/engineers/{engineer_id}/activate"): (STAFF, None),
+    ("POST", "/v1/engineers/{engineer_id}/deactivate"): (STAFF, None),
     ("GET", "/v1/templates"): (STAFF, None),
     ("POST", "/v1/templates"): (OFFICE, {"id": "tpl-x", "name": "X", "items": [
         {"key": "ok", "label": "OK", "type": "pass_fail"}]}),
