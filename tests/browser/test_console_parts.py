@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.browser.conftest import PASSWORD, TABLET, Console, Live
+from tests.browser.conftest import PASSWORD, SCREENSHOTS, TABLET, Console, Live
 from tests.browser.test_console_zh import _data_texts, english_left
 
 pytestmark = pytest.mark.browser
@@ -77,6 +77,9 @@ def zh_pass(browser: Any, live: Live, role: str, paths: tuple[str, ...], extra_d
             assert response is not None and response.status == 200, path
             assert english_left(page, data) == [], f"English left on {path}: {english_left(page, data)}"
             clean_page(page, f"{path} (zh-CN)")
+            SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(SCREENSHOTS / f"zh-{re.sub(r'[^a-z0-9]+', '-', path.strip('/'))}.png"),
+                            full_page=True)
     finally:
         ctx.close()
 
