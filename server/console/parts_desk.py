@@ -163,7 +163,7 @@ def _movement_rows(services: Services, lang: Lang, locations: dict[str, dict[str
 
 
 def ledger_page(services: Services, request: Request[Any, Any, Any], lang: Lang) -> dict[str, Any]:
-    part, location, kind = _q(request, "part"), _q(request, "location"), _q(request, "kind")
+    part, location, kind, q = _q(request, "part"), _q(request, "location"), _q(request, "kind"), _q(request, "q")
     day_from, day_to = _q(request, "from"), _q(request, "to")
     tz = services.settings.sla_timezone
     if part and not ID_RE.match(part):
@@ -175,10 +175,11 @@ def ledger_page(services: Services, request: Request[Any, Any, Any], lang: Lang)
         raise bad_filter(lang, "location", sorted(locations))
     rows = _movement_rows(services, lang, locations, part, location, desks.day_bounds(day_from, lang, "from", tz),
                           desks.day_bounds(day_to, lang, "to", tz, end=True), kind)
+    rows = [r for r in rows if desks.matches(q, r["id"], r["serial"], r["job_id"])]
     shown, pager = desks.paginate(request, rows, _page(request), lang)
     return {"rows": shown, "pager": pager, "tab": "ledger", "locations": list(locations.values()),
             "parts": catalog.list_parts(services), "kinds": MOVEMENT_KINDS,
-            "filters": {"part": part, "location": location, "from": day_from, "to": day_to, "kind": kind}}
+            "filters": {"part": part, "location": location, "from": day_from, "to": day_to, "kind": kind, "q": q}}
 
 
 # -- transfers ---------------------------------------------------------------------------------------------

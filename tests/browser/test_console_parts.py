@@ -225,6 +225,8 @@ def test_the_parts_clerk_transfers_to_a_van_and_approves_a_claim_once_the_old_pa
         # The ledger filtered to the part shows the old part's way back
         c.go("/parts/ledger?part=P-IGN&kind=return_old")
         assert page.locator("#ledger tr[data-kind=return_old]", has_text=old_serial).count() == 2
+        c.go(f"/parts/ledger?q={old_serial}")
+        assert page.locator("#ledger tr[data-movement]").count() == 2  # taken back from the customer, returned
 
         for path in PARTS_PAGES:
             c.go(path)
