@@ -160,6 +160,23 @@ def test_the_manager_reads_the_months_kpis_and_publishes_a_new_checklist_version
         _, new_version = _job(live, template)
         assert new_version == 2, "a job created after publishing gets the new version"
 
+        # A new template from the list: version 1 from the editor
+        fresh = f"valve-check-{uuid.uuid4().hex[:4]}"
+        c.go("/manage/templates")
+        page.locator("#new-template input[name=id]").fill(fresh)
+        page.locator("#new-template button[type=submit]").click()
+        page.wait_for_url(f"**/manage/templates/{fresh}")
+        assert page.locator("#current-version").inner_text() == "Not published yet."
+        editor = page.locator("#template-editor")
+        editor.locator("input[name=template_name]").fill("Valve check")
+        editor.locator("input[name=key_0]").fill("tight")
+        editor.locator("input[name=label_0]").fill("Valve closes tight")
+        editor.locator("#publish").click()
+        page.wait_for_url(f"**/manage/templates/{fresh}?done=mgmt_published")
+        with api(live) as http:
+            made = http.get(f"/v1/templates/{fresh}").json()
+        assert (made["version"], made["name"], [i["key"] for i in made["items"]]) == (1, "Valve check", ["tight"])
+
         # Staff tokens: issued once, revoked
         c.go("/manage/tokens")
         form = page.locator("#token-form")
