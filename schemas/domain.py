@@ -11,6 +11,8 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 
+from schemas.instant import Instant, InstantIn
+
 Priority = Literal["P1", "P2", "P3", "complaint"]
 Category = Literal["fault", "inspection", "installation", "complaint"]
 #: the languages a service report is written in (``schemas/i18n/<locale>/report.json``)
@@ -81,7 +83,7 @@ class ChecklistTemplate(msgspec.Struct, kw_only=True):
     version: int
     name: str
     items: list[ChecklistItem]
-    published_at: int = 0
+    published_at: Instant = 0
 
 
 class ChecklistTemplateIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -92,6 +94,10 @@ class ChecklistTemplateIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=Tr
     items: Annotated[list[ChecklistItem], msgspec.Meta(min_length=1, max_length=500)]
 
 
+#: the reference of the system a record comes from (an ERP's number for it), unique among records of its kind
+ExternalRef = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+
+
 class Part(msgspec.Struct, kw_only=True):
     """A catalog part; serialized parts are tracked one serial at a time."""
 
@@ -99,15 +105,18 @@ class Part(msgspec.Struct, kw_only=True):
     name: str
     serialized: bool = False
     unit_price_cents: int = 0
+    #: the ERP's reference of the part, unique among parts
+    external_ref: str | None = None
 
 
 class PartIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    """Add or update a catalog part."""
+    """Add or update a catalog part (``external_ref`` left out keeps the part's reference)."""
 
     part_no: Id
     name: Name
     serialized: bool = False
     unit_price_cents: Annotated[int, msgspec.Meta(ge=0)] = 0
+    external_ref: ExternalRef | None = None
 
 
 class StockLocation(msgspec.Struct, kw_only=True):
@@ -140,8 +149,10 @@ class Movement(msgspec.Struct, kw_only=True):
     to_location: str | None = None
     job_id: str | None = None
     device_id: str | None = None
-    at: int = 0
+    at: Instant = 0
     billable: bool | None = None
+    #: the ERP's reference of a movement the office recorded, unique among movements
+    external_ref: str | None = None
 
 
 class MovementIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -153,6 +164,8 @@ class MovementIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     serial: Annotated[str, msgspec.Meta(max_length=100)] | None = None
     from_location: Id | None = None
     to_location: Id | None = None
+    #: the ERP's reference of this movement: a second movement with it is refused (409 ``external_ref_exists``)
+    external_ref: ExternalRef | None = None
 
 
 class StockLevel(msgspec.Struct, kw_only=True):
@@ -166,8 +179,8 @@ class StockLevel(msgspec.Struct, kw_only=True):
 class SlaTarget(msgspec.Struct, kw_only=True):
     """State of one SLA target (respond, on_site, resolve, follow_up)."""
 
-    due_at: int | None
-    met_at: int | None
+    due_at: Instant | None
+    met_at: Instant | None
     state: str
     breached: bool
     paused_seconds: int
@@ -189,11 +202,11 @@ class TicketEvent(msgspec.Struct, kw_only=True):
     id: str
     ticket_id: str
     kind: str
-    at: int
+    at: Instant
     job_id: str | None = None
-    device_time: int | None = None
-    corrected_time: int | None = None
-    received_at: int = 0
+    device_time: Instant | None = None
+    corrected_time: Instant | None = None
+    received_at: Instant = 0
     source: str = "server"
     data: dict[str, Any] = {}
     time_flag: str | None = None
@@ -207,16 +220,16 @@ class Job(msgspec.Struct, kw_only=True):
     engineer_id: str
     status: str = "assigned"
     hold_reason: str | None = None
-    scheduled_start: int | None = None
-    scheduled_end: int | None = None
+    scheduled_start: Instant | None = None
+    scheduled_end: Instant | None = None
     remote: bool = False
     notes: str = ""
     diagnosis: str = ""
     resolution: str = ""
     template_id: str | None = None
     template_version: int | None = None
-    created_at: int = 0
-    updated_at: int = 0
+    created_at: Instant = 0
+    updated_at: Instant = 0
     signed_off: bool = False
     changed_after_signoff: bool = False
 
@@ -226,8 +239,8 @@ class JobIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 
     engineer_id: Id
     checklist_template: Id | None = None
-    scheduled_start: int | None = None
-    scheduled_end: int | None = None
+    scheduled_start: InstantIn | None = None
+    scheduled_end: InstantIn | None = None
     remote: bool = False
     notes: Text = ""
     override: bool = False  # admin only: dispatch an engineer not certified for the asset's equipment type
@@ -254,7 +267,7 @@ class Ticket(msgspec.Struct, kw_only=True):
     description: str = ""
     asset_serial: str | None = None
     status: str = "open"
-    opened_at: int = 0
+    opened_at: Instant = 0
     created_by: str = ""
     #: the locale its service report is written in; None: the server's default (FIELDSYNC_LOCALE)
     report_locale: str | None = None
@@ -275,7 +288,7 @@ class TicketIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     title: Annotated[str, msgspec.Meta(max_length=300)] = ""
     description: Text = ""
     asset_serial: Annotated[str, msgspec.Meta(max_length=100)] | None = None
-    opened_at: int | None = None
+    opened_at: InstantIn | None = None
     report_locale: ReportLocale | None = None
     #: the reference of the system it comes from (an ERP's order number): a second ticket with it is refused
     external_ref: Annotated[str, msgspec.Meta(min_length=1, max_length=200)] | None = None
@@ -306,10 +319,10 @@ class Device(msgspec.Struct, kw_only=True):
     id: str
     engineer_id: str
     name: str
-    enrolled_at: int
-    revoked_at: int | None = None
+    enrolled_at: Instant
+    revoked_at: Instant | None = None
     last_seq: int = 0
-    last_sync_at: int | None = None
+    last_sync_at: Instant | None = None
     clock_offset_ms: int = 0
     #: False when the device's last session reported no usable clock (its event times are then flagged)
     clock_known: bool = True
@@ -325,8 +338,8 @@ class Conflict(msgspec.Struct, kw_only=True):
     status: str
     values: list[dict[str, Any]]
     applied: dict[str, Any] = {}
-    created_at: int = 0
-    resolved_at: int | None = None
+    created_at: Instant = 0
+    resolved_at: Instant | None = None
     resolution: dict[str, Any] = {}
 
 
@@ -342,4 +355,4 @@ class TokenOut(msgspec.Struct, kw_only=True):
     """A freshly issued secret (shown once)."""
 
     token: str
-    expires_at: int | None = None
+    expires_at: Instant | None = None

@@ -21,6 +21,7 @@ from typing import Final, Literal
 import msgspec
 
 from schemas.domain import ChecklistItem
+from schemas.instant import Instant
 
 #: a value a device can write to a field or a checklist answer (and a conflict can hold)
 Value = str | int | float | bool | None
@@ -72,8 +73,8 @@ class JobData(_Data, omit_defaults=True):
     customer_comment: str | None
     template_id: str | None
     template_version: int | None
-    scheduled_start: int | None
-    scheduled_end: int | None
+    scheduled_start: Instant | None
+    scheduled_end: Instant | None
     signed_off: bool
     field_hlc: dict[str, int]
     ticket: TicketSummary
@@ -137,7 +138,7 @@ class MovementData(_Data):
     from_location: str | None
     to_location: str | None
     job_id: str | None
-    at: int
+    at: Instant
     billable: bool | None
 
 
@@ -147,7 +148,7 @@ class SignoffData(_Data):
     job_id: str
     signer_name: str
     signer_role: str
-    signed_at: int
+    signed_at: Instant
     report_digest: str
 
 
@@ -167,7 +168,7 @@ class ConflictValue(_Data):
     value: Value
     device_id: str
     hlc: int
-    at: int
+    at: Instant
     note: str | None = None
     na_reason: str | None = None
 
@@ -202,7 +203,7 @@ class AssetVisit(_Data):
     engineer_id: str
     category: str
     title: str
-    completed_at: int | None
+    completed_at: Instant | None
     remote: bool
     diagnosis: str
     resolution: str
@@ -217,9 +218,9 @@ class AssetData(_Data):
     equipment_type: str
     customer: str
     site: str
-    installed_at: int | None
-    warranty_until: int | None
-    contract_until: int | None
+    installed_at: Instant | None
+    warranty_until: Instant | None
+    contract_until: Instant | None
     under_warranty: bool
     under_contract: bool
     history: list[AssetVisit] = []
@@ -236,7 +237,7 @@ class KbData(_Data):
     fix: str
     parts: list[str]
     ticket_id: str | None
-    created_at: int
+    created_at: Instant
     created_by: str
 
 

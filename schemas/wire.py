@@ -281,3 +281,12 @@ class Enrollment(msgspec.Struct, kw_only=True):
     server_public_key: bytes
     server_key_id: str
     certificate: bytes
+
+
+class BlobStatus(msgspec.Struct, kw_only=True):
+    """Upload state of one content-addressed blob on the server (``/v1/blobs/{sha256}``, JSON)."""
+
+    sha256: str
+    size: int
+    received: int
+    complete: bool

@@ -12,11 +12,12 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import anyio.to_thread
+import msgspec
 from litestar import Litestar, Response, get
 from litestar.datastructures import State
 from litestar.di import Provide
-from litestar.openapi import OpenAPIConfig
 
+from server.api_json import InstantSchemaPlugin, api_instants
 from server.console import management_desk, parts_desk
 from server.console.routes import console_router
 from server.domain.archive.controllers import ArchiveController
@@ -34,13 +35,15 @@ from server.domain.plans.controllers import PlanController
 from server.domain.reconciliation.controllers import ReconciliationController
 from server.domain.signed_reports.controllers import SignedReportController
 from server.domain.sla.controllers import SlaController
+from server.domain.surveys.controllers import SurveyController
 from server.domain.sync.controllers import SyncController
 from server.domain.tickets.controllers import TicketController
 from server.domain.webhooks.controllers import WebhookController
 from server.errors import handle_exception
 from server.http import QueryParameters, provide_device, provide_services, provide_staff
 from server.observability import metrics_route, prometheus_config, request_id_middleware
-from server.scheduler import leader_status, start_scheduler
+from server.openapi import openapi_config, redoc_js
+from server.scheduler import LeaderStatus, leader_status, start_scheduler
 from server.services import Services
 from server.settings import Settings, get_settings
 from server.tablet import tablet_router
@@ -48,33 +51,56 @@ from sync.storage import open_database
 from sync.storage.schema import latest_version, schema_version
 
 
+class Health(msgspec.Struct, kw_only=True):
+    """``/health``: the process answers and its database too."""
+
+    status: str
+    db: str
+
+
+class Liveness(msgspec.Struct, kw_only=True):
+    """``/health/live``: the process answers."""
+
+    status: str
+
+
+class Readiness(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """``/health/ready``: ``ok``, or ``unavailable`` with the ``reason`` (HTTP 503)."""
+
+    status: str
+    db: str | None = None
+    schema_version: int | None = None
+    scheduler: LeaderStatus | None = None
+    reason: str | None = None
+
+
 @get("/health", sync_to_thread=True, tags=["ops"])
-def health(services: Services) -> dict[str, Any]:
+def health(services: Services) -> Health:
     """Liveness and database reachability (kept for existing monitors: ``/health/ready`` says more)."""
     with services.db.read() as tx:
         tx.one("SELECT 1 AS ok")
-    return {"status": "ok", "db": services.db.dialect}
+    return Health(status="ok", db=services.db.dialect)
 
 
 @get("/health/live", tags=["ops"])
-async def live() -> dict[str, str]:
+async def live() -> Liveness:
     """The process answers: restart it when this fails.  Touches nothing else (a slow database is not death)."""
-    return {"status": "ok"}
+    return Liveness(status="ok")
 
 
 @get("/health/ready", sync_to_thread=True, tags=["ops"])
-def ready(services: Services) -> Response[dict[str, Any]]:
+def ready(services: Services) -> Response[Readiness]:
     """Send traffic here: the database answers and holds the schema this code knows (503 with why, if not)."""
     try:
         with services.db.read() as tx:
             version = schema_version(tx)
     except Exception as exc:  # any failure to reach the database means "not ready", said in one line
         reason = f"database unreachable: {str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__}"
-        return Response({"status": "unavailable", "reason": reason}, status_code=503)
-    body: dict[str, Any] = {"status": "ok", "db": services.db.dialect, "schema_version": version,
-                            "scheduler": leader_status(services)}
+        return Response(Readiness(status="unavailable", reason=reason), status_code=503)
+    body = Readiness(status="ok", db=services.db.dialect, schema_version=version,
+                     scheduler=msgspec.convert(leader_status(services), LeaderStatus))
     if version != latest_version():
-        body.update(status="unavailable", reason=f"schema version {version}, this code needs {latest_version()}")
+        body.status, body.reason = "unavailable", f"schema version {version}, this code needs {latest_version()}"
         return Response(body, status_code=503)
     return Response(body)
 
@@ -105,12 +131,13 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
             if sched is not None:
                 sched.shutdown(wait=False)
 
-    route_handlers: list[Any] = [health, live, ready, metrics_route(services),
+    route_handlers: list[Any] = [health, live, ready, metrics_route(services), redoc_js,
                                  TicketController, CatalogController, DeviceAuthController,
                                  DeviceAdminController, SyncController, BlobController, ConflictController,
                                  PartsController, SignedReportController, ArchiveController, PlanController,
                                  FollowUpController, ComplaintController, CertificationController, KbController,
                                  KpiController, SlaController, ReconciliationController, WebhookController,
+                                 SurveyController,
                                  tablet_router(),
                                  console_router(*parts_desk.ROUTES, *management_desk.ROUTES)]
     app = Litestar(
@@ -123,7 +150,9 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         exception_handlers={Exception: handle_exception},
         middleware=[request_id_middleware(access_log), prometheus_config().middleware],
         before_request=QueryParameters().check,
-        openapi_config=OpenAPIConfig(title="fieldsync", version="1", path="/schema"),
+        after_request=api_instants,
+        plugins=[InstantSchemaPlugin()],
+        openapi_config=openapi_config(),
         request_max_body_size=settings.max_body_bytes + 1024,
         lifespan=[lifespan],
         state=State({"services": services}),

@@ -37,8 +37,10 @@ from collections import Counter, defaultdict
 from datetime import UTC, datetime
 from typing import Any
 
+import msgspec
 from apscheduler.schedulers.background import BackgroundScheduler  # type: ignore[import-untyped]
 
+from schemas.instant import Instant
 from server.domain.complaints.service import open_low_rating_complaints
 from server.domain.plans.service import run_plans_tick
 from server.domain.sla import store as sla_store
@@ -51,7 +53,8 @@ from server.domain.webhooks.service import deliver_due, emit
 from server.services import Services
 from sync.storage import Row, Tx
 
-__all__ = ["LEADER_LOCK", "SlaScheduler", "leader_status", "lifecycle_tick", "run_sla_tick", "start_scheduler"]
+__all__ = ["LEADER_LOCK", "LeaderStatus", "SlaScheduler", "leader_status", "lifecycle_tick", "run_sla_tick",
+           "start_scheduler"]
 
 log = logging.getLogger("fieldsync.sla")
 
@@ -162,6 +165,16 @@ def start_scheduler(services: Services, *, interval_s: float | None = None) -> S
         _running[id(services)] = sched
     log.info("SLA scheduler started (every %.3g s)", interval_s)
     return sched
+
+
+class LeaderStatus(msgspec.Struct, kw_only=True):
+    """This process's SLA scheduler: running, leading, when it last asked for the lock and last ticked."""
+
+    scheduler: bool
+    leader: bool
+    last_check_at: Instant | None
+    last_tick_at: Instant | None
+    pid: int
 
 
 def leader_status(services: Services) -> dict[str, Any]:

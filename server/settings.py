@@ -64,6 +64,12 @@ class Settings:
     company_logo: str | None = None
     #: printed before every price on a report (``¥``, ``EUR ``); empty: amounts alone
     currency: str = ""
+    #: the ISO 4217 code of every amount in the money reconciliation (amounts in its minor unit, fen for CNY)
+    currency_code: str = "CNY"
+    #: labour billed per hour on site or at work, in minor units (fen); see reconciliation/money.py
+    labour_rate: int = 12_000
+    #: travel billed per visit (a job someone travelled or went on site for), in minor units (fen)
+    travel_fee: int = 8_000
     #: the console's language before a user chose one and when Accept-Language names none it speaks
     locale: str = "en"
     #: how `fieldsync serve` writes its log: ``text`` lines for a person, ``json`` objects for a log collector
@@ -95,6 +101,9 @@ def get_settings(**overrides: Any) -> Settings:
         company_phone=env.get("FIELDSYNC_COMPANY_PHONE", "").strip(),
         company_logo=_file(env, "FIELDSYNC_COMPANY_LOGO"),
         currency=env.get("FIELDSYNC_CURRENCY", ""),
+        currency_code=_currency_code(env, "FIELDSYNC_CURRENCY_CODE", d.currency_code),
+        labour_rate=_int(env, "FIELDSYNC_LABOUR_RATE", d.labour_rate, 0, 10**9),
+        travel_fee=_int(env, "FIELDSYNC_TRAVEL_FEE", d.travel_fee, 0, 10**9),
         locale=_locale(env, "FIELDSYNC_LOCALE", d.locale),
         log_format=_choice(env, "FIELDSYNC_LOG_FORMAT", ("text", "json")),
     )
@@ -113,6 +122,16 @@ def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -
     if not low <= value <= high:
         raise SettingsError(f"{name} must be between {low} and {high}, not {value}")
     return value
+
+
+def _currency_code(env: Mapping[str, str], name: str, default: str) -> str:
+    """An ISO 4217 currency code: three letters (``CNY``, ``EUR``)."""
+    raw = env.get(name, "").strip().upper()
+    if not raw:
+        return default
+    if len(raw) != 3 or not raw.isascii() or not raw.isalpha():
+        raise SettingsError(f"{name} must be an ISO 4217 code of three letters such as CNY, not {raw[:40]!r}")
+    return raw
 
 
 def _choice(env: Mapping[str, str], name: str, allowed: tuple[str, ...]) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from typing import Any
 
@@ -20,6 +21,7 @@ from schemas.codec import (
     session_decoder,
     signed_decoder,
 )
+from schemas.instant import rfc3339
 from schemas.wire import EnrollRequest, Op, PullRequest, Receipt, SessionRequest
 from server.domain.devices.service import issue_enroll_token
 from server.services import Services
@@ -145,3 +147,29 @@ class RawDevice:
                 jobs.pop(ch.id, None)
         self.cursor = saved
         return jobs
+
+
+#: an instant exactly as the back-office API writes it (``schemas.instant.rfc3339``)
+API_INSTANT = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
+
+
+def iso(ms: int) -> str:
+    """Epoch ms as the RFC 3339 string the API takes and writes."""
+    return rfc3339(ms)
+
+
+def epoch_doc(doc: Any) -> Any:
+    """An API JSON document with every instant (RFC 3339 as the API writes it) read back as epoch ms.
+
+    For tests that reason in epoch ms about what the server computed; the conversion is exact (milliseconds).
+    """
+    if isinstance(doc, dict):
+        return {k: epoch_doc(v) for k, v in doc.items()}
+    if isinstance(doc, list):
+        return [epoch_doc(v) for v in doc]
+    if isinstance(doc, str) and API_INSTANT.match(doc):
+        from datetime import datetime
+
+        from schemas.instant import epoch_ms
+        return epoch_ms(datetime.fromisoformat(doc))
+    return doc

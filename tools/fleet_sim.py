@@ -44,6 +44,7 @@ from client_sdk import FieldClient
 from client_sdk.errors import WriteRefused
 from schemas.codec import receipt_decoder, signed_decoder
 from schemas.domain import AssignIn, EngineerIn, JobIn, MovementIn, ResolveIn, TicketIn
+from schemas.instant import instant_of
 from schemas.rules import DEVICE_STATUSES, HOLD_REASONS, SIGNABLE_STATUSES
 from schemas.status import TRANSITIONS, can_transition
 from schemas.wire import Challenge, Enrollment, EnrollRequest, OpResult, PullRequest, Session, SessionRequest, Signed
@@ -411,7 +412,7 @@ class Simulation:
         t = tickets.create_ticket(svc, TicketIn(customer=f"Customer {label}", site="Plant room",
                                                 priority=self.rng.choice(["P1", "P2", "P3"]), title=label), "sim")
         t = tickets.create_job(svc, t.id, JobIn(engineer_id=engineer_id, checklist_template="boiler-service",
-                                                scheduled_start=START_MS + self.tickets))
+                                                scheduled_start=instant_of(START_MS + self.tickets)))
         job_id = t.jobs[-1].id
         self.labels[job_id] = label
         return job_id

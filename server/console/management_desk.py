@@ -13,9 +13,11 @@ and leaves every earlier version as it was, so a job keeps the version pinned
 when it was dispatched, in the field and on its report; only jobs created
 afterwards get the new one.
 
-Each KPI is shown against its target when the management set one (an admin
-sets it on the page, as ``PUT /v1/kpis/targets/{kpi}``), met or missed in
-words and a mark, not colour alone; the trend chart draws it as a dashed line.
+Each KPI is shown against its target in force (``server.domain.kpis.targets.targets_in_force``: the
+service plans', the policy file's, or one an admin sets on the page as ``PUT /v1/kpis/targets/{kpi}``),
+with where it comes from, met or missed in words and a mark, not colour alone; the trend chart draws it
+as a dashed line.  The plans' four KPIs are the figures of ``GET /v1/kpis/targets`` for the month, the
+others those of ``GET /v1/kpis``.
 """
 
 from __future__ import annotations
@@ -37,16 +39,16 @@ from server.domain.catalog import service as catalog
 from server.domain.certifications import service as certifications
 from server.domain.certifications.service import CertificationIn
 from server.domain.kpis import service as kpis
+from server.domain.kpis import targets as kpi_targets
 from server.domain.staff import store as staff_store
 from server.errors import BadRequest, DomainError, NotFound
 from server.http import in_thread
 from server.security import DAY_MS, MAX_TOKEN_DAYS, ROLES, issue_staff_token, list_staff_tokens, revoke_staff_token
 from server.services import Services
 
-#: the KPIs the page shows, and whether more is better (rates, satisfaction) or less (minutes waited)
-KPIS: Final = {"first_time_fix_rate": "rate", "remote_share": "rate", "parts_availability": "rate",
-               "satisfaction": "score", "mean_respond_min": "minutes", "mean_arrive_min": "minutes",
-               "mean_restore_min": "minutes"}
+#: the KPIs the page shows (every KPI that takes a target) and how each is written
+KPIS: Final = {k: "score" if k == "satisfaction" else "minutes" if k.startswith("mean_") else "rate"
+               for k in kpi_targets.BETTER}
 TREND_MONTHS: Final = 6
 EXPIRY_WARN_DAYS: Final = 30
 ITEM_TYPES: Final = ("pass_fail", "number", "text", "choice", "photo")
@@ -103,15 +105,19 @@ def kpis_page(services: Services, request: Request[Any, Any, Any], lang: Lang) -
     start, end = desks.month_bounds(month, tz)
     report = kpis.compute_kpis(services, start, end, "all")
     row = report["rows"][0] if report["rows"] else {}
-    targets = {t.kpi: t.target for t in kpis.list_targets(services)}
+    plans = kpi_targets.kpi_targets_report(services, start, end)
+    values = {**{k: row.get(k) for k in KPIS}, **{f["kpi"]: f["value"] for f in plans["kpis"]}}
+    in_force = kpi_targets.targets_in_force(services)
     table = []
     for k in KPIS:
-        target = targets.get(k)
-        met = kpis.target_met(k, row.get(k), target) if target is not None else None
-        table.append({"kpi": k, "name": lang.t(f"mgmt.kpi.{k}"), "value": kpi_value(k, row.get(k), lang),
-                      "better": lang.t(f"mgmt.better.{kpis.TARGET_BETTER[k]}"),
-                      "target": lang.t(f"mgmt.target_{kpis.TARGET_BETTER[k]}", v=kpi_value(k, target, lang))
+        t = in_force[k]
+        target, better = t.target, kpi_targets.BETTER[k]
+        met = kpi_targets.target_met(k, values[k], target)
+        table.append({"kpi": k, "name": lang.t(f"mgmt.kpi.{k}"), "value": kpi_value(k, values[k], lang),
+                      "better": lang.t(f"mgmt.better.{better}"),
+                      "target": lang.t(f"mgmt.target_{better}", v=kpi_value(k, target, lang))
                       if target is not None else lang.t("mgmt.no_target"), "has_target": target is not None,
+                      "source": t.source or "", "source_text": lang.t(f"mgmt.source.{t.source}") if t.source else "",
                       "state": "none" if target is None else "nodata" if met is None else "met" if met else "missed",
                       "input": "" if target is None else f"{_to_unit(k, target):g}",
                       "unit": lang.t(f"mgmt.unit.{KPIS[k]}")})
@@ -124,15 +130,24 @@ def kpis_page(services: Services, request: Request[Any, Any, Any], lang: Lang) -
                   "restore": kpi_value("mean_restore_min", r["mean_restore_min"], lang),
                   "satisfaction": kpi_value("satisfaction", r["satisfaction"], lang)} for r in by_engineer]
     points = []
-    for m in desks.months_back(month, TREND_MONTHS):
-        s, e = desks.month_bounds(m, tz)
-        rows = kpis.compute_kpis(services, s, e, "all")["rows"]
-        v = rows[0].get(kpi) if rows else None
+    months = desks.months_back(month, TREND_MONTHS)
+    series: dict[str, float | None] = {}
+    if kpi in kpi_targets.KPIS:  # the plans' KPIs: the targets report's trend over the six months
+        trend = kpi_targets.kpi_targets_report(services, desks.month_bounds(months[0], tz)[0],
+                                               desks.month_bounds(months[-1], tz)[1])["trend"]
+        series = dict(zip(trend["months"], trend["series"][kpi], strict=True))
+    for m in months:
+        if kpi in kpi_targets.KPIS:
+            v = series.get(m)
+        else:
+            s, e = desks.month_bounds(m, tz)
+            rows = kpis.compute_kpis(services, s, e, "all")["rows"]
+            v = rows[0].get(kpi) if rows else None
         points.append((m, v, kpi_value(kpi, v, lang)))
-    goal = targets.get(kpi)
+    goal = in_force[kpi].target
+    line = lang.t("mgmt.target_line", v=kpi_value(kpi, goal, lang)) if goal is not None else ""
     chart = desks.line_chart(points, lang, lang.t("mgmt.trend_of", kpi=lang.t(f"mgmt.kpi.{kpi}")),
-                             fmt=lambda v: kpi_value(kpi, v, lang), target=goal,
-                             target_text=lang.t("mgmt.target_line", v=kpi_value(kpi, goal, lang)) if goal else "")
+                             fmt=lambda v: kpi_value(kpi, v, lang), target=goal, target_text=line)
     return {"tab": "kpis", "month": month, "kpi": kpi, "kpis": list(KPIS), "table": table,
             "tickets": lang.number(row.get("tickets", 0)), "resolved": lang.number(row.get("resolved", 0)),
             "engineers": engineers, "chart": chart}
@@ -145,13 +160,14 @@ def _to_unit(kpi: str, value: float) -> float:
 
 def set_target(services: Services, kpi: str, form: dict[str, str], session: ConsoleSession,
                lang: Lang) -> tuple[str, str]:
-    """Set a KPI's target from the page (in the units the page shows), or clear it."""
+    """Set an admin's target for a KPI from the page (in the units the page shows), or clear it (back to the
+    policy file's or the plans' target)."""
     if kpi not in KPIS:
         raise NotFound("unknown_kpi", f"no KPI {kpi[:64]!r}")
     back_to = f"/manage/kpis?kpi={kpi}" + (f"&month={form['month']}" if len(form.get("month", "")) == MONTH_LEN
                                            and form["month"][:4].isdigit() else "")
     if form.get("clear"):
-        kpis.clear_target(services, kpi)
+        kpi_targets.clear_target(services, kpi)
         return back_to, "mgmt_target_cleared"
     raw = (form.get("target") or "").strip().replace(",", ".").rstrip("%")
     try:
@@ -160,7 +176,7 @@ def set_target(services: Services, kpi: str, form: dict[str, str], session: Cons
         raise desks.invalid(lang, "mgmt.target_number", "target") from None
     if value != value:  # NaN
         raise desks.invalid(lang, "mgmt.target_number", "target")
-    kpis.set_target(services, kpi, value / 100 if KPIS[kpi] == "rate" else value, session.staff.name)
+    kpi_targets.set_target(services, kpi, value / 100 if KPIS[kpi] == "rate" else value, session.staff.name)
     return back_to, "mgmt_target_set"
 
 

@@ -100,7 +100,8 @@ def movement_from_row(row: Row) -> Movement:
     billable = row["billable"]
     return Movement(id=row["id"], kind=row["kind"], part_no=row["part_no"], qty=row["qty"], serial=row["serial"],
                     from_location=row["from_location"], to_location=row["to_location"], job_id=row["job_id"],
-                    device_id=row["device_id"], at=row["at"], billable=None if billable is None else bool(billable))
+                    device_id=row["device_id"], at=row["at"], billable=None if billable is None else bool(billable),
+                    external_ref=row.get("external_ref"))
 
 
 def movement_record(row: Row) -> MovementRecord:

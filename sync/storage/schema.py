@@ -280,11 +280,38 @@ CREATE UNIQUE INDEX tickets_external_ref ON tickets (external_ref);
 """,
     ),
     (
+        18,
+        # quarterly service-quality surveys (服务质量测评), one per customer and quarter; the training behind
+        # certifications (course, date, trainer, result), and the training a certification was earned with
+        """
+CREATE TABLE surveys (id TEXT PRIMARY KEY, customer TEXT NOT NULL, quarter TEXT NOT NULL,
+  quarter_start TEXT NOT NULL, scores TEXT NOT NULL, overall INTEGER NOT NULL, respondent TEXT NOT NULL,
+  comment TEXT NOT NULL DEFAULT '', recorded_by TEXT NOT NULL, created_at {big} NOT NULL,
+  UNIQUE (customer, quarter));
+CREATE INDEX surveys_quarter ON surveys (quarter_start, customer);
+CREATE TABLE trainings (id TEXT PRIMARY KEY, engineer_id TEXT NOT NULL, course TEXT NOT NULL, held_on TEXT NOT NULL,
+  trainer TEXT NOT NULL, result TEXT NOT NULL, score INTEGER, notes TEXT NOT NULL DEFAULT '',
+  created_at {big} NOT NULL, created_by TEXT NOT NULL);
+CREATE INDEX trainings_engineer ON trainings (engineer_id, held_on);
+ALTER TABLE certifications ADD COLUMN training_id TEXT;
+""",
+    ),
+    (
         20,
-        # the service KPIs' targets, set by the management (no row: no target for that KPI)
+        # KPI targets an admin set (PUT /v1/kpis/targets/{kpi}); no row: the policy file's or the plans' target
         """
 CREATE TABLE kpi_targets (kpi TEXT PRIMARY KEY, target DOUBLE PRECISION NOT NULL, set_at {big} NOT NULL,
   set_by TEXT NOT NULL);
+""",
+    ),
+    (
+        23,
+        # the ERP's own reference of a stock movement and of a catalog part, unique like a ticket's
+        """
+ALTER TABLE movements ADD COLUMN external_ref TEXT;
+CREATE UNIQUE INDEX movements_external_ref ON movements (external_ref);
+ALTER TABLE parts ADD COLUMN external_ref TEXT;
+CREATE UNIQUE INDEX parts_external_ref ON parts (external_ref);
 """,
     ),
 ]

@@ -20,8 +20,9 @@ from __future__ import annotations
 
 from typing import Protocol
 
-import msgspec
-
+from schemas.wire import (
+    BlobStatus as BlobStatus,  # re-exported: the transports' callers have always imported it from here
+)
 from schemas.wire import (
     Challenge,
     Enrollment,
@@ -71,14 +72,6 @@ class ServerError(ProtocolError):
 class BadResponse(ProtocolError):
     """A success status whose body does not decode as the protocol message it should be."""
 
-
-class BlobStatus(msgspec.Struct, kw_only=True):
-    """Upload state of one content-addressed blob on the server."""
-
-    sha256: str
-    size: int
-    received: int
-    complete: bool
 
 
 class SyncTransport(Protocol):

@@ -271,11 +271,12 @@ def test_back_office_resolves_a_conflict_and_the_tablet_receives_it(console: Con
 
 def test_back_office_settles_reconciliation_items_and_exports_csv(console: Console, live: Live,
                                                                    tablet_factory: Any) -> None:
+    from schemas.instant import instant_of
     from server.domain.parts.service import AssetIn, create_asset
 
     svc = _db(live)
     create_asset(svc, AssetIn(serial="SN-2002", model="Chiller X", customer="City Hospital",
-                              warranty_until=svc.clock() + 365 * 86_400_000))
+                              warranty_until=instant_of(svc.clock() + 365 * 86_400_000)))
     svc.db.close()
     _, job_id = _ticket_of(live, "e-ben", "City Hospital")
     tablet = tablet_factory("e-ben", "ben-recon-tablet")

@@ -31,7 +31,7 @@ from server.settings import get_settings
 from sync.core.signoff import sign_off_message
 from sync.storage import open_database
 from tests.livesrv import LiveServer
-from tests.support import MSGPACK, SMALL_ORDER_KEYS, RawDevice
+from tests.support import MSGPACK, SMALL_ORDER_KEYS, RawDevice, epoch_doc
 from tools.demo_data import seed_demo
 
 YEAR_MS = 365 * 86_400_000
@@ -402,12 +402,12 @@ def test_a_clock_that_jumped_ten_years_before_the_sync_does_not_move_sla(live: L
     _session(dev, live.services.clock() + 10 * YEAR_MS, live.http)
     before_sync = live.services.clock()
     assert results(dev.push([on_site])) == [("applied", None)]
-    detail = live.http.get(f"/v1/jobs/{job}", headers=live.admin).json()
+    detail = epoch_doc(live.http.get(f"/v1/jobs/{job}", headers=live.admin).json())
     [event] = [e for e in detail["timeline"] if e["kind"] == "on_site"]
     assert event["time_flag"] == "before_ticket_opened"
     assert event["corrected_time"] < event["device_time"] - 9 * YEAR_MS  # what the offset alone would say: 2016
     assert event["at"] == event["received_at"] >= before_sync  # SLA counts the receipt time instead
-    ticket = live.http.get(f"/v1/tickets/{detail['job']['ticket_id']}", headers=live.admin).json()
+    ticket = epoch_doc(live.http.get(f"/v1/tickets/{detail['job']['ticket_id']}", headers=live.admin).json())
     assert ticket["sla"]["on_site"]["met_at"] == event["received_at"]
     kinds = {i["kind"] for i in live.http.get("/v1/reconciliation", headers=live.admin).json()["items"]
              if i["job_id"] == job}

@@ -16,7 +16,8 @@ staff may do.
 | POST /v1/devices/{id}/revoke, GET /v1/webhooks/deliveries | admin |
 | PUT, DELETE /v1/kpis/targets/{kpi} | admin |
 | POST plans, follow-up, acknowledge, customer-confirmation, close, kb | any staff role |
-| POST /v1/engineers/{id}/certifications | office |
+| POST /v1/engineers/{id}/certifications, POST /v1/engineers/{id}/trainings | office |
+| POST /v1/surveys (quarterly service-quality survey) | any staff role |
 | every GET under /v1 (tickets, jobs, catalog, stock, devices, conflicts, SLA, reports, blobs) | any staff role |
 | /v1/sync/push, /v1/sync/pull, /v1/blobs/{sha} status and upload | a device session |
 | /v1/devices/enroll, /challenge, /session | anyone (token / key proof inside) |
@@ -101,6 +102,7 @@ POLICY: dict[tuple[str, str], tuple[frozenset[str] | str, Any]] = {
     ("GET", "/v1/sla/policies"): (STAFF, None),
     ("GET", "/v1/sla/leader"): (STAFF, None),
     ("GET", "/v1/reconciliation"): (STAFF, None),
+    ("GET", "/v1/reconciliation/money"): (STAFF, None),
     ("POST", "/v1/reconciliation/{recon_id}/resolve"): (OFFICE, {"comment": "checked"}),
     ("POST", "/v1/assets"): (OFFICE, {"serial": "SN-NEW", "customer": "Matrix Ltd"}),
     ("GET", "/v1/assets"): (STAFF, None),
@@ -135,6 +137,15 @@ POLICY: dict[tuple[str, str], tuple[frozenset[str] | str, Any]] = {
     ("GET", "/v1/kpis/targets"): (STAFF, None),
     ("PUT", "/v1/kpis/targets/{kpi}"): (ADMIN, {"target": 0.8}),
     ("DELETE", "/v1/kpis/targets/{kpi}"): (ADMIN, None),
+    ("GET", "/v1/kpis/targets/in-force"): (STAFF, None),
+    ("POST", "/v1/engineers/{engineer_id}/trainings"): (OFFICE, {"course": "Chillers", "date": "2026-09-01",
+                                                                "trainer": "T", "result": "pass"}),
+    ("GET", "/v1/engineers/{engineer_id}/trainings"): (STAFF, None),
+    ("POST", "/v1/surveys"): (STAFF,
+                              {"customer": "Matrix Ltd", "quarter": "2026-Q3", "overall": 4, "respondent": "R",
+                               "scores": [{"question": "Response", "score": 4}]}),
+    ("GET", "/v1/surveys"): (STAFF, None),
+    ("GET", "/v1/surveys/results"): (STAFF, None),
 }
 
 WATCHED_TABLES = ("tickets", "jobs", "engineers", "templates", "parts", "locations", "movements", "devices",

@@ -47,6 +47,13 @@ FUZZ_SETTINGS = settings(max_examples=EXAMPLES, deadline=None, database=None, de
                          suppress_health_check=list(HealthCheck))
 
 
+@schemathesis.serializer("application/msgpack")
+def _msgpack_bytes(ctx: Any, value: Any) -> bytes:
+    """The device protocol's bodies are msgpack bytes (``format: binary``): send what was generated, as bytes."""
+    raw = getattr(value, "data", value)
+    return raw if isinstance(raw, bytes) else msgspec.msgpack.encode(raw)
+
+
 def counts(services: Services) -> dict[str, int]:
     out = {}
     with services.db.read() as tx:

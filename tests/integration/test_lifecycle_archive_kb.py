@@ -10,6 +10,7 @@ import pytest
 from client_sdk import FieldClient
 from server.domain.devices.service import issue_enroll_token
 from server.services import Services
+from tests.support import iso
 
 YEAR = 365 * 86_400_000
 STROKES = [[1, 2, 3, 4]]
@@ -19,8 +20,8 @@ STROKES = [[1, 2, 3, 4]]
 def aurora(app_client: Any, staff: Any, seeded: Any, clock: Any) -> None:
     r = app_client.post("/v1/assets", json={"serial": "SN-1001", "model": "Vitodens 200", "equipment_type": "boiler",
                                             "customer": "Hotel Aurora", "site": "Aurora - plant room",
-                                            "installed_at": clock.now - 2 * YEAR,
-                                            "warranty_until": clock.now + YEAR}, headers=staff["backoffice"])
+                                            "installed_at": iso(clock.now - 2 * YEAR),
+                                            "warranty_until": iso(clock.now + YEAR)}, headers=staff["backoffice"])
     assert r.status_code == 201, r.text
     r = app_client.post("/v1/engineers/e-ana/certifications", json={"equipment_type": "boiler", "name": "Gas safe"},
                         headers=staff["backoffice"])

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from server.services import Services
+from tests.support import iso
 
 DAY = 86_400_000
 
@@ -31,16 +32,18 @@ def test_certifications_are_recorded_listed_and_validated(app_client: Any, staff
                                                          clock: Any) -> None:
     hdr = staff["backoffice"]
     r = app_client.post("/v1/engineers/e-chen/certifications",
-                        json={"equipment_type": "chiller", "name": "F-gas cat. I", "expires_at": clock.now + 365 * DAY},
+                        json={"equipment_type": "chiller", "name": "F-gas cat. I",
+                              "expires_at": iso(clock.now + 365 * DAY)},
                         headers=hdr)
     assert r.status_code == 201, r.text
     app_client.post("/v1/engineers/e-chen/certifications",
-                    json={"equipment_type": "boiler", "name": "Gas safe", "expires_at": clock.now - DAY}, headers=hdr)
+                    json={"equipment_type": "boiler", "name": "Gas safe", "expires_at": iso(clock.now - DAY)},
+                    headers=hdr)
     certs = app_client.get("/v1/engineers/e-chen/certifications", headers=staff["dispatcher"]).json()
     assert [(c["equipment_type"], c["valid"]) for c in certs] == [("boiler", False), ("chiller", True)]
     assert app_client.get("/v1/engineers/e-nope/certifications", headers=hdr).json()["code"] == "unknown_engineer"
-    bad = app_client.post("/v1/engineers/e-chen/certifications", json={"equipment_type": "x", "name": "y",
-                                                                       "issued_at": 10, "expires_at": 5}, headers=hdr)
+    bad = app_client.post("/v1/engineers/e-chen/certifications", json={
+        "equipment_type": "x", "name": "y", "issued_at": iso(10), "expires_at": iso(5)}, headers=hdr)
     assert bad.status_code == 400 and bad.json()["code"] == "bad_expiry"
     r = app_client.post("/v1/engineers/e-chen/certifications", json={"equipment_type": "x", "name": "y"},
                         headers=staff["dispatcher"])
@@ -51,10 +54,10 @@ def test_dispatch_refuses_an_uncertified_engineer_and_logs_an_admin_override(
         app_client: Any, staff: Any, seeded: Any, services: Services, clock: Any) -> None:
     tid = chiller_ticket(app_client, staff, clock)
     app_client.post("/v1/engineers/e-chen/certifications",
-                    json={"equipment_type": "chiller", "name": "F-gas", "expires_at": clock.now + 365 * DAY},
+                    json={"equipment_type": "chiller", "name": "F-gas", "expires_at": iso(clock.now + 365 * DAY)},
                     headers=staff["backoffice"])
     app_client.post("/v1/engineers/e-ana/certifications",
-                    json={"equipment_type": "chiller", "name": "F-gas (old)", "expires_at": clock.now - 30 * DAY},
+                    json={"equipment_type": "chiller", "name": "F-gas (old)", "expires_at": iso(clock.now - 30 * DAY)},
                     headers=staff["backoffice"])
     before = count_jobs(services)
 

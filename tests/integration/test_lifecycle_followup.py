@@ -10,7 +10,7 @@ from schemas.wire import SetStatus
 from server.domain.devices.service import issue_enroll_token
 from server.scheduler import lifecycle_tick
 from server.services import Services
-from tests.support import RawDevice
+from tests.support import RawDevice, epoch_doc
 
 HOUR = 3_600_000
 
@@ -32,7 +32,7 @@ def test_follow_up_is_due_within_24h_of_resolution(
         app_client: Any, staff: Any, seeded: Any, services: Services) -> None:
     dev = RawDevice(app_client, services, "e-ben")
     tid = complete_remote(dev, app_client, staff)
-    (due,) = app_client.get("/v1/followups", params={"state": "due"}, headers=staff["dispatcher"]).json()
+    (due,) = epoch_doc(app_client.get("/v1/followups", params={"state": "due"}, headers=staff["dispatcher"]).json())
     assert due["ticket_id"] == tid and due["due_at"] == due["resolved_at"] + 24 * HOUR
     assert app_client.get(f"/v1/tickets/{tid}/follow-up", headers=staff["backoffice"]).json()["state"] == "due"
 
@@ -55,7 +55,8 @@ def test_follow_up_calls_ratings_and_low_rating_complaints(
     ticket = app_client.get(f"/v1/tickets/{tid}", headers=hdr).json()
     assert ticket["sla"]["follow_up"]["state"] == "met" and not ticket["sla"]["follow_up"]["breached"]
     (complaint_id,) = body["complaint_ids"]
-    (complaint,) = [c for c in app_client.get("/v1/complaints", params={"status": "open"}, headers=hdr).json()
+    (complaint,) = [c for c in epoch_doc(app_client.get("/v1/complaints", params={"status": "open"},
+                                                        headers=hdr).json())
                     if c["source"] != "manual"]  # the demo data has a complaint of its own
     assert complaint["ticket_id"] == complaint_id and complaint["origin_ticket_id"] == tid
     assert complaint["source"] == "follow_up" and complaint["rating"] == 2

@@ -8,7 +8,7 @@ from typing import Any
 
 from schemas.wire import MovePart, SetStatus
 from server.services import Services
-from tests.support import RawDevice
+from tests.support import RawDevice, iso
 
 MIN = 60_000
 
@@ -52,7 +52,7 @@ def test_kpis_per_engineer_customer_and_priority_in_json_and_csv(
     app_client.post(f"/v1/tickets/{ta}/follow-up", json={"reached": True, "rating": 5}, headers=staff["dispatcher"])
     app_client.post(f"/v1/tickets/{tb}/follow-up", json={"reached": True, "rating": 3}, headers=staff["dispatcher"])
     hdr = staff["backoffice"]
-    window = {"from": str(start), "to": str(clock.now + 1)}
+    window = {"from": iso(start), "to": iso(clock.now + 1)}
 
     (row,) = app_client.get("/v1/kpis", params={**window, "group_by": "engineer"}, headers=hdr).json()["rows"]
     assert row["group"] == "e-ben" and row["tickets"] == 2 and row["resolved"] == 2
@@ -76,6 +76,8 @@ def test_kpis_per_engineer_customer_and_priority_in_json_and_csv(
     before = app_client.get("/v1/kpis", params={"from": "2020-01-01", "to": "2020-02-01"}, headers=hdr).json()
     assert before["rows"] == []  # nothing opened in that period
 
-    for params in ({"group_by": "site"}, {"format": "xml"}, {"from": "yesterday"}, {"from": "5", "to": "4"}):
+    for params, code in (({"group_by": "site"}, "invalid_parameter"), ({"format": "xml"}, "invalid_parameter"),
+                         ({"from": "yesterday"}, "bad_time"), ({"from": "5", "to": "4"}, "bad_time"),
+                         ({"from": "2026-09-22", "to": "2026-09-21"}, "bad_range")):
         r = app_client.get("/v1/kpis", params=params, headers=hdr)
-        assert r.status_code == 400 and r.json()["code"] == "invalid_parameter", params
+        assert r.status_code == 400 and r.json()["code"] == code, params

@@ -13,7 +13,7 @@ from server.domain.plans.service import run_plans_tick
 from server.services import Services
 from server.settings import get_settings
 from sync.storage import open_database
-from tests.support import RawDevice
+from tests.support import RawDevice, epoch_doc, iso
 
 DAY = 86_400_000
 ROOT = Path(__file__).resolve().parents[2]
@@ -49,10 +49,10 @@ def quarterly_plan(app_client: Any, staff: Any, clock: Any) -> dict[str, Any]:
     app_client.post("/v1/engineers/e-ben/certifications", json={"equipment_type": "boiler", "name": "Gas safe"},
                     headers=hdr)
     r = app_client.post("/v1/plans", json={"name": "Quarterly boiler inspection", "asset_serial": "AS-9",
-                                           "every_months": 3, "start_at": clock.now + 10 * DAY,
+                                           "every_months": 3, "start_at": iso(clock.now + 10 * DAY),
                                            "engineer_id": "e-ben", "lead_days": 14}, headers=staff["dispatcher"])
     assert r.status_code == 201, r.text
-    plan: dict[str, Any] = r.json()
+    plan: dict[str, Any] = epoch_doc(r.json())
     assert plan["customer"] == "Office Park 7" and plan["site"] == "Building C"  # from the asset
     return plan
 
@@ -122,7 +122,7 @@ def test_visits_reach_the_engineer_and_overdue_plans_are_visible(
         result = ben.push([SetStatus(**ben.stamp(), job_id=visit["job_id"], status=status)]).results[0]
         assert result.result == "applied", result
     assert app_client.get("/v1/plans", params={"overdue": 1}, headers=hdr).json() == []
-    detail = app_client.get(f"/v1/plans/{plan['id']}", headers=hdr).json()
+    detail = epoch_doc(app_client.get(f"/v1/plans/{plan['id']}", headers=hdr).json())
     (done,) = detail["visits"]
     assert done["done"] and done["report_url"] == f"/v1/jobs/{visit['job_id']}/report.pdf"
     assert detail["next_due_at"] > clock.now
@@ -145,14 +145,14 @@ def test_fixed_dates_plan_for_a_site_and_bad_plans(app_client: Any, staff: Any, 
                        ({"name": "x", "engineer_id": "e-ana", "customer": "a", "site": "b", "every_months": 6},
                         "bad_schedule"),
                        ({"name": "x", "engineer_id": "e-ana", "customer": "a", "site": "b", "every_months": 6,
-                         "dates": ["2026-01-01"], "start_at": 1}, "bad_schedule"),
+                         "dates": ["2026-01-01"], "start_at": iso(1)}, "bad_schedule"),
                        ({"name": "x", "engineer_id": "e-ana", "dates": ["2026-01-01"]}, "plan_target_required"),
                        ({"name": "x", "engineer_id": "e-ana", "customer": "a", "site": "b",
                          "dates": ["2026-02-30"]}, "bad_schedule"),
                        ({"name": "x", "engineer_id": "e-ana", "asset_serial": "nope", "every_months": 1,
-                         "start_at": 1}, "unknown_asset"),
+                         "start_at": iso(1)}, "unknown_asset"),
                        ({"name": "x", "engineer_id": "e-ana", "customer": "a", "site": "b", "every_months": 0,
-                         "start_at": 1}, "invalid_body")):
+                         "start_at": iso(1)}, "invalid_body")):
         r = app_client.post("/v1/plans", json=body, headers=hdr)
         assert r.status_code in (400, 404) and r.json()["code"] == code, (body, r.text)
     assert len(app_client.get("/v1/plans", headers=hdr).json()) == 1

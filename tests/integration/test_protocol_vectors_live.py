@@ -8,6 +8,7 @@ from typing import Any
 
 from schemas.codec import challenge_decoder, encode, receipt_decoder, session_decoder, signed_decoder
 from schemas.domain import AssignIn, JobIn, TicketIn
+from schemas.instant import instant_of
 from schemas.wire import AnswerItem, Attach, MovePart, SessionRequest, SetStatus, SignOff
 from server.domain.kb.service import KbCaseIn, add_case
 from server.domain.parts.service import AssetIn, create_asset
@@ -48,7 +49,8 @@ def test_the_server_opens_a_session_and_takes_the_vector_changesets(app_client: 
 def test_every_record_kind_the_server_emits_has_the_fields_of_the_vector(
         app_client: Any, services: Services, seeded: Any) -> None:
     create_asset(services, AssetIn(serial="SN-V1", model="ecoTEC plus 832", equipment_type="",
-                                   customer="Hotel Aurora", site="Plant room", warranty_until=2_000_000_000_000))
+                                   customer="Hotel Aurora", site="Plant room",
+                                   warranty_until=instant_of(2_000_000_000_000)))
     add_case(services, KbCaseIn(symptom="F.28 ignition failure", model="ecoTEC plus 832", parts=["P-IGN"]), "bo")
     ticket = create_ticket(services, TicketIn(customer="Hotel Aurora", site="Plant room", priority="P2",
                                               asset_serial="SN-V1"), "tester")

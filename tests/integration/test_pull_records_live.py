@@ -23,6 +23,7 @@ from client_sdk.testing import record
 from schemas.codec import encode, pull_page_decoder, signed_decoder
 from schemas.domain import AssignIn, JobIn, PartIn, TicketIn
 from schemas.export import JSON_DIR
+from schemas.instant import instant_of
 from schemas.records import BY_KIND, Record
 from schemas.wire import AnswerItem, Attach, Delete, MovePart, PullRequest, SetStatus, SignOff
 from server.domain.catalog.service import upsert_part
@@ -81,7 +82,8 @@ def a_day_with_every_record_kind(services: Services, device: RawDevice) -> None:
     """Office writes and device pushes that put a record of each of the twelve kinds in the device's scope."""
     upsert_part(services, PartIn(part_no="P-LIVE", name="Live part", serialized=False, unit_price_cents=120))
     create_asset(services, AssetIn(serial="SN-LIVE", model="ecoTEC live", equipment_type="",
-                                   customer="Hotel Aurora", site="Plant room", warranty_until=4_000_000_000_000))
+                                   customer="Hotel Aurora", site="Plant room",
+                                   warranty_until=instant_of(4_000_000_000_000)))
     add_case(services, KbCaseIn(symptom="F.28 ignition failure", model="ecoTEC live", parts=["P-IGN"]), "bo")
     ticket = create_ticket(services, TicketIn(customer="Hotel Aurora", site="Plant room", priority="P2",
                                               asset_serial="SN-LIVE"), "tester")

@@ -18,6 +18,8 @@ compared line by line, with ids, digests, keys and times masked.
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import os
 import re
@@ -58,6 +60,8 @@ CHECKED = {
     "fieldsync admin user --name dora": "test_the_console_user_example_creates_the_user",
     '"category_names"': "test_the_display_names_example_names_priorities_and_categories_per_locale",
     "def fieldsync_signature_ok(": "test_the_webhook_receivers_check_accepts_the_servers_signature_only",
+    '"kpi_targets"': "test_the_kpi_targets_example_overrides_only_what_it_names",
+    "/v1/reconciliation/money?": "test_the_money_export_example_runs",
 }
 #: a piece of text only that block contains -> why no test runs it
 NOT_RUNNABLE = {
@@ -67,6 +71,8 @@ NOT_RUNNABLE = {
         "`fieldsync demo --locale zh-CN` (served) by tests/integration/test_demo_zh.py and "
         "test_cli_operator.py, and tests/unit/test_docs.py checks that .ci/run runs line 2"),
     "tablet (SDK)": "a sequence diagram of the sync protocol: nothing to run",
+    "openapi-python-client generate": ("needs a server on port 8000; tests/integration/test_generated_client.py runs "
+                                       "the same generation, with that config, against a live server"),
     ".venv-min/bin/pip install": ("builds a second venv on the lowest allowed versions and runs the whole suite in it "
                                   "(twice CI's time); tests/unit/test_constraints.py checks the command is here and "
                                   "that its pins are pyproject's lower bounds"),
@@ -353,6 +359,35 @@ def test_the_reconciliation_curl_examples_run(demo: Demo, tmp_path: Path) -> Non
     resolved = json.loads(ran.stdout)
     assert resolved["id"] == item and resolved["status"] == "resolved"
     assert resolved["history"][-1]["comment"] == "board was PCB-e-ben-0, ledger corrected"
+
+
+def test_the_kpi_targets_example_overrides_only_what_it_names() -> None:
+    from server.domain.sla.policy import default_policies, policies_from_dict
+
+    resolve = {"targets": [{"name": "resolve", "duration": "24h", "start": ["opened"], "stop": ["completed"]}]}
+    example = json.loads(block('"kpi_targets"').text)
+    targets = policies_from_dict({"policies": {p: resolve for p in ("P1", "P2", "P3", "complaint")},
+                                  **example}).kpi_targets
+    assert targets["remote_share"].min == 0.6 and targets["follow_up_on_time"].within_text == "24h"
+    assert targets["follow_up_on_time"].min == 1.0 and targets["first_time_fix_rate"].min == 0.95
+    defaults = default_policies().kpi_targets  # the table's defaults, on P3's 08:00-17:00 calendar
+    assert {k: (t.min, t.within_text) for k, t in defaults.items()} == {
+        "first_time_fix_rate": (0.95, ""), "remote_share": (0.8, ""), "follow_up_on_time": (1.0, "1wd"),
+        "complaint_closed_on_time": (1.0, "15wd")}
+    assert defaults["follow_up_on_time"].within_ms == 9 * 3_600_000
+
+
+def test_the_money_export_example_runs(demo: Demo) -> None:
+    now = int(time.time() * 1000)
+    script = re.sub(r"from=[^&]+&to=[^&]+&", f"from={now - 30 * 86_400_000}&to={now + 86_400_000}&",
+                    block("/v1/reconciliation/money?").text)
+    ran = demo.bash(script)
+    assert ran.returncode == 0, ran.stderr
+    table = list(csv.reader(io.StringIO((demo.folder / "money-2026-11.csv").read_text(encoding="utf-8"))))
+    assert table[0] == ["job_id", "ticket_id", "customer", "site", "engineer_id", "completed_at", "remote",
+                        "under_warranty", "labour_minutes", "visits", "parts_billable", "parts_warranty", "labour",
+                        "travel", "billable_total", "warranty_cost", "currency"]
+    assert len(table) > 1 and all(len(row) == 17 and row[-1] == "CNY" for row in table[1:])  # the demo's day
 
 
 @pytest.mark.postgres

@@ -21,6 +21,7 @@ from server.domain.devices.service import issue_enroll_token
 from server.scheduler import run_sla_tick
 from server.services import Services
 from tests.consoleclient import console_login
+from tests.support import epoch_doc, iso
 
 MIN = 60_000
 HOUR = 60 * MIN
@@ -41,7 +42,7 @@ def tablet(tmp_path: Path, app_client: Any, services: Services, seeded: Any, clo
 def new_job(client: Any, staff: Any, priority: str = "P1", remote: bool = False,
             engineer: str = "e-ana") -> tuple[str, str]:
     r = client.post("/v1/tickets", headers=staff["dispatcher"], json={
-        "customer": "Remote Co", "site": "HQ", "priority": priority, "opened_at": T0})
+        "customer": "Remote Co", "site": "HQ", "priority": priority, "opened_at": iso(T0)})
     assert r.status_code == 201, r.text
     tid = r.json()["id"]
     r = client.post(f"/v1/tickets/{tid}/jobs", headers=staff["dispatcher"],
@@ -53,7 +54,7 @@ def new_job(client: Any, staff: Any, priority: str = "P1", remote: bool = False,
 def ticket(client: Any, staff: Any, tid: str) -> dict[str, Any]:
     r = client.get(f"/v1/tickets/{tid}", headers=staff["backoffice"])
     assert r.status_code == 200, r.text
-    out: dict[str, Any] = r.json()
+    out: dict[str, Any] = epoch_doc(r.json())
     return out
 
 
@@ -111,10 +112,10 @@ def test_the_engineer_resolves_a_remote_job_on_the_tablet_and_the_on_site_clock_
         clock.now += 10 * MIN
         tablet.set_status(visit_job, status)
     assert tablet.sync().ok
-    kpis = app_client.get("/v1/kpis", params={"from": str(T0), "to": str(T0 + 1), "group_by": "all"},
+    kpis = app_client.get("/v1/kpis", params={"from": iso(T0), "to": iso(T0 + 1), "group_by": "all"},
                           headers=staff["backoffice"]).json()["rows"]
     assert [(r["resolved"], r["remote_share"]) for r in kpis] == [(2, 0.5)]
-    report_rows = app_client.get("/v1/sla/compliance", params={"start": T0, "end": T0 + 1},
+    report_rows = app_client.get("/v1/sla/compliance", params={"from": iso(T0), "to": iso(T0 + 1)},
                                  headers=staff["dispatcher"]).json()["rows"]
     on_site_row = next(r for r in report_rows if r["target"] == "on_site")
     # the remote ticket's on-site clock does not count; the visit (on site at 11:40) was late
@@ -146,7 +147,7 @@ def test_the_office_resolves_a_job_by_phone_and_refuses_what_it_must_with_nothin
     r = app_client.post(url, json={"resolution": "Talked the customer through a filter reset",
                                    "diagnosis": "Clogged filter"}, headers=staff["backoffice"])
     assert r.status_code == 200, r.text
-    got = r.json()
+    got = epoch_doc(r.json())
     job = got["jobs"][0]
     assert (job["status"], job["remote"], job["diagnosis"]) == ("completed", True, "Clogged filter")
     events = sorted((e["kind"], e["source"]) for e in got["timeline"] if e["at"] == T0 + 30 * MIN)

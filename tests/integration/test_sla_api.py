@@ -21,7 +21,7 @@ from server.domain.webhooks.service import deliver_due, emit, list_deliveries
 from server.scheduler import run_sla_tick
 from server.services import Services
 from sync.storage import open_database
-from tests.support import RawDevice
+from tests.support import RawDevice, epoch_doc, iso
 
 MIN = 60_000
 HOUR = 60 * MIN
@@ -32,21 +32,21 @@ T0 = DAY_0 + 9 * HOUR  # 09:00 UTC
 def open_ticket(client: Any, staff: Any, opened_at: int, priority: str = "P1", category: str = "fault",
                 engineer: str | None = None) -> dict[str, Any]:
     r = client.post("/v1/tickets", headers=staff["dispatcher"], json={
-        "customer": "Acme", "site": "Plant 1", "priority": priority, "category": category, "opened_at": opened_at})
+        "customer": "Acme", "site": "Plant 1", "priority": priority, "category": category, "opened_at": iso(opened_at)})
     assert r.status_code == 201, r.text
-    ticket: dict[str, Any] = r.json()
+    ticket: dict[str, Any] = epoch_doc(r.json())
     if engineer:
         r = client.post(f"/v1/tickets/{ticket['id']}/jobs", headers=staff["dispatcher"],
                         json={"engineer_id": engineer})
         assert r.status_code == 201, r.text
-        ticket = r.json()
+        ticket = epoch_doc(r.json())
     return ticket
 
 
 def get_ticket(client: Any, staff: Any, ticket_id: str) -> dict[str, Any]:
     r = client.get(f"/v1/tickets/{ticket_id}", headers=staff["backoffice"])
     assert r.status_code == 200, r.text
-    out: dict[str, Any] = r.json()
+    out: dict[str, Any] = epoch_doc(r.json())
     return out
 
 
@@ -226,7 +226,7 @@ def test_compliance_report_counts_met_and_breached_per_target_as_json_and_csv(
     field_event(services, b, "acknowledged", T0 + 3 * HOUR)  # respond 1 h late
     open_ticket(app_client, staff, opened_at=T0 + 5 * HOUR + 50 * MIN)  # untouched, 10 minutes old
     open_ticket(app_client, staff, opened_at=T0 - 3 * 24 * HOUR)  # outside the window
-    window = f"start={DAY_0}&end={DAY_0 + 24 * HOUR}"
+    window = f"from={iso(DAY_0)}&to={iso(DAY_0 + 24 * HOUR)}"
 
     r = app_client.get(f"/v1/sla/compliance?{window}&group_by=priority", headers=staff["backoffice"])
     assert r.status_code == 200, r.text
@@ -263,7 +263,7 @@ def test_compliance_report_counts_met_and_breached_per_target_as_json_and_csv(
     assert ["P2", "respond", "1", "0", "1", "0", "0", "0", "0.0"] in lines
     assert len(lines) == 1 + len(report["rows"])
     # ISO dates work too, and an empty window is an empty report.
-    r = app_client.get("/v1/sla/compliance?start=2026-01-01&end=2026-01-31", headers=staff["backoffice"])
+    r = app_client.get("/v1/sla/compliance?from=2026-01-01&to=2026-01-31", headers=staff["backoffice"])
     assert r.status_code == 200 and r.json()["tickets"] == 0 and r.json()["rows"] == []
 
 
@@ -271,9 +271,11 @@ def test_compliance_report_counts_met_and_breached_per_target_as_json_and_csv(
 @pytest.mark.parametrize(("query", "code"), [
     ("group_by=customer", "bad_group_by"),
     ("format=xml", "bad_format"),
-    ("start=yesterday", "bad_time"),
-    ("start=2026-09-22&end=2026-09-21", "bad_range"),
-    ("start=2020-01-01&end=2026-01-01", "bad_range"),
+    ("from=yesterday", "bad_time"),
+    ("from=1790035200000", "bad_time"),
+    ("to=2026-09-22T09:00:00", "bad_time"),
+    ("from=2026-09-22&to=2026-09-21", "bad_range"),
+    ("from=2020-01-01&to=2026-01-01", "bad_range"),
 ])
 def test_bad_compliance_queries_are_400_problems(app_client: Any, staff: Any, query: str, code: str) -> None:
     r = app_client.get(f"/v1/sla/compliance?{query}", headers=staff["backoffice"])
@@ -390,7 +392,7 @@ def test_scheduler_ticks_in_the_background_and_reports_leadership(app_client: An
             if len(sla_timeline(get_ticket(app_client, staff, tid))) == 3:  # the three breaches, nothing lower
                 break
             threading.Event().wait(0.05)
-        status = app_client.get("/v1/sla/leader", headers=staff["admin"]).json()
+        status = epoch_doc(app_client.get("/v1/sla/leader", headers=staff["admin"]).json())
         assert status["scheduler"] is True and status["leader"] is True and status["last_tick_at"] == clock.now
     finally:
         sched.shutdown(wait=True)

@@ -18,7 +18,7 @@ from server.domain.plans.service import run_plans_tick
 from server.services import Services
 from server.settings import get_settings
 from sync.storage import Database
-from tests.support import RawDevice
+from tests.support import RawDevice, epoch_doc, iso
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 MIN = 60_000
@@ -41,7 +41,8 @@ def services(db: Database, db_url: str, clock: Any) -> Services:
 
 def open_ticket(client: Any, staff: Any, opened_at: int, priority: str = "P3", engineer: str | None = None) -> str:
     r = client.post("/v1/tickets", headers=staff["dispatcher"], json={
-        "customer": "某某医院", "site": "住院部", "priority": priority, "category": "fault", "opened_at": opened_at})
+        "customer": "某某医院", "site": "住院部", "priority": priority, "category": "fault",
+        "opened_at": iso(opened_at)})
     assert r.status_code == 201, r.text
     ticket_id: str = r.json()["id"]
     if engineer:
@@ -53,7 +54,7 @@ def open_ticket(client: Any, staff: Any, opened_at: int, priority: str = "P3", e
 def sla(client: Any, staff: Any, ticket_id: str) -> dict[str, Any]:
     r = client.get(f"/v1/tickets/{ticket_id}", headers=staff["backoffice"])
     assert r.status_code == 200, r.text
-    out: dict[str, Any] = r.json()["sla"]
+    out: dict[str, Any] = epoch_doc(r.json())["sla"]
     return out
 
 
@@ -65,7 +66,7 @@ def test_a_tickets_clocks_are_what_sla_due_answered_before_it_existed(
         app_client: Any, staff: Any, clock: Any, opened: tuple[int, ...], opened_text: str, respond_due: str) -> None:
     r = app_client.get("/v1/sla/due", params={"priority": "P3", "opened_at": opened_text}, headers=staff["dispatcher"])
     assert r.status_code == 200, r.text
-    answer = {t["target"]: t for t in r.json()["targets"]}
+    answer = {t["target"]: t for t in epoch_doc(r.json())["targets"]}
     assert answer["respond"]["due_local"] == respond_due
 
     clock.now = at(2026, 10, 20, 9, 0)
@@ -104,7 +105,7 @@ def test_inspection_visits_due_on_non_working_days_are_scheduled_on_the_next_wor
     clock.now = at(2026, 9, 1, 8, 0)
     plans = {}
     for name, schedule in (("dates", {"dates": ["2026-10-01", "2026-10-10", "2026-10-17"]}),
-                           ("monthly", {"every_months": 1, "start_at": at(2026, 9, 1, 9, 30)})):
+                           ("monthly", {"every_months": 1, "start_at": iso(at(2026, 9, 1, 9, 30))})):
         r = app_client.post("/v1/plans", headers=staff["dispatcher"], json={
             "name": f"锅炉巡检 {name}", "customer": "某某医院", "site": "锅炉房", "engineer_id": "e-ben",
             "lead_days": 60, **schedule})
@@ -125,14 +126,14 @@ def test_inspection_visits_due_on_non_working_days_are_scheduled_on_the_next_wor
         (plans["monthly"], "2026-10-01"): datetime(2026, 10, 8, 9, 30),
     }
     # the API shows the same days; the next monthly visit's 11-01 is a Sunday and moves to Monday
-    visits = app_client.get(f"/v1/plans/{plans['dates']}", headers=staff["dispatcher"]).json()["visits"]
+    visits = epoch_doc(app_client.get(f"/v1/plans/{plans['dates']}", headers=staff["dispatcher"]).json())["visits"]
     assert [(v["period"], local(v["due_at"])) for v in visits] == [
         ("2026-10-01", datetime(2026, 10, 8)), ("2026-10-10", datetime(2026, 10, 10)),
         ("2026-10-17", datetime(2026, 10, 19))]
     for now, next_due in ((at(2026, 9, 2, 8, 0), datetime(2026, 10, 8, 9, 30)),
                           (at(2026, 10, 9, 8, 0), datetime(2026, 11, 2, 9, 30))):  # 11-01 is a Sunday
         clock.now = now
-        monthly = app_client.get(f"/v1/plans/{plans['monthly']}", headers=staff["dispatcher"]).json()
+        monthly = epoch_doc(app_client.get(f"/v1/plans/{plans['monthly']}", headers=staff["dispatcher"]).json())
         assert local(monthly["next_due_at"]) == next_due
 
 

@@ -22,6 +22,7 @@ from server.security import issue_staff_token
 from server.services import Services
 from server.settings import get_settings
 from sync.storage import open_database
+from tests.support import iso
 
 pytestmark = pytest.mark.postgres
 
@@ -125,7 +126,7 @@ def test_one_leader_records_each_breach_once_and_a_follower_takes_over_after_kil
 
         def overdue_ticket(via: ServerProcess) -> str:
             r = httpx.post(via.base + "/v1/tickets", headers=admin, timeout=5, json={
-                "customer": "Acme", "site": "Plant 1", "priority": "P1", "opened_at": wall_ms() - 25 * HOUR})
+                "customer": "Acme", "site": "Plant 1", "priority": "P1", "opened_at": iso(wall_ms() - 25 * HOUR)})
             assert r.status_code == 201, r.text
             ticket_id: str = r.json()["id"]
             return ticket_id

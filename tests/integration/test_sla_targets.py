@@ -24,7 +24,7 @@ from schemas.wire import SetStatus
 from server.scheduler import run_sla_tick
 from server.services import Services
 from tests.consoleclient import console_login
-from tests.support import RawDevice
+from tests.support import RawDevice, epoch_doc, iso
 
 ROOT = Path(__file__).resolve().parents[2]
 MIN = 60_000
@@ -55,23 +55,23 @@ def plan(services: Services, tmp_path: Path, clock: Any) -> Iterator[tuple[Any, 
 
 def open_ticket(client: Any, staff: Any, opened_at: int, priority: str = "P1") -> dict[str, Any]:
     r = client.post("/v1/tickets", headers=staff["dispatcher"], json={
-        "customer": "Acme", "site": "Plant 1", "priority": priority, "opened_at": opened_at})
+        "customer": "Acme", "site": "Plant 1", "priority": priority, "opened_at": iso(opened_at)})
     assert r.status_code == 201, r.text
-    out: dict[str, Any] = r.json()
+    out: dict[str, Any] = epoch_doc(r.json())
     return out
 
 
 def dispatch(client: Any, staff: Any, ticket_id: str, engineer: str) -> dict[str, Any]:
     r = client.post(f"/v1/tickets/{ticket_id}/jobs", headers=staff["dispatcher"], json={"engineer_id": engineer})
     assert r.status_code == 201, r.text
-    out: dict[str, Any] = r.json()
+    out: dict[str, Any] = epoch_doc(r.json())
     return out
 
 
 def ticket(client: Any, staff: Any, ticket_id: str) -> dict[str, Any]:
     r = client.get(f"/v1/tickets/{ticket_id}", headers=staff["backoffice"])
     assert r.status_code == 200, r.text
-    out: dict[str, Any] = r.json()
+    out: dict[str, Any] = epoch_doc(r.json())
     return out
 
 
@@ -124,13 +124,14 @@ def test_register_and_depart_breach_warn_and_report_like_any_clock(
     assert {"register", "depart"} <= breaches
     assert ticket(client, staff, late)["sla"]["depart"]["state"] == "breached"
 
-    report = client.get("/v1/sla/compliance", params={"start": T0 - HOUR, "end": T0 + HOUR, "group_by": "priority"},
+    report = client.get("/v1/sla/compliance",
+                        params={"from": iso(T0 - HOUR), "to": iso(T0 + HOUR), "group_by": "priority"},
                         headers=staff["dispatcher"])
     assert report.status_code == 200, report.text
     rows = {r["target"]: r for r in report.json()["rows"] if r["group"] == "P1"}
     assert list(rows)[:3] == ["respond", "on_site", "resolve"] and {"register", "depart"} <= set(rows)
     assert rows["register"]["breached"] == 1 and rows["depart"]["breached"] == 1
-    csv_text = client.get("/v1/sla/compliance", params={"start": T0 - HOUR, "end": T0 + HOUR, "format": "csv"},
+    csv_text = client.get("/v1/sla/compliance", params={"from": iso(T0 - HOUR), "to": iso(T0 + HOUR), "format": "csv"},
                           headers=staff["dispatcher"]).text
     assert "P1,register,1,0,1,0,0,0,0.0" in csv_text.splitlines()
 

@@ -22,7 +22,7 @@ from server.domain.webhooks.service import deliver_due
 from server.scheduler import run_sla_tick
 from server.services import Services
 from tests.consoleclient import console_login
-from tests.support import RawDevice
+from tests.support import RawDevice, epoch_doc, iso
 
 MIN = 60_000
 HOUR = 60 * MIN
@@ -67,20 +67,20 @@ def wait_for_hooks(hooked: tuple[Services, list[dict[str, Any]]], ticket_id: str
 
 def open_ticket(client: Any, staff: Any, opened_at: int, engineer: str | None = None) -> dict[str, Any]:
     r = client.post("/v1/tickets", headers=staff["dispatcher"], json={
-        "customer": "Acme", "site": "Plant 1", "priority": "P1", "opened_at": opened_at})
+        "customer": "Acme", "site": "Plant 1", "priority": "P1", "opened_at": iso(opened_at)})
     assert r.status_code == 201, r.text
-    ticket: dict[str, Any] = r.json()
+    ticket: dict[str, Any] = epoch_doc(r.json())
     if engineer:
         r = client.post(f"/v1/tickets/{ticket['id']}/jobs", headers=staff["dispatcher"], json={"engineer_id": engineer})
         assert r.status_code == 201, r.text
-        ticket = r.json()
+        ticket = epoch_doc(r.json())
     return ticket
 
 
 def get_ticket(client: Any, staff: Any, ticket_id: str) -> dict[str, Any]:
     r = client.get(f"/v1/tickets/{ticket_id}", headers=staff["backoffice"])
     assert r.status_code == 200, r.text
-    out: dict[str, Any] = r.json()
+    out: dict[str, Any] = epoch_doc(r.json())
     return out
 
 
@@ -138,7 +138,7 @@ def test_a_late_sync_withdraws_the_breach_and_warnings_it_disproves_and_keeps_th
         assert "withdrawn_at" not in events[(f"sla_warning_{pct}", "on_site")]["data"]
 
     hooks = wait_for_hooks(hooked, tid, 10)
-    back = [h for h in hooks[6:] if h["event"] == "sla_breach_withdrawn" and h["target"] == "on_site"]
+    back = [epoch_doc(h) for h in hooks[6:] if h["event"] == "sla_breach_withdrawn" and h["target"] == "on_site"]
     assert back == [{"id": withdrawal["id"], "created_at": clock.now,
                      "event": "sla_breach_withdrawn", "ticket_id": tid, "target": "on_site", "threshold": 100,
                      "crossed_at": T0 + 2 * HOUR, "priority": "P1", "customer": "Acme", "site": "Plant 1",
@@ -146,7 +146,7 @@ def test_a_late_sync_withdraws_the_breach_and_warnings_it_disproves_and_keeps_th
     assert sorted(h["event"] for h in hooks[6:]) == ["sla_breach_withdrawn", "sla_breach_withdrawn",
                                                      "sla_warning_withdrawn", "sla_warning_withdrawn"]
 
-    report = app_client.get("/v1/sla/compliance", params={"start": T0, "end": T0 + 1, "group_by": "priority"},
+    report = app_client.get("/v1/sla/compliance", params={"from": iso(T0), "to": iso(T0 + 1), "group_by": "priority"},
                             headers=staff["dispatcher"]).json()
     rows = {r["target"]: r for r in report["rows"] if r["group"] == "P1"}
     assert (rows["on_site"]["met"], rows["on_site"]["breached"]) == (1, 0)

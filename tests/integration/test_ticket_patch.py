@@ -15,6 +15,7 @@ from server.services import Services
 from server.settings import get_settings
 from sync.storage import open_database
 from tests.livesrv import LiveServer
+from tests.support import epoch_doc, iso
 from tools.demo_data import seed_demo
 
 TICKET = {"customer": "Acme", "site": "Plant 1", "category": "fault", "title": "Boiler down"}
@@ -28,9 +29,10 @@ def count(services: Services, table: str) -> int:
 
 
 def opened(client: Any, headers: dict[str, str], priority: str, at: int | None = None) -> dict[str, Any]:
-    r = client.post("/v1/tickets", headers=headers, json={**TICKET, "priority": priority, "opened_at": at})
+    r = client.post("/v1/tickets", headers=headers, json={**TICKET, "priority": priority,
+                                                          "opened_at": None if at is None else iso(at)})
     assert r.status_code == 201, r.text
-    return dict(r.json())
+    return dict(epoch_doc(r.json()))
 
 
 def read(client: Any, headers: dict[str, str], ticket_id: str) -> tuple[dict[str, Any], str]:
@@ -46,7 +48,7 @@ def merge_patch(client: Any, headers: dict[str, str], ticket_id: str, body: dict
 
 
 def due(ticket: dict[str, Any]) -> dict[str, int | None]:
-    return {name: target["due_at"] for name, target in ticket["sla"].items()}
+    return {name: target["due_at"] for name, target in epoch_doc(ticket)["sla"].items()}
 
 
 def test_p3_to_p1_puts_the_sla_clocks_under_the_p1_policy(app_client: Any, staff: Any, clock: Any) -> None:

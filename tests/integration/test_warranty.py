@@ -9,7 +9,7 @@ import pytest
 from schemas.wire import MovePart
 from server.security import issue_staff_token
 from server.services import Services
-from tests.support import RawDevice
+from tests.support import RawDevice, iso
 
 YEAR_MS = 365 * 24 * 3600 * 1000
 
@@ -27,8 +27,9 @@ def ana(app_client: Any, services: Services, seeded: Any, staff: Any, clock: Any
     hdr = staff["backoffice"]
     for serial, until in (("SN-1001", clock.now + YEAR_MS), ("SN-4004", clock.now - YEAR_MS)):
         r = app_client.post("/v1/assets", json={"serial": serial, "model": "Vitodens 200", "equipment_type": "boiler",
-                                                "customer": "Hotel Aurora", "installed_at": clock.now - 3 * YEAR_MS,
-                                                "warranty_until": until}, headers=hdr)
+                                                "customer": "Hotel Aurora",
+                                                "installed_at": iso(clock.now - 3 * YEAR_MS),
+                                                "warranty_until": iso(until)}, headers=hdr)
         assert r.status_code == 201, r.text
     return RawDevice(app_client, services, "e-ana")
 
@@ -105,8 +106,9 @@ def test_asset_api_shapes_and_refusals(app_client: Any, staff: Any, ana: RawDevi
     cases = [
         ({"serial": "SN-1001"}, hdr, 409, "asset_exists"),
         ({"serial": "bad serial!"}, hdr, 400, "invalid_body"),
-        ({"serial": "SN-9", "warranty_until": -1}, hdr, 400, "invalid_body"),
-        ({"serial": "SN-9", "installed_at": 10, "warranty_until": 5}, hdr, 400, "bad_warranty"),
+        ({"serial": "SN-9", "warranty_until": "next year"}, hdr, 400, "invalid_body"),
+        ({"serial": "SN-9", "warranty_until": "2027-01-01T00:00:00"}, hdr, 400, "invalid_body"),  # no offset
+        ({"serial": "SN-9", "installed_at": iso(10), "warranty_until": iso(5)}, hdr, 400, "bad_warranty"),
         ({"serial": "SN-9", "colour": "red"}, hdr, 400, "invalid_body"),
         ({"serial": "SN-9"}, staff["dispatcher"], 403, "role_forbidden"),
     ]

@@ -24,6 +24,7 @@ from server.domain.devices.service import issue_enroll_token
 from server.domain.webhooks.service import deliver_due, emit, list_deliveries, verify_signature
 from server.services import Services
 from tests.livesrv import free_port
+from tests.support import iso
 from tests.webhook_receiver import Receiver
 
 SECRET = "whsec-events"
@@ -115,8 +116,8 @@ def test_a_warranty_claim_is_announced_when_opened_and_when_decided(
     hservices, receiver = hooked
     r = app_client.post("/v1/assets", json={"serial": "SN-1001", "model": "Vitodens 200", "equipment_type": "boiler",
                                             "customer": "Hotel Aurora", "site": "Aurora - plant room",
-                                            "installed_at": clock.now - 2 * YEAR,
-                                            "warranty_until": clock.now + YEAR}, headers=staff["backoffice"])
+                                            "installed_at": iso(clock.now - 2 * YEAR),
+                                            "warranty_until": iso(clock.now + YEAR)}, headers=staff["backoffice"])
     assert r.status_code == 201, r.text
     c = tablet(tmp_path, "a", app_client, services)
     try:

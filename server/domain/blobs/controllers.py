@@ -6,6 +6,7 @@ from typing import Any
 
 from litestar import Controller, Request, Response, get, put
 
+from schemas.wire import BlobStatus
 from server.domain.blobs import service as blob_service
 from server.errors import BadRequest
 from server.http import in_thread, raw_body
@@ -20,12 +21,12 @@ class BlobController(Controller):
     tags = ["blobs"]
 
     @get("/blobs/{sha256:str}/status", sync_to_thread=True)
-    def blob_status(self, sha256: str, services: Services, device: DeviceAuth) -> dict[str, object]:
+    def blob_status(self, sha256: str, services: Services, device: DeviceAuth) -> BlobStatus:
         return blob_service.blob_status(services, device.device_id, sha256)
 
     @put("/blobs/{sha256:str}", status_code=200)
     async def put_blob(self, request: Request[Any, Any, Any], sha256: str, services: Services,
-                       device: DeviceAuth, offset: int = 0, size: int = 0) -> dict[str, object]:
+                       device: DeviceAuth, offset: int = 0, size: int = 0) -> BlobStatus:
         chunk = await raw_body(request, 4 * 1024 * 1024)
         if size <= 0:
             raise BadRequest("size_required", "give the blob's total size as ?size=")

@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import hashlib
 
+from schemas.wire import BlobStatus
 from server.domain.blobs import store
 from server.errors import BadRequest, Conflict, NotFound, PayloadTooLarge
 from server.services import Services
 from sync.core.rules import is_sha256
 
 
-def _status(sha256: str, size: int, received: int, complete: bool) -> dict[str, object]:
-    return {"sha256": sha256, "size": size, "received": received, "complete": complete}
+def _status(sha256: str, size: int, received: int, complete: bool) -> BlobStatus:
+    return BlobStatus(sha256=sha256, size=size, received=received, complete=complete)
 
 
 def _check_address(sha256: str) -> None:
@@ -24,7 +25,7 @@ def _check_address(sha256: str) -> None:
         raise BadRequest("bad_sha256", "blob address must be 64 lowercase hex digits")
 
 
-def blob_status(services: Services, device_id: str, sha256: str) -> dict[str, object]:
+def blob_status(services: Services, device_id: str, sha256: str) -> BlobStatus:
     """How much of a blob the server holds: complete, or as far as this device's own upload has come."""
     _check_address(sha256)
     with services.db.read() as tx:
@@ -38,7 +39,7 @@ def blob_status(services: Services, device_id: str, sha256: str) -> dict[str, ob
 
 
 def put_blob_chunk(services: Services, device_id: str, sha256: str, offset: int, size: int,
-                   chunk: bytes) -> dict[str, object]:
+                   chunk: bytes) -> BlobStatus:
     """Append a chunk at ``offset`` to this device's upload; when the last byte arrives, check the SHA-256.
 
     An upload in progress belongs to the device that started it: another device uploading the same

@@ -71,8 +71,8 @@ class CatalogController(Controller):
                                lambda svc: service.publish_template(svc, data))
 
     @get("/parts", sync_to_thread=True)
-    def parts(self, services: Services, staff: Staff) -> list[Part]:
-        return service.list_parts(services)
+    def parts(self, services: Services, staff: Staff, external_ref: str | None = None) -> list[Part]:
+        return service.list_parts(services, external_ref)
 
     @post("/parts", sync_to_thread=True, status_code=201)
     def upsert_part(self, request: Request[Any, Any, Any], data: PartIn, services: Services, staff: Staff,
@@ -94,8 +94,8 @@ class CatalogController(Controller):
 
     @get("/movements", sync_to_thread=True)
     def movements(self, services: Services, staff: Staff, location: str | None = None,
-                  part_no: str | None = None) -> list[Movement]:
-        return service.list_movements(services, location, part_no)
+                  part_no: str | None = None, external_ref: str | None = None) -> list[Movement]:
+        return service.list_movements(services, location, part_no, external_ref)
 
     @post("/movements", sync_to_thread=True, status_code=201)
     def record_movement(self, request: Request[Any, Any, Any], data: MovementIn, services: Services, staff: Staff,

@@ -111,20 +111,31 @@ def list_templates(services: Services) -> list[ChecklistTemplate]:
         return [_template(r) for r in store.templates(tx)]
 
 
+def _part(row: Row) -> Part:
+    return Part(part_no=row["part_no"], name=row["name"], serialized=bool(row["serialized"]),
+                unit_price_cents=row["unit_price_cents"], external_ref=row["external_ref"])
+
+
 def upsert_part(services: Services, data: PartIn) -> Part:
+    """Add or update a part; its ``external_ref``, when given, must not be another part's (409)."""
     with services.db.write() as tx:
-        store.upsert_part(tx, data.part_no, data.name, data.serialized, data.unit_price_cents)
+        if data.external_ref is not None:
+            other = store.part_by_external_ref(tx, data.external_ref)
+            if other is not None and other != data.part_no:
+                raise Conflict("external_ref_exists", f"part {other!r} already has external_ref {data.external_ref!r}",
+                               part_no=other)
+        store.upsert_part(tx, data.part_no, data.name, data.serialized, data.unit_price_cents, data.external_ref)
         publish(tx, [PartRecord(id=data.part_no, data=PartData(
             part_no=data.part_no, name=data.name, serialized=data.serialized, unit_price_cents=data.unit_price_cents))])
-    return Part(part_no=data.part_no, name=data.name, serialized=data.serialized,
-                unit_price_cents=data.unit_price_cents)
+        row = store.part(tx, data.part_no)
+    assert row is not None
+    return _part(row)
 
 
-def list_parts(services: Services) -> list[Part]:
+def list_parts(services: Services, external_ref: str | None = None) -> list[Part]:
     with services.db.read() as tx:
-        rows = store.parts(tx)
-    return [Part(part_no=r["part_no"], name=r["name"], serialized=bool(r["serialized"]),
-                 unit_price_cents=r["unit_price_cents"]) for r in rows]
+        rows = store.parts(tx, external_ref)
+    return [_part(r) for r in rows]
 
 
 def create_location(services: Services, data: StockLocationIn) -> StockLocation:
@@ -162,17 +173,22 @@ def record_movement(services: Services, data: MovementIn) -> Movement:
         for loc in (data.from_location, data.to_location):
             if loc and not store.location_exists(tx, loc):
                 raise NotFound("unknown_location", f"no stock location {loc!r}")
-        store.insert_office_movement(tx, mid, data.kind, data.part_no, data.qty, data.serial, data.from_location,
-                                     data.to_location, now)
+        if data.external_ref is not None and (known := store.movement_by_external_ref(tx, data.external_ref)):
+            raise Conflict("external_ref_exists", f"movement {known!r} already has external_ref {data.external_ref!r}",
+                           movement_id=known)
+        if not store.insert_office_movement(tx, mid, data.kind, data.part_no, data.qty, data.serial,
+                                            data.from_location, data.to_location, now, data.external_ref):
+            raise Conflict("external_ref_exists", f"a movement already has external_ref {data.external_ref!r}")
         publish_stock(tx, {x for x in (data.from_location, data.to_location) if x}, data.part_no)
         row = store.movement(tx, mid)
     assert row is not None
     return movement_from_row(row)
 
 
-def list_movements(services: Services, location: str | None = None, part_no: str | None = None) -> list[Movement]:
+def list_movements(services: Services, location: str | None = None, part_no: str | None = None,
+                   external_ref: str | None = None) -> list[Movement]:
     with services.db.read() as tx:
-        return [movement_from_row(r) for r in store.movements(tx, location, part_no)]
+        return [movement_from_row(r) for r in store.movements(tx, location, part_no, external_ref)]
 
 
 def stock_levels(services: Services, location: str | None = None) -> list[StockLevel]:

@@ -55,14 +55,35 @@ def templates(tx: Tx) -> list[Row]:
     return tx.query("SELECT * FROM templates ORDER BY id, version")
 
 
-def upsert_part(tx: Tx, part_no: str, name: str, serialized: bool, unit_price_cents: int) -> None:
-    tx.execute("INSERT INTO parts (part_no, name, serialized, unit_price_cents) VALUES (?, ?, ?, ?) "
+def upsert_part(tx: Tx, part_no: str, name: str, serialized: bool, unit_price_cents: int,
+                external_ref: str | None = None) -> None:
+    """Add or update a part; ``external_ref`` None keeps the part's reference."""
+    tx.execute("INSERT INTO parts (part_no, name, serialized, unit_price_cents, external_ref) VALUES (?, ?, ?, ?, ?) "
                "ON CONFLICT (part_no) DO UPDATE SET name = excluded.name, serialized = excluded.serialized, "
-               "unit_price_cents = excluded.unit_price_cents",
-               (part_no, name, int(serialized), unit_price_cents))
+               "unit_price_cents = excluded.unit_price_cents, "
+               "external_ref = COALESCE(excluded.external_ref, parts.external_ref)",
+               (part_no, name, int(serialized), unit_price_cents, external_ref))
 
 
-def parts(tx: Tx) -> list[Row]:
+def part(tx: Tx, part_no: str) -> Row | None:
+    return tx.one("SELECT * FROM parts WHERE part_no = ?", (part_no,))
+
+
+def part_by_external_ref(tx: Tx, external_ref: str) -> str | None:
+    """The part number of the part with this ERP reference."""
+    row = tx.one("SELECT part_no FROM parts WHERE external_ref = ?", (external_ref,))
+    return None if row is None else str(row["part_no"])
+
+
+def movement_by_external_ref(tx: Tx, external_ref: str) -> str | None:
+    """The id of the movement with this ERP reference."""
+    row = tx.one("SELECT id FROM movements WHERE external_ref = ?", (external_ref,))
+    return None if row is None else str(row["id"])
+
+
+def parts(tx: Tx, external_ref: str | None = None) -> list[Row]:
+    if external_ref is not None:
+        return tx.query("SELECT * FROM parts WHERE external_ref = ? ORDER BY part_no", (external_ref,))
     return tx.query("SELECT * FROM parts ORDER BY part_no")
 
 
@@ -85,20 +106,29 @@ def locations(tx: Tx) -> list[Row]:
 
 
 def insert_office_movement(tx: Tx, movement_id: str, kind: str, part_no: str, qty: int, serial: str | None,
-                           from_location: str | None, to_location: str | None, now: int) -> None:
-    """A movement the office records (``source`` ``office``), at and recorded at ``now``."""
-    tx.execute("INSERT INTO movements (id, kind, part_no, qty, serial, from_location, to_location, at, "
-               "recorded_at, source) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'office')",
-               (movement_id, kind, part_no, qty, serial, from_location, to_location, now, now))
+                           from_location: str | None, to_location: str | None, now: int,
+                           external_ref: str | None = None) -> bool:
+    """A movement the office records (``source`` ``office``), at and recorded at ``now``.
+
+    False (nothing written) when another movement has its ``external_ref``.
+    """
+    return tx.execute("INSERT INTO movements (id, kind, part_no, qty, serial, from_location, to_location, at, "
+                      "recorded_at, source, external_ref) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'office', ?) "
+                      "ON CONFLICT (external_ref) DO NOTHING",
+                      (movement_id, kind, part_no, qty, serial, from_location, to_location, now, now,
+                       external_ref)) == 1
 
 
 def movement(tx: Tx, movement_id: str) -> Row | None:
     return tx.one("SELECT * FROM movements WHERE id = ?", (movement_id,))
 
 
-def movements(tx: Tx, location: str | None, part_no: str | None) -> list[Row]:
+def movements(tx: Tx, location: str | None, part_no: str | None, external_ref: str | None = None) -> list[Row]:
     """The ledger in the order it was recorded, of a location (either side) and/or a part when given."""
     sql, params = "SELECT * FROM movements WHERE 1 = 1", []
+    if external_ref is not None:
+        sql += " AND external_ref = ?"
+        params.append(external_ref)
     if location:
         sql += " AND (from_location = ? OR to_location = ?)"
         params += [location, location]

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from litestar import Controller, get, post
 
+from schemas.domain import Ticket
 from server.domain.complaints import service as complaints
 from server.domain.complaints.service import Complaint, ConfirmationIn
 from server.domain.tickets.service import get_ticket
@@ -24,7 +23,7 @@ class ComplaintController(Controller):
     tags = ["complaints"]
 
     @post("/tickets/{ticket_id:str}/customer-confirmation", sync_to_thread=True, status_code=201)
-    def confirm(self, ticket_id: str, data: ConfirmationIn, services: Services, staff: Staff) -> Any:
+    def confirm(self, ticket_id: str, data: ConfirmationIn, services: Services, staff: Staff) -> Ticket:
         staff.require("dispatcher", "backoffice")
         complaints.confirm_by_customer(services, ticket_id, data, staff.name)
         return get_ticket(services, ticket_id)

@@ -19,6 +19,7 @@ from typing import Annotated, Any, Final
 
 import msgspec
 
+from schemas.instant import Instant
 from server.domain.complaints import store
 from server.domain.sla.service import policy_for, sla_events
 from server.domain.sla.state import compute_sla
@@ -47,7 +48,7 @@ class Complaint(msgspec.Struct, kw_only=True):
     site: str
     status: str
     title: str
-    opened_at: int
+    opened_at: Instant
     origin_ticket_id: str | None
     origin_job_id: str | None
     source: str
@@ -55,7 +56,7 @@ class Complaint(msgspec.Struct, kw_only=True):
     respond: dict[str, Any]
     resolve: dict[str, Any]
     confirmed_by: str | None
-    confirmed_at: int | None
+    confirmed_at: Instant | None
 
 
 def open_complaint(tx: Tx, origin: Row, job_id: str | None, source: str, source_key: str, rating: int | None,

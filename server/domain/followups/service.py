@@ -13,6 +13,7 @@ from typing import Annotated
 
 import msgspec
 
+from schemas.instant import Instant
 from server.domain.complaints.service import LOW_RATING, open_complaint
 from server.domain.followups import store
 from server.domain.sla.service import policy_for, sla_events
@@ -41,12 +42,12 @@ class FollowUp(msgspec.Struct, kw_only=True):
     site: str
     category: str
     priority: str
-    resolved_at: int | None
-    due_at: int | None
+    resolved_at: Instant | None
+    due_at: Instant | None
     state: str  # due | overdue | done
     breached: bool
     attempts: int
-    reached_at: int | None
+    reached_at: Instant | None
     rating: int | None
     comment: str
     complaint_ids: list[str]

@@ -25,6 +25,7 @@ import msgspec
 from litestar import Request, Response
 from litestar.params import HeaderParameter
 
+from server.api_json import api_value
 from server.domain.idempotency import store
 from server.errors import BadRequest, Conflict, Unprocessable
 from server.security import Staff
@@ -89,7 +90,7 @@ def run(services: Services, staff: Staff, key: str | None, request: Request[Any,
             store.forget_before(tx, now - KEEP_MS)
             seen = store.find(tx, principal, key)
             if seen is None:
-                body = msgspec.json.encode(work(replace(services, db=Joined(services.db, tx)))).decode()
+                body = msgspec.json.encode(api_value(work(replace(services, db=Joined(services.db, tx))))).decode()
                 if not store.remember(tx, principal, key, print_, status, body, now):  # raced by another process
                     raise Conflict("idempotency_in_flight",
                                    "a request with this Idempotency-Key is still running; retry later")

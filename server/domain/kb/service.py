@@ -16,6 +16,7 @@ from typing import Annotated, Final
 
 import msgspec
 
+from schemas.instant import Instant
 from schemas.records import KbData, KbRecord
 from server.domain.kb import store
 from server.errors import BadRequest, NotFound
@@ -55,7 +56,7 @@ class KbCase(msgspec.Struct, kw_only=True):
     fix: str
     parts: list[str]
     ticket_id: str | None
-    created_at: int
+    created_at: Instant
     created_by: str
 
 

@@ -5,7 +5,9 @@ tickets opened in ``[from, to)`` (cancelled ones left out), grouped by
 engineer, customer or priority (complaints as their own group):
 
 - ``first_time_fix_rate``: resolved tickets fixed with one visit (one
-  non-cancelled job, never reopened) / resolved tickets.
+  non-cancelled job, never reopened) / resolved tickets.  Complaints are not fixes: they count in
+  neither side of this rate nor of the remote share (a complaint closed on the customer's
+  confirmation is not a failed first-time fix).
 - ``remote_share``: resolved tickets whose resolving job was resolved remotely (a ``remote_resolved``
   event: completed without anyone on site, on the tablet or by the office) / resolved tickets.
 - ``mean_respond_min``, ``mean_arrive_min``, ``mean_restore_min``: from the
@@ -23,9 +25,7 @@ engineer, customer or priority (complaints as their own group):
   that part (ledger order, server time) was not negative.
 - ``satisfaction``: mean of every rating recorded (sign-off and follow-up call).
 
-Targets: the management may set one target per KPI (:func:`set_target`); a
-rate or share is met at or above its target, satisfaction likewise, a mean
-time at or below it (:data:`TARGET_BETTER`).
+Targets: :mod:`server.domain.kpis.targets` (the plans' defaults, the policy file, an admin's).
 """
 
 from __future__ import annotations
@@ -33,17 +33,14 @@ from __future__ import annotations
 import csv
 import io
 from collections import defaultdict
-from datetime import UTC, datetime
-from typing import Any, Final, Literal
-
-import msgspec
+from typing import Any, Final
 
 from schemas import i18n
 from server.domain.kpis import store
 from server.domain.sla.calendar import Calendar, working_ms_between
 from server.domain.sla.policy import Policy
 from server.domain.sla.service import policy_for
-from server.errors import BadRequest, Msg, NotFound
+from server.errors import BadRequest, Msg
 from server.services import Services
 from sync.storage import Row, Tx
 
@@ -54,96 +51,11 @@ COLUMNS: Final = ("group", "tickets", "resolved", "first_time_fix_rate", "remote
                   "satisfaction")
 
 
-#: the KPIs that take a target, and which way is better
-TARGET_BETTER: Final[dict[str, Literal["more", "less"]]] = {
-    "first_time_fix_rate": "more", "remote_share": "more", "parts_availability": "more", "satisfaction": "more",
-    "mean_respond_min": "less", "mean_arrive_min": "less", "mean_restore_min": "less"}
-#: the values a target may take: shares are fractions, satisfaction a 1-5 rating, times minutes
-TARGET_RANGE: Final = {"first_time_fix_rate": (0.0, 1.0), "remote_share": (0.0, 1.0),
-                       "parts_availability": (0.0, 1.0), "satisfaction": (1.0, 5.0),
-                       "mean_respond_min": (0.0, 1e6), "mean_arrive_min": (0.0, 1e6), "mean_restore_min": (0.0, 1e6)}
-
-
-class KpiTargetIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    """A KPI's target: a fraction for rates and shares (0.85), a rating for satisfaction, minutes for times."""
-
-    target: float
-
-
-class KpiTarget(msgspec.Struct, kw_only=True):
-    """A KPI's target; ``better`` says whether values above (``more``) or below it (``less``) meet it."""
-
-    kpi: str
-    target: float
-    better: str
-    set_at: datetime
-    set_by: str
-
-
-def _target(row: Row) -> KpiTarget:
-    return KpiTarget(kpi=row["kpi"], target=float(row["target"]), better=TARGET_BETTER[row["kpi"]],
-                     set_at=datetime.fromtimestamp(int(row["set_at"]) / 1000, tz=UTC), set_by=row["set_by"])
-
-
-def list_targets(services: Services) -> list[KpiTarget]:
-    """Every KPI target set, by KPI."""
-    with services.db.read() as tx:
-        return [_target(r) for r in store.targets(tx) if r["kpi"] in TARGET_BETTER]
-
-
-def _known_kpi(kpi: str) -> None:
-    if kpi not in TARGET_BETTER:
-        raise NotFound("unknown_kpi", f"no KPI {kpi[:64]!r}; KPIs: {', '.join(TARGET_BETTER)}")
-
-
-def set_target(services: Services, kpi: str, target: float, by: str) -> KpiTarget:
-    """Set (or replace) a KPI's target."""
-    _known_kpi(kpi)
-    low, high = TARGET_RANGE[kpi]
-    if not low <= target <= high:  # NaN fails both comparisons
-        raise BadRequest("bad_target", f"a target for {kpi} is from {low:g} to {high:g}", low=low, high=high)
-    with services.db.write() as tx:
-        store.set_target(tx, kpi, target, services.clock(), by)
-        rows = [r for r in store.targets(tx) if r["kpi"] == kpi]
-    return _target(rows[0])
-
-
-def clear_target(services: Services, kpi: str) -> None:
-    """Drop a KPI's target (nothing to do when it has none)."""
-    _known_kpi(kpi)
-    with services.db.write() as tx:
-        store.clear_target(tx, kpi)
-
-
-def target_met(kpi: str, value: float | None, target: float) -> bool | None:
-    """Does ``value`` meet ``target``?  None when there is no value (nothing to measure that period)."""
-    if value is None:
-        return None
-    return value >= target if TARGET_BETTER[kpi] == "more" else value <= target
-
-
-def parse_time(value: str | None, default: int, name: str) -> int:
-    """Epoch milliseconds, or an ISO date / date-time (UTC unless it says otherwise)."""
-    if value is None or value == "":
-        return default
-    if value.isdigit():
-        ms = int(value)
-        if ms > 10**15:
-            raise BadRequest("invalid_parameter", Msg("out_of_range", {"name": name}))
-        return ms
-    try:
-        dt = datetime.fromisoformat(value)
-    except ValueError:
-        raise BadRequest("invalid_parameter", Msg("time_or_date", {"name": name})) from None
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=UTC)
-    return int(dt.timestamp() * 1000)
-
-
 class _Cell:
     def __init__(self) -> None:
         self.tickets = 0
         self.resolved = 0
+        self.fixes = 0  # resolved tickets that are not complaints: what first-time fix and remote share count
         self.first_time = 0
         self.remote = 0
         self.respond: list[int] = []
@@ -161,8 +73,8 @@ class _Cell:
             return round(n / d, 4) if d else None
 
         return {"group": group, "tickets": self.tickets, "resolved": self.resolved,
-                "first_time_fix_rate": share(self.first_time, self.resolved),
-                "remote_share": share(self.remote, self.resolved), "mean_respond_min": mean_min(self.respond),
+                "first_time_fix_rate": share(self.first_time, self.fixes),
+                "remote_share": share(self.remote, self.fixes), "mean_respond_min": mean_min(self.respond),
                 "mean_arrive_min": mean_min(self.arrive), "mean_restore_min": mean_min(self.restore),
                 "consumptions": self.consumptions, "parts_availability": share(self.available, self.consumptions),
                 "ratings": len(self.ratings),
@@ -197,6 +109,16 @@ def _stock_after(tx: Tx, consumptions: list[Row]) -> dict[str, int]:
         batch.append(r)
     close_batch()
     return after_batch
+
+
+def first_time_fix(live_jobs: list[Row], events: list[Row]) -> bool:
+    """Fixed with one visit: one job not cancelled, never reopened."""
+    return len(live_jobs) == 1 and not any(e["kind"] == "reopened" for e in events)
+
+
+def resolved_remotely(events: list[Row], completed: Row) -> bool:
+    """The job that resolved the ticket was resolved remotely (``remote_resolved``, nobody on site)."""
+    return any(e["kind"] == "remote_resolved" and e["job_id"] == completed["job_id"] for e in events)
 
 
 def _calendar(policy: Policy, target: str) -> Calendar:
@@ -247,7 +169,6 @@ def compute_kpis(services: Services, start: int, end: int, group_by: str = "all"
         completed = next((e for e in evs if e["kind"] == "completed"), None)
         respond = next((int(e["at"]) for e in evs if e["kind"] in RESPONSE_KINDS), None)
         arrive = next((int(e["at"]) for e in evs if e["kind"] == "on_site"), None)
-        reopened = any(e["kind"] == "reopened" for e in evs)
         waited: dict[str, int] = {}  # working ms from opening, per measure (planned inspections have none)
         if t["category"] != "inspection":
             policy = policy_for(services, t)
@@ -260,9 +181,11 @@ def compute_kpis(services: Services, start: int, end: int, group_by: str = "all"
             c.tickets += 1
             if completed is not None:
                 c.resolved += 1
-                if len(live_jobs) == 1 and not reopened:
+            if completed is not None and t["category"] != "complaint":
+                c.fixes += 1
+                if first_time_fix(live_jobs, evs):
                     c.first_time += 1
-                if any(e["kind"] == "remote_resolved" and e["job_id"] == completed["job_id"] for e in evs):
+                if resolved_remotely(evs, completed):
                     c.remote += 1
             for measure, ms in waited.items():
                 getattr(c, measure).append(ms)

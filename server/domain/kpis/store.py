@@ -28,10 +28,11 @@ def jobs(tx: Tx, start: int, end: int) -> list[Row]:
 
 
 def timeline_events(tx: Tx, start: int, end: int) -> list[Row]:
-    """The period's events the figures read (opened, responses, reopened, remote_resolved), in time order."""
+    """The period's events the figures read (opened, responses, reopened, remote_resolved, follow_up_done), in
+    time order."""
     return tx.query(f"SELECT ticket_id, job_id, kind, at FROM ticket_events WHERE ticket_id IN ({_TICKETS}) "
                     "AND kind IN ('opened', 'acknowledged', 'en_route', 'on_site', 'completed', 'reopened', "
-                    "'remote_resolved') "
+                    "'remote_resolved', 'follow_up_done') "
                     "ORDER BY at, received_at", (start, end))
 
 
@@ -59,6 +60,12 @@ def van_movements(tx: Tx, vans: list[str]) -> list[Row]:
     return tx.query(f"SELECT id, part_no, from_location, to_location, qty, recorded_at FROM movements "
                     f"WHERE kind <> 'return_old' AND (from_location IN ({_marks(vans)}) "
                     f"OR to_location IN ({_marks(vans)})) ORDER BY recorded_at, id", [*vans, *vans])
+
+
+def confirmations(tx: Tx, start: int, end: int) -> dict[str, int]:
+    """When the customer confirmed each of the period's tickets resolved (complaints), by ticket id."""
+    return {r["ticket_id"]: int(r["at"]) for r in tx.query(
+        f"SELECT ticket_id, at FROM customer_confirmations WHERE ticket_id IN ({_TICKETS})", (start, end))}
 
 
 def targets(tx: Tx) -> list[Row]:

@@ -15,6 +15,7 @@ from typing import Annotated, Literal
 
 import msgspec
 
+from schemas.instant import Instant, InstantIn, epoch_ms_or_none
 from server.domain.parts import store
 from server.domain.parts.store import OLD_SERIALS as OLD_SERIALS  # re-exported: reconciliation counts stock with it
 from server.domain.webhooks.service import claim_opened, emit
@@ -25,7 +26,6 @@ from sync.storage import Row, Tx
 ClaimStatus = Literal["open", "approved", "rejected"]
 Serial = Annotated[str, msgspec.Meta(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.:/-]+$")]
 Label = Annotated[str, msgspec.Meta(max_length=200)]
-Ms = Annotated[int, msgspec.Meta(ge=0, le=10**15)]
 
 
 class AssetIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -36,9 +36,9 @@ class AssetIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     equipment_type: Label = ""
     customer: Label = ""
     site: Label = ""
-    installed_at: Ms | None = None
-    warranty_until: Ms | None = None
-    contract_until: Ms | None = None
+    installed_at: InstantIn | None = None
+    warranty_until: InstantIn | None = None
+    contract_until: InstantIn | None = None
 
 
 class Asset(msgspec.Struct, kw_only=True):
@@ -49,10 +49,10 @@ class Asset(msgspec.Struct, kw_only=True):
     equipment_type: str
     customer: str
     site: str
-    installed_at: int | None
-    warranty_until: int | None
-    contract_until: int | None
-    created_at: int
+    installed_at: Instant | None
+    warranty_until: Instant | None
+    contract_until: Instant | None
+    created_at: Instant
     under_warranty: bool
 
 
@@ -91,8 +91,8 @@ class WarrantyClaim(msgspec.Struct, kw_only=True):
     serial: str | None
     returned_serial: str | None
     status: str
-    created_at: int
-    decided_at: int | None
+    created_at: Instant
+    decided_at: Instant | None
     decided_by: str | None
     comment: str | None
     old_part_location: str | None
@@ -116,14 +116,16 @@ def _asset(row: Row, now: int) -> Asset:
 
 
 def create_asset(services: Services, data: AssetIn) -> Asset:
-    if data.installed_at is not None and data.warranty_until is not None and data.warranty_until < data.installed_at:
+    installed, warranty = epoch_ms_or_none(data.installed_at), epoch_ms_or_none(data.warranty_until)
+    contract = epoch_ms_or_none(data.contract_until)
+    if installed is not None and warranty is not None and warranty < installed:
         raise BadRequest("bad_warranty", "warranty_until is before installed_at")
     now = services.clock()
     with services.db.write() as tx:
         if store.asset_exists(tx, data.serial):
             raise Conflict("asset_exists", f"asset {data.serial!r} already exists")
         store.insert_asset(tx, data.serial, data.model, data.equipment_type, data.customer, data.site,
-                           data.installed_at, data.warranty_until, data.contract_until, now)
+                           installed, warranty, contract, now)
     return get_asset(services, data.serial)
 
 

@@ -33,6 +33,7 @@ from zoneinfo import ZoneInfo
 
 import msgspec
 
+from schemas.instant import Instant, InstantIn, epoch_ms_or_none
 from server.domain.certifications.service import certification_gap
 from server.domain.plans import store
 from server.domain.records import publish_job_bundle
@@ -54,7 +55,6 @@ MAX_PERIODS: Final = 600  # 50 years of monthly visits: a bound on any one plan'
 MAX_NEW_PER_PLAN: Final = 24  # per tick, so a plan started far in the past catches up in bounded steps
 DONE_JOB_STATUSES: Final = ("completed", "signed_off", "closed")
 
-Ms = Annotated[int, msgspec.Meta(ge=0, le=10**15)]
 IsoDate = Annotated[str, msgspec.Meta(pattern=r"^\d{4}-\d{2}-\d{2}$")]
 Id = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
 
@@ -73,8 +73,8 @@ class PlanIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     site: Annotated[str, msgspec.Meta(max_length=200)] = ""
     every_months: Annotated[int, msgspec.Meta(ge=1, le=60)] | None = None
     dates: Annotated[list[IsoDate], msgspec.Meta(max_length=366)] = []
-    start_at: Ms | None = None
-    end_at: Ms | None = None
+    start_at: InstantIn | None = None
+    end_at: InstantIn | None = None
     checklist_template: Id | None = None
     lead_days: Annotated[int, msgspec.Meta(ge=0, le=365)] = 14
     priority: Literal["P1", "P2", "P3"] = "P3"
@@ -86,7 +86,7 @@ class PlanVisit(msgspec.Struct, kw_only=True):
     """One period of a plan: its due date and, once generated, its ticket, job and report."""
 
     period: str
-    due_at: int
+    due_at: Instant
     ticket_id: str | None
     job_id: str | None
     job_status: str | None
@@ -105,15 +105,15 @@ class Plan(msgspec.Struct, kw_only=True):
     site: str
     every_months: int | None
     dates: list[str]
-    start_at: int
-    end_at: int | None
+    start_at: Instant
+    end_at: Instant | None
     checklist_template: str | None
     engineer_id: str
     lead_days: int
     priority: str
     active: bool
-    created_at: int
-    next_due_at: int | None
+    created_at: Instant
+    next_due_at: Instant | None
     overdue: bool
     visits: list[PlanVisit]
 
@@ -185,12 +185,12 @@ def create_plan(services: Services, data: PlanIn, staff: Staff) -> Plan:
         except ValueError:
             raise BadRequest("bad_schedule", f"{d!r} is not a calendar date (YYYY-MM-DD)") from None
     tz = services.settings.sla_timezone
-    start_at = data.start_at
+    start_at, end_at = epoch_ms_or_none(data.start_at), epoch_ms_or_none(data.end_at)
     if start_at is None:
         first = min(data.dates)
         start_at = int(datetime.combine(date.fromisoformat(first), datetime.min.time(), ZoneInfo(tz)).timestamp()
                        * 1000)
-    if data.end_at is not None and data.end_at < start_at:
+    if end_at is not None and end_at < start_at:
         raise BadRequest("bad_schedule", "end_at is before the first due date")
     now = services.clock()
     pid = new_id("PL-")
@@ -223,7 +223,7 @@ def create_plan(services: Services, data: PlanIn, staff: Staff) -> Plan:
         if override:
             log.warning("plan %s: certification override by %s: %s", pid, staff.name, override["reason"])
         store.insert_plan(tx, pid, data.name, data.asset_serial, customer, site, data.every_months,
-                          json.dumps(sorted(set(data.dates))), start_at, data.end_at, data.checklist_template,
+                          json.dumps(sorted(set(data.dates))), start_at, end_at, data.checklist_template,
                           data.engineer_id, data.lead_days, data.priority, now, staff.name)
     return get_plan(services, pid)
 

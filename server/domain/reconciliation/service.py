@@ -42,6 +42,7 @@ from typing import Any, Final
 import msgspec
 
 from schemas import i18n
+from schemas.instant import Instant
 from server.domain.parts.service import is_at_returns, serial_location
 from server.domain.reconciliation import store
 from server.domain.records import dumps, loads
@@ -69,7 +70,7 @@ class ReconItem(msgspec.Struct, kw_only=True):
     engineer_id: str | None
     engineer_ids: list[str]
     job_id: str | None
-    created_at: int
+    created_at: Instant
     records: list[dict[str, Any]]
     history: list[dict[str, Any]]
 
@@ -82,7 +83,7 @@ class ResolveReconIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 
 @dataclass(slots=True)
 class Filters:
-    """Read filters: period on ``created_at`` (inclusive ms), engineer, kinds, status."""
+    """Read filters: period ``[start, end)`` on ``created_at`` (ms), engineer, kinds, status."""
 
     start: int | None = None
     end: int | None = None
@@ -91,8 +92,8 @@ class Filters:
     status: str | None = None
 
     def check(self) -> None:
-        if self.start is not None and self.end is not None and self.start > self.end:
-            raise BadRequest("invalid_parameter", "from is after to")
+        if self.start is not None and self.end is not None and self.start >= self.end:
+            raise BadRequest("bad_range", "from must be before to")
         unknown = [k for k in self.kinds if k not in KINDS]
         if unknown:
             raise BadRequest("invalid_parameter", f"unknown kind {unknown[0]!r}; kinds: {', '.join(KINDS)}")
@@ -101,7 +102,7 @@ class Filters:
 
     def keep(self, item: ReconItem) -> bool:
         return ((self.start is None or item.created_at >= self.start)
-                and (self.end is None or item.created_at <= self.end)
+                and (self.end is None or item.created_at < self.end)
                 and (not self.engineer_id or self.engineer_id in item.engineer_ids)
                 and (not self.kinds or item.kind in self.kinds)
                 and (self.status is None or item.status == self.status))

@@ -1,4 +1,5 @@
-"""SQL of reconciliation: the records each kind of discrepancy is derived from, and the stored decisions."""
+"""SQL of reconciliation: the records each kind of discrepancy is derived from, the stored decisions, and the
+jobs, times and parts the money reconciliation prices."""
 
 from __future__ import annotations
 
@@ -117,3 +118,39 @@ def save_resolved(tx: Tx, item_id: str, kind: str, key: str, engineer_id: str | 
                "VALUES (?, ?, ?, 'resolved', ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET status = 'resolved', "
                "records = excluded.records, history = excluded.history",
                (item_id, kind, key, engineer_id, job_id, records_json, created_at, history_json))
+
+
+def completed_jobs(tx: Tx, start: int, end: int, customer: str | None) -> list[Row]:
+    """Jobs (not cancelled) whose last completion falls in ``[start, end)``, with their ticket's customer and site
+    and their asset's warranty (``asset_known``, ``warranty_until``), by completion."""
+    sql = ("SELECT j.id, j.ticket_id, j.engineer_id, j.remote, t.customer, t.site, t.category, "
+           "a.serial AS asset_known, a.warranty_until, c.completed_at FROM jobs j "
+           "JOIN (SELECT job_id, MAX(at) AS completed_at FROM ticket_events WHERE kind = 'completed' "
+           "AND job_id IS NOT NULL GROUP BY job_id) c ON c.job_id = j.id "
+           "JOIN tickets t ON t.id = j.ticket_id LEFT JOIN assets a ON a.serial = t.asset_serial "
+           "WHERE j.status <> 'cancelled' AND c.completed_at >= ? AND c.completed_at < ?")
+    params: list[object] = [start, end]
+    if customer is not None:
+        sql += " AND t.customer = ?"
+        params.append(customer)
+    return tx.query(sql + " ORDER BY c.completed_at, j.id", params)
+
+
+def job_status_events(tx: Tx, job_ids: list[str]) -> list[Row]:
+    """(job_id, kind, at) of the jobs' status events, in time order."""
+    if not job_ids:
+        return []
+    marks = ",".join("?" for _ in job_ids)
+    return tx.query(f"SELECT job_id, kind, at FROM ticket_events WHERE job_id IN ({marks}) AND kind IN "
+                    "('acknowledged', 'en_route', 'on_site', 'work_started', 'on_hold', 'completed', "
+                    "'cannot_complete', 'reopened') ORDER BY at, received_at, id", job_ids)
+
+
+def job_consumptions(tx: Tx, job_ids: list[str]) -> list[Row]:
+    """(job_id, part_no, qty, billable, unit_price_cents) of the jobs' consumptions."""
+    if not job_ids:
+        return []
+    marks = ",".join("?" for _ in job_ids)
+    return tx.query(f"SELECT m.job_id, m.part_no, m.qty, m.billable, COALESCE(p.unit_price_cents, 0) AS unit_price "
+                    f"FROM movements m LEFT JOIN parts p ON p.part_no = m.part_no WHERE m.kind = 'consume' "
+                    f"AND m.job_id IN ({marks}) ORDER BY m.job_id, m.id", job_ids)

@@ -15,6 +15,7 @@ from datetime import datetime
 
 import msgspec
 
+from server.api_json import api_value
 from server.cli import CommandGroups, db_url, open_services
 from server.cli_text import error, say
 from server.domain.sla import service
@@ -52,7 +53,7 @@ def cmd_due(args: argparse.Namespace) -> int:
     finally:
         services.db.close()
     if args.json:
-        print(json.dumps(msgspec.to_builtins(answer), ensure_ascii=False))
+        print(json.dumps(msgspec.to_builtins(api_value(answer)), ensure_ascii=False))  # as the API writes it
     else:
         print("\n".join(due_lines(answer)))
     return 0

@@ -6,18 +6,19 @@ Every route needs a staff token (any role).
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
+import msgspec
 from litestar import Controller, Request, Response, get
 from litestar.params import QueryParameter
 
+from server.api_json import time_range
 from server.domain.sla import service
 from server.domain.sla.due import CATEGORIES, DueTimes, parse_opened
 from server.domain.sla.policy import PRIORITIES
 from server.errors import BadRequest
 from server.http_locale import content_language, request_locale
-from server.scheduler import leader_status
+from server.scheduler import LeaderStatus, leader_status
 from server.security import Staff
 from server.services import Services
 
@@ -25,23 +26,6 @@ DAY_MS = 86_400_000
 MAX_REPORT_DAYS = 400
 FORMATS = ("json", "csv")
 DUE_PARAMETERS = frozenset({"priority", "category", "opened_at"})
-
-
-def parse_instant(raw: str, name: str) -> int:
-    """Epoch ms from an integer string, an ISO date (``2026-09-01``, UTC midnight) or an ISO datetime."""
-    text = raw.strip()
-    if text.lstrip("-").isdigit():
-        return int(text)
-    try:
-        if len(text) == 10:
-            d = date.fromisoformat(text)
-            return int(datetime(d.year, d.month, d.day, tzinfo=UTC).timestamp() * 1000)
-        dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise BadRequest("bad_time", f"{name}={raw!r}: expected epoch ms, YYYY-MM-DD or an ISO datetime") from None
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=UTC)
-    return int(dt.timestamp() * 1000)
 
 
 class SlaController(Controller):
@@ -61,28 +45,27 @@ class SlaController(Controller):
         return service.list_by_sla(services, state=sla_state, priority=priority, engineer_id=engineer_id or None)
 
     @get("/compliance", sync_to_thread=True)
-    def compliance(self, request: Request[Any, Any, Any], services: Services, staff: Staff, start: str | None = None,
-                   end: str | None = None,
+    def compliance(self, request: Request[Any, Any, Any], services: Services, staff: Staff,
+                   start: Annotated[str | None, QueryParameter(name="from")] = None,
+                   end: Annotated[str | None, QueryParameter(name="to")] = None,
                    group_by: str = "priority",
-                   fmt: Annotated[str, QueryParameter(name="format")] = "json") -> Response[Any]:
-        """Met vs breached per target over tickets opened in ``[start, end)`` (default: the last 30 days)."""
+                   fmt: Annotated[str, QueryParameter(name="format")] = "json") -> Response[service.ComplianceReport]:
+        """Met vs breached per target over tickets opened in ``[from, to)`` (default: the last 30 days)."""
         if group_by not in service.GROUP_BY:
             raise BadRequest("bad_group_by", f"group_by must be one of {', '.join(service.GROUP_BY)}")
         if fmt not in FORMATS:
             raise BadRequest("bad_format", f"format must be one of {', '.join(FORMATS)}")
-        end_ms = parse_instant(end, "end") if end else services.clock()
-        start_ms = parse_instant(start, "start") if start else end_ms - 30 * DAY_MS
-        if start_ms >= end_ms:
-            raise BadRequest("bad_range", "start must be before end")
+        start_ms, end_ms = time_range(start, end, services.clock(), 30)
         if end_ms - start_ms > MAX_REPORT_DAYS * DAY_MS:
             raise BadRequest("bad_range", f"a report covers at most {MAX_REPORT_DAYS} days")
         report = service.compliance_report(services, start_ms, end_ms, group_by)
         if fmt == "csv":
             name = f"sla-compliance-{group_by}.csv"
             locale = request_locale(request.headers.get("accept-language"))
-            return Response(content=service.compliance_csv(report, locale), media_type="text/csv",
-                            headers={"content-disposition": f'attachment; filename="{name}"',
-                                     "content-language": content_language(locale), "vary": "Accept-Language"})
+            csv = Response(content=service.compliance_csv(report, locale), media_type="text/csv",
+                           headers={"content-disposition": f'attachment; filename="{name}"',
+                                    "content-language": content_language(locale), "vary": "Accept-Language"})
+            return cast("Response[service.ComplianceReport]", csv)  # the CSV form (documented beside the JSON)
         return Response(content=report, media_type="application/json")
 
     @get("/due", sync_to_thread=True)
@@ -115,6 +98,6 @@ class SlaController(Controller):
         return out
 
     @get("/leader", sync_to_thread=True)
-    def leader(self, services: Services, staff: Staff) -> dict[str, Any]:
+    def leader(self, services: Services, staff: Staff) -> LeaderStatus:
         """Whether this process runs the SLA scheduler and held the leader lock on its last tick."""
-        return leader_status(services)
+        return msgspec.convert(leader_status(services), LeaderStatus)

@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 import msgspec
 
 from schemas.domain import Category
+from schemas.instant import Instant
 from schemas.rules import EVENT_TIME_MAX_MS, EVENT_TIME_MIN_MS
 from server.domain.sla.calendar import Calendar
 from server.domain.sla.policy import PRIORITIES, PolicySet, format_duration
@@ -49,7 +50,7 @@ class DueTarget(msgspec.Struct, kw_only=True):
     tz: str
     region: str | None
     starts_on: list[str]
-    due_at: int | None
+    due_at: Instant | None
     due_utc: str | None
     due_local: str | None
 
@@ -60,7 +61,7 @@ class DueTimes(msgspec.Struct, kw_only=True):
     priority: str
     category: str
     policy: str
-    opened_at: int
+    opened_at: Instant
     opened_utc: str
     opened_local: str
     tz: str

@@ -25,7 +25,12 @@ always express them. Format::
           "working_days": ["2025-12-27"]   # optional: local extra working days
         }
       },
-      "working_calendar": "office",        # optional: the days inspection visits may fall on
+      "working_calendar": "office",        # optional: the days inspection visits may fall on, and the
+                                           # calendar the KPIs' durations are measured in
+      "kpi_targets": {                     # optional: the KPIs' targets (defaults: the service plans')
+        "first_time_fix_rate": {"min": 0.95},
+        "follow_up_on_time": {"min": 1.0, "within": "1wd"}
+      },
       "category_names": {                  # optional: display names of categories per locale
         "fault": {"zh_CN": "故障维修", "en": "Repair"}
       },
@@ -64,6 +69,11 @@ its own ``holidays`` and ``working_days`` win over the region's.  The
 ``working_calendar`` (default: the P3 policy's calendar) is the one inspection
 plans move a visit off non-working days with.
 
+``kpi_targets`` overrides some or all of the service plans' KPI targets (:data:`KPI_TARGET_DEFAULTS`):
+``min`` is the share (0-1) a KPI must reach; the two duration KPIs also take ``within``, a duration of
+working time on the ``working_calendar`` (``1wd``: the plans' "follow-up within 24 h" as one working day;
+``15wd``: "complaints closed within 15 days" as fifteen working days).
+
 ``names`` (per policy) and ``category_names`` are what people read for a
 priority or category in the console, per locale (``zh_CN``, ``en``); the
 message catalogs hold the defaults (重大故障 / 紧急故障 / 一般故障 / 投诉), so
@@ -91,6 +101,8 @@ from server.domain.sla.regions import UnknownRegion, region_days
 
 __all__ = [
     "EVENT_KINDS",
+    "KPI_TARGET_DEFAULTS",
+    "KpiTarget",
     "PRIORITIES",
     "TARGET_NAMES",
     "Policy",
@@ -196,6 +208,48 @@ class Policy:
 
 
 @dataclass(frozen=True)
+class KpiTarget:
+    """A KPI's target: at least ``min`` (a share, 0-1); duration KPIs count a case on time within ``within_ms``
+    of working time on the working calendar."""
+
+    name: str
+    min: float
+    within_ms: int | None = None
+    #: ``within`` as configured (``1wd``), for people
+    within_text: str = ""
+    #: where it comes from: ``default`` (the service plans) or ``policy`` (the policy file named the KPI)
+    source: str = "default"
+
+
+#: KPI name -> (min, within) of the service plans; ``within`` only for the duration KPIs
+KPI_TARGET_DEFAULTS: dict[str, tuple[float, str | None]] = {
+    "first_time_fix_rate": (0.95, None),
+    "remote_share": (0.80, None),
+    "follow_up_on_time": (1.0, "1wd"),
+    "complaint_closed_on_time": (1.0, "15wd"),
+}
+
+
+def kpi_targets(raw: object, calendar: Calendar) -> dict[str, KpiTarget]:
+    """The KPI targets: the defaults, overridden by a policy file's ``kpi_targets`` (``raw``; None: none)."""
+    given = _mapping(raw if raw is not None else {}, "kpi_targets")
+    _no_unknown_keys(given, set(KPI_TARGET_DEFAULTS), "kpi_targets")
+    out = {}
+    for name, (low, within) in KPI_TARGET_DEFAULTS.items():
+        body = _mapping(given.get(name, {}), f"kpi_targets.{name}")
+        _no_unknown_keys(body, {"min", "within"} if within is not None else {"min"}, f"kpi_targets.{name}")
+        value = body.get("min", low)
+        if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
+            raise PolicyError(f"kpi_targets.{name}.min: a share between 0 and 1 (0.95 for 95 %)")
+        text = body.get("within", within)
+        if text is not None and not isinstance(text, str):
+            raise PolicyError(f"kpi_targets.{name}.within: a duration such as 1wd, 24h")
+        out[name] = KpiTarget(name, float(value), parse_duration(text, calendar) if text else None, text or "",
+                              "policy" if name in given else "default")
+    return out
+
+
+@dataclass(frozen=True)
 class PolicySet:
     """Policies by priority (``P1``, ``P2``, ``P3``, ``complaint``) and the organisation's working calendar."""
 
@@ -203,6 +257,8 @@ class PolicySet:
     working_calendar: Calendar = CALENDAR_24X7
     #: display names of ticket categories per locale from the policy file; empty: the catalog's
     category_names: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    #: the KPIs' targets by KPI name (durations on ``working_calendar``)
+    kpi_targets: Mapping[str, KpiTarget] = field(default_factory=lambda: kpi_targets(None, CALENDAR_24X7))
 
     def display_names(self) -> dict[str, Mapping[str, str]]:
         """Names the policy file gives, keyed like the catalog (``priority.P1``, ``category.fault``)."""
@@ -257,7 +313,8 @@ def load_policies(text: str) -> PolicySet:
 def policies_from_dict(data: object) -> PolicySet:
     """Validate already-decoded policy configuration (the JSON document as Python objects)."""
     root = _mapping(data, "policy file")
-    _no_unknown_keys(root, {"calendars", "policies", "working_calendar", "category_names"}, "policy file")
+    _no_unknown_keys(root, {"calendars", "policies", "working_calendar", "category_names", "kpi_targets"},
+                     "policy file")
     calendars = {"24x7": CALENDAR_24X7}
     for name, raw in _mapping(root.get("calendars", {}), "calendars").items():
         if name in calendars:
@@ -275,7 +332,8 @@ def policies_from_dict(data: object) -> PolicySet:
     category_names = {
         str(k): _names(v, f"category_names.{k}") for k, v in _mapping(root.get("category_names", {}),
                                                                      "category_names").items()}
-    return PolicySet(policies, working_calendar=working, category_names=category_names)
+    return PolicySet(policies, working_calendar=working, category_names=category_names,
+                     kpi_targets=kpi_targets(root.get("kpi_targets"), working))
 
 
 def default_policies(tz: str = "UTC", holidays: Iterable[date | str] = (), region: str | None = None) -> PolicySet:

@@ -30,6 +30,7 @@ import msgspec
 
 from schemas import i18n
 from schemas.domain import SlaTarget, TicketEvent
+from schemas.instant import Instant
 from server.domain.sla.calendar import Calendar
 from server.domain.sla.due import DueTimes, due_times
 from server.domain.sla.policy import (
@@ -212,11 +213,11 @@ class SlaQueueItem(msgspec.Struct, kw_only=True):
     priority: str
     category: str
     status: str
-    opened_at: int
+    opened_at: Instant
     engineer_ids: list[str]
     target: str | None
     state: str
-    due_at: int | None
+    due_at: Instant | None
     time_left_ms: int | None
     elapsed_fraction: float
     breached: bool
@@ -300,10 +301,10 @@ class ComplianceRow(msgspec.Struct, kw_only=True):
 class ComplianceReport(msgspec.Struct, kw_only=True):
     """SLA compliance of the tickets opened in ``[start, end)``, as of ``generated_at``."""
 
-    start: int
-    end: int
+    start: Instant
+    end: Instant
     group_by: str
-    generated_at: int
+    generated_at: Instant
     tickets: int
     rows: list[ComplianceRow]
 
@@ -418,7 +419,9 @@ def policies_as_dict(policies: PolicySet) -> dict[str, Any]:
         out[name] = {"calendar": policy.calendar.name, "thresholds": list(policy.thresholds), "targets": targets}
     calendars[policies.working_calendar.name] = policies.working_calendar
     return {"calendars": {name: _calendar_dict(cal) for name, cal in sorted(calendars.items())}, "policies": out,
-            "working_calendar": policies.working_calendar.name}
+            "working_calendar": policies.working_calendar.name,
+            "kpi_targets": {name: {"min": t.min, "within": t.within_text or None, "within_ms": t.within_ms}
+                            for name, t in policies.kpi_targets.items()}}
 
 
 def _calendar_dict(cal: Calendar) -> dict[str, Any]:

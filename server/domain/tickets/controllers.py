@@ -13,7 +13,7 @@ from server.domain import idempotency
 from server.domain.idempotency.service import IdempotencyKey
 from server.domain.tickets import changes, closing, editing, remote, service
 from server.domain.tickets.closing import NoteIn
-from server.domain.tickets.jobs import job_detail
+from server.domain.tickets.jobs import JobDetail, job_detail_of
 from server.errors import BadRequest
 from server.security import Staff
 from server.services import Services
@@ -117,8 +117,8 @@ class TicketController(Controller):
         return service.get_ticket(services, remote.resolve_remotely(services, job_id, data, staff.name))
 
     @get("/jobs/{job_id:str}", sync_to_thread=True)
-    def get_job(self, job_id: str, services: Services, staff: Staff) -> dict[str, Any]:
-        return job_detail(services, job_id)
+    def get_job(self, job_id: str, services: Services, staff: Staff) -> JobDetail:
+        return job_detail_of(services, job_id)
 
     @post("/tickets/{ticket_id:str}/acknowledge", sync_to_thread=True, status_code=200)
     def acknowledge(self, ticket_id: str, services: Services, staff: Staff, data: NoteIn | None = None) -> Ticket:

@@ -6,6 +6,8 @@ from typing import Any
 
 import msgspec
 
+from schemas.domain import Job, Movement, TicketEvent
+from schemas.instant import Instant
 from server.domain.records import job_from_row, loads, movement_from_row, signoff_changed
 from server.domain.tickets import store
 from server.domain.tickets.service import event_from_row
@@ -45,3 +47,67 @@ def job_detail(services: Services, job_id: str) -> dict[str, Any]:
         "timeline": [msgspec.to_builtins(event_from_row(e)) for e in events],
         "conflicts": conflicts,
     }
+
+
+class JobAnswer(msgspec.Struct, kw_only=True):
+    """One checklist answer as the job page shows it (``deleted``: withdrawn on the tablet)."""
+
+    item_key: str
+    value: Any = None
+    note: str | None = None
+    na_reason: str | None = None
+    device_id: str | None = None
+    at: Instant
+    deleted: bool = False
+
+
+class JobAttachment(msgspec.Struct, kw_only=True):
+    """A photo or file of the job; ``arrived``: its bytes are on the server."""
+
+    sha256: str
+    kind: str
+    size: int
+    deleted: bool
+    arrived: bool
+
+
+class JobSignoff(msgspec.Struct, kw_only=True):
+    """The customer's sign-off; ``digest_matches`` is false once the job changed after it."""
+
+    signer_name: str
+    signer_role: str | None = None
+    signed_at: Instant
+    report_digest: str
+    device_id: str | None = None
+    received_at: Instant | None = None
+    strokes: Any = None
+    digest_matches: bool
+    rating: int | None = None
+    comment: str | None = None
+
+
+class JobConflictRef(msgspec.Struct, kw_only=True):
+    """A conflict on the job (``GET /v1/conflicts/{id}`` has the rest)."""
+
+    id: str
+    kind: str
+    key: str
+    status: str
+
+
+class JobDetail(msgspec.Struct, kw_only=True):
+    """``GET /v1/jobs/{job_id}``: the job with everything recorded on it."""
+
+    job: Job
+    answers: list[JobAnswer]
+    parts: list[Movement]
+    attachments: list[JobAttachment]
+    evidence_missing: int
+    signoff: JobSignoff | None
+    timeline: list[TicketEvent]
+    conflicts: list[JobConflictRef]
+
+
+def job_detail_of(services: Services, job_id: str) -> JobDetail:
+    """:func:`job_detail` as the typed document the API returns."""
+    return msgspec.convert(job_detail(services, job_id), JobDetail)

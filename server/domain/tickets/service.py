@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from schemas.domain import AssignIn, JobIn, Ticket, TicketEvent, TicketIn
+from schemas.instant import epoch_ms, epoch_ms_or_none
 from schemas.records import JobRemovedData, JobRemovedRecord
 from schemas.status import can_transition
 from server.domain.certifications.service import dispatch_check
@@ -50,7 +51,7 @@ def event_from_row(r: Row) -> TicketEvent:
 def create_ticket(services: Services, data: TicketIn, created_by: str) -> Ticket:
     """Open a ticket; its SLA clocks start at ``opened_at`` (default: now)."""
     now = services.clock()
-    opened = data.opened_at if data.opened_at is not None else now
+    opened = epoch_ms(data.opened_at) if data.opened_at is not None else now
     if opened > now + 60_000:
         raise BadRequest("opened_in_future", "opened_at cannot be in the future")
     tid = new_id("T-")
@@ -122,17 +123,17 @@ def create_job(services: Services, ticket_id: str, data: JobIn, by: Staff | None
             raise Conflict("ticket_closed", f"ticket is {t['status']}")
         if not store.engineer_is_active(tx, data.engineer_id):
             raise NotFound("unknown_engineer", f"no active engineer {data.engineer_id!r}")
-        overridden = dispatch_check(tx, ticket_id, data.engineer_id, max(now, data.scheduled_start or now),
+        start, end = epoch_ms_or_none(data.scheduled_start), epoch_ms_or_none(data.scheduled_end)
+        overridden = dispatch_check(tx, ticket_id, data.engineer_id, max(now, start or now),
                                     data.override, data.override_reason, by)
         version = None
         if data.checklist_template:
             version = store.latest_template_version(tx, data.checklist_template)
             if version is None:
                 raise NotFound("unknown_template", f"no checklist template {data.checklist_template!r}")
-        if (data.scheduled_start is not None and data.scheduled_end is not None
-                and data.scheduled_end < data.scheduled_start):
+        if start is not None and end is not None and end < start:
             raise BadRequest("bad_window", "scheduled_end is before scheduled_start")
-        store.insert_job(tx, jid, ticket_id, data.engineer_id, data.scheduled_start, data.scheduled_end, data.remote,
+        store.insert_job(tx, jid, ticket_id, data.engineer_id, start, end, data.remote,
                          data.notes, data.checklist_template, version, now)
         store.insert_assignment(tx, jid, data.engineer_id, now)
         add_event(tx, ticket_id, "job_assigned", now, now, job_id=jid, data={"engineer_id": data.engineer_id})

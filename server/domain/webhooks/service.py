@@ -35,6 +35,7 @@ from typing import Any, Final
 import httpx
 import msgspec
 
+from schemas.instant import Instant, rfc3339
 from server.domain.webhooks import store
 from server.services import Services
 from sync.storage import Tx
@@ -74,20 +75,27 @@ class Delivery(msgspec.Struct, kw_only=True):
     attempt: int
     status_code: int | None
     error: str | None
-    at: int
+    at: Instant
     duration_ms: int
     #: the event's state now: delivered, retrying (next_attempt_at) or given_up
     state: str
-    next_attempt_at: int | None = None
+    next_attempt_at: Instant | None = None
+
+
+#: the members of a webhook body that are instants (epoch ms here, RFC 3339 UTC strings on the wire); the free-form
+#: ``data`` of a timeline event is sent as recorded
+WEBHOOK_INSTANTS: Final = frozenset({"created_at", "at", "crossed_at", "met_at"})
 
 
 def emit(tx: Tx, event_id: str, kind: str, fields: dict[str, Any], now: int) -> bool:
     """Write one event to the outbox in ``tx``; False when this event id was written before.
 
-    The body is ``{"id", "event", "created_at", **fields}``, fixed at this moment (a retry sends the same bytes).
+    The body is ``{"id", "event", "created_at", **fields}``, fixed at this moment (a retry sends the same bytes);
+    its instants (:data:`WEBHOOK_INSTANTS`) are RFC 3339 UTC strings, as in the back-office API.
     """
-    body = json.dumps({"id": event_id, "event": kind, "created_at": now, **fields}, separators=(",", ":"),
-                      ensure_ascii=False)
+    members = {"id": event_id, "event": kind, "created_at": now, **fields}
+    body = json.dumps({k: rfc3339(v) if k in WEBHOOK_INSTANTS and isinstance(v, int) else v
+                       for k, v in members.items()}, separators=(",", ":"), ensure_ascii=False)
     return store.enqueue(tx, event_id, kind, body, now)
 
 
