@@ -42,6 +42,7 @@ from client_sdk.store import LocalStore, Row
 from schemas.codec import receipt_decoder
 from schemas.wire import PullRequest, Receipt, SessionRequest, Signed
 from sync.core.changeset import ChainHead, seal
+from sync.core.signoff import endorsed_keys
 from sync.transport.base import BadResponse, Offline, ProtocolError, SyncTransport, TransportError
 
 MAX_OPS_PER_PUSH: Final = 2_000
@@ -77,6 +78,9 @@ class SyncLoop:
         assert device["device_id"], "sync needs an enrolled device"
         self.device_id: str = device["device_id"]
         self.server_public_key: bytes = device["server_public_key"]
+        #: the enrolled server key and each later one endorsed by the key before it (from the session's chain)
+        self.trusted_keys: list[bytes] = [self.server_public_key]
+        self._chain_checked = False
 
     def run(self, progress: ProgressFn | None = None) -> SyncReport:
         """Session, push, blobs, pull; offline or refused steps end the run with a report."""
@@ -114,6 +118,10 @@ class SyncLoop:
             )
         )
         self.transport.token = session.token
+        if session.server_keys:  # a rotated server key is trusted only when endorsed by one trusted already
+            self.trusted_keys = endorsed_keys(self.server_public_key,
+                                              [(k.public_key, k.endorsement) for k in session.server_keys])
+        self._chain_checked = True
         with self.store.write() as tx:
             sync_sql.set_clock_offset(tx, session.clock_offset_ms)
         if report is not None:
@@ -134,12 +142,25 @@ class SyncLoop:
     # -- server signatures -------------------------------------------------
 
     def verified_body(self, signed: Signed) -> bytes:
-        """The body of a server-signed answer, after checking the signature with the enrolled key."""
-        try:
-            Ed25519PublicKey.from_public_bytes(self.server_public_key).verify(signed.signature, signed.body)
-        except (InvalidSignature, ValueError) as exc:
-            raise ServerSignatureInvalid(f"server signature (key {signed.key_id!r}) does not verify") from exc
+        """The body of a server-signed answer, after checking the signature with a trusted server key.
+
+        Trusted: the enrolled key and the keys it endorsed (key rotation).  A signature none of them checks,
+        before this loop has read the server's key chain, opens a session (which carries the chain) first.
+        """
+        if not self._signed_by_trusted(signed) and not self._chain_checked:
+            self.open_session()
+        if not self._signed_by_trusted(signed):
+            raise ServerSignatureInvalid(f"server signature (key {signed.key_id!r}) does not verify")
         return signed.body
+
+    def _signed_by_trusted(self, signed: Signed) -> bool:
+        for public in reversed(self.trusted_keys):  # the newest first: it signs nearly everything
+            try:
+                Ed25519PublicKey.from_public_bytes(public).verify(signed.signature, signed.body)
+                return True
+            except (InvalidSignature, ValueError):
+                continue
+        return False
 
     # -- push --------------------------------------------------------------
 

@@ -255,13 +255,27 @@ class SessionRequest(msgspec.Struct, kw_only=True):
     device_clock: int = 0
 
 
+class ServerKeyLink(msgspec.Struct, kw_only=True):
+    """One server public key of the rotation chain: the key before it signed it (``key_rotation_message``)."""
+
+    key_id: str
+    public_key: bytes
+    #: the previous key's Ed25519 signature over ``key_rotation_message(previous, public_key)``; None for the first
+    endorsement: bytes | None = None
+
+
 class Session(msgspec.Struct, kw_only=True):
-    """A short-lived device session token (expiry counted in server time)."""
+    """A short-lived device session token (expiry counted in server time).
+
+    ``server_keys`` is every server public key, oldest first: a device trusts its enrolled key and each later
+    one endorsed by the key before it, and checks server signatures against those.
+    """
 
     token: str
     expires_in_s: int
     server_time: int
     clock_offset_ms: int
+    server_keys: list[ServerKeyLink] = msgspec.field(default_factory=list)
 
 
 class EnrollRequest(msgspec.Struct, kw_only=True):

@@ -12,22 +12,29 @@ database), then refuses a target that another process has open unless
 other connection is open, which is the test used here.  The copy goes through
 the same backup API into the target, so it is one write transaction there.
 
-PostgreSQL is backed up with its own tools (``pg_dump``/``pg_restore``); the
-CLI prints the commands and exits 2 for ``postgresql://`` URLs.
+A PostgreSQL database is backed up with PostgreSQL's own tools, which must be on
+``PATH`` (the client package, the same major version as the server or newer):
+``pg_dump --format=custom`` reads one consistent snapshot (a single
+REPEATABLE READ transaction) while the servers keep writing, into a temporary
+file that ``pg_restore --list`` must read back, with fieldsync's
+``schema_migrations`` in it, before it is renamed into place.  With
+``?schema=NAME`` in the URL only that schema is dumped.  Restore refuses a
+database (schema) that already holds fieldsync tables unless ``force`` is
+given, then runs ``pg_restore --single-transaction --exit-on-error`` (with
+``--clean --if-exists`` when forced): all of the backup or nothing.  The
+signing keys travel with the data, still encrypted when they were (the
+key-encryption key stays outside the backup).
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import sqlite3
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
-
-PG_ADVICE = """PostgreSQL databases are backed up with PostgreSQL's own tools, consistent while serving:
-  pg_dump --format=custom --file=fieldsync.dump "{url}"
-and restored into an empty database (stop the servers first):
-  pg_restore --clean --if-exists --no-owner --dbname="{url}" fieldsync.dump
-With ?schema=NAME in the URL, add --schema=NAME to pg_dump."""
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 
 class BackupError(Exception):
@@ -163,3 +170,109 @@ def restore_sqlite(backup: str | Path, db_path: str, force: bool = False) -> Bac
     if verdict != "ok":
         raise BackupError(f"the restored database fails its integrity check: {verdict}", 1)
     return BackupResult(db_path, Path(db_path).stat().st_size, pages, verdict, version)
+
+
+@dataclass(frozen=True, slots=True)
+class PgBackupResult:
+    """A PostgreSQL backup or restore: the file, its size, its tables and the schema version in it."""
+
+    path: str
+    bytes: int
+    tables: int
+    schema_version: int
+
+
+def _pg_tool(name: str) -> str:
+    found = shutil.which(name)
+    if found is None:
+        raise BackupError(f"{name} is not on PATH (install PostgreSQL's client programs, e.g. postgresql-client)")
+    return found
+
+
+def pg_target(url: str) -> tuple[str, str | None]:
+    """The libpq connection string of a ``postgresql://`` URL, and its ``?schema=`` (None: public)."""
+    parts = urlsplit(url)
+    query = parse_qs(parts.query)
+    schema = query.pop("schema", [None])[0]
+    conninfo = parts._replace(query=urlencode({k: v[0] for k, v in query.items()})).geturl()
+    return conninfo, schema
+
+
+def _run(argv: list[str], what: str) -> str:
+    try:
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=24 * 3600)
+    except OSError as exc:
+        raise BackupError(f"{what} could not run: {exc}", 1) from exc
+    if done.returncode != 0:
+        detail = (done.stderr or done.stdout).strip().splitlines()
+        raise BackupError(f"{what} failed: {' / '.join(detail[-3:]) or f'exit {done.returncode}'}", 1)
+    return done.stdout
+
+
+def _toc(path: Path) -> tuple[int, list[str]]:
+    """The tables and the highest ``schema_migrations`` version a custom-format dump holds (via pg_restore)."""
+    listing = _run([_pg_tool("pg_restore"), "--list", str(path)], "pg_restore --list")
+    tables = [line.split()[-2] for line in listing.splitlines()
+              if not line.startswith(";") and " TABLE " in line and " TABLE DATA " not in line]
+    if "schema_migrations" not in tables:
+        raise BackupError(f"{path} is not a fieldsync backup (no schema_migrations table in it)")
+    version = 0
+    data = subprocess.run([_pg_tool("pg_restore"), "--data-only", "--table=schema_migrations", "--file=-",
+                           str(path)], capture_output=True, text=True, timeout=600)
+    for line in data.stdout.splitlines():
+        head = line.split("\t", 1)[0]
+        if head.isdigit():
+            version = max(version, int(head))
+    return version, tables
+
+
+def backup_postgres(url: str, out: str | Path) -> PgBackupResult:
+    """``pg_dump --format=custom`` of the database (or the URL's schema) to ``out``, read back before it is kept."""
+    target = Path(out)
+    if not target.parent.exists():
+        raise BackupError(f"directory {target.parent} does not exist")
+    conninfo, schema = pg_target(url)
+    tmp = target.with_name(target.name + ".partial")
+    tmp.unlink(missing_ok=True)
+    argv = [_pg_tool("pg_dump"), "--format=custom", "--no-owner", "--no-privileges", f"--file={tmp}"]
+    if schema:
+        argv.append(f"--schema={schema}")
+    try:
+        _run([*argv, f"--dbname={conninfo}"], "pg_dump")
+        version, tables = _toc(tmp)
+    except BackupError:
+        tmp.unlink(missing_ok=True)
+        raise
+    os.replace(tmp, target)
+    return PgBackupResult(str(target), target.stat().st_size, len(tables), version)
+
+
+def restore_postgres(backup: str | Path, url: str, force: bool = False) -> PgBackupResult:
+    """Restore a :func:`backup_postgres` file into ``url``'s database in one transaction.
+
+    A database (schema) that already holds a fieldsync schema is refused unless ``force``: then the backup's
+    objects replace the ones there (``--clean --if-exists``).  Stop the servers first.
+    """
+    import psycopg
+
+    source = Path(backup)
+    if not source.is_file():
+        raise BackupError(f"no backup file at {source}")
+    version, tables = _toc(source)
+    conninfo, schema = pg_target(url)
+    try:
+        with psycopg.connect(conninfo, connect_timeout=10) as conn:
+            row = conn.execute("SELECT to_regclass(%s) IS NOT NULL",
+                               (f'"{schema}".schema_migrations' if schema else "public.schema_migrations",)
+                               ).fetchone()
+    except psycopg.Error as exc:
+        raise BackupError(f"cannot connect to the target database: {exc}".strip()) from exc
+    if row and row[0] and not force:
+        raise BackupError("the target database already holds a fieldsync schema; restore into a new database, "
+                          "or pass --force to replace it (stop the servers first)", 1)
+    argv = [_pg_tool("pg_restore"), "--no-owner", "--no-privileges", "--single-transaction", "--exit-on-error",
+            f"--dbname={conninfo}"]
+    if force:
+        argv += ["--clean", "--if-exists"]
+    _run([*argv, str(source)], "pg_restore")
+    return PgBackupResult(url, source.stat().st_size, len(tables), version)

@@ -34,8 +34,16 @@ import msgspec
 
 from schemas import i18n
 from schemas.export import write_schemas
-from server.backup import PG_ADVICE, BackupError, backup_sqlite, restore_sqlite, sqlite_path
+from server.backup import (
+    BackupError,
+    backup_postgres,
+    backup_sqlite,
+    restore_postgres,
+    restore_sqlite,
+    sqlite_path,
+)
 from server.cli_text import cli_locale, error, say
+from server.keys import ServerKeyLocked
 from server.ports import PortUnavailable, check_port
 from server.settings import DEFAULT_DB, SettingsError, get_settings, uvicorn_proxy_options
 from sync.storage import StorageError
@@ -84,7 +92,16 @@ def cmd_serve(args: argparse.Namespace) -> int:
     settings = get_settings(db_url=url, host=args.host, port=args.port, workers=args.workers)
     check_port(settings.host, settings.port)  # before migrating: a taken port is one line, not uvicorn's exit 3
     os.environ["FIELDSYNC_DB"] = url
-    open_services(url, create=True).db.close()  # migrate once before workers start
+    services = open_services(url, create=True)  # migrate once before workers start
+    try:
+        key = services.key  # a sealed key that FIELDSYNC_KEY_FILE does not open stops here, in one line
+    except ServerKeyLocked as exc:
+        print(error(exc.message), file=sys.stderr)
+        return 2
+    finally:
+        services.db.close()
+    if not all(link.sealed for link in key.chain):
+        print(say("keys.raw_warning"), file=sys.stderr)
     uvicorn.run("server.app:serve_app", factory=True, host=settings.host, port=settings.port,
                 workers=settings.workers, log_level=args.log_level,
                 log_config=logging_config(settings.log_format, args.log_level), **uvicorn_proxy_options(settings))
@@ -296,13 +313,18 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
 
 def cmd_backup(args: argparse.Namespace) -> int:
-    """Online backup of a SQLite database (PostgreSQL: print the pg_dump advice, exit 2)."""
+    """Backup or restore: SQLite's online backup API, or pg_dump / pg_restore for PostgreSQL."""
     url = db_url(args)
     path = sqlite_path(url)
-    if path is None:
-        print(PG_ADVICE.format(url=url), file=sys.stderr)
-        return 2
     try:
+        if path is None:
+            if args.admin == "backup":
+                pg = backup_postgres(url, args.out)
+            else:
+                pg = restore_postgres(args.source, url, force=args.force)
+            print(say("backup.pg_written" if args.admin == "backup" else "backup.pg_restored", path=pg.path,
+                      bytes=pg.bytes, tables=pg.tables, version=pg.schema_version))
+            return 0
         if args.admin == "backup":
             result = backup_sqlite(path, args.out)
         else:
@@ -312,6 +334,69 @@ def cmd_backup(args: argparse.Namespace) -> int:
         return exc.exit_code
     print(say("backup.written" if args.admin == "backup" else "backup.restored", path=result.path,
               bytes=result.bytes, pages=result.pages, version=result.schema_version, integrity=result.integrity))
+    return 0
+
+
+def _key_file(args: argparse.Namespace, name: str = "key_file") -> str | None:
+    return getattr(args, name, None) or get_settings().key_file
+
+
+def cmd_keys(args: argparse.Namespace) -> int:
+    """The server's public keys, oldest first: id, created, sealed at rest, the key (hex) to pin in verify."""
+    # loaded when the command runs (module docstring)
+    from server.keys import key_chain
+    from sync.timetext import utc_text
+
+    chain = key_chain(open_services(db_url(args)).db)
+    if args.json:
+        print(json.dumps([{"id": k.key_id, "public_key": k.public.hex(), "created_at": k.created_at,
+                           "sealed": k.sealed, "endorsed": k.endorsement is not None} for k in chain]))
+        return 0
+    for n, k in enumerate(chain):
+        state = say("keys.current" if n == len(chain) - 1 else "keys.older")
+        print(f"{k.key_id}  {utc_text(k.created_at, '%Y-%m-%d %H:%M')}  "
+              f"{say('keys.is_sealed' if k.sealed else 'keys.is_raw'):<10}  {state:<8}  {k.public.hex()}")
+    return 0
+
+
+def cmd_encrypt_key(args: argparse.Namespace) -> int:
+    """Seal the stored signing keys under the key file (re-seal with --old-key-file when the file changes)."""
+    # loaded when the command runs (module docstring)
+    from server.keys import encrypt_server_keys, load_or_create_server_key, read_key_file
+
+    path = _key_file(args)
+    if path is None:
+        print(error(say("keys.no_key_file")), file=sys.stderr)
+        return 2
+    services = open_services(db_url(args))
+    try:
+        kek = read_key_file(path)
+        assert kek is not None
+        n = encrypt_server_keys(services.db, kek, read_key_file(args.old_key_file))
+        load_or_create_server_key(services.db, services.clock(), kek)  # a database without a key gets one, sealed
+    except ServerKeyLocked as exc:
+        print(error(exc.message), file=sys.stderr)
+        return 2
+    print(say("keys.sealed_now", n=n, file=path))
+    return 0
+
+
+def cmd_rotate_key(args: argparse.Namespace) -> int:
+    """A new signing key endorsed by the current one; the old public keys stay (what they signed verifies)."""
+    # loaded when the command runs (module docstring)
+    from server.keys import read_key_file, rotate_server_key
+
+    services = open_services(db_url(args))
+    try:
+        before = services.key
+        after = rotate_server_key(services.db, services.clock(), read_key_file(services.settings.key_file))
+    except ServerKeyLocked as exc:
+        print(error(exc.message), file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps({"id": after.key_id, "public_key": after.public.hex(), "previous_id": before.key_id}))
+    else:
+        print(say("keys.rotated", id=after.key_id, previous=before.key_id, seconds=services.settings.key_refresh_s))
     return 0
 
 
@@ -344,7 +429,9 @@ def build_parser(*extensions: Extension) -> argparse.ArgumentParser:
 
     v = sub.add_parser("verify", help="check a service report PDF or sign-off bundle offline")
     v.add_argument("file")
-    v.add_argument("--server-key", help="hex or base64 server public key to trust (default: the one embedded)")
+    v.add_argument("--server-key", action="append",
+                   help="hex or base64 server public key to trust, repeatable: any of them (default: the one "
+                        "embedded; `fieldsync admin keys` lists a server's keys)")
     v.add_argument("--json", action="store_true")
     v.set_defaults(func=cmd_verify)
 
@@ -397,15 +484,30 @@ def build_parser(*extensions: Extension) -> argparse.ArgumentParser:
     x = a.add_parser("migrate", help="apply pending migrations, before starting new serve processes")
     x.add_argument("--db")
     x.set_defaults(func=cmd_migrate)
-    x = a.add_parser("backup", help="online backup of a SQLite database to a file (checked)")
+    x = a.add_parser("backup", help="online backup to a file, checked (SQLite: backup API; PostgreSQL: pg_dump)")
     x.add_argument("--db")
     x.add_argument("--out", required=True, help="backup file to write")
     x.set_defaults(func=cmd_backup)
-    x = a.add_parser("restore", help="restore a SQLite database from a backup file (refuses one in use)")
+    x = a.add_parser("restore", help="restore a backup file (SQLite: refuses one in use; PostgreSQL: pg_restore "
+                                     "into a database without fieldsync tables, one transaction)")
     x.add_argument("--db")
     x.add_argument("--from", dest="source", required=True, help="backup file to restore")
-    x.add_argument("--force", action="store_true", help="overwrite even while another process has it open")
+    x.add_argument("--force", action="store_true", help="overwrite even while another process has it open "
+                                                          "(PostgreSQL: replace the fieldsync tables there)")
     x.set_defaults(func=cmd_backup)
+    x = a.add_parser("keys", help="the server's public signing keys, oldest first (the current one last)")
+    x.add_argument("--json", action="store_true")
+    x.add_argument("--db")
+    x.set_defaults(func=cmd_keys)
+    x = a.add_parser("encrypt-key", help="seal the stored signing keys under the key file ($FIELDSYNC_KEY_FILE)")
+    x.add_argument("--key-file", help="the key-encryption key file (default $FIELDSYNC_KEY_FILE)")
+    x.add_argument("--old-key-file", help="the file the keys are sealed under now, to re-seal under a new one")
+    x.add_argument("--db")
+    x.set_defaults(func=cmd_encrypt_key)
+    x = a.add_parser("rotate-key", help="a new signing key endorsed by the current one (older ones stay valid)")
+    x.add_argument("--json", action="store_true")
+    x.add_argument("--db")
+    x.set_defaults(func=cmd_rotate_key)
     x = a.add_parser("export-schemas", help="write the JSON Schemas of the wire types to schemas/json/")
     x.set_defaults(func=cmd_export_schemas)
     for extend in extensions:

@@ -9,13 +9,14 @@ module globals, so two apps in one process never share it by accident.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
 from server.clock import wall_ms
 from server.domain.sla.policy import PolicySet
-from server.keys import ServerKey, load_or_create_server_key
+from server.keys import ServerKey, load_or_create_server_key, newest_key_id, read_key_file
 from server.ratelimit import RateLimiter
 from server.settings import Settings
 from sync.storage import Database
@@ -57,10 +58,22 @@ class Services:
     #: the SLA policies in force, keyed by their configuration: see ``sla.service.policy_set``
     sla_policies: Memo[Hashable, PolicySet] = field(default_factory=Memo)
     _key: ServerKey | None = field(default=None, repr=False)
+    _key_checked: float = field(default=0.0, repr=False)
 
     @property
     def key(self) -> ServerKey:
-        """The server's signing key, loaded (or created on first start) when first used."""
+        """The server's signing key, loaded (or created on first start) when first used.
+
+        Every ``FIELDSYNC_KEY_REFRESH_S`` seconds (30) a process looks whether another one rotated the key
+        (``fieldsync admin rotate-key``) and loads the new one.  ``ServerKeyLocked`` when the stored key is
+        sealed and ``FIELDSYNC_KEY_FILE`` does not open it.
+        """
+        now = time.monotonic()
+        if self._key is not None and now - self._key_checked >= self.settings.key_refresh_s:
+            self._key_checked = now
+            if newest_key_id(self.db) != self._key.key_id:
+                self._key = None
         if self._key is None:
-            self._key = load_or_create_server_key(self.db, self.clock())
+            self._key = load_or_create_server_key(self.db, self.clock(), read_key_file(self.settings.key_file))
+            self._key_checked = now
         return self._key

@@ -8,6 +8,7 @@ builds a value on demand and refuses a malformed variable with a
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
@@ -54,7 +55,7 @@ class Settings:
     #: requests doing database work at once (the rest wait their turn without taking CPU)
     worker_threads: int = 8
     #: addresses of reverse proxies whose X-Forwarded-For / X-Forwarded-Proto are believed (comma-separated
-    #: IPs, or ``*``); empty: none, the client address is the connection's, whatever headers say
+    #: IPs or CIDR networks, or ``*``); empty: none, the client address is the connection's, whatever headers say
     trusted_proxies: str = ""
     #: the service company printed at the head of the back office's service reports
     company_name: str = ""
@@ -72,6 +73,10 @@ class Settings:
     travel_fee: int = 8_000
     #: the console's language before a user chose one and when Accept-Language names none it speaks
     locale: str = "en"
+    #: the file holding the key-encryption key of the server signing key (``server/keys.py``); None: stored raw
+    key_file: str | None = None
+    #: seconds a process signs with the key it loaded before it looks for a newer one (``admin rotate-key``)
+    key_refresh_s: int = 30
     #: how `fieldsync serve` writes its log: ``text`` lines for a person, ``json`` objects for a log collector
     log_format: str = "text"
 
@@ -95,7 +100,7 @@ def get_settings(**overrides: Any) -> Settings:
         webhook_backoff_ms=_int(env, "FIELDSYNC_WEBHOOK_BACKOFF_MS", d.webhook_backoff_ms, 1, 3_600_000),
         webhook_attempts=_int(env, "FIELDSYNC_WEBHOOK_ATTEMPTS", d.webhook_attempts, 1, 1000),
         worker_threads=_int(env, "FIELDSYNC_WORKER_THREADS", d.worker_threads, 1, 1024),
-        trusted_proxies=env.get("FIELDSYNC_TRUSTED_PROXIES", "").strip(),
+        trusted_proxies=_proxies(env, "FIELDSYNC_TRUSTED_PROXIES"),
         company_name=env.get("FIELDSYNC_COMPANY_NAME", "").strip(),
         company_address=env.get("FIELDSYNC_COMPANY_ADDRESS", "").strip(),
         company_phone=env.get("FIELDSYNC_COMPANY_PHONE", "").strip(),
@@ -106,6 +111,8 @@ def get_settings(**overrides: Any) -> Settings:
         travel_fee=_int(env, "FIELDSYNC_TRAVEL_FEE", d.travel_fee, 0, 10**9),
         locale=_locale(env, "FIELDSYNC_LOCALE", d.locale),
         log_format=_choice(env, "FIELDSYNC_LOG_FORMAT", ("text", "json")),
+        key_file=_file(env, "FIELDSYNC_KEY_FILE"),
+        key_refresh_s=_int(env, "FIELDSYNC_KEY_REFRESH_S", d.key_refresh_s, 0, 86400),
     )
     return replace(s, **{k: v for k, v in overrides.items() if v is not None})
 
@@ -175,6 +182,21 @@ def _file(env: Mapping[str, str], name: str) -> str | None:
     if not os.path.isfile(raw) or not os.access(raw, os.R_OK):
         raise SettingsError(f"{name}: no readable file {raw[:200]!r}")
     return raw
+
+
+def _proxies(env: Mapping[str, str], name: str) -> str:
+    """Comma-separated IP addresses and CIDR networks (``10.0.0.5,172.28.0.0/24``), or ``*``; empty: none."""
+    raw = env.get(name, "").strip()
+    if raw in ("", "*"):
+        return raw
+    entries = [e.strip() for e in raw.split(",") if e.strip()]
+    for entry in entries:
+        try:
+            ipaddress.ip_network(entry, strict=False)
+        except ValueError:
+            raise SettingsError(f"{name}: {entry[:60]!r} is not an IP address or CIDR network "
+                                "(e.g. 127.0.0.1,10.0.0.0/8)") from None
+    return ",".join(entries)
 
 
 def _locale(env: Mapping[str, str], name: str, default: str) -> str:

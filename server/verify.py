@@ -31,10 +31,10 @@ def run_cli(args: argparse.Namespace) -> int:
             print(error(reason), file=sys.stderr)
         return 2
 
-    trusted = None
+    trusted: list[bytes | None] = [None]
     if getattr(args, "server_key", None):
-        try:
-            trusted = parse_server_key(args.server_key)
+        try:  # one or more (a server's keys before and after a rotation: `fieldsync admin keys`)
+            trusted = [parse_server_key(k) for k in args.server_key]
         except ValueError as exc:
             return fail(f"--server-key: {exc}")
     try:
@@ -42,7 +42,8 @@ def run_cli(args: argparse.Namespace) -> int:
     except OSError as exc:
         return fail(say("verify.cannot_read", file=args.file, reason=exc.strerror or exc))
     try:
-        verdict = verify_file_bytes(data, trusted)
+        verdicts = [verify_file_bytes(data, key) for key in trusted]
+        verdict = next((v for v in verdicts if v.valid), verdicts[-1])
     except ReportUnreadable as exc:
         return fail(f"{args.file}: {exc}")
     if as_json:

@@ -41,6 +41,7 @@ from schemas.wire import (
     PullPage,
     PullRequest,
     Receipt,
+    ServerKeyLink,
     Session,
     SessionRequest,
     SetField,
@@ -50,7 +51,14 @@ from schemas.wire import (
 )
 from sync.core import hlc, search
 from sync.core.changeset import ChainHead, digest, seal
-from sync.core.signoff import assemble_report_content, certificate_message, report_digest, sign_off_message
+from sync.core.signoff import (
+    assemble_report_content,
+    certificate_message,
+    endorsed_keys,
+    key_rotation_message,
+    report_digest,
+    sign_off_message,
+)
 
 VECTORS_DIR: Final = Path(__file__).resolve().parent.parent / "schemas" / "vectors"
 SAFE_INTEGER: Final = 2**53 - 1
@@ -338,6 +346,41 @@ def certificate_vector() -> dict[str, Any]:
             "message_hex": msg.hex(), "certificate": private_key(SERVER_SEED).sign(msg).hex()}
 
 
+#: the server's keys after two rotations: the second one was not endorsed by the key before it
+ROTATED_SEED: Final = hashlib.sha256(b"fieldsync vector: the rotated server key").digest()
+FORGED_SEED: Final = hashlib.sha256(b"fieldsync vector: a key nobody endorsed").digest()
+STRANGER_SEED: Final = hashlib.sha256(b"fieldsync vector: a key the server never had").digest()
+
+
+def key_rotation_vector() -> dict[str, Any]:
+    first, rotated, forged = public_key(SERVER_SEED), public_key(ROTATED_SEED), public_key(FORGED_SEED)
+    msg = key_rotation_message(first, rotated)
+    endorsement = private_key(SERVER_SEED).sign(msg)
+    # signed by a key that is not the one before it: a device must not trust it
+    bad = private_key(STRANGER_SEED).sign(key_rotation_message(rotated, forged))
+    chain = [ServerKeyLink(key_id=key_id(first), public_key=first),
+             ServerKeyLink(key_id=key_id(rotated), public_key=rotated, endorsement=endorsement),
+             ServerKeyLink(key_id=key_id(forged), public_key=forged, endorsement=bad)]
+    trusted = endorsed_keys(first, [(k.public_key, k.endorsement) for k in chain])
+    assert trusted == [first, rotated]
+    body = encode({"hello": "after the rotation"})
+    return {
+        "about": ("server key rotation: the previous key signs key_rotation_message(previous, new); a device "
+                  "trusts its enrolled key and each later key of the session's server_keys endorsed by the key "
+                  "before it, and stops at the first that is not"),
+        "rotated": {"seed": ROTATED_SEED.hex(), "public_key": rotated.hex(), "key_id": key_id(rotated)},
+        "forged": {"seed": FORGED_SEED.hex(), "public_key": forged.hex(), "key_id": key_id(forged)},
+        "message_hex": msg.hex(), "endorsement": endorsement.hex(),
+        "session": message("session", Session(token="fs_dev_4fQm2Zk8Yx1Lr0Sv7TnWp3Dc", expires_in_s=3600,
+                                              server_time=T0, clock_offset_ms=0, server_keys=chain)),
+        "trusted_from_enrolled": [k.hex() for k in trusted],
+        "signed_by_rotated": {"body_msgpack": body.hex(), "signature": private_key(ROTATED_SEED).sign(body).hex(),
+                              "valid": True},
+        "signed_by_forged": {"body_msgpack": body.hex(), "signature": private_key(FORGED_SEED).sign(body).hex(),
+                             "valid": False},
+    }
+
+
 def messages_vector(certificate: dict[str, Any]) -> dict[str, Any]:
     token = "fs_enroll_Zx3-9_aQk2LmN0pR7sTuVwXy"
     server = public_key(SERVER_SEED)
@@ -417,7 +460,7 @@ def render() -> dict[str, str]:
         "changesets.json": changesets, "session.json": session_vector(), "signoff.json": signoff,
         "certificate.json": certificate, "receipt.json": receipt_vector(changesets),
         "pull_page.json": pull_page_vector(signoff), "messages.json": messages_vector(certificate),
-        "search_tokens.json": search_vector(),
+        "search_tokens.json": search_vector(), "key_rotation.json": key_rotation_vector(),
     }
     return {name: json.dumps(body, indent=2, ensure_ascii=False) + "\n" for name, body in files.items()}
 

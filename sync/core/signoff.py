@@ -8,7 +8,7 @@ key can check a :class:`~schemas.signoff.SignOffBundle` offline with
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Final
 
 from schemas.codec import canonical_json, legacy_canonical_json
@@ -104,6 +104,30 @@ def sign_off_message(job_id: str, report_digest_hex: str, signed_at: int, signer
 def certificate_message(device_id: str, engineer_id: str, public_key: bytes) -> bytes:
     """The bytes the server signs to vouch for a device key at enrollment."""
     return b"fieldsync-device:v1:" + device_id.encode() + b":" + engineer_id.encode() + b":" + public_key
+
+
+def key_rotation_message(previous_key: bytes, new_key: bytes) -> bytes:
+    """The bytes the server's previous signing key signs to endorse the next one (key rotation)."""
+    return b"fieldsync-server-key:v1:" + previous_key + b":" + new_key
+
+
+def endorsed_keys(trusted: bytes, chain: Sequence[tuple[bytes, bytes | None]]) -> list[bytes]:
+    """``trusted`` and each later key of ``chain`` endorsed by the key before it, oldest first.
+
+    ``chain`` is the server's public keys oldest first, each with the previous key's signature over
+    :func:`key_rotation_message` (None for the first).  The walk starts at ``trusted`` (a key the device
+    already trusts) and stops at the first key whose endorsement does not verify: that key and all after
+    it are not trusted.  A chain that does not hold ``trusted`` gives ``[trusted]``.
+    """
+    keys = [public for public, _ in chain]
+    if trusted not in keys:
+        return [trusted]
+    out = [trusted]
+    for public, endorsement in chain[keys.index(trusted) + 1:]:
+        if endorsement is None or not verify_signature(out[-1], endorsement, key_rotation_message(out[-1], public)):
+            break
+        out.append(public)
+    return out
 
 
 def verify_signature(public_key: bytes, signature: bytes, message: bytes) -> bool:

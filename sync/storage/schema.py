@@ -297,6 +297,17 @@ ALTER TABLE certifications ADD COLUMN training_id TEXT;
 """,
     ),
     (
+        19,
+        # the server signing key at rest and its rotation: ``sealed`` 1 when ``private_key`` is encrypted under
+        # the operator's key-encryption key (AES-256-GCM, ``server/keys.py``); a rotated key names the key before
+        # it and carries that key's signature over it (``endorsement``), which tablets check before trusting it
+        """
+ALTER TABLE server_keys ADD COLUMN sealed INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE server_keys ADD COLUMN previous_id TEXT;
+ALTER TABLE server_keys ADD COLUMN endorsement {blob};
+""",
+    ),
+    (
         20,
         # KPI targets an admin set (PUT /v1/kpis/targets/{kpi}); no row: the policy file's or the plans' target
         """

@@ -118,15 +118,6 @@ def test_restore_refuses_a_file_that_is_not_a_fieldsync_backup(tmp_path: Path, c
     assert main(["admin", "restore", "--db", f"sqlite:///{target}", "--from", str(tmp_path / "missing")]) == 2
 
 
-def test_backup_of_postgresql_prints_the_pg_dump_advice(capsys: Any) -> None:
-    url = "postgresql://postgres@127.0.0.1:5432/test"
-    assert main(["admin", "backup", "--db", url, "--out", "x.dump"]) == 2
-    err = capsys.readouterr().err
-    assert "pg_dump --format=custom" in err and url in err
-    assert main(["admin", "restore", "--db", url, "--from", "x.dump"]) == 2
-    assert "pg_restore" in capsys.readouterr().err
-
-
 def test_backup_to_a_missing_directory_is_a_clear_error(tmp_path: Path, capsys: Any) -> None:
     url = f"sqlite:///{tmp_path / 'a.db'}"
     _services(url).db.close()

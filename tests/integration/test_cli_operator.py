@@ -130,7 +130,10 @@ def test_serve_flags_win_over_the_environment(tmp_path: Path, served: list[Serve
 
 @pytest.mark.parametrize(("name", "value"), [("FIELDSYNC_PORT", "eighty"), ("FIELDSYNC_PORT", "70000"),
                                              ("FIELDSYNC_WORKERS", "0"), ("FIELDSYNC_WORKERS", "two"),
-                                             ("FIELDSYNC_TZ", "Mars/Olympus"), ("FIELDSYNC_TZ", "../etc")])
+                                             ("FIELDSYNC_TZ", "Mars/Olympus"), ("FIELDSYNC_TZ", "../etc"),
+                                             ("FIELDSYNC_TRUSTED_PROXIES", "127.0.0.1,nginx"),
+                                             ("FIELDSYNC_TRUSTED_PROXIES", "10.0.0.0/33"),
+                                             ("FIELDSYNC_KEY_FILE", "/nonexistent/kek")])
 def test_serve_refuses_a_malformed_setting_by_name(tmp_path: Path, name: str, value: str) -> None:
     result = fieldsync("serve", "--db", f"sqlite:///{tmp_path / 'x.db'}", cwd=tmp_path, env={name: value})
     assert name in one_line_error(result)

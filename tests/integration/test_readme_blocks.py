@@ -36,6 +36,7 @@ import psycopg
 import pytest
 from markdown_it import MarkdownIt
 
+from schemas.instant import rfc3339
 from server.domain.webhooks.service import sign
 from tests.conftest import PG_BASE, require_pg
 from tests.livesrv import LiveServer
@@ -56,12 +57,13 @@ CHECKED = {
     '"register"': "test_the_service_plan_policy_file_adds_register_and_depart",
     "$ fieldsync verify report.pdf": "test_the_verify_transcript_is_what_the_commands_print",
     "/v1/reconciliation?format=csv": "test_the_reconciliation_curl_examples_run",
-    "pg_dump --format=custom": "test_the_postgresql_backup_advice_round_trips",
+    "--out fieldsync.dump": "test_the_postgresql_backup_example_round_trips",
     "fieldsync admin user --name dora": "test_the_console_user_example_creates_the_user",
     '"category_names"': "test_the_display_names_example_names_priorities_and_categories_per_locale",
     "def fieldsync_signature_ok(": "test_the_webhook_receivers_check_accepts_the_servers_signature_only",
     '"kpi_targets"': "test_the_kpi_targets_example_overrides_only_what_it_names",
     "/v1/reconciliation/money?": "test_the_money_export_example_runs",
+    "fieldsync admin encrypt-key --db": "test_the_signing_key_example_seals_and_rotates",
 }
 #: a piece of text only that block contains -> why no test runs it
 NOT_RUNNABLE = {
@@ -379,7 +381,7 @@ def test_the_kpi_targets_example_overrides_only_what_it_names() -> None:
 
 def test_the_money_export_example_runs(demo: Demo) -> None:
     now = int(time.time() * 1000)
-    script = re.sub(r"from=[^&]+&to=[^&]+&", f"from={now - 30 * 86_400_000}&to={now + 86_400_000}&",
+    script = re.sub(r"from=[^&]+&to=[^&]+&", f"from={rfc3339(now - 30 * 86_400_000)}&to={rfc3339(now + 86_400_000)}&",
                     block("/v1/reconciliation/money?").text)
     ran = demo.bash(script)
     assert ran.returncode == 0, ran.stderr
@@ -391,7 +393,7 @@ def test_the_money_export_example_runs(demo: Demo) -> None:
 
 
 @pytest.mark.postgres
-def test_the_postgresql_backup_advice_round_trips(tmp_path: Path) -> None:
+def test_the_postgresql_backup_example_round_trips(tmp_path: Path) -> None:
     require_pg()
     name = f"readme_{uuid.uuid4().hex[:10]}"
     admin = PG_BASE
@@ -406,9 +408,7 @@ def test_the_postgresql_backup_advice_round_trips(tmp_path: Path) -> None:
             return subprocess.run(list(args), cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
 
         assert run("fieldsync", "admin", "seed-demo", "--db", url).returncode == 0
-        advice = run("fieldsync", "admin", "backup", "--db", url, "--out", "x")
-        assert advice.returncode == 2 and "pg_dump --format=custom" in advice.stderr, "the CLI gives this advice"
-        for line in block("pg_dump --format=custom").text.splitlines():  # dump, then restore over it
+        for line in block("--out fieldsync.dump").text.splitlines():  # dump, then restore over it
             ran = run("bash", "-c", f"set -e; {line}")
             assert ran.returncode == 0, (line, ran.stderr)
         listed = run("fieldsync", "admin", "engineers", "--db", url)
@@ -467,3 +467,21 @@ def test_the_webhook_receivers_check_accepts_the_servers_signature_only() -> Non
     assert check("whsec", sign("whsec", now, body), body.replace(b"T-1", b"T-2")) is False
     assert check("whsec", sign("whsec", now - 3600, body), body) is False  # replayed an hour later
     assert check("whsec", "v1=00", body) is False
+
+
+def test_the_signing_key_example_seals_and_rotates(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'ops.db'}"
+    base = {k: v for k, v in os.environ.items() if not k.startswith("FIELDSYNC_")}
+    env = {**base, "PATH": f"{BIN}{os.pathsep}{base.get('PATH', '')}", "URL": url}
+
+    def run(script: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(["bash", "-c", f"set -e\n{script}"], cwd=tmp_path, env=env, capture_output=True,
+                              text=True, timeout=300)
+
+    assert run('fieldsync admin seed-demo --db "$URL" >/dev/null').returncode == 0
+    script = block("fieldsync admin encrypt-key --db").text.replace("/etc/fieldsync/", f"{tmp_path}/")
+    ran = run(script)
+    assert ran.returncode == 0, ran.stderr
+    lines = ran.stdout.strip().splitlines()
+    listed = [ln.split() for ln in lines if re.fullmatch(r"[0-9a-f]{64}", ln.split()[-1])]
+    assert [(k[3], k[4]) for k in listed] == [("sealed", "older"), ("sealed", "current")], ran.stdout

@@ -3,7 +3,7 @@
 // The CryptoKey objects themselves are stored in IndexedDB (structured clone keeps them non-extractable),
 // so no script, not even this app's, can read the private key's bytes.
 
-import { concat, own } from "./bytes.js";
+import { concat, equalBytes, own, utf8 } from "./bytes.js";
 
 const ED25519 = { name: "Ed25519" };
 // PKCS#8 wrapping of a raw 32-byte Ed25519 seed (RFC 8410): for fixed test keys and vectors only
@@ -59,6 +59,34 @@ export async function verify(publicRaw, signature, message) {
   } catch {
     return false;
   }
+}
+
+/**
+ * The bytes the server's previous signing key signs to endorse the next one (protocol §3.4).
+ * @param {Uint8Array} previousKey @param {Uint8Array} newKey @returns {Uint8Array}
+ */
+export function keyRotationMessage(previousKey, newKey) {
+  return concat(utf8("fieldsync-server-key:v1:"), previousKey, utf8(":"), newKey);
+}
+
+/**
+ * `trusted` and each later key of the server's chain (oldest first) endorsed by the key before it; the walk
+ * stops at the first key whose endorsement does not verify. A chain without `trusted` gives `[trusted]`.
+ * @param {Uint8Array} trusted
+ * @param {{public_key: Uint8Array, endorsement?: Uint8Array | null}[]} chain
+ * @returns {Promise<Uint8Array[]>}
+ */
+export async function endorsedKeys(trusted, chain) {
+  const start = chain.findIndex((k) => equalBytes(k.public_key, trusted));
+  const out = [trusted];
+  if (start < 0) return out;
+  for (const link of chain.slice(start + 1)) {
+    const previous = out[out.length - 1];
+    if (!(link.endorsement instanceof Uint8Array) || !(link.public_key instanceof Uint8Array)) break;
+    if (!(await verify(previous, link.endorsement, keyRotationMessage(previous, link.public_key)))) break;
+    out.push(link.public_key);
+  }
+  return out;
 }
 
 /** @param {string} text @returns {Uint8Array} */

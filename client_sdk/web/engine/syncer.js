@@ -12,7 +12,7 @@
 import { equalBytes } from "./bytes.js";
 import { seal } from "./changeset.js";
 import { applyPage, PAGE_STORES } from "./apply.js";
-import { sign, verify } from "./keys.js";
+import { endorsedKeys, sign, verify } from "./keys.js";
 import { BadResponse, Offline, ProtocolError, TransportError } from "./transport.js";
 import { SHAPES, decodeChecked, decodeOp } from "./wire.js";
 
@@ -60,6 +60,9 @@ export class SyncLoop {
     this.transport = transport;
     this.device = device;
     this.clock = clock;
+    /** @type {Uint8Array[]} the enrolled server key and each later one it endorsed (from the session) */
+    this.trustedKeys = [device.server_public_key];
+    this.chainChecked = false;
   }
 
   /** @param {Progress} [progress] @returns {Promise<SyncReport>} */
@@ -90,6 +93,11 @@ export class SyncLoop {
       device_id: this.device.device_id, nonce: challenge.nonce, signature, device_clock: this.clock(),
     });
     this.transport.token = session.token;
+    if (Array.isArray(session.server_keys) && session.server_keys.length > 0) {
+      // a rotated server key is trusted only when endorsed by one trusted already (protocol §3.4)
+      this.trustedKeys = await endorsedKeys(this.device.server_public_key, session.server_keys);
+    }
+    this.chainChecked = true;
     await this.updateDevice({ clock_offset_ms: session.clock_offset_ms });
     if (report) report.clock_offset_ms = session.clock_offset_ms;
   }
@@ -109,12 +117,26 @@ export class SyncLoop {
     return call();
   }
 
-  /** The body of a server-signed answer, after checking the signature with the enrolled server key. @param {import("./wire.js").Signed} signed */
+  /**
+   * The body of a server-signed answer, after checking the signature with a trusted server key: the enrolled
+   * one and those it endorsed (key rotation). A signature none of them checks, before this run read the
+   * server's key chain, opens a session (which carries the chain) first.
+   * @param {import("./wire.js").Signed} signed
+   */
   async verifiedBody(signed) {
-    if (!(await verify(this.device.server_public_key, signed.signature, signed.body))) {
+    if (!(await this.signedByTrusted(signed)) && !this.chainChecked) await this.openSession();
+    if (!(await this.signedByTrusted(signed))) {
       throw new ServerSignatureInvalid(`server signature (key ${signed.key_id}) does not verify`);
     }
     return signed.body;
+  }
+
+  /** @param {import("./wire.js").Signed} signed @returns {Promise<boolean>} */
+  async signedByTrusted(signed) {
+    for (const key of [...this.trustedKeys].reverse()) {  // the newest first: it signs nearly everything
+      if (await verify(key, signed.signature, signed.body)) return true;
+    }
+    return false;
   }
 
   /** @param {Record<string, unknown>} changes */

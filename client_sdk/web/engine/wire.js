@@ -223,7 +223,13 @@ export function pullRequest(r) {
  * @property {Uint8Array} certificate  the server's signature over certificate_message(...)
  */
 /** @typedef {{device_id: string, nonce: string, expires_in_s: number}} Challenge */
-/** @typedef {{token: string, expires_in_s: number, server_time: number, clock_offset_ms: number}} Session */
+/** @typedef {{key_id: string, public_key: Uint8Array, endorsement?: Uint8Array | null}} ServerKeyLink */
+/**
+ * `server_keys`: every server public key, oldest first, each endorsed by the one before (protocol §3.4);
+ * absent from a server before key rotation.
+ * @typedef {{token: string, expires_in_s: number, server_time: number, clock_offset_ms: number,
+ *   server_keys?: ServerKeyLink[]}} Session
+ */
 /** @typedef {{body: Uint8Array, signature: Uint8Array, key_id: string}} Signed */
 /** @typedef {{op_id: string, result: "applied" | "merged" | "rejected" | "needs_review", reason?: string, conflict_id?: string}} OpResult */
 /**

@@ -13,7 +13,7 @@ import { applyPage, PAGE_STORES } from "../engine/apply.js";
 import { fromHex, sha256Hex, toHex, utf8 } from "../engine/bytes.js";
 import { canonicalJson } from "../engine/canonical.js";
 import { seal } from "../engine/changeset.js";
-import { keyFromSeed, sign, verify } from "../engine/keys.js";
+import { endorsedKeys, keyFromSeed, keyRotationMessage, sign, verify } from "../engine/keys.js";
 import { pack, physical } from "../engine/hlc.js";
 import { assembleReportContent, certificateMessage, reportCanonical, reportDigest, signOffMessage } from "../engine/report.js";
 import { LocalStore } from "../engine/store.js";
@@ -136,8 +136,8 @@ function sameEncoding(mine, expected) {
 
 test("every vector file is checked here", { skip }, () => {
   const files = readdirSync(DIR).filter((f) => f.endsWith(".json")).map((f) => f.replace(/\.json$/, "")).sort();
-  assert.deepEqual(files, ["canonical_json", "certificate", "changesets", "hlc", "keys", "messages", "pull_page",
-    "receipt", "search_tokens", "session", "signoff"]);  // search_tokens: test/search.test.js
+  assert.deepEqual(files, ["canonical_json", "certificate", "changesets", "hlc", "key_rotation", "keys", "messages",
+    "pull_page", "receipt", "search_tokens", "session", "signoff"]);  // search_tokens: test/search.test.js
 });
 
 test("keys: both public keys from their seeds, the server key id", { skip }, async () => {
@@ -320,4 +320,27 @@ test("pull page: verified, decoded, and every record kind applied to the local s
   assert.equal(got.attachment.kind, "photo");
   assert.equal(got.signoff.report_digest, byKind.signoff.report_digest);
   assert.equal(got.conflict.values.length, 2);
+});
+
+test("key rotation: the endorsement verifies, the session's chain is walked from the enrolled key", { skip }, async () => {
+  const v = load("key_rotation");
+  const enrolled = fromHex(load("keys").server.public_key);
+  const rotated = fromHex(v.rotated.public_key);
+  assert.equal(toHex(keyRotationMessage(enrolled, rotated)), v.message_hex);
+  assert.ok(await verify(enrolled, fromHex(v.endorsement), fromHex(v.message_hex)));
+  assert.equal((await keyFromSeed(fromHex(v.rotated.seed))).publicRaw.length, 32);
+  assert.equal(toHex((await keyFromSeed(fromHex(v.rotated.seed))).publicRaw), v.rotated.public_key);
+  /** @type {any} */
+  const session = wire.decodeChecked(fromHex(v.session.msgpack), wire.SHAPES.session, "session");
+  assert.equal(session.server_keys.length, 3);
+  const trusted = await endorsedKeys(enrolled, session.server_keys);
+  assert.deepEqual(trusted.map(toHex), v.trusted_from_enrolled);
+  for (const name of ["signed_by_rotated", "signed_by_forged"]) {
+    const s = v[name];
+    let ok = false;
+    for (const key of trusted) ok ||= await verify(key, fromHex(s.signature), fromHex(s.body_msgpack));
+    assert.equal(ok, s.valid, name);
+  }
+  // a chain that does not hold the enrolled key trusts nothing new
+  assert.deepEqual((await endorsedKeys(rotated, session.server_keys.slice(0, 1))).map(toHex), [v.rotated.public_key]);
 });

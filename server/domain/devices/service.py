@@ -19,7 +19,7 @@ import secrets
 from typing import Any
 
 from schemas.domain import Device
-from schemas.wire import Challenge, Enrollment, EnrollRequest, Session, SessionRequest
+from schemas.wire import Challenge, Enrollment, EnrollRequest, ServerKeyLink, Session, SessionRequest
 from server.domain.devices import store
 from server.errors import BadRequest, Forbidden, NotFound, Unauthorized
 from server.ids import new_id
@@ -109,7 +109,9 @@ def open_session(services: Services, req: SessionRequest) -> Session:
         offset = measure_offset(req.device_clock, now)
         store.set_clock_offset(tx, req.device_id, offset or 0, offset is not None)
         store.insert_session(tx, hash_secret(token), req.device_id, now, now + ttl * 1000)
-    return Session(token=token, expires_in_s=ttl, server_time=now, clock_offset_ms=offset or 0)
+    chain = [ServerKeyLink(key_id=k.key_id, public_key=k.public, endorsement=k.endorsement)
+             for k in services.key.chain]
+    return Session(token=token, expires_in_s=ttl, server_time=now, clock_offset_ms=offset or 0, server_keys=chain)
 
 
 def revoke(services: Services, device_id: str) -> Device:

@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import Final
 
 import msgspec
-from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
 
 from schemas import i18n
 from schemas.signoff import ReportContent, SignOffBundle
@@ -55,9 +54,8 @@ class SignedReport:
 
 def link_token(services: Services, job_id: str) -> str:
     """The unguessable part of a report's link: HMAC-SHA256 of the job id, 128 bits in hex."""
-    raw = services.key.private.private_bytes(Encoding.Raw, PrivateFormat.Raw, NoEncryption())
-    key = hashlib.sha256(b"fieldsync-report-link:v1:" + raw).digest()
-    return hmac.new(key, job_id.encode(), hashlib.sha256).hexdigest()[:32]
+    # from the first server key, so a link printed before a key rotation still opens its report
+    return hmac.new(services.key.link_secret, job_id.encode(), hashlib.sha256).hexdigest()[:32]
 
 
 def report_link(services: Services, base_url: str, job_id: str) -> str:
