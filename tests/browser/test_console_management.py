@@ -75,16 +75,22 @@ def test_the_manager_reads_the_months_kpis_and_publishes_a_new_checklist_version
         month = f"{now.year:04d}-{now.month:02d}"
         assert page.locator("h1").inner_text() == f"Service KPIs · {month}"
         rows = page.locator("#kpi-table tbody tr[data-kpi]")
-        assert rows.count() == 7
+        assert rows.count() == 9  # the plans' four (with their targets), then the figures of GET /v1/kpis
         assert page.locator("#kpi-table tr[data-kpi=mean_respond_min] .target-text").inner_text() == "no target set"
+        assert page.locator("#kpi-table tr[data-kpi=mean_respond_min] .target-source").count() == 0
+        follow = page.locator("#kpi-table tr[data-kpi=follow_up_on_time]")
+        assert follow.locator(".target-text").inner_text() == "at least 100%"
+        assert follow.locator(".target-source").get_attribute("data-source") in ("default", "policy")
         start = datetime(now.year, now.month, 1, tzinfo=UTC)
         nxt = datetime(now.year + (now.month == 12), now.month % 12 + 1, 1, tzinfo=UTC)
+        window = {"from": start.isoformat(), "to": nxt.isoformat()}
         with api(live) as http:
-            (row,) = http.get("/v1/kpis", params={"from": start.isoformat(), "to": nxt.isoformat()}).json()["rows"]
+            (row,) = http.get("/v1/kpis", params=window).json()["rows"]
+            plans = {k["kpi"]: k for k in http.get("/v1/kpis/targets", params=window).json()["kpis"]}
         assert f"Tickets opened this month: {row['tickets']}," in page.locator("#main .note").first.inner_text()
-        if row["first_time_fix_rate"] is not None:
+        if plans["first_time_fix_rate"]["value"] is not None:  # the plans' KPIs: the targets report's figures
             shown = page.locator("#kpi-table tr[data-kpi=first_time_fix_rate] .value").inner_text()
-            assert shown == f"{round(row['first_time_fix_rate'] * 100)}%"
+            assert shown == f"{round(plans['first_time_fix_rate']['value'] * 100)}%"
         chart = page.locator("#trend-chart")
         assert chart.get_attribute("aria-label") == "First-time fix rate, last six months"
         assert chart.locator("text.axis", has_text=month).count() == 1
@@ -109,11 +115,20 @@ def test_the_manager_reads_the_months_kpis_and_publishes_a_new_checklist_version
         ftf.locator("input[name=target]").fill("80")
         ftf.locator("button[type=submit]").first.click()
         page.wait_for_url("**done=mgmt_target_set")
-        assert page.locator("#kpi-table tr[data-kpi=first_time_fix_rate] .target-text").inner_text() == \
-            "at least 80%"
+        ftf = page.locator("#kpi-table tr[data-kpi=first_time_fix_rate]")
+        assert ftf.locator(".target-text").inner_text() == "at least 80%"
+        assert ftf.locator(".target-source").inner_text() == "set by an admin"
         with api(live) as http:
-            targets = {t["kpi"]: t["target"] for t in http.get("/v1/kpis/targets").json()}
-        assert targets == {"first_time_fix_rate": 0.8, "mean_respond_min": 60.0}
+            targets = {t["kpi"]: (t["target"], t["source"]) for t in http.get("/v1/kpis/targets/in-force").json()}
+            plans_target = http.get("/v1/kpis/targets", params=window).json()["targets"]["first_time_fix_rate"]
+        assert (targets["first_time_fix_rate"], targets["mean_respond_min"]) == ((0.8, "admin"), (60.0, "admin"))
+        assert plans_target == {"min": 0.8, "within": None, "source": "admin"}  # the report uses the same rule
+        # cleared: the plans' (or the policy file's) target applies again
+        ftf.locator("button[name=clear]").click()
+        page.wait_for_url("**done=mgmt_target_cleared")
+        ftf = page.locator("#kpi-table tr[data-kpi=first_time_fix_rate]")
+        assert ftf.locator(".target-source").get_attribute("data-source") in ("default", "policy")
+        assert ftf.locator("button[name=clear]").count() == 0
         page.click("#kpi-table tr[data-kpi=mean_restore_min] a")
         page.wait_for_url("**kpi=mean_restore_min**")
         assert page.locator("#trend-chart").get_attribute("aria-label") == "Mean time to restore, last six months"

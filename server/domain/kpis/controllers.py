@@ -110,8 +110,9 @@ class KpiController(Controller):
         staff.require("admin")
         return _out(targets.set_target(services, kpi, data.target, staff.name))
 
-    @delete("/kpis/targets/{kpi:str}", sync_to_thread=True, status_code=204)
-    def clear_target(self, kpi: str, services: Services, staff: Staff) -> None:
-        """Drop an admin's target: the policy file's or the plans' applies again (none for the others)."""
+    @delete("/kpis/targets/{kpi:str}", sync_to_thread=True, status_code=200)
+    def clear_target(self, kpi: str, services: Services, staff: Staff) -> KpiTarget:
+        """Drop an admin's target: the policy file's or the plans' applies again (none for the others).
+        Answers the target now in force."""
         staff.require("admin")
-        targets.clear_target(services, kpi)
+        return _out(targets.clear_target(services, kpi))

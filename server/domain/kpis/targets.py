@@ -126,11 +126,12 @@ def set_target(services: Services, kpi: str, target: float, by: str) -> TargetIn
     return targets_in_force(services)[kpi]
 
 
-def clear_target(services: Services, kpi: str) -> None:
+def clear_target(services: Services, kpi: str) -> TargetInForce:
     """Drop an admin's target (nothing to do when there is none): the policy file's or the plans' apply."""
     _known(kpi)
     with services.db.write() as tx:
         store.clear_target(tx, kpi)
+    return targets_in_force(services)[kpi]
 
 
 class _Tally:
