@@ -98,7 +98,7 @@ def _claim_with_old_part_in_a_van(live: Live, tablet_factory: Any) -> tuple[str,
     serial, old = f"SN-W-{uuid.uuid4().hex[:6]}", f"OLD-IGN-{uuid.uuid4().hex[:6]}"
     with api(live) as http:
         r = http.post("/v1/assets", json={"serial": serial, "model": "Vitodens 200",
-                                          "customer": "Hotel Aurora", "warranty_until": 4102444800000})
+                                          "customer": "Hotel Aurora", "warranty_until": "2100-01-01T00:00:00Z"})
         assert r.status_code == 201, r.text
         t = http.post("/v1/tickets", json={"customer": "Hotel Aurora", "site": "Plant room", "priority": "P3",
                                            "category": "fault", "title": "No ignition", "asset_serial": serial})
