@@ -38,6 +38,7 @@ from server.domain.sla.controllers import SlaController
 from server.domain.surveys.controllers import SurveyController
 from server.domain.sync.controllers import SyncController
 from server.domain.tickets.controllers import TicketController
+from server.domain.uploads.controllers import UploadController
 from server.domain.webhooks.controllers import WebhookController
 from server.errors import handle_exception
 from server.http import QueryParameters, provide_device, provide_services, provide_staff
@@ -133,7 +134,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
 
     route_handlers: list[Any] = [health, live, ready, metrics_route(services), redoc_js,
                                  TicketController, CatalogController, DeviceAuthController,
-                                 DeviceAdminController, SyncController, BlobController, ConflictController,
+                                 DeviceAdminController, SyncController, UploadController, BlobController,
+                                 ConflictController,
                                  PartsController, SignedReportController, ArchiveController, PlanController,
                                  FollowUpController, ComplaintController, CertificationController, KbController,
                                  KpiController, SlaController, ReconciliationController, WebhookController,

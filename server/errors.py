@@ -10,6 +10,7 @@ Exception tree::
     ├── Conflict (409)                    -- state forbids it (chain gap/fork, duplicate)
     ├── PreconditionFailed (412)          -- If-Match names a version that is no longer current
     ├── PayloadTooLarge (413)
+    ├── UnsupportedMediaType (415)        -- a content coding the server does not speak
     ├── Unprocessable (422)               -- well-formed, but cannot be done (an idempotency key reused)
     ├── PreconditionRequired (428)        -- a conditional write sent without If-Match
     └── RateLimited (429)
@@ -130,6 +131,12 @@ class PayloadTooLarge(DomainError):
     """The body exceeds the configured limit."""
 
     status = 413
+
+
+class UnsupportedMediaType(DomainError):
+    """The body is sent in a form (a content coding) the server does not take."""
+
+    status = 415
 
 
 class RateLimited(DomainError):

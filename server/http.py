@@ -11,9 +11,20 @@ from litestar import Litestar, Request, Response
 from litestar.datastructures import State
 from litestar.openapi.spec import Parameter as OpenAPIParameter
 
-from server.errors import BadRequest, Msg, PayloadTooLarge
+from server.errors import BadRequest, Msg, PayloadTooLarge, UnsupportedMediaType
 from server.security import DeviceAuth, Staff, bearer, device_from_token, staff_from_token
 from server.services import Services
+from sync.transport.encoding import (
+    ANSWER_LEVEL,
+    GZIP,
+    BadEncoding,
+    DecodedTooLarge,
+    UnsupportedEncoding,
+    accepts_gzip,
+    decode_body,
+    gzip_encode,
+    worth_compressing,
+)
 
 T = TypeVar("T")
 MSGPACK = "application/msgpack"
@@ -83,6 +94,47 @@ async def raw_body(request: Request[Any, Any, Any], limit: int) -> bytes:
     if len(body) > limit:
         raise PayloadTooLarge("payload_too_large", f"body exceeds {limit} bytes")
     return body
+
+
+#: what a sync answer says about request bodies (RFC 7694): the server takes gzip-coded pushes
+ACCEPTS_CODINGS: Final = {"accept-encoding": GZIP}
+
+
+async def device_body(request: Request[Any, Any, Any], limit: int) -> bytes:
+    """A device's request body decoded from its ``Content-Encoding``; ``limit`` holds for the DECODED bytes.
+
+    The coded body is read within ``limit`` too.  A body that would expand past ``limit`` is refused
+    with 413 ``payload_too_large`` after expanding at most ``limit`` bytes (a compression bomb is never
+    unpacked); a coding other than gzip is 415 ``unsupported_encoding``; broken gzip is 400
+    ``bad_encoding``.  Nothing has been decoded or written when any of these is raised.
+    """
+    return decode_coded(await raw_body(request, limit), request.headers.get("content-encoding"), limit)
+
+
+def decode_coded(body: bytes, content_encoding: str | None, limit: int) -> bytes:
+    """``body`` decoded from ``content_encoding`` within ``limit`` decoded bytes, or the problem that says why not."""
+    try:
+        return decode_body(body, content_encoding, limit)
+    except DecodedTooLarge as exc:
+        raise PayloadTooLarge("payload_too_large", f"the decoded body exceeds {limit} bytes") from exc
+    except UnsupportedEncoding as exc:
+        raise UnsupportedMediaType("unsupported_encoding", str(exc)) from exc
+    except BadEncoding as exc:
+        raise BadRequest("bad_encoding", str(exc)) from exc
+
+
+def coded_response(request: Request[Any, Any, Any], payload: bytes, media_type: str = "application/msgpack",
+                   status: int = 200, headers: dict[str, str] | None = None) -> Response[bytes]:
+    """``payload`` gzip-coded when the request's ``Accept-Encoding`` takes gzip and it is worth it.
+
+    Signatures inside ``payload`` are over the uncoded bytes: the coding only wraps what travels.
+    """
+    out = dict(headers or {})
+    out["vary"] = "Accept-Encoding"
+    if worth_compressing(len(payload), media_type) and accepts_gzip(request.headers.get("accept-encoding")):
+        payload = gzip_encode(payload, ANSWER_LEVEL)
+        out["content-encoding"] = GZIP
+    return Response(content=payload, status_code=status, media_type=media_type, headers=out)
 
 
 def decode_msgpack(body: bytes, tp: type[T]) -> T:

@@ -29,6 +29,22 @@ ops.  Scenarios:
   a shared machine does not decide it.
 - ``sla_recompute``: SLA state of 100,000 tickets from their event logs,
   loaded from the database, with the default policies.
+- ``big_scope``: a new tablet (the SDK in a process of its own, so its peak memory is its own)
+  bootstraps a scope of 1,000,000 records at ``--scale 1`` (10 % parts catalog, 2 % knowledge-base
+  cases, the rest one engineer's jobs with 10 answers, 3 part movements and a sign-off each), then
+  pulls 10 new changes; the feed is written in bulk through ``publish()`` (the rows the server's writers
+  publish), not through the domain services, which would take hours to set up.  Reports the
+  bootstrap's seconds and records/s, the tablet's peak RSS, the server's peak and current RSS before
+  and after, and the incremental pull's milliseconds.
+- ``weak_link``: the 500-job day pushed, then the scope pulled by a new tablet, by the SDK through
+  :class:`tools.linkproxy.LinkProxy` (256 kbit/s each way, 300 ms round trip, connections cut after an
+  exponentially distributed number of bytes of mean 512 KiB, seeded): ``weak_link`` is the time until
+  every op has its signed receipt, ``weak_link_pull`` the time until the new tablet holds the scope, each
+  with the bytes that crossed the link both ways.  Their floor, in the same run: the raw transfer time at
+  that rate of the bytes the same day costs uncompressed and in one piece (the sealed change-sets, the
+  pull pages as signed; HTTP headers, round trips and cuts not counted), which is what today's protocol
+  sends.  Each sign-off carries its own strokes here (``push_day`` reuses one, which gzip would shrink
+  far more than real signatures).
 
 Write scenarios also report ``floor_ops_per_s``: a plain ``executemany`` of the
 same number of rows of the same width into a scratch table of the same
@@ -62,10 +78,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 import httpx
+import msgspec
 
 from client_sdk import FieldClient
 from client_sdk.apply import apply_changes
 from client_sdk.testing import record
+from schemas.codec import encode
 from schemas.domain import (
     ChecklistItem,
     ChecklistTemplateIn,
@@ -76,21 +94,45 @@ from schemas.domain import (
     StockLocationIn,
     TicketIn,
 )
+from schemas.records import (
+    AnswerData,
+    AnswerRecord,
+    JobData,
+    JobRecord,
+    KbData,
+    KbRecord,
+    MovementData,
+    MovementRecord,
+    PartData,
+    PartRecord,
+    SignoffData,
+    SignoffRecord,
+    TicketSummary,
+)
 from server.domain.catalog import service as catalog
 from server.domain.devices import service as devices
 from server.domain.devices.service import issue_enroll_token
 from server.domain.sla.service import policy_set, sla_events
 from server.domain.sla.state import compute_sla
 from server.domain.tickets import service as tickets
+from server.feed import publish
 from server.services import Services
 from server.settings import get_settings
 from sync.storage import open_database
 from sync.transport.http import HttpTransport
+from tools.linkproxy import LinkProxy
 
 if TYPE_CHECKING:
     from schemas.domain import Priority
 
-SCENARIOS: Final = ("push_day", "pull_bootstrap", "fleet", "sdk_write", "sla_recompute")
+SCENARIOS: Final = ("push_day", "pull_bootstrap", "fleet", "sdk_write", "sla_recompute", "weak_link", "big_scope")
+#: the weak link of ``weak_link``: bits per second each way, round trip, mean bytes between cuts, seed
+WEAK_RATE_BPS: Final = 256_000
+WEAK_RTT_MS: Final = 300
+WEAK_CUT_MEAN: Final = 512 * 1024
+WEAK_SEED: Final = 24
+#: syncs a weak-link tablet attempts before the scenario counts an error
+WEAK_MAX_SYNCS: Final = 200
 DEFAULT_PG: Final = "postgresql://postgres@127.0.0.1:5432/test"
 SERVER_START_TIMEOUT_S: Final = 60.0
 PARTS: Final = (("P-VALVE", "Gas valve"), ("P-IGN", "Ignition electrode"), ("P-SEAL", "Seal kit"))
@@ -344,6 +386,7 @@ class BenchTransport:
                 self.push_ms: list[float] = []
                 self.pull_ms: list[float] = []
                 self.push_bytes = 0
+                self.pull_bytes = 0
 
             def enroll(self, req: Any) -> Any:
                 # HTTP enrollment is rate-limited per address; a fleet enrolls through the service.
@@ -360,14 +403,16 @@ class BenchTransport:
                 t0 = time.perf_counter()
                 out = super().pull(req)
                 self.pull_ms.append((time.perf_counter() - t0) * 1000)
+                self.pull_bytes += len(encode(out))  # the page as signed, before any content coding
                 return out
 
         return _Timed()
 
 
-def open_tablet(path: Path, server_url: str, services: Any, engineer_id: str) -> tuple[Any, Any]:
+def open_tablet(path: Path, server_url: str, services: Any, engineer_id: str,
+                transport: Any = None) -> tuple[Any, Any]:
     """A FieldClient enrolled for ``engineer_id`` with the bench transport: (client, transport)."""
-    transport = BenchTransport.make(server_url, services)
+    transport = transport or BenchTransport.make(server_url, services)
     client = FieldClient.open(path, server_url, transport=transport)
     if not client.enrolled:
         token, _ = issue_enroll_token(services, engineer_id)
@@ -488,6 +533,311 @@ def run_day(cfg: Config, want_push: bool, want_pull: bool) -> list[Result]:
         finally:
             services.db.close()
     return results
+
+
+class _PushDone(Exception):  # noqa: N818 -- a signal to stop a sync, not an error
+    """Raised from the progress callback once every op has its receipt: the push phase is what is timed."""
+
+
+def _push_until_safe(client: Any, transport: Any) -> tuple[float, int, int]:
+    """Sync the push phase until the outbox is empty: (seconds to the last receipt, syncs, ops pushed)."""
+    t0 = time.perf_counter()
+    pushed = 0
+    done_at = 0.0
+
+    def progress(phase: str, done: int, total: int) -> None:
+        nonlocal done_at
+        if phase == "blobs":  # the push phase of this run is over: every sealed change-set has its receipt
+            done_at = time.perf_counter()
+            raise _PushDone
+
+    for attempt in range(1, WEAK_MAX_SYNCS + 1):
+        try:
+            report = client.sync(progress)
+            pushed += report.pushed_ops
+        except _PushDone:
+            pass
+        if not client.pending():
+            return done_at - t0, attempt, pushed
+    raise RuntimeError(f"{len(client.pending())} ops still unacknowledged after {WEAK_MAX_SYNCS} syncs")
+
+
+def _pull_until_done(client: Any) -> tuple[float, int, int, int]:
+    """Sync a new tablet until a run ends online and clean: (seconds, syncs, changes pulled, errors)."""
+    t0 = time.perf_counter()
+    pulled = 0
+    for attempt in range(1, WEAK_MAX_SYNCS + 1):
+        report = client.sync()
+        pulled += report.pulled_changes
+        if not report.offline and not report.errors:
+            return time.perf_counter() - t0, attempt, pulled, 0
+    return time.perf_counter() - t0, WEAK_MAX_SYNCS, pulled, 1
+
+
+def work_day_distinct(client: Any, job_ids: list[str], seed: int) -> int:
+    """:func:`work_day` with each customer's own signature strokes (as real sign-offs differ)."""
+    n = 0
+    with client.batch():
+        for j, job_id in enumerate(job_ids):
+            client.set_status(job_id, "on_site")
+            for key, _, _, value in ITEMS:
+                client.answer(job_id, key, value)
+            for part_no, _ in PARTS:
+                client.use_part(job_id, part_no)
+            client.sign_off(job_id, "Pat Customer", strokes_of(seed * 100_003 + j))
+            n += 15
+    return n
+
+
+PEER_DIR: Final = Path(__file__).resolve().parent / "peer"
+
+
+def pouchdb_day_docs(client: Any) -> dict[str, list[dict[str, Any]]]:
+    """The tablet's jobs and its unsent day as PouchDB documents: one per op, a status change on the job's.
+
+    The same values as the ops (ids, clocks, times, strokes, signatures as base64 by JSON's rule), so the
+    PouchDB peer replicates the same day, not a smaller one.
+    """
+    from client_sdk import outbox  # the bench reads the tablet's own outbox to give the peer the same day
+
+    jobs = [{"_id": f"job:{j.id}", **msgspec.to_builtins(j)} for j in client.jobs()]
+    day: list[dict[str, Any]] = []
+    for r in client._store.read.query("SELECT body FROM outbox ORDER BY seq"):
+        op = msgspec.to_builtins(outbox.decode(bytes(r["body"])))
+        kind = type(outbox.decode(bytes(r["body"]))).__name__
+        if kind == "SetStatus":
+            day.append({"_id": f"job:{op['job_id']}", "status": op["status"], "status_hlc": op["hlc"],
+                        "status_at": op["at"]})
+        elif kind == "AnswerItem":
+            day.append({"_id": f"answer:{op['job_id']}:{op['item_key']}", **op})
+        elif kind == "SignOff":
+            day.append({"_id": f"signoff:{op['job_id']}", **op})
+        else:
+            day.append({"_id": f"op:{op['op_id']}", **op})
+    return {"jobs": jobs, "day": day}
+
+
+def run_pouchdb_peer(docs_file: Path) -> dict[str, Any]:
+    """Bytes PouchDB moves for the same day (``tools/peer/pouch_day.mjs``), or why it was not measured.
+
+    Runs only when ``tools/peer/node_modules`` is installed (``npm ci`` in ``tools/peer``): the bench never
+    installs it, so a machine without the peer reports ``pouchdb: not measured``.
+    """
+    node = shutil.which("node")
+    if node is None or not (PEER_DIR / "node_modules").is_dir():
+        return {"pouchdb": "not measured (npm ci in tools/peer)"}
+    done = subprocess.run([node, str(PEER_DIR / "pouch_day.mjs"), str(docs_file)], capture_output=True, text=True,
+                          timeout=1800, cwd=PEER_DIR)
+    if done.returncode != 0:
+        return {"pouchdb": f"failed: {done.stderr[-300:]}"}
+    out: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return out
+
+
+def run_weak_link(cfg: Config) -> list[Result]:
+    """``weak_link``: the day pushed and a new tablet's scope pulled through a shaped, cut link."""
+    n_jobs = scaled(500, cfg.scale)
+    results: list[Result] = []
+    rate = WEAK_RATE_BPS / 8  # bytes per second
+    with cfg.backend.fresh_url() as url:
+        services = open_services(url)
+        try:
+            jobs = setup_fleet(services, ["e-weak"], n_jobs)["e-weak"]
+            with ServerProcess(url, cfg.workdir) as server:
+                tablet_dir = Path(tempfile.mkdtemp(prefix="tablet-", dir=cfg.workdir))
+                # the tablet gets its jobs on a good link (not timed), then works the day offline
+                client, _ = open_tablet(tablet_dir / "a.db", server.url, services, "e-weak")
+                try:
+                    sync_until_jobs(client, len(jobs))
+                    ops = work_day_distinct(client, jobs, seed=1)
+                    docs_file = tablet_dir / "pouchdb_day.json"
+                    docs_file.write_bytes(msgspec.json.encode(pouchdb_day_docs(client)))
+                finally:
+                    client.close()
+                with LinkProxy("127.0.0.1", server.port, rate_bps=WEAK_RATE_BPS, rtt_ms=WEAK_RTT_MS,
+                               cut_mean_bytes=WEAK_CUT_MEAN, seed=WEAK_SEED) as proxy:
+                    transport = BenchTransport.make(proxy.url, services)
+                    client = FieldClient.open(tablet_dir / "a.db", proxy.url, transport=transport)
+                    try:
+                        safe_s, syncs, _ = _push_until_safe(client, transport)
+                        # every op has a result now: count them and those the server did not take
+                        results_by_kind: dict[str, int] = {
+                            str(r["result"]): int(r["n"]) for r in client._store.read.query(
+                                "SELECT result, COUNT(*) AS n FROM op_results GROUP BY result")}
+                    finally:
+                        client.close()
+                    pushed = sum(results_by_kind.values())
+                    refused = pushed - results_by_kind.get("applied", 0) - results_by_kind.get("merged", 0)
+                    up, down, cuts = proxy.stats.up_bytes, proxy.stats.down_bytes, proxy.stats.cuts
+                    today = transport.push_bytes  # the sealed change-sets, as today's push sends them
+                    floor_s = today / rate
+                    results.append(Result(
+                        "weak_link", cfg.backend.name, pushed or ops, safe_s, list(transport.push_ms),
+                        server.memory_mb()[0], None,
+                        {"errors": refused + (0 if pushed == ops else 1), "syncs": syncs, "cuts": cuts,
+                         "link_up_bytes": up, "link_down_bytes": down, "today_bytes": today,
+                         "today_raw_s": round(floor_s, 2), "time_ratio": round(safe_s / floor_s, 3),
+                         "bytes_ratio": round((up + down) / today, 3), "jobs": n_jobs}))
+                    fresh, t2 = open_tablet(tablet_dir / "b.db", proxy.url, services, "e-weak",
+                                            BenchTransport.make(proxy.url, services))
+                    up0, down0, cuts0 = proxy.stats.up_bytes, proxy.stats.down_bytes, proxy.stats.cuts
+                    try:
+                        pull_s, syncs, pulled, errors = _pull_until_done(fresh)
+                    finally:
+                        fresh.close()
+                    up, down = proxy.stats.up_bytes - up0, proxy.stats.down_bytes - down0
+                    today = t2.pull_bytes  # the pages as signed, as today's pull sends them
+                    floor_s = today / rate
+                    peer = run_pouchdb_peer(docs_file)
+                    if "push_up_bytes" in peer:  # bytes of the same day, PouchDB against express-pouchdb
+                        pouch = peer["push_up_bytes"] + peer["push_down_bytes"]
+                        results[-1].extra.update({"pouchdb_bytes": pouch, "bytes_vs_pouchdb": round(
+                            (results[-1].extra["link_up_bytes"] + results[-1].extra["link_down_bytes"]) / pouch, 3)})
+                    else:
+                        results[-1].extra.update(peer)
+                    results.append(Result(
+                        "weak_link_pull", cfg.backend.name, pulled, pull_s, list(t2.pull_ms),
+                        server.memory_mb()[0], None,
+                        {"errors": errors, "syncs": syncs, "cuts": proxy.stats.cuts - cuts0,
+                         "link_up_bytes": up, "link_down_bytes": down, "today_bytes": today,
+                         "today_raw_s": round(floor_s, 2), "time_ratio": round(pull_s / floor_s, 3),
+                         "bytes_ratio": round((up + down) / today, 3), "jobs": n_jobs}))
+                    if "pull_up_bytes" in peer:
+                        pouch = peer["pull_up_bytes"] + peer["pull_down_bytes"]
+                        results[-1].extra.update({"pouchdb_bytes": pouch,
+                                                  "bytes_vs_pouchdb": round((up + down) / pouch, 3)})
+                shutil.rmtree(tablet_dir, ignore_errors=True)
+        finally:
+            services.db.close()
+    return results
+
+
+BIG_TABLET: Final = """
+import json, sys, time
+from client_sdk import FieldClient
+
+def rss():
+    fields = dict(line.split(":", 1) for line in open("/proc/self/status") if ":" in line)
+    return int(fields["VmHWM"].split()[0]) / 1024
+
+path, url, token = sys.argv[1], sys.argv[2], sys.argv[3]
+client = FieldClient.open(path, server_url=url)
+client.enroll(token)
+t0 = time.perf_counter(); report = client.sync(); boot = time.perf_counter() - t0
+print(json.dumps({"seconds": boot, "pulled": report.pulled_changes, "errors": report.errors,
+                  "offline": report.offline, "peak_rss_mb": rss()}), flush=True)
+sys.stdin.readline()
+t0 = time.perf_counter(); report = client.sync(); inc = time.perf_counter() - t0
+print(json.dumps({"seconds": inc, "pulled": report.pulled_changes, "errors": report.errors,
+                  "peak_rss_mb": rss()}), flush=True)
+client.close()
+"""
+
+
+def _big_feed(services: Any, engineer: str, n: int, batch: int = 20_000) -> int:
+    """Publish a scope of about ``n`` records for ``engineer`` into the feed in bulk; the number published."""
+    parts, kb = n // 10, n // 50
+    jobs = max(1, (n - parts - kb) // 15)
+    day0 = 1_730_000_000_000
+    published = 0
+    pending: list[Any] = []
+
+    def flush(force: bool = False) -> None:
+        nonlocal published
+        if pending and (force or len(pending) >= batch):
+            with services.db.write() as tx:
+                publish(tx, pending, engineer)
+            published += len(pending)
+            pending.clear()
+
+    for i in range(parts):
+        pending.append(PartRecord(id=f"BP-{i:06d}", data=PartData(
+            part_no=f"BP-{i:06d}", name=f"Part {i} gasket set", serialized=i % 7 == 0,
+            unit_price_cents=100 + i % 9000)))
+        flush()
+    for i in range(kb):
+        pending.append(KbRecord(id=f"KB-{i}", data=KbData(
+            id=f"KB-{i}", model=f"M-{i % 300}", equipment_type="boiler", symptom=f"Burner {i} trips on ignition",
+            cause="Worn ignition electrode", fix="Replaced the electrode and tested", parts=[f"BP-{i % 1000:06d}"],
+            ticket_id=None, created_at=day0, created_by="bench")))
+        flush()
+    for j in range(jobs):
+        at = day0 + j * 1_080_000  # two years of jobs, about 80 a day
+        job_id = f"BJ-{j}"
+        pending.append(JobRecord(id=job_id, data=JobData(
+            id=job_id, ticket_id=f"BT-{j}", engineer_id=engineer, status="signed_off", hold_reason=None,
+            notes="", diagnosis="Igniter worn", resolution="Replaced igniter", remote=False, rating=5,
+            customer_comment=None, template_id=TEMPLATE_ID, template_version=1, scheduled_start=at,
+            scheduled_end=at + 3_600_000, signed_off=True, field_hlc={},
+            ticket=TicketSummary(customer=f"Customer {j % 5000}", site=f"Site {j % 800}", priority="P3",
+                                 category="inspection", title="Boiler service", asset_serial=f"SN-{j}"))))
+        for key, _, _, value in ITEMS:
+            pending.append(AnswerRecord(id=f"{job_id}:{key}", data=AnswerData(
+                job_id=job_id, item_key=key, value=value, note=None, na_reason=None, hlc=at << 16, device_id="D-old",
+                deleted=False)))
+        for k, (part_no, _) in enumerate(PARTS):
+            pending.append(MovementRecord(id=f"{job_id}:m{k}", data=MovementData(
+                id=f"{job_id}:m{k}", kind="consume", part_no=part_no, qty=1, serial=None, from_location=None,
+                to_location=None, job_id=job_id, at=at, billable=False)))
+        pending.append(SignoffRecord(id=job_id, data=SignoffData(job_id=job_id, signer_name="Pat Customer",
+                                                                 signer_role="customer", signed_at=at,
+                                                                 report_digest="0" * 64)))
+        flush()
+    flush(force=True)
+    return published
+
+
+def run_big_scope(cfg: Config) -> list[Result]:
+    """``big_scope``: a new tablet bootstraps a scope of a million records (at scale 1), then pulls 10 changes."""
+    n = scaled(1_000_000, cfg.scale, minimum=1_000)
+    with cfg.backend.fresh_url() as url:
+        services = open_services(url)
+        try:
+            catalog.create_engineer(services, EngineerIn(id="e-big", name="Engineer Big", email="big@example.com",
+                                                         skills=["boiler"]))
+            t0 = time.perf_counter()
+            published = _big_feed(services, "e-big", n)
+            setup_s = time.perf_counter() - t0
+            token, _ = issue_enroll_token(services, "e-big")
+            with ServerProcess(url, cfg.workdir) as server:
+                server_before = server.memory_mb()
+                tablet_dir = Path(tempfile.mkdtemp(prefix="tablet-", dir=cfg.workdir))
+                code_root = str(Path(__file__).resolve().parents[1])
+                env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+                    p for p in (code_root, os.environ.get("PYTHONPATH", "")) if p)}
+                proc = subprocess.Popen([sys.executable, "-c", BIG_TABLET, str(tablet_dir / "big.db"), server.url,
+                                         token], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env,
+                                        cwd=cfg.workdir)
+                try:
+                    assert proc.stdin is not None and proc.stdout is not None
+                    boot = json.loads(proc.stdout.readline())
+                    server_after = server.memory_mb()
+                    with services.db.write() as tx:
+                        publish(tx, [AnswerRecord(id=f"BJ-0:{ITEMS[k][0]}", data=AnswerData(
+                            job_id="BJ-0", item_key=ITEMS[k][0], value=ITEMS[k][3], note="checked again",
+                            na_reason=None, hlc=(1_800_000_000_000 << 16) + k, device_id="D-other", deleted=False))
+                            for k in range(10)], "e-big")
+                    proc.stdin.write("go\n")
+                    proc.stdin.flush()
+                    inc = json.loads(proc.stdout.readline())
+                    proc.wait(timeout=120)
+                finally:
+                    if proc.poll() is None:
+                        proc.kill()
+                        proc.wait()
+                shutil.rmtree(tablet_dir, ignore_errors=True)
+        finally:
+            services.db.close()
+    errors = len(boot["errors"]) + len(inc["errors"]) + (1 if boot["offline"] else 0) \
+        + (0 if boot["pulled"] >= published else 1) + (0 if inc["pulled"] == 10 else 1)
+    return [Result("big_scope", cfg.backend.name, int(boot["pulled"]), float(boot["seconds"]), [],
+                   server_before[0], None,
+                   {"errors": errors, "records": published, "tablet_peak_rss_mb": round(boot["peak_rss_mb"], 1),
+                    "server_rss_before_mb": round(server_before[1], 1),
+                    "server_rss_after_mb": round(server_after[1], 1),
+                    "server_peak_rss_mb": round(server_after[0], 1),
+                    "incremental_10_ms": round(float(inc["seconds"]) * 1000, 1),
+                    "incremental_pulled": inc["pulled"], "setup_s": round(setup_s, 1)})]
 
 
 FLEET_PROCESSES: Final = 4
@@ -852,6 +1202,10 @@ def run(backends: list[str], scenarios: list[str], scale: float, pg: str,
                 put(run_fleet(cfg))
             if "sla_recompute" in scenarios:
                 put(run_sla(cfg))
+            if "weak_link" in scenarios:
+                put(run_weak_link(cfg))
+            if "big_scope" in scenarios:
+                put(run_big_scope(cfg))
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     return out

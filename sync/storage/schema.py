@@ -316,6 +316,21 @@ CREATE TABLE kpi_targets (kpi TEXT PRIMARY KEY, target DOUBLE PRECISION NOT NULL
 """,
     ),
     (
+        21,
+        # resumable change-set uploads (the design of blob uploads, migration 8): one upload per device and
+        # SHA-256 of the bytes as sent (gzip-coded or not, ``encoding``), its chunks at their offsets; a
+        # committed upload keeps its row (chunks dropped) with the hash of the change-set it carried, so a
+        # retried commit answers with that change-set's stored receipt, found through the new index
+        """
+CREATE TABLE changeset_uploads (device_id TEXT NOT NULL, sha256 TEXT NOT NULL, size {big} NOT NULL,
+  received {big} NOT NULL, encoding TEXT NOT NULL, created_at {big} NOT NULL, changeset_hash TEXT,
+  PRIMARY KEY (device_id, sha256));
+CREATE TABLE changeset_upload_chunks (device_id TEXT NOT NULL, sha256 TEXT NOT NULL, offset_ {big} NOT NULL,
+  data {blob} NOT NULL, PRIMARY KEY (device_id, sha256, offset_));
+CREATE INDEX changesets_device_hash ON changesets (device_id, hash);
+""",
+    ),
+    (
         23,
         # the ERP's own reference of a stock movement and of a catalog part, unique like a ticket's
         """

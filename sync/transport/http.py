@@ -11,6 +11,16 @@ failure becomes one of these (defined in :mod:`sync.transport.base`)::
           ├── ServerError   5xx
           └── BadResponse   2xx body that does not decode
 
+Pushes travel gzip-coded (``Content-Encoding: gzip``) once the server has said it takes them (an
+``Accept-Encoding: gzip`` header on its session and sync answers, RFC 7694); a server that never says
+so gets them as they are.  A push body larger than :data:`RESUMABLE_MIN` goes up as a resumable upload
+(``/v1/sync/uploads/{sha256}``) in PUTs of at most :data:`UPLOAD_CHUNK` whose bytes the server stores
+as it reads them: a cut link costs the bytes in flight (at most one PUT), the next attempt asks the
+server how far it got and sends the rest, and the commit answers
+with the change-set's receipt, the same one on every retry.  A server without the upload route
+(404 ``not_found``) gets the one-shot push.  Answers come back gzip-coded when the server sends them
+so (httpx asks with ``Accept-Encoding`` and decodes).
+
 The seam is swappable at two levels: pass any :class:`SyncTransport` to the
 SDK, or keep this class and hand it an httpx transport (``transport=``) or a
 ready ``httpx.Client`` (``client=``, e.g. Litestar's ``TestClient``).  An async
@@ -22,6 +32,7 @@ in-process.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 from typing import Any, Final, TypeVar
 
@@ -52,10 +63,19 @@ from sync.transport.base import (
     ServerError,
     TransportError,
 )
+from sync.transport.encoding import GZIP, PUSH_LEVEL, gzip_encode, worth_compressing
 
 MSGPACK: Final = "application/msgpack"
 OCTETS: Final = "application/octet-stream"
 DEFAULT_TIMEOUT: Final = httpx.Timeout(30.0, connect=5.0)
+#: push bodies (as sent, after gzip) above this go up as a resumable upload
+RESUMABLE_MIN: Final = 64 * 1024
+#: the most one upload PUT carries.  The server keeps a PUT's bytes as it reads them, so a cut usually costs
+#: only the bytes in flight; what it had received but not yet read when the link dropped is lost with the
+#: connection, and this bounds that loss (a few round trips per change-set on a slow link buy the bound)
+UPLOAD_CHUNK: Final = 256 * 1024
+#: attempts in a row that move an upload no further before the push reports the tablet offline
+MAX_STALLS: Final = 4
 
 T = TypeVar("T")
 
@@ -113,6 +133,9 @@ class HttpTransport:
         transport: httpx.BaseTransport | httpx.AsyncBaseTransport | None = None,
         client: httpx.Client | None = None,
         timeout: httpx.Timeout | float = DEFAULT_TIMEOUT,
+        compress: bool = True,
+        resumable: bool = True,
+        upload_chunk: int = UPLOAD_CHUNK,
     ) -> None:
         if client is not None:
             self._client = client
@@ -128,6 +151,13 @@ class HttpTransport:
         # Paths are relative: the client's base_url (ours, or the one a given client carries) applies.
         self.base_url = str(self._client.base_url) or base_url
         self.token: str | None = None
+        #: gzip-code pushes when the server takes them (``compress=False``: never, as an old tablet)
+        self.compress = compress
+        #: send large pushes as resumable uploads while the server has the route
+        self.resumable = resumable
+        self.upload_chunk = upload_chunk
+        #: learned from the ``Accept-Encoding`` header of the server's session and sync answers
+        self.server_takes_gzip = False
 
     # -- device identity -------------------------------------------------
 
@@ -144,17 +174,93 @@ class HttpTransport:
     def session(self, req: SessionRequest) -> Session:
         # a one-time nonce: never repeated blindly
         response = self._send("POST", "/v1/devices/session", content=encode(req), auth=False, retry=False)
+        self.server_takes_gzip = _takes_gzip(response)
         return _decode(session_decoder, response)
 
     # -- sync ------------------------------------------------------------
 
     def push(self, envelope: bytes) -> Signed:
-        """Send sealed change-set bytes unchanged; returns the server-signed receipt."""
-        return _decode(signed_decoder, self._send("POST", "/v1/sync/push", content=envelope))
+        """Send sealed change-set bytes (gzip-coded when the server takes it); returns the signed receipt.
+
+        The bytes the server verifies and hashes are ``envelope`` exactly: the coding only wraps them.
+        """
+        body, coding = envelope, "identity"
+        if self.compress and self.server_takes_gzip and worth_compressing(len(envelope)):
+            body, coding = gzip_encode(envelope, PUSH_LEVEL), GZIP
+        if self.resumable and len(body) > RESUMABLE_MIN:
+            answer = self._push_resumable(body, coding)
+            if answer is not None:
+                return answer
+        try:
+            response = self._send("POST", "/v1/sync/push", content=body,
+                                  content_encoding=None if coding == "identity" else coding)
+        except ProtocolError as exc:
+            if exc.status != 415 or coding == "identity":
+                raise
+            self.server_takes_gzip = False  # the server stopped taking gzip (a downgrade): send it plain
+            response = self._send("POST", "/v1/sync/push", content=envelope)
+        self._learn_codings(response)
+        return _decode(signed_decoder, response)
+
+    def _push_resumable(self, body: bytes, coding: str) -> Signed | None:
+        """Upload ``body`` in chunks from where the server stands, then commit; None when the server has no uploads."""
+        sha256 = hashlib.sha256(body).hexdigest()
+        path = f"/v1/sync/uploads/{sha256}"
+        size = len(body)
+        stalls = 0
+        status: BlobStatus | None = None
+        known = False
+        while True:
+            try:
+                if not known:
+                    status = self._upload_status(path)
+                    known = True
+                offset = 0 if status is None or status.size != size else status.received
+                complete = status is not None and status.complete
+                while not complete and offset < size:
+                    chunk = body[offset:offset + self.upload_chunk]
+                    status = _decode(_blob_status_decoder, self._send(
+                        "PUT", path, content=chunk, params={"offset": offset, "size": size, "encoding": coding},
+                        content_type=OCTETS, accept="application/json", retry=False))
+                    offset, complete = status.received, status.complete
+                    stalls = 0
+                response = self._send("POST", path + "/commit", retry=False)
+                self._learn_codings(response)
+                return _decode(signed_decoder, response)
+            except ProtocolError as exc:
+                if exc.status == 404 and exc.code == "not_found":
+                    self.resumable = False  # a server from before resumable uploads: the one-shot push
+                    return None
+                if exc.code not in ("offset_mismatch", "upload_incomplete", "unknown_upload"):
+                    raise
+                stalls += 1  # the server holds another offset than we thought: ask it and go on from there
+                if stalls >= MAX_STALLS:
+                    raise
+                known = False
+            except Offline:
+                stalls += 1  # the link was cut: the chunks before the one in flight are kept on the server
+                if stalls >= MAX_STALLS:
+                    raise
+                known = False
+
+    def _upload_status(self, path: str) -> BlobStatus | None:
+        try:
+            response = self._send("GET", path, accept="application/json", retry=False)
+        except ProtocolError as exc:
+            if exc.status == 404 and exc.code == "unknown_upload":
+                return None
+            raise
+        return _decode(_blob_status_decoder, response)
+
+    def _learn_codings(self, response: httpx.Response) -> None:
+        if "accept-encoding" in response.headers:
+            self.server_takes_gzip = _takes_gzip(response)
 
     def pull(self, req: PullRequest) -> Signed:
         """Fetch one page; returns the server-signed pull page."""
-        return _decode(signed_decoder, self._send("POST", "/v1/sync/pull", content=encode(req)))
+        response = self._send("POST", "/v1/sync/pull", content=encode(req))
+        self._learn_codings(response)
+        return _decode(signed_decoder, response)
 
     # -- blobs -----------------------------------------------------------
 
@@ -190,15 +296,18 @@ class HttpTransport:
         path: str,
         *,
         content: bytes | None = None,
-        params: dict[str, int] | None = None,
+        params: dict[str, int | str] | None = None,
         auth: bool = True,
         content_type: str = MSGPACK,
         accept: str = MSGPACK,
         retry: bool = True,
+        content_encoding: str | None = None,
     ) -> httpx.Response:
         headers = {"Accept": f"{accept}, application/problem+json"}
         if content is not None:
             headers["Content-Type"] = content_type
+            if content_encoding:
+                headers["Content-Encoding"] = content_encoding
         if auth and self.token:
             headers["Authorization"] = f"Device {self.token}"
         attempts = 2 if retry else 1
@@ -219,6 +328,12 @@ class HttpTransport:
         if response.status_code >= 400:
             raise problem_error(response)
         return response
+
+
+def _takes_gzip(response: httpx.Response) -> bool:
+    """Whether the server's answer says it takes gzip-coded request bodies (``Accept-Encoding``, RFC 7694)."""
+    return any(part.split(";")[0].strip().lower() == GZIP
+               for part in response.headers.get("accept-encoding", "").split(","))
 
 
 def problem_error(response: httpx.Response) -> ProtocolError:

@@ -19,7 +19,7 @@ staff may do.
 | POST /v1/engineers/{id}/certifications, POST /v1/engineers/{id}/trainings | office |
 | POST /v1/surveys (quarterly service-quality survey) | any staff role |
 | every GET under /v1 (tickets, jobs, catalog, stock, devices, conflicts, SLA, reports, blobs) | any staff role |
-| /v1/sync/push, /v1/sync/pull, /v1/blobs/{sha} status and upload | a device session |
+| /v1/sync/push, /v1/sync/pull, /v1/sync/uploads/{sha}, /v1/blobs/{sha} status and upload | a device session |
 | /v1/devices/enroll, /challenge, /session | anyone (token / key proof inside) |
 """
 
@@ -90,6 +90,9 @@ POLICY: dict[tuple[str, str], tuple[frozenset[str] | str, Any]] = {
     ("POST", "/v1/devices/session"): (PUBLIC, None),
     ("POST", "/v1/sync/push"): (DEVICE, None),
     ("POST", "/v1/sync/pull"): (DEVICE, None),
+    ("GET", "/v1/sync/uploads/{sha256}"): (DEVICE, None),
+    ("PUT", "/v1/sync/uploads/{sha256}"): (DEVICE, None),
+    ("POST", "/v1/sync/uploads/{sha256}/commit"): (DEVICE, None),
     ("GET", "/v1/blobs/{sha256}/status"): (DEVICE, None),
     ("PUT", "/v1/blobs/{sha256}"): (DEVICE, None),
     ("GET", "/v1/blobs/{sha256}"): (STAFF, None),

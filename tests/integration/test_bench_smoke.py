@@ -32,7 +32,8 @@ def test_bench_json_lines_cover_every_scenario_on_both_backends() -> None:
     rows = [json.loads(line) for line in done.stdout.splitlines() if line.strip()]
     seen = {(r["scenario"], r["backend"]) for r in rows}
     for backend in ("sqlite", "postgresql"):
-        for scenario in ("push_day", "pull_bootstrap", "fleet", "sla_recompute"):
+        for scenario in ("push_day", "pull_bootstrap", "fleet", "sla_recompute", "weak_link", "weak_link_pull",
+                         "big_scope"):
             assert (scenario, backend) in seen
     assert ("sdk_write", "tablet") in seen and ("sdk_write_batch", "tablet") in seen
     for r in rows:
@@ -47,6 +48,65 @@ def test_bench_json_lines_cover_every_scenario_on_both_backends() -> None:
             assert r["peak_rss_mb"] > 0
     fleet = [r for r in rows if r["scenario"] == "fleet"]
     assert all(r["devices_done"] == r["devices"] for r in fleet)
+    for r in rows:
+        if r["scenario"].startswith("weak_link"):  # the link carried bytes both ways, and today's floor is there
+            assert r["link_up_bytes"] > 0 and r["link_down_bytes"] > 0 and r["today_bytes"] > 0, r
+            assert r["today_raw_s"] > 0 and r["time_ratio"] > 0 and r["bytes_ratio"] > 0, r
+        if r["scenario"] == "big_scope":  # the whole scope arrived, then exactly the 10 new changes
+            assert r["ops"] >= r["records"] > 0 and r["incremental_pulled"] == 10 and r["tablet_peak_rss_mb"] > 0, r
+
+
+def test_the_weak_link_proxy_is_deterministic_and_counts_bytes() -> None:
+    """The same seed cuts at the same points; the bytes it forwards are counted each way."""
+    import contextlib
+    import socket
+    import threading
+
+    from tools.linkproxy import LinkProxy
+
+    def echo_server() -> tuple[socket.socket, int]:
+        srv = socket.socket()
+        srv.bind(("127.0.0.1", 0))
+        srv.listen()
+
+        def serve() -> None:
+            while True:
+                try:
+                    conn, _ = srv.accept()
+                except OSError:
+                    return
+                with contextlib.suppress(OSError), conn:  # the proxy resets the connections it cuts
+                    while data := conn.recv(65536):
+                        conn.sendall(data)
+
+        threading.Thread(target=serve, daemon=True).start()
+        return srv, srv.getsockname()[1]
+
+    def run(seed: int) -> list[int]:
+        srv, port = echo_server()
+        try:
+            with LinkProxy("127.0.0.1", port, rate_bps=80_000_000, rtt_ms=0, cut_mean_bytes=20_000,
+                           seed=seed) as proxy:
+                for _ in range(5):
+                    with socket.create_connection(("127.0.0.1", proxy.port)) as s:
+                        s.settimeout(5)
+                        try:
+                            s.sendall(b"x" * 100_000)
+                            got = 0
+                            while got < 100_000:
+                                data = s.recv(65536)
+                                if not data:
+                                    break
+                                got += len(data)
+                        except OSError:
+                            pass
+                assert proxy.stats.connections == 5 and proxy.stats.up_bytes > 0
+                return proxy.stats.cut_points
+        finally:
+            srv.close()
+
+    first = run(3)
+    assert len(first) == 5 and first == run(3)
 
 
 def test_bench_readable_table_for_one_scenario() -> None:

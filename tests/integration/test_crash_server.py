@@ -7,7 +7,9 @@ reach the tablet) and starts it again on the same database.  When the dust
 settles every outbox op has exactly one result, on the tablet and in the
 server's stored receipts, the parts ledger holds each consume op once, the
 tablets' chain heads equal the server's ``last_seq``, and the database is
-consistent.
+consistent.  A fourth tablet writes long notes that do not compress much, so its change-sets go up as
+resumable uploads (``/v1/sync/uploads``): a kill between a commit's apply and its answer, or mid-upload,
+must not lose or double them either.
 """
 
 from __future__ import annotations
@@ -35,8 +37,9 @@ ENGINEERS = ("e-ana", "e-ben", "e-chen")
 class Tablet(threading.Thread):
     """One tablet (enrolled up front): write and sync in a loop until told to stop."""
 
-    def __init__(self, path: Path, url: str, token: str, seed: int) -> None:
+    def __init__(self, path: Path, url: str, token: str, seed: int, big_notes: bool = False) -> None:
         super().__init__(daemon=True)
+        self.big_notes = big_notes
         self.path, self.url = path, url
         with FieldClient.open(path, server_url=url) as client:  # enrolled while the server is surely up
             client.enroll(token)
@@ -57,6 +60,12 @@ class Tablet(threading.Thread):
     def work(self, client: FieldClient) -> None:
         jobs = [j for j in client.jobs() if j.status not in ("cancelled", "closed")]
         if not jobs:
+            return
+        if self.big_notes:  # ~100 KB of gzip per change-set: above the resumable upload's threshold
+            job = self.rng.choice(jobs).id
+            with client.batch():
+                for _ in range(25):
+                    self.written[client.set_field(job, "notes", self.rng.randbytes(4000).hex())] = "field"
             return
         for _ in range(self.rng.randint(1, 4)):
             job = self.rng.choice(jobs).id
@@ -88,12 +97,13 @@ def test_kill_9_server_during_pushes_loses_and_doubles_nothing(backend: str, tmp
     url = f"sqlite:///{tmp_path / 'server.db'}" if backend == "sqlite" else request.getfixturevalue("pg_url")
     svc = Services(db=open_database(url), settings=get_settings(db_url=url, run_scheduler=False))
     seed_demo(svc)
-    tokens = [issue_enroll_token(svc, e)[0] for e in ENGINEERS]
+    tokens = [issue_enroll_token(svc, e)[0] for e in (*ENGINEERS, ENGINEERS[0])]
     rng = random.Random(backend)
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     proc = start_server(url, port)
-    tablets = [Tablet(tmp_path / f"tablet-{i}.db", base, tokens[i], i) for i in range(len(ENGINEERS))]
+    tablets = [Tablet(tmp_path / f"tablet-{i}.db", base, tokens[i], i, big_notes=i == len(ENGINEERS))
+               for i in range(len(ENGINEERS) + 1)]
     kills = 0
     try:
         for t in tablets:
@@ -114,6 +124,10 @@ def test_kill_9_server_during_pushes_loses_and_doubles_nothing(backend: str, tmp
         clients = [settle(t.path, base) for t in tablets]
         try:
             check(svc, tablets, clients)
+            with svc.db.read() as tx:
+                uploads = tx.query("SELECT changeset_hash FROM changeset_uploads WHERE device_id = ?",
+                                   (clients[-1].device_id,))
+            assert uploads and all(u["changeset_hash"] for u in uploads)  # they went up as uploads, all committed
         finally:
             for c in clients:
                 c.close()

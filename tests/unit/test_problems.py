@@ -17,7 +17,7 @@ from server.http_locale import request_locale
 
 ROOT = Path(__file__).resolve().parents[2]
 RAISERS = {"BadRequest", "Unauthorized", "Forbidden", "NotFound", "Conflict", "PayloadTooLarge", "RateLimited",
-           "PreconditionFailed", "Unprocessable", "PreconditionRequired",
+           "PreconditionFailed", "Unprocessable", "PreconditionRequired", "UnsupportedMediaType",
            "DomainError", "ChangeSetError", "problem"}
 
 

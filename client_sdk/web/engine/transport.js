@@ -1,5 +1,12 @@
 // The HTTP side of the protocol over fetch: enrollment, sessions, push, pull and resumable blob upload.
 //
+// Pushes travel gzip-coded once the server has said it takes them (`Accept-Encoding: gzip` on its session and
+// sync answers); a push body above RESUMABLE_MIN goes up as a resumable upload (/v1/sync/uploads/{sha256}) in
+// PUTs of at most UPLOAD_CHUNK whose bytes the server keeps as it reads them, so a cut link costs the bytes in
+// flight (at most one PUT) and the next attempt sends only the rest;
+// the commit answers with the receipt, the same one on every retry. A server without uploads (404 not_found)
+// gets the one-shot push. Answers arrive gzip-coded and are decoded by the browser.
+//
 // Sync bodies are msgpack (application/msgpack), blob chunks raw bytes, errors problem documents with a
 // stable `code`. Every failure becomes one of:
 //
@@ -9,12 +16,22 @@
 //         ├── ServerError     5xx
 //         └── BadResponse     a 2xx body that is not what the protocol says
 
-import { own } from "./bytes.js";
+import { own, sha256Hex } from "./bytes.js";
+import { MIN_COMPRESS, canGzip, gzip, takesGzip } from "./encoding.js";
 import {
   SHAPES, decodeChecked, encode, enrollRequest, pullRequest, sessionRequest,
 } from "./wire.js";
 
 export const MSGPACK = "application/msgpack";
+/** Push bodies (as sent, after gzip) above this go up as a resumable upload. */
+export const RESUMABLE_MIN = 64 * 1024;
+/**
+ * The most one upload PUT carries. The server keeps a PUT's bytes as it reads them, so a cut usually costs only
+ * the bytes in flight; what it had received but not yet read is lost with the connection, and this bounds that.
+ */
+export const UPLOAD_CHUNK = 256 * 1024;
+/** Attempts in a row that move an upload no further before the push reports the tablet offline. */
+export const MAX_STALLS = 4;
 
 export class TransportError extends Error {}
 export class Offline extends TransportError {}
@@ -39,12 +56,22 @@ export class BadResponse extends ProtocolError {}
 
 /** The device's HTTP client; `token` is the session token sent as `Authorization: Device <token>`. */
 export class HttpTransport {
-  /** @param {string} baseUrl @param {typeof fetch} [fetchFn] */
-  constructor(baseUrl, fetchFn) {
+  /**
+   * @param {string} baseUrl @param {typeof fetch} [fetchFn]
+   * @param {{compress?: boolean, resumable?: boolean, uploadChunk?: number}} [opts]
+   */
+  constructor(baseUrl, fetchFn, opts = {}) {
     this.baseUrl = baseUrl.replace(/\/+$/, "");
     this.fetch = fetchFn ?? ((input, init) => fetch(input, init));
     /** @type {string | null} */
     this.token = null;
+    /** gzip-code pushes when the server takes them and the platform can */
+    this.compress = opts.compress ?? true;
+    /** send large pushes as resumable uploads while the server has the route */
+    this.resumable = opts.resumable ?? true;
+    this.uploadChunk = opts.uploadChunk ?? UPLOAD_CHUNK;
+    /** learned from the `Accept-Encoding` header of the server's session and sync answers */
+    this.serverTakesGzip = false;
   }
 
   /** @param {{token: string, public_key: Uint8Array, name?: string, device_clock?: number}} req */
@@ -71,11 +98,92 @@ export class HttpTransport {
     return out;
   }
 
-  /** Send sealed change-set bytes unchanged; the answer is a server-signed receipt. @param {Uint8Array} envelope */
+  /**
+   * Send sealed change-set bytes (gzip-coded when the server takes it); the answer is a server-signed receipt.
+   * The bytes the server verifies and hashes are `envelope` exactly: the coding only wraps them.
+   * @param {Uint8Array} envelope
+   */
   async push(envelope) {
+    let body = envelope;
+    /** @type {"gzip" | undefined} */
+    let coding;
+    if (this.compress && this.serverTakesGzip && canGzip() && envelope.length >= MIN_COMPRESS) {
+      body = await gzip(envelope);
+      coding = "gzip";
+    }
+    if (this.resumable && body.length > RESUMABLE_MIN) {
+      const answer = await this.pushResumable(body, coding ?? "identity");
+      if (answer) return answer;
+    }
+    let bytes;
+    try {
+      bytes = await this.send("POST", "/v1/sync/push", { body, contentEncoding: coding });
+    } catch (err) {
+      if (!(err instanceof ProtocolError) || err.status !== 415 || !coding) throw err;
+      this.serverTakesGzip = false; // the server stopped taking gzip: send it plain
+      bytes = await this.send("POST", "/v1/sync/push", { body: envelope });
+    }
     /** @type {import("./wire.js").Signed} */
-    const out = this.decode(await this.send("POST", "/v1/sync/push", { body: envelope }), SHAPES.signed, "signed receipt");
+    const out = this.decode(bytes, SHAPES.signed, "signed receipt");
     return out;
+  }
+
+  /**
+   * Upload `body` in chunks from where the server stands, then commit; null when the server has no uploads.
+   * @param {Uint8Array} body @param {string} coding @returns {Promise<import("./wire.js").Signed | null>}
+   */
+  async pushResumable(body, coding) {
+    const path = `/v1/sync/uploads/${await sha256Hex(body)}`;
+    const size = body.length;
+    let stalls = 0;
+    /** @type {BlobStatus | null} */
+    let status = null;
+    let known = false;
+    for (;;) {
+      try {
+        if (!known) {
+          status = await this.uploadStatus(path);
+          known = true;
+        }
+        let offset = status === null || status.size !== size ? 0 : status.received;
+        let complete = status !== null && status.complete;
+        while (!complete && offset < size) {
+          const chunk = body.subarray(offset, offset + this.uploadChunk);
+          /** @type {BlobStatus} */
+          const put = this.json(await this.send("PUT", `${path}?offset=${offset}&size=${size}&encoding=${coding}`, {
+            body: chunk, contentType: "application/octet-stream", accept: "application/json",
+          }));
+          status = put;
+          offset = put.received;
+          complete = put.complete;
+          stalls = 0;
+        }
+        /** @type {import("./wire.js").Signed} */
+        const out = this.decode(await this.send("POST", `${path}/commit`), SHAPES.signed, "signed receipt");
+        return out;
+      } catch (err) {
+        if (err instanceof ProtocolError && err.status === 404 && err.code === "not_found") {
+          this.resumable = false; // a server from before resumable uploads: the one-shot push
+          return null;
+        }
+        const resumable = err instanceof Offline || (err instanceof ProtocolError
+          && ["offset_mismatch", "upload_incomplete", "unknown_upload"].includes(err.code));
+        if (!resumable) throw err;
+        stalls += 1; // cut off, or the server holds another offset: ask it how far it got and go on from there
+        if (stalls >= MAX_STALLS) throw err;
+        known = false;
+      }
+    }
+  }
+
+  /** @param {string} path @returns {Promise<BlobStatus | null>} */
+  async uploadStatus(path) {
+    try {
+      return this.json(await this.send("GET", path, { accept: "application/json" }));
+    } catch (err) {
+      if (err instanceof ProtocolError && err.status === 404 && err.code === "unknown_upload") return null;
+      throw err;
+    }
   }
 
   /** @param {{cursor?: string, limit?: number, device_clock?: number}} req */
@@ -107,14 +215,15 @@ export class HttpTransport {
 
   /**
    * @param {string} method @param {string} path
-   * @param {{body?: Uint8Array, auth?: boolean, contentType?: string, accept?: string}} [opts]
+   * @param {{body?: Uint8Array, auth?: boolean, contentType?: string, accept?: string, contentEncoding?: string}} [opts]
    * @returns {Promise<Uint8Array>}
    */
   async send(method, path, opts = {}) {
-    const { body, auth = true, contentType = MSGPACK, accept = MSGPACK } = opts;
+    const { body, auth = true, contentType = MSGPACK, accept = MSGPACK, contentEncoding } = opts;
     /** @type {Record<string, string>} */
     const headers = { Accept: `${accept}, application/problem+json` };
     if (body !== undefined) headers["Content-Type"] = contentType;
+    if (body !== undefined && contentEncoding) headers["Content-Encoding"] = contentEncoding;
     if (auth && this.token) headers.Authorization = `Device ${this.token}`;
     if (typeof navigator !== "undefined" && navigator.onLine === false) throw new Offline(`${method} ${path}: offline`);
     let response;
@@ -132,6 +241,8 @@ export class HttpTransport {
       throw new Offline(`${method} ${path}: cut off: ${String(err)}`);
     }
     if (response.status >= 400) throw problemError(response.status, bytes, response.statusText);
+    const codings = response.headers ? response.headers.get("accept-encoding") : null;
+    if (codings !== null || path === "/v1/devices/session") this.serverTakesGzip = takesGzip(codings);
     return bytes;
   }
 

@@ -9,9 +9,10 @@ from litestar import Controller, Request, Response, get, put
 from schemas.wire import BlobStatus
 from server.domain.blobs import service as blob_service
 from server.errors import BadRequest
-from server.http import in_thread, raw_body
+from server.http import coded_response, in_thread, raw_body
 from server.security import DeviceAuth, Staff
 from server.services import Services
+from sync.transport.encoding import worth_compressing
 
 
 class BlobController(Controller):
@@ -33,6 +34,11 @@ class BlobController(Controller):
         return await in_thread(blob_service.put_blob_chunk, services, device.device_id, sha256, offset, size, chunk)
 
     @get("/blobs/{sha256:str}", sync_to_thread=True)
-    def get_blob(self, sha256: str, services: Services, staff: Staff) -> Response[bytes]:
+    def get_blob(self, request: Request[Any, Any, Any], sha256: str, services: Services,
+                 staff: Staff) -> Response[bytes]:
         data = blob_service.read_blob(services, sha256)
-        return Response(content=data, media_type="application/octet-stream")
+        # gzip-coded per Accept-Encoding unless the attachment declared a type that is compressed already
+        declared = blob_service.content_type(services, sha256)
+        if declared is not None and not worth_compressing(len(data), declared):
+            return Response(content=data, media_type="application/octet-stream")
+        return coded_response(request, data, "application/octet-stream")

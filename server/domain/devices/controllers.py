@@ -11,7 +11,7 @@ from schemas.codec import encode
 from schemas.domain import Device, TokenOut
 from schemas.wire import EnrollRequest, SessionRequest
 from server.domain.devices import service
-from server.http import decode_msgpack, in_thread, msgpack_response, raw_body
+from server.http import ACCEPTS_CODINGS, MSGPACK, decode_msgpack, in_thread, msgpack_response, raw_body
 from server.security import Staff
 from server.services import Services
 
@@ -57,7 +57,9 @@ class DeviceAuthController(Controller):
         req = decode_msgpack(await raw_body(request, AUTH_BODY_LIMIT), SessionRequest)
         services.limiter.check(f"auth:{client_address(request)}", rate_scale=DEVICE_AUTH_SCALE,
                                burst_scale=DEVICE_AUTH_SCALE)
-        return msgpack_response(encode(await in_thread(service.open_session, services, req)))
+        # the session's answer already says the server takes gzip-coded pushes (RFC 7694)
+        return Response(content=encode(await in_thread(service.open_session, services, req)), status_code=200,
+                        media_type=MSGPACK, headers=ACCEPTS_CODINGS)
 
 
 class DeviceAdminController(Controller):
