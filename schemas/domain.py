@@ -276,13 +276,20 @@ class Ticket(msgspec.Struct, kw_only=True):
     jobs: list[Job] = []
     timeline: list[TicketEvent] = []
     sla: dict[str, SlaTarget] = {}
+    #: the customer record (``GET /v1/customers/{id}``) and its site; ``customer`` and ``site`` are their names
+    customer_id: str | None = None
+    site_id: str | None = None
 
 
 class TicketIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    """Open a ticket."""
+    """Open a ticket for a customer: ``customer_id`` (preferred), or ``customer``, its exact name.
 
-    customer: Name
-    site: Name
+    A name matching no customer makes a new customer record; one matching several is refused (409
+    ``customer_ambiguous`` with the candidates).  The site likewise: ``site_id`` or ``site`` (a name).
+    """
+
+    customer: Name | None = None
+    site: Name | None = None
     priority: Priority
     category: Category = "fault"
     title: Annotated[str, msgspec.Meta(max_length=300)] = ""
@@ -292,6 +299,8 @@ class TicketIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     report_locale: ReportLocale | None = None
     #: the reference of the system it comes from (an ERP's order number): a second ticket with it is refused
     external_ref: Annotated[str, msgspec.Meta(min_length=1, max_length=200)] | None = None
+    customer_id: Id | None = None
+    site_id: Id | None = None
 
 
 class TicketPatch(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -305,6 +314,9 @@ class TicketPatch(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     priority: Priority | msgspec.UnsetType = msgspec.UNSET
     title: Annotated[str, msgspec.Meta(max_length=300)] | msgspec.UnsetType = msgspec.UNSET
     description: Text | msgspec.UnsetType = msgspec.UNSET
+    #: another customer record (its name and, unless ``site``/``site_id`` is sent too, no site)
+    customer_id: Id | msgspec.UnsetType = msgspec.UNSET
+    site_id: Id | msgspec.UnsetType = msgspec.UNSET
 
 
 class ReportLocaleIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):

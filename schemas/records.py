@@ -49,6 +49,8 @@ class TicketSummary(_Data, omit_defaults=True):
     title: str
     asset_serial: str | None
     report_locale: str | None = None
+    #: the customer record (its archive: ``/v1/customers/{id}/archive``); sent when the ticket has one
+    customer_id: str | None = None
 
 
 class JobData(_Data, omit_defaults=True):

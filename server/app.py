@@ -26,6 +26,7 @@ from server.domain.catalog.controllers import CatalogController
 from server.domain.certifications.controllers import CertificationController
 from server.domain.complaints.controllers import ComplaintController
 from server.domain.conflicts.controllers import ConflictController
+from server.domain.customers.controllers import CustomerController
 from server.domain.devices.controllers import DeviceAdminController, DeviceAuthController
 from server.domain.followups.controllers import FollowUpController
 from server.domain.kb.controllers import KbController
@@ -139,6 +140,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
                                  PartsController, SignedReportController, ArchiveController, PlanController,
                                  FollowUpController, ComplaintController, CertificationController, KbController,
                                  KpiController, SlaController, ReconciliationController, WebhookController,
+                                 CustomerController,
                                  SurveyController,
                                  tablet_router(),
                                  console_router(*parts_desk.ROUTES, *management_desk.ROUTES)]

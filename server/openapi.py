@@ -72,6 +72,9 @@ OPERATION_IDS: Final[dict[str, str]] = {
     "GET /v1/blobs/{sha256}/status": "getBlobStatus",
     "GET /v1/blobs/{sha256}": "getBlob",
     "PUT /v1/blobs/{sha256}": "putBlobChunk",
+    "GET /v1/sync/uploads/{sha256}": "getChangesetUpload",
+    "PUT /v1/sync/uploads/{sha256}": "putChangesetUploadChunk",
+    "POST /v1/sync/uploads/{sha256}/commit": "commitChangesetUpload",
     "GET /v1/conflicts": "listConflicts",
     "GET /v1/conflicts/{conflict_id}": "getConflict",
     "POST /v1/conflicts/{conflict_id}/resolve": "resolveConflict",
@@ -125,9 +128,11 @@ MSGPACK: Final = "application/msgpack"
 MSGPACK_ROUTES: Final = frozenset({"POST /v1/sync/push", "POST /v1/sync/pull", "POST /v1/devices/enroll",
                                    "POST /v1/devices/challenge", "POST /v1/devices/session"})
 #: routes taking raw bytes as their body
-BINARY_BODIES: Final = {"PUT /v1/blobs/{sha256}": "application/octet-stream"}
+BINARY_BODIES: Final = {"PUT /v1/blobs/{sha256}": "application/octet-stream",
+                         "PUT /v1/sync/uploads/{sha256}": "application/octet-stream"}
 #: routes answering raw bytes
 BINARY_RESPONSES: Final = {"GET /v1/blobs/{sha256}": "application/octet-stream",
+                           "POST /v1/sync/uploads/{sha256}/commit": MSGPACK,
                            "GET /v1/jobs/{job_id}/report.pdf": "application/pdf",
                            "GET /metrics": "text/plain"}
 #: JSON reports built as documents (no struct yet): described as objects with their top-level members

@@ -23,6 +23,8 @@ from schemas.domain import (
     TicketIn,
 )
 from server.domain.catalog import service as catalog
+from server.domain.customers import service as customers
+from server.domain.customers.service import Contact, Customer, CustomerIn, SiteIn
 from server.domain.kb.service import KbCaseIn, add_case
 from server.domain.tickets import service as tickets
 from server.services import Services
@@ -39,6 +41,13 @@ TICKETS: list[tuple[str, str, Priority, Category, str, str]] = [
     ("Office Park 7", "Building C", "P3", "inspection", "Annual boiler inspection", "SN-4004"),
     ("Hotel Aurora", "Aurora - spa", "complaint", "complaint", "Engineer left site without testing", "SN-1002"),
 ]
+#: customer name -> its contacts (name, phone, role) and ERP reference
+CUSTOMERS: dict[str, tuple[list[tuple[str, str, str]], str]] = {
+    "Hotel Aurora": ([("R. Larsen", "+46 40 123 456", "Facility manager")], "ERP-C-1001"),
+    "City Hospital": ([("Dr. M. Berg", "+46 40 987 654", "Technical services")], "ERP-C-1002"),
+    "Bakery Lund": ([("K. Lund", "+46 46 555 010", "Owner")], "ERP-C-1003"),
+    "Office Park 7": ([("Front desk", "+46 40 700 700", "Reception")], "ERP-C-1004"),
+}
 #: checklist item key -> label (the keys, types and limits are the same in every world)
 TEMPLATE_ITEMS: list[tuple[str, str]] = [
     ("gas_tight", "Gas tightness test passed"), ("flue_co2", "Flue CO2 (%)"),
@@ -65,6 +74,8 @@ class DemoWorld:
     engineers: list[tuple[str, str, list[str]]] = field(default_factory=lambda: ENGINEERS)
     parts: list[tuple[str, str, bool, int]] = field(default_factory=lambda: PARTS)
     tickets: list[tuple[str, str, Priority, Category, str, str]] = field(default_factory=lambda: TICKETS)
+    #: the customers of the tickets as records: name -> (contacts, ERP reference)
+    customers: dict[str, tuple[list[tuple[str, str, str]], str]] = field(default_factory=lambda: CUSTOMERS)
     template_name: str = "Boiler service"
     template_items: list[tuple[str, str]] = field(default_factory=lambda: TEMPLATE_ITEMS)
     warehouse: str = "Main warehouse"
@@ -114,10 +125,22 @@ def seed_demo(services: Services, world: DemoWorld = ENGLISH) -> dict[str, list[
             catalog.record_movement(services, MovementIn(kind="adjust", part_no="P-PCB", qty=1, serial=serial,
                                                          to_location=f"van-{eid}"))
     catalog.publish_template(services, _template(world))
+    records: dict[str, Customer] = {}
+    for name, (contacts, ref) in world.customers.items():
+        sites = list(dict.fromkeys(site for customer, site, *_ in world.tickets if customer == name))
+        records[name] = customers.create_customer(services, CustomerIn(
+            name=name, contacts=[Contact(name=n, phone=p, role=r) for n, p, r in contacts], external_ref=ref,
+            sites=[SiteIn(name=site) for site in sites]), "demo")
     ids: list[str] = []
     for i, (customer, site, priority, category, title, serial) in enumerate(world.tickets):
-        t = tickets.create_ticket(services, TicketIn(customer=customer, site=site, priority=priority,
-                                                     category=category, title=title, asset_serial=serial), "demo")
+        record = records.get(customer)
+        if record is not None:  # by id, as a dispatcher picks the customer from the list
+            ticket_in = TicketIn(customer_id=record.id, site_id=next(s.id for s in record.sites if s.name == site),
+                                 priority=priority, category=category, title=title, asset_serial=serial)
+        else:
+            ticket_in = TicketIn(customer=customer, site=site, priority=priority, category=category, title=title,
+                                 asset_serial=serial)
+        t = tickets.create_ticket(services, ticket_in, "demo")
         engineer = world.engineers[i % len(world.engineers)][0]
         tickets.create_job(services, t.id, JobIn(engineer_id=engineer, checklist_template="boiler-service"))
         ids.append(t.id)

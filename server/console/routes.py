@@ -347,6 +347,15 @@ async def ticket_detail(request: Request[Any, Any, Any], services: Services, tic
     return page(request, services, s, lang, "ticket.html", data)
 
 
+@get("/customers/{customer_id:str}", include_in_schema=False)
+async def customer_detail(request: Request[Any, Any, Any], services: Services, customer_id: str) -> Response[str]:
+    """A customer's page: its record and its service archive."""
+    s, lang = await enter(request, services)
+    known_id(customer_id, "customer")
+    return page(request, services, s, lang, "customer.html",
+                await in_thread(views.customer_page, services, customer_id, lang))
+
+
 @post("/tickets/{ticket_id:str}/report-locale", include_in_schema=False, status_code=303)
 async def report_locale(request: Request[Any, Any, Any], services: Services, ticket_id: str) -> Response[Any]:
     """The language of the ticket's service report, as the dispatcher chooses it for the customer."""
@@ -591,6 +600,7 @@ def console_router(*desks: Any) -> Router:
     are modules of their own (they use this module's helpers, so ``server.app`` hands them in)."""
     return Router(path="/", route_handlers=[*desks,
         home, login_form, login, logout, choose_locale, tickets_board, create_ticket, new_ticket_due, ticket_detail,
+        customer_detail,
         report_locale, add_job, reassign_job,
         job_page, job_report, blob, conflicts_page, resolve_conflict, reconciliation, reconciliation_csv, resolve_item,
         decide_claim, devices_page, enroll_token, revoke_device, sla_page, live, static, favicon,

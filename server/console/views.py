@@ -19,9 +19,11 @@ import msgspec
 from schemas.domain import AssignIn, JobIn, ReportLocale, ResolveIn, SlaTarget, TicketEvent, TicketIn
 from schemas.enrollment_link import enrollment_link
 from server.console.i18n import Lang
+from server.domain.archive.service import customer_archive
 from server.domain.blobs.service import attachment_content_types
 from server.domain.catalog import service as catalog
 from server.domain.conflicts import service as conflicts
+from server.domain.customers import service as customers
 from server.domain.devices import service as devices
 from server.domain.devices.service import device_names, device_names_for_job, device_owners
 from server.domain.sla.service import compliance_report, due, list_by_sla, policy_set, target_order
@@ -259,6 +261,13 @@ def ticket_page(services: Services, ticket_id: str, lang: Lang) -> dict[str, Any
             "templates": [tp.id for tp in catalog.list_templates(services)], "report_locales": REPORT_LOCALES}
 
 
+def customer_page(services: Services, customer_id: str, lang: Lang) -> dict[str, Any]:
+    """A customer's page: the record (contacts, sites, assets) and its service archive."""
+    customer, _ = customers.get_customer(services, customer_id)
+    archive = customer_archive(services, customer_id)
+    return {"c": customer, "archive": archive}
+
+
 def set_report_locale(services: Services, ticket_id: str, form: dict[str, str], lang: Lang) -> None:
     """The dispatcher's choice of the language the ticket's service report is written in ('': the server's)."""
     chosen = choice_field(lang, form, "report_locale", REPORT_LOCALES, required=False) or None
@@ -278,7 +287,7 @@ def reassign(services: Services, job_id: str, form: dict[str, str], by: str, lan
     return tickets.assign_job(services, job_id, AssignIn(engineer_id=engineer), by).id
 
 
-HIDDEN_EVENT_KEYS = {"op_id", "hlc", "withdrawn_at", "withdrawn_by", "withdraws"}
+HIDDEN_EVENT_KEYS = {"op_id", "hlc", "withdrawn_at", "withdrawn_by", "withdraws", "customer_id", "site_id"}
 
 
 def _event_view(e: Any, names: dict[str, str], lang: Lang, devices: dict[str, str] | None = None) -> dict[str, Any]:

@@ -73,7 +73,8 @@ def job_record(row: Row, ticket: Row, tx: Tx | None = None, *,
         field_hlc={k: v.get("hlc", 0) for k, v in meta.items()},
         ticket=TicketSummary(customer=ticket["customer"], site=ticket["site"], priority=ticket["priority"],
                              category=ticket["category"], title=ticket["title"],
-                             asset_serial=ticket["asset_serial"], report_locale=ticket["report_locale"]),
+                             asset_serial=ticket["asset_serial"], report_locale=ticket["report_locale"],
+                             customer_id=ticket.get("customer_id")),
         changed_after_signoff=changed_after_signoff))
 
 

@@ -104,6 +104,12 @@ def kb_index_text(symptom: str, cause: str, fix: str, parts: Sequence[str], mode
     return index_text(symptom, cause, fix, *parts, model, equipment_type)
 
 
+def customer_index_text(name: str, external_ref: str | None, contacts: Sequence[str]) -> str:
+    """What a customer is found by -- its name, ERP reference and contacts' names -- as tokens padded with a
+    space on each side, so a store matches a whole token with ``LIKE '% token %'``."""
+    return f" {index_text(name, external_ref or '', *contacts)} "
+
+
 @cache
 def fingerprint() -> str:
     """Names the tokens this code makes: the rule's version and a digest of the probe words' tokens."""

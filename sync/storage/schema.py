@@ -12,11 +12,12 @@ one it was indexed with.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable
 from typing import Final
 
-from sync.core.search import fingerprint, kb_index_text
+from sync.core.search import customer_index_text, fingerprint, kb_index_text
 from sync.storage.base import Dialect, StorageError, Tx
 
 TYPES: Final[dict[Dialect, dict[str, str]]] = {
@@ -280,6 +281,39 @@ CREATE UNIQUE INDEX tickets_external_ref ON tickets (external_ref);
 """,
     ),
     (
+        17,
+        # customers as records (the ``customers`` and ``sites`` tables of migration 1, unused until now):
+        # contacts, the ERP's reference (unique), search tokens (sync/core/search.py, space-padded); tickets,
+        # plans and assets point at a customer and a site; their ``customer`` and ``site`` columns stay as the
+        # names (kept equal to the record's on a rename); a plan's notice in working days (NULL: ``lead_days``
+        # calendar days, as before); the warranty claim an old part returned by quantity is booked against
+        # (``movements.claim_id``).  The step turns every free-text customer into a record (one per exact
+        # name) and every (customer, site name) into a site, and links the rows.
+        """
+ALTER TABLE customers ADD COLUMN contacts TEXT NOT NULL DEFAULT '[]';
+ALTER TABLE customers ADD COLUMN external_ref TEXT;
+ALTER TABLE customers ADD COLUMN search_text TEXT NOT NULL DEFAULT '';
+ALTER TABLE customers ADD COLUMN created_by TEXT NOT NULL DEFAULT '';
+ALTER TABLE customers ADD COLUMN created_at {big} NOT NULL DEFAULT 0;
+ALTER TABLE customers ADD COLUMN updated_at {big} NOT NULL DEFAULT 0;
+CREATE UNIQUE INDEX customers_external_ref ON customers (external_ref);
+CREATE INDEX customers_name ON customers (name, id);
+CREATE INDEX sites_customer ON sites (customer_id, name);
+ALTER TABLE tickets ADD COLUMN customer_id TEXT;
+ALTER TABLE tickets ADD COLUMN site_id TEXT;
+CREATE INDEX tickets_customer ON tickets (customer_id, opened_at);
+ALTER TABLE plans ADD COLUMN customer_id TEXT;
+ALTER TABLE plans ADD COLUMN site_id TEXT;
+CREATE INDEX plans_customer ON plans (customer_id);
+ALTER TABLE plans ADD COLUMN notice_days INTEGER;
+ALTER TABLE movements ADD COLUMN claim_id TEXT;
+CREATE INDEX movements_claim ON movements (claim_id);
+ALTER TABLE assets ADD COLUMN customer_id TEXT;
+ALTER TABLE assets ADD COLUMN site_id TEXT;
+CREATE INDEX assets_customer_id ON assets (customer_id, serial)
+""",
+    ),
+    (
         18,
         # quarterly service-quality surveys (服务质量测评), one per customer and quarter; the training behind
         # certifications (course, date, trainer, result), and the training a certification was earned with
@@ -395,9 +429,60 @@ def _ticket_change_positions(tx: Tx) -> None:
 
 #: the migration that orders ticket writes (``tickets.change_pos``)
 TICKET_CHANGES_MIGRATION: Final = 15
+#: the migration that makes customers records
+CUSTOMERS_MIGRATION: Final = 17
+
+
+def migrated_customer_id(name: str) -> str:
+    """The id a free-text customer gets when it becomes a record (the same on every database)."""
+    return "C-" + hashlib.sha256(name.encode()).hexdigest()[:16]
+
+
+def migrated_site_id(customer_id: str, name: str) -> str:
+    """The id a free-text site of a customer gets when it becomes a record."""
+    return "S-" + hashlib.sha256(f"{customer_id}\n{name}".encode()).hexdigest()[:16]
+
+
+def _reindex_customers(tx: Tx) -> None:
+    for r in tx.query("SELECT id, name, external_ref, contacts FROM customers ORDER BY id"):
+        contacts = [str(c.get("name", "")) for c in json.loads(r["contacts"] or "[]")]
+        tx.execute("UPDATE customers SET search_text = ? WHERE id = ?",
+                   (customer_index_text(r["name"], r["external_ref"], contacts), r["id"]))
+
+
+def _customers_as_records(tx: Tx) -> None:
+    """One customer record per exact customer name of tickets, plans and assets, one site per (customer, site
+    name); every row linked to them."""
+    rows = tx.query("SELECT customer, site, opened_at AS at FROM tickets UNION ALL "
+                    "SELECT customer, site, created_at AS at FROM plans UNION ALL "
+                    "SELECT customer, site, created_at AS at FROM assets")
+    first: dict[str, int] = {}
+    sites: dict[tuple[str, str], None] = {}
+    for r in rows:
+        name = r["customer"] or ""
+        if not name.strip():
+            continue
+        first[name] = min(first.get(name, int(r["at"])), int(r["at"]))
+        if (r["site"] or "").strip():
+            sites[(name, r["site"])] = None
+    for name in sorted(first):
+        cid = migrated_customer_id(name)
+        tx.execute("INSERT INTO customers (id, name, search_text, created_by, created_at, updated_at) "
+                   "VALUES (?, ?, ?, 'migration', ?, ?) ON CONFLICT (id) DO NOTHING",
+                   (cid, name, customer_index_text(name, None, []), first[name], first[name]))
+        for table in ("tickets", "plans", "assets"):
+            tx.execute(f"UPDATE {table} SET customer_id = ? WHERE customer = ?", (cid, name))
+    for name, site in sorted(sites):
+        cid = migrated_customer_id(name)
+        sid = migrated_site_id(cid, site)
+        tx.execute("INSERT INTO sites (id, customer_id, name) VALUES (?, ?, ?) ON CONFLICT (id) DO NOTHING",
+                   (sid, cid, site))
+        for table in ("tickets", "plans", "assets"):
+            tx.execute(f"UPDATE {table} SET site_id = ? WHERE customer_id = ? AND site = ?", (sid, cid, site))
 
 STEPS: Final[dict[int, Callable[[Tx], None]]] = {KB_TOKENS_MIGRATION: _reindex_kb,
-                                                  TICKET_CHANGES_MIGRATION: _ticket_change_positions}
+                                                  TICKET_CHANGES_MIGRATION: _ticket_change_positions,
+                                                  CUSTOMERS_MIGRATION: _customers_as_records}
 
 
 class SchemaTooNew(StorageError):
@@ -450,6 +535,8 @@ def migrate(tx: Tx) -> list[int]:
         tx.execute("INSERT INTO schema_migrations (version, applied_at) VALUES (?, CURRENT_TIMESTAMP)", (version,))
         applied.append(version)
     if KB_TOKENS_MIGRATION in done and not _kb_tokens_current(tx):  # the tokens changed since the cases were indexed
+        if CUSTOMERS_MIGRATION in done:
+            _reindex_customers(tx)
         _reindex_kb(tx)
     return applied
 

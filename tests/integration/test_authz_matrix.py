@@ -16,6 +16,7 @@ staff may do.
 | POST /v1/devices/{id}/revoke, GET /v1/webhooks/deliveries | admin |
 | PUT, DELETE /v1/kpis/targets/{kpi} | admin |
 | POST plans, follow-up, acknowledge, customer-confirmation, close, kb | any staff role |
+| POST /v1/customers, PATCH /v1/customers/{id}, POST /v1/customers/{id}/sites | any staff role |
 | POST /v1/engineers/{id}/certifications, POST /v1/engineers/{id}/trainings | office |
 | POST /v1/surveys (quarterly service-quality survey) | any staff role |
 | every GET under /v1 (tickets, jobs, catalog, stock, devices, conflicts, SLA, reports, blobs) | any staff role |
@@ -115,10 +116,17 @@ POLICY: dict[tuple[str, str], tuple[frozenset[str] | str, Any]] = {
     ("GET", "/v1/warranty/claims/{claim_id}"): (STAFF, None),
     ("POST", "/v1/warranty/claims/{claim_id}/approve"): (OFFICE, None),
     ("POST", "/v1/warranty/claims/{claim_id}/reject"): (OFFICE, None),
+    ("POST", "/v1/warranty/claims/{claim_id}/returns"): (OFFICE, {"qty": 1}),
     # service lifecycle (archive, plans, follow-ups, complaints, certifications, kb, kpis):
     # any staff role runs the service loop, office certifies
     ("GET", "/v1/assets/{serial}/history"): (STAFF, None),
-    ("GET", "/v1/customers/{name}/archive"): (STAFF, None),
+    ("GET", "/v1/customers/{customer_id}/archive"): (STAFF, None),
+    # customers as records: dispatchers and the back office both keep them
+    ("GET", "/v1/customers"): (STAFF, None),
+    ("POST", "/v1/customers"): (STAFF, {"name": "Matrix Ltd", "contacts": [{"name": "Neo", "phone": "1"}]}),
+    ("GET", "/v1/customers/{customer_id}"): (STAFF, None),
+    ("PATCH", "/v1/customers/{customer_id}"): (STAFF, {"name": "Matrix Ltd"}),
+    ("POST", "/v1/customers/{customer_id}/sites"): (STAFF, {"name": "Roof"}),
     ("POST", "/v1/plans"): (STAFF, {"name": "P", "engineer_id": "e-chen", "customer": "A", "site": "B",
                                     "dates": ["2030-01-01"]}),
     ("GET", "/v1/plans"): (STAFF, None),

@@ -75,8 +75,9 @@ def test_a_stale_etag_is_412_and_changes_nothing(app_client: Any, staff: Any, se
     _, tag = read(app_client, staff["dispatcher"], ticket["id"])
     r = merge_patch(app_client, staff["dispatcher"], ticket["id"], {"site": "Plant 2"}, tag)
     assert r.status_code == 200 and r.json()["site"] == "Plant 2"
-    assert [e["data"] for e in r.json()["timeline"] if e["kind"] == "ticket_corrected"] == [
-        {"site": {"from": "Plant 1", "to": "Plant 2"}}]
+    (corrected,) = [e["data"] for e in r.json()["timeline"] if e["kind"] == "ticket_corrected"]
+    assert corrected["site"] == {"from": "Plant 1", "to": "Plant 2"}  # and the site record it now points at
+    assert set(corrected) == {"site", "site_id"} and corrected["site_id"]["to"] == r.json()["site_id"]
     current, current_tag = read(app_client, staff["dispatcher"], ticket["id"])
     events, feed = count(services, "ticket_events"), count(services, "changes")
     stale = merge_patch(app_client, staff["dispatcher"], ticket["id"], {"priority": "P1"}, tag)

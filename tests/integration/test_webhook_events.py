@@ -176,4 +176,4 @@ def test_a_ticket_correction_is_announced_once_and_a_refused_one_not(
     events = {e["event"]: e for e in about(receiver, tid)}
     assert sorted(events) == ["ticket_corrected", "ticket_opened", "ticket_priority_changed"]
     assert events["ticket_priority_changed"]["data"] == {"from": "P3", "to": "P1"}
-    assert events["ticket_corrected"]["data"] == {"site": {"from": "Plant 1", "to": "Plant 2"}}
+    assert events["ticket_corrected"]["data"]["site"] == {"from": "Plant 1", "to": "Plant 2"}

@@ -98,20 +98,22 @@ def asset_history(services: Services, serial: str, limit: int = 200) -> dict[str
             "tickets": visits, "plans": plans}
 
 
-def customer_archive(services: Services, customer: str, limit: int = 500) -> dict[str, Any]:
+def customer_archive(services: Services, customer_id: str, limit: int = 500) -> dict[str, Any]:
     """A customer's service archive: assets, every ticket with its visits, parts and sign-offs, plans."""
     with services.db.read() as tx:
-        assets = store.assets_of_customer(tx, customer)
-        tickets = store.tickets_of_customer(tx, customer, limit)
-        if not assets and not tickets:
-            raise NotFound("unknown_customer", f"no assets or tickets for customer {customer!r}")
+        customer = store.customer_name(tx, customer_id)
+        if customer is None:
+            raise NotFound("unknown_customer", f"no customer {customer_id!r}")
+        assets = store.assets_of_customer(tx, customer_id)
+        tickets = store.tickets_of_customer(tx, customer_id, limit)
         visits = ticket_visits(tx, tickets)
-        plans = store.plans_of_customer(tx, customer)
+        plans = store.plans_of_customer(tx, customer_id)
     now = services.clock()
     ratings = [j["signoff"]["rating"] for t in visits for j in t["jobs"]
                if j["signoff"] and j["signoff"]["rating"] is not None]
     ratings += [f["rating"] for t in visits for f in t["followups"] if f["rating"] is not None]
-    return {"customer": customer, "assets": [asset_record(a, now) for a in assets], "tickets": visits,
+    return {"customer": customer, "customer_id": customer_id, "assets": [asset_record(a, now) for a in assets],
+            "tickets": visits,
             "plans": plans, "summary": {
                 "tickets": len(visits), "visits": sum(len(t["jobs"]) for t in visits),
                 "complaints": sum(1 for t in visits if t["category"] == "complaint"),

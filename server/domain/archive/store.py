@@ -15,8 +15,8 @@ def asset(tx: Tx, serial: str) -> Row | None:
     return tx.one("SELECT * FROM assets WHERE serial = ?", (serial,))
 
 
-def assets_of_customer(tx: Tx, customer: str) -> list[Row]:
-    return tx.query("SELECT * FROM assets WHERE customer = ? ORDER BY serial", (customer,))
+def assets_of_customer(tx: Tx, customer_id: str) -> list[Row]:
+    return tx.query("SELECT * FROM assets WHERE customer_id = ? ORDER BY serial", (customer_id,))
 
 
 def tickets_of_asset(tx: Tx, serial: str, limit: int) -> list[Row]:
@@ -25,10 +25,10 @@ def tickets_of_asset(tx: Tx, serial: str, limit: int) -> list[Row]:
                     (serial, limit))
 
 
-def tickets_of_customer(tx: Tx, customer: str, limit: int) -> list[Row]:
+def tickets_of_customer(tx: Tx, customer_id: str, limit: int) -> list[Row]:
     """The customer's newest ``limit`` tickets."""
-    return tx.query("SELECT * FROM tickets WHERE customer = ? ORDER BY opened_at DESC, id LIMIT ?",
-                    (customer, limit))
+    return tx.query("SELECT * FROM tickets WHERE customer_id = ? ORDER BY opened_at DESC, id LIMIT ?",
+                    (customer_id, limit))
 
 
 def plans_of_asset(tx: Tx, serial: str) -> list[Row]:
@@ -36,9 +36,14 @@ def plans_of_asset(tx: Tx, serial: str) -> list[Row]:
                     "WHERE asset_serial = ? ORDER BY created_at", (serial,))
 
 
-def plans_of_customer(tx: Tx, customer: str) -> list[Row]:
+def plans_of_customer(tx: Tx, customer_id: str) -> list[Row]:
     return tx.query("SELECT id, name, asset_serial, site, every_months, dates, engineer_id, active FROM plans "
-                    "WHERE customer = ? ORDER BY created_at", (customer,))
+                    "WHERE customer_id = ? ORDER BY created_at", (customer_id,))
+
+
+def customer_name(tx: Tx, customer_id: str) -> str | None:
+    row = tx.one("SELECT name FROM customers WHERE id = ?", (customer_id,))
+    return None if row is None else str(row["name"])
 
 
 def jobs_of_tickets(tx: Tx, ticket_ids: list[str]) -> list[Row]:

@@ -24,12 +24,13 @@ from schemas.domain import (
 )
 from schemas.records import PartData, PartRecord, TemplateData, TemplateRecord
 from server.domain.catalog import store
+from server.domain.parts.service import good_stock, serial_location
 from server.domain.records import dumps, loads, movement_from_row, publish_stock
 from server.errors import BadRequest, Conflict, NotFound
 from server.feed import publish
 from server.ids import new_id
 from server.services import Services
-from sync.storage import Row
+from sync.storage import Row, Tx
 
 
 def _engineer(row: Row) -> Engineer:
@@ -176,6 +177,8 @@ def record_movement(services: Services, data: MovementIn) -> Movement:
         if data.external_ref is not None and (known := store.movement_by_external_ref(tx, data.external_ref)):
             raise Conflict("external_ref_exists", f"movement {known!r} already has external_ref {data.external_ref!r}",
                            movement_id=known)
+        if data.kind in ("issue", "transfer") and data.from_location:
+            _refuse_overdraw(tx, data, bool(part["serialized"]))
         if not store.insert_office_movement(tx, mid, data.kind, data.part_no, data.qty, data.serial,
                                             data.from_location, data.to_location, now, data.external_ref):
             raise Conflict("external_ref_exists", f"a movement already has external_ref {data.external_ref!r}")
@@ -183,6 +186,32 @@ def record_movement(services: Services, data: MovementIn) -> Movement:
         row = store.movement(tx, mid)
     assert row is not None
     return movement_from_row(row)
+
+
+def _refuse_overdraw(tx: Tx, data: MovementIn, serialized: bool) -> None:
+    """An office issue or transfer out of a van takes only what the van holds (409 ``insufficient_stock``).
+
+    The van's location row is locked first, so two transfers racing out of one van are checked one after
+    the other against the ledger as the first left it (PostgreSQL; SQLite has one writer anyway).
+    Warehouses are not checked: their goods receipts are booked in the ERP, not in this ledger.  The
+    tablet's consumption is never refused (a van below zero is a reconciliation item).
+    """
+    assert data.from_location is not None
+    source = store.lock_location(tx, data.from_location)
+    if source is None or source["kind"] != "van":
+        return
+    if serialized:
+        at = serial_location(tx, data.part_no, data.serial or "")
+        if at != data.from_location:
+            raise Conflict("insufficient_stock", f"serial {data.serial!r} of {data.part_no} is not in "
+                           f"{data.from_location} (it is at {at or 'no known location'})",
+                           location=data.from_location, part_no=data.part_no, available=0, requested=1)
+        return
+    available = max(0, good_stock(tx, data.from_location).get(data.part_no, 0))
+    if data.qty > available:
+        raise Conflict("insufficient_stock", f"{data.from_location} holds {available} of {data.part_no}, "
+                       f"not {data.qty}", location=data.from_location, part_no=data.part_no,
+                       available=available, requested=data.qty)
 
 
 def list_movements(services: Services, location: str | None = None, part_no: str | None = None,

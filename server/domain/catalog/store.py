@@ -96,6 +96,11 @@ def location_exists(tx: Tx, location_id: str) -> bool:
     return bool(tx.one("SELECT id FROM locations WHERE id = ?", (location_id,)))
 
 
+def lock_location(tx: Tx, location_id: str) -> Row | None:
+    """``kind`` of a stock location, its row locked for the rest of the transaction (None: no such location)."""
+    return tx.lock("SELECT id, kind FROM locations WHERE id = ?", (location_id,))
+
+
 def insert_location(tx: Tx, location_id: str, kind: str, name: str, engineer_id: str | None) -> None:
     tx.execute("INSERT INTO locations (id, kind, name, engineer_id) VALUES (?, ?, ?, ?)",
                (location_id, kind, name, engineer_id))

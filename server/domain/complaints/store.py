@@ -17,10 +17,10 @@ def claim_link(tx: Tx, complaint_id: str, origin_ticket_id: str, origin_job_id: 
 def insert_complaint_ticket(tx: Tx, complaint_id: str, origin: Row, title: str, description: str, now: int) -> None:
     """The complaint's own ticket, at the origin's customer, site and asset."""
     tx.execute("INSERT INTO tickets (id, customer, site, priority, category, title, description, asset_serial, "
-               "status, opened_at, created_by, created_at, updated_at) "
-               "VALUES (?, ?, ?, 'complaint', 'complaint', ?, ?, ?, 'open', ?, 'lifecycle', ?, ?)",
+               "status, opened_at, created_by, created_at, updated_at, customer_id, site_id) "
+               "VALUES (?, ?, ?, 'complaint', 'complaint', ?, ?, ?, 'open', ?, 'lifecycle', ?, ?, ?, ?)",
                (complaint_id, origin["customer"], origin["site"], title, description, origin["asset_serial"], now,
-                now, now))
+                now, now, origin["customer_id"], origin["site_id"]))
 
 
 def low_rated_signoffs_without_complaint(tx: Tx, at_most: int) -> list[str]:

@@ -9,7 +9,7 @@ from litestar import Controller, Request, Response, get, post
 from server.domain import idempotency
 from server.domain.idempotency.service import IdempotencyKey
 from server.domain.parts import service
-from server.domain.parts.service import Asset, AssetIn, DecideIn, VanStock, WarrantyClaim
+from server.domain.parts.service import Asset, AssetIn, DecideIn, ReturnIn, VanStock, WarrantyClaim
 from server.security import Staff
 from server.services import Services
 
@@ -53,6 +53,14 @@ class PartsController(Controller):
     def approve(self, claim_id: str, services: Services, staff: Staff, data: DecideIn | None = None) -> WarrantyClaim:
         staff.require("backoffice")
         return service.decide_claim(services, claim_id, "approved", staff.name, (data or DecideIn()).comment)
+
+    @post("/warranty/claims/{claim_id:str}/returns", sync_to_thread=True, status_code=201)
+    def return_old_parts(self, request: Request[Any, Any, Any], claim_id: str, data: ReturnIn, services: Services,
+                         staff: Staff, idempotency_key: IdempotencyKey = None) -> Response[WarrantyClaim]:
+        """Old parts of a claim for a part without serials, received at returns by quantity (partial returns add)."""
+        staff.require("backoffice")
+        return idempotency.run(services, staff, idempotency_key, request, data, 201,
+                               lambda svc: service.return_by_quantity(svc, claim_id, data, staff.name))
 
     @post("/warranty/claims/{claim_id:str}/reject", sync_to_thread=True, status_code=200)
     def reject(self, claim_id: str, services: Services, staff: Staff, data: DecideIn | None = None) -> WarrantyClaim:

@@ -16,10 +16,12 @@ from typing import Annotated, Literal
 import msgspec
 
 from schemas.instant import Instant, InstantIn, epoch_ms_or_none
+from server.domain.customers.service import resolve as resolve_customer
 from server.domain.parts import store
 from server.domain.parts.store import OLD_SERIALS as OLD_SERIALS  # re-exported: reconciliation counts stock with it
 from server.domain.webhooks.service import claim_opened, emit
 from server.errors import BadRequest, Conflict, NotFound
+from server.ids import new_id
 from server.services import Services
 from sync.storage import Row, Tx
 
@@ -39,6 +41,9 @@ class AssetIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     installed_at: InstantIn | None = None
     warranty_until: InstantIn | None = None
     contract_until: InstantIn | None = None
+    #: the customer record and its site (preferred to the names ``customer`` and ``site``)
+    customer_id: Annotated[str, msgspec.Meta(min_length=1, max_length=64)] | None = None
+    site_id: Annotated[str, msgspec.Meta(min_length=1, max_length=64)] | None = None
 
 
 class Asset(msgspec.Struct, kw_only=True):
@@ -54,6 +59,8 @@ class Asset(msgspec.Struct, kw_only=True):
     contract_until: Instant | None
     created_at: Instant
     under_warranty: bool
+    customer_id: str | None = None
+    site_id: str | None = None
 
 
 class StockLine(msgspec.Struct, kw_only=True):
@@ -97,6 +104,20 @@ class WarrantyClaim(msgspec.Struct, kw_only=True):
     comment: str | None
     old_part_location: str | None
     old_part_returned: bool
+    #: units used under the claim, and (a part without serials) the old units back at a returns location
+    qty: int = 1
+    returned_qty: int = 0
+    by_quantity: bool = False
+
+
+class ReturnIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """Old parts of a claim (a part without serials) received at a returns location, by quantity."""
+
+    qty: Annotated[int, msgspec.Meta(ge=1, le=100_000)]
+    #: where they come from (an engineer's van); none: straight from the site
+    from_location: Annotated[str, msgspec.Meta(min_length=1, max_length=64)] | None = None
+    #: the returns location (default: the first one)
+    to_location: Annotated[str, msgspec.Meta(min_length=1, max_length=64)] | None = None
 
 
 class DecideIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -112,7 +133,8 @@ def _asset(row: Row, now: int) -> Asset:
     return Asset(serial=row["serial"], model=row["model"], equipment_type=row["equipment_type"],
                  customer=row["customer"], site=row["site"], installed_at=row["installed_at"],
                  warranty_until=until, contract_until=row["contract_until"], created_at=row["created_at"],
-                 under_warranty=until is not None and now <= until)
+                 under_warranty=until is not None and now <= until, customer_id=row["customer_id"],
+                 site_id=row["site_id"])
 
 
 def create_asset(services: Services, data: AssetIn) -> Asset:
@@ -124,8 +146,12 @@ def create_asset(services: Services, data: AssetIn) -> Asset:
     with services.db.write() as tx:
         if store.asset_exists(tx, data.serial):
             raise Conflict("asset_exists", f"asset {data.serial!r} already exists")
-        store.insert_asset(tx, data.serial, data.model, data.equipment_type, data.customer, data.site,
-                           installed, warranty, contract, now)
+        customer, site, customer_id, site_id = data.customer, data.site, None, None
+        if data.customer_id is not None or data.customer.strip():  # an asset may be registered before it is sold
+            who = resolve_customer(tx, data.customer_id, data.customer, data.site_id, data.site, "assets", now)
+            customer, site, customer_id, site_id = who.customer, who.site, who.customer_id, who.site_id
+        store.insert_asset(tx, data.serial, data.model, data.equipment_type, customer, site,
+                           installed, warranty, contract, now, customer_id, site_id)
     return get_asset(services, data.serial)
 
 
@@ -215,12 +241,29 @@ def van_stock(services: Services, engineer_id: str) -> VanStock:
 
 # -- warranty claims -------------------------------------------------------
 
-def _claim(tx: Tx, row: Row) -> WarrantyClaim:
+def by_quantity(tx: Tx, row: Row) -> bool:
+    """Whether a claim's old part comes back by quantity: no serial was recorded and the part has none."""
+    return not row["returned_serial"] and not store.is_serialized(tx, row["part_no"])
+
+
+def old_part_back(tx: Tx, row: Row) -> tuple[bool, str | None, int, int]:
+    """(is the claim's old part back at a returns location, where its serial is, units used, units back)."""
+    qty = store.consumed_qty(tx, row["movement_id"])
+    if by_quantity(tx, row):
+        back = store.returned_qty(tx, row["id"])
+        return back >= qty, None, qty, back
     loc = serial_location(tx, row["part_no"], row["returned_serial"]) if row["returned_serial"] else None
+    returned = is_at_returns(tx, loc)
+    return returned, loc, qty, qty if returned else 0
+
+
+def _claim(tx: Tx, row: Row) -> WarrantyClaim:
+    returned, loc, qty, back = old_part_back(tx, row)
     return WarrantyClaim(id=row["id"], movement_id=row["movement_id"], job_id=row["job_id"], part_no=row["part_no"],
                          serial=row["serial"], returned_serial=row["returned_serial"], status=row["status"],
                          created_at=row["created_at"], decided_at=row["decided_at"], decided_by=row["decided_by"],
-                         comment=row["comment"], old_part_location=loc, old_part_returned=is_at_returns(tx, loc))
+                         comment=row["comment"], old_part_location=loc, old_part_returned=returned, qty=qty,
+                         returned_qty=back, by_quantity=by_quantity(tx, row))
 
 
 def list_claims(services: Services, status: str | None = None, job_id: str | None = None,
@@ -248,7 +291,12 @@ def decide_claim(services: Services, claim_id: str, decision: ClaimStatus, by: s
             raise NotFound("unknown_claim", f"no warranty claim {claim_id!r}")
         if row["status"] != "open":
             raise Conflict("claim_decided", f"this claim is already {row['status']}")
-        if decision == "approved":
+        if decision == "approved" and by_quantity(tx, row):
+            returned, _, qty, back = old_part_back(tx, row)
+            if not returned:
+                raise Conflict("old_part_not_returned", f"{back} of {qty} old part(s) are back at returns",
+                               returned_qty=back, qty=qty)
+        elif decision == "approved":
             if not row["returned_serial"]:
                 raise Conflict("old_part_not_returned", "no old part serial was recorded for this claim")
             loc = serial_location(tx, row["part_no"], row["returned_serial"])
@@ -260,6 +308,41 @@ def decide_claim(services: Services, claim_id: str, decision: ClaimStatus, by: s
         emit(tx, f"{claim_id}-decided", "warranty_claim_decided",
              {"claim_id": claim_id, "job_id": row["job_id"], "part_no": row["part_no"], "status": decision,
               "comment": comment, "by": by}, now)
+        fresh = store.claim(tx, claim_id)
+        assert fresh is not None
+        return _claim(tx, fresh)
+
+
+def return_by_quantity(services: Services, claim_id: str, data: ReturnIn, by: str) -> WarrantyClaim:
+    """Book old parts of an open claim (a part without serials) at a returns location; partial returns add up.
+
+    409 ``claim_decided`` once decided, ``claim_by_serial`` for a claim whose old part has a serial,
+    ``return_exceeds_claim`` beyond the units still outstanding; nothing is written then.
+    """
+    now = services.clock()
+    with services.db.write() as tx:
+        row = store.claim(tx, claim_id, lock=True)
+        if row is None:
+            raise NotFound("unknown_claim", f"no warranty claim {claim_id!r}")
+        if row["status"] != "open":
+            raise Conflict("claim_decided", f"this claim is already {row['status']}")
+        if not by_quantity(tx, row):
+            raise Conflict("claim_by_serial", "this claim's old part is tracked by its serial: move that serial "
+                                              "to a returns location")
+        _, _, qty, back = old_part_back(tx, row)
+        if data.qty > qty - back:
+            raise Conflict("return_exceeds_claim", f"{qty - back} old part(s) are outstanding on this claim, "
+                                                   f"not {data.qty}", qty=qty, returned_qty=back)
+        to = data.to_location or store.first_returns_location(tx)
+        if to is None or store.location_kind(tx, to) != "returns":
+            raise BadRequest("not_a_returns_location", f"{to or 'no location'} is not a returns location")
+        if data.from_location is not None and store.location_kind(tx, data.from_location) is None:
+            raise NotFound("unknown_location", f"no stock location {data.from_location!r}")
+        store.insert_claim_return(tx, new_id("M-"), claim_id, row["job_id"], row["part_no"], data.qty,
+                                  data.from_location, to, now)
+        emit(tx, new_id("E-"), "warranty_old_parts_returned",
+             {"claim_id": claim_id, "job_id": row["job_id"], "part_no": row["part_no"], "qty": data.qty,
+              "returned_qty": back + data.qty, "claim_qty": qty, "by": by}, now)
         fresh = store.claim(tx, claim_id)
         assert fresh is not None
         return _claim(tx, fresh)

@@ -18,10 +18,12 @@ def asset_exists(tx: Tx, serial: str) -> bool:
 
 
 def insert_asset(tx: Tx, serial: str, model: str, equipment_type: str, customer: str, site: str,
-                 installed_at: int | None, warranty_until: int | None, contract_until: int | None, now: int) -> None:
+                 installed_at: int | None, warranty_until: int | None, contract_until: int | None, now: int,
+                 customer_id: str | None = None, site_id: str | None = None) -> None:
     tx.execute("INSERT INTO assets (serial, model, equipment_type, customer, site, installed_at, warranty_until, "
-               "contract_until, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-               (serial, model, equipment_type, customer, site, installed_at, warranty_until, contract_until, now))
+               "contract_until, created_at, customer_id, site_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+               (serial, model, equipment_type, customer, site, installed_at, warranty_until, contract_until, now,
+                customer_id, site_id))
 
 
 def asset(tx: Tx, serial: str) -> Row | None:
@@ -121,3 +123,34 @@ def claim(tx: Tx, claim_id: str, *, lock: bool = False) -> Row | None:
 def decide_claim(tx: Tx, claim_id: str, decision: str, by: str, comment: str, now: int) -> None:
     tx.execute("UPDATE warranty_claims SET status = ?, decided_at = ?, decided_by = ?, comment = ? WHERE id = ?",
                (decision, now, by, comment, claim_id))
+
+
+def consumed_qty(tx: Tx, movement_id: str) -> int:
+    """The quantity of a consumption (1 when the movement is unknown)."""
+    row = tx.one("SELECT qty FROM movements WHERE id = ?", (movement_id,))
+    return 1 if row is None else int(row["qty"])
+
+
+def is_serialized(tx: Tx, part_no: str) -> bool:
+    row = tx.one("SELECT serialized FROM parts WHERE part_no = ?", (part_no,))
+    return row is not None and bool(row["serialized"])
+
+
+def returned_qty(tx: Tx, claim_id: str) -> int:
+    """Old parts returned by quantity against a claim that have reached a returns location."""
+    row = tx.one("SELECT COALESCE(SUM(m.qty), 0) AS n FROM movements m JOIN locations l ON l.id = m.to_location "
+                 "WHERE m.claim_id = ? AND m.kind = 'return_old' AND l.kind = 'returns'", (claim_id,))
+    return 0 if row is None else int(row["n"])
+
+
+def first_returns_location(tx: Tx) -> str | None:
+    row = tx.one("SELECT id FROM locations WHERE kind = 'returns' ORDER BY id LIMIT 1")
+    return None if row is None else str(row["id"])
+
+
+def insert_claim_return(tx: Tx, movement_id: str, claim_id: str, job_id: str, part_no: str, qty: int,
+                        from_location: str | None, to_location: str, now: int) -> None:
+    """Old parts of a claim returned by quantity (``return_old``, no serial), booked by the office."""
+    tx.execute("INSERT INTO movements (id, kind, part_no, qty, serial, from_location, to_location, job_id, at, "
+               "recorded_at, source, claim_id) VALUES (?, 'return_old', ?, ?, NULL, ?, ?, ?, ?, ?, 'office', ?)",
+               (movement_id, part_no, qty, from_location, to_location, job_id, now, now, claim_id))

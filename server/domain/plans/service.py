@@ -15,6 +15,11 @@ policy's calendar unless the policy file names a ``working_calendar``: the
 region's public holidays, local closures, weekends): it moves to the next
 working day at the same wall time.  Its period stays the nominal date.
 
+A plan with ``notice_days`` gives notice in *working* days instead: the visit's
+ticket is made ``notice_days`` working days of that calendar before its (moved)
+due date -- from the start of that day -- and its ``planned`` timeline event
+(webhook ``inspection_planned``) is the notice to the customer's integrations.
+
 Planned visits are measured against their due date (``GET /v1/plans?overdue=1``),
 not against the reactive SLA clocks: their tickets carry a ``planned`` event,
 not an ``opened`` one, so respond/on-site/resolve clocks do not start; the
@@ -27,7 +32,7 @@ from __future__ import annotations
 import calendar
 import json
 import logging
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Annotated, Any, Final, Literal
 from zoneinfo import ZoneInfo
 
@@ -35,9 +40,10 @@ import msgspec
 
 from schemas.instant import Instant, InstantIn, epoch_ms_or_none
 from server.domain.certifications.service import certification_gap
+from server.domain.customers.service import resolve as resolve_customer
 from server.domain.plans import store
 from server.domain.records import publish_job_bundle
-from server.domain.sla.calendar import CALENDAR_24X7, Calendar, next_working_day
+from server.domain.sla.calendar import CALENDAR_24X7, Calendar, is_working_day, next_working_day
 from server.domain.sla.service import policy_set
 from server.domain.tickets.service import add_event
 from server.errors import BadRequest, Conflict, Forbidden, NotFound
@@ -80,6 +86,12 @@ class PlanIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     priority: Literal["P1", "P2", "P3"] = "P3"
     override: bool = False
     override_reason: Annotated[str, msgspec.Meta(max_length=2000)] = ""
+    #: the customer record and its site (preferred to the names ``customer`` and ``site``)
+    customer_id: Id | None = None
+    site_id: Id | None = None
+    #: notice in *working* days of the working calendar: the visit's ticket is made (and announced) this many
+    #: working days before its due date; None: ``lead_days`` calendar days
+    notice_days: Annotated[int, msgspec.Meta(ge=0, le=60)] | None = None
 
 
 class PlanVisit(msgspec.Struct, kw_only=True):
@@ -116,6 +128,7 @@ class Plan(msgspec.Struct, kw_only=True):
     next_due_at: Instant | None
     overdue: bool
     visits: list[PlanVisit]
+    notice_days: int | None = None
 
 
 # -- schedule ---------------------------------------------------------------------------------------------
@@ -160,6 +173,30 @@ def due_dates(plan: Row, until_ms: int, tz: str, working: Calendar = CALENDAR_24
     return out
 
 
+def notice_at(due_ms: int, notice_days: int, tz: str, working: Calendar) -> int:
+    """The start (local midnight) of the working day ``notice_days`` working days before the due date's day."""
+    zone = ZoneInfo(tz)
+    day = datetime.fromtimestamp(due_ms / 1000, tz=UTC).astimezone(zone).date()
+    counted = 0
+    for _ in range(notice_days * 7 + 400):  # bounded: no calendar closes that long
+        if counted == notice_days:
+            break
+        day -= timedelta(days=1)
+        if is_working_day(working, day):
+            counted += 1
+    return int(datetime.combine(day, datetime.min.time(), zone).timestamp() * 1000)
+
+
+def announced(plan: Row, now: int, tz: str, working: Calendar) -> list[tuple[str, int]]:
+    """``(period, due_at)`` of the visits whose notice has begun at ``now``: ``notice_days`` working days (or
+    ``lead_days`` calendar days) before their due date."""
+    if plan.get("notice_days") is None:
+        return due_dates(plan, now + int(plan["lead_days"]) * DAY_MS, tz, working)
+    days = int(plan["notice_days"])
+    horizon = now + (days * 2 + 40) * DAY_MS  # more calendar days than any notice of ``days`` working days spans
+    return [(p, d) for p, d in due_dates(plan, horizon, tz, working) if notice_at(d, days, tz, working) <= now]
+
+
 def next_due(plan: Row, after_ms: int, tz: str, working: Calendar = CALENDAR_24X7) -> int | None:
     """The first due date after ``after_ms`` (None when the plan has ended)."""
     horizon = after_ms + 5 * 366 * DAY_MS
@@ -196,14 +233,22 @@ def create_plan(services: Services, data: PlanIn, staff: Staff) -> Plan:
     pid = new_id("PL-")
     with services.db.write() as tx:
         customer, site, equipment_type = data.customer, data.site, None
+        customer_id, site_id = data.customer_id, data.site_id
         if data.asset_serial:
             asset = store.asset(tx, data.asset_serial)
             if asset is None:
                 raise NotFound("unknown_asset", f"no asset {data.asset_serial!r}")
-            customer, site = customer or asset["customer"], site or asset["site"]
+            if customer_id is None and not customer.strip():
+                customer, customer_id = asset["customer"], asset["customer_id"]
+                if site_id is None and not site.strip():
+                    site, site_id = asset["site"], asset["site_id"]
+            site = site or asset["site"]
             equipment_type = (asset["equipment_type"] or "").strip().lower() or None
-        if not customer.strip() or not site.strip():
+        if (customer_id is None and not customer.strip()) or (site_id is None and not site.strip()):
             raise BadRequest("plan_target_required", "a plan names an asset_serial, or a customer and a site")
+        who = resolve_customer(tx, customer_id, customer if customer_id is None else "", site_id,
+                               site if site_id is None else "", staff.name, now)
+        customer, site = who.customer, who.site
         if not store.engineer_is_active(tx, data.engineer_id):
             raise NotFound("unknown_engineer", f"no active engineer {data.engineer_id!r}")
         if data.checklist_template and not store.template_exists(tx, data.checklist_template):
@@ -224,7 +269,8 @@ def create_plan(services: Services, data: PlanIn, staff: Staff) -> Plan:
             log.warning("plan %s: certification override by %s: %s", pid, staff.name, override["reason"])
         store.insert_plan(tx, pid, data.name, data.asset_serial, customer, site, data.every_months,
                           json.dumps(sorted(set(data.dates))), start_at, end_at, data.checklist_template,
-                          data.engineer_id, data.lead_days, data.priority, now, staff.name)
+                          data.engineer_id, data.lead_days, data.priority, now, staff.name, who.customer_id,
+                          who.site_id, data.notice_days)
     return get_plan(services, pid)
 
 
@@ -239,7 +285,7 @@ def _plan(services: Services, tx: Tx, row: Row, now: int) -> Plan:
     tz, working = services.settings.sla_timezone, _working_calendar(services)
     generated = {v["period"]: v for v in store.visits(tx, row["id"])}
     visits = []
-    for period, due in due_dates(row, now + int(row["lead_days"]) * DAY_MS, tz, working):
+    for period, due in announced(row, now, tz, working):
         v = generated.pop(period, None)
         visits.append(_visit(period, due, v, now, bool(row["active"])))
     visits += [_visit(p, int(v["due_at"]), v, now, bool(row["active"])) for p, v in generated.items()]
@@ -250,7 +296,7 @@ def _plan(services: Services, tx: Tx, row: Row, now: int) -> Plan:
                 engineer_id=row["engineer_id"], lead_days=row["lead_days"], priority=row["priority"],
                 active=bool(row["active"]), created_at=row["created_at"],
                 next_due_at=next_due(row, now, tz, working) if row["active"] else None,
-                overdue=any(v.overdue for v in visits), visits=visits)
+                overdue=any(v.overdue for v in visits), visits=visits, notice_days=row["notice_days"])
 
 
 def _visit(period: str, due: int, v: Row | None, now: int, active: bool) -> PlanVisit:
@@ -300,8 +346,7 @@ def run_plans_tick(services: Services, now: int | None = None) -> list[dict[str,
             done.setdefault(v["plan_id"], set()).add(v["period"])
     created = []
     for plan in plans:
-        pending = [(p, d) for p, d in due_dates(plan, now + int(plan["lead_days"]) * DAY_MS, tz, working)
-                   if p not in done.get(plan["id"], set())]
+        pending = [(p, d) for p, d in announced(plan, now, tz, working) if p not in done.get(plan["id"], set())]
         for period, due in pending[:MAX_NEW_PER_PLAN]:
             try:
                 visit = _generate(services, plan["id"], period, due, now)
@@ -324,9 +369,12 @@ def _generate(services: Services, plan_id: str, period: str, due: int, now: int)
         title = f"{plan['name']}: inspection due {period}"
         store.insert_inspection_ticket(tx, tid, plan["customer"], plan["site"], plan["priority"], title,
                                        f"Preventive inspection of plan {plan_id}, period {period}",
-                                       plan["asset_serial"], f"plan:{plan_id}", now)
+                                       plan["asset_serial"], f"plan:{plan_id}", now, plan["customer_id"],
+                                       plan["site_id"])
+        notice = {} if plan["notice_days"] is None else {"notice_days": plan["notice_days"]}
         add_event(tx, tid, "planned", now, now, source=f"plan:{plan_id}",
-                  data={"plan_id": plan_id, "period": period, "due_at": due})
+                  data={"plan_id": plan_id, "period": period, "due_at": due, "customer_id": plan["customer_id"],
+                        **notice})
         version = None
         if plan["template_id"]:
             version = store.latest_template_version(tx, plan["template_id"])

@@ -25,13 +25,14 @@ def latest_template_version(tx: Tx, template_id: str) -> int | None:
 def insert_plan(tx: Tx, plan_id: str, name: str, asset_serial: str | None, customer: str, site: str,
                 every_months: int | None, dates_json: str, start_at: int, end_at: int | None,
                 template_id: str | None, engineer_id: str, lead_days: int, priority: str, now: int,
-                by: str) -> None:
+                by: str, customer_id: str | None = None, site_id: str | None = None,
+                notice_days: int | None = None) -> None:
     """Store an active plan."""
     tx.execute("INSERT INTO plans (id, name, asset_serial, customer, site, every_months, dates, start_at, end_at, "
-               "template_id, engineer_id, lead_days, priority, active, created_at, created_by) "
-               "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?)",
+               "template_id, engineer_id, lead_days, priority, active, created_at, created_by, customer_id, site_id, "
+               "notice_days) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?)",
                (plan_id, name, asset_serial, customer, site, every_months, dates_json, start_at, end_at, template_id,
-                engineer_id, lead_days, priority, now, by))
+                engineer_id, lead_days, priority, now, by, customer_id, site_id, notice_days))
 
 
 def deactivate(tx: Tx, plan_id: str) -> int:
@@ -85,12 +86,14 @@ def claim_visit(tx: Tx, plan_id: str, period: str, due_at: int, ticket_id: str, 
 
 
 def insert_inspection_ticket(tx: Tx, ticket_id: str, customer: str, site: str, priority: str, title: str,
-                             description: str, asset_serial: str | None, by: str, now: int) -> None:
+                             description: str, asset_serial: str | None, by: str, now: int,
+                             customer_id: str | None = None, site_id: str | None = None) -> None:
     """An open ``inspection`` ticket."""
     tx.execute("INSERT INTO tickets (id, customer, site, priority, category, title, description, asset_serial, "
-               "status, opened_at, created_by, created_at, updated_at) "
-               "VALUES (?, ?, ?, ?, 'inspection', ?, ?, ?, 'open', ?, ?, ?, ?)",
-               (ticket_id, customer, site, priority, title, description, asset_serial, now, by, now, now))
+               "status, opened_at, created_by, created_at, updated_at, customer_id, site_id) "
+               "VALUES (?, ?, ?, ?, 'inspection', ?, ?, ?, 'open', ?, ?, ?, ?, ?, ?)",
+               (ticket_id, customer, site, priority, title, description, asset_serial, now, by, now, now,
+                customer_id, site_id))
 
 
 def insert_assigned_job(tx: Tx, job_id: str, ticket_id: str, engineer_id: str, start: int, end: int, notes: str,

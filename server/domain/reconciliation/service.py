@@ -43,7 +43,7 @@ import msgspec
 
 from schemas import i18n
 from schemas.instant import Instant
-from server.domain.parts.service import is_at_returns, serial_location
+from server.domain.parts.service import by_quantity, old_part_back
 from server.domain.reconciliation import store
 from server.domain.records import dumps, loads
 from server.domain.sync.signoff_content import content_changed, current_digest
@@ -196,11 +196,12 @@ def serial_consumed_twice(tx: Tx, devices: dict[str, str]) -> list[Draft]:
 def old_part_not_returned(tx: Tx, jobs: dict[str, str]) -> list[Draft]:
     out = []
     for c in store.open_warranty_claims(tx):
-        loc = serial_location(tx, c["part_no"], c["returned_serial"]) if c["returned_serial"] else None
-        if is_at_returns(tx, loc):
+        back, loc, qty, returned = old_part_back(tx, c)
+        if back:
             continue
         engineer = jobs.get(c["job_id"])
         what = f"old part {c['returned_serial']} is at {loc or 'no known location'}" if c["returned_serial"] \
+            else f"{returned} of {qty} old part(s) back at returns" if by_quantity(tx, c) \
             else "no old part was recorded"
         out.append(Draft("old_part_not_returned", c["id"], f"warranty claim {c['id']} ({c['part_no']}): {what}",
                          int(c["created_at"]), c["job_id"], {engineer} if engineer else set(),

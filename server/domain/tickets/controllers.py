@@ -48,7 +48,8 @@ class TicketController(Controller):
     def list_tickets(self, request: Request[Any, Any, Any], services: Services, staff: Staff,
                      status: str | None = None, priority: str | None = None, engineer_id: str | None = None,
                      limit: int = 100, offset: int = 0, updated_since: str | None = None,
-                     cursor: str | None = None, external_ref: str | None = None) -> Response[list[Ticket]]:
+                     cursor: str | None = None, external_ref: str | None = None,
+                     customer_id: str | None = None) -> Response[list[Ticket]]:
         """Tickets, newest first; with ``updated_since`` (RFC 3339) or ``cursor``: in the order of their changes.
 
         An incremental page answers with ``Next-Cursor`` (and a ``Link`` ``rel="next"``): the next page starts
@@ -57,9 +58,10 @@ class TicketController(Controller):
         limit = max(1, min(limit, 500))
         if updated_since is None and cursor is None:
             return Response(service.list_tickets(services, status, priority, engineer_id, limit, max(0, offset),
-                                                 external_ref))
+                                                 external_ref, customer_id))
         given = [name for name, value in (("status", status), ("priority", priority), ("engineer_id", engineer_id),
-                                          ("offset", offset or None), ("external_ref", external_ref))
+                                          ("offset", offset or None), ("external_ref", external_ref),
+                                          ("customer_id", customer_id))
                  if value is not None]
         if given:
             raise BadRequest("invalid_parameter", f"an incremental read (updated_since, cursor) takes only limit; "

@@ -9,36 +9,24 @@ so from then on they run, from the ticket's opening, as that priority's.
 
 from __future__ import annotations
 
-import hashlib
 from typing import Final
 
 import msgspec
 
 from schemas.domain import Ticket, TicketPatch
+from server.domain.conditional import etag, matches
+from server.domain.customers.service import resolve as resolve_customer
 from server.domain.records import job_record
 from server.domain.tickets import store
 from server.domain.tickets.service import add_event, get_ticket
 from server.errors import Conflict, NotFound, PreconditionFailed, PreconditionRequired
 from server.feed import publish
 from server.services import Services
-from sync.storage import Row
+from sync.storage import Row, Tx
 
 #: the fields a correction may set
 EDITABLE: Final = ("customer", "site", "priority", "title", "description")
 CLOSED: Final = ("closed", "cancelled")
-
-
-def etag(row: Row) -> str:
-    """The strong ETag of a ticket row (every column, so any write to the ticket changes it)."""
-    digest = hashlib.sha256(msgspec.json.encode({k: row[k] for k in sorted(row)})).hexdigest()[:24]
-    return f'"{digest}"'
-
-
-def matches(if_match: str, current: str) -> bool:
-    """``If-Match`` (RFC 9110 §13.1.1): ``*`` or a list of entity tags, compared strongly (a weak one never)."""
-    if if_match.strip() == "*":
-        return True
-    return current in {tag.strip() for tag in if_match.split(",")}
 
 
 def current_etag(services: Services, ticket_id: str) -> str:
@@ -48,6 +36,27 @@ def current_etag(services: Services, ticket_id: str) -> str:
     if row is None:
         raise NotFound("unknown_ticket", f"no ticket {ticket_id!r}")
     return etag(row)
+
+
+def _customer_changes(tx: Tx, row: Row, patch: TicketPatch, by: str, now: int) -> dict[str, str | None]:
+    """The customer and site columns a patch changes, by the rule of :func:`server.domain.customers.service.resolve`.
+
+    ``customer_id``: that record (its name); ``customer`` alone: the customer of that exact name (made when
+    none); the site is then looked up within the (new) customer: the one sent, else the ticket's site name.
+    """
+    sent = {f: getattr(patch, f) for f in ("customer", "site", "customer_id", "site_id")}
+    if all(v is msgspec.UNSET for v in sent.values()):
+        return {}
+    new_customer = sent["customer_id"] is not msgspec.UNSET or (
+        sent["customer"] is not msgspec.UNSET and sent["customer"] != row["customer"])
+    cid = sent["customer_id"] if sent["customer_id"] is not msgspec.UNSET else (
+        None if new_customer else row["customer_id"])
+    name = sent["customer"] if sent["customer"] is not msgspec.UNSET else ("" if new_customer else row["customer"])
+    sid = sent["site_id"] if sent["site_id"] is not msgspec.UNSET else None
+    site = sent["site"] if sent["site"] is not msgspec.UNSET else ("" if sid else row["site"])
+    who = resolve_customer(tx, cid, name or "", sid, site or "", by, now)
+    out = {"customer": who.customer, "customer_id": who.customer_id, "site": who.site, "site_id": who.site_id}
+    return {k: v for k, v in out.items() if v != row[k]}
 
 
 def patch_ticket(services: Services, ticket_id: str, patch: TicketPatch, if_match: str | None,
@@ -64,7 +73,9 @@ def patch_ticket(services: Services, ticket_id: str, patch: TicketPatch, if_matc
         if not matches(if_match, etag(row)):
             raise PreconditionFailed("precondition_failed",
                                      "the ticket changed since you read it (its ETag is not current); read it again")
-        changes = {f: v for f in EDITABLE if (v := getattr(patch, f)) is not msgspec.UNSET and v != row[f]}
+        changes: dict[str, str | None] = {f: v for f in EDITABLE if f not in ("customer", "site")
+                                          and (v := getattr(patch, f)) is not msgspec.UNSET and v != row[f]}
+        changes.update(_customer_changes(tx, row, patch, by, now))
         if changes:
             if row["status"] in CLOSED:
                 raise Conflict("ticket_closed", f"ticket is {row['status']}")

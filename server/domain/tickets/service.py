@@ -14,6 +14,7 @@ from schemas.instant import epoch_ms, epoch_ms_or_none
 from schemas.records import JobRemovedData, JobRemovedRecord
 from schemas.status import can_transition
 from server.domain.certifications.service import dispatch_check
+from server.domain.customers.service import resolve as resolve_customer
 from server.domain.records import dumps, job_from_row, job_record, loads, publish_job_bundle, signoff_changed
 from server.domain.sla.service import ticket_sla
 from server.domain.tickets import store
@@ -54,16 +55,23 @@ def create_ticket(services: Services, data: TicketIn, created_by: str) -> Ticket
     opened = epoch_ms(data.opened_at) if data.opened_at is not None else now
     if opened > now + 60_000:
         raise BadRequest("opened_in_future", "opened_at cannot be in the future")
+    if data.site_id is None and not (data.site or "").strip():
+        raise BadRequest("site_required", "name the site: site_id, or site (its name)")
     tid = new_id("T-")
     with services.db.write() as tx:
         if data.external_ref is not None and (known := store.by_external_ref(tx, data.external_ref)) is not None:
             raise Conflict("external_ref_exists", f"ticket {known!r} already has external_ref {data.external_ref!r}",
                            ticket_id=known)
-        if not store.insert_ticket(tx, tid, data.customer, data.site, data.priority, data.category, data.title,
+        who = resolve_customer(tx, data.customer_id, data.customer or "", data.site_id, data.site or "",
+                               created_by, now)
+        if not store.insert_ticket(tx, tid, who.customer, who.site, data.priority, data.category, data.title,
                                    data.description, data.asset_serial, opened, created_by, now, data.report_locale,
-                                   data.external_ref):  # another ticket took the reference meanwhile
+                                   data.external_ref, who.customer_id, who.site_id):  # reference taken meanwhile
             raise Conflict("external_ref_exists", f"a ticket already has external_ref {data.external_ref!r}")
-        add_event(tx, tid, "opened", opened, now, source=f"staff:{created_by}")
+        made = {k: True for k, v in (("customer_created", who.customer_created), ("site_created", who.site_created))
+                if v}
+        add_event(tx, tid, "opened", opened, now, source=f"staff:{created_by}",
+                  data={"customer_id": who.customer_id, **made})
     return get_ticket(services, tid)
 
 
@@ -93,7 +101,7 @@ def get_ticket(services: Services, ticket_id: str) -> Ticket:
         id=t["id"], customer=t["customer"], site=t["site"], priority=t["priority"], category=t["category"],
         title=t["title"], description=t["description"], asset_serial=t["asset_serial"], status=t["status"],
         opened_at=t["opened_at"], created_by=t["created_by"], report_locale=t["report_locale"],
-        external_ref=t["external_ref"],
+        external_ref=t["external_ref"], customer_id=t["customer_id"], site_id=t["site_id"],
         jobs=[job_from_row(j, j["id"] in changed) for j in jobs], timeline=events,
         sla=_sla(services, t, events),
     )
@@ -101,10 +109,10 @@ def get_ticket(services: Services, ticket_id: str) -> Ticket:
 
 def list_tickets(services: Services, status: str | None = None, priority: str | None = None,
                  engineer_id: str | None = None, limit: int = 200, offset: int = 0,
-                 external_ref: str | None = None) -> list[Ticket]:
+                 external_ref: str | None = None, customer_id: str | None = None) -> list[Ticket]:
     """Tickets (newest first) with filters; each carries its jobs and SLA."""
     with services.db.read() as tx:
-        ids = store.ticket_ids(tx, status, priority, engineer_id, limit, offset, external_ref)
+        ids = store.ticket_ids(tx, status, priority, engineer_id, limit, offset, external_ref, customer_id)
     return [get_ticket(services, i) for i in ids]
 
 

@@ -72,10 +72,10 @@ def complete_remotely(tx: Tx, job_id: str, resolution: str, diagnosis: str, now:
 
 
 #: the ticket columns a back-office correction may set (``editing.EDITABLE``)
-CORRECTABLE = frozenset({"customer", "site", "priority", "title", "description"})
+CORRECTABLE = frozenset({"customer", "site", "priority", "title", "description", "customer_id", "site_id"})
 
 
-def correct(tx: Tx, ticket_id: str, changes: dict[str, str], now: int) -> None:
+def correct(tx: Tx, ticket_id: str, changes: dict[str, str | None], now: int) -> None:
     """Set the corrected fields of a ticket (names from :data:`CORRECTABLE` only)."""
     names = sorted(changes)
     if not names or not set(names) <= CORRECTABLE:
@@ -132,13 +132,15 @@ def touch_ticket(tx: Tx, ticket_id: str, at: int) -> None:
 
 def insert_ticket(tx: Tx, ticket_id: str, customer: str, site: str, priority: str, category: str, title: str,
                   description: str, asset_serial: str | None, opened_at: int, created_by: str, now: int,
-                  report_locale: str | None, external_ref: str | None = None) -> bool:
+                  report_locale: str | None, external_ref: str | None = None, customer_id: str | None = None,
+                  site_id: str | None = None) -> bool:
     """A new ticket, ``open``; False (nothing written) when another ticket has its ``external_ref``."""
     return tx.execute("INSERT INTO tickets (id, customer, site, priority, category, title, description, asset_serial, "
-                      "status, opened_at, created_by, created_at, updated_at, report_locale, external_ref) "
-                      "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'open', ?, ?, ?, ?, ?, ?) ON CONFLICT (external_ref) DO NOTHING",
+                      "status, opened_at, created_by, created_at, updated_at, report_locale, external_ref, "
+                      "customer_id, site_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'open', ?, ?, ?, ?, ?, ?, ?, ?) "
+                      "ON CONFLICT (external_ref) DO NOTHING",
                       (ticket_id, customer, site, priority, category, title, description, asset_serial, opened_at,
-                       created_by, now, now, report_locale, external_ref)) == 1
+                       created_by, now, now, report_locale, external_ref, customer_id, site_id)) == 1
 
 
 def ticket_exists(tx: Tx, ticket_id: str) -> bool:
@@ -159,10 +161,13 @@ def events_of(tx: Tx, ticket_id: str) -> list[Row]:
 
 
 def ticket_ids(tx: Tx, status: str | None, priority: str | None, engineer_id: str | None, limit: int,
-               offset: int, external_ref: str | None = None) -> list[str]:
+               offset: int, external_ref: str | None = None, customer_id: str | None = None) -> list[str]:
     """Ids of the tickets matching the filters given (newest opened first), one page."""
     sql = "SELECT id FROM tickets t WHERE 1 = 1"
     params: list[str | int] = []
+    if customer_id is not None:
+        sql += " AND t.customer_id = ?"
+        params.append(customer_id)
     if external_ref is not None:
         sql += " AND t.external_ref = ?"
         params.append(external_ref)

@@ -59,6 +59,7 @@ BATCH: Final = 200
 #: ticket timeline events an integrator is told about: timeline kind -> webhook event
 TIMELINE_EVENTS: Final[dict[str, str]] = {
     "opened": "ticket_opened",
+    "planned": "inspection_planned",
     "completed": "job_completed",
     "signed_off": "job_signed_off",
     "ticket_closed": "ticket_closed",
