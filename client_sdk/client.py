@@ -244,6 +244,26 @@ class FieldClient:
         """Answer a checklist item, validated against the job's pinned template version."""
         return writes.answer(self._store, self._clock, job_id, item_key, value, note, na_reason)
 
+    def amend(
+        self,
+        job_id: str,
+        reason: str,
+        *,
+        item_key: str | None = None,
+        field: str | None = None,
+        value: Scalar = None,
+        note: str | None = None,
+        na_reason: str | None = None,
+    ) -> str:
+        """Change signed content knowingly, with ``reason``: one answer (``item_key``) or signed field (``field``).
+
+        After the customer signed, ``answer`` and ``set_field`` on the signed content raise
+        ``SignedContentLocked``; this is the way to change it.  The signature stays valid for what was signed;
+        the service report and ``fieldsync verify`` list the amendment.  Returns the amendment's op id.
+        """
+        return writes.amend(self._store, self._clock, job_id, reason, item_key=item_key, field=field, value=value,
+                            note=note, na_reason=na_reason)
+
     def use_part(
         self,
         job_id: str,

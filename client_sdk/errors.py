@@ -26,7 +26,8 @@ it to the classes below)::
           ├── InvalidField        not a settable job field, a wrong value type, a bad sign-off
           ├── InvalidPart         unknown part, bad quantity or missing serial
           ├── InvalidAttachment   empty data, unknown attachment kind, bad content type
-          └── AlreadySignedOff    sign-off is write-once
+          ├── AlreadySignedOff    sign-off is write-once
+          └── SignedContentLocked the customer signed: change an answer or a signed field with amend(reason)
 """
 
 from __future__ import annotations
@@ -118,3 +119,9 @@ class AlreadySignedOff(WriteRefused):
     """The job already has a sign-off; sign-off is write-once."""
 
     reason = "already_signed_off"
+
+
+class SignedContentLocked(WriteRefused):
+    """The customer signed this job's report: its answers and signed fields change only with ``amend(reason)``."""
+
+    reason = "signed_content_needs_amend"

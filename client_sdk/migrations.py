@@ -173,6 +173,16 @@ CREATE VIRTUAL TABLE kb_fts USING fts5(case_id UNINDEXED, body, tokenize = 'unic
 CREATE TABLE kb_tokens (fingerprint TEXT NOT NULL)
 """
 
+#: Amendments of signed content made on this tablet (``FieldClient.amend``): the service report lists them
+#: apart from the content the customer signed.
+AMENDMENTS_V6: Final = """
+CREATE TABLE amendments (
+  op_id TEXT PRIMARY KEY, job_id TEXT NOT NULL, edit_op_id TEXT NOT NULL, target TEXT NOT NULL, key TEXT NOT NULL,
+  value TEXT, reason TEXT NOT NULL, at INTEGER NOT NULL, engineer_id TEXT NOT NULL, device_id TEXT NOT NULL
+);
+CREATE INDEX amendments_job ON amendments (job_id, at)
+"""
+
 #: The versioned schema: append new migrations at the end, never edit an applied one.
 MIGRATIONS: Final[list[tuple[str, str]]] = [
     ("0001_initial", _V1),
@@ -180,6 +190,7 @@ MIGRATIONS: Final[list[tuple[str, str]]] = [
     ("0003_changed_after_signoff", SIGNOFF_FLAG_V3),
     ("0004_write_path", WRITE_PATH_V4),
     ("0005_kb_search_tokens", KB_SEARCH_V5),
+    ("0006_amendments", AMENDMENTS_V6),
 ]
 
 

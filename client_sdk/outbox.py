@@ -16,7 +16,7 @@ import msgspec
 
 from client_sdk.store import Tx, WriteTx
 from schemas.codec import msgpack_encoder
-from schemas.wire import AnswerItem, Attach, Delete, MovePart, Op, SetField, SetStatus, SignOff
+from schemas.wire import Amend, AnswerItem, Attach, Delete, MovePart, Op, SetField, SetStatus, SignOff
 from sync.core.hlc import COUNTER_BITS
 
 op_decoder: Final = msgspec.msgpack.Decoder(Op)
@@ -96,6 +96,8 @@ def key_for(op: Op) -> str:
         return f"attachment:{op.sha256}"
     if isinstance(op, Delete):
         return f"{op.entity}:{op.key}"
+    if isinstance(op, Amend):
+        return f"amend:{op.op_id}"
     raise TypeError(f"not an op: {op!r}")
 
 

@@ -158,3 +158,9 @@ def unsynced_consumption_rows(tx: Tx) -> list[Row]:
         "SELECT m.part_no, SUM(m.qty) AS qty FROM movements m JOIN outbox o ON o.op_id = m.id "
         "WHERE m.kind = 'consume' GROUP BY m.part_no"
     )
+
+
+def amendment_rows(tx: Tx, job_id: str) -> list[Row]:
+    """The amendments of a job's signed content made on this tablet, oldest first (``value`` as JSON)."""
+    return tx.query("SELECT target, key, value, reason, at, engineer_id, device_id FROM amendments "
+                    "WHERE job_id = ? ORDER BY at, op_id", (job_id,))

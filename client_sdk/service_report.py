@@ -26,7 +26,7 @@ from client_sdk.apply import loads
 from client_sdk.clock import Clock
 from client_sdk.errors import SdkError, UnknownJob
 from client_sdk.store import Tx
-from schemas.signoff import ReportContent, SignOffBundle
+from schemas.signoff import Amendment, ReportContent, SignOffBundle
 from service_report.view import PartInfo, ReportView
 from sync.core.signoff import assemble_report_content
 
@@ -69,6 +69,9 @@ def signoff_bundle(tx: Tx, job_id: str) -> SignOffBundle:
         device_signature=bytes(so["device_signature"]),
         server_public_key=bytes(device["server_public_key"] or b""),
         certificate=bytes(device["certificate"] or b""),
+        amendments=[Amendment(target=a["target"], key=a["key"], value=loads(a["value"]), reason=a["reason"],
+                              at=int(a["at"]), engineer_id=a["engineer_id"], device_id=a["device_id"])
+                    for a in read_sql.amendment_rows(tx, job_id)],
     )
 
 

@@ -29,6 +29,8 @@ JOB_UPDATE: Final = (
     "UPDATE jobs SET status = ?, hold_reason = ?, times = ?, notes = ?, diagnosis = ?, resolution = ?, remote = ?, "
     "rating = ?, customer_comment = ?, field_hlc = ?, signed_off = ?, updated_at = ? WHERE id = ?"
 )
+AMENDMENT_INSERT: Final = ("INSERT INTO amendments (op_id, job_id, edit_op_id, target, key, value, reason, at, "
+                           "engineer_id, device_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
 ANSWER_UPSERT: Final = (
     "INSERT OR REPLACE INTO answers (job_id, item_key, value, note, na_reason, hlc, device_id, template_version, "
     "deleted) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0)"

@@ -28,7 +28,7 @@ from typing import Final, cast
 import msgspec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from client_sdk import outbox
+from client_sdk import outbox, read_sql
 from client_sdk.apply import dumps, loads
 from client_sdk.clock import Clock
 from client_sdk.errors import (
@@ -39,6 +39,7 @@ from client_sdk.errors import (
     InvalidField,
     InvalidPart,
     InvalidTransition,
+    SignedContentLocked,
     UnknownJob,
     WriteRefused,
 )
@@ -48,6 +49,7 @@ from client_sdk.reads import template_of
 from client_sdk.service_report import report_content
 from client_sdk.store import LocalStore, Row, Tx, WriteTx
 from client_sdk.write_sql import (
+    AMENDMENT_INSERT,
     ANSWER_UPSERT,
     ATTACHMENT_UPSERT,
     BLOB_INSERT,
@@ -61,12 +63,24 @@ from client_sdk.write_sql import (
 )
 from client_sdk.write_sql import part_serialized as catalog_serialized
 from schemas.domain import ChecklistItem, ChecklistTemplate
-from schemas.rules import REASONS, SIGNABLE_STATUSES
+from schemas.rules import REASONS, SIGNABLE_STATUSES, SIGNED_FIELDS
 from schemas.status import can_transition
-from schemas.wire import AnswerItem, Attach, AttachmentKind, JobField, MovePart, SetField, SetStatus, SignOff
+from schemas.wire import (
+    Amend,
+    AmendTarget,
+    AnswerItem,
+    Attach,
+    AttachmentKind,
+    JobField,
+    MovePart,
+    SetField,
+    SetStatus,
+    SignOff,
+)
 from sync.core.changeset import digest
 from sync.core.checklist import missing_required
 from sync.core.rules import (
+    check_amend,
     check_answer,
     check_attach,
     check_field,
@@ -134,8 +148,13 @@ def set_status(
     return op.op_id
 
 
-def set_field(store: LocalStore, clock: Clock, job_id: str, field: str, value: FieldValue) -> str:
-    """Set a plain job field (notes, diagnosis, resolution, remote, rating, customer_comment)."""
+def set_field(store: LocalStore, clock: Clock, job_id: str, field: str, value: FieldValue,
+              *, amending: bool = False) -> str:
+    """Set a plain job field (notes, diagnosis, resolution, remote, rating, customer_comment).
+
+    Once the customer signed, a field of the signed content (``schemas.rules.SIGNED_FIELDS``) changes only
+    through :func:`amend` (``amending``); a plain edit raises ``SignedContentLocked``.
+    """
     with store.stage() as tx:
         job = tx.memo.get(("job", job_id)) or _job(tx, job_id)
         field_hlc: dict[str, int] = loads(job["field_hlc"], {})
@@ -152,6 +171,9 @@ def set_field(store: LocalStore, clock: Clock, job_id: str, field: str, value: F
         reason = check_field(op)
         if reason is not None:
             raise _refused(InvalidField, reason, f"job {job_id}: field {field!r}")
+        # the server's checks first (it refuses what they refuse); the lock is the tablet's own
+        if field in SIGNED_FIELDS and job["signed_off"] and not amending:
+            raise SignedContentLocked(f"job {job_id}: the customer signed; change {field!r} with amend(reason)")
         op.hlc = outbox.next_hlc(tx, now)
         field_hlc[field] = op.hlc
         stored = int(value) if isinstance(value, bool) else value
@@ -168,8 +190,14 @@ def answer(
     value: Scalar,
     note: str | None = None,
     na_reason: str | None = None,
+    *,
+    amending: bool = False,
 ) -> str:
-    """Answer a checklist item, validated against the job's pinned template version."""
+    """Answer a checklist item, validated against the job's pinned template version.
+
+    Once the customer signed, an answer changes only through :func:`amend` (``amending``); a plain edit
+    raises ``SignedContentLocked``.
+    """
     with store.stage() as tx:
         checklist = tx.memo.get(("checklist", job_id)) or _checklist(tx, job_id, item_key)
         version, items, hlcs = checklist if checklist is not None else (0, None, {})
@@ -189,6 +217,10 @@ def answer(
         reason = check_answer(op, items)
         if reason is not None:
             raise InvalidAnswer(item_key, reason)
+        # the server's checks first (it refuses what they refuse); the lock is the tablet's own
+        if not amending and _job(tx, job_id)["signed_off"]:
+            raise SignedContentLocked(f"job {job_id}: the customer signed; change item {item_key!r} with "
+                                      "amend(reason)")
         device = tx.memo.get("device") or outbox.device_state(tx)
         op.hlc = hlc = outbox.next_hlc(tx, now, device)
         row = (job_id, item_key, _dumps(value).decode(), note, na_reason, hlc, device[0], version)
@@ -346,6 +378,55 @@ def sign_off(
         comment=comment,
         pending=True,
     )
+
+
+def amend(
+    store: LocalStore,
+    clock: Clock,
+    job_id: str,
+    reason: str,
+    *,
+    item_key: str | None = None,
+    field: str | None = None,
+    value: Scalar = None,
+    note: str | None = None,
+    na_reason: str | None = None,
+) -> str:
+    """Change signed content knowingly: the edit (an answer or a signed field) and a ``signoff.amend`` op with
+    ``reason``, in one transaction.  The customer's signature stays valid for what they signed; the service
+    report lists the amendment (reason, time, author).  Returns the amendment's op id.
+    """
+    if (item_key is None) == (field is None):
+        raise InvalidField("amend names one thing: item_key= (a checklist answer) or field= (a job field)",
+                           "unknown_amend_target")
+    target: AmendTarget = "answer" if item_key is not None else "field"
+    key = item_key if item_key is not None else field
+    assert key is not None
+    now = clock()
+    op = Amend(op_id=outbox.new_op_id(), hlc=0, job_id=job_id, at=now, edit_op_id="", target=target, key=key,
+               value=value, reason=reason)
+    reason_code = check_amend(op)
+    if reason_code is not None:
+        raise _refused(InvalidField, reason_code, f"job {job_id}: amendment")
+    with store.batch():
+        if item_key is not None:
+            op.edit_op_id = answer(store, clock, job_id, item_key, value, note, na_reason, amending=True)
+        else:
+            assert field is not None
+            if not isinstance(value, float):
+                op.edit_op_id = set_field(store, clock, job_id, field, value, amending=True)
+            else:
+                raise InvalidField(f"job {job_id}: field {field!r} takes no number", "invalid_value")
+        with store.stage() as tx:
+            if not _job(tx, job_id)["signed_off"]:
+                raise InvalidField(f"job {job_id} is not signed: edit it directly, no amendment needed",
+                                   "not_signed")
+            device = read_sql.device_row(tx.raw)
+            op.hlc = outbox.next_hlc(tx, now)
+            tx.defer(AMENDMENT_INSERT, (op.op_id, job_id, op.edit_op_id, target, key, _dumps(value).decode(), reason,
+                                        now, device["engineer_id"] or "", device["device_id"] or ""))
+            outbox.append(tx, op, now)
+    return op.op_id
 
 
 # -- what a staged write reads: the memo first, the store on a miss ---------------------------------

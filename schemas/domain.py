@@ -363,6 +363,18 @@ class ResolveIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     comment: Annotated[str, msgspec.Meta(max_length=2000)] = ""
 
 
+class AdoptIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """Adopt a late visit: apply its work to the job (see ``server.domain.sync.late_work``)."""
+
+    comment: Annotated[str, msgspec.Meta(max_length=2000)] = ""
+
+
+class DiscardIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """Discard a late visit: its work is not applied (its parts stay used); why, for the record."""
+
+    reason: Annotated[str, msgspec.Meta(min_length=1, max_length=2000)]
+
+
 class TokenOut(msgspec.Struct, kw_only=True):
     """A freshly issued secret (shown once)."""
 

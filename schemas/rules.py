@@ -19,7 +19,7 @@ from typing import Final, get_args
 
 from schemas.domain import ItemType
 from schemas.status import JOB_STATUSES, OFFICE_ONLY, REMOTE_TRANSITIONS, TERMINAL, TRANSITIONS
-from schemas.wire import PROTOCOL_VERSION, AttachmentKind, DeleteEntity, JobField
+from schemas.wire import PROTOCOL_VERSION, AmendTarget, AttachmentKind, DeleteEntity, JobField
 
 # -- text ------------------------------------------------------------------------------------------------
 
@@ -31,6 +31,7 @@ TEXT_LIMITS: Final[dict[str, dict[str, int]]] = {
     "part.move": {"serial": 100, "returned_serial": 100},
     "signoff": {"signer_name": 200, "signer_role": 100, "comment": 2_000},
     "attachment": {"content_type": 100},
+    "signoff.amend": {"key": 200, "value": 10_000, "reason": 1_000},
 }
 
 #: how each plain job field a device sets is typed: free text, true/false, or a 1..5 rating (or null)
@@ -91,6 +92,11 @@ ATTACHMENT_KINDS: Final[tuple[str, ...]] = get_args(AttachmentKind)
 DEVICE_MOVE_KINDS: Final[tuple[str, ...]] = ("consume",)
 #: what a ``delete`` op may tombstone
 DELETE_ENTITIES: Final[tuple[str, ...]] = get_args(DeleteEntity)
+#: what a ``signoff.amend`` op may name as the edit it declares
+AMEND_TARGETS: Final[tuple[str, ...]] = get_args(AmendTarget)
+#: the job fields that are part of the signed report content: after the customer signed, a tablet changes them
+#: (like a checklist answer) only with an amendment (``signoff.amend``), never with a plain edit
+SIGNED_FIELDS: Final[tuple[str, ...]] = ("diagnosis", "resolution", "notes")
 #: a blob address and a report digest: lowercase hex SHA-256
 SHA256_PATTERN: Final = "^[0-9a-f]{64}$"
 
@@ -144,6 +150,11 @@ REASONS: Final[dict[str, str]] = {
     "not_signable_in_status": "the job's status is not one of signable_statuses (tablet; the server keeps such "
                               "a sign-off for review)",
     "already_signed_off": "a sign-off is write-once (tablet; the server keeps a second one for review)",
+    "unknown_amend_target": "an amendment names a target not in amend_targets",
+    "amend_reason_required": "an amendment of signed content needs a reason (not blank)",
+    "signed_content_needs_amend": "the customer signed this job: a checklist answer or one of signed_fields "
+                                  "changes only with an amendment and its reason (tablet; the server keeps a "
+                                  "plain edit and flags the job changed_after_signoff)",
 }
 
 
@@ -172,6 +183,8 @@ def rules_document() -> dict[str, object]:
         "attachment_kinds": list(ATTACHMENT_KINDS),
         "device_move_kinds": list(DEVICE_MOVE_KINDS),
         "delete_entities": list(DELETE_ENTITIES),
+        "amend_targets": list(AMEND_TARGETS),
+        "signed_fields": list(SIGNED_FIELDS),
         "sha256_pattern": SHA256_PATTERN,
         "reasons": REASONS,
     }

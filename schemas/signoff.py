@@ -47,6 +47,21 @@ class ReportContent(msgspec.Struct, kw_only=True):
     times: dict[str, int]
 
 
+class Amendment(msgspec.Struct, kw_only=True):
+    """A change to signed content made after the customer signed, declared with a reason (``signoff.amend``).
+
+    Not covered by the customer's signature (which confirms the content as signed); the report lists it.
+    """
+
+    target: str
+    key: str
+    value: str | int | float | bool | None
+    reason: str
+    at: int
+    engineer_id: str
+    device_id: str = ""
+
+
 class SignOffBundle(msgspec.Struct, kw_only=True):
     """A sign-off with what it confirms and the keys that vouch for it.
 
@@ -66,3 +81,5 @@ class SignOffBundle(msgspec.Struct, kw_only=True):
     device_signature: bytes
     server_public_key: bytes = b""
     certificate: bytes = b""
+    #: changes made after the signature, with their reasons (the report's "amended after signature" section)
+    amendments: list[Amendment] = []

@@ -25,6 +25,7 @@ JobField = Literal["notes", "diagnosis", "resolution", "remote", "rating", "cust
 MoveKind = Literal["issue", "consume", "return_old", "transfer", "adjust"]
 AttachmentKind = Literal["photo", "signature", "document"]
 DeleteEntity = Literal["answer", "attachment"]
+AmendTarget = Literal["answer", "field"]
 
 
 class _Op(msgspec.Struct, tag_field="type", kw_only=True):
@@ -124,9 +125,26 @@ class Delete(_Op, tag="delete"):
     key: str
 
 
-Op = SetStatus | SetField | AnswerItem | MovePart | SignOff | Attach | Delete
+class Amend(_Op, tag="signoff.amend"):
+    """An edit of signed content made knowingly: the engineer changed what the customer signed, and why.
 
-OP_TYPES: Final[tuple[type, ...]] = (SetStatus, SetField, AnswerItem, MovePart, SignOff, Attach, Delete)
+    The edit itself is its own op, sent just before (``edit_op_id``: a ``checklist.answer`` for ``target``
+    ``answer``, a ``job.field`` for ``field``; ``key`` is the item key or field name, ``value`` what it wrote)
+    and merges by its own rule.  This op records the amendment (reason, time, author): the service report
+    lists it apart from the signed content, whose signature stays valid for what the customer saw.  A
+    tablet refuses a plain edit of signed content; it writes an edit only together with this op.
+    """
+
+    edit_op_id: str
+    target: AmendTarget
+    key: str
+    value: str | int | float | bool | None
+    reason: str
+
+
+Op = SetStatus | SetField | AnswerItem | MovePart | SignOff | Attach | Delete | Amend
+
+OP_TYPES: Final[tuple[type, ...]] = (SetStatus, SetField, AnswerItem, MovePart, SignOff, Attach, Delete, Amend)
 
 
 class ReceivedSignOff(_Op, tag="signoff"):
@@ -148,7 +166,7 @@ class ReceivedSignOff(_Op, tag="signoff"):
     comment: str | None = None
 
 
-ReceivedOp = SetStatus | SetField | AnswerItem | MovePart | ReceivedSignOff | Attach | Delete
+ReceivedOp = SetStatus | SetField | AnswerItem | MovePart | ReceivedSignOff | Attach | Delete | Amend
 
 
 class ChangeSet(msgspec.Struct, kw_only=True):

@@ -78,6 +78,8 @@ OPERATION_IDS: Final[dict[str, str]] = {
     "GET /v1/conflicts": "listConflicts",
     "GET /v1/conflicts/{conflict_id}": "getConflict",
     "POST /v1/conflicts/{conflict_id}/resolve": "resolveConflict",
+    "POST /v1/conflicts/{conflict_id}/adopt": "adoptLateVisit",
+    "POST /v1/conflicts/{conflict_id}/discard": "discardLateVisit",
     "GET /v1/warranty/claims": "listWarrantyClaims",
     "GET /v1/warranty/claims/{claim_id}": "getWarrantyClaim",
     "POST /v1/warranty/claims/{claim_id}/approve": "approveWarrantyClaim",
@@ -86,7 +88,13 @@ OPERATION_IDS: Final[dict[str, str]] = {
     "POST /v1/assets": "createAsset",
     "GET /v1/assets/{serial}": "getAsset",
     "GET /v1/assets/{serial}/history": "getAssetHistory",
-    "GET /v1/customers/{name}/archive": "getCustomerArchive",
+    "GET /v1/customers/{customer_id}/archive": "getCustomerArchive",
+    "GET /v1/customers": "listCustomers",
+    "POST /v1/customers": "createCustomer",
+    "GET /v1/customers/{customer_id}": "getCustomer",
+    "PATCH /v1/customers/{customer_id}": "updateCustomer",
+    "POST /v1/customers/{customer_id}/sites": "createCustomerSite",
+    "POST /v1/warranty/claims/{claim_id}/returns": "returnOldParts",
     "GET /v1/plans": "listPlans",
     "POST /v1/plans": "createPlan",
     "GET /v1/plans/{plan_id}": "getPlan",
@@ -137,6 +145,10 @@ BINARY_RESPONSES: Final = {"GET /v1/blobs/{sha256}": "application/octet-stream",
                            "GET /metrics": "text/plain"}
 #: JSON reports built as documents (no struct yet): described as objects with their top-level members
 REPORT_DOCUMENTS: Final[dict[str, dict[str, Any]]] = {
+    "GET /v1/customers/{customer_id}/archive": {
+        "type": "object", "additionalProperties": True,
+        "description": "A customer's archive: its record, sites, assets and tickets with their jobs (a customer "
+                       "named instead of its id answers 308 to the id's URL)."},
     "GET /v1/kpis/targets": {"type": "object", "additionalProperties": True,
                              "required": ["from", "to", "timezone", "generated_at", "targets", "kpis", "months",
                                           "trend"],

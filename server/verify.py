@@ -59,6 +59,12 @@ def run_cli(args: argparse.Namespace) -> int:
         if verdict.server_key_fingerprint:
             pin = say("verify.pinned" if verdict.server_key_pinned else "verify.not_pinned")
             print(say("verify.server_key", fingerprint=verdict.server_key_fingerprint, pin=pin))
+        if verdict.amendments:
+            print(say("verify.amended", count=len(verdict.amendments)))
+            for a in verdict.amendments:
+                print(say("verify.amendment", at=utc_text(int(a["at"]), "%Y-%m-%dT%H:%M:%S+00:00"),
+                          engineer=a["engineer_id"], key=a["key"], value=json.dumps(a["value"], ensure_ascii=False),
+                          reason=a["reason"]))
         if verdict.valid:
             print(say("verify.valid"))
         else:

@@ -84,6 +84,8 @@ class ReportVerdict:
     sealed_by: str = ""
     server_key_pinned: bool = False
     server_key_fingerprint: str = ""
+    #: changes made after the signature (not covered by it), as the report lists them
+    amendments: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def valid(self) -> bool:
@@ -93,7 +95,8 @@ class ReportVerdict:
         return {"valid": self.valid, "kind": self.kind, "problems": self.problems, "job_id": self.job_id,
                 "report_digest": self.report_digest, "signer_name": self.signer_name, "signed_at": self.signed_at,
                 "device_id": self.device_id, "sealed_by": self.sealed_by,
-                "server_key_pinned": self.server_key_pinned, "server_key_fingerprint": self.server_key_fingerprint}
+                "server_key_pinned": self.server_key_pinned, "server_key_fingerprint": self.server_key_fingerprint,
+                "amendments": self.amendments}
 
 
 def fingerprint(public_key: bytes) -> str:
@@ -279,6 +282,16 @@ def _blocks(bundle: SignOffBundle, view: ReportView, signer_kind: SignerKind, si
     out.append(_Text(t("signed_by", name=bundle.signer_name, role=role, when=t.when(bundle.signed_at)),
                      keep=SIGNATURE_H + 10))
     out.append(_Signature(bundle.strokes))
+    if bundle.amendments:
+        out.append(_Text(t("section.amended"), 12, bold=True, color=colors.red))
+        out.append(_Text(t("amended.intro"), 8))
+        for am in sorted(bundle.amendments, key=lambda x: x.at):
+            label = view.item_labels.get(am.key, am.key) if am.target == "answer" else t(am.key)
+            value = _answer_value(t, am.value, view.item_units.get(am.key, "")) if am.target == "answer" else str(
+                am.value if am.value is not None else t("none"))
+            out.append(_Text(t("amended.line", label=label, value=value)))
+            out.append(_Text(t("amended.by", when=t.when(am.at), engineer=am.engineer_id, reason=am.reason), 8,
+                             indent=12))
 
     sealer = t(f"sealer.{signer_kind}")
     out.append(_Text(t("section.verify"), 12, bold=True))
@@ -538,7 +551,8 @@ def _check_bundle(bundle: SignOffBundle, verdict: ReportVerdict, trusted: bytes 
     verdict.signed_at = bundle.signed_at
     verdict.device_id = bundle.device_id
     verdict.server_key_fingerprint = fingerprint(bundle.server_public_key) if bundle.server_public_key else ""
-    verdict.problems += verify_bundle(bundle)
+    verdict.problems += verify_bundle(bundle)  # the signature is checked against the content as signed
+    verdict.amendments = [msgspec.to_builtins(a) for a in sorted(bundle.amendments, key=lambda a: a.at)]
     if not bundle.server_public_key or not bundle.certificate:
         verdict.problems.append("the bundle carries no server certificate of the device key")
     if trusted is not None:

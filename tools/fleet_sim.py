@@ -699,7 +699,8 @@ def check_run(sim: Simulation) -> tuple[list[str], dict[str, int], str]:
             if res.result == "needs_review" and res.conflict_id not in conflict_ids:
                 v.append(f"{dev.label}: {kind} op {op_id} ({res.reason}) points at a missing conflict "
                          f"{res.conflict_id}")
-            if kind == "part.move" and res.result == "applied":
+            # a part used on a job reassigned away is in the ledger too (its visit goes to review, the part is gone)
+            if kind == "part.move" and (res.result == "applied" or res.reason == "job_reassigned"):
                 applied_consumes.add(op_id)
             if kind == "signoff" and (res.result == "applied" or (res.reason or "").startswith("signed_off_in_")):
                 signoff_writes[job_id] += 1

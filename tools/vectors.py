@@ -30,6 +30,7 @@ from schemas.records import Record
 from schemas.signoff import ReportContent
 from schemas.wire import (
     PROTOCOL_VERSION,
+    Amend,
     AnswerItem,
     Attach,
     Challenge,
@@ -193,6 +194,9 @@ def ops_seq2() -> list[Any]:
         SetStatus(**stamp(8, T0 + 360_000), status="completed", note="done"),
         SetField(**stamp(9, T0 + 360_000, 1), field="notes", value="Reminder in 12 months.",
                  base_hlc=hlc.pack(T0 - 86_400_000, 0)),
+        # the notes are signed content (the customer signed in seq 1): the edit is declared an amendment
+        Amend(**stamp(10, T0 + 360_000, 2), edit_op_id="op-0009", target="field", key="notes",
+              value="Reminder in 12 months.", reason="客户要求提醒 / customer asked for a reminder"),
     ]
 
 
@@ -214,7 +218,8 @@ def changeset_vectors(signoff: dict[str, Any]) -> dict[str, Any]:
         })
         head = new_head
     return {
-        "about": "two chained change-sets of one device; seq 1 holds one op of every type",
+        "about": "two chained change-sets of one device; seq 1 holds one op of every type up to the sign-off, "
+                 "seq 2 an amendment of the signed content",
         "device_id": DEVICE_ID,
         "device_public_key": public_key(DEVICE_SEED).hex(),
         "changesets": out,

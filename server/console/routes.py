@@ -464,6 +464,30 @@ async def resolve_conflict(request: Request[Any, Any, Any], services: Services, 
     return redirect("/conflicts", done="resolved")
 
 
+async def _decide_visit(request: Request[Any, Any, Any], services: Services, conflict_id: str,
+                       adopt: bool) -> Response[Any]:
+    s, lang = await enter(request, services, "backoffice")
+    known_id(conflict_id, "conflict")
+    form = await read_form(request, s.csrf, lang)
+    try:
+        await in_thread(lambda: views.decide_visit(services, conflict_id, form, s.staff.name, lang, adopt=adopt))
+    except DomainError as exc:
+        data = await in_thread(views.conflicts_page, services, "open", lang)
+        return page(request, services, s, lang, "conflicts.html", {**data, "error_id": conflict_id}, status=exc.status,
+                    error=shown_detail(exc, lang), form=form)
+    return redirect("/conflicts", done="resolved")
+
+
+@post("/conflicts/{conflict_id:str}/adopt", include_in_schema=False, status_code=303)
+async def adopt_visit(request: Request[Any, Any, Any], services: Services, conflict_id: str) -> Response[Any]:
+    return await _decide_visit(request, services, conflict_id, True)
+
+
+@post("/conflicts/{conflict_id:str}/discard", include_in_schema=False, status_code=303)
+async def discard_visit(request: Request[Any, Any, Any], services: Services, conflict_id: str) -> Response[Any]:
+    return await _decide_visit(request, services, conflict_id, False)
+
+
 # -- reconciliation --------------------------------------------------------------------------------------
 
 
@@ -602,6 +626,7 @@ def console_router(*desks: Any) -> Router:
         home, login_form, login, logout, choose_locale, tickets_board, create_ticket, new_ticket_due, ticket_detail,
         customer_detail,
         report_locale, add_job, reassign_job,
-        job_page, job_report, blob, conflicts_page, resolve_conflict, reconciliation, reconciliation_csv, resolve_item,
+        job_page, job_report, blob, conflicts_page, resolve_conflict, adopt_visit, discard_visit, reconciliation,
+        reconciliation_csv, resolve_item,
         decide_claim, devices_page, enroll_token, revoke_device, sla_page, live, static, favicon,
     ], exception_handlers={Exception: console_error}, include_in_schema=False)

@@ -18,6 +18,7 @@ import msgspec
 
 from schemas.domain import AssignIn, JobIn, ReportLocale, ResolveIn, SlaTarget, TicketEvent, TicketIn
 from schemas.enrollment_link import enrollment_link
+from schemas.wire import Amend, AnswerItem, MovePart, ReceivedSignOff, SetField, SetStatus
 from server.console.i18n import Lang
 from server.domain.archive.service import customer_archive
 from server.domain.blobs.service import attachment_content_types
@@ -27,6 +28,7 @@ from server.domain.customers import service as customers
 from server.domain.devices import service as devices
 from server.domain.devices.service import device_names, device_names_for_job, device_owners
 from server.domain.sla.service import compliance_report, due, list_by_sla, policy_set, target_order
+from server.domain.sync import late_work
 from server.domain.tickets import service as tickets
 from server.domain.tickets.jobs import job_detail
 from server.errors import BadRequest, NotFound
@@ -101,6 +103,9 @@ def record_summary(records: Any, lang: Lang) -> list[str]:
     for r in records if isinstance(records, list) else [records]:
         if isinstance(r, dict):
             kind = str(r.get("type", "record"))
+            if kind == "conflict" and r.get("kind") == "late_work" and isinstance(r.get("values"), list):
+                # a late visit's values are its ops as sent: counted here, shown step by step in the review queue
+                r = {**r, "values": lang.t("visit.ops", n=max(len(r["values"]) - 1, 0))}
             parts = [f"{lang.name('record_field', k)}={_record_value(kind, k, v, lang)}" for k, v in r.items()
                      if v not in (None, "", [], {}) and k not in ("id", "type", "engineer_id", "device_id")]
             out.append(f"{lang.name('record', kind)}: " + lang.t("list.sep").join(parts[:8]))
@@ -441,13 +446,62 @@ def conflicts_page(services: Services, status: str, lang: Lang) -> dict[str, Any
             values.append({"i": i, "value": _conflict_value(v.get("value"), lang), "raw": v.get("value"), "who": who,
                            "at": lang.when(v.get("at")) if v.get("at") else "—", "note": v.get("note") or "",
                            "applied": c.applied == v})
+        visit = _visit(services, c, jobs.get(c.job_id), names, dev_eng, labels, lang) if c.kind == "late_work" else None
         out.append({"c": c, "vals": values, "job": jobs.get(c.job_id), "created": lang.when(c.created_at),
+                    "visit": visit,
                     "resolved": lang.when(c.resolved_at) if c.resolved_at else "",
                     "key": _conflict_key(services, c.kind, c.key, jobs.get(c.job_id), labels, lang),
                     "resolved_value": _conflict_value(c.resolution.get("value"), lang) if isinstance(
                         c.resolution, dict) else "",
                     "merge_allowed": c.kind in ("answer", "field")})
     return {"items": out, "status": status}
+
+
+def _visit(services: Services, c: Any, job: Any, names: dict[str, str], dev_eng: dict[str, tuple[str, str]],
+           labels: dict[tuple[str, int], dict[str, str]], lang: Lang) -> dict[str, Any]:
+    """A late visit for people: who made it, who holds the job now, and each of its ops in words, in order."""
+    vals = c.values
+    dev = str(vals[1].get("device_id") or "") if len(vals) > 1 else ""
+    dname, eng = dev_eng.get(dev, (dev, ""))
+    holder = str(vals[0].get("value") or "") if vals else ""
+    steps = []
+    for v in vals[1:]:
+        op = late_work.decode_op(v.get("value"))
+        steps.append({"text": _visit_step(services, op, job, labels, lang), "at": lang.when(v.get("at")) if v.get(
+            "at") else "—"})
+    decided = c.resolution.get("value") if isinstance(c.resolution, dict) else None
+    return {"by": lang.t("visit.by", engineer=names.get(eng, eng) or "?", device=dname,
+                         holder=names.get(holder, holder) or "?"),
+            "steps": steps, "decided": decided}
+
+
+def _visit_step(services: Services, op: Any, job: Any, labels: dict[tuple[str, int], dict[str, str]],
+                lang: Lang) -> str:
+    if isinstance(op, SetStatus):
+        return lang.t("visit.op.status", status=lang.name("status", op.status))
+    if isinstance(op, AnswerItem):
+        return lang.t("visit.op.answer", item=_conflict_key(services, "answer", op.item_key, job, labels, lang),
+                      value=op.na_reason if op.na_reason else _conflict_value(op.value, lang))
+    if isinstance(op, SetField):
+        return lang.t("visit.op.field", field=lang.name("job_field", op.field), value=_conflict_value(op.value, lang))
+    if isinstance(op, MovePart):
+        return lang.t("visit.op.part", part_no=op.part_no, qty=op.qty)
+    if isinstance(op, ReceivedSignOff):
+        return lang.t("visit.op.signoff", name=op.signer_name)
+    if isinstance(op, Amend):
+        return lang.t("visit.op.amend", key=op.key, value=_conflict_value(op.value, lang), reason=op.reason)
+    if op is None:
+        return lang.t("visit.op.unreadable")
+    return lang.t("visit.op.attachment")
+
+
+def decide_visit(services: Services, conflict_id: str, form: dict[str, str], by: str, lang: Lang, *,
+                 adopt: bool) -> None:
+    """Adopt or discard a late visit from the queue's form (a reason is needed to discard)."""
+    reason = text_field(lang, form, "comment", max_len=2000)
+    if not adopt and not reason.strip():
+        raise _invalid(lang, "form.reason_required", "comment")
+    late_work.decide(services, conflict_id, by, adopt=adopt, comment=reason)
 
 
 def _conflict_key(services: Services, kind: str, key: str, job: Any, labels: dict[tuple[str, int], dict[str, str]],

@@ -29,7 +29,17 @@ from typing import Final
 from schemas import rules
 from schemas.domain import ChecklistItem
 from schemas.status import JOB_STATUSES
-from schemas.wire import AnswerItem, Attach, Delete, MovePart, ReceivedSignOff, SetField, SetStatus, SignOff
+from schemas.wire import (
+    Amend,
+    AnswerItem,
+    Attach,
+    Delete,
+    MovePart,
+    ReceivedSignOff,
+    SetField,
+    SetStatus,
+    SignOff,
+)
 from sync.core.checklist import validate_answer
 
 Reason = str
@@ -274,6 +284,30 @@ def check_delete(op: Delete) -> Reason | None:
         return _time_reason(op.at)
     if op.entity not in _DELETE_ENTITIES:
         return "unknown_entity"
+    return None
+
+
+_AMEND: Final = rules.TEXT_LIMITS["signoff.amend"]
+_AMEND_TARGETS: Final = frozenset(rules.AMEND_TARGETS)
+
+
+def check_amend(op: Amend) -> Reason | None:
+    """An amendment of signed content: whose edit, what it names, and a reason that is not blank."""
+    value = op.value
+    texts = (op.op_id, op.job_id, op.edit_op_id, op.key, op.reason, value if isinstance(value, str) else "")
+    if any("\x00" in t for t in texts):
+        return NUL_IN_TEXT
+    if not _INT_MIN <= op.hlc <= _INT_MAX or (type(value) is int and not _INT_MIN <= value <= _INT_MAX):
+        return NUMBER_OUT_OF_RANGE
+    if not _T_MIN <= op.at < _T_MAX:
+        return _time_reason(op.at)
+    if op.target not in _AMEND_TARGETS:
+        return "unknown_amend_target"
+    if not op.reason.strip():
+        return "amend_reason_required"
+    if (len(op.key) > _AMEND["key"] or len(op.reason) > _AMEND["reason"]
+            or isinstance(value, str) and len(value) > _AMEND["value"]):
+        return TEXT_TOO_LONG
     return None
 
 

@@ -19,6 +19,10 @@ from sync.core.signatures import is_valid
 
 #: the status changes whose device times a report states
 REPORT_TIMES: Final = ("on_site", "completed")
+#: the ticket events that give a report time: the status change applied, or refused by the server but done in the
+#: field (``device_<status>``: a job cancelled centrally while the engineer completed it offline).  The tablet
+#: states the time it did the thing either way, so the server must too, or a genuine signature would not verify.
+REPORT_TIME_EVENTS: Final = {**{k: k for k in REPORT_TIMES}, **{f"device_{k}": k for k in REPORT_TIMES}}
 #: the parts movements a report lists
 REPORT_PART_KINDS: Final = frozenset({"consume"})
 

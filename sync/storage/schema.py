@@ -281,6 +281,17 @@ CREATE UNIQUE INDEX tickets_external_ref ON tickets (external_ref);
 """,
     ),
     (
+        16,
+        # amendments of signed content (a ``signoff.amend`` op): what changed after the customer signed,
+        # why, when and by whom; the service report lists them apart from the signed content
+        """
+CREATE TABLE amendments (op_id TEXT PRIMARY KEY, job_id TEXT NOT NULL, edit_op_id TEXT NOT NULL,
+  target TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, reason TEXT NOT NULL, device_id TEXT NOT NULL,
+  engineer_id TEXT NOT NULL, at {big} NOT NULL, recorded_at {big} NOT NULL);
+CREATE INDEX amendments_job ON amendments (job_id, at);
+""",
+    ),
+    (
         17,
         # customers as records (the ``customers`` and ``sites`` tables of migration 1, unused until now):
         # contacts, the ERP's reference (unique), search tokens (sync/core/search.py, space-padded); tickets,

@@ -100,6 +100,8 @@ POLICY: dict[tuple[str, str], tuple[frozenset[str] | str, Any]] = {
     ("GET", "/v1/conflicts"): (STAFF, None),
     ("GET", "/v1/conflicts/{conflict_id}"): (STAFF, None),
     ("POST", "/v1/conflicts/{conflict_id}/resolve"): (OFFICE, {"choice": 0}),
+    ("POST", "/v1/conflicts/{conflict_id}/adopt"): (OFFICE, {}),
+    ("POST", "/v1/conflicts/{conflict_id}/discard"): (OFFICE, {"reason": "duplicate visit"}),
     ("GET", "/v1/sla/tickets"): (STAFF, None),
     ("GET", "/v1/sla/compliance"): (STAFF, None),
     ("GET", "/v1/sla/due"): (STAFF, None),

@@ -148,7 +148,8 @@ def test_the_tablet_shows_when_signed_content_changed_on_the_server(tablet: Fiel
     other = FieldClient.open(tmp_path / "other.db", transport=app_client, clock=lambda: services.clock())
     other.enroll(issue_enroll_token(services, "e-ana")[0])
     other.sync()
-    other.answer(job_id, "remarks", "added after the customer signed")
+    # (a plain edit of signed content is refused on a tablet: the change is an amendment, with its reason)
+    other.amend(job_id, "customer asked to add a remark", item_key="remarks", value="added after the customer signed")
     assert other.sync().ok
     tablet.sync()
     assert tablet.job(job_id).job.changed_after_signoff is True

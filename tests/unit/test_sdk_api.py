@@ -52,6 +52,7 @@ FIELD_CLIENT_API = {
     "set_status": "(job_id, status, hold_reason=None, note=None)",
     "set_field": "(job_id, field, value)",
     "answer": "(job_id, item_key, value, note=None, na_reason=None)",
+    "amend": "(job_id, reason, *, item_key=None, field=None, value=None, note=None, na_reason=None)",
     "use_part": "(job_id, part_no, qty=1, serial=None, returned_serial=None)",
     "attach": "(job_id, data, kind='photo', content_type=None)",
     "sign_off": "(job_id, signer_name, strokes, signer_role='customer', rating=None, comment=None)",
@@ -148,6 +149,7 @@ def test_every_error_is_an_sdk_error_and_drawn_in_the_docstring() -> None:
         errors.ChecklistIncomplete,
         errors.UnknownJob,
         errors.AlreadySignedOff,
+        errors.SignedContentLocked,
     ):
         assert issubclass(cls, errors.WriteRefused)
 

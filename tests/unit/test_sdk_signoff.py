@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from client_sdk import FieldClient
-from client_sdk.errors import AlreadySignedOff, InvalidField, InvalidTransition
+from client_sdk.errors import AlreadySignedOff, InvalidField, InvalidTransition, SignedContentLocked
 from client_sdk.keys import public_bytes
 from client_sdk.testing import FakeSyncServer, publish_demo_job
 from schemas.signoff import SignOffBundle
@@ -83,8 +83,12 @@ def test_sign_off_is_write_once(client: FieldClient) -> None:
 
 def test_change_after_sign_off_changes_the_digest(client: FieldClient) -> None:
     signed = client.sign_off("job-1", "Ada", STROKES)
-    client.set_field("job-1", "diagnosis", "Actually the valve")
+    with pytest.raises(SignedContentLocked):  # a plain edit of signed content is refused, nothing written
+        client.set_field("job-1", "diagnosis", "Actually the valve")
+    assert report_digest(client.report_content("job-1")) == signed.report_digest
+    client.amend("job-1", "customer corrected the fault description", field="diagnosis", value="Actually the valve")
     assert report_digest(client.report_content("job-1")) != signed.report_digest
+    assert [op.type for op in client.pending()][-2:] == ["job.field", "signoff.amend"]
 
 
 def test_sign_off_input_validation(client: FieldClient) -> None:

@@ -132,6 +132,12 @@ export class Reads {
     });
   }
 
+  /** The amendments of a job's signed content made on this tablet, oldest first. @param {string} jobId */
+  amendments(jobId) {
+    return this.store.read(["amendments"], async (tx) =>
+      (await tx.objectStore("amendments").index("job").getAll(jobId)).sort((a, b) => a.at - b.at));
+  }
+
   /** The bytes of a locally held attachment. @param {string} sha256 @returns {Promise<Uint8Array | null>} */
   blob(sha256) {
     return this.store.read(["blobs"], async (tx) => (await tx.objectStore("blobs").get(sha256))?.data ?? null);

@@ -23,6 +23,8 @@
  * @property {{min: number, max: number}} rating
  * @property {{max_strokes: number, max_points: number, max_bytes: number}} strokes
  * @property {{min_ms: number, max_ms: number, tolerance_ms: number}} event_time
+ * @property {string[]} [amend_targets]                 what an amendment of signed content may name
+ * @property {string[]} [signed_fields]                 job fields that are part of the signed report content
  */
 
 /**
@@ -256,6 +258,29 @@ export class Rules {
     const { max_strokes: maxStrokes, max_points: maxPoints } = this.doc.strokes;
     const ints = s.strokes.reduce((n, stroke) => n + stroke.length, 0);
     if (s.strokes.length > maxStrokes || ints > 2 * maxPoints) return "strokes_too_large";
+    return null;
+  }
+
+  /**
+   * Whether a plain write to job field `field` changes signed content (then, once signed, only an amendment may).
+   * @param {string} field
+   */
+  signedField(field) {
+    return (this.doc.signed_fields ?? ["diagnosis", "resolution", "notes"]).includes(field);
+  }
+
+  /**
+   * Why an amendment of signed content is refused, or null (the server's check_amend).
+   * @param {{target: string, key: string, value: unknown, reason: string, at: number}} a
+   */
+  checkAmend(a) {
+    if (hasNul(a.key) || hasNul(a.reason) || (typeof a.value === "string" && hasNul(a.value))) return "nul_in_text";
+    if (unstorableInt(a.value)) return "number_out_of_range";
+    if (this.checkTime(a.at)) return "bad_time";
+    if (!(this.doc.amend_targets ?? ["answer", "field"]).includes(a.target)) return "unknown_amend_target";
+    if (isBlank(a.reason)) return "amend_reason_required";
+    if (this.tooLong(a.key, "signoff.amend", "key") || this.tooLong(a.reason, "signoff.amend", "reason")
+      || (typeof a.value === "string" && this.tooLong(a.value, "signoff.amend", "value"))) return "text_too_long";
     return null;
   }
 

@@ -8,7 +8,7 @@
 
 import { openDB } from "../vendor/idb/index.js";
 
-export const DB_VERSION = 2;
+export const DB_VERSION = 3;
 
 /** @typedef {import("../vendor/idb/index.js").IDBPDatabase<unknown>} Database */
 /** @typedef {import("../vendor/idb/index.js").IDBPTransaction<unknown, string[], "readwrite">} Tx */
@@ -36,6 +36,8 @@ export const STORES = {
   op_results: { keyPath: "op_id", indexes: { job: "job_id", result: "result" } },
   // knowledge-base cases of the models of this tablet's jobs, searched offline (engine/search.js)
   kb: { keyPath: "id", since: 2 },
+  // amendments of signed content made on this tablet (writes.amend): the report lists them
+  amendments: { keyPath: "op_id", indexes: { job: "job_id" }, since: 3 },
 };
 
 /** @typedef {keyof typeof STORES} StoreName */

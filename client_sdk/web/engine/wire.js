@@ -90,7 +90,12 @@ export function decode(bytes) {
  */
 /** @typedef {{type: "attachment", sha256: string, kind: string, size: number, content_type: string} & OpBase} Attach */
 /** @typedef {{type: "delete", entity: string, key: string} & OpBase} Delete */
-/** @typedef {SetStatus | SetField | AnswerItem | MovePart | SignOff | Attach | Delete} Op */
+/**
+ * An edit of signed content made knowingly (the edit is its own op, `edit_op_id`, sent just before).
+ * @typedef {{type: "signoff.amend", edit_op_id: string, target: string, key: string, value: Scalar,
+ *   reason: string} & OpBase} Amend
+ */
+/** @typedef {SetStatus | SetField | AnswerItem | MovePart | SignOff | Attach | Delete | Amend} Op */
 
 /** @param {OpBase} base */
 function tail(base) {
@@ -156,6 +161,17 @@ export function attach(o) {
 /** @param {OpBase & {entity: string, key: string}} o @returns {Delete} */
 export function deleteOp(o) {
   return { type: "delete", entity: o.entity, key: o.key, ...tail(o) };
+}
+
+/**
+ * @param {OpBase & {edit_op_id: string, target: string, key: string, value: Scalar, reason: string}} o
+ * @returns {Amend}
+ */
+export function amend(o) {
+  return {
+    type: "signoff.amend", edit_op_id: o.edit_op_id, target: o.target, key: o.key, value: o.value,
+    reason: o.reason, ...tail(o),
+  };
 }
 
 /**

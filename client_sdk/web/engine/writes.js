@@ -32,6 +32,7 @@ export function keyFor(op) {
     case "signoff": return "signoff";
     case "part.move": return `part:${op.op_id}`;
     case "attachment": return `attachment:${op.sha256}`;
+    case "signoff.amend": return `amend:${op.op_id}`;
     default: return `${op.entity}:${op.key}`;
   }
 }
@@ -121,11 +122,22 @@ export class Writes {
    * @param {string} jobId @param {string} field @param {string | number | boolean | null} value
    */
   setField(jobId, field, value) {
-    return this.store.write(["jobs", "meta", "outbox"], async (tx) => {
+    return this.store.write(["jobs", "meta", "outbox"], (tx) => this.setFieldIn(tx, jobId, field, value, false));
+  }
+
+  /**
+   * @param {Tx} tx @param {string} jobId @param {string} field @param {string | number | boolean | null} value
+   * @param {boolean} amending  part of an amendment (writes.amend): signed content may change
+   */
+  async setFieldIn(tx, jobId, field, value, amending) {
+    {
       const job = await jobOf(tx, jobId);
       const now = this.clock();
       const reason = this.rules.checkField(field, value, now);
       if (reason) throw new WriteRefused(reason, { field });
+      if (job.signed_off && !amending && this.rules.signedField(field)) {
+        throw new WriteRefused("signed_content_needs_amend", { field });
+      }
       const { hlc } = await nextHlc(tx, now);
       const op = wire.setField({
         op_id: newOpId(), hlc, job_id: jobId, at: now, field, value, base_hlc: job.field_hlc?.[field] ?? 0n,
@@ -133,7 +145,7 @@ export class Writes {
       await tx.objectStore("jobs").put({ ...job, [field]: value, field_hlc: { ...job.field_hlc, [field]: hlc }, updated_at: now });
       await append(tx, op, now);
       return op.op_id;
-    });
+    }
   }
 
   /**
@@ -147,10 +159,46 @@ export class Writes {
   }
 
   /**
+   * Change signed content knowingly, with a reason: one checklist answer (`itemKey`) or signed job field
+   * (`field`), and the `signoff.amend` op declaring it, in one transaction. After the customer signed, a
+   * plain answer or field write is refused (`signed_content_needs_amend`); this is the way to change it.
+   * The signature stays valid for what was signed; the report lists the amendment. Returns its op id.
+   * @param {string} jobId @param {string} reason
+   * @param {{itemKey?: string, field?: string, value: wire.Scalar, note?: string | null, naReason?: string | null}} edit
+   */
+  amend(jobId, reason, edit) {
+    const target = edit.itemKey != null ? "answer" : "field";
+    const key = edit.itemKey ?? edit.field ?? "";
+    return this.store.write(["jobs", "templates", "answers", "meta", "outbox", "amendments"], async (tx) => {
+      const job = await jobOf(tx, jobId);
+      const now = this.clock();
+      const refused = (edit.itemKey != null) === (edit.field != null)
+        ? "unknown_amend_target" : this.rules.checkAmend({ target, key, value: edit.value, reason, at: now });
+      if (refused) throw new WriteRefused(refused);
+      if (!job.signed_off) throw new WriteRefused("not_signed");
+      const editOpId = target === "answer"
+        ? await this.answerIn(tx, jobId, key, edit.value, edit.note ?? null, edit.naReason ?? null, true)
+        : await this.setFieldIn(tx, jobId, key, /** @type {string | number | boolean | null} */ (edit.value), true);
+      const { hlc, deviceId } = await nextHlc(tx, now);
+      const device = await tx.objectStore("meta").get("device");
+      const op = wire.amend({
+        op_id: newOpId(), hlc, job_id: jobId, at: now, edit_op_id: editOpId, target, key, value: edit.value, reason,
+      });
+      await tx.objectStore("amendments").put({
+        op_id: op.op_id, job_id: jobId, edit_op_id: editOpId, target, key, value: edit.value, reason, at: now,
+        engineer_id: device?.engineer_id ?? "", device_id: deviceId,
+      });
+      await append(tx, op, now);
+      return op.op_id;
+    });
+  }
+
+  /**
    * @param {Tx} tx @param {string} jobId @param {string} itemKey @param {wire.Scalar} value
    * @param {string | null} note @param {string | null} naReason
+   * @param {boolean} [amending]  part of an amendment (writes.amend): signed content may change
    */
-  async answerIn(tx, jobId, itemKey, value, note, naReason) {
+  async answerIn(tx, jobId, itemKey, value, note, naReason, amending = false) {
     const job = await jobOf(tx, jobId);
     const template = job.template_id == null ? null : await templateOf(tx, job);
     if (job.template_id != null && !template) throw new WriteRefused("template_not_on_tablet", { item: itemKey });
@@ -162,6 +210,8 @@ export class Writes {
       hasChecklist: template != null, item, itemKey, value: stored, naReason, note, at: now,
     });
     if (reason) throw new WriteRefused(reason, { item: itemKey });
+    // the server's checks first (it refuses what they refuse); the lock after the signature is the tablet's own
+    if (job.signed_off && !amending) throw new WriteRefused("signed_content_needs_amend", { item: itemKey });
     const { hlc, deviceId } = await nextHlc(tx, now);
     const current = await tx.objectStore("answers").get([jobId, itemKey]);
     const op = wire.answerItem({

@@ -189,6 +189,29 @@ test("sign-off digests the report content, is countersigned by the device key, a
   await refused(() => client.signOff("J-1", "Someone Else", pen), "already_signed_off");
 });
 
+test("after the customer signed, a plain edit of signed content is refused; an amendment with a reason is not", async () => {
+  for (const s of ["accepted", "on_site"]) await client.writes.setStatus("J-1", s);
+  await client.writes.answer("J-1", "co2", 9.1);
+  const pen = [[[10, 20, 0], [30, 40, 16]]];
+  const done = await client.signOff("J-1", "Maria Customer", pen);
+  await refused(() => client.writes.answer("J-1", "co2", 8.7), "signed_content_needs_amend");
+  await refused(() => client.writes.setField("J-1", "diagnosis", "other"), "signed_content_needs_amend");
+  await client.writes.setField("J-1", "rating", 5);  // not part of the signed content
+  await refused(() => client.writes.amend("J-1", "   ", { itemKey: "co2", value: 8.7 }), "amend_reason_required");
+  await refused(() => client.writes.amend("J-1", "why", { itemKey: "co2", value: 99 }), "above_range");
+  const id = await client.writes.amend("J-1", "analyser recalibrated", { itemKey: "co2", value: 8.7 });
+  const ops = (await client.reads.pending()).slice(-2).map((p) => p.op);
+  assert.equal(ops[0].type, "checklist.answer");
+  assert.ok(ops[1].type === "signoff.amend");
+  assert.deepEqual([ops[1].op_id, ops[1].edit_op_id, ops[1].target, ops[1].key, ops[1].value, ops[1].reason],
+    [id, ops[0].op_id, "answer", "co2", 8.7, "analyser recalibrated"]);
+  const [amendment] = await client.reads.amendments("J-1");
+  assert.deepEqual([amendment.key, amendment.value, amendment.reason, amendment.engineer_id],
+    ["co2", 8.7, "analyser recalibrated", "e-ana"]);
+  // the signed digest is of the content as signed; the content now differs (the report lists why)
+  assert.notEqual(await reportDigest(await client.reads.reportContent("J-1")), done.report_digest);
+});
+
 test("a pulled value never overwrites a local write that has not synced yet", async () => {
   await client.writes.answer("J-1", "co2", 7);
   await client.writes.setField("J-1", "notes", "local note");

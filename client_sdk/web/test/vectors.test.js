@@ -255,6 +255,7 @@ function rebuild(op) {
     case "signoff": return wire.signOff(op);
     case "attachment": return wire.attach(op);
     case "delete": return wire.deleteOp(op);
+    case "signoff.amend": return wire.amend(op);
     default: throw new Error(`unknown op ${op.type}`);
   }
 }

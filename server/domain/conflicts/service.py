@@ -66,6 +66,9 @@ def resolve(services: Services, conflict_id: str, data: ResolveIn, by: str) -> C
             raise NotFound("unknown_conflict", f"no conflict {conflict_id!r}")
         if row["status"] != "open":
             raise Conflict("already_resolved", "this conflict is already resolved")
+        if row["kind"] == "late_work":
+            raise Conflict("adopt_or_discard", "work on a reassigned job is adopted or discarded as one visit: "
+                           f"POST /v1/conflicts/{conflict_id}/adopt or /discard")
         vals: list[dict[str, Any]] = loads(row["vals"], [])
         if data.choice is not None:
             if data.choice >= len(vals):
@@ -115,7 +118,8 @@ def _apply(tx: Tx, conflict: Row, value: Any, now: int) -> None:
         if value not in JOB_STATUSES:
             raise BadRequest("invalid_value", "not a job status")
         store.set_job_status(tx, job["id"], value, now)
-    # late_work and signoff resolutions record the decision only: the kept record stays as it is.
+    # signoff resolutions record the decision only: the kept record stays as it is (late work is adopted or
+    # discarded whole: server.domain.sync.late_work)
     fresh = store.job(tx, job["id"])
     ticket = store.ticket(tx, job["ticket_id"])
     if fresh is not None and ticket is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from server.json_columns import loads
 from sync.storage import Row, Tx
 
 
@@ -68,3 +69,31 @@ def set_job_field(tx: Tx, job_id: str, field: str, value: str, field_meta: str, 
 
 def set_job_status(tx: Tx, job_id: str, status: str, now: int) -> None:
     tx.execute("UPDATE jobs SET status = ?, updated_at = ? WHERE id = ?", (status, now, job_id))
+
+
+def open_visit(tx: Tx, job_id: str, device_id: str) -> Row | None:
+    """The open late-work item of one device's visit to a job (its ``values[1:]`` are that device's ops)."""
+    for row in tx.query("SELECT * FROM conflicts WHERE kind = 'late_work' AND key = 'visit' AND job_id = ? "
+                        "AND status = 'open' ORDER BY created_at, id", (job_id,)):
+        vals = loads(row["vals"], [])
+        if len(vals) > 1 and vals[1].get("device_id") == device_id:
+            return row
+    return None
+
+
+def insert_conflict(tx: Tx, conflict_id: str, kind: str, job_id: str, key: str, vals: str, applied: int,
+                    now: int) -> None:
+    """A new open review item (``vals``: its values, encoded JSON)."""
+    tx.execute("INSERT INTO conflicts (id, kind, job_id, key, status, vals, applied, created_at) "
+               "VALUES (?, ?, ?, ?, 'open', ?, ?, ?)", (conflict_id, kind, job_id, key, vals, applied, now))
+
+
+def set_values(tx: Tx, conflict_id: str, vals: str) -> None:
+    """An open item's values (encoded JSON), extended by later work of the same visit."""
+    tx.execute("UPDATE conflicts SET vals = ? WHERE id = ?", (vals, conflict_id))
+
+
+def device(tx: Tx, device_id: str) -> Row | None:
+    """A device's engineer, public key and measured clock (revoked ones too: their past work stays theirs)."""
+    return tx.one("SELECT id, engineer_id, public_key, clock_offset_ms, clock_known FROM devices WHERE id = ?",
+                  (device_id,))

@@ -26,7 +26,7 @@ from typing import Final
 import msgspec
 
 from schemas import i18n
-from schemas.signoff import ReportContent, SignOffBundle
+from schemas.signoff import Amendment, ReportContent, SignOffBundle
 from schemas.status import JOB_STATUSES
 from server.domain.records import loads, signoff_changed
 from server.domain.signed_reports import store
@@ -116,6 +116,9 @@ def signed_report(services: Services, job_id: str, *, photos: bool = True) -> Si
         view.parts = {r["part_no"]: PartInfo(r["name"], int(r["unit_price_cents"]))
                       for r in store.parts(tx, sorted({p.part_no for p in content.parts}))}
         view.billable = {r["id"]: bool(r["billable"]) for r in store.billable(tx, job_id)}
+        amendments = [Amendment(target=r["target"], key=r["key"], value=loads(r["value"]), reason=r["reason"],
+                                at=int(r["at"]), engineer_id=r["engineer_id"], device_id=r["device_id"])
+                      for r in store.amendments(tx, job_id)]
         for sha in content.photos if photos else []:
             data = store.blob(tx, sha)
             if data is not None:
@@ -126,7 +129,8 @@ def signed_report(services: Services, job_id: str, *, photos: bool = True) -> Si
         signer_name=so["signer_name"], signer_role=so["signer_role"], signed_at=so["signed_at"],
         strokes=loads(so["strokes"], []), device_id=so["device_id"], device_public_key=public,
         device_signature=bytes(so["device_signature"]), server_public_key=key.public,
-        certificate=key.sign(certificate_message(so["device_id"], dev["engineer_id"], public)))
+        certificate=key.sign(certificate_message(so["device_id"], dev["engineer_id"], public)),
+        amendments=amendments)
     return SignedReport(bundle, view, changed)
 
 

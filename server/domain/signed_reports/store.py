@@ -58,3 +58,9 @@ def blob(tx: Tx, sha256: str) -> bytes | None:
         return None
     return b"".join(bytes(c["data"]) for c in tx.query(
         "SELECT data FROM blob_chunks WHERE sha256 = ? ORDER BY offset_", (sha256,)))
+
+
+def amendments(tx: Tx, job_id: str) -> list[Row]:
+    """The job's amendments of signed content, oldest first (``value`` as encoded JSON)."""
+    return tx.query("SELECT target, key, value, reason, at, engineer_id, device_id FROM amendments "
+                    "WHERE job_id = ? ORDER BY at, op_id", (job_id,))

@@ -21,11 +21,10 @@ from typing import Any, Final
 from schemas.signoff import ReportContent
 from server.domain.records import loads
 from sync.core.merge import JobView
-from sync.core.signoff import REPORT_TIMES, assemble_report_content
+from sync.core.signoff import REPORT_TIME_EVENTS, assemble_report_content
 from sync.storage import Tx
 
 CHUNK: Final = 500
-_TIMED_KINDS: Final = frozenset(REPORT_TIMES)
 
 
 @dataclass(slots=True)
@@ -68,17 +67,27 @@ class JobState:
 
     def note_event(self, kind: str, received_at: int, device_time: int | None) -> None:
         """Track the latest device time of the status changes a report states (newest received first)."""
-        if kind in _TIMED_KINDS and device_time is not None:
+        timed = REPORT_TIME_EVENTS.get(kind)
+        if timed is not None and device_time is not None:
             candidate = (received_at, device_time)
-            if candidate > self.times.get(kind, (-1, -1)):
-                self.times[kind] = candidate
+            if candidate > self.times.get(timed, (-1, -1)):
+                self.times[timed] = candidate
 
-    def report_content(self) -> ReportContent:
-        """The report content as the database holds it after this push's writes."""
+    def report_content(self, engineer_id: str | None = None) -> ReportContent:
+        """The report content as the database holds it after this push's writes.
+
+        Its engineer is the one whose device took the customer's signature once the job is signed (the work
+        the customer confirmed is theirs, whoever holds the job now), else ``engineer_id`` or the job's.
+        """
+        row = self.row
+        signer = self.signoff.get("engineer_id") if self.signoff is not None else None
+        engineer = signer or engineer_id
+        if engineer and engineer != row["engineer_id"]:
+            row = {**row, "engineer_id": engineer}
         answers = [{"item_key": key, "value": self.value_of(key), "note": a["note"], "na_reason": a["na_reason"]}
                    for key, a in self.answers.items() if not a["deleted"]]
         photos = [sha for sha, (kind, deleted) in self.attachments.items() if kind == "photo" and not deleted]
-        return assemble_report_content(self.row, answers, self.movements.values(), photos,
+        return assemble_report_content(row, answers, self.movements.values(), photos,
                                        {k: t[1] for k, t in self.times.items()})
 
 
@@ -138,8 +147,10 @@ def load_jobs(tx: Tx, job_ids: Iterable[str], tickets: dict[str, Ticket],
         for job_id, sha, kind, deleted in tx.rows(
                 f"SELECT job_id, sha256, kind, deleted FROM attachments WHERE {where}", params):
             states[job_id].attachments[sha] = (kind, bool(deleted))
-        for so in tx.query(f"SELECT job_id, signer_name, signed_at, report_digest, device_id FROM signoffs "
-                           f"WHERE {where}", params):
+        swhere, sparams = among(tx, "s.job_id", found)
+        for so in tx.query(f"SELECT s.job_id, s.signer_name, s.signed_at, s.report_digest, s.device_id, "
+                           f"d.engineer_id FROM signoffs s LEFT JOIN devices d ON d.id = s.device_id "
+                           f"WHERE {swhere}", sparams):
             states[so["job_id"]].signoff = dict(so)
         where, params = among(tx, "ticket_id", sorted({r["ticket_id"] for r in rows.values()}))
         for eid, ticket_id, job_id, kind, received_at, device_time in tx.rows(

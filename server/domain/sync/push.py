@@ -23,6 +23,7 @@ msgpack until their sign-off is stored (:class:`~schemas.wire.ReceivedSignOff`).
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from operator import itemgetter
 from typing import Any, Final
 
@@ -37,10 +38,12 @@ from schemas.records import (
     ConflictRecord,
     ConflictResolution,
     ConflictValue,
+    MovementRecord,
     Record,
 )
 from schemas.wire import (
     PROTOCOL_VERSION,
+    Amend,
     AnswerItem,
     Attach,
     Delete,
@@ -53,6 +56,7 @@ from schemas.wire import (
     SetStatus,
     Signed,
 )
+from server.domain.conflicts import store as conflict_store
 from server.domain.parts.service import under_warranty
 from server.domain.records import (
     answer_record,
@@ -94,6 +98,7 @@ from sync.core.merge import (
 )
 from sync.core.rules import (
     MALFORMED_STROKES,
+    check_amend,
     check_answer,
     check_attach,
     check_delete,
@@ -127,6 +132,19 @@ EVENTS: Final = ("ticket_events", ("id", "ticket_id", "job_id", "kind", "at", "d
                                    "received_at", "source", "data", "time_flag"))
 
 
+#: the key of a late-work review item holding one device's whole visit to a job reassigned away
+VISIT_KEY: Final = "visit"
+
+
+@dataclass(slots=True)
+class VisitItem:
+    """The late-work review item of one visit, as a push extends it: its id, values and whether it is new."""
+
+    id: str
+    values: list[ConflictValue]
+    new: bool
+
+
 #: the ticket event of a remote job completed without anyone on site (the tablet's or the office's)
 REMOTE_RESOLVED: Final = "remote_resolved"
 
@@ -158,6 +176,8 @@ def event_ids_of(op: ReceivedOp) -> list[str]:
         return [f"E-{op.op_id}-{kind}" for kind in kinds if kind]
     if isinstance(op, ReceivedSignOff):
         return [f"E-{op.op_id}-signed_off"]
+    if isinstance(op, Amend):
+        return [f"E-{op.op_id}-amended"]
     return []
 
 
@@ -208,8 +228,17 @@ def push(services: Services, auth: DeviceAuth, envelope: bytes) -> bytes:
 class PushApplier:
     """Applies the ops of one change-set inside one transaction (see the module docstring)."""
 
-    def __init__(self, tx: Tx, auth: DeviceAuth, offset_ms: int | None, now: int, checks: SignoffChecks) -> None:
+    def __init__(self, tx: Tx, auth: DeviceAuth, offset_ms: int | None, now: int, checks: SignoffChecks,
+                 adopting_for: str | None = None) -> None:
         self.tx = tx
+        #: adopting a late visit (:mod:`server.domain.sync.late_work`): the engineer who holds the job now, whose
+        #: devices receive the records; the ops are applied as ``auth``'s although that engineer lost the job
+        self.adopting_for = adopting_for
+        self.publish_to = adopting_for or auth.engineer_id
+        #: the visit review item of each job reassigned away that this push adds late work to
+        self.visits: dict[str, VisitItem] = {}
+        #: records of late work the engineer now holding its job receives too: (record, that engineer)
+        self.for_holder: list[tuple[Record, str]] = []
         self.checks = checks
         self.auth = auth
         self.offset = offset_ms  # None: the device gave no usable clock at its session (event times are flagged)
@@ -289,7 +318,7 @@ class PushApplier:
         except KeyError:
             self.preload([op])
             job = self.jobs[op.job_id]
-        if job is None or job.view.engineer_id != self.auth.engineer_id:
+        if job is None or (job.view.engineer_id != self.auth.engineer_id and self.adopting_for is None):
             return self.refuse(job, op)
         kind = type(op)
         reason = CHECKS[kind](self, job, op)
@@ -311,6 +340,16 @@ class PushApplier:
             reason = CHECKS[type(op)](self, job, op)
             if reason is not None:
                 return OpResult(op_id=op.op_id, result="rejected", reason=reason)
+            if isinstance(op, MovePart):
+                # a part used or taken back is physically gone from (or in) this engineer's van whatever the office
+                # decides about the visit: the ledger takes it now (DESIGN: consumption is never refused).  It was
+                # used on the job, so the devices of the engineer holding the job learn it too (the job's report
+                # content lists the parts used on it: their tablet must digest the same)
+                self.move(job, op, op.hlc)
+                for mid in (op.op_id, op.op_id + ":ret"):
+                    record = self.out.get((MovementRecord, mid))
+                    if record is not None:
+                        self.for_holder.append((record, job.view.engineer_id))
             cid = self.late_work_conflict(job, op)
             return OpResult(op_id=op.op_id, result="needs_review", reason=refusal.reason, conflict_id=cid)
         return OpResult(op_id=op.op_id, result=refusal.result, reason=refusal.reason)
@@ -346,6 +385,9 @@ class PushApplier:
 
     def check_delete(self, job: JobState, op: Delete) -> str | None:
         return check_delete(op)
+
+    def check_amend(self, job: JobState, op: Amend) -> str | None:
+        return check_amend(op)
 
     # -- per kind ------------------------------------------------------
     def status(self, job: JobState, op: SetStatus, hlc: int) -> Outcome:
@@ -479,13 +521,15 @@ class PushApplier:
             second = Written(op.report_digest, op.hlc, self.auth.device_id, op.signed_at, op.signer_name)
             draft = ConflictDraft("signoff", "signoff", (first, second), 0)
             return Outcome(outcome.result, False, outcome.reason, draft)
-        content = canonical_as_signed(job.report_content(), op.report_digest)  # stored as it was digested
+        # the content as the signing engineer's tablet held it (an adopted visit's engineer no longer holds the job)
+        content = canonical_as_signed(job.report_content(self.auth.engineer_id), op.report_digest)
         self.new_rows[SIGNOFFS].append((
             op.job_id, op.signer_name, op.signer_role, op.signed_at, op.report_digest,
             json_encoder.encode(strokes).decode(),  # integer lists: the same text as dumps(), without its key sorting
             self.auth.device_id, op.device_signature, content.decode(), self.now, op.rating, op.comment))
         job.signoff = {"job_id": op.job_id, "signer_name": op.signer_name, "signed_at": op.signed_at,
-                       "report_digest": op.report_digest, "device_id": self.auth.device_id}
+                       "report_digest": op.report_digest, "device_id": self.auth.device_id,
+                       "engineer_id": self.auth.engineer_id}
         new_status = "signed_off" if view.status == "completed" else view.status
         view.status, view.signed_off = new_status, True
         self.update_job(job, signed_off=1, status=new_status)
@@ -538,6 +582,20 @@ class PushApplier:
             self.content_changed(job)
         return Outcome("applied" if n else "merged", bool(n), None if n else "already_deleted")
 
+    def amend(self, job: JobState, op: Amend, _hlc: int) -> Outcome:
+        """Record an amendment of signed content (its edit came as its own op and merged by its own rule)."""
+        n = self.tx.execute(
+            "INSERT INTO amendments (op_id, job_id, edit_op_id, target, key, value, reason, device_id, engineer_id, "
+            "at, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (op_id) DO NOTHING",
+            (op.op_id, op.job_id, op.edit_op_id, op.target, op.key, dumps(op.value), op.reason,
+             self.auth.device_id, self.auth.engineer_id, op.at, self.now))
+        if not n:
+            return Outcome("merged", False, "duplicate_op")
+        self.add_event(job, "signed_content_amended", self.placed(job, op.at), op.at,
+                       {"op_id": op.op_id, "item": op.key, "reason": op.reason, "engineer_id": self.auth.engineer_id},
+                       f"E-{op.op_id}-amended")
+        return Outcome("applied", True)
+
     # -- conflicts and output -------------------------------------------
     def record_conflict(self, job_id: str, draft: ConflictDraft) -> str:
         cid = new_id("C-")
@@ -556,19 +614,47 @@ class PushApplier:
         return cid
 
     def late_work_conflict(self, job: JobState, op: ReceivedOp) -> str:
-        """Work on a job that was reassigned away: keep it whole as a review item."""
+        """Work on a job that was reassigned away: kept whole in the one review item of this device's visit.
+
+        A visit is every late op of one device on one job while its item is open (across change-sets): the
+        item's ``values[0]`` names the engineer holding the job, each later value is one op as sent, in order,
+        so the back office can adopt it (:mod:`server.domain.sync.late_work`) or discard it.
+        """
         if isinstance(op, ReceivedSignOff):  # its strokes are still msgpack: kept as the lists sent
-            kind = "SignOff"
             fields = {name: getattr(op, name) for name in op.__struct_fields__ if name != "strokes"}
             body = {"type": "signoff", **msgspec.to_builtins(fields), "strokes": self.strokes}  # checked just before
         else:
-            kind = type(op).__name__
             body = msgspec.to_builtins(op)
-        body.pop("device_signature", None)
-        draft = ConflictDraft("late_work", kind,
-                              (Written(job.row["engineer_id"], 0, "server"),
-                               Written(dumps(body), op.hlc, self.auth.device_id, op.at)), 0)
-        return self.record_conflict(op.job_id, draft)
+        value = ConflictValue(value=dumps(body), device_id=self.auth.device_id, hlc=op.hlc, at=op.at)
+        job_id = op.job_id
+        visit = self.visits.get(job_id)
+        if visit is None:
+            found = conflict_store.open_visit(self.tx, job_id, self.auth.device_id)
+            if found is None:
+                visit = VisitItem(new_id("C-"), [ConflictValue(value=job.row["engineer_id"], device_id="server",
+                                                               hlc=0, at=0)], True)
+            else:
+                visit = VisitItem(found["id"], msgspec.convert(loads(found["vals"], []), list[ConflictValue]),
+                                  False)
+            self.visits[job_id] = visit
+        visit.values.append(value)
+        return visit.id
+
+    def write_visits(self) -> None:
+        """Store each visit item this push added late work to (one row each), and tell the engineer's devices."""
+        for job_id, visit in sorted(self.visits.items()):
+            vals = dumps(visit.values)
+            if visit.new:
+                conflict_store.insert_conflict(self.tx, visit.id, "late_work", job_id, VISIT_KEY, vals, 0, self.now)
+                job = self.jobs.get(job_id)
+                emit(self.tx, f"{visit.id}-opened", "conflict_opened",
+                     {"conflict_id": visit.id, "ticket_id": job.row["ticket_id"] if job is not None else None,
+                      "job_id": job_id, "kind": "late_work", "key": VISIT_KEY}, self.now)
+            else:
+                conflict_store.set_values(self.tx, visit.id, vals)
+            self.queue(ConflictRecord(id=visit.id, data=ConflictData(
+                id=visit.id, kind="late_work", job_id=job_id, key=VISIT_KEY, status="open",
+                values=visit.values, applied=0, resolution=ConflictResolution())))
 
     def update_job(self, job: JobState, **values: Any) -> None:
         """Change the job row in memory; it is written once, at the end."""
@@ -599,6 +685,7 @@ class PushApplier:
     def flush(self) -> None:
         """Write every table once, then emit one change per touched record (the newest state), in order."""
         tx = self.tx
+        self.write_visits()
         dirty = [job.row for job_id in sorted(self.dirty_jobs) if (job := self.jobs[job_id]) is not None]
         tx.upsert("jobs", JOB_COLUMNS, ("id",), [JOB_TUPLE(row) for row in dirty])
         # the jobs are locked, so which answers exist is known: new ones are appended, the rest updated
@@ -621,8 +708,11 @@ class PushApplier:
             job = self.jobs[job_id]
             assert job is not None
             records.append(job_record(job.row, job.ticket.row, changed_after_signoff=self.changed_after_signoff(job)))
-        # every record of a push is the pushing engineer's work (a job goes to its own engineer)
-        publish(tx, [*records, *self.out.values()], self.auth.engineer_id)
+        # every record of a push is the pushing engineer's work (a job goes to its own engineer); an adopted
+        # visit's records go to the engineer who holds the job now, whose tablet shows it as it really is
+        publish(tx, [*records, *self.out.values()], self.publish_to)
+        for record, engineer in self.for_holder:
+            publish(tx, [record], engineer)
         for part_no in sorted(self.stock_parts):
             publish_stock(tx, {self.van}, part_no)
 
@@ -633,9 +723,9 @@ class PushApplier:
 BY_KIND: Final[dict[type, Callable[[PushApplier, JobState, Any, int], Outcome]]] = {
     AnswerItem: PushApplier.answer, SetStatus: PushApplier.status, SetField: PushApplier.field,
     MovePart: PushApplier.move, ReceivedSignOff: PushApplier.signoff, Attach: PushApplier.attach,
-    Delete: PushApplier.delete}
+    Delete: PushApplier.delete, Amend: PushApplier.amend}
 #: the check of each kind of op (its facts gathered, then the rule shared with the tablet): a reason or None
 CHECKS: Final[dict[type, Callable[[PushApplier, JobState, Any], str | None]]] = {
     AnswerItem: PushApplier.check_answer, SetStatus: PushApplier.check_status, SetField: PushApplier.check_field,
     MovePart: PushApplier.check_move, ReceivedSignOff: PushApplier.check_signoff,
-    Attach: PushApplier.check_attach, Delete: PushApplier.check_delete}
+    Attach: PushApplier.check_attach, Delete: PushApplier.check_delete, Amend: PushApplier.check_amend}

@@ -7,9 +7,11 @@ differ, something in the signed content changed.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from schemas.signoff import ReportContent
 from server.json_columns import loads
-from sync.core.signoff import REPORT_TIMES, assemble_report_content, digest_matches, report_digest
+from sync.core.signoff import REPORT_TIME_EVENTS, assemble_report_content, digest_matches, report_digest
 from sync.storage import Tx
 
 
@@ -24,15 +26,22 @@ def build_report_content(tx: Tx, job_id: str) -> ReportContent | None:
                      (job_id,))
     photos = [r["sha256"] for r in tx.query(
         "SELECT sha256 FROM attachments WHERE job_id = ? AND deleted = 0 AND kind = 'photo'", (job_id,))]
-    times: dict[str, int] = {}
-    for kind in REPORT_TIMES:
-        # ticket_id first: the (ticket_id, at) index keeps this a few-row read, not a scan of every event
-        ev = tx.one("SELECT device_time FROM ticket_events WHERE ticket_id = ? AND job_id = ? AND kind = ? "
-                    "AND device_time IS NOT NULL ORDER BY received_at DESC, device_time DESC LIMIT 1",
-                    (job["ticket_id"], job_id, kind))
-        if ev is not None:
-            times[kind] = int(ev["device_time"])
-    return assemble_report_content(job, answers, parts, photos, times)
+    latest: dict[str, tuple[int, int]] = {}
+    kinds = sorted(REPORT_TIME_EVENTS)
+    # ticket_id first: the (ticket_id, at) index keeps this a few-row read, not a scan of every event
+    for ev in tx.query(f"SELECT kind, received_at, device_time FROM ticket_events WHERE ticket_id = ? "
+                       f"AND job_id = ? AND kind IN ({','.join('?' * len(kinds))}) AND device_time IS NOT NULL",
+                       (job["ticket_id"], job_id, *kinds)):
+        timed, candidate = REPORT_TIME_EVENTS[ev["kind"]], (int(ev["received_at"]), int(ev["device_time"]))
+        if candidate > latest.get(timed, (-1, -1)):
+            latest[timed] = candidate
+    # the engineer the customer's signature confirms: the one whose device took it (see JobState.report_content)
+    signer = tx.one("SELECT d.engineer_id FROM signoffs s JOIN devices d ON d.id = s.device_id WHERE s.job_id = ?",
+                    (job_id,))
+    row: Mapping[str, object] = job
+    if signer is not None and signer["engineer_id"] != job["engineer_id"]:
+        row = {**job, "engineer_id": signer["engineer_id"]}
+    return assemble_report_content(row, answers, parts, photos, {k: t[1] for k, t in latest.items()})
 
 
 def current_digest(tx: Tx, job_id: str) -> str | None:

@@ -8,6 +8,8 @@ import { h, replace, v } from "../dom.js";
 
 /** @type {string[]} */
 let objectUrls = [];
+/** jobs being amended after signature on this screen -> the reason the engineer gave @type {Map<string, string>} */
+const amending = new Map();
 
 /** @param {import("../app.js").App} app @param {JobDetail} detail @param {HTMLElement} body */
 export async function checklistTab(app, detail, body) {
@@ -22,10 +24,30 @@ export async function checklistTab(app, detail, body) {
   const items = [];
   for (const item of template.items) items.push(await itemRow(app, detail, item, answers.get(item.key)));
   replace(body,
+    job.signed_off ? amendBox(app, detail, body) : null,
     detail.missing_required.length
       ? h("p", { class: "notice", id: "missing-required" }, app.t("checklist.missing", { n: detail.missing_required.length }))
       : h("p", { class: "notice ok", id: "missing-required" }, app.t("checklist.complete")),
     h("ol", { class: "checklist", id: "checklist" }, items));
+}
+
+/**
+ * A signed job: its answers change only as an amendment with a reason (the engine refuses a plain edit).
+ * @param {import("../app.js").App} app @param {JobDetail} detail @param {HTMLElement} body
+ */
+function amendBox(app, detail, body) {
+  const jobId = detail.job.id;
+  const reason = h("input", { id: "amend-reason", "aria-label": app.t("amend.reason"), placeholder: app.t("amend.reason"),
+    maxlength: app.client.rules.doc.text_limits["signoff.amend"]?.reason ?? 1000 });
+  reason.value = amending.get(jobId) ?? "";
+  reason.addEventListener("input", () => { if (amending.has(jobId)) amending.set(jobId, reason.value); });
+  return h("section", { class: "card amend", id: "amend-box" },
+    h("p", { class: "notice" }, app.t(amending.has(jobId) ? "amend.active" : "amend.notice")),
+    reason,
+    amending.has(jobId) ? null : h("button", { type: "button", class: "secondary", id: "amend-start", onclick: () => {
+      amending.set(jobId, reason.value);
+      void checklistTab(app, detail, body);
+    } }, app.t("amend.start")));
 }
 
 /**
@@ -34,9 +56,11 @@ export async function checklistTab(app, detail, body) {
  */
 async function itemRow(app, detail, item, answer) {
   const jobId = detail.job.id;
-  const locked = detail.job.signed_off;
+  const locked = detail.job.signed_off && !amending.has(jobId);
   const save = (/** @type {import("../../engine/wire.js").Scalar} */ value, naReason = /** @type {string | null} */ (null)) =>
-    app.act(() => app.client.writes.answer(jobId, item.key, value, { naReason }));
+    app.act(() => detail.job.signed_off
+      ? app.client.writes.amend(jobId, amending.get(jobId) ?? "", { itemKey: item.key, value, naReason })
+      : app.client.writes.answer(jobId, item.key, value, { naReason }));
   const answered = answer && (answer.value !== null || answer.na_reason !== null);
   const na = answer?.na_reason != null;
   const naBox = h("div", { class: "na-box", hidden: true },

@@ -13,8 +13,9 @@ export async function reportTab(app, detail, body) {
   const { job, signoff } = detail;
   const content = await app.client.reads.reportContent(job.id);
   const digest = await reportDigest(content);
+  const amendments = await app.client.reads.amendments(job.id);
   replace(body, await reportDocument(app, detail, content, digest), signoff
-    ? signedBlock(app, signoff, digest)
+    ? [signedBlock(app, signoff, digest), amendments.length ? amendedBlock(app, detail, amendments) : null]
     : h("section", { class: "card sign-cta" },
       app.client.rules.signable(job.status)
         ? h("a", { class: "button", href: href("sign", { job: job.id }), id: "to-sign" }, app.t("report.customer_signs"))
@@ -80,6 +81,20 @@ function signedBlock(app, signoff, digest) {
     signoff.report_digest === digest
       ? h("p", { class: "tag ok", id: "digest-state" }, app.t("report.digest_matches"))
       : h("p", { class: "tag bad", id: "digest-state" }, app.t("report.digest_differs")));
+}
+
+/**
+ * What changed after the customer signed, and why (the signature covers the content as signed).
+ * @param {import("../app.js").App} app @param {import("./job.js").JobDetail} detail @param {any[]} amendments
+ */
+function amendedBlock(app, detail, amendments) {
+  const labels = new Map((detail.template?.items ?? []).map((/** @type {{key: string, label: string}} */ i) => [i.key, i.label]));
+  return h("section", { class: "card amended", id: "amended" },
+    h("h2", {}, app.t("report.amended_title")),
+    h("ul", {}, amendments.map((a) => h("li", { dataset: { key: a.key } },
+      h("strong", {}, v(a.target === "answer" ? labels.get(a.key) ?? a.key : app.t(`field.${a.key}`))), ": ",
+      v(formatValue(app, a.value)), h("br", {}),
+      h("span", { class: "muted" }, app.t("report.amended_by", { when: app.catalog.when(a.at), reason: a.reason }))))));
 }
 
 /**
