@@ -18,6 +18,7 @@ from litestar.datastructures import State
 from litestar.di import Provide
 
 from server.api_json import InstantSchemaPlugin, api_instants
+from server.console import management_desk, parts_desk
 from server.console.routes import console_router
 from server.domain.archive.controllers import ArchiveController
 from server.domain.blobs.controllers import BlobController
@@ -141,7 +142,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
                                  KpiController, SlaController, ReconciliationController, WebhookController,
                                  CustomerController,
                                  SurveyController,
-                                 tablet_router(), console_router()]
+                                 tablet_router(),
+                                 console_router(*parts_desk.ROUTES, *management_desk.ROUTES)]
     app = Litestar(
         route_handlers=route_handlers,
         dependencies={

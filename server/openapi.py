@@ -121,6 +121,11 @@ OPERATION_IDS: Final[dict[str, str]] = {
     "GET /v1/engineers/{engineer_id}/trainings": "listTrainings",
     "POST /v1/engineers/{engineer_id}/trainings": "addTraining",
     "GET /v1/kpis/targets": "getKpiTargets",
+    "GET /v1/kpis/targets/in-force": "listKpiTargetsInForce",
+    "PUT /v1/kpis/targets/{kpi}": "setKpiTarget",
+    "DELETE /v1/kpis/targets/{kpi}": "clearKpiTarget",
+    "POST /v1/engineers/{engineer_id}/deactivate": "deactivateEngineer",
+    "POST /v1/engineers/{engineer_id}/activate": "activateEngineer",
     "GET /v1/reconciliation/money": "getMoneyReconciliation",
     "GET /v1/surveys": "listSurveys",
     "POST /v1/surveys": "recordSurvey",
@@ -148,7 +153,8 @@ REPORT_DOCUMENTS: Final[dict[str, dict[str, Any]]] = {
     "GET /v1/kpis/targets": {"type": "object", "additionalProperties": True,
                              "required": ["from", "to", "timezone", "generated_at", "targets", "kpis", "months",
                                           "trend"],
-                             "description": "The plans' KPIs against their targets for the period and per month "
+                             "description": "The plans' KPIs against their targets in force (source: default, "
+                                            "policy or admin) for the period and per month "
                                             "(from, to, generated_at: RFC 3339)."},
     "GET /v1/reconciliation/money": {"type": "object", "additionalProperties": True,
                                      "required": ["from", "to", "generated_at", "currency", "rates", "jobs",

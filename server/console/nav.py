@@ -47,10 +47,20 @@ NAV: Final[tuple[NavItem, ...]] = (
     NavItem("service", "/complaints", "nav.complaints"),
     NavItem("service", "/plans", "nav.plans"),
     NavItem("service", "/customers", "nav.customers", (), ("/assets",)),
-    # -- Parts desk (h22-backoffice adds its pages here: catalog, warehouses and vans, movements, transfers,
-    #    warranty claims and old-part returns)
-    # -- Management desk (h22-backoffice adds its pages here: KPIs, certifications, templates, engineers and
-    #    console users, staff tokens)
+    # -- Parts desk: stock per warehouse and van, the catalog, the movement ledger, transfers, warranty claims
+    NavItem("parts", "/parts/stock", "parts.tab.stock", ("backoffice",)),
+    NavItem("parts", "/parts", "parts.tab.catalog", ("backoffice",)),
+    NavItem("parts", "/parts/ledger", "parts.tab.ledger", ("backoffice",)),
+    NavItem("parts", "/parts/transfers", "parts.tab.transfers", ("backoffice",)),
+    NavItem("parts", "/parts/warranty", "parts.tab.warranty", ("backoffice",)),
+    # -- Management desk: KPIs against targets, certifications, checklist templates, engineers, console users
+    #    and staff tokens (the last two: admin only)
+    NavItem("management", "/manage/kpis", "mgmt.tab.kpis"),
+    NavItem("management", "/manage/certifications", "mgmt.tab.certifications"),
+    NavItem("management", "/manage/templates", "mgmt.tab.templates", (), ("/manage/template-new",)),
+    NavItem("management", "/manage/engineers", "mgmt.tab.engineers"),
+    NavItem("management", "/manage/users", "mgmt.tab.users", ("admin",)),
+    NavItem("management", "/manage/tokens", "mgmt.tab.tokens", ("admin",)),
     NavItem("management", "/sla", "nav.sla"),
     # -- Review: what the tablets' data left for the office to decide
     NavItem("review", "/conflicts", "nav.conflicts", ("backoffice",)),

@@ -128,7 +128,9 @@ def page(request: Request[Any, Any, Any], services: Services, session: ConsoleSe
     return render(name, lang, {"session": session, "path": request.url.path, "now": services.clock(),
                                "refresh_url": refresh, "here": _here(request),
                                "server_locale": services.settings.locale,
-                               "error": error, "notice": lang.t(f"done.{done}") if done in DONE_MESSAGES else "",
+                               "error": error, "notice": lang.t(f"done.{done}") if done in DONE_MESSAGES or (
+                                   done.startswith(("parts_", "mgmt_")) and i18n.known(lang.locale, f"done.{done}"))
+                               else "",
                                "form": form or {}, "error_field": "", **ctx}, status=status, cookies=cookies)
 
 
@@ -834,9 +836,10 @@ async def favicon() -> Response[bytes]:
                     headers={"cache-control": "public, max-age=86400", "x-content-type-options": "nosniff"})
 
 
-def console_router() -> Router:
-    """The console's routes under ``/`` with its HTML error pages."""
-    return Router(path="/", route_handlers=[
+def console_router(*desks: Any) -> Router:
+    """The console's routes under ``/`` with its HTML error pages, and ``desks``: the routes of the desks that
+    are modules of their own (they use this module's helpers, so ``server.app`` hands them in)."""
+    return Router(path="/", route_handlers=[*desks,
         home, login_form, login, logout, choose_locale, tickets_board, create_ticket, new_ticket_due, ticket_detail,
         report_locale, add_job, reassign_job,
         job_page, job_report, blob, conflicts_page, resolve_conflict, adopt_visit, discard_visit, reconciliation,

@@ -353,6 +353,14 @@ ALTER TABLE server_keys ADD COLUMN endorsement {blob};
 """,
     ),
     (
+        20,
+        # KPI targets an admin set (PUT /v1/kpis/targets/{kpi}); no row: the policy file's or the plans' target
+        """
+CREATE TABLE kpi_targets (kpi TEXT PRIMARY KEY, target DOUBLE PRECISION NOT NULL, set_at {big} NOT NULL,
+  set_by TEXT NOT NULL);
+""",
+    ),
+    (
         21,
         # resumable change-set uploads (the design of blob uploads, migration 8): one upload per device and
         # SHA-256 of the bytes as sent (gzip-coded or not, ``encoding``), its chunks at their offsets; a

@@ -378,7 +378,8 @@ def test_console_serves_its_own_assets(live: Live) -> None:
     with httpx.Client(base_url=live.url) as http:
         html = http.get("/login").text
         assets = re.findall(r'(?:href|src)="(/console/static/[^"?]+)', html)
-        assert sorted(a.rsplit("/", 1)[1] for a in assets) == ["console.css", "console.js", "favicon.svg"]
+        assert sorted(a.rsplit("/", 1)[1] for a in assets) == ["console.css", "console.js", "desks.css",
+                                                                       "favicon.svg"]
         for a in assets:
             assert http.get(a).status_code == 200
         assert not re.search(r'(?:href|src)="https?://', html), "no external asset (works without internet)"

@@ -10,10 +10,11 @@ staff may do.
 |---|---|
 | POST /v1/tickets, POST /v1/tickets/{id}/jobs, POST /v1/jobs/{id}/assign, /schedule | dispatcher, admin |
 | POST /v1/jobs/{id}/status (cancel, close, reopen, hold) | dispatcher, backoffice, admin |
-| POST /v1/engineers | dispatcher, backoffice, admin |
+| POST /v1/engineers, /v1/engineers/{id}/deactivate, /activate | dispatcher, backoffice, admin |
 | POST /v1/engineers/{id}/enroll-token | dispatcher, admin |
 | POST templates, parts, locations, movements, assets; conflict, reconciliation, warranty decisions | office |
 | POST /v1/devices/{id}/revoke, GET /v1/webhooks/deliveries | admin |
+| PUT, DELETE /v1/kpis/targets/{kpi} | admin |
 | POST plans, follow-up, acknowledge, customer-confirmation, close, kb | any staff role |
 | POST /v1/customers, PATCH /v1/customers/{id}, POST /v1/customers/{id}/sites | any staff role |
 | POST /v1/engineers/{id}/certifications, POST /v1/engineers/{id}/trainings | office |
@@ -70,6 +71,8 @@ POLICY: dict[tuple[str, str], tuple[frozenset[str] | str, Any]] = {
     ("GET", "/v1/engineers"): (STAFF, None),
     ("POST", "/v1/engineers"): (frozenset({"dispatcher", "backoffice", "admin"}), {"id": "e-new", "name": "New"}),
     ("POST", "/v1/engineers/{engineer_id}/enroll-token"): (DISPATCH, None),
+    ("POST", "/v1/engineers/{engineer_id}/activate"): (STAFF, None),
+    ("POST", "/v1/engineers/{engineer_id}/deactivate"): (STAFF, None),
     ("GET", "/v1/templates"): (STAFF, None),
     ("POST", "/v1/templates"): (OFFICE, {"id": "tpl-x", "name": "X", "items": [
         {"key": "ok", "label": "OK", "type": "pass_fail"}]}),
@@ -146,6 +149,9 @@ POLICY: dict[tuple[str, str], tuple[frozenset[str] | str, Any]] = {
     ("GET", "/v1/kb/{case_id}"): (STAFF, None),
     ("GET", "/v1/kpis"): (STAFF, None),
     ("GET", "/v1/kpis/targets"): (STAFF, None),
+    ("PUT", "/v1/kpis/targets/{kpi}"): (ADMIN, {"target": 0.8}),
+    ("DELETE", "/v1/kpis/targets/{kpi}"): (ADMIN, None),
+    ("GET", "/v1/kpis/targets/in-force"): (STAFF, None),
     ("POST", "/v1/engineers/{engineer_id}/trainings"): (OFFICE, {"course": "Chillers", "date": "2026-09-01",
                                                                 "trainer": "T", "result": "pass"}),
     ("GET", "/v1/engineers/{engineer_id}/trainings"): (STAFF, None),

@@ -43,6 +43,17 @@ class CatalogController(Controller):
         return idempotency.run(services, staff, idempotency_key, request, data, 201,
                                lambda svc: service.create_engineer(svc, data))
 
+    @post("/engineers/{engineer_id:str}/deactivate", sync_to_thread=True, status_code=200)
+    def deactivate_engineer(self, engineer_id: str, services: Services, staff: Staff) -> Engineer:
+        """No new jobs for this engineer (dispatching to them is refused); what they hold stays."""
+        staff.require("backoffice", "dispatcher")
+        return service.set_engineer_active(services, engineer_id, False)
+
+    @post("/engineers/{engineer_id:str}/activate", sync_to_thread=True, status_code=200)
+    def activate_engineer(self, engineer_id: str, services: Services, staff: Staff) -> Engineer:
+        staff.require("backoffice", "dispatcher")
+        return service.set_engineer_active(services, engineer_id, True)
+
     @get("/templates", sync_to_thread=True)
     def templates(self, services: Services, staff: Staff) -> list[ChecklistTemplate]:
         return service.list_templates(services)

@@ -56,6 +56,15 @@ def get_engineer(services: Services, engineer_id: str) -> Engineer:
     return _engineer(row)
 
 
+def set_engineer_active(services: Services, engineer_id: str, active: bool) -> Engineer:
+    """Disable an engineer (no new jobs are dispatched to them; their jobs, van and tablets stay as they are)
+    or enable them again."""
+    with services.db.write() as tx:
+        if not store.set_engineer_active(tx, engineer_id, active):
+            raise NotFound("unknown_engineer", f"no engineer {engineer_id!r}")
+    return get_engineer(services, engineer_id)
+
+
 def list_engineers(services: Services) -> list[Engineer]:
     with services.db.read() as tx:
         return [_engineer(r) for r in store.engineers(tx)]

@@ -26,6 +26,11 @@ def engineers(tx: Tx) -> list[Row]:
     return tx.query("SELECT * FROM engineers ORDER BY id")
 
 
+def set_engineer_active(tx: Tx, engineer_id: str, active: bool) -> bool:
+    """Take an engineer off dispatch (or back on); False when there is no such engineer."""
+    return 0 < tx.execute("UPDATE engineers SET active = ? WHERE id = ?", (int(active), engineer_id))
+
+
 def latest_template_version(tx: Tx, template_id: str) -> int:
     """The newest published version of a template; 0 when it has none."""
     row = tx.one("SELECT MAX(version) AS v FROM templates WHERE id = ?", (template_id,))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any, cast
 
 import msgspec
-from litestar import Controller, Request, Response, get
+from litestar import Controller, Request, Response, delete, get, put
 from litestar.params import QueryParameter
 
 from schemas.instant import Instant
@@ -30,8 +30,35 @@ class KpiReport(msgspec.Struct, kw_only=True):
     rows: list[dict[str, Any]]
 
 
+class KpiTargetIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """An admin's target for a KPI: a fraction for rates and shares (0.85), 1-5 for satisfaction, minutes
+    for mean times."""
+
+    target: float
+
+
+class KpiTarget(msgspec.Struct, kw_only=True):
+    """A KPI's target in force and where it comes from (``default``: the service plans, ``policy``: the SLA
+    policy file, ``admin``: set through the API or the console, with ``set_at`` and ``set_by``).  ``target``
+    and ``source`` are null for a KPI with no target; ``better`` says whether values at or above (``more``)
+    or at or below it (``less``) meet it; ``within`` is a duration KPI's working time (``1wd``)."""
+
+    kpi: str
+    target: float | None
+    better: str
+    source: str | None
+    within: str | None = None
+    set_at: Instant | None = None
+    set_by: str | None = None
+
+
+def _out(t: targets.TargetInForce) -> KpiTarget:
+    return KpiTarget(kpi=t.kpi, target=t.target, better=t.better, source=t.source, within=t.within,
+                     set_at=t.set_at, set_by=t.set_by)
+
+
 class KpiController(Controller):
-    """``/v1/kpis`` and ``/v1/kpis/targets``."""
+    """``/v1/kpis`` and ``/v1/kpis/targets``: the KPIs, their report against their targets, an admin's targets."""
 
     path = "/v1"
     tags = ["kpis"]
@@ -71,3 +98,21 @@ class KpiController(Controller):
                             media_type="text/csv; charset=utf-8",
                             headers={"content-language": content_language(locale), "vary": "Accept-Language"})
         return Response(content=msgspec.json.encode(report), media_type="application/json")
+
+    @get("/kpis/targets/in-force", sync_to_thread=True)
+    def targets_in_force(self, services: Services, staff: Staff) -> list[KpiTarget]:
+        """Every KPI's target in force with its source (the plans', the policy file's or an admin's)."""
+        return [_out(t) for t in targets.targets_in_force(services).values()]
+
+    @put("/kpis/targets/{kpi:str}", sync_to_thread=True)
+    def set_target(self, kpi: str, data: KpiTargetIn, services: Services, staff: Staff) -> KpiTarget:
+        """Set a KPI's target (admin): it overrides the policy file's and the plans' until deleted."""
+        staff.require("admin")
+        return _out(targets.set_target(services, kpi, data.target, staff.name))
+
+    @delete("/kpis/targets/{kpi:str}", sync_to_thread=True, status_code=200)
+    def clear_target(self, kpi: str, services: Services, staff: Staff) -> KpiTarget:
+        """Drop an admin's target: the policy file's or the plans' applies again (none for the others).
+        Answers the target now in force."""
+        staff.require("admin")
+        return _out(targets.clear_target(services, kpi))

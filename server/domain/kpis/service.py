@@ -24,6 +24,8 @@ engineer, customer or priority (complaints as their own group):
 - ``parts_availability``: share of consumptions after which the van's stock of
   that part (ledger order, server time) was not negative.
 - ``satisfaction``: mean of every rating recorded (sign-off and follow-up call).
+
+Targets: :mod:`server.domain.kpis.targets` (the plans' defaults, the policy file, an admin's).
 """
 
 from __future__ import annotations

@@ -66,3 +66,19 @@ def confirmations(tx: Tx, start: int, end: int) -> dict[str, int]:
     """When the customer confirmed each of the period's tickets resolved (complaints), by ticket id."""
     return {r["ticket_id"]: int(r["at"]) for r in tx.query(
         f"SELECT ticket_id, at FROM customer_confirmations WHERE ticket_id IN ({_TICKETS})", (start, end))}
+
+
+def targets(tx: Tx) -> list[Row]:
+    """Every KPI target (``kpi``, ``target``, ``set_at``, ``set_by``), by KPI."""
+    return tx.query("SELECT kpi, target, set_at, set_by FROM kpi_targets ORDER BY kpi")
+
+
+def set_target(tx: Tx, kpi: str, target: float, now: int, by: str) -> None:
+    tx.execute("INSERT INTO kpi_targets (kpi, target, set_at, set_by) VALUES (?, ?, ?, ?) "
+               "ON CONFLICT (kpi) DO UPDATE SET target = excluded.target, set_at = excluded.set_at, "
+               "set_by = excluded.set_by", (kpi, target, now, by))
+
+
+def clear_target(tx: Tx, kpi: str) -> bool:
+    """Drop a KPI's target; False when it had none."""
+    return 0 < tx.execute("DELETE FROM kpi_targets WHERE kpi = ?", (kpi,))

@@ -14,6 +14,16 @@ Four KPIs, over the tickets opened in ``[from, to)`` (cancelled ones left out), 
 - ``complaint_closed_on_time`` (100 % within 15 working days): complaints the customer confirmed
   resolved within ``within`` of working time after they were opened / complaints confirmed or overdue.
 
+**The targets in force** (:func:`targets_in_force`, the one rule the API, the console and the CSV use):
+the service plans' defaults, overridden by the SLA policy file's ``kpi_targets``, overridden by what an
+admin set (``PUT /v1/kpis/targets/{kpi}``, table ``kpi_targets``; ``DELETE`` falls back to the policy
+file's or the plans' target).  Each carries its ``source``: ``default``, ``policy`` or ``admin``.  Besides
+the four KPIs above, an admin may set a target on the monthly figures of ``GET /v1/kpis``
+(``parts_availability``, ``satisfaction``, ``mean_respond_min``, ``mean_arrive_min``,
+``mean_restore_min``), which have none until then; a share or satisfaction meets its target at or above
+it, a mean time at or below (:data:`BETTER`).  An admin's target replaces ``min`` (the share to reach);
+``within`` stays the policy file's or the plans'.
+
 Durations are working time on the policies' ``working_calendar`` (the default: P3's business calendar,
 Mon-Fri 08:00-17:00 in ``FIELDSYNC_TZ`` on the working days of ``FIELDSYNC_HOLIDAYS``); months are
 calendar months in ``FIELDSYNC_TZ``, a ticket counting in the month it was opened.
@@ -24,27 +34,104 @@ from __future__ import annotations
 import csv
 import io
 from collections import defaultdict
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Final
+from typing import Any, Final, Literal
 from zoneinfo import ZoneInfo
 
 from schemas import i18n
 from server.domain.kpis import store
 from server.domain.kpis.service import first_time_fix, resolved_remotely
 from server.domain.sla.calendar import Calendar, working_ms_between
-from server.domain.sla.policy import KpiTarget
 from server.domain.sla.service import policy_set
-from server.errors import BadRequest, Msg
+from server.errors import BadRequest, Msg, NotFound
 from server.services import Services
 from sync.storage import Row
 
 KPIS: Final = ("first_time_fix_rate", "remote_share", "follow_up_on_time", "complaint_closed_on_time")
-COLUMNS: Final = ("scope", "kpi", "value", "count", "of", "target", "within", "status")
+COLUMNS: Final = ("scope", "kpi", "value", "count", "of", "target", "within", "status", "source")
+#: every KPI that takes a target, and which way is better: the plans' four first (they have defaults),
+#: then the monthly figures of ``GET /v1/kpis`` (a target only when an admin set one)
+BETTER: Final[dict[str, Literal["more", "less"]]] = {
+    "first_time_fix_rate": "more", "remote_share": "more", "follow_up_on_time": "more",
+    "complaint_closed_on_time": "more", "parts_availability": "more", "satisfaction": "more",
+    "mean_respond_min": "less", "mean_arrive_min": "less", "mean_restore_min": "less"}
+#: the values a target may take: shares are fractions (0-1), satisfaction a 1-5 rating, times minutes
+RANGE: Final[dict[str, tuple[float, float]]] = {
+    **{k: (0.0, 1.0) for k in (*KPIS, "parts_availability")}, "satisfaction": (1.0, 5.0),
+    **{k: (0.0, 1e6) for k in ("mean_respond_min", "mean_arrive_min", "mean_restore_min")}}
 
 
 def instant(ms: int) -> str:
     """Epoch ms as an RFC 3339 UTC instant (``2026-09-22T09:00:00Z``)."""
     return datetime.fromtimestamp(ms / 1000, tz=UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+@dataclass(frozen=True)
+class TargetInForce:
+    """A KPI's target in force; ``target`` None (and ``source`` None): the KPI has none."""
+
+    kpi: str
+    target: float | None
+    better: Literal["more", "less"]
+    source: Literal["default", "policy", "admin"] | None
+    #: the duration KPIs' time (working time), as configured (``1wd``) and in ms
+    within: str | None = None
+    within_ms: int | None = None
+    set_at: int | None = None
+    set_by: str | None = None
+
+
+def targets_in_force(services: Services) -> dict[str, TargetInForce]:
+    """Every KPI's target: the plans' defaults, overridden by the policy file, overridden by an admin's."""
+    plans = policy_set(services).kpi_targets
+    with services.db.read() as tx:
+        set_ = {r["kpi"]: r for r in store.targets(tx)}
+    out = {}
+    for kpi, better in BETTER.items():
+        plan, row = plans.get(kpi), set_.get(kpi)
+        within = plan.within_text or None if plan is not None else None
+        within_ms = plan.within_ms if plan is not None else None
+        if row is not None:
+            out[kpi] = TargetInForce(kpi, float(row["target"]), better, "admin", within, within_ms,
+                                     int(row["set_at"]), str(row["set_by"]))
+        elif plan is not None:
+            out[kpi] = TargetInForce(kpi, plan.min, better, "policy" if plan.source == "policy" else "default",
+                                     within, within_ms)
+        else:
+            out[kpi] = TargetInForce(kpi, None, better, None)
+    return out
+
+
+def target_met(kpi: str, value: float | None, target: float | None) -> bool | None:
+    """Does ``value`` meet ``target`` (the KPI's way)?  None when there is no value or no target."""
+    if value is None or target is None:
+        return None
+    return value >= target if BETTER[kpi] == "more" else value <= target
+
+
+def _known(kpi: str) -> None:
+    if kpi not in BETTER:
+        raise NotFound("unknown_kpi", f"no KPI {kpi[:64]!r}; KPIs: {', '.join(BETTER)}")
+
+
+def set_target(services: Services, kpi: str, target: float, by: str) -> TargetInForce:
+    """An admin sets (or replaces) a KPI's target; it overrides the policy file's and the plans'."""
+    _known(kpi)
+    low, high = RANGE[kpi]
+    if not low <= target <= high:  # NaN fails both comparisons
+        raise BadRequest("bad_target", f"a target for {kpi} is from {low:g} to {high:g}", low=low, high=high)
+    with services.db.write() as tx:
+        store.set_target(tx, kpi, target, services.clock(), by)
+    return targets_in_force(services)[kpi]
+
+
+def clear_target(services: Services, kpi: str) -> TargetInForce:
+    """Drop an admin's target (nothing to do when there is none): the policy file's or the plans' apply."""
+    _known(kpi)
+    with services.db.write() as tx:
+        store.clear_target(tx, kpi)
+    return targets_in_force(services)[kpi]
 
 
 class _Tally:
@@ -58,14 +145,15 @@ class _Tally:
         self.of[kpi] += 1
         self.count[kpi] += int(ok)
 
-    def figures(self, targets: dict[str, KpiTarget]) -> list[dict[str, Any]]:
+    def figures(self, targets: dict[str, TargetInForce]) -> list[dict[str, Any]]:
         out = []
         for kpi in KPIS:
             target, of = targets[kpi], self.of[kpi]
             value = round(self.count[kpi] / of, 4) if of else None
-            status = "no_data" if value is None else "met" if value >= target.min else "missed"
-            out.append({"kpi": kpi, "value": value, "count": self.count[kpi], "of": of, "target": target.min,
-                        "within": target.within_text or None, "status": status})
+            met = target_met(kpi, value, target.target)
+            status = "no_data" if met is None else "met" if met else "missed"
+            out.append({"kpi": kpi, "value": value, "count": self.count[kpi], "of": of, "target": target.target,
+                        "within": target.within, "status": status, "source": target.source})
         return out
 
 
@@ -78,10 +166,10 @@ def _on_time(calendar: Calendar, start: int, done: int | None, within: int | Non
     return False if working_ms_between(calendar, start, now) > within else None
 
 
-def _cases(services: Services, start: int, end: int) -> list[tuple[Row, dict[str, bool]]]:
+def _cases(services: Services, start: int, end: int,
+           targets: dict[str, TargetInForce]) -> list[tuple[Row, dict[str, bool]]]:
     """Each ticket of the period with what it counts for: KPI -> met (only the KPIs it counts in)."""
-    policies = policy_set(services)
-    calendar, targets, now = policies.working_calendar, policies.kpi_targets, services.clock()
+    calendar, now = policy_set(services).working_calendar, services.clock()
     with services.db.read() as tx:
         tickets = store.tickets(tx, start, end)
         jobs = store.jobs(tx, start, end)
@@ -134,9 +222,9 @@ def kpi_targets_report(services: Services, start: int, end: int) -> dict[str, An
     if end <= start:
         raise BadRequest("invalid_parameter", Msg("after", {"later": "to", "earlier": "from"}))
     zone = ZoneInfo(services.settings.sla_timezone)
-    targets = dict(policy_set(services).kpi_targets)
+    targets = targets_in_force(services)
     period, per_month = _Tally(), defaultdict[str, _Tally](_Tally)
-    for ticket, counts in _cases(services, start, end):
+    for ticket, counts in _cases(services, start, end, targets):
         month = datetime.fromtimestamp(int(ticket["opened_at"]) / 1000, tz=zone).strftime("%Y-%m")
         for kpi, ok in counts.items():
             period.add(kpi, ok)
@@ -146,7 +234,8 @@ def kpi_targets_report(services: Services, start: int, end: int) -> dict[str, An
     months = [{"month": m, "kpis": figures} for m, figures in monthly.items()]
     return {"from": instant(start), "to": instant(end), "timezone": services.settings.sla_timezone,
             "generated_at": instant(services.clock()),
-            "targets": {k: {"min": v.min, "within": v.within_text or None} for k, v in targets.items()},
+            "targets": {k: {"min": targets[k].target, "within": targets[k].within, "source": targets[k].source}
+                        for k in KPIS},
             "kpis": period.figures(targets), "months": months,
             "trend": {"months": labels,
                       "series": {kpi: [next(f["value"] for f in figures if f["kpi"] == kpi)

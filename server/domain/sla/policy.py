@@ -217,6 +217,8 @@ class KpiTarget:
     within_ms: int | None = None
     #: ``within`` as configured (``1wd``), for people
     within_text: str = ""
+    #: where it comes from: ``default`` (the service plans) or ``policy`` (the policy file named the KPI)
+    source: str = "default"
 
 
 #: KPI name -> (min, within) of the service plans; ``within`` only for the duration KPIs
@@ -242,7 +244,8 @@ def kpi_targets(raw: object, calendar: Calendar) -> dict[str, KpiTarget]:
         text = body.get("within", within)
         if text is not None and not isinstance(text, str):
             raise PolicyError(f"kpi_targets.{name}.within: a duration such as 1wd, 24h")
-        out[name] = KpiTarget(name, float(value), parse_duration(text, calendar) if text else None, text or "")
+        out[name] = KpiTarget(name, float(value), parse_duration(text, calendar) if text else None, text or "",
+                              "policy" if name in given else "default")
     return out
 
 

@@ -84,3 +84,16 @@ def set_user_locale(tx: Tx, name: str, locale: str) -> bool:
         return False
     tx.execute("UPDATE staff_users SET locale = ? WHERE name = ?", (locale, name))
     return True
+
+
+def set_user_state(tx: Tx, name: str, *, role: str | None = None, enable: bool = False) -> bool:
+    """A new role for a user (their password sessions end), or a disabled user enabled again with the password
+    they had; False when there is no such user."""
+    if tx.lock("SELECT name FROM staff_users WHERE name = ?", (name,)) is None:
+        return False
+    if role is not None:
+        tx.execute("UPDATE staff_users SET role = ? WHERE name = ?", (role, name))
+        tx.execute("DELETE FROM console_sessions WHERE name = ? AND via = 'password'", (name,))
+    if enable:
+        tx.execute("UPDATE staff_users SET disabled_at = NULL WHERE name = ?", (name,))
+    return True
