@@ -67,7 +67,7 @@ def test_the_manager_reads_the_months_kpis_and_publishes_a_new_checklist_version
     try:
         page = c.page
         sign_in(page, live, new_user(live, "admin"))
-        page.click("#nav-manage")
+        page.click("nav.desks a[href='/manage/kpis']")
         page.wait_for_url("**/manage/kpis")
 
         # This month's KPIs: the API's figures, each with its target column and the trend
@@ -266,7 +266,7 @@ def test_the_desks_roles_are_the_apis(browser: Any, live: Live) -> None:
         assert c.go("/manage/tokens").status == 403
         c.go("/manage/templates/boiler-service")
         assert page.locator("#publish").count() == 0, "publishing a template is the back office's"
-        assert page.locator("#nav-parts").count() == 0
+        assert page.locator("nav.desks a[href='/parts/stock']").count() == 0
     finally:
         c.context.close()
 

@@ -131,7 +131,7 @@ def test_the_parts_clerk_transfers_to_a_van_and_approves_a_claim_once_the_old_pa
     try:
         page = c.page
         sign_in(page, live, new_user(live, "backoffice"))
-        page.click("#nav-parts")
+        page.click("nav.desks a[href='/parts/stock']")
         page.wait_for_url("**/parts/stock")
 
         # A transfer the ledger refuses: back on the page by GET, with one message, the values kept

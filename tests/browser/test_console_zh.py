@@ -78,6 +78,10 @@ def _data_texts(live: Live) -> list[str]:
             texts.update(str(c["resolution"].get(k) or "") for k in ("by", "comment"))
         for item in http.get("/v1/reconciliation", params={"status": "all"}).json()["items"]:  # the office's notes
             texts.update(str(h.get(k) or "") for h in item.get("history", []) for k in ("by", "comment", "reason"))
+        for loc in http.get("/v1/locations").json():  # stock locations and parts are named by the office
+            texts.add(str(loc.get("name") or ""))
+        for part in http.get("/v1/parts").json():
+            texts.add(str(part.get("name") or ""))
         for tpl in http.get("/v1/templates").json():
             texts.update(i["label"] for i in tpl.get("items", []))
             texts.add(tpl["id"])

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from schemas import i18n
+from server.console import management_desk, parts_desk
 from server.console.nav import DESKS, NAV, nav_for
 from server.console.routes import console_router
 
 
 def _get_paths() -> set[str]:
-    return {route.path for route in console_router().routes if "GET" in getattr(route, "methods", set())}
+    router = console_router(*parts_desk.ROUTES, *management_desk.ROUTES)
+    return {route.path for route in router.routes if "GET" in getattr(route, "methods", set())}
 
 
 def test_every_link_is_a_console_page_with_a_label_in_every_locale() -> None:
