@@ -168,12 +168,9 @@ def day(services: Services, clock: Any, tmp_path: Path) -> Iterator[Day]:
 def reassigned_while_offline(day: Day, ana: FieldClient) -> tuple[str, str]:
     """Step 5: a P3 job dispatched to Ana at 15:45, reassigned to Chen at 16:10 while Ana, offline, does the visit.
 
-    Ana's tablet syncs her whole visit at 17:45; the server holds it for review (``late_work``) and the
-    job stays Chen's.  The adoption of her visit as one review item (issue 21 point 3, built on its own
-    branch) continues from here: resolve the review item by adopting the visit, then assert that the
-    job is completed with Ana as author and that Chen's tablet sees it so.  Until then the job is
-    unresolved, so it counts in neither the KPIs' resolutions nor the money below (see the comments at
-    the report assertions for the figures once it is adopted).
+    Ana's tablet syncs her whole visit at 17:45; the server holds it for review as ONE ``late_work`` item
+    and the job stays Chen's.  At 17:48 the back office adopts the visit: the job is completed at her
+    real times, with her tablet as the source, and its clocks count from when she was really on site.
     """
     day.at(sh(10, 15, 40))
     tid = day.new_ticket("某某医院", "P3", sh(10, 15, 40))
@@ -198,8 +195,14 @@ def reassigned_while_offline(day: Day, ana: FieldClient) -> tuple[str, str]:
     report = ana.sync()
     assert report.ok and report.needs_review > 0, report
     review = day.get("/v1/conflicts", job_id=job_id)
-    assert review and {c["kind"] for c in review} == {"late_work"}
+    assert [c["kind"] for c in review] == ["late_work"], review  # the whole visit is one review item
     assert day.ticket(tid)["jobs"][0]["engineer_id"] == "e-chen"
+    day.at(sh(10, 17, 48))
+    day.post(f"/v1/conflicts/{review[0]['id']}/adopt", {"comment": "Ana did the visit; Chen was not needed"})
+    got = day.ticket(tid)
+    assert (got["jobs"][0]["engineer_id"], got["jobs"][0]["status"]) == ("e-chen", "signed_off")
+    assert (got["sla"]["on_site"]["state"], got["sla"]["on_site"]["met_at"]) == ("met", sh(10, 16, 30))
+    assert [e["kind"] for e in got["timeline"] if e["kind"] == "visit_adopted"] == ["visit_adopted"]
     return tid, job_id
 
 
@@ -317,24 +320,22 @@ def test_a_day_in_the_service_plans(day: Day) -> None:
     day.at(sh(30, 12, 0))
     november = {"from": "2026-11-01T00:00:00+08:00", "to": "2026-12-01T00:00:00+08:00"}
     kpis = day.get("/v1/kpis/targets", **november)
-    # Resolved fixes: T1 (remote), T2 and T4 (one visit each); T3 waits for its adoption (step 5); the
-    # complaint is no fix.
-    # Once T3's visit is adopted: first_time_fix_rate 4 of 4, remote_share 1 of 4 (0.25), follow-up 4 of 5
-    # (T3's call is never made: overdue).
+    # Resolved fixes: T1 (remote), T2, T4 and T3 (adopted; one visit each); the complaint is no fix.
+    # Follow-up: T3's call is never made, so it is overdue (4 of 5).
     assert {k["kpi"]: (k["count"], k["of"], k["value"], k["target"], k["status"]) for k in kpis["kpis"]} == {
-        "first_time_fix_rate": (3, 3, 1.0, 0.95, "met"),
-        "remote_share": (1, 3, 0.3333, 0.8, "missed"),
-        "follow_up_on_time": (4, 4, 1.0, 1.0, "met"),  # T1, T2, T4 within a working day; the complaint's
+        "first_time_fix_rate": (4, 4, 1.0, 0.95, "met"),
+        "remote_share": (1, 4, 0.25, 0.8, "missed"),
+        "follow_up_on_time": (4, 5, 0.8, 1.0, "missed"),  # T1, T2, T4 within a working day; the complaint's
         "complaint_closed_on_time": (1, 1, 1.0, 1.0, "met")}
     assert [m["month"] for m in kpis["months"]] == ["2026-11"] and kpis["months"][0]["kpis"] == kpis["kpis"]
-    assert kpis["trend"]["series"]["remote_share"] == [0.3333]
+    assert kpis["trend"]["series"]["remote_share"] == [0.25]
     assert kpis["timezone"] == "Asia/Shanghai" and kpis["from"] == rfc3339(sh(1, 0))
     (row,) = day.get("/v1/kpis", **november)["rows"]
-    assert (row["tickets"], row["resolved"], row["first_time_fix_rate"], row["remote_share"]) == (5, 4, 1.0, 0.3333)
+    assert (row["tickets"], row["resolved"], row["first_time_fix_rate"], row["remote_share"]) == (5, 5, 1.0, 0.25)
 
     # SLA compliance of the month's tickets: every clock of T1, T2, T4 and the complaint met (T4's breaches
-    # withdrawn), remote T1's visit clocks not applicable; T3 registered in 5 minutes (its other clocks wait
-    # for the adoption of the visit, step 5)
+    # withdrawn), remote T1's visit clocks not applicable; T3 registered in 5 minutes (its on-site clock is
+    # asserted at the adoption, step 5)
     compliance = day.get("/v1/sla/compliance", **{"from": iso(sh(1, 0)), "to": iso(sh(30, 23))},
                          group_by="priority")["rows"]
     clocks = {(r["group"], r["target"]): (r["tickets"], r["met"], r["breached"], r["not_applicable"])
@@ -348,7 +349,7 @@ def test_a_day_in_the_service_plans(day: Day) -> None:
     money = day.get("/v1/reconciliation/money", **november)
     assert money["currency"] == "CNY" and money["rates"] == {"labour_per_hour": 12_000, "travel_per_visit": 8_000}
     by_job = {r["ticket_id"]: r for r in money["jobs"]}
-    assert set(by_job) == {t1, t2, t4} and t3 not in by_job and complaint not in by_job  # T3: see step 5
+    assert set(by_job) == {t1, t2, t3, t4} and complaint not in by_job
     fields = ("remote", "under_warranty", "labour_minutes", "visits", "parts_billable", "parts_warranty", "labour",
               "travel", "billable_total", "warranty_cost")
     # T1: 30 min at work remotely (09:20-09:50), nothing travelled: billed 30/60 x 120.00 = 60.00
@@ -358,18 +359,19 @@ def test_a_day_in_the_service_plans(day: Day) -> None:
     # T4: on site 14:40-15:20 (40 min = 80.00), one visit (80.00), an electrode 15.00: all billed
     assert tuple(by_job[t4][f] for f in fields) == (False, False, 40, 1, 1_500, 0, 8_000, 8_000, 17_500, 0)
     assert by_job[t4]["completed_at"] == rfc3339(sh(10, 15, 20)) and by_job[t4]["currency"] == "CNY"
-    # once T3's visit is adopted it adds 60 min on site and at work (16:30-17:30, 120.00), one visit (80.00) and a
-    # seal (6.00) to the hospital's bill (T3's asset is not known: billable), T3 then being in by_job as well
+    # T3 (Ana's adopted visit): on site 16:30-17:30 (60 min = 120.00), one visit (80.00), a seal 6.00: no asset
+    # is known, so all billed
+    assert tuple(by_job[t3][f] for f in fields) == (False, False, 60, 1, 600, 0, 12_000, 8_000, 20_600, 0)
     assert money["customers"] == [
         {"customer": "Acme Foods", "jobs": 1, "labour_minutes": 40, "visits": 1, "parts_billable": 1_500,
          "parts_warranty": 0, "labour": 8_000, "travel": 8_000, "billable_total": 17_500, "warranty_cost": 0,
          "currency": "CNY"},
-        {"customer": "某某医院", "jobs": 2, "labour_minutes": 125, "visits": 1, "parts_billable": 0,
-         "parts_warranty": 5_400, "labour": 25_000, "travel": 8_000, "billable_total": 6_000,
+        {"customer": "某某医院", "jobs": 3, "labour_minutes": 185, "visits": 2, "parts_billable": 600,
+         "parts_warranty": 5_400, "labour": 37_000, "travel": 16_000, "billable_total": 26_600,
          "warranty_cost": 32_400, "currency": "CNY"}]
-    assert money["totals"] == {"jobs": 3, "labour_minutes": 165, "visits": 2, "parts_billable": 1_500,
-                               "parts_warranty": 5_400, "labour": 33_000, "travel": 16_000,
-                               "billable_total": 23_500, "warranty_cost": 32_400, "currency": "CNY"}
+    assert money["totals"] == {"jobs": 4, "labour_minutes": 225, "visits": 3, "parts_billable": 2_100,
+                               "parts_warranty": 5_400, "labour": 45_000, "travel": 24_000,
+                               "billable_total": 44_100, "warranty_cost": 32_400, "currency": "CNY"}
 
     exported = day.office.get("/v1/reconciliation/money", params={**november, "format": "csv"})
     assert exported.status_code == 200 and exported.headers["content-type"].startswith("text/csv")
@@ -379,5 +381,6 @@ def test_a_day_in_the_service_plans(day: Day) -> None:
                               "labour", "travel", "billable_total", "warranty_cost", "currency"]
     assert [(r["ticket_id"], r["remote"], r["under_warranty"], r["billable_total"], r["warranty_cost"])
             for r in table] == [(t1, "true", "false", "6000", "0"), (t2, "false", "true", "0", "32400"),
-                                (t4, "false", "false", "17500", "0")]
+                                (t4, "false", "false", "17500", "0"),
+                                (t3, "false", "false", "20600", "0")]
     assert sum(int(r["billable_total"]) for r in table) == money["totals"]["billable_total"]
