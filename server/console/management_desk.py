@@ -1,5 +1,5 @@
-"""The console's Management desk: KPIs by month with their trend, certifications with expiry warnings, the
-versioned checklist template editor, engineers, console users and staff tokens.
+"""The console's Management desk: KPIs by month with their trend, certifications with expiry warnings and
+training records, the versioned checklist template editor, engineers, console users and staff tokens.
 
 Through the services the API and the CLI use, with their roles: KPIs,
 certifications, templates and engineers are read by any staff member;
@@ -37,7 +37,7 @@ from server.console.i18n import Lang
 from server.console.views import ID_RE, bad_filter
 from server.domain.catalog import service as catalog
 from server.domain.certifications import service as certifications
-from server.domain.certifications.service import CertificationIn
+from server.domain.certifications.service import CertificationIn, TrainingIn
 from server.domain.kpis import service as kpis
 from server.domain.kpis import targets as kpi_targets
 from server.domain.staff import store as staff_store
@@ -51,6 +51,7 @@ KPIS: Final = {k: "score" if k == "satisfaction" else "minutes" if k.startswith(
                for k in kpi_targets.BETTER}
 TREND_MONTHS: Final = 6
 EXPIRY_WARN_DAYS: Final = 30
+RESULTS: Final = ("pass", "fail")
 ITEM_TYPES: Final = ("pass_fail", "number", "text", "choice", "photo")
 BLANK_ROWS: Final = 3
 MAX_ITEMS: Final = 500
@@ -208,8 +209,12 @@ def certifications_page(services: Services, request: Request[Any, Any, Any], lan
             continue
         if not desks.matches(q, e.id, e.name, *(c["name"] for c in certs), *(c["equipment_type"] for c in certs)):
             continue
+        trainings = [{"id": tr.id, "course": tr.course, "date": tr.date, "trainer": tr.trainer,
+                      "result": tr.result, "result_name": lang.t(f"mgmt.training.{tr.result}"),
+                      "score": lang.number(tr.score) if tr.score is not None else "—"}
+                     for tr in certifications.list_trainings(services, e.id)]
         rows.append({"id": e.id, "name": e.name, "skills": ", ".join(e.skills), "certs": certs,
-                     "warn": sum(c["state"] in ("expired", "expiring") for c in certs)})
+                     "trainings": trainings, "warn": sum(c["state"] in ("expired", "expiring") for c in certs)})
     shown, pager = desks.paginate(request, rows, _page(request), lang)
     return {"tab": "certifications", "rows": shown, "pager": pager, "q": q, "only": only,
             "engineers": catalog.list_engineers(services), "warn_days": EXPIRY_WARN_DAYS}
@@ -225,6 +230,22 @@ def add_certification(services: Services, form: dict[str, str], session: Console
                      "expires_at": _date_ms(lang, form, "expires_on", tz)}, CertificationIn, lang)
     certifications.add_certification(services, engineer, data, session.staff.name)
     return "/manage/certifications", "mgmt_certified"
+
+
+def add_training(services: Services, form: dict[str, str], session: ConsoleSession, lang: Lang) -> tuple[str, str]:
+    """A training record (as ``POST /v1/engineers/{id}/trainings``)."""
+    engineer = fid(lang, form, "engineer_id")
+    held_on = (form.get("training_date") or "").strip()
+    try:
+        date.fromisoformat(held_on)
+    except ValueError:
+        raise desks.invalid(lang, "desk.form.date", "training_date") from None
+    data = _convert({"course": ftext(lang, form, "course", required=True), "date": held_on,
+                     "trainer": ftext(lang, form, "trainer", required=True),
+                     "result": fchoice(lang, form, "result", {r: lang.t(f"mgmt.training.{r}") for r in RESULTS}),
+                     "score": fint(lang, form, "score", low=0, high=100, required=False)}, TrainingIn, lang)
+    certifications.add_training(services, engineer, data, session.staff.name)
+    return "/manage/certifications", "mgmt_trained"
 
 
 # -- checklist templates -----------------------------------------------------------------------------------
@@ -445,6 +466,11 @@ async def mgmt_certify(request: Request[Any, Any, Any], services: Services) -> R
     return await desks.act(request, services, "/manage/certifications", add_certification, "backoffice")
 
 
+@post("/manage/trainings", include_in_schema=False, status_code=303)
+async def mgmt_train(request: Request[Any, Any, Any], services: Services) -> Response[Any]:
+    return await desks.act(request, services, "/manage/certifications", add_training, "backoffice")
+
+
 @get("/manage/templates", include_in_schema=False)
 async def mgmt_templates(request: Request[Any, Any, Any], services: Services) -> Response[Any]:
     return await desks.show(request, services, "mgmt_templates.html", templates_page)
@@ -542,5 +568,5 @@ async def mgmt_revoke_token(request: Request[Any, Any, Any], services: Services,
 
 
 ROUTES: Final = [mgmt_kpis, mgmt_set_target, mgmt_certifications, mgmt_certify, mgmt_templates, mgmt_template_new,
-                 mgmt_template, mgmt_publish, mgmt_engineers, mgmt_create_engineer, mgmt_engineer_state, mgmt_users,
-                 mgmt_save_user, mgmt_user_state, mgmt_tokens, mgmt_issue_token, mgmt_revoke_token]
+                 mgmt_train, mgmt_template, mgmt_publish, mgmt_engineers, mgmt_create_engineer, mgmt_engineer_state,
+                 mgmt_users, mgmt_save_user, mgmt_user_state, mgmt_tokens, mgmt_issue_token, mgmt_revoke_token]

@@ -41,11 +41,12 @@ NAV: Final[tuple[NavItem, ...]] = (
     NavItem("dispatch", "/dispatch", "nav.dispatch", ("dispatcher",)),
     NavItem("dispatch", "/tickets", "nav.tickets", (), ("/jobs",)),
     NavItem("dispatch", "/devices", "nav.devices", ("dispatcher",)),
-    # -- Service desk: every ticket, follow-up calls, complaints, inspection plans, customers and assets
+    # -- Service desk: every ticket, follow-up calls, complaints, inspection plans, surveys, customers and assets
     NavItem("service", "/all-tickets", "nav.all_tickets"),
     NavItem("service", "/followups", "nav.followups", ("dispatcher", "backoffice")),
     NavItem("service", "/complaints", "nav.complaints"),
     NavItem("service", "/plans", "nav.plans"),
+    NavItem("service", "/surveys", "nav.surveys"),
     NavItem("service", "/customers", "nav.customers", (), ("/assets",)),
     # -- Parts desk: stock per warehouse and van, the catalog, the movement ledger, transfers, warranty claims
     NavItem("parts", "/parts/stock", "parts.tab.stock", ("backoffice",)),

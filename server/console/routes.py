@@ -66,7 +66,7 @@ SECURITY_HEADERS: Final = {
 DONE_MESSAGES: Final = ("ticket_created", "job_added", "reassigned", "resolved", "recon_resolved", "claim_approved",
                         "claim_rejected", "revoked", "language", "report_locale", "moved", "status_cancelled",
                         "status_on_hold", "status_closed", "status_reopened", "ticket_closed", "acknowledged",
-                        "followup_logged", "confirmed", "complaint_opened")
+                        "followup_logged", "confirmed", "complaint_opened", "survey_recorded")
 Form = dict[str, str]
 
 
@@ -613,6 +613,27 @@ async def confirm_complaint(request: Request[Any, Any, Any], services: Services,
     return redirect("/complaints", done="confirmed")
 
 
+@get("/surveys", include_in_schema=False)
+async def surveys_page(request: Request[Any, Any, Any], services: Services, quarter: str = "", customer: str = "",
+                       page: int = 1) -> Response[str]:
+    """Quarterly satisfaction surveys (服务质量测评): the list, each customer's average and the form."""
+    s, lang = await enter(request, services)
+    data = await in_thread(servicedesk.surveys_page, services, quarter, customer, page, lang)
+    return page_(request, services, s, lang, "surveys.html", data)
+
+
+@post("/surveys", include_in_schema=False, status_code=303)
+async def record_survey(request: Request[Any, Any, Any], services: Services) -> Response[Any]:
+    """Record a customer's survey of a quarter (as ``POST /v1/surveys``: dispatcher or back office)."""
+    s, lang = await enter(request, services, "dispatcher", "backoffice")
+    form = await read_form(request, s.csrf, lang)
+    try:
+        customer = await in_thread(servicedesk.record_survey, services, form, s.staff.name, lang)
+    except DomainError as exc:
+        return failed(s, "/surveys", exc, lang, form)
+    return redirect("/surveys", customer=customer, done="survey_recorded")
+
+
 @get("/plans", include_in_schema=False)
 async def plans_page(request: Request[Any, Any, Any], services: Services, q: str = "", overdue: str = "",
                      page: int = 1) -> Response[str]:
@@ -847,5 +868,5 @@ def console_router(*desks: Any) -> Router:
         decide_claim, devices_page, enroll_token, revoke_device, sla_page, live, static, favicon,
         dispatch_board, dispatch_move, job_status, close_ticket, acknowledge_ticket,
         all_tickets, followups_page, log_follow_up, complaints_page, confirm_complaint, plans_page, plan_page,
-        customers_page, customer_page, asset_page,
+        customers_page, customer_page, asset_page, surveys_page, record_survey,
     ], exception_handlers={Exception: console_error}, include_in_schema=False)

@@ -12,8 +12,10 @@ from __future__ import annotations
 from typing import Any, Final
 from urllib.parse import urlencode
 
+import msgspec
+
 from server.console.i18n import Lang
-from server.console.views import _engineers, bad_filter, choice_field, target_view, text_field
+from server.console.views import _engineers, _invalid, bad_filter, choice_field, target_view, text_field
 from server.domain.archive import service as archive
 from server.domain.complaints import service as complaints
 from server.domain.complaints.service import ConfirmationIn
@@ -21,6 +23,8 @@ from server.domain.customers import service as customers
 from server.domain.followups import service as followups
 from server.domain.followups.service import FollowUpIn
 from server.domain.plans import service as plans
+from server.domain.surveys import service as surveys
+from server.domain.surveys.service import SurveyIn
 from server.domain.tickets import service as tickets
 from server.errors import BadRequest
 from server.services import Services
@@ -30,6 +34,8 @@ FOLLOWUP_STATES: Final = ("due", "overdue", "done")
 COMPLAINT_STATUSES: Final = ("open", "closed")
 TICKET_STATUSES: Final = ("open", "closed", "cancelled")
 RATINGS: Final = ("1", "2", "3", "4", "5")
+#: question rows the survey form offers (at least one is filled in)
+SURVEY_QUESTIONS: Final = 3
 
 
 def pager(page: int, count: int, path: str, query: dict[str, str], lang: Lang) -> dict[str, Any]:
@@ -202,3 +208,63 @@ def all_tickets_page(services: Services, q: str, status: str, page: int, lang: L
     shown = [{**r, "opened": lang.when(r["opened_at"])} for r in rows[:PAGE]]
     return {"rows": shown, "filters": {"q": q, "status": status}, "statuses": TICKET_STATUSES,
             "pager": pager(page, len(rows), "/all-tickets", {"q": q, "status": status}, lang)}
+
+
+# -- satisfaction surveys --------------------------------------------------------------------------------
+
+
+def _quarter_bounds(quarter: str, lang: Lang) -> tuple[str | None, str | None]:
+    """The ``[from, to)`` days of a ``YYYY-Qn`` filter (none: every quarter)."""
+    if not quarter:
+        return None, None
+    if surveys.QUARTER.match(quarter) is None or quarter.startswith("0000"):
+        raise bad_filter(lang, "quarter", ("2026-Q1", "2026-Q2", "…"))
+    year, n = int(quarter[:4]), int(quarter[-1])
+    after = f"{year + 1:04d}-Q1" if n == 4 else f"{year:04d}-Q{n + 1}"
+    start = surveys.quarter_start(quarter)
+    return start, (surveys.quarter_start(after) if year < 9999 or n < 4 else "9999-12-31")
+
+
+def surveys_page(services: Services, quarter: str, customer: str, page: int, lang: Lang) -> dict[str, Any]:
+    """Surveys (服务质量测评) of a quarter and/or customer, in pages, with each customer's average overall."""
+    quarter, customer = quarter.strip(), customer.strip()
+    if len(customer) > 200 or "\x00" in customer:
+        raise bad_filter(lang, "customer", ("…",))
+    page = _page_no(page, lang)
+    first, last = _quarter_bounds(quarter, lang)
+    items = surveys.list_surveys(services, customer or None, first, last, 500, None).items
+    rows = [{"s": s, "recorded": lang.when(int(s.created_at.timestamp() * 1000)),
+             "scores": [f"{q.question} {lang.number(q.score)}" for q in s.scores]}
+            for s in items[(page - 1) * PAGE: page * PAGE + 1]]
+    results = surveys.survey_results(services, customer or None, first, last, "customer").rows
+    query = {"quarter": quarter, "customer": customer}
+    return {"rows": rows[:PAGE], "filters": query, "ratings": RATINGS, "questions": range(1, SURVEY_QUESTIONS + 1),
+            "results": [{"customer": r.group, "surveys": r.surveys, "mean": lang.number(r.mean_overall),
+                         "questions": [f"{q} {lang.number(v)}" for q, v in r.questions.items()]} for r in results],
+            "pager": pager(page, len(rows), "/surveys", query, lang)}
+
+
+def record_survey(services: Services, form: dict[str, str], by: str, lang: Lang) -> str:
+    """The survey as the clerk typed it; the customer it was recorded for."""
+    customer = text_field(lang, form, "customer", required=True)
+    quarter = text_field(lang, form, "quarter", required=True, max_len=7)
+    if surveys.QUARTER.match(quarter) is None or quarter.startswith("0000"):
+        raise _invalid(lang, "form.quarter", "quarter", label=lang.t("field.quarter"))
+    scores = []
+    for i in range(1, SURVEY_QUESTIONS + 1):
+        question = text_field(lang, form, f"question_{i}")
+        if not question:
+            continue
+        score = choice_field(lang, form, f"score_{i}", RATINGS)
+        scores.append({"question": question, "score": int(score)})
+    if not scores:
+        raise _invalid(lang, "form.required", "question_1", label=lang.t("field.question_1"))
+    overall = choice_field(lang, form, "overall", RATINGS)
+    respondent = text_field(lang, form, "respondent", required=True)
+    comment = text_field(lang, form, "comment", max_len=2000)
+    try:
+        data = msgspec.convert({"customer": customer, "quarter": quarter, "scores": scores, "overall": int(overall),
+                                "respondent": respondent, "comment": comment}, SurveyIn)
+    except msgspec.ValidationError as exc:
+        raise BadRequest("invalid_form", str(exc)) from None
+    return surveys.record_survey(services, data, by).customer
