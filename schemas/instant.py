@@ -25,6 +25,9 @@ class InstantMark:
 INSTANT: Final = InstantMark()
 EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 _MS: Final = timedelta(milliseconds=1)
+#: the first and last instants RFC 3339 can write (0001-01-01T00:00:00.000Z, 9999-12-31T23:59:59.999Z)
+FIRST_MS: Final = (datetime(1, 1, 1, tzinfo=UTC) - EPOCH) // _MS
+LAST_MS: Final = (datetime(9999, 12, 31, 23, 59, 59, 999000, tzinfo=UTC) - EPOCH) // _MS
 
 #: an instant as epoch milliseconds, written as an RFC 3339 UTC string by the back-office JSON API
 Instant = Annotated[int, INSTANT]
@@ -34,8 +37,13 @@ InstantIn = Annotated[datetime, msgspec.Meta(tz=True, description="RFC 3339 date
 
 
 def rfc3339(ms: int) -> str:
-    """``ms`` (epoch milliseconds) as RFC 3339 in UTC with milliseconds: ``2026-12-03T18:00:00.000Z``."""
-    return instant_of(ms).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    """``ms`` (epoch milliseconds) as RFC 3339 in UTC with milliseconds: ``2026-12-03T18:00:00.000Z``.
+
+    RFC 3339 has years 0001-9999 only: a stored instant outside them (only an older server could have
+    stored one; the device rules refuse such times now) is written as the nearest one it can show, so a
+    read never fails on a stored value (the console shows it as "invalid time").
+    """
+    return instant_of(min(max(ms, FIRST_MS), LAST_MS)).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def instant_of(ms: int) -> datetime:
