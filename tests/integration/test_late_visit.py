@@ -21,6 +21,7 @@ from client_sdk import FieldClient
 from server.domain.devices.service import issue_enroll_token
 from server.scheduler import run_sla_tick
 from server.services import Services
+from tests.support import epoch_doc, iso
 
 MIN = 60_000
 HOUR = 60 * MIN
@@ -49,7 +50,7 @@ def tablets(tmp_path: Path, app_client: Any, services: Services, seeded: Any,
 
 def new_job(client: Any, staff: Any) -> tuple[str, str]:
     r = client.post("/v1/tickets", headers=staff["dispatcher"], json={
-        "customer": "Late Visit Co", "site": "Plant 3", "priority": "P1", "opened_at": T0})
+        "customer": "Late Visit Co", "site": "Plant 3", "priority": "P1", "opened_at": iso(T0)})
     assert r.status_code == 201, r.text
     tid = r.json()["id"]
     r = client.post(f"/v1/tickets/{tid}/jobs", headers=staff["dispatcher"],
@@ -67,7 +68,7 @@ def van_qty(client: Any, staff: Any, engineer: str, part_no: str) -> int:
 def ticket(client: Any, staff: Any, tid: str) -> dict[str, Any]:
     r = client.get(f"/v1/tickets/{tid}", headers=staff["backoffice"])
     assert r.status_code == 200, r.text
-    out: dict[str, Any] = r.json()
+    out: dict[str, Any] = epoch_doc(r.json())
     return out
 
 

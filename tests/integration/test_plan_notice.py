@@ -15,6 +15,7 @@ from server.domain.plans.service import run_plans_tick
 from server.services import Services
 from server.settings import get_settings
 from sync.storage import Database
+from tests.support import epoch_doc
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
@@ -62,14 +63,14 @@ def test_a_visit_is_made_and_announced_its_notice_in_working_days_before(
     (made,) = run_plans_tick(services, clock.now)
     assert made["due_at"] == at(*due) and made["period"] == day
     assert run_plans_tick(services, clock.now + 3_600_000) == []  # once
-    ticket = app_client.get(f"/v1/tickets/{made['ticket_id']}", headers=staff["dispatcher"]).json()
+    ticket = epoch_doc(app_client.get(f"/v1/tickets/{made['ticket_id']}", headers=staff["dispatcher"]).json())
     assert ticket["customer_id"] == aurora["id"] and ticket["category"] == "inspection"
     (planned,) = [e for e in ticket["timeline"] if e["kind"] == "planned"]
     assert planned["data"]["notice_days"] == notice and planned["data"]["due_at"] == at(*due)
     assert ticket["jobs"][0]["scheduled_start"] == at(*due)
-    (hook,) = webhooks(services, "inspection_planned")
+    (hook,) = epoch_doc(webhooks(services, "inspection_planned"))
     assert hook["ticket_id"] == made["ticket_id"] and hook["data"]["due_at"] == at(*due)
-    visits = app_client.get(f"/v1/plans/{plan['id']}", headers=staff["dispatcher"]).json()["visits"]
+    visits = epoch_doc(app_client.get(f"/v1/plans/{plan['id']}", headers=staff["dispatcher"]).json()["visits"])
     assert [(v["period"], v["due_at"], v["ticket_id"]) for v in visits] == [(day, at(*due), made["ticket_id"])]
 
 

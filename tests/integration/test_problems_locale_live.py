@@ -89,18 +89,21 @@ def test_a_validation_problem_names_the_parameter_in_chinese_and_keeps_its_error
     e, z = en.json(), zh.json()
     assert e["code"] == z["code"] == "invalid_parameter" and e["errors"] == z["errors"]
     assert z["detail"] == "请求参数 limit 无效。" and not CJK.search(e["detail"])
-    # ?from= is the parameter `start` to the framework: rather than name one the client never sent, say none
+    # ?from= is read by the one range parser, which names it as the client sent it
     aliased = _get(live, "/v1/reconciliation/", ZH, **{"from": "yesterday"}).json()
-    assert (aliased["code"], aliased["detail"]) == ("invalid_parameter", "请求参数无效。")
+    assert (aliased["code"], aliased["detail"]) == (
+        "bad_time", "from 应为日期（例如 2026-01-31）或带时区偏移的 RFC 3339 时间（例如 2026-01-31T18:00:00Z）")
 
 
 def test_kpis_time_parameters_read_chinese_with_the_english_unchanged(live: tuple[str, str]) -> None:
     en = _get(live, "/v1/kpis", None, to="tomorrow-ish")
     zh = _get(live, "/v1/kpis", ZH, to="tomorrow-ish")
-    assert en.json()["detail"] == "to is epoch ms or an ISO date such as 2026-01-31"
-    assert zh.json()["detail"] == "to 应为毫秒时间戳或 ISO 日期，例如 2026-01-31"
+    assert en.json()["detail"] == ("to is a date such as 2026-01-31 or an RFC 3339 date-time with an offset "
+                                   "such as 2026-01-31T18:00:00Z")
+    assert zh.json()["detail"] == ("to 应为日期（例如 2026-01-31）或带时区偏移的 RFC 3339 时间"
+                                   "（例如 2026-01-31T18:00:00Z）")
     backwards = _get(live, "/v1/kpis", ZH, **{"from": "2026-02-01", "to": "2026-01-01"}).json()
-    assert (backwards["code"], backwards["detail"]) == ("invalid_parameter", "to 必须晚于 from")
+    assert (backwards["code"], backwards["detail"]) == ("bad_range", "时间范围无效。")
 
 
 def _csv_header(r: httpx.Response) -> list[str]:

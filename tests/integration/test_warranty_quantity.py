@@ -9,7 +9,7 @@ import pytest
 
 from schemas.wire import MovePart
 from server.services import Services
-from tests.support import RawDevice
+from tests.support import RawDevice, iso
 
 YEAR_MS = 365 * 24 * 3600 * 1000
 
@@ -17,7 +17,7 @@ YEAR_MS = 365 * 24 * 3600 * 1000
 @pytest.fixture
 def ana(app_client: Any, services: Services, seeded: Any, staff: Any, clock: Any) -> RawDevice:
     r = app_client.post("/v1/assets", json={"serial": "SN-1001", "model": "Vitodens 200", "equipment_type": "boiler",
-                                            "customer": "Hotel Aurora", "warranty_until": clock.now + YEAR_MS},
+                                            "customer": "Hotel Aurora", "warranty_until": iso(clock.now + YEAR_MS)},
                         headers=staff["backoffice"])
     assert r.status_code == 201, r.text
     return RawDevice(app_client, services, "e-ana")
