@@ -72,7 +72,7 @@ def test_tablet_migration_0005_indexes_the_cases_it_already_held(
 
     store = LocalStore(path)
     try:
-        assert store.applied_migrations()[-1] == "0005_kb_search_tokens"
+        assert "0005_kb_search_tokens" in store.applied_migrations()
         for query, expected in (("异响", ["KB-old-zh"]), ("风机", ["KB-old-zh"]), ("磨", ["KB-old-zh"]),
                                 ("bearings", ["KB-old-en"]), ("响异", [])):
             assert sorted(c.id for c in lifecycle.search(store.read, query, None, 20)) == expected, query

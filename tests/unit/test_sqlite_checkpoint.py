@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import sqlite3
-import threading
 import time
 from pathlib import Path
 
@@ -31,6 +30,8 @@ def write_batches(db: SqliteDatabase, batches: int, start: int = 0) -> None:
 def test_commits_leave_checkpoints_to_the_background_and_the_wal_stays_bounded(tmp_path: Path) -> None:
     path = tmp_path / "server.db"
     db = SqliteDatabase(str(path))
+    assert db._checkpointer is not None
+    checkpointer = db._checkpointer._thread  # this database's own (other tests' databases may still be open)
     try:
         writer_setting = db._writer.execute("PRAGMA wal_autocheckpoint").fetchone()[0]
         assert writer_setting == 0  # no commit checkpoints in line
@@ -46,7 +47,7 @@ def test_commits_leave_checkpoints_to_the_background_and_the_wal_stays_bounded(t
             assert tx.rows("SELECT COUNT(*) FROM changes") == [(6 * 8 * 16,)]
     finally:
         db.close()
-    assert not any(t.name == "fieldsync-sqlite-checkpoint" and t.is_alive() for t in threading.enumerate())
+    assert not checkpointer.is_alive()
     with sqlite3.connect(path) as conn:  # everything committed is in the file after close
         assert conn.execute("SELECT COUNT(*) FROM changes").fetchone() == (6 * 8 * 16,)
 
