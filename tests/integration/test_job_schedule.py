@@ -48,3 +48,16 @@ def test_the_office_holds_a_job_with_a_reason_only(app_client: Any, seeded: Any,
     assert early.status_code == 409 and early.json()["code"] == "invalid_transition"  # assigned: not yet accepted
     unreasoned = app_client.post(f"/v1/jobs/{job_id}/status", headers=staff["backoffice"], json={"status": "on_hold"})
     assert unreasoned.status_code == 400 and unreasoned.json()["code"] == "hold_reason_required"
+
+
+def test_a_finished_job_keeps_its_engineer_through_the_api_too(app_client: Any, seeded: Any, staff: Any) -> None:
+    """The console refuses to move a finished job; the API the console calls refuses it the same way."""
+    _, job_id = _job(app_client, staff)
+    assert app_client.post(f"/v1/jobs/{job_id}/status", headers=staff["backoffice"],
+                           json={"status": "cancelled"}).status_code == 200
+    moved = app_client.post(f"/v1/jobs/{job_id}/assign", headers=staff["dispatcher"], json={"engineer_id": "e-chen"})
+    assert moved.status_code == 409 and moved.json()["code"] == "job_finished"
+    job = app_client.get(f"/v1/jobs/{job_id}", headers=staff["dispatcher"]).json()["job"]
+    assert job["engineer_id"] == "e-ben"
+    same = app_client.post(f"/v1/jobs/{job_id}/assign", headers=staff["dispatcher"], json={"engineer_id": "e-ben"})
+    assert same.status_code == 200, "naming the engineer it has is no move"

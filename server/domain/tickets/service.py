@@ -156,12 +156,15 @@ def assign_job(services: Services, job_id: str, data: AssignIn, by: str, staff: 
     """Reassign a job: out of the old engineer's scope (explicit op), into the new one's.
 
     The new engineer must be certified for the asset's equipment type (admin override: ``data.override``).
+    A job whose visit is over (:data:`FINISHED_STATUSES`) keeps its engineer (409 ``job_finished``).
     """
     now = services.clock()
     with services.db.write() as tx:
         job = store.lock_job(tx, job_id)
         if job is None:
             raise NotFound("unknown_job", f"no job {job_id!r}")
+        if job["status"] in FINISHED_STATUSES and job["engineer_id"] != data.engineer_id:
+            raise Conflict("job_finished", f"job is {job['status']}")
         if not store.engineer_is_active(tx, data.engineer_id):
             raise NotFound("unknown_engineer", f"no active engineer {data.engineer_id!r}")
         old = job["engineer_id"]
