@@ -135,3 +135,29 @@ def test_closing_a_ticket_with_work_in_progress_is_refused(app_client: Any, staf
     r = app_client.post(f"/v1/tickets/{tid}/close", json={}, headers=hdr)
     assert r.status_code == 409 and r.json()["code"] == "jobs_open" and r.json()["job_ids"]
     assert app_client.post("/v1/tickets/T-none/close", json={}, headers=hdr).status_code == 404
+
+
+def test_a_complaint_opened_by_a_low_rating_is_titled_in_the_servers_language(
+        app_client: Any, staff: Any, seeded: Any, services: Services, clock: Any) -> None:
+    """The desks read a complaint's title as stored: a Chinese organisation (FIELDSYNC_LOCALE=zh_CN) gets it in
+    Chinese, an English one in English."""
+    from dataclasses import replace
+
+    from litestar.testing import TestClient
+
+    from server.app import create_app
+
+    dev = RawDevice(app_client, services, "e-ben")
+    titles = {}
+    for locale in ("en", "zh_CN"):
+        tid = complete_remote(dev, app_client, staff, f"Client {locale}")
+        clock.advance(HOUR)
+        local = Services(db=services.db, settings=replace(services.settings, locale=locale), clock=clock)
+        with TestClient(create_app(services=local, scheduler=False)) as client:
+            r = client.post(f"/v1/tickets/{tid}/follow-up", json={"reached": True, "rating": 1},
+                            headers=staff["dispatcher"])
+            (cid,) = r.json()["complaint_ids"]
+            titles[locale] = client.get(f"/v1/tickets/{cid}", headers=staff["dispatcher"]).json()["title"]
+        assert titles[locale].endswith(tid)
+    assert titles["en"].startswith("Low satisfaction (1/5)")
+    assert titles["zh_CN"].startswith("满意度低（1/5）")

@@ -19,6 +19,7 @@ from typing import Annotated, Any, Final
 
 import msgspec
 
+from schemas import i18n
 from schemas.instant import Instant
 from server.domain.complaints import store
 from server.domain.sla.service import policy_for, sla_events
@@ -60,12 +61,16 @@ class Complaint(msgspec.Struct, kw_only=True):
 
 
 def open_complaint(tx: Tx, origin: Row, job_id: str | None, source: str, source_key: str, rating: int | None,
-                   comment: str, now: int) -> str | None:
-    """Open a complaint ticket linked to ``origin`` once per ``source_key``; None when it already exists."""
+                   comment: str, now: int, locale: str) -> str | None:
+    """Open a complaint ticket linked to ``origin`` once per ``source_key``; None when it already exists.
+
+    Its title is stored in ``locale`` (the server's, ``FIELDSYNC_LOCALE``): it is data the desks read as written.
+    """
     cid = new_id("T-")
     if not store.claim_link(tx, cid, origin["id"], job_id, source, source_key, rating, now):
         return None
-    title = f"Low satisfaction ({rating}/5) on {origin['id']}" if rating is not None else f"Complaint on {origin['id']}"
+    title = (i18n.text(locale, "exports", "complaint.title_rated", rating=rating, ticket=origin["id"])
+             if rating is not None else i18n.text(locale, "exports", "complaint.title", ticket=origin["id"]))
     store.insert_complaint_ticket(tx, cid, origin, title, comment or "", now)
     add_event(tx, cid, "opened", now, now, source="lifecycle",
               data={"origin_ticket_id": origin["id"], "origin_job_id": job_id, "source": source, "rating": rating})
@@ -89,7 +94,7 @@ def open_low_rating_complaints(services: Services, now: int | None = None) -> li
             if origin is None:
                 continue
             cid = open_complaint(tx, origin, so["job_id"], "signoff", f"signoff:{so['job_id']}", so["rating"],
-                                 so["comment"] or "", now)
+                                 so["comment"] or "", now, services.settings.locale)
         if cid:
             opened.append(cid)
     return opened

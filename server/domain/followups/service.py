@@ -96,7 +96,8 @@ def record_follow_up(services: Services, ticket_id: str, data: FollowUpIn, by: s
         add_event(tx, ticket_id, kind, now, now, source=f"staff:{by}",
                   data={"rating": data.rating, "comment": data.comment, "reached": data.reached})
         if data.rating is not None and data.rating <= LOW_RATING:
-            open_complaint(tx, ticket, None, "follow_up", f"followup:{fid}", data.rating, data.comment, now)
+            open_complaint(tx, ticket, None, "follow_up", f"followup:{fid}", data.rating, data.comment, now,
+                           services.settings.locale)
         return _follow_up(services, tx, ticket, now)
 
 
