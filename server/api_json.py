@@ -128,7 +128,8 @@ class InstantSchemaPlugin(OpenAPISchemaPlugin):
     """Documents an :data:`~schemas.instant.Instant` field as ``string, format: date-time``."""
 
     def is_plugin_supported_field(self, field_definition: FieldDefinition) -> bool:
-        return field_definition.has_metadata(InstantMark)
+        # ``FieldDefinition.has_metadata`` came with Litestar 2.23; ``metadata`` is there from our lowest bound
+        return any(isinstance(m, InstantMark) for m in field_definition.metadata)
 
     def to_openapi_schema(self, field_definition: FieldDefinition, schema_creator: SchemaCreator) -> Schema:
         return Schema(type=OpenAPIType.STRING, format=OpenAPIFormat.DATE_TIME,
