@@ -826,6 +826,10 @@ def run_big_scope(cfg: Config) -> list[Result]:
                         proc.kill()
                         proc.wait()
                 shutil.rmtree(tablet_dir, ignore_errors=True)
+                # the same scope (and its 10 new changes) into the tablet web app, in the browser
+                browser_token, _ = issue_enroll_token(services, "e-big")
+                browser = big_scope_browser_result(cfg.backend.name, published + 10, server.url, browser_token,
+                                                   cfg.workdir)
         finally:
             services.db.close()
     errors = len(boot["errors"]) + len(inc["errors"]) + (1 if boot["offline"] else 0) \
@@ -837,7 +841,176 @@ def run_big_scope(cfg: Config) -> list[Result]:
                     "server_rss_after_mb": round(server_after[1], 1),
                     "server_peak_rss_mb": round(server_after[0], 1),
                     "incremental_10_ms": round(float(inc["seconds"]) * 1000, 1),
-                    "incremental_pulled": inc["pulled"], "setup_s": round(setup_s, 1)})]
+                    "incremental_pulled": inc["pulled"], "setup_s": round(setup_s, 1)}), browser]
+
+
+# -- big_scope in the browser: the tablet web app bootstraps the same scope in headless Chromium ----------
+
+#: where the system Chromium lives (the browser tests use the same)
+BROWSER_CHROMIUM: Final = os.environ.get("FIELDSYNC_CHROMIUM", "/usr/bin/chromium")
+BROWSER_ARGS: Final = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                       "--disable-component-update", "--disable-sync"]
+#: how often the harness reads the browser's memory while the web app pulls
+BROWSER_POLL_S: Final = 0.5
+#: the most a browser bootstrap may take before the line counts an error (a million records, two cores)
+BROWSER_TIMEOUT_S: Final = 3600.0
+
+#: enroll with the token, then time one sync run of the engine (the UI's own sync would also render the
+#: job list after it: that is the app's business, not the bootstrap's)
+BROWSER_START_JS: Final = """async (token) => {
+    const client = window.fieldsync.client;
+    await client.enroll(token, 'bench tablet');
+    window.__bench = {done: false};
+    const t0 = performance.now();
+    client.sync().then(
+        (r) => { window.__bench = {done: true, seconds: (performance.now() - t0) / 1000, pulled: r.pulled_changes,
+                                   errors: r.errors, offline: r.offline}; },
+        (e) => { window.__bench = {done: true, seconds: (performance.now() - t0) / 1000, pulled: 0,
+                                   errors: [String(e && e.stack || e)], offline: false}; });
+}"""
+
+
+def browser_unavailable() -> str | None:
+    """Why the browser line cannot be measured here, or None when Playwright and Chromium are both present."""
+    if not Path(BROWSER_CHROMIUM).exists():
+        return f"not measured: no Chromium at {BROWSER_CHROMIUM}"
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        return "not measured: playwright is not installed"
+    return None
+
+
+def _descendants(pid: int) -> list[int]:
+    """Every process below ``pid`` (from ``/proc/<pid>/task/*/children``)."""
+    out: list[int] = []
+    todo = [pid]
+    while todo:
+        parent = todo.pop()
+        for task in Path(f"/proc/{parent}/task").glob("*"):
+            with contextlib.suppress(OSError, ValueError):
+                kids = [int(k) for k in (task / "children").read_text().split()]
+                out.extend(kids)
+                todo.extend(kids)
+    return out
+
+
+def pss_mb(pid: int) -> float:
+    """Proportional set size of a process in MB (shared pages split among their users), 0 when gone."""
+    try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+def chromium_memory_mb() -> tuple[float, float]:
+    """(every Chromium process of this bench, its renderers alone): memory now in MB, as PSS so that pages
+    the processes share count once. Chromium rewrites its command lines, flags included, as one string."""
+    total = renderers = 0.0
+    for pid in _descendants(os.getpid()):
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        words = cmdline.split()
+        if not words or not ("chrom" in Path(words[0]).name or "--type=" in cmdline):
+            continue
+        pss = pss_mb(pid)
+        total += pss
+        if "--type=renderer" in words:
+            renderers += pss
+    return total, renderers
+
+
+def browser_bootstrap(server_url: str, token: str, workdir: Path, profile: bool = False) -> dict[str, Any]:
+    """The tablet web app, served by the server at ``/tablet/``, enrolls with ``token`` in headless Chromium and
+    pulls its scope until done; its seconds and what the browser's memory peaked at while it did.
+
+    A persistent profile (not an incognito context, whose IndexedDB lives in memory) so the records go to
+    disk as on a tablet. Memory is polled every :data:`BROWSER_POLL_S`: the page's JS heap (CDP
+    ``Performance.getMetrics``) and the resident memory of the Chromium processes (``/proc``; IndexedDB's
+    backend runs in the browser process, the app in the renderer). ``profile`` records a CPU profile of the
+    page (CDP ``Profiler``) and returns the functions with the most self time.
+    """
+    from playwright.sync_api import sync_playwright
+
+    user_dir = Path(tempfile.mkdtemp(prefix="chromium-", dir=workdir))
+    out: dict[str, Any] = {}
+    try:
+        with sync_playwright() as pw:
+            context = pw.chromium.launch_persistent_context(
+                str(user_dir), executable_path=BROWSER_CHROMIUM, args=BROWSER_ARGS, headless=True,
+                service_workers="allow")
+            try:
+                page = context.new_page()
+                page.goto(f"{server_url}/tablet/")
+                page.wait_for_function("() => window.fieldsync !== undefined", timeout=60_000)
+                cdp = context.new_cdp_session(page)
+                cdp.send("Performance.enable")
+                if profile:
+                    cdp.send("Profiler.enable")
+                    cdp.send("Profiler.setSamplingInterval", {"interval": 1000})
+                    cdp.send("Profiler.start")
+                heap_peak = rss_peak = renderer_peak = 0.0
+                page.evaluate(BROWSER_START_JS, token)
+                deadline = time.monotonic() + BROWSER_TIMEOUT_S
+                state: dict[str, Any] = {"done": False}
+                while time.monotonic() < deadline:
+                    metrics = {m["name"]: m["value"] for m in cdp.send("Performance.getMetrics")["metrics"]}
+                    heap_peak = max(heap_peak, metrics.get("JSHeapUsedSize", 0.0) / 2**20)
+                    total, renderers = chromium_memory_mb()
+                    rss_peak, renderer_peak = max(rss_peak, total), max(renderer_peak, renderers)
+                    state = page.evaluate("() => window.__bench")
+                    if state.get("done"):
+                        break
+                    time.sleep(BROWSER_POLL_S)
+                if profile:
+                    out["profile_top"] = _profile_top(cdp.send("Profiler.stop")["profile"])
+                out.update(state)
+                if not state.get("done"):
+                    out.update({"seconds": BROWSER_TIMEOUT_S, "pulled": 0, "errors": ["timeout"], "offline": False})
+                out.update({"js_heap_peak_mb": round(heap_peak, 1), "chromium_pss_peak_mb": round(rss_peak, 1),
+                            "renderer_pss_peak_mb": round(renderer_peak, 1)})
+            finally:
+                context.close()
+    finally:
+        shutil.rmtree(user_dir, ignore_errors=True)
+    return out
+
+
+def _profile_top(profile: dict[str, Any], n: int = 25) -> list[tuple[str, float]]:
+    """The ``n`` functions of a CDP CPU profile with the most self time: ("name file:line", ms)."""
+    nodes = {node["id"]: node for node in profile["nodes"]}
+    self_ms: dict[str, float] = defaultdict(float)
+    deltas = profile.get("timeDeltas", [])
+    for sample, delta in zip(profile.get("samples", []), deltas[1:] + [0], strict=True):
+        frame = nodes[sample]["callFrame"]
+        where = frame["url"].rsplit("/", 1)[-1]
+        self_ms[f"{frame['functionName'] or '(anon)'} {where}:{frame['lineNumber'] + 1}"] += delta / 1000
+    return sorted(((k, round(v, 1)) for k, v in self_ms.items()), key=lambda kv: -kv[1])[:n]
+
+
+def big_scope_browser_result(backend: str, published: int, server_url: str, token: str,
+                             workdir: Path) -> Result:
+    """The ``big_scope_browser`` line: the web app's bootstrap of the scope ``big_scope`` published."""
+    why = browser_unavailable()
+    if why is not None:
+        return Result("big_scope_browser", backend, 0, 0.0, [], None, None, {"measured": False, "note": why})
+    boot = browser_bootstrap(server_url, token, workdir, profile=os.environ.get("FIELDSYNC_BENCH_PROFILE") == "1")
+    errors = len(boot["errors"]) + (1 if boot["offline"] else 0) + (0 if boot["pulled"] >= published else 1)
+    extra: dict[str, Any] = {"measured": True, "errors": errors, "records": published,
+                             "js_heap_peak_mb": boot["js_heap_peak_mb"],
+                             "chromium_pss_peak_mb": boot["chromium_pss_peak_mb"],
+                             "renderer_pss_peak_mb": boot["renderer_pss_peak_mb"]}
+    if boot["errors"]:
+        extra["error_detail"] = boot["errors"][:3]
+    if "profile_top" in boot:
+        extra["profile_top"] = boot["profile_top"]
+    return Result("big_scope_browser", backend, int(boot["pulled"]), float(boot["seconds"]), [],
+                  boot["chromium_pss_peak_mb"], None, extra)
 
 
 FLEET_PROCESSES: Final = 4

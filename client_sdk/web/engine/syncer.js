@@ -18,7 +18,7 @@ import { SHAPES, decodeChecked, decodeOp } from "./wire.js";
 
 export const MAX_OPS_PER_PUSH = 2000;
 export const BLOB_CHUNK = 256 * 1024;
-export const PULL_LIMIT = 1000;
+export const PULL_LIMIT = 5000;
 
 /**
  * @typedef {object} SyncReport
