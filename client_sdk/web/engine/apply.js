@@ -50,8 +50,10 @@ export async function pendingKeys(tx) {
  */
 export async function applyPage(tx, changes) {
   const pending = await pendingKeys(tx);
+  const local = new LocalRecords(tx);
+  await local.readAhead(changes);
   /** @type {Page} */
-  const page = { pendingOf: (jobId) => pending.get(jobId) ?? new Set(), templateVersions: new Map() };
+  const page = { pendingOf: (jobId) => pending.get(jobId) ?? new Set(), local };
   let done = 0;
   for (const change of changes) {
     const data = /** @type {Record<string, any>} */ (change.data ?? {});
@@ -63,28 +65,90 @@ export async function applyPage(tx, changes) {
   return done;
 }
 
+/** @param {IDBValidKey} key */
+function keyText(key) {
+  return Array.isArray(key) ? key.map(String).join("\u0000") : String(key);
+}
+
 /**
- * What the handlers of one page share: the local values with unsynced ops, and the pinned template version of
- * each job this page wrote or looked up (every answer needs its job's; a page holds a job's answers together).
- * @typedef {{pendingOf: (jobId: string) => Set<string>, templateVersions: Map<string, number | null>}} Page
+ * The local records a page's handlers merge with (jobs, movements, sign-offs, attachments): read ahead in one
+ * go for the whole page, then kept as the handlers write them, so each handler reads the value every earlier
+ * change of the page left, without a round trip to the database per record.
+ */
+export class LocalRecords {
+  /** @param {Tx} tx */
+  constructor(tx) {
+    this.tx = tx;
+    /** @type {Map<string, Map<string, any>>} store -> key text -> record (undefined: none) */
+    this.known = new Map();
+  }
+
+  /** Read the records `changes` will merge with, every request at once. @param {Change[]} changes */
+  async readAhead(changes) {
+    /** @type {Map<import("./store.js").StoreName, Map<string, IDBValidKey>>} */
+    const wanted = new Map();
+    const want = (/** @type {import("./store.js").StoreName} */ store, /** @type {IDBValidKey} */ key) => {
+      if (!wanted.has(store)) wanted.set(store, new Map());
+      /** @type {Map<string, IDBValidKey>} */ (wanted.get(store)).set(keyText(key), key);
+    };
+    for (const change of changes) {
+      const data = /** @type {Record<string, any>} */ (change.data ?? {});
+      if (change.kind === "job") want("jobs", data.id ?? change.id);
+      else if (change.kind === "answer") want("jobs", data.job_id);
+      else if (change.kind === "movement") want("movements", data.id ?? change.id);
+      else if (change.kind === "signoff") {
+        want("signoffs", data.job_id ?? change.id);
+        want("jobs", data.job_id ?? change.id);
+      } else if (change.kind === "attachment") want("attachments", [data.job_id, data.sha256]);
+    }
+    await Promise.all([...wanted].map(async ([store, keys]) => {
+      const os = this.tx.objectStore(store);
+      const entries = [...keys];
+      const values = await Promise.all(entries.map(([, key]) => os.get(key)));
+      const known = this.of(store);
+      entries.forEach(([text], i) => known.set(text, values[i]));
+    }));
+  }
+
+  /** @param {string} store */
+  of(store) {
+    let known = this.known.get(store);
+    if (!known) this.known.set(store, (known = new Map()));
+    return known;
+  }
+
+  /** @param {import("./store.js").StoreName} store @param {IDBValidKey} key @returns {Promise<any>} */
+  async get(store, key) {
+    const known = this.of(store);
+    const text = keyText(key);
+    if (!known.has(text)) known.set(text, await this.tx.objectStore(store).get(key));
+    return known.get(text);
+  }
+
+  /** @param {import("./store.js").StoreName} store @param {IDBValidKey} key @param {Record<string, any>} value */
+  put(store, key, value) {
+    this.of(store).set(keyText(key), value);
+    queued(this.tx.objectStore(store).put(value));
+  }
+
+  /** @param {import("./store.js").StoreName} store @param {IDBValidKey} key */
+  delete(store, key) {
+    this.of(store).set(keyText(key), undefined);
+    queued(this.tx.objectStore(store).delete(key));
+  }
+}
+
+/**
+ * What the handlers of one page share: the local values with unsynced ops, and the local records they merge with.
+ * @typedef {{pendingOf: (jobId: string) => Set<string>, local: LocalRecords}} Page
  */
 /** @typedef {(tx: Tx, id: string, data: Record<string, any>, page: Page) => Promise<void>} Handler */
-
-/** The template version a job pins, from this page's writes or the store. @param {Tx} tx @param {Page} page @param {string} jobId */
-async function templateVersion(tx, page, jobId) {
-  if (!page.templateVersions.has(jobId)) {
-    const job = await tx.objectStore("jobs").get(jobId);
-    page.templateVersions.set(jobId, job?.template_version ?? null);
-  }
-  return page.templateVersions.get(jobId) ?? null;
-}
 
 /** @type {Record<string, Handler>} */
 const HANDLERS = {
   async job(tx, id, data, page) {
     const jobId = data.id ?? id;
-    const jobs = tx.objectStore("jobs");
-    const local = await jobs.get(jobId);
+    const local = await page.local.get("jobs", jobId);
     const pending = page.pendingOf(jobId);
     /** @type {Record<string, bigint>} */
     const fieldHlc = {};
@@ -115,57 +179,52 @@ const HANDLERS = {
       if (pending.has("signoff") || local.signed_off) row.signed_off = true;
     }
     row.field_hlc = fieldHlc;
-    page.templateVersions.set(jobId, row.template_version);
-    queued(jobs.put(row));
+    page.local.put("jobs", jobId, row);
   },
 
   async answer(tx, id, data, page) {
     if (page.pendingOf(data.job_id).has(`answer:${data.item_key}`)) return;
-    const version = await templateVersion(tx, page, data.job_id);
+    const job = await page.local.get("jobs", data.job_id);
     queued(tx.objectStore("answers").put({
       job_id: data.job_id, item_key: data.item_key, value: data.value ?? null, note: data.note ?? null,
       na_reason: data.na_reason ?? null, hlc: asHlc(data.hlc), device_id: data.device_id ?? null,
-      template_version: version, deleted: Boolean(data.deleted),
+      template_version: job?.template_version ?? null, deleted: Boolean(data.deleted),
     }));
   },
 
-  async movement(tx, id, data) {
+  async movement(tx, id, data, page) {
     const movementId = data.id ?? id;
-    const store = tx.objectStore("movements");
-    const local = await store.get(movementId);
-    queued(store.put({
+    const local = await page.local.get("movements", movementId);
+    page.local.put("movements", movementId, {
       id: movementId, kind: data.kind ?? "", part_no: data.part_no ?? "", qty: data.qty ?? 0, serial: data.serial ?? null,
       returned_serial: "returned_serial" in data ? data.returned_serial : (local?.returned_serial ?? null),
       from_location: data.from_location ?? null, to_location: data.to_location ?? null, job_id: data.job_id ?? null,
       at: data.at ?? 0, billable: data.billable ?? null, local: false,
-    }));
+    });
   },
 
   async signoff(tx, id, data, page) {
     const jobId = data.job_id ?? id;
-    const store = tx.objectStore("signoffs");
-    const local = await store.get(jobId);
+    const local = await page.local.get("signoffs", jobId);
     if (local && local.report_digest === data.report_digest) return; // our own came back: keep strokes and signature
     if (local && page.pendingOf(jobId).has("signoff")) return;
-    queued(store.put({
+    page.local.put("signoffs", jobId, {
       job_id: jobId, signer_name: data.signer_name ?? "", signer_role: data.signer_role ?? "",
       signed_at: data.signed_at ?? 0, report_digest: data.report_digest ?? "", strokes: [], pen: [],
       device_signature: null, rating: null, comment: null, content: null, op_id: null,
-    }));
-    const job = await tx.objectStore("jobs").get(jobId);
-    if (job) queued(tx.objectStore("jobs").put({ ...job, signed_off: true }));
+    });
+    const job = await page.local.get("jobs", jobId);
+    if (job) page.local.put("jobs", jobId, { ...job, signed_off: true });
   },
 
   async job_removed(tx, jobId, data, page) {
-    page.templateVersions.delete(jobId);
     // The job left this engineer's scope. Unsynced ops stay in the outbox: they are still pushed and the
     // server keeps them as review items; blobs not yet uploaded stay too, as the evidence they refer to.
     for (const store of /** @type {const} */ (["answers", "attachments", "conflicts", "movements"])) {
-      const os = tx.objectStore(store);
-      for (const key of await os.index("job").getAllKeys(jobId)) await os.delete(key);
+      for (const key of await tx.objectStore(store).index("job").getAllKeys(jobId)) page.local.delete(store, key);
     }
-    await tx.objectStore("signoffs").delete(jobId);
-    await tx.objectStore("jobs").delete(jobId);
+    page.local.delete("signoffs", jobId);
+    page.local.delete("jobs", jobId);
     const blobs = tx.objectStore("blobs");
     const pending = new Set(await blobs.index("pending").getAllKeys(1));
     for (const sha of await blobs.getAllKeys()) {
@@ -193,13 +252,12 @@ const HANDLERS = {
 
   async attachment(tx, id, data, page) {
     if (page.pendingOf(data.job_id).has(`attachment:${data.sha256}`)) return;
-    const store = tx.objectStore("attachments");
-    const local = await store.get([data.job_id, data.sha256]);
-    queued(store.put({
+    const local = await page.local.get("attachments", [data.job_id, data.sha256]);
+    page.local.put("attachments", [data.job_id, data.sha256], {
       job_id: data.job_id, sha256: data.sha256, kind: data.kind ?? local?.kind ?? "photo",
       size: Number(data.size ?? local?.size ?? 0), content_type: local?.content_type ?? "application/octet-stream",
       deleted: Boolean(data.deleted),
-    }));
+    });
   },
 
   async kb(tx, id, data) {
