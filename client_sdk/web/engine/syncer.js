@@ -6,7 +6,8 @@
 //    sending. A verified receipt records every op's result (rejected and needs-review ones stay listed with
 //    their reason), drops those ops from the outbox and clears the sealed record, in one transaction.
 // 3. blobs: upload attachment bytes in chunks, resuming from what the server already holds.
-// 4. pull: fetch pages after the stored cursor; each page is applied together with its new cursor.
+// 4. pull: fetch pages after the stored cursor; each page is applied together with its new cursor (the next
+//    page is fetched meanwhile).
 // Being offline is the normal case: it ends the run with `offline: true` and leaves everything in place.
 
 import { equalBytes } from "./bytes.js";
@@ -312,22 +313,19 @@ export class SyncLoop {
 
   // -- pull ------------------------------------------------------------------------------------------
 
-  /** @param {SyncReport} report @param {Progress} progress */
+  /**
+   * Pages after the stored cursor, each applied with its cursor in one transaction. The next page is asked
+   * for while this one is written (the server and IndexedDB work side by side); it is applied only after.
+   * @param {SyncReport} report @param {Progress} progress
+   */
   async pull(report, progress) {
     let cursor = (await this.store.read(["meta"], (tx) => tx.objectStore("meta").get("device"))).pull_cursor ?? "";
     progress("pull", 0, 0);
+    let next = this.fetchPage(report, cursor);
     for (;;) {
-      const request = { cursor, limit: PULL_LIMIT, device_clock: this.clock() };
-      const signed = await this.authed(report, () => this.transport.pull(request));
-      /** @type {import("./wire.js").PullPage} */
-      let page;
-      try {
-        page = decodeChecked(await this.verifiedBody(signed), SHAPES.pullPage, "pull page");
-      } catch (err) {
-        if (err instanceof ServerSignatureInvalid) throw err;
-        throw new BadResponse("bad_response", 200, String(err));
-      }
-      if (page.device_id !== this.device.device_id) throw new BadResponse("bad_response", 200, "page for another device");
+      const page = await next;
+      const ahead = page.more && page.cursor && page.cursor !== cursor ? this.fetchPage(report, page.cursor) : null;
+      ahead?.catch(() => undefined); // awaited below; a failure while this page is written must not go unhandled
       const now = this.clock();
       await this.store.write(PAGE_STORES, async (tx) => {
         await applyPage(tx, page.changes);
@@ -339,11 +337,28 @@ export class SyncLoop {
       report.pulled_changes += page.changes.length;
       progress("pull", report.pulled_changes, page.more ? 0 : report.pulled_changes);
       if (!page.more) return;
-      if (!page.cursor || page.cursor === cursor) {
+      if (!ahead) {
         report.errors.push(`cursor_stuck: server said more but cursor stayed ${cursor}`);
         return;
       }
       cursor = page.cursor;
+      next = ahead;
     }
+  }
+
+  /** One verified pull page after `cursor`. @param {SyncReport} report @param {string} cursor */
+  async fetchPage(report, cursor) {
+    const request = { cursor, limit: PULL_LIMIT, device_clock: this.clock() };
+    const signed = await this.authed(report, () => this.transport.pull(request));
+    /** @type {import("./wire.js").PullPage} */
+    let page;
+    try {
+      page = decodeChecked(await this.verifiedBody(signed), SHAPES.pullPage, "pull page");
+    } catch (err) {
+      if (err instanceof ServerSignatureInvalid) throw err;
+      throw new BadResponse("bad_response", 200, String(err));
+    }
+    if (page.device_id !== this.device.device_id) throw new BadResponse("bad_response", 200, "page for another device");
+    return page;
   }
 }
