@@ -21,6 +21,7 @@ from msgspec.structs import replace
 
 from schemas.signoff import ReportContent
 from schemas.wire import (
+    Accepted,
     Challenge,
     ChangeSet,
     Enrollment,
@@ -46,6 +47,7 @@ changeset_decoder: Final = msgspec.msgpack.Decoder(ChangeSet)
 received_changeset_decoder: Final = msgspec.msgpack.Decoder(ReceivedChangeSet)
 strokes_decoder: Final = msgspec.msgpack.Decoder(list[list[int]])
 receipt_decoder: Final = msgspec.msgpack.Decoder(Receipt)
+accepted_decoder: Final = msgspec.msgpack.Decoder(Accepted)
 signed_decoder: Final = msgspec.msgpack.Decoder(Signed)
 pull_page_decoder: Final = msgspec.msgpack.Decoder(PullPage)
 pull_request_decoder: Final = msgspec.msgpack.Decoder(PullRequest)
