@@ -2,7 +2,8 @@
 //
 // The UI only calls the engine (TabletClient); it never touches IndexedDB or the network itself. Sync runs
 // automatically when the network comes back, shortly after a write while online, every minute while
-// something waits, and when the engineer asks; its state is always visible in the header.
+// something waits, and when the engineer asks; its state is always visible in the header, including work
+// the server already holds safely while its results are still to come (accepted receipts).
 
 import { WriteRefused, EnrollmentFailed } from "../engine/errors.js";
 import { h, replace, v } from "./dom.js";
@@ -225,7 +226,8 @@ export class App {
     const report = this.syncing ? null : this.lastReport;
     const offline = !this.online || Boolean(report?.offline);
     const failed = !offline && Boolean(report?.errors.length);
-    const state = this.syncing ? "syncing" : offline ? "offline" : failed ? "error" : s.waiting ? "waiting" : "synced";
+    const state = this.syncing ? "syncing" : offline ? "offline" : failed ? "error" : s.waiting ? "waiting"
+      : s.accepted ? "accepted" : "synced";
     bar.dataset.state = state;
     bar.dataset.waiting = String(s.waiting);
     const words = [this.t(`sync.state.${state}`)];
@@ -235,6 +237,8 @@ export class App {
       if (this.catalog.has(`reason.${code}`)) words.push(this.t(`reason.${code}`));
     }
     if (s.waiting) words.push(this.t("sync.waiting", { n: s.waiting }));
+    // the server holds these (safe) but has not said yet how each op went
+    if (s.accepted) words.push(this.t("sync.outcomes_pending", { n: s.accepted }));
     replace(bar,
       h("a", { href: "#/sync", class: "sync-link", id: "sync-state" },
         h("span", { class: `dot ${state}` }), words.join(" · "),
