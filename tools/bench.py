@@ -906,6 +906,24 @@ def pss_mb(pid: int) -> float:
     return 0.0
 
 
+def chromium_cpu_s() -> dict[str, float]:
+    """CPU seconds (user + system) each kind of Chromium process of this bench has used so far: ``renderer``
+    (the app's JavaScript), ``browser`` (which runs IndexedDB's backend) and ``other`` (network, GPU ...)."""
+    out = {"renderer": 0.0, "browser": 0.0, "other": 0.0}
+    for pid in _descendants(os.getpid()):
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        words = cmdline.split()
+        if not words or not ("chrom" in Path(words[0]).name or "--type=" in cmdline):
+            continue
+        kind = "renderer" if "--type=renderer" in words else "other" if "--type=" in cmdline else "browser"
+        out[kind] += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return out
+
+
 def chromium_memory_mb() -> tuple[float, float]:
     """(every Chromium process of this bench, its renderers alone): memory now in MB, as PSS so that pages
     the processes share count once. Chromium rewrites its command lines, flags included, as one string."""
@@ -932,7 +950,8 @@ def browser_bootstrap(server_url: str, token: str, workdir: Path, profile: bool 
     A persistent profile (not an incognito context, whose IndexedDB lives in memory) so the records go to
     disk as on a tablet. Memory is polled every :data:`BROWSER_POLL_S`: the page's JS heap (CDP
     ``Performance.getMetrics``) and the resident memory of the Chromium processes (``/proc``; IndexedDB's
-    backend runs in the browser process, the app in the renderer). ``profile`` records a CPU profile of the
+    backend runs in the browser process, the app in the renderer), and the CPU time of each kind of Chromium
+    process is read before and after. ``profile`` records a CPU profile of the
     page (CDP ``Profiler``) and returns the functions with the most self time.
     """
     from playwright.sync_api import sync_playwright
@@ -955,6 +974,7 @@ def browser_bootstrap(server_url: str, token: str, workdir: Path, profile: bool 
                     cdp.send("Profiler.setSamplingInterval", {"interval": 1000})
                     cdp.send("Profiler.start")
                 heap_peak = rss_peak = renderer_peak = 0.0
+                cpu0 = chromium_cpu_s()
                 page.evaluate(BROWSER_START_JS, token)
                 deadline = time.monotonic() + BROWSER_TIMEOUT_S
                 state: dict[str, Any] = {"done": False}
@@ -967,6 +987,8 @@ def browser_bootstrap(server_url: str, token: str, workdir: Path, profile: bool 
                     if state.get("done"):
                         break
                     time.sleep(BROWSER_POLL_S)
+                cpu1 = chromium_cpu_s()
+                out["cpu_s"] = {k: round(cpu1[k] - cpu0[k], 1) for k in cpu0}
                 if profile:
                     out["profile_top"] = _profile_top(cdp.send("Profiler.stop")["profile"])
                 out.update(state)
@@ -1004,7 +1026,9 @@ def big_scope_browser_result(backend: str, published: int, server_url: str, toke
     extra: dict[str, Any] = {"measured": True, "errors": errors, "records": published,
                              "js_heap_peak_mb": boot["js_heap_peak_mb"],
                              "chromium_pss_peak_mb": boot["chromium_pss_peak_mb"],
-                             "renderer_pss_peak_mb": boot["renderer_pss_peak_mb"]}
+                             "renderer_pss_peak_mb": boot["renderer_pss_peak_mb"],
+                             "renderer_cpu_s": boot["cpu_s"]["renderer"], "browser_cpu_s": boot["cpu_s"]["browser"],
+                             "other_cpu_s": boot["cpu_s"]["other"]}
     if boot["errors"]:
         extra["error_detail"] = boot["errors"][:3]
     if "profile_top" in boot:

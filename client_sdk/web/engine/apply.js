@@ -5,11 +5,13 @@
 // stays in force until its op is pushed and the server's verdict comes back in a later pull. Kinds this
 // app does not show are skipped, so a newer server keeps working with an older app.
 //
-// Speed (a bootstrap is a million records): writes are queued, not awaited one by one. IndexedDB runs a
-// transaction's requests in the order they were made, so a later read still sees every earlier write, and a
-// write that fails aborts the transaction, which the caller's `store.write` reports (page and cursor are
-// then both left out). Only reads are awaited; the job an answer belongs to is looked up once per page.
+// Speed (a bootstrap is a million records): writes are queued on the plain IndexedDB store (no promise per
+// request), not awaited one by one. IndexedDB runs a transaction's requests in the order they were made, so a
+// later read still sees every earlier write, and a write that fails aborts the transaction, which the caller's
+// `store.write` reports (page and cursor are then both left out). The records a page merges with are read
+// ahead in one go (LocalRecords), so no change waits for a read of its own.
 
+import { unwrap } from "../vendor/idb/index.js";
 import { asHlc } from "./hlc.js";
 
 export const JOB_FIELDS = ["notes", "diagnosis", "resolution", "remote", "rating", "customer_comment"];
@@ -23,15 +25,6 @@ const FIELD_DEFAULTS = { notes: "", diagnosis: "", resolution: "", remote: false
 /** The stores a page writes. @type {import("./store.js").StoreName[]} */
 export const PAGE_STORES = ["jobs", "answers", "templates", "parts", "stock", "movements", "attachments", "blobs",
   "signoffs", "conflicts", "outbox", "meta", "kb"];
-
-/**
- * Queue a write in the page's transaction without waiting for its answer (see the header): its failure
- * aborts the transaction, which `store.write` turns into an error, so the request's own rejection is dropped.
- * @param {Promise<unknown>} request
- */
-function queued(request) {
-  request.catch(() => undefined);
-}
 
 /** @param {Tx} tx @returns {Promise<Pending>} */
 export async function pendingKeys(tx) {
@@ -81,6 +74,8 @@ export class LocalRecords {
     this.tx = tx;
     /** @type {Map<string, Map<string, any>>} store -> key text -> record (undefined: none) */
     this.known = new Map();
+    /** @type {Map<string, IDBObjectStore>} */
+    this.stores = new Map();
   }
 
   /** Read the records `changes` will merge with, every request at once. @param {Change[]} changes */
@@ -125,16 +120,34 @@ export class LocalRecords {
     return known.get(text);
   }
 
-  /** @param {import("./store.js").StoreName} store @param {IDBValidKey} key @param {Record<string, any>} value */
+  /**
+   * Write a record the page's later changes may merge with (kept here as well).
+   * @param {import("./store.js").StoreName} store @param {IDBValidKey} key @param {Record<string, any>} value
+   */
   put(store, key, value) {
     this.of(store).set(keyText(key), value);
-    queued(this.tx.objectStore(store).put(value));
+    this.write(store, value);
+  }
+
+  /**
+   * Queue a write, not waiting for its answer (see the header): a failure aborts the transaction.
+   * @param {import("./store.js").StoreName} store @param {Record<string, any>} value
+   */
+  write(store, value) {
+    this.plain(store).put(value);
   }
 
   /** @param {import("./store.js").StoreName} store @param {IDBValidKey} key */
   delete(store, key) {
     this.of(store).set(keyText(key), undefined);
-    queued(this.tx.objectStore(store).delete(key));
+    this.plain(store).delete(key);
+  }
+
+  /** The object store without the promise wrapper. @param {import("./store.js").StoreName} store @returns {IDBObjectStore} */
+  plain(store) {
+    let os = this.stores.get(store);
+    if (!os) this.stores.set(store, (os = unwrap(this.tx.objectStore(store))));
+    return os;
   }
 }
 
@@ -185,11 +198,11 @@ const HANDLERS = {
   async answer(tx, id, data, page) {
     if (page.pendingOf(data.job_id).has(`answer:${data.item_key}`)) return;
     const job = await page.local.get("jobs", data.job_id);
-    queued(tx.objectStore("answers").put({
+    page.local.write("answers", {
       job_id: data.job_id, item_key: data.item_key, value: data.value ?? null, note: data.note ?? null,
       na_reason: data.na_reason ?? null, hlc: asHlc(data.hlc), device_id: data.device_id ?? null,
       template_version: job?.template_version ?? null, deleted: Boolean(data.deleted),
-    }));
+    });
   },
 
   async movement(tx, id, data, page) {
@@ -233,21 +246,21 @@ const HANDLERS = {
     }
   },
 
-  async template(tx, id, data) {
-    queued(tx.objectStore("templates").put({
+  async template(tx, id, data, page) {
+    page.local.write("templates", {
       id: data.id, version: Number(data.version), name: data.name ?? "", items: data.items ?? [],
-    }));
+    });
   },
 
-  async part(tx, id, data) {
-    queued(tx.objectStore("parts").put({
+  async part(tx, id, data, page) {
+    page.local.write("parts", {
       part_no: data.part_no ?? id, name: data.name ?? "", serialized: Boolean(data.serialized),
       unit_price_cents: Number(data.unit_price_cents ?? 0),
-    }));
+    });
   },
 
-  async stock(tx, id, data) {
-    queued(tx.objectStore("stock").put({ location: data.location, part_no: data.part_no, qty: Number(data.qty ?? 0) }));
+  async stock(tx, id, data, page) {
+    page.local.write("stock", { location: data.location, part_no: data.part_no, qty: Number(data.qty ?? 0) });
   },
 
   async attachment(tx, id, data, page) {
@@ -260,19 +273,19 @@ const HANDLERS = {
     });
   },
 
-  async kb(tx, id, data) {
-    queued(tx.objectStore("kb").put({
+  async kb(tx, id, data, page) {
+    page.local.write("kb", {
       id: String(data.id ?? id), model: data.model ?? "", equipment_type: data.equipment_type ?? "",
       symptom: data.symptom ?? "", cause: data.cause ?? "", fix: data.fix ?? "",
       parts: (data.parts ?? []).map(String), ticket_id: data.ticket_id ?? null, created_at: Number(data.created_at ?? 0),
-    }));
+    });
   },
 
-  async conflict(tx, id, data) {
-    queued(tx.objectStore("conflicts").put({
+  async conflict(tx, id, data, page) {
+    page.local.write("conflicts", {
       id: data.id ?? id, kind: data.kind ?? "", job_id: data.job_id ?? "", key: data.key ?? "",
       status: data.status ?? "open", values: data.values ?? [], applied: data.applied ?? {},
       resolution: data.resolution ?? {},
-    }));
+    });
   },
 };
