@@ -91,11 +91,17 @@ export class LocalStore {
   /**
    * Run `fn` in one readwrite transaction over `stores`, committed durably; when `fn` throws, nothing it
    * wrote stays and the error is passed on.
-   * @template T @param {StoreName[]} stores @param {(tx: Tx) => Promise<T>} fn @returns {Promise<T>}
+   *
+   * `durability: "relaxed"` is for what the server can send again and nothing else: a pull page with its
+   * cursor. Such a transaction is still atomic and ordered (a later strict commit flushes it too); a power
+   * cut may only take the last pages back, cursor and records together, and the next sync pulls them again.
+   * Every write the engineer makes, and every receipt, stays "strict".
+   * @template T @param {StoreName[]} stores @param {(tx: Tx) => Promise<T>} fn
+   * @param {{durability?: "strict" | "relaxed"}} [opts] @returns {Promise<T>}
    */
-  async write(stores, fn) {
+  async write(stores, fn, opts = {}) {
     const tx = /** @type {Tx} */ (/** @type {unknown} */ (
-      this.db.transaction(stores, "readwrite", { durability: "strict" })));
+      this.db.transaction(stores, "readwrite", { durability: opts.durability ?? "strict" })));
     let result;
     try {
       result = await fn(tx);

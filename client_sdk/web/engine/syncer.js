@@ -423,7 +423,7 @@ export class SyncLoop {
         await tx.objectStore("meta").put({
           ...device, pull_cursor: page.cursor || device.pull_cursor, ...(page.more ? {} : { last_sync_at: now }),
         });
-      });
+      }, { durability: page.more ? "relaxed" : "strict" }); // the server can send a lost page again (store.js)
       report.pulled_changes += page.changes.length;
       progress("pull", report.pulled_changes, page.more ? 0 : report.pulled_changes);
       if (!page.more) return;
