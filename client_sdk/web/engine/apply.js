@@ -13,6 +13,7 @@
 
 import { unwrap } from "../vendor/idb/index.js";
 import { asHlc } from "./hlc.js";
+import { keysByIndex } from "./store.js";
 
 export const JOB_FIELDS = ["notes", "diagnosis", "resolution", "remote", "rating", "customer_comment"];
 /** @type {Record<string, unknown>} */
@@ -234,7 +235,7 @@ const HANDLERS = {
     // The job left this engineer's scope. Unsynced ops stay in the outbox: they are still pushed and the
     // server keeps them as review items; blobs not yet uploaded stay too, as the evidence they refer to.
     for (const store of /** @type {const} */ (["answers", "attachments", "conflicts", "movements"])) {
-      for (const key of await tx.objectStore(store).index("job").getAllKeys(jobId)) page.local.delete(store, key);
+      for (const key of await keysByIndex(tx, store, "job", jobId)) page.local.delete(store, key);
     }
     page.local.delete("signoffs", jobId);
     page.local.delete("jobs", jobId);

@@ -47,8 +47,8 @@ export const OUTCOME_WAIT_S = 5;
 /** @returns {SyncReport} */
 export function emptyReport() {
   return {
-    pushed_ops: 0, accepted_ops: 0, outcomes_pending: 0, applied: 0, merged: 0, rejected: 0, needs_review: 0, pulled_changes: 0, uploaded_blobs: 0,
-    offline: false, errors: [], clock_offset_ms: null,
+    pushed_ops: 0, accepted_ops: 0, outcomes_pending: 0, applied: 0, merged: 0, rejected: 0, needs_review: 0,
+    pulled_changes: 0, uploaded_blobs: 0, offline: false, errors: [], clock_offset_ms: null,
   };
 }
 

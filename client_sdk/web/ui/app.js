@@ -187,7 +187,10 @@ export class App {
     if (report && !report.offline && (report.rejected || report.needs_review)) {
       this.toast(this.t("sync.toast.attention", { rejected: report.rejected, review: report.needs_review }), "error");
     }
-    if (report && (report.pushed_ops || report.pulled_changes) && !this.busy()) await this.refresh();
+    // outcomes of earlier accepted change-sets change what the screens show too
+    const news = report && (report.pushed_ops || report.pulled_changes || report.applied + report.merged
+      + report.rejected + report.needs_review);
+    if (news && !this.busy()) await this.refresh();
     else await this.refreshSyncBar();
     return report;
   }
