@@ -246,3 +246,13 @@ def test_the_sdk_without_respond_async_pushes_as_before(client: TestClient[Any],
     assert report.ok and report.pushed_ops == 1 and report.applied == 1
     assert count(quiet, "accepted_changesets") == 0
     tablet.close()
+
+
+def test_a_batch_merges_one_change_set_at_least_whatever_its_size(ana: RawDevice, quiet: Services) -> None:
+    """A change-set whose bytes alone take longer to read than the batch's time budget is still merged."""
+    job = job_of(ana)
+    for n in range(2):
+        assert push_async(ana, ana.seal([SetField(**ana.stamp(), job_id=job, field="notes",
+                                                  value=f"{n}")])).status_code == 202
+    assert merge_batch(quiet, 16, budget_s=0.0).merged == [(ana.device_id, 1)]
+    assert merge_batch(quiet, 16, budget_s=0.0).merged == [(ana.device_id, 2)]
