@@ -59,6 +59,17 @@ enrollment_decoder: Final = msgspec.msgpack.Decoder(Enrollment)
 any_msgpack_decoder: Final = msgspec.msgpack.Decoder()
 
 
+def decode_push_answer(body: bytes) -> Receipt | Accepted:
+    """A push's signed body: an :class:`Accepted` (its map's ``kind`` is ``accepted``) or a :class:`Receipt`.
+
+    ``msgspec.ValidationError`` / ``DecodeError`` when it is neither.
+    """
+    try:
+        return accepted_decoder.decode(body)
+    except msgspec.ValidationError:
+        return receipt_decoder.decode(body)
+
+
 def encode(obj: Any) -> bytes:
     """Encode to msgpack (the sync wire format)."""
     return msgpack_encoder.encode(obj)

@@ -20,7 +20,7 @@ staff may do.
 | POST /v1/engineers/{id}/certifications, POST /v1/engineers/{id}/trainings | office |
 | POST /v1/surveys (quarterly service-quality survey) | any staff role |
 | every GET under /v1 (tickets, jobs, catalog, stock, devices, conflicts, SLA, reports, blobs) | any staff role |
-| /v1/sync/push, /v1/sync/pull, /v1/sync/receipts/{seq}, /v1/sync/uploads/{sha}, /v1/blobs/{sha} status and upload | a device session |
+| /v1/sync/push, pull, receipts/{seq}, uploads/{sha}, /v1/blobs/{sha} status and upload | a device session |
 | /v1/devices/enroll, /challenge, /session | anyone (token / key proof inside) |
 """
 

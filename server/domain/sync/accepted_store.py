@@ -15,6 +15,8 @@ from sync.storage import Row, Tx
 #: the columns a merge needs
 _COLUMNS: Final = ("device_id, seq, hash, accepted_at, op_count, envelope, accepted, clock_offset_ms, clock_known, "
                    "attempts, next_attempt_at")
+#: the same without the bytes (a device's queue is listed before each change-set's envelope is read)
+_LIGHT: Final = "device_id, seq, hash, accepted_at, op_count, clock_offset_ms, clock_known, attempts, next_attempt_at"
 
 
 def insert(tx: Tx, device_id: str, seq: int, changeset_hash: str, accepted_at: int, op_count: int,
@@ -37,9 +39,16 @@ def by_hash(tx: Tx, device_id: str, changeset_hash: str) -> Row | None:
 
 
 def waiting_through(tx: Tx, device_id: str, seq: int) -> list[Row]:
-    """The device's unmerged change-sets up to ``seq``, in chain order."""
-    return tx.query(f"SELECT {_COLUMNS} FROM accepted_changesets WHERE device_id = ? AND seq <= ? ORDER BY seq",
+    """The device's unmerged change-sets up to ``seq``, in chain order, without their bytes (:func:`envelope`)."""
+    return tx.query(f"SELECT {_LIGHT} FROM accepted_changesets WHERE device_id = ? AND seq <= ? ORDER BY seq",
                     (device_id, seq))
+
+
+def envelope(tx: Tx, device_id: str, seq: int) -> bytes:
+    """The envelope of the device's accepted change-set ``seq``, as verified."""
+    row = tx.one("SELECT envelope FROM accepted_changesets WHERE device_id = ? AND seq = ?", (device_id, seq))
+    assert row is not None, f"accepted change-set {device_id}/{seq} vanished under its device's lock"
+    return bytes(row["envelope"])
 
 
 def due_devices(tx: Tx, now: int, limit: int) -> list[str]:

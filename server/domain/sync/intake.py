@@ -130,7 +130,7 @@ def merge_queued(tx: Tx, key: ServerKey, dev: Row, row: Row) -> bytes:
     Its accepted row is removed in ``tx``, the transaction that writes the receipt: merged exactly once.
     The ops are those verified when it was accepted; the time and clock offset are the acceptance's.
     """
-    signed = open_envelope(bytes(row["envelope"]))
+    signed = open_envelope(accepted_store.envelope(tx, dev["id"], int(row["seq"])))
     cs = receive_changeset(signed, dev["id"])
     offset = int(row["clock_offset_ms"])
     auth = DeviceAuth(device_id=dev["id"], engineer_id=dev["engineer_id"], public_key=bytes(dev["public_key"]),

@@ -66,8 +66,8 @@ def merge_batch(services: Services, limit: int, budget_s: float = BATCH_BUDGET_S
     with services.db.write() as tx:
         for dev in _lock_devices(tx, candidates):
             for row in accepted_store.waiting_through(tx, dev["id"], ALL):
-                if len(out.merged) >= limit or time.monotonic() - started > budget_s:
-                    break
+                if out.merged and (len(out.merged) >= limit or time.monotonic() - started > budget_s):
+                    break  # (one change-set at least: a large one alone may take longer than the budget)
                 if int(row["next_attempt_at"]) > now:
                     break  # failed before and not due again: the device's later change-sets wait behind it
                 seq = int(row["seq"])
@@ -85,7 +85,7 @@ def merge_batch(services: Services, limit: int, budget_s: float = BATCH_BUDGET_S
                     break
                 tx.execute("RELEASE SAVEPOINT merge_one")
                 out.merged.append((dev["id"], seq))
-            if len(out.merged) >= limit or time.monotonic() - started > budget_s:
+            if out.merged and (len(out.merged) >= limit or time.monotonic() - started > budget_s):
                 break
     MERGED_CHANGESETS.inc(len(out.merged))
     MERGE_FAILURES.inc(len(out.failed))
