@@ -205,7 +205,7 @@ export class App {
       || (active instanceof HTMLElement && ["INPUT", "TEXTAREA", "SELECT"].includes(active.tagName));
   }
 
-  /** Keep syncing while ops wait and the network is there. */
+  /** Keep syncing while ops wait (to be sent, or for their results) and the network is there. */
   startBackgroundSync() {
     addEventListener("online", () => {
       void this.refreshSyncBar();
@@ -213,7 +213,10 @@ export class App {
     });
     addEventListener("offline", () => void this.refreshSyncBar());
     setInterval(async () => {
-      if (this.online && !this.syncing && (await this.client.reads.syncState()).waiting > 0) void this.sync();
+      if (!this.online || this.syncing) return;
+      // ops to send, or ops the server holds whose results are still to come
+      const state = await this.client.reads.syncState();
+      if (state.waiting + state.accepted > 0) void this.sync();
     }, WHILE_WAITING_MS);
   }
 
