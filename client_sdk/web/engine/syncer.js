@@ -242,11 +242,18 @@ export class SyncLoop {
       try {
         answer = await this.authed(report, () => this.transport.receipt(sealed.seq, wait));
       } catch (err) {
-        // the server says it never took what it signed as accepted: kept (never dropped) and reported
-        if (!(err instanceof ProtocolError) || err.status !== 404 || err instanceof BadResponse) throw err;
-        report.errors.push(`${err.code}: change-set ${sealed.seq}: ${err.detail}`);
-        stillPending(sealed);
-        continue;
+        if (!(err instanceof ProtocolError) || err.status !== 404 || err.code !== "unknown_changeset") throw err;
+        // the server does not hold what it accepted (restored from a backup): the push sends the same bytes
+        // again and the chain decides, as the Python SDK does; reported, never dropped
+        await this.store.write(["sealed"], async (tx) => {
+          const record = await tx.objectStore("sealed").get(sealed.seq);
+          if (record) {
+            delete record.accepted_at;
+            await tx.objectStore("sealed").put(record);
+          }
+        });
+        report.errors.push(`unknown_changeset: accepted change-set ${sealed.seq} is unknown to the server; it is sent again`);
+        break;
       }
       const verdict = await this.verdict(answer, sealed);
       if (verdict.receipt) await this.recordReceipt(verdict.receipt, report);

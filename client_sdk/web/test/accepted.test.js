@@ -1,6 +1,7 @@
 // Accepted receipts against a fake server (protocol §4.7): a 202 makes a change-set's ops safe (never sent
 // again, kept across a reload) and its outcome is fetched by a later sync and applied as a push answer was;
-// an old server's 200 works as before; a 404 for an accepted change-set is reported, never a reason to drop it.
+// an old server's 200 works as before; a 404 for an accepted change-set (a restored server) is reported and
+// the same bytes are sent again, never dropped.
 import assert from "node:assert/strict";
 import { beforeEach, test } from "node:test";
 
@@ -246,14 +247,22 @@ test("the same bytes answered 200 after their merge (a lost 202) are applied onc
   assert.equal((await client.reads.opResults()).length, 1);
 });
 
-test("404 for an accepted change-set is reported and the change-set kept: not dropped, not re-sent", async () => {
+test("404 for an accepted change-set (a server restored from a backup): reported and the same bytes sent again", async () => {
   await client.writes.setStatus("J-1", "accepted");
   await sync();
-  server.forget = true;
+  const [before] = await sealedRecords();
+  // the server lost what it had accepted
+  server.changesets.clear();
+  server.head = { seq: 0, hash: "" };
   const report = await sync();
   assert.ok(report.errors.some((e) => e.startsWith("unknown_changeset:")), report.errors.join());
-  assert.equal(report.outcomes_pending, 1);
-  assert.deepEqual(server.pushes, [1]);
-  assert.equal((await sealedRecords()).length, 1);
-  assert.equal((await client.reads.syncState()).accepted, 1);
+  assert.deepEqual(server.pushes, [1, 1], "the change-set went again");
+  const [after] = await sealedRecords();
+  assert.deepEqual(after.envelope, before.envelope, "byte for byte");
+  assert.equal(report.outcomes_pending, 1, "accepted again, its merge to come");
+  server.mergeAll();
+  const next = await sync();
+  assert.deepEqual(next.errors, []);
+  assert.equal(next.applied, 1);
+  assert.deepEqual(await sealedRecords(), []);
 });
