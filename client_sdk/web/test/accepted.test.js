@@ -6,12 +6,12 @@ import assert from "node:assert/strict";
 import { beforeEach, test } from "node:test";
 
 import { applyPage, PAGE_STORES } from "../engine/apply.js";
-import { sha256Hex } from "../engine/bytes.js";
+import { own, sha256Hex } from "../engine/bytes.js";
 import { openSealed } from "../engine/changeset.js";
 import { TabletClient } from "../engine/client.js";
 import { generateDeviceKey, sign } from "../engine/keys.js";
 import { SyncLoop } from "../engine/syncer.js";
-import { Offline, ProtocolError } from "../engine/transport.js";
+import { HttpTransport, Offline, ProtocolError } from "../engine/transport.js";
 import { encode } from "../engine/wire.js";
 import { freshDbName, rulesDoc, steppingClock } from "./support.js";
 
@@ -265,4 +265,33 @@ test("404 for an accepted change-set (a server restored from a backup): reported
   assert.deepEqual(next.errors, []);
   assert.equal(next.applied, 1);
   assert.deepEqual(await sealedRecords(), []);
+});
+
+test("the transport asks for the early answer on pushes only, and passes the status on", async () => {
+  /** @type {{url: string, method: string, prefer: string | undefined}[]} */
+  const seen = [];
+  const signed = encode({ body: new Uint8Array([0x80]), signature: new Uint8Array(64), key_id: "k1" });
+  /** @type {typeof fetch} */
+  const fake = async (input, init) => {
+    const headers = /** @type {Record<string, string>} */ (init?.headers ?? {});
+    const url = String(input);
+    seen.push({ url, method: init?.method ?? "GET", prefer: headers.Prefer });
+    if (url.includes("/receipts/404")) {
+      return new Response(JSON.stringify({ code: "unknown_changeset", detail: "no change-set 404" }), { status: 404 });
+    }
+    return new Response(own(signed), { status: url.includes("/receipts/") ? 200 : 202 });
+  };
+  const transport = new HttpTransport("http://127.0.0.1:9", fake, { resumable: false });
+  transport.token = "t";
+  const pushed = await transport.push(new Uint8Array([1, 2, 3]));
+  assert.equal(pushed.status, 202);
+  assert.equal(seen[0].prefer, "respond-async");
+  const outcome = await transport.receipt(3, 99);
+  assert.equal(outcome.status, 200);
+  assert.ok(seen[1].url.endsWith("/v1/sync/receipts/3?wait=30"), "the wait is capped at the protocol's 30 s");
+  assert.equal(seen[1].prefer, undefined);
+  await assert.rejects(transport.receipt(404, 0), (err) => err instanceof ProtocolError && err.code === "unknown_changeset");
+  const old = new HttpTransport("http://127.0.0.1:9", fake, { resumable: false, respondAsync: false });
+  await old.push(new Uint8Array([1]));
+  assert.equal(seen.at(-1)?.prefer, undefined);
 });
