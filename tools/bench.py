@@ -35,7 +35,10 @@ ops.  Scenarios:
   pulls 10 new changes; the feed is written in bulk through ``publish()`` (the rows the server's writers
   publish), not through the domain services, which would take hours to set up.  Reports the
   bootstrap's seconds and records/s, the tablet's peak RSS, the server's peak and current RSS before
-  and after, and the incremental pull's milliseconds.
+  and after, and the incremental pull's milliseconds.  Then ``big_scope_browser``: the tablet web app
+  bootstraps the same scope from the same server in headless Chromium (Playwright; the line says
+  ``"measured": false`` and why when Playwright or Chromium is missing), with its seconds, the page's JS
+  heap, the Chromium processes' memory and CPU seconds (``FIELDSYNC_BENCH_PROFILE=1`` adds a CPU profile).
 - ``weak_link``: the 500-job day pushed, then the scope pulled by a new tablet, by the SDK through
   :class:`tools.linkproxy.LinkProxy` (256 kbit/s each way, 300 ms round trip, connections cut after an
   exponentially distributed number of bytes of mean 512 KiB, seeded): ``weak_link`` is the time until
