@@ -64,6 +64,15 @@ class MergeFailed(Exception):
 
 def submit(services: Services, auth: DeviceAuth, envelope: bytes, *, respond_async: bool = False) -> PushAnswer:
     """Verify and place one signed change-set; merge it now (200) or, when ``respond_async``, accept it (202)."""
+    signal = services.merge_signal
+    signal.intake_started()  # the merger gives way meanwhile
+    try:
+        return _submit(services, auth, envelope, respond_async)
+    finally:
+        signal.intake_done()
+
+
+def _submit(services: Services, auth: DeviceAuth, envelope: bytes, respond_async: bool) -> PushAnswer:
     signed = open_envelope(envelope)
     verify_signature(signed, auth.public_key)
     cs = receive_changeset(signed, auth.device_id)
