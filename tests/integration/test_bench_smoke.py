@@ -32,8 +32,8 @@ def test_bench_json_lines_cover_every_scenario_on_both_backends() -> None:
     rows = [json.loads(line) for line in done.stdout.splitlines() if line.strip()]
     seen = {(r["scenario"], r["backend"]) for r in rows}
     for backend in ("sqlite", "postgresql"):
-        for scenario in ("push_day", "pull_bootstrap", "fleet", "sla_recompute", "weak_link", "weak_link_pull",
-                         "big_scope"):
+        for scenario in ("push_day", "pull_bootstrap", "fleet", "fleet_spread", "fleet_sync", "sla_recompute",
+                         "weak_link", "weak_link_pull", "big_scope"):
             assert (scenario, backend) in seen
     assert ("sdk_write", "tablet") in seen and ("sdk_write_batch", "tablet") in seen
     assert ("big_scope_browser", "sqlite") in seen  # measured, or saying why not (no Chromium or Playwright)
@@ -48,8 +48,11 @@ def test_bench_json_lines_cover_every_scenario_on_both_backends() -> None:
             assert r["floor_ops_per_s"] > 0
         if r["backend"] != "tablet":
             assert r["peak_rss_mb"] > 0
-    fleet = [r for r in rows if r["scenario"] == "fleet"]
-    assert all(r["devices_done"] == r["devices"] for r in fleet)
+    fleet = [r for r in rows if r["scenario"].startswith("fleet")]
+    assert all(r["devices_done"] == r["devices"] and r["outcomes"] == r["devices"] for r in fleet)
+    for r in fleet:  # accepted answers on the accepted path, every op's outcome in hand, none pending
+        assert r["accepted_answers"] == (r["devices"] if r["path"] == "accepted" else 0), r
+        assert r["outcomes_pending_ops"] == 0 and r["p99_outcome_ms"] >= r["p50_outcome_ms"] > 0, r
     for r in rows:
         if r["scenario"].startswith("weak_link"):  # the link carried bytes both ways, and today's floor is there
             assert r["link_up_bytes"] > 0 and r["link_down_bytes"] > 0 and r["today_bytes"] > 0, r

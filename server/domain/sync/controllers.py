@@ -31,7 +31,8 @@ from server.services import Services
 #: the longest ``wait`` a receipt request may ask for, in seconds
 MAX_WAIT_S: Final = 30
 #: a long poll also looks in the database this often: another process may have merged the change-set
-LOOK_EVERY_S: Final = 1.0
+#: (PostgreSQL); SQLite has one server process, whose merges wake the poll, so it looks rarely
+LOOK_EVERY_S: Final = {"postgresql": 1.0, "sqlite": 5.0}
 
 
 def respond_async(request: Request[Any, Any, Any]) -> bool:
@@ -85,7 +86,8 @@ class SyncController(Controller):
             left = deadline - time.monotonic()
             if answer.status == 200 or left <= 0:
                 return coded_response(request, answer.body, status=answer.status)
-            await services.merge_signal.wait_merged(device.device_id, seq, min(left, LOOK_EVERY_S))
+            look = LOOK_EVERY_S[services.db.dialect]
+            await services.merge_signal.wait_merged(device.device_id, seq, min(left, look))
 
     @post_("/sync/pull", status_code=200)
     async def pull(self, request: Request[Any, Any, Any], services: Services, device: DeviceAuth) -> Response[bytes]:

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from schemas.codec import encode
-from schemas.wire import PROTOCOL_VERSION, Accepted, Signed
+from schemas.wire import PROTOCOL_VERSION, Accepted, ReceivedChangeSet, Signed
 from server.domain.sync import accepted_store
 from server.domain.sync.push import apply_changeset
 from server.domain.sync.signoff_checks import SignoffChecks
@@ -64,6 +64,15 @@ class MergeFailed(Exception):
 
 def submit(services: Services, auth: DeviceAuth, envelope: bytes, *, respond_async: bool = False) -> PushAnswer:
     """Verify and place one signed change-set; merge it now (200) or, when ``respond_async``, accept it (202)."""
+    signal = services.merge_signal
+    signal.intake_started()  # the merger gives way meanwhile
+    try:
+        return _submit(services, auth, envelope, respond_async)
+    finally:
+        signal.intake_done()
+
+
+def _submit(services: Services, auth: DeviceAuth, envelope: bytes, respond_async: bool) -> PushAnswer:
     signed = open_envelope(envelope)
     verify_signature(signed, auth.public_key)
     cs = receive_changeset(signed, auth.device_id)
@@ -71,6 +80,7 @@ def submit(services: Services, auth: DeviceAuth, envelope: bytes, *, respond_asy
     checks = None if respond_async else SignoffChecks(auth.public_key, cs.ops)
     key = services.key
     now = services.clock()
+    merged_now: list[tuple[str, int]] = []  # accepted change-sets of this device this push merged first
     try:
         with services.db.write() as tx:
             dev = tx.lock(f"SELECT {DEVICE_COLUMNS} FROM devices WHERE id = ?", (auth.device_id,))
@@ -86,42 +96,48 @@ def submit(services: Services, auth: DeviceAuth, envelope: bytes, *, respond_asy
             stored = merged or waiting
             verdict = judge_chain(cs.seq, cs.prev_hash, body_hash, ChainHead(head_seq, head_hash),
                                   stored["hash"] if stored else None)
-            if verdict == "duplicate":
-                if merged is not None:
-                    return PushAnswer(200, bytes(merged["receipt"]))
-                assert waiting is not None
-                if respond_async:
-                    return PushAnswer(202, bytes(waiting["accepted"]))
-                return PushAnswer(200, merge_through(tx, key, dev, cs.seq))
             if verdict == "gap":
                 raise Conflict("chain_gap", f"expected seq {head_seq + 1}, got {cs.seq}", expected_seq=head_seq + 1)
             if verdict == "fork":
                 raise Conflict("chain_fork", f"change-set {cs.seq} does not extend this device's chain",
                                expected_seq=head_seq + 1)
-            offset, known = int(dev["clock_offset_ms"]), bool(dev["clock_known"])
-            if respond_async:
-                accepted = Accepted(protocol_version=PROTOCOL_VERSION, device_id=auth.device_id, seq=cs.seq,
-                                    changeset_hash=body_hash, server_time=now, op_count=len(cs.ops))
-                body = encode(accepted)
-                out = encode(Signed(body=body, signature=key.sign(body), key_id=key.key_id))
-                accepted_store.insert(tx, auth.device_id, cs.seq, body_hash, now, len(cs.ops), envelope, out,
-                                      offset, known)
-                status = 202
+            if verdict == "duplicate":
+                if merged is not None:
+                    answer = PushAnswer(200, bytes(merged["receipt"]))
+                elif respond_async:
+                    assert waiting is not None
+                    answer = PushAnswer(202, bytes(waiting["accepted"]))
+                else:  # sent again without the header while still accepted: merged now, with those before it
+                    answer = PushAnswer(200, merge_through(tx, key, dev, cs.seq, merged_now))
             else:
-                assert checks is not None
-                merge_through(tx, key, dev, cs.seq - 1)  # the device's accepted change-sets before this one
-                out = apply_changeset(tx, key, auth, cs, body_hash, offset, known, now, checks)
-                status = 200
-            tx.execute("UPDATE devices SET last_seq = ?, last_hash = ?, last_sync_at = ? WHERE id = ?",
-                       (cs.seq, body_hash, now, auth.device_id))
+                answer = _place(tx, key, auth, dev, envelope, cs, body_hash, now, checks, merged_now)
+                tx.execute("UPDATE devices SET last_seq = ?, last_hash = ?, last_sync_at = ? WHERE id = ?",
+                           (cs.seq, body_hash, now, auth.device_id))
     except MergeFailed as exc:
         keep_failure(services, exc)
         raise Unavailable("merge_pending", "an earlier change-set of this device is still being merged; "
                                            "send this one again later", retry_after_s=5) from exc
-    if status == 202:
+    if merged_now:
+        services.merge_signal.merged(merged_now)
+    if answer.status == 202 and verdict == "next":
         ACCEPTED_CHANGESETS.inc()
         services.merge_signal.accepted()
-    return PushAnswer(status, out)
+    return answer
+
+
+def _place(tx: Tx, key: ServerKey, auth: DeviceAuth, dev: Row, envelope: bytes, cs: ReceivedChangeSet,
+           body_hash: str, now: int, checks: SignoffChecks | None, merged_now: list[tuple[str, int]]) -> PushAnswer:
+    """A new change-set on the chain: accepted (``checks`` None) or merged now after the device's accepted ones."""
+    offset, known = int(dev["clock_offset_ms"]), bool(dev["clock_known"])
+    if checks is None:
+        accepted = Accepted(protocol_version=PROTOCOL_VERSION, device_id=auth.device_id, seq=cs.seq,
+                            changeset_hash=body_hash, server_time=now, op_count=len(cs.ops))
+        body = encode(accepted)
+        out = encode(Signed(body=body, signature=key.sign(body), key_id=key.key_id))
+        accepted_store.insert(tx, auth.device_id, cs.seq, body_hash, now, len(cs.ops), envelope, out, offset, known)
+        return PushAnswer(202, out)
+    merge_through(tx, key, dev, cs.seq - 1, merged_now)  # the device's accepted change-sets before this one
+    return PushAnswer(200, apply_changeset(tx, key, auth, cs, body_hash, offset, known, now, checks))
 
 
 def merge_queued(tx: Tx, key: ServerKey, dev: Row, row: Row) -> bytes:
@@ -141,11 +157,12 @@ def merge_queued(tx: Tx, key: ServerKey, dev: Row, row: Row) -> bytes:
     return out
 
 
-def merge_through(tx: Tx, key: ServerKey, dev: Row, seq: int) -> bytes:
+def merge_through(tx: Tx, key: ServerKey, dev: Row, seq: int, merged: list[tuple[str, int]]) -> bytes:
     """Merge the device's accepted change-sets up to ``seq`` in order; the receipt of the last ('' if none).
 
-    For a synchronous push: its device's earlier accepted change-sets go first.  One that raises is
-    :class:`MergeFailed` (the caller's transaction rolls back; the change-sets stay queued).
+    For a synchronous push: its device's earlier accepted change-sets go first (each appended to
+    ``merged``).  One that raises is :class:`MergeFailed` (the caller's transaction rolls back; the
+    change-sets stay queued).
     """
     out = b""
     for row in accepted_store.waiting_through(tx, dev["id"], seq):
@@ -153,6 +170,7 @@ def merge_through(tx: Tx, key: ServerKey, dev: Row, seq: int) -> bytes:
             out = merge_queued(tx, key, dev, row)
         except Exception as exc:  # noqa: BLE001 - any failure keeps the change-set queued
             raise MergeFailed(dev["id"], int(row["seq"]), exc) from exc
+        merged.append((dev["id"], int(row["seq"])))
     return out
 
 

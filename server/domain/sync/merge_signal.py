@@ -1,7 +1,9 @@
 """How the merger and the requests waiting on it find each other inside one server process.
 
 The merger thread sleeps on :meth:`MergeSignal.wait_for_work` and an accepting request wakes it
-(:meth:`MergeSignal.accepted`); a ``GET /v1/sync/receipts/{seq}?wait=S`` long poll waits on the event
+(:meth:`MergeSignal.accepted`); while pushes are being taken in it gives way to them
+(:meth:`MergeSignal.wait_quiet`: acknowledging comes first, merging behind); a
+``GET /v1/sync/receipts/{seq}?wait=S`` long poll waits on the event
 loop, holding no thread and no database connection, until the merger says that device's change-set
 was merged (:meth:`MergeSignal.merged`) or a short poll interval passes: another server process on the
 same PostgreSQL may have merged it, which only the database knows.  Held by :class:`server.services.Services`.
@@ -19,6 +21,8 @@ class MergeSignal:
     """Wake-ups between accepting requests, the merger thread and long-polling requests (thread-safe)."""
 
     def __init__(self) -> None:
+        self._intake = 0  # pushes being verified and stored right now
+        self._quiet = threading.Condition()
         self._work = threading.Event()
         self._lock = threading.Lock()
         self._waiters: dict[tuple[str, int], list[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]]] = {}
@@ -33,6 +37,27 @@ class MergeSignal:
         announced = self._work.wait(timeout)
         self._work.clear()
         return announced
+
+    # -- pushes first ----------------------------------------------------------
+    def intake_started(self) -> None:
+        """A push is being verified and stored: the merger gives way (it wants the same write lock)."""
+        with self._quiet:
+            self._intake += 1
+
+    def intake_done(self) -> None:
+        with self._quiet:
+            self._intake -= 1
+            if self._intake == 0:
+                self._quiet.notify_all()
+
+    def busy(self) -> bool:
+        """Whether a push is being taken in now (a merge batch then ends early)."""
+        return self._intake > 0
+
+    def wait_quiet(self, timeout: float) -> bool:
+        """Block the merger until no push is being taken in, or ``timeout`` seconds; True when quiet."""
+        with self._quiet:
+            return self._quiet.wait_for(lambda: self._intake == 0, timeout)
 
     # -- long polls ----------------------------------------------------------
     def merged(self, keys: Iterable[tuple[str, int]]) -> None:

@@ -11,8 +11,10 @@ and a synchronous push of that device waits its turn; SQLite has one writer), th
 device's change-sets in seq order through :func:`server.domain.sync.intake.merge_queued` (the one
 merge path, every rule in one place), each in a savepoint, up to ``FIELDSYNC_MERGE_BATCH`` change-sets
 or :data:`BATCH_BUDGET_S` of work, so an accepting request waits for the write lock no longer than
-that.  Each merge removes its accepted row in the transaction that writes its receipt: a kill -9
-anywhere leaves each change-set accepted or merged, never both, never neither.
+that; a batch also ends as soon as a push is being taken in, and the next waits for the pushes in
+flight (up to :data:`DEFER_S`): acknowledging comes first, merging behind, and a burst of pushes
+delays the merge but never starves it.  Each merge removes its accepted row in the transaction
+that writes its receipt: a kill -9 anywhere leaves each change-set accepted or merged, never both, never neither.
 
 A merge that raises rolls back to its savepoint and stays queued with its error and a later retry
 time (its device's later change-sets wait behind it); it is logged and counted
@@ -41,6 +43,8 @@ log = logging.getLogger("fieldsync.merge")
 POLL_S: Final = 0.5
 #: a batch stops taking change-sets after this much work, so an accepting request never waits long
 BATCH_BUDGET_S: Final = 0.15
+#: while pushes are being taken in, the merger waits up to this long before each batch (then merges one anyway)
+DEFER_S: Final = 0.25
 #: after an unexpected failure of a whole batch (a lost connection), the merger waits this long
 BACKOFF_S: Final = 1.0
 
@@ -66,8 +70,10 @@ def merge_batch(services: Services, limit: int, budget_s: float = BATCH_BUDGET_S
     with services.db.write() as tx:
         for dev in _lock_devices(tx, candidates):
             for row in accepted_store.waiting_through(tx, dev["id"], ALL):
-                if out.merged and (len(out.merged) >= limit or time.monotonic() - started > budget_s):
-                    break  # (one change-set at least: a large one alone may take longer than the budget)
+                if out.merged and (len(out.merged) >= limit or time.monotonic() - started > budget_s
+                                   or services.merge_signal.busy()):
+                    # one change-set at least (a large one alone may take longer than the budget); pushes first
+                    break
                 if int(row["next_attempt_at"]) > now:
                     break  # failed before and not due again: the device's later change-sets wait behind it
                 seq = int(row["seq"])
@@ -85,7 +91,8 @@ def merge_batch(services: Services, limit: int, budget_s: float = BATCH_BUDGET_S
                     break
                 tx.execute("RELEASE SAVEPOINT merge_one")
                 out.merged.append((dev["id"], seq))
-            if out.merged and (len(out.merged) >= limit or time.monotonic() - started > budget_s):
+            if out.merged and (len(out.merged) >= limit or time.monotonic() - started > budget_s
+                               or services.merge_signal.busy()):
                 break
     MERGED_CHANGESETS.inc(len(out.merged))
     MERGE_FAILURES.inc(len(out.failed))
@@ -102,10 +109,16 @@ def _lock_devices(tx: Tx, device_ids: list[str]) -> list[Row]:
     return tx.query(sql, params)
 
 
-def merge_due(services: Services, limit: int) -> int:
-    """Run batches until nothing is due (or only failures are); the number of change-sets merged."""
+def merge_due(services: Services, limit: int, defer_s: float = 0.0) -> int:
+    """Run batches until nothing is due (or only failures are); the number of change-sets merged.
+
+    Before each batch it waits up to ``defer_s`` for the pushes being taken in (the merger's way of
+    letting acknowledgements go first without starving the merge).
+    """
     total = 0
     while True:
+        if defer_s > 0:
+            services.merge_signal.wait_quiet(defer_s)
         result = merge_batch(services, limit)
         total += len(result.merged)
         if not result.merged:
@@ -134,7 +147,7 @@ class Merger:
         signal = self.services.merge_signal
         while not self._stop.is_set():
             try:
-                merge_due(self.services, self.batch)
+                merge_due(self.services, self.batch, DEFER_S)
             except Exception:  # noqa: BLE001 - the database went away mid-batch: nothing merged, all still queued
                 log.exception("merge batch failed; the change-sets stay queued")
                 MERGE_FAILURES.inc()
