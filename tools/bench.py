@@ -1059,7 +1059,11 @@ def big_scope_browser_result(backend: str, published: int, server_url: str, toke
     why = browser_unavailable()
     if why is not None:
         return Result("big_scope_browser", backend, 0, 0.0, [], None, None, {"measured": False, "note": why})
-    boot = browser_bootstrap(server_url, token, workdir, profile=os.environ.get("FIELDSYNC_BENCH_PROFILE") == "1")
+    try:
+        boot = browser_bootstrap(server_url, token, workdir, profile=os.environ.get("FIELDSYNC_BENCH_PROFILE") == "1")
+    except Exception as exc:  # noqa: BLE001 - the browser failing is this line's error, not the whole run's
+        return Result("big_scope_browser", backend, 0, 0.0, [], None, None,
+                      {"measured": True, "errors": 1, "records": published, "error_detail": [repr(exc)[:500]]})
     errors = len(boot["errors"]) + (1 if boot["offline"] else 0) + (0 if boot["pulled"] >= published else 1)
     extra: dict[str, Any] = {"measured": True, "errors": errors, "records": published,
                              "js_heap_peak_mb": boot["js_heap_peak_mb"],
