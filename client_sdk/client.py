@@ -37,7 +37,7 @@ from client_sdk.errors import AlreadyEnrolled, NotEnrolled, SdkError
 from client_sdk.identity import enroll_device, open_device_key
 from client_sdk.models import JobDetail, LocalJob, LocalSignOff, OpOutcome, PendingOp, SyncReport
 from client_sdk.store import LocalStore
-from client_sdk.syncer import ProgressFn, SyncLoop
+from client_sdk.syncer import OUTCOME_WAIT_S, ProgressFn, SyncLoop
 from client_sdk.writes import FieldValue, Scalar
 from schemas.domain import ChecklistTemplate, Conflict, Part, StockLevel
 from schemas.signoff import ReportContent
@@ -154,12 +154,17 @@ class FieldClient:
 
     # -- sync --------------------------------------------------------------
 
-    def sync(self, progress: ProgressFn | None = None) -> SyncReport:
-        """Push the outbox, upload blobs, pull changes.  Offline returns ``offline=True``; never raises for it."""
+    def sync(self, progress: ProgressFn | None = None, *, outcome_wait_s: float = OUTCOME_WAIT_S) -> SyncReport:
+        """Push the outbox, upload blobs, pull changes.  Offline returns ``offline=True``; never raises for it.
+
+        ``outcome_wait_s``: how long the run waits in all for the receipts of change-sets the server
+        accepted (protocol §4.7); those still merging then are ``report.accepted_pending``, safe on the
+        server, and their receipts are fetched by the next sync.
+        """
         key = self._device_key("enroll(token) before sync()")
         if self._store.in_batch:
             raise SdkError("sync() inside batch(): end the batch first so its writes are committed")
-        return SyncLoop(self._store, self._transport, key, self._clock).run(progress)
+        return SyncLoop(self._store, self._transport, key, self._clock, outcome_wait_s).run(progress)
 
     def batch(self) -> AbstractContextManager[None]:
         """Group many writes in one local transaction (one disk flush instead of one per write).

@@ -183,6 +183,12 @@ CREATE TABLE amendments (
 CREATE INDEX amendments_job ON amendments (job_id, at)
 """
 
+#: Change-sets the server accepted (a signed Accepted, 202) whose receipt has not come yet: their ops are
+#: safe on the server and never sent again; the sync loop asks for their receipts (``accepted_at``, epoch ms).
+ACCEPTED_V7: Final = """
+ALTER TABLE sealed ADD COLUMN accepted_at INTEGER
+"""
+
 #: The versioned schema: append new migrations at the end, never edit an applied one.
 MIGRATIONS: Final[list[tuple[str, str]]] = [
     ("0001_initial", _V1),
@@ -191,6 +197,7 @@ MIGRATIONS: Final[list[tuple[str, str]]] = [
     ("0004_write_path", WRITE_PATH_V4),
     ("0005_kb_search_tokens", KB_SEARCH_V5),
     ("0006_amendments", AMENDMENTS_V6),
+    ("0007_accepted", ACCEPTED_V7),
 ]
 
 

@@ -23,6 +23,8 @@ class SyncReport(msgspec.Struct, kw_only=True):
     done before that point is kept and the rest is retried on the next sync.
     ``errors`` lists problems as ``"code: detail"``; ``clock_offset_ms`` is the
     device-minus-server clock offset the server measured (None when unknown).
+    ``accepted_pending`` counts ops the server accepted (safe there, never sent
+    again) whose outcomes had not come when the run ended; the next sync fetches them.
     """
 
     pushed_ops: int = 0
@@ -35,6 +37,7 @@ class SyncReport(msgspec.Struct, kw_only=True):
     offline: bool = False
     errors: list[str] = []
     clock_offset_ms: int | None = None
+    accepted_pending: int = 0
 
     @property
     def ok(self) -> bool:

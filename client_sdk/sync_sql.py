@@ -53,8 +53,29 @@ def outbox_size(tx: Tx) -> int:
 
 
 def oldest_sealed(tx: Tx) -> Row | None:
-    """The oldest change-set sealed but not acknowledged: its exact envelope, hash, op ids."""
-    return tx.one("SELECT * FROM sealed ORDER BY seq LIMIT 1")
+    """The oldest change-set sealed and not yet accepted or acknowledged: its exact envelope, hash, op ids."""
+    return tx.one("SELECT * FROM sealed WHERE accepted_at IS NULL ORDER BY seq LIMIT 1")
+
+
+def mark_accepted(tx: Tx, seq: int, at: int) -> None:
+    """The server accepted change-set ``seq`` (signed Accepted): never send it again, ask for its receipt."""
+    tx.execute("UPDATE sealed SET accepted_at = ? WHERE seq = ? AND accepted_at IS NULL", (at, seq))
+
+
+def unaccept(tx: Tx, seq: int) -> None:
+    """The server does not know accepted change-set ``seq`` (a restored server): send it again."""
+    tx.execute("UPDATE sealed SET accepted_at = NULL WHERE seq = ?", (seq,))
+
+
+def accepted_waiting(tx: Tx) -> list[Row]:
+    """Change-sets accepted whose receipts have not come (``seq``, ``hash``), in chain order."""
+    return tx.query("SELECT seq, hash FROM sealed WHERE accepted_at IS NOT NULL ORDER BY seq")
+
+
+def accepted_ops(tx: Tx) -> int:
+    """Ops in accepted change-sets whose outcomes are not known yet."""
+    return int(tx.scalar("SELECT COUNT(*) FROM outbox WHERE sealed_seq IN "
+                         "(SELECT seq FROM sealed WHERE accepted_at IS NOT NULL)") or 0)
 
 
 def unsealed_ops(tx: Tx, limit: int) -> list[Row]:

@@ -10,6 +10,14 @@ Every step is crash-safe because every state change is one local transaction:
    result, drops those ops from the outbox and clears the sealed record, in
    one transaction.  Repeat until the outbox is empty.  The server answers a
    re-sent change-set with its stored receipt, so nothing applies twice.
+   A server that accepts first (``Prefer: respond-async``, protocol §4.7)
+   answers a signed ``Accepted``: the change-set is marked accepted (one
+   transaction), never sent again, and the next one goes at once.
+2b. *outcomes* -- at the start of a run and after its pushes, the receipts of
+   accepted change-sets are asked for (``GET /v1/sync/receipts/{seq}``, a
+   long poll of at most :data:`OUTCOME_WAIT_S` in all) and each is recorded
+   exactly as a push's receipt.  Those still merging are reported as
+   ``accepted_pending`` and fetched by the next run.
 3. *blobs* -- upload attachment bytes in chunks, resuming from what the server
    already received.
 4. *pull* -- fetch pages after the stored cursor; each page is applied and the
@@ -24,6 +32,7 @@ leaves everything in place for next time.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from functools import partial
@@ -39,8 +48,8 @@ from client_sdk.errors import ServerSignatureInvalid
 from client_sdk.models import SyncReport
 from client_sdk.read_sql import device_row
 from client_sdk.store import LocalStore, Row
-from schemas.codec import receipt_decoder
-from schemas.wire import PullRequest, Receipt, SessionRequest, Signed
+from schemas.codec import decode_push_answer
+from schemas.wire import Accepted, PullRequest, Receipt, SessionRequest, Signed
 from sync.core.changeset import ChainHead, seal
 from sync.core.signoff import endorsed_keys
 from sync.transport.base import BadResponse, Offline, ProtocolError, SyncTransport, TransportError
@@ -48,6 +57,10 @@ from sync.transport.base import BadResponse, Offline, ProtocolError, SyncTranspo
 MAX_OPS_PER_PUSH: Final = 2_000
 BLOB_CHUNK: Final = 256 * 1024
 PULL_LIMIT: Final = 5_000
+#: how long a run waits in all, after its pushes, for the outcomes of change-sets the server accepted
+OUTCOME_WAIT_S: Final = 10.0
+#: the longest one receipt request asks the server to hold (below the transport's read timeout)
+MAX_POLL_S: Final = 20
 
 #: ``progress(phase, done, total)``; phases are ``push`` (ops), ``blobs`` and ``pull``
 #: (changes; ``total`` is 0 while more pages are expected).
@@ -69,8 +82,11 @@ class SyncLoop:
         transport: SyncTransport,
         key: Ed25519PrivateKey,
         clock: Callable[[], int],
+        outcome_wait_s: float = OUTCOME_WAIT_S,
     ) -> None:
         self.store = store
+        #: seconds a run waits in all for accepted change-sets' outcomes after its pushes (0: ask once)
+        self.outcome_wait_s = outcome_wait_s
         self.transport = transport
         self.key = key
         self.clock = clock
@@ -89,7 +105,9 @@ class SyncLoop:
         try:
             if self.transport.token is None:
                 self.open_session(report)
+            self._fetch_outcomes(report, 0.0)  # accepted by an earlier run: merged by now, most likely
             self._push(report, step)
+            self._fetch_outcomes(report, self.outcome_wait_s)
             self._upload_blobs(report, step)
             self._pull(report, step)  # its last page also records the sync's end (one commit less)
         except Offline:
@@ -102,6 +120,7 @@ class SyncLoop:
             report.errors.append(f"transport_error: {exc}")
         if report.clock_offset_ms is None:
             report.clock_offset_ms = sync_sql.clock_offset(self.store.read)
+        report.accepted_pending = sync_sql.accepted_ops(self.store.read)
         return report
 
     # -- session ---------------------------------------------------------
@@ -167,22 +186,54 @@ class SyncLoop:
     def _push(self, report: SyncReport, progress: ProgressFn) -> None:
         total = sync_sql.outbox_size(self.store.read)
         progress("push", 0, total)
+        sent = 0
         while True:
             sealed = sync_sql.oldest_sealed(self.store.read) or self.seal_next()
             if sealed is None:
                 return
             envelope: bytes = sealed["envelope"]
             signed = self._authed(report, partial(self.transport.push, envelope))
-            receipt = _decode_receipt(self.verified_body(signed))
-            if receipt.seq != sealed["seq"] or receipt.changeset_hash != sealed["hash"]:
-                raise BadResponse(
-                    "receipt_mismatch",
-                    200,
-                    f"receipt for seq {receipt.seq} ({receipt.changeset_hash[:12]}) "
-                    f"does not match change-set {sealed['seq']} ({sealed['hash'][:12]})",
-                )
-            self._record_receipt(receipt, report)
-            progress("push", report.pushed_ops, max(total, report.pushed_ops))
+            answer = _decode_answer(self.verified_body(signed))
+            _check_answer(answer, self.device_id, sealed["seq"], sealed["hash"])
+            if isinstance(answer, Accepted):
+                with self.store.write() as tx:  # safe on the server: never sent again; its receipt is asked for
+                    sync_sql.mark_accepted(tx, answer.seq, self.clock())
+                sent += answer.op_count
+            else:
+                before = report.pushed_ops
+                self._record_receipt(answer, report)
+                sent += report.pushed_ops - before
+            progress("push", sent, max(total, sent))
+
+    def _fetch_outcomes(self, report: SyncReport, wait_s: float) -> None:
+        """Record the receipts of accepted change-sets, waiting for their merges up to ``wait_s`` seconds in all.
+
+        In chain order; the first still merging when the time is up ends the look (the server merges a
+        device's change-sets in order, so the ones after it are merging too).
+        """
+        deadline = time.monotonic() + wait_s
+        for row in sync_sql.accepted_waiting(self.store.read):
+            seq, changeset_hash = int(row["seq"]), str(row["hash"])
+            while True:
+                poll = max(0, min(MAX_POLL_S, int(deadline - time.monotonic())))
+                try:
+                    signed = self._authed(report, partial(self.transport.receipt, seq, poll))
+                except ProtocolError as exc:
+                    if exc.status != 404 or exc.code != "unknown_changeset":
+                        raise
+                    # the server does not hold it (restored from a backup): send it again, the chain decides
+                    with self.store.write() as tx:
+                        sync_sql.unaccept(tx, seq)
+                    report.errors.append(f"unknown_changeset: accepted change-set {seq} is unknown to the server; "
+                                         "it is sent again")
+                    return
+                answer = _decode_answer(self.verified_body(signed))
+                _check_answer(answer, self.device_id, seq, changeset_hash)
+                if isinstance(answer, Receipt):
+                    self._record_receipt(answer, report)
+                    break
+                if poll == 0:
+                    return
 
     def seal_next(self) -> Row | None:
         """Seal the oldest unsealed outbox ops into the next change-set (one transaction)."""
@@ -326,8 +377,24 @@ class SyncLoop:
         return self._fetch_page(request)
 
 
-def _decode_receipt(body: bytes) -> Receipt:
-    return _decode(receipt_decoder, body, "receipt")
+def _decode_answer(body: bytes) -> Receipt | Accepted:
+    """A verified push answer or receipt body: the receipt, or the server's Accepted."""
+    try:
+        return decode_push_answer(body)
+    except msgspec.DecodeError as exc:  # ValidationError is one
+        raise BadResponse("bad_response", 200, f"signed body is not a receipt: {exc}") from exc
+
+
+def _check_answer(answer: Receipt | Accepted, device_id: str, seq: int, changeset_hash: str) -> None:
+    """The answer is about the change-set sent: its device, seq and hash."""
+    if answer.seq != seq or answer.changeset_hash != changeset_hash or answer.device_id != device_id:
+        what = "accepted" if isinstance(answer, Accepted) else "receipt"
+        raise BadResponse(
+            "receipt_mismatch",
+            200,
+            f"{what} for seq {answer.seq} ({answer.changeset_hash[:12]}) "
+            f"does not match change-set {seq} ({changeset_hash[:12]})",
+        )
 
 
 def _decode_page(body: bytes) -> TypedPullPage:

@@ -21,6 +21,7 @@ from msgspec.structs import replace
 
 from schemas.signoff import ReportContent
 from schemas.wire import (
+    Accepted,
     Challenge,
     ChangeSet,
     Enrollment,
@@ -46,6 +47,7 @@ changeset_decoder: Final = msgspec.msgpack.Decoder(ChangeSet)
 received_changeset_decoder: Final = msgspec.msgpack.Decoder(ReceivedChangeSet)
 strokes_decoder: Final = msgspec.msgpack.Decoder(list[list[int]])
 receipt_decoder: Final = msgspec.msgpack.Decoder(Receipt)
+accepted_decoder: Final = msgspec.msgpack.Decoder(Accepted)
 signed_decoder: Final = msgspec.msgpack.Decoder(Signed)
 pull_page_decoder: Final = msgspec.msgpack.Decoder(PullPage)
 pull_request_decoder: Final = msgspec.msgpack.Decoder(PullRequest)
@@ -55,6 +57,17 @@ session_decoder: Final = msgspec.msgpack.Decoder(Session)
 enroll_request_decoder: Final = msgspec.msgpack.Decoder(EnrollRequest)
 enrollment_decoder: Final = msgspec.msgpack.Decoder(Enrollment)
 any_msgpack_decoder: Final = msgspec.msgpack.Decoder()
+
+
+def decode_push_answer(body: bytes) -> Receipt | Accepted:
+    """A push's signed body: an :class:`Accepted` (its map's ``kind`` is ``accepted``) or a :class:`Receipt`.
+
+    ``msgspec.ValidationError`` / ``DecodeError`` when it is neither.
+    """
+    try:
+        return accepted_decoder.decode(body)
+    except msgspec.ValidationError:
+        return receipt_decoder.decode(body)
 
 
 def encode(obj: Any) -> bytes:

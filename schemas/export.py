@@ -31,6 +31,7 @@ EXPORTED: Final[dict[str, object]] = {
     "changeset": wire.ChangeSet,
     "signed_changeset": wire.SignedChangeSet,
     "receipt": wire.Receipt,
+    "accepted": wire.Accepted,
     "signed": wire.Signed,
     "pull_request": wire.PullRequest,
     "pull_page": wire.PullPage,

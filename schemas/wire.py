@@ -224,8 +224,23 @@ class Receipt(msgspec.Struct, kw_only=True):
     results: list[OpResult]
 
 
+class Accepted(msgspec.Struct, kw_only=True, tag_field="kind", tag="accepted"):
+    """The server holds this change-set's verified bytes durably; its merge follows.
+
+    The answer to a push that asked ``Prefer: respond-async``.  Encoded as a map whose first key is
+    ``"kind": "accepted"``; a :class:`Receipt` has no ``kind``, so one is never taken for the other.
+    """
+
+    protocol_version: int
+    device_id: str
+    seq: int
+    changeset_hash: str  # hex SHA-256 of the change-set bytes, as in Receipt
+    server_time: int  # epoch ms when accepted
+    op_count: int
+
+
 class Signed(msgspec.Struct, kw_only=True):
-    """Bytes signed by the server key (receipts and pull pages)."""
+    """Bytes signed by the server key (receipts, accepted receipts and pull pages)."""
 
     body: bytes
     signature: bytes

@@ -38,6 +38,7 @@ from server.domain.signed_reports.controllers import SignedReportController
 from server.domain.sla.controllers import SlaController
 from server.domain.surveys.controllers import SurveyController
 from server.domain.sync.controllers import SyncController
+from server.domain.sync.merger import Merger
 from server.domain.tickets.controllers import TicketController
 from server.domain.uploads.controllers import UploadController
 from server.domain.webhooks.controllers import WebhookController
@@ -127,9 +128,12 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         sched = None
         if run_scheduler:
             sched = start_scheduler(services)
+        merger = Merger(services, settings.merge_batch).start() if settings.run_merger else None
         try:
             yield
         finally:
+            if merger is not None:
+                merger.stop()
             if sched is not None:
                 sched.shutdown(wait=False)
 

@@ -13,7 +13,8 @@ Exception tree::
     ├── UnsupportedMediaType (415)        -- a content coding the server does not speak
     ├── Unprocessable (422)               -- well-formed, but cannot be done (an idempotency key reused)
     ├── PreconditionRequired (428)        -- a conditional write sent without If-Match
-    └── RateLimited (429)
+    ├── RateLimited (429)
+    └── Unavailable (503)                 -- sound, but not now (an earlier change-set's merge pending)
 
 Every error reaches the client as ``application/problem+json`` with a stable
 ``code``; anything unexpected becomes a 500 problem without internals.
@@ -143,6 +144,12 @@ class RateLimited(DomainError):
     """Too many attempts; try again later."""
 
     status = 429
+
+
+class Unavailable(DomainError):
+    """The request is sound but cannot be served now; the same request later can (``retry_after_s``)."""
+
+    status = 503
 
 
 CHANGESET_STATUS = {

@@ -2,7 +2,8 @@
 
 - ``GET /metrics`` (Prometheus text format): request counts and latency per route template and status
   (Litestar's Prometheus plugin, prefix ``fieldsync``), push and pull sizes and durations, the database
-  pool (PostgreSQL), the SLA scheduler's lag, the webhook outbox's backlog, the schema version.  Each
+  pool (PostgreSQL), the SLA scheduler's lag, the webhook outbox's backlog,
+  accepted change-sets (merged, failed, waiting), the schema version.  Each
   serve process answers for itself: scrape every process (one port each, as in the deployment topology),
   not a shared port of several ``--workers``.
 - Every response carries ``X-Request-ID``: the caller's own when it sent a sane one (a proxy's id),
@@ -26,10 +27,11 @@ from litestar import Response, get
 from litestar.enums import ScopeType
 from litestar.plugins.prometheus import PrometheusConfig
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
-from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Histogram, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from server.domain.sync.accepted_store import backlog as accepted_backlog
 from server.domain.webhooks.service import backlog as webhook_backlog
 from server.scheduler import leader_status
 from server.services import Services
@@ -45,6 +47,10 @@ PUSH_BYTES: Final = Histogram(f"{PREFIX}_push_bytes", "Size of pushed change-set
 PUSH_SECONDS: Final = Histogram(f"{PREFIX}_push_duration_seconds", "Time to apply a pushed change-set")
 PULL_BYTES: Final = Histogram(f"{PREFIX}_pull_bytes", "Size of pulled pages, in bytes", buckets=_SIZE_BUCKETS)
 PULL_SECONDS: Final = Histogram(f"{PREFIX}_pull_duration_seconds", "Time to build a pull page")
+ACCEPTED_CHANGESETS: Final = Counter(f"{PREFIX}_accepted_changesets", "Change-sets accepted (202) for a later merge")
+MERGED_CHANGESETS: Final = Counter(f"{PREFIX}_merged_changesets", "Accepted change-sets merged by this process")
+MERGE_FAILURES: Final = Counter(f"{PREFIX}_merge_failures", "Merges of accepted change-sets that raised "
+                                "(each stays queued and is tried again)")
 
 access_log = logging.getLogger("fieldsync.access")
 
@@ -76,6 +82,17 @@ class ServicesCollector(Collector):
             lag = max(0, self.services.clock() - int(status["last_tick_at"])) / 1000
             yield GaugeMetricFamily(f"{PREFIX}_sla_scheduler_lag_seconds",
                                     "Seconds since this leader last completed an SLA tick", value=lag)
+        with self.services.db.read() as tx:
+            merges = accepted_backlog(tx)
+        yield GaugeMetricFamily(f"{PREFIX}_merge_backlog", "Accepted change-sets waiting for a merge",
+                                value=merges["pending"] or 0)
+        yield GaugeMetricFamily(f"{PREFIX}_merge_failing", "Accepted change-sets whose merge failed and is retried",
+                                value=merges["failing"] or 0)
+        oldest_merge = merges["oldest_accepted_at"]
+        yield GaugeMetricFamily(f"{PREFIX}_merge_oldest_pending_seconds",
+                                "Age of the oldest accepted change-set not merged yet (0: none waits)",
+                                value=0.0 if oldest_merge is None else
+                                max(0, self.services.clock() - int(oldest_merge)) / 1000)
         hooks = webhook_backlog(self.services)
         yield GaugeMetricFamily(f"{PREFIX}_webhook_backlog", "Webhook events waiting for delivery",
                                 value=hooks["pending"] or 0)

@@ -69,6 +69,7 @@ OPERATION_IDS: Final[dict[str, str]] = {
     "GET /v1/devices": "listDevices",
     "POST /v1/devices/{device_id}/revoke": "revokeDevice",
     "POST /v1/sync/push": "syncPush",
+    "GET /v1/sync/receipts/{seq}": "getSyncReceipt",
     "POST /v1/sync/pull": "syncPull",
     "GET /v1/blobs/{sha256}/status": "getBlobStatus",
     "GET /v1/blobs/{sha256}": "getBlob",
@@ -142,6 +143,7 @@ BINARY_BODIES: Final = {"PUT /v1/blobs/{sha256}": "application/octet-stream",
 #: routes answering raw bytes
 BINARY_RESPONSES: Final = {"GET /v1/blobs/{sha256}": "application/octet-stream",
                            "POST /v1/sync/uploads/{sha256}/commit": MSGPACK,
+                           "GET /v1/sync/receipts/{seq}": MSGPACK,
                            "GET /v1/jobs/{job_id}/report.pdf": "application/pdf",
                            "GET /metrics": "text/plain"}
 #: JSON reports built as documents (no struct yet): described as objects with their top-level members

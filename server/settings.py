@@ -40,6 +40,10 @@ class Settings:
     pull_page_limit: int = 5000  # records per pull page at most ...
     pull_page_bytes: int = 1024 * 1024  # ... and no more record data than this (one record at least)
     run_scheduler: bool = True
+    #: merge accepted change-sets in this process (``FIELDSYNC_MERGER=0``: accept only; another process merges)
+    run_merger: bool = True
+    #: accepted change-sets one merge transaction takes at most (``FIELDSYNC_MERGE_BATCH``)
+    merge_batch: int = 16
     sla_policy_file: str | None = None
     sla_timezone: str = "UTC"
     #: region of the default business calendar's public holidays and make-up working days (``CN``, ``DE-BY``)
@@ -92,6 +96,8 @@ def get_settings(**overrides: Any) -> Settings:
         workers=_int(env, "FIELDSYNC_WORKERS", d.workers, 1, 256),
         max_body_bytes=_int(env, "FIELDSYNC_MAX_BODY", d.max_body_bytes, 1024, 2**40),
         run_scheduler=env.get("FIELDSYNC_SCHEDULER", "1") not in ("0", "false", "no"),
+        run_merger=env.get("FIELDSYNC_MERGER", "1") not in ("0", "false", "no"),
+        merge_batch=_int(env, "FIELDSYNC_MERGE_BATCH", d.merge_batch, 1, 10_000),
         sla_policy_file=env.get("FIELDSYNC_SLA_POLICIES") or None,
         sla_timezone=_zone(env, "FIELDSYNC_TZ"),
         sla_region=_region(env, "FIELDSYNC_HOLIDAYS"),

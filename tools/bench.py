@@ -14,13 +14,19 @@ A "job" is the day's work on one visit: 1 status change, 10 checklist answers,
 ops.  Scenarios:
 
 - ``push_day``: one tablet pushes a day offline (500 jobs, 7,500 ops) until the
-  signed receipts are back; latency is per push request (the SDK seals at most
+  signed receipts are back (with accepted receipts, the SDK's default: from the first push's start to
+  the last receipt in hand); latency is per push request (the SDK seals at most
   2,000 ops per change-set).
 - ``pull_bootstrap``: a new tablet of the same engineer pulls the 500-job scope
   into its local store (records/s, latency per pull page).
-- ``fleet``: 200 tablets with 25 jobs each sync at once (threads in 4 processes, so the harness's
-  own interpreter lock does not queue the responses): push, then pull.  ``server_cpu_s`` is the
-  CPU time the server used meanwhile: when it is close to ``seconds``, the server is the limit.
+- ``fleet``: 1,000 tablets with 25 jobs each (375 ops) sync (threads in 4 processes, so the harness's
+  own interpreter lock does not queue the responses): push with accepted receipts, wait for the
+  outcomes, pull.  Three passes from the same prepared fleet (server database and tablet files restored
+  between them): ``fleet``, all released at once; ``fleet_spread``, each tablet starting at a random
+  moment of 60 s; ``fleet_sync``, the burst through the synchronous push (today's path, the floor).
+  p50/p99 are time-to-accepted (the push itself on ``fleet_sync``); ``p99_outcome_ms`` is from the push's
+  start to the signed receipt in hand.  ``server_cpu_s`` is the CPU time the server used meanwhile:
+  when it is close to ``seconds``, the server is the limit.
 - ``sdk_write`` / ``sdk_write_batch``: 10,000 SDK writes, one transaction each,
   then the same writes grouped by ``FieldClient.batch()``.  The batch
   and its floor are timed 5 times, alternately, each batch on its own fresh
@@ -35,7 +41,10 @@ ops.  Scenarios:
   pulls 10 new changes; the feed is written in bulk through ``publish()`` (the rows the server's writers
   publish), not through the domain services, which would take hours to set up.  Reports the
   bootstrap's seconds and records/s, the tablet's peak RSS, the server's peak and current RSS before
-  and after, and the incremental pull's milliseconds.
+  and after, and the incremental pull's milliseconds.  Then ``big_scope_browser``: the tablet web app
+  bootstraps the same scope from the same server in headless Chromium (Playwright; the line says
+  ``"measured": false`` and why when Playwright or Chromium is missing), with its seconds, the page's JS
+  heap, the Chromium processes' memory and CPU seconds (``FIELDSYNC_BENCH_PROFILE=1`` adds a CPU profile).
 - ``weak_link``: the 500-job day pushed, then the scope pulled by a new tablet, by the SDK through
   :class:`tools.linkproxy.LinkProxy` (256 kbit/s each way, 300 ms round trip, connections cut after an
   exponentially distributed number of bytes of mean 512 KiB, seeded): ``weak_link`` is the time until
@@ -83,7 +92,7 @@ import msgspec
 from client_sdk import FieldClient
 from client_sdk.apply import apply_changes
 from client_sdk.testing import record
-from schemas.codec import encode
+from schemas.codec import decode_push_answer, encode
 from schemas.domain import (
     ChecklistItem,
     ChecklistTemplateIn,
@@ -109,6 +118,7 @@ from schemas.records import (
     SignoffRecord,
     TicketSummary,
 )
+from schemas.wire import Accepted
 from server.domain.catalog import service as catalog
 from server.domain.devices import service as devices
 from server.domain.devices.service import issue_enroll_token
@@ -379,11 +389,18 @@ class BenchTransport:
     """Builds the SDK's HTTP transport with timed push/pull and in-process enrollment."""
 
     @staticmethod
-    def make(server_url: str, services: Any) -> Any:
+    def make(server_url: str, services: Any, respond_async: bool = True) -> Any:
         class _Timed(HttpTransport):
             def __init__(self) -> None:
-                super().__init__(server_url, timeout=httpx.Timeout(120.0, connect=10.0))
+                super().__init__(server_url, timeout=httpx.Timeout(120.0, connect=10.0), respond_async=respond_async)
                 self.push_ms: list[float] = []
+                #: push request times answered 202 (time-to-accepted), and push start -> receipt in hand
+                self.accepted_ms: list[float] = []
+                self.outcome_ms: list[float] = []
+                self._pushed_at: dict[int, float] = {}
+                #: when the first push started and the last receipt came (perf_counter; 0 before)
+                self.first_push_at = 0.0
+                self.last_outcome_at = 0.0
                 self.pull_ms: list[float] = []
                 self.push_bytes = 0
                 self.pull_bytes = 0
@@ -394,9 +411,25 @@ class BenchTransport:
 
             def push(self, envelope: bytes) -> Any:
                 t0 = time.perf_counter()
+                self.first_push_at = self.first_push_at or t0
                 out = super().push(envelope)
-                self.push_ms.append((time.perf_counter() - t0) * 1000)
+                t1 = time.perf_counter()
+                self.push_ms.append((t1 - t0) * 1000)
                 self.push_bytes += len(envelope)
+                answer = decode_push_answer(out.body)
+                if isinstance(answer, Accepted):
+                    self.accepted_ms.append((t1 - t0) * 1000)
+                    self._pushed_at[answer.seq] = t0
+                else:
+                    self.outcome_ms.append((t1 - t0) * 1000)
+                    self.last_outcome_at = t1
+                return out
+
+            def receipt(self, seq: int, wait_s: int = 0) -> Any:
+                out = super().receipt(seq, wait_s)
+                if seq in self._pushed_at and not isinstance(decode_push_answer(out.body), Accepted):
+                    self.last_outcome_at = time.perf_counter()
+                    self.outcome_ms.append((self.last_outcome_at - self._pushed_at.pop(seq)) * 1000)
                 return out
 
             def pull(self, req: Any) -> Any:
@@ -504,7 +537,10 @@ def run_day(cfg: Config, want_push: bool, want_pull: bool) -> list[Result]:
                     t0 = time.perf_counter()
                     report = client.sync()
                     sync_s = time.perf_counter() - t0
-                    push_s = sum(transport.push_ms) / 1000
+                    # until every op's receipt is in hand: the pushes (accepted at once) and the wait for
+                    # the merges behind them; on the synchronous path the pushes' own time
+                    push_s = (transport.last_outcome_at - transport.first_push_at if transport.accepted_ms
+                              else sum(transport.push_ms) / 1000)
                     errors = len(report.errors) + report.rejected
                     if want_push:
                         floor = executemany_floor(services.db, floor_rows)
@@ -512,7 +548,9 @@ def run_day(cfg: Config, want_push: bool, want_pull: bool) -> list[Result]:
                             "push_day", cfg.backend.name, report.pushed_ops, push_s, list(transport.push_ms),
                             server.memory_mb()[0], floor,
                             {"requests": len(transport.push_ms), "errors": errors,
-                             "push_mb": round(transport.push_bytes / 1e6, 2), "sync_seconds": round(sync_s, 3)}))
+                             "push_mb": round(transport.push_bytes / 1e6, 2), "sync_seconds": round(sync_s, 3),
+                             "accepted_answers": len(transport.accepted_ms),
+                             "push_requests_s": round(sum(transport.push_ms) / 1000, 3)}))
                 finally:
                     client.close()
                 if want_pull:
@@ -826,6 +864,10 @@ def run_big_scope(cfg: Config) -> list[Result]:
                         proc.kill()
                         proc.wait()
                 shutil.rmtree(tablet_dir, ignore_errors=True)
+                # the same scope (and its 10 new changes) into the tablet web app, in the browser
+                browser_token, _ = issue_enroll_token(services, "e-big")
+                browser = big_scope_browser_result(cfg.backend.name, published + 10, server.url, browser_token,
+                                                   cfg.workdir)
         finally:
             services.db.close()
     errors = len(boot["errors"]) + len(inc["errors"]) + (1 if boot["offline"] else 0) \
@@ -837,10 +879,216 @@ def run_big_scope(cfg: Config) -> list[Result]:
                     "server_rss_after_mb": round(server_after[1], 1),
                     "server_peak_rss_mb": round(server_after[0], 1),
                     "incremental_10_ms": round(float(inc["seconds"]) * 1000, 1),
-                    "incremental_pulled": inc["pulled"], "setup_s": round(setup_s, 1)})]
+                    "incremental_pulled": inc["pulled"], "setup_s": round(setup_s, 1)}), browser]
+
+
+# -- big_scope in the browser: the tablet web app bootstraps the same scope in headless Chromium ----------
+
+#: where the system Chromium lives (the browser tests use the same)
+BROWSER_CHROMIUM: Final = os.environ.get("FIELDSYNC_CHROMIUM", "/usr/bin/chromium")
+BROWSER_ARGS: Final = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                       "--disable-component-update", "--disable-sync"]
+#: how often the harness reads the browser's memory while the web app pulls
+BROWSER_POLL_S: Final = 0.5
+#: the most a browser bootstrap may take before the line counts an error (a million records, two cores)
+BROWSER_TIMEOUT_S: Final = 3600.0
+
+#: enroll with the token, then time one sync run of the engine (the UI's own sync would also render the
+#: job list after it: that is the app's business, not the bootstrap's)
+BROWSER_START_JS: Final = """async (token) => {
+    const client = window.fieldsync.client;
+    await client.enroll(token, 'bench tablet');
+    window.__bench = {done: false};
+    const t0 = performance.now();
+    client.sync().then(
+        (r) => { window.__bench = {done: true, seconds: (performance.now() - t0) / 1000, pulled: r.pulled_changes,
+                                   errors: r.errors, offline: r.offline}; },
+        (e) => { window.__bench = {done: true, seconds: (performance.now() - t0) / 1000, pulled: 0,
+                                   errors: [String(e && e.stack || e)], offline: false}; });
+}"""
+
+
+def browser_unavailable() -> str | None:
+    """Why the browser line cannot be measured here, or None when Playwright and Chromium are both present."""
+    if not Path(BROWSER_CHROMIUM).exists():
+        return f"not measured: no Chromium at {BROWSER_CHROMIUM}"
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        return "not measured: playwright is not installed"
+    return None
+
+
+def _descendants(pid: int) -> list[int]:
+    """Every process below ``pid`` (from ``/proc/<pid>/task/*/children``)."""
+    out: list[int] = []
+    todo = [pid]
+    while todo:
+        parent = todo.pop()
+        for task in Path(f"/proc/{parent}/task").glob("*"):
+            with contextlib.suppress(OSError, ValueError):
+                kids = [int(k) for k in (task / "children").read_text().split()]
+                out.extend(kids)
+                todo.extend(kids)
+    return out
+
+
+def pss_mb(pid: int) -> float:
+    """Proportional set size of a process in MB (shared pages split among their users), 0 when gone."""
+    try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+def chromium_cpu_s() -> dict[str, float]:
+    """CPU seconds (user + system) each kind of Chromium process of this bench has used so far: ``renderer``
+    (the app's JavaScript), ``browser`` (which runs IndexedDB's backend) and ``other`` (network, GPU ...)."""
+    out = {"renderer": 0.0, "browser": 0.0, "other": 0.0}
+    for pid in _descendants(os.getpid()):
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        words = cmdline.split()
+        if not words or not ("chrom" in Path(words[0]).name or "--type=" in cmdline):
+            continue
+        kind = "renderer" if "--type=renderer" in words else "other" if "--type=" in cmdline else "browser"
+        out[kind] += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return out
+
+
+def chromium_memory_mb() -> tuple[float, float]:
+    """(every Chromium process of this bench, its renderers alone): memory now in MB, as PSS so that pages
+    the processes share count once. Chromium rewrites its command lines, flags included, as one string."""
+    total = renderers = 0.0
+    for pid in _descendants(os.getpid()):
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        words = cmdline.split()
+        if not words or not ("chrom" in Path(words[0]).name or "--type=" in cmdline):
+            continue
+        pss = pss_mb(pid)
+        total += pss
+        if "--type=renderer" in words:
+            renderers += pss
+    return total, renderers
+
+
+def browser_bootstrap(server_url: str, token: str, workdir: Path, profile: bool = False) -> dict[str, Any]:
+    """The tablet web app, served by the server at ``/tablet/``, enrolls with ``token`` in headless Chromium and
+    pulls its scope until done; its seconds and what the browser's memory peaked at while it did.
+
+    A persistent profile (not an incognito context, whose IndexedDB lives in memory) so the records go to
+    disk as on a tablet. Memory is polled every :data:`BROWSER_POLL_S`: the page's JS heap (CDP
+    ``Performance.getMetrics``) and the resident memory of the Chromium processes (``/proc``; IndexedDB's
+    backend runs in the browser process, the app in the renderer), and the CPU time of each kind of Chromium
+    process is read before and after. ``profile`` records a CPU profile of the
+    page (CDP ``Profiler``) and returns the functions with the most self time.
+    """
+    from playwright.sync_api import sync_playwright
+
+    user_dir = Path(tempfile.mkdtemp(prefix="chromium-", dir=workdir))
+    out: dict[str, Any] = {}
+    try:
+        with sync_playwright() as pw:
+            context = pw.chromium.launch_persistent_context(
+                str(user_dir), executable_path=BROWSER_CHROMIUM, args=BROWSER_ARGS, headless=True,
+                service_workers="allow")
+            try:
+                page = context.new_page()
+                page.goto(f"{server_url}/tablet/")
+                page.wait_for_function("() => window.fieldsync !== undefined", timeout=60_000)
+                cdp = context.new_cdp_session(page)
+                cdp.send("Performance.enable")
+                if profile:
+                    cdp.send("Profiler.enable")
+                    cdp.send("Profiler.setSamplingInterval", {"interval": 1000})
+                    cdp.send("Profiler.start")
+                heap_peak = rss_peak = renderer_peak = 0.0
+                cpu0 = chromium_cpu_s()
+                page.evaluate(BROWSER_START_JS, token)
+                deadline = time.monotonic() + BROWSER_TIMEOUT_S
+                state: dict[str, Any] = {"done": False}
+                while time.monotonic() < deadline:
+                    metrics = {m["name"]: m["value"] for m in cdp.send("Performance.getMetrics")["metrics"]}
+                    heap_peak = max(heap_peak, metrics.get("JSHeapUsedSize", 0.0) / 2**20)
+                    total, renderers = chromium_memory_mb()
+                    rss_peak, renderer_peak = max(rss_peak, total), max(renderer_peak, renderers)
+                    state = page.evaluate("() => window.__bench")
+                    if state.get("done"):
+                        break
+                    time.sleep(BROWSER_POLL_S)
+                cpu1 = chromium_cpu_s()
+                out["cpu_s"] = {k: round(cpu1[k] - cpu0[k], 1) for k in cpu0}
+                if profile:
+                    out["profile_top"] = _profile_top(cdp.send("Profiler.stop")["profile"])
+                out.update(state)
+                if not state.get("done"):
+                    out.update({"seconds": BROWSER_TIMEOUT_S, "pulled": 0, "errors": ["timeout"], "offline": False})
+                out.update({"js_heap_peak_mb": round(heap_peak, 1), "chromium_pss_peak_mb": round(rss_peak, 1),
+                            "renderer_pss_peak_mb": round(renderer_peak, 1)})
+            finally:
+                context.close()
+    finally:
+        shutil.rmtree(user_dir, ignore_errors=True)
+    return out
+
+
+def _profile_top(profile: dict[str, Any], n: int = 25) -> list[tuple[str, float]]:
+    """The ``n`` functions of a CDP CPU profile with the most self time: ("name file:line", ms)."""
+    nodes = {node["id"]: node for node in profile["nodes"]}
+    self_ms: dict[str, float] = defaultdict(float)
+    deltas = profile.get("timeDeltas", [])
+    for sample, delta in zip(profile.get("samples", []), deltas[1:] + [0], strict=True):
+        frame = nodes[sample]["callFrame"]
+        where = frame["url"].rsplit("/", 1)[-1]
+        self_ms[f"{frame['functionName'] or '(anon)'} {where}:{frame['lineNumber'] + 1}"] += delta / 1000
+    return sorted(((k, round(v, 1)) for k, v in self_ms.items()), key=lambda kv: -kv[1])[:n]
+
+
+def big_scope_browser_result(backend: str, published: int, server_url: str, token: str,
+                             workdir: Path) -> Result:
+    """The ``big_scope_browser`` line: the web app's bootstrap of the scope ``big_scope`` published."""
+    why = browser_unavailable()
+    if why is not None:
+        return Result("big_scope_browser", backend, 0, 0.0, [], None, None, {"measured": False, "note": why})
+    try:
+        boot = browser_bootstrap(server_url, token, workdir, profile=os.environ.get("FIELDSYNC_BENCH_PROFILE") == "1")
+    except Exception as exc:  # noqa: BLE001 - the browser failing is this line's error, not the whole run's
+        return Result("big_scope_browser", backend, 0, 0.0, [], None, None,
+                      {"measured": True, "errors": 1, "records": published, "error_detail": [repr(exc)[:500]]})
+    errors = len(boot["errors"]) + (1 if boot["offline"] else 0) + (0 if boot["pulled"] >= published else 1)
+    extra: dict[str, Any] = {"measured": True, "errors": errors, "records": published,
+                             "js_heap_peak_mb": boot["js_heap_peak_mb"],
+                             "chromium_pss_peak_mb": boot["chromium_pss_peak_mb"],
+                             "renderer_pss_peak_mb": boot["renderer_pss_peak_mb"],
+                             "renderer_cpu_s": boot["cpu_s"]["renderer"], "browser_cpu_s": boot["cpu_s"]["browser"],
+                             "other_cpu_s": boot["cpu_s"]["other"]}
+    if boot["errors"]:
+        extra["error_detail"] = boot["errors"][:3]
+    if "profile_top" in boot:
+        extra["profile_top"] = boot["profile_top"]
+    return Result("big_scope_browser", backend, int(boot["pulled"]), float(boot["seconds"]), [],
+                  boot["chromium_pss_peak_mb"], None, extra)
 
 
 FLEET_PROCESSES: Final = 4
+#: tablets of the fleet at ``--scale 1``, each with :data:`FLEET_JOBS` jobs (15 ops each)
+FLEET_DEVICES: Final = 1000
+FLEET_JOBS: Final = 25
+#: the realistic arrival: each tablet starts its sync at a random moment of this many seconds (scaled down)
+FLEET_SPREAD_S: Final = 60.0
+#: how long a fleet tablet's sync waits for its outcomes (the whole burst's merge fits in it)
+FLEET_OUTCOME_WAIT_S: Final = 300.0
+#: the passes over one prepared fleet, each from the same starting state: (line, accepted answer?, spread?)
+FLEET_PASSES: Final = (("fleet", True, False), ("fleet_spread", True, True), ("fleet_sync", False, False))
 
 
 @dataclass
@@ -849,33 +1097,41 @@ class FleetOutcome:
 
     elapsed: float = 0.0
     push_ms: list[float] = field(default_factory=list)
+    accepted_ms: list[float] = field(default_factory=list)
+    outcome_ms: list[float] = field(default_factory=list)
     device_s: list[float] = field(default_factory=list)
     counts: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     failures: list[str] = field(default_factory=list)
 
 
-def sync_fleet(server_url: str, tablets: list[tuple[str, str]]) -> FleetOutcome:
-    """Every tablet syncs at once: threads in :data:`FLEET_PROCESSES` processes, released together.
+def sync_fleet(server_url: str, tablets: list[tuple[str, str]], respond_async: bool = True,
+               spread_s: float = 0.0) -> FleetOutcome:
+    """Every tablet syncs: threads in :data:`FLEET_PROCESSES` processes, released together.
 
-    Devices are separate machines; 200 of them as threads of one Python process would queue every
-    response behind that process's own lock (the GIL), and the harness, not the server, would set
-    the latencies.  The processes still share this machine's cores with the server.
+    Each tablet starts at once (``spread_s`` 0: the five o'clock burst) or at a random moment of
+    ``spread_s`` seconds (seeded per tablet).  Devices are separate machines; hundreds of them as
+    threads of one Python process would queue every response behind that process's own lock (the
+    GIL), and the harness, not the server, would set the latencies.  The processes still share this
+    machine's cores with the server.
     """
     import multiprocessing
 
     ctx = multiprocessing.get_context("spawn")
+    rng = random.Random(7)
+    delays = {eid: rng.uniform(0, spread_s) if spread_s > 0 else 0.0 for eid, _ in tablets}
     groups = [tablets[i::FLEET_PROCESSES] for i in range(FLEET_PROCESSES) if tablets[i::FLEET_PROCESSES]]
     ready, go, results = ctx.Queue(), ctx.Event(), ctx.Queue()
-    procs = [ctx.Process(target=_fleet_worker, args=(server_url, group, ready, go, results)) for group in groups]
+    procs = [ctx.Process(target=_fleet_worker, args=(server_url, [(e, p, delays[e]) for e, p in group],
+                                                     respond_async, ready, go, results)) for group in groups]
     for p in procs:
         p.start()
     finished = False
     try:
         for _ in procs:
-            ready.get(timeout=300)  # every tablet of every process is open and waiting
+            ready.get(timeout=600)  # every tablet of every process is open and waiting
         t0 = time.perf_counter()
         go.set()
-        parts = [results.get(timeout=900) for _ in procs]
+        parts = [results.get(timeout=1800) for _ in procs]
         out = FleetOutcome(elapsed=time.perf_counter() - t0)
         finished = True
     finally:
@@ -885,51 +1141,57 @@ def sync_fleet(server_url: str, tablets: list[tuple[str, str]]) -> FleetOutcome:
                 p.kill()
                 p.join()
     for part in parts:
-        out.push_ms += part["push_ms"]
-        out.device_s += part["device_s"]
-        out.failures += part["failures"]
+        for name in ("push_ms", "accepted_ms", "outcome_ms", "device_s", "failures"):
+            getattr(out, name).extend(part[name])
         for k, v in part["counts"].items():
             out.counts[k] += v
     return out
 
 
-def _fleet_worker(server_url: str, tablets: list[tuple[str, str]], ready: Any, go: Any, results: Any) -> None:
-    """One process of the fleet: a thread per tablet, started when ``go`` is set."""
+def _fleet_worker(server_url: str, tablets: list[tuple[str, str, float]], respond_async: bool, ready: Any,
+                  go: Any, results: Any) -> None:
+    """One process of the fleet: a thread per tablet, started ``delay`` seconds after ``go`` is set.
+
+    Per tablet: time-to-accepted is its push request's time when answered 202; time-to-outcome is from
+    the push's start until its signed receipt is in hand (the push's own answer on the synchronous path).
+    """
     lock = threading.Lock()
-    push_ms: list[float] = []
-    device_s: list[float] = []
+    out: dict[str, Any] = {"push_ms": [], "accepted_ms": [], "outcome_ms": [], "device_s": [], "failures": []}
     counts: dict[str, int] = defaultdict(int)
-    failures: list[str] = []
     opened = threading.Barrier(len(tablets) + 1)  # a tablet is used by the thread that opened it
 
-    def device(eid: str, path: str) -> None:
+    def device(eid: str, path: str, delay: float) -> None:
         try:
-            transport = BenchTransport.make(server_url, None)
+            transport = BenchTransport.make(server_url, None, respond_async=respond_async)
             client = FieldClient.open(Path(path), server_url, transport=transport)
         except Exception as exc:  # noqa: BLE001 - the bench counts every failure
             opened.wait()
             with lock:
-                failures.append(f"{eid}: open: {exc}")
+                out["failures"].append(f"{eid}: open: {exc}")
             return
         try:
             opened.wait()
             go.wait()
+            time.sleep(delay)
             t0 = time.perf_counter()
-            report = client.sync()
+            report = client.sync(outcome_wait_s=FLEET_OUTCOME_WAIT_S)
             took = time.perf_counter() - t0
             with lock:
-                push_ms.extend(transport.push_ms)
-                device_s.append(took)
+                out["push_ms"].extend(transport.push_ms)
+                out["accepted_ms"].extend(transport.accepted_ms)
+                out["outcome_ms"].extend(transport.outcome_ms)
+                out["device_s"].append(took)
                 counts["pushed"] += report.pushed_ops
                 counts["pulled"] += report.pulled_changes
                 counts["rejected"] += report.rejected
-                counts["done"] += int(not report.errors and not report.offline)
-                failures.extend(f"{eid}: {e}" for e in report.errors)
+                counts["pending"] += report.accepted_pending
+                counts["done"] += int(not report.errors and not report.offline and not report.accepted_pending)
+                out["failures"].extend(f"{eid}: {e}" for e in report.errors)
                 if report.offline:
-                    failures.append(f"{eid}: offline")
+                    out["failures"].append(f"{eid}: offline")
         except Exception as exc:  # noqa: BLE001
             with lock:
-                failures.append(f"{eid}: {type(exc).__name__}: {exc}")
+                out["failures"].append(f"{eid}: {type(exc).__name__}: {exc}")
         finally:
             client.close()
 
@@ -940,47 +1202,113 @@ def _fleet_worker(server_url: str, tablets: list[tuple[str, str]], ready: Any, g
     ready.put(len(threads))
     for t in threads:
         t.join()
-    results.put({"push_ms": push_ms, "device_s": device_s, "counts": dict(counts), "failures": failures})
+    results.put({**out, "counts": dict(counts)})
+
+
+class FleetSnapshot:
+    """The prepared fleet (server database and tablet files) kept aside, so every pass starts from it."""
+
+    def __init__(self, cfg: Config, url: str, tablet_dir: Path) -> None:
+        self.cfg, self.url, self.tablet_dir = cfg, url, tablet_dir
+        self.dir = Path(tempfile.mkdtemp(prefix="fleet-snap-", dir=cfg.workdir))
+        shutil.copytree(tablet_dir, self.dir / "tablets")
+        if cfg.backend.name == "sqlite":
+            shutil.copytree(self._db_folder(), self.dir / "db")
+        else:
+            subprocess.run(["pg_dump", "-Fc", "-n", self._schema(), "-f", str(self.dir / "db.dump"),
+                            cfg.backend.pg_base], check=True, capture_output=True)
+
+    def _db_folder(self) -> Path:
+        return Path(self.url.removeprefix("sqlite:///")).parent
+
+    def _schema(self) -> str:
+        return self.url.rsplit("schema=", 1)[1]
+
+    def restore(self) -> None:
+        """Put the server database and the tablets back as they were when prepared (no server running)."""
+        shutil.rmtree(self.tablet_dir)
+        shutil.copytree(self.dir / "tablets", self.tablet_dir)
+        if self.cfg.backend.name == "sqlite":
+            shutil.rmtree(self._db_folder())
+            shutil.copytree(self.dir / "db", self._db_folder())
+            return
+        import psycopg
+
+        with psycopg.connect(self.cfg.backend.pg_base, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA IF EXISTS "{self._schema()}" CASCADE')
+        subprocess.run(["pg_restore", "-d", self.cfg.backend.pg_base, str(self.dir / "db.dump")], check=True,
+                       capture_output=True)
+
+    def drop(self) -> None:
+        shutil.rmtree(self.dir, ignore_errors=True)
 
 
 def run_fleet(cfg: Config) -> list[Result]:
-    """200 tablets with 25 jobs each sync at once: push, then pull."""
+    """1,000 tablets with 25 jobs each sync: the burst and a 60 s spread with accepted receipts, and the
+    burst through the synchronous push (the floor: today's path), each pass from the same prepared fleet."""
     from concurrent.futures import ThreadPoolExecutor
 
-    n_dev = scaled(200, cfg.scale, minimum=2)
-    per = 25
-    engineers = [f"e-fleet-{i:03d}" for i in range(n_dev)]
+    n_dev = scaled(FLEET_DEVICES, cfg.scale, minimum=2)
+    spread = FLEET_SPREAD_S * min(1.0, cfg.scale)
+    engineers = [f"e-fleet-{i:04d}" for i in range(n_dev)]
+    out: list[Result] = []
     with cfg.backend.fresh_url() as url:
         services = open_services(url)
+        tablet_dir = Path(tempfile.mkdtemp(prefix="fleet-", dir=cfg.workdir))
         try:
-            jobs = setup_fleet(services, engineers, per)
+            t_setup = time.perf_counter()
+            jobs = setup_fleet(services, engineers, FLEET_JOBS)
             with ServerProcess(url, cfg.workdir) as server:
-                tablet_dir = Path(tempfile.mkdtemp(prefix="fleet-", dir=cfg.workdir))
 
                 def prepare(i: int) -> int:
                     eid = engineers[i]
                     client, _ = open_tablet(tablet_dir / f"{eid}.db", server.url, services, eid)
                     try:
                         sync_until_jobs(client, len(jobs[eid]))
-                        return work_day(client, jobs[eid], seed=i)
+                        with client.batch():
+                            return work_day(client, jobs[eid], seed=i)
                     finally:
                         client.close()
 
                 with ThreadPoolExecutor(max_workers=4) as pool:
                     written = sum(pool.map(prepare, range(n_dev)))
-                cpu0 = server.cpu_seconds()
-                outcome = sync_fleet(server.url, [(eid, str(tablet_dir / f"{eid}.db")) for eid in engineers])
-                server_cpu = server.cpu_seconds() - cpu0
-                peak, _ = server.memory_mb()
-                shutil.rmtree(tablet_dir, ignore_errors=True)
         finally:
             services.db.close()
+        setup_s = time.perf_counter() - t_setup
+        snapshot = FleetSnapshot(cfg, url, tablet_dir)
+        try:
+            for n, (line, accepted, spread_on) in enumerate(FLEET_PASSES):
+                if n:
+                    snapshot.restore()
+                with ServerProcess(url, cfg.workdir) as server:
+                    cpu0 = server.cpu_seconds()
+                    outcome = sync_fleet(server.url, [(e, str(tablet_dir / f"{e}.db")) for e in engineers],
+                                         respond_async=accepted, spread_s=spread if spread_on else 0.0)
+                    server_cpu = server.cpu_seconds() - cpu0
+                    peak, _ = server.memory_mb()
+                out.append(_fleet_result(line, cfg, outcome, n_dev, written, spread if spread_on else 0.0,
+                                         accepted, peak, server_cpu, setup_s))
+        finally:
+            snapshot.drop()
+            shutil.rmtree(tablet_dir, ignore_errors=True)
+    return out
+
+
+def _fleet_result(line: str, cfg: Config, outcome: FleetOutcome, n_dev: int, written: int, spread_s: float,
+                  accepted: bool, peak: float, server_cpu: float, setup_s: float) -> Result:
+    """One fleet pass as a line: latencies are time-to-accepted (the push itself on the synchronous path)."""
     counts, failures = outcome.counts, outcome.failures
-    return [Result("fleet", cfg.backend.name, counts["pushed"], outcome.elapsed, outcome.push_ms, peak, None, {
+    latencies = outcome.accepted_ms if accepted else outcome.push_ms
+    return Result(line, cfg.backend.name, counts["pushed"], outcome.elapsed, latencies, peak, None, {
         "devices": n_dev, "devices_done": counts["done"], "ops_written": written, "pulled": counts["pulled"],
+        "path": "accepted" if accepted else "synchronous", "arrival_spread_s": round(spread_s, 1),
+        "accepted_answers": len(outcome.accepted_ms),
+        "p50_outcome_ms": round(percentile(outcome.outcome_ms, 50), 1),
+        "p99_outcome_ms": round(percentile(outcome.outcome_ms, 99), 1),
+        "outcomes": len(outcome.outcome_ms), "outcomes_pending_ops": counts["pending"],
         "errors": len(failures) + counts["rejected"], "first_errors": failures[:3],
         "p99_device_sync_ms": round(percentile([s * 1000 for s in outcome.device_s], 99), 1),
-        "server_cpu_s": round(server_cpu, 2)})]
+        "server_cpu_s": round(server_cpu, 2), "setup_s": round(setup_s, 1)})
 
 
 def _seed_tablet(client: Any, n_jobs: int, prefix: str) -> list[str]:

@@ -114,9 +114,9 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start_server(db_url: str, port: int, workers: int = 1) -> subprocess.Popen[bytes]:
-    """Start ``fieldsync serve`` (scheduler off) and wait until /health answers."""
-    env = {**os.environ, "FIELDSYNC_SCHEDULER": "0"}
+def start_server(db_url: str, port: int, workers: int = 1, *, merger: bool = True) -> subprocess.Popen[bytes]:
+    """Start ``fieldsync serve`` (scheduler off; ``merger=False``: it accepts change-sets but merges none)."""
+    env = {**os.environ, "FIELDSYNC_SCHEDULER": "0", "FIELDSYNC_MERGER": "1" if merger else "0"}
     proc = subprocess.Popen([sys.executable, "-m", "server.cli", "serve", "--db", db_url, "--port", str(port),
                              "--workers", str(workers), "--log-level", "warning"], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)

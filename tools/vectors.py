@@ -3,7 +3,7 @@
 Fixed keys (the secret keys of RFC 8032's first two Ed25519 tests) and fixed inputs, with the bytes,
 hashes and signatures the Python implementation produces for every signed thing: change-sets (a
 chain of two), a session nonce, a sign-off (report content -> RFC 8785 bytes -> digest -> message ->
-signature), a device certificate, a receipt and a pull page holding one record of every kind the
+signature), a device certificate, a receipt, an accepted receipt and a pull page holding one record of every kind the
 server emits, plus the plain messages of every device endpoint.  Ed25519 signatures are
 deterministic, so every value here is reproducible; ``tests/unit/test_protocol_vectors.py`` holds
 the SDK and the server to them and checks the committed files are this module's output.
@@ -30,6 +30,7 @@ from schemas.records import Record
 from schemas.signoff import ReportContent
 from schemas.wire import (
     PROTOCOL_VERSION,
+    Accepted,
     Amend,
     AnswerItem,
     Attach,
@@ -254,6 +255,17 @@ def receipt_vector(changesets: dict[str, Any]) -> dict[str, Any]:
             "server_public_key": public_key(SERVER_SEED).hex(), **server_signed(receipt)}
 
 
+def accepted_vector(changesets: dict[str, Any]) -> dict[str, Any]:
+    """The signed "accepted" answer to change-set seq 1 pushed with ``Prefer: respond-async``."""
+    first = changesets["changesets"][0]
+    accepted = Accepted(protocol_version=PROTOCOL_VERSION, device_id=DEVICE_ID, seq=1,
+                        changeset_hash=first["changeset_sha256"], server_time=T0 + 301_000 - OFFSET_MS + 12,
+                        op_count=len(first["changeset"]["ops"]))
+    return {"about": "the server's signed Accepted for change-set seq 1 (202 to a push with Prefer: respond-async);"
+                     " its map's first key is kind = accepted, which a Receipt never has",
+            "server_public_key": public_key(SERVER_SEED).hex(), **server_signed(accepted)}
+
+
 def pull_records(signoff: dict[str, Any]) -> list[Record]:
     """One record of every kind (:mod:`schemas.records`), typed as the server publishes it."""
     job = ASSEMBLY_INPUT["job"]
@@ -464,6 +476,7 @@ def render() -> dict[str, str]:
         "keys.json": keys_vector(), "hlc.json": hlc_vector(), "canonical_json.json": canonical_vector(),
         "changesets.json": changesets, "session.json": session_vector(), "signoff.json": signoff,
         "certificate.json": certificate, "receipt.json": receipt_vector(changesets),
+        "accepted.json": accepted_vector(changesets),
         "pull_page.json": pull_page_vector(signoff), "messages.json": messages_vector(certificate),
         "search_tokens.json": search_vector(), "key_rotation.json": key_rotation_vector(),
     }

@@ -385,6 +385,21 @@ ALTER TABLE parts ADD COLUMN external_ref TEXT;
 CREATE UNIQUE INDEX parts_external_ref ON parts (external_ref);
 """,
     ),
+    (
+        24,
+        # change-sets accepted (verified, on the device's chain, answered 202 with a signed Accepted) and not
+        # merged yet: the envelope as verified, the signed Accepted bytes a duplicate is answered with, the
+        # clock offset the device had when it came; a merge moves the row to ``changesets`` (with its receipt)
+        # in the transaction that applies it.  A merge that failed unexpectedly keeps its row: ``attempts``,
+        # ``last_error`` and ``next_attempt_at`` (epoch ms) say when it is tried again
+        """
+CREATE TABLE accepted_changesets (device_id TEXT NOT NULL, seq {big} NOT NULL, hash TEXT NOT NULL,
+  accepted_at {big} NOT NULL, op_count INTEGER NOT NULL, envelope {blob} NOT NULL, accepted {blob} NOT NULL,
+  clock_offset_ms {big} NOT NULL, clock_known INTEGER NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,
+  next_attempt_at {big} NOT NULL DEFAULT 0, last_error TEXT, PRIMARY KEY (device_id, seq));
+CREATE INDEX accepted_changesets_due ON accepted_changesets (next_attempt_at, accepted_at);
+""",
+    ),
 ]
 
 

@@ -96,11 +96,15 @@ class SyncTransport(Protocol):
         ...
 
     def push(self, envelope: bytes) -> Signed:
-        """Send a sealed change-set envelope; the answer's body is a receipt."""
+        """Send a sealed change-set envelope; the answer's body is a receipt or an ``Accepted``."""
         ...
 
     def pull(self, req: PullRequest) -> Signed:
         """Fetch one page of changes; the answer's body is a pull page."""
+        ...
+
+    def receipt(self, seq: int, wait_s: int = 0) -> Signed:
+        """The receipt of accepted change-set ``seq`` (its Accepted again while unmerged after ``wait_s``)."""
         ...
 
     def blob_status(self, sha256: str) -> BlobStatus | None:

@@ -136,6 +136,7 @@ class HttpTransport:
         compress: bool = True,
         resumable: bool = True,
         upload_chunk: int = UPLOAD_CHUNK,
+        respond_async: bool = True,
     ) -> None:
         if client is not None:
             self._client = client
@@ -156,6 +157,9 @@ class HttpTransport:
         #: send large pushes as resumable uploads while the server has the route
         self.resumable = resumable
         self.upload_chunk = upload_chunk
+        #: ask for the early "accepted" answer (``Prefer: respond-async``, protocol §4.7); False: the receipt
+        #: after the merge, as a tablet before it (a server before it answers 200 with the receipt either way)
+        self.respond_async = respond_async
         #: learned from the ``Accept-Encoding`` header of the server's session and sync answers
         self.server_takes_gzip = False
 
@@ -180,7 +184,10 @@ class HttpTransport:
     # -- sync ------------------------------------------------------------
 
     def push(self, envelope: bytes) -> Signed:
-        """Send sealed change-set bytes (gzip-coded when the server takes it); returns the signed receipt.
+        """Send sealed change-set bytes (gzip-coded when the server takes it); returns the signed answer.
+
+        Its body is the receipt, or with :attr:`respond_async` and a server that has it, an ``Accepted``
+        (tagged ``kind``: see :func:`schemas.codec.decode_push_answer`).
 
         The bytes the server verifies and hashes are ``envelope`` exactly: the coding only wraps them.
         """
@@ -192,13 +199,13 @@ class HttpTransport:
             if answer is not None:
                 return answer
         try:
-            response = self._send("POST", "/v1/sync/push", content=body,
+            response = self._send("POST", "/v1/sync/push", content=body, prefer=self._prefer,
                                   content_encoding=None if coding == "identity" else coding)
         except ProtocolError as exc:
             if exc.status != 415 or coding == "identity":
                 raise
             self.server_takes_gzip = False  # the server stopped taking gzip (a downgrade): send it plain
-            response = self._send("POST", "/v1/sync/push", content=envelope)
+            response = self._send("POST", "/v1/sync/push", content=envelope, prefer=self._prefer)
         self._learn_codings(response)
         return _decode(signed_decoder, response)
 
@@ -224,7 +231,7 @@ class HttpTransport:
                         content_type=OCTETS, accept="application/json", retry=False))
                     offset, complete = status.received, status.complete
                     stalls = 0
-                response = self._send("POST", path + "/commit", retry=False)
+                response = self._send("POST", path + "/commit", retry=False, prefer=self._prefer)
                 self._learn_codings(response)
                 return _decode(signed_decoder, response)
             except ProtocolError as exc:
@@ -242,6 +249,19 @@ class HttpTransport:
                 if stalls >= MAX_STALLS:
                     raise
                 known = False
+
+    @property
+    def _prefer(self) -> str | None:
+        return "respond-async" if self.respond_async else None
+
+    def receipt(self, seq: int, wait_s: int = 0) -> Signed:
+        """The outcome of accepted change-set ``seq``: its signed receipt once merged, else its signed Accepted.
+
+        The server holds the request up to ``wait_s`` seconds (0..30) for the merge.  404 ``unknown_changeset``
+        when the server has no such change-set of this device.
+        """
+        response = self._send("GET", f"/v1/sync/receipts/{seq}", params={"wait": wait_s})
+        return _decode(signed_decoder, response)
 
     def _upload_status(self, path: str) -> BlobStatus | None:
         try:
@@ -302,8 +322,11 @@ class HttpTransport:
         accept: str = MSGPACK,
         retry: bool = True,
         content_encoding: str | None = None,
+        prefer: str | None = None,
     ) -> httpx.Response:
         headers = {"Accept": f"{accept}, application/problem+json"}
+        if prefer:
+            headers["Prefer"] = prefer
         if content is not None:
             headers["Content-Type"] = content_type
             if content_encoding:

@@ -20,7 +20,7 @@ staff may do.
 | POST /v1/engineers/{id}/certifications, POST /v1/engineers/{id}/trainings | office |
 | POST /v1/surveys (quarterly service-quality survey) | any staff role |
 | every GET under /v1 (tickets, jobs, catalog, stock, devices, conflicts, SLA, reports, blobs) | any staff role |
-| /v1/sync/push, /v1/sync/pull, /v1/sync/uploads/{sha}, /v1/blobs/{sha} status and upload | a device session |
+| /v1/sync/push, pull, receipts/{seq}, uploads/{sha}, /v1/blobs/{sha} status and upload | a device session |
 | /v1/devices/enroll, /challenge, /session | anyone (token / key proof inside) |
 """
 
@@ -92,6 +92,7 @@ POLICY: dict[tuple[str, str], tuple[frozenset[str] | str, Any]] = {
     ("POST", "/v1/devices/session"): (PUBLIC, None),
     ("POST", "/v1/sync/push"): (DEVICE, None),
     ("POST", "/v1/sync/pull"): (DEVICE, None),
+    ("GET", "/v1/sync/receipts/{seq}"): (DEVICE, None),
     ("GET", "/v1/sync/uploads/{sha256}"): (DEVICE, None),
     ("PUT", "/v1/sync/uploads/{sha256}"): (DEVICE, None),
     ("POST", "/v1/sync/uploads/{sha256}/commit"): (DEVICE, None),
@@ -241,7 +242,7 @@ def test_role_matrix_over_every_route(client: TestClient[Any], svc: Services) ->
         job = tx.one("SELECT id, ticket_id FROM jobs WHERE engineer_id = 'e-ana' ORDER BY id LIMIT 1")
     assert job is not None
     ids = {"ticket_id": job["ticket_id"], "job_id": job["id"], "engineer_id": "e-chen", "device_id": victim.device_id,
-           "template_id": "boiler-service", "sha256": "0" * 64, "serial": "SN-1001"}
+           "template_id": "boiler-service", "sha256": "0" * 64, "serial": "SN-1001", "seq": "1"}
     checked = 0
     for method, path in routes(client):
         who, body = POLICY[(method, path)]

@@ -32,10 +32,12 @@ def test_bench_json_lines_cover_every_scenario_on_both_backends() -> None:
     rows = [json.loads(line) for line in done.stdout.splitlines() if line.strip()]
     seen = {(r["scenario"], r["backend"]) for r in rows}
     for backend in ("sqlite", "postgresql"):
-        for scenario in ("push_day", "pull_bootstrap", "fleet", "sla_recompute", "weak_link", "weak_link_pull",
-                         "big_scope"):
+        for scenario in ("push_day", "pull_bootstrap", "fleet", "fleet_spread", "fleet_sync", "sla_recompute",
+                         "weak_link", "weak_link_pull", "big_scope"):
             assert (scenario, backend) in seen
     assert ("sdk_write", "tablet") in seen and ("sdk_write_batch", "tablet") in seen
+    assert ("big_scope_browser", "sqlite") in seen  # measured, or saying why not (no Chromium or Playwright)
+    rows = [r for r in rows if r.get("measured", True)]
     for r in rows:
         assert KEYS <= r.keys(), r
         assert r["ops"] > 0 and r["seconds"] > 0 and r["ops_per_s"] > 0
@@ -46,14 +48,19 @@ def test_bench_json_lines_cover_every_scenario_on_both_backends() -> None:
             assert r["floor_ops_per_s"] > 0
         if r["backend"] != "tablet":
             assert r["peak_rss_mb"] > 0
-    fleet = [r for r in rows if r["scenario"] == "fleet"]
-    assert all(r["devices_done"] == r["devices"] for r in fleet)
+    fleet = [r for r in rows if r["scenario"].startswith("fleet")]
+    assert all(r["devices_done"] == r["devices"] and r["outcomes"] == r["devices"] for r in fleet)
+    for r in fleet:  # accepted answers on the accepted path, every op's outcome in hand, none pending
+        assert r["accepted_answers"] == (r["devices"] if r["path"] == "accepted" else 0), r
+        assert r["outcomes_pending_ops"] == 0 and r["p99_outcome_ms"] >= r["p50_outcome_ms"] > 0, r
     for r in rows:
         if r["scenario"].startswith("weak_link"):  # the link carried bytes both ways, and today's floor is there
             assert r["link_up_bytes"] > 0 and r["link_down_bytes"] > 0 and r["today_bytes"] > 0, r
             assert r["today_raw_s"] > 0 and r["time_ratio"] > 0 and r["bytes_ratio"] > 0, r
         if r["scenario"] == "big_scope":  # the whole scope arrived, then exactly the 10 new changes
             assert r["ops"] >= r["records"] > 0 and r["incremental_pulled"] == 10 and r["tablet_peak_rss_mb"] > 0, r
+        if r["scenario"] == "big_scope_browser":  # the web app in Chromium holds the same scope, 10 changes on
+            assert r["ops"] >= r["records"] > 0 and r["js_heap_peak_mb"] > 0 and r["chromium_pss_peak_mb"] > 0, r
 
 
 def test_the_weak_link_proxy_is_deterministic_and_counts_bytes() -> None:

@@ -166,3 +166,115 @@ def check(svc: Services, tablets: list[Tablet], clients: list[FieldClient]) -> N
     device_consumes = {op for t in tablets for op, k in t.written.items() if k == "part"}
     assert consumes >= {op for op in device_consumes if by_op[op][0][1].result == "applied"}
     assert written_total > 10
+
+
+def _count(svc: Services, sql: str) -> int:
+    with svc.db.read() as tx:
+        row = tx.one(f"SELECT COUNT(*) AS n FROM {sql}")
+    assert row is not None
+    return int(row["n"])
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_kill_9_between_accepted_and_merged_loses_and_doubles_nothing(backend: str, tmp_path: Path,
+                                                                      request: pytest.FixtureRequest) -> None:
+    """Accepted (202) by a server that merges nothing, killed with SIGKILL, restarted merging: each op once."""
+    url = f"sqlite:///{tmp_path / 'server.db'}" if backend == "sqlite" else request.getfixturevalue("pg_url")
+    svc = Services(db=open_database(url), settings=get_settings(db_url=url, run_scheduler=False))
+    seed_demo(svc)
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    proc = start_server(url, port, merger=False)
+    clients: list[FieldClient] = []
+    written: dict[str, dict[str, str]] = {}
+    try:
+        for i, engineer in enumerate(ENGINEERS):
+            client = FieldClient.open(tmp_path / f"accepted-{i}.db", server_url=base)
+            client.enroll(issue_enroll_token(svc, engineer)[0])
+            assert client.sync().ok
+            clients.append(client)
+            mine = written.setdefault(client.device_id or "", {})
+            job = client.jobs()[0].id
+            for n in range(5):  # several change-sets per tablet, all accepted before any merge
+                mine[client.set_field(job, "notes", f"note {n}")] = "field"
+                mine[client.use_part(job, "P-SEAL", qty=1)] = "part"
+                report = client.sync(outcome_wait_s=0)
+                assert report.ok and report.accepted_pending > 0, report
+        assert _count(svc, "accepted_changesets") == 5 * len(ENGINEERS) and _count(svc, "changesets") == 0
+        proc.kill()  # SIGKILL between "accepted" and "merged"
+        proc.wait()
+        proc = start_server(url, port)  # merging now
+        for client in clients:
+            report = client.sync(outcome_wait_s=30)
+            assert report.ok and report.accepted_pending == 0 and report.pushed_ops == 10, report
+            assert client.pending() == []
+        assert _count(svc, "accepted_changesets") == 0
+        with svc.db.read() as tx:
+            by_op, heads = server_results(tx)
+            consumes = {r["id"] for r in tx.query("SELECT id FROM movements WHERE kind = 'consume'")}
+        for client in clients:
+            device_id = client.device_id or ""
+            local = {o.op_id: o.result for o in client.op_results()}
+            for op_id, kind in written[device_id].items():
+                assert len(by_op.get(op_id, [])) == 1, f"{kind} op {op_id}: {by_op.get(op_id)}"
+                assert local[op_id] == by_op[op_id][0][1].result == "applied"
+                if kind == "part":
+                    assert op_id in consumes
+            assert heads[device_id] == 5
+    finally:
+        for client in clients:
+            client.close()
+        proc.kill()
+        proc.wait()
+        svc.db.close()
+
+
+def test_two_processes_merging_one_postgresql_merge_each_change_set_once(tmp_path: Path,
+                                                                        pg_url: str) -> None:
+    """Two ``fieldsync serve`` mergers on one database, fed by a third that only accepts: nothing merged twice."""
+    import httpx
+
+    from schemas.wire import SetField
+    from tests.support import RawDevice
+
+    svc = Services(db=open_database(pg_url), settings=get_settings(db_url=pg_url, run_scheduler=False))
+    seed_demo(svc)
+    ports = [free_port() for _ in range(3)]
+    procs = [start_server(pg_url, ports[0], merger=False), start_server(pg_url, ports[1]),
+             start_server(pg_url, ports[2])]
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{ports[0]}", timeout=30) as http:
+            devices = [RawDevice(http, svc, e) for e in ENGINEERS]  # type: ignore[arg-type]
+            jobs = [next(iter(d.jobs())) for d in devices]
+            for n in range(15):
+                for dev, job in zip(devices, jobs, strict=True):
+                    r = http.post("/v1/sync/push", headers={**dev.headers, "prefer": "respond-async"},
+                                  content=dev.seal([SetField(**dev.stamp(), job_id=job, field="notes",
+                                                             value=f"{n}")]))
+                    assert r.status_code == 202, r.text
+        deadline = threading.Event()
+        for _ in range(120):
+            if _count(svc, "accepted_changesets") == 0:
+                break
+            deadline.wait(0.5)
+        assert _count(svc, "accepted_changesets") == 0
+        merged = failures = 0.0
+        for port in ports[1:]:
+            for line in httpx.get(f"http://127.0.0.1:{port}/metrics").text.splitlines():
+                if line.startswith("fieldsync_merged_changesets_total "):
+                    merged += float(line.split()[1])
+                if line.startswith("fieldsync_merge_failures_total "):
+                    failures += float(line.split()[1])
+        assert merged == 15 * len(ENGINEERS) and failures == 0
+        with svc.db.read() as tx:
+            by_op, heads = server_results(tx)
+            seqs = tx.query("SELECT device_id, seq FROM changesets ORDER BY device_id, seq")
+        assert all(len(v) == 1 for v in by_op.values()) and len(by_op) == 15 * len(ENGINEERS)
+        for dev in devices:
+            assert [r["seq"] for r in seqs if r["device_id"] == dev.device_id] == list(range(1, 16))
+            assert heads[dev.device_id] == 15
+    finally:
+        for p in procs:
+            p.kill()
+            p.wait()
+        svc.db.close()

@@ -14,7 +14,14 @@ import msgspec
 import pytest
 
 from client_sdk.apply import decode_page
-from schemas.codec import canonical_json, encode, receipt_decoder, received_changeset_decoder, signed_decoder
+from schemas.codec import (
+    accepted_decoder,
+    canonical_json,
+    encode,
+    receipt_decoder,
+    received_changeset_decoder,
+    signed_decoder,
+)
 from schemas.enrollment_link import enrollment_link, enrollment_token
 from schemas.records import BY_KIND, Record
 from schemas.signoff import ReportContent, SignOffBundle
@@ -153,7 +160,7 @@ def test_the_session_signature_is_over_the_nonce_bytes() -> None:
     assert request["signature"] == hex_(session["signature"]) and request["nonce"] == session["nonce"]
 
 
-@pytest.mark.parametrize("name", ["receipt.json", "pull_page.json"])
+@pytest.mark.parametrize("name", ["receipt.json", "accepted.json", "pull_page.json"])
 def test_server_signed_answers_verify_with_the_server_key(name: str) -> None:
     vec = load(name)
     signed = signed_decoder.decode(hex_(vec["envelope_msgpack"]))
@@ -171,6 +178,21 @@ def test_the_server_encodes_the_receipt_as_given_and_the_sdk_reads_it() -> None:
         ("needs_review", "concurrent_write", "C-7c1d2e3f4a5b"), ("rejected", "unknown_part", None)]
     changesets = load("changesets.json")["changesets"]
     assert receipt.seq == 1 and receipt.changeset_hash == changesets[0]["changeset_sha256"]
+
+
+def test_the_accepted_receipt_is_tagged_and_never_reads_as_a_receipt() -> None:
+    vec = load("accepted.json")
+    body = hex_(vec["body_msgpack"])
+    accepted = accepted_decoder.decode(body)
+    assert encode(accepted).hex() == vec["body_msgpack"]
+    assert next(iter(msgspec.msgpack.decode(body))) == "kind" and vec["value"]["kind"] == "accepted"
+    changesets = load("changesets.json")["changesets"]
+    assert accepted.seq == 1 and accepted.changeset_hash == changesets[0]["changeset_sha256"]
+    assert accepted.op_count == len(changesets[0]["changeset"]["ops"])
+    with pytest.raises(msgspec.ValidationError):
+        receipt_decoder.decode(body)
+    with pytest.raises(msgspec.ValidationError):
+        accepted_decoder.decode(hex_(load("receipt.json")["body_msgpack"]))
 
 
 def test_the_server_builds_the_pull_page_bytes_from_stored_records_and_the_sdk_decodes_every_kind() -> None:

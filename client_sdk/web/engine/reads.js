@@ -89,10 +89,16 @@ export class Reads {
     return this.store.read(["jobs", "answers", "movements", "attachments"], (tx) => reportContentOf(tx, jobId));
   }
 
-  /** Ops not yet acknowledged by the server, in write order. */
+  /**
+   * Ops whose outcome has not come back from the server, in write order; `accepted` when the server already
+   * holds them (safe, its merge and verdict still to come).
+   */
   pending() {
-    return this.store.read(["outbox"], async (tx) =>
-      (await tx.objectStore("outbox").getAll()).map((r) => ({ ...r, op: decodeOp(r.body) })));
+    return this.store.read(["outbox", "sealed"], async (tx) => {
+      const accepted = await acceptedSeqs(tx);
+      return (await tx.objectStore("outbox").getAll())
+        .map((r) => ({ ...r, op: decodeOp(r.body), accepted: accepted.has(r.sealed_seq) }));
+    });
   }
 
   /** The server's results for pushed ops (newest first), optionally of one kind. @param {string} [result] */
@@ -143,13 +149,26 @@ export class Reads {
     return this.store.read(["blobs"], async (tx) => (await tx.objectStore("blobs").get(sha256))?.data ?? null);
   }
 
-  /** Counts the sync bar shows: ops waiting, and the server's verdicts that need the engineer's eye. */
+  /**
+   * Counts the sync bar shows: ops waiting to be sent, ops safe on the server whose outcome is still to come
+   * (`accepted`), and the server's verdicts that need the engineer's eye.
+   */
   syncState() {
-    return this.store.read(["outbox", "op_results", "meta"], async (tx) => ({
-      waiting: await tx.objectStore("outbox").count(),
-      rejected: await tx.objectStore("op_results").index("result").count("rejected"),
-      needs_review: await tx.objectStore("op_results").index("result").count("needs_review"),
-      last_sync_at: (await tx.objectStore("meta").get("device"))?.last_sync_at ?? null,
-    }));
+    return this.store.read(["outbox", "sealed", "op_results", "meta"], async (tx) => {
+      const accepted = (await tx.objectStore("sealed").getAll())
+        .reduce((n, r) => n + (r.accepted_at !== undefined ? r.op_ids.length : 0), 0);
+      return {
+        waiting: (await tx.objectStore("outbox").count()) - accepted,
+        accepted,
+        rejected: await tx.objectStore("op_results").index("result").count("rejected"),
+        needs_review: await tx.objectStore("op_results").index("result").count("needs_review"),
+        last_sync_at: (await tx.objectStore("meta").get("device"))?.last_sync_at ?? null,
+      };
+    });
   }
+}
+
+/** The seqs of change-sets the server accepted whose receipt has not come yet. @param {import("./store.js").Tx} tx */
+async function acceptedSeqs(tx) {
+  return new Set((await tx.objectStore("sealed").getAll()).filter((r) => r.accepted_at !== undefined).map((r) => r.seq));
 }

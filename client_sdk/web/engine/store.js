@@ -8,7 +8,7 @@
 
 import { openDB } from "../vendor/idb/index.js";
 
-export const DB_VERSION = 3;
+export const DB_VERSION = 4;
 
 /** @typedef {import("../vendor/idb/index.js").IDBPDatabase<unknown>} Database */
 /** @typedef {import("../vendor/idb/index.js").IDBPTransaction<unknown, string[], "readwrite">} Tx */
@@ -21,7 +21,8 @@ export const DB_VERSION = 3;
 export const STORES = {
   meta: { keyPath: "key" },
   jobs: { keyPath: "id" },
-  answers: { keyPath: ["job_id", "item_key"], indexes: { job: "job_id" } },
+  // a job's answers are a range of the key itself (jobRange), no index: a bootstrap writes ~600,000 of them
+  answers: { keyPath: ["job_id", "item_key"] },
   templates: { keyPath: ["id", "version"] },
   parts: { keyPath: "part_no" },
   stock: { keyPath: ["location", "part_no"] },
@@ -40,6 +41,11 @@ export const STORES = {
   amendments: { keyPath: "op_id", indexes: { job: "job_id" }, since: 3 },
 };
 
+/** Indexes a later version dropped: [store, index, the version that dropped it]. */
+export const DROPPED_INDEXES = /** @type {const} */ ([["answers", "job", 4]]);
+/** Stores keyed [job_id, ...]: their "job" lookups are key ranges, not an index. */
+const KEYED_BY_JOB = new Set(["answers"]);
+
 /** @typedef {keyof typeof STORES} StoreName */
 export const ALL_STORES = /** @type {StoreName[]} */ (Object.keys(STORES));
 
@@ -53,7 +59,12 @@ export class LocalStore {
   /** @param {string} name */
   static async open(name) {
     const db = await openDB(name, DB_VERSION, {
-      upgrade(database, oldVersion) {
+      upgrade(database, oldVersion, newVersion, transaction) {
+        for (const [store, index, version] of DROPPED_INDEXES) {
+          if (oldVersion === 0 || oldVersion >= version) continue;
+          const os = transaction.objectStore(store);
+          if (os.indexNames.contains(index)) os.deleteIndex(index);
+        }
         for (const [store, spec] of Object.entries(STORES)) {
           if (oldVersion >= ("since" in spec ? spec.since : 1)) continue;  // made by an older version
           const os = database.createObjectStore(store, {
@@ -91,11 +102,17 @@ export class LocalStore {
   /**
    * Run `fn` in one readwrite transaction over `stores`, committed durably; when `fn` throws, nothing it
    * wrote stays and the error is passed on.
-   * @template T @param {StoreName[]} stores @param {(tx: Tx) => Promise<T>} fn @returns {Promise<T>}
+   *
+   * `durability: "relaxed"` is for what the server can send again and nothing else: a pull page with its
+   * cursor. Such a transaction is still atomic and ordered (a later strict commit flushes it too); a power
+   * cut may only take the last pages back, cursor and records together, and the next sync pulls them again.
+   * Every write the engineer makes, and every receipt, stays "strict".
+   * @template T @param {StoreName[]} stores @param {(tx: Tx) => Promise<T>} fn
+   * @param {{durability?: "strict" | "relaxed"}} [opts] @returns {Promise<T>}
    */
-  async write(stores, fn) {
+  async write(stores, fn, opts = {}) {
     const tx = /** @type {Tx} */ (/** @type {unknown} */ (
-      this.db.transaction(stores, "readwrite", { durability: "strict" })));
+      this.db.transaction(stores, "readwrite", { durability: opts.durability ?? "strict" })));
     let result;
     try {
       result = await fn(tx);
@@ -118,5 +135,23 @@ export class LocalStore {
  * @param {Tx} tx @param {StoreName} store @param {string} index @param {IDBValidKey} key @returns {Promise<any[]>}
  */
 export function byIndex(tx, store, index, key) {
+  if (index === "job" && KEYED_BY_JOB.has(store)) return tx.objectStore(store).getAll(jobRange(key));
   return tx.objectStore(store).index(index).getAll(key);
+}
+
+/**
+ * The keys of the records of `store` whose index `index` equals `key`.
+ * @param {Tx} tx @param {StoreName} store @param {string} index @param {IDBValidKey} key @returns {Promise<IDBValidKey[]>}
+ */
+export function keysByIndex(tx, store, index, key) {
+  if (index === "job" && KEYED_BY_JOB.has(store)) return tx.objectStore(store).getAllKeys(jobRange(key));
+  return tx.objectStore(store).index(index).getAllKeys(key);
+}
+
+/**
+ * Every key [jobId, ...] (an array is greater than any string or number, and a prefix sorts first).
+ * @param {IDBValidKey} jobId
+ */
+export function jobRange(jobId) {
+  return IDBKeyRange.bound([jobId], [jobId, []]);
 }

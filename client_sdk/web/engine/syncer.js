@@ -1,12 +1,18 @@
 // The sync loop: session, push the outbox, upload blobs, pull pages. Every state change is one transaction.
 //
 // 1. session: sign the server's nonce with the device key (no clock needed).
-// 2. push: re-send a sealed but unacknowledged change-set's exact bytes, else seal the oldest outbox ops
+// 2. outcomes: ask for the receipt of every change-set the server accepted earlier (below) and apply each.
+// 3. push: re-send a sealed but unacknowledged change-set's exact bytes, else seal the oldest outbox ops
 //    into the next change-set and store envelope + new chain head + op ids in one transaction *before*
 //    sending. A verified receipt records every op's result (rejected and needs-review ones stay listed with
 //    their reason), drops those ops from the outbox and clears the sealed record, in one transaction.
-// 3. blobs: upload attachment bytes in chunks, resuming from what the server already holds.
-// 4. pull: fetch pages after the stored cursor; each page is applied together with its new cursor.
+//    A verified Accepted (202: the server holds the bytes, its merge follows) marks the sealed record
+//    accepted: its ops are safe, never sent again, and stay in the outbox (their local values in force)
+//    until the receipt comes. Then the outcomes of accepted change-sets are asked for once more, waiting
+//    at most OUTCOME_WAIT_S; what is still merging is fetched by the next sync (the records persist).
+// 4. blobs: upload attachment bytes in chunks, resuming from what the server already holds.
+// 5. pull: fetch pages after the stored cursor; each page is applied together with its new cursor (the next
+//    page is fetched meanwhile).
 // Being offline is the normal case: it ends the run with `offline: true` and leaves everything in place.
 
 import { equalBytes } from "./bytes.js";
@@ -18,11 +24,15 @@ import { SHAPES, decodeChecked, decodeOp } from "./wire.js";
 
 export const MAX_OPS_PER_PUSH = 2000;
 export const BLOB_CHUNK = 256 * 1024;
-export const PULL_LIMIT = 1000;
+export const PULL_LIMIT = 5000;
+/** The longest a sync waits, after its pushes, for the outcomes of the change-sets the server accepted. */
+export const OUTCOME_WAIT_S = 5;
 
 /**
  * @typedef {object} SyncReport
- * @property {number} pushed_ops
+ * @property {number} pushed_ops      ops the server took in this run (accepted or with their receipt)
+ * @property {number} accepted_ops    ops safe on the server whose outcome has not come back yet
+ * @property {number} outcomes_pending change-sets safe on the server whose outcome has not come back yet
  * @property {number} applied
  * @property {number} merged
  * @property {number} rejected
@@ -37,8 +47,8 @@ export const PULL_LIMIT = 1000;
 /** @returns {SyncReport} */
 export function emptyReport() {
   return {
-    pushed_ops: 0, applied: 0, merged: 0, rejected: 0, needs_review: 0, pulled_changes: 0, uploaded_blobs: 0,
-    offline: false, errors: [], clock_offset_ms: null,
+    pushed_ops: 0, accepted_ops: 0, outcomes_pending: 0, applied: 0, merged: 0, rejected: 0, needs_review: 0,
+    pulled_changes: 0, uploaded_blobs: 0, offline: false, errors: [], clock_offset_ms: null,
   };
 }
 
@@ -70,7 +80,9 @@ export class SyncLoop {
     const report = emptyReport();
     try {
       if (this.transport.token === null) await this.openSession(report);
+      await this.fetchOutcomes(report, 0);
       await this.push(report, progress);
+      await this.fetchOutcomes(report, OUTCOME_WAIT_S);
       await this.uploadBlobs(report, progress);
       await this.pull(report, progress);
     } catch (err) {
@@ -156,28 +168,112 @@ export class SyncLoop {
     for (;;) {
       const sealed = (await this.firstSealed()) ?? (await this.sealNext());
       if (!sealed) return;
-      const signed = await this.authed(report, () => this.transport.push(sealed.envelope));
-      const body = await this.verifiedBody(signed);
-      /** @type {import("./wire.js").Receipt} */
-      let receipt;
-      try {
-        receipt = decodeChecked(body, SHAPES.receipt, "receipt");
-      } catch (err) {
-        throw new BadResponse("bad_response", 200, String(err));
-      }
-      if (receipt.seq !== sealed.seq || receipt.changeset_hash !== sealed.hash) {
-        throw new BadResponse("receipt_mismatch", 200,
-          `receipt for seq ${receipt.seq} does not match change-set ${sealed.seq}`);
-      }
-      await this.recordReceipt(receipt, report);
+      const answer = await this.authed(report, () => this.transport.push(sealed.envelope));
+      const verdict = await this.verdict(answer, sealed);
+      if (verdict.accepted) await this.recordAccepted(verdict.accepted, report);
+      else await this.recordReceipt(verdict.receipt, report);
       progress("push", report.pushed_ops, Math.max(total, report.pushed_ops));
     }
   }
 
-  /** The oldest change-set sealed but not acknowledged (after a crash or a lost answer). */
+  /**
+   * A server-signed answer about the change-set `sealed`, verified: its Receipt, or its Accepted (the body's
+   * `kind` says which; a 202 must be an Accepted), for exactly that change-set of this device.
+   * @param {import("./transport.js").SignedAnswer} answer @param {{seq: number, hash: string}} sealed
+   * @returns {Promise<{accepted: import("./wire.js").Accepted, receipt?: undefined}
+   *   | {accepted?: undefined, receipt: import("./wire.js").Receipt}>}
+   */
+  async verdict(answer, sealed) {
+    const body = await this.verifiedBody(answer.signed);
+    /** @type {import("./wire.js").Accepted | import("./wire.js").Receipt} */
+    let message;
+    try {
+      const kind = /** @type {Record<string, unknown>} */ (decodeChecked(body, {}, "answer")).kind;
+      if (kind === "accepted") message = decodeChecked(body, SHAPES.accepted, "accepted");
+      else if (answer.status === 202) throw new Error(`a 202 answer is not an Accepted (kind ${String(kind)})`);
+      else message = decodeChecked(body, SHAPES.receipt, "receipt");
+    } catch (err) {
+      throw new BadResponse("bad_response", answer.status, String(err));
+    }
+    if (message.device_id !== this.device.device_id || message.seq !== sealed.seq
+        || message.changeset_hash !== sealed.hash) {
+      throw new BadResponse("receipt_mismatch", answer.status,
+        `answer for seq ${message.seq} does not match change-set ${sealed.seq}`);
+    }
+    return "kind" in message ? { accepted: /** @type {import("./wire.js").Accepted} */ (message) }
+      : { receipt: /** @type {import("./wire.js").Receipt} */ (message) };
+  }
+
+  /**
+   * The server holds this change-set: its ops are safe. The sealed record stays (it is how the next syncs know
+   * which outcomes to ask for) but is never sent again. @param {import("./wire.js").Accepted} accepted
+   * @param {SyncReport} report
+   */
+  async recordAccepted(accepted, report) {
+    const n = await this.store.write(["sealed"], async (tx) => {
+      const record = await tx.objectStore("sealed").get(accepted.seq);
+      if (!record) return 0; // its receipt came meanwhile
+      if (record.accepted_at === undefined) {
+        await tx.objectStore("sealed").put({ ...record, accepted_at: accepted.server_time });
+      }
+      return record.op_ids.length;
+    });
+    report.pushed_ops += n;
+    report.accepted_ops += n;
+  }
+
+  /**
+   * Ask for the outcome of every change-set the server accepted and apply each receipt as a push's answer
+   * would be; those still merging after `waitS` seconds (over all of them) stay for the next sync.
+   * @param {SyncReport} report @param {number} waitS
+   */
+  async fetchOutcomes(report, waitS) {
+    const accepted = await this.acceptedSealed();
+    const deadline = Date.now() + waitS * 1000;
+    let pendingSets = 0;
+    let pendingOps = 0;
+    const stillPending = (/** @type {{op_ids: string[]}} */ sealed) => {
+      pendingSets += 1;
+      pendingOps += sealed.op_ids.length;
+    };
+    for (const sealed of accepted) {
+      const wait = Math.max(0, Math.floor((deadline - Date.now()) / 1000));
+      let answer;
+      try {
+        answer = await this.authed(report, () => this.transport.receipt(sealed.seq, wait));
+      } catch (err) {
+        if (!(err instanceof ProtocolError) || err.status !== 404 || err.code !== "unknown_changeset") throw err;
+        // the server does not hold what it accepted (restored from a backup): the push sends the same bytes
+        // again and the chain decides, as the Python SDK does; reported, never dropped
+        await this.store.write(["sealed"], async (tx) => {
+          const record = await tx.objectStore("sealed").get(sealed.seq);
+          if (record) {
+            delete record.accepted_at;
+            await tx.objectStore("sealed").put(record);
+          }
+        });
+        report.errors.push(`unknown_changeset: accepted change-set ${sealed.seq} is unknown to the server; it is sent again`);
+        break;
+      }
+      const verdict = await this.verdict(answer, sealed);
+      if (verdict.receipt) await this.recordReceipt(verdict.receipt, report);
+      else stillPending(sealed);
+    }
+    report.outcomes_pending = pendingSets;
+    report.accepted_ops = pendingOps;
+  }
+
+  /** The change-sets the server accepted whose receipt this tablet lacks, oldest first. */
+  acceptedSealed() {
+    return this.store.read(["sealed"], async (tx) =>
+      (await tx.objectStore("sealed").getAll()).filter((r) => r.accepted_at !== undefined));
+  }
+
+  /** The oldest change-set sealed but neither accepted nor acknowledged (after a crash or a lost answer). */
   firstSealed() {
     return this.store.read(["sealed"], async (tx) => {
-      const cursor = await tx.objectStore("sealed").openCursor();
+      let cursor = await tx.objectStore("sealed").openCursor();
+      while (cursor && cursor.value.accepted_at !== undefined) cursor = await cursor.continue();
       return cursor ? cursor.value : null;
     });
   }
@@ -228,6 +324,8 @@ export class SyncLoop {
     const results = new Map(receipt.results.map((r) => [r.op_id, r]));
     const now = this.clock();
     const n = await this.store.write(["outbox", "sealed", "op_results", "movements", "meta"], async (tx) => {
+      // an accepted change-set's ops were counted as pushed when the server accepted them (maybe last sync)
+      const wasAccepted = (await tx.objectStore("sealed").get(receipt.seq))?.accepted_at !== undefined;
       const ops = await tx.objectStore("outbox").index("sealed").getAll(receipt.seq);
       for (const op of ops) {
         const r = results.get(op.op_id);
@@ -249,7 +347,7 @@ export class SyncLoop {
       await tx.objectStore("sealed").delete(receipt.seq);
       const device = await tx.objectStore("meta").get("device");
       await tx.objectStore("meta").put({ ...device, clock_offset_ms: receipt.clock_offset_ms });
-      return ops.length;
+      return wasAccepted ? 0 : ops.length;
     });
     report.pushed_ops += n;
     report.clock_offset_ms = receipt.clock_offset_ms;
@@ -312,22 +410,19 @@ export class SyncLoop {
 
   // -- pull ------------------------------------------------------------------------------------------
 
-  /** @param {SyncReport} report @param {Progress} progress */
+  /**
+   * Pages after the stored cursor, each applied with its cursor in one transaction. The next page is asked
+   * for while this one is written (the server and IndexedDB work side by side); it is applied only after.
+   * @param {SyncReport} report @param {Progress} progress
+   */
   async pull(report, progress) {
     let cursor = (await this.store.read(["meta"], (tx) => tx.objectStore("meta").get("device"))).pull_cursor ?? "";
     progress("pull", 0, 0);
+    let next = this.fetchPage(report, cursor);
     for (;;) {
-      const request = { cursor, limit: PULL_LIMIT, device_clock: this.clock() };
-      const signed = await this.authed(report, () => this.transport.pull(request));
-      /** @type {import("./wire.js").PullPage} */
-      let page;
-      try {
-        page = decodeChecked(await this.verifiedBody(signed), SHAPES.pullPage, "pull page");
-      } catch (err) {
-        if (err instanceof ServerSignatureInvalid) throw err;
-        throw new BadResponse("bad_response", 200, String(err));
-      }
-      if (page.device_id !== this.device.device_id) throw new BadResponse("bad_response", 200, "page for another device");
+      const page = await next;
+      const ahead = page.more && page.cursor && page.cursor !== cursor ? this.fetchPage(report, page.cursor) : null;
+      ahead?.catch(() => undefined); // awaited below; a failure while this page is written must not go unhandled
       const now = this.clock();
       await this.store.write(PAGE_STORES, async (tx) => {
         await applyPage(tx, page.changes);
@@ -335,15 +430,32 @@ export class SyncLoop {
         await tx.objectStore("meta").put({
           ...device, pull_cursor: page.cursor || device.pull_cursor, ...(page.more ? {} : { last_sync_at: now }),
         });
-      });
+      }, { durability: page.more ? "relaxed" : "strict" }); // the server can send a lost page again (store.js)
       report.pulled_changes += page.changes.length;
       progress("pull", report.pulled_changes, page.more ? 0 : report.pulled_changes);
       if (!page.more) return;
-      if (!page.cursor || page.cursor === cursor) {
+      if (!ahead) {
         report.errors.push(`cursor_stuck: server said more but cursor stayed ${cursor}`);
         return;
       }
       cursor = page.cursor;
+      next = ahead;
     }
+  }
+
+  /** One verified pull page after `cursor`. @param {SyncReport} report @param {string} cursor */
+  async fetchPage(report, cursor) {
+    const request = { cursor, limit: PULL_LIMIT, device_clock: this.clock() };
+    const signed = await this.authed(report, () => this.transport.pull(request));
+    /** @type {import("./wire.js").PullPage} */
+    let page;
+    try {
+      page = decodeChecked(await this.verifiedBody(signed), SHAPES.pullPage, "pull page");
+    } catch (err) {
+      if (err instanceof ServerSignatureInvalid) throw err;
+      throw new BadResponse("bad_response", 200, String(err));
+    }
+    if (page.device_id !== this.device.device_id) throw new BadResponse("bad_response", 200, "page for another device");
+    return page;
   }
 }

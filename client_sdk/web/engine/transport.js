@@ -7,6 +7,10 @@
 // the commit answers with the receipt, the same one on every retry. A server without uploads (404 not_found)
 // gets the one-shot push. Answers arrive gzip-coded and are decoded by the browser.
 //
+// Pushes and commits ask for an early answer (`Prefer: respond-async`, protocol §4.7): 202 with a signed
+// Accepted once the server holds the verified bytes, the outcome later from GET /v1/sync/receipts/{seq}.
+// A server that does not know the header answers 200 with the receipt, as before.
+//
 // Sync bodies are msgpack (application/msgpack), blob chunks raw bytes, errors problem documents with a
 // stable `code`. Every failure becomes one of:
 //
@@ -53,12 +57,18 @@ export class ServerError extends ProtocolError {}
 export class BadResponse extends ProtocolError {}
 
 /** @typedef {{sha256: string, size: number, received: number, complete: boolean}} BlobStatus */
+/**
+ * A server-signed answer and its status: 200 a Receipt, 202 an Accepted (the body says which).
+ * @typedef {{status: number, signed: import("./wire.js").Signed}} SignedAnswer
+ */
+/** The most seconds a receipt request may ask the server to wait (protocol §4.7). */
+export const MAX_RECEIPT_WAIT_S = 30;
 
 /** The device's HTTP client; `token` is the session token sent as `Authorization: Device <token>`. */
 export class HttpTransport {
   /**
    * @param {string} baseUrl @param {typeof fetch} [fetchFn]
-   * @param {{compress?: boolean, resumable?: boolean, uploadChunk?: number}} [opts]
+   * @param {{compress?: boolean, resumable?: boolean, uploadChunk?: number, respondAsync?: boolean}} [opts]
    */
   constructor(baseUrl, fetchFn, opts = {}) {
     this.baseUrl = baseUrl.replace(/\/+$/, "");
@@ -70,6 +80,8 @@ export class HttpTransport {
     /** send large pushes as resumable uploads while the server has the route */
     this.resumable = opts.resumable ?? true;
     this.uploadChunk = opts.uploadChunk ?? UPLOAD_CHUNK;
+    /** ask for a signed Accepted (202) as soon as the server holds a push's bytes */
+    this.respondAsync = opts.respondAsync ?? true;
     /** learned from the `Accept-Encoding` header of the server's session and sync answers */
     this.serverTakesGzip = false;
   }
@@ -99,9 +111,10 @@ export class HttpTransport {
   }
 
   /**
-   * Send sealed change-set bytes (gzip-coded when the server takes it); the answer is a server-signed receipt.
+   * Send sealed change-set bytes (gzip-coded when the server takes it); the answer is a server-signed receipt
+   * (200) or, when the server takes `Prefer: respond-async`, a server-signed Accepted (202).
    * The bytes the server verifies and hashes are `envelope` exactly: the coding only wraps them.
-   * @param {Uint8Array} envelope
+   * @param {Uint8Array} envelope @returns {Promise<SignedAnswer>}
    */
   async push(envelope) {
     let body = envelope;
@@ -115,22 +128,41 @@ export class HttpTransport {
       const answer = await this.pushResumable(body, coding ?? "identity");
       if (answer) return answer;
     }
-    let bytes;
+    const prefer = this.respondAsync;
+    let answer;
     try {
-      bytes = await this.send("POST", "/v1/sync/push", { body, contentEncoding: coding });
+      answer = await this.request("POST", "/v1/sync/push", { body, contentEncoding: coding, prefer });
     } catch (err) {
       if (!(err instanceof ProtocolError) || err.status !== 415 || !coding) throw err;
       this.serverTakesGzip = false; // the server stopped taking gzip: send it plain
-      bytes = await this.send("POST", "/v1/sync/push", { body: envelope });
+      answer = await this.request("POST", "/v1/sync/push", { body: envelope, prefer });
+    }
+    return this.signedAnswer(answer, "signed receipt");
+  }
+
+  /**
+   * The outcome of an accepted change-set: 200 its signed Receipt, 202 (still merging after `waitS` seconds) its
+   * signed Accepted again; 404 `unknown_changeset` is thrown as a ProtocolError.
+   * @param {number} seq @param {number} waitS @returns {Promise<SignedAnswer>}
+   */
+  async receipt(seq, waitS) {
+    const wait = Math.max(0, Math.min(MAX_RECEIPT_WAIT_S, Math.round(waitS)));
+    return this.signedAnswer(await this.request("GET", `/v1/sync/receipts/${seq}?wait=${wait}`), "signed receipt");
+  }
+
+  /** @param {{status: number, bytes: Uint8Array}} answer @param {string} what @returns {SignedAnswer} */
+  signedAnswer(answer, what) {
+    if (answer.status !== 200 && answer.status !== 202) {
+      throw new BadResponse("bad_response", answer.status, `${what}: unexpected status ${answer.status}`);
     }
     /** @type {import("./wire.js").Signed} */
-    const out = this.decode(bytes, SHAPES.signed, "signed receipt");
-    return out;
+    const signed = this.decode(answer.bytes, SHAPES.signed, what);
+    return { status: answer.status, signed };
   }
 
   /**
    * Upload `body` in chunks from where the server stands, then commit; null when the server has no uploads.
-   * @param {Uint8Array} body @param {string} coding @returns {Promise<import("./wire.js").Signed | null>}
+   * @param {Uint8Array} body @param {string} coding @returns {Promise<SignedAnswer | null>}
    */
   async pushResumable(body, coding) {
     const path = `/v1/sync/uploads/${await sha256Hex(body)}`;
@@ -158,9 +190,8 @@ export class HttpTransport {
           complete = put.complete;
           stalls = 0;
         }
-        /** @type {import("./wire.js").Signed} */
-        const out = this.decode(await this.send("POST", `${path}/commit`), SHAPES.signed, "signed receipt");
-        return out;
+        const commit = await this.request("POST", `${path}/commit`, { prefer: this.respondAsync });
+        return this.signedAnswer(commit, "signed receipt");
       } catch (err) {
         if (err instanceof ProtocolError && err.status === 404 && err.code === "not_found") {
           this.resumable = false; // a server from before resumable uploads: the one-shot push
@@ -219,9 +250,21 @@ export class HttpTransport {
    * @returns {Promise<Uint8Array>}
    */
   async send(method, path, opts = {}) {
-    const { body, auth = true, contentType = MSGPACK, accept = MSGPACK, contentEncoding } = opts;
+    return (await this.request(method, path, opts)).bytes;
+  }
+
+  /**
+   * One request; a 2xx answer's status and body, anything else thrown as one of the errors above.
+   * @param {string} method @param {string} path
+   * @param {{body?: Uint8Array, auth?: boolean, contentType?: string, accept?: string, contentEncoding?: string,
+   *   prefer?: boolean}} [opts]  `prefer`: ask for an early answer (`Prefer: respond-async`)
+   * @returns {Promise<{status: number, bytes: Uint8Array}>}
+   */
+  async request(method, path, opts = {}) {
+    const { body, auth = true, contentType = MSGPACK, accept = MSGPACK, contentEncoding, prefer = false } = opts;
     /** @type {Record<string, string>} */
     const headers = { Accept: `${accept}, application/problem+json` };
+    if (prefer) headers.Prefer = "respond-async";
     if (body !== undefined) headers["Content-Type"] = contentType;
     if (body !== undefined && contentEncoding) headers["Content-Encoding"] = contentEncoding;
     if (auth && this.token) headers.Authorization = `Device ${this.token}`;
@@ -243,7 +286,7 @@ export class HttpTransport {
     if (response.status >= 400) throw problemError(response.status, bytes, response.statusText);
     const codings = response.headers ? response.headers.get("accept-encoding") : null;
     if (codings !== null || path === "/v1/devices/session") this.serverTakesGzip = takesGzip(codings);
-    return bytes;
+    return { status: response.status, bytes };
   }
 
   /**

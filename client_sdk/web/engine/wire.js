@@ -259,6 +259,18 @@ export function pullRequest(r) {
  * @property {OpResult[]} results
  */
 /**
+ * The server holds a change-set's verified bytes durably; its merge (and the Receipt) follow (protocol §4.7).
+ * The msgpack map's first key is `kind: "accepted"`; a Receipt has no `kind`.
+ * @typedef {object} Accepted
+ * @property {"accepted"} kind
+ * @property {number} protocol_version
+ * @property {string} device_id
+ * @property {number} seq
+ * @property {string} changeset_hash
+ * @property {number} server_time  epoch ms when accepted
+ * @property {number} op_count
+ */
+/**
  * A pull record: its fields per kind are in schemas/json/pull_page.schema.json (Python: schemas/records.py).
  * @typedef {{kind: string, id: string, data?: Record<string, unknown>}} Change
  */
@@ -303,6 +315,7 @@ export const SHAPES = {
   session: { token: "string", clock_offset_ms: "number" },
   signed: { body: "bytes", signature: "bytes", key_id: "string" },
   receipt: { device_id: "string", seq: "number", changeset_hash: "string", server_time: "number", clock_offset_ms: "number", results: "array" },
+  accepted: { kind: "string", device_id: "string", seq: "number", changeset_hash: "string", server_time: "number", op_count: "number" },
   pullPage: { device_id: "string", cursor: "string", more: "boolean", server_time: "number", changes: "array" },
   signedChangeSet: { changeset: "bytes", signature: "bytes" },
   changeSet: { protocol_version: "number", device_id: "string", seq: "number", prev_hash: "string", device_clock: "number", ops: "array" },

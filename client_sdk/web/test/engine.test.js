@@ -248,6 +248,49 @@ test("a job leaving the tablet keeps the photos not yet uploaded (evidence of un
   assert.equal((await client.reads.pending()).length, 2, "the unsynced ops stay and are still pushed");
 });
 
+test("one page that names a record twice applies both in order, as pages of one record each would", async () => {
+  // the records a page merges with are read ahead once: each change must still see what the earlier ones wrote
+  const changes = [
+    { kind: "job", id: "J-2", data: { ...JOB, id: "J-2", template_version: 7 } },
+    { kind: "answer", id: "J-2/co2", data: { job_id: "J-2", item_key: "co2", value: 3, hlc: 5 } },
+    { kind: "signoff", id: "J-2", data: { job_id: "J-2", signer_name: "Pat", signer_role: "customer", signed_at: 9,
+      report_digest: "a".repeat(64) } },
+    { kind: "job", id: "J-2", data: { ...JOB, id: "J-2", template_version: 7, notes: "second version" } },
+    { kind: "movement", id: "M-1", data: { id: "M-1", kind: "consume", part_no: "P-IGN", qty: 1, job_id: "J-2",
+      returned_serial: "OLD-1" } },
+    { kind: "movement", id: "M-1", data: { id: "M-1", kind: "consume", part_no: "P-IGN", qty: 2, job_id: "J-2" } },
+    { kind: "job_removed", id: "J-3" },
+    { kind: "job", id: "J-3", data: { ...JOB, id: "J-3" } },
+    { kind: "movement", id: "M-3", data: { id: "M-3", kind: "consume", part_no: "P-IGN", qty: 1, job_id: "J-3" } },
+    { kind: "job_removed", id: "J-3" },
+  ];
+  await pull(changes);
+  const one = await snapshot();
+  const job = one.jobs.find((j) => j.id === "J-2");
+  assert.equal(job.notes, "second version");
+  assert.equal(job.signed_off, true, "the sign-off earlier in the page still counts");
+  assert.equal(one.answers.find((a) => a.job_id === "J-2").template_version, 7, "the job written earlier in the page");
+  const moved = one.movements.filter((m) => m.job_id === "J-2");
+  assert.deepEqual(moved.map((m) => [m.id, m.qty, m.returned_serial]), [["M-1", 2, "OLD-1"]]);
+  assert.equal(one.jobs.find((j) => j.id === "J-3"), undefined);
+  assert.equal(one.movements.find((m) => m.id === "M-3"), undefined);
+
+  // the same changes one page each leave the same store
+  const other = await TabletClient.open({ baseUrl: "http://127.0.0.1:9", rules: rulesDoc(), dbName: freshDbName() });
+  for (const change of changes) await other.store.write(PAGE_STORES, (tx) => applyPage(tx, [change]));
+  const each = await other.store.read(["jobs", "answers", "movements", "signoffs"], async (tx) => ({
+    jobs: await tx.objectStore("jobs").getAll(), answers: await tx.objectStore("answers").getAll(),
+    movements: await tx.objectStore("movements").getAll(), signoffs: await tx.objectStore("signoffs").getAll(),
+  }));
+  other.close();
+  const mine = (/** @type {any[]} */ rows, /** @type {(r: any) => boolean} */ keep) => rows.filter(keep);
+  const notJ1 = (/** @type {any} */ r) => (r.id ?? r.job_id) !== "J-1" && r.job_id !== "J-1";
+  assert.deepEqual(mine(one.jobs, notJ1), mine(each.jobs, notJ1));
+  assert.deepEqual(mine(one.answers, notJ1), mine(each.answers, notJ1));
+  assert.deepEqual(mine(one.movements, notJ1), mine(each.movements, notJ1));
+  assert.deepEqual(mine(one.signoffs, notJ1), mine(each.signoffs, notJ1));
+});
+
 test("everything is still there after the database is closed and opened again", async () => {
   await client.writes.setStatus("J-1", "accepted");
   await client.writes.answer("J-1", "remarks", "中文 remark");

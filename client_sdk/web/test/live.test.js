@@ -1,6 +1,7 @@
 // The engine against a real `fieldsync serve` (run by tests/integration/test_tablet_engine_live.py, which
 // gives the server's URL and a one-time enrollment token; skipped otherwise): enroll, pull, a whole job
-// offline, sync, and a tampered, a forged and an out-of-chain change-set refused by the server.
+// offline, sync, and a tampered, a forged and an out-of-chain change-set refused by the server. The pushes
+// ask for accepted receipts (202, protocol §4.7) and their outcomes come from /v1/sync/receipts/{seq}.
 import assert from "node:assert/strict";
 import { writeFileSync } from "node:fs";
 import { test } from "node:test";
@@ -35,7 +36,18 @@ async function refusal(send) {
 }
 
 test("a whole job through the engine against a real server, and bad change-sets refused", { skip }, async () => {
-  const client = await TabletClient.open({ baseUrl: /** @type {string} */ (URL), rules: rulesDoc(), dbName: freshDbName() });
+  /** @type {{method: string, path: string, status: number, prefer: string | null, applied: string | null}[]} */
+  const sent = [];
+  /** @type {typeof fetch} */
+  const recording = async (input, init) => {
+    const response = await fetch(input, init);
+    const headers = /** @type {Record<string, string>} */ (init?.headers ?? {});
+    sent.push({ method: init?.method ?? "GET", path: new globalThis.URL(String(input)).pathname, status: response.status,
+      prefer: headers.Prefer ?? null, applied: response.headers.get("preference-applied") });
+    return response;
+  };
+  const client = await TabletClient.open({ baseUrl: /** @type {string} */ (URL), rules: rulesDoc(), dbName: freshDbName(),
+    fetch: recording });
   const deviceId = await client.enroll(TOKEN, "node engine");
   const first = await client.sync();
   assert.equal(first.offline, false);
@@ -63,6 +75,12 @@ test("a whole job through the engine against a real server, and bad change-sets 
   assert.equal(report.needs_review, 0);
   assert.equal(report.uploaded_blobs, 1);
   assert.equal((await client.reads.pending()).length, 0);
+  assert.equal(report.outcomes_pending, 0, "every outcome came within the sync's bounded wait");
+  // the server accepted the change-set early (202, signed Accepted) and its receipt came from the receipts route
+  const pushes = sent.filter((r) => r.method === "POST" && (r.path === "/v1/sync/push" || r.path.endsWith("/commit")));
+  assert.ok(pushes.length > 0 && pushes.every((r) => r.prefer === "respond-async"), JSON.stringify(sent));
+  assert.ok(pushes.some((r) => r.status === 202 && r.applied === "respond-async"), JSON.stringify(pushes));
+  assert.ok(sent.some((r) => r.path.startsWith("/v1/sync/receipts/") && r.status === 200), JSON.stringify(sent));
   const after = await client.reads.job(job.id);
   assert.equal(after?.job.status, "signed_off");
   assert.equal(after?.job.changed_after_signoff, false, "the server's digest of its own copy matches the signed one");

@@ -10,7 +10,7 @@ import { applyPage, PAGE_STORES } from "../engine/apply.js";
 import { Reads } from "../engine/reads.js";
 import { Rules } from "../engine/rules.js";
 import { indexTokens, queryTokens, searchCases } from "../engine/search.js";
-import { DB_VERSION, LocalStore, STORES } from "../engine/store.js";
+import { DB_VERSION, LocalStore, STORES, byIndex } from "../engine/store.js";
 import { openDB } from "../vendor/idb/index.js";
 import { REPO, freshDbName, rulesDoc } from "./support.js";
 
@@ -102,6 +102,34 @@ test("a tablet database of version 1 gains the kb store and keeps its records", 
     await store.write(PAGE_STORES, (tx) => applyPage(tx, [{ kind: "kb", id: "KB-9", data: { symptom: "风机异响" } }]));
     const reads = new Reads(store, new Rules(rulesDoc()));
     assert.deepEqual((await reads.searchKb("异响")).map((c) => c.id), ["KB-9"]);
+  } finally {
+    store.close();
+  }
+});
+
+test("a tablet database of version 3 loses the answers' job index and still finds a job's answers", async () => {
+  const name = freshDbName();
+  const old = await openDB(name, 3, {
+    upgrade(database) {  // what the app of version 3 made: answers with a "job" index
+      for (const [store, spec] of Object.entries(STORES)) {
+        const os = database.createObjectStore(store, { keyPath: /** @type {string | string[]} */ (spec.keyPath),
+          autoIncrement: "autoIncrement" in spec ? spec.autoIncrement : false });
+        for (const [index, keyPath] of Object.entries("indexes" in spec ? spec.indexes : {})) os.createIndex(index, keyPath);
+        if (store === "answers") os.createIndex("job", "job_id");
+      }
+    },
+  });
+  await old.put("answers", { job_id: "J-1", item_key: "co2", value: 9 });
+  await old.put("answers", { job_id: "J-10", item_key: "co2", value: 1 });
+  old.close();
+  const store = await LocalStore.open(name);
+  try {
+    assert.equal(store.db.version, DB_VERSION);
+    const found = await store.read(["answers"], (tx) => {
+      assert.equal(tx.objectStore("answers").indexNames.contains("job"), false);
+      return byIndex(tx, "answers", "job", "J-1");
+    });
+    assert.deepEqual(found, [{ job_id: "J-1", item_key: "co2", value: 9 }]);
   } finally {
     store.close();
   }

@@ -17,6 +17,7 @@ import { endorsedKeys, keyFromSeed, keyRotationMessage, sign, verify } from "../
 import { pack, physical } from "../engine/hlc.js";
 import { assembleReportContent, certificateMessage, reportCanonical, reportDigest, signOffMessage } from "../engine/report.js";
 import { LocalStore } from "../engine/store.js";
+import { SyncLoop } from "../engine/syncer.js";
 import * as wire from "../engine/wire.js";
 import { tokenFrom } from "../ui/views/enroll.js";
 import { REPO, freshDbName } from "./support.js";
@@ -136,7 +137,7 @@ function sameEncoding(mine, expected) {
 
 test("every vector file is checked here", { skip }, () => {
   const files = readdirSync(DIR).filter((f) => f.endsWith(".json")).map((f) => f.replace(/\.json$/, "")).sort();
-  assert.deepEqual(files, ["canonical_json", "certificate", "changesets", "hlc", "key_rotation", "keys", "messages",
+  assert.deepEqual(files, ["accepted", "canonical_json", "certificate", "changesets", "hlc", "key_rotation", "keys", "messages",
     "pull_page", "receipt", "search_tokens", "session", "signoff"]);  // search_tokens: test/search.test.js
 });
 
@@ -272,6 +273,45 @@ test("receipt: the server's signature verifies over its body, which names change
   const first = load("changesets").changesets[0];
   assert.equal(receipt.seq, first.seq);
   assert.equal(receipt.changeset_hash, first.changeset_sha256);
+});
+
+test("accepted: signed like a receipt, its body byte for byte, naming change-set 1", { skip }, async () => {
+  const v = load("accepted");
+  const signed = /** @type {wire.Signed} */ (wire.decodeChecked(fromHex(v.envelope_msgpack), wire.SHAPES.signed, "signed"));
+  assert.equal(toHex(signed.body), v.body_msgpack);
+  assert.equal(toHex(signed.signature), v.signature);
+  assert.equal(signed.key_id, v.key_id);
+  assert.ok(await verify(fromHex(v.server_public_key), signed.signature, signed.body));
+  const accepted = wire.decodeChecked(signed.body, wire.SHAPES.accepted, "accepted");
+  assert.deepEqual(accepted, v.value);
+  assert.equal(toHex(wire.encode(v.value)), v.body_msgpack); // kind first, the fields in the protocol's order
+  const first = load("changesets").changesets[0];
+  assert.equal(accepted.seq, first.seq);
+  assert.equal(accepted.changeset_hash, first.changeset_sha256);
+});
+
+test("accepted and receipt vectors: the sync loop tells one from the other and checks both", { skip }, async () => {
+  const accepted = load("accepted");
+  const receipt = load("receipt");
+  const first = load("changesets").changesets[0];
+  const device = { device_id: accepted.value.device_id, server_public_key: fromHex(accepted.server_public_key) };
+  const loop = new SyncLoop(/** @type {any} */ (null), /** @type {any} */ (null), device, () => 0);
+  loop.chainChecked = true;
+  const sealed = { seq: first.seq, hash: first.changeset_sha256 };
+  const signedOf = (/** @type {any} */ vec) => /** @type {wire.Signed} */ (
+    wire.decodeChecked(fromHex(vec.envelope_msgpack), wire.SHAPES.signed, "signed"));
+  const a = await loop.verdict({ status: 202, signed: signedOf(accepted) }, sealed);
+  assert.equal(a.accepted?.op_count, accepted.value.op_count);
+  assert.equal(a.receipt, undefined);
+  const r = await loop.verdict({ status: 200, signed: signedOf(receipt) }, sealed);
+  assert.equal(r.receipt?.seq, 1);
+  assert.equal(r.accepted, undefined);
+  // a 202 whose body is a Receipt, an Accepted for another change-set, a body the key did not sign: refused
+  await assert.rejects(loop.verdict({ status: 202, signed: signedOf(receipt) }, sealed), /not an Accepted/);
+  await assert.rejects(loop.verdict({ status: 202, signed: signedOf(accepted) }, { seq: 2, hash: sealed.hash }),
+    /does not match/);
+  const forged = { ...signedOf(accepted), body: wire.encode({ ...accepted.value, op_count: 8 }) };
+  await assert.rejects(loop.verdict({ status: 202, signed: forged }, sealed), /does not verify/);
 });
 
 test("pull page: verified, decoded, and every record kind applied to the local store", { skip }, async () => {

@@ -2,7 +2,8 @@
 //
 // The UI only calls the engine (TabletClient); it never touches IndexedDB or the network itself. Sync runs
 // automatically when the network comes back, shortly after a write while online, every minute while
-// something waits, and when the engineer asks; its state is always visible in the header.
+// something waits, and when the engineer asks; its state is always visible in the header, including work
+// the server already holds safely while its results are still to come (accepted receipts).
 
 import { WriteRefused, EnrollmentFailed } from "../engine/errors.js";
 import { h, replace, v } from "./dom.js";
@@ -186,7 +187,10 @@ export class App {
     if (report && !report.offline && (report.rejected || report.needs_review)) {
       this.toast(this.t("sync.toast.attention", { rejected: report.rejected, review: report.needs_review }), "error");
     }
-    if (report && (report.pushed_ops || report.pulled_changes) && !this.busy()) await this.refresh();
+    // outcomes of earlier accepted change-sets change what the screens show too
+    const news = report && (report.pushed_ops || report.pulled_changes || report.applied + report.merged
+      + report.rejected + report.needs_review);
+    if (news && !this.busy()) await this.refresh();
     else await this.refreshSyncBar();
     return report;
   }
@@ -201,7 +205,7 @@ export class App {
       || (active instanceof HTMLElement && ["INPUT", "TEXTAREA", "SELECT"].includes(active.tagName));
   }
 
-  /** Keep syncing while ops wait and the network is there. */
+  /** Keep syncing while ops wait (to be sent, or for their results) and the network is there. */
   startBackgroundSync() {
     addEventListener("online", () => {
       void this.refreshSyncBar();
@@ -209,7 +213,10 @@ export class App {
     });
     addEventListener("offline", () => void this.refreshSyncBar());
     setInterval(async () => {
-      if (this.online && !this.syncing && (await this.client.reads.syncState()).waiting > 0) void this.sync();
+      if (!this.online || this.syncing) return;
+      // ops to send, or ops the server holds whose results are still to come
+      const state = await this.client.reads.syncState();
+      if (state.waiting + state.accepted > 0) void this.sync();
     }, WHILE_WAITING_MS);
   }
 
@@ -225,7 +232,8 @@ export class App {
     const report = this.syncing ? null : this.lastReport;
     const offline = !this.online || Boolean(report?.offline);
     const failed = !offline && Boolean(report?.errors.length);
-    const state = this.syncing ? "syncing" : offline ? "offline" : failed ? "error" : s.waiting ? "waiting" : "synced";
+    const state = this.syncing ? "syncing" : offline ? "offline" : failed ? "error" : s.waiting ? "waiting"
+      : s.accepted ? "accepted" : "synced";
     bar.dataset.state = state;
     bar.dataset.waiting = String(s.waiting);
     const words = [this.t(`sync.state.${state}`)];
@@ -235,6 +243,8 @@ export class App {
       if (this.catalog.has(`reason.${code}`)) words.push(this.t(`reason.${code}`));
     }
     if (s.waiting) words.push(this.t("sync.waiting", { n: s.waiting }));
+    // the server holds these (safe) but has not said yet how each op went
+    if (s.accepted) words.push(this.t("sync.outcomes_pending", { n: s.accepted }));
     replace(bar,
       h("a", { href: "#/sync", class: "sync-link", id: "sync-state" },
         h("span", { class: `dot ${state}` }), words.join(" · "),

@@ -1,9 +1,11 @@
-"""Push: verify a signed change-set, place it on the device's chain, merge every op, sign a receipt.
+"""Push: merge every op of a verified change-set and sign its receipt.
 
-The signature is checked over the raw bytes before anything is decoded.  The
+Verifying, the chain and whether a change-set is merged at once or accepted
+first live in :mod:`server.domain.sync.intake`; this module is the merge.  The
 whole change-set is applied in one transaction together with its stored
-receipt and the device's new chain head, so a crash mid-push applies nothing
-and a re-sent change-set gets the stored receipt back (exactly-once).  Each
+receipt (and the caller's move of the device's chain head), so a crash
+mid-merge applies nothing and a re-sent change-set gets the stored receipt
+back (exactly-once).  Each
 op is first checked by the rules the tablet checks it by
 (:mod:`sync.core.rules`, with the facts it needs gathered here), then merged
 by the pure core (:mod:`sync.core.merge`); the time SLA uses for its events
@@ -50,6 +52,7 @@ from schemas.wire import (
     MovePart,
     OpResult,
     Receipt,
+    ReceivedChangeSet,
     ReceivedOp,
     ReceivedSignOff,
     SetField,
@@ -70,19 +73,13 @@ from server.domain.records import (
 from server.domain.sync.job_state import JobState, Ticket, among, chunks, known_ids, load_jobs
 from server.domain.sync.signoff_checks import SignoffChecks
 from server.domain.webhooks.service import claim_opened, emit, timeline_event
-from server.errors import Conflict, Forbidden
 from server.feed import publish
 from server.ids import new_id
+from server.keys import ServerKey
 from server.security import DeviceAuth
-from server.services import Services
 from sync.core import hlc as hlc_mod
 from sync.core.changeset import (
-    ChainHead,
     digest,
-    judge_chain,
-    open_envelope,
-    receive_changeset,
-    verify_signature,
 )
 from sync.core.checklist import missing_required
 from sync.core.eventtime import PlacedTime, place_event
@@ -181,47 +178,25 @@ def event_ids_of(op: ReceivedOp) -> list[str]:
     return []
 
 
-def push(services: Services, auth: DeviceAuth, envelope: bytes) -> bytes:
-    """Apply one signed change-set; return the server-signed receipt bytes."""
-    signed = open_envelope(envelope)
-    verify_signature(signed, auth.public_key)
-    cs = receive_changeset(signed, auth.device_id)
-    body_hash = digest(signed.changeset)
-    checks = SignoffChecks(auth.public_key, cs.ops)
-    key = services.key
-    now = services.clock()
-    with services.db.write() as tx:
-        dev = tx.lock("SELECT last_seq, last_hash, revoked_at, clock_offset_ms, clock_known FROM devices "
-                      "WHERE id = ?", (auth.device_id,))
-        if dev is None or dev["revoked_at"] is not None:
-            raise Forbidden("device_revoked", "this device has been revoked")
-        head = ChainHead(int(dev["last_seq"]), dev["last_hash"])
-        stored = None
-        if cs.seq <= head.seq:
-            stored = tx.one("SELECT hash, receipt FROM changesets WHERE device_id = ? AND seq = ?",
-                            (auth.device_id, cs.seq))
-        verdict = judge_chain(cs.seq, cs.prev_hash, body_hash, head, stored["hash"] if stored else None)
-        if verdict == "duplicate":
-            assert stored is not None
-            return bytes(stored["receipt"])
-        if verdict == "gap":
-            raise Conflict("chain_gap", f"expected seq {head.seq + 1}, got {cs.seq}", expected_seq=head.seq + 1)
-        if verdict == "fork":
-            raise Conflict("chain_fork", f"change-set {cs.seq} does not extend this device's chain",
-                           expected_seq=head.seq + 1)
-        offset = int(dev["clock_offset_ms"])
-        applier = PushApplier(tx, auth, offset if dev["clock_known"] else None, now, checks)
-        applier.preload(cs.ops)
-        results = [applier.apply(op) for op in cs.ops]
-        applier.flush()
-        receipt = Receipt(protocol_version=PROTOCOL_VERSION, device_id=auth.device_id, seq=cs.seq,
-                          changeset_hash=body_hash, server_time=now, clock_offset_ms=offset, results=results)
-        body = encode(receipt)
-        out = encode(Signed(body=body, signature=key.sign(body), key_id=key.key_id))
-        tx.execute("INSERT INTO changesets (device_id, seq, hash, received_at, op_count, receipt) "
-                   "VALUES (?, ?, ?, ?, ?, ?)", (auth.device_id, cs.seq, body_hash, now, len(cs.ops), out))
-        tx.execute("UPDATE devices SET last_seq = ?, last_hash = ?, last_sync_at = ? WHERE id = ?",
-                   (cs.seq, body_hash, now, auth.device_id))
+def apply_changeset(tx: Tx, key: ServerKey, auth: DeviceAuth, cs: ReceivedChangeSet, body_hash: str,
+                    offset: int, clock_known: bool, now: int, checks: SignoffChecks) -> bytes:
+    """Merge every op of a verified change-set in ``tx`` and store its signed receipt; return the receipt bytes.
+
+    The one merge of a change-set, whether it came just now (a synchronous push) or was accepted earlier
+    and is merged behind its 202 (:mod:`server.domain.sync.intake`): ``now`` is when the server received
+    it, ``offset`` the device's clock offset then.  The caller holds the device's row lock and moves its
+    chain head; this writes the ``changesets`` row that makes a repeat answer with the same bytes.
+    """
+    applier = PushApplier(tx, auth, offset if clock_known else None, now, checks)
+    applier.preload(cs.ops)
+    results = [applier.apply(op) for op in cs.ops]
+    applier.flush()
+    receipt = Receipt(protocol_version=PROTOCOL_VERSION, device_id=auth.device_id, seq=cs.seq,
+                      changeset_hash=body_hash, server_time=now, clock_offset_ms=offset, results=results)
+    body = encode(receipt)
+    out = encode(Signed(body=body, signature=key.sign(body), key_id=key.key_id))
+    tx.execute("INSERT INTO changesets (device_id, seq, hash, received_at, op_count, receipt) "
+               "VALUES (?, ?, ?, ?, ?, ?)", (auth.device_id, cs.seq, body_hash, now, len(cs.ops), out))
     return out
 
 

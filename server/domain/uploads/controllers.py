@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any, Final
 
 from litestar import Controller, Request, Response, get, post, put
 from litestar.exceptions import InternalServerException
 
+from server.domain.sync.controllers import push_response, respond_async
 from server.domain.uploads import service
 from server.errors import BadRequest
-from server.http import ACCEPTS_CODINGS, coded_response, in_thread
+from server.http import in_thread
 from server.observability import PUSH_BYTES, PUSH_SECONDS
 from server.security import DeviceAuth
 from server.services import Services
@@ -63,6 +65,7 @@ class UploadController(Controller):
     async def commit(self, request: Request[Any, Any, Any], sha256: str, services: Services,
                      device: DeviceAuth) -> Response[bytes]:
         with PUSH_SECONDS.time():
-            receipt = await in_thread(service.commit, services, device, sha256)
-        PUSH_BYTES.observe(len(receipt))
-        return coded_response(request, receipt, headers=ACCEPTS_CODINGS)
+            answer = await in_thread(partial(service.commit, services, device, sha256,
+                                             respond_async=respond_async(request)))
+        PUSH_BYTES.observe(len(answer.body))
+        return push_response(request, answer)

@@ -5,7 +5,7 @@ send them to ``/v1/sync/push`` (gzip-coded or not) in chunks, addressed by their
 the offset the server has received so far; a cut link costs only the chunk in flight, and the chunks are
 rows in the database, so an upload also survives a server restart.  Committing checks the SHA-256,
 decodes the content coding within the push's size limit (a compression bomb is refused with 413 and
-nothing changes) and applies the change-set through the one push path (:func:`server.domain.sync.push.push`:
+nothing changes) and applies the change-set through the one push path (:func:`server.domain.sync.intake.submit`:
 signature over the decoded bytes, chain, exactly once).  The upload then keeps its row with the hash of
 the change-set it carried, so a retried commit (the answer was lost) returns the same stored receipt;
 and should the server stop between applying and marking, the change-set is a duplicate on its chain and
@@ -20,7 +20,8 @@ from __future__ import annotations
 import hashlib
 from typing import Final
 
-from server.domain.sync import push as push_service
+from server.domain.sync import accepted_store, intake
+from server.domain.sync.intake import PushAnswer
 from server.domain.uploads import store
 from server.errors import BadRequest, Conflict, NotFound, PayloadTooLarge
 from server.http import decode_coded
@@ -95,8 +96,12 @@ def put_chunk(services: Services, device_id: str, sha256: str, offset: int, size
     return _status(sha256, size, received, False)
 
 
-def commit(services: Services, auth: DeviceAuth, sha256: str) -> bytes:
-    """Apply the uploaded change-set; the server-signed receipt, the same one on every retried commit."""
+def commit(services: Services, auth: DeviceAuth, sha256: str, *, respond_async: bool = False) -> PushAnswer:
+    """Apply (or, ``respond_async``, accept) the uploaded change-set through the one push path.
+
+    The answer is the push's: the signed receipt (the same one on every retried commit), or 202 with the
+    signed Accepted while an accepted change-set waits for its merge.
+    """
     _check_address(sha256)
     device_id = auth.device_id
     with services.db.read() as tx:
@@ -106,7 +111,12 @@ def commit(services: Services, auth: DeviceAuth, sha256: str) -> bytes:
         if row["changeset_hash"] is not None:
             receipt = store.stored_receipt(tx, device_id, row["changeset_hash"])
             if receipt is not None:
-                return receipt
+                return PushAnswer(200, receipt)
+            waiting = accepted_store.by_hash(tx, device_id, row["changeset_hash"])
+            if waiting is not None:  # accepted, not merged yet: its stored answer, or its merge now (synchronous)
+                if respond_async:
+                    return PushAnswer(202, bytes(waiting["accepted"]))
+                return intake.submit(services, auth, bytes(waiting["envelope"]))
         size, received = int(row["size"]), int(row["received"])
         if received < size:
             raise Conflict("upload_incomplete", f"the server holds {received} of {size} bytes; resume there",
@@ -121,8 +131,8 @@ def commit(services: Services, auth: DeviceAuth, sha256: str) -> bytes:
         with services.db.write() as tx:
             store.drop_upload(tx, device_id, sha256)
         raise
-    receipt = push_service.push(services, auth, envelope)
+    answer = intake.submit(services, auth, envelope, respond_async=respond_async)
     changeset_hash = digest(open_envelope(envelope).changeset)
     with services.db.write() as tx:
         store.mark_committed(tx, device_id, sha256, changeset_hash)
-    return receipt
+    return answer

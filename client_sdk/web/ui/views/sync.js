@@ -20,13 +20,16 @@ export async function syncView(app, route, root) {
       h("p", {}, state.last_sync_at ? app.t("sync.last", { when: app.catalog.when(state.last_sync_at) }) : app.t("sync.never")),
       report ? h("p", { id: "last-report" }, app.t(report.offline ? "sync.report_offline" : "sync.report",
         { sent: report.pushed_ops, received: report.pulled_changes, photos: report.uploaded_blobs })) : null,
+      state.accepted ? h("p", { id: "outcomes-pending" }, app.t("sync.report_outcomes_pending", { n: state.accepted }))
+        : null,
       report?.errors.length ? h("ul", { class: "errors" }, report.errors.map((e) => h("li", {}, v(e, "code")))) : null,
       h("button", { type: "button", onclick: () => void app.sync(), disabled: app.syncing }, app.t("sync.now"))),
     h("section", { class: "card" },
-      h("h2", {}, app.t("sync.waiting_title", { n: pending.length })),
+      h("h2", {}, app.t("sync.waiting_title", { n: pending.filter((p) => !p.accepted).length })),
       pending.length ? h("ul", { class: "outbox", id: "outbox" }, pending.map((p) => h("li", { dataset: { op: p.op_id } },
         opLabel(app, p, null), " · ", jobLink(p.job_id), " · ", app.catalog.when(p.created_at),
-        p.sealed_seq !== undefined ? h("span", { class: "badge" }, app.t("sync.sent_unconfirmed")) : null)))
+        p.accepted ? h("span", { class: "badge safe" }, app.t("sync.safe_pending"))
+          : p.sealed_seq !== undefined ? h("span", { class: "badge" }, app.t("sync.sent_unconfirmed")) : null)))
         : h("p", { class: "muted" }, app.t("sync.nothing_waiting"))),
     h("section", { class: "card" },
       h("h2", {}, app.t("sync.attention_title")),
