@@ -36,7 +36,7 @@ FIELD_CLIENT_API = {
     "device_id": "property",
     "engineer_id": "property",
     "enroll": "(token, name=None)",
-    "sync": "(progress=None)",
+    "sync": "(progress=None, *, outcome_wait_s=10.0)",
     "batch": "()",
     "jobs": "()",
     "job": "(job_id)",

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from client_sdk import FieldClient, migrations
+from client_sdk import FieldClient, migrations, sync_sql
 from client_sdk.store import LocalStore
 from client_sdk.testing import FakeSyncServer, publish_demo_job
 from tests.support import TickingClock
@@ -49,9 +49,16 @@ def rows(path: Path, sql: str) -> list[tuple[object, ...]]:
 
 
 def old_tablet(path: Path, server: FakeSyncServer, monkeypatch: pytest.MonkeyPatch) -> None:
-    """An enrolled tablet on the 0003 schema with synced and unsynced ops, closed."""
+    """An enrolled tablet on the 0003 schema with synced and unsynced ops, closed.
+
+    It syncs as an SDK from before ``0007_accepted`` did: every change-set
+    answered by its receipt, no accepted change-sets to look for.
+    """
     with monkeypatch.context() as m:
         m.setattr(migrations, "MIGRATIONS", OLD)
+        m.setattr(sync_sql, "oldest_sealed", lambda tx: tx.one("SELECT * FROM sealed ORDER BY seq LIMIT 1"))
+        m.setattr(sync_sql, "accepted_waiting", lambda tx: [])
+        m.setattr(sync_sql, "accepted_ops", lambda tx: 0)
         client = FieldClient.open(path, transport=server, clock=TickingClock())
         client.enroll(server.issue_token())
         assert client.sync().ok
