@@ -61,11 +61,23 @@ MAX_WORD: Final = 200
 STEM_CACHE: Final = 16_384
 
 
-@lru_cache(maxsize=STEM_CACHE)
 def stem(word: str) -> str:
-    """The Snowball English stem of ``word``, remembered: stemming is ~70 us a word in pure Python and a
-    bootstrap stems the same words again and again.  A stemmer per call (it keeps state while it stems, so one
-    shared across threads would not be safe); made only for a word not remembered."""
+    """The Snowball English stem of ``word``.
+
+    A word of ASCII digits is its own stem (every rule of the algorithm
+    removes or changes letters) and is not remembered: numbers seldom recur
+    and would push words out of :func:`_stem_word`'s memory.
+    """
+    if word.isdigit() and word.isascii():
+        return word
+    return _stem_word(word)
+
+
+@lru_cache(maxsize=STEM_CACHE)
+def _stem_word(word: str) -> str:
+    """The stem of ``word``, remembered: stemming is ~70 us a word in pure Python and a bootstrap stems the same
+    words again and again.  A stemmer per call (it keeps state while it stems, so one shared across threads would
+    not be safe), made only for a word not remembered."""
     return str(snowballstemmer.stemmer("english").stemWord(word))
 
 
