@@ -6,7 +6,8 @@ The server sends an ``asset`` change (the record and its last visits) and the
 are indexed in an FTS5 table so ``FieldClient.search_kb`` works offline with
 the same rule as the server: a case is indexed and a query asked as the tokens
 of :mod:`sync.core.search` (Chinese as characters and character pairs, so
-``异响`` finds ``风机异响``; other words stemmed), and every token must match.
+``异响`` finds ``风机异响``; other words stemmed), and every token must match.  A case's index row has the
+case's ``rid`` as its rowid (store migration ``0008_kb_fts_rowid``), so replacing it is a key lookup.
 """
 
 from __future__ import annotations
@@ -58,16 +59,21 @@ def apply_asset(tx: Tx, data: AssetData) -> None:
 
 
 def apply_kb(tx: Tx, data: KbData) -> None:
+    """Store a case and index its tokens under its ``rid`` (an update keeps the ``rid`` and replaces its index row)."""
     case_id, parts = data.id, data.parts
-    tx.execute(
-        "INSERT OR REPLACE INTO kb_cases (id, model, equipment_type, symptom, cause, fix, parts, ticket_id, "
-        "created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (case_id, data.model, data.equipment_type, data.symptom, data.cause, data.fix, json.dumps(parts),
-         data.ticket_id, data.created_at),
-    )
-    tx.execute("DELETE FROM kb_fts WHERE case_id = ?", (case_id,))
+    row = (data.model, data.equipment_type, data.symptom, data.cause, data.fix, json.dumps(parts), data.ticket_id,
+           data.created_at)
+    rid = tx.scalar("SELECT rid FROM kb_cases WHERE id = ?", (case_id,))
+    if rid is None:
+        rid = tx.conn.execute(
+            "INSERT INTO kb_cases (model, equipment_type, symptom, cause, fix, parts, ticket_id, created_at, id) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", (*row, case_id)).lastrowid
+    else:
+        tx.execute("UPDATE kb_cases SET model = ?, equipment_type = ?, symptom = ?, cause = ?, fix = ?, parts = ?, "
+                   "ticket_id = ?, created_at = ? WHERE rid = ?", (*row, rid))
+        tx.execute("DELETE FROM kb_fts WHERE rowid = ?", (rid,))
     body = kb_index_text(data.symptom, data.cause, data.fix, parts, data.model, data.equipment_type)
-    tx.execute("INSERT INTO kb_fts (case_id, body) VALUES (?, ?)", (case_id, body))
+    tx.execute("INSERT INTO kb_fts (rowid, body) VALUES (?, ?)", (rid, body))
 
 
 def local_asset(tx: Tx, serial: str, now: int) -> LocalAsset | None:
@@ -92,7 +98,7 @@ def search(tx: Tx, words: str, model: str | None, limit: int) -> list[KbCase]:
         model_sql, params = " AND lower(c.model) = lower(?)", [model]
     if terms:
         rows = tx.query(
-            "SELECT c.* FROM kb_fts JOIN kb_cases c ON c.id = kb_fts.case_id WHERE kb_fts MATCH ?"
+            "SELECT c.* FROM kb_fts JOIN kb_cases c ON c.rid = kb_fts.rowid WHERE kb_fts MATCH ?"
             f"{model_sql} ORDER BY bm25(kb_fts), c.created_at DESC LIMIT ?",
             [" ".join(f'"{t}"' for t in terms), *params, limit],
         )

@@ -15,9 +15,10 @@ Tables (JSON columns hold lists/dicts/scalars as JSON text):
   ``attachments`` + ``blobs`` (local bytes, content-addressed), ``signoffs``,
   ``conflicts``: the tablet's view of its records.
 - ``assets``, ``kb_cases`` + ``kb_fts`` (FTS5 over the tokens of
-  :mod:`sync.core.search`, since ``0005_kb_search_tokens``; ``kb_tokens`` the
-  fingerprint of the tokens it holds): the service lifecycle records pulled
-  with assigned jobs (:mod:`client_sdk.lifecycle`).
+  :mod:`sync.core.search`, since ``0005_kb_search_tokens``; since
+  ``0008_kb_fts_rowid`` a case's index row has the case's ``rid`` as its
+  rowid; ``kb_tokens`` the fingerprint of the tokens it holds): the service
+  lifecycle records pulled with assigned jobs (:mod:`client_sdk.lifecycle`).
 - ``outbox``: unsynced ops in write order (``seq``), msgpack bodies, and the
   change-set that holds them once sealed (``sealed_seq``).
 - ``sealed``: a change-set sealed but not yet acknowledged (exact envelope
@@ -189,6 +190,25 @@ ACCEPTED_V7: Final = """
 ALTER TABLE sealed ADD COLUMN accepted_at INTEGER
 """
 
+#: A case's index row found by its key, not by a scan: ``kb_fts`` had the case id in an ``UNINDEXED`` column, so
+#: replacing a case's row (``DELETE ... WHERE case_id = ?``) read the whole index, and a bootstrap of 20,000 cases
+#: grew with the square of their number.  ``kb_cases`` gets ``rid``, an ``INTEGER PRIMARY KEY`` (the table's rowid
+#: under a name, so ``VACUUM`` keeps it; ``id`` stays unique) and ``kb_fts`` holds only the tokens, its rowid the
+#: case's ``rid``; :func:`_reindex_kb` then indexes every case the tablet holds anew.
+KB_FTS_ROWID_V8: Final = """
+CREATE TABLE kb_cases_v8 (
+  rid INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, model TEXT NOT NULL DEFAULT '',
+  equipment_type TEXT NOT NULL DEFAULT '', symptom TEXT NOT NULL, cause TEXT NOT NULL DEFAULT '',
+  fix TEXT NOT NULL DEFAULT '', parts TEXT NOT NULL DEFAULT '[]', ticket_id TEXT, created_at INTEGER NOT NULL DEFAULT 0
+);
+INSERT INTO kb_cases_v8 (id, model, equipment_type, symptom, cause, fix, parts, ticket_id, created_at)
+  SELECT id, model, equipment_type, symptom, cause, fix, parts, ticket_id, created_at FROM kb_cases ORDER BY id;
+DROP TABLE kb_cases;
+ALTER TABLE kb_cases_v8 RENAME TO kb_cases;
+DROP TABLE kb_fts;
+CREATE VIRTUAL TABLE kb_fts USING fts5(body, tokenize = 'unicode61 remove_diacritics 0')
+"""
+
 #: The versioned schema: append new migrations at the end, never edit an applied one.
 MIGRATIONS: Final[list[tuple[str, str]]] = [
     ("0001_initial", _V1),
@@ -198,17 +218,30 @@ MIGRATIONS: Final[list[tuple[str, str]]] = [
     ("0005_kb_search_tokens", KB_SEARCH_V5),
     ("0006_amendments", AMENDMENTS_V6),
     ("0007_accepted", ACCEPTED_V7),
+    ("0008_kb_fts_rowid", KB_FTS_ROWID_V8),
 ]
 
 
-def _reindex_kb(db: Database) -> None:
-    """Index every knowledge-base case the tablet holds as the tokens of :mod:`sync.core.search`."""
+def _reindex_kb_0005(db: Database) -> None:
+    """``0005_kb_search_tokens``' step, as it shipped: the index of its schema (the case id in ``case_id``)."""
     db.execute("DELETE FROM kb_fts")
     rows = list(db.query("SELECT id, symptom, cause, fix, parts, model, equipment_type FROM kb_cases ORDER BY id"))
     for r in rows:
         body = kb_index_text(r["symptom"], r["cause"], r["fix"], [str(p) for p in json.loads(r["parts"] or "[]")],
                              r["model"], r["equipment_type"])
         db.execute("INSERT INTO kb_fts (case_id, body) VALUES (?, ?)", (r["id"], body))
+    db.execute("DELETE FROM kb_tokens")
+    db.execute("INSERT INTO kb_tokens (fingerprint) VALUES (?)", (fingerprint(),))
+
+
+def _reindex_kb(db: Database) -> None:
+    """Index every knowledge-base case the tablet holds as the tokens of :mod:`sync.core.search`, each under its
+    ``rid`` (the schema since ``0008_kb_fts_rowid``; :func:`client_sdk.lifecycle.apply_kb` indexes one case)."""
+    db.execute("DELETE FROM kb_fts")
+    rows = db.query("SELECT rid, symptom, cause, fix, parts, model, equipment_type FROM kb_cases ORDER BY rid")
+    db.conn.executemany("INSERT INTO kb_fts (rowid, body) VALUES (?, ?)", (
+        (r["rid"], kb_index_text(r["symptom"], r["cause"], r["fix"], [str(p) for p in json.loads(r["parts"] or "[]")],
+                                 r["model"], r["equipment_type"])) for r in list(rows)))
     db.execute("DELETE FROM kb_tokens")
     db.execute("INSERT INTO kb_tokens (fingerprint) VALUES (?)", (fingerprint(),))
 
@@ -235,7 +268,8 @@ def refresh_kb_index(db: Database) -> None:
 
 
 #: work a migration does beyond its SQL, run after it in the same transaction
-STEPS: Final[dict[str, Callable[[Database], None]]] = {"0005_kb_search_tokens": _reindex_kb}
+STEPS: Final[dict[str, Callable[[Database], None]]] = {"0005_kb_search_tokens": _reindex_kb_0005,
+                                                        "0008_kb_fts_rowid": _reindex_kb}
 
 
 def _statements(script: str) -> list[str]:

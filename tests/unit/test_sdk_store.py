@@ -50,7 +50,7 @@ def outbox_rows(path: Path) -> list[tuple[str, str]]:
 
 
 MIGRATED = ["0001_initial", "0002_lifecycle", "0003_changed_after_signoff", "0004_write_path", "0005_kb_search_tokens",
-            "0006_amendments", "0007_accepted"]
+            "0006_amendments", "0007_accepted", "0008_kb_fts_rowid"]
 
 
 def test_store_is_migrated_and_in_wal_mode(tmp_path: Path) -> None:

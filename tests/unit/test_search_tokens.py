@@ -10,13 +10,22 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import snowballstemmer
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from client_sdk import lifecycle
 from client_sdk.store import LocalStore
 from client_sdk.testing import kb_case
-from sync.core.search import MAX_QUERY_TOKENS, fingerprint, index_text, index_tokens, kb_index_text, query_tokens
+from sync.core.search import (
+    MAX_QUERY_TOKENS,
+    fingerprint,
+    index_text,
+    index_tokens,
+    kb_index_text,
+    query_tokens,
+    stem,
+)
 
 VECTORS = Path(__file__).resolve().parents[2] / "schemas" / "vectors"
 
@@ -82,6 +91,14 @@ def test_an_english_word_finds_its_other_forms_anywhere_in_a_text(
     words = [word + sep for (_, word), sep in pieces]
     text = "".join([*words[:at], f" {indexed.capitalize()} ", *words[at:]])
     assert found(asked, text) and found(asked.upper(), text)
+
+
+@given(st.one_of(st.text(st.sampled_from("0123456789"), min_size=1, max_size=30), LATIN_WORD,
+                 st.text(st.sampled_from("0123456789sedingly"), min_size=1, max_size=12)))
+def test_the_remembered_stem_and_the_digits_shortcut_are_the_stemmers(word: str) -> None:
+    word = word.lower()
+    assert stem(word) == snowballstemmer.stemmer("english").stemWord(word)
+    assert stem(word) == stem(word)  # asked again: from memory
 
 
 def test_chinese_examples() -> None:
