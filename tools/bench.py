@@ -19,14 +19,14 @@ ops.  Scenarios:
   2,000 ops per change-set).
 - ``pull_bootstrap``: a new tablet of the same engineer pulls the 500-job scope
   into its local store (records/s, latency per pull page).
-- ``fleet``: 1,000 tablets with 25 jobs each (375 ops) sync (threads in 4 processes, so the harness's
-  own interpreter lock does not queue the responses): push with accepted receipts, wait for the
-  outcomes, pull.  Three passes from the same prepared fleet (server database and tablet files restored
-  between them): ``fleet``, all released at once; ``fleet_spread``, each tablet starting at a random
-  moment of 60 s; ``fleet_sync``, the burst through the synchronous push (today's path, the floor).
-  p50/p99 are time-to-accepted (the push itself on ``fleet_sync``); ``p99_outcome_ms`` is from the push's
-  start to the signed receipt in hand.  ``server_cpu_s`` is the CPU time the server used meanwhile:
-  when it is close to ``seconds``, the server is the limit.
+- ``fleet``: 1,000 tablets with 25 jobs each (375 ops) sync (threads in 4 processes, so the harness's own
+  interpreter lock does not queue the responses; each from its own loopback address): push with accepted
+  receipts, wait for the outcomes, pull.  Three passes from the same prepared fleet (server database and
+  tablet files restored between them): ``fleet``, all released at once; ``fleet_spread``, each tablet
+  starting at a random moment of 60 s; ``fleet_sync``, the burst through the synchronous push (today's
+  path, the floor).  p50/p99 are time-to-accepted (the push itself on ``fleet_sync``); ``p99_outcome_ms``
+  is from the push's start to the signed receipt in hand.  ``server_cpu_s`` is the CPU time the server
+  used meanwhile: when it is close to ``seconds``, the server is the limit.
 - ``sdk_write`` / ``sdk_write_batch``: 10,000 SDK writes, one transaction each,
   then the same writes grouped by ``FieldClient.batch()``.  The batch
   and its floor are timed 5 times, alternately, each batch on its own fresh
@@ -389,10 +389,14 @@ class BenchTransport:
     """Builds the SDK's HTTP transport with timed push/pull and in-process enrollment."""
 
     @staticmethod
-    def make(server_url: str, services: Any, respond_async: bool = True) -> Any:
+    def make(server_url: str, services: Any, respond_async: bool = True, local_address: str | None = None) -> Any:
+        """``local_address``: the loopback address the tablet's connections come from (a fleet's own)."""
+        http = httpx.HTTPTransport(local_address=local_address) if local_address else None
+
         class _Timed(HttpTransport):
             def __init__(self) -> None:
-                super().__init__(server_url, timeout=httpx.Timeout(120.0, connect=10.0), respond_async=respond_async)
+                super().__init__(server_url, transport=http, timeout=httpx.Timeout(120.0, connect=10.0),
+                                 respond_async=respond_async)
                 self.push_ms: list[float] = []
                 #: push request times answered 202 (time-to-accepted), and push start -> receipt in hand
                 self.accepted_ms: list[float] = []
@@ -1121,7 +1125,8 @@ def sync_fleet(server_url: str, tablets: list[tuple[str, str]], respond_async: b
     delays = {eid: rng.uniform(0, spread_s) if spread_s > 0 else 0.0 for eid, _ in tablets}
     groups = [tablets[i::FLEET_PROCESSES] for i in range(FLEET_PROCESSES) if tablets[i::FLEET_PROCESSES]]
     ready, go, results = ctx.Queue(), ctx.Event(), ctx.Queue()
-    procs = [ctx.Process(target=_fleet_worker, args=(server_url, [(e, p, delays[e]) for e, p in group],
+    address = {eid: fleet_address(n) for n, (eid, _) in enumerate(tablets)}
+    procs = [ctx.Process(target=_fleet_worker, args=(server_url, [(e, p, delays[e], address[e]) for e, p in group],
                                                      respond_async, ready, go, results)) for group in groups]
     for p in procs:
         p.start()
@@ -1148,7 +1153,17 @@ def sync_fleet(server_url: str, tablets: list[tuple[str, str]], respond_async: b
     return out
 
 
-def _fleet_worker(server_url: str, tablets: list[tuple[str, str, float]], respond_async: bool, ready: Any,
+def fleet_address(n: int) -> str:
+    """Tablet ``n``'s own loopback address (127.0.1.1, 127.0.1.2, ...).
+
+    Tablets are separate machines with addresses of their own: from one address, a fleet of 1,000
+    would spend the server's per-address allowance of device authentication (50 a second, bursts of
+    1,000; challenge and session are two) and the burst would measure the rate limiter.
+    """
+    return f"127.0.{1 + n // 250}.{1 + n % 250}"
+
+
+def _fleet_worker(server_url: str, tablets: list[tuple[str, str, float, str]], respond_async: bool, ready: Any,
                   go: Any, results: Any) -> None:
     """One process of the fleet: a thread per tablet, started ``delay`` seconds after ``go`` is set.
 
@@ -1160,9 +1175,9 @@ def _fleet_worker(server_url: str, tablets: list[tuple[str, str, float]], respon
     counts: dict[str, int] = defaultdict(int)
     opened = threading.Barrier(len(tablets) + 1)  # a tablet is used by the thread that opened it
 
-    def device(eid: str, path: str, delay: float) -> None:
+    def device(eid: str, path: str, delay: float, address: str) -> None:
         try:
-            transport = BenchTransport.make(server_url, None, respond_async=respond_async)
+            transport = BenchTransport.make(server_url, None, respond_async=respond_async, local_address=address)
             client = FieldClient.open(Path(path), server_url, transport=transport)
         except Exception as exc:  # noqa: BLE001 - the bench counts every failure
             opened.wait()
