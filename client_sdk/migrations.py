@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import Final
+from typing import Any, Final
 
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
@@ -222,16 +222,25 @@ MIGRATIONS: Final[list[tuple[str, str]]] = [
 ]
 
 
+def _case_body(r: dict[str, Any]) -> str:
+    """The tokens a stored case is indexed as (the row's ``parts`` a JSON list)."""
+    return kb_index_text(r["symptom"], r["cause"], r["fix"], [str(p) for p in json.loads(r["parts"] or "[]")],
+                         r["model"], r["equipment_type"])
+
+
+def _record_fingerprint(db: Database) -> None:
+    """The index now holds the tokens of this :func:`sync.core.search.fingerprint`."""
+    db.execute("DELETE FROM kb_tokens")
+    db.execute("INSERT INTO kb_tokens (fingerprint) VALUES (?)", (fingerprint(),))
+
+
 def _reindex_kb_0005(db: Database) -> None:
     """``0005_kb_search_tokens``' step, as it shipped: the index of its schema (the case id in ``case_id``)."""
     db.execute("DELETE FROM kb_fts")
     rows = list(db.query("SELECT id, symptom, cause, fix, parts, model, equipment_type FROM kb_cases ORDER BY id"))
     for r in rows:
-        body = kb_index_text(r["symptom"], r["cause"], r["fix"], [str(p) for p in json.loads(r["parts"] or "[]")],
-                             r["model"], r["equipment_type"])
-        db.execute("INSERT INTO kb_fts (case_id, body) VALUES (?, ?)", (r["id"], body))
-    db.execute("DELETE FROM kb_tokens")
-    db.execute("INSERT INTO kb_tokens (fingerprint) VALUES (?)", (fingerprint(),))
+        db.execute("INSERT INTO kb_fts (case_id, body) VALUES (?, ?)", (r["id"], _case_body(r)))
+    _record_fingerprint(db)
 
 
 def _reindex_kb(db: Database) -> None:
@@ -239,11 +248,9 @@ def _reindex_kb(db: Database) -> None:
     ``rid`` (the schema since ``0008_kb_fts_rowid``; :func:`client_sdk.lifecycle.apply_kb` indexes one case)."""
     db.execute("DELETE FROM kb_fts")
     rows = db.query("SELECT rid, symptom, cause, fix, parts, model, equipment_type FROM kb_cases ORDER BY rid")
-    db.conn.executemany("INSERT INTO kb_fts (rowid, body) VALUES (?, ?)", (
-        (r["rid"], kb_index_text(r["symptom"], r["cause"], r["fix"], [str(p) for p in json.loads(r["parts"] or "[]")],
-                                 r["model"], r["equipment_type"])) for r in list(rows)))
-    db.execute("DELETE FROM kb_tokens")
-    db.execute("INSERT INTO kb_tokens (fingerprint) VALUES (?)", (fingerprint(),))
+    db.conn.executemany("INSERT INTO kb_fts (rowid, body) VALUES (?, ?)",
+                        ((r["rid"], _case_body(r)) for r in list(rows)))
+    _record_fingerprint(db)
 
 
 def refresh_kb_index(db: Database) -> None:
