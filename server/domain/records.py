@@ -8,7 +8,8 @@ the typed pull records of :mod:`schemas.records`, which writers publish
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterable
+from typing import Any, Final
 
 import msgspec
 
@@ -30,7 +31,7 @@ from schemas.records import (
     TicketSummary,
 )
 from server.feed import publish
-from sync.storage import Row, Tx
+from sync.storage import Row, Tx, among
 
 
 def loads(text: str | None, default: Any = None) -> Any:
@@ -128,24 +129,34 @@ def signoff_record(row: Row) -> SignoffRecord:
         signed_at=row["signed_at"], report_digest=row["report_digest"]))
 
 
-def stock_qty(tx: Tx, location: str, part_no: str) -> int:
-    """Stock of one part at one location, derived from the ledger."""
-    # two sums, each read from its own (location, part_no, qty) index: a van's history, not the ledger
-    row = tx.one(
-        "SELECT (SELECT COALESCE(SUM(qty), 0) FROM movements WHERE to_location = ? AND part_no = ?) "
-        "- (SELECT COALESCE(SUM(qty), 0) FROM movements WHERE from_location = ? AND part_no = ?) AS q",
-        (location, part_no, location, part_no),
-    )
-    return int(row["q"]) if row else 0
+#: part numbers one stock look-up names at most (a ``?`` each on SQLite)
+STOCK_CHUNK: Final = 500
 
 
-def publish_stock(tx: Tx, locations: set[str], part_no: str) -> None:
-    """Tell the owners of van locations their new stock of ``part_no``."""
+def stock_qtys(tx: Tx, location: str, part_nos: list[str]) -> dict[str, int]:
+    """Stock of each of ``part_nos`` at one location, derived from the ledger (two queries per 500 parts)."""
+    into: dict[str, int] = {}
+    out: dict[str, int] = {}
+    for i in range(0, len(part_nos), STOCK_CHUNK):
+        where, params = among(tx, "part_no", part_nos[i:i + STOCK_CHUNK])
+        # two sums, each read from its own (location, part_no, qty) index: a van's history, not the ledger
+        for column, sums in (("to_location", into), ("from_location", out)):
+            sums.update(tx.rows(f"SELECT part_no, SUM(qty) FROM movements WHERE {column} = ? AND {where} "
+                                "GROUP BY part_no", [location, *params]))
+    return {p: int(into.get(p) or 0) - int(out.get(p) or 0) for p in part_nos}
+
+
+def publish_stock(tx: Tx, locations: set[str], part_nos: Iterable[str]) -> None:
+    """Tell the owners of van locations their new stock of each of ``part_nos``."""
+    parts = sorted(set(part_nos))
+    if not parts:
+        return
     for loc in sorted(locations):
         owner = tx.one("SELECT engineer_id FROM locations WHERE id = ? AND kind = 'van'", (loc,))
         if owner and owner["engineer_id"]:
-            publish(tx, [StockRecord(id=f"{loc}/{part_no}", data=StockData(
-                location=loc, part_no=part_no, qty=stock_qty(tx, loc, part_no)))], owner["engineer_id"])
+            qty = stock_qtys(tx, loc, parts)
+            publish(tx, [StockRecord(id=f"{loc}/{p}", data=StockData(location=loc, part_no=p, qty=qty[p]))
+                         for p in parts], owner["engineer_id"])
 
 
 def publish_job_bundle(tx: Tx, job_id: str, engineer_id: str) -> None:

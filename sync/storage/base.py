@@ -49,6 +49,15 @@ class Tx(Protocol):
         """
         ...
 
+    def insert_new(self, table: str, columns: Sequence[str], key: Sequence[str], rows: Sequence[Params]) -> None:
+        """Insert rows; where a row with the same ``key`` exists, leave it as it is (``ON CONFLICT DO NOTHING``).
+
+        For rows that are new unless written before (an outbox event sent again): one statement for all
+        rows on PostgreSQL, like :meth:`upsert`.  ``table``, ``columns`` and ``key`` are identifiers from
+        the code, never from input.
+        """
+        ...
+
     def query(self, sql: str, params: Params = ()) -> list[Row]:
         """Run a query and return all rows as dicts."""
         ...
@@ -113,10 +122,23 @@ def rows_as_dicts(columns: Sequence[str], rows: Iterator[Sequence[Any]] | list[A
     return [dict(zip(columns, r, strict=True)) for r in rows]
 
 
-def upsert_sql(table: str, columns: Sequence[str], key: Sequence[str], source: str | None = None) -> str:
-    """``INSERT ... ON CONFLICT (key) DO UPDATE`` of every other column, from ``VALUES (?, ...)`` or ``source``."""
+def among(tx: Tx, column: str, ids: list[str]) -> tuple[str, list[Any]]:
+    """``column`` is one of ``ids``: SQL and parameters (one array parameter on PostgreSQL, which plans
+    it once and probes the index per id, where a long ``IN`` list is planned anew and slow; on SQLite a
+    ``?`` per id, so keep ``ids`` under its variable limit)."""
+    if tx.dialect == "postgresql":
+        return f"{column} = ANY(?)", [ids]
+    return f"{column} IN ({','.join('?' * len(ids))})", ids
+
+
+def upsert_sql(table: str, columns: Sequence[str], key: Sequence[str], source: str | None = None, *,
+               overwrite: bool = True) -> str:
+    """``INSERT ... ON CONFLICT (key) DO UPDATE`` of every other column, from ``VALUES (?, ...)`` or ``source``.
+
+    ``overwrite`` False: ``DO NOTHING`` (the existing row is kept as it is).
+    """
     values = source or f"VALUES ({', '.join('?' * len(columns))})"
-    updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c not in key)
+    updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c not in key) if overwrite else ""
     action = f"DO UPDATE SET {updates}" if updates else "DO NOTHING"
     return (f"INSERT INTO {table} ({', '.join(columns)}) {values} "
             f"ON CONFLICT ({', '.join(key)}) {action}")

@@ -121,6 +121,13 @@ class PostgresTx:
                     copy.write_row(row)
 
     def upsert(self, table: str, columns: Sequence[str], key: Sequence[str], rows: Sequence[Params]) -> None:
+        self._insert_arrays(table, columns, key, rows, overwrite=True)
+
+    def insert_new(self, table: str, columns: Sequence[str], key: Sequence[str], rows: Sequence[Params]) -> None:
+        self._insert_arrays(table, columns, key, rows, overwrite=False)
+
+    def _insert_arrays(self, table: str, columns: Sequence[str], key: Sequence[str], rows: Sequence[Params], *,
+                       overwrite: bool) -> None:
         # one statement over arrays, one per column (unnest), instead of a statement per row
         if not rows:
             return
@@ -128,7 +135,7 @@ class PostgresTx:
         # see bind()
         types = self._types(table)
         arrays = ", ".join(f"%b::{types[c]}[]" for c in columns)
-        sql = upsert_sql(table, columns, key, f"SELECT * FROM unnest({arrays})")
+        sql = upsert_sql(table, columns, key, f"SELECT * FROM unnest({arrays})", overwrite=overwrite)
         self.conn.execute(sql, [list(col) for col in zip(*rows, strict=True)])
 
     def _types(self, table: str) -> dict[str, str]:

@@ -58,6 +58,10 @@ class SqliteTx:
         if rows:
             write_rows(self.conn, upsert_sql(table, columns, key), rows)
 
+    def insert_new(self, table: str, columns: Sequence[str], key: Sequence[str], rows: Sequence[Params]) -> None:
+        if rows:
+            write_rows(self.conn, upsert_sql(table, columns, key, overwrite=False), rows)
+
     def query(self, sql: str, params: Params = ()) -> list[Row]:
         cur = self.conn.execute(sql, params)
         cols = [d[0] for d in cur.description]

@@ -278,6 +278,23 @@ def test_upsert_inserts_new_rows_and_overwrites_existing_ones_whole(db: Database
     assert customer == [("c1", "Only name", "")]
 
 
+def test_insert_new_adds_missing_rows_and_leaves_existing_ones_untouched(db: Database) -> None:
+    cols = ("id", "kind", "body", "created_at", "next_attempt_at")
+    with db.write() as tx:
+        tx.insert_new("webhook_outbox", cols, ("id",), [("ev-1", "job_signed_off", '{"n":1}', 10, 10)])
+    with db.write() as tx:
+        tx.execute("UPDATE webhook_outbox SET delivered_at = 20 WHERE id = 'ev-1'")
+        tx.insert_new("webhook_outbox", cols, ("id",), [
+            ("ev-1", "job_signed_off", '{"n":"changed"}', 30, 30),  # written before: kept as it was
+            ("ev-2", "ticket_opened", '{"n":2}', 31, 31)])
+        tx.insert_new("webhook_outbox", cols, ("id",), [])
+    with db.read() as tx:
+        rows = tx.rows("SELECT id, kind, body, created_at, next_attempt_at, delivered_at FROM webhook_outbox "
+                       "ORDER BY id")
+    assert rows == [("ev-1", "job_signed_off", '{"n":1}', 10, 10, 20),
+                    ("ev-2", "ticket_opened", '{"n":2}', 31, 31, None)]
+
+
 def test_large_values_are_compressed_with_lz4_on_postgresql(pg_url: str) -> None:
     """Sign-off strokes and receipts are written compressed with lz4, the cheaper codec, not pglz."""
     db = open_database(pg_url)

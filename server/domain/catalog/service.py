@@ -182,7 +182,7 @@ def record_movement(services: Services, data: MovementIn) -> Movement:
         if not store.insert_office_movement(tx, mid, data.kind, data.part_no, data.qty, data.serial,
                                             data.from_location, data.to_location, now, data.external_ref):
             raise Conflict("external_ref_exists", f"a movement already has external_ref {data.external_ref!r}")
-        publish_stock(tx, {x for x in (data.from_location, data.to_location) if x}, data.part_no)
+        publish_stock(tx, {x for x in (data.from_location, data.to_location) if x}, [data.part_no])
         row = store.movement(tx, mid)
     assert row is not None
     return movement_from_row(row)

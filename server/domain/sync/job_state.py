@@ -22,7 +22,7 @@ from schemas.signoff import ReportContent
 from server.domain.records import loads
 from sync.core.merge import JobView
 from sync.core.signoff import REPORT_TIME_EVENTS, assemble_report_content
-from sync.storage import Tx
+from sync.storage import Tx, among
 
 CHUNK: Final = 500
 
@@ -103,14 +103,6 @@ def chunk_size(tx: Tx) -> int:
     return 2**62 if tx.dialect == "postgresql" else CHUNK
 
 
-def among(tx: Tx, column: str, ids: list[str]) -> tuple[str, list[Any]]:
-    """``column`` is one of ``ids``: SQL and parameters (one array parameter on PostgreSQL, which plans
-    it once and probes the index per id, where a long ``IN`` list is planned anew and slow)."""
-    if tx.dialect == "postgresql":
-        return f"{column} = ANY(?)", [ids]
-    return f"{column} IN ({','.join('?' * len(ids))})", ids
-
-
 def load_jobs(tx: Tx, job_ids: Iterable[str], tickets: dict[str, Ticket],
               event_ids: set[str]) -> dict[str, JobState | None]:
     """Lock and load ``job_ids`` (None for an unknown job); fills ``tickets`` and the known ``event_ids``."""
@@ -181,6 +173,18 @@ def unstorable(ids: set[str]) -> set[str]:
     An op naming one is rejected by its rule check (``nul_in_text``); looking it up must not fail the push first.
     """
     return {i for i in ids if "\x00" in i}
+
+
+def serialized_parts(tx: Tx, part_nos: Iterable[str]) -> dict[str, bool | None]:
+    """The catalog's serialized flag of each of ``part_nos`` (None: not in the catalog); ids no row can have are
+    left out (their op's rule check rejects them)."""
+    wanted = set(part_nos)
+    storable = sorted(wanted - unstorable(wanted))
+    out: dict[str, bool | None] = dict.fromkeys(storable)
+    for chunk in chunks(storable, chunk_size(tx)):
+        where, params = among(tx, "part_no", chunk)
+        out.update((p, bool(s)) for p, s in tx.rows(f"SELECT part_no, serialized FROM parts WHERE {where}", params))
+    return out
 
 
 def known_ids(tx: Tx, table: str, ids: Iterable[str]) -> set[str]:

@@ -32,10 +32,9 @@ from typing import Final
 
 from server.domain.sync import accepted_store
 from server.domain.sync.intake import ALL, DEVICE_COLUMNS, merge_queued, retry_at
-from server.domain.sync.job_state import among
 from server.observability import MERGE_FAILURES, MERGED_CHANGESETS
 from server.services import Services
-from sync.storage import Row, Tx
+from sync.storage import Row, Tx, among
 
 log = logging.getLogger("fieldsync.merge")
 

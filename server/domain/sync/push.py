@@ -70,9 +70,10 @@ from server.domain.records import (
     publish_stock,
     signoff_record,
 )
-from server.domain.sync.job_state import JobState, Ticket, among, chunks, known_ids, load_jobs
+from server.domain.sync.job_state import JobState, Ticket, chunks, known_ids, load_jobs, serialized_parts
 from server.domain.sync.signoff_checks import SignoffChecks
-from server.domain.webhooks.service import claim_opened, emit, timeline_event
+from server.domain.webhooks.service import claim_opened_row, emit, emit_rows, timeline_row
+from server.domain.webhooks.store import OutboxRow
 from server.feed import publish
 from server.ids import new_id
 from server.keys import ServerKey
@@ -107,7 +108,7 @@ from sync.core.rules import (
     check_strokes_size,
 )
 from sync.core.signoff import canonical_as_signed, digest_matches
-from sync.storage import Tx
+from sync.storage import Tx, among
 
 # -- what a push writes at its end: each table once ------------------------------------------------
 #: the job rows as they stand (locked since the push began), written back whole
@@ -240,16 +241,20 @@ class PushApplier:
             MOVEMENTS: [], CLAIMS: [], SIGNOFFS: [], EVENTS: []}
         #: the records to publish, by (type, id): the newest state of each, in the order of its last change
         self.out: dict[tuple[type, str], Record] = {}
+        #: the webhook events of the new timeline events and warranty claims, written in one statement at the end
+        self.webhooks: list[OutboxRow] = []
         self.stock_parts: set[str] = set()
         self.van = f"van-{auth.engineer_id}"
 
     # -- state loading -------------------------------------------------
     def preload(self, ops: list[ReceivedOp]) -> None:
-        """Lock and load every job the change-set names and which of its movements exist: a few queries."""
+        """Lock and load every job the change-set names, which of its movements exist and its parts: a few queries."""
         self.jobs.update(load_jobs(self.tx, {op.job_id for op in ops} - self.jobs.keys(), self.tickets,
                                    self.event_ids))
-        moves = [op.op_id for op in ops if isinstance(op, MovePart)]
-        self.movement_ids |= known_ids(self.tx, "movements", moves + [m + ":ret" for m in moves])
+        moves = [op for op in ops if isinstance(op, MovePart)]
+        ids = [op.op_id for op in moves]
+        self.movement_ids |= known_ids(self.tx, "movements", ids + [m + ":ret" for m in ids])
+        self.parts.update(serialized_parts(self.tx, {op.part_no for op in moves} - self.parts.keys()))
         # the events these ops may add exist already where an op was sent before (on any ticket)
         self.event_ids |= known_ids(self.tx, "ticket_events", [eid for op in ops for eid in event_ids_of(op)])
 
@@ -408,7 +413,9 @@ class PushApplier:
         at, corrected, flag = placed
         self.new_rows[EVENTS].append((event_id, ticket_id, job.row["id"], kind, at, device_time, corrected, self.now,
                                       f"device:{self.auth.device_id}", dumps(data), flag))
-        timeline_event(self.tx, event_id, ticket_id, job.row["id"], kind, at, self.now, data)
+        webhook = timeline_row(event_id, ticket_id, job.row["id"], kind, at, self.now, data)
+        if webhook is not None:
+            self.webhooks.append(webhook)
         job.note_event(kind, self.now, device_time)
 
     def field(self, job: JobState, op: SetField, hlc: int) -> Outcome:
@@ -463,7 +470,8 @@ class PushApplier:
         if under:
             self.new_rows[CLAIMS].append((f"W-{op.op_id}", op.op_id, op.job_id, op.part_no, op.serial,
                                           op.returned_serial, "open", self.now))
-            claim_opened(self.tx, f"W-{op.op_id}", op.job_id, op.part_no, op.serial, op.returned_serial, self.now)
+            self.webhooks.append(claim_opened_row(f"W-{op.op_id}", op.job_id, op.part_no, op.serial,
+                                                  op.returned_serial, self.now))
         if op.returned_serial:
             self.put_movement(job, {
                 "id": op.op_id + ":ret", "kind": "return_old", "part_no": op.part_no, "qty": 1,
@@ -675,6 +683,7 @@ class PushApplier:
         tx.upsert("answers", ANSWER_COLUMNS, ("job_id", "item_key"), changed_answers)
         for (table, columns), rows in self.new_rows.items():
             tx.append(table, columns, rows)
+        emit_rows(tx, self.webhooks)
         for chunk in chunks(sorted(self.touched_tickets)):
             where, params = among(tx, "id", chunk)
             tx.execute(f"UPDATE tickets SET updated_at = ? WHERE {where}", [self.now, *params])
@@ -688,8 +697,7 @@ class PushApplier:
         publish(tx, [*records, *self.out.values()], self.publish_to)
         for record, engineer in self.for_holder:
             publish(tx, [record], engineer)
-        for part_no in sorted(self.stock_parts):
-            publish_stock(tx, {self.van}, part_no)
+        publish_stock(tx, {self.van}, self.stock_parts)
 
 
 #: the handler of each kind of op: (applier, job, op, its re-based HLC) -> outcome.  Plain functions, not

@@ -1,7 +1,8 @@
 """Webhook events: written to the outbox in the change's transaction, delivered signed with retries.
 
 **Writing.** :func:`emit` adds one event to ``webhook_outbox`` through the
-caller's transaction, so an event exists exactly when its change committed.
+caller's transaction, so an event exists exactly when its change committed
+(:func:`emit_rows` several at once: a push writes its events' webhooks in one statement).
 Its ``id`` is the identity of the logical event (a timeline event's id, a
 conflict's id with its transition): the same event written twice is kept once.
 :func:`timeline_event` is the one rule saying which ticket timeline events are
@@ -37,12 +38,13 @@ import msgspec
 
 from schemas.instant import Instant, rfc3339
 from server.domain.webhooks import store
+from server.domain.webhooks.store import OutboxRow
 from server.services import Services
 from sync.storage import Tx
 
-__all__ = ["SIGNATURE_HEADER", "TIMELINE_EVENTS", "Delivery", "backlog", "backoff_ms", "claim_opened", "deliver_due",
-           "emit",
-           "list_deliveries", "sign", "timeline_event", "verify_signature"]
+__all__ = ["SIGNATURE_HEADER", "TIMELINE_EVENTS", "Delivery", "backlog", "backoff_ms", "claim_opened",
+           "claim_opened_row", "deliver_due", "emit", "emit_rows", "list_deliveries", "outbox_row", "sign",
+           "timeline_event", "timeline_row", "verify_signature"]
 
 log = logging.getLogger("fieldsync.webhooks")
 
@@ -88,8 +90,8 @@ class Delivery(msgspec.Struct, kw_only=True):
 WEBHOOK_INSTANTS: Final = frozenset({"created_at", "at", "crossed_at", "met_at"})
 
 
-def emit(tx: Tx, event_id: str, kind: str, fields: dict[str, Any], now: int) -> bool:
-    """Write one event to the outbox in ``tx``; False when this event id was written before.
+def outbox_row(event_id: str, kind: str, fields: dict[str, Any], now: int) -> OutboxRow:
+    """One event as the outbox keeps it, due at once.
 
     The body is ``{"id", "event", "created_at", **fields}``, fixed at this moment (a retry sends the same bytes);
     its instants (:data:`WEBHOOK_INSTANTS`) are RFC 3339 UTC strings, as in the back-office API.
@@ -97,24 +99,48 @@ def emit(tx: Tx, event_id: str, kind: str, fields: dict[str, Any], now: int) -> 
     members = {"id": event_id, "event": kind, "created_at": now, **fields}
     body = json.dumps({k: rfc3339(v) if k in WEBHOOK_INSTANTS and isinstance(v, int) else v
                        for k, v in members.items()}, separators=(",", ":"), ensure_ascii=False)
-    return store.enqueue(tx, event_id, kind, body, now)
+    return (event_id, kind, body, now, now)
+
+
+def emit(tx: Tx, event_id: str, kind: str, fields: dict[str, Any], now: int) -> bool:
+    """Write one event (:func:`outbox_row`) to the outbox in ``tx``; False when this event id was written before."""
+    return store.enqueue(tx, outbox_row(event_id, kind, fields, now))
+
+
+def emit_rows(tx: Tx, rows: list[OutboxRow]) -> None:
+    """Write several events made by :func:`outbox_row` in one statement (an id written before is kept as it was)."""
+    store.enqueue_many(tx, rows)
+
+
+def timeline_row(event_id: str, ticket_id: str, job_id: str | None, kind: str, at: int, now: int,
+                 data: dict[str, Any] | None = None) -> OutboxRow | None:
+    """The webhook event of a ticket timeline event, when its kind is one (:data:`TIMELINE_EVENTS`); else None."""
+    event = TIMELINE_EVENTS.get(kind)
+    if event is None:
+        return None
+    return outbox_row(event_id, event, {"ticket_id": ticket_id, "job_id": job_id, "at": at, "data": data or {}}, now)
 
 
 def timeline_event(tx: Tx, event_id: str, ticket_id: str, job_id: str | None, kind: str, at: int, now: int,
                    data: dict[str, Any] | None = None) -> None:
     """The webhook for a ticket timeline event just written, when its kind is one (:data:`TIMELINE_EVENTS`)."""
-    event = TIMELINE_EVENTS.get(kind)
-    if event is None:
-        return
-    emit(tx, event_id, event, {"ticket_id": ticket_id, "job_id": job_id, "at": at, "data": data or {}}, now)
+    row = timeline_row(event_id, ticket_id, job_id, kind, at, now, data)
+    if row is not None:
+        store.enqueue(tx, row)
+
+
+def claim_opened_row(claim_id: str, job_id: str, part_no: str, serial: str | None, returned_serial: str | None,
+                     now: int) -> OutboxRow:
+    """The webhook event of a warranty claim just opened (a part consumed under warranty)."""
+    return outbox_row(f"{claim_id}-opened", "warranty_claim_opened",
+                      {"claim_id": claim_id, "job_id": job_id, "part_no": part_no, "serial": serial,
+                       "returned_serial": returned_serial}, now)
 
 
 def claim_opened(tx: Tx, claim_id: str, job_id: str, part_no: str, serial: str | None, returned_serial: str | None,
                  now: int) -> None:
-    """The webhook of a warranty claim just opened (a part consumed under warranty)."""
-    emit(tx, f"{claim_id}-opened", "warranty_claim_opened",
-         {"claim_id": claim_id, "job_id": job_id, "part_no": part_no, "serial": serial,
-          "returned_serial": returned_serial}, now)
+    """Write the webhook of a warranty claim just opened (:func:`claim_opened_row`)."""
+    store.enqueue(tx, claim_opened_row(claim_id, job_id, part_no, serial, returned_serial, now))
 
 
 def sign(secret: str, timestamp: int, body: bytes) -> str:

@@ -10,18 +10,31 @@ runs out (a deliverer killed mid-POST leaves a lease that simply expires).
 
 from __future__ import annotations
 
+from typing import Final
+
 from sync.storage import Row, Tx
 
-__all__ = ["backlog", "claim_next", "deliveries", "enqueue", "get_event", "record_attempt"]
+__all__ = ["OUTBOX_COLUMNS", "OutboxRow", "backlog", "claim_next", "deliveries", "enqueue", "enqueue_many",
+           "get_event", "record_attempt"]
+
+#: the columns a new event is written with, in the order of an :data:`OutboxRow`
+OUTBOX_COLUMNS: Final = ("id", "kind", "body", "created_at", "next_attempt_at")
+#: one new event: (id, kind, body, created_at, next_attempt_at)
+OutboxRow = tuple[str, str, str, int, int]
 
 _DUE = ("delivered_at IS NULL AND gave_up_at IS NULL AND next_attempt_at <= ? "
         "AND (lease_until IS NULL OR lease_until <= ?)")
 
 
-def enqueue(tx: Tx, event_id: str, kind: str, body: str, now: int) -> bool:
+def enqueue(tx: Tx, row: OutboxRow) -> bool:
     """Add one event (due at once); False when an event with this id is already in the outbox."""
-    return tx.execute("INSERT INTO webhook_outbox (id, kind, body, created_at, next_attempt_at) "
-                      "VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING", (event_id, kind, body, now, now)) > 0
+    return tx.execute(f"INSERT INTO webhook_outbox ({', '.join(OUTBOX_COLUMNS)}) "
+                      "VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING", row) > 0
+
+
+def enqueue_many(tx: Tx, rows: list[OutboxRow]) -> None:
+    """Add several events in one statement; those whose id is in the outbox already are kept as they are."""
+    tx.insert_new("webhook_outbox", OUTBOX_COLUMNS, ("id",), rows)
 
 
 def claim_next(tx: Tx, now: int, lease_until: int) -> Row | None:
