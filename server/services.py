@@ -16,6 +16,7 @@ from typing import Generic, TypeVar
 
 from server.clock import wall_ms
 from server.domain.sla.policy import PolicySet
+from server.domain.sync.handoff import Handoff
 from server.domain.sync.merge_signal import MergeSignal
 from server.keys import ServerKey, load_or_create_server_key, newest_key_id, read_key_file
 from server.ratelimit import RateLimiter
@@ -60,6 +61,8 @@ class Services:
     sla_policies: Memo[Hashable, PolicySet] = field(default_factory=Memo)
     #: wakes the merger when a change-set is accepted, and long polls when one is merged
     merge_signal: MergeSignal = field(default_factory=MergeSignal)
+    #: change-sets this process accepted, kept decoded for its merger
+    handoff: Handoff = field(default_factory=Handoff)
     _key: ServerKey | None = field(default=None, repr=False)
     _key_checked: float = field(default=0.0, repr=False)
 

@@ -146,17 +146,23 @@ def stock_qtys(tx: Tx, location: str, part_nos: list[str]) -> dict[str, int]:
     return {p: int(into.get(p) or 0) - int(out.get(p) or 0) for p in part_nos}
 
 
-def publish_stock(tx: Tx, locations: set[str], part_nos: Iterable[str]) -> None:
-    """Tell the owners of van locations their new stock of each of ``part_nos``."""
+def stock_records(tx: Tx, locations: set[str], part_nos: Iterable[str]) -> list[tuple[StockRecord, str]]:
+    """The stock of each of ``part_nos`` at each van among ``locations``, with the van's owner to tell."""
     parts = sorted(set(part_nos))
-    if not parts:
-        return
-    for loc in sorted(locations):
+    out: list[tuple[StockRecord, str]] = []
+    for loc in sorted(locations) if parts else ():
         owner = tx.one("SELECT engineer_id FROM locations WHERE id = ? AND kind = 'van'", (loc,))
         if owner and owner["engineer_id"]:
             qty = stock_qtys(tx, loc, parts)
-            publish(tx, [StockRecord(id=f"{loc}/{p}", data=StockData(location=loc, part_no=p, qty=qty[p]))
-                         for p in parts], owner["engineer_id"])
+            out += [(StockRecord(id=f"{loc}/{p}", data=StockData(location=loc, part_no=p, qty=qty[p])),
+                     owner["engineer_id"]) for p in parts]
+    return out
+
+
+def publish_stock(tx: Tx, locations: set[str], part_nos: Iterable[str]) -> None:
+    """Tell the owners of van locations their new stock of each of ``part_nos``."""
+    for record, owner in stock_records(tx, locations, part_nos):
+        publish(tx, [record], owner)
 
 
 def publish_job_bundle(tx: Tx, job_id: str, engineer_id: str) -> None:

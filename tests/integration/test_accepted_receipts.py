@@ -256,3 +256,33 @@ def test_a_batch_merges_one_change_set_at_least_whatever_its_size(ana: RawDevice
                                                   value=f"{n}")])).status_code == 202
     assert merge_batch(quiet, 16, budget_s=0.0).merged == [(ana.device_id, 1)]
     assert merge_batch(quiet, 16, budget_s=0.0).merged == [(ana.device_id, 2)]
+
+
+def test_the_accepting_process_merges_what_it_decoded_another_reads_the_stored_bytes(
+        ana: RawDevice, quiet: Services, db_url: str, clock: Clock, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The handoff saves reading and decoding again in the process that accepted; the result is the same."""
+    from server.domain.sync import accepted_store
+
+    read: list[tuple[str, int]] = []
+    real = accepted_store.envelope
+
+    def counted(tx: Any, device_id: str, seq: int) -> bytes:
+        read.append((device_id, seq))
+        return real(tx, device_id, seq)
+
+    monkeypatch.setattr(accepted_store, "envelope", counted)
+    job = job_of(ana)
+    first = ana.seal([SetField(**ana.stamp(), job_id=job, field="notes", value="from the handoff")])
+    assert push_async(ana, first).status_code == 202
+    assert quiet.handoff.held()[0] == 1
+    assert merge_batch(quiet, 16).merged == [(ana.device_id, 1)] and read == []  # nothing read back
+    assert quiet.handoff.held() == (0, 0)
+
+    second = ana.seal([SetField(**ana.stamp(), job_id=job, field="notes", value="from the database")])
+    assert push_async(ana, second).status_code == 202
+    other = Services(db=quiet.db, settings=quiet.settings, clock=clock)  # another server process, same database
+    assert merge_batch(other, 16).merged == [(ana.device_id, 2)] and read == [(ana.device_id, 2)]
+    with quiet.db.read() as tx:
+        notes = tx.one("SELECT notes FROM jobs WHERE id = ?", (job,))
+    assert notes is not None and notes["notes"] == "from the database"
+    assert quiet.handoff.take(ana.device_id, 2, ana.head.hash) is not None  # left behind: never merged from it

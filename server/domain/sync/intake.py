@@ -24,6 +24,7 @@ from typing import Final
 from schemas.codec import encode
 from schemas.wire import PROTOCOL_VERSION, Accepted, ReceivedChangeSet, Signed
 from server.domain.sync import accepted_store
+from server.domain.sync.handoff import Handoff
 from server.domain.sync.push import apply_changeset
 from server.domain.sync.signoff_checks import SignoffChecks
 from server.errors import Conflict, Forbidden, Unavailable
@@ -108,9 +109,10 @@ def _submit(services: Services, auth: DeviceAuth, envelope: bytes, respond_async
                     assert waiting is not None
                     answer = PushAnswer(202, bytes(waiting["accepted"]))
                 else:  # sent again without the header while still accepted: merged now, with those before it
-                    answer = PushAnswer(200, merge_through(tx, key, dev, cs.seq, merged_now))
+                    answer = PushAnswer(200, merge_through(tx, key, dev, cs.seq, merged_now, services.handoff))
             else:
-                answer = _place(tx, key, auth, dev, envelope, cs, body_hash, now, checks, merged_now)
+                answer = _place(tx, key, auth, dev, envelope, cs, body_hash, now, checks, merged_now,
+                                services.handoff)
                 tx.execute("UPDATE devices SET last_seq = ?, last_hash = ?, last_sync_at = ? WHERE id = ?",
                            (cs.seq, body_hash, now, auth.device_id))
     except MergeFailed as exc:
@@ -121,12 +123,14 @@ def _submit(services: Services, auth: DeviceAuth, envelope: bytes, respond_async
         services.merge_signal.merged(merged_now)
     if answer.status == 202 and verdict == "next":
         ACCEPTED_CHANGESETS.inc()
+        services.handoff.keep(auth.device_id, cs.seq, body_hash, cs, len(envelope))  # committed: the merger's now
         services.merge_signal.accepted()
     return answer
 
 
 def _place(tx: Tx, key: ServerKey, auth: DeviceAuth, dev: Row, envelope: bytes, cs: ReceivedChangeSet,
-           body_hash: str, now: int, checks: SignoffChecks | None, merged_now: list[tuple[str, int]]) -> PushAnswer:
+           body_hash: str, now: int, checks: SignoffChecks | None, merged_now: list[tuple[str, int]],
+           handoff: Handoff) -> PushAnswer:
     """A new change-set on the chain: accepted (``checks`` None) or merged now after the device's accepted ones."""
     offset, known = int(dev["clock_offset_ms"]), bool(dev["clock_known"])
     if checks is None:
@@ -136,28 +140,32 @@ def _place(tx: Tx, key: ServerKey, auth: DeviceAuth, dev: Row, envelope: bytes, 
         out = encode(Signed(body=body, signature=key.sign(body), key_id=key.key_id))
         accepted_store.insert(tx, auth.device_id, cs.seq, body_hash, now, len(cs.ops), envelope, out, offset, known)
         return PushAnswer(202, out)
-    merge_through(tx, key, dev, cs.seq - 1, merged_now)  # the device's accepted change-sets before this one
+    merge_through(tx, key, dev, cs.seq - 1, merged_now, handoff)  # the device's accepted change-sets before this one
     return PushAnswer(200, apply_changeset(tx, key, auth, cs, body_hash, offset, known, now, checks))
 
 
-def merge_queued(tx: Tx, key: ServerKey, dev: Row, row: Row) -> bytes:
+def merge_queued(tx: Tx, key: ServerKey, dev: Row, row: Row, handoff: Handoff) -> bytes:
     """Merge one accepted change-set of the device locked as ``dev``; return its receipt bytes.
 
     Its accepted row is removed in ``tx``, the transaction that writes the receipt: merged exactly once.
-    The ops are those verified when it was accepted; the time and clock offset are the acceptance's.
+    The ops are those verified when it was accepted (decoded then, when this process accepted it and
+    the ``handoff`` kept them; else read back and decoded); the time and clock offset are the acceptance's.
     """
-    signed = open_envelope(accepted_store.envelope(tx, dev["id"], int(row["seq"])))
-    cs = receive_changeset(signed, dev["id"])
+    seq = int(row["seq"])
+    cs = handoff.take(dev["id"], seq, row["hash"])
+    if cs is None:
+        cs = receive_changeset(open_envelope(accepted_store.envelope(tx, dev["id"], seq)), dev["id"])
     offset = int(row["clock_offset_ms"])
     auth = DeviceAuth(device_id=dev["id"], engineer_id=dev["engineer_id"], public_key=bytes(dev["public_key"]),
                       clock_offset_ms=offset)
     out = apply_changeset(tx, key, auth, cs, row["hash"], offset, bool(row["clock_known"]), int(row["accepted_at"]),
                           SignoffChecks(auth.public_key, cs.ops))
-    accepted_store.remove(tx, dev["id"], int(row["seq"]))
+    accepted_store.remove(tx, dev["id"], seq)
     return out
 
 
-def merge_through(tx: Tx, key: ServerKey, dev: Row, seq: int, merged: list[tuple[str, int]]) -> bytes:
+def merge_through(tx: Tx, key: ServerKey, dev: Row, seq: int, merged: list[tuple[str, int]],
+                  handoff: Handoff) -> bytes:
     """Merge the device's accepted change-sets up to ``seq`` in order; the receipt of the last ('' if none).
 
     For a synchronous push: its device's earlier accepted change-sets go first (each appended to
@@ -167,7 +175,7 @@ def merge_through(tx: Tx, key: ServerKey, dev: Row, seq: int, merged: list[tuple
     out = b""
     for row in accepted_store.waiting_through(tx, dev["id"], seq):
         try:
-            out = merge_queued(tx, key, dev, row)
+            out = merge_queued(tx, key, dev, row, handoff)
         except Exception as exc:  # noqa: BLE001 - any failure keeps the change-set queued
             raise MergeFailed(dev["id"], int(row["seq"]), exc) from exc
         merged.append((dev["id"], int(row["seq"])))

@@ -78,7 +78,7 @@ def merge_batch(services: Services, limit: int, budget_s: float = BATCH_BUDGET_S
                 seq = int(row["seq"])
                 tx.execute("SAVEPOINT merge_one")
                 try:
-                    merge_queued(tx, key, dev, row)
+                    merge_queued(tx, key, dev, row, services.handoff)
                 except Exception as exc:  # noqa: BLE001 - kept queued, logged and counted: never dropped
                     tx.execute("ROLLBACK TO SAVEPOINT merge_one")
                     tx.execute("RELEASE SAVEPOINT merge_one")

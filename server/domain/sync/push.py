@@ -67,8 +67,8 @@ from server.domain.records import (
     job_record,
     loads,
     movement_record,
-    publish_stock,
     signoff_record,
+    stock_records,
 )
 from server.domain.sync.job_state import JobState, Ticket, chunks, known_ids, load_jobs, serialized_parts
 from server.domain.sync.signoff_checks import SignoffChecks
@@ -694,10 +694,11 @@ class PushApplier:
             records.append(job_record(job.row, job.ticket.row, changed_after_signoff=self.changed_after_signoff(job)))
         # every record of a push is the pushing engineer's work (a job goes to its own engineer); an adopted
         # visit's records go to the engineer who holds the job now, whose tablet shows it as it really is
-        publish(tx, [*records, *self.out.values()], self.publish_to)
-        for record, engineer in self.for_holder:
+        stock = stock_records(tx, {self.van}, self.stock_parts)  # the van's owner is the pushing engineer
+        publish(tx, [*records, *self.out.values(), *(r for r, owner in stock if owner == self.publish_to)],
+                self.publish_to)
+        for record, engineer in [*self.for_holder, *((r, owner) for r, owner in stock if owner != self.publish_to)]:
             publish(tx, [record], engineer)
-        publish_stock(tx, {self.van}, self.stock_parts)
 
 
 #: the handler of each kind of op: (applier, job, op, its re-based HLC) -> outcome.  Plain functions, not
