@@ -9,7 +9,7 @@ the typed pull records of :mod:`schemas.records`, which writers publish
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any, Final
+from typing import Any
 
 import msgspec
 
@@ -31,7 +31,7 @@ from schemas.records import (
     TicketSummary,
 )
 from server.feed import publish
-from sync.storage import Row, Tx, among
+from sync.storage import Row, Tx, among, chunk_size, chunks
 
 
 def loads(text: str | None, default: Any = None) -> Any:
@@ -129,16 +129,12 @@ def signoff_record(row: Row) -> SignoffRecord:
         signed_at=row["signed_at"], report_digest=row["report_digest"]))
 
 
-#: part numbers one stock look-up names at most (a ``?`` each on SQLite)
-STOCK_CHUNK: Final = 500
-
-
 def stock_qtys(tx: Tx, location: str, part_nos: list[str]) -> dict[str, int]:
-    """Stock of each of ``part_nos`` at one location, derived from the ledger (two queries per 500 parts)."""
+    """Stock of each of ``part_nos`` at one location, derived from the ledger (two queries per look-up)."""
     into: dict[str, int] = {}
     out: dict[str, int] = {}
-    for i in range(0, len(part_nos), STOCK_CHUNK):
-        where, params = among(tx, "part_no", part_nos[i:i + STOCK_CHUNK])
+    for chunk in chunks(part_nos, chunk_size(tx)):
+        where, params = among(tx, "part_no", chunk)
         # two sums, each read from its own (location, part_no, qty) index: a van's history, not the ledger
         for column, sums in (("to_location", into), ("from_location", out)):
             sums.update(tx.rows(f"SELECT part_no, SUM(qty) FROM movements WHERE {column} = ? AND {where} "

@@ -8,7 +8,7 @@ from :mod:`sync.storage.schema`.
 
 from __future__ import annotations
 
-from sync.storage.base import Database, Row, StorageError, Tx, among
+from sync.storage.base import Database, Row, StorageError, Tx, among, chunk_size, chunks
 
 
 def open_database(url: str, *, pool_size: int = 8, schema: str | None = None, create: bool = True,
@@ -30,4 +30,4 @@ def open_database(url: str, *, pool_size: int = 8, schema: str | None = None, cr
     raise StorageError(f"unsupported database URL {url!r}: use sqlite:///file.db or postgresql://...")
 
 
-__all__ = ["Database", "Row", "StorageError", "Tx", "among", "open_database"]
+__all__ = ["Database", "Row", "StorageError", "Tx", "among", "chunk_size", "chunks", "open_database"]

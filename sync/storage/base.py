@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
-from typing import Any, Literal, Protocol
+from typing import Any, Final, Literal, Protocol
 
 Row = dict[str, Any]
 Params = Sequence[Any]
@@ -120,6 +120,22 @@ class Database(Protocol):
 def rows_as_dicts(columns: Sequence[str], rows: Iterator[Sequence[Any]] | list[Any]) -> list[Row]:
     """Turn driver tuples into dicts keyed by column name."""
     return [dict(zip(columns, r, strict=True)) for r in rows]
+
+
+#: ids one look-up names at most on SQLite (a ``?`` each, well under its variable limit)
+CHUNK: Final = 500
+
+
+def chunks(ids: list[str], size: int = CHUNK) -> Iterator[list[str]]:
+    """``ids`` in slices of ``size`` (:data:`CHUNK` unless told)."""
+    for i in range(0, len(ids), size):
+        yield ids[i:i + size]
+
+
+def chunk_size(tx: Tx) -> int:
+    """How many ids one look-up names: :data:`CHUNK` on SQLite (a ``?`` each, under its variable limit),
+    all of them on PostgreSQL (one array parameter: 750 movement ids are one query, not two)."""
+    return 2**62 if tx.dialect == "postgresql" else CHUNK
 
 
 def among(tx: Tx, column: str, ids: list[str]) -> tuple[str, list[Any]]:

@@ -14,17 +14,15 @@ values the database would return.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any
 
 from schemas.signoff import ReportContent
 from server.domain.records import loads
 from sync.core.merge import JobView
 from sync.core.signoff import REPORT_TIME_EVENTS, assemble_report_content
-from sync.storage import Tx, among
-
-CHUNK: Final = 500
+from sync.storage import Tx, among, chunk_size, chunks
 
 
 @dataclass(slots=True)
@@ -89,18 +87,6 @@ class JobState:
         photos = [sha for sha, (kind, deleted) in self.attachments.items() if kind == "photo" and not deleted]
         return assemble_report_content(row, answers, self.movements.values(), photos,
                                        {k: t[1] for k, t in self.times.items()})
-
-
-def chunks(ids: list[str], size: int = CHUNK) -> Iterator[list[str]]:
-    """``ids`` in slices of ``size`` (:data:`CHUNK` unless told)."""
-    for i in range(0, len(ids), size):
-        yield ids[i:i + size]
-
-
-def chunk_size(tx: Tx) -> int:
-    """How many ids one look-up names: :data:`CHUNK` on SQLite (a ``?`` each, under its variable limit),
-    all of them on PostgreSQL (one array parameter: 750 movement ids are one query, not two)."""
-    return 2**62 if tx.dialect == "postgresql" else CHUNK
 
 
 def load_jobs(tx: Tx, job_ids: Iterable[str], tickets: dict[str, Ticket],

@@ -70,7 +70,7 @@ from server.domain.records import (
     signoff_record,
     stock_records,
 )
-from server.domain.sync.job_state import JobState, Ticket, chunks, known_ids, load_jobs, serialized_parts
+from server.domain.sync.job_state import JobState, Ticket, known_ids, load_jobs, serialized_parts
 from server.domain.sync.signoff_checks import SignoffChecks
 from server.domain.webhooks.service import claim_opened_row, emit, emit_rows, timeline_row
 from server.domain.webhooks.store import OutboxRow
@@ -108,7 +108,7 @@ from sync.core.rules import (
     check_strokes_size,
 )
 from sync.core.signoff import canonical_as_signed, digest_matches
-from sync.storage import Tx, among
+from sync.storage import Tx, among, chunks
 
 # -- what a push writes at its end: each table once ------------------------------------------------
 #: the job rows as they stand (locked since the push began), written back whole
